@@ -1,0 +1,59 @@
+# C unit tests (one program per csrc/test/test_*.c) and busted specs (one
+# CTest test per spec file), all run by ctest.
+
+set(RTPMIDI_TEST_ENV "")
+if(RTPMIDI_SANITIZE)
+  # lua5.4 itself is not instrumented: preload the runtimes into it.
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+    OUTPUT_VARIABLE ASAN_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libubsan.so
+    OUTPUT_VARIABLE UBSAN_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(RTPMIDI_LUA_ENV "LD_PRELOAD=${ASAN_LIB}:${UBSAN_LIB}"
+    "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
+    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+else()
+  set(RTPMIDI_LUA_ENV "")
+endif()
+
+set(RTPMIDI_C_TESTS
+  csrc/test/test_rtp.c
+)
+foreach(src ${RTPMIDI_C_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE csrc/test csrc/core)
+  target_compile_options(${name} PRIVATE ${RTPMIDI_WARNINGS})
+  target_link_libraries(${name} PRIVATE rtpmidi_core m)
+  add_test(NAME c/${name} COMMAND ${name})
+endforeach()
+
+find_program(BUSTED busted)
+find_program(LUA54 lua5.4 REQUIRED)
+set(RTPMIDI_LUA_PATH "${PROJECT_SOURCE_DIR}/lua/?.lua;${PROJECT_SOURCE_DIR}/lua/?/init.lua;${PROJECT_SOURCE_DIR}/spec/?.lua;;")
+set(RTPMIDI_LUA_CPATH "${CMAKE_BINARY_DIR}/?.so;;")
+set(RTPMIDI_SPEC_ENV
+  "LUA_PATH_5_4=${RTPMIDI_LUA_PATH}" "LUA_CPATH_5_4=${RTPMIDI_LUA_CPATH}"
+  "RTPMIDI_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "RTPMIDI_BUILD_DIR=${CMAKE_BINARY_DIR}"
+  ${RTPMIDI_LUA_ENV})
+
+if(BUSTED)
+  file(GLOB RTPMIDI_SPECS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/spec/*_spec.lua)
+  foreach(spec ${RTPMIDI_SPECS})
+    get_filename_component(name ${spec} NAME_WE)
+    add_test(NAME spec/${name}
+      COMMAND ${BUSTED} --lua=${LUA54} -o utfTerminal ${spec}
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(spec/${name} PROPERTIES ENVIRONMENT "${RTPMIDI_SPEC_ENV}" TIMEOUT 300)
+  endforeach()
+else()
+  message(WARNING "busted not found: the Lua specs are not registered")
+endif()
+
+# The rockspec installs into a fresh tree and the module loads from there.
+find_program(LUAROCKS luarocks)
+if(LUAROCKS AND NOT RTPMIDI_SANITIZE)
+  add_test(NAME install/luarocks
+    COMMAND sh ${PROJECT_SOURCE_DIR}/.ci/luarocks-install-test.sh ${CMAKE_BINARY_DIR}/luarocks-tree
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(install/luarocks PROPERTIES TIMEOUT 600 RUN_SERIAL TRUE)
+endif()

@@ -1,0 +1,20 @@
+/* Internals shared by the core's files. Not part of the public API. */
+#ifndef RMC_RUNTIME_H
+#define RMC_RUNTIME_H
+
+#include "rtpmidi.h"
+
+#define RMC_RECV_BUFFER 65536
+
+struct rtpmidi_runtime {
+  uv_loop_t *loop;
+  rtpmidi_session *sessions;   /* every live session, for runtime_free */
+  bool freeing;
+  char recv_buffer[RMC_RECV_BUFFER]; /* one datagram at a time, consumed in the callback */
+};
+
+void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
+/* Fills buf with n random octets from the system's source. */
+void rmc_random(void *buf, size_t n);
+
+#endif

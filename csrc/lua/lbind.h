@@ -1,0 +1,34 @@
+/* Internals of the Lua binding. */
+#ifndef RML_BIND_H
+#define RML_BIND_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "rtpmidi.h"
+
+typedef struct rml_state {
+  lua_State *L;          /* the main thread: callbacks always run there */
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  int owns_loop;
+  rtpmidi_runtime *rt;
+  int error_ref;         /* Lua function reporting callback errors */
+} rml_state;
+
+rml_state *rml_get_state(lua_State *L);
+/* Calls the function below nargs arguments on st->L in protected mode; an
+ * error is reported with its traceback through the error handler and the
+ * loop goes on. Returns 1 when the call succeeded (its results popped). */
+int rml_call(rml_state *st, int nargs);
+/* The same on another thread (a coroutine calling into us). */
+int rml_pcall(rml_state *st, lua_State *L, int nargs);
+/* Pushes nil, "ECODE: message", "ECODE" and returns 3. */
+int rml_push_uv_error(lua_State *L, int err);
+/* Raises "bad argument 'name' (msg)". */
+int rml_arg_error(lua_State *L, const char *name, const char *msg);
+
+void rml_open_session(lua_State *L);
+void rml_open_timer(lua_State *L);
+
+#endif

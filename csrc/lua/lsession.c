@@ -1,0 +1,232 @@
+/* rtpmidi.core.session: an RTP session as a userdata. The Lua object that owns
+ * it (an RTPSession) receives the callbacks as methods. */
+#include "lbind.h"
+
+#include <string.h>
+
+#define SESSION_MT "rtpmidi.Session"
+
+typedef struct rml_session {
+  rtpmidi_session *s;       /* NULL once closed */
+  rml_state *st;
+  int owner_ref;            /* the owning Lua object while started */
+  lua_Integer cookie;
+} rml_session;
+
+static rml_session *check_session(lua_State *L) {
+  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  if (!ls->s) luaL_error(L, "session is closed");
+  return ls;
+}
+
+/* Pushes the owner's method `name` then the owner; returns 0 (nothing pushed)
+ * when there is no such method. */
+static int push_method(rml_session *ls, const char *name) {
+  lua_State *L = ls->st->L;
+  if (ls->owner_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->owner_ref);
+  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_insert(L, -2);
+  return 1;
+}
+
+static void on_rtp(void *ud, uint32_t ts, const uint8_t *payload, size_t len, bool recovery,
+                   bool marker) {
+  (void)marker;
+  rml_session *ls = ud;
+  if (!push_method(ls, "incoming_rtp")) return;
+  lua_State *L = ls->st->L;
+  lua_pushinteger(L, ls->cookie);
+  lua_pushinteger(L, ts);
+  lua_pushlstring(L, (const char *)payload, len);
+  lua_pushboolean(L, recovery);
+  rml_call(ls->st, 5);
+}
+
+static void on_drop(void *ud, const char *reason, const char *detail) {
+  rml_session *ls = ud;
+  if (!push_method(ls, "drop_call")) return;
+  lua_State *L = ls->st->L;
+  lua_pushinteger(L, ls->cookie);
+  lua_pushstring(L, reason);
+  lua_pushstring(L, detail);
+  rml_call(ls->st, 4);
+}
+
+static lua_Integer opt_int_field(lua_State *L, int t, const char *k, lua_Integer def) {
+  int ty = lua_getfield(L, t, k);
+  lua_Integer v = def;
+  if (ty != LUA_TNIL) {
+    int ok;
+    v = lua_tointegerx(L, -1, &ok);
+    if (!ok) rml_arg_error(L, k, "integer expected");
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_str_field(lua_State *L, int t, const char *k) {
+  int ty = lua_getfield(L, t, k);
+  const char *v = NULL;
+  if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
+  else if (ty != LUA_TNIL) rml_arg_error(L, k, "string expected");
+  lua_pop(L, 1);  /* the string stays alive in the config table */
+  return v;
+}
+
+/* session{ peer_address=, sending_port=, receiving_port=, payload=,
+ *          jitter_buffer_size=, tool_name=, bind_address=, clock_rate= } */
+static int l_session(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rml_state *st = rml_get_state(L);
+  rtpmidi_session_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.peer_address = opt_str_field(L, 1, "peer_address");
+  cfg.sending_port = (int)opt_int_field(L, 1, "sending_port", 0);
+  cfg.receiving_port = (int)opt_int_field(L, 1, "receiving_port", 0);
+  cfg.payload_type = (int)opt_int_field(L, 1, "payload", -1);
+  lua_getfield(L, 1, "jitter_buffer_size");
+  cfg.jitter_buffer_ms = luaL_optnumber(L, -1, 10);
+  lua_pop(L, 1);
+  cfg.tool_name = opt_str_field(L, 1, "tool_name");
+  cfg.bind_address = opt_str_field(L, 1, "bind_address");
+  cfg.clock_rate = (uint32_t)opt_int_field(L, 1, "clock_rate", 10000);
+  rml_session *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+  memset(ls, 0, sizeof *ls);
+  ls->st = st;
+  ls->owner_ref = LUA_NOREF;
+  luaL_setmetatable(L, SESSION_MT);
+  rtpmidi_session_events ev = {on_rtp, on_drop};
+  const char *bad = NULL;
+  int r = rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &bad);
+  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
+/* s:start(owner, cookie) -> true | nil, err, code */
+static int l_start(lua_State *L) {
+  rml_session *ls = check_session(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  ls->cookie = luaL_checkinteger(L, 3);
+  int r = rtpmidi_session_start(ls->s);
+  if (r) return rml_push_uv_error(L, r);
+  if (ls->owner_ref == LUA_NOREF) {
+    lua_pushvalue(L, 2);
+    ls->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void let_go(lua_State *L, rml_session *ls) {
+  luaL_unref(L, LUA_REGISTRYINDEX, ls->owner_ref);
+  ls->owner_ref = LUA_NOREF;
+}
+
+static int l_stop(lua_State *L) {
+  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  if (ls->s) rtpmidi_session_stop(ls->s);
+  let_go(L, ls);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  if (ls->s) {
+    rtpmidi_session_free(ls->s);
+    ls->s = NULL;
+  }
+  let_go(L, ls);
+  return 0;
+}
+
+/* s:send(data, timestamp|nil, marker) -> true | nil, err, code */
+static int l_send(lua_State *L) {
+  rml_session *ls = check_session(L);
+  size_t n;
+  const char *data = luaL_checklstring(L, 2, &n);
+  uint32_t ts;
+  if (lua_isnoneornil(L, 3)) ts = rtpmidi_session_media_time(ls->s);
+  else ts = (uint32_t)luaL_checkinteger(L, 3);
+  int r = rtpmidi_session_send(ls->s, (const uint8_t *)data, n, ts, lua_toboolean(L, 4));
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_started(lua_State *L) {
+  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  lua_pushboolean(L, ls->s && rtpmidi_session_started(ls->s));
+  return 1;
+}
+
+static int l_media_time(lua_State *L) {
+  lua_pushinteger(L, rtpmidi_session_media_time(check_session(L)->s));
+  return 1;
+}
+
+static int l_local_port(lua_State *L) {
+  lua_pushinteger(L, rtpmidi_session_local_port(check_session(L)->s));
+  return 1;
+}
+
+#define SET_COUNTER(name) (lua_pushinteger(L, (lua_Integer)st.name), lua_setfield(L, -2, #name))
+
+static int l_stats(lua_State *L) {
+  rml_session *ls = check_session(L);
+  rtpmidi_session_stats st;
+  rtpmidi_session_get_stats(ls->s, &st);
+  lua_createtable(L, 0, 16);
+  SET_COUNTER(packets_sent);
+  SET_COUNTER(bytes_sent);
+  SET_COUNTER(packets_received);
+  SET_COUNTER(bytes_received);
+  SET_COUNTER(malformed);
+  SET_COUNTER(foreign);
+  SET_COUNTER(lost);
+  SET_COUNTER(duplicate);
+  SET_COUNTER(late);
+  SET_COUNTER(reordered);
+  SET_COUNTER(ssrc);
+  SET_COUNTER(peer_ssrc);
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  if (ls->s) {
+    rtpmidi_session_free(ls->s);
+    ls->s = NULL;
+  }
+  return 0;
+}
+
+static const luaL_Reg methods[] = {
+  {"start", l_start},
+  {"stop", l_stop},
+  {"close", l_close},
+  {"send", l_send},
+  {"started", l_started},
+  {"media_time", l_media_time},
+  {"local_port", l_local_port},
+  {"stats", l_stats},
+  {NULL, NULL},
+};
+
+void rml_open_session(lua_State *L) {
+  if (luaL_newmetatable(L, SESSION_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_session);
+  lua_setfield(L, -2, "session");
+}

@@ -1,0 +1,48 @@
+-- rtpmidi: MIDI and any other RTP payload over the network, on libuv.
+local core = require "rtpmidi.core"
+local control = require "rtpmidi.control"
+
+local M = {
+  _VERSION = core._VERSION,
+  RTPSession = require "rtpmidi.session",
+  Class = require "rtpmidi.class",
+}
+
+--- The RTPControl singleton: every call returns the same object.
+function M.RTPControl()
+  return control.get()
+end
+
+--- Reports an error raised inside a callback (message with traceback).
+-- Replace it to log elsewhere; the loop goes on either way.
+function M.on_error(message)
+  io.stderr:write("rtpmidi: error in callback: ", tostring(message), "\n")
+end
+
+core.set_error_handler(function(message) M.on_error(message) end)
+
+local function timer(name, ms, repeat_ms, fn)
+  if type(ms) ~= "number" or ms < 0 then
+    error(("bad argument 'ms' to '%s' (milliseconds >= 0 expected, got %s)"):format(name, tostring(ms)), 3)
+  end
+  if type(fn) ~= "function" then
+    error(("bad argument 'fn' to '%s' (function expected, got %s)"):format(name, type(fn)), 3)
+  end
+  return core.timer(ms, repeat_ms, fn)
+end
+
+--- Calls fn(handle) once after ms milliseconds. handle:cancel() stops it.
+function M.after(ms, fn) return timer("after", ms, 0, fn) end
+
+--- Calls fn(handle) every ms milliseconds until handle:cancel().
+function M.every(ms, fn)
+  if type(ms) == "number" and ms <= 0 then
+    error("bad argument 'ms' to 'every' (milliseconds > 0 expected, got " .. ms .. ")", 2)
+  end
+  return timer("every", ms, ms, fn)
+end
+
+--- Monotonic milliseconds with sub-millisecond resolution.
+M.now = core.now
+
+return M
