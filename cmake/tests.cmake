@@ -29,10 +29,8 @@ endforeach()
 
 find_program(BUSTED busted)
 find_program(LUA54 lua5.4 REQUIRED)
-set(RTPMIDI_LUA_PATH "${PROJECT_SOURCE_DIR}/lua/?.lua;${PROJECT_SOURCE_DIR}/lua/?/init.lua;${PROJECT_SOURCE_DIR}/spec/?.lua;;")
-set(RTPMIDI_LUA_CPATH "${CMAKE_BINARY_DIR}/?.so;;")
+# The module search paths come from .busted, which reads RTPMIDI_BUILD_DIR.
 set(RTPMIDI_SPEC_ENV
-  "LUA_PATH_5_4=${RTPMIDI_LUA_PATH}" "LUA_CPATH_5_4=${RTPMIDI_LUA_CPATH}"
   "RTPMIDI_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "RTPMIDI_BUILD_DIR=${CMAKE_BINARY_DIR}"
   ${RTPMIDI_LUA_ENV})
 

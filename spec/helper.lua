@@ -28,7 +28,14 @@ function H.run_for(ms)
   while not done do core.run("once") end
 end
 
-math.randomseed(os.time() ~ math.floor(os.clock() * 1e6))
+-- Specs run in parallel processes: seed from the system so that each
+-- process starts from its own range of ports.
+do
+  local f = io.open("/dev/urandom", "rb")
+  local seed = f and f:read(8) or tostring(os.time())
+  if f then f:close() end
+  math.randomseed(string.unpack("<i8", (seed .. ("\0"):rep(8)):sub(1, 8)))
+end
 local next_port = 20000 + 4 * math.random(0, 5000)
 
 --- An even UDP port (with port+1 free for RTCP) not used by this run yet.

@@ -167,6 +167,14 @@ static int open_udp(rtpmidi_session *s, int port, bool receive, rmc_udp **slot) 
   if (!bind) bind = s->peer.ss_family == AF_INET6 ? "::" : "0.0.0.0";
   r = resolve(bind, port, &local);
   if (!r) r = uv_udp_bind(&u->handle, (const struct sockaddr *)&local, 0);
+  if (!r) {
+    /* Room for bursts (a SysEx dump, a busy loop turn): ask for 1 MiB each
+     * way; the kernel may give less, which is fine. */
+    int size = 1 << 20;
+    uv_recv_buffer_size((uv_handle_t *)&u->handle, &size);
+    size = 1 << 20;
+    uv_send_buffer_size((uv_handle_t *)&u->handle, &size);
+  }
   if (!r && receive) r = uv_udp_recv_start(&u->handle, on_alloc, on_recv);
   if (r) close_udp(s, slot);
   return r;

@@ -1,6 +1,7 @@
 /* rtpmidi.core.timer: one-shot and repeating timers on the loop. */
 #include "lbind.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,12 +77,12 @@ static int l_timer(lua_State *L) {
   t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  /* libuv timers have millisecond granularity; round up so "after 1.5 ms"
-   * never fires early. */
-  uint64_t due = (uint64_t)(ms + 0.999999);
-  uint64_t every = rep > 0 ? (uint64_t)(rep + 0.999999) : 0;
-  if (rep > 0 && every == 0) every = 1;
+  /* libuv counts whole milliseconds from the loop time, which is the clock
+   * rounded down: add the fraction it dropped so that a timer is never early. */
   uv_update_time(st->loop);
+  double frac = (double)uv_hrtime() / 1e6 - (double)uv_now(st->loop);
+  uint64_t due = (uint64_t)ceil(ms + frac);
+  uint64_t every = rep > 0 ? (uint64_t)ceil(rep) : 0;
   uv_timer_start(&t->impl->handle, on_timer, due, every);
   return 1;
 }

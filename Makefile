@@ -1,0 +1,42 @@
+# The two commands of the README, and a few more. Each installs the Debian
+# packages it needs when they are missing, configures, builds and runs.
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev
+TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks
+LUA_ENV = LUA_PATH_5_4="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(BUILD)/?.so;;"
+
+.PHONY: all build demo check check-asan test deps-build deps-test clean
+
+all: build
+
+deps-build:
+	@sh .ci/deps.sh $(BUILD_DEPS)
+
+deps-test:
+	@sh .ci/deps.sh $(TEST_DEPS)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps-build $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+## demo: two sessions on loopback stream a phrase of MIDI notes
+demo: build
+	$(LUA_ENV) lua5.4 bin/rtpmidi demo
+
+## check: build and run every test (C units, busted specs, luarocks install) through CTest
+check: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+## check-asan: the same under AddressSanitizer and UndefinedBehaviorSanitizer
+check-asan:
+	$(MAKE) check BUILD=build-asan CMAKE_FLAGS="-DRTPMIDI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+test: check
+
+clean:
+	rm -rf build build-asan build.luarocks
