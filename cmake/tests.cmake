@@ -16,6 +16,7 @@ else()
 endif()
 
 set(RTPMIDI_C_TESTS
+  csrc/test/test_applemidi.c
   csrc/test/test_rtp.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
