@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev
-TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks
+TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark
 LUA_ENV = LUA_PATH_5_4="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(BUILD)/?.so;;"
 
 .PHONY: all build demo check check-asan test deps-build deps-test clean

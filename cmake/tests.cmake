@@ -17,6 +17,8 @@ endif()
 
 set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
+  csrc/test/test_midi_cmd.c
+  csrc/test/test_midi_msg.c
   csrc/test/test_rtp.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
@@ -27,6 +29,14 @@ foreach(src ${RTPMIDI_C_TESTS})
   target_link_libraries(${name} PRIVATE rtpmidi_core m)
   add_test(NAME c/${name} COMMAND ${name})
 endforeach()
+
+# Wireshark's dissectors as an outside oracle for what we put on the wire.
+add_executable(midi_pcap csrc/test/midi_pcap.c)
+target_compile_options(midi_pcap PRIVATE ${RTPMIDI_WARNINGS})
+target_link_libraries(midi_pcap PRIVATE rtpmidi_proto)
+add_test(NAME tshark/midi_command_section
+  COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/tshark_midi.sh $<TARGET_FILE:midi_pcap>)
+set_tests_properties(tshark/midi_command_section PROPERTIES SKIP_RETURN_CODE 77)
 
 find_program(BUSTED busted)
 find_program(LUA54 lua5.4 REQUIRED)
