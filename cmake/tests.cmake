@@ -17,9 +17,12 @@ endif()
 
 set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
+  csrc/test/test_jitter_buffer.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
+  csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
+  csrc/test/test_rtp_seq.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
   get_filename_component(name ${src} NAME_WE)

@@ -246,6 +246,8 @@ void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *
   st->ssrc = s->ssrc;
 }
 
+void rtpmidi_session_count_malformed(rtpmidi_session *s) { s->st.malformed++; }
+
 int rtpmidi_session_local_port(const rtpmidi_session *s) {
   if (!s->rtp) return 0;
   struct sockaddr_storage a;

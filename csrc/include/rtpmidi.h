@@ -72,6 +72,8 @@ int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
 /* The RTP timestamp for "now" on this session's media clock. */
 uint32_t rtpmidi_session_media_time(const rtpmidi_session *s);
 void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *st);
+/* Counts a packet whose payload did not parse (for payload layers on top). */
+void rtpmidi_session_count_malformed(rtpmidi_session *s);
 /* The local RTP port once started (useful with receiving_port 0). */
 int rtpmidi_session_local_port(const rtpmidi_session *s);
 /* Stops the session, detaches the callbacks and frees it once its handles
