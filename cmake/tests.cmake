@@ -18,6 +18,9 @@ endif()
 set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
   csrc/test/test_jitter_buffer.c
+  csrc/test/test_journal_chapters.c
+  csrc/test/test_journal_converge.c
+  csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
   csrc/test/test_rtcp.c

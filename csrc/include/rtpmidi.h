@@ -30,7 +30,8 @@ void rtpmidi_runtime_free(rtpmidi_runtime *rt);
 double rtpmidi_now_ms(void);
 
 typedef struct rtpmidi_session_config {
-  const char *peer_address;  /* IPv4 or IPv6 literal */
+  const char *peer_address;  /* IPv4 or IPv6 literal, or a host name (resolved at start
+                                without blocking; IPv4 results preferred) */
   int sending_port;          /* the peer's RTP port we send to; 0: receive only */
   int receiving_port;        /* our RTP port; 0: send only */
   int payload_type;          /* 0..127 */
@@ -38,7 +39,24 @@ typedef struct rtpmidi_session_config {
   const char *tool_name;     /* RTCP SDES TOOL */
   const char *bind_address;  /* local address to bind; NULL: any */
   uint32_t clock_rate;       /* RTP timestamp units per second */
+  /* RFC 3550 options; zero/false/NULL selects the default. */
+  double rtcp_interval;      /* minimum RTCP report interval in seconds (default 5) */
+  double timeout;            /* seconds of silence from the peer before on_drop("timeout")
+                                (default: five RTCP intervals, at least 25 s) */
+  bool accept_any_source;    /* accept the first source address (NAT) and lock to it */
+  bool fixed_start_sequence; /* use start_sequence instead of a random first seq */
+  uint16_t start_sequence;   /* the first RTP sequence number sent */
+  const char *cname;         /* RTCP SDES CNAME (default "rtpmidi@<hostname>") */
 } rtpmidi_session_config;
+
+/* What the peer reported about our stream in an RTCP SR/RR report block. */
+typedef struct rtpmidi_receiver_report {
+  uint32_t ext_highest_seq;  /* extended highest sequence number it received from us */
+  uint8_t fraction_lost;     /* since its previous report, /256 */
+  int32_t cumulative_lost;
+  uint32_t jitter;           /* RTP timestamp units */
+  double rtt_ms;             /* round-trip time, or -1 when not computable */
+} rtpmidi_receiver_report;
 
 typedef struct rtpmidi_session_events {
   /* One RTP payload, in sequence order. recovery: packets were lost before it. */
@@ -46,12 +64,30 @@ typedef struct rtpmidi_session_events {
                  bool recovery, bool marker);
   /* The session lost its peer: reason "timeout", "bye", "network", ... */
   void (*on_drop)(void *ud, const char *reason, const char *detail);
+  /* The peer sent a report block about our SSRC (optional). The payload
+   * layer trims its recovery-journal checkpoint from ext_highest_seq; the
+   * extended numbers count from the 16-bit sequence numbers we sent (see
+   * rtpmidi_session_next_seq). */
+  void (*on_receiver_report)(void *ud, const rtpmidi_receiver_report *rr);
 } rtpmidi_session_events;
 
 typedef struct rtpmidi_session_stats {
   uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
   uint64_t malformed, foreign, lost, duplicate, late, reordered;
   uint32_t ssrc, peer_ssrc;
+  /* RFC 3550 additions */
+  uint64_t rtcp_sent, rtcp_received;   /* compound RTCP packets */
+  uint64_t ssrc_collisions;            /* collisions (8.2): we took a new SSRC */
+  uint64_t loops;                      /* our own packets looped back, dropped */
+  uint64_t unknown_ssrc;               /* from the peer's address with another SSRC
+                                          (also counted in foreign) */
+  double jitter_ms;                    /* A.8 interarrival jitter of the peer's stream */
+  double rtt_ms;                       /* round-trip time, < 0 until known */
+  bool have_peer_ssrc;
+  uint8_t remote_fraction_lost;        /* the peer's last report about our stream */
+  int32_t remote_lost;
+  double remote_jitter_ms;
+  char peer_cname[256], peer_tool[256]; /* from the peer's SDES, "" until known */
 } rtpmidi_session_stats;
 
 /* Checks cfg and creates a stopped session. Returns 0 or a negative UV_E*
@@ -69,6 +105,8 @@ bool rtpmidi_session_started(const rtpmidi_session *s);
  * UV_E* code (UV_ENOTCONN when stopped or receive-only). */
 int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
                          uint32_t timestamp, bool marker);
+/* The sequence number the next rtpmidi_session_send() will use. */
+uint16_t rtpmidi_session_next_seq(const rtpmidi_session *s);
 /* The RTP timestamp for "now" on this session's media clock. */
 uint32_t rtpmidi_session_media_time(const rtpmidi_session *s);
 void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *st);
@@ -79,6 +117,171 @@ int rtpmidi_session_local_port(const rtpmidi_session *s);
 /* Stops the session, detaches the callbacks and frees it once its handles
  * are closed. The pointer must not be used afterwards. */
 void rtpmidi_session_free(rtpmidi_session *s);
+
+
+/* ---- MIDI sessions: the RFC 6295 payload on top of an RTP session ---- */
+
+typedef struct rtpmidi_midi_session rtpmidi_midi_session;
+
+typedef struct rtpmidi_midi_config {
+  rtpmidi_session_config rtp;  /* payload_type defaults to 97 when 0..127 not set (-1) */
+  size_t payload_budget;       /* octets of MIDI command section per packet; 0: 1200 */
+  size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
+  bool recovery;               /* send and read the recovery journal */
+} rtpmidi_midi_config;
+
+typedef struct rtpmidi_midi_events {
+  /* One complete MIDI message. time_ms is on the rtpmidi_now_ms() clock: the
+   * packet's RTP timestamp plus the command's delta, mapped to local time.
+   * recovered: made by the recovery journal after a loss. */
+  void (*on_midi)(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered);
+  void (*on_drop)(void *ud, const char *reason, const char *detail);
+} rtpmidi_midi_events;
+
+typedef struct rtpmidi_midi_stats {
+  uint64_t messages_sent, messages_received, messages_recovered;
+  uint64_t malformed_payloads, sysex_dropped;
+} rtpmidi_midi_stats;
+
+int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                             const rtpmidi_midi_events *ev, void *ud,
+                             rtpmidi_midi_session **out, const char **err);
+/* The RTP session underneath: start, stop, stats, local port. */
+rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m);
+/* Queues one or more complete MIDI messages (raw bytes; running status and
+ * real-time bytes inside SysEx allowed). Everything queued in one loop turn
+ * leaves in one packet (more when it exceeds the payload budget), with
+ * delta times from when each was given. Returns 0, or a negative code when
+ * the bytes are not complete MIDI messages (*err says why; nothing queued),
+ * or UV_ENOTCONN when the session cannot send. */
+int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                              const char **err);
+/* Sends what is queued now instead of at the end of the loop turn. */
+int rtpmidi_midi_session_flush(rtpmidi_midi_session *m);
+void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st);
+void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
+
+/* ======================================================================
+ * MIDI ports through RtMidi (csrc/core/midi_in.c, midi_out.c, midi_port.c)
+ *
+ * Functions here are called on the loop's thread. RtMidi's own threads never
+ * call the host: input is queued and handed to the loop with uv_async_send;
+ * scheduled output is played by a thread of the port's own.
+ * ====================================================================== */
+
+typedef struct rtpmidi_midi_in rtpmidi_midi_in;
+typedef struct rtpmidi_midi_out rtpmidi_midi_out;
+
+/* Room enough for every message below (a failed lookup lists the ports). */
+#define RTPMIDI_MIDI_ERRLEN 1024
+
+/* The MIDI APIs compiled into RtMidi ("alsa", "jack", ...): fills up to n
+ * names (static strings) and returns how many there are. */
+int rtpmidi_midi_apis(const char **names, int n);
+
+typedef void (*rtpmidi_midi_port_fn)(void *ud, int index, const char *name);
+
+/* Lists the input ports (sources we can read) or output ports (destinations
+ * we can write) of api ("alsa", "jack"; NULL: the default), calling fn once
+ * per port. Returns how many there are, or a negative UV_E* code with err
+ * filled: UV_EINVAL for an API name RtMidi does not know, UV_ENOTSUP for one
+ * not compiled in, UV_EIO when the API cannot be used (no ALSA sequencer). */
+int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
+int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
+
+typedef struct rtpmidi_midi_port_config {
+  const char *api;           /* "alsa", "jack", ...; NULL: the first compiled API with ports */
+  const char *client_name;   /* our client's name; NULL: "rtpmidi" */
+  const char *port;          /* connect to this port: its name or a unique part of it */
+  int index;                 /* ... or to the port of this index (when port is NULL; -1: none) */
+  const char *virtual_name;  /* or open a virtual port of this name that others connect to */
+  const char *port_name;     /* our end's name when connecting; NULL: "in" / "out" */
+} rtpmidi_midi_port_config;
+
+/* ---- input ---- */
+
+typedef struct rtpmidi_midi_in_config {
+  rtpmidi_midi_port_config port;
+  bool sysex;                /* deliver SysEx (false: RtMidi filters it) */
+  bool clock;                /* deliver timing: clock F8 and MTC quarter frames F1 */
+  bool active_sensing;       /* deliver active sensing FE */
+  size_t queue_bytes;        /* the queue between RtMidi's thread and the loop; 0: 256 KiB */
+} rtpmidi_midi_in_config;
+
+typedef struct rtpmidi_midi_in_events {
+  /* One complete MIDI message, on the loop's thread. time_ms: rtpmidi_now_ms()
+   * when RtMidi handed it over (taken on RtMidi's thread). */
+  void (*on_message)(void *ud, const uint8_t *msg, size_t len, double time_ms);
+} rtpmidi_midi_in_events;
+
+typedef struct rtpmidi_midi_in_stats {
+  uint64_t received;         /* delivered to on_message */
+  uint64_t dropped;          /* lost because the queue was full */
+} rtpmidi_midi_in_stats;
+
+/* Opens an input port. Returns 0, or UV_EINVAL with *bad naming the field
+ * (misuse), or another negative UV_E* code for a failure at run time (no
+ * such port: UV_ENOENT; no server: UV_EIO); err says what happened. */
+int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                         const char **bad, char *err, size_t errlen);
+const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in);
+/* The port we connected to, or our virtual port's name. */
+const char *rtpmidi_midi_in_port_name(const rtpmidi_midi_in *in);
+void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats *st);
+/* Closes the port (RtMidi's thread is gone when this returns), drops what is
+ * still queued and frees the object once its handle is closed. */
+void rtpmidi_midi_in_close(rtpmidi_midi_in *in);
+
+/* ---- output ---- */
+
+typedef struct rtpmidi_midi_out_config {
+  rtpmidi_midi_port_config port;
+  double latency_ms;         /* added to the time of scheduled messages */
+  size_t max_pending;        /* scheduled messages waiting at most; 0: 65536 */
+} rtpmidi_midi_out_config;
+
+typedef struct rtpmidi_midi_out_stats {
+  uint64_t sent;             /* MIDI messages handed to RtMidi */
+  uint64_t scheduled;        /* send_at calls queued */
+  uint64_t late;             /* scheduled messages played more than 1 ms after their time */
+  uint64_t cancelled;        /* scheduled messages dropped by cancel_pending or close */
+  uint64_t errors;           /* RtMidi refused a message */
+  double max_late_ms;        /* the worst lateness of a scheduled message */
+  double total_late_ms;      /* summed lateness (mean: total / played on time or not) */
+  uint64_t played;           /* scheduled messages played */
+} rtpmidi_midi_out_stats;
+
+int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
+                          const char **bad, char *err, size_t errlen);
+const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o);
+const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o);
+/* Checks that bytes are complete MIDI messages (running status allowed,
+ * real-time bytes anywhere outside SysEx). Returns 0 or UV_EINVAL with *why. */
+int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, const char **why);
+/* Plays bytes (one or more complete messages) now. Returns 0, UV_EINVAL when
+ * they are not complete messages, UV_EIO when RtMidi refused one. */
+int rtpmidi_midi_out_send(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len);
+/* Plays bytes at time_ms + latency on the rtpmidi_now_ms() clock (now when
+ * that is past). Messages due at the same time keep their order. Returns 0,
+ * UV_EINVAL (bytes), UV_ENOBUFS (too many pending) or UV_ENOMEM. */
+int rtpmidi_midi_out_send_at(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len, double time_ms);
+void rtpmidi_midi_out_set_latency(rtpmidi_midi_out *o, double ms);
+double rtpmidi_midi_out_latency(const rtpmidi_midi_out *o);
+/* Note off for every note sounding (as tracked from what was played), then
+ * All Notes Off (CC 123) on each of the 16 channels. Returns how many
+ * messages it sent. */
+int rtpmidi_midi_out_all_notes_off(rtpmidi_midi_out *o);
+/* Drops the scheduled messages not played yet; returns how many. */
+size_t rtpmidi_midi_out_cancel_pending(rtpmidi_midi_out *o);
+size_t rtpmidi_midi_out_pending(rtpmidi_midi_out *o);
+void rtpmidi_midi_out_get_stats(rtpmidi_midi_out *o, rtpmidi_midi_out_stats *st);
+/* Drops pending messages, sends all notes off, closes the port and frees. */
+void rtpmidi_midi_out_close(rtpmidi_midi_out *o);
+
+/* Selects the JACK server that JACK clients opened from now on connect to
+ * (the JACK_DEFAULT_SERVER environment variable); NULL: the default one. */
+void rtpmidi_midi_set_jack_server(const char *name);
 
 #ifdef __cplusplus
 }

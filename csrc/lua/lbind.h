@@ -28,7 +28,12 @@ int rml_push_uv_error(lua_State *L, int err);
 /* Raises "bad argument 'name' (msg)". */
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
 
+void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg);
+void rml_push_session_stats(lua_State *L, const rtpmidi_session *s);
+
 void rml_open_session(lua_State *L);
+void rml_open_midi_session(lua_State *L);
+void rml_open_codec(lua_State *L);
 void rml_open_timer(lua_State *L);
 
 #endif

@@ -198,6 +198,8 @@ int luaopen_rtpmidi_core(lua_State *L) {
   lua_pushstring(L, RTPMIDI_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rml_open_session(L);
+  rml_open_midi_session(L);
+  rml_open_codec(L);
   rml_open_timer(L);
   return 1;
 }

@@ -77,29 +77,35 @@ static const char *opt_str_field(lua_State *L, int t, const char *k) {
   return v;
 }
 
+/* Reads the RTP options of a session from the table at idx (shared by every
+ * kind of session). Strings stay alive in that table. */
+void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->peer_address = opt_str_field(L, idx, "peer_address");
+  cfg->sending_port = (int)opt_int_field(L, idx, "sending_port", 0);
+  cfg->receiving_port = (int)opt_int_field(L, idx, "receiving_port", 0);
+  cfg->payload_type = (int)opt_int_field(L, idx, "payload", -1);
+  lua_getfield(L, idx, "jitter_buffer_size");
+  cfg->jitter_buffer_ms = luaL_optnumber(L, -1, 10);
+  lua_pop(L, 1);
+  cfg->tool_name = opt_str_field(L, idx, "tool_name");
+  cfg->bind_address = opt_str_field(L, idx, "bind_address");
+  cfg->clock_rate = (uint32_t)opt_int_field(L, idx, "clock_rate", 10000);
+}
+
 /* session{ peer_address=, sending_port=, receiving_port=, payload=,
  *          jitter_buffer_size=, tool_name=, bind_address=, clock_rate= } */
 static int l_session(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   rml_state *st = rml_get_state(L);
   rtpmidi_session_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.peer_address = opt_str_field(L, 1, "peer_address");
-  cfg.sending_port = (int)opt_int_field(L, 1, "sending_port", 0);
-  cfg.receiving_port = (int)opt_int_field(L, 1, "receiving_port", 0);
-  cfg.payload_type = (int)opt_int_field(L, 1, "payload", -1);
-  lua_getfield(L, 1, "jitter_buffer_size");
-  cfg.jitter_buffer_ms = luaL_optnumber(L, -1, 10);
-  lua_pop(L, 1);
-  cfg.tool_name = opt_str_field(L, 1, "tool_name");
-  cfg.bind_address = opt_str_field(L, 1, "bind_address");
-  cfg.clock_rate = (uint32_t)opt_int_field(L, 1, "clock_rate", 10000);
+  rml_read_session_config(L, 1, &cfg);
   rml_session *ls = lua_newuserdatauv(L, sizeof *ls, 0);
   memset(ls, 0, sizeof *ls);
   ls->st = st;
   ls->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, SESSION_MT);
-  rtpmidi_session_events ev = {on_rtp, on_drop};
+  rtpmidi_session_events ev = {.on_rtp = on_rtp, .on_drop = on_drop};
   const char *bad = NULL;
   int r = rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &bad);
   if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
@@ -176,10 +182,10 @@ static int l_local_port(lua_State *L) {
 
 #define SET_COUNTER(name) (lua_pushinteger(L, (lua_Integer)st.name), lua_setfield(L, -2, #name))
 
-static int l_stats(lua_State *L) {
-  rml_session *ls = check_session(L);
+/* Pushes a table with the session's counters (shared by every kind of session). */
+void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   rtpmidi_session_stats st;
-  rtpmidi_session_get_stats(ls->s, &st);
+  rtpmidi_session_get_stats(s, &st);
   lua_createtable(L, 0, 16);
   SET_COUNTER(packets_sent);
   SET_COUNTER(bytes_sent);
@@ -193,6 +199,10 @@ static int l_stats(lua_State *L) {
   SET_COUNTER(reordered);
   SET_COUNTER(ssrc);
   SET_COUNTER(peer_ssrc);
+}
+
+static int l_stats(lua_State *L) {
+  rml_push_session_stats(L, check_session(L)->s);
   return 1;
 }
 

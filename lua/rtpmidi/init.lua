@@ -6,6 +6,8 @@ local M = {
   _VERSION = core._VERSION,
   RTPSession = require "rtpmidi.session",
   Class = require "rtpmidi.class",
+  MidiSession = require "rtpmidi.midisession",
+  codec = require "rtpmidi.codec",
 }
 
 --- The RTPControl singleton: every call returns the same object.

@@ -1,0 +1,325 @@
+/* A MIDI session: RFC 6295's MIDI command section on top of an RTP session.
+ * Sending gathers the messages given in one loop turn into one packet;
+ * receiving decodes each packet into messages with their times. */
+#include "runtime.h"
+#include "midi_cmd.h"
+#include "midi_msg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_SYSEX (1u << 20)
+#define MAX_PACKET 1500
+
+typedef struct queued {
+  size_t off, len;   /* in the queue's byte buffer */
+  double t_ms;       /* when it was given */
+} queued;
+
+typedef struct turn_handles {
+  uv_idle_t idle;    /* keeps the loop from blocking while messages wait */
+  uv_check_t check;  /* flushes them after the loop turn's callbacks */
+  rtpmidi_midi_session *owner;
+  int open;
+} turn_handles;
+
+struct rtpmidi_midi_session {
+  rtpmidi_session *rtp;
+  rtpmidi_midi_events ev;
+  void *ud;
+  rtpmidi_midi_config cfg;
+  turn_handles *turn;
+  bool flushing;
+  /* sending */
+  uint8_t *qbytes;
+  size_t qlen, qcap;
+  queued *qmsgs;
+  size_t qn, qmcap;
+  uint8_t *scratch;      /* SysEx assembly for send */
+  size_t scratch_cap;
+  rmp_cmd_encoder enc;
+  rmp_cmd_msg *cmds;
+  size_t cmds_cap;
+  /* receiving */
+  rmp_cmd_decoder dec;
+  uint8_t *sysex;
+  bool anchored;
+  int64_t ext_ts;        /* the last packet's timestamp, unwrapped */
+  uint32_t last_ts;
+  double anchor_ms;      /* local time of ext_ts == anchor_ts */
+  int64_t anchor_ts;
+  rtpmidi_midi_stats st;
+  unsigned busy;         /* inside on_rtp: freeing waits until it returns */
+  bool dead;
+};
+
+static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
+                   bool recovery, bool marker);
+static void destroy(rtpmidi_midi_session *m);
+static void on_drop(void *ud, const char *reason, const char *detail) {
+  rtpmidi_midi_session *m = ud;
+  if (m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
+}
+
+static void on_turn_closed(uv_handle_t *h) {
+  turn_handles *t = h->data;
+  if (--t->open == 0) free(t);
+}
+
+static void on_check(uv_check_t *h) {
+  turn_handles *t = h->data;
+  if (t->owner) rtpmidi_midi_session_flush(t->owner);
+}
+
+static void on_idle(uv_idle_t *h) { (void)h; }
+
+int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                             const rtpmidi_midi_events *ev, void *ud,
+                             rtpmidi_midi_session **out, const char **err) {
+  rtpmidi_midi_session *m = calloc(1, sizeof *m);
+  if (!m) return UV_ENOMEM;
+  m->cfg = *cfg;
+  if (m->cfg.rtp.payload_type < 0) m->cfg.rtp.payload_type = 97;
+  if (!m->cfg.payload_budget) m->cfg.payload_budget = RMP_CMD_DEFAULT_BUDGET;
+  if (m->cfg.payload_budget < RMP_CMD_MIN_BUDGET || m->cfg.payload_budget > MAX_PACKET - 12) {
+    if (err) *err = "payload_budget";
+    free(m);
+    return UV_EINVAL;
+  }
+  if (!m->cfg.max_sysex) m->cfg.max_sysex = DEFAULT_MAX_SYSEX;
+  m->sysex = malloc(m->cfg.max_sysex);
+  m->turn = calloc(1, sizeof *m->turn);
+  if (!m->sysex || !m->turn) {
+    free(m->sysex);
+    free(m->turn);
+    free(m);
+    return UV_ENOMEM;
+  }
+  if (ev) m->ev = *ev;
+  m->ud = ud;
+  rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop};
+  int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
+  if (r) {
+    free(m->sysex);
+    free(m->turn);
+    free(m);
+    return r;
+  }
+  uv_loop_t *loop = rtpmidi_runtime_loop(rt);
+  m->turn->owner = m;
+  uv_idle_init(loop, &m->turn->idle);
+  uv_check_init(loop, &m->turn->check);
+  m->turn->idle.data = m->turn->check.data = m->turn;
+  m->turn->open = 2;
+  /* These handles only run while messages wait: they must not keep the loop
+   * alive on their own. */
+  uv_unref((uv_handle_t *)&m->turn->idle);
+  uv_unref((uv_handle_t *)&m->turn->check);
+  rmp_cmd_encoder_init(&m->enc);
+  rmp_cmd_decoder_init(&m->dec, m->sysex, m->cfg.max_sysex);
+  *out = m;
+  return 0;
+}
+
+rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m) { return m->rtp; }
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, n * elem);
+  if (!q) return UV_ENOMEM;
+  *p = q;
+  *cap = n;
+  return 0;
+}
+
+static int queue_msg(rtpmidi_midi_session *m, const uint8_t *msg, size_t len, double t) {
+  if (grow((void **)&m->qbytes, &m->qcap, m->qlen + len, 1) ||
+      grow((void **)&m->qmsgs, &m->qmcap, m->qn + 1, sizeof(queued)))
+    return UV_ENOMEM;
+  memcpy(m->qbytes + m->qlen, msg, len);
+  m->qmsgs[m->qn++] = (queued){m->qlen, len, t};
+  m->qlen += len;
+  return 0;
+}
+
+int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                              const char **err) {
+  static const char *dummy;
+  if (!err) err = &dummy;
+  *err = NULL;
+  if (!rtpmidi_session_started(m->rtp)) return UV_ENOTCONN;
+  /* A SysEx in the input is never longer than the input. */
+  if (memchr(bytes, 0xF0, len) && grow((void **)&m->scratch, &m->scratch_cap, len, 1))
+    return UV_ENOMEM;
+  double now = rtpmidi_now_ms();
+  size_t qn0 = m->qn, qlen0 = m->qlen;
+  rmp_midi_parser p;
+  rmp_midi_parser_init(&p, m->scratch, m->scratch_cap);
+  size_t pos = 0;
+  int r = 0;
+  for (;;) {
+    rmp_midi_event e;
+    size_t used = rmp_midi_parser_feed(&p, bytes + pos, len - pos, &e);
+    pos += used;
+    if (e.error) { r = e.error; break; }
+    if (e.len) {
+      if ((r = queue_msg(m, e.data, e.len, now))) break;
+      continue;
+    }
+    if (pos >= len) break;
+  }
+  if (!r && rmp_midi_parser_pending(&p)) r = RMP_E_TRUNCATED;
+  if (r) {
+    /* All or nothing: forget what this call queued. */
+    m->qn = qn0;
+    m->qlen = qlen0;
+    *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
+    return r == UV_ENOMEM ? r : UV_EINVAL;
+  }
+  if (m->qn > qn0 && !uv_is_active((uv_handle_t *)&m->turn->check)) {
+    uv_idle_start(&m->turn->idle, on_idle);
+    uv_check_start(&m->turn->check, on_check);
+  }
+  return 0;
+}
+
+int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
+  uv_idle_stop(&m->turn->idle);
+  uv_check_stop(&m->turn->check);
+  if (m->qn == 0 || m->flushing) return 0;
+  m->flushing = true;
+  if (grow((void **)&m->cmds, &m->cmds_cap, m->qn, sizeof(rmp_cmd_msg))) {
+    m->flushing = false;
+    return UV_ENOMEM;
+  }
+  /* Delta times from when each message was given, in RTP ticks. */
+  double rate = (double)(m->cfg.rtp.clock_rate ? m->cfg.rtp.clock_rate : 10000);
+  double t0 = m->qmsgs[0].t_ms;
+  uint64_t prev = 0;
+  for (size_t i = 0; i < m->qn; i++) {
+    uint64_t ticks = (uint64_t)llround((m->qmsgs[i].t_ms - t0) * rate / 1000.0);
+    if (ticks < prev) ticks = prev;
+    m->cmds[i] = (rmp_cmd_msg){(uint32_t)(ticks - prev), m->qbytes + m->qmsgs[i].off,
+                               m->qmsgs[i].len};
+    prev = ticks;
+  }
+  uint32_t ts = rtpmidi_session_media_time(m->rtp) -
+                (uint32_t)llround((rtpmidi_now_ms() - t0) * rate / 1000.0);
+  size_t done = 0;
+  int r = 0;
+  uint8_t pkt[MAX_PACKET];
+  while (done < m->qn) {
+    rmp_cmd_enc_info info;
+    int n = rmp_cmd_encode(&m->enc, m->cmds + done, m->qn - done, false, m->cfg.payload_budget,
+                           pkt, sizeof pkt, &info);
+    if (n < 0) {
+      /* Cannot happen for messages the parser accepted; drop the rest. */
+      rmp_cmd_encoder_init(&m->enc);
+      r = UV_EINVAL;
+      break;
+    }
+    r = rtpmidi_session_send(m->rtp, pkt, (size_t)n, ts, false);
+    if (r) break;
+    ts += info.ticks;
+    m->st.messages_sent += info.nmsgs;
+    done += info.nmsgs;
+  }
+  m->qn = 0;
+  m->qlen = 0;
+  m->flushing = false;
+  return r;
+}
+
+/* Maps an RTP time (ticks, unwrapped) to local milliseconds. The anchor is
+ * the packet that arrived with the least transit so far: a packet that would
+ * map into the future moves it. */
+static double local_time(const rtpmidi_midi_session *m, int64_t ticks) {
+  return m->anchor_ms + (double)(ticks - m->anchor_ts) * 1000.0 / (double)m->cfg.rtp.clock_rate;
+}
+
+/* end_ticks: the time of the packet's last command after its timestamp; the
+ * packet left no earlier than that. */
+static void anchor(rtpmidi_midi_session *m, uint32_t timestamp, uint32_t end_ticks, double now) {
+  if (!m->anchored) {
+    m->anchored = true;
+    m->ext_ts = timestamp;
+    m->anchor_ts = m->ext_ts;
+    m->anchor_ms = now;
+  } else {
+    m->ext_ts += (int32_t)(timestamp - m->last_ts);
+  }
+  m->last_ts = timestamp;
+  int64_t end = m->ext_ts + end_ticks;
+  double t = local_time(m, end);
+  /* Earlier than its time can be: less transit than the anchor had. Much
+   * later (over 2 s): the peer's clock jumped. Either way, re-anchor. */
+  if (t > now || now - t > 2000.0) {
+    m->anchor_ts = end;
+    m->anchor_ms = now;
+  }
+}
+
+static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
+                   bool recovery, bool marker) {
+  (void)marker;
+  (void)recovery; /* the recovery journal comes with its own layer */
+  rtpmidi_midi_session *m = ud;
+  /* Check the whole section before delivering any of it: a malformed packet
+   * is dropped whole. A decoder without a SysEx buffer has no side effects
+   * on the real one. */
+  rmp_cmd_decoder probe;
+  rmp_cmd_decoder_init(&probe, NULL, 0);
+  rmp_cmd_iter it;
+  rmp_cmd_event e;
+  int r = rmp_cmd_iter_init(&it, &probe, payload, len);
+  uint32_t end_ticks = 0;
+  while (r >= 0 && (r = rmp_cmd_iter_next(&it, &e)) == 1) end_ticks = e.time;
+  if (r < 0) {
+    m->st.malformed_payloads++;
+    rtpmidi_session_count_malformed(m->rtp);
+    return;
+  }
+  double now = rtpmidi_now_ms();
+  anchor(m, timestamp, end_ticks, now);
+  m->busy++;
+  int64_t base = m->ext_ts;
+  rmp_cmd_iter_init(&it, &m->dec, payload, len);
+  while (rmp_cmd_iter_next(&it, &e) == 1) {
+    if (e.error) {
+      m->st.sysex_dropped++;
+      continue;
+    }
+    m->st.messages_received++;
+    if (m->ev.on_midi) m->ev.on_midi(m->ud, e.data, e.len, local_time(m, base + e.time), false);
+    if (m->dead) break; /* freed from inside the callback */
+  }
+  if (--m->busy == 0 && m->dead) destroy(m);
+}
+
+void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st) {
+  *st = m->st;
+}
+
+static void destroy(rtpmidi_midi_session *m) {
+  free(m->qbytes);
+  free(m->qmsgs);
+  free(m->scratch);
+  free(m->cmds);
+  free(m->sysex);
+  free(m);
+}
+
+void rtpmidi_midi_session_free(rtpmidi_midi_session *m) {
+  if (!m || m->dead) return;
+  m->dead = true;
+  m->ev.on_midi = NULL;
+  m->ev.on_drop = NULL;
+  m->turn->owner = NULL;
+  uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
+  uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
+  rtpmidi_session_free(m->rtp);
+  if (!m->busy) destroy(m);
+}

@@ -1,0 +1,222 @@
+/* rtpmidi.core.midi_session: an RFC 6295 MIDI session as a userdata. The Lua
+ * object that owns it (a MidiSession) receives incoming_midi and drop_call. */
+#include "lbind.h"
+
+#include <string.h>
+
+#define MIDI_SESSION_MT "rtpmidi.MidiSessionCore"
+
+typedef struct rml_midi {
+  rtpmidi_midi_session *m;  /* NULL once closed */
+  rml_state *st;
+  int owner_ref;
+  lua_Integer cookie;
+} rml_midi;
+
+static rml_midi *check_midi(lua_State *L) {
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  if (!lm->m) luaL_error(L, "session is closed");
+  return lm;
+}
+
+static int push_method(rml_midi *lm, const char *name) {
+  lua_State *L = lm->st->L;
+  if (lm->owner_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->owner_ref);
+  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_insert(L, -2);
+  return 1;
+}
+
+static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
+  rml_midi *lm = ud;
+  if (!push_method(lm, "incoming_midi")) return;
+  lua_State *L = lm->st->L;
+  lua_pushlstring(L, (const char *)msg, len);
+  lua_pushnumber(L, time_ms);
+  lua_pushboolean(L, recovered);
+  rml_call(lm->st, 4);
+}
+
+static void on_drop(void *ud, const char *reason, const char *detail) {
+  rml_midi *lm = ud;
+  if (!push_method(lm, "drop_call")) return;
+  lua_State *L = lm->st->L;
+  lua_pushinteger(L, lm->cookie);
+  lua_pushstring(L, reason);
+  lua_pushstring(L, detail);
+  rml_call(lm->st, 4);
+}
+
+static int l_midi_session(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rml_state *st = rml_get_state(L);
+  rtpmidi_midi_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  rml_read_session_config(L, 1, &cfg.rtp);
+  if (cfg.rtp.payload_type < 0) cfg.rtp.payload_type = 97;
+  lua_getfield(L, 1, "payload_budget");
+  cfg.payload_budget = (size_t)luaL_optinteger(L, -1, 0);
+  lua_getfield(L, 1, "max_sysex");
+  cfg.max_sysex = (size_t)luaL_optinteger(L, -1, 0);
+  lua_getfield(L, 1, "recovery");
+  cfg.recovery = lua_isnil(L, -1) ? true : lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
+  memset(lm, 0, sizeof *lm);
+  lm->st = st;
+  lm->owner_ref = LUA_NOREF;
+  luaL_setmetatable(L, MIDI_SESSION_MT);
+  rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
+  const char *bad = NULL;
+  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &bad);
+  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
+static int l_start(lua_State *L) {
+  rml_midi *lm = check_midi(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lm->cookie = luaL_checkinteger(L, 3);
+  int r = rtpmidi_session_start(rtpmidi_midi_session_rtp(lm->m));
+  if (r) return rml_push_uv_error(L, r);
+  if (lm->owner_ref == LUA_NOREF) {
+    lua_pushvalue(L, 2);
+    lm->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void let_go(lua_State *L, rml_midi *lm) {
+  luaL_unref(L, LUA_REGISTRYINDEX, lm->owner_ref);
+  lm->owner_ref = LUA_NOREF;
+}
+
+static int l_stop(lua_State *L) {
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  if (lm->m) {
+    rtpmidi_midi_session_flush(lm->m);
+    rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+  }
+  let_go(L, lm);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  if (lm->m) {
+    rtpmidi_midi_session_free(lm->m);
+    lm->m = NULL;
+  }
+  let_go(L, lm);
+  return 0;
+}
+
+/* m:send_midi(bytes) -> true | nil, err, code */
+static int l_send_midi(lua_State *L) {
+  rml_midi *lm = check_midi(L);
+  size_t n;
+  const char *bytes = luaL_checklstring(L, 2, &n);
+  const char *why = NULL;
+  int r = rtpmidi_midi_session_send(lm->m, (const uint8_t *)bytes, n, &why);
+  if (r == UV_EINVAL && why) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid MIDI: %s", why);
+    lua_pushliteral(L, "EINVAL");
+    return 3;
+  }
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_flush(lua_State *L) {
+  int r = rtpmidi_midi_session_flush(check_midi(L)->m);
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* m:send(data, timestamp, marker): a raw RTP packet (RTPSession:send_data). */
+static int l_send(lua_State *L) {
+  rml_midi *lm = check_midi(L);
+  size_t n;
+  const char *data = luaL_checklstring(L, 2, &n);
+  rtpmidi_session *s = rtpmidi_midi_session_rtp(lm->m);
+  uint32_t ts = lua_isnoneornil(L, 3) ? rtpmidi_session_media_time(s) : (uint32_t)luaL_checkinteger(L, 3);
+  int r = rtpmidi_session_send(s, (const uint8_t *)data, n, ts, lua_toboolean(L, 4));
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_started(lua_State *L) {
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  lua_pushboolean(L, lm->m && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
+  return 1;
+}
+
+static int l_media_time(lua_State *L) {
+  lua_pushinteger(L, rtpmidi_session_media_time(rtpmidi_midi_session_rtp(check_midi(L)->m)));
+  return 1;
+}
+
+static int l_local_port(lua_State *L) {
+  lua_pushinteger(L, rtpmidi_session_local_port(rtpmidi_midi_session_rtp(check_midi(L)->m)));
+  return 1;
+}
+
+static int l_stats(lua_State *L) {
+  rml_midi *lm = check_midi(L);
+  rml_push_session_stats(L, rtpmidi_midi_session_rtp(lm->m));
+  rtpmidi_midi_stats ms;
+  rtpmidi_midi_session_get_stats(lm->m, &ms);
+#define SET(name) (lua_pushinteger(L, (lua_Integer)ms.name), lua_setfield(L, -2, #name))
+  SET(messages_sent);
+  SET(messages_received);
+  SET(messages_recovered);
+  SET(malformed_payloads);
+  SET(sysex_dropped);
+#undef SET
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  if (lm->m) {
+    rtpmidi_midi_session_free(lm->m);
+    lm->m = NULL;
+  }
+  return 0;
+}
+
+static const luaL_Reg methods[] = {
+  {"start", l_start},
+  {"stop", l_stop},
+  {"close", l_close},
+  {"send", l_send},
+  {"send_midi", l_send_midi},
+  {"flush", l_flush},
+  {"started", l_started},
+  {"media_time", l_media_time},
+  {"local_port", l_local_port},
+  {"stats", l_stats},
+  {NULL, NULL},
+};
+
+void rml_open_midi_session(lua_State *L) {
+  if (luaL_newmetatable(L, MIDI_SESSION_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_midi_session);
+  lua_setfield(L, -2, "midi_session");
+}

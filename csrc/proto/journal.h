@@ -1,0 +1,338 @@
+/* journal.h -- RTP MIDI recovery journal (RFC 6295 sections 4-6, appendices
+ * A and B; sender/receiver guidance of RFC 4696).
+ *
+ * Pure protocol code: libc only, no I/O, no clock reads, no allocation. All
+ * state structs are fixed size; callers provide output buffers.
+ *
+ * Layers:
+ *   1. Wire codec (journal_chapters.c): journal header, system journal and
+ *      chapters D V Q F (X decoded as a span), channel journal header and
+ *      chapters P C M W N E T A. Decoders take (buf, len), never read past
+ *      len and return octets consumed or a negative RMP_EJ_E* code.
+ *   2. Decode-to-structure walk (rmp_ej_parse) for the Lua layer.
+ *   3. Sender (journal_send.c): state from every message sent, checkpoint,
+ *      trimming by feedback or by an open-loop bound, journal encoding.
+ *   4. Receiver (journal_recv.c): state from delivered messages, loss
+ *      detection, repair commands emitted through a callback.
+ *
+ * Conventions chosen where we could not confirm RFC 6295 (the full list is
+ * in the comment at the top of journal_send.c): S = 1 marks a structure that codes information
+ * about packet I-1 (the packet just before the one carrying the journal);
+ * receivers handling the loss of exactly one packet may skip structures with
+ * S = 0.
+ */
+#ifndef RMP_JOURNAL_H
+#define RMP_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "midi_state.h"
+
+/* ---- errors ------------------------------------------------------------ */
+enum rmp_ej_err {
+  RMP_EJ_ETRUNC = -1,   /* buffer ends inside a structure */
+  RMP_EJ_EBADLEN = -2,  /* a LENGTH field disagrees with the content */
+  RMP_EJ_EINVAL = -3,   /* an invalid field value (or invalid struct to encode) */
+  RMP_EJ_ENOSPACE = -4, /* output buffer / field range too small */
+  RMP_EJ_EABORT = -5    /* a parse callback asked to stop */
+};
+
+/* ---- journal header (RFC 6295 5, Figure 8) ----------------------------- */
+typedef struct {
+  uint8_t s, y, a, h;   /* single-loss, system journal, channel journals, enhanced C */
+  uint8_t totchan;      /* number of channel journals minus one (0-15) */
+  uint16_t checkpoint;  /* checkpoint packet seqnum */
+} rmp_ej_hdr;
+
+#define RMP_EJ_HDR_SIZE 3
+
+/* ---- channel chapters (appendix A) --------------------------------------- */
+#define RMP_EJ_TOC_P 0x80
+#define RMP_EJ_TOC_C 0x40
+#define RMP_EJ_TOC_M 0x20
+#define RMP_EJ_TOC_W 0x10
+#define RMP_EJ_TOC_N 0x08
+#define RMP_EJ_TOC_E 0x04
+#define RMP_EJ_TOC_T 0x02
+#define RMP_EJ_TOC_A 0x01
+
+/* Chapter P: |S|PROGRAM|B|BANK-MSB|X|BANK-LSB| */
+typedef struct { uint8_t s, program, b, bank_msb, x, bank_lsb; } rmp_ej_chap_p;
+
+/* Chapter C log: |S|NUMBER| then |A=0|VALUE| or |A=1|T|ALT(6)|.
+ * T = 1: toggle tool, T = 0: count tool. */
+enum { RMP_EJ_TOOL_VALUE = 0, RMP_EJ_TOOL_TOGGLE = 1, RMP_EJ_TOOL_COUNT = 2 };
+typedef struct { uint8_t s, number, tool, value; } rmp_ej_ctl_log;
+#define RMP_EJ_MAX_CTL_LOGS 128
+typedef struct {
+  uint8_t s;
+  uint16_t count; /* 1..128 (LEN + 1) */
+  rmp_ej_ctl_log log[RMP_EJ_MAX_CTL_LOGS];
+} rmp_ej_chap_c;
+
+/* Chapter M parameter log (A.4). Field octets are kept whole:
+ * entry_msb/entry_lsb/count = |X|7 bits|, a_button = |G|X|14 bits|,
+ * c_button = |G|R|14 bits|. flags = |J|K|L|M|N|T|V|R| (presence J..N). */
+#define RMP_EJ_M_J 0x80
+#define RMP_EJ_M_K 0x40
+#define RMP_EJ_M_L 0x20
+#define RMP_EJ_M_M 0x10
+#define RMP_EJ_M_N 0x08
+#define RMP_EJ_M_T 0x04
+#define RMP_EJ_M_V 0x02
+#define RMP_EJ_M_R 0x01
+typedef struct {
+  uint8_t s, q;              /* q = 1: NRPN, 0: RPN */
+  uint8_t pnum_lsb, pnum_msb;
+  uint8_t flags;
+  uint8_t entry_msb, entry_lsb;
+  uint16_t a_button, c_button;
+  uint8_t count;
+} rmp_ej_param_log;
+#define RMP_EJ_MAX_PARAM_LOGS 64
+/* Chapter M: |S|P|E|U|W|Z|LENGTH(10)| [|Q|PENDING|] logs...
+ * LENGTH counts the whole chapter (header, PENDING and logs). The encoder
+ * computes U, W and Z from the logs (and omits PNUM-MSB when Z and U or W);
+ * the decoder reports them. */
+typedef struct {
+  uint8_t s, p, e, u, w, z;
+  uint8_t pending_q, pending;
+  uint16_t count;
+  rmp_ej_param_log log[RMP_EJ_MAX_PARAM_LOGS];
+} rmp_ej_chap_m;
+
+/* Chapter W: |S|FIRST|R|SECOND| (FIRST = LSB data octet of the bend) */
+typedef struct { uint8_t s, first, r, second; } rmp_ej_chap_w;
+
+/* Chapter N: |B|LEN|LOW|HIGH| logs |S|NOTENUM|Y|VELOCITY| then OFFBITS
+ * octets LOW..HIGH. offbits[] is indexed by note/8 over the whole range;
+ * the most significant bit of an octet is the lowest note:
+ * note n is off-flagged iff offbits[n >> 3] & (0x80 >> (n & 7)).
+ * The encoder derives LOW/HIGH from offbits[]; the decoder reports them. */
+typedef struct { uint8_t s, notenum, y, velocity; } rmp_ej_note_log;
+typedef struct {
+  uint8_t b;
+  uint16_t count; /* 0..128 */
+  rmp_ej_note_log log[128];
+  uint8_t offbits[16];
+  uint8_t low, high;
+} rmp_ej_chap_n;
+
+/* Chapter E: |S|LEN| logs |S|NOTENUM|V|COUNT/VEL|. V = 1: release velocity. */
+typedef struct { uint8_t s, notenum, v, value; } rmp_ej_extra_log;
+typedef struct { uint8_t s; uint16_t count; rmp_ej_extra_log log[128]; } rmp_ej_chap_e;
+
+/* Chapter T: |S|PRESSURE| */
+typedef struct { uint8_t s, pressure; } rmp_ej_chap_t;
+
+/* Chapter A: |S|LEN| logs |S|NOTENUM|X|PRESSURE| */
+typedef struct { uint8_t s, notenum, x, pressure; } rmp_ej_poly_log;
+typedef struct { uint8_t s; uint16_t count; rmp_ej_poly_log log[128]; } rmp_ej_chap_a;
+
+/* Channel journal: |S|CHAN|H|LENGTH(10)|P|C|M|W|N|E|T|A| chapters in TOC order.
+ * LENGTH counts the whole channel journal including its 3-octet header. */
+typedef struct {
+  uint8_t s, chan, h;
+  uint8_t toc;
+  uint16_t length; /* decoded; ignored by the encoder */
+  rmp_ej_chap_p p;
+  rmp_ej_chap_c c;
+  rmp_ej_chap_m m;
+  rmp_ej_chap_w w;
+  rmp_ej_chap_n n;
+  rmp_ej_chap_e e;
+  rmp_ej_chap_t t;
+  rmp_ej_chap_a a;
+} rmp_ej_chan;
+
+/* ---- system chapters (appendix B) ---------------------------------------- */
+#define RMP_EJ_SYS_D 0x40
+#define RMP_EJ_SYS_V 0x20
+#define RMP_EJ_SYS_Q 0x10
+#define RMP_EJ_SYS_F 0x08
+#define RMP_EJ_SYS_X 0x04
+
+#define RMP_EJ_D_B 0x40
+#define RMP_EJ_D_G 0x20
+#define RMP_EJ_D_H 0x10
+#define RMP_EJ_D_J 0x08
+#define RMP_EJ_D_K 0x04
+#define RMP_EJ_D_Y 0x02
+#define RMP_EJ_D_Z 0x01
+
+/* Undefined system command field of chapter D. Common (J: 0xF4, K: 0xF5):
+ * |S|C|V|L|DSZ(2)|LENGTH(10)| [COUNT] [VALUE] [LEGAL]; realtime (Y: 0xF9,
+ * Z: 0xFD): |S|C|L|LENGTH(5)| [COUNT] [LEGAL]. The encoder writes only the
+ * COUNT form; the decoder accepts all and reports offsets of VALUE/LEGAL
+ * relative to the field start. */
+typedef struct {
+  uint8_t s, c, v, l, dsz;
+  uint8_t count;
+  uint16_t length;
+} rmp_ej_undef_field;
+
+typedef struct {
+  uint8_t s;
+  uint8_t toc; /* RMP_EJ_D_* */
+  uint8_t reset_s, reset_count;
+  uint8_t tune_s, tune_count;
+  uint8_t song_s, song;
+  rmp_ej_undef_field j, k, y, z;
+} rmp_ej_chap_d;
+
+typedef struct { uint8_t s, count; } rmp_ej_chap_v;
+
+/* Chapter Q: |S|N|D|C|T|TOP(3)| [CLOCK(16)] [TIMETOOLS(24)].
+ * clock = TOP:CLOCK as one 19-bit number (CLOCK bits zero when c == 0). */
+typedef struct { uint8_t s, n, d, c, t; uint32_t clock; uint32_t timetools; } rmp_ej_chap_q;
+
+/* Chapter F: |S|C|P|Q|D|POINT(3)| [COMPLETE(32)] [PARTIAL(32)] */
+typedef struct { uint8_t s, c, p, q, d, point; uint32_t complete, partial; } rmp_ej_chap_f;
+
+/* Chapter X: |S|T|C|F|D|L|STA(2)| ... to the end of the system journal.
+ * Decoded as header fields plus the span of the rest (not interpreted). */
+typedef struct {
+  uint8_t s, t, c, f, d, l, sta;
+  uint8_t tcount, count;
+  uint32_t first;
+  uint16_t data_off, data_len; /* relative to the chapter start */
+} rmp_ej_chap_x;
+
+/* System journal: |S|D|V|Q|F|X|LENGTH(10)| chapters D V Q F X.
+ * LENGTH counts the whole system journal including its header. */
+typedef struct {
+  uint8_t s;
+  uint8_t toc; /* RMP_EJ_SYS_* */
+  uint16_t length;
+  rmp_ej_chap_d d;
+  rmp_ej_chap_v v;
+  rmp_ej_chap_q q;
+  rmp_ej_chap_f f;
+  rmp_ej_chap_x x;
+} rmp_ej_sys;
+
+/* ---- codec --------------------------------------------------------------- */
+int rmp_ej_hdr_encode(const rmp_ej_hdr *h, uint8_t *out, size_t cap);
+int rmp_ej_hdr_decode(const uint8_t *buf, size_t len, rmp_ej_hdr *h);
+
+int rmp_ej_chap_p_encode(const rmp_ej_chap_p *p, uint8_t *out, size_t cap);
+int rmp_ej_chap_p_decode(const uint8_t *buf, size_t len, rmp_ej_chap_p *p);
+int rmp_ej_chap_c_encode(const rmp_ej_chap_c *c, uint8_t *out, size_t cap);
+int rmp_ej_chap_c_decode(const uint8_t *buf, size_t len, rmp_ej_chap_c *c);
+int rmp_ej_chap_m_encode(const rmp_ej_chap_m *m, uint8_t *out, size_t cap);
+int rmp_ej_chap_m_decode(const uint8_t *buf, size_t len, rmp_ej_chap_m *m);
+int rmp_ej_chap_w_encode(const rmp_ej_chap_w *w, uint8_t *out, size_t cap);
+int rmp_ej_chap_w_decode(const uint8_t *buf, size_t len, rmp_ej_chap_w *w);
+int rmp_ej_chap_n_encode(const rmp_ej_chap_n *n, uint8_t *out, size_t cap);
+int rmp_ej_chap_n_decode(const uint8_t *buf, size_t len, rmp_ej_chap_n *n);
+int rmp_ej_chap_e_encode(const rmp_ej_chap_e *e, uint8_t *out, size_t cap);
+int rmp_ej_chap_e_decode(const uint8_t *buf, size_t len, rmp_ej_chap_e *e);
+int rmp_ej_chap_t_encode(const rmp_ej_chap_t *t, uint8_t *out, size_t cap);
+int rmp_ej_chap_t_decode(const uint8_t *buf, size_t len, rmp_ej_chap_t *t);
+int rmp_ej_chap_a_encode(const rmp_ej_chap_a *a, uint8_t *out, size_t cap);
+int rmp_ej_chap_a_decode(const uint8_t *buf, size_t len, rmp_ej_chap_a *a);
+int rmp_ej_chan_encode(const rmp_ej_chan *cj, uint8_t *out, size_t cap);
+int rmp_ej_chan_decode(const uint8_t *buf, size_t len, rmp_ej_chan *cj);
+
+int rmp_ej_chap_d_encode(const rmp_ej_chap_d *d, uint8_t *out, size_t cap);
+int rmp_ej_chap_d_decode(const uint8_t *buf, size_t len, rmp_ej_chap_d *d);
+int rmp_ej_chap_v_encode(const rmp_ej_chap_v *v, uint8_t *out, size_t cap);
+int rmp_ej_chap_v_decode(const uint8_t *buf, size_t len, rmp_ej_chap_v *v);
+int rmp_ej_chap_q_encode(const rmp_ej_chap_q *q, uint8_t *out, size_t cap);
+int rmp_ej_chap_q_decode(const uint8_t *buf, size_t len, rmp_ej_chap_q *q);
+int rmp_ej_chap_f_encode(const rmp_ej_chap_f *f, uint8_t *out, size_t cap);
+int rmp_ej_chap_f_decode(const uint8_t *buf, size_t len, rmp_ej_chap_f *f);
+int rmp_ej_chap_x_decode(const uint8_t *buf, size_t len, rmp_ej_chap_x *x); /* len = rest of system journal */
+int rmp_ej_sys_encode(const rmp_ej_sys *sj, uint8_t *out, size_t cap);     /* X not encoded */
+int rmp_ej_sys_decode(const uint8_t *buf, size_t len, rmp_ej_sys *sj);
+
+/* Cheap walk over the headers only (journal header, system journal LENGTH,
+ * channel journal LENGTHs): returns the total journal size in octets, or a
+ * negative error. This is all a receiver without a loss needs. */
+int rmp_ej_journal_size(const uint8_t *buf, size_t len);
+
+/* Decode-to-structure walk. hdr receives the journal header; sys (may be
+ * NULL) the system journal if present (sys->toc == 0 otherwise); each
+ * channel journal is decoded into *scratch and handed to on_chan (may be
+ * NULL), which returns 0 to continue or non-zero to stop (RMP_EJ_EABORT).
+ * Returns octets consumed or a negative error. */
+typedef int (*rmp_ej_chan_fn)(void *ud, const rmp_ej_chan *cj);
+int rmp_ej_parse(const uint8_t *buf, size_t len, rmp_ej_hdr *hdr, rmp_ej_sys *sys,
+                 rmp_ej_chan *scratch, rmp_ej_chan_fn on_chan, void *ud);
+
+/* ---- sender ---------------------------------------------------------------- */
+typedef struct {
+  uint16_t max_history; /* open-loop bound in packets (0 = none) */
+  uint16_t max_size;    /* open-loop bound in octets (0 = none; the per-call cap still applies) */
+  uint16_t y_window;    /* Y = 1 for notes struck within this many packets (0 = always 1) */
+} rmp_ej_send_config;
+
+typedef struct {
+  uint32_t note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
+  uint32_t prog, bend, cpres, any; /* extended seqnums of last change, 0 = never */
+} rmp_ej_send_chan;
+
+typedef struct {
+  rmp_ej_send_config cfg;
+  rmp_midi_state st;
+  rmp_ej_send_chan seq[16];
+  uint32_t q_seq, f_seq, song_seq, tune_seq, reset_seq, sense_seq, undef_seq[4], sys_any;
+  uint32_t last;       /* highest extended seqnum seen */
+  uint32_t checkpoint; /* extended checkpoint seqnum */
+  int have_seq;
+  rmp_ej_chan scratch;
+  rmp_ej_sys sscratch;
+} rmp_ej_sender;
+
+void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
+/* Record one message sent in the packet with RTP seqnum seq. Call
+ * rmp_ej_send_encode(seq) for a packet BEFORE recording that packet's
+ * messages: the journal of packet I covers packets checkpoint..I-1. */
+void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len);
+/* Produce the journal for packet seq into out (at most cap octets, further
+ * limited by cfg.max_size). Returns the journal size (0 = nothing to
+ * journal: send with J = 0) or a negative error. Trims the checkpoint
+ * forward when the history bound or the size budget requires it. */
+int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+/* Feedback: the receiver confirms seq (RTCP RR extended highest seqnum or
+ * AppleMIDI RS). The checkpoint moves to seq + 1. */
+void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq);
+uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s);
+
+/* ---- receiver ---------------------------------------------------------------- */
+typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
+
+typedef struct {
+  rmp_midi_state st;
+  uint16_t last;      /* last seqnum received */
+  int have_seq;
+  int use_s_bits;     /* skip S = 0 structures on a single-packet loss (default 1) */
+  int honor_y;        /* do not replay onsets of Y = 0 note logs (default 0) */
+  unsigned repairs;   /* counters */
+  unsigned uncovered;
+  rmp_ej_chan scratch;
+  rmp_ej_sys sscratch;
+} rmp_ej_receiver;
+
+/* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */
+#define RMP_EJ_R_LOSS      0x01 /* packets were lost before this one */
+#define RMP_EJ_R_REPAIRED  0x02 /* the journal was applied */
+#define RMP_EJ_R_UNCOVERED 0x04 /* checkpoint is after the first lost packet */
+#define RMP_EJ_R_NOJOURNAL 0x08 /* a loss, but the packet has no journal */
+#define RMP_EJ_R_LATE      0x10 /* duplicate or out-of-order packet: drop it */
+
+void rmp_ej_recv_init(rmp_ej_receiver *r);
+/* Every delivered message, in order, after rmp_ej_recv_packet for its packet. */
+void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len);
+/* Call for every packet received, before applying its messages, with its
+ * journal (journal = NULL / jlen = 0 when J = 0). Without a loss the journal
+ * is not read. After a loss the journal is validated, then compared with the
+ * state, and repair messages are emitted (and applied to the state). */
+int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
+                       rmp_ej_emit_fn emit, void *ud);
+/* Apply a journal unconditionally (single_loss selects the S-bit shortcut). */
+int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, int single_loss,
+                       rmp_ej_emit_fn emit, void *ud);
+
+#endif

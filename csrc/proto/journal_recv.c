@@ -1,0 +1,278 @@
+/* journal_recv.c -- recovery journal receiver (RFC 6295 section 4,
+ * RFC 4696 receiver guidance).
+ *
+ * The receiver keeps a MIDI state model from delivered messages. After a
+ * loss it compares the journal of the first packet after the loss with that
+ * model and emits the MIDI commands that bring the model (and the synth fed
+ * by the emit callback) to the state the sender had after packet I-1:
+ * note-offs for notes that must no longer sound, note-ons for notes that
+ * must, controllers (toggle and count tools included), program with bank,
+ * RPN/NRPN values and selection, pitch wheel, pressures, and system state
+ * (song select, tune request, sequencer position, MTC). Each emitted
+ * message is also applied to the model. Without a loss the journal is not
+ * read at all.
+ */
+#include "journal.h"
+
+#include <string.h>
+
+void rmp_ej_recv_init(rmp_ej_receiver *r) {
+  memset(r, 0, sizeof *r);
+  rmp_ms_init(&r->st);
+  r->use_s_bits = 1;
+}
+
+void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
+  rmp_ms_apply(&r->st, msg, len);
+}
+
+typedef struct {
+  rmp_ej_receiver *r;
+  rmp_ej_emit_fn emit;
+  void *ud;
+  int skip_s; /* single-packet loss: skip S = 0 structures */
+} repair_ctx;
+
+static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
+  uint8_t m[3] = { a, b, c };
+  if (x->emit) x->emit(x->ud, m, n);
+  rmp_ms_apply(&x->r->st, m, n);
+  x->r->repairs++;
+}
+
+static void cc(repair_ctx *x, int ch, uint8_t n, uint8_t v) { out(x, (uint8_t)(0xB0 | ch), n, v, 3); }
+
+static void repair_selection(repair_ctx *x, int ch, const rmp_ej_chan *cj, int m_emitted, uint8_t sel,
+                             const uint8_t t[4] /* 98..101 */) {
+  rmp_ms_channel *c = &x->r->st.ch[ch];
+  if (sel == RMP_MS_SEL_NONE) return;
+  int same = c->sel == sel && c->cc[98] == t[0] && c->cc[99] == t[1] && c->cc[100] == t[2] && c->cc[101] == t[3];
+  if (same && !m_emitted) return;
+  (void)cj;
+  if (sel == RMP_MS_SEL_RPN) {
+    if (c->cc[99] != t[1] || c->cc[98] != t[0]) { cc(x, ch, 99, t[1]); cc(x, ch, 98, t[0]); }
+    cc(x, ch, 101, t[3]);
+    cc(x, ch, 100, t[2]);
+  } else {
+    if (c->cc[101] != t[3] || c->cc[100] != t[2]) { cc(x, ch, 101, t[3]); cc(x, ch, 100, t[2]); }
+    cc(x, ch, 99, t[1]);
+    cc(x, ch, 98, t[0]);
+  }
+}
+
+static int repair_chan(void *ud, const rmp_ej_chan *cj) {
+  repair_ctx *x = ud;
+  if (x->skip_s && !cj->s) return 0;
+  int ch = cj->chan;
+  rmp_ms_channel *c = &x->r->st.ch[ch];
+
+  /* P: program with the bank in effect when it was selected */
+  if (cj->toc & RMP_EJ_TOC_P) {
+    const rmp_ej_chap_p *p = &cj->p;
+    uint8_t tm = p->b ? p->bank_msb : 0, tl = p->b ? p->bank_lsb : 0;
+    if (!c->prog_valid || c->program != p->program || c->prog_bank_msb != tm || c->prog_bank_lsb != tl) {
+      if (c->cc[0] != tm || p->b) cc(x, ch, 0, tm);
+      if (c->cc[32] != tl || p->b) cc(x, ch, 32, tl);
+      out(x, (uint8_t)(0xC0 | ch), p->program, 0, 2);
+    }
+  }
+
+  /* C: controllers (parameter selectors 98-101 are deferred) */
+  uint8_t sel = c->sel;
+  uint8_t t[4] = { c->cc[98], c->cc[99], c->cc[100], c->cc[101] };
+  int sel_logged = 0;
+  if (cj->toc & RMP_EJ_TOC_C) {
+    for (unsigned i = 0; i < cj->c.count; i++) {
+      const rmp_ej_ctl_log *l = &cj->c.log[i];
+      uint8_t n = l->number;
+      int cls = rmp_ms_ctl_class(n);
+      if (cls == RMP_MS_CTL_PARAM) continue;
+      if (n >= 98 && n <= 101) {
+        if (l->tool == RMP_EJ_TOOL_VALUE) {
+          t[n - 98] = l->value;
+          sel = n >= 100 ? RMP_MS_SEL_RPN : RMP_MS_SEL_NRPN;
+          sel_logged = 1;
+        }
+        continue;
+      }
+      if (l->tool == RMP_EJ_TOOL_VALUE) {
+        if (c->cc[n] != l->value) cc(x, ch, n, l->value);
+      } else if (l->tool == RMP_EJ_TOOL_TOGGLE) {
+        unsigned d = (unsigned)(l->value - c->cc_count[n]) & 63;
+        if (d) {
+          if (d & 1) {
+            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
+          } else { /* an even number of toggles was lost: re-pedal */
+            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
+            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
+          }
+          c->cc_count[n] = l->value & 63;
+        }
+      } else {
+        unsigned d = (unsigned)(l->value - c->cc_count[n]) & 63;
+        if (d) {
+          cc(x, ch, n, 0);
+          c->cc_count[n] = l->value & 63;
+        }
+      }
+    }
+  }
+
+  /* M: RPN / NRPN values, then restore the selection */
+  int m_emitted = 0;
+  if (cj->toc & RMP_EJ_TOC_M) {
+    for (unsigned i = 0; i < cj->m.count; i++) {
+      const rmp_ej_param_log *l = &cj->m.log[i];
+      rmp_ms_param want;
+      memset(&want, 0, sizeof want);
+      want.has_msb = (l->flags & RMP_EJ_M_J) ? 1 : 0;
+      want.msb = want.has_msb ? (l->entry_msb & 127) : 0;
+      want.has_lsb = (l->flags & RMP_EJ_M_K) ? 1 : 0;
+      want.lsb = want.has_lsb ? (l->entry_lsb & 127) : 0;
+      if (l->flags & RMP_EJ_M_L) {
+        int v = l->a_button & 0x3FFF;
+        want.buttons = (int16_t)((l->a_button & 0x8000) ? -v : v);
+      }
+      const rmp_ms_param *own = rmp_ms_param_find(c, l->q, l->pnum_msb, l->pnum_lsb, 0);
+      if (own && own->has_msb == want.has_msb && own->has_lsb == want.has_lsb && own->buttons == want.buttons &&
+          (!want.has_msb || own->msb == want.msb) && (!want.has_lsb || own->lsb == want.lsb))
+        continue;
+      if (l->q) { cc(x, ch, 99, l->pnum_msb); cc(x, ch, 98, l->pnum_lsb); }
+      else { cc(x, ch, 101, l->pnum_msb); cc(x, ch, 100, l->pnum_lsb); }
+      int base = own ? own->buttons : 0;
+      if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
+      if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
+      int d = want.buttons - base;
+      for (; d > 0; d--) cc(x, ch, 96, 0);
+      for (; d < 0; d++) cc(x, ch, 97, 0);
+      m_emitted = 1;
+    }
+  }
+  if (m_emitted || sel_logged) repair_selection(x, ch, cj, m_emitted, sel, t);
+
+  /* W */
+  if (cj->toc & RMP_EJ_TOC_W) {
+    uint16_t b = (uint16_t)(cj->w.first | cj->w.second << 7);
+    if (c->bend != b) out(x, (uint8_t)(0xE0 | ch), cj->w.first, cj->w.second, 3);
+  }
+
+  /* N (+E): note-offs first, then note-ons */
+  if (cj->toc & RMP_EJ_TOC_N) {
+    const rmp_ej_chap_n *nn = &cj->n;
+    for (int n = 0; n < 128; n++) {
+      if (!(nn->offbits[n >> 3] & (0x80 >> (n & 7))) || !c->note_vel[n]) continue;
+      uint8_t rv = 64;
+      if (cj->toc & RMP_EJ_TOC_E)
+        for (unsigned i = 0; i < cj->e.count; i++)
+          if (cj->e.log[i].notenum == n && cj->e.log[i].v) rv = cj->e.log[i].value;
+      out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv, 3);
+    }
+    for (unsigned i = 0; i < nn->count; i++) {
+      const rmp_ej_note_log *l = &nn->log[i];
+      uint8_t n = l->notenum;
+      if (!l->velocity || (nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
+      if (c->note_vel[n] == l->velocity) continue;
+      if (x->r->honor_y && !l->y) continue;
+      if (c->note_vel[n]) out(x, (uint8_t)(0x80 | ch), n, 64, 3);
+      out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
+    }
+  }
+
+  /* T */
+  if ((cj->toc & RMP_EJ_TOC_T) && c->chan_pressure != cj->t.pressure)
+    out(x, (uint8_t)(0xD0 | ch), cj->t.pressure, 0, 2);
+
+  /* A */
+  if (cj->toc & RMP_EJ_TOC_A)
+    for (unsigned i = 0; i < cj->a.count; i++) {
+      const rmp_ej_poly_log *l = &cj->a.log[i];
+      if (c->poly[l->notenum] != l->pressure) out(x, (uint8_t)(0xA0 | ch), l->notenum, l->pressure, 3);
+    }
+  return 0;
+}
+
+static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
+  rmp_midi_state *st = &x->r->st;
+  if (x->skip_s && !sj->s) return;
+  if (sj->toc & RMP_EJ_SYS_D) {
+    const rmp_ej_chap_d *d = &sj->d;
+    if (d->toc & RMP_EJ_D_B) st->reset_count = d->reset_count; /* System Reset is not replayed */
+    if ((d->toc & RMP_EJ_D_G) && st->tune_count != d->tune_count) {
+      out(x, 0xF6, 0, 0, 1);
+      st->tune_count = d->tune_count;
+    }
+    if ((d->toc & RMP_EJ_D_H) && (!st->song_valid || st->song != d->song)) out(x, 0xF3, d->song, 0, 2);
+    const rmp_ej_undef_field *uf[4] = { &d->j, &d->k, &d->y, &d->z };
+    static const uint8_t ubit[4] = { RMP_EJ_D_J, RMP_EJ_D_K, RMP_EJ_D_Y, RMP_EJ_D_Z };
+    for (int i = 0; i < 4; i++)
+      if ((d->toc & ubit[i]) && uf[i]->c) st->undef_count[i] = uf[i]->count;
+  }
+  if (sj->toc & RMP_EJ_SYS_V) st->sense_count = sj->v.count;
+  if (sj->toc & RMP_EJ_SYS_Q) {
+    uint8_t run = sj->q.n;
+    uint32_t pos = sj->q.clock;
+    if (st->seq_running != run || st->seq_pos != pos) {
+      if (st->seq_running) out(x, 0xFC, 0, 0, 1);
+      uint32_t spp = pos / 6, rem = pos % 6;
+      if (spp > 16383) { spp = 16383; rem = 0; }
+      out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
+      if (run || rem) {
+        out(x, 0xFB, 0, 0, 1);
+        for (uint32_t i = 0; i < rem; i++) out(x, 0xF8, 0, 0, 1);
+        if (!run) out(x, 0xFC, 0, 0, 1);
+      }
+    }
+  }
+  if ((sj->toc & RMP_EJ_SYS_F) && sj->f.c && sj->f.q) {
+    uint8_t nib[8];
+    for (int i = 0; i < 8; i++) nib[i] = (uint8_t)((sj->f.complete >> (28 - 4 * i)) & 15);
+    if (!st->mtc_valid || st->mtc_point != sj->f.point || memcmp(st->mtc_nib, nib, 8) != 0) {
+      for (int k = 1; k <= 8; k++) {
+        int type = (sj->f.point + k) & 7;
+        out(x, 0xF1, (uint8_t)(type << 4 | nib[type]), 0, 2);
+      }
+    }
+  }
+}
+
+int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, int single_loss,
+                       rmp_ej_emit_fn emit, void *ud) {
+  rmp_ej_hdr h;
+  /* Validate the whole journal before touching any state. */
+  int n = rmp_ej_parse(journal, jlen, &h, &r->sscratch, &r->scratch, NULL, NULL);
+  if (n < 0) return n;
+  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits };
+  if (x.skip_s && !h.s) return n;
+  if (h.y) repair_sys(&x, &r->sscratch);
+  if (h.a) {
+    int m = rmp_ej_parse(journal, jlen, &h, NULL, &r->scratch, repair_chan, &x);
+    if (m < 0) return m;
+  }
+  return n;
+}
+
+int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
+                       rmp_ej_emit_fn emit, void *ud) {
+  if (!r->have_seq) {
+    r->have_seq = 1;
+    r->last = seq;
+    return 0;
+  }
+  uint16_t d = (uint16_t)(seq - r->last);
+  if (d == 0 || d >= 0x8000) return RMP_EJ_R_LATE;
+  uint16_t first_lost = (uint16_t)(r->last + 1);
+  r->last = seq;
+  if (d == 1) return 0;
+  int flags = RMP_EJ_R_LOSS;
+  if (!journal || !jlen) return flags | RMP_EJ_R_NOJOURNAL;
+  rmp_ej_hdr h;
+  int e = rmp_ej_hdr_decode(journal, jlen, &h);
+  if (e < 0) return e;
+  if ((uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
+    flags |= RMP_EJ_R_UNCOVERED;
+    r->uncovered++;
+  }
+  e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
+  if (e < 0) return e;
+  return flags | RMP_EJ_R_REPAIRED;
+}

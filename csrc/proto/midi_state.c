@@ -1,0 +1,190 @@
+/* midi_state.c -- model of a MIDI receiver's state (see midi_state.h). */
+#include "midi_state.h"
+
+#include <string.h>
+
+void rmp_ms_init(rmp_midi_state *st) {
+  memset(st, 0, sizeof *st);
+  for (int c = 0; c < 16; c++) {
+    st->ch[c].bend = 8192;
+    for (int n = 0; n < 128; n++) st->ch[c].off_vel[n] = 64;
+  }
+}
+
+int rmp_ms_ctl_class(uint8_t ctl) {
+  if (ctl == 6 || ctl == 38 || ctl == 96 || ctl == 97) return RMP_MS_CTL_PARAM;
+  if (ctl >= 64 && ctl <= 69) return RMP_MS_CTL_TOGGLE;
+  if (ctl == 120 || ctl == 121 || (ctl >= 123 && ctl <= 127)) return RMP_MS_CTL_COUNT;
+  return RMP_MS_CTL_VALUE;
+}
+
+rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create) {
+  rmp_ms_param *free_slot = NULL;
+  for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
+    rmp_ms_param *p = &c->param[i];
+    if (!p->used) {
+      if (!free_slot) free_slot = p;
+      continue;
+    }
+    if (p->nrpn == (nrpn != 0) && p->pmsb == pmsb && p->plsb == plsb) return p;
+  }
+  if (!create || !free_slot) return NULL;
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->used = 1;
+  free_slot->nrpn = (uint8_t)(nrpn != 0);
+  free_slot->pmsb = pmsb;
+  free_slot->plsb = plsb;
+  return free_slot;
+}
+
+int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb) {
+  uint8_t m, l;
+  if (c->sel == RMP_MS_SEL_RPN) { m = c->cc[101]; l = c->cc[100]; *nrpn = 0; }
+  else if (c->sel == RMP_MS_SEL_NRPN) { m = c->cc[99]; l = c->cc[98]; *nrpn = 1; }
+  else return 0;
+  if (m == 127 && l == 127) return 0;
+  *pmsb = m;
+  *plsb = l;
+  return 1;
+}
+
+static void all_notes_off(rmp_ms_channel *c) {
+  memset(c->note_vel, 0, sizeof c->note_vel);
+}
+
+static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
+  switch (rmp_ms_ctl_class(ctl)) {
+  case RMP_MS_CTL_TOGGLE:
+    if ((v >= 64) != (c->cc[ctl] >= 64)) c->cc_count[ctl] = (uint8_t)((c->cc_count[ctl] + 1) & 63);
+    c->cc[ctl] = v;
+    break;
+  case RMP_MS_CTL_COUNT:
+    c->cc_count[ctl] = (uint8_t)((c->cc_count[ctl] + 1) & 63);
+    if (ctl == 120 || ctl == 123) all_notes_off(c);
+    break;
+  case RMP_MS_CTL_PARAM: {
+    int nrpn;
+    uint8_t pm, pl;
+    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break;
+    rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    if (!p) break;
+    if (ctl == 6) { p->has_msb = 1; p->msb = v; p->buttons = 0; }
+    else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; }
+    else if (ctl == 96) { if (p->buttons < 8191) p->buttons++; }
+    else { if (p->buttons > -8191) p->buttons--; }
+    break;
+  }
+  default:
+    c->cc[ctl] = v;
+    if (ctl == 98 || ctl == 99) c->sel = RMP_MS_SEL_NRPN;
+    else if (ctl == 100 || ctl == 101) c->sel = RMP_MS_SEL_RPN;
+    else if (ctl == 0 || ctl == 32) c->bank_seen = 1;
+    break;
+  }
+}
+
+void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
+  if (!msg || len < 1 || !(msg[0] & 0x80)) return;
+  uint8_t s = msg[0];
+  if (s < 0xF0) {
+    rmp_ms_channel *c = &st->ch[s & 15];
+    uint8_t kind = s & 0xF0;
+    size_t need = (kind == 0xC0 || kind == 0xD0) ? 2 : 3;
+    if (len < need) return;
+    uint8_t d1 = msg[1] & 127, d2 = need == 3 ? (msg[2] & 127) : 0;
+    switch (kind) {
+    case 0x80: c->note_vel[d1] = 0; c->off_vel[d1] = d2; break;
+    case 0x90:
+      if (d2 == 0) { c->note_vel[d1] = 0; c->off_vel[d1] = 64; }
+      else c->note_vel[d1] = d2;
+      break;
+    case 0xA0: c->poly[d1] = d2; break;
+    case 0xB0: apply_cc(c, d1, d2); break;
+    case 0xC0:
+      c->program = d1;
+      c->prog_bank_msb = c->cc[0];
+      c->prog_bank_lsb = c->cc[32];
+      c->prog_valid = 1;
+      break;
+    case 0xD0: c->chan_pressure = d1; break;
+    case 0xE0: c->bend = (uint16_t)(d1 | (d2 << 7)); break;
+    }
+    return;
+  }
+  switch (s) {
+  case 0xF1:
+    if (len < 2) return;
+    st->mtc_nib[(msg[1] >> 4) & 7] = msg[1] & 15;
+    st->mtc_point = (msg[1] >> 4) & 7;
+    st->mtc_valid = 1;
+    break;
+  case 0xF2:
+    if (len < 3) return;
+    st->seq_pos = (uint32_t)((msg[1] & 127) | ((msg[2] & 127) << 7)) * 6u;
+    break;
+  case 0xF3:
+    if (len < 2) return;
+    st->song = msg[1] & 127;
+    st->song_valid = 1;
+    break;
+  case 0xF4: st->undef_count[0]++; break;
+  case 0xF5: st->undef_count[1]++; break;
+  case 0xF6: st->tune_count = (uint8_t)((st->tune_count + 1) & 127); break;
+  case 0xF8: if (st->seq_running && st->seq_pos < 0x7FFFF) st->seq_pos++; break;
+  case 0xF9: st->undef_count[2]++; break;
+  case 0xFA: st->seq_running = 1; st->seq_pos = 0; break;
+  case 0xFB: st->seq_running = 1; break;
+  case 0xFC: st->seq_running = 0; break;
+  case 0xFD: st->undef_count[3]++; break;
+  case 0xFE: st->sense_count = (uint8_t)((st->sense_count + 1) & 127); break;
+  case 0xFF: st->reset_count = (uint8_t)((st->reset_count + 1) & 127); break;
+  default: break; /* F0/F7: SysEx not modelled */
+  }
+}
+
+static int param_equal(const rmp_ms_param *a, const rmp_ms_param *b) {
+  if (a->has_msb != b->has_msb || a->has_lsb != b->has_lsb || a->buttons != b->buttons) return 0;
+  if (a->has_msb && a->msb != b->msb) return 0;
+  if (a->has_lsb && a->lsb != b->lsb) return 0;
+  return 1;
+}
+
+unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, rmp_ms_diff *d) {
+  rmp_ms_diff z;
+  memset(&z, 0, sizeof z);
+  for (int ch = 0; ch < 16; ch++) {
+    const rmp_ms_channel *w = &want->ch[ch], *g = &got->ch[ch];
+    for (int n = 0; n < 128; n++) {
+      if (w->note_vel[n] && !g->note_vel[n]) z.missing_notes++;
+      else if (!w->note_vel[n] && g->note_vel[n]) z.stuck_notes++;
+      else if (w->note_vel[n] != g->note_vel[n]) z.wrong_velocity++;
+      if (w->poly[n] != g->poly[n]) z.wrong_poly++;
+      int cls = rmp_ms_ctl_class((uint8_t)n);
+      if ((cls == RMP_MS_CTL_VALUE || cls == RMP_MS_CTL_TOGGLE) && w->cc[n] != g->cc[n]) z.wrong_ctl++;
+    }
+    if (w->prog_valid != g->prog_valid || w->program != g->program ||
+        w->prog_bank_msb != g->prog_bank_msb || w->prog_bank_lsb != g->prog_bank_lsb)
+      z.wrong_program++;
+    if (w->bend != g->bend) z.wrong_bend++;
+    if (w->chan_pressure != g->chan_pressure) z.wrong_pressure++;
+    if (w->sel != g->sel) z.wrong_param++;
+    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
+      const rmp_ms_param *p = &w->param[i];
+      if (!p->used) continue;
+      const rmp_ms_param *q = rmp_ms_param_find((rmp_ms_channel *)g, p->nrpn, p->pmsb, p->plsb, 0);
+      if (!q || !param_equal(p, q)) z.wrong_param++;
+    }
+    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
+      const rmp_ms_param *q = &g->param[i];
+      if (q->used && !rmp_ms_param_find((rmp_ms_channel *)w, q->nrpn, q->pmsb, q->plsb, 0)) z.wrong_param++;
+    }
+  }
+  if (want->song_valid != got->song_valid || want->song != got->song) z.wrong_system++;
+  if (want->seq_running != got->seq_running || want->seq_pos != got->seq_pos) z.wrong_system++;
+  if (want->mtc_valid != got->mtc_valid || want->mtc_point != got->mtc_point ||
+      memcmp(want->mtc_nib, got->mtc_nib, 8) != 0)
+    z.wrong_system++;
+  if (d) *d = z;
+  return z.stuck_notes + z.missing_notes + z.wrong_velocity + z.wrong_ctl + z.wrong_program +
+         z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system;
+}
