@@ -27,6 +27,7 @@ end
 
 local function describe_midi(msg)
   local status, d1, d2 = msg:byte(1, 3)
+  if #msg ~= 3 then return "" end
   local kind, ch = status & 0xF0, (status & 0x0F) + 1
   if kind == 0x90 and d2 > 0 then
     return ("note on  ch%-2d %-4s vel %d"):format(ch, note_name(d1), d2)
@@ -36,16 +37,13 @@ local function describe_midi(msg)
   return hex(msg)
 end
 
--- One MIDI command as an RFC 6295 payload: a one-octet header (B=0, J=0,
--- Z=0, P=0, LEN) followed by the command.
-local function midi_payload(msg) return string.char(#msg) .. msg end
-
 local DEMO_HELP = [[
 usage: rtpmidi demo [--port N] [--quiet]
 
-Two RTP sessions on 127.0.0.1 (ports N and N+2; default 5004) play a short
-phrase to each other as RTP-MIDI packets and print each packet as received.
-Exits 0 when every note arrived intact.
+Two MIDI sessions on 127.0.0.1 (ports N and N+2; default 5004) play a short
+phrase to each other as RTP-MIDI (RFC 6295) and print each message as it
+arrives, with its time after the first note. Exits 0 when every message
+arrived intact and in order.
 ]]
 
 function M.demo(args)
@@ -59,30 +57,36 @@ function M.demo(args)
     else io.stderr:write("rtpmidi demo: unknown option ", a, "\n", DEMO_HELP) return 2 end
     i = i + 1
   end
-  if not port or port < 1 or port > 65533 then
+  if not port or port < 1 or port > 65531 or port % 1 ~= 0 then
     io.stderr:write("rtpmidi demo: --port needs a port number\n") return 2
   end
   local control = rtpmidi.RTPControl()
-  -- A phrase: C major arpeggio up and down, 8th notes at 240 BPM.
-  local phrase = { 60, 64, 67, 72, 67, 64, 60 }
-  local messages = {}
-  for _, n in ipairs(phrase) do
-    messages[#messages + 1] = string.char(0x90, n, 100)
-    messages[#messages + 1] = string.char(0x80, n, 0)
+  -- A phrase: a C major arpeggio up and down in 8th notes at 240 BPM, with
+  -- a chord at the end (three notes in one packet).
+  local steps = {}
+  for _, n in ipairs{ 60, 64, 67, 72, 67, 64 } do
+    steps[#steps + 1] = string.char(0x90, n, 100)
+    steps[#steps + 1] = string.char(0x80, n, 0)
   end
-  local received = {}
-  local keyboard = rtpmidi.RTPSession{ peer_address = "127.0.0.1", sending_port = port + 2,
-    receiving_port = port, payload = 96, tool_name = "rtpmidi demo keyboard" }
-  local synth = rtpmidi.RTPSession{ peer_address = "127.0.0.1", sending_port = port,
-    receiving_port = port + 2, payload = 96, tool_name = "rtpmidi demo synth",
-    incoming_rtp = function(_, _, timestamp, packet, lost)
-      local msg = packet:sub(2, 1 + (packet:byte(1) & 0x0F))
+  steps[#steps + 1] = "\x90\x3c\x64\x90\x40\x64\x90\x43\x64"
+  steps[#steps + 1] = "\x80\x3c\x00\x80\x40\x00\x80\x43\x00"
+  local expected = {}
+  for _, s in ipairs(steps) do
+    for m in s:gmatch("[\x80-\xef][\x00-\x7f][\x00-\x7f]") do expected[#expected + 1] = m end
+  end
+  local received, first = {}, nil
+  local keyboard = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = port + 2,
+    receiving_port = port, tool_name = "rtpmidi demo keyboard" }
+  local synth = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = port,
+    receiving_port = port + 2, tool_name = "rtpmidi demo synth",
+    incoming_midi = function(_, msg, time, recovered)
       received[#received + 1] = msg
+      first = first or time
       if not quiet then
-        print(("  ts %10d  payload %-12s  %s%s"):format(timestamp, hex(packet), describe_midi(msg),
-          lost and "  (after loss)" or ""))
+        print(("  %8.1f ms  %-9s  %s%s"):format(time - first, hex(msg), describe_midi(msg),
+          recovered and "  (recovered)" or ""))
       end
-      if #received == #messages then control:stop() end
+      if #received == #expected then control:stop() end
     end }
   local ck, cs = control:add_session(keyboard), control:add_session(synth)
   for _, c in ipairs{ ck, cs } do
@@ -94,15 +98,15 @@ function M.demo(args)
     end
   end
   if not quiet then
-    print(("rtpmidi %s demo: 127.0.0.1:%d -> 127.0.0.1:%d, payload type 96, %d messages")
-      :format(rtpmidi._VERSION, port, port + 2, #messages))
+    print(("rtpmidi %s demo: RTP-MIDI from 127.0.0.1:%d to 127.0.0.1:%d, %d messages")
+      :format(rtpmidi._VERSION, port, port + 2, #expected))
   end
-  local next_msg = 1
-  local player = rtpmidi.every(60, function()
-    local msg = messages[next_msg]
-    if not msg then return end
-    assert(keyboard:send_data(midi_payload(msg)))
-    next_msg = next_msg + 1
+  local next_step = 1
+  local player = rtpmidi.every(60, function(t)
+    local s = steps[next_step]
+    if not s then t:cancel() return end
+    assert(keyboard:send_midi(s))
+    next_step = next_step + 1
   end)
   local gave_up = false
   local watchdog = rtpmidi.after(5000, function() gave_up = true; control:stop() end)
@@ -110,11 +114,11 @@ function M.demo(args)
   player:cancel(); watchdog:cancel()
   local st = synth:stats()
   control:remove_session(ck); control:remove_session(cs)
-  local intact = #received == #messages
-  for k = 1, #messages do intact = intact and received[k] == messages[k] end
+  local intact = #received == #expected
+  for k = 1, #expected do intact = intact and received[k] == expected[k] end
   if not quiet then
-    print(("%d of %d messages arrived intact and in order; %d packets, %d payload octets")
-      :format(#received, #messages, st.packets_received, st.bytes_received))
+    print(("%d of %d messages arrived intact and in order, in %d RTP packets (%d payload octets)")
+      :format(#received, #expected, st.packets_received, st.bytes_received))
   end
   if gave_up then io.stderr:write("rtpmidi demo: timed out\n") end
   return intact and 0 or 1
