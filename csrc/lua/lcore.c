@@ -200,6 +200,8 @@ int luaopen_rtpmidi_core(lua_State *L) {
   rml_open_session(L);
   rml_open_midi_session(L);
   rml_open_codec(L);
+  rml_open_watch(L);
+  rml_open_signal(L);
   rml_open_timer(L);
   return 1;
 }

@@ -9,6 +9,7 @@ usage: rtpmidi <command> [options]
 commands:
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
+  run         run a Lua script on the loop; --watch reloads it on save
   version     print the version
   help        this text
 
@@ -124,6 +125,70 @@ function M.demo(args)
   return intact and 0 or 1
 end
 
+local RUN_HELP = [[
+usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS]
+
+Runs a Lua script on the event loop until it stops the control, nothing is
+left to do, or Ctrl-C. With --watch, saving the script reloads it while its
+sessions and ports stay up: the script names them with
+  keep("name", function() return <new object> end)
+and a reload finds them again by name; what the script assigns to them
+(callbacks, routes) is swapped in at once when it finishes. A version that
+fails to load or run leaves the previous one running and prints the error.
+
+Inside the script, `rtpmidi` is the module; its after/every timers belong to
+the script's current version and stop when a newer version takes over.
+]]
+
+local function on_stop_signals(fn)
+  local core = require "rtpmidi.core"
+  local handles = {}
+  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
+    handles[#handles + 1] = core.signal(name, function() fn(name) end)
+  end
+  return function() for _, h in ipairs(handles) do h:cancel() end end
+end
+
+function M.run(args)
+  local path, watch, interval
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then io.write(RUN_HELP) return 0
+    elseif a == "--watch" or a == "-w" then watch = true
+    elseif a == "--interval" then interval = tonumber(args[i + 1]); i = i + 1
+    elseif a:sub(1, 1) == "-" then
+      io.stderr:write("rtpmidi run: unknown option ", a, "\n", RUN_HELP) return 2
+    elseif not path then path = a
+    else io.stderr:write("rtpmidi run: one script at a time\n") return 2 end
+    i = i + 1
+  end
+  if not path then io.stderr:write(RUN_HELP) return 2 end
+  local Live = require "rtpmidi.live"
+  local live = Live.new(path)
+  local ok, err = live:load()
+  if not ok then
+    io.stderr:write("rtpmidi run: ", tostring(err), "\n")
+    return 1
+  end
+  if watch then
+    live:watch(interval or 100)
+    io.stderr:write(("rtpmidi: running %s, reloading on save (Ctrl-C stops)\n"):format(path))
+  end
+  local control = rtpmidi.RTPControl()
+  local cancel_signals
+  cancel_signals = on_stop_signals(function(name)
+    io.stderr:write("rtpmidi: ", name, ", stopping\n")
+    cancel_signals()
+    live:stop()
+    control:stop()
+  end)
+  control:run()
+  cancel_signals()
+  live:stop()
+  return 0
+end
+
 function M.main(args)
   args = args or {}
   local cmd = args[1]
@@ -136,6 +201,8 @@ function M.main(args)
     return 0
   elseif cmd == "demo" then
     return M.demo(rest)
+  elseif cmd == "run" then
+    return M.run(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\n", USAGE)
   return 2

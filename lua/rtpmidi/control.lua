@@ -36,6 +36,9 @@ end
 
 function RTPControl:add_session(session)
   check_self(self)
+  -- a live-coding view of a session (rtpmidi.live) stands for the session
+  local mt = getmetatable(session)
+  if type(mt) == "table" and mt.__live_object then session = mt.__live_object end
   if type(session) ~= "table" or type(session.check) ~= "function" then
     error("bad argument 'session' (an RTPSession expected, got " .. type(session) .. ")", 2)
   end
