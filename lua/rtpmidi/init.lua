@@ -8,6 +8,7 @@ local M = {
   Class = require "rtpmidi.class",
   MidiSession = require "rtpmidi.midisession",
   codec = require "rtpmidi.codec",
+  Tempo = require "rtpmidi.tempo",
 }
 
 --- The RTPControl singleton: every call returns the same object.
