@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev
-TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark
+TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
 LUA_ENV = LUA_PATH_5_4="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(BUILD)/?.so;;"
 
 .PHONY: all build demo check check-asan test deps-build deps-test clean
@@ -36,7 +36,16 @@ check: deps-test build
 check-asan:
 	$(MAKE) check BUILD=build-asan CMAKE_FLAGS="-DRTPMIDI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+## bench: an optimised build in $(BENCH_BUILD), then the benchmarks on loopback;
+## prints a markdown table and writes it to bench/out/results.md (bench/README.md)
+BENCH_BUILD ?= build-bench
+.PHONY: bench
+bench: deps-build
+	$(MAKE) build BUILD=$(BENCH_BUILD) CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTPMIDI_TESTS=OFF -DRTPMIDI_BENCH=ON"
+	sh bench/run.sh $(BENCH_BUILD)
+
 test: check
 
 clean:
 	rm -rf build build-asan build.luarocks
+	rm -rf $(BENCH_BUILD) bench/out
