@@ -6,9 +6,12 @@ CMAKE_FLAGS ?=
 
 BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev
 TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
+# node-rtpmidi interop peer (spec/peers). NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package: ask for npm only when it is missing.
+TEST_DEPS += nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 LUA_ENV = LUA_PATH_5_4="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all build demo check check-asan test deps-build deps-test clean
+.PHONY: all build demo check check-asan test deps-build deps-test clean spec-peers
 
 all: build
 
@@ -29,8 +32,13 @@ demo: build
 	$(LUA_ENV) lua5.4 bin/rtpmidi demo
 
 ## check: build and run every test (C units, busted specs, luarocks install) through CTest
-check: deps-test build
+check: deps-test build spec-peers
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+## spec-peers: node-rtpmidi for the AppleMIDI interop specs (when node and npm exist)
+spec-peers:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [ ! -d spec/peers/node_modules/rtpmidi ]; then \
+	  cd spec/peers && npm install --omit=optional --ignore-scripts --no-package-lock; fi
 
 ## check-asan: the same under AddressSanitizer and UndefinedBehaviorSanitizer
 check-asan:

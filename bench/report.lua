@@ -123,8 +123,9 @@ for _, key in ipairs(group_order) do
 end
 
 local function commas(v)
-  local s = ("%.0f"):format(v)
-  return (s:reverse():gsub("(%d%d%d)(%d)", "%1,%2"):reverse())
+  local s, n = ("%.0f"):format(v), 1
+  while n > 0 do s, n = s:gsub("^(-?%d+)(%d%d%d)", "%1,%2") end
+  return s
 end
 
 local function num(v, fmt)

@@ -29,9 +29,9 @@ done
 
 # Sizes: latency round trips (after warm-up), throughput packets.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=50000
+  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=50000 CODEC_MSGS=100000
 else
-  RT=20000 WARM=2000 ROUNDS=${BENCH_ROUNDS:-3} PKTS=200000
+  RT=20000 WARM=2000 ROUNDS=${BENCH_ROUNDS:-3} PKTS=200000 CODEC_MSGS=2000000
 fi
 WINDOW=256
 TMO=20        # seconds: every process stops by itself after this
@@ -121,6 +121,11 @@ while [ "$r" -le "$ROUNDS" ]; do
        "$LUA $ROOT/bench/lua_throughput.lua source $((p + 2)) $p $PKTS $WINDOW $TMO"
   r=$((r + 1))
 done
+
+# ---- 5: the MIDI codec, C and Lua ----
+echo "codec"
+one "$BIN/codec_bench $CODEC_MSGS"
+one "$LUA $ROOT/bench/lua_codec.lua $((CODEC_MSGS / 5))"
 
 # ---- the report ----
 $LUA "$ROOT/bench/report.lua" "$RAW" > "$OUT/results.md" || exit 1

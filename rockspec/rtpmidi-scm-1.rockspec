@@ -34,6 +34,7 @@ build = {
     LIBUV_INCDIR = "$(LIBUV_INCDIR)",
     RTMIDI_INCDIR = "$(RTMIDI_INCDIR)",
     RTPMIDI_TESTS = "OFF",
+    RTPMIDI_BENCH = "OFF",
   },
   install = {
     bin = { rtpmidi = "bin/rtpmidi" },

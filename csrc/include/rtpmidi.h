@@ -239,6 +239,8 @@ typedef struct rtpmidi_midi_out_config {
   rtpmidi_midi_port_config port;
   double latency_ms;         /* added to the time of scheduled messages */
   size_t max_pending;        /* scheduled messages waiting at most; 0: 65536 */
+  int rt_priority;           /* SCHED_FIFO priority of the scheduling thread when the
+                              * system allows it (below JACK's 10); 0: normal scheduling */
 } rtpmidi_midi_out_config;
 
 typedef struct rtpmidi_midi_out_stats {
@@ -282,6 +284,122 @@ void rtpmidi_midi_out_close(rtpmidi_midi_out *o);
 /* Selects the JACK server that JACK clients opened from now on connect to
  * (the JACK_DEFAULT_SERVER environment variable); NULL: the default one. */
 void rtpmidi_midi_set_jack_server(const char *name);
+
+/* ======================================================================
+ * AppleMIDI sessions: Apple's session protocol (csrc/core/applemidi_*.c)
+ *
+ * One session binds a control port P and a data port P+1 and holds any
+ * number of participants. It answers invitations (IN -> OK/NO), invites
+ * (IN with retries on both ports), keeps each participant's clock in sync
+ * (CK), sends receiver feedback (RS) and ends sessions (BY). MIDI goes to
+ * every participant and comes from all of them, RFC 6295 payload with a
+ * recovery journal per participant (trimmed by that participant's RS).
+ * ====================================================================== */
+
+typedef struct rtpmidi_apple rtpmidi_apple;
+
+typedef enum rtpmidi_apple_accept {
+  RTPMIDI_APPLE_ACCEPT_ANY = 0,   /* every invitation */
+  RTPMIDI_APPLE_ACCEPT_NONE = 1,  /* none: answered with NO */
+  RTPMIDI_APPLE_ACCEPT_LIST = 2   /* only from the addresses in accept_list */
+} rtpmidi_apple_accept;
+
+typedef struct rtpmidi_apple_config {
+  const char *name;               /* our session name (cut to 64 octets on the wire) */
+  int port;                       /* control port P (data: P+1); 0: a free pair */
+  const char *bind_address;       /* IPv4 literal to bind; NULL: 0.0.0.0 */
+  rtpmidi_apple_accept accept;
+  const char *const *accept_list; /* IP literals (ACCEPT_LIST) */
+  size_t accept_count;
+  uint32_t ssrc;                  /* 0: random */
+  /* timings; zero selects the default */
+  int invite_tries;               /* IN sent at most this often per port (12) */
+  double invite_interval_ms;      /* between them (1500) */
+  int ck_fast_count;              /* first CK exchanges at the fast interval (6) */
+  double ck_fast_interval_ms;     /* (1500) */
+  double ck_interval_ms;          /* afterwards (10000) */
+  double timeout_ms;              /* no CK from a participant this long: it left, "timeout" (60000) */
+  double rs_interval_ms;          /* RS while data arrives (1000) */
+  double guard_ms;                /* first guard packet after MIDI (50; the second at 4x) */
+  double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
+  size_t payload_budget;          /* command section octets per packet (1200) */
+  size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
+  bool recovery;                  /* send and read the recovery journal */
+  bool reinvite;                  /* invite again a participant we invited that timed out */
+} rtpmidi_apple_config;
+
+typedef struct rtpmidi_apple_peer {
+  uint32_t id;                    /* stable within the session, never reused */
+  const char *name;
+  const char *address;            /* IP literal */
+  int port;                       /* its control port (data: port + 1) */
+  uint32_t ssrc;
+  bool initiator;                 /* we invited it */
+  bool synced;                    /* a CK exchange completed */
+  double latency_ms;              /* one-way, from the last CK exchange */
+  double offset_ms;               /* its clock minus ours */
+  uint64_t packets_received, packets_sent, lost, messages_recovered;
+  uint64_t ck_exchanges, rs_sent, rs_received;
+  uint16_t checkpoint;            /* our journal's checkpoint for it */
+  uint16_t seq;                   /* the RTP sequence number we send it next */
+} rtpmidi_apple_peer;
+
+typedef struct rtpmidi_apple_events {
+  /* One MIDI message from p; time_ms on the rtpmidi_now_ms() clock;
+   * recovered: made by the recovery journal after a loss. */
+  void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
+                  double time_ms, bool recovered);
+  void (*on_joined)(void *ud, const rtpmidi_apple_peer *p);
+  /* reason: "bye", "timeout", "stopped", "disconnected" */
+  void (*on_left)(void *ud, const rtpmidi_apple_peer *p, const char *reason);
+  void (*on_synced)(void *ud, const rtpmidi_apple_peer *p);   /* optional */
+  /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye". */
+  void (*on_invite_failed)(void *ud, const char *address, int port, const char *reason);
+} rtpmidi_apple_events;
+
+typedef struct rtpmidi_apple_stats {
+  uint32_t ssrc;
+  int port;                       /* control port, 0 while stopped */
+  uint64_t control_sent, control_received;     /* AppleMIDI command packets */
+  uint64_t packets_sent, packets_received;     /* RTP-MIDI */
+  uint64_t messages_sent, messages_received, messages_recovered;
+  uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
+  uint64_t invitations_refused;   /* NO sent */
+  /* dropped and counted */
+  uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
+  uint64_t journal_errors, sysex_dropped;
+} rtpmidi_apple_stats;
+
+/* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped
+ * session. */
+int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
+                      const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
+                      const char **err);
+/* Binds P and P+1 and starts answering. 0 or a negative UV_E* code. */
+int rtpmidi_apple_start(rtpmidi_apple *a);
+/* Sends BY to every participant (on_left "stopped"), closes the sockets. */
+void rtpmidi_apple_stop(rtpmidi_apple *a);
+bool rtpmidi_apple_started(const rtpmidi_apple *a);
+int rtpmidi_apple_port(const rtpmidi_apple *a);
+/* Invites address (IPv4 literal) control port `port`. 0, UV_EINVAL,
+ * UV_ENOTCONN (stopped). The outcome arrives as on_joined or
+ * on_invite_failed. */
+int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
+/* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
+int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);
+/* Queues complete MIDI messages for every participant; what is queued in
+ * one loop turn leaves together. 0, UV_EINVAL (*err says why), UV_ENOTCONN. */
+int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err);
+int rtpmidi_apple_flush(rtpmidi_apple *a);
+/* Fills up to n joined participants; returns how many there are. The
+ * strings stay valid until the loop runs again. */
+size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
+void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
+/* Stops (BY), detaches the callbacks and frees once the handles are closed. */
+void rtpmidi_apple_free(rtpmidi_apple *a);
+/* Discovery (mDNS/DNS-SD through Avahi, when compiled in): advertises the
+ * session as _apple-midi._udp while started. Returns whether it is available. */
+bool rtpmidi_apple_discovery_available(void);
 
 #ifdef __cplusplus
 }

@@ -203,5 +203,7 @@ int luaopen_rtpmidi_core(lua_State *L) {
   rml_open_watch(L);
   rml_open_signal(L);
   rml_open_timer(L);
+  rml_open_udp(L);
+  rml_open_midi(L);
   return 1;
 }

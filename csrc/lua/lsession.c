@@ -91,6 +91,19 @@ void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg)
   cfg->tool_name = opt_str_field(L, idx, "tool_name");
   cfg->bind_address = opt_str_field(L, idx, "bind_address");
   cfg->clock_rate = (uint32_t)opt_int_field(L, idx, "clock_rate", 10000);
+  /* RFC 3550 options (0/nil: the default) */
+  lua_getfield(L, idx, "rtcp_interval");
+  cfg->rtcp_interval = luaL_optnumber(L, -1, 0);
+  lua_getfield(L, idx, "timeout");
+  cfg->timeout = luaL_optnumber(L, -1, 0);
+  lua_getfield(L, idx, "accept_any_source");
+  cfg->accept_any_source = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  lua_Integer seq = opt_int_field(L, idx, "start_sequence", -1);
+  if (seq > 65535) rml_arg_error(L, "start_sequence", "integer 0..65535 expected");
+  cfg->fixed_start_sequence = seq >= 0;
+  cfg->start_sequence = (uint16_t)(seq >= 0 ? seq : 0);
+  cfg->cname = opt_str_field(L, idx, "cname");
 }
 
 /* session{ peer_address=, sending_port=, receiving_port=, payload=,
@@ -186,7 +199,7 @@ static int l_local_port(lua_State *L) {
 void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   rtpmidi_session_stats st;
   rtpmidi_session_get_stats(s, &st);
-  lua_createtable(L, 0, 16);
+  lua_createtable(L, 0, 28);
   SET_COUNTER(packets_sent);
   SET_COUNTER(bytes_sent);
   SET_COUNTER(packets_received);
@@ -198,7 +211,30 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   SET_COUNTER(late);
   SET_COUNTER(reordered);
   SET_COUNTER(ssrc);
-  SET_COUNTER(peer_ssrc);
+  SET_COUNTER(peer_ssrc);   /* 0 until known */
+  SET_COUNTER(rtcp_sent);
+  SET_COUNTER(rtcp_received);
+  SET_COUNTER(ssrc_collisions);
+  SET_COUNTER(loops);
+  SET_COUNTER(unknown_ssrc);
+  lua_pushnumber(L, st.jitter_ms);
+  lua_setfield(L, -2, "jitter");
+  if (st.rtt_ms >= 0) {
+    lua_pushnumber(L, st.rtt_ms);
+    lua_setfield(L, -2, "rtt");
+  }
+  if (st.peer_cname[0]) {
+    lua_pushstring(L, st.peer_cname);
+    lua_setfield(L, -2, "peer_cname");
+  }
+  if (st.peer_tool[0]) {
+    lua_pushstring(L, st.peer_tool);
+    lua_setfield(L, -2, "peer_tool");
+  }
+  SET_COUNTER(remote_fraction_lost);
+  SET_COUNTER(remote_lost);
+  lua_pushnumber(L, st.remote_jitter_ms);
+  lua_setfield(L, -2, "remote_jitter");
 }
 
 static int l_stats(lua_State *L) {

@@ -9,6 +9,7 @@ RTPSession.CALLBACKS = { "incoming_rtp", "start", "stop", "drop_call" }
 local OPTIONS = {
   "peer_address", "sending_port", "receiving_port", "payload", "jitter_buffer_size",
   "tool_name", "bind_address", "clock_rate",
+  "rtcp_interval", "timeout", "accept_any_source", "start_sequence", "cname",
 }
 
 local function bad(name, msg, level)
@@ -63,6 +64,26 @@ function RTPSession:init(peer_address, sending_port, receiving_port, payload, ji
   if tool ~= nil and type(tool) ~= "string" then
     bad("tool_name", "string expected, got " .. type(tool))
   end
+  local ri = opts.rtcp_interval
+  if ri ~= nil and (type(ri) ~= "number" or not (ri > 0) or ri > 3600) then
+    bad("rtcp_interval", "seconds > 0 expected, got " .. tostring(ri))
+  end
+  local to = opts.timeout
+  if to ~= nil and (type(to) ~= "number" or not (to > 0) or to > 86400) then
+    bad("timeout", "seconds > 0 expected, got " .. tostring(to))
+  end
+  if opts.accept_any_source ~= nil and type(opts.accept_any_source) ~= "boolean" then
+    bad("accept_any_source", "boolean expected, got " .. type(opts.accept_any_source))
+  end
+  local ss = opts.start_sequence
+  if ss ~= nil and (math.type(ss) ~= "integer" or ss < 0 or ss > 65535) then
+    bad("start_sequence", "integer 0..65535 expected, got " .. tostring(ss))
+  end
+  local cname = opts.cname
+  if cname ~= nil and (type(cname) ~= "string" or #cname == 0 or #cname > 255) then
+    bad("cname", "string of 1..255 octets expected, got " .. type(cname))
+  end
+  if tool ~= nil and #tool > 255 then bad("tool_name", "at most 255 octets expected") end
   local cfg = {}
   for _, k in ipairs(OPTIONS) do cfg[k] = opts[k] end
   cfg.sending_port, cfg.receiving_port, cfg.jitter_buffer_size = sp, rp, jb

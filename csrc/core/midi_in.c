@@ -1,0 +1,193 @@
+/* MIDI input through RtMidi.
+ *
+ * RtMidi calls us on its own thread (JACK's process thread, or its ALSA
+ * reader). That thread never touches the host: it copies each message into a
+ * single-producer single-consumer ring of bytes and wakes the loop with
+ * uv_async_send. It never blocks and never allocates: when the ring is full
+ * the message is counted and dropped. On the loop, the async callback drains
+ * the ring in order and calls on_message for each message. */
+#include "midi_port.h"
+#include "runtime.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_QUEUE (256u * 1024u)
+#define WRAP_MARK UINT32_MAX
+
+/* A record in the ring: this header, then len bytes, padded to 8. */
+typedef struct rec_header {
+  uint32_t len;
+  uint32_t pad;
+  uint64_t time_ns;
+} rec_header;
+
+struct rtpmidi_midi_in {
+  uv_async_t async;           /* first: freed with the object in its close callback */
+  RtMidiPtr dev;              /* NULL once closed */
+  enum RtMidiApi api;
+  char *port_name;
+  rtpmidi_midi_in_events ev;
+  void *ud;
+  bool closed;
+  /* the ring: written by RtMidi's thread, read by the loop */
+  uint8_t *ring;
+  size_t cap, mask;           /* cap: a power of two */
+  _Atomic size_t head;        /* written up to here (producer) */
+  _Atomic size_t tail;        /* read up to here (consumer) */
+  _Atomic uint64_t dropped;
+  uint64_t received;
+};
+
+static size_t rec_size(size_t len) { return sizeof(rec_header) + ((len + 7u) & ~(size_t)7u); }
+
+/* RtMidi's thread. */
+static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *ud) {
+  (void)stamp;
+  struct rtpmidi_midi_in *in = ud;
+  uint64_t now = uv_hrtime();
+  if (!msg || len == 0) return;
+  size_t need = rec_size(len);
+  size_t head = atomic_load_explicit(&in->head, memory_order_relaxed);
+  size_t tail = atomic_load_explicit(&in->tail, memory_order_acquire);
+  size_t free_bytes = in->cap - (head - tail);
+  size_t to_end = in->cap - (head & in->mask);
+  size_t total = need <= to_end ? need : to_end + need;
+  if (len > UINT32_MAX - 1 || need > in->cap || total > free_bytes) {
+    atomic_fetch_add_explicit(&in->dropped, 1, memory_order_relaxed);
+    uv_async_send(&in->async);
+    return;
+  }
+  if (need > to_end) {
+    /* Not enough room before the end: mark the rest as skipped (to_end is a
+     * multiple of 8, so a header's length field fits). */
+    uint32_t mark = WRAP_MARK;
+    memcpy(in->ring + (head & in->mask), &mark, sizeof mark);
+    head += to_end;
+  }
+  rec_header h = {(uint32_t)len, 0, now};
+  uint8_t *p = in->ring + (head & in->mask);
+  memcpy(p, &h, sizeof h);
+  memcpy(p + sizeof h, msg, len);
+  atomic_store_explicit(&in->head, head + need, memory_order_release);
+  uv_async_send(&in->async);
+}
+
+/* The loop's thread. */
+static void on_async(uv_async_t *a) {
+  struct rtpmidi_midi_in *in = a->data;
+  size_t head = atomic_load_explicit(&in->head, memory_order_acquire);
+  size_t tail = atomic_load_explicit(&in->tail, memory_order_relaxed);
+  while (tail != head && !in->closed) {
+    uint8_t *p = in->ring + (tail & in->mask);
+    rec_header h;
+    memcpy(&h.len, p, sizeof h.len);
+    if (h.len == WRAP_MARK) {
+      tail += in->cap - (tail & in->mask);
+      continue;
+    }
+    memcpy(&h, p, sizeof h);
+    in->received++;
+    /* The callback may close us: the memory stays until the close callback. */
+    if (in->ev.on_message) in->ev.on_message(in->ud, p + sizeof h, h.len, (double)h.time_ns / 1e6);
+    tail += rec_size(h.len);
+    atomic_store_explicit(&in->tail, tail, memory_order_release);
+  }
+  atomic_store_explicit(&in->tail, tail, memory_order_release);
+}
+
+static void on_closed(uv_handle_t *h) {
+  struct rtpmidi_midi_in *in = h->data;
+  free(in->ring);
+  free(in->port_name);
+  free(in);
+}
+
+static size_t pow2_at_least(size_t n) {
+  size_t c = 4096;
+  while (c < n && c < ((size_t)1 << 30)) c <<= 1;
+  return c;
+}
+
+int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                         const char **bad, char *err, size_t errlen) {
+  static const char *dummy;
+  if (!bad) bad = &dummy;
+  *bad = NULL;
+  *out = NULL;
+  if (err && errlen) err[0] = '\0';
+  int r = rmc_midi_check_config(&cfg->port, bad, err, errlen);
+  if (r) return r;
+  enum RtMidiApi api;
+  r = rmc_midi_api(cfg->port.api, &api, err, errlen);
+  if (r == UV_EINVAL) *bad = "api";
+  if (r) return r;
+
+  struct rtpmidi_midi_in *in = calloc(1, sizeof *in);
+  if (!in) return UV_ENOMEM;
+  in->cap = pow2_at_least(cfg->queue_bytes ? cfg->queue_bytes : DEFAULT_QUEUE);
+  in->mask = in->cap - 1;
+  in->ring = malloc(in->cap);
+  if (!in->ring) {
+    free(in);
+    return UV_ENOMEM;
+  }
+  r = uv_async_init(rtpmidi_runtime_loop(rt), &in->async, on_async);
+  if (r) {
+    free(in->ring);
+    free(in);
+    return r;
+  }
+  in->async.data = in;
+  if (ev) in->ev = *ev;
+  in->ud = ud;
+
+  in->dev = rmc_midi_create(true, api, cfg->port.client_name, &in->api, err, errlen);
+  if (!in->dev) {
+    r = UV_EIO;
+    goto fail;
+  }
+  /* The callback goes in before the port opens, so that nothing lands in
+   * RtMidi's own queue. */
+  rtmidi_in_set_callback(in->dev, on_rtmidi, in);
+  rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
+  r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
+  if (r) goto fail;
+  *out = in;
+  return 0;
+
+fail:
+  if (in->dev) {
+    rtmidi_in_free(in->dev);
+    in->dev = NULL;
+  }
+  in->closed = true;
+  uv_close((uv_handle_t *)&in->async, on_closed);
+  return r;
+}
+
+const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in) { return rmc_midi_api_name(in->api); }
+
+const char *rtpmidi_midi_in_port_name(const rtpmidi_midi_in *in) {
+  return in->port_name ? in->port_name : "";
+}
+
+void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats *st) {
+  st->received = in->received;
+  st->dropped = atomic_load_explicit(&((struct rtpmidi_midi_in *)in)->dropped, memory_order_relaxed);
+}
+
+void rtpmidi_midi_in_close(rtpmidi_midi_in *in) {
+  if (!in || in->closed) return;
+  in->closed = true;
+  if (in->dev) {
+    /* Freeing RtMidi's object stops its thread (or deactivates the JACK
+     * client): after this no callback runs and nothing calls uv_async_send. */
+    rtmidi_close_port(in->dev);
+    rtmidi_in_free(in->dev);
+    in->dev = NULL;
+  }
+  uv_close((uv_handle_t *)&in->async, on_closed);
+}
