@@ -27,13 +27,14 @@ end
 -- injector's ports, each with port+1 free), seed, loss, reorder, duplicate
 -- (rates 0..1 for A->B RTP), protect (the first packets pass untouched,
 -- default 5), delay = { [index] = ms } (hold those packets that long),
+-- drop = { [index] = true } (lose exactly those packets, e.g. a burst),
 -- host (default 127.0.0.1).
 function FI.new(opts)
   local self = setmetatable({
     host = opts.host or "127.0.0.1",
     rand = generator(opts.seed or 1),
     loss = opts.loss or 0, reorder = opts.reorder or 0, duplicate = opts.duplicate or 0,
-    protect = opts.protect or 5, delay = opts.delay or {},
+    protect = opts.protect or 5, delay = opts.delay or {}, drop_set = opts.drop or {},
     seen = 0,            -- RTP packets from A
     arrivals = {},       -- what B receives, in order: { index=, seq=, data= }
     dropped = {},        -- indices
@@ -79,7 +80,9 @@ function FI:_from_a(sock, sport, dport, data)
   self.seen = self.seen + 1
   local index = index_of(data) or self.seen
   local action = "pass"
-  if self.delay[index] then
+  if self.drop_set[index] then
+    action = "drop"
+  elseif self.delay[index] then
     action = "delay"
   elseif index > self.protect then
     local r = self.rand()

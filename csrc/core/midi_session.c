@@ -2,6 +2,7 @@
  * Sending gathers the messages given in one loop turn into one packet;
  * receiving decodes each packet into messages with their times. */
 #include "runtime.h"
+#include "journal.h"
 #include "midi_cmd.h"
 #include "midi_msg.h"
 
@@ -20,9 +21,16 @@ typedef struct queued {
 typedef struct turn_handles {
   uv_idle_t idle;    /* keeps the loop from blocking while messages wait */
   uv_check_t check;  /* flushes them after the loop turn's callbacks */
+  uv_timer_t guard;  /* journal-only packets after the last command */
   rtpmidi_midi_session *owner;
   int open;
 } turn_handles;
+
+/* Guard packets after the last packet with commands, so that its loss is
+ * repaired even when nothing follows it (RFC 4696 section 7): delays from
+ * the last packet, in ms. */
+static const unsigned GUARD_DELAYS[] = {20, 60, 140, 300, 620};
+#define N_GUARDS (sizeof GUARD_DELAYS / sizeof GUARD_DELAYS[0])
 
 struct rtpmidi_midi_session {
   rtpmidi_session *rtp;
@@ -49,6 +57,12 @@ struct rtpmidi_midi_session {
   uint32_t last_ts;
   double anchor_ms;      /* local time of ext_ts == anchor_ts */
   int64_t anchor_ts;
+  /* the recovery journal (NULL when recovery is off) */
+  rmp_ej_sender *jsend;
+  rmp_ej_receiver *jrecv;
+  uint16_t last_cmd_seq;   /* the last packet that carried commands */
+  unsigned guards_sent;
+  double delivering_time;  /* time of the packet being delivered (repairs) */
   rtpmidi_midi_stats st;
   unsigned busy;         /* inside on_rtp: freeing waits until it returns */
   bool dead;
@@ -74,6 +88,64 @@ static void on_check(uv_check_t *h) {
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 
+/* Feedback from the peer's RTCP reports: its journal checkpoint can move. */
+static void on_report(void *ud, const rtpmidi_receiver_report *rr) {
+  rtpmidi_midi_session *m = ud;
+  if (m->jsend) rmp_ej_send_ack(m->jsend, (uint16_t)rr->ext_highest_seq);
+}
+
+static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t n, uint32_t ts,
+                       rmp_cmd_enc_info *info);
+static void arm_guard(rtpmidi_midi_session *m);
+
+static void on_guard(uv_timer_t *h) {
+  turn_handles *t = h->data;
+  rtpmidi_midi_session *m = t->owner;
+  if (!m || !m->jsend || !rtpmidi_session_started(m->rtp)) return;
+  /* Acknowledged already: nothing left to protect. */
+  if ((uint16_t)(rmp_ej_send_checkpoint(m->jsend) - m->last_cmd_seq) < 0x8000 &&
+      rmp_ej_send_checkpoint(m->jsend) != m->last_cmd_seq)
+    return;
+  rmp_cmd_enc_info info;
+  if (send_packet(m, NULL, 0, rtpmidi_session_media_time(m->rtp), &info) == 0) m->st.guard_packets++;
+  m->guards_sent++;
+  arm_guard(m);
+}
+
+static void arm_guard(rtpmidi_midi_session *m) {
+  if (!m->jsend || m->guards_sent >= N_GUARDS) return;
+  unsigned prev = m->guards_sent ? GUARD_DELAYS[m->guards_sent - 1] : 0;
+  uv_timer_start(&m->turn->guard, on_guard, GUARD_DELAYS[m->guards_sent] - prev, 0);
+}
+
+/* One packet: the command section for msgs[0..n) that fits, then the
+ * journal of everything before this packet. */
+static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t n, uint32_t ts,
+                       rmp_cmd_enc_info *info) {
+  uint8_t pkt[MAX_PACKET];
+  uint8_t journal[MAX_PACKET];
+  uint16_t seq = rtpmidi_session_next_seq(m->rtp);
+  int jlen = 0;
+  if (m->jsend) {
+    jlen = rmp_ej_send_encode(m->jsend, seq, journal, m->cfg.payload_budget / 2);
+    if (jlen < 0) jlen = 0; /* cannot happen within the bounds; send without */
+  }
+  size_t budget = m->cfg.payload_budget - (size_t)jlen;
+  if (budget < RMP_CMD_MIN_BUDGET) budget = RMP_CMD_MIN_BUDGET;
+  int len = rmp_cmd_encode(&m->enc, msgs, n, jlen > 0, budget, pkt, sizeof pkt - (size_t)jlen, info);
+  if (len < 0) return len;
+  memcpy(pkt + len, journal, (size_t)jlen);
+  int r = rtpmidi_session_send(m->rtp, pkt, (size_t)len + (size_t)jlen, ts, false);
+  if (r) return r;
+  m->st.journal_bytes_sent += (uint64_t)jlen;
+  if (m->jsend && info->nmsgs + info->sysex_partial > 0) {
+    for (size_t i = 0; i < info->nmsgs; i++) rmp_ej_send_record(m->jsend, seq, msgs[i].data, msgs[i].len);
+    m->last_cmd_seq = seq;
+    m->guards_sent = 0;
+  }
+  return 0;
+}
+
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
                              const rtpmidi_midi_events *ev, void *ud,
                              rtpmidi_midi_session **out, const char **err) {
@@ -98,9 +170,30 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   }
   if (ev) m->ev = *ev;
   m->ud = ud;
-  rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop};
+  if (m->cfg.recovery) {
+    m->jsend = malloc(sizeof *m->jsend);
+    m->jrecv = malloc(sizeof *m->jrecv);
+    if (!m->jsend || !m->jrecv) {
+      free(m->jsend);
+      free(m->jrecv);
+      free(m->sysex);
+      free(m->turn);
+      free(m);
+      return UV_ENOMEM;
+    }
+    /* Open loop: the journal takes at most half the payload budget and
+     * reaches back at most 256 packets; feedback trims it much sooner. */
+    rmp_ej_send_config jc = {.max_history = 256, .max_size = (uint16_t)(m->cfg.payload_budget / 2),
+                             .y_window = 64};
+    rmp_ej_send_init(m->jsend, &jc);
+    rmp_ej_recv_init(m->jrecv);
+  }
+  rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
+                                .on_receiver_report = on_report};
   int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
+    free(m->jsend);
+    free(m->jrecv);
     free(m->sysex);
     free(m->turn);
     free(m);
@@ -110,8 +203,9 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   m->turn->owner = m;
   uv_idle_init(loop, &m->turn->idle);
   uv_check_init(loop, &m->turn->check);
-  m->turn->idle.data = m->turn->check.data = m->turn;
-  m->turn->open = 2;
+  uv_timer_init(loop, &m->turn->guard);
+  m->turn->idle.data = m->turn->check.data = m->turn->guard.data = m->turn;
+  m->turn->open = 3;
   /* These handles only run while messages wait: they must not keep the loop
    * alive on their own. */
   uv_unref((uv_handle_t *)&m->turn->idle);
@@ -210,23 +304,21 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
                 (uint32_t)llround((rtpmidi_now_ms() - t0) * rate / 1000.0);
   size_t done = 0;
   int r = 0;
-  uint8_t pkt[MAX_PACKET];
   while (done < m->qn) {
     rmp_cmd_enc_info info;
-    int n = rmp_cmd_encode(&m->enc, m->cmds + done, m->qn - done, false, m->cfg.payload_budget,
-                           pkt, sizeof pkt, &info);
-    if (n < 0) {
-      /* Cannot happen for messages the parser accepted; drop the rest. */
+    r = send_packet(m, m->cmds + done, m->qn - done, ts, &info);
+    if (r == UV_EINVAL || (r < 0 && r > -100)) {
+      /* An encoder error cannot happen for messages the parser accepted;
+       * drop the rest rather than loop. */
       rmp_cmd_encoder_init(&m->enc);
-      r = UV_EINVAL;
       break;
     }
-    r = rtpmidi_session_send(m->rtp, pkt, (size_t)n, ts, false);
     if (r) break;
     ts += info.ticks;
     m->st.messages_sent += info.nmsgs;
     done += info.nmsgs;
   }
+  arm_guard(m);
   m->qn = 0;
   m->qlen = 0;
   m->flushing = false;
@@ -262,10 +354,18 @@ static void anchor(rtpmidi_midi_session *m, uint32_t timestamp, uint32_t end_tic
   }
 }
 
+/* A repair command from the journal, delivered before the packet's own. */
+static void on_repair(void *ud, const uint8_t *msg, size_t len) {
+  rtpmidi_midi_session *m = ud;
+  if (m->dead) return;
+  m->st.messages_recovered++;
+  if (m->ev.on_midi) m->ev.on_midi(m->ud, msg, len, m->delivering_time, true);
+}
+
 static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
                    bool recovery, bool marker) {
   (void)marker;
-  (void)recovery; /* the recovery journal comes with its own layer */
+  (void)recovery; /* the journal receiver tracks sequence numbers itself */
   rtpmidi_midi_session *m = ud;
   /* Check the whole section before delivering any of it: a malformed packet
    * is dropped whole. A decoder without a SysEx buffer has no side effects
@@ -286,13 +386,32 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
   anchor(m, timestamp, end_ticks, now);
   m->busy++;
   int64_t base = m->ext_ts;
-  rmp_cmd_iter_init(&it, &m->dec, payload, len);
+  int section = rmp_cmd_iter_init(&it, &m->dec, payload, len);
+  if (m->jrecv) {
+    /* After a loss, the journal repairs what the lost packets changed,
+     * before this packet's own commands; otherwise only its header is seen. */
+    const uint8_t *journal = it.hdr.j ? payload + section : NULL;
+    size_t jlen = it.hdr.j ? len - (size_t)section : 0;
+    m->delivering_time = local_time(m, base);
+    int f = rmp_ej_recv_packet(m->jrecv, rtpmidi_session_delivering_seq(m->rtp), journal, jlen,
+                               on_repair, m);
+    if (f < 0) m->st.bad_journals++;
+    else {
+      if (f & RMP_EJ_R_REPAIRED) m->st.repairs++;
+      if (f & (RMP_EJ_R_UNCOVERED | RMP_EJ_R_NOJOURNAL)) m->st.unrecovered++;
+    }
+    if (m->dead) {
+      if (--m->busy == 0) destroy(m);
+      return;
+    }
+  }
   while (rmp_cmd_iter_next(&it, &e) == 1) {
     if (e.error) {
       m->st.sysex_dropped++;
       continue;
     }
     m->st.messages_received++;
+    if (m->jrecv) rmp_ej_recv_apply(m->jrecv, e.data, e.len);
     if (m->ev.on_midi) m->ev.on_midi(m->ud, e.data, e.len, local_time(m, base + e.time), false);
     if (m->dead) break; /* freed from inside the callback */
   }
@@ -301,9 +420,12 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
 
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st) {
   *st = m->st;
+  st->checkpoint = m->jsend ? rmp_ej_send_checkpoint(m->jsend) : 0;
 }
 
 static void destroy(rtpmidi_midi_session *m) {
+  free(m->jsend);
+  free(m->jrecv);
   free(m->qbytes);
   free(m->qmsgs);
   free(m->scratch);
@@ -320,6 +442,7 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m) {
   m->turn->owner = NULL;
   uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
   uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
+  uv_close((uv_handle_t *)&m->turn->guard, on_turn_closed);
   rtpmidi_session_free(m->rtp);
   if (!m->busy) destroy(m);
 }

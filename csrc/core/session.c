@@ -438,11 +438,14 @@ int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
 
 uint16_t rtpmidi_session_next_seq(const rtpmidi_session *s) { return s->seq; }
 
+uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s) { return s->delivering_seq; }
+
 /* ---- receiving ---- */
 
 static void deliver(rtpmidi_session *s, const rmp_jb_out_t *o) {
   bool recovery = o->lost_before > 0 || s->pending_recovery;
   s->pending_recovery = false;
+  s->delivering_seq = (uint16_t)o->e.ext_seq;
   if (o->e.data == &in_place) {
     if (s->ev.on_rtp) s->ev.on_rtp(s->ud, s->cur.ts, s->cur.payload, s->cur.len, recovery, s->cur.marker);
   } else {

@@ -34,6 +34,7 @@ struct rtpmidi_session {
   char *peer_address, *tool_name, *bind_address, *cname; /* owned copies */
   rtpmidi_session_events ev;
   void *ud;
+  uint16_t delivering_seq;           /* the packet on_rtp is delivering */
 
   /* addresses */
   struct sockaddr_storage peer;      /* RTP destination; its host is the accepted source */

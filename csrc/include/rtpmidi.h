@@ -107,6 +107,8 @@ int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
                          uint32_t timestamp, bool marker);
 /* The sequence number the next rtpmidi_session_send() will use. */
 uint16_t rtpmidi_session_next_seq(const rtpmidi_session *s);
+/* Inside on_rtp: the RTP sequence number of the packet being delivered. */
+uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s);
 /* The RTP timestamp for "now" on this session's media clock. */
 uint32_t rtpmidi_session_media_time(const rtpmidi_session *s);
 void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *st);
@@ -141,6 +143,12 @@ typedef struct rtpmidi_midi_events {
 typedef struct rtpmidi_midi_stats {
   uint64_t messages_sent, messages_received, messages_recovered;
   uint64_t malformed_payloads, sysex_dropped;
+  uint64_t journal_bytes_sent;     /* recovery journal octets in our packets */
+  uint64_t guard_packets;          /* journal-only packets after the last command */
+  uint64_t repairs;                /* losses repaired from a journal */
+  uint64_t unrecovered;            /* losses the journal did not cover */
+  uint64_t bad_journals;           /* journals that did not parse (commands kept) */
+  uint16_t checkpoint;             /* our journal's checkpoint sequence number */
 } rtpmidi_midi_stats;
 
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
@@ -297,6 +305,7 @@ void rtpmidi_midi_set_jack_server(const char *name);
  * ====================================================================== */
 
 typedef struct rtpmidi_apple rtpmidi_apple;
+#define RTPMIDI_APPLE_NAME_MAX 64  /* longest session name on the wire (octets) */
 
 typedef enum rtpmidi_apple_accept {
   RTPMIDI_APPLE_ACCEPT_ANY = 0,   /* every invitation */
@@ -400,6 +409,15 @@ void rtpmidi_apple_free(rtpmidi_apple *a);
 /* Discovery (mDNS/DNS-SD through Avahi, when compiled in): advertises the
  * session as _apple-midi._udp while started. Returns whether it is available. */
 bool rtpmidi_apple_discovery_available(void);
+/* The _apple-midi._udp sessions browsing found so far (our own included),
+ * resolved to an address and control port. Returns how many there are and
+ * fills up to n. Empty without Avahi or when avahi-daemon is not running. */
+typedef struct rtpmidi_apple_service {
+  char name[RTPMIDI_APPLE_NAME_MAX + 1];
+  char address[64];
+  int port;
+} rtpmidi_apple_service;
+size_t rtpmidi_apple_discovered(rtpmidi_apple *a, rtpmidi_apple_service *out, size_t n);
 
 #ifdef __cplusplus
 }

@@ -182,6 +182,12 @@ static int l_stats(lua_State *L) {
   SET(messages_recovered);
   SET(malformed_payloads);
   SET(sysex_dropped);
+  SET(journal_bytes_sent);
+  SET(guard_packets);
+  SET(repairs);
+  SET(unrecovered);
+  SET(bad_journals);
+  SET(checkpoint);
 #undef SET
   return 1;
 }

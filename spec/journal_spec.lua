@@ -1,0 +1,189 @@
+-- The recovery journal end to end: two MidiSessions through a seeded fault
+-- injector. After a random musical stream, the receiver's MIDI state equals
+-- the sender's; with recovery off the same losses leave damage.
+local rtpmidi = require "rtpmidi"
+local H = require "helper"
+local FI = require "fault_injector"
+
+-- A model of a MIDI receiver: what is sounding and every setting.
+local function new_state()
+  local st = { ch = {}, song = nil, mtc = {} }
+  for c = 0, 15 do
+    st.ch[c] = { notes = {}, cc = {}, program = nil, bend = nil, pressure = nil, rpn = {}, sel = nil }
+  end
+  return st
+end
+
+local PARAM_CCS = { [6] = true, [38] = true, [96] = true, [97] = true, [98] = true, [99] = true,
+                    [100] = true, [101] = true }
+
+local function apply(st, m)
+  local s, d1, d2 = m:byte(1, 3)
+  if s < 0xF0 then
+    local c, kind = st.ch[s & 0x0F], s & 0xF0
+    if kind == 0x90 and d2 > 0 then c.notes[d1] = d2
+    elseif kind == 0x80 or kind == 0x90 then c.notes[d1] = nil
+    elseif kind == 0xB0 then
+      if d1 == 99 or d1 == 101 then c.sel_msb, c.sel_kind = d2, d1 == 101 and "rpn" or "nrpn"
+      elseif d1 == 98 or d1 == 100 then c.sel_lsb, c.sel_kind = d2, d1 == 100 and "rpn" or "nrpn"
+      elseif d1 == 6 or d1 == 38 then
+        if c.sel_kind and c.sel_msb and c.sel_lsb then
+          local key = ("%s:%d:%d:%s"):format(c.sel_kind, c.sel_msb, c.sel_lsb, d1 == 6 and "msb" or "lsb")
+          c.rpn[key] = d2
+        end
+      elseif d1 == 123 or d1 == 120 then c.notes = {}
+      elseif d1 < 120 then c.cc[d1] = d2 end
+    elseif kind == 0xC0 then c.program = d1
+    elseif kind == 0xD0 then c.pressure = d1
+    elseif kind == 0xE0 then c.bend = d1 | (d2 << 7) end
+  elseif s == 0xF2 then st.song = d1 | (d2 << 7)
+  elseif s == 0xF1 then st.mtc[d1 >> 4] = d1 & 0x0F end
+end
+
+-- Differences between two states, with the count of stuck notes.
+local function compare(a, b)
+  local diffs, stuck = {}, 0
+  local function diff(what, x, y)
+    if x ~= y then diffs[#diffs + 1] = ("%s: sender %s, receiver %s"):format(what, tostring(x), tostring(y)) end
+  end
+  for c = 0, 15 do
+    local x, y = a.ch[c], b.ch[c]
+    for n = 0, 127 do
+      if x.notes[n] == nil and y.notes[n] ~= nil then stuck = stuck + 1 end
+      diff(("ch%d note %d"):format(c + 1, n), x.notes[n] ~= nil, y.notes[n] ~= nil)
+    end
+    for k = 0, 119 do
+      if not PARAM_CCS[k] then diff(("ch%d cc %d"):format(c + 1, k), x.cc[k], y.cc[k]) end
+    end
+    diff(("ch%d program"):format(c + 1), x.program, y.program)
+    diff(("ch%d bend"):format(c + 1), x.bend, y.bend)
+    diff(("ch%d pressure"):format(c + 1), x.pressure, y.pressure)
+    for k, v in pairs(x.rpn) do diff(("ch%d %s"):format(c + 1, k), v, y.rpn[k]) end
+  end
+  diff("song position", a.song, b.song)
+  return diffs, stuck
+end
+
+-- A seeded musical stream: overlapping notes on all 16 channels, sustain,
+-- controllers, program and bank changes, bend, both pressures, RPN/NRPN,
+-- song position and MTC.
+local function stream(seed, n)
+  local x = seed
+  local function rand(k)
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7FFFFFFFFFFFFFFF
+    return (x >> 20) % k
+  end
+  local out, on = {}, {}
+  for c = 0, 15 do on[c] = {} end
+  while #out < n do
+    local c, r = rand(16), rand(100)
+    local function add(...) out[#out + 1] = string.char(...) end
+    if r < 30 then
+      local note = 36 + rand(48)
+      add(0x90 + c, note, 1 + rand(127)); on[c][note] = true
+    elseif r < 55 then
+      local list = {}
+      for note in pairs(on[c]) do list[#list + 1] = note end
+      table.sort(list)
+      if #list > 0 then
+        local note = list[1 + rand(#list)]
+        add(rand(2) == 0 and 0x80 + c or 0x90 + c, note, 0); on[c][note] = nil
+      end
+    elseif r < 62 then add(0xB0 + c, 64, rand(2) * 127)                         -- sustain
+    elseif r < 72 then add(0xB0 + c, ({ 1, 7, 10, 11, 71, 74, 91, 93 })[1 + rand(8)], rand(128))
+    elseif r < 76 then add(0xB0 + c, 0, rand(4)); add(0xB0 + c, 32, rand(8)); add(0xC0 + c, rand(128))
+    elseif r < 84 then add(0xE0 + c, rand(128), rand(128))
+    elseif r < 88 then add(0xD0 + c, rand(128))
+    elseif r < 91 then add(0xA0 + c, 36 + rand(48), rand(128))
+    elseif r < 94 then
+      local msb_cc, lsb_cc = 101, 100
+      if rand(2) == 0 then msb_cc, lsb_cc = 99, 98 end
+      add(0xB0 + c, msb_cc, 0); add(0xB0 + c, lsb_cc, rand(6)); add(0xB0 + c, 6, rand(128))
+    elseif r < 97 then add(0xF2, rand(128), rand(16))
+    else add(0xF1, (rand(8) << 4) | rand(16)) end
+  end
+  return out
+end
+
+describe("the recovery journal", function()
+  local control = rtpmidi.RTPControl()
+  local injector
+  after_each(function()
+    if injector then injector:close() end
+    injector = nil
+    H.assert_clean()
+  end)
+
+  local function run(opts)
+    local pa, pb, p, q = H.port(), H.port(), H.port(), H.port()
+    injector = FI.new{ a_port = pa, b_port = pb, p = p, q = q, seed = opts.seed, loss = opts.loss or 0,
+                       drop = opts.drop }
+    local sent_state, got_state = new_state(), new_state()
+    local received, recovered = 0, 0
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = p, receiving_port = pa,
+                                   recovery = opts.recovery, rtcp_interval = 0.2 }
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = q, receiving_port = pb,
+                                   recovery = opts.recovery, rtcp_interval = 0.2, jitter_buffer_size = 5,
+      incoming_midi = function(_, m, _, rec)
+        apply(got_state, m)
+        received = received + 1
+        if rec then recovered = recovered + 1 end
+      end }
+    control:add_session(a); control:add_session(b)
+    assert(control:start())
+    local msgs = stream(opts.seed, opts.n)
+    local i = 0
+    local pacer = rtpmidi.every(1, function(t)
+      -- a few messages per packet, a window of packets in flight
+      if injector.seen - b:stats().packets_received - #injector.dropped < 16 then
+        for _ = 1, 4 do
+          i = i + 1
+          if i > #msgs then t:cancel() return end
+          apply(sent_state, msgs[i])
+          assert(a:send_midi(msgs[i]))
+        end
+      end
+    end)
+    H.run_until(function() return i > #msgs end, "the stream to be sent", 60000)
+    pacer:cancel()
+    -- the guard packets and the last reports settle the end of the stream
+    H.run_for(1000)
+    local diffs, stuck = compare(sent_state, got_state)
+    local st_a, st_b = a:stats(), b:stats()
+    control:remove_session(a.cookie); control:remove_session(b.cookie)
+    return { diffs = diffs, stuck = stuck, recovered = recovered, a = st_a, b = st_b,
+             lost = #injector.dropped }
+  end
+
+  for _, loss in ipairs{ 0.01, 0.10, 0.30, 0.50 } do
+    it(("converges under %d%% random loss"):format(math.floor(loss * 100)), function()
+      local r = run{ seed = 7 + math.floor(loss * 100), loss = loss, n = 3000 }
+      assert.is_true(r.lost > 0, "the injector lost nothing")
+      assert.are.same({}, r.diffs)
+      assert.are.equal(0, r.stuck)
+      assert.is_true(r.b.repairs > 0, "no repair happened")
+      assert.are.equal(0, r.b.bad_journals)
+    end)
+  end
+
+  it("converges after bursts of 20 consecutive lost packets", function()
+    local drop = {}
+    for _, start in ipairs{ 50, 200, 400 } do
+      for k = start, start + 19 do drop[k] = true end
+    end
+    local r = run{ seed = 3, drop = drop, n = 3000 }
+    assert.are.equal(60, r.lost)
+    assert.are.same({}, r.diffs)
+    assert.is_true(r.recovered > 0)
+  end)
+
+  it("shows the damage with recovery off, so the journal matters", function()
+    local r = run{ seed = 17, loss = 0.10, n = 3000, recovery = false }
+    assert.is_true(r.lost > 0)
+    assert.is_true(#r.diffs > 0, "no damage without the journal?")
+    assert.is_true(r.stuck > 0, "no stuck note without the journal?")
+    assert.are.equal(0, r.recovered)
+    assert.are.equal(0, r.a.journal_bytes_sent)
+    print(("\n  recovery off at 10%% loss: %d differences, %d stuck notes"):format(#r.diffs, r.stuck))
+  end)
+end)
