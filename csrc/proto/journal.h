@@ -15,11 +15,13 @@
  *   4. Receiver (journal_recv.c): state from delivered messages, loss
  *      detection, repair commands emitted through a callback.
  *
- * Conventions chosen where we could not confirm RFC 6295 (the full list is
- * in the comment at the top of journal_send.c): S = 1 marks a structure that codes information
- * about packet I-1 (the packet just before the one carrying the journal);
- * receivers handling the loss of exactly one packet may skip structures with
- * S = 0.
+ * Wire layouts and bit polarities were checked against the text of RFC 6295
+ * and against Wireshark's rtpmidi dissector (see the comment at the top of
+ * journal_send.c). S bits (A.1): S = 1 by default; S = 0 on a structure that
+ * codes a command of packet I-1 (the packet just before the one carrying
+ * the journal), and then on every structure that contains it, up to the
+ * journal header. A receiver that lost exactly one packet only needs the
+ * structures with S = 0.
  */
 #ifndef RMP_JOURNAL_H
 #define RMP_JOURNAL_H
@@ -61,7 +63,9 @@ typedef struct {
 typedef struct { uint8_t s, program, b, bank_msb, x, bank_lsb; } rmp_ej_chap_p;
 
 /* Chapter C log: |S|NUMBER| then |A=0|VALUE| or |A=1|T|ALT(6)|.
- * T = 1: toggle tool, T = 0: count tool. */
+ * T = 0: toggle tool, T = 1: count tool (RFC 6295 A.3.2). When one command
+ * is coded by several tools the logs come in the order count, value,
+ * toggle (A.3.3). */
 enum { RMP_EJ_TOOL_VALUE = 0, RMP_EJ_TOOL_TOGGLE = 1, RMP_EJ_TOOL_COUNT = 2 };
 typedef struct { uint8_t s, number, tool, value; } rmp_ej_ctl_log;
 #define RMP_EJ_MAX_CTL_LOGS 128
@@ -271,6 +275,11 @@ typedef struct {
 typedef struct {
   uint32_t note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
   uint32_t prog, bend, cpres, any; /* extended seqnums of last change, 0 = never */
+  uint32_t noteoff;                /* last NoteOff (or notes silenced by 120/123) */
+  uint32_t psel;                   /* last parameter number selector (98-101) */
+  uint8_t porder[RMP_MS_MAX_PARAMS]; /* parameter slots, least recently touched first */
+  uint8_t nporder;
+  uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
 } rmp_ej_send_chan;
 
 typedef struct {
@@ -281,8 +290,6 @@ typedef struct {
   uint32_t last;       /* highest extended seqnum seen */
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
-  rmp_ej_chan scratch;
-  rmp_ej_sys sscratch;
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
@@ -311,8 +318,6 @@ typedef struct {
   int honor_y;        /* do not replay onsets of Y = 0 note logs (default 0) */
   unsigned repairs;   /* counters */
   unsigned uncovered;
-  rmp_ej_chan scratch;
-  rmp_ej_sys sscratch;
 } rmp_ej_receiver;
 
 /* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */

@@ -70,7 +70,8 @@ int rmp_ej_chap_c_encode(const rmp_ej_chap_c *c, uint8_t *out, size_t cap) {
       out[2 + 2 * i] = l->value;
     } else if (l->tool == RMP_EJ_TOOL_TOGGLE || l->tool == RMP_EJ_TOOL_COUNT) {
       if (l->value > 63) return RMP_EJ_EINVAL;
-      out[2 + 2 * i] = (uint8_t)(0x80 | (l->tool == RMP_EJ_TOOL_TOGGLE ? 0x40 : 0) | l->value);
+      /* RFC 6295 A.3.2, Figure A.3.3: |1|T|ALT|, T = 0 toggle tool, T = 1 count tool */
+      out[2 + 2 * i] = (uint8_t)(0x80 | (l->tool == RMP_EJ_TOOL_COUNT ? 0x40 : 0) | l->value);
     } else {
       return RMP_EJ_EINVAL;
     }
@@ -90,7 +91,7 @@ int rmp_ej_chap_c_decode(const uint8_t *buf, size_t len, rmp_ej_chap_c *c) {
     l->s = a >> 7;
     l->number = a & 127;
     if (b & 0x80) {
-      l->tool = (b & 0x40) ? RMP_EJ_TOOL_TOGGLE : RMP_EJ_TOOL_COUNT;
+      l->tool = (b & 0x40) ? RMP_EJ_TOOL_COUNT : RMP_EJ_TOOL_TOGGLE;
       l->value = b & 63;
     } else {
       l->tool = RMP_EJ_TOOL_VALUE;

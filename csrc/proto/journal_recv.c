@@ -30,7 +30,7 @@ typedef struct {
   rmp_ej_receiver *r;
   rmp_ej_emit_fn emit;
   void *ud;
-  int skip_s; /* single-packet loss: skip S = 0 structures */
+  int skip_s; /* single-packet loss: skip S = 1 structures (A.1) */
 } repair_ctx;
 
 static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
@@ -42,27 +42,40 @@ static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
 
 static void cc(repair_ctx *x, int ch, uint8_t n, uint8_t v) { out(x, (uint8_t)(0xB0 | ch), n, v, 3); }
 
-static void repair_selection(repair_ctx *x, int ch, const rmp_ej_chan *cj, int m_emitted, uint8_t sel,
-                             const uint8_t t[4] /* 98..101 */) {
+/* Select a parameter number (both octets) unless it is already selected. */
+static void select_param(repair_ctx *x, int ch, int nrpn, uint8_t pm, uint8_t pl, int force) {
   rmp_ms_channel *c = &x->r->st.ch[ch];
-  if (sel == RMP_MS_SEL_NONE) return;
-  int same = c->sel == sel && c->cc[98] == t[0] && c->cc[99] == t[1] && c->cc[100] == t[2] && c->cc[101] == t[3];
-  if (same && !m_emitted) return;
-  (void)cj;
-  if (sel == RMP_MS_SEL_RPN) {
-    if (c->cc[99] != t[1] || c->cc[98] != t[0]) { cc(x, ch, 99, t[1]); cc(x, ch, 98, t[0]); }
-    cc(x, ch, 101, t[3]);
-    cc(x, ch, 100, t[2]);
-  } else {
-    if (c->cc[101] != t[3] || c->cc[100] != t[2]) { cc(x, ch, 101, t[3]); cc(x, ch, 100, t[2]); }
-    cc(x, ch, 99, t[1]);
-    cc(x, ch, 98, t[0]);
+  int n;
+  uint8_t m, l;
+  if (!force && rmp_ms_selected(c, &n, &m, &l) && n == nrpn && m == pm && l == pl) return;
+  if (nrpn) { cc(x, ch, 99, pm); cc(x, ch, 98, pl); }
+  else { cc(x, ch, 101, pm); cc(x, ch, 100, pl); }
+}
+
+static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
+  rmp_ms_channel *c = &x->r->st.ch[ch];
+  uint8_t n = l->number;
+  int cls = rmp_ms_ctl_class(n);
+  if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) return;
+  if (l->tool == RMP_EJ_TOOL_VALUE) {
+    if (c->cc[n] != l->value) cc(x, ch, n, l->value);
+    return;
   }
+  if (rmp_ms_cc_count_idx(n) < 0) return; /* a toggle / count tool we keep no counter for */
+  unsigned d = (unsigned)(l->value - rmp_ms_cc_count(c, n)) & 63;
+  if (!d) return;
+  if (l->tool == RMP_EJ_TOOL_TOGGLE) {
+    cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
+    if (!(d & 1)) cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127); /* an even number was lost: re-pedal */
+  } else {
+    cc(x, ch, n, 0); /* count tool: the default value (A.3.3) */
+  }
+  rmp_ms_set_cc_count(c, n, l->value);
 }
 
 static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   repair_ctx *x = ud;
-  if (x->skip_s && !cj->s) return 0;
+  if (x->skip_s && cj->s) return 0;
   int ch = cj->chan;
   rmp_ms_channel *c = &x->r->st.ch[ch];
 
@@ -77,52 +90,28 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     }
   }
 
-  /* C: controllers (parameter selectors 98-101 are deferred) */
-  uint8_t sel = c->sel;
-  uint8_t t[4] = { c->cc[98], c->cc[99], c->cc[100], c->cc[101] };
-  int sel_logged = 0;
+  /* C: controllers (A.3); 6, 38, 96-101 belong to Chapter M. A value log
+   * followed by a toggle log for the same command: the lost toggles are
+   * replayed first, then the value is set. */
   if (cj->toc & RMP_EJ_TOC_C) {
-    for (unsigned i = 0; i < cj->c.count; i++) {
-      const rmp_ej_ctl_log *l = &cj->c.log[i];
-      uint8_t n = l->number;
-      int cls = rmp_ms_ctl_class(n);
-      if (cls == RMP_MS_CTL_PARAM) continue;
-      if (n >= 98 && n <= 101) {
-        if (l->tool == RMP_EJ_TOOL_VALUE) {
-          t[n - 98] = l->value;
-          sel = n >= 100 ? RMP_MS_SEL_RPN : RMP_MS_SEL_NRPN;
-          sel_logged = 1;
-        }
-        continue;
+    for (unsigned k = 0; k < cj->c.count; k++) {
+      const rmp_ej_ctl_log *l = &cj->c.log[k], *nx = k + 1 < cj->c.count ? &cj->c.log[k + 1] : NULL;
+      if (l->tool == RMP_EJ_TOOL_VALUE && nx && nx->tool == RMP_EJ_TOOL_TOGGLE && nx->number == l->number) {
+        repair_ctl(x, ch, nx);
+        k++;
       }
-      if (l->tool == RMP_EJ_TOOL_VALUE) {
-        if (c->cc[n] != l->value) cc(x, ch, n, l->value);
-      } else if (l->tool == RMP_EJ_TOOL_TOGGLE) {
-        unsigned d = (unsigned)(l->value - c->cc_count[n]) & 63;
-        if (d) {
-          if (d & 1) {
-            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
-          } else { /* an even number of toggles was lost: re-pedal */
-            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
-            cc(x, ch, n, c->cc[n] >= 64 ? 0 : 127);
-          }
-          c->cc_count[n] = l->value & 63;
-        }
-      } else {
-        unsigned d = (unsigned)(l->value - c->cc_count[n]) & 63;
-        if (d) {
-          cc(x, ch, n, 0);
-          c->cc_count[n] = l->value & 63;
-        }
-      }
+      repair_ctl(x, ch, l);
     }
   }
 
-  /* M: RPN / NRPN values, then restore the selection */
-  int m_emitted = 0;
+  /* M: RPN / NRPN values, then the selection: the last log is the
+   * transaction in progress when E = 1 (oldest-first order, A.4.1); P codes
+   * a lone parameter number MSB; E = 0 without P codes the null parameter. */
   if (cj->toc & RMP_EJ_TOC_M) {
-    for (unsigned i = 0; i < cj->m.count; i++) {
-      const rmp_ej_param_log *l = &cj->m.log[i];
+    const rmp_ej_chap_m *m = &cj->m;
+    int moved = 0;
+    for (unsigned i = 0; i < m->count; i++) {
+      const rmp_ej_param_log *l = &m->log[i];
       rmp_ms_param want;
       memset(&want, 0, sizeof want);
       want.has_msb = (l->flags & RMP_EJ_M_J) ? 1 : 0;
@@ -137,18 +126,28 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (own && own->has_msb == want.has_msb && own->has_lsb == want.has_lsb && own->buttons == want.buttons &&
           (!want.has_msb || own->msb == want.msb) && (!want.has_lsb || own->lsb == want.lsb))
         continue;
-      if (l->q) { cc(x, ch, 99, l->pnum_msb); cc(x, ch, 98, l->pnum_lsb); }
-      else { cc(x, ch, 101, l->pnum_msb); cc(x, ch, 100, l->pnum_lsb); }
+      if (!own && !want.has_msb && !want.has_lsb && !want.buttons && !(m->e && i + 1 == m->count)) continue;
+      select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
+      moved = 1;
       int base = own ? own->buttons : 0;
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
       if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
       int d = want.buttons - base;
       for (; d > 0; d--) cc(x, ch, 96, 0);
       for (; d < 0; d++) cc(x, ch, 97, 0);
-      m_emitted = 1;
+    }
+    int n;
+    uint8_t pm, pl;
+    if (m->p) {
+      uint8_t msb_ctl = m->pending_q ? 99 : 101;
+      if (moved || c->last_psel != msb_ctl || c->cc[msb_ctl] != m->pending) cc(x, ch, msb_ctl, m->pending);
+    } else if (m->e && m->count) {
+      const rmp_ej_param_log *l = &m->log[m->count - 1];
+      select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
+    } else if (!m->e && rmp_ms_selected(c, &n, &pm, &pl)) {
+      select_param(x, ch, n, 127, 127, 1);
     }
   }
-  if (m_emitted || sel_logged) repair_selection(x, ch, cj, m_emitted, sel, t);
 
   /* W */
   if (cj->toc & RMP_EJ_TOC_W) {
@@ -193,7 +192,7 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
 
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   rmp_midi_state *st = &x->r->st;
-  if (x->skip_s && !sj->s) return;
+  if (x->skip_s && sj->s) return;
   if (sj->toc & RMP_EJ_SYS_D) {
     const rmp_ej_chap_d *d = &sj->d;
     if (d->toc & RMP_EJ_D_B) st->reset_count = d->reset_count; /* System Reset is not replayed */
@@ -210,27 +209,39 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   if (sj->toc & RMP_EJ_SYS_V) st->sense_count = sj->v.count;
   if (sj->toc & RMP_EJ_SYS_Q) {
     uint8_t run = sj->q.n;
-    uint32_t pos = sj->q.clock;
+    uint32_t pos = sj->q.c ? sj->q.clock : 0;
     if (st->seq_running != run || st->seq_pos != pos) {
       if (st->seq_running) out(x, 0xFC, 0, 0, 1);
-      uint32_t spp = pos / 6, rem = pos % 6;
-      if (spp > 16383) { spp = 16383; rem = 0; }
-      out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
-      if (run || rem) {
-        out(x, 0xFB, 0, 0, 1);
-        for (uint32_t i = 0; i < rem; i++) out(x, 0xF8, 0, 0, 1);
-        if (!run) out(x, 0xFC, 0, 0, 1);
+      if (run && !sj->q.c) {
+        out(x, 0xFA, 0, 0, 1); /* C = 0 with N = 1: a Start (B.3) */
+      } else {
+        uint32_t spp = pos / 6, rem = pos % 6;
+        if (spp > 16383) { spp = 16383; rem = 0; }
+        out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
+        if (run || rem) {
+          out(x, 0xFB, 0, 0, 1);
+          for (uint32_t i = 0; i < rem; i++) out(x, 0xF8, 0, 0, 1);
+          if (!run) out(x, 0xFC, 0, 0, 1);
+        }
       }
     }
   }
-  if ((sj->toc & RMP_EJ_SYS_F) && sj->f.c && sj->f.q) {
-    uint8_t nib[8];
-    for (int i = 0; i < 8; i++) nib[i] = (uint8_t)((sj->f.complete >> (28 - 4 * i)) & 15);
-    if (!st->mtc_valid || st->mtc_point != sj->f.point || memcmp(st->mtc_nib, nib, 8) != 0) {
-      for (int k = 1; k <= 8; k++) {
-        int type = (sj->f.point + k) & 7;
-        out(x, 0xF1, (uint8_t)(type << 4 | nib[type]), 0, 2);
-      }
+  /* F (forward tape only): COMPLETE is 2 frames ahead of the quarter frames
+   * that coded it; PARTIAL holds MT0..MT(POINT) of the frame in progress. */
+  if ((sj->toc & RMP_EJ_SYS_F) && !sj->f.d && ((sj->f.c && sj->f.q) || sj->f.p)) {
+    const rmp_ej_chap_f *f = &sj->f;
+    uint8_t want[8], point = f->p ? f->point : 7;
+    uint32_t base = f->c && f->q ? rmp_ms_mtc_offset(f->complete, -2) : 0;
+    for (int i = 0; i < 8; i++) {
+      want[i] = (uint8_t)((base >> (28 - 4 * i)) & 15);
+      if (f->p && i <= point) want[i] = (uint8_t)((f->partial >> (28 - 4 * i)) & 15);
+      else if (!(f->c && f->q)) want[i] = st->mtc_nib[i];
+    }
+    if (!st->mtc_valid || st->mtc_point != point || memcmp(st->mtc_nib, want, 8) != 0) {
+      if (f->c && f->q)
+        for (int t = 0; t < 8; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
+      if (f->p)
+        for (int t = 0; t <= point; t++) out(x, 0xF1, (uint8_t)(t << 4 | want[t]), 0, 2);
     }
   }
 }
@@ -238,14 +249,16 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
 int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, int single_loss,
                        rmp_ej_emit_fn emit, void *ud) {
   rmp_ej_hdr h;
+  rmp_ej_sys sj;   /* decode scratch lives on this stack frame, */
+  rmp_ej_chan cj;  /* not in the receiver (~3 KB) */
   /* Validate the whole journal before touching any state. */
-  int n = rmp_ej_parse(journal, jlen, &h, &r->sscratch, &r->scratch, NULL, NULL);
+  int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
   repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits };
-  if (x.skip_s && !h.s) return n;
-  if (h.y) repair_sys(&x, &r->sscratch);
+  if (x.skip_s && h.s) return n; /* packet I-1 held nothing the journal codes */
+  if (h.y) repair_sys(&x, &sj);
   if (h.a) {
-    int m = rmp_ej_parse(journal, jlen, &h, NULL, &r->scratch, repair_chan, &x);
+    int m = rmp_ej_parse(journal, jlen, &h, NULL, &cj, repair_chan, &x);
     if (m < 0) return m;
   }
   return n;

@@ -6,30 +6,69 @@
  * The journal of packet I codes every element last changed in the
  * checkpoint history [checkpoint, I-1], with its current value.
  *
- * Choices made here (documented for interop review):
- *  - S bits: S = 1 on a structure iff it codes an element last changed in
- *    packet I-1 (propagated up to the chapter, channel and journal headers).
- *    Chapter N has no S bit in its header; its B bit is set the same way.
- *  - Chapter C: controllers in the checkpoint history are logged in the
- *    order of their last change. 64-69 get a toggle-tool log (toggle count
- *    mod 64) followed by a value-tool log; 120, 121, 123-127 a count-tool
- *    log; 6, 38, 96, 97 are never in C (Chapter M codes them); every other
- *    controller, including the parameter selectors 98-101, a value log.
- *    Because of the ordering, the last of the 98-101 logs tells whether RPN
- *    or NRPN is the selected kind.
- *  - Chapter M: one log per parameter touched in the history; J/K carry the
- *    last Data Entry MSB/LSB, L (A-BUTTON) the net number of increments
- *    minus decrements since then (G = 1: negative). No PENDING, E = 0.
- *  - Chapter N: a note log for every note on whose last NoteOn/NoteOff is in
- *    the history, an OFFBITS bit for every such note now off. Y = 1 when the
- *    onset is at most cfg.y_window packets old.
- *  - Chapter E: release velocities != 64 of notes released in the history.
- *  - Chapter Q: N = running, C = 1, TOP:CLOCK = clocks since position 0.
- *  - Chapter F: C = 1, Q = 1, COMPLETE = the eight quarter-frame nibble
- *    registers MT0..MT7, POINT = last quarter-frame type. (A simplification
- *    of B.4: COMPLETE carries the current registers rather than only the
- *    last complete frame; PARTIAL is not sent.)
- *  - Chapter X (SysEx) is not generated.
+ * Sources. Layouts and semantics were checked against the text of RFC 6295
+ * (a copy vendored as docs/rfcs/rfc6295.txt in the public repository
+ * davidmoreno/rtpmidid, read through the search tool) and against
+ * Wireshark's rtpmidi dissector (its field masks from `tshark -G fields`,
+ * its parsing code read for facts); csrc/test/tshark_journal.sh compares
+ * every field of a journal for each chapter form with tshark 4.0.
+ *
+ * Confirmed (RFC section, then the behaviour here):
+ *  - S bits (A.1): "As a rule, S bits MUST be set to 1", except an element
+ *    coding a command of packet I-1 has S = 0, and so do all elements
+ *    containing it up to the journal header. (The first draft had this
+ *    inverted.) Receivers after a single loss need only S = 0 structures.
+ *  - Chapter N B bit (A.6.1): S-bit function for the NoteOff bitfield; 1 by
+ *    default, 0 if packet I-1 holds a NoteOff for the channel (we also count
+ *    notes silenced by 120/123-127 in I-1). Note logs oldest first (A.1
+ *    oldest-first rule). LEN/LOW/HIGH as coded before (confirmed).
+ *  - Chapter C (A.3.2): A = 1 selects ALT; T = 0 toggle tool, T = 1 count
+ *    tool (the first draft had it inverted). Toggle count: all toggles mod
+ *    64 including the one coded; count tool: all commands mod 64. Several
+ *    tools for one command come in the order count, value, toggle (A.3.3);
+ *    the list is oldest first. Controllers 6, 38, 96-101 MUST NOT be coded
+ *    in Chapter C when they take part in a parameter transaction (A.3.4);
+ *    98-101 are taken as parameter selectors (the RFC's SHOULD) and go to
+ *    Chapter M. Tools: 64-69 value + toggle, 120/121/123-127 count (A.3.3
+ *    names 123 as the count tool's example; the receiver replays the
+ *    default value 0), everything else value.
+ *  - Chapter M (A.4): LENGTH counts the whole chapter including its 2-octet
+ *    header (A.1 LENGTH rule; the dissector subtracts 2). Logs one per
+ *    parameter, oldest transaction first; V = 1 on every log (value tool),
+ *    J/K/L as the data; A-BUTTON |G|X|14 bits|, G = 1 negative. ENTRY-LSB is
+ *    not sent when it precedes the last ENTRY-MSB. P = 1 with PENDING (Q = 1
+ *    NRPN) when the last selector was an MSB (99/101); E = 1 when a
+ *    non-null parameter is selected (transaction in progress), else 0.
+ *    U/W/Z computed by the codec.
+ *  - Chapter P X bit (A.2): set when 121 lies between the bank MSB and the
+ *    program change; 121 is not modelled, X = 0.
+ *  - Chapter A X bit (A.9): 1 when the logged poly pressure precedes a
+ *    120/123-127; tracked per note.
+ *  - Chapter T (A.8): only N-active and C-active pressure; 120/123-127 end
+ *    it (the model clears channel pressure there).
+ *  - Chapter E (A.7): V = 1 release velocity for a NoteOff with velocity !=
+ *    64 (NoteOn velocity 0 counts as 64).
+ *  - Chapter D (B.1): Reset/Tune COUNT mod 128, undefined commands' COUNT 8
+ *    bits mod 256; LENGTH includes the field header.
+ *  - Chapter Q (B.3): TOP:CLOCK = 19-bit position in clocks; D = 0 with the
+ *    position of the next clock to play; C = 0 for "start of song after
+ *    Start", C = 1 otherwise.
+ *  - Chapter F (B.4): Q = 1 COMPLETE = the last forward 0..7 quarter frame
+ *    run, offset by +2 frames; PARTIAL (P = 1, POINT = last type) for a
+ *    forward run 0..POINT < 7 in progress; POINT = 7 without PARTIAL.
+ *
+ * Still simplified / not done (see the report):
+ *  - Chapter X (SysEx) is never generated, so SysEx, the SysEx Reset State
+ *    commands and MTC Full Frame are not protected.
+ *  - Chapter E reference counts (V = 0, overlapping NoteOns) are not sent.
+ *  - Chapter D undefined System Common logs always use COUNT with DSZ = 0
+ *    (VALUE for commands with data octets is not sent).
+ *  - Reset All Controllers (121) side effects and C-active rules are not
+ *    modelled (Chapter W/T/A/M may code values from before a 121).
+ *  - Chapter F for reverse tape motion (D = 1) and Full Frame.
+ *  - Within one packet the order of list elements follows the number
+ *    (note, controller), not the order of the commands, except Chapter M
+ *    which keeps exact transaction order.
  */
 #include "journal.h"
 
@@ -58,6 +97,18 @@ static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
   return e;
 }
 
+/* Move parameter slot i to the most recent end of the recency list. */
+static void touch_param(rmp_ej_send_chan *sc, uint8_t i) {
+  int k = 0;
+  while (k < sc->nporder && sc->porder[k] != i) k++;
+  if (k == sc->nporder) {
+    if (sc->nporder >= RMP_MS_MAX_PARAMS) return;
+    sc->nporder++;
+  }
+  for (; k + 1 < sc->nporder; k++) sc->porder[k] = sc->porder[k + 1];
+  sc->porder[sc->nporder - 1] = i;
+}
+
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
   uint32_t e = ext_seq(s, seq);
@@ -72,24 +123,38 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     uint8_t d1 = msg[1] & 127;
     sc->any = e;
     switch (kind) {
-    case 0x80: case 0x90: sc->note[d1] = e; break;
-    case 0xA0: sc->poly[d1] = e; break;
+    case 0x80: sc->note[d1] = e; sc->noteoff = e; break;
+    case 0x90: sc->note[d1] = e; if (!(msg[2] & 127)) sc->noteoff = e; break;
+    case 0xA0: sc->poly[d1] = e; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
     case 0xB0: {
       int cls = rmp_ms_ctl_class(d1);
-      if (cls == RMP_MS_CTL_PARAM) {
+      if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
         rmp_ms_apply(&s->st, msg, len);
+        if (cls == RMP_MS_CTL_SELECT) sc->psel = e;
         int nrpn;
         uint8_t pm, pl;
-        if (rmp_ms_selected(c, &nrpn, &pm, &pl)) {
+        if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
-          if (p) sc->param[p - c->param] = e;
+          if (p) {
+            uint8_t i = (uint8_t)(p - c->param);
+            sc->param[i] = e;
+            touch_param(sc, i);
+          }
         }
         return;
       }
       sc->ctl[d1] = e;
-      if (d1 == 120 || d1 == 123)
+      if (d1 == 120 || d1 >= 123) {
+        /* earlier note commands and channel pressure stop being N-active;
+         * poly pressure logs get X = 1 (A.9) */
+        int silenced = 0;
         for (int n = 0; n < 128; n++)
-          if (c->note_vel[n]) sc->note[n] = e;
+          if (c->note_vel[n]) { sc->note[n] = e; silenced = 1; }
+        if (silenced) sc->noteoff = e;
+        sc->cpres = 0;
+        for (int n = 0; n < 128; n++)
+          if (sc->poly[n]) sc->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
+      }
       break;
     }
     case 0xC0: sc->prog = e; break;
@@ -127,13 +192,34 @@ uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s) { return (uint16_t)s->ch
 typedef struct { uint32_t cp, cur; } win;
 
 static int in_win(const win *w, uint32_t x) { return x != 0 && x >= w->cp && x < w->cur; }
-static uint8_t s_bit(const win *w, uint32_t x) { return (uint8_t)(x != 0 && x + 1 == w->cur); }
+/* The change x was in packet I-1: its structures get S = 0 (A.1). */
+static int prev(const win *w, uint32_t x) { return x != 0 && x + 1 == w->cur; }
+static uint8_t s_bit(const win *w, uint32_t x) { return (uint8_t)!prev(w, x); }
+
+/* The numbers 0..127 whose key is in the window, oldest first (ties, i.e.
+ * changes in the same packet, in number order). Returns the count. */
+static int oldest_first(const win *w, const uint32_t *key, uint8_t *order, int (*want)(uint8_t)) {
+  int k = 0;
+  for (int n = 0; n < 128; n++) {
+    if (!in_win(w, key[n]) || (want && !want((uint8_t)n))) continue;
+    int j = k++;
+    while (j > 0 && key[order[j - 1]] > key[n]) { order[j] = order[j - 1]; j--; }
+    order[j] = (uint8_t)n;
+  }
+  return k;
+}
+
+static int chapter_c_ctl(uint8_t n) {
+  int cls = rmp_ms_ctl_class(n);
+  return cls != RMP_MS_CTL_PARAM && cls != RMP_MS_CTL_SELECT;
+}
 
 static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
   const rmp_ej_send_chan *sc = &s->seq[ch];
   const rmp_ms_channel *c = &s->st.ch[ch];
-  uint8_t anys = 0;
-  cj->s = 0; cj->chan = (uint8_t)ch; cj->h = 0; cj->toc = 0;
+  uint8_t order[128];
+  int anyprev = 0;
+  cj->s = 1; cj->chan = (uint8_t)ch; cj->h = 0; cj->toc = 0;
 
   if (in_win(w, sc->prog)) {
     rmp_ej_chap_p *p = &cj->p;
@@ -143,23 +229,17 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     p->bank_msb = c->bank_seen ? c->prog_bank_msb : 0;
     p->bank_lsb = c->bank_seen ? c->prog_bank_lsb : 0;
     p->x = 0;
-    anys |= p->s;
+    anyprev |= !p->s;
     cj->toc |= RMP_EJ_TOC_P;
   }
 
-  /* Chapter C: controllers in the history, ordered by last change. */
+  /* Chapter C: controllers in the history, oldest first (A.3.3); tools in
+   * the order count, value, toggle. */
   {
-    uint8_t order[128];
-    int k = 0;
-    for (int n = 0; n < 128; n++) {
-      if (!in_win(w, sc->ctl[n]) || rmp_ms_ctl_class((uint8_t)n) == RMP_MS_CTL_PARAM) continue;
-      int j = k++;
-      while (j > 0 && sc->ctl[order[j - 1]] > sc->ctl[n]) { order[j] = order[j - 1]; j--; }
-      order[j] = (uint8_t)n;
-    }
+    int k = oldest_first(w, sc->ctl, order, chapter_c_ctl);
     rmp_ej_chap_c *cc = &cj->c;
     cc->count = 0;
-    cc->s = 0;
+    int cprev = 0;
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->ctl[n]);
@@ -167,23 +247,29 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       int nlogs = cls == RMP_MS_CTL_TOGGLE ? 2 : 1;
       if (cc->count + nlogs > RMP_EJ_MAX_CTL_LOGS) return RMP_EJ_ENOSPACE;
       if (cls == RMP_MS_CTL_TOGGLE) {
-        cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_TOGGLE, (uint8_t)(c->cc_count[n] & 63) };
         cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_VALUE, c->cc[n] };
+        cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_TOGGLE, rmp_ms_cc_count(c, n) };
       } else if (cls == RMP_MS_CTL_COUNT) {
-        cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_COUNT, (uint8_t)(c->cc_count[n] & 63) };
+        cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_COUNT, rmp_ms_cc_count(c, n) };
       } else {
         cc->log[cc->count++] = (rmp_ej_ctl_log){ sb, n, RMP_EJ_TOOL_VALUE, c->cc[n] };
       }
-      cc->s |= sb;
+      cprev |= !sb;
     }
-    if (cc->count) { cj->toc |= RMP_EJ_TOC_C; anys |= cc->s; }
+    cc->s = (uint8_t)!cprev;
+    if (cc->count) { cj->toc |= RMP_EJ_TOC_C; anyprev |= cprev; }
   }
 
-  /* Chapter M */
+  /* Chapter M (A.4): one log per parameter touched in the history, in the
+   * order of their last transaction; value tool (V = 1) with ENTRY-MSB,
+   * ENTRY-LSB and A-BUTTON. P/PENDING for a lone parameter number MSB, E
+   * for a transaction in progress. */
   {
     rmp_ej_chap_m *m = &cj->m;
     memset(m, 0, offsetof(rmp_ej_chap_m, log));
-    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
+    int mprev = prev(w, sc->psel);
+    for (int k = 0; k < sc->nporder; k++) {
+      uint8_t i = sc->porder[k];
       const rmp_ms_param *p = &c->param[i];
       if (!p->used || !in_win(w, sc->param[i])) continue;
       if (m->count >= RMP_EJ_MAX_PARAM_LOGS) return RMP_EJ_ENOSPACE;
@@ -193,69 +279,94 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       l->q = p->nrpn;
       l->pnum_msb = p->pmsb;
       l->pnum_lsb = p->plsb;
+      l->flags = RMP_EJ_M_V;
       if (p->has_msb) { l->flags |= RMP_EJ_M_J; l->entry_msb = p->msb & 127; }
       if (p->has_lsb) { l->flags |= RMP_EJ_M_K; l->entry_lsb = p->lsb & 127; }
-      if (p->buttons) {
+      if (p->btn || p->buttons) {
         int b = p->buttons < 0 ? -p->buttons : p->buttons;
         l->flags |= RMP_EJ_M_L;
         l->a_button = (uint16_t)((p->buttons < 0 ? 0x8000 : 0) | (b & 0x3FFF));
       }
-      m->s |= l->s;
+      mprev |= !l->s;
     }
-    if (m->count) { cj->toc |= RMP_EJ_TOC_M; anys |= m->s; }
+    if (m->count || in_win(w, sc->psel)) {
+      int nrpn;
+      uint8_t pm, pl;
+      if (c->last_psel == 99 || c->last_psel == 101) {
+        m->p = 1;
+        m->pending_q = c->last_psel == 99;
+        m->pending = c->cc[c->last_psel];
+      } else {
+        m->e = (uint8_t)rmp_ms_selected(c, &nrpn, &pm, &pl);
+      }
+      m->s = (uint8_t)!mprev;
+      cj->toc |= RMP_EJ_TOC_M;
+      anyprev |= mprev;
+    }
   }
 
   if (in_win(w, sc->bend)) {
     cj->w = (rmp_ej_chap_w){ s_bit(w, sc->bend), (uint8_t)(c->bend & 127), 0, (uint8_t)((c->bend >> 7) & 127) };
-    anys |= cj->w.s;
+    anyprev |= !cj->w.s;
     cj->toc |= RMP_EJ_TOC_W;
   }
 
-  /* Chapters N and E */
+  /* Chapters N and E: notes whose last command is in the history, oldest
+   * first; B = 0 when packet I-1 holds a NoteOff for the channel (A.6.1). */
   {
     rmp_ej_chap_n *nn = &cj->n;
     rmp_ej_chap_e *ee = &cj->e;
-    nn->b = 0; nn->count = 0;
+    int nprev = prev(w, sc->noteoff), eprev = 0;
+    nn->b = (uint8_t)!nprev;
+    nn->count = 0;
     memset(nn->offbits, 0, sizeof nn->offbits);
-    ee->s = 0; ee->count = 0;
+    ee->count = 0;
     int any_off = 0;
-    for (int n = 0; n < 128; n++) {
-      uint32_t x = sc->note[n];
-      if (!in_win(w, x)) continue;
-      uint8_t sb = s_bit(w, x);
+    int k = oldest_first(w, sc->note, order, NULL);
+    for (int i = 0; i < k; i++) {
+      uint8_t n = order[i];
+      uint8_t sb = s_bit(w, sc->note[n]);
       if (c->note_vel[n]) {
+        uint32_t x = sc->note[n];
         uint8_t y = (uint8_t)(s->cfg.y_window == 0 || w->cur - x <= s->cfg.y_window);
-        nn->log[nn->count++] = (rmp_ej_note_log){ sb, (uint8_t)n, y, c->note_vel[n] };
+        nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
+        nprev |= !sb;
       } else {
         nn->offbits[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
         any_off = 1;
-        if (c->off_vel[n] != 64) ee->log[ee->count++] = (rmp_ej_extra_log){ sb, (uint8_t)n, 1, c->off_vel[n] };
-        ee->s |= sb;
+        if (c->off_vel[n] != 64) {
+          ee->log[ee->count++] = (rmp_ej_extra_log){ sb, n, 1, c->off_vel[n] };
+          eprev |= !sb;
+        }
       }
-      nn->b |= sb;
     }
-    if (nn->count || any_off) { cj->toc |= RMP_EJ_TOC_N; anys |= nn->b; }
-    if (ee->count) { cj->toc |= RMP_EJ_TOC_E; anys |= ee->s; }
+    if (nn->count || any_off) { cj->toc |= RMP_EJ_TOC_N; anyprev |= nprev; }
+    ee->s = (uint8_t)!eprev;
+    if (ee->count) { cj->toc |= RMP_EJ_TOC_E; anyprev |= eprev; }
   }
 
   if (in_win(w, sc->cpres)) {
     cj->t = (rmp_ej_chap_t){ s_bit(w, sc->cpres), c->chan_pressure };
-    anys |= cj->t.s;
+    anyprev |= !cj->t.s;
     cj->toc |= RMP_EJ_TOC_T;
   }
 
   {
     rmp_ej_chap_a *a = &cj->a;
-    a->s = 0; a->count = 0;
-    for (int n = 0; n < 128; n++) {
-      if (!in_win(w, sc->poly[n])) continue;
+    a->count = 0;
+    int aprev = 0;
+    int k = oldest_first(w, sc->poly, order, NULL);
+    for (int i = 0; i < k; i++) {
+      uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->poly[n]);
-      a->log[a->count++] = (rmp_ej_poly_log){ sb, (uint8_t)n, 0, c->poly[n] };
-      a->s |= sb;
+      uint8_t x = (uint8_t)((sc->polyx[n >> 3] >> (7 - (n & 7))) & 1);
+      a->log[a->count++] = (rmp_ej_poly_log){ sb, n, x, c->poly[n] };
+      aprev |= !sb;
     }
-    if (a->count) { cj->toc |= RMP_EJ_TOC_A; anys |= a->s; }
+    a->s = (uint8_t)!aprev;
+    if (a->count) { cj->toc |= RMP_EJ_TOC_A; anyprev |= aprev; }
   }
-  cj->s = anys;
+  cj->s = (uint8_t)!anyprev;
   return cj->toc ? 1 : 0;
 }
 
@@ -263,9 +374,10 @@ static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj) {
   const rmp_midi_state *st = &s->st;
   memset(sj, 0, sizeof *sj);
   rmp_ej_chap_d *d = &sj->d;
-  if (in_win(w, s->reset_seq)) { d->toc |= RMP_EJ_D_B; d->reset_s = s_bit(w, s->reset_seq); d->reset_count = st->reset_count & 127; d->s |= d->reset_s; }
-  if (in_win(w, s->tune_seq)) { d->toc |= RMP_EJ_D_G; d->tune_s = s_bit(w, s->tune_seq); d->tune_count = st->tune_count & 127; d->s |= d->tune_s; }
-  if (in_win(w, s->song_seq) && st->song_valid) { d->toc |= RMP_EJ_D_H; d->song_s = s_bit(w, s->song_seq); d->song = st->song; d->s |= d->song_s; }
+  int dprev = 0, anyprev = 0;
+  if (in_win(w, s->reset_seq)) { d->toc |= RMP_EJ_D_B; d->reset_s = s_bit(w, s->reset_seq); d->reset_count = st->reset_count & 127; dprev |= !d->reset_s; }
+  if (in_win(w, s->tune_seq)) { d->toc |= RMP_EJ_D_G; d->tune_s = s_bit(w, s->tune_seq); d->tune_count = st->tune_count & 127; dprev |= !d->tune_s; }
+  if (in_win(w, s->song_seq) && st->song_valid) { d->toc |= RMP_EJ_D_H; d->song_s = s_bit(w, s->song_seq); d->song = st->song; dprev |= !d->song_s; }
   rmp_ej_undef_field *uf[4] = { &d->j, &d->k, &d->y, &d->z };
   static const uint8_t ubit[4] = { RMP_EJ_D_J, RMP_EJ_D_K, RMP_EJ_D_Y, RMP_EJ_D_Z };
   for (int i = 0; i < 4; i++) {
@@ -274,60 +386,78 @@ static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj) {
     uf[i]->s = s_bit(w, s->undef_seq[i]);
     uf[i]->c = 1;
     uf[i]->count = st->undef_count[i];
-    d->s |= uf[i]->s;
+    dprev |= !uf[i]->s;
   }
-  if (d->toc) { sj->toc |= RMP_EJ_SYS_D; sj->s |= d->s; }
+  d->s = (uint8_t)!dprev;
+  if (d->toc) { sj->toc |= RMP_EJ_SYS_D; anyprev |= dprev; }
   if (in_win(w, s->sense_seq)) {
     sj->v.s = s_bit(w, s->sense_seq);
     sj->v.count = st->sense_count & 127;
     sj->toc |= RMP_EJ_SYS_V;
-    sj->s |= sj->v.s;
+    anyprev |= !sj->v.s;
   }
   if (in_win(w, s->q_seq)) {
     rmp_ej_chap_q *q = &sj->q;
     q->s = s_bit(w, s->q_seq);
     q->n = st->seq_running;
-    q->c = 1;
-    q->clock = st->seq_pos & 0x7FFFF;
+    q->d = 0; /* the coded position is the next one to play (B.3) */
+    /* start of the song after Start (more recent than Continue): C = 0 */
+    q->c = (uint8_t)!(st->seq_running && st->seq_pos == 0 && st->seq_started);
+    q->clock = q->c ? st->seq_pos & 0x7FFFF : 0;
     sj->toc |= RMP_EJ_SYS_Q;
-    sj->s |= q->s;
+    anyprev |= !q->s;
   }
   if (in_win(w, s->f_seq) && st->mtc_valid) {
     rmp_ej_chap_f *f = &sj->f;
     f->s = s_bit(w, s->f_seq);
-    f->c = 1; f->q = 1; f->p = 0; f->d = 0;
-    f->point = st->mtc_point & 7;
-    f->complete = 0;
-    for (int i = 0; i < 8; i++) f->complete = f->complete << 4 | (st->mtc_nib[i] & 15);
+    f->d = 0;
+    if (st->mtc_complete_valid) {
+      /* forward quarter frames: COMPLETE is 2 frames ahead (B.4) */
+      f->c = 1; f->q = 1;
+      f->complete = rmp_ms_mtc_offset(st->mtc_complete, 2);
+    }
+    if (st->mtc_run && st->mtc_point < 7) {
+      f->p = 1;
+      f->point = st->mtc_point;
+      f->partial = 0;
+      for (int i = 0; i < 8; i++) f->partial = f->partial << 4 | (i <= st->mtc_point ? st->mtc_nib[i] & 15 : 0);
+    } else {
+      f->point = 7;
+    }
     sj->toc |= RMP_EJ_SYS_F;
-    sj->s |= f->s;
+    anyprev |= !f->s;
   }
+  sj->s = (uint8_t)!anyprev;
   return sj->toc ? 1 : 0;
 }
 
 static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   if (cap < RMP_EJ_HDR_SIZE) return RMP_EJ_ENOSPACE;
-  rmp_ej_hdr h = { 0, 0, 0, 0, 0, (uint16_t)w->cp };
+  rmp_ej_hdr h = { 1, 0, 0, 0, 0, (uint16_t)w->cp };
   size_t o = RMP_EJ_HDR_SIZE;
   int r;
-  if ((s->sys_any >= w->cp) && build_sys(s, w, &s->sscratch)) {
-    r = rmp_ej_sys_encode(&s->sscratch, out + o, cap - o);
-    if (r < 0) return r;
-    o += (size_t)r;
-    h.y = 1;
-    h.s |= s->sscratch.s;
+  if (s->sys_any >= w->cp) {
+    rmp_ej_sys sj;
+    if (build_sys(s, w, &sj)) {
+      r = rmp_ej_sys_encode(&sj, out + o, cap - o);
+      if (r < 0) return r;
+      o += (size_t)r;
+      h.y = 1;
+      h.s &= sj.s;
+    }
   }
   int nch = 0;
+  rmp_ej_chan cj; /* decode scratch on the stack: ~3 KB, not in the session */
   for (int ch = 0; ch < 16; ch++) {
     if (s->seq[ch].any < w->cp) continue;
-    r = build_chan(s, w, ch, &s->scratch);
+    r = build_chan(s, w, ch, &cj);
     if (r < 0) return r;
     if (!r) continue;
-    r = rmp_ej_chan_encode(&s->scratch, out + o, cap - o);
+    r = rmp_ej_chan_encode(&cj, out + o, cap - o);
     if (r < 0) return r;
     o += (size_t)r;
     nch++;
-    h.s |= s->scratch.s;
+    h.s &= cj.s;
   }
   if (!h.y && !nch) return 0;
   h.a = (uint8_t)(nch > 0);
@@ -345,7 +475,7 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
     if (sc->any < w->cp) continue;
     for (int n = 0; n < 128; n++) { CONSIDER(sc->note[n]); CONSIDER(sc->ctl[n]); CONSIDER(sc->poly[n]); }
     for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) CONSIDER(sc->param[i]);
-    CONSIDER(sc->prog); CONSIDER(sc->bend); CONSIDER(sc->cpres);
+    CONSIDER(sc->prog); CONSIDER(sc->bend); CONSIDER(sc->cpres); CONSIDER(sc->psel);
   }
   CONSIDER(s->q_seq); CONSIDER(s->f_seq); CONSIDER(s->song_seq); CONSIDER(s->tune_seq);
   CONSIDER(s->reset_seq); CONSIDER(s->sense_seq);

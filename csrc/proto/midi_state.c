@@ -13,9 +13,26 @@ void rmp_ms_init(rmp_midi_state *st) {
 
 int rmp_ms_ctl_class(uint8_t ctl) {
   if (ctl == 6 || ctl == 38 || ctl == 96 || ctl == 97) return RMP_MS_CTL_PARAM;
+  if (ctl >= 98 && ctl <= 101) return RMP_MS_CTL_SELECT;
   if (ctl >= 64 && ctl <= 69) return RMP_MS_CTL_TOGGLE;
   if (ctl == 120 || ctl == 121 || (ctl >= 123 && ctl <= 127)) return RMP_MS_CTL_COUNT;
   return RMP_MS_CTL_VALUE;
+}
+
+int rmp_ms_cc_count_idx(uint8_t ctl) {
+  if (ctl >= 64 && ctl <= 69) return ctl - 64;
+  if (ctl >= 120 && ctl <= 127) return ctl - 120 + 6;
+  return -1;
+}
+
+uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl) {
+  int i = rmp_ms_cc_count_idx(ctl);
+  return i < 0 ? 0 : c->cc_count[i];
+}
+
+void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
+  int i = rmp_ms_cc_count_idx(ctl);
+  if (i >= 0) c->cc_count[i] = v & 63;
 }
 
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create) {
@@ -55,30 +72,41 @@ static void all_notes_off(rmp_ms_channel *c) {
 static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   switch (rmp_ms_ctl_class(ctl)) {
   case RMP_MS_CTL_TOGGLE:
-    if ((v >= 64) != (c->cc[ctl] >= 64)) c->cc_count[ctl] = (uint8_t)((c->cc_count[ctl] + 1) & 63);
+    if ((v >= 64) != (c->cc[ctl] >= 64)) rmp_ms_set_cc_count(c, ctl, (uint8_t)(rmp_ms_cc_count(c, ctl) + 1));
     c->cc[ctl] = v;
     break;
   case RMP_MS_CTL_COUNT:
-    c->cc_count[ctl] = (uint8_t)((c->cc_count[ctl] + 1) & 63);
-    if (ctl == 120 || ctl == 123) all_notes_off(c);
+    rmp_ms_set_cc_count(c, ctl, (uint8_t)(rmp_ms_cc_count(c, ctl) + 1));
+    /* 120 and 123-127 end every note (All Sound Off, All Notes Off and
+     * the omni/mono/poly messages, which imply it); channel pressure is
+     * tied to note activity and is cleared too (RFC 6295 A.8: Chapter T
+     * only codes N-active pressure) */
+    if (ctl == 120 || ctl >= 123) { all_notes_off(c); c->chan_pressure = 0; }
     break;
+  case RMP_MS_CTL_SELECT: {
+    c->cc[ctl] = v;
+    c->sel = ctl <= 99 ? RMP_MS_SEL_NRPN : RMP_MS_SEL_RPN;
+    c->last_psel = ctl;
+    int nrpn;
+    uint8_t pm, pl;
+    if ((ctl == 98 || ctl == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) (void)rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    break;
+  }
   case RMP_MS_CTL_PARAM: {
     int nrpn;
     uint8_t pm, pl;
     if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break;
     rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
     if (!p) break;
-    if (ctl == 6) { p->has_msb = 1; p->msb = v; p->buttons = 0; }
-    else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; }
-    else if (ctl == 96) { if (p->buttons < 8191) p->buttons++; }
-    else { if (p->buttons > -8191) p->buttons--; }
+    if (ctl == 6) { p->has_msb = 1; p->msb = v; p->has_lsb = 0; p->lsb = 0; p->buttons = 0; p->btn = 0; }
+    else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; p->btn = 0; }
+    else if (ctl == 96) { if (p->buttons < 8191) p->buttons++; p->btn = 1; }
+    else { if (p->buttons > -8191) p->buttons--; p->btn = 1; }
     break;
   }
   default:
     c->cc[ctl] = v;
-    if (ctl == 98 || ctl == 99) c->sel = RMP_MS_SEL_NRPN;
-    else if (ctl == 100 || ctl == 101) c->sel = RMP_MS_SEL_RPN;
-    else if (ctl == 0 || ctl == 32) c->bank_seen = 1;
+    if (ctl == 0 || ctl == 32) c->bank_seen = 1;
     break;
   }
 }
@@ -112,12 +140,21 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     return;
   }
   switch (s) {
-  case 0xF1:
+  case 0xF1: {
     if (len < 2) return;
-    st->mtc_nib[(msg[1] >> 4) & 7] = msg[1] & 15;
-    st->mtc_point = (msg[1] >> 4) & 7;
+    uint8_t type = (msg[1] >> 4) & 7;
+    st->mtc_nib[type] = msg[1] & 15;
+    /* a forward run is 0, 1, ... in a row; 7 completes a frame */
+    st->mtc_run = (uint8_t)(type == 0 || (st->mtc_run && st->mtc_point + 1 == type));
+    st->mtc_point = type;
     st->mtc_valid = 1;
+    if (type == 7 && st->mtc_run) {
+      st->mtc_complete = 0;
+      for (int i = 0; i < 8; i++) st->mtc_complete = st->mtc_complete << 4 | st->mtc_nib[i];
+      st->mtc_complete_valid = 1;
+    }
     break;
+  }
   case 0xF2:
     if (len < 3) return;
     st->seq_pos = (uint32_t)((msg[1] & 127) | ((msg[2] & 127) << 7)) * 6u;
@@ -132,8 +169,8 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   case 0xF6: st->tune_count = (uint8_t)((st->tune_count + 1) & 127); break;
   case 0xF8: if (st->seq_running && st->seq_pos < 0x7FFFF) st->seq_pos++; break;
   case 0xF9: st->undef_count[2]++; break;
-  case 0xFA: st->seq_running = 1; st->seq_pos = 0; break;
-  case 0xFB: st->seq_running = 1; break;
+  case 0xFA: st->seq_running = 1; st->seq_pos = 0; st->seq_started = 1; break;
+  case 0xFB: st->seq_running = 1; st->seq_started = 0; break;
   case 0xFC: st->seq_running = 0; break;
   case 0xFD: st->undef_count[3]++; break;
   case 0xFE: st->sense_count = (uint8_t)((st->sense_count + 1) & 127); break;
@@ -144,6 +181,7 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
 
 static int param_equal(const rmp_ms_param *a, const rmp_ms_param *b) {
   if (a->has_msb != b->has_msb || a->has_lsb != b->has_lsb || a->buttons != b->buttons) return 0;
+  /* btn is journal bookkeeping, not state a synth sees */
   if (a->has_msb && a->msb != b->msb) return 0;
   if (a->has_lsb && a->lsb != b->lsb) return 0;
   return 1;
@@ -167,16 +205,24 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
       z.wrong_program++;
     if (w->bend != g->bend) z.wrong_bend++;
     if (w->chan_pressure != g->chan_pressure) z.wrong_pressure++;
-    if (w->sel != g->sel) z.wrong_param++;
+    {
+      int wn = 0, gn = 0;
+      uint8_t wm = 0, wl = 0, gm = 0, gl = 0;
+      int ws = rmp_ms_selected(w, &wn, &wm, &wl), gs = rmp_ms_selected(g, &gn, &gm, &gl);
+      if (ws != gs || (ws && (wn != gn || wm != gm || wl != gl))) z.wrong_param++;
+    }
+    /* a parameter without a slot equals one that holds no data */
+    static const rmp_ms_param none;
     for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
       const rmp_ms_param *p = &w->param[i];
       if (!p->used) continue;
       const rmp_ms_param *q = rmp_ms_param_find((rmp_ms_channel *)g, p->nrpn, p->pmsb, p->plsb, 0);
-      if (!q || !param_equal(p, q)) z.wrong_param++;
+      if (!param_equal(p, q ? q : &none)) z.wrong_param++;
     }
     for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
       const rmp_ms_param *q = &g->param[i];
-      if (q->used && !rmp_ms_param_find((rmp_ms_channel *)w, q->nrpn, q->pmsb, q->plsb, 0)) z.wrong_param++;
+      if (q->used && !rmp_ms_param_find((rmp_ms_channel *)w, q->nrpn, q->pmsb, q->plsb, 0) && !param_equal(q, &none))
+        z.wrong_param++;
     }
   }
   if (want->song_valid != got->song_valid || want->song != got->song) z.wrong_system++;
@@ -187,4 +233,48 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
   if (d) *d = z;
   return z.stuck_notes + z.missing_notes + z.wrong_velocity + z.wrong_ctl + z.wrong_program +
          z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system;
+}
+
+static int mtc_fps(unsigned rate) { return rate == 0 ? 24 : rate == 1 ? 25 : 30; }
+
+/* frames of the minute-start that drop-frame time code skips */
+static int mtc_skipped(unsigned rate, int mn, int sc, int fr) { return rate == 2 && sc == 0 && fr < 2 && mn % 10 != 0; }
+
+uint32_t rmp_ms_mtc_offset(uint32_t mt, int delta) {
+  unsigned n[8];
+  for (int i = 0; i < 8; i++) n[i] = (mt >> (28 - 4 * i)) & 15;
+  unsigned rate = (n[7] >> 1) & 3;
+  int fps = mtc_fps(rate);
+  int fr = (int)(n[0] | (n[1] & 1) << 4), sc = (int)(n[2] | (n[3] & 3) << 4);
+  int mn = (int)(n[4] | (n[5] & 3) << 4), hr = (int)(n[6] | (n[7] & 1) << 4);
+  if (fr >= fps || sc >= 60 || mn >= 60 || hr >= 24 || mtc_skipped(rate, mn, sc, fr)) return mt;
+  for (; delta > 0; delta--) {
+    do {
+      if (++fr < fps) continue;
+      fr = 0;
+      if (++sc < 60) continue;
+      sc = 0;
+      if (++mn < 60) continue;
+      mn = 0;
+      hr = (hr + 1) % 24;
+    } while (mtc_skipped(rate, mn, sc, fr));
+  }
+  for (; delta < 0; delta++) {
+    do {
+      if (--fr >= 0) continue;
+      fr = fps - 1;
+      if (--sc >= 0) continue;
+      sc = 59;
+      if (--mn >= 0) continue;
+      mn = 59;
+      hr = (hr + 23) % 24;
+    } while (mtc_skipped(rate, mn, sc, fr));
+  }
+  n[0] = (unsigned)fr & 15; n[1] = (n[1] & 14) | ((unsigned)fr >> 4);
+  n[2] = (unsigned)sc & 15; n[3] = (n[3] & 12) | ((unsigned)sc >> 4);
+  n[4] = (unsigned)mn & 15; n[5] = (n[5] & 12) | ((unsigned)mn >> 4);
+  n[6] = (unsigned)hr & 15; n[7] = (n[7] & 14) | ((unsigned)hr >> 4);
+  uint32_t r = 0;
+  for (int i = 0; i < 8; i++) r = r << 4 | n[i];
+  return r;
 }

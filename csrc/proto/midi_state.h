@@ -17,6 +17,13 @@
  *
  * Not modelled: SysEx contents, Reset All Controllers (121) / System Reset
  * side effects (only counted), omni/mono/poly modes (only counted).
+ *
+ * RPN/NRPN: a parameter slot is created when a selection completes (the
+ * LSB, 98 or 100, arrives and the pair is not the null parameter) or when
+ * Data Entry / Increment / Decrement addresses a parameter. Data Entry MSB
+ * (6) forgets the LSB (38) given before it (RFC 6295 A.4.2.1: an ENTRY-LSB
+ * that precedes the ENTRY-MSB is not coded). rmp_ms_compare compares the
+ * effective selection (rmp_ms_selected), not the raw 98-101 registers.
  */
 #ifndef RMP_MIDI_STATE_H
 #define RMP_MIDI_STATE_H
@@ -34,13 +41,20 @@ enum {
   RMP_MS_CTL_VALUE = 0,   /* Chapter C value tool */
   RMP_MS_CTL_TOGGLE = 1,  /* Chapter C toggle tool (64-69), value logged too */
   RMP_MS_CTL_COUNT = 2,   /* Chapter C count tool (120, 121, 123-127) */
-  RMP_MS_CTL_PARAM = 3    /* Chapter M (6, 38, 96, 97) */
+  RMP_MS_CTL_PARAM = 3,   /* Chapter M (6, 38, 96, 97) */
+  RMP_MS_CTL_SELECT = 4   /* Chapter M (98-101: parameter number selection) */
 };
+
+/* Controllers with a toggle/count counter: 64-69 (toggle) and 120-127
+ * (count; 122 is unused). rmp_ms_cc_count_idx maps them to 0..13, others
+ * to -1. */
+#define RMP_MS_NCOUNT 14
 
 typedef struct {
   uint8_t used, nrpn, pmsb, plsb;      /* identity: kind and number */
   uint8_t has_msb, has_lsb, msb, lsb;  /* last Data Entry MSB / LSB */
   int16_t buttons;                     /* net increments-decrements since entry */
+  uint8_t btn;                         /* any 96/97 since the last Data Entry */
 } rmp_ms_param;
 
 typedef struct {
@@ -48,12 +62,13 @@ typedef struct {
   uint8_t off_vel[128];   /* release velocity of the last NoteOff */
   uint8_t poly[128];      /* poly pressure */
   uint8_t cc[128];        /* controller values */
-  uint8_t cc_count[128];  /* toggle tool / count tool counters, mod 64 */
+  uint8_t cc_count[RMP_MS_NCOUNT]; /* toggle / count tool counters, mod 64 */
   uint8_t program, prog_bank_msb, prog_bank_lsb, prog_valid;
   uint8_t bank_seen;      /* a bank select (0 or 32) was ever seen */
   uint16_t bend;          /* 14 bit, 8192 = centre */
   uint8_t chan_pressure;
   uint8_t sel;            /* RMP_MS_SEL_*: which pair (101/100 or 99/98) was written last */
+  uint8_t last_psel;      /* the last of 98-101 received (0: none) */
   rmp_ms_param param[RMP_MS_MAX_PARAMS];
 } rmp_ms_channel;
 
@@ -61,8 +76,12 @@ typedef struct {
   rmp_ms_channel ch[16];
   uint8_t song, song_valid;
   uint8_t seq_running;
+  uint8_t seq_started;     /* the last of Start / Continue was Start */
   uint32_t seq_pos;        /* MIDI clocks since song position 0 (19 bits) */
   uint8_t mtc_nib[8], mtc_point, mtc_valid;
+  uint8_t mtc_run;         /* quarter frames 0..mtc_point received in a row (forward) */
+  uint8_t mtc_complete_valid;
+  uint32_t mtc_complete;   /* MT0..MT7 of the last forward 0..7 run, MT0 in the top nibble */
   uint8_t reset_count, tune_count, sense_count; /* mod 128 */
   uint8_t undef_count[4];                       /* F4 F5 F9 FD, mod 256 */
 } rmp_midi_state;
@@ -86,11 +105,22 @@ void rmp_ms_init(rmp_midi_state *st);
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len);
 /* Classify a controller number (RMP_MS_CTL_*). */
 int rmp_ms_ctl_class(uint8_t ctl);
+int rmp_ms_cc_count_idx(uint8_t ctl);
+/* Toggle / count tool counter of a controller (0 for others). */
+uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);
+void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
 /* Find a parameter slot; with create != 0 allocate one (NULL when full). */
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create);
 /* The parameter addressed by Data Entry now: sets *nrpn, *pmsb, *plsb and
  * returns 1, or 0 if none (never selected, or the null parameter 127/127). */
 int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb);
+/* MTC frame arithmetic on MT0..MT7 nibbles packed MT0-first in 32 bits
+ * (the Chapter F COMPLETE layout, RFC 6295 Figure B.4.2): move the time
+ * code by delta frames (24, 25, 30 drop-frame or 30 fps from MT7), with
+ * carries up to the hour (mod 24). Reserved bits are kept. A nibble set
+ * that is not a valid time code is returned unchanged, so the function is
+ * a bijection and offset(offset(x, d), -d) == x for every x. */
+uint32_t rmp_ms_mtc_offset(uint32_t mt, int delta);
 /* Compare; fills *d (may be NULL) and returns the total number of differences. */
 unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, rmp_ms_diff *d);
 

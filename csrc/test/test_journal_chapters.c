@@ -51,9 +51,9 @@ static rmp_ej_chap_c cbuf, cdec;
 static void test_c(void) {
   /* |S=1|LEN=2|                              -> 0x82
    * log 1: |S=0|NUMBER=7|  |A=0|VALUE=100|    -> 07 64
-   * log 2: |S=1|NUMBER=64| |A=1|T=1|ALT=3|    -> C0 C3   (toggle tool)
-   * log 3: |S=0|NUMBER=123||A=1|T=0|ALT=2|    -> 7B 82   (count tool) */
-  static const uint8_t v[] = { 0x82, 0x07, 0x64, 0xC0, 0xC3, 0x7B, 0x82 };
+   * log 2: |S=1|NUMBER=64| |A=1|T=0|ALT=3|    -> C0 83   (toggle tool: T = 0, A.3.2)
+   * log 3: |S=0|NUMBER=123||A=1|T=1|ALT=2|    -> 7B C2   (count tool: T = 1) */
+  static const uint8_t v[] = { 0x82, 0x07, 0x64, 0xC0, 0x83, 0x7B, 0xC2 };
   memset(&cbuf, 0, sizeof cbuf);
   cbuf.s = 1;
   cbuf.count = 3;
@@ -83,22 +83,22 @@ static void test_m(void) {
    * PNUM-MSB octets are omitted):
    * header |S=1|P=0|E=0|U=1|W=0|Z=1|LENGTH=6|  -> 1001 0100 0000 0110 = 94 06
    * log    |S=1|PNUM-LSB=0|                    -> 80
-   *        |J=1|K=1|L=0|M=0|N=0|T=0|V=0|R=0|   -> C0
+   *        |J=1|K=1|L=0|M=0|N=0|T=0|V=1|R=0|   -> C2   (value tool: V = 1, A.4.2)
    *        |X=0|ENTRY-MSB=2|                   -> 02
    *        |X=0|ENTRY-LSB=0|                   -> 00 */
-  static const uint8_t v1[] = { 0x94, 0x06, 0x80, 0xC0, 0x02, 0x00 };
+  static const uint8_t v1[] = { 0x94, 0x06, 0x80, 0xC2, 0x02, 0x00 };
   memset(&mbuf, 0, sizeof mbuf);
   mbuf.s = 1;
   mbuf.count = 1;
   mbuf.log[0] = (rmp_ej_param_log){ .s = 1, .q = 0, .pnum_lsb = 0, .pnum_msb = 0,
-                                    .flags = RMP_EJ_M_J | RMP_EJ_M_K, .entry_msb = 2, .entry_lsb = 0 };
+                                    .flags = RMP_EJ_M_J | RMP_EJ_M_K | RMP_EJ_M_V, .entry_msb = 2, .entry_lsb = 0 };
   uint8_t out[32];
   CHECK_INT(rmp_ej_chap_m_encode(&mbuf, out, sizeof out), 6);
   CHECK_MEM(out, 6, v1, sizeof v1);
   CHECK_INT(rmp_ej_chap_m_decode(v1, sizeof v1, &mdec), 6);
   CHECK(mdec.s == 1 && mdec.p == 0 && mdec.u == 1 && mdec.w == 0 && mdec.z == 1 && mdec.count == 1);
   CHECK(mdec.log[0].s == 1 && mdec.log[0].q == 0 && mdec.log[0].pnum_msb == 0 && mdec.log[0].pnum_lsb == 0);
-  CHECK(mdec.log[0].flags == 0xC0 && mdec.log[0].entry_msb == 2 && mdec.log[0].entry_lsb == 0);
+  CHECK(mdec.log[0].flags == 0xC2 && mdec.log[0].entry_msb == 2 && mdec.log[0].entry_lsb == 0);
   CHECK_PREFIXES(rmp_ej_chap_m_decode, rmp_ej_chap_m, v1);
 
   /* Mixed NRPN 1/2 and RPN 0/1 -> U=0 W=0 Z=0, PNUM-MSB present:

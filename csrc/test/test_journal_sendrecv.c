@@ -14,16 +14,20 @@ static void rec(void *ud, const uint8_t *m, size_t n) {
 static rmp_ej_sender s;
 static rmp_ej_receiver r;
 
-/* Journal of packet 101 after NoteOn 0x3C vel 100 in packet 100:
- * header |S=1|Y=0|A=1|H=0|TOTCHAN=0| = A0, checkpoint 100 = 00 64
- * channel |S=1|CHAN=0|H=0|LENGTH=7| = 80 07, TOC N = 08
- * N |B=1|LEN=1| = 81, |LOW=15|HIGH=1| = F1, |S=1|60| = BC, |Y=1|100| = E4 */
-static const uint8_t j101[] = { 0xA0, 0x00, 0x64, 0x80, 0x07, 0x08, 0x81, 0xF1, 0xBC, 0xE4 };
-/* packet 102 after NoteOff 0x3C (release 64) in packet 101:
- * channel LENGTH=6; N |B=1|LEN=0| = 80, |LOW=7|HIGH=7| = 77, OFFBITS note 60 = 08 */
-static const uint8_t j102[] = { 0xA0, 0x00, 0x64, 0x80, 0x06, 0x08, 0x80, 0x77, 0x08 };
-/* packet 103 (packet 102 carried nothing): same content, every S bit 0 */
-static const uint8_t j103[] = { 0x20, 0x00, 0x64, 0x00, 0x06, 0x08, 0x00, 0x77, 0x08 };
+/* S bits (RFC 6295 A.1): 1 by default, 0 on what codes a command of
+ * packet I-1 and on everything containing it.
+ * Journal of packet 101 after NoteOn 0x3C vel 100 in packet 100 (= I-1):
+ * header |S=0|Y=0|A=1|H=0|TOTCHAN=0| = 20, checkpoint 100 = 00 64
+ * channel |S=0|CHAN=0|H=0|LENGTH=7| = 00 07, TOC N = 08
+ * N |B=1|LEN=1| = 81 (no NoteOff in 100), |LOW=15|HIGH=1| = F1,
+ *   |S=0|60| = 3C, |Y=1|100| = E4 */
+static const uint8_t j101[] = { 0x20, 0x00, 0x64, 0x00, 0x07, 0x08, 0x81, 0xF1, 0x3C, 0xE4 };
+/* packet 102 after NoteOff 0x3C (release 64) in packet 101 (= I-1):
+ * header 20 00 64; channel |S=0|LENGTH=6| = 00 06, TOC 08;
+ * N |B=0|LEN=0| = 00 (NoteOff in I-1), |LOW=7|HIGH=7| = 77, OFFBITS note 60 = 08 */
+static const uint8_t j102[] = { 0x20, 0x00, 0x64, 0x00, 0x06, 0x08, 0x00, 0x77, 0x08 };
+/* packet 103 (packet 102 carried nothing): same content, every S bit (and B) 1 */
+static const uint8_t j103[] = { 0xA0, 0x00, 0x64, 0x80, 0x06, 0x08, 0x80, 0x77, 0x08 };
 
 static void test_sender_notes(void) {
   rmp_ej_send_config cfg = { 0, 0, 0 };
@@ -52,14 +56,14 @@ static void test_receiver_notes(void) {
   rmp_ej_recv_init(&r);
   ngot = 0;
   CHECK_INT(rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL), 0);
-  /* 100 lost; 101 arrives: single loss, journal S=1 -> NoteOn replayed */
+  /* 100 lost; 101 arrives: single loss, journal S=0 -> NoteOn replayed */
   CHECK_INT(rmp_ej_recv_packet(&r, 101, j101, sizeof j101, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
   CHECK_INT(ngot, 1);
   static const uint8_t on[] = { 0x90, 0x3C, 0x64 };
   CHECK_MEM(got[0], got_len[0], on, 3);
   CHECK_INT(r.st.ch[0].note_vel[60], 100);
   rmp_ej_recv_apply(&r, (const uint8_t[]){ 0x80, 0x3C, 0x40 }, 3);
-  /* 102 lost; 103's journal has S=0: nothing about 102, skipped */
+  /* 102 lost; 103's journal has S=1: nothing about 102, skipped */
   CHECK_INT(rmp_ej_recv_packet(&r, 103, j103, sizeof j103, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
   CHECK_INT(ngot, 1);
   /* no loss: the journal is not even looked at (garbage is fine) */
@@ -88,15 +92,18 @@ static void test_receiver_notes(void) {
   CHECK_INT(rmp_ej_recv_packet(&r, 110, NULL, 0, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_NOJOURNAL);
   /* loss with a malformed journal: error, and nothing emitted */
   ngot = 0;
-  static const uint8_t badj[] = { 0xA0, 0x00, 0x64, 0x80, 0x09, 0x08, 0x81, 0xF1, 0xBC, 0xE4 };
+  static const uint8_t badj[] = { 0x20, 0x00, 0x64, 0x00, 0x09, 0x08, 0x81, 0xF1, 0x3C, 0xE4 };
   CHECK_INT(rmp_ej_recv_packet(&r, 112, badj, sizeof badj, rec, NULL), RMP_EJ_ETRUNC);
   CHECK_INT(ngot, 0);
 }
 
-/* Sustain pedal 127, 0, 127 in packets 10, 11, 12; journal of 13:
- * A0 00 0A | channel 0 |S=1|LENGTH=8| 80 08, TOC C = 40
- * C |S=1|LEN=1| 81; |S=1|64| C0 |A=1|T=1|ALT=3| C3; |S=1|64| C0 |A=0|127| 7F */
-static const uint8_t jped[] = { 0xA0, 0x00, 0x0A, 0x80, 0x08, 0x40, 0x81, 0xC0, 0xC3, 0xC0, 0x7F };
+/* Sustain pedal 127, 0, 127 in packets 10, 11, 12; journal of 13 (the last
+ * press is in I-1 = 12, so S = 0 throughout):
+ * header |S=0|Y=0|A=1|H=0|TOTCHAN=0| = 20, checkpoint 10 = 00 0A
+ * channel 0 |S=0|CHAN=0|H=0|LENGTH=8| = 00 08, TOC C = 40
+ * C |S=0|LEN=1| = 01; value tool first, then toggle tool (A.3.3 order):
+ *   |S=0|64| = 40, |A=0|VALUE=127| = 7F; |S=0|64| = 40, |A=1|T=0|ALT=3| = 83 */
+static const uint8_t jped[] = { 0x20, 0x00, 0x0A, 0x00, 0x08, 0x40, 0x01, 0x40, 0x7F, 0x40, 0x83 };
 
 static void test_pedal(void) {
   rmp_ej_send_config cfg = { 0, 0, 0 };
@@ -128,7 +135,7 @@ static void test_pedal(void) {
   CHECK_INT(ngot, 2);
   CHECK_MEM(got[0], got_len[0], up, 3);
   CHECK_MEM(got[1], got_len[1], dn, 3);
-  CHECK_INT(r.st.ch[0].cc_count[64], 3);
+  CHECK_INT(rmp_ms_cc_count(&r.st.ch[0], 64), 3);
 }
 
 /* Program change with bank, RPN data entry, pitch bend, on channel 2. */
@@ -195,7 +202,8 @@ static void test_system(void) {
   CHECK_INT(rmp_ej_parse(out, (size_t)jl, &h, &sj, NULL, NULL, NULL), jl);
   CHECK(h.y == 1 && h.a == 0);
   CHECK(sj.q.n == 1 && sj.q.clock == 62); /* 10 * 6 + 2 clocks, running */
-  CHECK(sj.f.point == 1 && sj.f.complete == 0x34000000u);
+  /* quarter frames 0 and 1 only: no complete frame yet, PARTIAL MT0..MT1 */
+  CHECK(sj.f.c == 0 && sj.f.p == 1 && sj.f.point == 1 && sj.f.partial == 0x34000000u);
   CHECK(sj.d.song == 5 && sj.d.tune_count == 1);
   ngot = 0;
   CHECK_INT(rmp_ej_recv_packet(&r, seq, out, (size_t)jl, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
