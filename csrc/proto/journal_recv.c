@@ -58,7 +58,8 @@ static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
   int cls = rmp_ms_ctl_class(n);
   if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) return;
   if (l->tool == RMP_EJ_TOOL_VALUE) {
-    if (c->cc[n] != l->value) cc(x, ch, n, l->value);
+    int known = (c->cc_known[n >> 3] >> (n & 7)) & 1;
+    if (!known || c->cc[n] != l->value) cc(x, ch, n, l->value);
     return;
   }
   if (rmp_ms_cc_count_idx(n) < 0) return; /* a toggle / count tool we keep no counter for */
@@ -152,7 +153,7 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   /* W */
   if (cj->toc & RMP_EJ_TOC_W) {
     uint16_t b = (uint16_t)(cj->w.first | cj->w.second << 7);
-    if (c->bend != b) out(x, (uint8_t)(0xE0 | ch), cj->w.first, cj->w.second, 3);
+    if (!c->bend_known || c->bend != b) out(x, (uint8_t)(0xE0 | ch), cj->w.first, cj->w.second, 3);
   }
 
   /* N (+E): note-offs first, then note-ons */
@@ -178,7 +179,7 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   }
 
   /* T */
-  if ((cj->toc & RMP_EJ_TOC_T) && c->chan_pressure != cj->t.pressure)
+  if ((cj->toc & RMP_EJ_TOC_T) && (!c->pressure_known || c->chan_pressure != cj->t.pressure))
     out(x, (uint8_t)(0xD0 | ch), cj->t.pressure, 0, 2);
 
   /* A */

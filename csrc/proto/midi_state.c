@@ -127,15 +127,18 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
       else c->note_vel[d1] = d2;
       break;
     case 0xA0: c->poly[d1] = d2; break;
-    case 0xB0: apply_cc(c, d1, d2); break;
+    case 0xB0:
+      c->cc_known[d1 >> 3] |= (uint8_t)(1u << (d1 & 7));
+      apply_cc(c, d1, d2);
+      break;
     case 0xC0:
       c->program = d1;
       c->prog_bank_msb = c->cc[0];
       c->prog_bank_lsb = c->cc[32];
       c->prog_valid = 1;
       break;
-    case 0xD0: c->chan_pressure = d1; break;
-    case 0xE0: c->bend = (uint16_t)(d1 | (d2 << 7)); break;
+    case 0xD0: c->chan_pressure = d1; c->pressure_known = 1; break;
+    case 0xE0: c->bend = (uint16_t)(d1 | (d2 << 7)); c->bend_known = 1; break;
     }
     return;
   }

@@ -67,6 +67,10 @@ typedef struct {
   uint8_t bank_seen;      /* a bank select (0 or 32) was ever seen */
   uint16_t bend;          /* 14 bit, 8192 = centre */
   uint8_t chan_pressure;
+  /* What was ever received: a receiver's MIDI device keeps its own defaults
+   * for the rest, so a repair must send a logged value it never had. */
+  uint8_t cc_known[16];   /* bitmap by controller number */
+  uint8_t bend_known, pressure_known;
   uint8_t sel;            /* RMP_MS_SEL_*: which pair (101/100 or 99/98) was written last */
   uint8_t last_psel;      /* the last of 98-101 received (0: none) */
   rmp_ms_param param[RMP_MS_MAX_PARAMS];

@@ -211,7 +211,48 @@ static void test_system(void) {
   CHECK_INT(r.st.tune_count, 1);
 }
 
+/* Repairs collected by on_repair_msg. */
+typedef struct { uint8_t bytes[64][3]; int n; } repairs_t;
+
+static void on_repair_msg(void *ud, const uint8_t *msg, size_t len) {
+  repairs_t *rp = ud;
+  if (rp->n < 64 && len <= 3) memcpy(rp->bytes[rp->n++], msg, len);
+}
+
+/* A controller the receiver never had is repaired even when the journal's
+ * value equals the model's zero: the device behind the receiver keeps its
+ * own default (volume 100, say) until it is told. */
+static void test_unknown_controller(void) {
+  static rmp_ej_sender snd;
+  static rmp_ej_receiver rcv;
+  rmp_ej_send_config cfg = {0, 0, 0};
+  rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_init(&rcv);
+  repairs_t rep = {{{0}}, 0};
+  uint8_t j[512];
+  static const uint8_t on[3] = {0x90, 60, 100}, vol0[3] = {0xB0, 7, 0}, bend[3] = {0xE0, 0, 64};
+  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
+  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
+  rmp_ej_send_record(&snd, 1, on, 3);
+  rmp_ej_recv_apply(&rcv, on, 3);
+  n = rmp_ej_send_encode(&snd, 2, j, sizeof j);     /* packet 2: lost */
+  rmp_ej_send_record(&snd, 2, vol0, 3);
+  rmp_ej_send_record(&snd, 2, bend, 3);             /* bend to the centre, the model's default */
+  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3: arrives after the loss */
+  CHECK(n > 0);
+  int f = rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep);
+  CHECK(f >= 0 && (f & RMP_EJ_R_LOSS) && (f & RMP_EJ_R_REPAIRED));
+  int saw_vol = 0, saw_bend = 0;
+  for (int i = 0; i < rep.n; i++) {
+    if (memcmp(rep.bytes[i], vol0, 3) == 0) saw_vol = 1;
+    if (memcmp(rep.bytes[i], bend, 3) == 0) saw_bend = 1;
+  }
+  CHECK(saw_vol);
+  CHECK(saw_bend);
+}
+
 int main(void) {
+  test_unknown_controller();
   test_sender_notes();
   test_receiver_notes();
   test_pedal();
