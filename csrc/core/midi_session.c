@@ -241,6 +241,11 @@ static int queue_msg(rtpmidi_midi_session *m, const uint8_t *msg, size_t len, do
 
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
                               const char **err) {
+  return rtpmidi_midi_session_send_at(m, bytes, len, -1, err);
+}
+
+int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                                 double time_ms, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
@@ -249,6 +254,10 @@ int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, siz
   if (memchr(bytes, 0xF0, len) && grow((void **)&m->scratch, &m->scratch_cap, len, 1))
     return UV_ENOMEM;
   double now = rtpmidi_now_ms();
+  /* A time from a MIDI input (when the bytes arrived there) may be earlier
+   * than now; one from the future would make a negative delta. */
+  if (time_ms >= 0 && time_ms < now) now = time_ms;
+  if (m->qn && now < m->qmsgs[m->qn - 1].t_ms) now = m->qmsgs[m->qn - 1].t_ms;
   size_t qn0 = m->qn, qlen0 = m->qlen;
   rmp_midi_parser p;
   rmp_midi_parser_init(&p, m->scratch, m->scratch_cap);

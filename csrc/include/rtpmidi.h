@@ -164,6 +164,10 @@ rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m);
  * or UV_ENOTCONN when the session cannot send. */
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
                               const char **err);
+/* The same, for bytes that arrived at time_ms (rtpmidi_now_ms() clock, not
+ * later than now), e.g. from a MIDI input: the delta times follow it. */
+int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                                 double time_ms, const char **err);
 /* Sends what is queued now instead of at the end of the loop turn. */
 int rtpmidi_midi_session_flush(rtpmidi_midi_session *m);
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st);

@@ -43,6 +43,8 @@ static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bo
 
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_midi *lm = ud;
+  /* no note left sounding on the output device when the peer is gone */
+  if (push_method(lm, "_silence")) rml_call(lm->st, 1);
   if (!push_method(lm, "drop_call")) return;
   lua_State *L = lm->st->L;
   lua_pushinteger(L, lm->cookie);
@@ -117,13 +119,14 @@ static int l_close(lua_State *L) {
   return 0;
 }
 
-/* m:send_midi(bytes) -> true | nil, err, code */
+/* m:send_midi(bytes[, time]) -> true | nil, err, code */
 static int l_send_midi(lua_State *L) {
   rml_midi *lm = check_midi(L);
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
+  double t = luaL_optnumber(L, 3, -1);
   const char *why = NULL;
-  int r = rtpmidi_midi_session_send(lm->m, (const uint8_t *)bytes, n, &why);
+  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &why);
   if (r == UV_EINVAL && why) {
     lua_pushnil(L);
     lua_pushfstring(L, "invalid MIDI: %s", why);

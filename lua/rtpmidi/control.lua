@@ -75,6 +75,7 @@ function RTPControl:stop_session(cookie)
   local s = lookup(self, cookie)
   if not s._core:started() then return true end
   s._core:stop()
+  if s._silence then s:_silence() end
   callback(s, "stop")
   return true
 end
@@ -82,6 +83,7 @@ end
 function RTPControl:remove_session(cookie)
   local s = lookup(self, cookie)
   self:stop_session(cookie)
+  if s.close_devices then s:close_devices() end
   s._core:close()
   s._core = nil
   s.cookie = nil

@@ -7,7 +7,7 @@ local MidiSession = RTPSession:extend()
 
 MidiSession.CALLBACKS = { "incoming_midi", "start", "stop", "drop_call" }
 
-local EXTRA = { "latency", "recovery", "payload_budget", "max_sysex" }
+local EXTRA = { "latency", "recovery", "payload_budget", "max_sysex", "api", "device_in", "device_out" }
 MidiSession.OPTIONS_SET = {}
 for k in pairs(RTPSession.OPTIONS_SET) do MidiSession.OPTIONS_SET[k] = true end
 for _, k in ipairs(EXTRA) do MidiSession.OPTIONS_SET[k] = true end
@@ -45,6 +45,15 @@ function MidiSession:init(peer_address, sending_port, receiving_port, latency, j
     cfg[k] = v
   end
   cfg.latency, cfg.recovery = lat, recovery
+  if opts.api ~= nil and type(opts.api) ~= "string" then bad("api", "string expected, got " .. type(opts.api)) end
+  cfg.api = opts.api
+  -- devices given at creation open now; a failure raises, naming the option
+  for _, k in ipairs{ "device_in", "device_out" } do
+    if opts[k] ~= nil then
+      local ok, err = self["set_" .. k](self, opts[k])
+      if not ok then bad(k, err) end
+    end
+  end
 end
 
 function MidiSession:_open()
@@ -54,14 +63,19 @@ end
 
 --- Sends one or more complete MIDI messages (a string of bytes). Messages
 -- given in one loop turn leave together in one packet.
+-- time (optional, rtpmidi.now() milliseconds, not in the future): when the
+-- bytes happened, e.g. the time a MIDI input gave them; default now.
 -- Returns true, or nil, err, code.
-function MidiSession:send_midi(bytes)
+function MidiSession:send_midi(bytes, time)
   if type(bytes) ~= "string" then
     error("bad argument 'bytes' (string of MIDI bytes expected, got " .. type(bytes) .. ")", 2)
   end
+  if time ~= nil and type(time) ~= "number" then
+    error("bad argument 'time' (milliseconds expected, got " .. type(time) .. ")", 2)
+  end
   local c = self._core
   if not c or not c:started() then return nil, "ENOTCONN: session is not started", "ENOTCONN" end
-  return c:send_midi(bytes)
+  return c:send_midi(bytes, time)
 end
 
 --- Sends what send_midi queued now rather than at the end of the loop turn.
@@ -76,6 +90,72 @@ function MidiSession:set_latency(ms)
     error("bad argument 'ms' (milliseconds >= 0 expected, got " .. tostring(ms) .. ")", 2)
   end
   self.config.latency = ms
+  if self.midi_out then self.midi_out:set_latency(ms) end
+end
+
+-- MIDI devices: MidiIn -> network; network (and the journal's repairs) ->
+-- MidiOut at the message's time plus the latency.
+
+local function midi() return require "rtpmidi.midi" end
+
+local function names(list)
+  local out = {}
+  for i, p in ipairs(list or {}) do out[i] = p.name end
+  return out
+end
+
+--- The MIDI ports of the session's API: { inputs = {names}, outputs = {names} }.
+function MidiSession:get_devices()
+  local m = midi()
+  return { inputs = names(m.MidiIn.ports(self.config.api)), outputs = names(m.MidiOut.ports(self.config.api)) }
+end
+
+local function check_port(port)
+  if type(port) ~= "string" and math.type(port) ~= "integer" then
+    error("bad argument 'port' (port name or index expected, got " .. type(port) .. ")", 3)
+  end
+end
+
+--- Sends what the input port plays to the peer. Returns true, or nil and a
+-- message listing the ports there are.
+function MidiSession:set_device_in(port)
+  check_port(port)
+  local inp, err, code = midi().MidiIn{ api = self.config.api, port = port,
+    on_message = function(_, bytes, time) self:send_midi(bytes, time) end }
+  if not inp then return nil, err, code end
+  if self.midi_in then self.midi_in:close() end
+  self.midi_in = inp
+  return true
+end
+
+--- Plays what arrives from the peer on the output port, at its time plus
+-- the latency. Returns true, or nil and a message listing the ports.
+function MidiSession:set_device_out(port)
+  check_port(port)
+  local out, err, code = midi().MidiOut{ api = self.config.api, port = port, latency = self.config.latency }
+  if not out then return nil, err, code end
+  if self.midi_out then self.midi_out:all_notes_off(); self.midi_out:close() end
+  self.midi_out = out
+  return true
+end
+
+--- The default route: what arrives goes to the output device, if any.
+-- A script that defines its own incoming_midi can call this to keep it.
+function MidiSession:incoming_midi(message, time)
+  local out = self.midi_out
+  if out then out:send(message, time) end
+end
+
+-- Called by the control after the session stops and by the core when the
+-- peer is gone: no note may be left sounding.
+function MidiSession:_silence()
+  if self.midi_out then self.midi_out:all_notes_off() end
+end
+
+--- Closes the devices (all notes off first).
+function MidiSession:close_devices()
+  if self.midi_in then self.midi_in:close(); self.midi_in = nil end
+  if self.midi_out then self.midi_out:all_notes_off(); self.midi_out:close(); self.midi_out = nil end
 end
 
 function MidiSession:get_latency() return self.config.latency end
