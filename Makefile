@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev
+BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev
 TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
 # node-rtpmidi interop peer (spec/peers). NodeSource's nodejs bundles npm and
 # conflicts with Debian's npm package: ask for npm only when it is missing.
@@ -52,8 +52,22 @@ bench: deps-build
 	$(MAKE) build BUILD=$(BENCH_BUILD) CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTPMIDI_TESTS=OFF -DRTPMIDI_BENCH=ON"
 	sh bench/run.sh $(BENCH_BUILD)
 
+## fuzz: the libFuzzer targets of csrc/test/fuzz, built with clang in $(FUZZ_BUILD)
+## (ASan + UBSan), each run for FUZZ_SECONDS, FUZZ_JOBS at a time; one line per target
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_JOBS ?= $(JOBS)
+FUZZ_DEPS = $(BUILD_DEPS) clang libclang-rt-dev
+.PHONY: fuzz
+fuzz:
+	@sh .ci/deps.sh $(FUZZ_DEPS)
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DRTPMIDI_FUZZ=ON -DRTPMIDI_TESTS=OFF -DRTPMIDI_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) --target fuzz_all -j $(JOBS)
+	sh csrc/test/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 test: check
 
 clean:
 	rm -rf build build-asan build.luarocks
 	rm -rf $(BENCH_BUILD) bench/out
+	rm -rf $(FUZZ_BUILD)

@@ -17,6 +17,7 @@ endif()
 
 set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
+  csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c
   csrc/test/test_journal_converge.c
@@ -83,3 +84,11 @@ if(LUAROCKS AND NOT RTPMIDI_SANITIZE)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(install/luarocks PROPERTIES TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# Specs that measure timing through JACK run alone, so that the rest of the
+# suite running in parallel does not load the machine under them.
+foreach(t spec/midi_ports_spec spec/midisession_devices_spec)
+  if(TEST ${t})
+    set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endforeach()

@@ -24,11 +24,18 @@ local function apply(st, m)
     if kind == 0x90 and d2 > 0 then c.notes[d1] = d2
     elseif kind == 0x80 or kind == 0x90 then c.notes[d1] = nil
     elseif kind == 0xB0 then
-      if d1 == 99 or d1 == 101 then c.sel_msb, c.sel_kind = d2, d1 == 101 and "rpn" or "nrpn"
-      elseif d1 == 98 or d1 == 100 then c.sel_lsb, c.sel_kind = d2, d1 == 100 and "rpn" or "nrpn"
+      -- RPN (101/100) and NRPN (99/98) are separate registers; data entry
+      -- goes to the pair written last, as a MIDI device does it
+      if d1 >= 98 and d1 <= 101 then
+        c.reg = c.reg or {}
+        c.reg[d1] = d2
+        c.sel_kind = (d1 >= 100) and "rpn" or "nrpn"
       elseif d1 == 6 or d1 == 38 then
-        if c.sel_kind and c.sel_msb and c.sel_lsb then
-          local key = ("%s:%d:%d:%s"):format(c.sel_kind, c.sel_msb, c.sel_lsb, d1 == 6 and "msb" or "lsb")
+        local reg = c.reg or {}
+        local msb, lsb
+        if c.sel_kind == "rpn" then msb, lsb = reg[101], reg[100] else msb, lsb = reg[99], reg[98] end
+        if c.sel_kind and msb and lsb then
+          local key = ("%s:%d:%d:%s"):format(c.sel_kind, msb, lsb, d1 == 6 and "msb" or "lsb")
           c.rpn[key] = d2
         end
       elseif d1 == 123 or d1 == 120 then c.notes = {}

@@ -33,6 +33,7 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s);
 
 void rml_open_session(lua_State *L);
 void rml_open_midi_session(lua_State *L);
+void rml_open_applemidi(lua_State *L);
 void rml_open_codec(lua_State *L);
 void rml_open_watch(lua_State *L);
 void rml_open_signal(lua_State *L);

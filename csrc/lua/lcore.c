@@ -199,6 +199,7 @@ int luaopen_rtpmidi_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   rml_open_session(L);
   rml_open_midi_session(L);
+  rml_open_applemidi(L);
   rml_open_codec(L);
   rml_open_watch(L);
   rml_open_signal(L);

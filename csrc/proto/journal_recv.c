@@ -31,10 +31,20 @@ typedef struct {
   rmp_ej_emit_fn emit;
   void *ud;
   int skip_s; /* single-packet loss: skip S = 1 structures (A.1) */
+  unsigned emitted;
 } repair_ctx;
+
+/* Bounds on what one journal can make a receiver play, so that a hostile or
+ * broken journal cannot flood the MIDI output: increment/decrement presses
+ * replayed per parameter, and repair commands per journal. A real repair of
+ * all 16 channels stays far below the second. */
+#define MAX_BUTTON_REPLAY 127
+#define MAX_REPAIR_COMMANDS 16384
 
 static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
   uint8_t m[3] = { a, b, c };
+  if (x->emitted >= MAX_REPAIR_COMMANDS) return;
+  x->emitted++;
   if (x->emit) x->emit(x->ud, m, n);
   rmp_ms_apply(&x->r->st, m, n);
   x->r->repairs++;
@@ -47,7 +57,11 @@ static void select_param(repair_ctx *x, int ch, int nrpn, uint8_t pm, uint8_t pl
   rmp_ms_channel *c = &x->r->st.ch[ch];
   int n;
   uint8_t m, l;
-  if (!force && rmp_ms_selected(c, &n, &m, &l) && n == nrpn && m == pm && l == pl) return;
+  /* Both registers of the pair must have been received: a device's own
+   * starting values are not ours to assume. */
+  uint8_t hi = nrpn ? 99 : 101, lo = nrpn ? 98 : 100;
+  int known = ((c->cc_known[hi >> 3] >> (hi & 7)) & 1) && ((c->cc_known[lo >> 3] >> (lo & 7)) & 1);
+  if (!force && known && rmp_ms_selected(c, &n, &m, &l) && n == nrpn && m == pm && l == pl) return;
   if (nrpn) { cc(x, ch, 99, pm); cc(x, ch, 98, pl); }
   else { cc(x, ch, 101, pm); cc(x, ch, 100, pl); }
 }
@@ -134,6 +148,8 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
       if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
       int d = want.buttons - base;
+      if (d > MAX_BUTTON_REPLAY) d = MAX_BUTTON_REPLAY;
+      if (d < -MAX_BUTTON_REPLAY) d = -MAX_BUTTON_REPLAY;
       for (; d > 0; d--) cc(x, ch, 96, 0);
       for (; d < 0; d++) cc(x, ch, 97, 0);
     }
@@ -255,7 +271,7 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits };
+  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits, 0 };
   if (x.skip_s && h.s) return n; /* packet I-1 held nothing the journal codes */
   if (h.y) repair_sys(&x, &sj);
   if (h.a) {

@@ -251,7 +251,39 @@ static void test_unknown_controller(void) {
   CHECK(saw_bend);
 }
 
+/* The RPN selection is repaired when the receiver got only half of it: its
+ * LSB register was never received, even though the model's zero matches. */
+static void test_unknown_selection(void) {
+  static rmp_ej_sender snd;
+  static rmp_ej_receiver rcv;
+  rmp_ej_send_config cfg = {0, 0, 0};
+  rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_init(&rcv);
+  repairs_t rep = {{{0}}, 0};
+  uint8_t j[512];
+  static const uint8_t sel_msb[3] = {0xB0, 101, 0}, sel_lsb[3] = {0xB0, 100, 0}, entry[3] = {0xB0, 6, 10};
+  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
+  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
+  rmp_ej_send_record(&snd, 1, sel_msb, 3);
+  rmp_ej_recv_apply(&rcv, sel_msb, 3);
+  n = rmp_ej_send_encode(&snd, 2, j, sizeof j);     /* packet 2: lost */
+  rmp_ej_send_record(&snd, 2, sel_lsb, 3);
+  rmp_ej_send_record(&snd, 2, entry, 3);
+  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3 */
+  CHECK(n > 0);
+  int f = rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep);
+  CHECK(f >= 0 && (f & RMP_EJ_R_REPAIRED));
+  int at_lsb = -1, at_entry = -1;
+  for (int i = 0; i < rep.n; i++) {
+    if (memcmp(rep.bytes[i], sel_lsb, 3) == 0) at_lsb = i;
+    if (memcmp(rep.bytes[i], entry, 3) == 0) at_entry = i;
+  }
+  CHECK(at_lsb >= 0);
+  CHECK(at_entry > at_lsb);
+}
+
 int main(void) {
+  test_unknown_selection();
   test_unknown_controller();
   test_sender_notes();
   test_receiver_notes();

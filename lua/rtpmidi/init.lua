@@ -11,6 +11,7 @@ local M = {
   midi_apis = require("rtpmidi.midi").apis,
   set_jack_server = require("rtpmidi.midi").set_jack_server,
   MidiSession = require "rtpmidi.midisession",
+  AppleMidiSession = require "rtpmidi.applemidi",
   codec = require "rtpmidi.codec",
   Tempo = require "rtpmidi.tempo",
 }

@@ -1,0 +1,147 @@
+/* The AppleMIDI session's state, shared by applemidi_session.c (sockets,
+ * invitations, CK, RS, BY, participants, timers) and applemidi_midi.c (the
+ * RFC 6295 payload: sending with a journal per participant, receiving through
+ * sequence tracking, jitter buffer and journal repair). Not public. */
+#ifndef RMC_APPLEMIDI_INTERNAL_H
+#define RMC_APPLEMIDI_INTERNAL_H
+
+#include "applemidi.h"
+#include "jitter_buffer.h"
+#include "journal.h"
+#include "midi_cmd.h"
+#include "rtp_seq.h"
+#include "runtime.h"
+
+#define AP_JB_CAPACITY 64
+#define AP_MAX_PACKET 1500
+#define AP_PAYLOAD_TYPE 97
+
+typedef enum ap_state {
+  AP_INVITE_CTRL,   /* we invited: IN on the control port, waiting for OK */
+  AP_INVITE_DATA,   /* control OK: IN on the data port, waiting for OK */
+  AP_AWAIT_DATA,    /* we answered its control IN: waiting for its data IN */
+  AP_CONNECTED,
+  AP_DEAD           /* removed; freed by the next sweep */
+} ap_state;
+
+typedef struct ap_handle {
+  union {
+    uv_handle_t h;
+    uv_udp_t udp;
+    uv_timer_t timer;
+    uv_idle_t idle;
+    uv_check_t check;
+  } u;
+  rtpmidi_apple *owner; /* NULL once the session let go */
+} ap_handle;
+
+typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
+  uint32_t ts;
+  size_t len;
+  uint8_t data[];
+} ap_pkt;
+
+typedef struct ap_peer {
+  struct ap_peer *next;
+  uint32_t id;
+  ap_state state;
+  bool initiator, joined;
+  char name[RMP_AM_NAME_MAX + 1];
+  char addr[64];
+  int port;                        /* control port */
+  struct sockaddr_storage ctrl, data;
+  uint32_t token, ssrc;
+  bool have_ssrc;
+  /* invitation */
+  int tries;
+  double next_invite;
+  /* clock sync */
+  double next_ck, last_heard;
+  bool synced;
+  double latency_ms, offset_ms;
+  /* receiver feedback */
+  bool rx_since_rs;
+  uint16_t last_rx_seq;
+  double next_rs;
+  /* sending */
+  uint16_t seq;
+  rmp_ej_sender js;
+  int guards_left;
+  double next_guard;
+  /* receiving */
+  rmp_seq_t rseq;
+  bool seq_started;
+  rmp_jb_t jb;
+  rmp_jb_slot_t slots[AP_JB_CAPACITY];
+  rmp_ej_receiver jr;
+  rmp_cmd_decoder dec;
+  uint8_t *sysex;
+  bool anchored;
+  int64_t ext_ts, anchor_ts;
+  uint32_t last_ts;
+  double anchor_ms;
+  /* counters */
+  uint64_t packets_received, packets_sent, lost, messages_recovered;
+  uint64_t ck_exchanges, rs_sent, rs_received;
+} ap_peer;
+
+typedef struct ap_queued {
+  size_t off, len;
+  double t_ms;
+} ap_queued;
+
+struct rtpmidi_apple {
+  rtpmidi_runtime *rt;
+  rtpmidi_apple_config cfg;
+  char *name, *bind_address;
+  char **accept_list;
+  rtpmidi_apple_events ev;
+  void *ud;
+  uint32_t ssrc;
+  int port;                       /* bound control port */
+  ap_handle *ctrl, *data, *timer, *idle, *check;
+  unsigned open_handles;
+  bool started, freed;
+  unsigned busy;                  /* inside a callback: sweeping and freeing wait */
+  unsigned gen;                   /* bumped by stop */
+  ap_peer *peers;
+  uint32_t next_id;
+  void *discovery;
+  rtpmidi_apple_stats st;
+  /* sending */
+  uint8_t *qbytes;
+  size_t qlen, qcap;
+  ap_queued *qmsgs;
+  size_t qn, qmcap;
+  uint8_t *scratch;
+  size_t scratch_cap;
+  rmp_cmd_encoder enc;
+  rmp_cmd_msg *cmds;
+  size_t cmds_cap;
+  bool flushing;
+};
+
+/* applemidi_session.c */
+double rmc_ap_now(void);
+uint64_t rmc_ap_clock(double now_ms);  /* 10 kHz CK/RTP clock */
+int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
+                const struct sockaddr_storage *to);
+void rmc_ap_schedule(rtpmidi_apple *a);
+void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *out);
+void rmc_ap_want_flush(rtpmidi_apple *a);  /* flush after this loop turn */
+void rmc_ap_flushed(rtpmidi_apple *a);
+
+/* applemidi_midi.c */
+int rmc_ap_peer_media_init(rtpmidi_apple *a, ap_peer *p);
+void rmc_ap_peer_media_free(ap_peer *p);
+void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from);
+void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
+/* The earliest time media work is due for p (or +inf). */
+double rmc_ap_media_deadline(ap_peer *p);
+void rmc_ap_free_queue(rtpmidi_apple *a);
+
+/* applemidi_discovery.c */
+void *rmc_ap_discovery_start(rtpmidi_apple *a);
+void rmc_ap_discovery_stop(void *d);
+
+#endif

@@ -1,0 +1,380 @@
+/* The MIDI payload of an AppleMIDI session (RFC 6295).
+ *
+ * Sending: the messages given in one loop turn are encoded into command
+ * sections once; each connected participant gets them in its own RTP packet
+ * (its own sequence numbers) with its own recovery journal, and a guard
+ * packet or two (no commands, the journal only) after the last one, so that
+ * the loss of the last packet is repaired as well.
+ *
+ * Receiving, per participant: RTP header -> sequence tracking (A.1) ->
+ * jitter buffer -> journal (after a loss: repairs first, delivered with
+ * recovered = true) -> the packet's own commands. */
+#include "applemidi_internal.h"
+#include "rtp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLOCK_RATE 10000.0
+/* Open-loop bound on the journal when RS never comes: packets of history. */
+#define JOURNAL_MAX_HISTORY 512
+
+int rmc_ap_peer_media_init(rtpmidi_apple *a, ap_peer *p) {
+  p->sysex = malloc(a->cfg.max_sysex);
+  if (!p->sysex) return UV_ENOMEM;
+  rmp_cmd_decoder_init(&p->dec, p->sysex, a->cfg.max_sysex);
+  rmp_seq_init(&p->rseq, 1);
+  rmp_jb_init(&p->jb, p->slots, AP_JB_CAPACITY, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
+  rmp_ej_send_config jc = {JOURNAL_MAX_HISTORY, 0, 0};
+  rmp_ej_send_init(&p->js, &jc);
+  rmp_ej_recv_init(&p->jr);
+  rmc_random(&p->seq, sizeof p->seq);
+  return 0;
+}
+
+void rmc_ap_peer_media_free(ap_peer *p) {
+  rmp_jb_out_t o;
+  while (rmp_jb_flush(&p->jb, &o)) free(o.e.data);
+  free(p->sysex);
+  p->sysex = NULL;
+}
+
+void rmc_ap_free_queue(rtpmidi_apple *a) {
+  free(a->qbytes);
+  free(a->qmsgs);
+  free(a->scratch);
+  free(a->cmds);
+  a->qbytes = a->scratch = NULL;
+  a->qmsgs = NULL;
+  a->cmds = NULL;
+}
+
+/* ---- sending ---- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, n * elem);
+  if (!q) return UV_ENOMEM;
+  *p = q;
+  *cap = n;
+  return 0;
+}
+
+int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
+  static const char *dummy;
+  if (!err) err = &dummy;
+  *err = NULL;
+  if (!a->started) return UV_ENOTCONN;
+  if (memchr(bytes, 0xF0, len) && grow((void **)&a->scratch, &a->scratch_cap, len, 1)) return UV_ENOMEM;
+  double now = rmc_ap_now();
+  size_t qn0 = a->qn, qlen0 = a->qlen;
+  rmp_midi_parser parser;
+  rmp_midi_parser_init(&parser, a->scratch, a->scratch_cap);
+  size_t pos = 0;
+  int r = 0;
+  for (;;) {
+    rmp_midi_event e;
+    pos += rmp_midi_parser_feed(&parser, bytes + pos, len - pos, &e);
+    if (e.error) { r = e.error; break; }
+    if (e.len) {
+      if (grow((void **)&a->qbytes, &a->qcap, a->qlen + e.len, 1) ||
+          grow((void **)&a->qmsgs, &a->qmcap, a->qn + 1, sizeof(ap_queued))) {
+        r = UV_ENOMEM;
+        break;
+      }
+      memcpy(a->qbytes + a->qlen, e.data, e.len);
+      a->qmsgs[a->qn++] = (ap_queued){a->qlen, e.len, now};
+      a->qlen += e.len;
+      continue;
+    }
+    if (pos >= len) break;
+  }
+  if (!r && rmp_midi_parser_pending(&parser)) r = RMP_E_TRUNCATED;
+  if (r) {
+    a->qn = qn0;
+    a->qlen = qlen0;
+    *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
+    return r == UV_ENOMEM ? r : UV_EINVAL;
+  }
+  if (a->qn > qn0) rmc_ap_want_flush(a);
+  return 0;
+}
+
+/* Sends one RTP packet to p: header, the command section (J set when a
+ * journal follows), p's journal. */
+static int send_section(rtpmidi_apple *a, ap_peer *p, const uint8_t *sect, size_t slen, uint32_t ts) {
+  uint8_t pkt[AP_MAX_PACKET];
+  rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, ts, a->ssrc);
+  memcpy(pkt + RMP_RTP_HEADER_LEN, sect, slen);
+  size_t n = RMP_RTP_HEADER_LEN + slen;
+  if (a->cfg.recovery) {
+    int jl = rmp_ej_send_encode(&p->js, p->seq, pkt + n, sizeof pkt - n);
+    if (jl > 0) {
+      pkt[RMP_RTP_HEADER_LEN] |= 0x40; /* J */
+      n += (size_t)jl;
+    }
+  }
+  int r = rmc_ap_send(a, a->data, pkt, n, &p->data);
+  p->packets_sent++;
+  a->st.packets_sent++;
+  return r;
+}
+
+int rtpmidi_apple_flush(rtpmidi_apple *a) {
+  rmc_ap_flushed(a);
+  if (a->qn == 0 || a->flushing) return 0;
+  a->flushing = true;
+  if (grow((void **)&a->cmds, &a->cmds_cap, a->qn, sizeof(rmp_cmd_msg))) {
+    a->flushing = false;
+    a->qn = a->qlen = 0;
+    return UV_ENOMEM;
+  }
+  double t0 = a->qmsgs[0].t_ms;
+  uint64_t prev = 0;
+  for (size_t i = 0; i < a->qn; i++) {
+    uint64_t ticks = (uint64_t)llround((a->qmsgs[i].t_ms - t0) * CLOCK_RATE / 1000.0);
+    if (ticks < prev) ticks = prev;
+    a->cmds[i] = (rmp_cmd_msg){(uint32_t)(ticks - prev), a->qbytes + a->qmsgs[i].off, a->qmsgs[i].len};
+    prev = ticks;
+  }
+  uint32_t ts = (uint32_t)rmc_ap_clock(t0);
+  double now = rmc_ap_now();
+  size_t done = 0;
+  int r = 0;
+  uint8_t sect[AP_MAX_PACKET];
+  while (done < a->qn) {
+    rmp_cmd_enc_info info;
+    int n = rmp_cmd_encode(&a->enc, a->cmds + done, a->qn - done, false, a->cfg.payload_budget, sect,
+                           sizeof sect, &info);
+    if (n < 0) {
+      rmp_cmd_encoder_init(&a->enc);
+      r = UV_EINVAL;
+      break;
+    }
+    for (ap_peer *p = a->peers; p; p = p->next) {
+      if (p->state != AP_CONNECTED) continue;
+      int sr = send_section(a, p, sect, (size_t)n, ts);
+      if (sr && !r) r = sr;
+      if (a->cfg.recovery) {
+        for (size_t i = 0; i < info.nmsgs; i++)
+          rmp_ej_send_record(&p->js, p->seq, a->cmds[done + i].data, a->cmds[done + i].len);
+        p->guards_left = 2;
+        p->next_guard = now + a->cfg.guard_ms;
+      }
+      p->seq++;
+    }
+    ts += info.ticks;
+    a->st.messages_sent += info.nmsgs;
+    done += info.nmsgs;
+  }
+  a->qn = a->qlen = 0;
+  a->flushing = false;
+  if (!a->busy) rmc_ap_schedule(a);
+  return r;
+}
+
+/* ---- receiving ---- */
+
+static double local_time(const ap_peer *p, int64_t ticks) {
+  return p->anchor_ms + (double)(ticks - p->anchor_ts) * 1000.0 / CLOCK_RATE;
+}
+
+/* Maps the sender's RTP time to ours: the anchor is the packet with the
+ * least transit so far (one that would land in the future moves it). */
+static void anchor(ap_peer *p, uint32_t ts, uint32_t end_ticks, double now) {
+  if (!p->anchored) {
+    p->anchored = true;
+    p->ext_ts = ts;
+    p->anchor_ts = p->ext_ts;
+    p->anchor_ms = now;
+  } else {
+    p->ext_ts += (int32_t)(ts - p->last_ts);
+  }
+  p->last_ts = ts;
+  int64_t end = p->ext_ts + end_ticks;
+  double t = local_time(p, end);
+  if (t > now || now - t > 2000.0) {
+    p->anchor_ts = end;
+    p->anchor_ms = now;
+  }
+}
+
+typedef struct repair_ctx {
+  rtpmidi_apple *a;
+  ap_peer *p;
+  double time;
+} repair_ctx;
+
+static void emit_repair(void *ud, const uint8_t *msg, size_t len) {
+  repair_ctx *x = ud;
+  if (x->p->state != AP_CONNECTED) return;
+  x->p->messages_recovered++;
+  x->a->st.messages_recovered++;
+  if (x->a->ev.on_midi) {
+    rtpmidi_apple_peer info;
+    rmc_ap_fill_peer(x->p, &info);
+    x->a->ev.on_midi(x->a->ud, &info, msg, len, x->time, true);
+  }
+}
+
+static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
+  ap_pkt *k = o->e.data;
+  const uint8_t *pl = k->data;
+  size_t len = k->len;
+  if (o->lost_before) {
+    p->lost += o->lost_before;
+    a->st.lost += o->lost_before;
+  }
+  /* check the whole command section before delivering any of it */
+  rmp_cmd_decoder probe;
+  rmp_cmd_decoder_init(&probe, NULL, 0);
+  rmp_cmd_iter it;
+  rmp_cmd_event e;
+  int sect = rmp_cmd_iter_init(&it, &probe, pl, len);
+  int r = sect;
+  uint32_t end_ticks = 0;
+  while (r >= 0 && (r = rmp_cmd_iter_next(&it, &e)) == 1) end_ticks = e.time;
+  if (r < 0) {
+    a->st.malformed++;
+    return;
+  }
+  double now = rmc_ap_now();
+  anchor(p, k->ts, end_ticks, now);
+  int64_t base = p->ext_ts;
+  if (a->cfg.recovery) {
+    rmp_cmd_header h;
+    rmp_cmd_header_parse(pl, len, &h);
+    const uint8_t *j = h.j ? pl + sect : NULL;
+    size_t jl = h.j ? len - (size_t)sect : 0;
+    repair_ctx x = {a, p, local_time(p, base)};
+    int f = rmp_ej_recv_packet(&p->jr, (uint16_t)o->e.ext_seq, j, jl, emit_repair, &x);
+    if (f < 0) a->st.journal_errors++;
+    else if (f & RMP_EJ_R_LATE) return;
+    if (p->state != AP_CONNECTED) return;
+  }
+  rmp_cmd_iter_init(&it, &p->dec, pl, len);
+  while (rmp_cmd_iter_next(&it, &e) == 1) {
+    if (e.error) {
+      a->st.sysex_dropped++;
+      continue;
+    }
+    if (a->cfg.recovery) rmp_ej_recv_apply(&p->jr, e.data, e.len);
+    a->st.messages_received++;
+    if (a->ev.on_midi) {
+      rtpmidi_apple_peer info;
+      rmc_ap_fill_peer(p, &info);
+      a->ev.on_midi(a->ud, &info, e.data, e.len, local_time(p, base + e.time), false);
+    }
+    if (p->state != AP_CONNECTED) break;
+  }
+}
+
+static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
+  rmp_jb_out_t o;
+  while (rmp_jb_pop(&p->jb, now_us, &o)) {
+    if (p->state == AP_CONNECTED) deliver(a, p, &o);
+    free(o.e.data);
+  }
+}
+
+static bool same_host(const struct sockaddr *x, const struct sockaddr_storage *y) {
+  if (x->sa_family != y->ss_family) return false;
+  if (x->sa_family == AF_INET)
+    return ((const struct sockaddr_in *)x)->sin_addr.s_addr == ((const struct sockaddr_in *)y)->sin_addr.s_addr;
+  return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr, &((const struct sockaddr_in6 *)y)->sin6_addr,
+                sizeof(struct in6_addr)) == 0;
+}
+
+void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from) {
+  rmp_rtp_header h;
+  if (rmp_rtp_parse(buf, len, &h) < 0) {
+    a->st.malformed++;
+    return;
+  }
+  ap_peer *p = NULL;
+  for (ap_peer *q = a->peers; q; q = q->next)
+    if (q->state == AP_CONNECTED && q->ssrc == h.ssrc) p = q;
+  if (!p) {
+    a->st.unknown_ssrc++;
+    return;
+  }
+  if (!same_host(from, &p->data)) {
+    a->st.foreign++;
+    return;
+  }
+  double now = rmc_ap_now();
+  uint64_t now_us = (uint64_t)(now * 1000.0);
+  uint32_t ext;
+  int r = rmp_seq_receive(&p->rseq, h.sequence, h.timestamp, now_us, (uint32_t)CLOCK_RATE, &ext);
+  if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return;
+  if (r == RMP_SEQ_RESYNC) {
+    rmp_jb_out_t o;
+    while (rmp_jb_flush(&p->jb, &o)) {
+      if (p->state == AP_CONNECTED) deliver(a, p, &o);
+      free(o.e.data);
+    }
+    rmp_jb_reset(&p->jb);
+  }
+  p->packets_received++;
+  a->st.packets_received++;
+  p->last_rx_seq = h.sequence;
+  if (!p->rx_since_rs) {
+    p->rx_since_rs = true;
+    if (p->next_rs <= now) p->next_rs = now + a->cfg.rs_interval_ms;
+  }
+  ap_pkt *k = malloc(sizeof *k + h.payload_len);
+  if (!k) return;
+  k->ts = h.timestamp;
+  k->len = h.payload_len;
+  memcpy(k->data, buf + h.payload_offset, h.payload_len);
+  int pr = rmp_jb_push(&p->jb, ext, now_us, k);
+  if (pr == RMP_EJB_FULL) {
+    pop_all(a, p, now_us);
+    pr = rmp_jb_push(&p->jb, ext, now_us, k);
+  }
+  if (pr < 0) {
+    free(k);
+    a->st.duplicate++;
+    return;
+  }
+  pop_all(a, p, now_us);
+}
+
+double rmc_ap_media_deadline(ap_peer *p) {
+  double d = INFINITY;
+  if (p->guards_left) d = p->next_guard;
+  uint64_t us;
+  if (rmp_jb_next_deadline(&p->jb, &us)) {
+    double m = (double)us / 1000.0;
+    if (m < d) d = m;
+  }
+  return d;
+}
+
+void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
+  pop_all(a, p, (uint64_t)(now * 1000.0));
+  if (p->state != AP_CONNECTED) return;
+  if (p->guards_left && now >= p->next_guard) {
+    /* a guard packet: an empty command section carrying the journal */
+    uint8_t pkt[AP_MAX_PACKET];
+    size_t n = RMP_RTP_HEADER_LEN;
+    rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, (uint32_t)rmc_ap_clock(now), a->ssrc);
+    int jl = rmp_ej_send_encode(&p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
+    if (jl <= 0) {
+      p->guards_left = 0;
+      return;
+    }
+    pkt[n] = 0x40; /* B=0 J=1 Z=0 P=0 LEN=0 */
+    n += 1 + (size_t)jl;
+    rmc_ap_send(a, a->data, pkt, n, &p->data);
+    p->seq++;
+    p->packets_sent++;
+    a->st.packets_sent++;
+    a->st.guard_sent++;
+    p->guards_left--;
+    p->next_guard = now + 4 * a->cfg.guard_ms;
+  }
+}

@@ -1,0 +1,425 @@
+/* rtpmidi.core.applemidi: an AppleMIDI session as a userdata. The Lua object
+ * that owns it (an AppleMidiSession) receives incoming_midi,
+ * participant_joined, participant_left, participant_synced and
+ * invitation_failed. Each participant is one Lua table for as long as it is
+ * in the session (the same table in every callback and in participants()). */
+#include "lbind.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define APPLE_MT "rtpmidi.AppleMidiCore"
+#define MAX_ACCEPT 256
+
+typedef struct rml_apple {
+  rtpmidi_apple *a;  /* NULL once closed */
+  rml_state *st;
+  int owner_ref;
+  int peers_ref;     /* id -> participant table */
+  lua_Integer cookie;
+} rml_apple;
+
+static rml_apple *check_apple(lua_State *L) {
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  if (!la->a) luaL_error(L, "session is closed");
+  return la;
+}
+
+static int push_method(rml_apple *la, const char *name) {
+  lua_State *L = la->st->L;
+  if (la->owner_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, la->owner_ref);
+  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_insert(L, -2);
+  return 1;
+}
+
+static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
+#define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
+#define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
+#define SETB(k, v) (lua_pushboolean(L, (v)), lua_setfield(L, -2, k))
+#define SETS(k, v) (lua_pushstring(L, (v)), lua_setfield(L, -2, k))
+  SETI("id", p->id);
+  SETS("name", p->name);
+  SETS("address", p->address);
+  SETI("port", p->port);
+  SETI("ssrc", p->ssrc);
+  SETB("initiator", p->initiator);
+  SETB("synced", p->synced);
+  SETN("latency", p->latency_ms);
+  SETN("offset", p->offset_ms);
+  SETI("packets_received", p->packets_received);
+  SETI("packets_sent", p->packets_sent);
+  SETI("lost", p->lost);
+  SETI("messages_recovered", p->messages_recovered);
+  SETI("ck_exchanges", p->ck_exchanges);
+  SETI("rs_sent", p->rs_sent);
+  SETI("rs_received", p->rs_received);
+  SETI("checkpoint", p->checkpoint);
+  SETI("seq", p->seq);
+}
+
+/* Pushes the participant's table, made on first sight, with fresh fields. */
+static void push_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p, bool refresh) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+  if (lua_rawgeti(L, -1, p->id) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, p->id);
+    refresh = true;
+  }
+  lua_remove(L, -2);
+  if (refresh) set_fields(L, p);
+}
+
+static void forget_peer(lua_State *L, rml_apple *la, uint32_t id) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, id);
+  lua_pop(L, 1);
+}
+
+static void on_midi(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
+                    double time_ms, bool recovered) {
+  rml_apple *la = ud;
+  if (la->peers_ref == LUA_NOREF) return;
+  if (!push_method(la, "incoming_midi")) return;
+  lua_State *L = la->st->L;
+  lua_pushlstring(L, (const char *)msg, len);
+  lua_pushnumber(L, time_ms);
+  lua_pushboolean(L, recovered);
+  push_peer(L, la, p, false);
+  rml_call(la->st, 5);
+}
+
+static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
+  rml_apple *la = ud;
+  lua_State *L = la->st->L;
+  if (la->peers_ref == LUA_NOREF) return;
+  if (!push_method(la, "participant_joined")) {
+    push_peer(L, la, p, true); /* make the table now: participants() keeps it */
+    lua_pop(L, 1);
+    return;
+  }
+  push_peer(L, la, p, true);
+  rml_call(la->st, 2);
+}
+
+static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
+  rml_apple *la = ud;
+  lua_State *L = la->st->L;
+  if (la->peers_ref == LUA_NOREF) return;
+  push_peer(L, la, p, true);
+  lua_pop(L, 1);
+  if (!push_method(la, "participant_synced")) return;
+  push_peer(L, la, p, false);
+  rml_call(la->st, 2);
+}
+
+static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
+  rml_apple *la = ud;
+  lua_State *L = la->st->L;
+  if (la->peers_ref == LUA_NOREF) return;
+  if (push_method(la, "participant_left")) {
+    push_peer(L, la, p, true);
+    lua_pushstring(L, reason);
+    rml_call(la->st, 3);
+  }
+  forget_peer(L, la, p->id);
+}
+
+static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
+  rml_apple *la = ud;
+  if (!push_method(la, "invitation_failed")) return;
+  lua_State *L = la->st->L;
+  lua_pushstring(L, address);
+  lua_pushinteger(L, port);
+  lua_pushstring(L, reason);
+  rml_call(la->st, 4);
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def) {
+  lua_getfield(L, t, k);
+  lua_Integer v = lua_isnil(L, -1) ? def : luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static double opt_num(lua_State *L, int t, const char *k, double def) {
+  lua_getfield(L, t, k);
+  double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static bool opt_bool(lua_State *L, int t, const char *k, bool def) {
+  lua_getfield(L, t, k);
+  bool v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* core.applemidi{ name=, port=, accept="anyone"|"none"|{addresses}, ... } */
+static int l_applemidi(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rml_state *st = rml_get_state(L);
+  rtpmidi_apple_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  lua_getfield(L, 1, "name");
+  cfg.name = lua_tostring(L, -1);           /* kept on the stack until new() */
+  lua_getfield(L, 1, "bind_address");
+  cfg.bind_address = lua_tostring(L, -1);
+  cfg.port = (int)opt_int(L, 1, "port", 0);
+  cfg.ssrc = (uint32_t)opt_int(L, 1, "ssrc", 0);
+  cfg.invite_tries = (int)opt_int(L, 1, "invite_tries", 0);
+  cfg.invite_interval_ms = opt_num(L, 1, "invite_interval", 0);
+  cfg.ck_fast_count = (int)opt_int(L, 1, "ck_fast_count", 0);
+  cfg.ck_fast_interval_ms = opt_num(L, 1, "ck_fast_interval", 0);
+  cfg.ck_interval_ms = opt_num(L, 1, "ck_interval", 0);
+  cfg.timeout_ms = opt_num(L, 1, "timeout", 0) * 1000.0;
+  cfg.rs_interval_ms = opt_num(L, 1, "rs_interval", 0);
+  cfg.guard_ms = opt_num(L, 1, "guard_interval", 0);
+  cfg.jitter_buffer_ms = opt_num(L, 1, "jitter_buffer_size", 10);
+  cfg.payload_budget = (size_t)opt_int(L, 1, "payload_budget", 0);
+  cfg.max_sysex = (size_t)opt_int(L, 1, "max_sysex", 0);
+  cfg.recovery = opt_bool(L, 1, "recovery", true);
+  cfg.reinvite = opt_bool(L, 1, "reinvite", false);
+  const char *list[MAX_ACCEPT];
+  int t = lua_getfield(L, 1, "accept");   /* stays on the stack: its strings live there */
+  if (t == LUA_TNIL) {
+    cfg.accept = RTPMIDI_APPLE_ACCEPT_ANY;
+  } else if (t == LUA_TSTRING) {
+    const char *s = lua_tostring(L, -1);
+    if (strcmp(s, "anyone") == 0) cfg.accept = RTPMIDI_APPLE_ACCEPT_ANY;
+    else if (strcmp(s, "none") == 0) cfg.accept = RTPMIDI_APPLE_ACCEPT_NONE;
+    else return rml_arg_error(L, "accept", "\"anyone\", \"none\" or a list of addresses expected");
+  } else if (t == LUA_TTABLE) {
+    cfg.accept = RTPMIDI_APPLE_ACCEPT_LIST;
+    lua_Integer n = luaL_len(L, -1);
+    if (n > MAX_ACCEPT) return rml_arg_error(L, "accept", "at most 256 addresses");
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) != LUA_TSTRING) return rml_arg_error(L, "accept", "address strings expected");
+      list[i - 1] = lua_tostring(L, -1);
+      lua_pop(L, 1); /* the table keeps the string alive */
+    }
+    cfg.accept_list = list;
+    cfg.accept_count = (size_t)n;
+  } else {
+    return rml_arg_error(L, "accept", "\"anyone\", \"none\" or a list of addresses expected");
+  }
+  rml_apple *la = lua_newuserdatauv(L, sizeof *la, 0);
+  memset(la, 0, sizeof *la);
+  la->st = st;
+  la->owner_ref = LUA_NOREF;
+  lua_newtable(L);
+  la->peers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luaL_setmetatable(L, APPLE_MT);
+  rtpmidi_apple_events ev = {.on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
+                             .on_synced = on_synced, .on_invite_failed = on_invite_failed};
+  const char *bad = NULL;
+  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &bad);
+  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
+static int l_start(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  la->cookie = luaL_optinteger(L, 3, 0);
+  if (la->owner_ref == LUA_NOREF) {
+    lua_pushvalue(L, 2);
+    la->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  int r = rtpmidi_apple_start(la->a);
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void let_go(lua_State *L, rml_apple *la) {
+  luaL_unref(L, LUA_REGISTRYINDEX, la->owner_ref);
+  la->owner_ref = LUA_NOREF;
+}
+
+static int l_stop(lua_State *L) {
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  if (la->a) rtpmidi_apple_stop(la->a);  /* participant_left(p, "stopped") */
+  let_go(L, la);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  if (la->a) {
+    rtpmidi_apple_stop(la->a);
+    rtpmidi_apple_free(la->a);
+    la->a = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, la->peers_ref);
+    la->peers_ref = LUA_NOREF;
+  }
+  let_go(L, la);
+  return 0;
+}
+
+static int l_started(lua_State *L) {
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  lua_pushboolean(L, la->a && rtpmidi_apple_started(la->a));
+  return 1;
+}
+
+static int l_local_port(lua_State *L) {
+  lua_pushinteger(L, rtpmidi_apple_port(check_apple(L)->a));
+  return 1;
+}
+
+/* invite(host, port) -> true | nil, err, code */
+static int l_invite(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  const char *host = luaL_checkstring(L, 2);
+  lua_Integer port = luaL_checkinteger(L, 3);
+  if (port < 1 || port > 65534) return rml_arg_error(L, "port", "control port 1..65534 expected");
+  int r = rtpmidi_apple_invite(la->a, host, (int)port);
+  if (r == UV_EINVAL) return rml_arg_error(L, "host", "IPv4 address literal expected");
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_disconnect(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  int r = rtpmidi_apple_disconnect(la->a, (uint32_t)luaL_checkinteger(L, 2));
+  lua_pushboolean(L, r == 0);
+  return 1;
+}
+
+static int l_participants(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  size_t n = rtpmidi_apple_participants(la->a, NULL, 0);
+  rtpmidi_apple_peer *v = n ? malloc(n * sizeof *v) : NULL;
+  if (n && !v) return luaL_error(L, "out of memory");
+  n = rtpmidi_apple_participants(la->a, v, n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_peer(L, la, &v[i], true);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  free(v);
+  return 1;
+}
+
+static int l_send_midi(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  size_t n;
+  const char *bytes = luaL_checklstring(L, 2, &n);
+  const char *why = NULL;
+  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &why);
+  if (r == UV_EINVAL && why) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid MIDI: %s", why);
+    lua_pushliteral(L, "EINVAL");
+    return 3;
+  }
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_flush(lua_State *L) {
+  int r = rtpmidi_apple_flush(check_apple(L)->a);
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_stats(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  rtpmidi_apple_stats s;
+  rtpmidi_apple_get_stats(la->a, &s);
+  lua_newtable(L);
+#define SET(name) (lua_pushinteger(L, (lua_Integer)s.name), lua_setfield(L, -2, #name))
+  SET(ssrc); SET(port);
+  SET(control_sent); SET(control_received);
+  SET(packets_sent); SET(packets_received);
+  SET(messages_sent); SET(messages_received); SET(messages_recovered);
+  SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges);
+  SET(invitations_refused);
+  SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
+  SET(foreign); SET(journal_errors); SET(sysex_dropped);
+#undef SET
+  lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));
+  lua_setfield(L, -2, "participants");
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  if (la->a) {
+    /* no Lua calls from here on: the owner is gone (or the state is closing) */
+    la->owner_ref = LUA_NOREF;
+    la->peers_ref = LUA_NOREF;
+    rtpmidi_apple_free(la->a);
+    la->a = NULL;
+  }
+  return 0;
+}
+
+/* discovered() -> { {name=, address=, port=}, ... } */
+static int l_discovered(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  rtpmidi_apple_service v[64];
+  size_t n = rtpmidi_apple_discovered(la->a, v, 64);
+  if (n > 64) n = 64;
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, v[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, v[i].address);
+    lua_setfield(L, -2, "address");
+    lua_pushinteger(L, v[i].port);
+    lua_setfield(L, -2, "port");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int l_discovery(lua_State *L) {
+  lua_pushboolean(L, rtpmidi_apple_discovery_available());
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"start", l_start},
+  {"stop", l_stop},
+  {"close", l_close},
+  {"started", l_started},
+  {"local_port", l_local_port},
+  {"invite", l_invite},
+  {"disconnect", l_disconnect},
+  {"participants", l_participants},
+  {"send_midi", l_send_midi},
+  {"flush", l_flush},
+  {"stats", l_stats},
+  {"discovered", l_discovered},
+  {NULL, NULL},
+};
+
+void rml_open_applemidi(lua_State *L) {
+  if (luaL_newmetatable(L, APPLE_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_applemidi);
+  lua_setfield(L, -2, "applemidi");
+  lua_pushcfunction(L, l_discovery);
+  lua_setfield(L, -2, "applemidi_discovery");
+}
