@@ -184,7 +184,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static int open_udp(rtpmidi_session *s, int port, uv_udp_recv_cb cb, rmc_handle **slot) {
   rmc_handle *u = calloc(1, sizeof *u);
   if (!u) return UV_ENOMEM;
-  int r = uv_udp_init(s->rt->loop, &u->u.udp);
+  int r = uv_udp_init_ex(s->rt->loop, &u->u.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
   if (r) { free(u); return r; }
   u->owner = s;
   u->u.h.data = u;
