@@ -46,9 +46,13 @@ check-asan:
 
 ## bench: an optimised build in $(BENCH_BUILD), then the benchmarks on loopback;
 ## prints a markdown table and writes it to bench/out/results.md (bench/README.md)
+## (gnuplot draws bench/out/latency.png; node-rtpmidi is the comparison, spec/peers)
 BENCH_BUILD ?= build-bench
+BENCH_DEPS = $(BUILD_DEPS) gnuplot-nox nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 .PHONY: bench
-bench: deps-build
+bench:
+	@sh .ci/deps.sh $(BENCH_DEPS)
+	@$(MAKE) --no-print-directory spec-peers
 	$(MAKE) build BUILD=$(BENCH_BUILD) CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTPMIDI_TESTS=OFF -DRTPMIDI_BENCH=ON"
 	sh bench/run.sh $(BENCH_BUILD)
 

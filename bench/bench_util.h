@@ -42,9 +42,25 @@ static inline double bench_percentile(const double *sorted, long n, double p) {
   return sorted[k - 1];
 }
 
-/* Sorts the round trips (ns) and prints the one-way latency line. */
+/* When BENCH_DAT_DIR is set, appends the one-way latencies (RTT/2, µs), one
+ * a line, to $BENCH_DAT_DIR/<name>.dat (every round adds its samples; the
+ * plot in bench/run.sh draws their distribution). */
+static inline void bench_write_dat(const char *name, const double *rtt_ns, long n) {
+  const char *dir = getenv("BENCH_DAT_DIR");
+  if (!dir || !*dir) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.dat", dir, name);
+  FILE *f = fopen(path, "a");
+  if (!f) return;
+  for (long i = 0; i < n; i++) fprintf(f, "%.3f\n", rtt_ns[i] / 2000.0);
+  fclose(f);
+}
+
+/* Sorts the round trips (ns), writes the samples (bench_write_dat) and
+ * prints the one-way latency line. */
 static inline void bench_latency_line(const char *name, const char *what, double *rtt_ns, long n,
                                       long lost, const char *status) {
+  bench_write_dat(name, rtt_ns, n);
   qsort(rtt_ns, (size_t)n, sizeof *rtt_ns, bench_cmp_double);
   /* one way = RTT / 2, in microseconds */
   double f = 1.0 / 2000.0;

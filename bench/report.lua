@@ -30,6 +30,7 @@ local function parse_fields(s)
 end
 
 local meta, meta_order = {}, {}
+PLOT = nil                              -- the latency plot's file name, when drawn
 local groups, group_order = {}, {}      -- groups["kind/name"] = { rows }
 local kinds, kind_order = {}, {}        -- kinds[kind] = { names in order, keys in order }
 
@@ -43,6 +44,8 @@ for line in io.lines(path) do
       meta[k] = t[k]
     end
   end
+  local plot = line:match("^PLOT%s+(%S+)")
+  if plot then PLOT = plot end
   rest = line:match("^BENCH%s+(.*)$")
   if rest then
     local t, order = parse_fields(rest)
@@ -136,6 +139,13 @@ local function num(v, fmt)
   return ("%.2f"):format(v)
 end
 
+-- The status of a merged row, with its reason when it is not "ok".
+local function status_of(r)
+  local st = r.status or ""
+  if st ~= "ok" and r.why then st = st .. ": " .. tostring(r.why) end
+  return st
+end
+
 local function ratio(a, b)
   if type(a) ~= "number" or type(b) ~= "number" or b == 0 then return nil end
   return a / b
@@ -180,10 +190,23 @@ if R.latency then
     rows[#rows + 1] = { "`" .. name .. "`", r.what or "", num(r.runs), num(r.n), num(r.lost),
       num(r.p50_us, "%.2f"), num(r.p99_us, "%.2f"), num(r.max_us, "%.1f"),
       p50r and ("%.2fx"):format(p50r) or "", p99r and ("%.2fx"):format(p99r) or "",
-      r.status or "" }
+      status_of(r) }
   end
   table_md({ "benchmark", "what", "runs", "round trips", "lost", "p50", "p99", "max",
     "p50 / floor", "p99 / floor", "status" }, rows)
+  w("Two processes on loopback, one a side (`udp_floor` blocks in recv; the others sleep in")
+  w("epoll through libuv, or node's event loop). The RTP-MIDI rows carry a 3-octet pitch bend")
+  w("(its value is the probe's id) with the recovery journal on (ours; node-rtpmidi has none).")
+  w("`rtpmidi_node`: our AppleMidiSession probing a node-rtpmidi echo side. node-rtpmidi rows:")
+  w("one round, after node-rtpmidi's own CK exchange.")
+  w()
+  if PLOT then
+    w(("![one-way latency distributions](%s)"):format(PLOT))
+    w()
+    w(("`%s`: the CDF of every latency row (left) and its tail (right, log scale), from the raw"):format(PLOT))
+    w("samples in `bench/out/<name>.dat` (one-way µs, all rounds).")
+    w()
+  end
 end
 
 -- Throughput.
@@ -209,7 +232,7 @@ if R.throughput then
       num(r.seconds, "%.2f"), type(r.pps) == "number" and commas(r.pps) or "",
       fr and ("%.2fx"):format(fr) or "", num(r.cpu_s_per_mpkt, "%.2f"), split,
       bound and commas(1e6 / bound) or "",
-      r.status or "" }
+      status_of(r) }
   end
   table_md({ "benchmark", "what", "procs", "packets", "lost", "seconds", "packets/s",
     "pps / floor", "CPU s / Mpkt", "send + recv CPU", "CPU-bound pps", "status" }, rows)
@@ -221,9 +244,115 @@ if R.throughput then
   w()
 end
 
+-- MIDI messages through sessions (MidiSession, AppleMidiSession, node-rtpmidi).
+if R.midi_throughput then
+  w("## MIDI messages per second, one process, one session pair")
+  w()
+  local rows = {}
+  for _, name in ipairs(kinds.midi_throughput.names) do
+    local r = R.midi_throughput[name]
+    local c = r.cpu_s_per_mmsg
+    rows[#rows + 1] = { "`" .. name .. "`", r.what or "", num(r.runs), num(r.messages), num(r.lost),
+      num(r.packets), num(r.msgs_per_packet, "%.1f"), num(r.seconds, "%.2f"),
+      type(r.msgs_per_s) == "number" and commas(r.msgs_per_s) or "",
+      type(r.pps) == "number" and commas(r.pps) or "", num(c, "%.2f"),
+      (type(c) == "number" and c > 0) and commas(1e6 / c) or "", status_of(r) }
+  end
+  table_md({ "benchmark", "what", "runs", "messages", "lost", "packets", "msgs / packet", "seconds",
+    "messages/s", "packets/s", "CPU s / M msgs", "CPU-bound msgs/s", "status" }, rows)
+  w("Self-clocked like `throughput`: every message the receiving session's callback counts lets")
+  w("the sender give one more (at most 256 in flight; 128 for node-rtpmidi, which loses packets")
+  w("to the socket buffer at 256). *1 message per packet*: `flush()` after each `send_midi`;")
+  w("*batch*: what one loop turn gives leaves in one packet (RFC 6295 command lists).")
+  w("Note on / note off of one key alternately; the journal is on (ours).")
+  w()
+end
+
+-- Scale: N pairs in one process.
+if R.scale then
+  w("## Scale: session pairs in one process, timers running")
+  w()
+  local rows = {}
+  for _, name in ipairs(kinds.scale.names) do
+    local r = R.scale[name]
+    rows[#rows + 1] = { "`" .. name .. "`", r.what or "", num(r.pairs), num(r.fds), num(r.setup_s, "%.2f"),
+      num(r.rss_kib_per_session, "%.1f"), num(r.lua_kib_per_session, "%.2f"),
+      num(r.idle_s), num(r.idle_cpu_pct, "%.2f"),
+      num(r.probe_p50_us, "%.1f"), num(r.probe_p99_us, "%.1f"), num(r.probe_max_us, "%.1f"),
+      num(r.rtcp_sent or r.ck_exchanges), status_of(r) }
+  end
+  table_md({ "benchmark", "what", "pairs", "open fds", "setup s", "RSS KiB / session",
+    "Lua KiB / session", "idle s", "idle CPU % of a core", "probe p50", "probe p99", "probe max",
+    "RTCP sent / CK exchanges", "status" }, rows)
+  w("RSS per session: VmRSS after creating (and, AppleMIDI, joining) the N pairs minus before,")
+  w("over 2N; *Lua KiB* is the Lua heap's share of it. Idle CPU: getrusage over the idle")
+  w("seconds with only the timers (RTCP every ~5 s; AppleMIDI: CK, the first 6 at 1.5 s")
+  w("intervals). Probe: a ping-pong on pair 1 *within the one process* while the N pairs")
+  w("exist (µs one way; not comparable with the two-process latency rows).")
+  w()
+end
+
+-- The recovery journal.
+if R.journal or R.journal_c then
+  w("## Recovery journal")
+  w()
+  local J, JC = R.journal or {}, R.journal_c or {}
+  local polys = {}
+  for _, k in ipairs{ 0, 4, 8, 16, 32, 64, 128 } do
+    local l, ef, en = J["poly_" .. k], JC["encode_fb_poly_" .. k], JC["encode_nofb_poly_" .. k]
+    if l or ef or en then
+      l, ef, en = l or {}, ef or {}, en or {}
+      polys[#polys + 1] = { num(k), num(l.with_feedback_octets_per_packet, "%.1f"),
+        num(l.without_feedback_octets_per_packet, "%.1f"), num(ef.octets_per_journal, "%.1f"),
+        num(ef.ns_per_encode, "%.0f"), num(en.octets_per_journal, "%.1f"), num(en.ns_per_encode, "%.0f"),
+        status_of(l.status and l or ef) }
+    end
+  end
+  if #polys > 0 then
+    w("Journal octets per packet against polyphony (notes held), then one pitch bend per packet:")
+    w()
+    table_md({ "notes held", "MidiSession, feedback", "MidiSession, no feedback",
+      "C, feedback: octets", "C, feedback: ns / encode", "C, no feedback: octets",
+      "C, no feedback: ns / encode", "status" }, polys)
+    w("*MidiSession, feedback*: the peer a MidiSession, RTCP every ~20 ms on both sides, its")
+    w("receiver reports move the checkpoint (after a warm-up). *No feedback*: the peer a raw")
+    w("UDP sink that never reports; the packets right after the chord (MidiSession's open-loop")
+    w("bound keeps 256 packets). *C*: `rmp_ej_send_encode` alone (`journal_bench.c`) on the")
+    w("same traffic, feedback = an acknowledgement 16 packets behind.")
+    w()
+  end
+  local reps = {}
+  local lr, cr = J.repair_burst20, JC.repair_burst20
+  if lr then
+    reps[#reps + 1] = { "`repair_burst20` (Lua)", lr.what or "", num(lr.bursts), num(lr.repaired_msgs_per_burst),
+      num(lr.repair_us, "%.1f"), num(lr.first_packet_delivered_us, "%.1f"),
+      num(lr.no_loss_delivered_us, "%.1f"), num(lr.recovery_cost_us, "%.1f"), status_of(lr) }
+  end
+  if cr then
+    reps[#reps + 1] = { "`repair_burst20` (C)", cr.what or "", num(cr.iterations), num(cr.repaired_msgs),
+      num(cr.repair_us, "%.2f"), "", num(cr.no_loss_us, "%.3f"), num(cr.repair_us and cr.no_loss_us
+        and cr.repair_us - cr.no_loss_us, "%.2f"), status_of(cr) }
+  end
+  if #reps > 0 then
+    w("Time to repair after 20 consecutive lost packets (µs):")
+    w()
+    table_md({ "benchmark", "what", "bursts / iterations", "repaired messages", "repair",
+      "first packet delivered", "no-loss packet", "cost of recovery", "status" }, reps)
+    w("Lua: through `spec/fault_injector.lua` in one process; *repair* runs from the injector")
+    w("forwarding the first packet after the burst to the last repaired message delivered to")
+    w("`incoming_midi`; *first packet delivered* to that packet's own first message; *cost of")
+    w("recovery* = that minus the same for a packet after no loss. C: `rmp_ej_recv_packet` with")
+    w("the journal of that packet, from a saved receiver state (the copy's time taken off).")
+    w()
+  end
+end
+
+local SPECIAL = { latency = true, throughput = true, midi_throughput = true, scale = true,
+  journal = true, journal_c = true }
+
 -- Any other kind: every key it has.
 for _, kind in ipairs(kind_order) do
-  if kind ~= "latency" and kind ~= "throughput" then
+  if not SPECIAL[kind] then
     w("## " .. kind)
     w()
     local keys = {}
@@ -256,6 +385,29 @@ local GOALS = {
   { "packets/s with Lua callbacks on one core (`lua_1proc`)", "≥ 200,000",
     function() return get("throughput", "lua_1proc", "pps") end,
     function(v) return v >= 200000 end, "%s", commas },
+  { "1,000 MidiSession pairs: resident memory per session", "≤ 32 KiB",
+    function() return get("scale", "midisession_1000", "rss_kib_per_session") end,
+    function(v) return v <= 32 end, "%.1f KiB" },
+  { "1,000 MidiSession pairs: CPU at idle (RTCP running)", "≤ 5% of a core",
+    function() return get("scale", "midisession_1000", "idle_cpu_pct") end,
+    function(v) return v <= 5 end, "%.2f%%" },
+  { "1,000 AppleMidiSession pairs: resident memory per session", "≤ 32 KiB",
+    function() return get("scale", "applemidi_1000", "rss_kib_per_session") end,
+    function(v) return v <= 32 end, "%.1f KiB" },
+  { "1,000 AppleMidiSession pairs: CPU at idle (CK running)", "≤ 5% of a core",
+    function() return get("scale", "applemidi_1000", "idle_cpu_pct") end,
+    function(v) return v <= 5 end, "%.2f%%" },
+  { "MIDI messages/s vs node-rtpmidi, 1 message per packet (`applemidi_1proc` / `node_rtpmidi_1proc`)", "≥ 5.00x",
+    function() return ratio(get("midi_throughput", "applemidi_1proc", "msgs_per_s"),
+      get("midi_throughput", "node_rtpmidi_1proc", "msgs_per_s")) end,
+    function(v) return v >= 5 end, "%.2fx" },
+  { "MIDI messages/s vs node-rtpmidi, ours batching a loop turn (`applemidi_1proc_batch` / `node_rtpmidi_1proc`)", "≥ 5.00x",
+    function() return ratio(get("midi_throughput", "applemidi_1proc_batch", "msgs_per_s"),
+      get("midi_throughput", "node_rtpmidi_1proc", "msgs_per_s")) end,
+    function(v) return v >= 5 end, "%.2fx" },
+  { "one-way p50 vs node-rtpmidi (`applemidi` / `node_rtpmidi`)", "≤ 0.50x",
+    function() return ratio(get("latency", "applemidi", "p50_us"), get("latency", "node_rtpmidi", "p50_us")) end,
+    function(v) return v <= 0.5 end, "%.2fx" },
 }
 w("## Goals (issue 9), measured in this run")
 w()

@@ -8,6 +8,7 @@
 #   BENCH_ROUNDS=n   rounds of each benchmark, interleaved (default 3; merged by median)
 #   BENCH_PORT=p     first UDP port (default: random in 20000..49999)
 #   BENCH_PIN=0      do not pin the two processes of a pair to CPUs 0 and 1
+#   NODE=node        the node binary for the node-rtpmidi rows (spec/peers)
 # Adding a benchmark: a program or script that prints "BENCH kind=... name=...
 # key=value ..." lines (bench/README.md), and one call below.
 set -u
@@ -18,28 +19,62 @@ OUT=$ROOT/bench/out
 RAW=$OUT/raw.txt
 mkdir -p "$OUT"
 : > "$RAW"
+# the latency samples of each benchmark (one-way µs, one a line), for the plot
+export BENCH_DAT_DIR="$OUT"
+rm -f "$OUT"/*.dat "$OUT"/*.cdf "$OUT"/latency.png
 
 export LUA_PATH_5_4="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH_5_4="$BUILD/?.so;;"
 LUA=${LUA:-lua5.4}
 
-for f in "$BIN/udp_floor" "$BIN/capi_bench" "$BUILD/rtpmidi/core.so"; do
+for f in "$BIN/udp_floor" "$BIN/capi_bench" "$BIN/journal_bench" "$BUILD/rtpmidi/core.so"; do
   [ -e "$f" ] || { echo "bench: $f is missing; build first (make bench)" >&2; exit 2; }
 done
 
 # Sizes: latency round trips (after warm-up), throughput packets.
+# Scale: pairs per run, seconds of idle each (the last, largest, gets
+# SCALE_IDLE_LAST), probe round trips. Journal: packets per polyphony.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=50000 CODEC_MSGS=100000
+  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=30000 CODEC_MSGS=100000
+  NODE_RT=500 NODE_MSGS=5000 SCALE_N="1 1000" SCALE_IDLE=1 SCALE_IDLE_LAST=1 PROBE=500
+  POLY_PKTS=50 POLY_WARM=100 BURSTS=2 JOURNAL_ITERS=20000 MIDI_E2E_NOTES=200
 else
-  RT=20000 WARM=2000 ROUNDS=${BENCH_ROUNDS:-3} PKTS=200000 CODEC_MSGS=2000000
+  RT=5000 WARM=500 ROUNDS=${BENCH_ROUNDS:-3} PKTS=100000 CODEC_MSGS=2000000
+  NODE_RT=5000 NODE_MSGS=30000 SCALE_N="1 10 100 1000" SCALE_IDLE=2 SCALE_IDLE_LAST=10 PROBE=2000
+  POLY_PKTS=200 POLY_WARM=300 BURSTS=9 JOURNAL_ITERS=200000 MIDI_E2E_NOTES=2000
 fi
 WINDOW=256
+NODE_WINDOW=128   # node-rtpmidi loses packets to the socket buffer at 256 in flight
+NODE=${NODE:-node}
 TMO=20        # seconds: every process stops by itself after this
 KILL_AFTER=$((TMO + 10))   # and coreutils' timeout kills it after this
 
 # Ports: each benchmark takes the next block of 10 (RTP on even ports).
-PORT=${BENCH_PORT:-$(( 20000 + ($$ * 7919 + $(date +%s)) % 3000 * 10 ))}
+# The scale runs take blocks of 4 ports per pair after the others; the
+# start leaves room for all of it below 65536.
+PORT=${BENCH_PORT:-$(( 20000 + ($$ * 7919 + $(date +%s)) % 1500 * 10 ))}
 next_port() { PORT=$((PORT + 10)); }
+
+# 1,000 pairs = 2,000 sessions with 2 sockets each: raise the soft limit of
+# open files to the hard limit (reported in the header either way).
+FD_WANT=4200
+FD_HARD=$(ulimit -H -n)
+if [ "$FD_HARD" = unlimited ] || [ "$FD_HARD" -ge 65536 ]; then ulimit -n 65536 2>/dev/null
+else ulimit -n "$FD_HARD" 2>/dev/null; fi
+FD_SOFT=$(ulimit -n)
+if [ "$FD_SOFT" != unlimited ] && [ "$FD_SOFT" -lt "$FD_WANT" ]; then
+  FD_NOTE="soft limit $FD_SOFT (hard $FD_HARD): too low for 1,000 pairs ($FD_WANT wanted); those rows say so"
+else
+  FD_NOTE="soft limit raised to $FD_SOFT (hard $FD_HARD)"
+fi
+
+# node-rtpmidi (spec/peers/README.md): node and the npm package
+NODE_OK=0 NODE_WHY=""
+if ! command -v "$NODE" >/dev/null 2>&1; then NODE_WHY="node is not installed"
+elif [ ! -d "$ROOT/spec/peers/node_modules/rtpmidi" ]; then
+  NODE_WHY="node-rtpmidi is not installed (cd spec/peers && npm install --omit=optional --ignore-scripts --no-package-lock)"
+else NODE_OK=1; fi
+node_missing() { printf 'BENCH kind=%s name=%s status="not available" why="%s"\n' "$1" "$2" "$NODE_WHY" >> "$RAW"; echo "  $2: not available: $NODE_WHY"; }
 
 # Two processes of a pair on two different CPUs, when there are two.
 PIN_A="" PIN_B="" PINNING="none"
@@ -85,8 +120,10 @@ if commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
   [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -n 1)" ] && commit="$commit (with uncommitted changes)"
   meta commit "$commit"
 fi
+meta node "$( [ "$NODE_OK" = 1 ] && echo "$($NODE --version) with node-rtpmidi $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$ROOT/spec/peers/node_modules/rtpmidi/package.json" | head -n 1)" || echo "$NODE_WHY")"
 meta pinning "$PINNING"
-meta settings "$ROUNDS interleaved round(s) of each benchmark, merged by median (max: the largest); latency: $RT round trips after $WARM warm-up, 16-octet datagrams; throughput: $PKTS packets of 16 octets per round, at most $WINDOW in flight"
+meta fds "$FD_NOTE"
+meta settings "$ROUNDS interleaved round(s) of each benchmark, merged by median (max: the largest); latency: $RT round trips after $WARM warm-up, 16-octet datagrams (RTP-MIDI: 3-octet messages, journal on); node-rtpmidi rows: 1 round of $NODE_RT; throughput: $PKTS packets of 16 octets (or MIDI messages) per round, at most $WINDOW in flight ($NODE_WINDOW for node-rtpmidi); scale: $SCALE_N pairs, idle ${SCALE_IDLE} s (${SCALE_IDLE_LAST} s for the largest), $PROBE probe round trips"
 
 echo "rtpmidi benchmarks (raw lines in $RAW)"
 
@@ -103,8 +140,28 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   pair "$LUA $ROOT/bench/lua_echo.lua $p $((p + 2)) 5" \
        "$LUA $ROOT/bench/lua_latency.lua $((p + 2)) $p $RT $WARM $TMO"
+  next_port; p=$PORT
+  pair "$LUA $ROOT/bench/lua_midi.lua echo $p $((p + 2)) 5" \
+       "$LUA $ROOT/bench/lua_midi.lua latency $((p + 2)) $p $RT $WARM $TMO"
+  next_port; p=$PORT
+  pair "$LUA $ROOT/bench/lua_apple.lua echo $p 5" \
+       "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $RT $WARM $TMO"
   r=$((r + 1))
 done
+# node-rtpmidi: one round each (a CK exchange of node-rtpmidi's own takes
+# ~1.5 s before it sends); the echo side stops on BY, idle or its timeout.
+echo "latency: node-rtpmidi"
+if [ "$NODE_OK" = 1 ]; then
+  next_port; p=$PORT
+  pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
+       "$NODE $ROOT/bench/node_rtpmidi.js latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO"
+  next_port; p=$PORT
+  pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
+       "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO rtpmidi_node"
+else
+  node_missing latency node_rtpmidi
+  node_missing latency rtpmidi_node
+fi
 
 # ---- 4: throughput, interleaved rounds ----
 r=1
@@ -119,13 +176,65 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   pair "$LUA $ROOT/bench/lua_throughput.lua sink $p $((p + 2)) 5 $TMO" \
        "$LUA $ROOT/bench/lua_throughput.lua source $((p + 2)) $p $PKTS $WINDOW $TMO"
+  for batch in "" batch; do
+    next_port; p=$PORT
+    one "$LUA $ROOT/bench/lua_midi.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO $batch"
+    next_port; p=$PORT
+    one "$LUA $ROOT/bench/lua_apple.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO $batch"
+  done
   r=$((r + 1))
 done
+echo "throughput: node-rtpmidi"
+if [ "$NODE_OK" = 1 ]; then
+  next_port; p=$PORT
+  one "$NODE $ROOT/bench/node_rtpmidi.js throughput $p $((p + 2)) $NODE_MSGS $NODE_WINDOW $TMO"
+else
+  node_missing midi_throughput node_rtpmidi_1proc
+fi
+
+# ---- scale: N session pairs in one process, timers running ----
+for kind in midi apple; do
+  for n in $SCALE_N; do
+    echo "scale: $kind, $n pairs"
+    idle=$SCALE_IDLE
+    [ "$n" = "${SCALE_N##* }" ] && idle=$SCALE_IDLE_LAST
+    next_port; p=$PORT
+    one "$LUA $ROOT/bench/lua_scale.lua $kind $n $p $idle $PROBE $((PROBE / 10)) $TMO"
+    PORT=$((PORT + 4 * n + 100))   # lua_scale.lua skips ports it cannot bind
+  done
+done
+
+# ---- the recovery journal: octets per packet, repair after a burst ----
+echo "journal"
+next_port; p=$PORT
+one "$LUA $ROOT/bench/lua_journal.lua poly $p $POLY_PKTS $POLY_WARM"
+PORT=$((PORT + 60))
+next_port; p=$PORT
+one "$LUA $ROOT/bench/lua_journal.lua repair $p $BURSTS 20"
+one "$BIN/journal_bench $JOURNAL_ITERS"
+
+# ---- MIDI in to MIDI out through two sessions on JACK (issue 6) ----
+if command -v jackd >/dev/null 2>&1; then
+  echo "midi in to out"
+  next_port; p=$PORT
+  one "$LUA $ROOT/bench/midi_e2e.lua $p $MIDI_E2E_NOTES 60"
+fi
 
 # ---- 5: the MIDI codec, C and Lua ----
 echo "codec"
 one "$BIN/codec_bench $CODEC_MSGS"
 one "$LUA $ROOT/bench/lua_codec.lua $((CODEC_MSGS / 5))"
+
+# ---- the plot: latency distributions from the samples ----
+if command -v gnuplot >/dev/null 2>&1; then
+  if sh "$ROOT/bench/plot.sh" "$OUT"; then
+    echo "PLOT latency.png" >> "$RAW"
+  else
+    echo "bench: gnuplot failed; no plot" >&2
+  fi
+else
+  echo "bench: gnuplot is missing (make bench installs gnuplot-nox); no plot" >&2
+fi
 
 # ---- the report ----
 $LUA "$ROOT/bench/report.lua" "$RAW" > "$OUT/results.md" || exit 1

@@ -39,6 +39,7 @@ void rml_open_watch(lua_State *L);
 void rml_open_signal(lua_State *L);
 void rml_open_timer(lua_State *L);
 void rml_open_udp(lua_State *L);
+void rml_open_stdin(lua_State *L);
 void rml_open_midi(lua_State *L);
 
 #endif

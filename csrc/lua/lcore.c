@@ -205,6 +205,7 @@ int luaopen_rtpmidi_core(lua_State *L) {
   rml_open_signal(L);
   rml_open_timer(L);
   rml_open_udp(L);
+  rml_open_stdin(L);
   rml_open_midi(L);
   return 1;
 }

@@ -7,33 +7,29 @@ local USAGE = [[
 usage: rtpmidi <command> [options]
 
 commands:
+  list        the MIDI ports of each MIDI API (ALSA, JACK), the default marked
+  stream      stream a MIDI input to a peer and the peer to a MIDI output
+              (RTP-MIDI with the recovery journal, or AppleMIDI with --applemidi)
+  monitor     print the RTP-MIDI, RTCP and AppleMIDI packets arriving on a port
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
   run         run a Lua script on the loop; --watch reloads it on save
   version     print the version
   help        this text
 
-Run `rtpmidi <command> --help` for a command's options.
+Run `rtpmidi <command> --help` for a command's options. Exit codes: 0 done
+(Ctrl-C included), 1 a failure at run time, 2 a usage error.
 ]]
 
-local NOTE_NAMES = { "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B" }
-
-local function note_name(n)
-  return NOTE_NAMES[n % 12 + 1] .. (n // 12 - 1)
-end
-
-local function hex(s)
-  return (s:gsub(".", function(c) return ("%02x "):format(c:byte()) end):gsub(" $", ""))
-end
-
-local function describe_midi(msg)
-  local status, d1, d2 = msg:byte(1, 3)
+local monitor = require "rtpmidi.monitor"
+local hex, describe_midi = monitor.hex, function(msg)
   if #msg ~= 3 then return "" end
-  local kind, ch = status & 0xF0, (status & 0x0F) + 1
-  if kind == 0x90 and d2 > 0 then
-    return ("note on  ch%-2d %-4s vel %d"):format(ch, note_name(d1), d2)
-  elseif kind == 0x80 or kind == 0x90 then
-    return ("note off ch%-2d %-4s"):format(ch, note_name(d1))
+  local kind = msg:byte(1) & 0xF0
+  if kind == 0x80 or kind == 0x90 then
+    -- the demo's columns: "note on  ch1  C4   vel 100"
+    local ch, n, v = (msg:byte(1) & 0x0F) + 1, msg:byte(2), msg:byte(3)
+    if kind == 0x90 and v > 0 then return ("note on  ch%-2d %-4s vel %d"):format(ch, monitor.note_name(n), v) end
+    return ("note off ch%-2d %-4s"):format(ch, monitor.note_name(n))
   end
   return hex(msg)
 end
@@ -125,8 +121,499 @@ function M.demo(args)
   return intact and 0 or 1
 end
 
+-- Shared by the commands ------------------------------------------------------
+
+-- Parses args against spec: { {short, long, key, arg = "NAME", kind = "port"|"ms"|nil}, ... }.
+-- Returns opts, positional; "help"; or nil, message (a usage error).
+local function parse(args, spec)
+  local by = {}
+  for _, o in ipairs(spec) do
+    if o[1] then by["-" .. o[1]] = o end
+    by["--" .. o[2]] = o
+  end
+  local opts, positional = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "-h" or a == "--help" then return "help" end
+    local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
+    name = name or a
+    local o = by[name]
+    if o then
+      if o.arg then
+        local v = inline
+        if v == nil then i = i + 1; v = args[i] end
+        if v == nil then return nil, ("option %s needs %s"):format(name, o.arg) end
+        if o.kind == "port" then
+          local n = math.tointeger(tonumber(v))
+          if not n or n < 1 or n > 65535 then return nil, ("option %s needs a port 1..65535, got '%s'"):format(name, v) end
+          v = n
+        elseif o.kind == "ms" then
+          local n = tonumber(v)
+          if not n or n < 0 then return nil, ("option %s needs milliseconds >= 0, got '%s'"):format(name, v) end
+          v = n
+        elseif o.kind == "count" then
+          local n = tonumber(v)
+          if not n or n <= 0 then return nil, ("option %s needs a number > 0, got '%s'"):format(name, v) end
+          v = n
+        end
+        opts[o[3]] = v
+      else
+        if inline then return nil, ("option %s takes no value"):format(name) end
+        opts[o[3]] = true
+      end
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      return nil, "unknown option " .. a
+    else
+      positional[#positional + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, positional
+end
+
+local function usage_error(cmd, msg, help)
+  io.stderr:write("rtpmidi ", cmd, ": ", msg, "\n\n", help)
+  return 2
+end
+
+local function failure(cmd, msg)
+  io.stderr:write("rtpmidi ", cmd, ": ", tostring(msg), "\n")
+  return 1
+end
+
+-- SIGINT and SIGTERM call fn(name) once; returns the function that cancels them.
+local function on_stop_signals(fn)
+  local core = require "rtpmidi.core"
+  local handles = {}
+  local function cancel() for _, h in ipairs(handles) do h:cancel() end end
+  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
+    handles[#handles + 1] = core.signal(name, function() cancel(); fn(name) end)
+  end
+  return cancel
+end
+
+-- The REPL runs when standard input is a terminal (or with --repl), unless --no-repl.
+local function want_repl(opts)
+  if opts.no_repl then return false end
+  return opts.repl or require("rtpmidi.core").isatty(0)
+end
+
+-- list ------------------------------------------------------------------------
+
+local LIST_HELP = [[
+usage: rtpmidi list [--api API]
+
+Lists the MIDI ports of each MIDI API RtMidi was built with (alsa, jack):
+inputs (what `stream -i` takes: keyboards, other programs' outputs) and
+outputs (what `stream -o` takes: synths), with their indexes. `*` marks the
+default: the first port of the first API that has ports, which is what a
+port opened with no API and no name gets. An API that cannot be used right
+now (no ALSA sequencer, no JACK server running) says so.
+
+  --api API   only this API
+]]
+
+--- The ports of every API: { {api=, inputs=, outputs=, err=}, ... } with
+-- default_in / default_out set on the entries holding the defaults.
+function M.ports(only_api)
+  local report = {}
+  for _, api in ipairs(rtpmidi.midi_apis()) do
+    if not only_api or api == only_api then
+      local ins, ierr = rtpmidi.MidiIn.ports(api)
+      local outs, oerr = rtpmidi.MidiOut.ports(api)
+      local e = { api = api, inputs = ins or {}, outputs = outs or {}, err = ierr or oerr }
+      if not e.err and #e.inputs == 0 and #e.outputs == 0 then
+        -- a JACK client is made even with no server: only opening a port tells
+        local probe, perr = rtpmidi.MidiOut{ api = api, virtual = "rtpmidi-list-probe" }
+        if probe then probe:close() else e.err = perr end
+      end
+      report[#report + 1] = e
+    end
+  end
+  for _, kind in ipairs{ "inputs", "outputs" } do
+    for _, e in ipairs(report) do
+      if #e[kind] > 0 then e["default_" .. kind] = e[kind][1].index break end
+    end
+  end
+  return report
+end
+
+function M.print_ports(only_api)
+  local report = M.ports(only_api)
+  if #report == 0 then
+    print(only_api and ("no MIDI API named '%s' (built with: %s)"):format(only_api,
+      table.concat(rtpmidi.midi_apis(), ", ")) or "no MIDI API")
+    return only_api and 2 or 1
+  end
+  for _, e in ipairs(report) do
+    print(e.api .. ":")
+    if e.err then
+      local msg = tostring(e.err):gsub("^" .. e.api .. ": ", "")
+      if e.api == "jack" and msg:find("JACK server", 1, true) then
+        msg = "no JACK server running (start one, e.g. `jackd -d dummy`, or set JACK_DEFAULT_SERVER)"
+      end
+      print("  not available: " .. msg)
+    else
+      for _, kind in ipairs{ "inputs", "outputs" } do
+        local list = e[kind]
+        if #list == 0 then
+          print(("  %s: none"):format(kind))
+        else
+          print(("  %s:"):format(kind))
+          for _, p in ipairs(list) do
+            print(("  %s %2d  %s"):format(e["default_" .. kind] == p.index and "*" or " ", p.index, p.name))
+          end
+        end
+      end
+    end
+  end
+  return 0
+end
+
+function M.list(args)
+  local opts, err = parse(args, { { nil, "api", "api", arg = "API" } })
+  if opts == "help" then io.write(LIST_HELP) return 0 end
+  if not opts then return usage_error("list", err, LIST_HELP) end
+  if #err > 0 then return usage_error("list", "unexpected argument " .. err[1], LIST_HELP) end
+  return M.print_ports(opts.api)
+end
+
+-- stream ----------------------------------------------------------------------
+
+local STREAM_HELP = [[
+usage: rtpmidi stream -a HOST [-s PORT] [-r PORT] [-i IN] [-o OUT] [-L MS] [-b MS]
+                      [--no-journal] [-v]
+       rtpmidi stream --applemidi NAME [-a HOST] [-s PORT] [-r PORT] [-i IN] [-o OUT] ...
+       rtpmidi stream -l
+
+Streams a local MIDI input to a peer and what the peer sends to a local MIDI
+output, as RTP-MIDI (RFC 6295) with the recovery journal, until Ctrl-C.
+Ctrl-C ends the session cleanly: the peer gets an RTCP BYE (AppleMIDI: BY),
+every note still sounding on the output is turned off, and the exit code is 0.
+
+  -a, --address HOST       the peer (host name or IP address)
+  -s, --send-port PORT     the peer's RTP port (5004); AppleMIDI: its control port
+  -r, --receive-port PORT  our RTP port (5004); RTCP uses the next one
+  -i, --input IN           MIDI input to send: a port name, part of one, or an index
+  -o, --output OUT         MIDI output to play on (see `rtpmidi list`)
+  -V, --virtual NAME       make virtual ports "NAME in" / "NAME out" for what -i/-o leave out
+      --api API            MIDI API: alsa, jack (default: the first with ports)
+  -L, --latency MS         played this long after it was sent, to absorb jitter (20)
+  -b, --jitter-buffer MS   how long a packet may wait for reordering (10)
+      --no-journal         no recovery journal (RFC 6295 section 4): losses are not repaired
+      --applemidi NAME     speak Apple's session protocol as NAME (macOS, iOS, rtpMIDI):
+                           invite HOST at -s PORT, or with no -a wait to be invited on -r PORT
+  -l, --list               list the MIDI ports, as `rtpmidi list`
+  -v, --verbose            print every MIDI message that goes through
+      --repl / --no-repl   a Lua prompt on standard input (default: when it is a terminal)
+      --no-status          no status line (shown when standard output is a terminal)
+
+At the prompt, `session` is the session, `input` and `output` the MIDI ports,
+`stats()` the counters, `send(bytes)` sends MIDI to the peer, `quit()` stops.
+]]
+
+local STREAM_OPTIONS = {
+  { "a", "address", "address", arg = "HOST" },
+  { "s", "send-port", "send_port", arg = "PORT", kind = "port" },
+  { "r", "receive-port", "receive_port", arg = "PORT", kind = "port" },
+  { "i", "input", "input", arg = "IN" },
+  { "o", "output", "output", arg = "OUT" },
+  { "V", "virtual", "virtual", arg = "NAME" },
+  { nil, "api", "api", arg = "API" },
+  { "L", "latency", "latency", arg = "MS", kind = "ms" },
+  { "b", "jitter-buffer", "jitter_buffer", arg = "MS", kind = "ms" },
+  { nil, "no-journal", "no_journal" },
+  { nil, "applemidi", "applemidi", arg = "NAME" },
+  { "l", "list", "list" },
+  { "v", "verbose", "verbose" },
+  { nil, "repl", "repl" },
+  { nil, "no-repl", "no_repl" },
+  { nil, "no-status", "no_status" },
+}
+
+local function port_arg(v)
+  local n = math.tointeger(tonumber(v))
+  if n and tostring(n) == v then return n end
+  return v
+end
+
+-- Opens the MIDI ports the options name: input, output (each may be nil),
+-- or nil, message.
+local function open_ports(opts, latency)
+  local inp, out, err
+  if opts.input then
+    inp, err = rtpmidi.MidiIn{ api = opts.api, port = port_arg(opts.input) }
+    if not inp then return nil, nil, "MIDI input: " .. tostring(err) end
+  elseif opts.virtual then
+    inp, err = rtpmidi.MidiIn{ api = opts.api, virtual = opts.virtual .. " in" }
+    if not inp then return nil, nil, "virtual MIDI input: " .. tostring(err) end
+  end
+  if opts.output then
+    out, err = rtpmidi.MidiOut{ api = opts.api, port = port_arg(opts.output), latency = latency }
+  elseif opts.virtual then
+    out, err = rtpmidi.MidiOut{ api = opts.api, virtual = opts.virtual .. " out", latency = latency }
+  end
+  if opts.output or opts.virtual then
+    if not out then
+      if inp then inp:close() end
+      return nil, nil, "MIDI output: " .. tostring(err)
+    end
+  end
+  return inp, out
+end
+
+local function fmt_ms(v) return v and ("%.1f ms"):format(v) or "-" end
+
+-- The status line's text for a MidiSession or an AppleMidiSession.
+function M.status_text(session)
+  local st = session:stats()
+  if session.participants then
+    local ps = session:participants()
+    local lat = {}
+    for _, p in ipairs(ps) do if p.latency then lat[#lat + 1] = ("%.1f"):format(p.latency) end end
+    return ("peers %d | sent %d | received %d | lost %d | repaired %d | latency %s ms"):format(
+      #ps, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
+      #lat > 0 and table.concat(lat, "/") or "-")
+  end
+  local peers = (st.peer_ssrc or 0) ~= 0 and not session._dropped and 1 or 0
+  return ("peers %d | sent %d | received %d | lost %d | repaired %d | rtt %s | jitter %s | latency %s"):format(
+    peers, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
+    fmt_ms(st.rtt), fmt_ms(st.jitter), fmt_ms(session:get_latency()))
+end
+
+function M.stream(args)
+  local opts, rest = parse(args, STREAM_OPTIONS)
+  if opts == "help" then io.write(STREAM_HELP) return 0 end
+  if not opts then return usage_error("stream", rest, STREAM_HELP) end
+  if #rest > 0 then return usage_error("stream", "unexpected argument " .. rest[1], STREAM_HELP) end
+  if opts.list then return M.print_ports(opts.api) end
+  if not opts.address and not opts.applemidi then
+    return usage_error("stream", "-a HOST is needed (or --applemidi NAME to wait for invitations)", STREAM_HELP)
+  end
+  if opts.applemidi and (#opts.applemidi == 0 or #opts.applemidi > 64) then
+    return usage_error("stream", "--applemidi needs a session name of 1..64 octets", STREAM_HELP)
+  end
+  if opts.api then
+    local known = false
+    for _, a in ipairs(rtpmidi.midi_apis()) do known = known or a == opts.api end
+    if not known then
+      return usage_error("stream", ("--api: no MIDI API '%s' (built with: %s)"):format(opts.api,
+        table.concat(rtpmidi.midi_apis(), ", ")), STREAM_HELP)
+    end
+  end
+  local latency = opts.latency or 20
+  local jitter = opts.jitter_buffer or 10
+  local send_port, recv_port = opts.send_port or 5004, opts.receive_port or 5004
+  local verbose = opts.verbose
+  local log = function(...) io.stderr:write("rtpmidi stream: ", ...) io.stderr:write("\n") end
+
+  local Apple = opts.applemidi and rtpmidi.AppleMidiSession
+  if opts.applemidi and type(Apple) ~= "table" then
+    return failure("stream", "--applemidi: AppleMIDI sessions are not available in this build")
+  end
+
+  local inp, out, perr = open_ports(opts, latency)
+  if perr then return failure("stream", perr) end
+  if not inp and not out then
+    log("no MIDI ports given (-i, -o or -V): nothing to play or send here; -v prints what arrives")
+  end
+
+  local control = rtpmidi.RTPControl()
+  local session
+  local function show(dir, msg, extra)
+    print(("%s %-22s %s%s"):format(dir, hex(msg), monitor.describe_midi(msg), extra or ""))
+  end
+  if opts.applemidi then
+    session = Apple{
+      name = opts.applemidi, port = recv_port, recovery = not opts.no_journal, jitter_buffer_size = jitter,
+      incoming_midi = function(_, msg, time, recovered, p)
+        if verbose then show("<-", msg, (recovered and "  (recovered)" or "") .. (p and ("  from " .. tostring(p.name)) or "")) end
+        if out then out:send(msg, time) end
+      end,
+      participant_joined = function(_, p)
+        log(("%s joined (%s:%d)"):format(tostring(p.name), tostring(p.address), p.port or 0))
+      end,
+      participant_left = function(_, p, reason)
+        log(("%s left: %s"):format(tostring(p.name), tostring(reason)))
+        if out and #session:participants() == 0 then out:all_notes_off() end
+      end,
+      invitation_failed = function(_, address, port, reason)
+        log(("invitation to %s:%d failed: %s"):format(tostring(address), port or 0, tostring(reason)))
+      end,
+    }
+  else
+    session = rtpmidi.MidiSession{
+      peer_address = opts.address, sending_port = send_port, receiving_port = recv_port,
+      latency = latency, jitter_buffer_size = jitter, recovery = not opts.no_journal,
+      tool_name = "rtpmidi stream " .. rtpmidi._VERSION,
+      incoming_midi = function(self, msg, time, recovered)
+        self._dropped = nil
+        if verbose then show("<-", msg, recovered and "  (recovered)" or "") end
+        if self.midi_out then self.midi_out:send(msg, time) end
+      end,
+      drop_call = function(self, _, reason, detail)
+        self._dropped = true
+        log(("peer %s: %s%s"):format(opts.address, reason, detail and detail ~= "" and (" (" .. detail .. ")") or ""))
+      end,
+    }
+    session.midi_out = out  -- closed, all notes off first, when the session is removed
+  end
+  if inp then
+    inp.on_message = function(_, bytes, time)
+      if verbose then show("->", bytes) end
+      if opts.applemidi then session:send_midi(bytes) else session:send_midi(bytes, time) end
+    end
+    if not opts.applemidi then session.midi_in = inp end
+  end
+
+  local cookie = control:add_session(session)
+  local ok, err = control:start_session(cookie)
+  if not ok then
+    control:remove_session(cookie)
+    if opts.applemidi then
+      if inp then inp:close() end
+      if out then out:close() end
+    end
+    return failure("stream", ("cannot start the session on port %d: %s"):format(recv_port, tostring(err)))
+  end
+  if opts.applemidi then
+    if opts.address then
+      local iok, ierr = session:invite(opts.address, send_port)
+      if not iok then
+        control:remove_session(cookie)
+        if inp then inp:close() end
+        if out then out:close() end
+        return failure("stream", "cannot invite " .. opts.address .. ": " .. tostring(ierr))
+      end
+      log(("AppleMIDI session '%s' on port %d, inviting %s:%d"):format(opts.applemidi, session:local_port(), opts.address, send_port))
+    else
+      log(("AppleMIDI session '%s' on port %d, waiting for invitations"):format(opts.applemidi, session:local_port()))
+    end
+  else
+    log(("streaming with %s:%d from port %d, journal %s, latency %g ms, jitter buffer %g ms"):format(
+      opts.address, send_port, session:local_port(), opts.no_journal and "off" or "on", latency, jitter))
+  end
+  log(("input: %s, output: %s (Ctrl-C stops)"):format(inp and inp:port_name() or "none", out and out:port_name() or "none"))
+
+  local core = require "rtpmidi.core"
+  local status, repl, cancel_signals
+  local stopping = false
+  local function stop(why)
+    if stopping then return end
+    stopping = true
+    if cancel_signals then cancel_signals() end
+    if repl then repl:close() end
+    if status then status:close() end
+    if why then log(why .. ", stopping") end
+    -- BYE to the peer, all notes off on the output; then give the MIDI
+    -- output a moment to play them before the loop ends and the ports close
+    control:stop_session(cookie)
+    if opts.applemidi and out then out:all_notes_off() end
+    rtpmidi.after(100, function() core.stop_loop() end)
+  end
+  cancel_signals = on_stop_signals(stop)
+  if not opts.no_status and core.isatty(1) then
+    status = require("rtpmidi.term").status_line(function() return M.status_text(session) end, 1000)
+  end
+  if want_repl(opts) then
+    local env = {
+      rtpmidi = rtpmidi, session = session, control = control, input = inp, output = out,
+      stats = function() return session:stats() end,
+      send = function(bytes) return session:send_midi(bytes) end,
+      quit = function() stop() end,
+    }
+    local rerr
+    repl, rerr = require("rtpmidi.term").repl{ env = env, prompt = "stream> ", on_eof = function() stop("end of input") end }
+    if not repl then log("no prompt: ", tostring(rerr)) end
+  end
+  control:run()
+  if not stopping then stop() ; control:run() end
+  control:remove_session(cookie)
+  if opts.applemidi then
+    if inp then inp:close() end
+    if out then out:close() end
+  end
+  return 0
+end
+
+-- monitor ---------------------------------------------------------------------
+
+local MONITOR_HELP = [[
+usage: rtpmidi monitor PORT [--bind ADDRESS] [-c COUNT] [-t SECONDS] [-x]
+
+Listens on UDP PORT and PORT+1 and prints one line per packet that arrives:
+RTP-MIDI (RFC 6295: each MIDI command, and the recovery journal's size and
+table of contents), RTCP (SR, RR, SDES, BYE) and AppleMIDI session commands
+(IN, OK, NO, BY, CK, RS). It never answers: point a sender at PORT, or run it
+where a session's peer would be.
+
+  --bind ADDRESS    the local address to listen on (0.0.0.0)
+  -c, --count N     exit after N packets
+  -t, --time S      exit after S seconds
+  -x, --hex         also print each packet in hex
+]]
+
+function M.monitor(args)
+  local opts, rest = parse(args, {
+    { nil, "bind", "bind", arg = "ADDRESS" },
+    { "c", "count", "count", arg = "N", kind = "count" },
+    { "t", "time", "time", arg = "SECONDS", kind = "count" },
+    { "x", "hex", "hex" },
+  })
+  if opts == "help" then io.write(MONITOR_HELP) return 0 end
+  if not opts then return usage_error("monitor", rest, MONITOR_HELP) end
+  if #rest ~= 1 then return usage_error("monitor", "one PORT expected", MONITOR_HELP) end
+  local port = math.tointeger(tonumber(rest[1]))
+  if not port or port < 1 or port > 65534 then
+    return usage_error("monitor", "PORT must be 1..65534, got " .. rest[1], MONITOR_HELP)
+  end
+  local core = require "rtpmidi.core"
+  local bind = opts.bind or "0.0.0.0"
+  local okb, bad = pcall(core.udp, bind, 0)
+  if not okb then return usage_error("monitor", "--bind: " .. tostring(bad), MONITOR_HELP) end
+  if bad then bad:close() end
+  local sockets = {}
+  local function close_all() for _, s in ipairs(sockets) do s:close() end end
+  for _, p in ipairs{ port, port + 1 } do
+    local s, err = core.udp(bind, p)
+    if not s then close_all() return failure("monitor", ("cannot listen on %s:%d: %s"):format(bind, p, err)) end
+    sockets[#sockets + 1] = s
+  end
+  io.stderr:write(("rtpmidi monitor: listening on %s:%d and %d (Ctrl-C stops)\n"):format(bind, port, port + 1))
+  io.stdout:setvbuf("line")
+  local t0, count, finished = rtpmidi.now(), 0, false
+  local timer, cancel_signals
+  local function finish()
+    if finished then return end
+    finished = true
+    if cancel_signals then cancel_signals() end
+    if timer then timer:cancel() end
+    close_all()
+  end
+  for i, s in ipairs(sockets) do
+    local local_port = port + i - 1
+    s:recv(function(data, host, from)
+      if finished then return end
+      count = count + 1
+      print(("%9.3f %s:%d -> %d  %s"):format((rtpmidi.now() - t0) / 1000, host, from, local_port, monitor.describe(data)))
+      if opts.hex then print("          " .. hex(data)) end
+      if opts.count and count >= opts.count then finish() end
+    end)
+  end
+  if opts.time then timer = rtpmidi.after(opts.time * 1000, finish) end
+  cancel_signals = on_stop_signals(function(name)
+    io.stderr:write("rtpmidi monitor: ", name, ", stopping\n")
+    finish()
+  end)
+  -- the sockets keep the loop alive until finish() closes them
+  core.run("default")
+  finish()
+  return 0
+end
+
 local RUN_HELP = [[
-usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS]
+usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--repl | --no-repl] [--status]
 
 Runs a Lua script on the event loop until it stops the control, nothing is
 left to do, or Ctrl-C. With --watch, saving the script reloads it while its
@@ -138,54 +625,84 @@ fails to load or run leaves the previous one running and prints the error.
 
 Inside the script, `rtpmidi` is the module; its after/every timers belong to
 the script's current version and stop when a newer version takes over.
+
+When standard input is a terminal (or with --repl), a Lua prompt evaluates
+what you type on the running loop: the script's kept objects are there by
+name, with `rtpmidi`, `control`, `reload()` and `quit()`. --status shows a
+status line (when standard output is a terminal) for the sessions the
+control holds.
 ]]
 
-local function on_stop_signals(fn)
-  local core = require "rtpmidi.core"
-  local handles = {}
-  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
-    handles[#handles + 1] = core.signal(name, function() fn(name) end)
-  end
-  return function() for _, h in ipairs(handles) do h:cancel() end end
-end
-
 function M.run(args)
-  local path, watch, interval
+  local path, watch, interval, repl_opt, status_opt
   local i = 1
   while i <= #args do
     local a = args[i]
     if a == "--help" or a == "-h" then io.write(RUN_HELP) return 0
     elseif a == "--watch" or a == "-w" then watch = true
-    elseif a == "--interval" then interval = tonumber(args[i + 1]); i = i + 1
+    elseif a == "--interval" then
+      interval = tonumber(args[i + 1]); i = i + 1
+      if not interval or interval < 1 then return usage_error("run", "--interval needs milliseconds >= 1", RUN_HELP) end
+    elseif a == "--repl" then repl_opt = true
+    elseif a == "--no-repl" then repl_opt = false
+    elseif a == "--status" then status_opt = true
     elseif a:sub(1, 1) == "-" then
-      io.stderr:write("rtpmidi run: unknown option ", a, "\n", RUN_HELP) return 2
+      return usage_error("run", "unknown option " .. a, RUN_HELP)
     elseif not path then path = a
-    else io.stderr:write("rtpmidi run: one script at a time\n") return 2 end
+    else return usage_error("run", "one script at a time", RUN_HELP) end
     i = i + 1
   end
-  if not path then io.stderr:write(RUN_HELP) return 2 end
+  if not path then return usage_error("run", "a script is needed", RUN_HELP) end
+  local core = require "rtpmidi.core"
   local Live = require "rtpmidi.live"
   local live = Live.new(path)
   local ok, err = live:load()
   if not ok then
     io.stderr:write("rtpmidi run: ", tostring(err), "\n")
+    live:stop()
     return 1
   end
   if watch then
-    live:watch(interval or 100)
+    live:watch(math.floor(interval or 100))
     io.stderr:write(("rtpmidi: running %s, reloading on save (Ctrl-C stops)\n"):format(path))
   end
   local control = rtpmidi.RTPControl()
-  local cancel_signals
-  cancel_signals = on_stop_signals(function(name)
-    io.stderr:write("rtpmidi: ", name, ", stopping\n")
-    cancel_signals()
+  local repl, status, cancel_signals
+  local stopped = false
+  local function stop(name)
+    if stopped then return end
+    stopped = true
+    if cancel_signals then cancel_signals() end
+    if repl then repl:close() end
+    if status then status:close() end
+    if name then io.stderr:write("rtpmidi: ", name, ", stopping\n") end
     live:stop()
     control:stop()
-  end)
+  end
+  cancel_signals = on_stop_signals(stop)
+  if status_opt and core.isatty(1) then
+    status = require("rtpmidi.term").status_line(function()
+      local parts = {}
+      for _, c in ipairs(control:cookies()) do
+        local s = control:get_session(c)
+        if s.stats and (s.get_latency or s.participants) then parts[#parts + 1] = M.status_text(s) end
+      end
+      return #parts > 0 and table.concat(parts, " || ") or "no MIDI session"
+    end, 1000)
+  end
+  if repl_opt == true or (repl_opt == nil and core.isatty(0)) then
+    local env = setmetatable({
+      rtpmidi = rtpmidi, control = control, live = live,
+      reload = function() return live:reload() end,
+      quit = function() stop() end,
+    }, { __index = function(_, k) return live.objects[k] end })
+    local rerr
+    repl, rerr = require("rtpmidi.term").repl{ env = env, prompt = "run> ",
+      on_eof = function() stop("end of input") end }
+    if not repl then io.stderr:write("rtpmidi run: no prompt: ", tostring(rerr), "\n") end
+  end
   control:run()
-  cancel_signals()
-  live:stop()
+  stop()
   return 0
 end
 
@@ -203,6 +720,12 @@ function M.main(args)
     return M.demo(rest)
   elseif cmd == "run" then
     return M.run(rest)
+  elseif cmd == "list" then
+    return M.list(rest)
+  elseif cmd == "stream" then
+    return M.stream(rest)
+  elseif cmd == "monitor" then
+    return M.monitor(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\n", USAGE)
   return 2

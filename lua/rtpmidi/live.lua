@@ -158,15 +158,25 @@ function Live:reload()
   return ok, err
 end
 
---- Reloads whenever the file changes. Returns the watch handle.
-function Live:watch(interval_ms)
+--- Reloads whenever the file changes. Returns the watch handle. A save
+-- often reaches the disk in steps (truncate, then write): the reload waits
+-- until the file has been still for `settle_ms` (default 50).
+function Live:watch(interval_ms, settle_ms)
   local core = require "rtpmidi.core"
-  self.watcher = assert(core.watch(self.path, interval_ms or 100, function() self:reload() end))
+  settle_ms = settle_ms or 50
+  self.watcher = assert(core.watch(self.path, interval_ms or 100, function()
+    if self.settle then self.settle:cancel() end
+    self.settle = rtpmidi.after(settle_ms, function()
+      self.settle = nil
+      self:reload()
+    end)
+  end))
   return self.watcher
 end
 
 function Live:stop()
   if self.watcher then self.watcher:cancel(); self.watcher = nil end
+  if self.settle then self.settle:cancel(); self.settle = nil end
   if self.generation then cancel_all(self.generation.timers) end
   for name, obj in pairs(self.objects) do
     close_object(obj)
