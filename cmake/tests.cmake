@@ -76,6 +76,17 @@ else()
   message(WARNING "busted not found: the Lua specs are not registered")
 endif()
 
+# One end-to-end script under valgrind (no error, no definite leak). Label
+# "valgrind": `ctest -LE valgrind` leaves it out. Skipped (77) without
+# valgrind; not registered in sanitizer builds (ASan and valgrind exclude
+# each other).
+if(NOT RTPMIDI_SANITIZE)
+  add_test(NAME valgrind/e2e
+    COMMAND sh ${PROJECT_SOURCE_DIR}/spec/valgrind.sh ${LUA54} ${CMAKE_BINARY_DIR}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(valgrind/e2e PROPERTIES LABELS valgrind SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()
+
 # The rockspec installs into a fresh tree and the module loads from there.
 find_program(LUAROCKS luarocks)
 if(LUAROCKS AND NOT RTPMIDI_SANITIZE)

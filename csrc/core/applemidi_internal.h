@@ -12,7 +12,8 @@
 #include "rtp_seq.h"
 #include "runtime.h"
 
-#define AP_JB_CAPACITY 64
+#define AP_JB_CAPACITY 64         /* default jitter_buffer_packets */
+#define AP_JB_MAX_CAPACITY 32768  /* half the sequence space */
 #define AP_MAX_PACKET 1500
 #define AP_PAYLOAD_TYPE 97
 
@@ -72,7 +73,7 @@ typedef struct ap_peer {
   rmp_seq_t rseq;
   bool seq_started;
   rmp_jb_t jb;
-  rmp_jb_slot_t slots[AP_JB_CAPACITY];
+  rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them */
   rmp_ej_receiver jr;
   rmp_cmd_decoder dec;
   uint8_t *sysex;
@@ -119,6 +120,8 @@ struct rtpmidi_apple {
   rmp_cmd_msg *cmds;
   size_t cmds_cap;
   bool flushing;
+  /* invitations from unknown SSRCs: a token bucket (invitations_per_second) */
+  double invite_tokens, invite_refill_ms;
 };
 
 /* applemidi_session.c */

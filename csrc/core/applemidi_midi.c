@@ -17,16 +17,22 @@
 #include <string.h>
 
 #define CLOCK_RATE 10000.0
-/* Open-loop bound on the journal when RS never comes: packets of history. */
-#define JOURNAL_MAX_HISTORY 512
 
 int rmc_ap_peer_media_init(rtpmidi_apple *a, ap_peer *p) {
   p->sysex = malloc(a->cfg.max_sysex);
-  if (!p->sysex) return UV_ENOMEM;
+  p->slots = calloc(a->cfg.jitter_buffer_packets, sizeof *p->slots);
+  if (!p->sysex || !p->slots) {
+    free(p->sysex);
+    free(p->slots);
+    p->sysex = NULL;
+    p->slots = NULL;
+    return UV_ENOMEM;
+  }
   rmp_cmd_decoder_init(&p->dec, p->sysex, a->cfg.max_sysex);
   rmp_seq_init(&p->rseq, 1);
-  rmp_jb_init(&p->jb, p->slots, AP_JB_CAPACITY, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
-  rmp_ej_send_config jc = {JOURNAL_MAX_HISTORY, 0, 0};
+  rmp_jb_init(&p->jb, p->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
+  /* open-loop bound on the journal when RS never comes: packets of history */
+  rmp_ej_send_config jc = {(uint16_t)a->cfg.journal_history, 0, 0};
   rmp_ej_send_init(&p->js, &jc);
   rmp_ej_recv_init(&p->jr);
   rmc_random(&p->seq, sizeof p->seq);
@@ -38,6 +44,8 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   while (rmp_jb_flush(&p->jb, &o)) free(o.e.data);
   free(p->sysex);
   p->sysex = NULL;
+  free(p->slots);
+  p->slots = NULL;
 }
 
 void rmc_ap_free_queue(rtpmidi_apple *a) {

@@ -24,6 +24,10 @@
 #define DEF_RS_INTERVAL 1000.0
 #define DEF_GUARD 50.0
 #define DEF_MAX_SYSEX (1u << 20)
+#define DEF_MAX_PARTICIPANTS 32
+#define DEF_INVITATIONS_PER_SECOND 20.0
+#define DEF_JOURNAL_HISTORY 512u
+#define MAX_JOURNAL_HISTORY 32767u
 
 double rmc_ap_now(void) { return rtpmidi_now_ms(); }
 uint64_t rmc_ap_clock(double now_ms) { return (uint64_t)(now_ms * 10.0); }
@@ -125,6 +129,17 @@ static int addr_port(const struct sockaddr *sa) {
 static void set_port(struct sockaddr_storage *ss, int port) {
   if (ss->ss_family == AF_INET) ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
   else if (ss->ss_family == AF_INET6) ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+/* Whether a packet comes from a participant's host (any port). */
+static bool from_host(const struct sockaddr *x, const struct sockaddr_storage *y) {
+  if (x->sa_family != y->ss_family) return false;
+  if (x->sa_family == AF_INET)
+    return ((const struct sockaddr_in *)x)->sin_addr.s_addr == ((const struct sockaddr_in *)y)->sin_addr.s_addr;
+  if (x->sa_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr, &((const struct sockaddr_in6 *)y)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+  return false;
 }
 
 static void copy_addr(struct sockaddr_storage *dst, const struct sockaddr *src) {
@@ -287,17 +302,44 @@ static bool accepted(rtpmidi_apple *a, const struct sockaddr *from) {
 
 /* ---- the protocol ---- */
 
+/* Participants joined or on their way (not removed). */
+static size_t live_peers(const rtpmidi_apple *a) {
+  size_t n = 0;
+  for (const ap_peer *p = a->peers; p; p = p->next) n += p->state != AP_DEAD;
+  return n;
+}
+
+/* One invitation from an unknown SSRC may be answered: takes a token of the
+ * bucket (refilled at invitations_per_second, one second's worth at most). */
+static bool take_invite_token(rtpmidi_apple *a) {
+  double now = rmc_ap_now(), rate = a->cfg.invitations_per_second;
+  double cap = rate < 1 ? 1 : rate;
+  a->invite_tokens += (now - a->invite_refill_ms) * rate / 1000.0;
+  if (a->invite_tokens > cap) a->invite_tokens = cap;
+  a->invite_refill_ms = now;
+  if (a->invite_tokens < 1) return false;
+  a->invite_tokens -= 1;
+  return true;
+}
+
 static void on_in(rtpmidi_apple *a, bool data_port, const rmp_am_invite *inv,
                   const struct sockaddr *from) {
   ap_handle *sock = data_port ? a->data : a->ctrl;
   struct sockaddr_storage to;
   copy_addr(&to, from);
-  if (inv->version != RMP_AM_VERSION || !accepted(a, from) || inv->ssrc == a->ssrc) {
+  ap_peer *p = find_ssrc(a, inv->ssrc);
+  /* A flood of invitations is neither answered nor remembered beyond the
+   * rate (not even with NO: we do not reflect a flood). */
+  if (!p && !take_invite_token(a)) {
+    a->st.invitations_dropped++;
+    return;
+  }
+  if (inv->version != RMP_AM_VERSION || !accepted(a, from) || inv->ssrc == a->ssrc ||
+      (!p && live_peers(a) >= a->cfg.max_participants)) {
     send_invite_cmd(a, sock, RMP_AM_NO, inv->token, &to);
     a->st.invitations_refused++;
     return;
   }
-  ap_peer *p = find_ssrc(a, inv->ssrc);
   if (!p) {
     int port = addr_port(from);
     if (data_port) port--;
@@ -353,10 +395,14 @@ static void ck_done(rtpmidi_apple *a, ap_peer *p, uint64_t latency, int64_t offs
   }
 }
 
-static void on_ck(rtpmidi_apple *a, const rmp_am_ck *ck) {
+static void on_ck(rtpmidi_apple *a, const rmp_am_ck *ck, const struct sockaddr *from) {
   ap_peer *p = find_ssrc(a, ck->ssrc);
   if (!p || p->state != AP_CONNECTED) {
     a->st.unknown_ssrc++;
+    return;
+  }
+  if (!from_host(from, &p->ctrl)) { /* its SSRC from another host: spoofed */
+    a->st.foreign++;
     return;
   }
   double now = rmc_ap_now();
@@ -378,10 +424,14 @@ static void on_ck(rtpmidi_apple *a, const rmp_am_ck *ck) {
   }
 }
 
-static void on_by(rtpmidi_apple *a, const rmp_am_bye *by) {
+static void on_by(rtpmidi_apple *a, const rmp_am_bye *by, const struct sockaddr *from) {
   ap_peer *p = find_ssrc(a, by->ssrc);
   if (!p) {
     a->st.unknown_ssrc++;
+    return;
+  }
+  if (!from_host(from, &p->ctrl)) {
+    a->st.foreign++;
     return;
   }
   if (p->joined) drop_peer(a, p, "bye");
@@ -415,12 +465,16 @@ static void on_packet(rtpmidi_apple *a, bool data_port, const uint8_t *buf, size
     if (p) invite_failed(a, p, "rejected");
     break;
   }
-  case RMP_AM_BY: on_by(a, &pk.u.by); break;
-  case RMP_AM_CK: on_ck(a, &pk.u.ck); break;
+  case RMP_AM_BY: on_by(a, &pk.u.by, from); break;
+  case RMP_AM_CK: on_ck(a, &pk.u.ck, from); break;
   case RMP_AM_RS: {
     ap_peer *p = find_ssrc(a, pk.u.rs.ssrc);
     if (!p || p->state != AP_CONNECTED) {
       a->st.unknown_ssrc++;
+      break;
+    }
+    if (!from_host(from, &p->ctrl)) {
+      a->st.foreign++;
       break;
     }
     p->rs_received++;
@@ -628,6 +682,15 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     *err = "interval";
     return UV_EINVAL;
   }
+  if (!(cfg->invitations_per_second >= 0) || cfg->invitations_per_second > 1e6) {
+    *err = "invitations_per_second";
+    return UV_EINVAL;
+  }
+  if (cfg->journal_history > MAX_JOURNAL_HISTORY) { *err = "journal_history"; return UV_EINVAL; }
+  if (cfg->jitter_buffer_packets == 1 || cfg->jitter_buffer_packets > AP_JB_MAX_CAPACITY) {
+    *err = "jitter_buffer_packets";
+    return UV_EINVAL;
+  }
   if (cfg->payload_budget && (cfg->payload_budget < RMP_CMD_MIN_BUDGET || cfg->payload_budget > 1200)) {
     *err = "payload_budget";
     return UV_EINVAL;
@@ -647,6 +710,12 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   if (!c->guard_ms) c->guard_ms = DEF_GUARD;
   if (!c->payload_budget) c->payload_budget = RMP_CMD_DEFAULT_BUDGET;
   if (!c->max_sysex) c->max_sysex = DEF_MAX_SYSEX;
+  if (!c->max_participants) c->max_participants = DEF_MAX_PARTICIPANTS;
+  if (!c->invitations_per_second) c->invitations_per_second = DEF_INVITATIONS_PER_SECOND;
+  if (!c->journal_history) c->journal_history = DEF_JOURNAL_HISTORY;
+  if (!c->jitter_buffer_packets) c->jitter_buffer_packets = AP_JB_CAPACITY;
+  a->invite_tokens = c->invitations_per_second < 1 ? 1 : c->invitations_per_second;
+  a->invite_refill_ms = rmc_ap_now();
   a->name = dup_str(cfg->name ? cfg->name : "rtpmidi");
   a->bind_address = cfg->bind_address ? dup_str(cfg->bind_address) : NULL;
   c->name = a->name;
@@ -781,6 +850,7 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   if (strcmp(address, "localhost") == 0) address = "127.0.0.1";
   struct sockaddr_in to;
   if (uv_ip4_addr(address, port, &to)) return UV_EINVAL;
+  if (live_peers(a) >= a->cfg.max_participants) return UV_ENOBUFS;
   enter(a);
   int r = start_invite(a, (const struct sockaddr *)&to, port);
   leave(a);

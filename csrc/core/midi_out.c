@@ -432,6 +432,12 @@ void rtpmidi_midi_out_close(rtpmidi_midi_out *o) {
   rtpmidi_midi_out_cancel_pending(o);
   rtpmidi_midi_out_all_notes_off(o);
   rtmidi_close_port(o->dev);
+  /* RtMidi 5.0's JACK output frees its ring buffer before it closes its
+   * client, while JACK's process thread may still be reading it (a crash
+   * seen in the specs). Closing the port first makes that thread stop
+   * touching the buffer; give a callback already under way time to end. */
+  struct timespec pause = {0, 5 * 1000 * 1000};
+  nanosleep(&pause, NULL);
   rtmidi_out_free(o->dev);
   pthread_mutex_destroy(&o->q_lock);
   pthread_mutex_destroy(&o->send_lock);

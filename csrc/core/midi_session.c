@@ -11,6 +11,8 @@
 #include <string.h>
 
 #define DEFAULT_MAX_SYSEX (1u << 20)
+#define DEFAULT_JOURNAL_HISTORY 256u
+#define MAX_JOURNAL_HISTORY 32767u /* half the sequence space */
 #define MAX_PACKET 1500
 
 typedef struct queued {
@@ -159,6 +161,12 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
     free(m);
     return UV_EINVAL;
   }
+  if (!m->cfg.journal_history) m->cfg.journal_history = DEFAULT_JOURNAL_HISTORY;
+  if (m->cfg.journal_history > MAX_JOURNAL_HISTORY) {
+    if (err) *err = "journal_history";
+    free(m);
+    return UV_EINVAL;
+  }
   if (!m->cfg.max_sysex) m->cfg.max_sysex = DEFAULT_MAX_SYSEX;
   m->sysex = malloc(m->cfg.max_sysex);
   m->turn = calloc(1, sizeof *m->turn);
@@ -182,8 +190,9 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
       return UV_ENOMEM;
     }
     /* Open loop: the journal takes at most half the payload budget and
-     * reaches back at most 256 packets; feedback trims it much sooner. */
-    rmp_ej_send_config jc = {.max_history = 256, .max_size = (uint16_t)(m->cfg.payload_budget / 2),
+     * reaches back at most journal_history packets; feedback trims it much
+     * sooner. */
+    rmp_ej_send_config jc = {.max_history = (uint16_t)m->cfg.journal_history, .max_size = (uint16_t)(m->cfg.payload_budget / 2),
                              .y_window = 64};
     rmp_ej_send_init(m->jsend, &jc);
     rmp_ej_recv_init(m->jrecv);

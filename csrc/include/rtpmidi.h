@@ -130,6 +130,8 @@ typedef struct rtpmidi_midi_config {
   size_t payload_budget;       /* octets of MIDI command section per packet; 0: 1200 */
   size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
   bool recovery;               /* send and read the recovery journal */
+  unsigned journal_history;    /* the journal reaches back at most this many packets
+                                  when no feedback trims it (1..32767); 0: 256 */
 } rtpmidi_midi_config;
 
 typedef struct rtpmidi_midi_events {
@@ -339,6 +341,12 @@ typedef struct rtpmidi_apple_config {
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
   bool recovery;                  /* send and read the recovery journal */
   bool reinvite;                  /* invite again a participant we invited that timed out */
+  /* limits against hostile or broken peers; zero selects the default */
+  size_t max_participants;        /* participants, joined or being invited, at most (32) */
+  double invitations_per_second;  /* IN from unknown SSRCs answered at most this often,
+                                     with a burst of one second's worth (20) */
+  unsigned journal_history;       /* journal history in packets without RS, 1..32767 (512) */
+  unsigned jitter_buffer_packets; /* reorder slots per participant, 2..32768 (64) */
 } rtpmidi_apple_config;
 
 typedef struct rtpmidi_apple_peer {
@@ -378,6 +386,7 @@ typedef struct rtpmidi_apple_stats {
   uint64_t messages_sent, messages_received, messages_recovered;
   uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
   uint64_t invitations_refused;   /* NO sent */
+  uint64_t invitations_dropped;   /* IN over invitations_per_second, not answered */
   /* dropped and counted */
   uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
   uint64_t journal_errors, sysex_dropped;

@@ -188,6 +188,16 @@ static int l_applemidi(lua_State *L) {
   cfg.max_sysex = (size_t)opt_int(L, 1, "max_sysex", 0);
   cfg.recovery = opt_bool(L, 1, "recovery", true);
   cfg.reinvite = opt_bool(L, 1, "reinvite", false);
+  lua_Integer maxp = opt_int(L, 1, "max_participants", 0);
+  if (maxp < 0) return rml_arg_error(L, "max_participants", "integer >= 1 expected");
+  cfg.max_participants = (size_t)maxp;
+  cfg.invitations_per_second = opt_num(L, 1, "invitations_per_second", 0);
+  lua_Integer jh = opt_int(L, 1, "journal_history", 0);
+  if (jh < 0 || jh > 32767) return rml_arg_error(L, "journal_history", "integer 1..32767 expected");
+  cfg.journal_history = (unsigned)jh;
+  lua_Integer jbp = opt_int(L, 1, "jitter_buffer_packets", 0);
+  if (jbp < 0 || jbp == 1 || jbp > 32768) return rml_arg_error(L, "jitter_buffer_packets", "integer 2..32768 expected");
+  cfg.jitter_buffer_packets = (unsigned)jbp;
   const char *list[MAX_ACCEPT];
   int t = lua_getfield(L, 1, "accept");   /* stays on the stack: its strings live there */
   if (t == LUA_TNIL) {
@@ -348,7 +358,7 @@ static int l_stats(lua_State *L) {
   SET(packets_sent); SET(packets_received);
   SET(messages_sent); SET(messages_received); SET(messages_recovered);
   SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges);
-  SET(invitations_refused);
+  SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped);
 #undef SET

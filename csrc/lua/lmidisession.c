@@ -66,7 +66,11 @@ static int l_midi_session(lua_State *L) {
   cfg.max_sysex = (size_t)luaL_optinteger(L, -1, 0);
   lua_getfield(L, 1, "recovery");
   cfg.recovery = lua_isnil(L, -1) ? true : lua_toboolean(L, -1);
-  lua_pop(L, 3);
+  lua_getfield(L, 1, "journal_history");
+  lua_Integer jh = luaL_optinteger(L, -1, 0);
+  if (jh < 0 || jh > 32767) return rml_arg_error(L, "journal_history", "integer 1..32767 expected");
+  cfg.journal_history = (unsigned)jh;
+  lua_pop(L, 4);
   rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);
   lm->st = st;

@@ -6,7 +6,7 @@
  *
  * Layers:
  *   1. Wire codec (journal_chapters.c): journal header, system journal and
- *      chapters D V Q F (X decoded as a span), channel journal header and
+ *      chapters D V Q F X (X as a list of command logs), channel journal header and
  *      chapters P C M W N E T A. Decoders take (buf, len), never read past
  *      len and return octets consumed or a negative RMP_EJ_E* code.
  *   2. Decode-to-structure walk (rmp_ej_parse) for the Lua layer.
@@ -194,14 +194,44 @@ typedef struct { uint8_t s, n, d, c, t; uint32_t clock; uint32_t timetools; } rm
 /* Chapter F: |S|C|P|Q|D|POINT(3)| [COMPLETE(32)] [PARTIAL(32)] */
 typedef struct { uint8_t s, c, p, q, d, point; uint32_t complete, partial; } rmp_ej_chap_f;
 
-/* Chapter X: |S|T|C|F|D|L|STA(2)| ... to the end of the system journal.
- * Decoded as header fields plus the span of the rest (not interpreted). */
+/* Chapter X (B.5): a list of command logs to the end of the system journal,
+ * no chapter header. The fields s..first are those of the first log;
+ * data_off/data_len the span after the first log's FIRST field (relative to
+ * the chapter start). The decoder checks that the span is a whole list of
+ * logs (rmp_ej_x_log_decode), counts them (nlogs) and points raw/raw_len at
+ * the chapter octets in the decoded buffer; rmp_ej_sys_encode copies
+ * raw/raw_len (validated the same way) when the X bit is set. */
 typedef struct {
   uint8_t s, t, c, f, d, l, sta;
   uint8_t tcount, count;
   uint32_t first;
   uint16_t data_off, data_len; /* relative to the chapter start */
+  uint16_t nlogs;
+  uint16_t raw_len;
+  const uint8_t *raw;
 } rmp_ej_chap_x;
+
+/* One Chapter X command log (Figure B.5.1):
+ * |S|T|C|F|D|L|STA(2)| [TCOUNT] [COUNT] [FIRST: 1-4 octets, 7 bits each,
+ * MSB = more] [DATA: data octets, MSB set on the last one only].
+ * STA: 0 unfinished, 1 cancelled, 2 dropped F7, 3 other finished.
+ * data/data_len: the DATA octets. The encoder takes plain 7-bit data octets
+ * and sets the MSB of the last; the decoder points into the buffer (the
+ * last octet still has its MSB set: mask with 0x7F). d = 1 needs
+ * data_len >= 1. */
+typedef struct {
+  uint8_t s, t, c, f, d, l, sta;
+  uint8_t tcount, count;
+  uint32_t first;              /* < 2^28 */
+  const uint8_t *data;
+  uint16_t data_len;
+} rmp_ej_x_log;
+int rmp_ej_x_log_encode(const rmp_ej_x_log *l, uint8_t *out, size_t cap);
+int rmp_ej_x_log_decode(const uint8_t *buf, size_t len, rmp_ej_x_log *l);
+/* The S bit of log i of a Chapter X list of n logs (B.5.1): log 0 carries
+ * the chapter's S bit, its own ("phantom") S bit is the OR of the first two
+ * logs' S bits. */
+uint8_t rmp_ej_x_log_s(uint8_t s0, uint8_t s1, unsigned i, unsigned n, uint8_t si);
 
 /* System journal: |S|D|V|Q|F|X|LENGTH(10)| chapters D V Q F X.
  * LENGTH counts the whole system journal including its header. */
@@ -248,7 +278,7 @@ int rmp_ej_chap_q_decode(const uint8_t *buf, size_t len, rmp_ej_chap_q *q);
 int rmp_ej_chap_f_encode(const rmp_ej_chap_f *f, uint8_t *out, size_t cap);
 int rmp_ej_chap_f_decode(const uint8_t *buf, size_t len, rmp_ej_chap_f *f);
 int rmp_ej_chap_x_decode(const uint8_t *buf, size_t len, rmp_ej_chap_x *x); /* len = rest of system journal */
-int rmp_ej_sys_encode(const rmp_ej_sys *sj, uint8_t *out, size_t cap);     /* X not encoded */
+int rmp_ej_sys_encode(const rmp_ej_sys *sj, uint8_t *out, size_t cap);     /* X: copies x.raw */
 int rmp_ej_sys_decode(const uint8_t *buf, size_t len, rmp_ej_sys *sj);
 
 /* Cheap walk over the headers only (journal header, system journal LENGTH,
@@ -282,6 +312,23 @@ typedef struct {
   uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
 } rmp_ej_send_chan;
 
+/* Chapter X store of the sender: the most recent instance of each SysEx
+ * type (B.5.2 recency tool), RMP_EJ_X_MAX_LOGS of them, each at most
+ * RMP_EJ_X_MAX_DATA data octets. A SysEx that is longer, or that is pushed
+ * out of a full store, cannot be journalled: the checkpoint then moves past
+ * its packet (x_floor), so that a receiver that loses it sees an uncovered
+ * loss instead of a silent gap. */
+#define RMP_EJ_X_MAX_LOGS 16
+#define RMP_EJ_X_MAX_DATA 256
+typedef struct {
+  uint32_t seq;   /* extended seqnum of its packet, 0 = free slot */
+  uint32_t ord;   /* recording order (oldest-first sort) */
+  uint8_t count;  /* COUNT: SysEx commands in the session history after it, mod 256 */
+  uint8_t cls;    /* type class (journal_send.c), 0 = identical octets */
+  uint16_t len;   /* data octets */
+  uint8_t data[RMP_EJ_X_MAX_DATA];
+} rmp_ej_x_entry;
+
 typedef struct {
   rmp_ej_send_config cfg;
   rmp_midi_state st;
@@ -290,6 +337,10 @@ typedef struct {
   uint32_t last;       /* highest extended seqnum seen */
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
+  rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
+  uint32_t x_ord;      /* SysEx recorded so far */
+  uint32_t x_floor;    /* newest packet holding a SysEx not in the store */
+  uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
@@ -318,6 +369,8 @@ typedef struct {
   int honor_y;        /* do not replay onsets of Y = 0 note logs (default 0) */
   unsigned repairs;   /* counters */
   unsigned uncovered;
+  uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
+  unsigned x_replayed; /* SysEx commands replayed from Chapter X */
 } rmp_ej_receiver;
 
 /* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */

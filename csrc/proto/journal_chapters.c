@@ -522,32 +522,104 @@ int rmp_ej_chap_f_decode(const uint8_t *buf, size_t len, rmp_ej_chap_f *f) {
   return (int)o;
 }
 
-int rmp_ej_chap_x_decode(const uint8_t *buf, size_t len, rmp_ej_chap_x *x) {
-  NEED(1);
-  memset(x, 0, sizeof *x);
-  x->s = buf[0] >> 7; x->t = (buf[0] >> 6) & 1; x->c = (buf[0] >> 5) & 1; x->f = (buf[0] >> 4) & 1;
-  x->d = (buf[0] >> 3) & 1; x->l = (buf[0] >> 2) & 1; x->sta = buf[0] & 3;
+/* Chapter X command log (B.5.1). FIRST: 1-4 octets, MSB = 1 on all but the
+ * last (Figure B.5.2). DATA: length implied by the MSB of its last octet. */
+int rmp_ej_x_log_encode(const rmp_ej_x_log *l, uint8_t *out, size_t cap) {
+  if (l->sta > 3 || l->first >= (1u << 28) || (l->d && (!l->data || !l->data_len))) return RMP_EJ_EINVAL;
+  ROOM(1);
+  out[0] = (uint8_t)(BIT(l->s) << 7 | BIT(l->t) << 6 | BIT(l->c) << 5 | BIT(l->f) << 4 | BIT(l->d) << 3 |
+                     BIT(l->l) << 2 | l->sta);
   size_t o = 1;
-  if (x->t) { NEED(o + 1); x->tcount = buf[o++]; }
-  if (x->c) { NEED(o + 1); x->count = buf[o++]; }
-  if (x->f) {
+  if (l->t) { ROOM(o + 1); out[o++] = l->tcount; }
+  if (l->c) { ROOM(o + 1); out[o++] = l->count; }
+  if (l->f) {
+    int n = 1;
+    while (n < 4 && (l->first >> (7 * n))) n++;
+    ROOM(o + (size_t)n);
+    for (int i = n - 1; i >= 0; i--) out[o++] = (uint8_t)(((l->first >> (7 * i)) & 127) | (i ? 0x80 : 0));
+  }
+  if (l->d) {
+    ROOM(o + l->data_len);
+    for (unsigned i = 0; i < l->data_len; i++) {
+      CHK7(l->data[i]);
+      out[o++] = (uint8_t)(l->data[i] | (i + 1 == l->data_len ? 0x80 : 0));
+    }
+  }
+  return (int)o;
+}
+
+int rmp_ej_x_log_decode(const uint8_t *buf, size_t len, rmp_ej_x_log *l) {
+  NEED(1);
+  memset(l, 0, sizeof *l);
+  l->s = buf[0] >> 7; l->t = (buf[0] >> 6) & 1; l->c = (buf[0] >> 5) & 1; l->f = (buf[0] >> 4) & 1;
+  l->d = (buf[0] >> 3) & 1; l->l = (buf[0] >> 2) & 1; l->sta = buf[0] & 3;
+  size_t o = 1;
+  if (l->t) { NEED(o + 1); l->tcount = buf[o++]; }
+  if (l->c) { NEED(o + 1); l->count = buf[o++]; }
+  if (l->f) {
     for (int i = 0;; i++) {
       if (i == 4) return RMP_EJ_EINVAL;
       NEED(o + 1);
       uint8_t b = buf[o++];
-      x->first = x->first << 7 | (b & 127);
+      l->first = l->first << 7 | (b & 127);
       if (!(b & 0x80)) break;
     }
   }
+  if (l->d) {
+    size_t start = o;
+    for (;;) {
+      NEED(o + 1);
+      if (buf[o++] & 0x80) break;
+    }
+    if (o - start > 0xFFFF) return RMP_EJ_EINVAL;
+    l->data = buf + start;
+    l->data_len = (uint16_t)(o - start);
+  }
+  return (int)o;
+}
+
+uint8_t rmp_ej_x_log_s(uint8_t s0, uint8_t s1, unsigned i, unsigned n, uint8_t si) {
+  if (i) return si;
+  return (uint8_t)(n > 1 ? (s0 | s1) : s0);
+}
+
+/* Walk a whole log list: returns the number of logs, or an error. */
+static int x_walk(const uint8_t *buf, size_t len) {
+  size_t o = 0;
+  int n = 0;
+  rmp_ej_x_log l;
+  while (o < len) {
+    int r = rmp_ej_x_log_decode(buf + o, len - o, &l);
+    if (r < 0) return r == RMP_EJ_ETRUNC ? RMP_EJ_EBADLEN : r;
+    o += (size_t)r;
+    n++;
+  }
+  return n;
+}
+
+int rmp_ej_chap_x_decode(const uint8_t *buf, size_t len, rmp_ej_chap_x *x) {
+  NEED(1);
+  memset(x, 0, sizeof *x);
   if (len > 0xFFFF) return RMP_EJ_EBADLEN;
+  int n = x_walk(buf, len);
+  if (n < 0) return n;
+  rmp_ej_x_log l;
+  (void)rmp_ej_x_log_decode(buf, len, &l);
+  x->s = l.s; x->t = l.t; x->c = l.c; x->f = l.f; x->d = l.d; x->l = l.l; x->sta = l.sta;
+  x->tcount = l.tcount; x->count = l.count; x->first = l.first;
+  size_t o = 1 + l.t + l.c;
+  if (l.f) while (buf[o++] & 0x80) {}
   x->data_off = (uint16_t)o;
   x->data_len = (uint16_t)(len - o);
+  x->nlogs = (uint16_t)n;
+  x->raw = buf;
+  x->raw_len = (uint16_t)len;
   return (int)len;
 }
 
 int rmp_ej_sys_encode(const rmp_ej_sys *sj, uint8_t *out, size_t cap) {
   ROOM(2);
-  if (sj->toc & (0x80 | 0x03 | RMP_EJ_SYS_X)) return RMP_EJ_EINVAL;
+  if (sj->toc & (0x80 | 0x03)) return RMP_EJ_EINVAL;
   size_t o = 2;
   int r;
 #define PUT(bit, fn, field) \
@@ -557,6 +629,14 @@ int rmp_ej_sys_encode(const rmp_ej_sys *sj, uint8_t *out, size_t cap) {
   PUT(RMP_EJ_SYS_Q, rmp_ej_chap_q_encode, q)
   PUT(RMP_EJ_SYS_F, rmp_ej_chap_f_encode, f)
 #undef PUT
+  if (sj->toc & RMP_EJ_SYS_X) {
+    if (!sj->x.raw || !sj->x.raw_len) return RMP_EJ_EINVAL;
+    r = x_walk(sj->x.raw, sj->x.raw_len);
+    if (r < 0) return RMP_EJ_EINVAL;
+    ROOM(o + sj->x.raw_len);
+    memcpy(out + o, sj->x.raw, sj->x.raw_len);
+    o += sj->x.raw_len;
+  }
   if (o > 1023) return RMP_EJ_ENOSPACE;
   put16(out, (uint16_t)(BIT(sj->s) << 15 | sj->toc << 8 | o));
   return (int)o;

@@ -8,7 +8,8 @@
  * note-offs for notes that must no longer sound, note-ons for notes that
  * must, controllers (toggle and count tools included), program with bank,
  * RPN/NRPN values and selection, pitch wheel, pressures, and system state
- * (song select, tune request, sequencer position, MTC). Each emitted
+ * (song select, tune request, sequencer position, MTC), and lost SysEx
+ * commands logged in Chapter X (replayed whole). Each emitted
  * message is also applied to the model. Without a loss the journal is not
  * read at all.
  */
@@ -22,7 +23,16 @@ void rmp_ej_recv_init(rmp_ej_receiver *r) {
   r->use_s_bits = 1;
 }
 
+/* A complete SysEx F0 <data 0-127...> F7 (what the sender counts). */
+static int sysex_ok(const uint8_t *msg, size_t len) {
+  if (len < 2 || msg[0] != 0xF0 || msg[len - 1] != 0xF7) return 0;
+  for (size_t i = 1; i + 1 < len; i++)
+    if (msg[i] & 0x80) return 0;
+  return 1;
+}
+
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
+  if (msg && sysex_ok(msg, len)) r->x_count++;
   rmp_ms_apply(&r->st, msg, len);
 }
 
@@ -156,7 +166,18 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     int n;
     uint8_t pm, pl;
     if (m->p) {
-      uint8_t msb_ctl = m->pending_q ? 99 : 101;
+      uint8_t msb_ctl = m->pending_q ? 99 : 101, lsb_ctl = m->pending_q ? 98 : 100;
+      /* A lone MSB selects (PENDING, LSB register). PENDING carries only
+       * the MSB; the sender's LSB register is the PNUM-LSB of the most
+       * recent parameter of that kind (each non-null LSB write touches its
+       * parameter, A.4.1 oldest-first order puts it last). Restore it
+       * first when ours was never received or differs (the NRPN "LSB before
+       * MSB" fuzz case: 98 then 99 both lost). */
+      const rmp_ej_param_log *last = NULL;
+      for (unsigned i = m->count; i-- > 0;)
+        if (m->log[i].q == m->pending_q) { last = &m->log[i]; break; }
+      int lsb_known = (c->cc_known[lsb_ctl >> 3] >> (lsb_ctl & 7)) & 1;
+      if (last && (!lsb_known || c->cc[lsb_ctl] != last->pnum_lsb)) { cc(x, ch, lsb_ctl, last->pnum_lsb); moved = 1; }
       if (moved || c->last_psel != msb_ctl || c->cc[msb_ctl] != m->pending) cc(x, ch, msb_ctl, m->pending);
     } else if (m->e && m->count) {
       const rmp_ej_param_log *l = &m->log[m->count - 1];
@@ -172,24 +193,47 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     if (!c->bend_known || c->bend != b) out(x, (uint8_t)(0xE0 | ch), cj->w.first, cj->w.second, 3);
   }
 
-  /* N (+E): note-offs first, then note-ons */
+  /* N (+E): note-offs first, then note-ons. Chapter E (A.7) V = 0 logs
+   * carry the sender's NoteOn/NoteOff reference count for a note; without
+   * one the count is implied: 1 for a note logged on, 0 for an off-flagged
+   * note. The receiver plays NoteOffs / NoteOns until its own count (and
+   * on/off state) matches: overlapping NoteOns lost in a burst are replayed
+   * as overlapping NoteOns, extra lost NoteOffs as NoteOffs. */
   if (cj->toc & RMP_EJ_TOC_N) {
     const rmp_ej_chap_n *nn = &cj->n;
+    int16_t ref[128];
+    uint8_t rv[128];
+    memset(rv, 64, sizeof rv);
+    for (int n = 0; n < 128; n++) ref[n] = -1;
+    if (cj->toc & RMP_EJ_TOC_E)
+      for (unsigned i = 0; i < cj->e.count; i++) {
+        const rmp_ej_extra_log *l = &cj->e.log[i];
+        if (l->v) rv[l->notenum] = l->value;
+        else ref[l->notenum] = l->value;
+      }
     for (int n = 0; n < 128; n++) {
-      if (!(nn->offbits[n >> 3] & (0x80 >> (n & 7))) || !c->note_vel[n]) continue;
-      uint8_t rv = 64;
-      if (cj->toc & RMP_EJ_TOC_E)
-        for (unsigned i = 0; i < cj->e.count; i++)
-          if (cj->e.log[i].notenum == n && cj->e.log[i].v) rv = cj->e.log[i].value;
-      out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv, 3);
+      if (!(nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
+      int want = ref[n] < 0 ? 0 : ref[n];
+      /* an off note with a count above ours (or equal, while we still
+       * hold it on): the missing NoteOns (a stacking synth still sounds
+       * count voices), then NoteOffs down to the count */
+      if (c->note_ref[n] < want || (c->note_ref[n] == want && c->note_vel[n]))
+        for (int g = 0; g < 128 && c->note_ref[n] < want + 1 && c->note_ref[n] < 127; g++)
+          out(x, (uint8_t)(0x90 | ch), (uint8_t)n, 64, 3);
+      for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n] > want); g++)
+        out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv[n], 3);
     }
     for (unsigned i = 0; i < nn->count; i++) {
       const rmp_ej_note_log *l = &nn->log[i];
       uint8_t n = l->notenum;
       if (!l->velocity || (nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
-      if (c->note_vel[n] == l->velocity) continue;
+      int want = ref[n] < 1 ? 1 : ref[n];
+      if (c->note_vel[n] == l->velocity && c->note_ref[n] == want) continue;
       if (x->r->honor_y && !l->y) continue;
-      if (c->note_vel[n]) out(x, (uint8_t)(0x80 | ch), n, 64, 3);
+      /* down to want - 1 voices (the last NoteOn sets the velocity) */
+      for (int g = 0; g < 128 && c->note_ref[n] > want - 1; g++)
+        out(x, (uint8_t)(0x80 | ch), n, 64, 3);
+      for (int g = 0; g < 128 && c->note_ref[n] < want - 1; g++) out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
       out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
     }
   }
@@ -207,9 +251,55 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   return 0;
 }
 
+/* Chapter X (B.5): replay the logged SysEx commands the receiver has not
+ * seen. The logs carry COUNT (B.5.3: SysEx commands in the session history
+ * just after the logged one, mod 256); the receiver counts the SysEx it
+ * received or replayed (x_count). A log whose COUNT is ahead of that count
+ * codes a command of a lost packet, and logs come oldest first (B.5), so
+ * replaying them in list order keeps the sender's order. Only finished
+ * commands with all their data (STA 2 or 3, F = 0) can be replayed; logs
+ * without COUNT cannot be placed and are skipped. The final log's COUNT is
+ * the sender's total when the most recent SysEx is in the history (it is
+ * then logged last): the receiver takes it over, which also resynchronises
+ * after losses the journal did not cover. */
+static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
+  rmp_ej_receiver *r = x->r;
+  size_t o = 0;
+  rmp_ej_x_log l;
+  int have_last = 0;
+  uint8_t last = 0;
+  uint8_t m[2 + 1024];
+  while (o < cx->raw_len) {
+    int n = rmp_ej_x_log_decode(cx->raw + o, cx->raw_len - o, &l);
+    if (n < 0) return; /* validated by the parse: cannot happen */
+    o += (size_t)n;
+    if (!l.c) continue;
+    have_last = o == cx->raw_len;
+    last = l.count;
+    unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
+    if (ahead == 0 || ahead >= 128) continue;
+    if ((l.sta != 2 && l.sta != 3) || l.f || l.data_len > sizeof m - 2) continue;
+    if (x->emitted >= MAX_REPAIR_COMMANDS) return;
+    size_t k = 0;
+    m[k++] = 0xF0;
+    for (unsigned i = 0; i < l.data_len; i++) m[k++] = l.data[i] & 127;
+    m[k++] = 0xF7;
+    x->emitted++;
+    if (x->emit) x->emit(x->ud, m, k);
+    rmp_ms_apply(&r->st, m, k);
+    r->repairs++;
+    r->x_replayed++;
+    r->x_count = l.count;
+  }
+  if (have_last) r->x_count = last;
+}
+
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   rmp_midi_state *st = &x->r->st;
   if (x->skip_s && sj->s) return;
+  /* SysEx first: a lost Reset State SysEx (GM/DLS on/off) must not reset
+   * what the other chapters restore after it */
+  if (sj->toc & RMP_EJ_SYS_X) repair_x(x, &sj->x);
   if (sj->toc & RMP_EJ_SYS_D) {
     const rmp_ej_chap_d *d = &sj->d;
     if (d->toc & RMP_EJ_D_B) st->reset_count = d->reset_count; /* System Reset is not replayed */

@@ -47,7 +47,11 @@
  *  - Chapter T (A.8): only N-active and C-active pressure; 120/123-127 end
  *    it (the model clears channel pressure there).
  *  - Chapter E (A.7): V = 1 release velocity for a NoteOff with velocity !=
- *    64 (NoteOn velocity 0 counts as 64).
+ *    64 (NoteOn velocity 0 counts as 64). V = 0 reference counts (A.7.1:
+ *    NoteOn +1, NoteOff -1 not below 0, reset by 120/123-127, coded as 127
+ *    from 127 up) when the note is on with a count > 1 or off with a count
+ *    > 0 (A.7.2); at most 128 logs, V = 1 logs dropped first. The receiver
+ *    plays NoteOns / NoteOffs until its count and on/off state match.
  *  - Chapter D (B.1): Reset/Tune COUNT mod 128, undefined commands' COUNT 8
  *    bits mod 256; LENGTH includes the field header.
  *  - Chapter Q (B.3): TOP:CLOCK = 19-bit position in clocks; D = 0 with the
@@ -56,11 +60,53 @@
  *  - Chapter F (B.4): Q = 1 COMPLETE = the last forward 0..7 quarter frame
  *    run, offset by +2 frames; PARTIAL (P = 1, POINT = last type) for a
  *    forward run 0..POINT < 7 in progress; POINT = 7 without PARTIAL.
+ *    Quarter frames outside such a run (out of order, registers after
+ *    POINT) have no coding (B.4.1: "illegal command sequence"), so
+ *    rmp_ms_compare compares only COMPLETE and the partial run.
+ *  - Chapter M, lone parameter number MSB (P = 1): PENDING carries only the
+ *    MSB, while a device (and our model) selects (MSB, LSB register). The
+ *    receiver restores the LSB register from the most recent parameter log
+ *    of that kind before re-sending the MSB (the NRPN "LSB before MSB" fuzz
+ *    case). We keep register semantics rather than A.1's type 3 variant
+ *    ("LSB 0x00 is assumed"), which real devices do not follow.
+ *  - Chapter X (B.5): a list of command logs with no chapter header, oldest
+ *    first; the first log's S bit is the chapter's, its own ("phantom") S
+ *    is the OR of the first two logs' S bits. Log layout |S|T|C|F|D|L|STA|
+ *    [TCOUNT] [COUNT] [FIRST 1-4 octets] [DATA, MSB set on the last octet].
+ *    We send the recency tool (L = 0) for every SysEx type: the most recent
+ *    instance of each type in the history, with COUNT (SysEx commands in
+ *    the session history after it, mod 256; B.5.3: if COUNT is used, the
+ *    final log MUST have it, so every log has it), STA = 3, F = 0 and DATA
+ *    = all data octets. Types (B.5.2 exceptions): identical data octets for
+ *    every SysEx; same parameter for GM mode (F0 7E cc 09 xx F7) and DLS on/
+ *    off (F0 7E cc 0A xx F7), Device Control 04 01..04 (master volume,
+ *    balance, tunings) and MTC Full Frame, per device ID. GM enable/disable,
+ *    GM2 enable, DLS on/off and System Reset are Reset State commands (A.1):
+ *    earlier SysEx become inactive and are no longer coded. Size: the store
+ *    holds RMP_EJ_X_MAX_LOGS logs of at most RMP_EJ_X_MAX_DATA data octets;
+ *    a longer SysEx, or one pushed out of a full store, moves the checkpoint
+ *    past its packet (a receiver that lost it sees an uncovered loss), and
+ *    the budget trimming drops the oldest logs like any other change. The
+ *    receiver replays, in list order, the logs whose COUNT is ahead of its
+ *    own SysEx count, then takes the final log's COUNT over.
  *
  * Still simplified / not done (see the report):
- *  - Chapter X (SysEx) is never generated, so SysEx, the SysEx Reset State
- *    commands and MTC Full Frame are not protected.
- *  - Chapter E reference counts (V = 0, overlapping NoteOns) are not sent.
+ *  - Chapter X: only finished SysEx are logged (the sender records whole
+ *    messages: no unfinished STA = 0 logs, no cancelled STA = 1, no TCOUNT,
+ *    no list tool, no FIRST/partial DATA). MTC Full Frame is logged in
+ *    Chapter X like the other SysEx, not in Chapter F (B.4 wants COMPLETE
+ *    with Q = 0 there): receivers replay it from X. The receiver's SysEx
+ *    count lags after SysEx lost before a System Reset (inactive, so not
+ *    coded) until the next Chapter X; meanwhile it may replay a logged
+ *    SysEx it already had. Reset State SysEx do not reset the channel
+ *    chapters (next point).
+ *  - Reset State commands (0xFF, GM/DLS SysEx) are not modelled as resets:
+ *    channel and system chapters may still code commands from before them
+ *    (the RFC says they are inactive). On repair, Chapter X is replayed
+ *    first, so a lost GM System On does not wipe what the other chapters
+ *    restore after it.
+ *  - Chapter M P/E use the last selector (98-101), not the last parameter
+ *    transaction command (a Data Entry after a lone MSB still gives P = 1).
  *  - Chapter D undefined System Common logs always use COUNT with DSZ = 0
  *    (VALUE for commands with data octets is not sent).
  *  - Reset All Controllers (121) side effects and C-active rules are not
@@ -109,6 +155,83 @@ static void touch_param(rmp_ej_send_chan *sc, uint8_t i) {
   sc->porder[sc->nporder - 1] = i;
 }
 
+/* ---- Chapter X store (B.5.2) -------------------------------------------------- */
+/* SysEx types. Two exceptions to "every command has its own type" (B.5.2):
+ *  - identical data octets: same type (applied to every SysEx, class 0);
+ *  - same parameter, for these Universal SysEx (device ID included):
+ *    GM mode F0 7E cc 09 xx F7, DLS F0 7E cc 0A xx F7 (Reset State commands,
+ *    A.1), Device Control F0 7F cc 04 01..04 ... F7 (master volume, balance,
+ *    fine and coarse tuning), MTC Full Frame F0 7F cc 01 01 hr mn sc fr F7. */
+enum { XC_OCTETS = 0, XC_GM = 1, XC_DLS = 2, XC_DEVCTL = 3, XC_FULLFRAME = 4 };
+
+static uint8_t x_class(const uint8_t *d, size_t n, int *rs) {
+  *rs = 0;
+  if (n == 4 && d[0] == 0x7E && d[2] == 0x09) {
+    *rs = d[3] == 0 || d[3] == 1 || d[3] == 3; /* GM disable / enable, GM2 enable (A.1) */
+    return XC_GM;
+  }
+  if (n == 4 && d[0] == 0x7E && d[2] == 0x0A && (d[3] == 1 || d[3] == 2)) { *rs = 1; return XC_DLS; }
+  if (n >= 4 && d[0] == 0x7F && d[2] == 0x04 && d[3] >= 1 && d[3] <= 4) return XC_DEVCTL;
+  if (n == 8 && d[0] == 0x7F && d[2] == 0x01 && d[3] == 0x01) return XC_FULLFRAME;
+  return XC_OCTETS;
+}
+
+static int x_same_type(const rmp_ej_x_entry *x, uint8_t cls, const uint8_t *d, size_t n) {
+  if (!x->seq || x->cls != cls) return 0;
+  if (cls == XC_OCTETS) return x->len == n && memcmp(x->data, d, n) == 0;
+  return x->data[1] == d[1] && (cls != XC_DEVCTL || x->data[3] == d[3]);
+}
+
+/* A complete SysEx F0 <data 0-127...> F7. */
+static int sysex_ok(const uint8_t *msg, size_t len) {
+  if (len < 2 || msg[0] != 0xF0 || msg[len - 1] != 0xF7) return 0;
+  for (size_t i = 1; i + 1 < len; i++)
+    if (msg[i] & 0x80) return 0;
+  return 1;
+}
+
+static void x_clear(rmp_ej_sender *s) {
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) s->x[i].seq = 0;
+}
+
+static void x_record(rmp_ej_sender *s, uint32_t e, const uint8_t *msg, size_t len) {
+  const uint8_t *d = msg + 1;
+  size_t n = len - 2;
+  s->x_count++;
+  s->x_ord++;
+  s->sys_any = e;
+  int rs;
+  uint8_t cls = x_class(d, n, &rs);
+  /* a Reset State command makes every earlier command inactive (A.1):
+   * earlier SysEx must not be coded any more */
+  if (rs) x_clear(s);
+  rmp_ej_x_entry *slot = NULL;
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
+    if (x_same_type(&s->x[i], cls, d, n)) slot = &s->x[i];
+  if (n > RMP_EJ_X_MAX_DATA) {
+    /* not loggable: keep the checkpoint after it (and drop the older
+     * instance of its type, which the recency tool no longer codes) */
+    if (slot) slot->seq = 0;
+    s->x_floor = e;
+    return;
+  }
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
+    if (!s->x[i].seq || s->x[i].seq < s->checkpoint) slot = &s->x[i];
+  if (!slot) {
+    /* store full: the oldest entry goes, and the checkpoint past it */
+    slot = &s->x[0];
+    for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
+      if (s->x[i].ord < slot->ord) slot = &s->x[i];
+    if (slot->seq > s->x_floor) s->x_floor = slot->seq;
+  }
+  slot->seq = e;
+  slot->ord = s->x_ord;
+  slot->count = s->x_count;
+  slot->cls = cls;
+  slot->len = (uint16_t)n;
+  memcpy(slot->data, d, n);
+}
+
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
   uint32_t e = ext_seq(s, seq);
@@ -149,7 +272,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
          * poly pressure logs get X = 1 (A.9) */
         int silenced = 0;
         for (int n = 0; n < 128; n++)
-          if (c->note_vel[n]) { sc->note[n] = e; silenced = 1; }
+          if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = e; silenced = 1; }
         if (silenced) sc->noteoff = e;
         sc->cpres = 0;
         for (int n = 0; n < 128; n++)
@@ -172,8 +295,11 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xFD: s->undef_seq[3] = e; break;
     case 0xF6: s->tune_seq = e; break;
     case 0xFE: s->sense_seq = e; break;
-    case 0xFF: s->reset_seq = e; break;
-    default: return; /* SysEx: not journalled */
+    case 0xFF: s->reset_seq = e; x_clear(s); break; /* a Reset State command (A.1) */
+    case 0xF0:
+      if (sysex_ok(msg, len)) x_record(s, e, msg, len);
+      return;
+    default: return;
     }
     s->sys_any = e;
   }
@@ -323,6 +449,16 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     ee->count = 0;
     int any_off = 0;
     int k = oldest_first(w, sc->note, order, NULL);
+    /* Chapter E (A.7.2): a V = 0 reference count log when the count is > 1
+     * for a note that is on, > 0 for a note that is off; a V = 1 release
+     * velocity log for a NoteOff with velocity != 64. At most 128 logs: V = 1
+     * logs are dropped first (never V = 0 ones; there are at most 128). */
+    int nref = 0;
+    for (int i = 0; i < k; i++) {
+      uint8_t n = order[i];
+      if (c->note_ref[n] > (c->note_vel[n] ? 1 : 0)) nref++;
+    }
+    int vel_room = 128 - nref;
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->note[n]);
@@ -331,10 +467,19 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
         uint8_t y = (uint8_t)(s->cfg.y_window == 0 || w->cur - x <= s->cfg.y_window);
         nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
         nprev |= !sb;
+        if (c->note_ref[n] > 1) {
+          ee->log[ee->count++] = (rmp_ej_extra_log){ sb, n, 0, c->note_ref[n] };
+          eprev |= !sb;
+        }
       } else {
         nn->offbits[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
         any_off = 1;
-        if (c->off_vel[n] != 64) {
+        if (c->note_ref[n] > 0) {
+          ee->log[ee->count++] = (rmp_ej_extra_log){ sb, n, 0, c->note_ref[n] };
+          eprev |= !sb;
+        }
+        if (c->off_vel[n] != 64 && vel_room > 0) {
+          vel_room--;
           ee->log[ee->count++] = (rmp_ej_extra_log){ sb, n, 1, c->off_vel[n] };
           eprev |= !sb;
         }
@@ -370,7 +515,42 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
   return cj->toc ? 1 : 0;
 }
 
-static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj) {
+/* Chapter X (B.5): one log per stored SysEx in the history, oldest first;
+ * recency tool (L = 0), COUNT on every log (so the final one has it, B.5.3),
+ * STA = 3 finished, DATA = all data octets (F = 0). The first log carries
+ * the chapter S bit: 0 if any log codes a command of packet I-1. Returns the
+ * octets written to xbuf, 0 for none, or a negative error. */
+static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, int *xprev) {
+  uint8_t idx[RMP_EJ_X_MAX_LOGS];
+  int n = 0;
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) {
+    if (!in_win(w, s->x[i].seq)) continue;
+    int j = n++;
+    while (j > 0 && s->x[idx[j - 1]].ord > s->x[i].ord) { idx[j] = idx[j - 1]; j--; }
+    idx[j] = (uint8_t)i;
+  }
+  *xprev = 0;
+  for (int k = 0; k < n; k++) *xprev |= prev(w, s->x[idx[k]].seq);
+  size_t o = 0;
+  for (int k = 0; k < n; k++) {
+    const rmp_ej_x_entry *x = &s->x[idx[k]];
+    rmp_ej_x_log l;
+    memset(&l, 0, sizeof l);
+    l.s = k == 0 ? (uint8_t)!*xprev : s_bit(w, x->seq);
+    l.c = 1;
+    l.count = x->count;
+    l.d = (uint8_t)(x->len > 0);
+    l.sta = 3;
+    l.data = x->data;
+    l.data_len = x->len;
+    int r = rmp_ej_x_log_encode(&l, xbuf + o, cap - o);
+    if (r < 0) return r;
+    o += (size_t)r;
+  }
+  return (int)o;
+}
+
+static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj, uint8_t *xbuf, size_t xcap) {
   const rmp_midi_state *st = &s->st;
   memset(sj, 0, sizeof *sj);
   rmp_ej_chap_d *d = &sj->d;
@@ -427,6 +607,17 @@ static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj) {
     sj->toc |= RMP_EJ_SYS_F;
     anyprev |= !f->s;
   }
+  {
+    int xprev;
+    int r = build_x(s, w, xbuf, xcap, &xprev);
+    if (r < 0) return r;
+    if (r > 0) {
+      sj->x.raw = xbuf;
+      sj->x.raw_len = (uint16_t)r;
+      sj->toc |= RMP_EJ_SYS_X;
+      anyprev |= xprev;
+    }
+  }
   sj->s = (uint8_t)!anyprev;
   return sj->toc ? 1 : 0;
 }
@@ -438,7 +629,10 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   int r;
   if (s->sys_any >= w->cp) {
     rmp_ej_sys sj;
-    if (build_sys(s, w, &sj)) {
+    uint8_t xbuf[1024]; /* a system journal is at most 1023 octets */
+    r = build_sys(s, w, &sj, xbuf, sizeof xbuf);
+    if (r < 0) return r;
+    if (r) {
       r = rmp_ej_sys_encode(&sj, out + o, cap - o);
       if (r < 0) return r;
       o += (size_t)r;
@@ -480,6 +674,7 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   CONSIDER(s->q_seq); CONSIDER(s->f_seq); CONSIDER(s->song_seq); CONSIDER(s->tune_seq);
   CONSIDER(s->reset_seq); CONSIDER(s->sense_seq);
   for (int i = 0; i < 4; i++) CONSIDER(s->undef_seq[i]);
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) CONSIDER(s->x[i].seq);
 #undef CONSIDER
   return best;
 }
@@ -490,6 +685,8 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
   if (s->cfg.max_size && s->cfg.max_size < cap) cap = s->cfg.max_size;
   w.cp = s->checkpoint;
   if (s->cfg.max_history && w.cur - w.cp > s->cfg.max_history) w.cp = w.cur - s->cfg.max_history;
+  /* a SysEx that Chapter X cannot hold stays out of the history */
+  if (s->x_floor && w.cp <= s->x_floor) w.cp = s->x_floor + 1;
   if (w.cp > w.cur) w.cp = w.cur;
   int r;
   for (;;) {

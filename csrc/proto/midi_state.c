@@ -67,6 +67,7 @@ int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *
 
 static void all_notes_off(rmp_ms_channel *c) {
   memset(c->note_vel, 0, sizeof c->note_vel);
+  memset(c->note_ref, 0, sizeof c->note_ref);
 }
 
 static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
@@ -121,10 +122,10 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     if (len < need) return;
     uint8_t d1 = msg[1] & 127, d2 = need == 3 ? (msg[2] & 127) : 0;
     switch (kind) {
-    case 0x80: c->note_vel[d1] = 0; c->off_vel[d1] = d2; break;
+    case 0x80: c->note_vel[d1] = 0; c->off_vel[d1] = d2; if (c->note_ref[d1]) c->note_ref[d1]--; break;
     case 0x90:
-      if (d2 == 0) { c->note_vel[d1] = 0; c->off_vel[d1] = 64; }
-      else c->note_vel[d1] = d2;
+      if (d2 == 0) { c->note_vel[d1] = 0; c->off_vel[d1] = 64; if (c->note_ref[d1]) c->note_ref[d1]--; }
+      else { c->note_vel[d1] = d2; if (c->note_ref[d1] < 127) c->note_ref[d1]++; }
       break;
     case 0xA0: c->poly[d1] = d2; break;
     case 0xB0:
@@ -199,6 +200,7 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
       if (w->note_vel[n] && !g->note_vel[n]) z.missing_notes++;
       else if (!w->note_vel[n] && g->note_vel[n]) z.stuck_notes++;
       else if (w->note_vel[n] != g->note_vel[n]) z.wrong_velocity++;
+      if (w->note_ref[n] != g->note_ref[n]) z.wrong_refcount++;
       if (w->poly[n] != g->poly[n]) z.wrong_poly++;
       int cls = rmp_ms_ctl_class((uint8_t)n);
       if ((cls == RMP_MS_CTL_VALUE || cls == RMP_MS_CTL_TOGGLE) && w->cc[n] != g->cc[n]) z.wrong_ctl++;
@@ -230,12 +232,24 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
   }
   if (want->song_valid != got->song_valid || want->song != got->song) z.wrong_system++;
   if (want->seq_running != got->seq_running || want->seq_pos != got->seq_pos) z.wrong_system++;
-  if (want->mtc_valid != got->mtc_valid || want->mtc_point != got->mtc_point ||
-      memcmp(want->mtc_nib, got->mtc_nib, 8) != 0)
+  /* MTC: only what Chapter F codes (see midi_state.h). The last complete
+   * forward frame (COMPLETE), then a forward partial run 0..POINT < 7 of the
+   * wanted state (PARTIAL). Registers set by quarter frames that are not
+   * part of such a run (out of order, or after POINT) are not compared:
+   * RFC 6295 B.4.1 gives them no coding (a one-octet Chapter F "codes the
+   * presence of an illegal command sequence"), so no receiver can rebuild
+   * them and they are not a repair failure. */
+  if (want->mtc_complete_valid != got->mtc_complete_valid ||
+      (want->mtc_complete_valid && want->mtc_complete != got->mtc_complete))
+    z.wrong_system++;
+  else if (want->mtc_valid && want->mtc_run && want->mtc_point < 7 &&
+           (!got->mtc_valid || !got->mtc_run || got->mtc_point != want->mtc_point ||
+            memcmp(want->mtc_nib, got->mtc_nib, (size_t)want->mtc_point + 1) != 0))
     z.wrong_system++;
   if (d) *d = z;
   return z.stuck_notes + z.missing_notes + z.wrong_velocity + z.wrong_ctl + z.wrong_program +
-         z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system;
+         z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system +
+         z.wrong_refcount;
 }
 
 static int mtc_fps(unsigned rate) { return rate == 0 ? 24 : rate == 1 ? 25 : 30; }

@@ -24,6 +24,19 @@
  * (6) forgets the LSB (38) given before it (RFC 6295 A.4.2.1: an ENTRY-LSB
  * that precedes the ENTRY-MSB is not coded). rmp_ms_compare compares the
  * effective selection (rmp_ms_selected), not the raw 98-101 registers.
+ * The selection is the pair of registers, the way a device keeps it (a
+ * lone MSB keeps the older LSB register).
+ *
+ * Note reference counts (A.7.1): NoteOn +1, NoteOff (or NoteOn velocity 0)
+ * -1 but never below 0, reset by 120 and 123-127. Reset State commands
+ * (0xFF, GM/DLS SysEx) are not modelled.
+ *
+ * MTC: rmp_ms_compare compares what Chapter F (B.4) can code: the last
+ * complete forward frame (COMPLETE) and, when the most recent quarter
+ * frames are a forward run 0..POINT < 7 (PARTIAL), POINT and MT0..MT(POINT).
+ * Registers written by quarter frames outside such a run (out of order, or
+ * after POINT) are not journal state: B.4.1 calls such a sequence illegal
+ * and a journal codes it with neither COMPLETE nor PARTIAL.
  */
 #ifndef RMP_MIDI_STATE_H
 #define RMP_MIDI_STATE_H
@@ -60,6 +73,8 @@ typedef struct {
 typedef struct {
   uint8_t note_vel[128];  /* 0 = off, else the on-velocity */
   uint8_t off_vel[128];   /* release velocity of the last NoteOff */
+  uint8_t note_ref[128];  /* NoteOn/NoteOff reference count (RFC 6295 A.7.1),
+                           * kept at 127 at most: COUNT/VEL codes >= 127 as 127 */
   uint8_t poly[128];      /* poly pressure */
   uint8_t cc[128];        /* controller values */
   uint8_t cc_count[RMP_MS_NCOUNT]; /* toggle / count tool counters, mod 64 */
@@ -101,6 +116,7 @@ typedef struct {
   unsigned wrong_poly;
   unsigned wrong_param;    /* RPN/NRPN selection or values */
   unsigned wrong_system;
+  unsigned wrong_refcount; /* note reference counts (Chapter E) */
 } rmp_ms_diff;
 
 void rmp_ms_init(rmp_midi_state *st);

@@ -23,7 +23,12 @@
  *    from LENGTH), so no scenario here sends P = 1; test_journal_chapters
  *    covers that layout.
  *  - rtpmidi.chanjour_channel prints as 0x%06x.
- *  - Chapter E's V flag is the field rtpmidi.cj_chapter_n_log_vflag. */
+ *  - Chapter E's V flag is the field rtpmidi.cj_chapter_n_log_vflag.
+ *  - Chapter X: only the first command log is dissected (the rest of the
+ *    chapter is read as its DATA), and rtpmidi.sj_chapter_x_data shows the
+ *    DATA octets before the final one (the octet with the MSB set that ends
+ *    the field, B.5.1). The scenario here has one log; test_journal_chapters
+ *    and test_journal_sendrecv cover lists of several logs. */
 #include "journal.h"
 
 #include <stdarg.h>
@@ -54,6 +59,10 @@ static const char *const fields[] = {
   "rtpmidi.sj_chapter_f_qflag", "rtpmidi.sj_chapter_f_dflag", "rtpmidi.sj_chapter_f_point",
   "rtpmidi.sj_chapter_f_complete", "rtpmidi.sj_chapter_f_partial",
   "rtpmidi.sj_chapter_f_mt0", "rtpmidi.sj_chapter_f_mt1", "rtpmidi.sj_chapter_f_mt7",
+  "rtpmidi.sj_chapter_x_sflag", "rtpmidi.sj_chapter_x_tflag", "rtpmidi.sj_chapter_x_cflag",
+  "rtpmidi.sj_chapter_x_fflag", "rtpmidi.sj_chapter_x_dflag", "rtpmidi.sj_chapter_x_lflag",
+  "rtpmidi.sj_chapter_x_sta", "rtpmidi.sj_chapter_x_tcount", "rtpmidi.sj_chapter_x_count",
+  "rtpmidi.sj_chapter_x_data", "rtpmidi.sj_chapter_x_invalid_data",
   /* channel journals */
   "rtpmidi.chanjour_s", "rtpmidi.chanjour_channel", "rtpmidi.chanjour_h", "rtpmidi.cmd_chanjour_len",
   "rtpmidi.chanjour_toc_p", "rtpmidi.chanjour_toc_c", "rtpmidi.chanjour_toc_m", "rtpmidi.chanjour_toc_w",
@@ -107,7 +116,7 @@ static int hex_width(const char *name) {
   static const struct { const char *n; int w; } hx[] = {
     { "n_log_octet", 2 }, { "c_value", 2 }, { "c_alt", 2 }, { "p_bank_msb", 2 }, { "p_bank_lsb", 2 },
     { "w_first", 2 }, { "w_second", 2 }, { "m_log_pnum_lsb", 2 }, { "m_log_pnum_msb", 2 },
-    { "m_log_msb", 2 }, { "m_log_lsb", 2 }, { "m_log_a_button", 4 }, { "f_mt", 8 },
+    { "m_log_msb", 2 }, { "m_log_lsb", 2 }, { "m_log_a_button", 4 }, { "f_mt", 8 }, { "x_sta", 2 },
   };
   for (size_t i = 0; i < sizeof hx / sizeof hx[0]; i++)
     if (strstr(name, hx[i].n) && !strstr(name, "flag")) return hx[i].w;
@@ -193,6 +202,25 @@ static void expect_sys(const uint8_t *j, const rmp_ej_sys *sj) {
       ADDU("sj_chapter_f_mt0", f->partial >> 28);
       ADDU("sj_chapter_f_mt1", (f->partial >> 24) & 15);
       ADDU("sj_chapter_f_mt7", f->partial & 15);
+    }
+  }
+  if (sj->toc & RMP_EJ_SYS_X) {
+    /* every command log of the list (B.5.1); DATA as its wire octets */
+    rmp_ej_x_log l;
+    for (size_t o = 0; o < sj->x.raw_len;) {
+      int r = rmp_ej_x_log_decode(sj->x.raw + o, sj->x.raw_len - o, &l);
+      if (r <= 0) break;
+      o += (size_t)r;
+      ADDU("sj_chapter_x_sflag", l.s); ADDU("sj_chapter_x_tflag", l.t); ADDU("sj_chapter_x_cflag", l.c);
+      ADDU("sj_chapter_x_fflag", l.f); ADDU("sj_chapter_x_dflag", l.d); ADDU("sj_chapter_x_lflag", l.l);
+      ADDU("sj_chapter_x_sta", l.sta);
+      if (l.t) ADDU("sj_chapter_x_tcount", l.tcount);
+      if (l.c) ADDU("sj_chapter_x_count", l.count);
+      if (l.d && l.data_len > 1) { /* Wireshark quirk: without the last (MSB-set) octet */
+        char hx[2 * 300 + 1] = "";
+        for (unsigned i = 0; i + 1 < l.data_len && i < 300; i++) snprintf(hx + 2 * i, 3, "%02x", l.data[i]);
+        add("rtpmidi.sj_chapter_x_data", "%s", hx);
+      }
     }
   }
 }
@@ -307,7 +335,7 @@ static int expect_chan(void *ud, const rmp_ej_chan *cj) {
 }
 
 /* ---- scenarios ------------------------------------------------------------ */
-typedef struct { uint8_t b[4]; uint8_t n; uint8_t pkt; } ev;
+typedef struct { uint8_t b[12]; uint8_t n; uint8_t pkt; } ev;
 #define E3(p, a, b, c) { { a, b, c, 0 }, 3, p }
 #define E2(p, a, b) { { a, b, 0, 0 }, 2, p }
 #define E1(p, a) { { a, 0, 0, 0 }, 1, p }
@@ -345,8 +373,17 @@ static const ev sc_mtc7[] = { /* F: COMPLETE only, POINT = 7 */
   E2(1, 0xF1, 0x00), E2(1, 0xF1, 0x10), E2(1, 0xF1, 0x20), E2(1, 0xF1, 0x30),
   E2(1, 0xF1, 0x40), E2(1, 0xF1, 0x50), E2(1, 0xF1, 0x60), E2(1, 0xF1, 0x70), END };
 
+static const ev sc_sysex[] = { /* X: one log (recency tool, COUNT, DATA); A is replaced by its
+                                * repeat (same octets, one type) and B is dropped by the GM System
+                                * On after it (a Reset State command, A.1): GM On is the only log */
+  { { 0xF0, 0x7D, 0x01, 0x02, 0xF7 }, 5, 1 }, { { 0xF0, 0x7D, 0x05, 0xF7 }, 4, 1 },
+  { { 0xF0, 0x7D, 0x01, 0x02, 0xF7 }, 5, 2 }, { { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }, 6, 2 }, END };
+static const ev sc_refcount[] = { /* E: V = 0 reference counts (on note count 2, off note count 1) */
+  E3(1, 0x94, 60, 100), E3(1, 0x94, 60, 90), E3(1, 0x94, 62, 80), E3(2, 0x94, 62, 70),
+  E3(2, 0x84, 62, 30), END };
+
 static const ev *const scenarios[] = { sc_notes, sc_offonly, sc_ctl, sc_prog, sc_rpn, sc_nrpn,
-                                       sc_poly, sc_sys, sc_start, sc_mtc, sc_mtc7 };
+                                       sc_poly, sc_sys, sc_start, sc_mtc, sc_mtc7, sc_sysex, sc_refcount };
 #define NSC (sizeof scenarios / sizeof scenarios[0])
 
 static int fails;
@@ -400,6 +437,17 @@ static void check(size_t k, const rmp_ej_hdr *h, const rmp_ej_sys *sj, const rmp
     break;
   case 10:
     WANT(sj->f.c == 1 && sj->f.p == 0 && sj->f.point == 7 && sj->f.complete == 0x20000000u);
+    break;
+  case 11: /* one log: GM System On, COUNT 4 (fourth SysEx), S = 0 (packet I-1) */
+    WANT(h->y == 1 && h->a == 0 && h->s == 0 && sj->s == 0 && sj->x.nlogs == 1);
+    WANT(sj->x.s == 0 && sj->x.c == 1 && sj->x.count == 4 && sj->x.sta == 3 && sj->x.d == 1 && sj->x.l == 0);
+    WANT(sj->x.data_len == 4 && sj->x.raw[sj->x.data_off] == 0x7E && sj->x.raw[sj->x.raw_len - 1] == 0x81);
+    break;
+  case 12: /* note 60 on with count 2 (V = 0), note 62 off with count 1 and release velocity 30 */
+    WANT(cj->chan == 4 && cj->n.count == 1 && cj->n.log[0].notenum == 60 && (cj->toc & RMP_EJ_TOC_E));
+    WANT(cj->e.count == 3 && cj->e.log[0].notenum == 60 && cj->e.log[0].v == 0 && cj->e.log[0].value == 2);
+    WANT(cj->e.log[1].notenum == 62 && cj->e.log[1].v == 0 && cj->e.log[1].value == 1);
+    WANT(cj->e.log[2].notenum == 62 && cj->e.log[2].v == 1 && cj->e.log[2].value == 30);
     break;
   }
 }

@@ -2,11 +2,16 @@
  * csrc/test/fuzz (issue 10), kept as unit tests: each asserts that the code
  * rejects or handles the input safely.
  *
- * Journal divergences (RTPMIDI_FUZZ_CONVERGE=1 with fuzz_journal_roundtrip;
- * the inputs are in csrc/test/fuzz/known/): the receiver handles these
- * streams safely (asserted) but ends in a state that differs from the
- * sender's (printed as KNOWN, not asserted until the journal code is
- * fixed). */
+ * Journal divergences found by fuzz_journal_roundtrip's convergence check
+ * (the inputs are in csrc/test/fuzz/known/): the receiver handles these
+ * streams safely and, since issue 5, ends in the sender's state (asserted):
+ *  - NRPN LSB before MSB: with a lone parameter number MSB pending
+ *    (Chapter M P = 1, PENDING codes the MSB only) the receiver now also
+ *    restores the LSB register from the most recent parameter log of that
+ *    kind (journal_recv.c).
+ *  - MTC quarter frames out of order / a register after POINT: Chapter F
+ *    codes only COMPLETE and a forward PARTIAL run (B.4.1 calls other
+ *    sequences illegal); rmp_ms_compare now compares exactly that. */
 #include "check.h"
 #include "journal.h"
 #include "midi_cmd.h"
@@ -53,7 +58,7 @@ static void test_cmd_delta_sum_wraps(void) {
   CHECK_INT(k, 40);
 }
 
-/* ---- journal: repairs that do not converge (reported, not fixed here) ---- */
+/* ---- journal: repairs that used to diverge (issue 10 fuzzing, fixed in issue 5) ---- */
 static int emitted, bad_emit;
 static void on_emit(void *ud, const uint8_t *m, size_t n) {
   (void)ud;
@@ -91,27 +96,35 @@ static unsigned replay(const char *name, const uint8_t (*msgs)[3], const size_t 
   rmp_ms_diff d;
   unsigned diff = rmp_ms_compare(&snd.st, &rcv.st, &d);
   if (diff)
-    printf("KNOWN journal divergence (%s): %u difference(s), param %u, system %u\n", name, diff,
+    printf("journal divergence (%s): %u difference(s), param %u, system %u\n", name, diff,
            d.wrong_param, d.wrong_system);
+  CHECK_INT(diff, 0);
   return diff;
 }
 
 static void test_journal_known_divergences(void) {
   /* known/journal_roundtrip-nrpn-lsb-before-msb: NRPN LSB (98) sent before
-   * the MSB (99); both lost. The repair re-sends only 99 = 99, so the
-   * receiver selects NRPN 99/0 where the sender has 99/99. */
+   * the MSB (99); both lost. Chapter M codes the lone MSB as PENDING 99
+   * and the parameter 0/99 that the 98 selected; the repair sends 98 = 99
+   * then 99 = 99, and both sides select NRPN 99/99. */
   static const uint8_t a[][3] = { { 0xBF, 0x25, 0x63 }, { 0xBF, 0x62, 0x63 }, { 0xBF, 0x63, 0x63 } };
   static const size_t al[] = { 3, 3, 3 };
   replay("NRPN LSB before MSB", a, al, 3, 1, 2);
+  {
+    int n;
+    uint8_t pm, pl;
+    CHECK(rmp_ms_selected(&rcv.st.ch[15], &n, &pm, &pl) && n == 1 && pm == 99 && pl == 99);
+  }
   /* known/journal_roundtrip-mtc-out-of-order: quarter frames 6 then 2 (not
    * a run from frame 0): Chapter F carries POINT 7 with neither COMPLETE
-   * nor PARTIAL, and the MTC registers differ. */
+   * nor PARTIAL (an illegal sequence, B.4.1); the registers it cannot code
+   * are not compared. */
   static const uint8_t b[][3] = { { 0xF1, 0x60, 0 }, { 0xF1, 0x26, 0 } };
   static const size_t bl[] = { 2, 2 };
   replay("MTC quarter frames out of order", b, bl, 2, 1, 1);
   /* known/journal_roundtrip-mtc-stale-after-point: frame 7 (value 2), then
-   * a new run starts at frame 0. PARTIAL codes frames 0..POINT only, but
-   * rmp_ms_compare compares all eight registers (frame 7 still holds 2). */
+   * a new run starts at frame 0. PARTIAL codes frames 0..POINT only, and
+   * rmp_ms_compare compares frames 0..POINT of a partial run. */
   static const uint8_t c[][3] = { { 0xF8, 0, 0 }, { 0xF1, 0x72, 0 }, { 0xF1, 0x00, 0 } };
   static const size_t cl[] = { 1, 2, 2 };
   replay("MTC register after POINT", c, cl, 3, 1, 2);

@@ -369,10 +369,90 @@ static void test_system(void) {
 
   /* System journal with chapter X spanning to its end:
    * header |S=0|D=0|V=0|Q=0|F=0|X=1|LENGTH=6| = 04 06
-   * X |S=0|T=0|C=1|F=0|D=1|L=0|STA=0| = 28, COUNT 02, data 7E 01 */
-  static const uint8_t vx[] = { 0x04, 0x06, 0x28, 0x02, 0x7E, 0x01 };
+   * X |S=0|T=0|C=1|F=0|D=1|L=0|STA=0| = 28, COUNT 02, DATA 7E 81 (the MSB
+   * marks the last DATA octet, B.5.1) */
+  static const uint8_t vx[] = { 0x04, 0x06, 0x28, 0x02, 0x7E, 0x81 };
   CHECK_INT(rmp_ej_sys_decode(vx, 6, &sd), 6);
   CHECK(sd.toc == RMP_EJ_SYS_X && sd.x.c == 1 && sd.x.count == 2 && sd.x.d == 1 && sd.x.data_off == 2 && sd.x.data_len == 2);
+  CHECK(sd.x.nlogs == 1 && sd.x.raw_len == 4);
+  /* DATA that never ends (no octet with the MSB set) is not a log list */
+  static const uint8_t vx_bad[] = { 0x04, 0x06, 0x28, 0x02, 0x7E, 0x01 };
+  CHECK_INT(rmp_ej_sys_decode(vx_bad, 6, &sd), RMP_EJ_EBADLEN);
+}
+
+/* Chapter X command logs (RFC 6295 B.5.1, Figures B.5.1 and B.5.2). */
+static void test_x(void) {
+  uint8_t out[32];
+  rmp_ej_x_log l, d;
+  /* GM System On data 7E 7F 09 01, recency tool, finished:
+   * |S=1|T=0|C=1|F=0|D=1|L=0|STA=3| = 1010 1011 = AB, COUNT = 05,
+   * DATA 7E 7F 09 01|80 = 7E 7F 09 81 */
+  static const uint8_t gm[] = { 0x7E, 0x7F, 0x09, 0x01 };
+  static const uint8_t v1[] = { 0xAB, 0x05, 0x7E, 0x7F, 0x09, 0x81 };
+  memset(&l, 0, sizeof l);
+  l.s = 1; l.c = 1; l.d = 1; l.sta = 3; l.count = 5; l.data = gm; l.data_len = 4;
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof out), (int)sizeof v1);
+  CHECK_MEM(out, sizeof v1, v1, sizeof v1);
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof v1 - 1), RMP_EJ_ENOSPACE);
+  CHECK_INT(rmp_ej_x_log_decode(v1, sizeof v1, &d), (int)sizeof v1);
+  CHECK(d.s == 1 && d.t == 0 && d.c == 1 && d.f == 0 && d.d == 1 && d.l == 0 && d.sta == 3 && d.count == 5);
+  CHECK(d.data == v1 + 2 && d.data_len == 4 && (d.data[3] & 0x7F) == 0x01);
+  CHECK_PREFIXES(rmp_ej_x_log_decode, rmp_ej_x_log, v1);
+  /* every field: |S=0|T=1|C=1|F=1|D=1|L=1|STA=0| = 0111 1100 = 7C,
+   * TCOUNT 10, COUNT 20, FIRST 200 = 1|0000001 0|1001000 = 81 48,
+   * DATA 01 02 -> 01 82 */
+  static const uint8_t dat2[] = { 0x01, 0x02 };
+  static const uint8_t v2[] = { 0x7C, 0x10, 0x20, 0x81, 0x48, 0x01, 0x82 };
+  memset(&l, 0, sizeof l);
+  l.t = 1; l.c = 1; l.f = 1; l.d = 1; l.l = 1; l.sta = 0; l.tcount = 0x10; l.count = 0x20; l.first = 200;
+  l.data = dat2; l.data_len = 2;
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof out), (int)sizeof v2);
+  CHECK_MEM(out, sizeof v2, v2, sizeof v2);
+  CHECK_INT(rmp_ej_x_log_decode(v2, sizeof v2, &d), (int)sizeof v2);
+  CHECK(d.s == 0 && d.t == 1 && d.c == 1 && d.f == 1 && d.d == 1 && d.l == 1 && d.sta == 0);
+  CHECK(d.tcount == 0x10 && d.count == 0x20 && d.first == 200 && d.data_len == 2);
+  CHECK_PREFIXES(rmp_ej_x_log_decode, rmp_ej_x_log, v2);
+  /* four-octet FIRST 0x0FFFFFFF = FF FF FF 7F; a fifth octet is invalid */
+  static const uint8_t v3[] = { 0x90, 0xFF, 0xFF, 0xFF, 0x7F };
+  CHECK_INT(rmp_ej_x_log_decode(v3, sizeof v3, &d), 5);
+  CHECK(d.f == 1 && d.first == 0x0FFFFFFF && d.d == 0);
+  static const uint8_t v3bad[] = { 0x90, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
+  CHECK_INT(rmp_ej_x_log_decode(v3bad, sizeof v3bad, &d), RMP_EJ_EINVAL);
+  /* empty SysEx F0 F7: |S=1|T=0|C=1|F=0|D=0|L=0|STA=3| = A3, COUNT 07 */
+  static const uint8_t v4[] = { 0xA3, 0x07 };
+  memset(&l, 0, sizeof l);
+  l.s = 1; l.c = 1; l.sta = 3; l.count = 7;
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof out), 2);
+  CHECK_MEM(out, 2, v4, 2);
+  /* invalid structures to encode: D = 1 without data, a data octet > 127 */
+  l.d = 1;
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof out), RMP_EJ_EINVAL);
+  static const uint8_t hi[] = { 0x80 };
+  l.data = hi; l.data_len = 1;
+  CHECK_INT(rmp_ej_x_log_encode(&l, out, sizeof out), RMP_EJ_EINVAL);
+
+  /* system journal with two logs, v1 then v4:
+   * |S=1|D=0|V=0|Q=0|F=0|X=1|LENGTH=10| = 84 0A */
+  static const uint8_t vs[] = { 0x84, 0x0A, 0xAB, 0x05, 0x7E, 0x7F, 0x09, 0x81, 0xA3, 0x07 };
+  uint8_t *h = heap_copy(vs, sizeof vs);
+  rmp_ej_sys sd;
+  CHECK_INT(rmp_ej_sys_decode(h, sizeof vs, &sd), (int)sizeof vs);
+  CHECK(sd.s == 1 && sd.toc == RMP_EJ_SYS_X && sd.x.nlogs == 2 && sd.x.raw == h + 2 && sd.x.raw_len == 8);
+  CHECK(sd.x.s == 1 && sd.x.count == 5 && sd.x.sta == 3);
+  CHECK_INT(rmp_ej_sys_encode(&sd, out, sizeof out), (int)sizeof vs);
+  CHECK_MEM(out, sizeof vs, vs, sizeof vs);
+  free(h);
+  CHECK_PREFIXES(rmp_ej_sys_decode, rmp_ej_sys, vs);
+  /* X bit set without log octets cannot be encoded */
+  memset(&sd, 0, sizeof sd);
+  sd.toc = RMP_EJ_SYS_X;
+  CHECK_INT(rmp_ej_sys_encode(&sd, out, sizeof out), RMP_EJ_EINVAL);
+  /* phantom S bit of the first log (B.5.1): one log: the chapter S bit;
+   * several: OR of the first two logs' S bits */
+  CHECK_INT(rmp_ej_x_log_s(0, 1, 0, 2, 0), 1);
+  CHECK_INT(rmp_ej_x_log_s(0, 0, 0, 2, 0), 0);
+  CHECK_INT(rmp_ej_x_log_s(0, 0, 0, 1, 0), 0);
+  CHECK_INT(rmp_ej_x_log_s(0, 1, 1, 2, 1), 1);
 }
 
 static int nchan_seen;
@@ -448,6 +528,7 @@ int main(void) {
   test_e_t_a();
   test_channel_journal();
   test_system();
+  test_x();
   test_whole();
   test_fuzz();
   return check_report();

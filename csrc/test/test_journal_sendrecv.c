@@ -282,7 +282,213 @@ static void test_unknown_selection(void) {
   CHECK(at_entry > at_lsb);
 }
 
+/* ---- Chapter E reference counts (RFC 6295 A.7) ---------------------------- */
+/* NoteOn 60 v100 (packet 100), NoteOn 60 v90 (101), NoteOff 60 v64 (102):
+ * the note is off with reference count 1. Journal of 103 (checkpoint 100):
+ * header |S=0|Y=0|A=1|H=0|TOTCHAN=0| = 20, 00 64
+ * channel |S=0|CHAN=0|H=0|LENGTH=9| = 00 09 (3 + N 3 + E 3), TOC N+E = 0C
+ * N |B=0|LEN=0| = 00 (NoteOff in 102), |LOW=7|HIGH=7| = 77, OFFBITS 08
+ * E |S=0|LEN=0| = 00, |S=0|NOTENUM=60| = 3C, |V=0|COUNT=1| = 01 */
+static const uint8_t j_ref[] = { 0x20, 0x00, 0x64, 0x00, 0x09, 0x0C, 0x00, 0x77, 0x08, 0x00, 0x3C, 0x01 };
+
+static void test_note_refcount(void) {
+  static const uint8_t on1[] = { 0x90, 60, 100 }, on2[] = { 0x90, 60, 90 }, off[] = { 0x80, 60, 64 };
+  const uint8_t *m[3] = { on1, on2, off };
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  uint8_t out[256];
+  /* receivers that got 0, 1 or 2 of the three commands */
+  for (int got_n = 0; got_n < 3; got_n++) {
+    rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_init(&r);
+    rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL);
+    for (int i = 0; i < 3; i++) {
+      rmp_ej_send_encode(&s, (uint16_t)(100 + i), out, sizeof out);
+      rmp_ej_send_record(&s, (uint16_t)(100 + i), m[i], 3);
+      if (i < got_n) {
+        CHECK_INT(rmp_ej_recv_packet(&r, (uint16_t)(100 + i), NULL, 0, rec, NULL), 0);
+        rmp_ej_recv_apply(&r, m[i], 3);
+      }
+    }
+    int jl = rmp_ej_send_encode(&s, 103, out, sizeof out);
+    CHECK_INT(jl, (int)sizeof j_ref);
+    CHECK_MEM(out, (size_t)jl, j_ref, sizeof j_ref);
+    CHECK_INT(s.st.ch[0].note_ref[60], 1);
+    ngot = 0;
+    CHECK_INT(rmp_ej_recv_packet(&r, 103, out, (size_t)jl, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+    CHECK_INT(r.st.ch[0].note_ref[60], 1);
+    CHECK_INT(r.st.ch[0].note_vel[60], 0);
+    CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
+    /* got on1 only: NoteOn (second voice) then NoteOff; got both: NoteOff */
+    if (got_n == 2) CHECK_INT(ngot, 1);
+    if (got_n == 1) CHECK_INT(ngot, 2);
+  }
+  /* two overlapping NoteOns lost: the receiver replays both (V = 0 count 2
+   * on an N log) */
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL);
+  rmp_ej_send_encode(&s, 100, out, sizeof out);
+  rmp_ej_send_record(&s, 100, on1, 3);
+  rmp_ej_send_record(&s, 100, on2, 3);
+  int jl = rmp_ej_send_encode(&s, 101, out, sizeof out);
+  rmp_ej_hdr h;
+  static rmp_ej_chan cj;
+  CHECK_INT(rmp_ej_parse(out, (size_t)jl, &h, NULL, &cj, NULL, NULL), jl);
+  CHECK(cj.toc == (RMP_EJ_TOC_N | RMP_EJ_TOC_E) && cj.e.count == 1 && cj.e.log[0].v == 0 && cj.e.log[0].value == 2);
+  ngot = 0;
+  CHECK_INT(rmp_ej_recv_packet(&r, 101, out, (size_t)jl, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+  CHECK_INT(ngot, 2);
+  CHECK(got[0][0] == 0x90 && got[1][0] == 0x90 && got[1][2] == 90);
+  CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
+}
+
+/* ---- Chapter X (RFC 6295 B.5) ---------------------------------------------- */
+static uint8_t xgot[16][400];
+static size_t xgot_len[16];
+static int nxgot;
+static void xrec(void *ud, const uint8_t *m, size_t n) {
+  (void)ud;
+  if (nxgot < 16 && n <= sizeof xgot[0]) { memcpy(xgot[nxgot], m, n); xgot_len[nxgot] = n; }
+  nxgot++;
+}
+
+/* GM System On in packet 100. Journal of packet 101 (checkpoint 100):
+ * header |S=0|Y=1|A=0|H=0|TOTCHAN=0| = 40, 00 64
+ * system |S=0|D=0|V=0|Q=0|F=0|X=1|LENGTH=8| = 04 08
+ * X log |S=0|T=0|C=1|F=0|D=1|L=0|STA=3| = 2B (S = 0: packet I-1),
+ *   COUNT 01 (first SysEx of the session), DATA 7E 7F 09 81 */
+static const uint8_t gm_on[] = { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 };
+static const uint8_t j_gm[] = { 0x40, 0x00, 0x64, 0x04, 0x08, 0x2B, 0x01, 0x7E, 0x7F, 0x09, 0x81 };
+
+static void test_sysex(void) {
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  uint8_t out[1500];
+  rmp_ej_send_init(&s, &cfg);
+  CHECK_INT(rmp_ej_send_encode(&s, 100, out, sizeof out), 0);
+  rmp_ej_send_record(&s, 100, gm_on, sizeof gm_on);
+  int jl = rmp_ej_send_encode(&s, 101, out, sizeof out);
+  CHECK_INT(jl, (int)sizeof j_gm);
+  CHECK_MEM(out, (size_t)jl, j_gm, sizeof j_gm);
+  /* one packet later every S bit is 1: |S=1|..| = C0; 84 08; AB */
+  jl = rmp_ej_send_encode(&s, 102, out, sizeof out);
+  CHECK(jl == (int)sizeof j_gm && out[0] == 0xC0 && out[3] == 0x84 && out[5] == 0xAB);
+
+  /* Lost SysEx replayed: packets 100 A, 101 NoteOn, 102 master volume,
+   * 103 A again (same type: identical octets, replaces the first log),
+   * 104 nothing. The receiver got 100, lost 101..103. */
+  static const uint8_t a[] = { 0xF0, 0x7D, 0x01, 0x02, 0xF7 };
+  static const uint8_t vol[] = { 0xF0, 0x7F, 0x7F, 0x04, 0x01, 0x00, 0x40, 0xF7 };
+  static const uint8_t on[] = { 0x90, 60, 100 };
+  const uint8_t *pm[4] = { a, on, vol, a };
+  const size_t pl[4] = { sizeof a, 3, sizeof vol, sizeof a };
+  for (int variant = 0; variant < 2; variant++) {
+    rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_init(&r);
+    rmp_ej_recv_packet(&r, 99, NULL, 0, xrec, NULL);
+    int lost_from = variant == 0 ? 101 : 103; /* burst, or a single loss (S bits) */
+    for (int i = 0; i < 4; i++) {
+      uint16_t q = (uint16_t)(100 + i);
+      jl = rmp_ej_send_encode(&s, q, out, sizeof out);
+      rmp_ej_send_record(&s, q, pm[i], pl[i]);
+      if (q < lost_from) {
+        rmp_ej_recv_packet(&r, q, jl > 0 ? out : NULL, (size_t)jl, xrec, NULL);
+        rmp_ej_recv_apply(&r, pm[i], pl[i]);
+      }
+    }
+    jl = rmp_ej_send_encode(&s, 104, out, sizeof out);
+    rmp_ej_hdr h;
+    rmp_ej_sys sj;
+    CHECK_INT(rmp_ej_parse(out, (size_t)jl, &h, &sj, NULL, NULL, NULL), jl);
+    CHECK(h.y && (sj.toc & RMP_EJ_SYS_X) && sj.x.nlogs == 2); /* vol (COUNT 2), then A (COUNT 3) */
+    nxgot = 0;
+    CHECK_INT(rmp_ej_recv_packet(&r, 104, out, (size_t)jl, xrec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+    if (variant == 0) {
+      CHECK_INT(nxgot, 3); /* vol, A, then the NoteOn (system chapters first) */
+      CHECK_MEM(xgot[0], xgot_len[0], vol, sizeof vol);
+      CHECK_MEM(xgot[1], xgot_len[1], a, sizeof a);
+      CHECK_MEM(xgot[2], xgot_len[2], on, 3);
+      CHECK_INT(r.x_replayed, 2);
+    } else {
+      CHECK_INT(nxgot, 1); /* only A: vol (COUNT 2) was received */
+      CHECK_MEM(xgot[0], xgot_len[0], a, sizeof a);
+      CHECK_INT(r.x_replayed, 1);
+    }
+    CHECK_INT(r.x_count, 3);
+    CHECK_INT(s.x_count, 3);
+    CHECK_INT(r.uncovered, 0);
+  }
+
+  /* A Reset State SysEx (GM System On) makes earlier SysEx inactive (A.1):
+   * only it is logged. */
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_record(&s, 100, a, sizeof a);
+  rmp_ej_send_record(&s, 101, gm_on, sizeof gm_on);
+  jl = rmp_ej_send_encode(&s, 102, out, sizeof out);
+  {
+    rmp_ej_hdr h;
+    rmp_ej_sys sj;
+    CHECK_INT(rmp_ej_parse(out, (size_t)jl, &h, &sj, NULL, NULL, NULL), jl);
+    CHECK(sj.x.nlogs == 1 && sj.x.count == 2);
+  }
+
+  /* A SysEx the journal cannot hold (more than RMP_EJ_X_MAX_DATA data
+   * octets): the checkpoint moves past it, and a receiver that loses it
+   * counts an uncovered loss. */
+  static uint8_t big[RMP_EJ_X_MAX_DATA + 10];
+  big[0] = 0xF0;
+  for (size_t i = 1; i + 1 < sizeof big; i++) big[i] = (uint8_t)(i & 127);
+  big[sizeof big - 1] = 0xF7;
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 199, NULL, 0, xrec, NULL);
+  rmp_ej_send_encode(&s, 200, out, sizeof out);
+  rmp_ej_send_record(&s, 200, big, sizeof big);
+  rmp_ej_send_record(&s, 200, on, 3);
+  jl = rmp_ej_send_encode(&s, 201, out, sizeof out);
+  CHECK_INT(rmp_ej_send_checkpoint(&s), 201);
+  CHECK_INT(jl, 0);
+  int f = rmp_ej_recv_packet(&r, 201, NULL, 0, xrec, NULL); /* lost 200 */
+  CHECK_INT(f, RMP_EJ_R_LOSS | RMP_EJ_R_NOJOURNAL);
+  rmp_ej_send_record(&s, 201, a, sizeof a);
+  jl = rmp_ej_send_encode(&s, 202, out, sizeof out);
+  rmp_ej_send_encode(&s, 203, out, sizeof out);
+  /* a store overflow: 17 different SysEx in one packet, the oldest pushed
+   * out; losing that packet is uncovered */
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 299, NULL, 0, xrec, NULL);
+  rmp_ej_send_encode(&s, 300, out, sizeof out);
+  for (int i = 0; i <= RMP_EJ_X_MAX_LOGS; i++) {
+    uint8_t sx[] = { 0xF0, 0x7D, (uint8_t)i, 0xF7 };
+    rmp_ej_send_record(&s, 300, sx, sizeof sx);
+  }
+  CHECK_INT(rmp_ej_send_encode(&s, 301, out, sizeof out), 0); /* history emptied */
+  rmp_ej_send_record(&s, 301, on, 3);
+  jl = rmp_ej_send_encode(&s, 302, out, sizeof out);
+  CHECK(jl > 0);
+  CHECK_INT(rmp_ej_send_checkpoint(&s), 301);
+  f = rmp_ej_recv_packet(&r, 302, out, (size_t)jl, xrec, NULL); /* lost 300, 301 */
+  CHECK(f & RMP_EJ_R_UNCOVERED);
+  CHECK_INT(r.uncovered, 1);
+
+  /* the size budget: a 200-octet SysEx in a 64-octet journal budget is
+   * trimmed out (the journal stays within the budget) */
+  rmp_ej_send_config small = { 0, 64, 0 };
+  rmp_ej_send_init(&s, &small);
+  static uint8_t mid[202];
+  mid[0] = 0xF0;
+  for (size_t i = 1; i + 1 < sizeof mid; i++) mid[i] = 0x11;
+  mid[sizeof mid - 1] = 0xF7;
+  rmp_ej_send_record(&s, 400, mid, sizeof mid);
+  rmp_ej_send_record(&s, 401, on, 3);
+  jl = rmp_ej_send_encode(&s, 402, out, sizeof out);
+  CHECK(jl > 0 && jl <= 64);
+  CHECK_INT(rmp_ej_send_checkpoint(&s), 401);
+}
+
 int main(void) {
+  test_note_refcount();
+  test_sysex();
   test_unknown_selection();
   test_unknown_controller();
   test_sender_notes();

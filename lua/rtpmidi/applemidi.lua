@@ -23,7 +23,8 @@ local OPTIONS = {
   invite_tries = "count", invite_interval = "ms", ck_fast_count = "count0",
   ck_fast_interval = "ms", ck_interval = "ms", timeout = "seconds", rs_interval = "ms",
   guard_interval = "ms", jitter_buffer_size = "ms0", payload_budget = "budget",
-  max_sysex = "count",
+  max_sysex = "count", max_participants = "count", invitations_per_second = "rate",
+  journal_history = "history", jitter_buffer_packets = "slots",
 }
 AppleMidiSession.OPTIONS = OPTIONS
 
@@ -58,6 +59,12 @@ local function check_option(k, v)
       kind == "ms" and "milliseconds" or "seconds", tostring(v))) end
   elseif kind == "ms0" then
     if type(v) ~= "number" or not (v >= 0) or v > 10000 then bad(k, "milliseconds 0..10000 expected, got " .. tostring(v)) end
+  elseif kind == "rate" then
+    if type(v) ~= "number" or not (v > 0) or v > 1e6 then bad(k, "invitations per second > 0 expected, got " .. tostring(v)) end
+  elseif kind == "history" then
+    if math.type(v) ~= "integer" or v < 1 or v > 32767 then bad(k, "integer 1..32767 (packets) expected, got " .. tostring(v)) end
+  elseif kind == "slots" then
+    if math.type(v) ~= "integer" or v < 2 or v > 32768 then bad(k, "integer 2..32768 (packets) expected, got " .. tostring(v)) end
   elseif kind == "budget" then
     if math.type(v) ~= "integer" or v < 16 or v > 1200 then bad(k, "integer 16..1200 expected, got " .. tostring(v)) end
   end
@@ -69,7 +76,9 @@ end
 --   ssrc, recovery, reinvite, invite_tries (12), invite_interval (ms, 1500),
 --   ck_fast_count (6), ck_fast_interval (ms, 1500), ck_interval (ms, 10000),
 --   timeout (s, 60), rs_interval (ms, 1000), guard_interval (ms, 50),
---   jitter_buffer_size (ms, 10), payload_budget (1200), max_sysex
+--   jitter_buffer_size (ms, 10), payload_budget (1200), max_sysex,
+--   max_participants (32), invitations_per_second (20), journal_history (packets, 512),
+--   jitter_buffer_packets (64)
 function AppleMidiSession:init(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then bad("options", "table expected, got " .. type(opts)) end

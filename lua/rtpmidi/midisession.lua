@@ -7,7 +7,8 @@ local MidiSession = RTPSession:extend()
 
 MidiSession.CALLBACKS = { "incoming_midi", "start", "stop", "drop_call" }
 
-local EXTRA = { "latency", "recovery", "payload_budget", "max_sysex", "api", "device_in", "device_out" }
+local EXTRA = { "latency", "recovery", "payload_budget", "max_sysex", "journal_history", "api", "device_in",
+                "device_out" }
 MidiSession.OPTIONS_SET = {}
 for k in pairs(RTPSession.OPTIONS_SET) do MidiSession.OPTIONS_SET[k] = true end
 for _, k in ipairs(EXTRA) do MidiSession.OPTIONS_SET[k] = true end
@@ -44,6 +45,11 @@ function MidiSession:init(peer_address, sending_port, receiving_port, latency, j
     end
     cfg[k] = v
   end
+  local jh = opts.journal_history
+  if jh ~= nil and (math.type(jh) ~= "integer" or jh < 1 or jh > 32767) then
+    bad("journal_history", "integer 1..32767 (packets) expected, got " .. tostring(jh))
+  end
+  cfg.journal_history = jh
   cfg.latency, cfg.recovery = lat, recovery
   if opts.api ~= nil and type(opts.api) ~= "string" then bad("api", "string expected, got " .. type(opts.api)) end
   cfg.api = opts.api
