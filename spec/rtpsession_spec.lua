@@ -118,4 +118,31 @@ describe("RTPSession over loopback", function()
     assert.are.equal(st_tx.ssrc, st_rx.peer_ssrc)
     assert.are.equal(3, st_rx.bytes_received)
   end)
+  it("declares the oldest gap lost when jitter_buffer_packets fill up", function()
+    local core = require "rtpmidi.core"
+    local pr = H.port()
+    local got = {}
+    local rx = rtpmidi.RTPSession{ peer_address = "127.0.0.1", receiving_port = pr, payload = 96,
+      jitter_buffer_size = 5000, jitter_buffer_packets = 4,
+      incoming_rtp = function(_, _, ts, _, rj) got[#got + 1] = { ts, rj } end }
+    control:add_session(rx)
+    assert(control:start())
+    local u = assert(core.udp("127.0.0.1", 0))
+    local function send(seq)
+      assert(u:send(rtpmidi.codec.encode_rtp{ payload_type = 96, sequence = seq, timestamp = seq, ssrc = 7,
+                                               payload = "x" }, "127.0.0.1", pr))
+    end
+    send(100)                                  -- delivered at once
+    H.run_until(function() return #got == 1 end, "the first packet")
+    local t0 = rtpmidi.now()
+    for seq = 102, 106 do send(seq) end        -- 101 is missing; 5 packets wait in a 4-packet buffer
+    H.run_until(function() return #got >= 2 end, "the buffer to give up on 101", 3000)
+    -- long before the 5 s wait ran out: the full buffer declared the gap lost
+    assert.is_true(rtpmidi.now() - t0 < 2000)
+    assert.are.same({ 102, true }, got[2])
+    u:close()
+    assert.error_matches(function()
+      rtpmidi.RTPSession{ peer_address = "127.0.0.1", receiving_port = H.port(), payload = 96, jitter_buffer_packets = 1 }
+    end, "bad argument 'jitter_buffer_packets'")
+  end)
 end)

@@ -95,6 +95,10 @@ int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   if (!cfg->peer_address || !cfg->peer_address[0]) { *err = "peer_address"; return UV_EINVAL; }
   if (cfg->sending_port < 0 || cfg->sending_port > 65535) { *err = "sending_port"; return UV_EINVAL; }
   if (cfg->receiving_port < 0 || cfg->receiving_port > 65535) { *err = "receiving_port"; return UV_EINVAL; }
+  if (cfg->jitter_buffer_packets == 1 || cfg->jitter_buffer_packets > 32768) {
+    *err = "jitter_buffer_packets";
+    return UV_EINVAL;
+  }
   if (!cfg->sending_port && !cfg->receiving_port) { *err = "sending_port"; return UV_EINVAL; }
   if (cfg->payload_type < 0 || cfg->payload_type > 127) { *err = "payload"; return UV_EINVAL; }
   if (!(cfg->jitter_buffer_ms >= 0) || cfg->jitter_buffer_ms > 60000) { *err = "jitter_buffer_size"; return UV_EINVAL; }
@@ -105,11 +109,12 @@ int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   rtpmidi_session *s = calloc(1, sizeof *s);
   if (!s) return UV_ENOMEM;
   s->cfg = *cfg;
+  if (!s->cfg.jitter_buffer_packets) s->cfg.jitter_buffer_packets = RMC_JB_CAPACITY;
   s->peer_address = dup_str(cfg->peer_address);
   s->tool_name = dup_str(cfg->tool_name ? cfg->tool_name : "rtpmidi");
   s->bind_address = dup_str(cfg->bind_address);
   s->cname = cfg->cname ? dup_str(cfg->cname) : default_cname();
-  s->slots = calloc(RMC_JB_CAPACITY, sizeof *s->slots);
+  s->slots = calloc(s->cfg.jitter_buffer_packets, sizeof *s->slots);
   if (!s->peer_address || !s->tool_name || (cfg->bind_address && !s->bind_address) || !s->cname ||
       !s->slots) {
     s->freed = true;
@@ -671,7 +676,7 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
   rmp_seq_init(&s->seq_in, 1);
-  rmp_jb_init(&s->jb, s->slots, RMC_JB_CAPACITY, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+  rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
   s->have_peer = false;
   s->st.have_peer_ssrc = false;
   s->src_locked = false;

@@ -10,7 +10,7 @@
 
 /* Slots of the reorder buffer: the farthest a packet may run ahead of the
  * next one to release before the oldest gap is declared lost. */
-#define RMC_JB_CAPACITY 512
+#define RMC_JB_CAPACITY 128 /* default jitter_buffer_packets */
 
 /* A libuv handle owned by a session; freed in its close callback. */
 typedef struct rmc_handle {

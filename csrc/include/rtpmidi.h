@@ -44,6 +44,7 @@ typedef struct rtpmidi_session_config {
   double timeout;            /* seconds of silence from the peer before on_drop("timeout")
                                 (default: five RTCP intervals, at least 25 s) */
   bool accept_any_source;    /* accept the first source address (NAT) and lock to it */
+  unsigned jitter_buffer_packets; /* packets that may wait for reordering; 0: 128 (2..32768) */
   bool fixed_start_sequence; /* use start_sequence instead of a random first seq */
   uint16_t start_sequence;   /* the first RTP sequence number sent */
   const char *cname;         /* RTCP SDES CNAME (default "rtpmidi@<hostname>") */

@@ -99,6 +99,9 @@ void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg)
   lua_getfield(L, idx, "accept_any_source");
   cfg->accept_any_source = lua_toboolean(L, -1);
   lua_pop(L, 3);
+  lua_Integer jbp = opt_int_field(L, idx, "jitter_buffer_packets", 0);
+  if (jbp < 0 || jbp == 1 || jbp > 32768) rml_arg_error(L, "jitter_buffer_packets", "integer 2..32768 expected");
+  cfg->jitter_buffer_packets = (unsigned)jbp;
   lua_Integer seq = opt_int_field(L, idx, "start_sequence", -1);
   if (seq > 65535) rml_arg_error(L, "start_sequence", "integer 0..65535 expected");
   cfg->fixed_start_sequence = seq >= 0;

@@ -9,7 +9,7 @@ RTPSession.CALLBACKS = { "incoming_rtp", "start", "stop", "drop_call" }
 local OPTIONS = {
   "peer_address", "sending_port", "receiving_port", "payload", "jitter_buffer_size",
   "tool_name", "bind_address", "clock_rate",
-  "rtcp_interval", "timeout", "accept_any_source", "start_sequence", "cname",
+  "rtcp_interval", "timeout", "accept_any_source", "start_sequence", "cname", "jitter_buffer_packets",
 }
 
 local function bad(name, msg, level)
@@ -74,6 +74,10 @@ function RTPSession:init(peer_address, sending_port, receiving_port, payload, ji
   end
   if opts.accept_any_source ~= nil and type(opts.accept_any_source) ~= "boolean" then
     bad("accept_any_source", "boolean expected, got " .. type(opts.accept_any_source))
+  end
+  local jbp = opts.jitter_buffer_packets
+  if jbp ~= nil and (math.type(jbp) ~= "integer" or jbp < 2 or jbp > 32768) then
+    bad("jitter_buffer_packets", "integer 2..32768 expected, got " .. tostring(jbp))
   end
   local ss = opts.start_sequence
   if ss ~= nil and (math.type(ss) ~= "integer" or ss < 0 or ss > 65535) then
