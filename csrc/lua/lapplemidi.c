@@ -25,18 +25,6 @@ static rml_apple *check_apple(lua_State *L) {
   return la;
 }
 
-static int push_method(rml_apple *la, const char *name) {
-  lua_State *L = la->st->L;
-  if (la->owner_ref == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, la->owner_ref);
-  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
-    lua_pop(L, 2);
-    return 0;
-  }
-  lua_insert(L, -2);
-  return 1;
-}
-
 static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
 #define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
 #define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
@@ -87,7 +75,7 @@ static void on_midi(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, s
                     double time_ms, bool recovered) {
   rml_apple *la = ud;
   if (la->peers_ref == LUA_NOREF) return;
-  if (!push_method(la, "incoming_midi")) return;
+  if (!rml_push_method(la->st, la->owner_ref, "incoming_midi")) return;
   lua_State *L = la->st->L;
   lua_pushlstring(L, (const char *)msg, len);
   lua_pushnumber(L, time_ms);
@@ -100,7 +88,7 @@ static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  if (!push_method(la, "participant_joined")) {
+  if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) {
     push_peer(L, la, p, true); /* make the table now: participants() keeps it */
     lua_pop(L, 1);
     return;
@@ -115,7 +103,7 @@ static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
   if (la->peers_ref == LUA_NOREF) return;
   push_peer(L, la, p, true);
   lua_pop(L, 1);
-  if (!push_method(la, "participant_synced")) return;
+  if (!rml_push_method(la->st, la->owner_ref, "participant_synced")) return;
   push_peer(L, la, p, false);
   rml_call(la->st, 2);
 }
@@ -124,7 +112,7 @@ static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  if (push_method(la, "participant_left")) {
+  if (rml_push_method(la->st, la->owner_ref, "participant_left")) {
     push_peer(L, la, p, true);
     lua_pushstring(L, reason);
     rml_call(la->st, 3);
@@ -134,7 +122,7 @@ static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
 
 static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
   rml_apple *la = ud;
-  if (!push_method(la, "invitation_failed")) return;
+  if (!rml_push_method(la->st, la->owner_ref, "invitation_failed")) return;
   lua_State *L = la->st->L;
   lua_pushstring(L, address);
   lua_pushinteger(L, port);
@@ -242,25 +230,17 @@ static int l_start(lua_State *L) {
   rml_apple *la = check_apple(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   la->cookie = luaL_optinteger(L, 3, 0);
-  if (la->owner_ref == LUA_NOREF) {
-    lua_pushvalue(L, 2);
-    la->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  rml_hold_owner(L, &la->owner_ref, 2);
   int r = rtpmidi_apple_start(la->a);
   if (r) return rml_push_uv_error(L, r);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-static void let_go(lua_State *L, rml_apple *la) {
-  luaL_unref(L, LUA_REGISTRYINDEX, la->owner_ref);
-  la->owner_ref = LUA_NOREF;
-}
-
 static int l_stop(lua_State *L) {
   rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
   if (la->a) rtpmidi_apple_stop(la->a);  /* participant_left(p, "stopped") */
-  let_go(L, la);
+  rml_release_owner(L, &la->owner_ref);
   return 0;
 }
 
@@ -273,7 +253,7 @@ static int l_close(lua_State *L) {
     luaL_unref(L, LUA_REGISTRYINDEX, la->peers_ref);
     la->peers_ref = LUA_NOREF;
   }
-  let_go(L, la);
+  rml_release_owner(L, &la->owner_ref);
   return 0;
 }
 

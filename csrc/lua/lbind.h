@@ -23,6 +23,13 @@ rml_state *rml_get_state(lua_State *L);
 int rml_call(rml_state *st, int nargs);
 /* The same on another thread (a coroutine calling into us). */
 int rml_pcall(rml_state *st, lua_State *L, int nargs);
+/* The Lua object that owns a core object (a session) receives its callbacks
+ * as methods. rml_push_method pushes owner[name] and the owner on st->L for
+ * rml_call, or returns 0 (nothing pushed) when there is no such function or
+ * no owner. The owner is held in the registry while the object runs. */
+int rml_push_method(rml_state *st, int owner_ref, const char *name);
+void rml_hold_owner(lua_State *L, int *owner_ref, int idx);
+void rml_release_owner(lua_State *L, int *owner_ref);
 /* Pushes nil, "ECODE: message", "ECODE" and returns 3. */
 int rml_push_uv_error(lua_State *L, int err);
 /* Raises "bad argument 'name' (msg)". */

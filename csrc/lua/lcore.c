@@ -71,6 +71,29 @@ int rml_pcall(rml_state *st, lua_State *L, int nargs) {
 
 int rml_call(rml_state *st, int nargs) { return rml_pcall(st, st->L, nargs); }
 
+int rml_push_method(rml_state *st, int owner_ref, const char *name) {
+  lua_State *L = st->L;
+  if (owner_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, owner_ref);
+  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_insert(L, -2);
+  return 1;
+}
+
+void rml_hold_owner(lua_State *L, int *owner_ref, int idx) {
+  if (*owner_ref != LUA_NOREF) return;
+  lua_pushvalue(L, idx);
+  *owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void rml_release_owner(lua_State *L, int *owner_ref) {
+  luaL_unref(L, LUA_REGISTRYINDEX, *owner_ref);
+  *owner_ref = LUA_NOREF;
+}
+
 /* Closing every handle left on our own loop when the Lua state goes away. */
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;

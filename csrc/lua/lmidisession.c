@@ -19,21 +19,9 @@ static rml_midi *check_midi(lua_State *L) {
   return lm;
 }
 
-static int push_method(rml_midi *lm, const char *name) {
-  lua_State *L = lm->st->L;
-  if (lm->owner_ref == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->owner_ref);
-  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
-    lua_pop(L, 2);
-    return 0;
-  }
-  lua_insert(L, -2);
-  return 1;
-}
-
 static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   rml_midi *lm = ud;
-  if (!push_method(lm, "incoming_midi")) return;
+  if (!rml_push_method(lm->st, lm->owner_ref, "incoming_midi")) return;
   lua_State *L = lm->st->L;
   lua_pushlstring(L, (const char *)msg, len);
   lua_pushnumber(L, time_ms);
@@ -44,8 +32,8 @@ static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bo
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_midi *lm = ud;
   /* no note left sounding on the output device when the peer is gone */
-  if (push_method(lm, "_silence")) rml_call(lm->st, 1);
-  if (!push_method(lm, "drop_call")) return;
+  if (rml_push_method(lm->st, lm->owner_ref, "_silence")) rml_call(lm->st, 1);
+  if (!rml_push_method(lm->st, lm->owner_ref, "drop_call")) return;
   lua_State *L = lm->st->L;
   lua_pushinteger(L, lm->cookie);
   lua_pushstring(L, reason);
@@ -90,17 +78,9 @@ static int l_start(lua_State *L) {
   lm->cookie = luaL_checkinteger(L, 3);
   int r = rtpmidi_session_start(rtpmidi_midi_session_rtp(lm->m));
   if (r) return rml_push_uv_error(L, r);
-  if (lm->owner_ref == LUA_NOREF) {
-    lua_pushvalue(L, 2);
-    lm->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  rml_hold_owner(L, &lm->owner_ref, 2);
   lua_pushboolean(L, 1);
   return 1;
-}
-
-static void let_go(lua_State *L, rml_midi *lm) {
-  luaL_unref(L, LUA_REGISTRYINDEX, lm->owner_ref);
-  lm->owner_ref = LUA_NOREF;
 }
 
 static int l_stop(lua_State *L) {
@@ -109,7 +89,7 @@ static int l_stop(lua_State *L) {
     rtpmidi_midi_session_flush(lm->m);
     rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
   }
-  let_go(L, lm);
+  rml_release_owner(L, &lm->owner_ref);
   return 0;
 }
 
@@ -119,7 +99,7 @@ static int l_close(lua_State *L) {
     rtpmidi_midi_session_free(lm->m);
     lm->m = NULL;
   }
-  let_go(L, lm);
+  rml_release_owner(L, &lm->owner_ref);
   return 0;
 }
 

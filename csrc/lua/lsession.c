@@ -19,25 +19,11 @@ static rml_session *check_session(lua_State *L) {
   return ls;
 }
 
-/* Pushes the owner's method `name` then the owner; returns 0 (nothing pushed)
- * when there is no such method. */
-static int push_method(rml_session *ls, const char *name) {
-  lua_State *L = ls->st->L;
-  if (ls->owner_ref == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->owner_ref);
-  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
-    lua_pop(L, 2);
-    return 0;
-  }
-  lua_insert(L, -2);
-  return 1;
-}
-
 static void on_rtp(void *ud, uint32_t ts, const uint8_t *payload, size_t len, bool recovery,
                    bool marker) {
   (void)marker;
   rml_session *ls = ud;
-  if (!push_method(ls, "incoming_rtp")) return;
+  if (!rml_push_method(ls->st, ls->owner_ref, "incoming_rtp")) return;
   lua_State *L = ls->st->L;
   lua_pushinteger(L, ls->cookie);
   lua_pushinteger(L, ts);
@@ -48,7 +34,7 @@ static void on_rtp(void *ud, uint32_t ts, const uint8_t *payload, size_t len, bo
 
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_session *ls = ud;
-  if (!push_method(ls, "drop_call")) return;
+  if (!rml_push_method(ls->st, ls->owner_ref, "drop_call")) return;
   lua_State *L = ls->st->L;
   lua_pushinteger(L, ls->cookie);
   lua_pushstring(L, reason);
@@ -136,23 +122,15 @@ static int l_start(lua_State *L) {
   ls->cookie = luaL_checkinteger(L, 3);
   int r = rtpmidi_session_start(ls->s);
   if (r) return rml_push_uv_error(L, r);
-  if (ls->owner_ref == LUA_NOREF) {
-    lua_pushvalue(L, 2);
-    ls->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  rml_hold_owner(L, &ls->owner_ref, 2);
   lua_pushboolean(L, 1);
   return 1;
-}
-
-static void let_go(lua_State *L, rml_session *ls) {
-  luaL_unref(L, LUA_REGISTRYINDEX, ls->owner_ref);
-  ls->owner_ref = LUA_NOREF;
 }
 
 static int l_stop(lua_State *L) {
   rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
   if (ls->s) rtpmidi_session_stop(ls->s);
-  let_go(L, ls);
+  rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
 
@@ -162,7 +140,7 @@ static int l_close(lua_State *L) {
     rtpmidi_session_free(ls->s);
     ls->s = NULL;
   }
-  let_go(L, ls);
+  rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
 
