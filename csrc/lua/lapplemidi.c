@@ -309,22 +309,11 @@ static int l_send_midi(lua_State *L) {
   const char *bytes = luaL_checklstring(L, 2, &n);
   const char *why = NULL;
   int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &why);
-  if (r == UV_EINVAL && why) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "invalid MIDI: %s", why);
-    lua_pushliteral(L, "EINVAL");
-    return 3;
-  }
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_push_result(L, r, why);
 }
 
 static int l_flush(lua_State *L) {
-  int r = rtpmidi_apple_flush(check_apple(L)->a);
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_push_result(L, rtpmidi_apple_flush(check_apple(L)->a), NULL);
 }
 
 static int l_stats(lua_State *L) {

@@ -32,6 +32,12 @@ void rml_hold_owner(lua_State *L, int *owner_ref, int idx);
 void rml_release_owner(lua_State *L, int *owner_ref);
 /* Pushes nil, "ECODE: message", "ECODE" and returns 3. */
 int rml_push_uv_error(lua_State *L, int err);
+/* Pushes true for r == 0, else nil, message, code; with invalid_midi (the
+ * reason bytes given to send were not MIDI) the message says so. */
+int rml_push_result(lua_State *L, int r, const char *invalid_midi);
+/* s:send(data, timestamp|nil, marker) for any session holding an RTP session:
+ * arguments from index 2; returns rml_push_result's values. */
+int rml_session_send(lua_State *L, rtpmidi_session *s);
 /* Raises "bad argument 'name' (msg)". */
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
 

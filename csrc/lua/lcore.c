@@ -34,6 +34,18 @@ int rml_push_uv_error(lua_State *L, int err) {
   return 3;
 }
 
+int rml_push_result(lua_State *L, int r, const char *invalid_midi) {
+  if (r == UV_EINVAL && invalid_midi) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid MIDI: %s", invalid_midi);
+    lua_pushliteral(L, "EINVAL");
+    return 3;
+  }
+  if (r) return rml_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int rml_arg_error(lua_State *L, const char *name, const char *msg) {
   return luaL_error(L, "bad argument '%s' (%s)", name, msg);
 }

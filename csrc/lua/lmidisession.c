@@ -111,36 +111,15 @@ static int l_send_midi(lua_State *L) {
   double t = luaL_optnumber(L, 3, -1);
   const char *why = NULL;
   int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &why);
-  if (r == UV_EINVAL && why) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "invalid MIDI: %s", why);
-    lua_pushliteral(L, "EINVAL");
-    return 3;
-  }
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_push_result(L, r, why);
 }
 
 static int l_flush(lua_State *L) {
-  int r = rtpmidi_midi_session_flush(check_midi(L)->m);
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_push_result(L, rtpmidi_midi_session_flush(check_midi(L)->m), NULL);
 }
 
 /* m:send(data, timestamp, marker): a raw RTP packet (RTPSession:send_data). */
-static int l_send(lua_State *L) {
-  rml_midi *lm = check_midi(L);
-  size_t n;
-  const char *data = luaL_checklstring(L, 2, &n);
-  rtpmidi_session *s = rtpmidi_midi_session_rtp(lm->m);
-  uint32_t ts = lua_isnoneornil(L, 3) ? rtpmidi_session_media_time(s) : (uint32_t)luaL_checkinteger(L, 3);
-  int r = rtpmidi_session_send(s, (const uint8_t *)data, n, ts, lua_toboolean(L, 4));
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_session_rtp(check_midi(L)->m)); }
 
 static int l_started(lua_State *L) {
   rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);

@@ -144,19 +144,17 @@ static int l_close(lua_State *L) {
   return 0;
 }
 
-/* s:send(data, timestamp|nil, marker) -> true | nil, err, code */
-static int l_send(lua_State *L) {
-  rml_session *ls = check_session(L);
+int rml_session_send(lua_State *L, rtpmidi_session *s) {
   size_t n;
   const char *data = luaL_checklstring(L, 2, &n);
   uint32_t ts;
-  if (lua_isnoneornil(L, 3)) ts = rtpmidi_session_media_time(ls->s);
+  if (lua_isnoneornil(L, 3)) ts = rtpmidi_session_media_time(s);
   else ts = (uint32_t)luaL_checkinteger(L, 3);
-  int r = rtpmidi_session_send(ls->s, (const uint8_t *)data, n, ts, lua_toboolean(L, 4));
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_push_result(L, rtpmidi_session_send(s, (const uint8_t *)data, n, ts, lua_toboolean(L, 4)), NULL);
 }
+
+/* s:send(data, timestamp|nil, marker) -> true | nil, err, code */
+static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s); }
 
 static int l_started(lua_State *L) {
   rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
