@@ -153,8 +153,12 @@ describe("the recovery journal", function()
     end)
     H.run_until(function() return i > #msgs end, "the stream to be sent", 60000)
     pacer:cancel()
-    -- the guard packets and the last reports settle the end of the stream
-    H.run_for(1000)
+    -- the guard packets settle the end of the stream: wait until B's reports
+    -- confirm A's last packet with commands (guards go on until they do)
+    H.run_until(function() return not a:stats().unconfirmed end, "B to confirm the last packet", 30000)
+    -- a confirmed packet may still sit in B's jitter buffer: give delivery up
+    -- to 2 s to converge (the assertions below report what still differs)
+    pcall(H.run_until, function() return #compare(sent_state, got_state) == 0 end, "convergence", 2000)
     local diffs, stuck = compare(sent_state, got_state)
     local st_a, st_b = a:stats(), b:stats()
     control:remove_session(a.cookie); control:remove_session(b.cookie)
@@ -182,6 +186,40 @@ describe("the recovery journal", function()
     assert.are.equal(60, r.lost)
     assert.are.same({}, r.diffs)
     assert.is_true(r.recovered > 0)
+  end)
+
+  it("keeps sending guard packets until the peer confirms the last one", function()
+    -- the note-on and the five open-loop guards after it are lost: only a
+    -- later guard, sent because B's reports have not confirmed the note's
+    -- packet, can repair it
+    local pa, pb, p, q = H.port(), H.port(), H.port(), H.port()
+    injector = FI.new{ a_port = pa, b_port = pb, p = p, q = q, seed = 1 }
+    local got, recovered = 0, false
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = p, receiving_port = pa,
+                                   rtcp_interval = 0.2 }
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = q, receiving_port = pb,
+                                   rtcp_interval = 0.2,
+      incoming_midi = function(_, m, _, rec)
+        got = got + 1
+        recovered = recovered or (rec and m == "\x90\x3C\x64")
+      end }
+    control:add_session(a); control:add_session(b)
+    assert(control:start())
+    assert(a:send_midi("\xB0\x07\x64"))
+    H.run_until(function() return got == 1 end, "the controller")
+    -- B's reports confirm it: A knows B gives feedback, and no guard is due
+    H.run_until(function() return not a:stats().unconfirmed end, "B to confirm the controller")
+    for k = injector.seen + 1, injector.seen + 6 do injector.drop_set[k] = true end
+    assert(a:send_midi("\x90\x3C\x64"))
+    H.run_until(function() return recovered end, "the note-on, repaired by a late guard", 10000)
+    assert.are.equal(6, #injector.dropped)
+    assert.is_true(a:stats().guard_packets >= 6, "guards: " .. a:stats().guard_packets)
+    H.run_until(function() return not a:stats().unconfirmed end, "B to confirm the note")
+    -- confirmed: no more guards
+    local guards = a:stats().guard_packets
+    H.run_for(1300)
+    assert.are.equal(guards, a:stats().guard_packets)
+    control:remove_session(a.cookie); control:remove_session(b.cookie)
   end)
 
   it("shows the damage with recovery off, so the journal matters", function()

@@ -30,9 +30,15 @@ typedef struct turn_handles {
 
 /* Guard packets after the last packet with commands, so that its loss is
  * repaired even when nothing follows it (RFC 4696 section 7): delays from
- * the last packet, in ms. */
+ * the last packet, in ms. Then, when the peer gives feedback (RTCP receiver
+ * reports) but has not confirmed the last packet, one guard a second, at most
+ * MAX_LATE_GUARDS of them: at 50% loss the open-loop five are all lost about
+ * once in 32 stream endings, and the last notes would stay wrong for good. A
+ * peer that never reports gets the open-loop five only. */
 static const unsigned GUARD_DELAYS[] = {20, 60, 140, 300, 620};
 #define N_GUARDS (sizeof GUARD_DELAYS / sizeof GUARD_DELAYS[0])
+#define LATE_GUARD_MS 1000u
+#define MAX_LATE_GUARDS 30u
 
 struct rtpmidi_midi_session {
   rtpmidi_session *rtp;
@@ -63,7 +69,9 @@ struct rtpmidi_midi_session {
   rmp_ej_sender *jsend;
   rmp_ej_receiver *jrecv;
   uint16_t last_cmd_seq;   /* the last packet that carried commands */
+  bool cmd_sent;           /* last_cmd_seq is set */
   unsigned guards_sent;
+  bool feedback;           /* the peer has sent a receiver report */
   double delivering_time;  /* time of the packet being delivered (repairs) */
   rtpmidi_midi_stats st;
   unsigned busy;         /* inside on_rtp: freeing waits until it returns */
@@ -93,7 +101,16 @@ static void on_idle(uv_idle_t *h) { (void)h; }
 /* Feedback from the peer's RTCP reports: its journal checkpoint can move. */
 static void on_report(void *ud, const rtpmidi_receiver_report *rr) {
   rtpmidi_midi_session *m = ud;
+  m->feedback = true;
   if (m->jsend) rmp_ej_send_ack(m->jsend, (uint16_t)rr->ext_highest_seq);
+}
+
+/* The peer confirmed (through its reports) the last packet with commands,
+ * or nothing was sent: no guard is needed. */
+static bool acknowledged(const rtpmidi_midi_session *m) {
+  if (!m->jsend || !m->cmd_sent) return true;
+  uint16_t ahead = (uint16_t)(rmp_ej_send_checkpoint(m->jsend) - m->last_cmd_seq);
+  return ahead != 0 && ahead < 0x8000;
 }
 
 static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t n, uint32_t ts,
@@ -104,10 +121,7 @@ static void on_guard(uv_timer_t *h) {
   turn_handles *t = h->data;
   rtpmidi_midi_session *m = t->owner;
   if (!m || !m->jsend || !rtpmidi_session_started(m->rtp)) return;
-  /* Acknowledged already: nothing left to protect. */
-  if ((uint16_t)(rmp_ej_send_checkpoint(m->jsend) - m->last_cmd_seq) < 0x8000 &&
-      rmp_ej_send_checkpoint(m->jsend) != m->last_cmd_seq)
-    return;
+  if (acknowledged(m)) return; /* nothing left to protect */
   rmp_cmd_enc_info info;
   if (send_packet(m, NULL, 0, rtpmidi_session_media_time(m->rtp), &info) == 0) m->st.guard_packets++;
   m->guards_sent++;
@@ -115,9 +129,13 @@ static void on_guard(uv_timer_t *h) {
 }
 
 static void arm_guard(rtpmidi_midi_session *m) {
-  if (!m->jsend || m->guards_sent >= N_GUARDS) return;
-  unsigned prev = m->guards_sent ? GUARD_DELAYS[m->guards_sent - 1] : 0;
-  uv_timer_start(&m->turn->guard, on_guard, GUARD_DELAYS[m->guards_sent] - prev, 0);
+  if (!m->jsend) return;
+  if (m->guards_sent < N_GUARDS) {
+    unsigned prev = m->guards_sent ? GUARD_DELAYS[m->guards_sent - 1] : 0;
+    uv_timer_start(&m->turn->guard, on_guard, GUARD_DELAYS[m->guards_sent] - prev, 0);
+  } else if (m->feedback && m->guards_sent < N_GUARDS + MAX_LATE_GUARDS) {
+    uv_timer_start(&m->turn->guard, on_guard, LATE_GUARD_MS, 0);
+  }
 }
 
 /* One packet: the command section for msgs[0..n) that fits, then the
@@ -143,6 +161,7 @@ static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t 
   if (m->jsend && info->nmsgs + info->sysex_partial > 0) {
     for (size_t i = 0; i < info->nmsgs; i++) rmp_ej_send_record(m->jsend, seq, msgs[i].data, msgs[i].len);
     m->last_cmd_seq = seq;
+    m->cmd_sent = true;
     m->guards_sent = 0;
   }
   return 0;
@@ -439,6 +458,7 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st) {
   *st = m->st;
   st->checkpoint = m->jsend ? rmp_ej_send_checkpoint(m->jsend) : 0;
+  st->unconfirmed = !acknowledged(m);
 }
 
 static void destroy(rtpmidi_midi_session *m) {

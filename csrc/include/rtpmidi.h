@@ -152,6 +152,8 @@ typedef struct rtpmidi_midi_stats {
   uint64_t unrecovered;            /* losses the journal did not cover */
   uint64_t bad_journals;           /* journals that did not parse (commands kept) */
   uint16_t checkpoint;             /* our journal's checkpoint sequence number */
+  bool unconfirmed;                /* the peer's reports have not yet confirmed our last
+                                      packet with commands (guard packets still go out) */
 } rtpmidi_midi_stats;
 
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,

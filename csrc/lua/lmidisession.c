@@ -155,6 +155,8 @@ static int l_stats(lua_State *L) {
   SET(bad_journals);
   SET(checkpoint);
 #undef SET
+  lua_pushboolean(L, ms.unconfirmed);
+  lua_setfield(L, -2, "unconfirmed");
   return 1;
 }
 
