@@ -296,20 +296,41 @@ int rmp_ej_parse(const uint8_t *buf, size_t len, rmp_ej_hdr *hdr, rmp_ej_sys *sy
                  rmp_ej_chan *scratch, rmp_ej_chan_fn on_chan, void *ud);
 
 /* ---- sender ---------------------------------------------------------------- */
+/* The sender marks every element with the packet that last changed it in a
+ * 16-bit tag: 0 = none, else 0x8000 | (extended seqnum mod 2^15). A tag is
+ * read as an age (packets before the current one), exact while the age is
+ * below 2^15. The history never spans more than RMP_EJ_MAX_HISTORY packets
+ * (the checkpoint on the wire is 16 bits: a receiver tells a covered loss
+ * from an uncovered one modulo 2^16), and each time the highest seqnum
+ * passes a multiple of RMP_EJ_SWEEP the sender clears the tags older than
+ * RMP_EJ_MAX_HISTORY: a live tag is always younger than MAX_HISTORY +
+ * SWEEP < 2^15 packets, so a stale tag cannot alias back into the history,
+ * however many packets the session lasts. */
+typedef uint16_t rmp_ej_tag;
+#define RMP_EJ_MAX_HISTORY 16384
+#define RMP_EJ_SWEEP 8192
+
 typedef struct {
-  uint16_t max_history; /* open-loop bound in packets (0 = none) */
+  uint16_t max_history; /* open-loop bound in packets (0 = none; RMP_EJ_MAX_HISTORY at most) */
   uint16_t max_size;    /* open-loop bound in octets (0 = none; the per-call cap still applies) */
   uint16_t y_window;    /* Y = 1 for notes struck within this many packets (0 = always 1) */
 } rmp_ej_send_config;
 
 typedef struct {
-  uint32_t note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
-  uint32_t prog, bend, cpres, any; /* extended seqnums of last change, 0 = never */
-  uint32_t noteoff;                /* last NoteOff (or notes silenced by 120/123) */
-  uint32_t psel;                   /* last parameter number selector (98-101) */
+  rmp_ej_tag note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
+  rmp_ej_tag prog, bend, cpres, any; /* tags of the last change */
+  rmp_ej_tag noteoff;              /* last NoteOff (or notes silenced by 120/123) */
+  rmp_ej_tag psel;                 /* last parameter number selector (98-101) */
   uint8_t porder[RMP_MS_MAX_PARAMS]; /* parameter slots, least recently touched first */
   uint8_t nporder;
   uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
+  /* Reset All Controllers (121) bookkeeping, by parameter slot: which of
+   * ENTRY-MSB / ENTRY-LSB / the last increment precede the last 121 (the
+   * Chapter M X bits, A.4.2.1), and the C-BUTTON count (presses after it). */
+  uint8_t px[RMP_MS_MAX_PARAMS];
+  int16_t cbtn[RMP_MS_MAX_PARAMS];
+  uint8_t rst_bank;                /* a 121 since the last bank select MSB (0) */
+  uint8_t progx;                   /* Chapter P X: such a 121 before the program change */
 } rmp_ej_send_chan;
 
 /* Chapter X store of the sender: the most recent instance of each SysEx
@@ -321,8 +342,8 @@ typedef struct {
 #define RMP_EJ_X_MAX_LOGS 16
 #define RMP_EJ_X_MAX_DATA 256
 typedef struct {
-  uint32_t seq;   /* extended seqnum of its packet, 0 = free slot */
-  uint32_t ord;   /* recording order (oldest-first sort) */
+  uint32_t ord;   /* recording order (oldest-first sort, modulo 2^32) */
+  rmp_ej_tag seq; /* tag of its packet, 0 = free slot */
   uint8_t count;  /* COUNT: SysEx commands in the session history after it, mod 256 */
   uint8_t cls;    /* type class (journal_send.c), 0 = identical octets */
   uint16_t len;   /* data octets */
@@ -333,13 +354,13 @@ typedef struct {
   rmp_ej_send_config cfg;
   rmp_midi_state st;
   rmp_ej_send_chan seq[16];
-  uint32_t q_seq, f_seq, song_seq, tune_seq, reset_seq, sense_seq, undef_seq[4], sys_any;
-  uint32_t last;       /* highest extended seqnum seen */
+  rmp_ej_tag q_seq, f_seq, song_seq, tune_seq, reset_seq, sense_seq, undef_seq[4], sys_any;
+  uint32_t last;       /* highest extended seqnum seen (modulo 2^32) */
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
   rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
   uint32_t x_ord;      /* SysEx recorded so far */
-  uint32_t x_floor;    /* newest packet holding a SysEx not in the store */
+  rmp_ej_tag x_floor;  /* newest packet holding a SysEx not in the store */
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
 } rmp_ej_sender;
 

@@ -44,11 +44,11 @@ typedef struct {
   unsigned emitted;
 } repair_ctx;
 
-/* Bounds on what one journal can make a receiver play, so that a hostile or
- * broken journal cannot flood the MIDI output: increment/decrement presses
- * replayed per parameter, and repair commands per journal. A real repair of
- * all 16 channels stays far below the second. */
-#define MAX_BUTTON_REPLAY 127
+/* Bound on what one journal can make a receiver play, so that a hostile or
+ * broken journal cannot flood the MIDI output. A real repair of all 16
+ * channels stays far below it; a single parameter's increment/decrement
+ * count (at most 16383, A.4.2.1) fits in it, so an honest A-BUTTON is
+ * always replayed whole. */
 #define MAX_REPAIR_COMMANDS 16384
 
 static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
@@ -67,10 +67,12 @@ static void select_param(repair_ctx *x, int ch, int nrpn, uint8_t pm, uint8_t pl
   rmp_ms_channel *c = &x->r->st.ch[ch];
   int n;
   uint8_t m, l;
-  /* Both registers of the pair must have been received: a device's own
-   * starting values are not ours to assume. */
+  /* Both registers of the pair must have been received, and the model's
+   * selection must be one a device keeping register pairs holds too (not
+   * an LSB assumed after a lone MSB, midi_state.h): a device's own values
+   * are not ours to assume. */
   uint8_t hi = nrpn ? 99 : 101, lo = nrpn ? 98 : 100;
-  int known = ((c->cc_known[hi >> 3] >> (hi & 7)) & 1) && ((c->cc_known[lo >> 3] >> (lo & 7)) & 1);
+  int known = ((c->cc_known[hi >> 3] >> (hi & 7)) & 1) && ((c->cc_known[lo >> 3] >> (lo & 7)) & 1) && c->sel_pair;
   if (!force && known && rmp_ms_selected(c, &n, &m, &l) && n == nrpn && m == pm && l == pl) return;
   if (nrpn) { cc(x, ch, 99, pm); cc(x, ch, 98, pl); }
   else { cc(x, ch, 101, pm); cc(x, ch, 100, pl); }
@@ -129,12 +131,14 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     }
   }
 
-  /* M: RPN / NRPN values, then the selection: the last log is the
-   * transaction in progress when E = 1 (oldest-first order, A.4.1); P codes
-   * a lone parameter number MSB; E = 0 without P codes the null parameter. */
+  /* M: RPN / NRPN values, then the selection: P = 1 codes a pending MSB,
+   * which selects (PENDING, 0) (A.1 type 3 variant); otherwise the last log
+   * is the transaction in progress when E = 1 (oldest-first order, A.4.1),
+   * and E = 0 codes the null parameter. Selections are sent as whole pairs
+   * so that a device keeping a register pair per kind ends on the same
+   * parameter as the model (midi_state.h). */
   if (cj->toc & RMP_EJ_TOC_M) {
     const rmp_ej_chap_m *m = &cj->m;
-    int moved = 0;
     for (unsigned i = 0; i < m->count; i++) {
       const rmp_ej_param_log *l = &m->log[i];
       rmp_ms_param want;
@@ -151,34 +155,19 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (own && own->has_msb == want.has_msb && own->has_lsb == want.has_lsb && own->buttons == want.buttons &&
           (!want.has_msb || own->msb == want.msb) && (!want.has_lsb || own->lsb == want.lsb))
         continue;
-      if (!own && !want.has_msb && !want.has_lsb && !want.buttons && !(m->e && i + 1 == m->count)) continue;
+      if (!own && !want.has_msb && !want.has_lsb && !want.buttons) continue;
       select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
-      moved = 1;
       int base = own ? own->buttons : 0;
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
       if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
       int d = want.buttons - base;
-      if (d > MAX_BUTTON_REPLAY) d = MAX_BUTTON_REPLAY;
-      if (d < -MAX_BUTTON_REPLAY) d = -MAX_BUTTON_REPLAY;
-      for (; d > 0; d--) cc(x, ch, 96, 0);
-      for (; d < 0; d++) cc(x, ch, 97, 0);
+      for (; d > 0 && x->emitted < MAX_REPAIR_COMMANDS; d--) cc(x, ch, 96, 0);
+      for (; d < 0 && x->emitted < MAX_REPAIR_COMMANDS; d++) cc(x, ch, 97, 0);
     }
     int n;
     uint8_t pm, pl;
     if (m->p) {
-      uint8_t msb_ctl = m->pending_q ? 99 : 101, lsb_ctl = m->pending_q ? 98 : 100;
-      /* A lone MSB selects (PENDING, LSB register). PENDING carries only
-       * the MSB; the sender's LSB register is the PNUM-LSB of the most
-       * recent parameter of that kind (each non-null LSB write touches its
-       * parameter, A.4.1 oldest-first order puts it last). Restore it
-       * first when ours was never received or differs (the NRPN "LSB before
-       * MSB" fuzz case: 98 then 99 both lost). */
-      const rmp_ej_param_log *last = NULL;
-      for (unsigned i = m->count; i-- > 0;)
-        if (m->log[i].q == m->pending_q) { last = &m->log[i]; break; }
-      int lsb_known = (c->cc_known[lsb_ctl >> 3] >> (lsb_ctl & 7)) & 1;
-      if (last && (!lsb_known || c->cc[lsb_ctl] != last->pnum_lsb)) { cc(x, ch, lsb_ctl, last->pnum_lsb); moved = 1; }
-      if (moved || c->last_psel != msb_ctl || c->cc[msb_ctl] != m->pending) cc(x, ch, msb_ctl, m->pending);
+      select_param(x, ch, m->pending_q, m->pending, 0, 0);
     } else if (m->e && m->count) {
       const rmp_ej_param_log *l = &m->log[m->count - 1];
       select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
@@ -334,22 +323,31 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
     }
   }
   /* F (forward tape only): COMPLETE is 2 frames ahead of the quarter frames
-   * that coded it; PARTIAL holds MT0..MT(POINT) of the frame in progress. */
-  if ((sj->toc & RMP_EJ_SYS_F) && !sj->f.d && ((sj->f.c && sj->f.q) || sj->f.p)) {
+   * that coded it; PARTIAL holds MT0..MT(POINT) of a forward run 0..POINT
+   * in progress. The receiver compares what the chapter states: the last
+   * complete frame, and that its own quarter frames are that same forward
+   * run (equal nibbles that are not a run, e.g. a stray MT1 over the
+   * initial MT0, are not). Without PARTIAL (POINT = 7) the sender is in no
+   * run: just after a frame, or after an illegal sequence (B.4.1), which
+   * act the same on every later quarter frame. A receiver still in a run
+   * leaves it, in its model only: no MIDI command breaks a run without
+   * moving the time code, and the chapter does not code one. */
+  if ((sj->toc & RMP_EJ_SYS_F) && !sj->f.d) {
     const rmp_ej_chap_f *f = &sj->f;
-    uint8_t want[8], point = f->p ? f->point : 7;
-    uint32_t base = f->c && f->q ? rmp_ms_mtc_offset(f->complete, -2) : 0;
-    for (int i = 0; i < 8; i++) {
-      want[i] = (uint8_t)((base >> (28 - 4 * i)) & 15);
-      if (f->p && i <= point) want[i] = (uint8_t)((f->partial >> (28 - 4 * i)) & 15);
-      else if (!(f->c && f->q)) want[i] = st->mtc_nib[i];
+    int complete = f->c && f->q;
+    uint32_t base = complete ? rmp_ms_mtc_offset(f->complete, -2) : 0;
+    int ok = !complete || (st->mtc_complete_valid && st->mtc_complete == base);
+    if (f->p) {
+      ok = ok && st->mtc_valid && st->mtc_run && st->mtc_point == f->point;
+      for (int i = 0; ok && i <= f->point; i++) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
     }
-    if (!st->mtc_valid || st->mtc_point != point || memcmp(st->mtc_nib, want, 8) != 0) {
-      if (f->c && f->q)
+    if (!ok) {
+      if (complete)
         for (int t = 0; t < 8; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
       if (f->p)
-        for (int t = 0; t <= point; t++) out(x, 0xF1, (uint8_t)(t << 4 | want[t]), 0, 2);
+        for (int t = 0; t <= f->point; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
     }
+    if (!f->p && st->mtc_point < 7) st->mtc_run = 0;
   }
 }
 

@@ -2,9 +2,11 @@
  * appendices A/B; RFC 4696 sections on the checkpoint history).
  *
  * The sender keeps a MIDI state model (midi_state.h) plus, for every
- * element of it, the extended RTP seqnum of the packet that last changed it.
- * The journal of packet I codes every element last changed in the
- * checkpoint history [checkpoint, I-1], with its current value.
+ * element of it, a 16-bit tag of the packet that last changed it (journal.h:
+ * read as an age, swept every RMP_EJ_SWEEP packets so that it never aliases;
+ * the history is at most RMP_EJ_MAX_HISTORY packets). The journal of packet
+ * I codes every element last changed in the checkpoint history
+ * [checkpoint, I-1], with its current value.
  *
  * Sources. Layouts and semantics were checked against the text of RFC 6295
  * (a copy vendored as docs/rfcs/rfc6295.txt in the public repository
@@ -37,11 +39,31 @@
  *    parameter, oldest transaction first; V = 1 on every log (value tool),
  *    J/K/L as the data; A-BUTTON |G|X|14 bits|, G = 1 negative. ENTRY-LSB is
  *    not sent when it precedes the last ENTRY-MSB. P = 1 with PENDING (Q = 1
- *    NRPN) when the last selector was an MSB (99/101); E = 1 when a
- *    non-null parameter is selected (transaction in progress), else 0.
- *    U/W/Z computed by the codec.
- *  - Chapter P X bit (A.2): set when 121 lies between the bank MSB and the
- *    program change; 121 is not modelled, X = 0.
+ *    NRPN) when the most recent transaction command (98-101, or 6/38/96/97
+ *    with a parameter selected) is an MSB; otherwise E = 1 when a non-null
+ *    parameter is selected (transaction in progress), else 0. U/W/Z
+ *    computed by the codec. A-BUTTON counts up to 16383 and the receiver
+ *    replays the whole count (bounded per journal, not per parameter).
+ *  - Parameter selection (A.1 "parameter system transaction"): a lone MSB
+ *    selects (MSB, 0) (type 3 variant), a lone LSB takes the MSB of the most
+ *    recent 99 or 101 (type 2 variant, one register for both kinds, as the
+ *    single PENDING/Q field has it). So the whole selection state is what
+ *    Chapter M codes (P/PENDING, E and the last log). A model with a
+ *    register pair per kind keeps state no journal carries (the
+ *    "param-divergence" fuzz case). The receiver sends whole pairs, so a
+ *    device keeping register pairs ends on the same parameter; it re-sends
+ *    a pair the model already has when the model assumed its LSB.
+ *  - Reset All Controllers (121, RP-015 in midi_state.c): Chapters W, T and
+ *    A code only C-active commands (after the last 121: A.5, A.8, A.9);
+ *    Chapter C omits logs of the controllers 121 resets (1, 11, 64-67) when
+ *    their last command precedes it (A.3.1 MAY), since the replayed 121
+ *    restores them, and lists the 121 first among the commands of its
+ *    packet; Chapter M keeps its logs (RP-015 keeps parameter values), with
+ *    X = 1 on ENTRY-MSB / ENTRY-LSB / A-BUTTON older than the last 121 and
+ *    C-BUTTON (the presses after it) when it differs from A-BUTTON and
+ *    A-BUTTON's X = 0 (A.4.2.1); after a 121 P = 0 and E = 0 (the model's
+ *    selection is null). Chapter P X = 1 when a 121 lies between the bank
+ *    select MSB and the program change (A.2).
  *  - Chapter A X bit (A.9): 1 when the logged poly pressure precedes a
  *    120/123-127; tracked per note.
  *  - Chapter T (A.8): only N-active and C-active pressure; 120/123-127 end
@@ -62,13 +84,10 @@
  *    forward run 0..POINT < 7 in progress; POINT = 7 without PARTIAL.
  *    Quarter frames outside such a run (out of order, registers after
  *    POINT) have no coding (B.4.1: "illegal command sequence"), so
- *    rmp_ms_compare compares only COMPLETE and the partial run.
- *  - Chapter M, lone parameter number MSB (P = 1): PENDING carries only the
- *    MSB, while a device (and our model) selects (MSB, LSB register). The
- *    receiver restores the LSB register from the most recent parameter log
- *    of that kind before re-sending the MSB (the NRPN "LSB before MSB" fuzz
- *    case). We keep register semantics rather than A.1's type 3 variant
- *    ("LSB 0x00 is assumed"), which real devices do not follow.
+ *    rmp_ms_compare compares only COMPLETE and the partial run. POINT = 7
+ *    without PARTIAL means no run in progress (after a frame or an illegal
+ *    sequence, alike for every later quarter frame): a receiver in a run
+ *    leaves it (in its model).
  *  - Chapter X (B.5): a list of command logs with no chapter header, oldest
  *    first; the first log's S bit is the chapter's, its own ("phantom") S
  *    is the OR of the first two logs' S bits. Log layout |S|T|C|F|D|L|STA|
@@ -105,16 +124,19 @@
  *    (the RFC says they are inactive). On repair, Chapter X is replayed
  *    first, so a lost GM System On does not wipe what the other chapters
  *    restore after it.
- *  - Chapter M P/E use the last selector (98-101), not the last parameter
- *    transaction command (a Data Entry after a lone MSB still gives P = 1).
  *  - Chapter D undefined System Common logs always use COUNT with DSZ = 0
  *    (VALUE for commands with data octets is not sent).
- *  - Reset All Controllers (121) side effects and C-active rules are not
- *    modelled (Chapter W/T/A/M may code values from before a 121).
+ *  - 121: with the pedal logs before a 121 omitted, a receiver that lost a
+ *    pedal press and the 121 after it counts 2 toggles fewer than the
+ *    sender; a later toggle log then makes it re-pedal (off, on) once,
+ *    ending in the right state. 121 with a non-zero value (DLS 2 semantics,
+ *    A.3.3) is treated like RP-015's.
  *  - Chapter F for reverse tape motion (D = 1) and Full Frame.
  *  - Within one packet the order of list elements follows the number
  *    (note, controller), not the order of the commands, except Chapter M
- *    which keeps exact transaction order.
+ *    which keeps exact transaction order and a 121, first in Chapter C.
+ *  - A change recorded for a packet more than RMP_EJ_MAX_HISTORY packets
+ *    behind the newest one gets no tag (it can never be journalled).
  */
 #include "journal.h"
 
@@ -128,7 +150,42 @@ void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg) {
 
 static uint32_t ext_of(const rmp_ej_sender *s, uint16_t seq) {
   int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)s->last);
-  return (uint32_t)((int64_t)s->last + d);
+  return s->last + (uint32_t)(int32_t)d;
+}
+
+/* ---- last-change tags (journal.h) ------------------------------------------ */
+static rmp_ej_tag tag_of(uint32_t e) { return (rmp_ej_tag)(0x8000u | (e & 0x7FFFu)); }
+/* Packets between the tag's packet and ref (exact below 2^15). */
+static uint32_t tag_age(uint32_t ref, rmp_ej_tag t) { return (ref - t) & 0x7FFFu; }
+
+/* Clear the tag if, once the highest seqnum moves from old to now, it is
+ * older than any history can reach. */
+static void age_out(rmp_ej_tag *t, uint32_t old, uint32_t now) {
+  if (*t && tag_age(old, *t) + (now - old) > RMP_EJ_MAX_HISTORY) *t = 0;
+}
+
+static void sweep(rmp_ej_sender *s, uint32_t now) {
+  uint32_t o = s->last;
+  for (int ch = 0; ch < 16; ch++) {
+    rmp_ej_send_chan *sc = &s->seq[ch];
+    for (int n = 0; n < 128; n++) {
+      age_out(&sc->note[n], o, now);
+      age_out(&sc->ctl[n], o, now);
+      age_out(&sc->poly[n], o, now);
+    }
+    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) age_out(&sc->param[i], o, now);
+    age_out(&sc->prog, o, now);
+    age_out(&sc->bend, o, now);
+    age_out(&sc->cpres, o, now);
+    age_out(&sc->any, o, now);
+    age_out(&sc->noteoff, o, now);
+    age_out(&sc->psel, o, now);
+  }
+  rmp_ej_tag *sys[] = { &s->q_seq, &s->f_seq, &s->song_seq, &s->tune_seq, &s->reset_seq, &s->sense_seq,
+                        &s->undef_seq[0], &s->undef_seq[1], &s->undef_seq[2], &s->undef_seq[3],
+                        &s->sys_any, &s->x_floor };
+  for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) age_out(sys[i], o, now);
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) age_out(&s->x[i].seq, o, now);
 }
 
 static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
@@ -139,9 +196,31 @@ static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
     return s->last;
   }
   uint32_t e = ext_of(s, seq);
-  if (e > s->last) s->last = e;
+  if ((int32_t)(e - s->last) > 0) {
+    /* at least once every RMP_EJ_SWEEP packets, and on any jump past a
+     * multiple of it */
+    if ((e ^ s->last) >= RMP_EJ_SWEEP) sweep(s, e);
+    s->last = e;
+  }
   return e;
 }
+
+/* The tag of a change in packet e. A packet more than a history behind the
+ * newest one can never be journalled (and its tag could outlive a sweep):
+ * no tag. */
+static rmp_ej_tag change_tag(const rmp_ej_sender *s, uint32_t e) {
+  return s->last - e > RMP_EJ_MAX_HISTORY ? 0 : tag_of(e);
+}
+
+/* The change was before the checkpoint (or never happened). */
+static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
+  return !t || (int32_t)tag_age(s->last, t) > (int32_t)(s->last - s->checkpoint);
+}
+
+/* Chapter M X bits of a parameter slot (rmp_ej_send_chan.px). */
+#define PX_MSB 1
+#define PX_LSB 2
+#define PX_BTN 4
 
 /* Move parameter slot i to the most recent end of the recency list. */
 static void touch_param(rmp_ej_send_chan *sc, uint8_t i) {
@@ -194,12 +273,12 @@ static void x_clear(rmp_ej_sender *s) {
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) s->x[i].seq = 0;
 }
 
-static void x_record(rmp_ej_sender *s, uint32_t e, const uint8_t *msg, size_t len) {
+static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t len) {
   const uint8_t *d = msg + 1;
   size_t n = len - 2;
   s->x_count++;
   s->x_ord++;
-  s->sys_any = e;
+  s->sys_any = t;
   int rs;
   uint8_t cls = x_class(d, n, &rs);
   /* a Reset State command makes every earlier command inactive (A.1):
@@ -212,19 +291,19 @@ static void x_record(rmp_ej_sender *s, uint32_t e, const uint8_t *msg, size_t le
     /* not loggable: keep the checkpoint after it (and drop the older
      * instance of its type, which the recency tool no longer codes) */
     if (slot) slot->seq = 0;
-    s->x_floor = e;
+    s->x_floor = t;
     return;
   }
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
-    if (!s->x[i].seq || s->x[i].seq < s->checkpoint) slot = &s->x[i];
+    if (before_cp(s, s->x[i].seq)) slot = &s->x[i];
   if (!slot) {
     /* store full: the oldest entry goes, and the checkpoint past it */
     slot = &s->x[0];
     for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
-      if (s->x[i].ord < slot->ord) slot = &s->x[i];
-    if (slot->seq > s->x_floor) s->x_floor = slot->seq;
+      if ((int32_t)(s->x[i].ord - slot->ord) < 0) slot = &s->x[i];
+    if (!s->x_floor || tag_age(s->last, slot->seq) < tag_age(s->last, s->x_floor)) s->x_floor = slot->seq;
   }
-  slot->seq = e;
+  slot->seq = t;
   slot->ord = s->x_ord;
   slot->count = s->x_count;
   slot->cls = cls;
@@ -234,7 +313,7 @@ static void x_record(rmp_ej_sender *s, uint32_t e, const uint8_t *msg, size_t le
 
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
-  uint32_t e = ext_seq(s, seq);
+  rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
   uint8_t st = msg[0];
   if (st < 0xF0) {
     int ch = st & 15;
@@ -244,64 +323,94 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     size_t need = (kind == 0xC0 || kind == 0xD0) ? 2 : 3;
     if (len < need) return;
     uint8_t d1 = msg[1] & 127;
-    sc->any = e;
+    sc->any = t;
     switch (kind) {
-    case 0x80: sc->note[d1] = e; sc->noteoff = e; break;
-    case 0x90: sc->note[d1] = e; if (!(msg[2] & 127)) sc->noteoff = e; break;
-    case 0xA0: sc->poly[d1] = e; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
+    case 0x80: sc->note[d1] = t; sc->noteoff = t; break;
+    case 0x90: sc->note[d1] = t; if (!(msg[2] & 127)) sc->noteoff = t; break;
+    case 0xA0: sc->poly[d1] = t; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
     case 0xB0: {
       int cls = rmp_ms_ctl_class(d1);
       if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
         rmp_ms_apply(&s->st, msg, len);
-        if (cls == RMP_MS_CTL_SELECT) sc->psel = e;
+        if (cls == RMP_MS_CTL_SELECT) sc->psel = t;
         int nrpn;
         uint8_t pm, pl;
         if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
           if (p) {
             uint8_t i = (uint8_t)(p - c->param);
-            sc->param[i] = e;
+            sc->param[i] = t;
             touch_param(sc, i);
+            /* what the command makes recent again (the model resets the
+             * LSB and the presses on 6, the presses on 38) */
+            if (d1 == 6) { sc->px[i] = 0; sc->cbtn[i] = 0; }
+            else if (d1 == 38) { sc->px[i] &= (uint8_t)~(PX_LSB | PX_BTN); sc->cbtn[i] = 0; }
+            else if (d1 == 96 || d1 == 97) {
+              sc->px[i] &= (uint8_t)~PX_BTN;
+              if (d1 == 96 && sc->cbtn[i] < 16383) sc->cbtn[i]++;
+              if (d1 == 97 && sc->cbtn[i] > -16383) sc->cbtn[i]--;
+            }
           }
         }
         return;
       }
-      sc->ctl[d1] = e;
+      sc->ctl[d1] = t;
+      if (d1 == 0) sc->rst_bank = 0;
+      if (d1 == 121) {
+        /* Commands before a Reset All Controllers are no longer C-active:
+         * Chapters W, T and A code only later ones (A.5, A.8, A.9), and the
+         * controllers RP-015 resets need no log either (A.3.1 MAY): the
+         * replayed 121 restores all of them. */
+        static const uint8_t reset[] = { 1, 11, 64, 65, 66, 67 };
+        for (size_t k = 0; k < sizeof reset; k++) sc->ctl[reset[k]] = 0;
+        sc->bend = 0;
+        sc->cpres = 0;
+        memset(sc->poly, 0, sizeof sc->poly);
+        memset(sc->polyx, 0, sizeof sc->polyx);
+        sc->rst_bank = 1;
+        /* parameter values stay (RP-015), but what precedes the 121 gets
+         * X = 1 and C-BUTTON counts from here (A.4.2.1) */
+        for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
+          const rmp_ms_param *p = &c->param[i];
+          sc->px[i] = (uint8_t)((p->has_msb ? PX_MSB : 0) | (p->has_lsb ? PX_LSB : 0) | (p->btn ? PX_BTN : 0));
+          sc->cbtn[i] = 0;
+        }
+      }
       if (d1 == 120 || d1 >= 123) {
         /* earlier note commands and channel pressure stop being N-active;
          * poly pressure logs get X = 1 (A.9) */
         int silenced = 0;
         for (int n = 0; n < 128; n++)
-          if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = e; silenced = 1; }
-        if (silenced) sc->noteoff = e;
+          if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = t; silenced = 1; }
+        if (silenced) sc->noteoff = t;
         sc->cpres = 0;
         for (int n = 0; n < 128; n++)
           if (sc->poly[n]) sc->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
       }
       break;
     }
-    case 0xC0: sc->prog = e; break;
-    case 0xD0: sc->cpres = e; break;
-    case 0xE0: sc->bend = e; break;
+    case 0xC0: sc->prog = t; sc->progx = sc->rst_bank; break;
+    case 0xD0: sc->cpres = t; break;
+    case 0xE0: sc->bend = t; break;
     }
   } else {
     switch (st) {
-    case 0xF1: s->f_seq = e; break;
-    case 0xF2: case 0xF8: case 0xFA: case 0xFB: case 0xFC: s->q_seq = e; break;
-    case 0xF3: s->song_seq = e; break;
-    case 0xF4: s->undef_seq[0] = e; break;
-    case 0xF5: s->undef_seq[1] = e; break;
-    case 0xF9: s->undef_seq[2] = e; break;
-    case 0xFD: s->undef_seq[3] = e; break;
-    case 0xF6: s->tune_seq = e; break;
-    case 0xFE: s->sense_seq = e; break;
-    case 0xFF: s->reset_seq = e; x_clear(s); break; /* a Reset State command (A.1) */
+    case 0xF1: s->f_seq = t; break;
+    case 0xF2: case 0xF8: case 0xFA: case 0xFB: case 0xFC: s->q_seq = t; break;
+    case 0xF3: s->song_seq = t; break;
+    case 0xF4: s->undef_seq[0] = t; break;
+    case 0xF5: s->undef_seq[1] = t; break;
+    case 0xF9: s->undef_seq[2] = t; break;
+    case 0xFD: s->undef_seq[3] = t; break;
+    case 0xF6: s->tune_seq = t; break;
+    case 0xFE: s->sense_seq = t; break;
+    case 0xFF: s->reset_seq = t; x_clear(s); break; /* a Reset State command (A.1) */
     case 0xF0:
-      if (sysex_ok(msg, len)) x_record(s, e, msg, len);
+      if (sysex_ok(msg, len)) x_record(s, t, msg, len);
       return;
     default: return;
     }
-    s->sys_any = e;
+    s->sys_any = t;
   }
   rmp_ms_apply(&s->st, msg, len);
 }
@@ -309,27 +418,47 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq) {
   if (!s->have_seq) return;
   uint32_t cp = ext_of(s, seq) + 1;
-  if (cp > s->checkpoint && cp <= s->last + 1) s->checkpoint = cp;
+  if ((int32_t)(cp - s->checkpoint) > 0 && (int32_t)(cp - (s->last + 1)) <= 0) s->checkpoint = cp;
 }
 
 uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s) { return (uint16_t)s->checkpoint; }
 
 /* ---- journal construction ------------------------------------------------------- */
-typedef struct { uint32_t cp, cur; } win;
+/* The checkpoint history of packet cur: packets cp = cur - len .. cur - 1,
+ * i.e. changes aged 1..len. */
+typedef struct { uint32_t cp, cur, len; } win;
 
-static int in_win(const win *w, uint32_t x) { return x != 0 && x >= w->cp && x < w->cur; }
-/* The change x was in packet I-1: its structures get S = 0 (A.1). */
-static int prev(const win *w, uint32_t x) { return x != 0 && x + 1 == w->cur; }
-static uint8_t s_bit(const win *w, uint32_t x) { return (uint8_t)!prev(w, x); }
+static int in_win(const win *w, rmp_ej_tag t) {
+  uint32_t a = tag_age(w->cur, t);
+  return t && a >= 1 && a <= w->len;
+}
+/* A change in the history or in packet cur itself (a quick test for "has
+ * anything of this channel changed since the checkpoint"). */
+static int since_cp(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t) <= w->len; }
+/* The change was in packet I-1: its structures get S = 0 (A.1). */
+static int prev(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t) == 1; }
+static uint8_t s_bit(const win *w, rmp_ej_tag t) { return (uint8_t)!prev(w, t); }
 
 /* The numbers 0..127 whose key is in the window, oldest first (ties, i.e.
- * changes in the same packet, in number order). Returns the count. */
-static int oldest_first(const win *w, const uint32_t *key, uint8_t *order, int (*want)(uint8_t)) {
+ * changes in the same packet, in number order, except that `first` comes
+ * before the others of its packet). Returns the count. */
+static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int (*want)(uint8_t), int first) {
+  uint32_t age[128];
   int k = 0;
   for (int n = 0; n < 128; n++) {
+    /* most tags are 0 (never changed, or aged out): skip them 4 at a time */
+    if (!(n & 3)) {
+      uint64_t four;
+      memcpy(&four, &key[n], sizeof four);
+      if (!four) { n += 3; continue; }
+    }
     if (!in_win(w, key[n]) || (want && !want((uint8_t)n))) continue;
+    uint32_t a = age[n] = tag_age(w->cur, key[n]);
     int j = k++;
-    while (j > 0 && key[order[j - 1]] > key[n]) { order[j] = order[j - 1]; j--; }
+    while (j > 0 && (age[order[j - 1]] < a || (n == first && age[order[j - 1]] == a))) {
+      order[j] = order[j - 1];
+      j--;
+    }
     order[j] = (uint8_t)n;
   }
   return k;
@@ -354,15 +483,18 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     p->b = c->bank_seen;
     p->bank_msb = c->bank_seen ? c->prog_bank_msb : 0;
     p->bank_lsb = c->bank_seen ? c->prog_bank_lsb : 0;
-    p->x = 0;
+    p->x = (uint8_t)(c->bank_seen && sc->progx); /* a 121 between bank MSB and program (A.2) */
     anyprev |= !p->s;
     cj->toc |= RMP_EJ_TOC_P;
   }
 
   /* Chapter C: controllers in the history, oldest first (A.3.3); tools in
-   * the order count, value, toggle. */
+   * the order count, value, toggle. A 121 comes first among the commands
+   * of its packet: a log of a controller it resets is always for a later
+   * command (the earlier ones are not logged), and a receiver replays the
+   * list in order. */
   {
-    int k = oldest_first(w, sc->ctl, order, chapter_c_ctl);
+    int k = oldest_first(w, sc->ctl, order, chapter_c_ctl, 121);
     rmp_ej_chap_c *cc = &cj->c;
     cc->count = 0;
     int cprev = 0;
@@ -406,22 +538,31 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       l->pnum_msb = p->pmsb;
       l->pnum_lsb = p->plsb;
       l->flags = RMP_EJ_M_V;
-      if (p->has_msb) { l->flags |= RMP_EJ_M_J; l->entry_msb = p->msb & 127; }
-      if (p->has_lsb) { l->flags |= RMP_EJ_M_K; l->entry_lsb = p->lsb & 127; }
+      uint8_t px = sc->px[i];
+      if (p->has_msb) { l->flags |= RMP_EJ_M_J; l->entry_msb = (uint8_t)((px & PX_MSB ? 0x80 : 0) | (p->msb & 127)); }
+      if (p->has_lsb) { l->flags |= RMP_EJ_M_K; l->entry_lsb = (uint8_t)((px & PX_LSB ? 0x80 : 0) | (p->lsb & 127)); }
       if (p->btn || p->buttons) {
         int b = p->buttons < 0 ? -p->buttons : p->buttons;
         l->flags |= RMP_EJ_M_L;
-        l->a_button = (uint16_t)((p->buttons < 0 ? 0x8000 : 0) | (b & 0x3FFF));
+        l->a_button = (uint16_t)((p->buttons < 0 ? 0x8000 : 0) | (px & PX_BTN ? 0x4000 : 0) | (b & 0x3FFF));
+        /* C-BUTTON: the presses after the last 121; omitted when they are
+         * all before it (X = 1) or when it equals A-BUTTON (A.4.2.1) */
+        int cb = sc->cbtn[i];
+        if (!(px & PX_BTN) && cb != p->buttons) {
+          l->flags |= RMP_EJ_M_M;
+          l->c_button = (uint16_t)((cb < 0 ? 0x8000 : 0) | ((cb < 0 ? -cb : cb) & 0x3FFF));
+        }
       }
       mprev |= !l->s;
     }
     if (m->count || in_win(w, sc->psel)) {
       int nrpn;
       uint8_t pm, pl;
-      if (c->last_psel == 99 || c->last_psel == 101) {
+      if (c->pending) {
+        /* the most recent transaction command is an MSB: P = 1, E = 0 (A.4) */
         m->p = 1;
-        m->pending_q = c->last_psel == 99;
-        m->pending = c->cc[c->last_psel];
+        m->pending_q = c->pending == 99;
+        m->pending = c->sel_msb;
       } else {
         m->e = (uint8_t)rmp_ms_selected(c, &nrpn, &pm, &pl);
       }
@@ -448,7 +589,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     memset(nn->offbits, 0, sizeof nn->offbits);
     ee->count = 0;
     int any_off = 0;
-    int k = oldest_first(w, sc->note, order, NULL);
+    int k = oldest_first(w, sc->note, order, NULL, -1);
     /* Chapter E (A.7.2): a V = 0 reference count log when the count is > 1
      * for a note that is on, > 0 for a note that is off; a V = 1 release
      * velocity log for a NoteOff with velocity != 64. At most 128 logs: V = 1
@@ -461,10 +602,10 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     int vel_room = 128 - nref;
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
-      uint8_t sb = s_bit(w, sc->note[n]);
+      uint32_t age = tag_age(w->cur, sc->note[n]); /* in the history: >= 1 */
+      uint8_t sb = (uint8_t)(age != 1);
       if (c->note_vel[n]) {
-        uint32_t x = sc->note[n];
-        uint8_t y = (uint8_t)(s->cfg.y_window == 0 || w->cur - x <= s->cfg.y_window);
+        uint8_t y = (uint8_t)(s->cfg.y_window == 0 || age <= s->cfg.y_window);
         nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
         nprev |= !sb;
         if (c->note_ref[n] > 1) {
@@ -500,7 +641,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_a *a = &cj->a;
     a->count = 0;
     int aprev = 0;
-    int k = oldest_first(w, sc->poly, order, NULL);
+    int k = oldest_first(w, sc->poly, order, NULL, -1);
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->poly[n]);
@@ -526,7 +667,7 @@ static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, in
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) {
     if (!in_win(w, s->x[i].seq)) continue;
     int j = n++;
-    while (j > 0 && s->x[idx[j - 1]].ord > s->x[i].ord) { idx[j] = idx[j - 1]; j--; }
+    while (j > 0 && (int32_t)(s->x[idx[j - 1]].ord - s->x[i].ord) > 0) { idx[j] = idx[j - 1]; j--; }
     idx[j] = (uint8_t)i;
   }
   *xprev = 0;
@@ -627,7 +768,7 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   rmp_ej_hdr h = { 1, 0, 0, 0, 0, (uint16_t)w->cp };
   size_t o = RMP_EJ_HDR_SIZE;
   int r;
-  if (s->sys_any >= w->cp) {
+  if (since_cp(w, s->sys_any)) {
     rmp_ej_sys sj;
     uint8_t xbuf[1024]; /* a system journal is at most 1023 octets */
     r = build_sys(s, w, &sj, xbuf, sizeof xbuf);
@@ -643,7 +784,7 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   int nch = 0;
   rmp_ej_chan cj; /* decode scratch on the stack: ~3 KB, not in the session */
   for (int ch = 0; ch < 16; ch++) {
-    if (s->seq[ch].any < w->cp) continue;
+    if (!since_cp(w, s->seq[ch].any)) continue;
     r = build_chan(s, w, ch, &cj);
     if (r < 0) return r;
     if (!r) continue;
@@ -660,13 +801,14 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   return (int)o;
 }
 
-/* Smallest last-change seqnum in [cp, cur), or 0. */
+/* Age of the oldest change in the history, or 0 for none. */
 static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   uint32_t best = 0;
-#define CONSIDER(x) do { uint32_t v_ = (x); if (in_win(w, v_) && (!best || v_ < best)) best = v_; } while (0)
+#define CONSIDER(t) do { rmp_ej_tag t_ = (t); uint32_t a_ = tag_age(w->cur, t_); \
+    if (in_win(w, t_) && a_ > best) best = a_; } while (0)
   for (int ch = 0; ch < 16; ch++) {
     const rmp_ej_send_chan *sc = &s->seq[ch];
-    if (sc->any < w->cp) continue;
+    if (!since_cp(w, sc->any)) continue;
     for (int n = 0; n < 128; n++) { CONSIDER(sc->note[n]); CONSIDER(sc->ctl[n]); CONSIDER(sc->poly[n]); }
     for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) CONSIDER(sc->param[i]);
     CONSIDER(sc->prog); CONSIDER(sc->bend); CONSIDER(sc->cpres); CONSIDER(sc->psel);
@@ -683,19 +825,27 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
   win w;
   w.cur = ext_seq(s, seq);
   if (s->cfg.max_size && s->cfg.max_size < cap) cap = s->cfg.max_size;
-  w.cp = s->checkpoint;
-  if (s->cfg.max_history && w.cur - w.cp > s->cfg.max_history) w.cp = w.cur - s->cfg.max_history;
+  uint32_t hist = RMP_EJ_MAX_HISTORY;
+  if (s->cfg.max_history && s->cfg.max_history < hist) hist = s->cfg.max_history;
+  int32_t len = (int32_t)(w.cur - s->checkpoint);
+  if (len < 0) len = 0;
+  if ((uint32_t)len > hist) len = (int32_t)hist;
   /* a SysEx that Chapter X cannot hold stays out of the history */
-  if (s->x_floor && w.cp <= s->x_floor) w.cp = s->x_floor + 1;
-  if (w.cp > w.cur) w.cp = w.cur;
+  if (s->x_floor) {
+    uint32_t a = tag_age(w.cur, s->x_floor);
+    if (a <= (uint32_t)len) len = a ? (int32_t)a - 1 : 0;
+  }
+  w.len = (uint32_t)len;
+  w.cp = w.cur - w.len;
   int r;
   for (;;) {
     r = build(s, &w, out, cap);
     if (r != RMP_EJ_ENOSPACE) break;
-    uint32_t o = oldest(s, &w);
-    if (!o) { r = 0; break; }
-    w.cp = o + 1; /* trim: drop the oldest change from the history */
+    uint32_t a = oldest(s, &w);
+    if (!a) { r = 0; break; }
+    w.len = a - 1; /* trim: drop the oldest change from the history */
+    w.cp = w.cur - w.len;
   }
-  if (r >= 0 && w.cp > s->checkpoint) s->checkpoint = w.cp;
+  if (r >= 0 && (int32_t)(w.cp - s->checkpoint) > 0) s->checkpoint = w.cp;
   return r;
 }

@@ -7,6 +7,8 @@ void rmp_ms_init(rmp_midi_state *st) {
   memset(st, 0, sizeof *st);
   for (int c = 0; c < 16; c++) {
     st->ch[c].bend = 8192;
+    st->ch[c].sel_msb = st->ch[c].sel_lsb = 127;
+    st->ch[c].msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
     for (int n = 0; n < 128; n++) st->ch[c].off_vel[n] = 64;
   }
 }
@@ -55,19 +57,42 @@ rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8
 }
 
 int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb) {
-  uint8_t m, l;
-  if (c->sel == RMP_MS_SEL_RPN) { m = c->cc[101]; l = c->cc[100]; *nrpn = 0; }
-  else if (c->sel == RMP_MS_SEL_NRPN) { m = c->cc[99]; l = c->cc[98]; *nrpn = 1; }
-  else return 0;
-  if (m == 127 && l == 127) return 0;
-  *pmsb = m;
-  *plsb = l;
+  if (c->sel == RMP_MS_SEL_NONE || (c->sel_msb == 127 && c->sel_lsb == 127)) return 0;
+  *nrpn = c->sel == RMP_MS_SEL_NRPN;
+  *pmsb = c->sel_msb;
+  *plsb = c->sel_lsb;
   return 1;
 }
 
 static void all_notes_off(rmp_ms_channel *c) {
   memset(c->note_vel, 0, sizeof c->note_vel);
   memset(c->note_ref, 0, sizeof c->note_ref);
+}
+
+static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
+
+/* Reset All Controllers (121), MIDI RP-015: modulation 0, expression 127,
+ * pedals 64-67 off (their toggles counted, RFC 6295 A.3.2), RPN/NRPN
+ * selection null, pitch bend centre, channel and poly pressure 0. Left
+ * alone: bank select, volume, pan, the other controllers, program, notes,
+ * RPN/NRPN values (RFC 6295 A.2, A.3.1, A.4). What it sets is known to the
+ * device behind a receiver afterwards, like a value it received. */
+static void reset_controllers(rmp_ms_channel *c) {
+  static const uint8_t reset[][2] = { { 1, 0 }, { 11, 127 }, { 64, 0 }, { 65, 0 }, { 66, 0 }, { 67, 0 } };
+  for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++) {
+    uint8_t n = reset[i][0];
+    apply_cc(c, n, reset[i][1]);
+    c->cc_known[n >> 3] |= (uint8_t)(1u << (n & 7));
+  }
+  c->sel_msb = c->sel_lsb = 127;
+  c->pending = 0;
+  c->msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
+  c->sel_pair = 1;
+  c->bend = 8192;
+  c->bend_known = 1;
+  c->chan_pressure = 0;
+  c->pressure_known = 1;
+  memset(c->poly, 0, sizeof c->poly);
 }
 
 static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
@@ -83,26 +108,39 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
      * tied to note activity and is cleared too (RFC 6295 A.8: Chapter T
      * only codes N-active pressure) */
     if (ctl == 120 || ctl >= 123) { all_notes_off(c); c->chan_pressure = 0; }
+    if (ctl == 121) reset_controllers(c);
     break;
   case RMP_MS_CTL_SELECT: {
-    c->cc[ctl] = v;
+    /* RFC 6295 A.1 variants (see midi_state.h) */
     c->sel = ctl <= 99 ? RMP_MS_SEL_NRPN : RMP_MS_SEL_RPN;
-    c->last_psel = ctl;
+    if (ctl == 99 || ctl == 101) {
+      c->sel_msb = v;
+      c->sel_lsb = 0;
+      c->pending = ctl;
+      c->msb_kinds = c->sel;
+      c->sel_pair = 0;
+      break;
+    }
+    c->sel_lsb = v;
+    c->pending = 0;
+    c->sel_pair = (c->msb_kinds & c->sel) != 0;
     int nrpn;
     uint8_t pm, pl;
-    if ((ctl == 98 || ctl == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) (void)rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) (void)rmp_ms_param_find(c, nrpn, pm, pl, 1);
     break;
   }
   case RMP_MS_CTL_PARAM: {
     int nrpn;
     uint8_t pm, pl;
-    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break;
+    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break; /* no transaction: a general-purpose use */
+    c->pending = 0; /* a transaction command after the MSB: no longer pending (A.4 P bit) */
     rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
     if (!p) break;
     if (ctl == 6) { p->has_msb = 1; p->msb = v; p->has_lsb = 0; p->lsb = 0; p->buttons = 0; p->btn = 0; }
     else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; p->btn = 0; }
-    else if (ctl == 96) { if (p->buttons < 8191) p->buttons++; p->btn = 1; }
-    else { if (p->buttons > -8191) p->buttons--; p->btn = 1; }
+    /* count magnitude limited to 16383 (A.4.2.1 A-BUTTON) */
+    else if (ctl == 96) { if (p->buttons < 16383) p->buttons++; p->btn = 1; }
+    else { if (p->buttons > -16383) p->buttons--; p->btn = 1; }
     break;
   }
   default:

@@ -15,17 +15,31 @@
  * (MIDI clocks) and run state, MTC quarter-frame registers, counts of
  * tune request, reset, active sensing and undefined commands.
  *
- * Not modelled: SysEx contents, Reset All Controllers (121) / System Reset
- * side effects (only counted), omni/mono/poly modes (only counted).
+ * Reset All Controllers (121) follows MIDI RP-015 (midi_state.c). Not
+ * modelled: SysEx contents, System Reset side effects (only counted),
+ * omni/mono/poly modes (only counted).
  *
  * RPN/NRPN: a parameter slot is created when a selection completes (the
  * LSB, 98 or 100, arrives and the pair is not the null parameter) or when
  * Data Entry / Increment / Decrement addresses a parameter. Data Entry MSB
  * (6) forgets the LSB (38) given before it (RFC 6295 A.4.2.1: an ENTRY-LSB
- * that precedes the ENTRY-MSB is not coded). rmp_ms_compare compares the
- * effective selection (rmp_ms_selected), not the raw 98-101 registers.
- * The selection is the pair of registers, the way a device keeps it (a
- * lone MSB keeps the older LSB register).
+ * that precedes the ENTRY-MSB is not coded).
+ *
+ * The selected parameter number follows RFC 6295 A.1 ("parameter system
+ * transaction"), because that is what Chapter M protects: an MSB (99/101)
+ * selects (MSB, 0) (type 3 variant: "the LSB value 0x00 is assumed"); an
+ * LSB (98/100) selects (MSB, LSB) with the MSB of the most recent 99 or 101
+ * (type 2 variant), one register for both kinds, as the single PENDING/Q
+ * field of Chapter M has it. The selection (kind, MSB, LSB) is then the
+ * whole parameter-number state, and Chapter M always codes it: P/PENDING
+ * for a pending MSB, E = 1 and the last log for a transaction in progress,
+ * E = 0 for the null parameter. A model with a pair of registers per kind
+ * (MIDI 1.0 leaves lone MSB/LSB handling to the device, "respond
+ * accordingly") holds registers of the kind not selected that no journal
+ * can carry: the NRPN LSB register written in a lost packet before an RPN
+ * pair is coded nowhere, and a later lone 99 makes the two sides diverge.
+ * Receivers repair with whole pairs, so a device of either kind ends on the
+ * same selection. Power-up selection: the null parameter (127/127).
  *
  * Note reference counts (A.7.1): NoteOn +1, NoteOff (or NoteOn velocity 0)
  * -1 but never below 0, reset by 120 and 123-127. Reset State commands
@@ -86,8 +100,17 @@ typedef struct {
    * for the rest, so a repair must send a logged value it never had. */
   uint8_t cc_known[16];   /* bitmap by controller number */
   uint8_t bend_known, pressure_known;
-  uint8_t sel;            /* RMP_MS_SEL_*: which pair (101/100 or 99/98) was written last */
-  uint8_t last_psel;      /* the last of 98-101 received (0: none) */
+  uint8_t sel;            /* RMP_MS_SEL_*: kind of the last parameter number command */
+  uint8_t sel_msb, sel_lsb; /* the parameter number selected (127/127: the null parameter) */
+  uint8_t pending;        /* 99 or 101 when that MSB is the most recent transaction command
+                           * (Chapter M P = 1, A.4), else 0 */
+  /* Whether a device that keeps a register pair per kind selects the same
+   * parameter: sel_pair = 1 when the selection was completed by an LSB
+   * while that kind's MSB register held sel_msb (msb_kinds: the kinds,
+   * RMP_MS_SEL_* bits, whose MSB register equals sel_msb: the one the last
+   * MSB wrote, or both after 121 and at power-up). A receiver re-sends the
+   * whole pair otherwise. */
+  uint8_t sel_pair, msb_kinds;
   rmp_ms_param param[RMP_MS_MAX_PARAMS];
 } rmp_ms_channel;
 

@@ -11,7 +11,24 @@
  *    kind (journal_recv.c).
  *  - MTC quarter frames out of order / a register after POINT: Chapter F
  *    codes only COMPLETE and a forward PARTIAL run (B.4.1 calls other
- *    sequences illegal); rmp_ms_compare now compares exactly that. */
+ *    sequences illegal); rmp_ms_compare now compares exactly that.
+ *  - Parameter divergence: an NRPN LSB written in a lost packet, then an
+ *    RPN pair, then a received lone NRPN MSB. The model kept a register
+ *    pair per kind, and no journal codes the registers of the kind not
+ *    selected. The model now follows the RFC 6295 A.1 variants (midi_state.h),
+ *    whose whole state Chapter M codes.
+ *  - MTC stray frame: the receiver skipped the Chapter F repair when its
+ *    nibbles matched PARTIAL without being a forward run; it now checks
+ *    the run too.
+ *  - MTC run broken: a quarter frame out of order in a lost packet ends
+ *    the sender's run; its Chapter F then has POINT 7 without PARTIAL,
+ *    which the receiver ignored, so a later frame 7 completed a frame on
+ *    the receiver only. The receiver now leaves its run.
+ *  - Button count over 127: the receiver replayed at most 127 increments
+ *    per parameter; it now replays the whole A-BUTTON count (<= 16383),
+ *    bounded only by the per-journal limit. */
+#include <string.h>
+
 #include "check.h"
 #include "journal.h"
 #include "midi_cmd.h"
@@ -104,16 +121,16 @@ static unsigned replay(const char *name, const uint8_t (*msgs)[3], const size_t 
 
 static void test_journal_known_divergences(void) {
   /* known/journal_roundtrip-nrpn-lsb-before-msb: NRPN LSB (98) sent before
-   * the MSB (99); both lost. Chapter M codes the lone MSB as PENDING 99
-   * and the parameter 0/99 that the 98 selected; the repair sends 98 = 99
-   * then 99 = 99, and both sides select NRPN 99/99. */
+   * the MSB (99); both lost. The lone 99 selects 99/0 (RFC 6295 A.1 type 3
+   * variant); Chapter M codes it as P = 1, PENDING 99, and the repair
+   * sends the pair 99 = 99, 98 = 0. */
   static const uint8_t a[][3] = { { 0xBF, 0x25, 0x63 }, { 0xBF, 0x62, 0x63 }, { 0xBF, 0x63, 0x63 } };
   static const size_t al[] = { 3, 3, 3 };
   replay("NRPN LSB before MSB", a, al, 3, 1, 2);
   {
     int n;
     uint8_t pm, pl;
-    CHECK(rmp_ms_selected(&rcv.st.ch[15], &n, &pm, &pl) && n == 1 && pm == 99 && pl == 99);
+    CHECK(rmp_ms_selected(&rcv.st.ch[15], &n, &pm, &pl) && n == 1 && pm == 99 && pl == 0);
   }
   /* known/journal_roundtrip-mtc-out-of-order: quarter frames 6 then 2 (not
    * a run from frame 0): Chapter F carries POINT 7 with neither COMPLETE
@@ -128,13 +145,62 @@ static void test_journal_known_divergences(void) {
   static const uint8_t c[][3] = { { 0xF8, 0, 0 }, { 0xF1, 0x72, 0 }, { 0xF1, 0x00, 0 } };
   static const size_t cl[] = { 1, 2, 2 };
   replay("MTC register after POINT", c, cl, 3, 1, 2);
+  /* known/journal_roundtrip-param-divergence: NRPN 1/5 selected and
+   * received; lost: NRPN LSB 0x4F (NRPN 1/0x4F), RPN 0/0x44 and its Data
+   * Entry LSB; then a lone NRPN MSB 0 arrives after the repair. It selects
+   * NRPN 0/0 on both sides (A.1 type 3 variant). With a register pair per
+   * kind the sender selected 0/0x4F and the receiver 0/5. */
+  static const uint8_t d[][3] = { { 0xB0, 99, 1 }, { 0xB0, 98, 5 }, { 0xB0, 98, 0x4F }, { 0xB0, 101, 0 },
+                                  { 0xB0, 100, 0x44 }, { 0xB0, 38, 0x63 }, { 0xB0, 99, 0 } };
+  static const size_t dl[] = { 3, 3, 3, 3, 3, 3, 3 };
+  replay("NRPN LSB lost before an RPN pair", d, dl, 7, 2, 5);
+  {
+    int n;
+    uint8_t pm, pl;
+    CHECK(rmp_ms_selected(&rcv.st.ch[0], &n, &pm, &pl) && n == 1 && pm == 0 && pl == 0);
+    const rmp_ms_param *p = rmp_ms_param_find(&rcv.st.ch[0], 0, 0, 0x44, 0);
+    CHECK(p && p->has_lsb && p->lsb == 0x63);
+  }
+  /* known/journal_roundtrip-mtc-stray-frame: a stray quarter frame 1
+   * (MT1 = 4) arrives; the run 0 (MT0 = 0), 1 (MT1 = 4) is lost. The
+   * receiver's nibbles equal PARTIAL (MT0 is its initial 0) but are no
+   * run: it must replay frames 0 and 1, else frame 2 continues the
+   * sender's run only. */
+  static const uint8_t e[][3] = { { 0xF1, 0x14, 0 }, { 0xF1, 0x00, 0 }, { 0xF1, 0x14, 0 }, { 0xF1, 0x2E, 0 } };
+  static const size_t el[] = { 2, 2, 2, 2 };
+  replay("MTC stray frame", e, el, 4, 1, 2);
+  CHECK(rcv.st.mtc_run && rcv.st.mtc_point == 2);
+  /* known/journal_roundtrip-mtc-run-broken: frames 0..6 (a forward run),
+   * then frame 6 again (lost: the run ends, B.4.1), then frame 7: the
+   * sender completes no frame, and neither must the receiver. */
+  static const uint8_t g[][3] = { { 0xF1, 0x00, 0 }, { 0xF1, 0x11, 0 }, { 0xF1, 0x22, 0 }, { 0xF1, 0x33, 0 },
+                                  { 0xF1, 0x44, 0 }, { 0xF1, 0x55, 0 }, { 0xF1, 0x66, 0 }, { 0xF1, 0x66, 0 },
+                                  { 0xF1, 0x77, 0 } };
+  static const size_t gl[] = { 2, 2, 2, 2, 2, 2, 2, 2, 2 };
+  replay("MTC run broken", g, gl, 9, 7, 7);
+  CHECK(!rcv.st.mtc_complete_valid);
+  /* known/journal_roundtrip-button-count-over-127: RPN 0/0 = 1, then 143
+   * Data Decrements, all lost: A-BUTTON codes -143, and the repair plays
+   * all 143 (it used to stop at 127 per parameter). */
+  static uint8_t f[146][3];
+  static size_t fl[146];
+  static const uint8_t fsel[3][3] = { { 0xB0, 101, 0 }, { 0xB0, 100, 0 }, { 0xB0, 6, 1 } };
+  for (int i = 0; i < 146; i++) {
+    memcpy(f[i], i < 3 ? fsel[i] : (const uint8_t[3]){ 0xB0, 97, 0 }, 3);
+    fl[i] = 3;
+  }
+  replay("143 decrements", (const uint8_t (*)[3])f, fl, 146, 3, 145);
+  {
+    const rmp_ms_param *p = rmp_ms_param_find(&rcv.st.ch[0], 0, 0, 0, 0);
+    CHECK(p && p->buttons == -143);
+  }
 }
 
 /* known/journal-button-amplification (fuzz_journal): a 137-octet journal
  * whose Chapter M logs carry large A-BUTTON counts. The repair terminates
  * and emits only valid messages, and the receiver bounds what one journal
- * can make it play (it used to replay each count as that many single 96/97
- * controllers: about 10^5 messages from one packet). */
+ * can make it play to 16384 commands (it used to replay each count as that
+ * many single 96/97 controllers: about 10^5 messages from one packet). */
 static const uint8_t j_buttons[] = {
   0x20, 0x86, 0x20, 0x00, 0x86, 0x20, 0x00, 0x83, 0x77, 0x00, 0x48, 0x48,
   0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48, 0x48,

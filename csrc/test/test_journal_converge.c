@@ -2,8 +2,9 @@
  * works: a seeded random musical stream (10,000 messages on 16 channels:
  * overlapping notes, sustain and sostenuto pedals, controllers, bank and
  * program changes, pitch bend, channel and poly pressure, RPN/NRPN with data
- * entry and increment/decrement, All Notes Off, song position, start/stop/
- * continue, clock, MTC quarter frames, song select, tune request) is
+ * entry and increment/decrement, All Notes Off, Reset All Controllers, song
+ * position, start/stop/continue, clock, MTC quarter frames, song select,
+ * tune request) is
  * packetised, passed through a seeded fault injector (1%, 10%, 30%, 50%
  * random loss; bursts of 20 consecutive lost packets), and received:
  *  - with recovery: after the stream the receiver's state equals the
@@ -86,6 +87,8 @@ static void gen_stream(uint64_t seed) {
       }
     } else if (r < 915) {
       push((uint8_t)(0xB0 | ch), 123, 0, 3, &g);
+    } else if (r < 920) {
+      push((uint8_t)(0xB0 | ch), 121, 0, 3, &g);
     } else {
       uint32_t k = rn(100);
       if (k < 40) push(0xF8, 0, 0, 1, &g);
@@ -185,6 +188,123 @@ static void print_res(const run_cfg *cfg, const run_res *r) {
          r->d.wrong_poly, r->d.wrong_param, r->d.wrong_system);
 }
 
+/* ---- a long session: the 16-bit last-change tags (journal.h) ------------- */
+/* 250,000 packets: the 15-bit tags wrap 7 times. A few elements change once
+ * early, stay idle for far longer than 2^15 packets, and change again late:
+ * program on channel 9, volume on channel 10, an NRPN value on channel 11,
+ * a SysEx and a song select. Each journal must code each of them exactly
+ * when its last change lies in the journal's checkpoint history (a stale tag
+ * aliasing back into the history would bring it back), and the receiver
+ * must track the sender. Closed loop: 5% loss, a report every 8 packets.
+ * Open loop without bounds and without loss: the history is cut at
+ * RMP_EJ_MAX_HISTORY packets, so the 16-bit checkpoint never aliases. */
+#define LONG_PACKETS 250000
+enum { EV_PROG, EV_VOL, EV_NRPN, EV_SYSEX, EV_SONG, EV_N };
+static const long ev_at[EV_N][2] = { { 10, 200000 }, { 20, 180000 }, { 30, 150000 }, { 40, 120000 }, { 50, 230000 } };
+
+typedef struct { int chans; } chan_seen;
+static int on_chan_seen(void *ud, const rmp_ej_chan *cj) {
+  ((chan_seen *)ud)->chans |= 1 << cj->chan;
+  return 0;
+}
+
+static size_t long_packet(long p, int busy, uint8_t m[4][8], size_t *len) {
+  size_t k = 0;
+  int ev = -1;
+  for (int e = 0; e < EV_N; e++)
+    if (p == ev_at[e][0] || p == ev_at[e][1]) ev = e;
+  uint8_t v = (uint8_t)(p & 127);
+  switch (ev) {
+  case EV_PROG: m[k][0] = 0xC9; m[k][1] = v; len[k++] = 2; break;
+  case EV_VOL: m[k][0] = 0xBA; m[k][1] = 7; m[k][2] = v; len[k++] = 3; break;
+  case EV_NRPN:
+    m[k][0] = 0xBB; m[k][1] = 99; m[k][2] = 1; len[k++] = 3;
+    m[k][0] = 0xBB; m[k][1] = 98; m[k][2] = 2; len[k++] = 3;
+    m[k][0] = 0xBB; m[k][1] = 6; m[k][2] = v; len[k++] = 3;
+    break;
+  case EV_SYSEX: memcpy(m[k], (const uint8_t[]){ 0xF0, 0x7D, 0x01, v, 0xF7 }, 5); len[k++] = 5; break;
+  case EV_SONG: m[k][0] = 0xF3; m[k][1] = v; len[k++] = 2; break;
+  default: break;
+  }
+  /* background traffic: a bend every packet; with busy, notes on 0-3 */
+  m[k][0] = 0xE0; m[k][1] = v; m[k][2] = (uint8_t)((p >> 7) & 127); len[k++] = 3;
+  if (busy && k < 4) {
+    uint8_t ch = (uint8_t)(p & 3), note = (uint8_t)(48 + (p >> 2) % 24);
+    m[k][0] = (uint8_t)((p & 4 ? 0x80 : 0x90) | ch); m[k][1] = note; m[k][2] = 100; len[k++] = 3;
+  }
+  return k;
+}
+
+static void run_long(int closed_loop) {
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_init(&rcv);
+  rs = closed_loop ? 0x51ED2701u : 0x0B5E55EDu;
+  const uint16_t seq0 = 0xFFF0;
+  static uint8_t jbuf[1500];
+  static rmp_ej_sys sys;
+  static rmp_ej_chan scratch;
+  long last[EV_N];
+  for (int e = 0; e < EV_N; e++) last[e] = -1;
+  unsigned wrong = 0, checked = 0, max_hist = 0, errors = 0, diverged = 0, lost = 0;
+  for (long p = 0; p <= LONG_PACKETS; p++) {
+    uint16_t seq = (uint16_t)(seq0 + p);
+    int jl = rmp_ej_send_encode(&snd, seq, jbuf, sizeof jbuf);
+    if (jl < 0) { errors++; jl = 0; }
+    /* what the journal codes against what it must code */
+    rmp_ej_hdr h;
+    chan_seen cs = { 0 };
+    long cp = p; /* history [cp, p) */
+    if (jl > 0) {
+      if (rmp_ej_parse(jbuf, (size_t)jl, &h, &sys, &scratch, on_chan_seen, &cs) != jl) errors++;
+      cp = p - (uint16_t)(seq - h.checkpoint);
+    } else {
+      sys.toc = 0;
+    }
+    if ((unsigned)(p - cp) > max_hist) max_hist = (unsigned)(p - cp);
+    int want[EV_N], have[EV_N];
+    for (int e = 0; e < EV_N; e++) want[e] = last[e] >= cp && last[e] < p;
+    have[EV_PROG] = (cs.chans >> 9) & 1;
+    have[EV_VOL] = (cs.chans >> 10) & 1;
+    have[EV_NRPN] = (cs.chans >> 11) & 1;
+    have[EV_SYSEX] = (sys.toc & RMP_EJ_SYS_X) != 0;
+    have[EV_SONG] = (sys.toc & RMP_EJ_SYS_D) && (sys.d.toc & RMP_EJ_D_H);
+    for (int e = 0; e < EV_N; e++) {
+      if (want[e] != have[e]) wrong++;
+      checked++;
+    }
+    if (p == LONG_PACKETS) break; /* the last journal only checks */
+    uint8_t m[4][8];
+    size_t len[4];
+    size_t k = long_packet(p, closed_loop, m, len);
+    for (size_t i = 0; i < k; i++) rmp_ej_send_record(&snd, seq, m[i], len[i]);
+    for (int e = 0; e < EV_N; e++)
+      if (p == ev_at[e][0] || p == ev_at[e][1]) last[e] = p;
+    int is_lost = closed_loop && p > 0 && rn(100) < 5;
+    if (is_lost) {
+      lost++;
+      continue;
+    }
+    if (rmp_ej_recv_packet(&rcv, seq, jl > 0 ? jbuf : NULL, (size_t)jl, NULL, NULL) < 0) errors++;
+    for (size_t i = 0; i < k; i++) rmp_ej_recv_apply(&rcv, m[i], len[i]);
+    if (closed_loop && p % 8 == 7) rmp_ej_send_ack(&snd, seq);
+    if (closed_loop && p % 997 == 0 && rmp_ms_compare(&snd.st, &rcv.st, NULL)) diverged++;
+  }
+  printf("long session (%s): %d packets, %u lost, longest history %u, %u journal checks, %u wrong\n",
+         closed_loop ? "closed loop, 5% loss" : "open loop", LONG_PACKETS, lost, max_hist, checked, wrong);
+  CHECK_INT(errors, 0);
+  CHECK_INT(wrong, 0);
+  CHECK(max_hist <= RMP_EJ_MAX_HISTORY);
+  if (closed_loop) {
+    CHECK(lost > 0);
+    CHECK_INT(diverged, 0);
+    CHECK_INT(rcv.uncovered, 0);
+    CHECK_INT(rmp_ms_compare(&snd.st, &rcv.st, NULL), 0);
+  } else {
+    CHECK_INT(max_hist, RMP_EJ_MAX_HISTORY); /* the bound was reached, and held */
+  }
+}
+
 int main(void) {
   static const run_cfg cfgs[] = {
     { "1% loss, feedback", 1, 0, 1, 1, 0 },
@@ -242,5 +362,7 @@ int main(void) {
     CHECK(r.size_max <= 40);
     CHECK(r.uncovered > 0);
   }
+  run_long(1);
+  run_long(0);
   return check_report();
 }

@@ -282,6 +282,35 @@ static void test_unknown_selection(void) {
   CHECK(at_entry > at_lsb);
 }
 
+/* A lone NRPN MSB selects 0/0 in the model (the LSB assumed, RFC 6295 A.1
+ * type 3 variant) while a device keeping register pairs still holds the
+ * LSB 3 from before: after the loss of "98 = 0, 6 = 88" the repair sends the
+ * whole pair before the Data Entry, although the model's selection already
+ * matches. (Found by spec/journal_spec: the device's NRPN 0/3 got 88.) */
+static void test_assumed_lsb(void) {
+  static rmp_ej_sender snd;
+  static rmp_ej_receiver rcv;
+  rmp_ej_send_config cfg = {0, 0, 0};
+  rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_init(&rcv);
+  repairs_t rep = {{{0}}, 0};
+  uint8_t j[512];
+  static const uint8_t p1[][3] = { {0xB0, 99, 0}, {0xB0, 98, 3}, {0xB0, 6, 37}, {0xB0, 99, 0} };
+  static const uint8_t p2[][3] = { {0xB0, 98, 0}, {0xB0, 6, 88} };
+  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
+  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
+  for (int i = 0; i < 4; i++) { rmp_ej_send_record(&snd, 1, p1[i], 3); rmp_ej_recv_apply(&rcv, p1[i], 3); }
+  rmp_ej_send_encode(&snd, 2, j, sizeof j);         /* packet 2: lost */
+  for (int i = 0; i < 2; i++) rmp_ej_send_record(&snd, 2, p2[i], 3);
+  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3 */
+  CHECK(n > 0);
+  CHECK(rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep) & RMP_EJ_R_REPAIRED);
+  static const uint8_t want[][3] = { {0xB0, 99, 0}, {0xB0, 98, 0}, {0xB0, 6, 88} };
+  CHECK_INT(rep.n, 3);
+  for (int i = 0; i < 3 && i < rep.n; i++) CHECK_MEM(rep.bytes[i], 3, want[i], 3);
+  CHECK_INT(rmp_ms_compare(&snd.st, &rcv.st, NULL), 0);
+}
+
 /* ---- Chapter E reference counts (RFC 6295 A.7) ---------------------------- */
 /* NoteOn 60 v100 (packet 100), NoteOn 60 v90 (101), NoteOff 60 v64 (102):
  * the note is off with reference count 1. Journal of 103 (checkpoint 100):
@@ -486,15 +515,153 @@ static void test_sysex(void) {
   CHECK_INT(rmp_ej_send_checkpoint(&s), 401);
 }
 
+/* ---- Reset All Controllers (121): MIDI RP-015 in the model, RFC 6295
+ * C-active rules in the journal ------------------------------------------ */
+static void test_reset_all_model(void) {
+  static rmp_midi_state st;
+  rmp_ms_init(&st);
+  static const uint8_t m[][3] = {
+    { 0xB3, 1, 10 }, { 0xB3, 11, 20 }, { 0xB3, 7, 100 }, { 0xB3, 10, 30 }, { 0xB3, 0, 2 },
+    { 0xB3, 64, 127 }, { 0xB3, 66, 127 }, { 0xB3, 67, 10 }, { 0xB3, 69, 127 }, { 0xB3, 91, 40 },
+    { 0xE3, 0, 0 }, { 0xD3, 50, 0 }, { 0xA3, 60, 70 }, { 0xC3, 9, 0 }, { 0x93, 60, 100 },
+    { 0xB3, 101, 0 }, { 0xB3, 100, 0 }, { 0xB3, 6, 12 }, { 0xB3, 121, 0 },
+  };
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) rmp_ms_apply(&st, m[i], (m[i][0] & 0xF0) == 0xC0 || (m[i][0] & 0xF0) == 0xD0 ? 2 : 3);
+  const rmp_ms_channel *c = &st.ch[3];
+  /* reset: modulation 0, expression 127, pedals 64-67 off, bend centre,
+   * pressures 0, RPN/NRPN null */
+  CHECK_INT(c->cc[1], 0);
+  CHECK_INT(c->cc[11], 127);
+  CHECK(c->cc[64] == 0 && c->cc[66] == 0 && c->cc[67] == 0);
+  CHECK_INT(c->bend, 8192);
+  CHECK_INT(c->chan_pressure, 0);
+  CHECK_INT(c->poly[60], 0);
+  int n;
+  uint8_t pm, pl;
+  CHECK(!rmp_ms_selected(c, &n, &pm, &pl));
+  /* toggles: 64 and 66 went on, then off by the 121 (2 each); 67 stayed
+   * off; 121 counted once */
+  CHECK_INT(rmp_ms_cc_count(c, 64), 2);
+  CHECK_INT(rmp_ms_cc_count(c, 66), 2);
+  CHECK_INT(rmp_ms_cc_count(c, 67), 0);
+  CHECK_INT(rmp_ms_cc_count(c, 121), 1);
+  /* kept: volume, pan, bank, hold 2 (69), effects, program, notes, the
+   * RPN value */
+  CHECK(c->cc[7] == 100 && c->cc[10] == 30 && c->cc[0] == 2 && c->cc[69] == 127 && c->cc[91] == 40);
+  CHECK(c->prog_valid && c->program == 9);
+  CHECK_INT(c->note_vel[60], 100);
+  const rmp_ms_param *p = rmp_ms_param_find((rmp_ms_channel *)c, 0, 0, 0, 0);
+  CHECK(p && p->has_msb && p->msb == 12);
+}
+
+/* Packet 10: modulation 10, volume 100, bend, channel pressure, poly
+ * pressure on note 60; packet 11: 121. Journal of packet 12 (checkpoint 10):
+ * header |S=0|Y=0|A=1|H=0|TOTCHAN=0| = 20, 00 0A
+ * channel |S=0|CHAN=0|H=0|LENGTH=8| = 00 08, TOC C = 40
+ * C |S=0|LEN=1| = 01: volume |S=1|7| = 87 |A=0|100| = 64, then 121
+ *   |S=0|121| = 79 |A=1|T=1|ALT=1| = C1. No modulation log (121 resets
+ *   it, A.3.1), no W, T or A (commands before the 121 are not C-active). */
+static const uint8_t j_rst[] = { 0x20, 0x00, 0x0A, 0x00, 0x08, 0x40, 0x01, 0x87, 0x64, 0x79, 0xC1 };
+
+static void test_reset_all_journal(void) {
+  static const uint8_t p10[][3] = { { 0xB0, 1, 10 }, { 0xB0, 7, 100 }, { 0xE0, 0, 0x50 }, { 0xD0, 0x30, 0 }, { 0xA0, 60, 0x20 } };
+  static const size_t p10l[] = { 3, 3, 3, 2, 3 };
+  static const uint8_t rst[] = { 0xB0, 121, 0 }, vol[] = { 0xB0, 7, 100 };
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  uint8_t out[64];
+  for (int variant = 0; variant < 2; variant++) {
+    /* variant 0: the receiver got packet 10 and lost 11; 1: lost both */
+    rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_init(&r);
+    rmp_ej_recv_packet(&r, 9, NULL, 0, rec, NULL);
+    rmp_ej_send_encode(&s, 10, out, sizeof out);
+    for (int i = 0; i < 5; i++) rmp_ej_send_record(&s, 10, p10[i], p10l[i]);
+    if (variant == 0) {
+      rmp_ej_recv_packet(&r, 10, NULL, 0, rec, NULL);
+      for (int i = 0; i < 5; i++) rmp_ej_recv_apply(&r, p10[i], p10l[i]);
+    }
+    rmp_ej_send_encode(&s, 11, out, sizeof out);
+    rmp_ej_send_record(&s, 11, rst, 3);
+    CHECK_INT(rmp_ej_send_encode(&s, 12, out, sizeof out), (int)sizeof j_rst);
+    CHECK_MEM(out, sizeof j_rst, j_rst, sizeof j_rst);
+    ngot = 0;
+    CHECK_INT(rmp_ej_recv_packet(&r, 12, j_rst, sizeof j_rst, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+    if (variant == 0) {
+      CHECK_INT(ngot, 1);
+      CHECK_MEM(got[0], got_len[0], rst, 3);
+    } else {
+      CHECK_INT(ngot, 2);
+      CHECK_MEM(got[0], got_len[0], vol, 3);
+      CHECK_MEM(got[1], got_len[1], rst, 3);
+    }
+    CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
+    CHECK_INT(r.st.ch[0].bend, 8192);
+  }
+  /* a bend after the 121 in the same packet is C-active: Chapter W */
+  rmp_ej_send_init(&s, &cfg);
+  static const uint8_t bend[] = { 0xE0, 0x11, 0x22 };
+  rmp_ej_send_encode(&s, 20, out, sizeof out);
+  rmp_ej_send_record(&s, 20, bend, 3);
+  rmp_ej_send_record(&s, 20, rst, 3);
+  rmp_ej_send_record(&s, 20, bend, 3);
+  int jl = rmp_ej_send_encode(&s, 21, out, sizeof out);
+  static rmp_ej_chan cj;
+  rmp_ej_hdr h;
+  CHECK_INT(rmp_ej_parse(out, (size_t)jl, &h, NULL, &cj, NULL, NULL), jl);
+  CHECK_INT(cj.toc, RMP_EJ_TOC_C | RMP_EJ_TOC_W);
+  CHECK(cj.w.first == 0x11 && cj.w.second == 0x22);
+}
+
+/* Packet 20: bank MSB 1, RPN 0/0, Data Entry MSB 2, one increment;
+ * packet 21: 121, RPN 0/0 again, two increments, program 5.
+ * Journal of packet 22 (checkpoint 20):
+ * header 20 00 14; channel |S=0|CHAN=0|H=0|LENGTH=20| = 00 14, TOC P C M = E0
+ * P |S=0|PROGRAM=5| = 05 |B=1|BANK-MSB=1| = 81 |X=1|BANK-LSB=0| = 80
+ *   (X: a 121 between the bank select and the program change, A.2)
+ * C |S=0|LEN=1| = 01, |S=1|0| = 80 |A=0|1| = 01, |S=0|121| = 79 C1
+ * M |S=0|P=0|E=1|U=1|W=0|Z=1|LENGTH=9| = 34 09; log (Z and U: no
+ *   Q/PNUM-MSB octet) |S=0|PNUM-LSB=0| = 00, |J=1|K=0|L=1|M=1|N=0|T=0|V=1|R=0|
+ *   = B2, ENTRY-MSB |X=1|2| = 82 (before the 121), A-BUTTON |G=0|X=0|3| =
+ *   00 03 (the last press is after it), C-BUTTON |G=0|R=0|2| = 00 02 (the
+ *   two presses after it; A.4.2.1). */
+static const uint8_t j_rst_m[] = { 0x20, 0x00, 0x14, 0x00, 0x14, 0xE0, 0x05, 0x81, 0x80, 0x01, 0x80, 0x01,
+                                   0x79, 0xC1, 0x34, 0x09, 0x00, 0xB2, 0x82, 0x00, 0x03, 0x00, 0x02 };
+
+static void test_reset_all_param(void) {
+  static const uint8_t p20[][3] = { { 0xB0, 0, 1 }, { 0xB0, 101, 0 }, { 0xB0, 100, 0 }, { 0xB0, 6, 2 }, { 0xB0, 96, 0 } };
+  static const uint8_t p21[][3] = { { 0xB0, 121, 0 }, { 0xB0, 101, 0 }, { 0xB0, 100, 0 }, { 0xB0, 96, 0 },
+                                    { 0xB0, 96, 0 }, { 0xC0, 5, 0 } };
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_init(&r);
+  uint8_t out[64];
+  rmp_ej_recv_packet(&r, 19, NULL, 0, rec, NULL);
+  rmp_ej_send_encode(&s, 20, out, sizeof out);
+  for (int i = 0; i < 5; i++) rmp_ej_send_record(&s, 20, p20[i], 3);
+  rmp_ej_send_encode(&s, 21, out, sizeof out);
+  for (int i = 0; i < 6; i++) rmp_ej_send_record(&s, 21, p21[i], i == 5 ? 2 : 3);
+  CHECK_INT(rmp_ej_send_encode(&s, 22, out, sizeof out), (int)sizeof j_rst_m);
+  CHECK_MEM(out, sizeof j_rst_m, j_rst_m, sizeof j_rst_m);
+  /* both lost: the receiver ends with RPN 0/0 = 2 plus 3 presses, selected */
+  CHECK_INT(rmp_ej_recv_packet(&r, 22, out, sizeof j_rst_m, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+  CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
+  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  CHECK(p && p->has_msb && p->msb == 2 && p->buttons == 3);
+}
+
 int main(void) {
   test_note_refcount();
   test_sysex();
   test_unknown_selection();
+  test_assumed_lsb();
   test_unknown_controller();
   test_sender_notes();
   test_receiver_notes();
   test_pedal();
   test_program_param();
   test_system();
+  test_reset_all_model();
+  test_reset_all_journal();
+  test_reset_all_param();
   return check_report();
 }
