@@ -2,15 +2,20 @@
 -- (MidiSession: RTCP every rtcp_interval, default 5 s; AppleMidiSession: CK).
 --   lua5.4 bench/lua_scale.lua <midi|apple> <pairs> <first_port> <idle_s> <probe_round_trips> <probe_warmup> [timeout_s]
 -- Measures, in this order:
---   resident memory per session: VmRSS (/proc/self/status) after creating the
---     N pairs (and, for AppleMidiSession, all of them joined) minus VmRSS
---     before, divided by 2N;
+--   resident memory per idle session: VmRSS (/proc/self/status) after
+--     creating the N pairs (and, for AppleMidiSession, all of them joined)
+--     minus VmRSS before, divided by 2N;
 --   CPU at idle: getrusage (os.clock) over idle_s seconds of the loop with
 --     no MIDI, as a percentage of one core;
+--   resident memory per active session: the same after every session sent
+--     ACTIVE_MSGS (3 messages on channel 1) to its peer and received the
+--     peer's, so that each holds the state of traffic both ways (the
+--     journal's sender and receiver, the jitter buffer, the send queue);
 --   latency under load: a ping-pong of probe_round_trips on pair 1 (send_midi
 --     -> incoming_midi -> send_midi back, one process) while the N pairs exist.
--- Prints one BENCH line of kind "scale". Needs 2 sockets per session: when
--- the open-files limit is too low it says so instead of running.
+-- Prints two BENCH lines of kind "scale": <name> (idle memory, idle CPU,
+-- probe) and <name>_active (memory with traffic). Needs 2 sockets per
+-- session: when the open-files limit is too low it says so instead of running.
 package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
 local rtpmidi = require "rtpmidi"
 local core = require "rtpmidi.core"
@@ -22,6 +27,9 @@ local control = rtpmidi.RTPControl()
 local now, cpu = rtpmidi.now, B.cpu
 local name = ("%s_%d"):format(kind == "apple" and "applemidi" or "midisession", pairs_n)
 local what = kind == "apple" and "AppleMidiSession pairs, CK running" or "MidiSession pairs, RTCP running"
+-- note on, volume, note off on channel 1: one packet each way per pair
+local ACTIVE_MSGS = "\x90\x3C\x64\xB0\x07\x64\x80\x3C\x40"
+local ACTIVE_N = 3
 
 local function fail(status, why)
   B.line("scale", name, { { "what", what }, { "pairs", pairs_n }, { "status", status }, { "why", why } })
@@ -60,22 +68,36 @@ local port = first_port
 local sessions = {}          -- every session, A and B alternately
 local probe_a, probe_b       -- pair 1
 local probe = { expect = nil, on_echo = nil }
-local joined, started_at = 0, now()
+local joined, received = 0, 0
+
+-- The callbacks are the classes' methods, not closures of each session: the
+-- Lua heap holds what a session costs, not what the benchmark adds. Pair 1
+-- has a probe_in field for the ping-pong.
+local function incoming(self, m)
+  received = received + 1
+  if self.probe_in then self.probe_in(self, m) end
+end
+local function echo(self, m) if m == probe.expect then self:send_midi(m) end end
+local function echoed(_, m) if probe.on_echo then probe.on_echo(m) end end
 
 if kind == "midi" then
+  local Midi = rtpmidi.MidiSession:extend{ incoming_midi = incoming }
+  local function midi(local_port, peer_port)
+    local s = Midi{ peer_address = "127.0.0.1", bind_address = "127.0.0.1", sending_port = peer_port,
+                    receiving_port = local_port, jitter_buffer_size = 0, tool_name = "rtpmidi bench" }
+    local cookie = control:add_session(s)
+    if not control:start_session(cookie) then control:remove_session(cookie) return nil end
+    return s
+  end
   for i = 1, pairs_n do
     local a, b
     while true do
       if port > 65530 then fail("failed", "ran out of ports") end
       local pb, pa = port, port + 2
       port = port + 4
-      b = B.midi_session(pb, pa, { may_fail = true, incoming_midi = i == 1 and function(self, m)
-        if m == probe.expect then self:send_midi(m) end
-      end or nil })
+      b = midi(pb, pa)
       if b then
-        a = B.midi_session(pa, pb, { may_fail = true, incoming_midi = i == 1 and function(_, m)
-          if probe.on_echo then probe.on_echo(m) end
-        end or nil })
+        a = midi(pa, pb)
         if a then break end
         control:remove_session(b.cookie)
       end
@@ -86,10 +108,11 @@ if kind == "midi" then
   end
   joined = pairs_n
 else
-  local function apple(p, opts)
-    local t = { name = "s" .. p, port = p, bind_address = "127.0.0.1", jitter_buffer_size = 0 }
-    for k, v in pairs(opts) do t[k] = v end
-    local s = rtpmidi.AppleMidiSession(t)
+  -- A invites B and counts the joins.
+  local AppleB = rtpmidi.AppleMidiSession:extend{ incoming_midi = incoming }
+  local AppleA = AppleB:extend{ participant_joined = function() joined = joined + 1 end }
+  local function apple(class, p)
+    local s = class{ name = "s" .. p, port = p, bind_address = "127.0.0.1", jitter_buffer_size = 0 }
     local cookie = control:add_session(s)
     local ok = control:start_session(cookie)
     if not ok then control:remove_session(cookie) return nil end
@@ -101,14 +124,9 @@ else
       if port > 65530 then fail("failed", "ran out of ports") end
       local pb, pa = port, port + 2
       port = port + 4
-      b = apple(pb, { incoming_midi = i == 1 and function(self, m)
-        if m == probe.expect then self:send_midi(m) end
-      end or nil })
+      b = apple(AppleB, pb)
       if b then
-        a = apple(pa, {
-          participant_joined = function() joined = joined + 1 end,
-          incoming_midi = i == 1 and function(_, m) if probe.on_echo then probe.on_echo(m) end end or nil,
-        })
+        a = apple(AppleA, pa)
         if a then a:invite("127.0.0.1", pb) break end
         control:remove_session(b.cookie)
       end
@@ -118,6 +136,7 @@ else
     if i == 1 then probe_a, probe_b = a, b end
   end
 end
+probe_b.probe_in, probe_a.probe_in = echo, echoed
 
 -- Runs the loop for ms milliseconds (or until done() is true); leaves it
 -- with core.stop_loop, which (unlike control:stop()) keeps the sessions.
@@ -144,6 +163,18 @@ local fds = open_fds()
 local c0, w0 = cpu(), now()
 run_for(idle_s * 1000)
 local idle_cpu = (cpu() - c0) / ((now() - w0) / 1000)
+
+-- active: every session sends to its peer (one packet, then the journal's
+-- guard packets), and receives the peer's
+local t_active = now()
+for _, s in ipairs(sessions) do assert(s:send_midi(ACTIVE_MSGS)) end
+local want = 2 * pairs_n * ACTIVE_N
+run_for(timeout_s * 1000, function() return received >= want end)
+local active_got, active_s = received, (now() - t_active) / 1000
+run_for(300)
+collectgarbage()
+collectgarbage()
+local rss2, lua2 = B.rss_kib(), collectgarbage("count")
 
 -- probe on pair 1
 local rtt, id, sent_at, seen, lost = {}, 0, 0, 0, 0
@@ -188,5 +219,13 @@ if kind == "apple" then fields[#fields + 1] = { "ck_exchanges", ck }
 else fields[#fields + 1] = { "rtcp_sent", rtcp } end
 fields[#fields + 1] = { "status", #rtt >= probe_n and "ok" or "probe timeout" }
 B.line("scale", name, fields)
+B.line("scale", name .. "_active", {
+  { "what", what:match("^%S+") .. " pairs after 3 MIDI messages each way on channel 1" },
+  { "pairs", pairs_n }, { "sessions", 2 * pairs_n }, { "fds", fds or "?" },
+  { "rss_kib_per_session", (rss2 - rss0) / (2 * pairs_n) },
+  { "lua_kib_per_session", (lua2 - lua0) / (2 * pairs_n) },
+  { "messages", active_got }, { "delivery_s", active_s },
+  { "status", active_got >= want and "ok" or ("%d of %d messages received"):format(active_got, want) },
+})
 -- leaving without stopping 2N sessions one by one: the process exits
-os.exit(#rtt >= probe_n and 0 or 1)
+os.exit(#rtt >= probe_n and active_got >= want and 0 or 1)

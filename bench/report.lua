@@ -214,6 +214,7 @@ if R.throughput then
   w("## Throughput on loopback")
   w()
   local tfloor = R.throughput.udp_floor_1proc
+  local bfloor = R.throughput.udp_floor_batch_1proc
   local rows = {}
   for _, name in ipairs(kinds.throughput.names) do
     local r = R.throughput[name]
@@ -222,6 +223,7 @@ if R.throughput then
       split = num(r.send_cpu_s_per_mpkt, "%.2f") .. " + " .. num(r.recv_cpu_s_per_mpkt, "%.2f")
     end
     local fr = tfloor and ratio(r.pps, tfloor.pps)
+    local br = bfloor and ratio(r.pps, bfloor.pps)
     -- CPU-bound rate: the busier process sets the pace
     local bound = r.cpu_s_per_mpkt
     if type(r.send_cpu_s_per_mpkt) == "number" and type(r.recv_cpu_s_per_mpkt) == "number" then
@@ -230,17 +232,22 @@ if R.throughput then
     if type(bound) ~= "number" or bound ~= bound or bound <= 0 then bound = nil end
     rows[#rows + 1] = { "`" .. name .. "`", r.what or "", num(r.procs), num(r.packets), num(r.lost),
       num(r.seconds, "%.2f"), type(r.pps) == "number" and commas(r.pps) or "",
-      fr and ("%.2fx"):format(fr) or "", num(r.cpu_s_per_mpkt, "%.2f"), split,
+      fr and ("%.2fx"):format(fr) or "", br and ("%.2fx"):format(br) or "",
+      num(r.cpu_s_per_mpkt, "%.2f"), split,
       bound and commas(1e6 / bound) or "",
       status_of(r) }
   end
   table_md({ "benchmark", "what", "procs", "packets", "lost", "seconds", "packets/s",
-    "pps / floor", "CPU s / Mpkt", "send + recv CPU", "CPU-bound pps", "status" }, rows)
+    "pps / floor", "pps / batch floor", "CPU s / Mpkt", "send + recv CPU", "CPU-bound pps", "status" }, rows)
   w("Packets per second is wall-clock time and moves with whatever else the machine runs;")
   w("CPU seconds per million packets (getrusage user + system, both processes summed) is")
   w("steadier. *CPU-bound pps* is 10⁶ / (CPU s per Mpkt of the busier process): what one")
   w("fully available core per process would sustain. On loopback the sender's system call")
   w("also runs the receiving half of the kernel's network stack, so the split leans to the sender.")
+  w("*floor*: `udp_floor_1proc`, a send and a recv system call per datagram; *batch floor*:")
+  w("`udp_floor_batch_1proc`, recvmmsg and sendmmsg of up to 20 datagrams, each addressed (as on")
+  w("the sessions' unconnected sockets): the sessions batch the same way, their sends from")
+  w("incoming_rtp leaving together at the end of the burst being delivered.")
   w()
 end
 

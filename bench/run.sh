@@ -170,6 +170,8 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   one "$BIN/udp_floor throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
   next_port; p=$PORT
+  one "$BIN/udp_floor throughput_batch $p $((p + 2)) $PKTS $WINDOW $TMO"
+  next_port; p=$PORT
   one "$BIN/capi_bench throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
   next_port; p=$PORT
   one "$LUA $ROOT/bench/lua_throughput.lua 1proc $p $((p + 2)) $PKTS $WINDOW $TMO"

@@ -66,17 +66,21 @@ typedef struct ap_peer {
   double next_rs;
   /* sending */
   uint16_t seq;
-  rmp_ej_sender js;
-  int guards_left;
+  /* The journal's state for this participant, made when first needed (see
+   * applemidi_midi.c): the sender's with the first packet of commands sent
+   * to it, the receiver's with the first packet it sends us. NULL until
+   * then and when recovery is off. */
+  rmp_ej_sender *js;
+  int guards_left;                 /* only with js */
   double next_guard;
   /* receiving */
   rmp_seq_t rseq;
   bool seq_started;
-  rmp_jb_t jb;
-  rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them */
-  rmp_ej_receiver jr;
+  rmp_jb_t jb;                     /* zeroed until the first RTP packet */
+  rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
+  rmp_ej_receiver *jr;
   rmp_cmd_decoder dec;
-  uint8_t *sysex;
+  uint8_t *sysex;                  /* max_sysex octets, from the first SysEx received */
   bool anchored;
   int64_t ext_ts, anchor_ts;
   uint32_t last_ts;
@@ -135,7 +139,7 @@ void rmc_ap_want_flush(rtpmidi_apple *a);  /* flush after this loop turn */
 void rmc_ap_flushed(rtpmidi_apple *a);
 
 /* applemidi_midi.c */
-int rmc_ap_peer_media_init(rtpmidi_apple *a, ap_peer *p);
+void rmc_ap_peer_media_init(ap_peer *p);
 void rmc_ap_peer_media_free(ap_peer *p);
 void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from);
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);

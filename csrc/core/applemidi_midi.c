@@ -18,25 +18,16 @@
 
 #define CLOCK_RATE 10000.0
 
-int rmc_ap_peer_media_init(rtpmidi_apple *a, ap_peer *p) {
-  p->sysex = malloc(a->cfg.max_sysex);
-  p->slots = calloc(a->cfg.jitter_buffer_packets, sizeof *p->slots);
-  if (!p->sysex || !p->slots) {
-    free(p->sysex);
-    free(p->slots);
-    p->sysex = NULL;
-    p->slots = NULL;
-    return UV_ENOMEM;
-  }
-  rmp_cmd_decoder_init(&p->dec, p->sysex, a->cfg.max_sysex);
+/* A participant's media state starts small: the jitter buffer's slots, the
+ * SysEx buffer and the journal's sender and receiver (~56 KiB together) are
+ * made when first used, so that a participant that only keeps the session
+ * up (CK, RS) costs about a kilobyte, and one that only sends or only
+ * receives does not pay for the other direction. Each starts in the state
+ * it would have had from the start: nothing changes on the wire. */
+void rmc_ap_peer_media_init(ap_peer *p) {
+  rmp_cmd_decoder_init(&p->dec, NULL, 0);
   rmp_seq_init(&p->rseq, 1);
-  rmp_jb_init(&p->jb, p->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
-  /* open-loop bound on the journal when RS never comes: packets of history */
-  rmp_ej_send_config jc = {(uint16_t)a->cfg.journal_history, 0, 0};
-  rmp_ej_send_init(&p->js, &jc);
-  rmp_ej_recv_init(&p->jr);
   rmc_random(&p->seq, sizeof p->seq);
-  return 0;
 }
 
 void rmc_ap_peer_media_free(ap_peer *p) {
@@ -46,6 +37,27 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   p->sysex = NULL;
   free(p->slots);
   p->slots = NULL;
+  free(p->js);
+  p->js = NULL;
+  free(p->jr);
+  p->jr = NULL;
+}
+
+/* The journal sender for p, made for the first packet of commands it gets.
+ * An RS before that would have been ignored (nothing sent): a sender made
+ * now is the one made at the start would be. Open-loop bound when RS never
+ * comes: journal_history packets. */
+static rmp_ej_sender *sender(rtpmidi_apple *a, ap_peer *p) {
+  if (!p->js && (p->js = malloc(sizeof *p->js))) {
+    rmp_ej_send_config jc = {(uint16_t)a->cfg.journal_history, 0, 0};
+    rmp_ej_send_init(p->js, &jc);
+  }
+  return p->js;
+}
+
+static rmp_ej_receiver *receiver(ap_peer *p) {
+  if (!p->jr && (p->jr = malloc(sizeof *p->jr))) rmp_ej_recv_init(p->jr);
+  return p->jr;
 }
 
 void rmc_ap_free_queue(rtpmidi_apple *a) {
@@ -118,8 +130,9 @@ static int send_section(rtpmidi_apple *a, ap_peer *p, const uint8_t *sect, size_
   rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, ts, a->ssrc);
   memcpy(pkt + RMP_RTP_HEADER_LEN, sect, slen);
   size_t n = RMP_RTP_HEADER_LEN + slen;
-  if (a->cfg.recovery) {
-    int jl = rmp_ej_send_encode(&p->js, p->seq, pkt + n, sizeof pkt - n);
+  /* Without memory for the sender the packet goes out without a journal. */
+  if (a->cfg.recovery && sender(a, p)) {
+    int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n, sizeof pkt - n);
     if (jl > 0) {
       pkt[RMP_RTP_HEADER_LEN] |= 0x40; /* J */
       n += (size_t)jl;
@@ -166,9 +179,9 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
       if (p->state != AP_CONNECTED) continue;
       int sr = send_section(a, p, sect, (size_t)n, ts);
       if (sr && !r) r = sr;
-      if (a->cfg.recovery) {
+      if (p->js) {
         for (size_t i = 0; i < info.nmsgs; i++)
-          rmp_ej_send_record(&p->js, p->seq, a->cmds[done + i].data, a->cmds[done + i].len);
+          rmp_ej_send_record(p->js, p->seq, a->cmds[done + i].data, a->cmds[done + i].len);
         p->guards_left = 2;
         p->next_guard = now + a->cfg.guard_ms;
       }
@@ -249,16 +262,28 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
     a->st.malformed++;
     return;
   }
+  /* The SysEx buffer is made for the first packet that starts a SysEx: the
+   * probe saw its F0 (a whole one overflows the probe's empty buffer; a
+   * first segment leaves it collecting). Without memory it is dropped as
+   * too long. */
+  if (!p->sysex && (probe.n_sysex_too_long || probe.sysex_state == 1 /* collecting */)) {
+    p->sysex = malloc(a->cfg.max_sysex);
+    if (p->sysex) {
+      p->dec.sysex_buf = p->sysex;
+      p->dec.sysex_cap = a->cfg.max_sysex;
+    }
+  }
   double now = rmc_ap_now();
   anchor(p, k->ts, end_ticks, now);
   int64_t base = p->ext_ts;
-  if (a->cfg.recovery) {
+  /* Without memory for the receiver the packet's commands still go out. */
+  if (a->cfg.recovery && receiver(p)) {
     rmp_cmd_header h;
     rmp_cmd_header_parse(pl, len, &h);
     const uint8_t *j = h.j ? pl + sect : NULL;
     size_t jl = h.j ? len - (size_t)sect : 0;
     repair_ctx x = {a, p, local_time(p, base)};
-    int f = rmp_ej_recv_packet(&p->jr, (uint16_t)o->e.ext_seq, j, jl, emit_repair, &x);
+    int f = rmp_ej_recv_packet(p->jr, (uint16_t)o->e.ext_seq, j, jl, emit_repair, &x);
     if (f < 0) a->st.journal_errors++;
     else if (f & RMP_EJ_R_LATE) return;
     if (p->state != AP_CONNECTED) return;
@@ -269,7 +294,7 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
       a->st.sysex_dropped++;
       continue;
     }
-    if (a->cfg.recovery) rmp_ej_recv_apply(&p->jr, e.data, e.len);
+    if (p->jr) rmp_ej_recv_apply(p->jr, e.data, e.len);
     a->st.messages_received++;
     if (a->ev.on_midi) {
       rtpmidi_apple_peer info;
@@ -312,6 +337,12 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struc
   if (!same_host(from, &p->data)) {
     a->st.foreign++;
     return;
+  }
+  if (!p->slots) {
+    /* the jitter buffer, with the first RTP packet from p */
+    p->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *p->slots);
+    if (!p->slots) return; /* out of memory: as if lost on the way */
+    rmp_jb_init(&p->jb, p->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
   }
   double now = rmc_ap_now();
   uint64_t now_us = (uint64_t)(now * 1000.0);
@@ -370,7 +401,7 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
     uint8_t pkt[AP_MAX_PACKET];
     size_t n = RMP_RTP_HEADER_LEN;
     rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, (uint32_t)rmc_ap_clock(now), a->ssrc);
-    int jl = rmp_ej_send_encode(&p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
+    int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
     if (jl <= 0) {
       p->guards_left = 0;
       return;

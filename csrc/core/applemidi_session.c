@@ -9,6 +9,7 @@
  * The session itself is freed once it is freed by its owner, no callback is
  * running and every handle went through its close callback. */
 #include "applemidi_internal.h"
+#include "slack.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -218,8 +219,10 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->ck_exchanges = p->ck_exchanges;
   o->rs_sent = p->rs_sent;
   o->rs_received = p->rs_received;
-  o->checkpoint = rmp_ej_send_checkpoint(&p->js);
+  o->checkpoint = p->js ? rmp_ej_send_checkpoint(p->js) : 0;
   o->seq = p->seq;
+  o->journal_sender = p->js != NULL;
+  o->journal_receiver = p->jr != NULL;
 }
 
 static ap_peer *new_peer(rtpmidi_apple *a, const struct sockaddr *ctrl, int ctrl_port) {
@@ -233,10 +236,7 @@ static ap_peer *new_peer(rtpmidi_apple *a, const struct sockaddr *ctrl, int ctrl
   p->port = ctrl_port;
   addr_name(ctrl, p->addr, sizeof p->addr);
   p->last_heard = rmc_ap_now();
-  if (rmc_ap_peer_media_init(a, p)) {
-    free(p);
-    return NULL;
-  }
+  rmc_ap_peer_media_init(p);
   p->next = a->peers;
   a->peers = p;
   return p;
@@ -479,7 +479,7 @@ static void on_packet(rtpmidi_apple *a, bool data_port, const uint8_t *buf, size
     }
     p->rs_received++;
     a->st.rs_received++;
-    rmp_ej_send_ack(&p->js, pk.u.rs.seq);
+    if (p->js) rmp_ej_send_ack(p->js, pk.u.rs.seq);
     if (pk.u.rs.seq == (uint16_t)(p->seq - 1)) p->guards_left = 0;
     break;
   }
@@ -602,34 +602,48 @@ static void on_timer(uv_timer_t *h) {
   leave(a);
 }
 
+static uint64_t wait_ms(double due, double now) {
+  double wait = due - now;
+  return wait <= 0 ? 0 : (uint64_t)ceil(wait);
+}
+
+/* One timer for every participant's deadlines. Those of the session's
+ * upkeep (timeouts, CK, RS) may run a little late and share wakeups with
+ * other sessions' (slack.h); invitations, guard packets and the jitter
+ * buffer are served on time. */
 void rmc_ap_schedule(rtpmidi_apple *a) {
   if (!a->timer || a->busy) return;
-  double due = INFINITY;
+  double due = INFINITY, upkeep = INFINITY;
   const rtpmidi_apple_config *c = &a->cfg;
   for (ap_peer *p = a->peers; p; p = p->next) {
-    double d = INFINITY;
+    double d = INFINITY, u = INFINITY;
     switch (p->state) {
     case AP_INVITE_CTRL: case AP_INVITE_DATA: d = p->next_invite; break;
-    case AP_AWAIT_DATA: d = p->last_heard + c->timeout_ms + 1; break;
+    case AP_AWAIT_DATA: u = p->last_heard + c->timeout_ms + 1; break;
     case AP_CONNECTED:
-      d = p->last_heard + c->timeout_ms + 1;
-      if (p->initiator && p->next_ck < d) d = p->next_ck;
-      if (p->rx_since_rs && p->next_rs < d) d = p->next_rs;
-      {
-        double m = rmc_ap_media_deadline(p);
-        if (m < d) d = m;
-      }
+      u = p->last_heard + c->timeout_ms + 1;
+      if (p->initiator && p->next_ck < u) u = p->next_ck;
+      if (p->rx_since_rs && p->next_rs < u) u = p->next_rs;
+      d = rmc_ap_media_deadline(p);
       break;
     case AP_DEAD: break;
     }
     if (d < due) due = d;
+    if (u < upkeep) upkeep = u;
   }
-  if (due == INFINITY) {
+  if (due == INFINITY && upkeep == INFINITY) {
     uv_timer_stop(&a->timer->u.timer);
     return;
   }
-  double wait = due - rmc_ap_now();
-  uint64_t ms = wait <= 0 ? 0 : (uint64_t)ceil(wait);
+  double now = rmc_ap_now();
+  uint64_t ms = UINT64_MAX;
+  if (due != INFINITY) ms = wait_ms(due, now);
+  if (upkeep != INFINITY) {
+    /* from the loop's clock, which may lag ours: late, never early */
+    uv_loop_t *loop = a->rt->loop;
+    uint64_t m = rmc_slack_ms(loop, wait_ms(upkeep, (double)uv_now(loop)));
+    if (m < ms) ms = m;
+  }
   uv_timer_start(&a->timer->u.timer, on_timer, ms, 0);
 }
 

@@ -45,7 +45,8 @@ struct rtpmidi_midi_session {
   rtpmidi_midi_events ev;
   void *ud;
   rtpmidi_midi_config cfg;
-  turn_handles *turn;
+  uv_loop_t *loop;
+  turn_handles *turn;    /* made by the first send: a session that only receives has none */
   bool flushing;
   /* sending */
   uint8_t *qbytes;
@@ -59,13 +60,19 @@ struct rtpmidi_midi_session {
   size_t cmds_cap;
   /* receiving */
   rmp_cmd_decoder dec;
-  uint8_t *sysex;
+  uint8_t *sysex;        /* max_sysex octets, allocated with the first SysEx received */
   bool anchored;
   int64_t ext_ts;        /* the last packet's timestamp, unwrapped */
   uint32_t last_ts;
   double anchor_ms;      /* local time of ext_ts == anchor_ts */
   int64_t anchor_ts;
-  /* the recovery journal (NULL when recovery is off) */
+  /* The recovery journal: the sender's state (~37 KiB) is allocated with the
+   * first packet that carries commands, the receiver's (~17 KiB) with the
+   * first packet received, so that an idle, send-only or receive-only
+   * session does not pay for what it does not use. NULL until then, and
+   * always when recovery is off. Both begin in the state a fresh one has
+   * at its first packet, so allocating them late changes nothing on the
+   * wire. */
   rmp_ej_sender *jsend;
   rmp_ej_receiver *jrecv;
   uint16_t last_cmd_seq;   /* the last packet that carried commands */
@@ -97,6 +104,26 @@ static void on_check(uv_check_t *h) {
 }
 
 static void on_idle(uv_idle_t *h) { (void)h; }
+
+/* The journal sender, made for the first packet with commands. Open loop:
+ * the journal takes at most half the payload budget and reaches back at
+ * most journal_history packets; feedback trims it much sooner. */
+static int open_sender(rtpmidi_midi_session *m) {
+  m->jsend = malloc(sizeof *m->jsend);
+  if (!m->jsend) return UV_ENOMEM;
+  rmp_ej_send_config jc = {.max_history = (uint16_t)m->cfg.journal_history,
+                           .max_size = (uint16_t)(m->cfg.payload_budget / 2), .y_window = 64};
+  rmp_ej_send_init(m->jsend, &jc);
+  return 0;
+}
+
+/* The journal receiver, made for the first packet received. */
+static int open_receiver(rtpmidi_midi_session *m) {
+  m->jrecv = malloc(sizeof *m->jrecv);
+  if (!m->jrecv) return UV_ENOMEM;
+  rmp_ej_recv_init(m->jrecv);
+  return 0;
+}
 
 /* Feedback from the peer's RTCP reports: its journal checkpoint can move. */
 static void on_report(void *ud, const rtpmidi_receiver_report *rr) {
@@ -146,6 +173,9 @@ static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t 
   uint8_t journal[MAX_PACKET];
   uint16_t seq = rtpmidi_session_next_seq(m->rtp);
   int jlen = 0;
+  /* A sender made at creation would have ignored every acknowledgement
+   * until now (nothing sent yet): one made now is in the same state. */
+  if (m->cfg.recovery && n > 0 && !m->jsend && open_sender(m)) return UV_ENOMEM;
   if (m->jsend) {
     jlen = rmp_ej_send_encode(m->jsend, seq, journal, m->cfg.payload_budget / 2);
     if (jlen < 0) jlen = 0; /* cannot happen within the bounds; send without */
@@ -187,64 +217,41 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
     return UV_EINVAL;
   }
   if (!m->cfg.max_sysex) m->cfg.max_sysex = DEFAULT_MAX_SYSEX;
-  m->sysex = malloc(m->cfg.max_sysex);
-  m->turn = calloc(1, sizeof *m->turn);
-  if (!m->sysex || !m->turn) {
-    free(m->sysex);
-    free(m->turn);
-    free(m);
-    return UV_ENOMEM;
-  }
   if (ev) m->ev = *ev;
   m->ud = ud;
-  if (m->cfg.recovery) {
-    m->jsend = malloc(sizeof *m->jsend);
-    m->jrecv = malloc(sizeof *m->jrecv);
-    if (!m->jsend || !m->jrecv) {
-      free(m->jsend);
-      free(m->jrecv);
-      free(m->sysex);
-      free(m->turn);
-      free(m);
-      return UV_ENOMEM;
-    }
-    /* Open loop: the journal takes at most half the payload budget and
-     * reaches back at most journal_history packets; feedback trims it much
-     * sooner. */
-    rmp_ej_send_config jc = {.max_history = (uint16_t)m->cfg.journal_history, .max_size = (uint16_t)(m->cfg.payload_budget / 2),
-                             .y_window = 64};
-    rmp_ej_send_init(m->jsend, &jc);
-    rmp_ej_recv_init(m->jrecv);
-  }
   rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
                                 .on_receiver_report = on_report};
   int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
-    free(m->jsend);
-    free(m->jrecv);
-    free(m->sysex);
-    free(m->turn);
     free(m);
     return r;
   }
-  uv_loop_t *loop = rtpmidi_runtime_loop(rt);
-  m->turn->owner = m;
-  uv_idle_init(loop, &m->turn->idle);
-  uv_check_init(loop, &m->turn->check);
-  uv_timer_init(loop, &m->turn->guard);
-  m->turn->idle.data = m->turn->check.data = m->turn->guard.data = m->turn;
-  m->turn->open = 3;
-  /* These handles only run while messages wait: they must not keep the loop
-   * alive on their own. */
-  uv_unref((uv_handle_t *)&m->turn->idle);
-  uv_unref((uv_handle_t *)&m->turn->check);
+  m->loop = rtpmidi_runtime_loop(rt);
   rmp_cmd_encoder_init(&m->enc);
-  rmp_cmd_decoder_init(&m->dec, m->sysex, m->cfg.max_sysex);
+  rmp_cmd_decoder_init(&m->dec, NULL, 0);
   *out = m;
   return 0;
 }
 
 rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m) { return m->rtp; }
+
+/* The handles of sending, made with the first message queued. */
+static int open_turn(rtpmidi_midi_session *m) {
+  turn_handles *t = calloc(1, sizeof *t);
+  if (!t) return UV_ENOMEM;
+  t->owner = m;
+  uv_idle_init(m->loop, &t->idle);
+  uv_check_init(m->loop, &t->check);
+  uv_timer_init(m->loop, &t->guard);
+  t->idle.data = t->check.data = t->guard.data = t;
+  t->open = 3;
+  /* These handles only run while messages wait: they must not keep the loop
+   * alive on their own. */
+  uv_unref((uv_handle_t *)&t->idle);
+  uv_unref((uv_handle_t *)&t->check);
+  m->turn = t;
+  return 0;
+}
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
@@ -278,6 +285,7 @@ int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, 
   if (!err) err = &dummy;
   *err = NULL;
   if (!rtpmidi_session_started(m->rtp)) return UV_ENOTCONN;
+  if (!m->turn && open_turn(m)) return UV_ENOMEM;
   /* A SysEx in the input is never longer than the input. */
   if (memchr(bytes, 0xF0, len) && grow((void **)&m->scratch, &m->scratch_cap, len, 1))
     return UV_ENOMEM;
@@ -318,6 +326,7 @@ int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, 
 }
 
 int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
+  if (!m->turn) return 0; /* nothing was ever queued */
   uv_idle_stop(&m->turn->idle);
   uv_check_stop(&m->turn->check);
   if (m->qn == 0 || m->flushing) return 0;
@@ -419,12 +428,25 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
     rtpmidi_session_count_malformed(m->rtp);
     return;
   }
+  /* The SysEx buffer (max_sysex octets) is made for the first packet that
+   * starts a SysEx: the probe saw its F0 (a whole one overflows the probe's
+   * empty buffer; a first segment leaves it collecting). Without memory the
+   * SysEx is dropped as too long, as any that does not fit. */
+  if (!m->sysex && (probe.n_sysex_too_long || probe.sysex_state == 1 /* collecting */)) {
+    m->sysex = malloc(m->cfg.max_sysex);
+    if (m->sysex) {
+      m->dec.sysex_buf = m->sysex;
+      m->dec.sysex_cap = m->cfg.max_sysex;
+    }
+  }
   double now = rtpmidi_now_ms();
   anchor(m, timestamp, end_ticks, now);
   m->busy++;
   int64_t base = m->ext_ts;
   int section = rmp_cmd_iter_init(&it, &m->dec, payload, len);
-  if (m->jrecv) {
+  /* Without memory for the receiver the packet's own commands still go out;
+   * the next packet tries again. */
+  if (m->cfg.recovery && (m->jrecv || open_receiver(m) == 0)) {
     /* After a loss, the journal repairs what the lost packets changed,
      * before this packet's own commands; otherwise only its header is seen. */
     const uint8_t *journal = it.hdr.j ? payload + section : NULL;
@@ -459,6 +481,8 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
   *st = m->st;
   st->checkpoint = m->jsend ? rmp_ej_send_checkpoint(m->jsend) : 0;
   st->unconfirmed = !acknowledged(m);
+  st->journal_sender = m->jsend != NULL;
+  st->journal_receiver = m->jrecv != NULL;
 }
 
 static void destroy(rtpmidi_midi_session *m) {
@@ -477,10 +501,12 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m) {
   m->dead = true;
   m->ev.on_midi = NULL;
   m->ev.on_drop = NULL;
-  m->turn->owner = NULL;
-  uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
-  uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
-  uv_close((uv_handle_t *)&m->turn->guard, on_turn_closed);
+  if (m->turn) {
+    m->turn->owner = NULL;
+    uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
+    uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
+    uv_close((uv_handle_t *)&m->turn->guard, on_turn_closed);
+  }
   rtpmidi_session_free(m->rtp);
   if (!m->busy) destroy(m);
 }

@@ -1,7 +1,11 @@
-#include "runtime.h"
+#include "session_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <errno.h>
+#include <sys/socket.h>
+#endif
 
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop) {
   rtpmidi_runtime *rt = calloc(1, sizeof *rt);
@@ -28,4 +32,103 @@ void rmc_random(void *buf, size_t n) {
     unsigned char *p = buf;
     for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
   }
+}
+
+/* ---- the send queue ----
+ * A session answering a burst (an echo, a relay, a sender paced by what it
+ * receives) would otherwise make one sendmsg per datagram: on loopback that
+ * system call, not the network stack, is most of the cost of a packet. Only
+ * sends made while a burst is delivered queue, and the burst's end (libuv's
+ * UV_UDP_MMSG_FREE callback, right after its last datagram) flushes them:
+ * no datagram waits for anything but the callbacks of its own burst, and a
+ * send at any other time (a timer, the host's code) goes out at once, its
+ * errors returned as before. */
+
+#ifdef __linux__
+/* Sends queued datagrams first..end-1, all for one socket. Returns how many
+ * it consumed (at least one). */
+static unsigned send_run(rtpmidi_runtime *rt, unsigned first, unsigned end) {
+  rmc_queued *q = &rt->sendq[first];
+  rmc_handle *sock = q->sock;
+  rtpmidi_session *s = sock->owner;
+  /* Stopped by a callback of this flush: the datagrams went with its socket. */
+  if (!s || uv_is_closing(&sock->u.h)) return end - first;
+  const uint8_t *data = rt->sendq_data + q->off;
+  uv_os_fd_t fd;
+  int r;
+  /* Datagrams libuv holds for this socket (its buffer was full) go first:
+   * ours then follow them through libuv (rmc_send_now). */
+  if (rt->no_sendmmsg || uv_udp_get_send_queue_count(&sock->u.udp) != 0 || uv_fileno(&sock->u.h, &fd) != 0) {
+    r = rmc_send_now(s, sock, data, q->len, &q->to.sa);
+  } else {
+    struct mmsghdr msg[RMC_SENDQ_MAX];
+    struct iovec iov[RMC_SENDQ_MAX];
+    unsigned n = end - first;
+    memset(msg, 0, n * sizeof msg[0]);
+    for (unsigned i = 0; i < n; i++) {
+      iov[i].iov_base = rt->sendq_data + q[i].off;
+      iov[i].iov_len = q[i].len;
+      msg[i].msg_hdr.msg_iov = &iov[i];
+      msg[i].msg_hdr.msg_iovlen = 1;
+      msg[i].msg_hdr.msg_name = &q[i].to;
+      msg[i].msg_hdr.msg_namelen = q[i].to.sa.sa_family == AF_INET6 ? sizeof q[i].to.in6 : sizeof q[i].to.in4;
+    }
+    int k;
+    do k = sendmmsg(fd, msg, n, 0); while (k < 0 && errno == EINTR);
+    if (k > 0) return (unsigned)k;
+    if (k < 0 && errno == ENOSYS) {
+      /* Filtered out (a sandbox): from now on every datagram goes out at once. */
+      rt->no_sendmmsg = true;
+      r = rmc_send_now(s, sock, data, q->len, &q->to.sa);
+    } else {
+      /* The first datagram failed: the single send's handling (an ICMP
+       * error of an earlier datagram, a full buffer) decides, as for a
+       * send made now. */
+      r = rmc_send_after(s, sock, data, q->len, &q->to.sa, k < 0 ? -errno : UV_EAGAIN);
+    }
+  }
+  /* Its sender was told "sent": the error reaches it as a drop. */
+  if (r < 0 && r != UV_ENOTCONN) rmc_net_error(s, sock, r);
+  return 1;
+}
+#endif
+
+bool rmc_sendq_add(rtpmidi_runtime *rt, struct rmc_handle *sock, const uint8_t *buf, size_t len,
+                   const struct sockaddr *to) {
+#ifdef __linux__
+  if (!rt->batch_sock || rt->flushing || rt->no_sendmmsg) return false;
+  if (rt->sendq_n == RMC_SENDQ_MAX || rt->sendq_bytes + len > RMC_SENDQ_BYTES) rmc_sendq_flush(rt);
+  /* The flush's callbacks (on_drop) may have stopped the burst's session,
+   * or this one (its socket is closing: rmc_send sees that). */
+  if (!rt->batch_sock || uv_is_closing(&sock->u.h) || len > RMC_SENDQ_BYTES) return false;
+  rmc_queued *q = &rt->sendq[rt->sendq_n++];
+  q->sock = sock;
+  q->off = (uint32_t)rt->sendq_bytes;
+  q->len = (uint32_t)len;
+  memcpy(&q->to, to, to->sa_family == AF_INET6 ? sizeof q->to.in6 : sizeof q->to.in4);
+  memcpy(rt->sendq_data + rt->sendq_bytes, buf, len);
+  rt->sendq_bytes += len;
+  return true;
+#else
+  (void)rt; (void)sock; (void)buf; (void)len; (void)to;
+  return false; /* no sendmmsg: every datagram goes out at once */
+#endif
+}
+
+void rmc_sendq_flush(rtpmidi_runtime *rt) {
+#ifdef __linux__
+  if (rt->flushing || !rt->sendq_n) return;
+  rt->flushing = true;
+  unsigned n = rt->sendq_n, i = 0;
+  while (i < n) {
+    unsigned end = i + 1; /* a run of datagrams for one socket: one sendmmsg */
+    while (end < n && rt->sendq[end].sock == rt->sendq[i].sock) end++;
+    i += send_run(rt, i, end);
+  }
+  rt->sendq_n = 0;
+  rt->sendq_bytes = 0;
+  rt->flushing = false;
+#else
+  (void)rt;
+#endif
 }

@@ -8,14 +8,53 @@
  * one system call for a burst of packets (libuv splits the buffer). */
 #define RMC_RECV_BUFFER (20 * 65536)
 
+/* The send queue (runtime.c): datagrams that sessions send while the runtime
+ * delivers a burst read with recvmmsg wait until its last callback returned
+ * and leave together through sendmmsg, one system call per socket instead of
+ * one per datagram. At most RMC_SENDQ_MAX datagrams and RMC_SENDQ_BYTES
+ * octets wait; more flushes first. */
+#define RMC_SENDQ_MAX 64
+#define RMC_SENDQ_BYTES 65536
+
+struct rmc_handle;
+
+typedef struct rmc_queued {
+  struct rmc_handle *sock;
+  uint32_t off, len; /* in sendq_data */
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+  } to;
+} rmc_queued;
+
 struct rtpmidi_runtime {
   uv_loop_t *loop;
   rtpmidi_session *sessions;   /* every live session, for runtime_free */
   bool freeing;
   char recv_buffer[RMC_RECV_BUFFER]; /* consumed in the callbacks of one read */
+  /* The socket whose burst is being delivered (NULL: none): sends queue
+   * while it is set. */
+  struct rmc_handle *batch_sock;
+  uint64_t burst_us;           /* when its recvmmsg returned (rmc_now_us) */
+  bool flushing;               /* sends from callbacks of a flush go straight out */
+  bool no_sendmmsg;            /* the system has none: never queue */
+  unsigned sendq_n;
+  size_t sendq_bytes;
+  rmc_queued sendq[RMC_SENDQ_MAX];
+  uint8_t sendq_data[RMC_SENDQ_BYTES];
 };
 
 void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
+/* Queues a datagram for the end of the burst being delivered. Returns false
+ * (nothing queued, the queue flushed) when it must go out now instead: no
+ * burst, a flush running, or too large to queue. */
+bool rmc_sendq_add(rtpmidi_runtime *rt, struct rmc_handle *sock, const uint8_t *buf, size_t len,
+                   const struct sockaddr *to);
+/* Sends everything queued, in order. Errors of queued datagrams are counted
+ * in their session's send_errors and reported through its on_drop
+ * ("network"); callbacks may run. */
+void rmc_sendq_flush(rtpmidi_runtime *rt);
 /* Fills buf with n random octets from the system's source. */
 void rmc_random(void *buf, size_t n);
 

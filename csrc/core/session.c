@@ -9,6 +9,7 @@
  * runtime's receive buffer; only a packet that must wait is copied. */
 #include "session_internal.h"
 #include "rtp.h"
+#include "slack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,9 +115,7 @@ int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   s->tool_name = dup_str(cfg->tool_name ? cfg->tool_name : "rtpmidi");
   s->bind_address = dup_str(cfg->bind_address);
   s->cname = cfg->cname ? dup_str(cfg->cname) : default_cname();
-  s->slots = calloc(s->cfg.jitter_buffer_packets, sizeof *s->slots);
-  if (!s->peer_address || !s->tool_name || (cfg->bind_address && !s->bind_address) || !s->cname ||
-      !s->slots) {
+  if (!s->peer_address || !s->tool_name || (cfg->bind_address && !s->bind_address) || !s->cname) {
     s->freed = true;
     release(s);
     return UV_ENOMEM;
@@ -162,7 +161,12 @@ static void close_handle(rmc_handle **slot) {
   rmc_handle *u = *slot;
   if (!u) return;
   *slot = NULL;
-  if (uv_handle_get_type(&u->u.h) == UV_UDP) uv_udp_recv_stop(&u->u.udp);
+  if (uv_handle_get_type(&u->u.h) == UV_UDP) {
+    /* Stopped inside its own burst: libuv makes no UV_UDP_MMSG_FREE call
+     * then. (rtpmidi_session_stop flushed the queue with its BYE.) */
+    if (u->owner && u->owner->rt->batch_sock == u) u->owner->rt->batch_sock = NULL;
+    uv_udp_recv_stop(&u->u.udp);
+  }
   uv_close(&u->u.h, on_handle_closed);
 }
 
@@ -256,8 +260,8 @@ void rmc_drop(rtpmidi_session *s, const char *reason, const char *detail) {
   if (s->ev.on_drop) s->ev.on_drop(s->ud, reason, detail ? detail : "");
 }
 
-void rmc_heard(rtpmidi_session *s) {
-  s->last_heard_us = rmc_now_us();
+void rmc_heard(rtpmidi_session *s, uint64_t now) {
+  s->last_heard_us = now;
   if (s->peer_gone) {
     s->peer_gone = false;
     idle_arm(s);
@@ -287,7 +291,8 @@ static void idle_arm(rtpmidi_session *s) {
   uint64_t limit = (uint64_t)(s->cfg.timeout * 1e6), now = rmc_now_us();
   uint64_t due = s->last_heard_us + limit;
   uint64_t ms = due > now ? (due - now + 999) / 1000 : 0;
-  uv_timer_start(&s->idle_timer->u.timer, on_idle_timer, ms, 0);
+  /* Many sessions' timeouts share wakeups (slack.h): at most 1/16 later. */
+  uv_timer_start(&s->idle_timer->u.timer, on_idle_timer, rmc_slack_ms(s->rt->loop, ms), 0);
 }
 
 void rmc_net_error(rtpmidi_session *s, rmc_handle *sock, int err) {
@@ -394,11 +399,9 @@ static void on_sent(uv_udp_send_t *req, int status) {
   free(req);
 }
 
-int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
-             const struct sockaddr *to) {
+int rmc_send_after(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
+                   const struct sockaddr *to, int r) {
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  /* Try the immediate path first; queue a copy only when the socket is busy. */
-  int r = uv_udp_try_send(&sock->u.udp, &b, 1, to);
   if (r == UV_ECONNREFUSED || r == UV_EHOSTUNREACH || r == UV_ENETUNREACH) {
     /* An ICMP error from an earlier datagram, reported now: it was read. */
     unsigned gen = s->gen;
@@ -407,15 +410,31 @@ int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t le
     r = uv_udp_try_send(&sock->u.udp, &b, 1, to);
   }
   if (r == UV_EAGAIN) {
+    /* The socket is busy: libuv sends a copy when it can. */
     rmc_send_req *req = malloc(sizeof *req + len);
     if (!req) return UV_ENOMEM;
     memcpy(req->data, buf, len);
     b = uv_buf_init((char *)req->data, (unsigned)len);
     r = uv_udp_send(&req->req, &sock->u.udp, &b, 1, to, on_sent);
     if (r) free(req);
-    else r = (int)len;
   }
+  if (r < 0) s->st.send_errors++;
   return r < 0 ? r : 0;
+}
+
+int rmc_send_now(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
+                 const struct sockaddr *to) {
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  return rmc_send_after(s, sock, buf, len, to, uv_udp_try_send(&sock->u.udp, &b, 1, to));
+}
+
+int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
+             const struct sockaddr *to) {
+  unsigned gen = s->gen;
+  if (rmc_sendq_add(s->rt, sock, buf, len, to)) return 0;
+  /* A full queue was flushed first: a callback of that may have stopped us. */
+  if (gen != s->gen) return UV_ENOTCONN;
+  return rmc_send_now(s, sock, buf, len, to);
 }
 
 int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
@@ -515,8 +534,19 @@ void rmc_forget_peer(rtpmidi_session *s) {
   if (s->jb_timer) uv_timer_stop(&s->jb_timer->u.timer);
 }
 
-static void rtp_input(rtpmidi_session *s, const rmp_rtp_header *h, const uint8_t *payload) {
-  uint64_t now = rmc_now_us();
+/* The jitter buffer's slots (4 KiB by default), made with the first RTP
+ * packet: a session that only sends, or has heard nothing but RTCP yet,
+ * does not pay for them. Until then the buffer is all zero, empty. */
+static int open_jb(rtpmidi_session *s) {
+  s->slots = malloc(s->cfg.jitter_buffer_packets * sizeof *s->slots);
+  if (!s->slots) return UV_ENOMEM;
+  rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+  return 0;
+}
+
+static void rtp_input(rtpmidi_session *s, const rmp_rtp_header *h, const uint8_t *payload,
+                      uint64_t now) {
+  if (!s->slots && open_jb(s)) return; /* out of memory: as if lost on the way */
   uint32_t ext;
   int r = rmp_seq_receive(&s->seq_in, h->sequence, h->timestamp, now, s->cfg.clock_rate, &ext);
   if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return; /* A.1: waits for a second one */
@@ -568,6 +598,22 @@ static void on_rtp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
   rmc_handle *u = h->data;
   rtpmidi_session *s = u->owner;
   if (!s) return;
+  rtpmidi_runtime *rt = s->rt;
+  if (flags & UV_UDP_MMSG_FREE) {
+    /* The burst's last datagram was delivered: what its callbacks sent
+     * leaves now, one sendmmsg per socket (runtime.c). */
+    if (rt->batch_sock == u) {
+      rt->batch_sock = NULL;
+      rmc_sendq_flush(rt);
+    }
+    return;
+  }
+  /* The datagrams of a burst were all in the socket when recvmmsg returned:
+   * they share that arrival time, one clock read for the burst. */
+  if ((flags & UV_UDP_MMSG_CHUNK) && rt->batch_sock != u) {
+    rt->batch_sock = u;
+    rt->burst_us = rmc_now_us();
+  }
   if (nread < 0) { rmc_net_error(s, u, (int)nread); return; }
   if (nread == 0 || !addr) return;
   if (flags & UV_UDP_PARTIAL) { s->st.malformed++; return; }
@@ -591,14 +637,15 @@ static void on_rtp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     s->st.foreign++;
     return;
   }
-  rmc_heard(s);
+  uint64_t now = (flags & UV_UDP_MMSG_CHUNK) ? rt->burst_us : rmc_now_us();
+  rmc_heard(s, now);
   if (!s->cfg.sending_port && !s->have_peer_rtcp) {
     int port = get_port(addr);
     rmc_rtcp_learn_peer(s, addr, port < 65535 ? port + 1 : 0);
   }
   s->st.packets_received++;
   s->st.bytes_received += hdr.payload_len;
-  rtp_input(s, &hdr, p + hdr.payload_offset);
+  rtp_input(s, &hdr, p + hdr.payload_offset, now);
 }
 
 /* ---- start and stop ---- */
@@ -676,7 +723,7 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
   rmp_seq_init(&s->seq_in, 1);
-  rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+  if (s->slots) rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
   s->have_peer = false;
   s->st.have_peer_ssrc = false;
   s->src_locked = false;
@@ -716,6 +763,8 @@ void rtpmidi_session_stop(rtpmidi_session *s) {
   if (!s->started || s->stopping) return;
   s->stopping = true;
   s->gen++;
+  /* The BYE first sends what the runtime queued (for every session): no
+   * datagram waits for a socket that closes below. */
   if (s->ready) rmc_rtcp_send_bye(s, s->ssrc, "session stopped");
   /* What waits in the jitter buffer is delivered now (callbacks may run). */
   flush_jb(s, true);

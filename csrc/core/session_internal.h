@@ -66,7 +66,7 @@ struct rtpmidi_session {
   uint64_t last_heard_us;
   rmp_seq_t seq_in;
   rmp_jb_t jb;
-  rmp_jb_slot_t *slots;
+  rmp_jb_slot_t *slots;   /* NULL until the first RTP packet (open_jb) */
   rmp_jb_stats_t jb_base; /* jitter-buffer counters of earlier runs */
   struct {                /* the datagram being handled (delivered without a copy) */
     const uint8_t *payload;
@@ -86,7 +86,8 @@ struct rtpmidi_session {
 
 /* session.c */
 uint64_t rmc_now_us(void);
-void rmc_heard(rtpmidi_session *s);
+/* The peer was heard at now (rmc_now_us). */
+void rmc_heard(rtpmidi_session *s, uint64_t now);
 /* Reports a drop once: nothing more until the peer is heard again. */
 void rmc_drop(rtpmidi_session *s, const char *reason, const char *detail);
 /* Forgets the peer's SSRC and reception state (after its BYE or a timeout). */
@@ -99,9 +100,18 @@ bool rmc_source_ok(rtpmidi_session *s, const struct sockaddr *addr);
 void rmc_own_ssrc(rtpmidi_session *s, const struct sockaddr *addr, rmc_handle *from);
 /* True when addr is one of ours: a local address and the port of `sock`. */
 bool rmc_is_own_address(const struct sockaddr *addr, rmc_handle *sock);
-/* Sends a datagram (immediately or queued); handles ICMP errors. */
+/* Sends a datagram: into the runtime's send queue while a burst is being
+ * delivered (runtime.h; 0 then means queued), else now (rmc_send_now). */
 int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
              const struct sockaddr *to);
+/* Sends a datagram now: an ICMP error of an earlier datagram is reported
+ * (on_drop "network") and the send tried again; when the socket is busy
+ * libuv sends a copy later. Returns 0 or the error, counted in send_errors. */
+int rmc_send_now(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
+                 const struct sockaddr *to);
+/* The same, after a first attempt (uv_udp_try_send, sendmmsg) returned r. */
+int rmc_send_after(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
+                   const struct sockaddr *to, int r);
 /* A socket error (ICMP port unreachable and the like). */
 void rmc_net_error(rtpmidi_session *s, rmc_handle *sock, int err);
 void rmc_drain_errors(rmc_handle *sock);

@@ -5,6 +5,7 @@
  * SDES, its BYE (on_drop "bye"). APP and unknown types are walked over. */
 #include "rtcp.h"
 #include "session_internal.h"
+#include "slack.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,9 @@ static void send_report(rtpmidi_session *s) {
 }
 
 void rmc_rtcp_send_bye(rtpmidi_session *s, uint32_t ssrc, const char *reason) {
+  /* What was sent before the BYE leaves before it (a stop or a collision in
+   * the middle of a burst), and before the session's sockets close. */
+  rmc_sendq_flush(s->rt);
   if (!s->have_peer_rtcp || !s->rtcp) return;
   uint8_t buf[1024];
   int n = build_report(s, buf, sizeof buf, ssrc, false);
@@ -97,15 +101,27 @@ void rmc_rtcp_send_bye(rtpmidi_session *s, uint32_t ssrc, const char *reason) {
 
 static void on_rtcp_timer(uv_timer_t *t);
 
+/* A uniform number in [0, 1) for the randomised interval (6.3.1). It needs
+ * no secrecy: a generator (splitmix64) seeded once per thread from the
+ * system saves the getrandom system call each report would make. */
+static double interval_random(void) {
+  static _Thread_local uint64_t x;
+  while (!x) rmc_random(&x, sizeof x);
+  uint64_t z = (x += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  z ^= z >> 31;
+  return (double)(z >> 11) / 9007199254740992.0; /* 53 bits / 2^53 */
+}
+
 static void schedule(rtpmidi_session *s) {
   if (!s->rtcp_timer) return;
-  uint32_t r;
-  rmc_random(&r, sizeof r);
   /* Two members: us and the peer. */
   uint32_t senders = (s->sent_since_report ? 1u : 0u) + (s->have_peer ? 1u : 0u);
   uint64_t us = rmp_rtcp_interval_us(2, senders, 0, s->sent_since_report, s->avg_rtcp_size,
-                                     s->rtcp_initial, s->cfg.rtcp_interval, r / 4294967295.0);
-  uv_timer_start(&s->rtcp_timer->u.timer, on_rtcp_timer, (us + 999) / 1000, 0);
+                                     s->rtcp_initial, s->cfg.rtcp_interval, interval_random());
+  /* Reports of many sessions share wakeups (slack.h): at most 1/16 later. */
+  uv_timer_start(&s->rtcp_timer->u.timer, on_rtcp_timer, rmc_slack_ms(s->rt->loop, (us + 999) / 1000), 0);
 }
 
 static void on_rtcp_timer(uv_timer_t *t) {
@@ -189,7 +205,7 @@ void rmc_rtcp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const str
     s->st.foreign++;
     return;
   }
-  rmc_heard(s);
+  rmc_heard(s, rmc_now_us());
   s->st.rtcp_received++;
   s->avg_rtcp_size = rmp_rtcp_avg_size(s->avg_rtcp_size, len + RMC_UDP_IP_OVERHEAD);
   if (!s->cfg.sending_port) {

@@ -89,6 +89,11 @@ typedef struct rtpmidi_session_stats {
   int32_t remote_lost;
   double remote_jitter_ms;
   char peer_cname[256], peer_tool[256]; /* from the peer's SDES, "" until known */
+  /* Datagrams (RTP and RTCP) the system refused. A send from inside on_rtp
+   * may wait for the end of the burst being delivered (one system call for
+   * all of them): its error, if any, comes later, through on_drop
+   * ("network"), and is counted here; any other send returns its error. */
+  uint64_t send_errors;
 } rtpmidi_session_stats;
 
 /* Checks cfg and creates a stopped session. Returns 0 or a negative UV_E*
@@ -103,7 +108,11 @@ int rtpmidi_session_start(rtpmidi_session *s);
 void rtpmidi_session_stop(rtpmidi_session *s);
 bool rtpmidi_session_started(const rtpmidi_session *s);
 /* Sends one RTP packet with the next sequence number. Returns 0 or a negative
- * UV_E* code (UV_ENOTCONN when stopped or receive-only). */
+ * UV_E* code (UV_ENOTCONN when stopped or receive-only). Called from on_rtp
+ * while a burst of datagrams read together is delivered, the packet leaves
+ * with the others sent meanwhile right after the burst's last on_rtp (one
+ * sendmmsg); a system error then reaches on_drop ("network") and the
+ * send_errors counter instead of the return value. */
 int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
                          uint32_t timestamp, bool marker);
 /* The sequence number the next rtpmidi_session_send() will use. */
@@ -154,6 +163,10 @@ typedef struct rtpmidi_midi_stats {
   uint16_t checkpoint;             /* our journal's checkpoint sequence number */
   bool unconfirmed;                /* the peer's reports have not yet confirmed our last
                                       packet with commands (guard packets still go out) */
+  bool journal_sender;             /* the sending journal's state exists: made with the
+                                      first packet that carries commands */
+  bool journal_receiver;           /* the receiving journal's state exists: made with the
+                                      first packet received */
 } rtpmidi_midi_stats;
 
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
@@ -366,6 +379,10 @@ typedef struct rtpmidi_apple_peer {
   uint64_t ck_exchanges, rs_sent, rs_received;
   uint16_t checkpoint;            /* our journal's checkpoint for it */
   uint16_t seq;                   /* the RTP sequence number we send it next */
+  bool journal_sender;            /* our journal's state for it exists: made with the
+                                     first packet of commands we send it */
+  bool journal_receiver;          /* the state for its journal exists: made with the
+                                     first RTP packet it sends us */
 } rtpmidi_apple_peer;
 
 typedef struct rtpmidi_apple_events {

@@ -48,6 +48,8 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETI("rs_received", p->rs_received);
   SETI("checkpoint", p->checkpoint);
   SETI("seq", p->seq);
+  SETB("journal_sender", p->journal_sender);
+  SETB("journal_receiver", p->journal_receiver);
 }
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
@@ -62,6 +64,16 @@ static void push_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p, 
   }
   lua_remove(L, -2);
   if (refresh) set_fields(L, p);
+}
+
+/* Refreshes the participant's table if it was made: a table nobody asked
+ * for yet (no callback, no participants()) is not made just to be kept
+ * fresh, which saves about a kilobyte per participant of a session that
+ * only keeps the connection up. push_peer makes it, fresh, when needed. */
+static void refresh_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+  if (lua_rawgeti(L, -1, p->id) == LUA_TTABLE) set_fields(L, p);
+  lua_pop(L, 2);
 }
 
 static void forget_peer(lua_State *L, rml_apple *la, uint32_t id) {
@@ -88,11 +100,7 @@ static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) {
-    push_peer(L, la, p, true); /* make the table now: participants() keeps it */
-    lua_pop(L, 1);
-    return;
-  }
+  if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) return;
   push_peer(L, la, p, true);
   rml_call(la->st, 2);
 }
@@ -101,8 +109,7 @@ static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  push_peer(L, la, p, true);
-  lua_pop(L, 1);
+  refresh_peer(L, la, p);
   if (!rml_push_method(la->st, la->owner_ref, "participant_synced")) return;
   push_peer(L, la, p, false);
   rml_call(la->st, 2);

@@ -73,11 +73,9 @@ int rml_pcall(rml_state *st, lua_State *L, int nargs) {
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
   int ok = lua_pcall(L, nargs, 0, base) == LUA_OK;
-  if (!ok) {
-    report(st, L, lua_gettop(L));
-    lua_pop(L, 1);
-  }
-  lua_remove(L, base);
+  if (!ok) report(st, L, lua_gettop(L));
+  lua_settop(L, base - 1); /* the handler (and the message): no lua_remove, a
+                              rotation that counts once per packet */
   return ok;
 }
 

@@ -157,6 +157,10 @@ static int l_stats(lua_State *L) {
 #undef SET
   lua_pushboolean(L, ms.unconfirmed);
   lua_setfield(L, -2, "unconfirmed");
+  lua_pushboolean(L, ms.journal_sender);
+  lua_setfield(L, -2, "journal_sender");
+  lua_pushboolean(L, ms.journal_receiver);
+  lua_setfield(L, -2, "journal_receiver");
   return 1;
 }
 

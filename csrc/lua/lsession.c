@@ -13,8 +13,22 @@ typedef struct rml_session {
   lua_Integer cookie;
 } rml_session;
 
+/* The session at index 1 of a method. luaL_checkudata finds the metatable
+ * by name, a string compare every call (send and started run once per packet
+ * and showed in profiles): the methods hold it as their upvalue instead. A
+ * mismatch goes to luaL_checkudata for its usual error. */
+static rml_session *to_session(lua_State *L) {
+  rml_session *ls = lua_touserdata(L, 1);
+  if (ls && lua_getmetatable(L, 1)) {
+    int ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ok) return ls;
+  }
+  return luaL_checkudata(L, 1, SESSION_MT);
+}
+
 static rml_session *check_session(lua_State *L) {
-  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  rml_session *ls = to_session(L);
   if (!ls->s) luaL_error(L, "session is closed");
   return ls;
 }
@@ -128,14 +142,14 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  rml_session *ls = to_session(L);
   if (ls->s) rtpmidi_session_stop(ls->s);
   rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
 
 static int l_close(lua_State *L) {
-  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  rml_session *ls = to_session(L);
   if (ls->s) {
     rtpmidi_session_free(ls->s);
     ls->s = NULL;
@@ -157,7 +171,7 @@ int rml_session_send(lua_State *L, rtpmidi_session *s) {
 static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s); }
 
 static int l_started(lua_State *L) {
-  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
+  rml_session *ls = to_session(L);
   lua_pushboolean(L, ls->s && rtpmidi_session_started(ls->s));
   return 1;
 }
@@ -178,7 +192,7 @@ static int l_local_port(lua_State *L) {
 void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   rtpmidi_session_stats st;
   rtpmidi_session_get_stats(s, &st);
-  lua_createtable(L, 0, 28);
+  lua_createtable(L, 0, 29);
   SET_COUNTER(packets_sent);
   SET_COUNTER(bytes_sent);
   SET_COUNTER(packets_received);
@@ -196,6 +210,7 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   SET_COUNTER(ssrc_collisions);
   SET_COUNTER(loops);
   SET_COUNTER(unknown_ssrc);
+  SET_COUNTER(send_errors);
   lua_pushnumber(L, st.jitter_ms);
   lua_setfield(L, -2, "jitter");
   if (st.rtt_ms >= 0) {
@@ -244,7 +259,9 @@ static const luaL_Reg methods[] = {
 
 void rml_open_session(lua_State *L) {
   if (luaL_newmetatable(L, SESSION_MT)) {
-    luaL_newlib(L, methods);
+    luaL_newlibtable(L, methods);
+    lua_pushvalue(L, -2); /* the metatable: every method's upvalue (to_session) */
+    luaL_setfuncs(L, methods, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_gc);
     lua_setfield(L, -2, "__gc");
