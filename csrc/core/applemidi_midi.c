@@ -262,17 +262,7 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
     a->st.malformed++;
     return;
   }
-  /* The SysEx buffer is made for the first packet that starts a SysEx: the
-   * probe saw its F0 (a whole one overflows the probe's empty buffer; a
-   * first segment leaves it collecting). Without memory it is dropped as
-   * too long. */
-  if (!p->sysex && (probe.n_sysex_too_long || probe.sysex_state == 1 /* collecting */)) {
-    p->sysex = malloc(a->cfg.max_sysex);
-    if (p->sysex) {
-      p->dec.sysex_buf = p->sysex;
-      p->dec.sysex_cap = a->cfg.max_sysex;
-    }
-  }
+  rmc_sysex_on_demand(&p->dec, &probe, &p->sysex, a->cfg.max_sysex);
   double now = rmc_ap_now();
   anchor(p, k->ts, end_ticks, now);
   int64_t base = p->ext_ts;

@@ -428,17 +428,7 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
     rtpmidi_session_count_malformed(m->rtp);
     return;
   }
-  /* The SysEx buffer (max_sysex octets) is made for the first packet that
-   * starts a SysEx: the probe saw its F0 (a whole one overflows the probe's
-   * empty buffer; a first segment leaves it collecting). Without memory the
-   * SysEx is dropped as too long, as any that does not fit. */
-  if (!m->sysex && (probe.n_sysex_too_long || probe.sysex_state == 1 /* collecting */)) {
-    m->sysex = malloc(m->cfg.max_sysex);
-    if (m->sysex) {
-      m->dec.sysex_buf = m->sysex;
-      m->dec.sysex_cap = m->cfg.max_sysex;
-    }
-  }
+  rmc_sysex_on_demand(&m->dec, &probe, &m->sysex, m->cfg.max_sysex);
   double now = rtpmidi_now_ms();
   anchor(m, timestamp, end_ticks, now);
   m->busy++;

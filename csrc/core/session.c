@@ -537,10 +537,14 @@ void rmc_forget_peer(rtpmidi_session *s) {
 /* The jitter buffer's slots (4 KiB by default), made with the first RTP
  * packet: a session that only sends, or has heard nothing but RTCP yet,
  * does not pay for them. Until then the buffer is all zero, empty. */
+static void reset_jb(rtpmidi_session *s) {
+  rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+}
+
 static int open_jb(rtpmidi_session *s) {
   s->slots = malloc(s->cfg.jitter_buffer_packets * sizeof *s->slots);
   if (!s->slots) return UV_ENOMEM;
-  rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+  reset_jb(s);
   return 0;
 }
 
@@ -723,7 +727,7 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
   rmp_seq_init(&s->seq_in, 1);
-  if (s->slots) rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
+  if (s->slots) reset_jb(s);
   s->have_peer = false;
   s->st.have_peer_ssrc = false;
   s->src_locked = false;

@@ -171,6 +171,15 @@ void rmp_cmd_decoder_init(rmp_cmd_decoder *d, uint8_t *sysex_buf, size_t sysex_c
   d->sysex_cap = sysex_buf ? sysex_cap : 0;
 }
 
+bool rmp_cmd_decoder_sysex_seen(const rmp_cmd_decoder *d) {
+  return d->n_sysex_too_long || d->sysex_state == SX_COLLECT;
+}
+
+void rmp_cmd_decoder_set_buffer(rmp_cmd_decoder *d, uint8_t *sysex_buf, size_t sysex_cap) {
+  d->sysex_buf = sysex_buf;
+  d->sysex_cap = sysex_buf ? sysex_cap : 0;
+}
+
 void rmp_cmd_decoder_reset(rmp_cmd_decoder *d) {
   d->sysex_state = SX_IDLE;
   d->sysex_len = 0;

@@ -112,6 +112,12 @@ typedef struct rmp_cmd_decoder {
 void rmp_cmd_decoder_init(rmp_cmd_decoder *d, uint8_t *sysex_buf, size_t sysex_cap);
 /* Forget a partly received SysEx (counters kept). */
 void rmp_cmd_decoder_reset(rmp_cmd_decoder *d);
+/* Whether what d has read started a SysEx: one is being collected, or one
+ * was dropped as too long (all are, with no buffer). A receiver probes a
+ * packet with a buffer-less decoder to learn whether it needs its buffer. */
+bool rmp_cmd_decoder_sysex_seen(const rmp_cmd_decoder *d);
+/* Gives d a SysEx buffer from the next SysEx on (not one in progress). */
+void rmp_cmd_decoder_set_buffer(rmp_cmd_decoder *d, uint8_t *sysex_buf, size_t sysex_cap);
 
 typedef struct rmp_cmd_event {
   uint32_t time;         /* ticks since the RTP timestamp (sum of delta times) */

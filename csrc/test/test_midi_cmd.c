@@ -599,6 +599,36 @@ static void test_decode_sysex(void) {
   CHECK_INT(o.lens[0], RMP_E_SYSEX_NO_START);
 }
 
+/* A receiver probes each packet with a decoder that has no SysEx buffer and
+ * makes its buffer when the probe saw a SysEx start: a whole SysEx or a
+ * first segment, and not a packet without one. The buffer given then
+ * reassembles the next SysEx. */
+static void test_sysex_probe(void) {
+  static const uint8_t plain[] = {0x03, 0x90, 0x3C, 0x64};
+  static const uint8_t whole[] = {0x04, 0xF0, 0x7D, 0x01, 0xF7};
+  static const uint8_t first[] = {0x04, 0xF0, 0x7D, 0x01, 0xF0};
+  rmp_cmd_decoder probe;
+  dec_out o;
+  rmp_cmd_decoder_init(&probe, NULL, 0);
+  decode(&probe, plain, sizeof plain, &o);
+  CHECK(!rmp_cmd_decoder_sysex_seen(&probe));
+  decode(&probe, whole, sizeof whole, &o);
+  CHECK(rmp_cmd_decoder_sysex_seen(&probe));
+  rmp_cmd_decoder_init(&probe, NULL, 0);
+  decode(&probe, first, sizeof first, &o);
+  CHECK(rmp_cmd_decoder_sysex_seen(&probe));
+
+  rmp_cmd_decoder d;
+  uint8_t sx[8];
+  rmp_cmd_decoder_init(&d, NULL, 0);
+  rmp_cmd_decoder_set_buffer(&d, sx, sizeof sx);
+  decode(&d, whole, sizeof whole, &o);
+  CHECK_INT(o.rc, 0);
+  CHECK_INT(o.n, 1);
+  CHECK_INT(o.lens[0], 4);
+  CHECK(memcmp(o.bytes, "\xF0\x7D\x01\xF7", 4) == 0);
+}
+
 static void test_decode_errors(void) {
   rmp_cmd_decoder d;
   uint8_t sx[16];
@@ -914,6 +944,7 @@ int main(int argc, char **argv) {
   test_sysex_segments();
   test_decode_misc();
   test_decode_sysex();
+  test_sysex_probe();
   test_decode_errors();
   test_truncation();
   roundtrip(seed, 100000);
