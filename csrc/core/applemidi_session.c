@@ -101,7 +101,11 @@ static void close_handle(ap_handle **slot) {
   ap_handle *u = *slot;
   if (!u) return;
   *slot = NULL;
-  if (uv_handle_get_type(&u->u.h) == UV_UDP) uv_udp_recv_stop(&u->u.udp);
+  if (uv_handle_get_type(&u->u.h) == UV_UDP) {
+    /* Closed inside its own burst: libuv makes no UV_UDP_MMSG_FREE call. */
+    if (u->owner) rmc_burst_forget(u->owner->rt, &u->u.udp);
+    uv_udp_recv_stop(&u->u.udp);
+  }
   uv_close(&u->u.h, on_handle_closed);
 }
 
@@ -160,21 +164,52 @@ static void on_sent(uv_udp_send_t *req, int status) {
   free(req);
 }
 
-int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
-                const struct sockaddr_storage *to) {
-  (void)a;
-  if (!sock) return UV_ENOTCONN;
+/* Sends now, after a first attempt that returned r: an ICMP error of an
+ * earlier datagram (reported now, on this send) gets one more try; a busy
+ * socket gets a copy that libuv sends when it can. */
+static int send_after(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
+                      const struct sockaddr *to, int r) {
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  int r = uv_udp_try_send(&sock->u.udp, &b, 1, (const struct sockaddr *)to);
+  if (r == UV_ECONNREFUSED || r == UV_EHOSTUNREACH || r == UV_ENETUNREACH)
+    r = uv_udp_try_send(&sock->u.udp, &b, 1, to);
   if (r == UV_EAGAIN) {
     ap_send_req *req = malloc(sizeof *req + len);
-    if (!req) return UV_ENOMEM;
-    memcpy(req->data, buf, len);
-    b = uv_buf_init((char *)req->data, (unsigned)len);
-    r = uv_udp_send(&req->req, &sock->u.udp, &b, 1, (const struct sockaddr *)to, on_sent);
-    if (r) free(req);
+    if (!req) {
+      r = UV_ENOMEM;
+    } else {
+      memcpy(req->data, buf, len);
+      b = uv_buf_init((char *)req->data, (unsigned)len);
+      r = uv_udp_send(&req->req, &sock->u.udp, &b, 1, to, on_sent);
+      if (r) free(req);
+    }
   }
+  if (r < 0) a->st.send_errors++;
   return r < 0 ? r : 0;
+}
+
+/* A queued datagram that did not leave in a batch (runtime.c): its sender
+ * was told "sent", so an error is only counted (send_errors). */
+static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const struct sockaddr *to,
+                        int first) {
+  ap_handle *sock = udp->data;
+  if (!sock->owner) return;
+  if (!first) {
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    first = uv_udp_try_send(&sock->u.udp, &b, 1, to);
+  }
+  send_after(sock->owner, sock, buf, len, to, first);
+}
+
+int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
+                const struct sockaddr_storage *to) {
+  if (!sock) return UV_ENOTCONN;
+  const struct sockaddr *sa = (const struct sockaddr *)to;
+  /* Inside a burst being delivered: it leaves with the others at its end. */
+  if (rmc_sendq_add(a->rt, &sock->u.udp, send_single, buf, len, sa)) return 0;
+  /* A full queue was flushed first: a callback of that may have stopped us. */
+  if (uv_is_closing(&sock->u.h)) return UV_ENOTCONN;
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  return send_after(a, sock, buf, len, sa, uv_udp_try_send(&sock->u.udp, &b, 1, sa));
 }
 
 static void send_control(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, int n,
@@ -503,10 +538,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags) {
-  (void)flags;
   ap_handle *u = h->data;
   rtpmidi_apple *a = u->owner;
-  if (!a || nread < 0 || !addr) return;
+  if (!a) return;
+  /* A burst read with recvmmsg: what its callbacks send leaves at its end,
+   * one sendmmsg per socket (runtime.c). */
+  if (!rmc_burst(a->rt, h, flags)) return;
+  if (nread < 0 || !addr) return;
   enter(a);
   on_packet(a, u == a->data, (const uint8_t *)buf->base, (size_t)nread, addr);
   leave(a);
@@ -515,7 +553,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 static int open_udp(rtpmidi_apple *a, int port, ap_handle **slot) {
   ap_handle *u = new_handle(a);
   if (!u) return UV_ENOMEM;
-  int r = uv_udp_init(a->rt->loop, &u->u.udp);
+  int r = uv_udp_init_ex(a->rt->loop, &u->u.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
   if (r) {
     free(u);
     return r;
@@ -831,6 +869,9 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
     send_bye(a, p);
     drop_peer(a, p, "stopped");
   }
+  /* Its BYs, and whatever a burst being delivered queued, leave before the
+   * sockets close. */
+  rmc_sendq_flush(a->rt);
   if (a->discovery) {
     rmc_ap_discovery_stop(a->discovery);
     a->discovery = NULL;

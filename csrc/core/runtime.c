@@ -57,60 +57,56 @@ void rmc_sysex_on_demand(rmp_cmd_decoder *dec, const rmp_cmd_decoder *probe, uin
  * it consumed (at least one). */
 static unsigned send_run(rtpmidi_runtime *rt, unsigned first, unsigned end) {
   rmc_queued *q = &rt->sendq[first];
-  rmc_handle *sock = q->sock;
-  rtpmidi_session *s = sock->owner;
+  uv_udp_t *udp = q->udp;
   /* Stopped by a callback of this flush: the datagrams went with its socket. */
-  if (!s || uv_is_closing(&sock->u.h)) return end - first;
+  if (uv_is_closing((uv_handle_t *)udp)) return end - first;
   const uint8_t *data = rt->sendq_data + q->off;
   uv_os_fd_t fd;
-  int r;
   /* Datagrams libuv holds for this socket (its buffer was full) go first:
-   * ours then follow them through libuv (rmc_send_now). */
-  if (rt->no_sendmmsg || uv_udp_get_send_queue_count(&sock->u.udp) != 0 || uv_fileno(&sock->u.h, &fd) != 0) {
-    r = rmc_send_now(s, sock, data, q->len, &q->to.sa);
-  } else {
-    struct mmsghdr msg[RMC_SENDQ_MAX];
-    struct iovec iov[RMC_SENDQ_MAX];
-    unsigned n = end - first;
-    memset(msg, 0, n * sizeof msg[0]);
-    for (unsigned i = 0; i < n; i++) {
-      iov[i].iov_base = rt->sendq_data + q[i].off;
-      iov[i].iov_len = q[i].len;
-      msg[i].msg_hdr.msg_iov = &iov[i];
-      msg[i].msg_hdr.msg_iovlen = 1;
-      msg[i].msg_hdr.msg_name = &q[i].to;
-      msg[i].msg_hdr.msg_namelen = q[i].to.sa.sa_family == AF_INET6 ? sizeof q[i].to.in6 : sizeof q[i].to.in4;
-    }
-    int k;
-    do k = sendmmsg(fd, msg, n, 0); while (k < 0 && errno == EINTR);
-    if (k > 0) return (unsigned)k;
-    if (k < 0 && errno == ENOSYS) {
-      /* Filtered out (a sandbox): from now on every datagram goes out at once. */
-      rt->no_sendmmsg = true;
-      r = rmc_send_now(s, sock, data, q->len, &q->to.sa);
-    } else {
-      /* The first datagram failed: the single send's handling (an ICMP
-       * error of an earlier datagram, a full buffer) decides, as for a
-       * send made now. */
-      r = rmc_send_after(s, sock, data, q->len, &q->to.sa, k < 0 ? -errno : UV_EAGAIN);
-    }
+   * ours then follow them through libuv (the single way). */
+  if (rt->no_sendmmsg || uv_udp_get_send_queue_count(udp) != 0 || uv_fileno((uv_handle_t *)udp, &fd) != 0) {
+    q->single(udp, data, q->len, &q->to.sa, 0);
+    return 1;
   }
-  /* Its sender was told "sent": the error reaches it as a drop. */
-  if (r < 0 && r != UV_ENOTCONN) rmc_net_error(s, sock, r);
+  struct mmsghdr msg[RMC_SENDQ_MAX];
+  struct iovec iov[RMC_SENDQ_MAX];
+  unsigned n = end - first;
+  memset(msg, 0, n * sizeof msg[0]);
+  for (unsigned i = 0; i < n; i++) {
+    iov[i].iov_base = rt->sendq_data + q[i].off;
+    iov[i].iov_len = q[i].len;
+    msg[i].msg_hdr.msg_iov = &iov[i];
+    msg[i].msg_hdr.msg_iovlen = 1;
+    msg[i].msg_hdr.msg_name = &q[i].to;
+    msg[i].msg_hdr.msg_namelen = q[i].to.sa.sa_family == AF_INET6 ? sizeof q[i].to.in6 : sizeof q[i].to.in4;
+  }
+  int k;
+  do k = sendmmsg(fd, msg, n, 0); while (k < 0 && errno == EINTR);
+  if (k > 0) return (unsigned)k;
+  if (k < 0 && errno == ENOSYS) {
+    /* Filtered out (a sandbox): from now on every datagram goes out at once. */
+    rt->no_sendmmsg = true;
+    q->single(udp, data, q->len, &q->to.sa, 0);
+  } else {
+    /* The first datagram failed: the single send's handling (an ICMP error
+     * of an earlier datagram, a full buffer) decides, as for a send made now. */
+    q->single(udp, data, q->len, &q->to.sa, k < 0 ? -errno : UV_EAGAIN);
+  }
   return 1;
 }
 #endif
 
-bool rmc_sendq_add(rtpmidi_runtime *rt, struct rmc_handle *sock, const uint8_t *buf, size_t len,
-                   const struct sockaddr *to) {
+bool rmc_sendq_add(rtpmidi_runtime *rt, uv_udp_t *udp, rmc_send_single_fn single, const uint8_t *buf,
+                   size_t len, const struct sockaddr *to) {
 #ifdef __linux__
-  if (!rt->batch_sock || rt->flushing || rt->no_sendmmsg) return false;
+  if (!rt->batch_udp || rt->flushing || rt->no_sendmmsg) return false;
   if (rt->sendq_n == RMC_SENDQ_MAX || rt->sendq_bytes + len > RMC_SENDQ_BYTES) rmc_sendq_flush(rt);
-  /* The flush's callbacks (on_drop) may have stopped the burst's session,
-   * or this one (its socket is closing: rmc_send sees that). */
-  if (!rt->batch_sock || uv_is_closing(&sock->u.h) || len > RMC_SENDQ_BYTES) return false;
+  /* The flush's callbacks may have stopped the burst's owner, or this
+   * socket's (it is closing: its sender sees that). */
+  if (!rt->batch_udp || uv_is_closing((uv_handle_t *)udp) || len > RMC_SENDQ_BYTES) return false;
   rmc_queued *q = &rt->sendq[rt->sendq_n++];
-  q->sock = sock;
+  q->udp = udp;
+  q->single = single;
   q->off = (uint32_t)rt->sendq_bytes;
   q->len = (uint32_t)len;
   memcpy(&q->to, to, to->sa_family == AF_INET6 ? sizeof q->to.in6 : sizeof q->to.in4);
@@ -118,9 +114,30 @@ bool rmc_sendq_add(rtpmidi_runtime *rt, struct rmc_handle *sock, const uint8_t *
   rt->sendq_bytes += len;
   return true;
 #else
-  (void)rt; (void)sock; (void)buf; (void)len; (void)to;
+  (void)rt; (void)udp; (void)single; (void)buf; (void)len; (void)to;
   return false; /* no sendmmsg: every datagram goes out at once */
 #endif
+}
+
+bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags) {
+  if (flags & UV_UDP_MMSG_FREE) {
+    if (rt->batch_udp == udp) {
+      rt->batch_udp = NULL;
+      rmc_sendq_flush(rt);
+    }
+    return false;
+  }
+  /* The datagrams of a burst were all in the socket when recvmmsg returned:
+   * they share that arrival time, one clock read for the burst. */
+  if ((flags & UV_UDP_MMSG_CHUNK) && rt->batch_udp != udp) {
+    rt->batch_udp = udp;
+    rt->burst_us = rmc_now_us();
+  }
+  return true;
+}
+
+void rmc_burst_forget(rtpmidi_runtime *rt, uv_udp_t *udp) {
+  if (rt->batch_udp == udp) rt->batch_udp = NULL;
 }
 
 void rmc_sendq_flush(rtpmidi_runtime *rt) {
@@ -130,7 +147,7 @@ void rmc_sendq_flush(rtpmidi_runtime *rt) {
   unsigned n = rt->sendq_n, i = 0;
   while (i < n) {
     unsigned end = i + 1; /* a run of datagrams for one socket: one sendmmsg */
-    while (end < n && rt->sendq[end].sock == rt->sendq[i].sock) end++;
+    while (end < n && rt->sendq[end].udp == rt->sendq[i].udp) end++;
     i += send_run(rt, i, end);
   }
   rt->sendq_n = 0;

@@ -16,11 +16,18 @@
 #define RMC_SENDQ_MAX 64
 #define RMC_SENDQ_BYTES 65536
 
-struct rmc_handle;
 struct rmp_cmd_decoder;
 
+/* What the queue calls for a queued datagram that did not leave in a batch:
+ * send it the single way and report an error to the socket's owner (its
+ * sender was told "sent"). `first` is what the batched attempt returned for
+ * it (a negative libuv error), or 0 when none was made. */
+typedef void (*rmc_send_single_fn)(uv_udp_t *udp, const uint8_t *buf, size_t len,
+                                   const struct sockaddr *to, int first);
+
 typedef struct rmc_queued {
-  struct rmc_handle *sock;
+  uv_udp_t *udp;
+  rmc_send_single_fn single;
   uint32_t off, len; /* in sendq_data */
   union {
     struct sockaddr sa;
@@ -36,7 +43,7 @@ struct rtpmidi_runtime {
   char recv_buffer[RMC_RECV_BUFFER]; /* consumed in the callbacks of one read */
   /* The socket whose burst is being delivered (NULL: none): sends queue
    * while it is set. */
-  struct rmc_handle *batch_sock;
+  uv_udp_t *batch_udp;
   uint64_t burst_us;           /* when its recvmmsg returned (rmc_now_us) */
   bool flushing;               /* sends from callbacks of a flush go straight out */
   bool no_sendmmsg;            /* the system has none: never queue */
@@ -54,14 +61,22 @@ void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
  * as too long, as any that does not fit. */
 void rmc_sysex_on_demand(struct rmp_cmd_decoder *dec, const struct rmp_cmd_decoder *probe,
                          uint8_t **buf, size_t cap);
-/* Queues a datagram for the end of the burst being delivered. Returns false
- * (nothing queued, the queue flushed) when it must go out now instead: no
- * burst, a flush running, or too large to queue. */
-bool rmc_sendq_add(rtpmidi_runtime *rt, struct rmc_handle *sock, const uint8_t *buf, size_t len,
-                   const struct sockaddr *to);
-/* Sends everything queued, in order. Errors of queued datagrams are counted
- * in their session's send_errors and reported through its on_drop
- * ("network"); callbacks may run. */
+/* Queues a datagram for udp until the end of the burst being delivered.
+ * Returns false (nothing queued, the queue flushed) when it must go out now
+ * instead: no burst, a flush running, or too large to queue. */
+bool rmc_sendq_add(rtpmidi_runtime *rt, uv_udp_t *udp, rmc_send_single_fn single, const uint8_t *buf,
+                   size_t len, const struct sockaddr *to);
+/* Every receive callback of a socket read with UV_UDP_RECVMMSG starts
+ * here: a datagram of a burst marks it (sends queue from now on, burst_us
+ * is its arrival time), the burst's end (UV_UDP_MMSG_FREE) flushes the
+ * queue. Returns false for that end call, which carries no datagram. */
+bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags);
+/* udp stops receiving (closed inside its own burst, when libuv makes no
+ * UV_UDP_MMSG_FREE call): it no longer marks a burst. */
+void rmc_burst_forget(rtpmidi_runtime *rt, uv_udp_t *udp);
+/* Sends everything queued, in order. Errors of queued datagrams go to their
+ * socket's rmc_send_single_fn (a session counts them in send_errors and
+ * reports them through on_drop "network"); callbacks may run. */
 void rmc_sendq_flush(rtpmidi_runtime *rt);
 /* Fills buf with n random octets from the system's source. */
 void rmc_random(void *buf, size_t n);

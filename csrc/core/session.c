@@ -164,7 +164,7 @@ static void close_handle(rmc_handle **slot) {
   if (uv_handle_get_type(&u->u.h) == UV_UDP) {
     /* Stopped inside its own burst: libuv makes no UV_UDP_MMSG_FREE call
      * then. (rtpmidi_session_stop flushed the queue with its BYE.) */
-    if (u->owner && u->owner->rt->batch_sock == u) u->owner->rt->batch_sock = NULL;
+    if (u->owner) rmc_burst_forget(u->owner->rt, &u->u.udp);
     uv_udp_recv_stop(&u->u.udp);
   }
   uv_close(&u->u.h, on_handle_closed);
@@ -428,10 +428,21 @@ int rmc_send_now(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_
   return rmc_send_after(s, sock, buf, len, to, uv_udp_try_send(&sock->u.udp, &b, 1, to));
 }
 
+/* A queued datagram that did not leave in a batch (runtime.c). */
+static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const struct sockaddr *to,
+                        int first) {
+  rmc_handle *sock = udp->data;
+  rtpmidi_session *s = sock->owner;
+  if (!s) return;
+  int r = first ? rmc_send_after(s, sock, buf, len, to, first) : rmc_send_now(s, sock, buf, len, to);
+  /* Its sender was told "sent": the error reaches it as a drop. */
+  if (r < 0 && r != UV_ENOTCONN) rmc_net_error(s, sock, r);
+}
+
 int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
              const struct sockaddr *to) {
   unsigned gen = s->gen;
-  if (rmc_sendq_add(s->rt, sock, buf, len, to)) return 0;
+  if (rmc_sendq_add(s->rt, &sock->u.udp, send_single, buf, len, to)) return 0;
   /* A full queue was flushed first: a callback of that may have stopped us. */
   if (gen != s->gen) return UV_ENOTCONN;
   return rmc_send_now(s, sock, buf, len, to);
@@ -603,21 +614,7 @@ static void on_rtp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
   rtpmidi_session *s = u->owner;
   if (!s) return;
   rtpmidi_runtime *rt = s->rt;
-  if (flags & UV_UDP_MMSG_FREE) {
-    /* The burst's last datagram was delivered: what its callbacks sent
-     * leaves now, one sendmmsg per socket (runtime.c). */
-    if (rt->batch_sock == u) {
-      rt->batch_sock = NULL;
-      rmc_sendq_flush(rt);
-    }
-    return;
-  }
-  /* The datagrams of a burst were all in the socket when recvmmsg returned:
-   * they share that arrival time, one clock read for the burst. */
-  if ((flags & UV_UDP_MMSG_CHUNK) && rt->batch_sock != u) {
-    rt->batch_sock = u;
-    rt->burst_us = rmc_now_us();
-  }
+  if (!rmc_burst(rt, h, flags)) return;
   if (nread < 0) { rmc_net_error(s, u, (int)nread); return; }
   if (nread == 0 || !addr) return;
   if (flags & UV_UDP_PARTIAL) { s->st.malformed++; return; }

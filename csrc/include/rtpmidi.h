@@ -407,6 +407,8 @@ typedef struct rtpmidi_apple_stats {
   uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
   uint64_t invitations_refused;   /* NO sent */
   uint64_t invitations_dropped;   /* IN over invitations_per_second, not answered */
+  uint64_t send_errors;           /* datagrams the system refused (also those queued during a
+                                   * received burst, whose sender was told "sent") */
   /* dropped and counted */
   uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
   uint64_t journal_errors, sysex_dropped;

@@ -333,7 +333,7 @@ static int l_stats(lua_State *L) {
   SET(control_sent); SET(control_received);
   SET(packets_sent); SET(packets_received);
   SET(messages_sent); SET(messages_received); SET(messages_recovered);
-  SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges);
+  SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges); SET(send_errors);
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped);
