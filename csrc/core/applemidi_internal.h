@@ -71,7 +71,11 @@ typedef struct ap_peer {
    * to it, the receiver's with the first packet it sends us. NULL until
    * then and when recovery is off. */
   rmp_ej_sender *js;
-  int guards_left;                 /* only with js */
+  /* guard packets (only with js; see applemidi_midi.c) */
+  uint16_t last_cmd_seq;           /* the last packet of commands sent to it */
+  bool unconfirmed;                /* no RS of its has covered last_cmd_seq yet */
+  bool feedback;                   /* it has sent us an RS */
+  unsigned guards_sent;            /* since last_cmd_seq */
   double next_guard;
   /* receiving */
   rmp_seq_t rseq;
@@ -145,6 +149,8 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struc
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
+/* An RS from p: seq is the last packet of ours it received. */
+void rmc_ap_on_rs(ap_peer *p, uint16_t seq);
 void rmc_ap_free_queue(rtpmidi_apple *a);
 
 /* applemidi_discovery.c */

@@ -2,9 +2,9 @@
  *
  * Sending: the messages given in one loop turn are encoded into command
  * sections once; each connected participant gets them in its own RTP packet
- * (its own sequence numbers) with its own recovery journal, and a guard
- * packet or two (no commands, the journal only) after the last one, so that
- * the loss of the last packet is repaired as well.
+ * (its own sequence numbers) with its own recovery journal, and guard
+ * packets (no commands, the journal only) after the last one, so that the
+ * loss of the last packet is repaired as well (see GUARD_OPEN below).
  *
  * Receiving, per participant: RTP header -> sequence tracking (A.1) ->
  * jitter buffer -> journal (after a loss: repairs first, delivered with
@@ -17,6 +17,19 @@
 #include <string.h>
 
 #define CLOCK_RATE 10000.0
+
+/* Guard packets after the last packet of commands to a participant (RFC
+ * 4696 section 7), as MidiSession's: GUARD_OPEN open-loop ones, guard_ms
+ * after that packet and 4 * guard_ms after the first guard. Then, when the
+ * participant has shown that it gives feedback (it has sent us an RS) and
+ * its last RS does not cover that packet, one guard every LATE_GUARD_MS, at
+ * most MAX_LATE_GUARDS of them: when the open-loop guards are lost as well
+ * and nothing follows, the receiver would otherwise never repair the loss
+ * (a stuck note). An RS for that packet or a later one stops them. A
+ * participant that never sends RS gets the open-loop guards only. */
+#define GUARD_OPEN 2u
+#define LATE_GUARD_MS 1000.0
+#define MAX_LATE_GUARDS 30u
 
 /* A participant's media state starts small: the jitter buffer's slots, the
  * SysEx buffer and the journal's sender and receiver (~56 KiB together) are
@@ -182,7 +195,9 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
       if (p->js) {
         for (size_t i = 0; i < info.nmsgs; i++)
           rmp_ej_send_record(p->js, p->seq, a->cmds[done + i].data, a->cmds[done + i].len);
-        p->guards_left = 2;
+        p->last_cmd_seq = p->seq;
+        p->unconfirmed = true;
+        p->guards_sent = 0;
         p->next_guard = now + a->cfg.guard_ms;
       }
       p->seq++;
@@ -372,9 +387,25 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struc
   pop_all(a, p, now_us);
 }
 
+/* Whether p is owed another guard packet (at next_guard). */
+static bool guard_due(const ap_peer *p) {
+  if (!p->js || !p->unconfirmed) return false;
+  if (p->guards_sent < GUARD_OPEN) return true;
+  return p->feedback && p->guards_sent < GUARD_OPEN + MAX_LATE_GUARDS;
+}
+
+/* An RS confirms the last packet of commands when its seq is that packet or
+ * one sent after it: in [last_cmd_seq, seq - 1], modulo 2^16. */
+void rmc_ap_on_rs(ap_peer *p, uint16_t seq) {
+  p->feedback = true;
+  if (p->unconfirmed &&
+      (uint16_t)(seq - p->last_cmd_seq) <= (uint16_t)(p->seq - 1u - p->last_cmd_seq))
+    p->unconfirmed = false;
+}
+
 double rmc_ap_media_deadline(ap_peer *p) {
   double d = INFINITY;
-  if (p->guards_left) d = p->next_guard;
+  if (guard_due(p)) d = p->next_guard;
   uint64_t us;
   if (rmp_jb_next_deadline(&p->jb, &us)) {
     double m = (double)us / 1000.0;
@@ -386,14 +417,16 @@ double rmc_ap_media_deadline(ap_peer *p) {
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
   pop_all(a, p, (uint64_t)(now * 1000.0));
   if (p->state != AP_CONNECTED) return;
-  if (p->guards_left && now >= p->next_guard) {
+  if (guard_due(p) && now >= p->next_guard) {
     /* a guard packet: an empty command section carrying the journal */
     uint8_t pkt[AP_MAX_PACKET];
     size_t n = RMP_RTP_HEADER_LEN;
     rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, (uint32_t)rmc_ap_clock(now), a->ssrc);
     int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
     if (jl <= 0) {
-      p->guards_left = 0;
+      /* an empty journal (its checkpoint is past every change): nothing to protect */
+      p->guards_sent = GUARD_OPEN + MAX_LATE_GUARDS;
+      p->unconfirmed = false;
       return;
     }
     pkt[n] = 0x40; /* B=0 J=1 Z=0 P=0 LEN=0 */
@@ -403,7 +436,7 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
     p->packets_sent++;
     a->st.packets_sent++;
     a->st.guard_sent++;
-    p->guards_left--;
-    p->next_guard = now + 4 * a->cfg.guard_ms;
+    p->guards_sent++;
+    p->next_guard = now + (p->guards_sent < GUARD_OPEN ? 4 * a->cfg.guard_ms : LATE_GUARD_MS);
   }
 }

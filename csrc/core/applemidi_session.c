@@ -258,6 +258,7 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->seq = p->seq;
   o->journal_sender = p->js != NULL;
   o->journal_receiver = p->jr != NULL;
+  o->unconfirmed = p->unconfirmed;
 }
 
 static ap_peer *new_peer(rtpmidi_apple *a, const struct sockaddr *ctrl, int ctrl_port) {
@@ -515,7 +516,7 @@ static void on_packet(rtpmidi_apple *a, bool data_port, const uint8_t *buf, size
     p->rs_received++;
     a->st.rs_received++;
     if (p->js) rmp_ej_send_ack(p->js, pk.u.rs.seq);
-    if (pk.u.rs.seq == (uint16_t)(p->seq - 1)) p->guards_left = 0;
+    rmc_ap_on_rs(p, pk.u.rs.seq);
     break;
   }
   default: a->st.unknown_command++; break;
@@ -937,6 +938,9 @@ size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, siz
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   *st = a->st;
   st->ssrc = a->ssrc;
+  st->unconfirmed = 0;
+  for (const ap_peer *p = a->peers; p; p = p->next)
+    if (p->state == AP_CONNECTED && p->unconfirmed) st->unconfirmed++;
 }
 
 void rtpmidi_apple_free(rtpmidi_apple *a) {

@@ -351,7 +351,9 @@ typedef struct rtpmidi_apple_config {
   double ck_interval_ms;          /* afterwards (10000) */
   double timeout_ms;              /* no CK from a participant this long: it left, "timeout" (60000) */
   double rs_interval_ms;          /* RS while data arrives (1000) */
-  double guard_ms;                /* first guard packet after MIDI (50; the second at 4x) */
+  double guard_ms;                /* first guard packet after MIDI (50; the second at 4x,
+                                   * then one a second, at most 30, while the participant
+                                   * sends RS that do not cover our last packet) */
   double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
   size_t payload_budget;          /* command section octets per packet (1200) */
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
@@ -383,6 +385,8 @@ typedef struct rtpmidi_apple_peer {
                                      first packet of commands we send it */
   bool journal_receiver;          /* the state for its journal exists: made with the
                                      first RTP packet it sends us */
+  bool unconfirmed;               /* its RS has not covered our last packet of commands
+                                     (guards go on while it sends RS) */
 } rtpmidi_apple_peer;
 
 typedef struct rtpmidi_apple_events {
@@ -407,6 +411,8 @@ typedef struct rtpmidi_apple_stats {
   uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
   uint64_t invitations_refused;   /* NO sent */
   uint64_t invitations_dropped;   /* IN over invitations_per_second, not answered */
+  uint64_t unconfirmed;           /* connected participants whose RS has not covered our
+                                   * last packet of commands to them */
   uint64_t send_errors;           /* datagrams the system refused (also those queued during a
                                    * received burst, whose sender was told "sent") */
   /* dropped and counted */

@@ -50,6 +50,7 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETI("seq", p->seq);
   SETB("journal_sender", p->journal_sender);
   SETB("journal_receiver", p->journal_receiver);
+  SETB("unconfirmed", p->unconfirmed);
 }
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
@@ -333,7 +334,7 @@ static int l_stats(lua_State *L) {
   SET(control_sent); SET(control_received);
   SET(packets_sent); SET(packets_received);
   SET(messages_sent); SET(messages_received); SET(messages_recovered);
-  SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges); SET(send_errors);
+  SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges); SET(send_errors); SET(unconfirmed);
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped);
