@@ -20,7 +20,7 @@ typedef struct rml_apple {
 } rml_apple;
 
 static rml_apple *check_apple(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  rml_apple *la = rml_self(L, APPLE_MT);
   if (!la->a) luaL_error(L, "session is closed");
   return la;
 }
@@ -246,14 +246,14 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  rml_apple *la = rml_self(L, APPLE_MT);
   if (la->a) rtpmidi_apple_stop(la->a);  /* participant_left(p, "stopped") */
   rml_release_owner(L, &la->owner_ref);
   return 0;
 }
 
 static int l_close(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  rml_apple *la = rml_self(L, APPLE_MT);
   if (la->a) {
     rtpmidi_apple_stop(la->a);
     rtpmidi_apple_free(la->a);
@@ -266,7 +266,7 @@ static int l_close(lua_State *L) {
 }
 
 static int l_started(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  rml_apple *la = rml_self(L, APPLE_MT);
   lua_pushboolean(L, la->a && rtpmidi_apple_started(la->a));
   return 1;
 }
@@ -345,7 +345,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT);
+  rml_apple *la = rml_self(L, APPLE_MT);
   if (la->a) {
     /* no Lua calls from here on: the owner is gone (or the state is closing) */
     la->owner_ref = LUA_NOREF;
@@ -398,12 +398,9 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_applemidi(lua_State *L) {
-  if (luaL_newmetatable(L, APPLE_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-  }
+  rml_new_class(L, APPLE_MT, methods);
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_applemidi);
   lua_setfield(L, -2, "applemidi");

@@ -99,6 +99,24 @@ void rml_hold_owner(lua_State *L, int *owner_ref, int idx) {
   *owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+void rml_new_class(lua_State *L, const char *tname, const luaL_Reg *methods) {
+  if (!luaL_newmetatable(L, tname)) return;
+  lua_newtable(L);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, methods, 1);
+  lua_setfield(L, -2, "__index");
+}
+
+void *rml_self(lua_State *L, const char *tname) {
+  void *p = lua_touserdata(L, 1);
+  if (p && lua_getmetatable(L, 1)) {
+    int ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ok) return p;
+  }
+  return luaL_checkudata(L, 1, tname);
+}
+
 void rml_release_owner(lua_State *L, int *owner_ref) {
   luaL_unref(L, LUA_REGISTRYINDEX, *owner_ref);
   *owner_ref = LUA_NOREF;

@@ -14,7 +14,7 @@ typedef struct rml_midi {
 } rml_midi;
 
 static rml_midi *check_midi(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
   if (!lm->m) luaL_error(L, "session is closed");
   return lm;
 }
@@ -84,7 +84,7 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
   if (lm->m) {
     rtpmidi_midi_session_flush(lm->m);
     rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
@@ -94,7 +94,7 @@ static int l_stop(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
   if (lm->m) {
     rtpmidi_midi_session_free(lm->m);
     lm->m = NULL;
@@ -122,7 +122,7 @@ static int l_flush(lua_State *L) {
 static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_session_rtp(check_midi(L)->m)); }
 
 static int l_started(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
   lua_pushboolean(L, lm->m && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
   return 1;
 }
@@ -165,7 +165,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
   if (lm->m) {
     rtpmidi_midi_session_free(lm->m);
     lm->m = NULL;
@@ -188,12 +188,9 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_midi_session(lua_State *L) {
-  if (luaL_newmetatable(L, MIDI_SESSION_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-  }
+  rml_new_class(L, MIDI_SESSION_MT, methods);
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_midi_session);
   lua_setfield(L, -2, "midi_session");

@@ -13,19 +13,7 @@ typedef struct rml_session {
   lua_Integer cookie;
 } rml_session;
 
-/* The session at index 1 of a method. luaL_checkudata finds the metatable
- * by name, a string compare every call (send and started run once per packet
- * and showed in profiles): the methods hold it as their upvalue instead. A
- * mismatch goes to luaL_checkudata for its usual error. */
-static rml_session *to_session(lua_State *L) {
-  rml_session *ls = lua_touserdata(L, 1);
-  if (ls && lua_getmetatable(L, 1)) {
-    int ok = lua_rawequal(L, -1, lua_upvalueindex(1));
-    lua_pop(L, 1);
-    if (ok) return ls;
-  }
-  return luaL_checkudata(L, 1, SESSION_MT);
-}
+static rml_session *to_session(lua_State *L) { return rml_self(L, SESSION_MT); }
 
 static rml_session *check_session(lua_State *L) {
   rml_session *ls = to_session(L);
@@ -258,16 +246,11 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_session(lua_State *L) {
-  if (luaL_newmetatable(L, SESSION_MT)) {
-    luaL_newlibtable(L, methods);
-    lua_pushvalue(L, -2); /* the metatable: every method's upvalue (to_session) */
-    luaL_setfuncs(L, methods, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__close");
-  }
+  rml_new_class(L, SESSION_MT, methods);
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__close");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_session);
   lua_setfield(L, -2, "session");
