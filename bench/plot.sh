@@ -7,7 +7,7 @@ set -u
 OUT=$1
 cd "$OUT" || exit 1
 # Rows in the order of the latency table; anything else after them.
-ORDER="udp_floor capi lua midisession applemidi rtpmidi_node node_rtpmidi"
+ORDER="udp_floor uv_floor capi lua midisession applemidi rtpmidi_node node_rtpmidi"
 files=""
 for n in $ORDER; do [ -s "$n.dat" ] && files="$files $n"; done
 for f in *.dat; do

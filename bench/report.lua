@@ -179,6 +179,7 @@ w()
 
 -- Latency.
 local floor = R.latency and R.latency.udp_floor
+local uvfloor = R.latency and R.latency.uv_floor
 if R.latency then
   w("## One-way latency on loopback (RTT/2, µs)")
   w()
@@ -187,15 +188,18 @@ if R.latency then
     local r = R.latency[name]
     local p50r = floor and ratio(r.p50_us, floor.p50_us)
     local p99r = floor and ratio(r.p99_us, floor.p99_us)
+    local uvr = uvfloor and ratio(r.p50_us, uvfloor.p50_us)
     rows[#rows + 1] = { "`" .. name .. "`", r.what or "", num(r.runs), num(r.n), num(r.lost),
       num(r.p50_us, "%.2f"), num(r.p99_us, "%.2f"), num(r.max_us, "%.1f"),
       p50r and ("%.2fx"):format(p50r) or "", p99r and ("%.2fx"):format(p99r) or "",
-      status_of(r) }
+      uvr and ("%.2fx"):format(uvr) or "", status_of(r) }
   end
   table_md({ "benchmark", "what", "runs", "round trips", "lost", "p50", "p99", "max",
-    "p50 / floor", "p99 / floor", "status" }, rows)
+    "p50 / floor", "p99 / floor", "p50 / uv floor", "status" }, rows)
   w("Two processes on loopback, one a side (`udp_floor` blocks in recv; the others sleep in")
-  w("epoll through libuv, or node's event loop). The RTP-MIDI rows carry a 3-octet pitch bend")
+  w("epoll through libuv, or node's event loop). `uv_floor` is the same ping-pong through libuv")
+  w("alone (epoll, recvmmsg, addressed sends): what any libuv program, node's included, pays over")
+  w("`udp_floor` (*p50 / uv floor* separates it from our own cost). The RTP-MIDI rows carry a 3-octet pitch bend")
   w("(its value is the probe's id) with the recovery journal on (ours; node-rtpmidi has none).")
   w("`rtpmidi_node`: our AppleMidiSession probing a node-rtpmidi echo side. node-rtpmidi rows:")
   w("one round, after node-rtpmidi's own CK exchange.")
@@ -426,5 +430,27 @@ for _, g in ipairs(GOALS) do
   rows[#rows + 1] = { g[1], g[2], shown, met }
 end
 table_md({ "goal", "target", "measured", "result" }, rows)
+
+-- Where a latency goal's p50 goes: the event loop's share against ours.
+local udp50, uv50 = get("latency", "udp_floor", "p50_us"), get("latency", "uv_floor", "p50_us")
+if udp50 and uv50 then
+  local function share(name)
+    local v = get("latency", name, "p50_us")
+    return v and ("`%s` %.2fx"):format(name, v / uv50) or nil
+  end
+  local ours = {}
+  for _, name in ipairs({ "capi", "lua", "midisession", "applemidi" }) do ours[#ours + 1] = share(name) end
+  w(("Latency p50, the event loop's share: libuv alone (`uv_floor`) is %.2fx the blocking floor in this"):format(
+    uv50 / udp50))
+  w(("run; over libuv alone, ours: %s."):format(table.concat(ours, ", ")))
+  local node50 = get("latency", "node_rtpmidi", "p50_us")
+  if node50 then
+    w(("Half of node-rtpmidi's p50 is %.2f µs, %s `uv_floor`'s %.2f µs: %s."):format(node50 / 2,
+      node50 / 2 < uv50 and "below" or "above", uv50,
+      node50 / 2 < uv50 and "no program sleeping in epoll reaches it on this machine"
+        or "within reach of a libuv program"))
+  end
+  w()
+end
 
 io.write(table.concat(out, "\n"), "\n")

@@ -27,7 +27,7 @@ export LUA_PATH_5_4="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH_5_4="$BUILD/?.so;;"
 LUA=${LUA:-lua5.4}
 
-for f in "$BIN/udp_floor" "$BIN/capi_bench" "$BIN/journal_bench" "$BUILD/rtpmidi/core.so"; do
+for f in "$BIN/udp_floor" "$BIN/uv_floor" "$BIN/capi_bench" "$BIN/journal_bench" "$BUILD/rtpmidi/core.so"; do
   [ -e "$f" ] || { echo "bench: $f is missing; build first (make bench)" >&2; exit 2; }
 done
 
@@ -134,6 +134,9 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   pair "$BIN/udp_floor echo $p $((p + 2)) 5" \
        "$BIN/udp_floor latency $((p + 2)) $p $RT $WARM $TMO"
+  next_port; p=$PORT
+  pair "$BIN/uv_floor echo $p $((p + 2)) 5" \
+       "$BIN/uv_floor latency $((p + 2)) $p $RT $WARM $TMO"
   next_port; p=$PORT
   pair "$BIN/capi_bench echo $p $((p + 2)) 5" \
        "$BIN/capi_bench latency $((p + 2)) $p $RT $WARM $TMO"
