@@ -122,4 +122,71 @@ describe("sends batched at the end of a received burst", function()
       assert.are.equal("ENOTCONN", results[i][3])
     end
   end)
+
+  -- MidiSession: messages given from the callbacks of a received burst leave
+  -- at its end (runtime.h, rmc_burst_hook), not after the loop turn's poll.
+  describe("MidiSession messages given during a burst", function()
+    local function mpair(opts_a, opts_b)
+      local pa, pb = H.port(), H.port()
+      local ta = { peer_address = "127.0.0.1", sending_port = pb, receiving_port = pa, jitter_buffer_size = 0 }
+      local tb = { peer_address = "127.0.0.1", sending_port = pa, receiving_port = pb, jitter_buffer_size = 0 }
+      for k, v in pairs(opts_a or {}) do ta[k] = v end
+      for k, v in pairs(opts_b or {}) do tb[k] = v end
+      local a, b = rtpmidi.MidiSession(ta), rtpmidi.MidiSession(tb)
+      assert(control:start_session(control:add_session(a)))
+      assert(control:start_session(control:add_session(b)))
+      return a, b
+    end
+
+    it("relays through a third session: every message, in order, a burst's messages together", function()
+      local N = 300
+      local got = {}
+      local c, d = mpair(nil, { incoming_midi = function(_, m) got[#got + 1] = m end })
+      -- B's callbacks give to C: C's packets leave at the end of B's bursts
+      local a, b = mpair(nil, { incoming_midi = function(_, m) assert(c:send_midi(m)) end })
+      H.run_until(function() return a:is_started() and d:is_started() end, "start")
+      for i = 1, N do
+        assert(a:send_midi(string.char(0xB0 + i % 16, i % 120, i // 120)))
+        assert(a:flush()) -- one packet each: B reads them in bursts
+      end
+      H.run_until(function() return #got == N end, "300 messages relayed", 5000)
+      for i = 1, N do assert.are.equal(string.char(0xB0 + i % 16, i % 120, i // 120), got[i]) end
+      local sc = c:stats()
+      assert.is_true(sc.packets_sent < N, ("C sent %d packets for %d messages"):format(sc.packets_sent, N))
+      assert.are.equal(0, d:stats().lost)
+      assert.are.equal(N, b:stats().packets_received)
+    end)
+
+    it("gives up a session's burst-end flush when a callback stops or removes it", function()
+      -- (under ASan, CI's check-asan: a removed session's flush owed must not run)
+      local stopped, removed
+      local got = {}
+      local c, d = mpair(nil, { incoming_midi = function(_, m) got[#got + 1] = m end })
+      local e = mpair()
+      local a = mpair(nil, { incoming_midi = function(_, m)
+        if m == "\xfa" then
+          assert(c:send_midi("\x90\x40\x40"))
+          control:stop_session(c.cookie) -- the stop sends what was queued, once
+          stopped = { c:send_midi("\x90\x41\x40") }
+        elseif m == "\xfb" then
+          assert(e:send_midi("\x90\x42\x40"))
+          control:remove_session(e.cookie) -- freed with its flush owed
+          removed = true
+        end
+      end })
+      H.run_until(function() return a:is_started() and d:is_started() end, "start")
+      assert(a:send_midi("\xfa")); assert(a:flush())
+      assert(a:send_midi("\xfb")); assert(a:flush())
+      H.run_until(function() return stopped and removed end, "both callbacks", 3000)
+      assert.are.equal("ENOTCONN", stopped[3])
+      H.run_for(50)
+      assert.are.same({ "\x90\x40\x40" }, got)
+      assert.is_false(c:is_started())
+      -- the loop goes on: a restarted C reaches D again
+      assert(control:start_session(c.cookie))
+      assert(c:send_midi("\x90\x43\x40"))
+      H.run_until(function() return #got == 2 end, "C after its restart", 3000)
+      assert.are.same({ "\x90\x40\x40", "\x90\x43\x40" }, got)
+    end)
+  end)
 end)

@@ -128,6 +128,7 @@ struct rtpmidi_apple {
   rmp_cmd_msg *cmds;
   size_t cmds_cap;
   bool flushing;
+  rmc_burst_hook burst;           /* flushes at the end of a received burst (runtime.h) */
   /* invitations from unknown SSRCs: a token bucket (invitations_per_second) */
   double invite_tokens, invite_refill_ms;
 };

@@ -699,7 +699,18 @@ static void on_check(uv_check_t *h) {
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 
+static void on_burst_end(void *owner) {
+  rtpmidi_apple *a = owner;
+  enter(a);
+  rtpmidi_apple_flush(a);
+  leave(a);
+}
+
 void rmc_ap_want_flush(rtpmidi_apple *a) {
+  /* Given while a received burst is delivered (an echo, a relay): the
+   * packets leave at the burst's end. Otherwise, or should that not come,
+   * after the loop turn's callbacks. */
+  rmc_burst_defer(a->rt, &a->burst);
   if (!a->check || uv_is_active(&a->check->u.h)) return;
   uv_idle_start(&a->idle->u.idle, on_idle);
   uv_check_start(&a->check->u.check, on_check);
@@ -751,6 +762,8 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
+  a->burst.run = on_burst_end;
+  a->burst.owner = a;
   a->cfg = *cfg;
   rtpmidi_apple_config *c = &a->cfg;
   if (!c->invite_tries) c->invite_tries = DEF_INVITE_TRIES;
@@ -863,6 +876,7 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
   if (!a->started) return;
   enter(a);
   rtpmidi_apple_flush(a);
+  rmc_burst_cancel(a->rt, &a->burst);
   a->qn = a->qlen = 0;
   a->gen++;
   for (ap_peer *p = a->peers; p; p = p->next) {
@@ -946,6 +960,7 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
 void rtpmidi_apple_free(rtpmidi_apple *a) {
   if (!a || a->freed) return;
   rtpmidi_apple_stop(a);
+  rmc_burst_cancel(a->rt, &a->burst);
   a->freed = true;
   memset(&a->ev, 0, sizeof a->ev);
   close_handle(&a->idle);

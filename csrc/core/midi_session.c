@@ -46,7 +46,9 @@ struct rtpmidi_midi_session {
   void *ud;
   rtpmidi_midi_config cfg;
   uv_loop_t *loop;
+  rtpmidi_runtime *rt;
   turn_handles *turn;    /* made by the first send: a session that only receives has none */
+  rmc_burst_hook burst;  /* flushes at the end of a received burst (runtime.h) */
   bool flushing;
   /* sending */
   uint8_t *qbytes;
@@ -104,6 +106,8 @@ static void on_check(uv_check_t *h) {
 }
 
 static void on_idle(uv_idle_t *h) { (void)h; }
+
+static void on_burst_end(void *owner) { rtpmidi_midi_session_flush(owner); }
 
 /* The journal sender, made for the first packet with commands. Open loop:
  * the journal takes at most half the payload budget and reaches back at
@@ -227,6 +231,9 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
     return r;
   }
   m->loop = rtpmidi_runtime_loop(rt);
+  m->rt = rt;
+  m->burst.run = on_burst_end;
+  m->burst.owner = m;
   rmp_cmd_encoder_init(&m->enc);
   rmp_cmd_decoder_init(&m->dec, NULL, 0);
   *out = m;
@@ -318,9 +325,15 @@ int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, 
     *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
     return r == UV_ENOMEM ? r : UV_EINVAL;
   }
-  if (m->qn > qn0 && !uv_is_active((uv_handle_t *)&m->turn->check)) {
-    uv_idle_start(&m->turn->idle, on_idle);
-    uv_check_start(&m->turn->check, on_check);
+  if (m->qn > qn0) {
+    /* Given while a received burst is delivered (an echo, a relay): the
+     * packet leaves at the burst's end. Otherwise, or should that not come,
+     * after the loop turn's callbacks. */
+    rmc_burst_defer(m->rt, &m->burst);
+    if (!uv_is_active((uv_handle_t *)&m->turn->check)) {
+      uv_idle_start(&m->turn->idle, on_idle);
+      uv_check_start(&m->turn->check, on_check);
+    }
   }
   return 0;
 }
@@ -491,6 +504,7 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m) {
   m->dead = true;
   m->ev.on_midi = NULL;
   m->ev.on_drop = NULL;
+  rmc_burst_cancel(m->rt, &m->burst);
   if (m->turn) {
     m->turn->owner = NULL;
     uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);

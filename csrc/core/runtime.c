@@ -119,9 +119,30 @@ bool rmc_sendq_add(rtpmidi_runtime *rt, uv_udp_t *udp, rmc_send_single_fn single
 #endif
 }
 
+/* Drops every deferred hook: none runs. */
+static void drop_hooks(rtpmidi_runtime *rt) {
+  while (rt->hooks) {
+    rmc_burst_hook *h = rt->hooks;
+    rt->hooks = h->next;
+    h->queued = false;
+  }
+}
+
 bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags) {
   if (flags & UV_UDP_MMSG_FREE) {
     if (rt->batch_udp == udp) {
+      /* The hooks first, while sends still queue: their packets leave with
+       * the others, in the order they were given. A hook asked for while
+       * they run waits for its owner's end-of-turn flush. */
+      rt->running_hooks = true;
+      while (rt->hooks && rt->batch_udp == udp) {
+        rmc_burst_hook *h = rt->hooks;
+        rt->hooks = h->next;
+        h->queued = false;
+        h->run(h->owner);
+      }
+      rt->running_hooks = false;
+      drop_hooks(rt); /* left when a hook's callback closed udp */
       rt->batch_udp = NULL;
       rmc_sendq_flush(rt);
     }
@@ -137,7 +158,33 @@ bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags) {
 }
 
 void rmc_burst_forget(rtpmidi_runtime *rt, uv_udp_t *udp) {
-  if (rt->batch_udp == udp) rt->batch_udp = NULL;
+  if (rt->batch_udp != udp) return;
+  rt->batch_udp = NULL;
+  drop_hooks(rt);
+}
+
+bool rmc_burst_defer(rtpmidi_runtime *rt, rmc_burst_hook *h) {
+  if (!rt->batch_udp || rt->running_hooks) return false;
+  if (!h->queued) {
+    /* appended: hooks run in the order they were first asked for */
+    rmc_burst_hook **pp = &rt->hooks;
+    while (*pp) pp = &(*pp)->next;
+    h->next = NULL;
+    *pp = h;
+    h->queued = true;
+  }
+  return true;
+}
+
+void rmc_burst_cancel(rtpmidi_runtime *rt, rmc_burst_hook *h) {
+  if (!h->queued) return;
+  for (rmc_burst_hook **pp = &rt->hooks; *pp; pp = &(*pp)->next) {
+    if (*pp == h) {
+      *pp = h->next;
+      break;
+    }
+  }
+  h->queued = false;
 }
 
 void rmc_sendq_flush(rtpmidi_runtime *rt) {

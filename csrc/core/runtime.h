@@ -36,6 +36,19 @@ typedef struct rmc_queued {
   } to;
 } rmc_queued;
 
+/* A flush owed at the end of the burst being delivered: a MIDI session's
+ * messages given from the burst's callbacks (an echo, a relay) leave when
+ * its last datagram was handled, with the send queue, instead of after the
+ * loop turn's poll phase, which first makes one more read that finds
+ * nothing. The session's own end-of-turn flush stays armed: a hook that
+ * does not run (its socket closed inside the burst) costs nothing. */
+typedef struct rmc_burst_hook {
+  struct rmc_burst_hook *next;
+  void (*run)(void *owner);
+  void *owner;
+  bool queued;
+} rmc_burst_hook;
+
 struct rtpmidi_runtime {
   uv_loop_t *loop;
   rtpmidi_session *sessions;   /* every live session, for runtime_free */
@@ -45,6 +58,8 @@ struct rtpmidi_runtime {
    * while it is set. */
   uv_udp_t *batch_udp;
   uint64_t burst_us;           /* when its recvmmsg returned (rmc_now_us) */
+  rmc_burst_hook *hooks;       /* to run at the burst's end, before the queue leaves */
+  bool running_hooks;
   bool flushing;               /* sends from callbacks of a flush go straight out */
   bool no_sendmmsg;            /* the system has none: never queue */
   unsigned sendq_n;
@@ -74,6 +89,11 @@ bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags);
 /* udp stops receiving (closed inside its own burst, when libuv makes no
  * UV_UDP_MMSG_FREE call): it no longer marks a burst. */
 void rmc_burst_forget(rtpmidi_runtime *rt, uv_udp_t *udp);
+/* Asks for h to run at the end of the burst being delivered. Returns false
+ * (nothing asked) when no burst is, or its hooks are running. */
+bool rmc_burst_defer(rtpmidi_runtime *rt, rmc_burst_hook *h);
+/* Takes h back (its owner goes away). */
+void rmc_burst_cancel(rtpmidi_runtime *rt, rmc_burst_hook *h);
 /* Sends everything queued, in order. Errors of queued datagrams go to their
  * socket's rmc_send_single_fn (a session counts them in send_errors and
  * reports them through on_drop "network"); callbacks may run. */

@@ -177,7 +177,8 @@ rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m);
 /* Queues one or more complete MIDI messages (raw bytes; running status and
  * real-time bytes inside SysEx allowed). Everything queued in one loop turn
  * leaves in one packet (more when it exceeds the payload budget), with
- * delta times from when each was given. Returns 0, or a negative code when
+ * delta times from when each was given; what callbacks of a received burst
+ * queue leaves at that burst's end. Returns 0, or a negative code when
  * the bytes are not complete MIDI messages (*err says why; nothing queued),
  * or UV_ENOTCONN when the session cannot send. */
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
@@ -438,7 +439,7 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
 /* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);
 /* Queues complete MIDI messages for every participant; what is queued in
- * one loop turn leaves together. 0, UV_EINVAL (*err says why), UV_ENOTCONN. */
+ * one loop turn (or in the callbacks of one received burst) leaves together. 0, UV_EINVAL (*err says why), UV_ENOTCONN. */
 int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err);
 int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
