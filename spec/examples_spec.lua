@@ -12,8 +12,7 @@ describe("examples", function()
   -- Runs an example with its built-in defaults: a short duration, and a base
   -- port of its own ($RTPMIDI_EXAMPLE_PORT; the next 11 are free too).
   local function example(name, args, env)
-    local base = H.port()
-    H.port(); H.port()                     -- base .. base+11 belong to this run
+    local base = H.port_block(12)          -- base .. base+11 belong to this run
     local argv = { "lua5.4", P.root .. "/examples/" .. name }
     for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
     local vars = { RTPMIDI_EXAMPLE_PORT = tostring(base) }

@@ -36,14 +36,39 @@ do
   if f then f:close() end
   math.randomseed(string.unpack("<i8", (seed .. ("\0"):rep(8)):sub(1, 8)))
 end
-local next_port = 20000 + 4 * math.random(0, 5000)
+-- Below the system's ephemeral range (32768 up on Linux), where the
+-- send-only sessions and clients of every process running take theirs.
+local PORT_LO, PORT_HI = 20000, 32000
+local next_port = PORT_LO + 4 * math.random(0, (PORT_HI - PORT_LO) // 4)
 
---- An even UDP port (with port+1 free for RTCP) not used by this run yet.
-function H.port()
-  local p = next_port
-  next_port = next_port + 4
-  if next_port > 62000 then next_port = 20000 end
-  return p
+-- Whether nobody holds UDP port p on any address: a bind to it succeeds
+-- (the socket closes at once).
+local function free(p)
+  local s = core.udp("0.0.0.0", p)
+  if not s then return false end
+  s:close()
+  return true
+end
+
+--- An even UDP port, with port+1 free too (RTCP, AppleMIDI's data port),
+-- not handed out by this run yet and free when asked for: specs of other
+-- processes (ctest -j) that hold ports from their own ranges are skipped.
+function H.port() return H.port_block(2) end
+
+--- The first of n consecutive free UDP ports (an even one), handed out as
+-- H.port does.
+function H.port_block(n)
+  local step = 4 * ((n + 3) // 4)
+  for _ = 1, (PORT_HI - PORT_LO) // step do
+    if next_port + step > PORT_HI then next_port = PORT_LO end
+    local p, ok = next_port, true
+    next_port = next_port + step
+    for i = 0, n - 1 do
+      if not free(p + i) then ok = false break end
+    end
+    if ok then return p end
+  end
+  error(("H.port: no %d free UDP ports in a row between %d and %d"):format(n, PORT_LO, PORT_HI))
 end
 
 --- Removes every session from the control, lets the loop close their
