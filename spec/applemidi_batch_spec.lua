@@ -10,15 +10,7 @@ local H = require "helper"
 local control = rtpmidi.RTPControl()
 local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 200 }
 
-local function session(opts)
-  local t = { port = H.port(), jitter_buffer_size = 0 }
-  for k, v in pairs(FAST) do t[k] = v end
-  for k, v in pairs(opts or {}) do t[k] = v end
-  local s = rtpmidi.AppleMidiSession(t)
-  control:add_session(s)
-  assert(control:start_session(s.cookie))
-  return s
-end
+local function session(opts) return H.apple(control, { jitter_buffer_size = 0 }, FAST, opts) end
 
 local function joined(a, b)
   a:invite("127.0.0.1", b.config.port)

@@ -7,53 +7,17 @@
 --
 -- The fault injector (spec/fault_injector.lua) relays RTP sessions (RTP on
 -- P, RTCP on P+1, one way each); AppleMIDI answers on the port an invitation
--- came from, so this spec uses a two-way relay of its own, as
--- applemidi_spec.lua does: A invites the relay, the relay speaks to B from
+-- came from, so this spec uses the two-way relay H.apple_relay
+-- (spec/helper.lua): A invites the relay, the relay speaks to B from
 -- sockets of its own, and loses the next `drop_next` RTP packets from A.
 local rtpmidi = require "rtpmidi"
-local core = require "rtpmidi.core"
 local H = require "helper"
 
 local control = rtpmidi.RTPControl()
 
 local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300 }
 
-local function session(opts)
-  local t = { port = H.port() }
-  for k, v in pairs(FAST) do t[k] = v end
-  for k, v in pairs(opts) do t[k] = v end
-  local s = rtpmidi.AppleMidiSession(t)
-  control:add_session(s)
-  assert(control:start_session(s.cookie))
-  return s
-end
-
-local function relay(b_port)
-  local r = { dropped = 0, drop_next = 0, passed = 0, socks = {} }
-  r.port = H.port()
-  local back = {}
-  for i = 1, 2 do
-    local face_a = assert(core.udp("127.0.0.1", r.port + i - 1))
-    local face_b = assert(core.udp("127.0.0.1", H.port()))
-    r.socks[#r.socks + 1] = face_a
-    r.socks[#r.socks + 1] = face_b
-    face_a:recv(function(data, _, from)
-      back[i] = from
-      if i == 2 and data:byte(1) & 0xC0 == 0x80 then
-        if r.drop_next > 0 then
-          r.drop_next = r.drop_next - 1
-          r.dropped = r.dropped + 1
-          return
-        end
-        r.passed = r.passed + 1
-      end
-      face_b:send(data, "127.0.0.1", b_port + i - 1)
-    end)
-    face_b:recv(function(data) if back[i] then face_a:send(data, "127.0.0.1", back[i]) end end)
-  end
-  function r:close() for _, s in ipairs(self.socks) do s:close() end end
-  return r
-end
+local function session(opts) return H.apple(control, FAST, opts) end
 
 describe("AppleMidiSession guard packets", function()
   local rel
@@ -69,7 +33,7 @@ describe("AppleMidiSession guard packets", function()
     local bo = { incoming_midi = function(_, m, _, recovered) got[#got + 1] = { m = m, recovered = recovered } end }
     for k, v in pairs(b_opts) do bo[k] = v end
     local b = session(bo)
-    rel = relay(b.config.port)
+    rel = H.apple_relay(b.config.port)
     local joined = 0
     local a = session{ guard_interval = 50, participant_joined = function() joined = joined + 1 end }
     a:invite("127.0.0.1", rel.port)

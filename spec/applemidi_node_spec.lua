@@ -24,15 +24,7 @@ local function recorder()
   return r
 end
 
-local function session(r, opts)
-  local t = { name = "lua", port = H.port(), invite_interval = 200 }
-  for k, v in pairs(r.cb) do t[k] = v end
-  for k, v in pairs(opts or {}) do t[k] = v end
-  local s = rtpmidi.AppleMidiSession(t)
-  control:add_session(s)
-  assert(control:start_session(s.cookie))
-  return s
-end
+local function session(r, opts) return H.apple(control, { name = "lua", invite_interval = 200 }, r.cb, opts) end
 
 local function hex(s)
   return (s:gsub(".", function(c) return ("%02x "):format(c:byte()) end):gsub(" $", ""))

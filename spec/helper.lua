@@ -91,6 +91,60 @@ function H.assert_clean()
   end
 end
 
+--- Starts an AppleMidiSession on control: its options are { port = H.port() }
+-- with each of the option tables given (nil ones skipped) merged over it,
+-- left to right, later ones winning (a spec's fast timings, then a test's
+-- own options).
+function H.apple(control, ...)
+  local t = { port = H.port() }
+  for i = 1, select("#", ...) do
+    for k, v in pairs(select(i, ...) or {}) do t[k] = v end
+  end
+  local s = rtpmidi.AppleMidiSession(t)
+  control:add_session(s)
+  assert(control:start_session(s.cookie))
+  return s
+end
+
+--- A two-way relay between an AppleMIDI initiator A and a session on b_port
+-- (AppleMIDI answers on the port an invitation came from, which a one-way
+-- relay such as spec/fault_injector.lua cannot serve): A invites r.port, the
+-- relay speaks to B from sockets of its own, and loses chosen RTP packets
+-- from A (on the data port, r.port + 1): the next r.drop_next ones (a count,
+-- 0 at first), and those for which drop(n, data) is true, n counting A's RTP
+-- packets from 1 (r.rtp). r.dropped and r.passed count A's RTP packets lost
+-- and forwarded. r:close() closes its sockets.
+function H.apple_relay(b_port, drop)
+  local r = { port = H.port(), rtp = 0, dropped = 0, passed = 0, drop_next = 0, socks = {} }
+  local back = {}
+  for i = 1, 2 do
+    local face_a = assert(core.udp("127.0.0.1", r.port + i - 1))
+    local face_b = assert(core.udp("127.0.0.1", H.port()))
+    r.socks[#r.socks + 1] = face_a
+    r.socks[#r.socks + 1] = face_b
+    face_a:recv(function(data, _, from)
+      back[i] = from
+      if i == 2 and data:byte(1) & 0xC0 == 0x80 then
+        r.rtp = r.rtp + 1
+        if r.drop_next > 0 then
+          r.drop_next = r.drop_next - 1
+          r.dropped = r.dropped + 1
+          return
+        end
+        if drop and drop(r.rtp, data) then
+          r.dropped = r.dropped + 1
+          return
+        end
+        r.passed = r.passed + 1
+      end
+      face_b:send(data, "127.0.0.1", b_port + i - 1)
+    end)
+    face_b:recv(function(data) if back[i] then face_a:send(data, "127.0.0.1", back[i]) end end)
+  end
+  function r:close() for _, s in ipairs(self.socks) do s:close() end end
+  return r
+end
+
 --- Collects what rtpmidi.on_error reports while fn runs.
 function H.capture_errors(fn)
   local errors = {}

@@ -316,14 +316,8 @@ describe("hostile peers", function()
     return am(cmd, string.pack(">I4I4I4", 2, token, ssrc) .. (name and name .. "\0" or ""))
   end
 
-  local function apple(opts)
-    local t = { port = H.port(), invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 200 }
-    for k, v in pairs(opts) do t[k] = v end
-    local s = rtpmidi.AppleMidiSession(t)
-    control:add_session(s)
-    assert(control:start_session(s.cookie))
-    return s
-  end
+  local AM_FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 200 }
+  local function apple(opts) return H.apple(control, AM_FAST, opts) end
 
   it("AppleMidiSession: 100,000 bad control and data packets while a participant streams", function()
     local got, left = in_order(), {}

@@ -5,7 +5,6 @@
 -- stats say which exist (journal_sender, journal_receiver); a message sent
 -- after an idle period is journalled and repaired as any other.
 local rtpmidi = require "rtpmidi"
-local core = require "rtpmidi.core"
 local H = require "helper"
 local FI = require "fault_injector"
 
@@ -105,57 +104,23 @@ describe("MidiSession journal state", function()
 end)
 
 describe("AppleMidiSession journal state", function()
-  local socks = {}
+  local rel
   after_each(function()
-    for _, s in ipairs(socks) do s:close() end
-    socks = {}
+    if rel then rel:close(); rel = nil end
     H.assert_clean()
   end)
 
   local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 100,
                  guard_interval = 20 }
-  local function session(opts)
-    local t = { port = H.port(), bind_address = "127.0.0.1" }
-    for k, v in pairs(FAST) do t[k] = v end
-    for k, v in pairs(opts) do t[k] = v end
-    local s = rtpmidi.AppleMidiSession(t)
-    control:add_session(s)
-    assert(control:start_session(s.cookie))
-    return s
-  end
-
-  -- A invites a relay that forwards to B; it drops the next RTP packet from
-  -- A once drop_next is set.
-  local function relay(b_port)
-    local r = { dropped = 0, drop_next = false }
-    r.port = H.port()
-    local back = {}
-    for i = 1, 2 do
-      local face_a = assert(core.udp("127.0.0.1", r.port + i - 1))
-      local face_b = assert(core.udp("127.0.0.1", H.port()))
-      socks[#socks + 1] = face_a
-      socks[#socks + 1] = face_b
-      face_a:recv(function(data, _, from)
-        back[i] = from
-        if i == 2 and r.drop_next and data:byte(1) & 0xC0 == 0x80 then
-          r.drop_next = false
-          r.dropped = r.dropped + 1
-          return
-        end
-        face_b:send(data, "127.0.0.1", b_port + i - 1)
-      end)
-      face_b:recv(function(data) if back[i] then face_a:send(data, "127.0.0.1", back[i]) end end)
-    end
-    return r
-  end
+  local function session(opts) return H.apple(control, { bind_address = "127.0.0.1" }, FAST, opts) end
 
   it("makes it per participant and direction, and repairs the first message after an idle period", function()
     local got = {}
     local b = session{ incoming_midi = function(_, m, _, recovered) got[#got + 1] = { m = m, recovered = recovered } end }
-    local r = relay(b.config.port)
+    rel = H.apple_relay(b.config.port)
     local joined = 0
     local a = session{ participant_joined = function() joined = joined + 1 end }
-    a:invite("127.0.0.1", r.port)
+    a:invite("127.0.0.1", rel.port)
     H.run_until(function() return joined == 1 and #b:participants() == 1 end, "joined")
     H.run_until(function() return a:participants()[1].ck_exchanges >= 2 end, "CK exchanges")
     local function pa() return flags(a:participants()[1]) end
@@ -170,11 +135,11 @@ describe("AppleMidiSession journal state", function()
     H.run_until(function() return a:participants()[1].rs_received >= 1 end, "an RS")
     H.run_for(300)
     -- the packet of the note-on is lost: a guard packet's journal repairs it
-    r.drop_next = true
+    rel.drop_next = 1
     assert(a:send_midi("\x90\x3C\x64"))
     H.run_until(function() return #got == 2 end, "the note-on, repaired")
     assert.are.same({ m = "\x90\x3C\x64", recovered = true }, got[2])
-    assert.are.equal(1, r.dropped)
+    assert.are.equal(1, rel.dropped)
     assert.are.same({ sender = false, receiver = true }, pb())
     control:remove_session(a.cookie); control:remove_session(b.cookie)
   end)
