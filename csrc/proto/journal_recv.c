@@ -286,12 +286,19 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   rmp_midi_state *st = &x->r->st;
   if (x->skip_s && sj->s) return;
-  /* SysEx first: a lost Reset State SysEx (GM/DLS on/off) must not reset
-   * what the other chapters restore after it */
+  /* A lost System Reset first (the sender's Chapter X holds only SysEx sent
+   * after the last one), then SysEx (a lost Reset State SysEx, GM/DLS on or
+   * off, is replayed there): neither may undo what the other chapters
+   * restore after it. The reset ends every note in the model; the channel
+   * chapters then bring back those struck after it. One replay however
+   * many were lost: the count is taken from the journal. */
+  if ((sj->toc & RMP_EJ_SYS_D) && (sj->d.toc & RMP_EJ_D_B)) {
+    if (st->reset_count != sj->d.reset_count) out(x, 0xFF, 0, 0, 1);
+    st->reset_count = sj->d.reset_count;
+  }
   if (sj->toc & RMP_EJ_SYS_X) repair_x(x, &sj->x);
   if (sj->toc & RMP_EJ_SYS_D) {
     const rmp_ej_chap_d *d = &sj->d;
-    if (d->toc & RMP_EJ_D_B) st->reset_count = d->reset_count; /* System Reset is not replayed */
     if ((d->toc & RMP_EJ_D_G) && st->tune_count != d->tune_count) {
       out(x, 0xF6, 0, 0, 1);
       st->tune_count = d->tune_count;

@@ -311,6 +311,29 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   memcpy(slot->data, d, n);
 }
 
+/* 120 and 123-127 on a channel, or a Reset State command on all of them:
+ * earlier note commands and channel pressure stop being N-active (A.1):
+ * the notes that sound (or are referenced) change in packet t, so that
+ * Chapter N logs them off; poly pressure logs get X = 1 (A.9). Before the
+ * model applies the command. Returns whether a note was silenced. */
+static int silence(rmp_ej_send_chan *sc, const rmp_ms_channel *c, rmp_ej_tag t) {
+  int silenced = 0;
+  for (int n = 0; n < 128; n++)
+    if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = t; silenced = 1; }
+  if (silenced) sc->noteoff = t;
+  sc->cpres = 0;
+  for (int n = 0; n < 128; n++)
+    if (sc->poly[n]) sc->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
+  return silenced;
+}
+
+/* A Reset State command (A.1): every channel as by All Notes Off; a channel
+ * with a note silenced has changed in packet t (its journal logs it). */
+static void silence_all(rmp_ej_sender *s, rmp_ej_tag t) {
+  for (int ch = 0; ch < 16; ch++)
+    if (silence(&s->seq[ch], &s->st.ch[ch], t)) s->seq[ch].any = t;
+}
+
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
   rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
@@ -376,17 +399,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
           sc->cbtn[i] = 0;
         }
       }
-      if (d1 == 120 || d1 >= 123) {
-        /* earlier note commands and channel pressure stop being N-active;
-         * poly pressure logs get X = 1 (A.9) */
-        int silenced = 0;
-        for (int n = 0; n < 128; n++)
-          if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = t; silenced = 1; }
-        if (silenced) sc->noteoff = t;
-        sc->cpres = 0;
-        for (int n = 0; n < 128; n++)
-          if (sc->poly[n]) sc->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
-      }
+      if (d1 == 120 || d1 >= 123) (void)silence(sc, c, t);
       break;
     }
     case 0xC0: sc->prog = t; sc->progx = sc->rst_bank; break;
@@ -404,9 +417,16 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xFD: s->undef_seq[3] = t; break;
     case 0xF6: s->tune_seq = t; break;
     case 0xFE: s->sense_seq = t; break;
-    case 0xFF: s->reset_seq = t; x_clear(s); break; /* a Reset State command (A.1) */
+    case 0xFF: s->reset_seq = t; x_clear(s); silence_all(s, t); break; /* a Reset State command (A.1) */
     case 0xF0:
-      if (sysex_ok(msg, len)) x_record(s, t, msg, len);
+      if (!sysex_ok(msg, len)) return;
+      x_record(s, t, msg, len);
+      if (rmp_ms_is_reset_state(msg, len)) {
+        /* GM/GM2/DLS on or off: logged in Chapter X (a receiver replays it,
+         * A.1), and it ends every note as System Reset does */
+        silence_all(s, t);
+        rmp_ms_apply(&s->st, msg, len);
+      }
       return;
     default: return;
     }

@@ -150,6 +150,24 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   }
 }
 
+int rmp_ms_is_reset_state(const uint8_t *msg, size_t len) {
+  if (!msg || len < 1) return 0;
+  if (msg[0] == 0xFF) return 1;
+  if (len != 6 || msg[0] != 0xF0 || msg[1] != 0x7E || msg[5] != 0xF7) return 0;
+  if (msg[3] == 0x09) return msg[4] == 0x00 || msg[4] == 0x01 || msg[4] == 0x03;
+  if (msg[3] == 0x0A) return msg[4] == 0x01 || msg[4] == 0x02;
+  return 0;
+}
+
+/* A Reset State command: every note ends, and channel pressure with it (as
+ * 120 and 123-127 on each channel). */
+static void reset_state(rmp_midi_state *st) {
+  for (int ch = 0; ch < 16; ch++) {
+    all_notes_off(&st->ch[ch]);
+    st->ch[ch].chan_pressure = 0;
+  }
+}
+
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
   uint8_t s = msg[0];
@@ -216,8 +234,15 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   case 0xFC: st->seq_running = 0; break;
   case 0xFD: st->undef_count[3]++; break;
   case 0xFE: st->sense_count = (uint8_t)((st->sense_count + 1) & 127); break;
-  case 0xFF: st->reset_count = (uint8_t)((st->reset_count + 1) & 127); break;
-  default: break; /* F0/F7: SysEx not modelled */
+  case 0xFF:
+    st->reset_count = (uint8_t)((st->reset_count + 1) & 127);
+    reset_state(st);
+    break;
+  case 0xF0:
+    /* SysEx is not modelled, but for the Reset State ones */
+    if (rmp_ms_is_reset_state(msg, len)) reset_state(st);
+    break;
+  default: break;
   }
 }
 

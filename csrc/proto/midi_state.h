@@ -148,6 +148,12 @@ void rmp_ms_init(rmp_midi_state *st);
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len);
 /* Classify a controller number (RMP_MS_CTL_*). */
 int rmp_ms_ctl_class(uint8_t ctl);
+/* Whether a complete message is a Reset State command (RFC 6295 A.1):
+ * System Reset (FF), General MIDI System Enable, Disable or GM2 Enable
+ * (F0 7E dd 09 01|00|03 F7), DLS On or Off (F0 7E dd 0A 01|02 F7). The model ends every
+ * note and channel pressure on them, as All Notes Off on each channel:
+ * notes struck before one are no longer N-active. */
+int rmp_ms_is_reset_state(const uint8_t *msg, size_t len);
 int rmp_ms_cc_count_idx(uint8_t ctl);
 /* Toggle / count tool counter of a controller (0 for others). */
 uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);

@@ -649,7 +649,78 @@ static void test_reset_all_param(void) {
   CHECK(p && p->has_msb && p->msb == 2 && p->buttons == 3);
 }
 
+/* Reset State commands (RFC 6295 A.1): System Reset and GM/GM2/DLS on or
+ * off end every note. Packet 10: C4 on channel 1, E4 on channel 6; 11: the
+ * reset; 12: G4 on channel 1. A receiver that got 10 and lost 11 and 12
+ * replays the reset first, then G4 only: the notes before the reset stay
+ * off, in its device (the reset) and in its model. One that lost 12 only
+ * replays G4 (the reset is not repeated). */
+static void reset_state_case(const uint8_t *rst, size_t rlen) {
+  static const uint8_t c4[] = { 0x90, 0x3C, 0x64 }, e4[] = { 0x95, 0x40, 0x64 }, g4[] = { 0x90, 0x43, 0x50 };
+  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_init(&s, &cfg);
+  uint8_t out[512];
+  rmp_ej_send_encode(&s, 10, out, sizeof out);
+  rmp_ej_send_record(&s, 10, c4, 3);
+  rmp_ej_send_record(&s, 10, e4, 3);
+  rmp_ej_send_encode(&s, 11, out, sizeof out);
+  rmp_ej_send_record(&s, 11, rst, rlen);
+  CHECK_INT(s.st.ch[0].note_vel[0x3C], 0);
+  CHECK_INT(s.st.ch[5].note_vel[0x40], 0);
+  rmp_ej_send_encode(&s, 12, out, sizeof out);
+  rmp_ej_send_record(&s, 12, g4, 3);
+  int jl = rmp_ej_send_encode(&s, 13, out, sizeof out);
+  CHECK(jl > 0);
+
+  rmp_ej_recv_init(&r);
+  nxgot = 0;
+  rmp_ej_recv_packet(&r, 10, NULL, 0, xrec, NULL);
+  rmp_ej_recv_apply(&r, c4, 3);
+  rmp_ej_recv_apply(&r, e4, 3);
+  CHECK_INT(rmp_ej_recv_packet(&r, 13, out, (size_t)jl, xrec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+  CHECK_INT(nxgot, 2);
+  CHECK_MEM(xgot[0], xgot_len[0], rst, rlen);
+  CHECK_MEM(xgot[1], xgot_len[1], g4, 3);
+  CHECK_INT(r.st.ch[0].note_vel[0x3C], 0);
+  CHECK_INT(r.st.ch[5].note_vel[0x40], 0);
+  CHECK_INT(r.st.ch[0].note_vel[0x43], 0x50);
+  rmp_ms_diff d;
+  CHECK_INT(rmp_ms_compare(&s.st, &r.st, &d), 0);
+
+  rmp_ej_recv_init(&r);
+  nxgot = 0;
+  rmp_ej_recv_packet(&r, 10, NULL, 0, xrec, NULL);
+  rmp_ej_recv_apply(&r, c4, 3);
+  rmp_ej_recv_apply(&r, e4, 3);
+  rmp_ej_recv_packet(&r, 11, NULL, 0, xrec, NULL);
+  rmp_ej_recv_apply(&r, rst, rlen);
+  CHECK_INT(r.st.ch[5].note_vel[0x40], 0);
+  CHECK_INT(rmp_ej_recv_packet(&r, 13, out, (size_t)jl, xrec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
+  CHECK_INT(nxgot, 1);
+  CHECK_MEM(xgot[0], xgot_len[0], g4, 3);
+  CHECK_INT(rmp_ms_compare(&s.st, &r.st, &d), 0);
+}
+
+static void test_reset_state(void) {
+  static const uint8_t sys_reset[] = { 0xFF };
+  static const uint8_t gm2_on[] = { 0xF0, 0x7E, 0x10, 0x09, 0x03, 0xF7 };
+  static const uint8_t dls_off[] = { 0xF0, 0x7E, 0x7F, 0x0A, 0x02, 0xF7 };
+  static const uint8_t gm_disable[] = { 0xF0, 0x7E, 0x7F, 0x09, 0x00, 0xF7 };
+  reset_state_case(sys_reset, 1);
+  reset_state_case(gm_on, sizeof gm_on);
+  reset_state_case(gm2_on, sizeof gm2_on);
+  reset_state_case(dls_off, sizeof dls_off);
+  reset_state_case(gm_disable, sizeof gm_disable);
+  /* what is not one */
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x04, 0xF7 }, 6), 0);
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x02, 0xF7 }, 6), 0);
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7D, 0x7F, 0x09, 0x01, 0xF7 }, 6), 0);
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0x00, 0xF7 }, 7), 0);
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xFE }, 1), 0);
+}
+
 int main(void) {
+  test_reset_state();
   test_note_refcount();
   test_sysex();
   test_unknown_selection();
