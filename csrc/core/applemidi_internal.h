@@ -129,6 +129,8 @@ struct rtpmidi_apple {
   size_t cmds_cap;
   bool flushing;
   rmc_burst_hook burst;           /* flushes at the end of a received burst (runtime.h) */
+  struct ap_resolve *resolving;   /* invitations waiting for a host name's address */
+  size_t nresolving;
   /* invitations from unknown SSRCs: a token bucket (invitations_per_second) */
   double invite_tokens, invite_refill_ms;
 };

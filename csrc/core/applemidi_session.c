@@ -313,6 +313,7 @@ static void invite_failed(rtpmidi_apple *a, ap_peer *p, const char *reason) {
 }
 
 static int start_invite(rtpmidi_apple *a, const struct sockaddr *to, int port);
+static void cancel_resolves(rtpmidi_apple *a);
 
 /* Removes p; a joined participant is reported as left. */
 static void drop_peer(rtpmidi_apple *a, ap_peer *p, const char *reason) {
@@ -340,7 +341,7 @@ static bool accepted(rtpmidi_apple *a, const struct sockaddr *from) {
 
 /* Participants joined or on their way (not removed). */
 static size_t live_peers(const rtpmidi_apple *a) {
-  size_t n = 0;
+  size_t n = a->nresolving; /* invitations to host names count from the start */
   for (const ap_peer *p = a->peers; p; p = p->next) n += p->state != AP_DEAD;
   return n;
 }
@@ -877,6 +878,7 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
   enter(a);
   rtpmidi_apple_flush(a);
   rmc_burst_cancel(a->rt, &a->burst);
+  cancel_resolves(a);
   a->qn = a->qlen = 0;
   a->gen++;
   for (ap_peer *p = a->peers; p; p = p->next) {
@@ -914,17 +916,99 @@ static int start_invite(rtpmidi_apple *a, const struct sockaddr *to, int port) {
   return 0;
 }
 
+/* An invitation to a host name, waiting for its address (uv_getaddrinfo,
+ * off the loop). The session stays allocated until every callback came
+ * (open_handles); a stop cancels what it can and forgets the rest. */
+typedef struct ap_resolve {
+  uv_getaddrinfo_t req;
+  rtpmidi_apple *owner;
+  struct ap_resolve *next;
+  unsigned gen;     /* the session's stop count when asked */
+  int port;
+  char host[];
+} ap_resolve;
+
+static void unlink_resolve(rtpmidi_apple *a, ap_resolve *q) {
+  for (ap_resolve **pp = &a->resolving; *pp; pp = &(*pp)->next) {
+    if (*pp == q) {
+      *pp = q->next;
+      a->nresolving--;
+      return;
+    }
+  }
+}
+
+static void on_invite_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  ap_resolve *q = req->data;
+  rtpmidi_apple *a = q->owner;
+  a->open_handles--;
+  unlink_resolve(a, q);
+  if (!a->freed && a->started && q->gen == a->gen) {
+    enter(a);
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *ai = res; ai && status == 0; ai = ai->ai_next)
+      if (ai->ai_family == AF_INET) { pick = ai; break; }
+    if (!pick || start_invite(a, pick->ai_addr, q->port) != 0) {
+      if (a->ev.on_invite_failed) a->ev.on_invite_failed(a->ud, q->host, q->port, pick ? "no memory" : "unresolved");
+    }
+    leave(a);
+  }
+  uv_freeaddrinfo(res);
+  free(q);
+  release(a);
+}
+
+/* Cancels the resolutions a stop leaves behind (their callbacks still come,
+ * as UV_ECANCELED or late, and find the session stopped). */
+static void cancel_resolves(rtpmidi_apple *a) {
+  for (ap_resolve *q = a->resolving; q; q = q->next) uv_cancel((uv_req_t *)&q->req);
+  a->resolving = NULL;
+  a->nresolving = 0;
+}
+
 int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   if (!a->started) return UV_ENOTCONN;
-  if (!address || port < 1 || port > 65534) return UV_EINVAL;
-  if (strcmp(address, "localhost") == 0) address = "127.0.0.1";
-  struct sockaddr_in to;
-  if (uv_ip4_addr(address, port, &to)) return UV_EINVAL;
+  if (!address || !*address || port < 1 || port > 65534) return UV_EINVAL;
   if (live_peers(a) >= a->cfg.max_participants) return UV_ENOBUFS;
-  enter(a);
-  int r = start_invite(a, (const struct sockaddr *)&to, port);
-  leave(a);
-  return r;
+  struct sockaddr_in to;
+  if (uv_ip4_addr(address, port, &to) == 0) {
+    enter(a);
+    int r = start_invite(a, (const struct sockaddr *)&to, port);
+    leave(a);
+    return r;
+  }
+  /* A host name: its address comes later, the outcome as ever through
+   * on_joined or on_invite_failed ("unresolved"). Letters, digits, '-',
+   * '_' and '.' only (an IPv6 literal is refused: the sockets are IPv4). */
+  size_t n = strlen(address);
+  if (n > 253) return UV_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    char c = address[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.';
+    if (!ok) return UV_EINVAL;
+  }
+  ap_resolve *q = calloc(1, sizeof *q + n + 1);
+  if (!q) return UV_ENOMEM;
+  memcpy(q->host, address, n + 1);
+  q->owner = a;
+  q->gen = a->gen;
+  q->port = port;
+  q->req.data = q;
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  int r = uv_getaddrinfo(a->rt->loop, &q->req, on_invite_resolved, q->host, NULL, &hints);
+  if (r) {
+    free(q);
+    return r;
+  }
+  q->next = a->resolving;
+  a->resolving = q;
+  a->nresolving++;
+  a->open_handles++;
+  return 0;
 }
 
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id) {

@@ -399,7 +399,8 @@ typedef struct rtpmidi_apple_events {
   /* reason: "bye", "timeout", "stopped", "disconnected" */
   void (*on_left)(void *ud, const rtpmidi_apple_peer *p, const char *reason);
   void (*on_synced)(void *ud, const rtpmidi_apple_peer *p);   /* optional */
-  /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye". */
+  /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye",
+   * "unresolved" (a host name without an IPv4 address). */
   void (*on_invite_failed)(void *ud, const char *address, int port, const char *reason);
 } rtpmidi_apple_events;
 
@@ -432,9 +433,12 @@ int rtpmidi_apple_start(rtpmidi_apple *a);
 void rtpmidi_apple_stop(rtpmidi_apple *a);
 bool rtpmidi_apple_started(const rtpmidi_apple *a);
 int rtpmidi_apple_port(const rtpmidi_apple *a);
-/* Invites address (IPv4 literal) control port `port`. 0, UV_EINVAL,
+/* Invites address control port `port`: an IPv4 literal, or a host name
+ * resolved off the loop to its IPv4 address ("localhost", "studio.local"
+ * with mDNS name resolution). 0, UV_EINVAL, UV_ENOBUFS (max_participants),
  * UV_ENOTCONN (stopped). The outcome arrives as on_joined or
- * on_invite_failed. */
+ * on_invite_failed (reason "unresolved" for a name without an IPv4
+ * address). */
 int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
 /* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);

@@ -124,9 +124,10 @@ local function not_started()
   return nil, "ENOTCONN: session is not started", "ENOTCONN"
 end
 
---- Invites the session at host (IPv4 literal or "localhost"), control port
--- `port`. Returns true at once; the outcome comes as participant_joined(p)
--- or invitation_failed(address, port, reason).
+--- Invites the session at host (an IPv4 literal or a host name, resolved
+-- without blocking the loop), control port `port`. Returns true at once; the
+-- outcome comes as participant_joined(p) or invitation_failed(address, port,
+-- reason), "unresolved" for a name without an IPv4 address.
 function AppleMidiSession:invite(host, port)
   if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host), 3) end
   if math.type(port) ~= "integer" or port < 1 or port > 65534 then
