@@ -135,6 +135,14 @@ bool rmc_burst(rtpmidi_runtime *rt, uv_udp_t *udp, unsigned flags) {
        * the others, in the order they were given. A hook asked for while
        * they run waits for its owner's end-of-turn flush. */
       rt->running_hooks = true;
+      rmc_burst_hook *fwd = NULL; /* asked for newest first: run oldest first */
+      while (rt->hooks) {
+        rmc_burst_hook *h = rt->hooks;
+        rt->hooks = h->next;
+        h->next = fwd;
+        fwd = h;
+      }
+      rt->hooks = fwd;
       while (rt->hooks && rt->batch_udp == udp) {
         rmc_burst_hook *h = rt->hooks;
         rt->hooks = h->next;
@@ -166,11 +174,9 @@ void rmc_burst_forget(rtpmidi_runtime *rt, uv_udp_t *udp) {
 bool rmc_burst_defer(rtpmidi_runtime *rt, rmc_burst_hook *h) {
   if (!rt->batch_udp || rt->running_hooks) return false;
   if (!h->queued) {
-    /* appended: hooks run in the order they were first asked for */
-    rmc_burst_hook **pp = &rt->hooks;
-    while (*pp) pp = &(*pp)->next;
-    h->next = NULL;
-    *pp = h;
+    /* newest first; the burst's end runs them in the order first asked for */
+    h->next = rt->hooks;
+    rt->hooks = h;
     h->queued = true;
   }
   return true;
