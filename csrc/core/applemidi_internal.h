@@ -9,6 +9,8 @@
 #include "jitter_buffer.h"
 #include "journal.h"
 #include "midi_cmd.h"
+#include "midi_queue.h"
+#include "rtp.h"
 #include "rtp_seq.h"
 #include "runtime.h"
 
@@ -85,19 +87,11 @@ typedef struct ap_peer {
   rmp_ej_receiver *jr;
   rmp_cmd_decoder dec;
   uint8_t *sysex;                  /* max_sysex octets, from the first SysEx received */
-  bool anchored;
-  int64_t ext_ts, anchor_ts;
-  uint32_t last_ts;
-  double anchor_ms;
+  rmp_ts_anchor clock;             /* its RTP time to ours */
   /* counters */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
   uint64_t ck_exchanges, rs_sent, rs_received;
 } ap_peer;
-
-typedef struct ap_queued {
-  size_t off, len;
-  double t_ms;
-} ap_queued;
 
 struct rtpmidi_apple {
   rtpmidi_runtime *rt;
@@ -118,15 +112,8 @@ struct rtpmidi_apple {
   void *discovery;
   rtpmidi_apple_stats st;
   /* sending */
-  uint8_t *qbytes;
-  size_t qlen, qcap;
-  ap_queued *qmsgs;
-  size_t qn, qmcap;
-  uint8_t *scratch;
-  size_t scratch_cap;
+  rmc_midi_queue q;                /* made with the first message sent */
   rmp_cmd_encoder enc;
-  rmp_cmd_msg *cmds;
-  size_t cmds_cap;
   bool flushing;
   rmc_burst_hook burst;           /* flushes at the end of a received burst (runtime.h) */
   struct ap_resolve *resolving;   /* invitations waiting for a host name's address */

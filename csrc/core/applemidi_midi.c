@@ -73,66 +73,19 @@ static rmp_ej_receiver *receiver(ap_peer *p) {
   return p->jr;
 }
 
-void rmc_ap_free_queue(rtpmidi_apple *a) {
-  free(a->qbytes);
-  free(a->qmsgs);
-  free(a->scratch);
-  free(a->cmds);
-  a->qbytes = a->scratch = NULL;
-  a->qmsgs = NULL;
-  a->cmds = NULL;
-}
+void rmc_ap_free_queue(rtpmidi_apple *a) { rmc_midi_queue_free(&a->q); }
 
 /* ---- sending ---- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) n *= 2;
-  void *q = realloc(*p, n * elem);
-  if (!q) return UV_ENOMEM;
-  *p = q;
-  *cap = n;
-  return 0;
-}
 
 int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
   if (!a->started) return UV_ENOTCONN;
-  if (memchr(bytes, 0xF0, len) && grow((void **)&a->scratch, &a->scratch_cap, len, 1)) return UV_ENOMEM;
-  double now = rmc_ap_now();
-  size_t qn0 = a->qn, qlen0 = a->qlen;
-  rmp_midi_parser parser;
-  rmp_midi_parser_init(&parser, a->scratch, a->scratch_cap);
-  size_t pos = 0;
-  int r = 0;
-  for (;;) {
-    rmp_midi_event e;
-    pos += rmp_midi_parser_feed(&parser, bytes + pos, len - pos, &e);
-    if (e.error) { r = e.error; break; }
-    if (e.len) {
-      if (grow((void **)&a->qbytes, &a->qcap, a->qlen + e.len, 1) ||
-          grow((void **)&a->qmsgs, &a->qmcap, a->qn + 1, sizeof(ap_queued))) {
-        r = UV_ENOMEM;
-        break;
-      }
-      memcpy(a->qbytes + a->qlen, e.data, e.len);
-      a->qmsgs[a->qn++] = (ap_queued){a->qlen, e.len, now};
-      a->qlen += e.len;
-      continue;
-    }
-    if (pos >= len) break;
-  }
-  if (!r && rmp_midi_parser_pending(&parser)) r = RMP_E_TRUNCATED;
-  if (r) {
-    a->qn = qn0;
-    a->qlen = qlen0;
-    *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
-    return r == UV_ENOMEM ? r : UV_EINVAL;
-  }
-  if (a->qn > qn0) rmc_ap_want_flush(a);
+  size_t qn0 = a->q.n;
+  int r = rmc_midi_queue_add(&a->q, bytes, len, rmc_ap_now(), err);
+  if (r) return r;
+  if (a->q.n > qn0) rmc_ap_want_flush(a);
   return 0;
 }
 
@@ -159,29 +112,22 @@ static int send_section(rtpmidi_apple *a, ap_peer *p, const uint8_t *sect, size_
 
 int rtpmidi_apple_flush(rtpmidi_apple *a) {
   rmc_ap_flushed(a);
-  if (a->qn == 0 || a->flushing) return 0;
+  if (a->q.n == 0 || a->flushing) return 0;
   a->flushing = true;
-  if (grow((void **)&a->cmds, &a->cmds_cap, a->qn, sizeof(rmp_cmd_msg))) {
+  rmp_cmd_msg *cmds = rmc_midi_queue_commands(&a->q, CLOCK_RATE);
+  if (!cmds) {
     a->flushing = false;
-    a->qn = a->qlen = 0;
+    rmc_midi_queue_clear(&a->q);
     return UV_ENOMEM;
   }
-  double t0 = a->qmsgs[0].t_ms;
-  uint64_t prev = 0;
-  for (size_t i = 0; i < a->qn; i++) {
-    uint64_t ticks = (uint64_t)llround((a->qmsgs[i].t_ms - t0) * CLOCK_RATE / 1000.0);
-    if (ticks < prev) ticks = prev;
-    a->cmds[i] = (rmp_cmd_msg){(uint32_t)(ticks - prev), a->qbytes + a->qmsgs[i].off, a->qmsgs[i].len};
-    prev = ticks;
-  }
-  uint32_t ts = (uint32_t)rmc_ap_clock(t0);
+  uint32_t ts = (uint32_t)rmc_ap_clock(a->q.msgs[0].t_ms);
   double now = rmc_ap_now();
   size_t done = 0;
   int r = 0;
   uint8_t sect[AP_MAX_PACKET];
-  while (done < a->qn) {
+  while (done < a->q.n) {
     rmp_cmd_enc_info info;
-    int n = rmp_cmd_encode(&a->enc, a->cmds + done, a->qn - done, false, a->cfg.payload_budget, sect,
+    int n = rmp_cmd_encode(&a->enc, cmds + done, a->q.n - done, false, a->cfg.payload_budget, sect,
                            sizeof sect, &info);
     if (n < 0) {
       rmp_cmd_encoder_init(&a->enc);
@@ -194,7 +140,7 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
       if (sr && !r) r = sr;
       if (p->js) {
         for (size_t i = 0; i < info.nmsgs; i++)
-          rmp_ej_send_record(p->js, p->seq, a->cmds[done + i].data, a->cmds[done + i].len);
+          rmp_ej_send_record(p->js, p->seq, cmds[done + i].data, cmds[done + i].len);
         p->last_cmd_seq = p->seq;
         p->unconfirmed = true;
         p->guards_sent = 0;
@@ -206,7 +152,7 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
     a->st.messages_sent += info.nmsgs;
     done += info.nmsgs;
   }
-  a->qn = a->qlen = 0;
+  rmc_midi_queue_clear(&a->q);
   a->flushing = false;
   if (!a->busy) rmc_ap_schedule(a);
   return r;
@@ -214,28 +160,9 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
 
 /* ---- receiving ---- */
 
+/* The local time of p's RTP time (ticks, unwrapped): rtp.h's anchor. */
 static double local_time(const ap_peer *p, int64_t ticks) {
-  return p->anchor_ms + (double)(ticks - p->anchor_ts) * 1000.0 / CLOCK_RATE;
-}
-
-/* Maps the sender's RTP time to ours: the anchor is the packet with the
- * least transit so far (one that would land in the future moves it). */
-static void anchor(ap_peer *p, uint32_t ts, uint32_t end_ticks, double now) {
-  if (!p->anchored) {
-    p->anchored = true;
-    p->ext_ts = ts;
-    p->anchor_ts = p->ext_ts;
-    p->anchor_ms = now;
-  } else {
-    p->ext_ts += (int32_t)(ts - p->last_ts);
-  }
-  p->last_ts = ts;
-  int64_t end = p->ext_ts + end_ticks;
-  double t = local_time(p, end);
-  if (t > now || now - t > 2000.0) {
-    p->anchor_ts = end;
-    p->anchor_ms = now;
-  }
+  return rmp_ts_anchor_local(&p->clock, ticks, CLOCK_RATE);
 }
 
 typedef struct repair_ctx {
@@ -279,8 +206,8 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
   }
   rmc_sysex_on_demand(&p->dec, &probe, &p->sysex, a->cfg.max_sysex);
   double now = rmc_ap_now();
-  anchor(p, k->ts, end_ticks, now);
-  int64_t base = p->ext_ts;
+  rmp_ts_anchor_update(&p->clock, k->ts, end_ticks, now, CLOCK_RATE);
+  int64_t base = p->clock.ext_ts;
   /* Without memory for the receiver the packet's commands still go out. */
   if (a->cfg.recovery && receiver(p)) {
     rmp_cmd_header h;

@@ -879,7 +879,7 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
   rtpmidi_apple_flush(a);
   rmc_burst_cancel(a->rt, &a->burst);
   cancel_resolves(a);
-  a->qn = a->qlen = 0;
+  rmc_midi_queue_clear(&a->q);
   a->gen++;
   for (ap_peer *p = a->peers; p; p = p->next) {
     if (p->state == AP_DEAD) continue;

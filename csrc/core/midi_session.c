@@ -5,6 +5,8 @@
 #include "journal.h"
 #include "midi_cmd.h"
 #include "midi_msg.h"
+#include "midi_queue.h"
+#include "rtp.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,11 +16,6 @@
 #define DEFAULT_JOURNAL_HISTORY 256u
 #define MAX_JOURNAL_HISTORY 32767u /* half the sequence space */
 #define MAX_PACKET 1500
-
-typedef struct queued {
-  size_t off, len;   /* in the queue's byte buffer */
-  double t_ms;       /* when it was given */
-} queued;
 
 typedef struct turn_handles {
   uv_idle_t idle;    /* keeps the loop from blocking while messages wait */
@@ -51,23 +48,12 @@ struct rtpmidi_midi_session {
   rmc_burst_hook burst;  /* flushes at the end of a received burst (runtime.h) */
   bool flushing;
   /* sending */
-  uint8_t *qbytes;
-  size_t qlen, qcap;
-  queued *qmsgs;
-  size_t qn, qmcap;
-  uint8_t *scratch;      /* SysEx assembly for send */
-  size_t scratch_cap;
+  rmc_midi_queue q;
   rmp_cmd_encoder enc;
-  rmp_cmd_msg *cmds;
-  size_t cmds_cap;
   /* receiving */
   rmp_cmd_decoder dec;
   uint8_t *sysex;        /* max_sysex octets, allocated with the first SysEx received */
-  bool anchored;
-  int64_t ext_ts;        /* the last packet's timestamp, unwrapped */
-  uint32_t last_ts;
-  double anchor_ms;      /* local time of ext_ts == anchor_ts */
-  int64_t anchor_ts;
+  rmp_ts_anchor clock;   /* the peer's RTP time to ours */
   /* The recovery journal: the sender's state (~37 KiB) is allocated with the
    * first packet that carries commands, the receiver's (~17 KiB) with the
    * first packet received, so that an idle, send-only or receive-only
@@ -260,27 +246,6 @@ static int open_turn(rtpmidi_midi_session *m) {
   return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) n *= 2;
-  void *q = realloc(*p, n * elem);
-  if (!q) return UV_ENOMEM;
-  *p = q;
-  *cap = n;
-  return 0;
-}
-
-static int queue_msg(rtpmidi_midi_session *m, const uint8_t *msg, size_t len, double t) {
-  if (grow((void **)&m->qbytes, &m->qcap, m->qlen + len, 1) ||
-      grow((void **)&m->qmsgs, &m->qmcap, m->qn + 1, sizeof(queued)))
-    return UV_ENOMEM;
-  memcpy(m->qbytes + m->qlen, msg, len);
-  m->qmsgs[m->qn++] = (queued){m->qlen, len, t};
-  m->qlen += len;
-  return 0;
-}
-
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
                               const char **err) {
   return rtpmidi_midi_session_send_at(m, bytes, len, -1, err);
@@ -293,39 +258,15 @@ int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, 
   *err = NULL;
   if (!rtpmidi_session_started(m->rtp)) return UV_ENOTCONN;
   if (!m->turn && open_turn(m)) return UV_ENOMEM;
-  /* A SysEx in the input is never longer than the input. */
-  if (memchr(bytes, 0xF0, len) && grow((void **)&m->scratch, &m->scratch_cap, len, 1))
-    return UV_ENOMEM;
   double now = rtpmidi_now_ms();
   /* A time from a MIDI input (when the bytes arrived there) may be earlier
    * than now; one from the future would make a negative delta. */
   if (time_ms >= 0 && time_ms < now) now = time_ms;
-  if (m->qn && now < m->qmsgs[m->qn - 1].t_ms) now = m->qmsgs[m->qn - 1].t_ms;
-  size_t qn0 = m->qn, qlen0 = m->qlen;
-  rmp_midi_parser p;
-  rmp_midi_parser_init(&p, m->scratch, m->scratch_cap);
-  size_t pos = 0;
-  int r = 0;
-  for (;;) {
-    rmp_midi_event e;
-    size_t used = rmp_midi_parser_feed(&p, bytes + pos, len - pos, &e);
-    pos += used;
-    if (e.error) { r = e.error; break; }
-    if (e.len) {
-      if ((r = queue_msg(m, e.data, e.len, now))) break;
-      continue;
-    }
-    if (pos >= len) break;
-  }
-  if (!r && rmp_midi_parser_pending(&p)) r = RMP_E_TRUNCATED;
-  if (r) {
-    /* All or nothing: forget what this call queued. */
-    m->qn = qn0;
-    m->qlen = qlen0;
-    *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
-    return r == UV_ENOMEM ? r : UV_EINVAL;
-  }
-  if (m->qn > qn0) {
+  if (m->q.n && now < m->q.msgs[m->q.n - 1].t_ms) now = m->q.msgs[m->q.n - 1].t_ms;
+  size_t qn0 = m->q.n;
+  int r = rmc_midi_queue_add(&m->q, bytes, len, now, err);
+  if (r) return r;
+  if (m->q.n > qn0) {
     /* Given while a received burst is delivered (an echo, a relay): the
      * packet leaves at the burst's end. Otherwise, or should that not come,
      * after the loop turn's callbacks. */
@@ -342,30 +283,22 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
   if (!m->turn) return 0; /* nothing was ever queued */
   uv_idle_stop(&m->turn->idle);
   uv_check_stop(&m->turn->check);
-  if (m->qn == 0 || m->flushing) return 0;
+  if (m->q.n == 0 || m->flushing) return 0;
   m->flushing = true;
-  if (grow((void **)&m->cmds, &m->cmds_cap, m->qn, sizeof(rmp_cmd_msg))) {
+  double rate = (double)(m->cfg.rtp.clock_rate ? m->cfg.rtp.clock_rate : 10000);
+  rmp_cmd_msg *cmds = rmc_midi_queue_commands(&m->q, rate);
+  if (!cmds) {
     m->flushing = false;
     return UV_ENOMEM;
   }
-  /* Delta times from when each message was given, in RTP ticks. */
-  double rate = (double)(m->cfg.rtp.clock_rate ? m->cfg.rtp.clock_rate : 10000);
-  double t0 = m->qmsgs[0].t_ms;
-  uint64_t prev = 0;
-  for (size_t i = 0; i < m->qn; i++) {
-    uint64_t ticks = (uint64_t)llround((m->qmsgs[i].t_ms - t0) * rate / 1000.0);
-    if (ticks < prev) ticks = prev;
-    m->cmds[i] = (rmp_cmd_msg){(uint32_t)(ticks - prev), m->qbytes + m->qmsgs[i].off,
-                               m->qmsgs[i].len};
-    prev = ticks;
-  }
+  double t0 = m->q.msgs[0].t_ms;
   uint32_t ts = rtpmidi_session_media_time(m->rtp) -
                 (uint32_t)llround((rtpmidi_now_ms() - t0) * rate / 1000.0);
   size_t done = 0;
   int r = 0;
-  while (done < m->qn) {
+  while (done < m->q.n) {
     rmp_cmd_enc_info info;
-    r = send_packet(m, m->cmds + done, m->qn - done, ts, &info);
+    r = send_packet(m, cmds + done, m->q.n - done, ts, &info);
     if (r == UV_EINVAL || (r < 0 && r > -100)) {
       /* An encoder error cannot happen for messages the parser accepted;
        * drop the rest rather than loop. */
@@ -378,39 +311,14 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
     done += info.nmsgs;
   }
   arm_guard(m);
-  m->qn = 0;
-  m->qlen = 0;
+  rmc_midi_queue_clear(&m->q);
   m->flushing = false;
   return r;
 }
 
-/* Maps an RTP time (ticks, unwrapped) to local milliseconds. The anchor is
- * the packet that arrived with the least transit so far: a packet that would
- * map into the future moves it. */
+/* The local time of an RTP time (ticks, unwrapped): rtp.h's anchor. */
 static double local_time(const rtpmidi_midi_session *m, int64_t ticks) {
-  return m->anchor_ms + (double)(ticks - m->anchor_ts) * 1000.0 / (double)m->cfg.rtp.clock_rate;
-}
-
-/* end_ticks: the time of the packet's last command after its timestamp; the
- * packet left no earlier than that. */
-static void anchor(rtpmidi_midi_session *m, uint32_t timestamp, uint32_t end_ticks, double now) {
-  if (!m->anchored) {
-    m->anchored = true;
-    m->ext_ts = timestamp;
-    m->anchor_ts = m->ext_ts;
-    m->anchor_ms = now;
-  } else {
-    m->ext_ts += (int32_t)(timestamp - m->last_ts);
-  }
-  m->last_ts = timestamp;
-  int64_t end = m->ext_ts + end_ticks;
-  double t = local_time(m, end);
-  /* Earlier than its time can be: less transit than the anchor had. Much
-   * later (over 2 s): the peer's clock jumped. Either way, re-anchor. */
-  if (t > now || now - t > 2000.0) {
-    m->anchor_ts = end;
-    m->anchor_ms = now;
-  }
+  return rmp_ts_anchor_local(&m->clock, ticks, (double)m->cfg.rtp.clock_rate);
 }
 
 /* A repair command from the journal, delivered before the packet's own. */
@@ -443,9 +351,9 @@ static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t 
   }
   rmc_sysex_on_demand(&m->dec, &probe, &m->sysex, m->cfg.max_sysex);
   double now = rtpmidi_now_ms();
-  anchor(m, timestamp, end_ticks, now);
+  rmp_ts_anchor_update(&m->clock, timestamp, end_ticks, now, (double)m->cfg.rtp.clock_rate);
   m->busy++;
-  int64_t base = m->ext_ts;
+  int64_t base = m->clock.ext_ts;
   int section = rmp_cmd_iter_init(&it, &m->dec, payload, len);
   /* Without memory for the receiver the packet's own commands still go out;
    * the next packet tries again. */
@@ -491,10 +399,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
 static void destroy(rtpmidi_midi_session *m) {
   free(m->jsend);
   free(m->jrecv);
-  free(m->qbytes);
-  free(m->qmsgs);
-  free(m->scratch);
-  free(m->cmds);
+  rmc_midi_queue_free(&m->q);
   free(m->sysex);
   free(m);
 }

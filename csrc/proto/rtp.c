@@ -66,3 +66,28 @@ const char *rmp_rtp_strerror(int err) {
   default: return "unknown RTP error";
   }
 }
+
+double rmp_ts_anchor_local(const rmp_ts_anchor *a, int64_t ticks, double rate) {
+  return a->anchor_ms + (double)(ticks - a->anchor_ts) * 1000.0 / rate;
+}
+
+void rmp_ts_anchor_update(rmp_ts_anchor *a, uint32_t ts, uint32_t end_ticks, double now_ms,
+                          double rate) {
+  if (!a->anchored) {
+    a->anchored = true;
+    a->ext_ts = ts;
+    a->anchor_ts = a->ext_ts;
+    a->anchor_ms = now_ms;
+  } else {
+    a->ext_ts += (int32_t)(ts - a->last_ts);
+  }
+  a->last_ts = ts;
+  int64_t end = a->ext_ts + end_ticks;
+  double t = rmp_ts_anchor_local(a, end, rate);
+  /* Earlier than its time can be: less transit than the anchor had. Much
+   * later (over 2 s): the sender's clock jumped. Either way, re-anchor. */
+  if (t > now_ms || now_ms - t > 2000.0) {
+    a->anchor_ts = end;
+    a->anchor_ms = now_ms;
+  }
+}

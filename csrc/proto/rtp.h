@@ -1,4 +1,5 @@
-/* RTP fixed header (RFC 3550 section 5.1): encode and parse. Pure: no I/O. */
+/* RTP fixed header (RFC 3550 section 5.1): encode and parse; the mapping of
+ * a sender's RTP times to local ones. Pure: no I/O. */
 #ifndef RMP_RTP_H
 #define RMP_RTP_H
 
@@ -42,5 +43,24 @@ void rmp_rtp_write_header(uint8_t *buf, uint8_t payload_type, bool marker,
 
 /* A readable name for an RMP_ERTP_* code. */
 const char *rmp_rtp_strerror(int err);
+
+/* Maps a sender's RTP times to local milliseconds. The anchor is the packet
+ * that arrived with the least transit so far. Zero it to start. */
+typedef struct rmp_ts_anchor {
+  bool anchored;
+  int64_t ext_ts;      /* the last packet's timestamp, unwrapped */
+  uint32_t last_ts;
+  int64_t anchor_ts;   /* ticks (unwrapped) that map to anchor_ms */
+  double anchor_ms;
+} rmp_ts_anchor;
+
+/* A packet with timestamp ts arrived at now_ms; end_ticks is the time of its
+ * last command after ts (the packet left no earlier than that). rate: the
+ * RTP clock in Hz. Afterwards a->ext_ts is ts unwrapped. */
+void rmp_ts_anchor_update(rmp_ts_anchor *a, uint32_t ts, uint32_t end_ticks, double now_ms,
+                          double rate);
+
+/* The local time, in ms, of an RTP time (ticks, unwrapped). */
+double rmp_ts_anchor_local(const rmp_ts_anchor *a, int64_t ticks, double rate);
 
 #endif

@@ -67,9 +67,51 @@ static void test_errors(void) {
   CHECK(rmp_rtp_strerror(RMP_ERTP_SHORT)[0] != 0);
 }
 
+/* A packet (ts, its last command end ticks after it) arrives at now at
+ * 10 kHz; then the anchor is at anchor_ts and ts + end maps to local. */
+#define ARRIVE(a, ts, end, now, want_anchor_ts, want_local) do { \
+    rmp_ts_anchor_update(&(a), ts, end, now, 10000.0); \
+    CHECK_INT((a).anchor_ts, want_anchor_ts); \
+    CHECK(rmp_ts_anchor_local(&(a), (a).ext_ts + (end), 10000.0) == (want_local)); \
+  } while (0)
+
+static void test_anchor(void) {
+  rmp_ts_anchor a = {0};
+  /* The first packet anchors: its timestamp is now. */
+  ARRIVE(a, 1000, 0, 500.0, 1000, 500.0);
+  CHECK(a.anchored);
+  CHECK(rmp_ts_anchor_local(&a, 1100, 10000.0) == 510.0);
+  /* 20 ms of RTP time 30 ms later: more transit, the anchor stays. */
+  ARRIVE(a, 1200, 0, 530.0, 1000, 520.0);
+  /* Its last command 10 ms after its timestamp, 5 ms later: less transit
+   * (it would map into the future), the anchor moves to that command. */
+  ARRIVE(a, 1300, 100, 535.0, 1400, 535.0);
+  /* 10 ms of RTP time 2.5 s later: over 2 s late, re-anchored. */
+  ARRIVE(a, 1500, 0, 3045.0, 1500, 3045.0);
+  /* 1.5 s late is kept: jitter, not a jump. */
+  ARRIVE(a, 1600, 0, 4555.0, 1500, 3055.0);
+}
+
+/* The 32-bit timestamp wraps; the unwrapped one goes on. */
+static void test_anchor_wrap(void) {
+  rmp_ts_anchor a = {0};
+  rmp_ts_anchor_update(&a, 0xffffff00u, 0, 100.0, 1000.0);
+  CHECK_INT(a.ext_ts, 0xffffff00u);
+  rmp_ts_anchor_update(&a, 0x00000010u, 0, 400.0, 1000.0);
+  CHECK_INT(a.ext_ts, 0x100000010ll);
+  CHECK_INT(a.anchor_ts, 0xffffff00u);
+  CHECK(rmp_ts_anchor_local(&a, a.ext_ts, 1000.0) == 372.0);
+  /* and back across it: an older packet comes out before the anchor */
+  rmp_ts_anchor_update(&a, 0xfffffff0u, 0, 410.0, 1000.0);
+  CHECK_INT(a.ext_ts, 0xfffffff0u);
+  CHECK(rmp_ts_anchor_local(&a, a.ext_ts, 1000.0) == 340.0);
+}
+
 int main(void) {
   test_write();
   test_parse_full();
   test_errors();
+  test_anchor();
+  test_anchor_wrap();
   return check_report();
 }
