@@ -136,6 +136,18 @@ static int latency(int local_port, int peer_port, long n, long warmup, double ti
   return got < n;
 }
 
+/* Prints a one-process throughput line from the run's counts, clock (ns)
+ * and CPU time at its start; returns the exit status (1: incomplete). */
+static int throughput_line(const char *name, const char *what, long packets, long sent, long received,
+                           double t0, double c0) {
+  double secs = (bench_now_ns() - t0) / 1e9, cpu = bench_cpu_s() - c0;
+  printf("BENCH kind=throughput name=%s what=\"%s\" procs=1 packets=%ld lost=%ld seconds=%.3f pps=%.0f "
+         "cpu_s_per_mpkt=%.3f status=%s\n",
+         name, what, received, sent - received, secs, (double)received / secs,
+         received ? cpu / ((double)received / 1e6) : NAN, received == packets ? "ok" : "incomplete");
+  return received != packets;
+}
+
 static int throughput(int port_a, int port_b, long packets, long window, double timeout_s) {
   int a = open_socket(port_a, port_b, 2), b = open_socket(port_b, port_a, 2);
   int size = 1 << 20;
@@ -159,14 +171,10 @@ static int throughput(int port_a, int port_b, long packets, long window, double 
     }
     if ((received & 1023) == 0 && bench_now_ns() > deadline) break;
   }
-  double secs = (bench_now_ns() - t0) / 1e9, cpu = bench_cpu_s() - c0;
-  printf("BENCH kind=throughput name=udp_floor_1proc what=\"C, blocking sockets, 1 process\" procs=1 "
-         "packets=%ld lost=%ld seconds=%.3f pps=%.0f cpu_s_per_mpkt=%.3f status=%s\n",
-         received, sent - received, secs, (double)received / secs,
-         received ? cpu / ((double)received / 1e6) : NAN, received == packets ? "ok" : "incomplete");
+  int rc = throughput_line("udp_floor_1proc", "C, blocking sockets, 1 process", packets, sent, received, t0, c0);
   close(a);
   close(b);
-  return received != packets;
+  return rc;
 }
 
 /* Sends n datagrams (msg's template) on fd, BATCH per sendmmsg call. */
@@ -221,14 +229,11 @@ static int throughput_batch(int port_a, int port_b, long packets, long window, d
     sent += more;
     if (bench_now_ns() > deadline) break;
   }
-  double secs = (bench_now_ns() - t0) / 1e9, cpu = bench_cpu_s() - c0;
-  printf("BENCH kind=throughput name=udp_floor_batch_1proc what=\"C, blocking sockets, sendmmsg (addressed) + recvmmsg, "
-         "1 process\" procs=1 packets=%ld lost=%ld seconds=%.3f pps=%.0f cpu_s_per_mpkt=%.3f status=%s\n",
-         received, sent - received, secs, (double)received / secs,
-         received ? cpu / ((double)received / 1e6) : NAN, received == packets ? "ok" : "incomplete");
+  int rc = throughput_line("udp_floor_batch_1proc", "C, blocking sockets, sendmmsg (addressed) + recvmmsg, 1 process",
+                           packets, sent, received, t0, c0);
   close(a);
   close(b);
-  return received != packets;
+  return rc;
 }
 
 int main(int argc, char **argv) {

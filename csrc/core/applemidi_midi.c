@@ -352,7 +352,6 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
     int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
     if (jl <= 0) {
       /* an empty journal (its checkpoint is past every change): nothing to protect */
-      p->guards_sent = GUARD_OPEN + MAX_LATE_GUARDS;
       p->unconfirmed = false;
       return;
     }

@@ -42,7 +42,6 @@ struct rtpmidi_midi_session {
   rtpmidi_midi_events ev;
   void *ud;
   rtpmidi_midi_config cfg;
-  uv_loop_t *loop;
   rtpmidi_runtime *rt;
   turn_handles *turn;    /* made by the first send: a session that only receives has none */
   rmc_burst_hook burst;  /* flushes at the end of a received burst (runtime.h) */
@@ -216,7 +215,6 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
     free(m);
     return r;
   }
-  m->loop = rtpmidi_runtime_loop(rt);
   m->rt = rt;
   m->burst.run = on_burst_end;
   m->burst.owner = m;
@@ -233,9 +231,9 @@ static int open_turn(rtpmidi_midi_session *m) {
   turn_handles *t = calloc(1, sizeof *t);
   if (!t) return UV_ENOMEM;
   t->owner = m;
-  uv_idle_init(m->loop, &t->idle);
-  uv_check_init(m->loop, &t->check);
-  uv_timer_init(m->loop, &t->guard);
+  uv_idle_init(m->rt->loop, &t->idle);
+  uv_check_init(m->rt->loop, &t->check);
+  uv_timer_init(m->rt->loop, &t->guard);
   t->idle.data = t->check.data = t->guard.data = t;
   t->open = 3;
   /* These handles only run while messages wait: they must not keep the loop

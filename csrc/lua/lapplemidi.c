@@ -345,7 +345,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_apple *la = rml_self(L, APPLE_MT);
+  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT); /* __gc: no method upvalue */
   if (la->a) {
     /* no Lua calls from here on: the owner is gone (or the state is closing) */
     la->owner_ref = LUA_NOREF;

@@ -165,7 +165,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT); /* __gc: no method upvalue */
   if (lm->m) {
     rtpmidi_midi_session_free(lm->m);
     lm->m = NULL;

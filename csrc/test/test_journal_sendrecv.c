@@ -219,65 +219,53 @@ static void on_repair_msg(void *ud, const uint8_t *msg, size_t len) {
   if (rp->n < 64 && len <= 3) memcpy(rp->bytes[rp->n++], msg, len);
 }
 
+/* Packet 1 (messages p1) reaches the receiver, packet 2 (p2) is lost:
+ * returns what the receiver makes of packet 3's journal, its repairs in rep. */
+static int lose_packet_2(const uint8_t (*p1)[3], int n1, const uint8_t (*p2)[3], int n2, repairs_t *rep) {
+  rmp_ej_send_config cfg = {0, 0, 0};
+  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_init(&r);
+  uint8_t j[512];
+  int n = rmp_ej_send_encode(&s, 1, j, sizeof j);
+  CHECK(rmp_ej_recv_packet(&r, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, rep) >= 0);
+  for (int i = 0; i < n1; i++) { rmp_ej_send_record(&s, 1, p1[i], 3); rmp_ej_recv_apply(&r, p1[i], 3); }
+  rmp_ej_send_encode(&s, 2, j, sizeof j);
+  for (int i = 0; i < n2; i++) rmp_ej_send_record(&s, 2, p2[i], 3);
+  n = rmp_ej_send_encode(&s, 3, j, sizeof j);
+  CHECK(n > 0);
+  return rmp_ej_recv_packet(&r, 3, j, n > 0 ? (size_t)n : 0, on_repair_msg, rep);
+}
+
+/* Where the repairs hold msg: its index, or -1. */
+static int repair_at(const repairs_t *rep, const uint8_t msg[3]) {
+  for (int i = 0; i < rep->n; i++)
+    if (memcmp(rep->bytes[i], msg, 3) == 0) return i;
+  return -1;
+}
+
 /* A controller the receiver never had is repaired even when the journal's
  * value equals the model's zero: the device behind the receiver keeps its
  * own default (volume 100, say) until it is told. */
 static void test_unknown_controller(void) {
-  static rmp_ej_sender snd;
-  static rmp_ej_receiver rcv;
-  rmp_ej_send_config cfg = {0, 0, 0};
-  rmp_ej_send_init(&snd, &cfg);
-  rmp_ej_recv_init(&rcv);
   repairs_t rep = {{{0}}, 0};
-  uint8_t j[512];
-  static const uint8_t on[3] = {0x90, 60, 100}, vol0[3] = {0xB0, 7, 0}, bend[3] = {0xE0, 0, 64};
-  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
-  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
-  rmp_ej_send_record(&snd, 1, on, 3);
-  rmp_ej_recv_apply(&rcv, on, 3);
-  n = rmp_ej_send_encode(&snd, 2, j, sizeof j);     /* packet 2: lost */
-  rmp_ej_send_record(&snd, 2, vol0, 3);
-  rmp_ej_send_record(&snd, 2, bend, 3);             /* bend to the centre, the model's default */
-  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3: arrives after the loss */
-  CHECK(n > 0);
-  int f = rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep);
+  static const uint8_t p1[][3] = { {0x90, 60, 100} };
+  /* volume 0, and bend to the centre, the model's default */
+  static const uint8_t p2[][3] = { {0xB0, 7, 0}, {0xE0, 0, 64} };
+  int f = lose_packet_2(p1, 1, p2, 2, &rep);
   CHECK(f >= 0 && (f & RMP_EJ_R_LOSS) && (f & RMP_EJ_R_REPAIRED));
-  int saw_vol = 0, saw_bend = 0;
-  for (int i = 0; i < rep.n; i++) {
-    if (memcmp(rep.bytes[i], vol0, 3) == 0) saw_vol = 1;
-    if (memcmp(rep.bytes[i], bend, 3) == 0) saw_bend = 1;
-  }
-  CHECK(saw_vol);
-  CHECK(saw_bend);
+  CHECK(repair_at(&rep, p2[0]) >= 0);
+  CHECK(repair_at(&rep, p2[1]) >= 0);
 }
 
 /* The RPN selection is repaired when the receiver got only half of it: its
  * LSB register was never received, even though the model's zero matches. */
 static void test_unknown_selection(void) {
-  static rmp_ej_sender snd;
-  static rmp_ej_receiver rcv;
-  rmp_ej_send_config cfg = {0, 0, 0};
-  rmp_ej_send_init(&snd, &cfg);
-  rmp_ej_recv_init(&rcv);
   repairs_t rep = {{{0}}, 0};
-  uint8_t j[512];
-  static const uint8_t sel_msb[3] = {0xB0, 101, 0}, sel_lsb[3] = {0xB0, 100, 0}, entry[3] = {0xB0, 6, 10};
-  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
-  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
-  rmp_ej_send_record(&snd, 1, sel_msb, 3);
-  rmp_ej_recv_apply(&rcv, sel_msb, 3);
-  n = rmp_ej_send_encode(&snd, 2, j, sizeof j);     /* packet 2: lost */
-  rmp_ej_send_record(&snd, 2, sel_lsb, 3);
-  rmp_ej_send_record(&snd, 2, entry, 3);
-  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3 */
-  CHECK(n > 0);
-  int f = rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep);
+  static const uint8_t p1[][3] = { {0xB0, 101, 0} };
+  static const uint8_t p2[][3] = { {0xB0, 100, 0}, {0xB0, 6, 10} }; /* LSB, Data Entry */
+  int f = lose_packet_2(p1, 1, p2, 2, &rep);
   CHECK(f >= 0 && (f & RMP_EJ_R_REPAIRED));
-  int at_lsb = -1, at_entry = -1;
-  for (int i = 0; i < rep.n; i++) {
-    if (memcmp(rep.bytes[i], sel_lsb, 3) == 0) at_lsb = i;
-    if (memcmp(rep.bytes[i], entry, 3) == 0) at_entry = i;
-  }
+  int at_lsb = repair_at(&rep, p2[0]), at_entry = repair_at(&rep, p2[1]);
   CHECK(at_lsb >= 0);
   CHECK(at_entry > at_lsb);
 }
@@ -288,27 +276,14 @@ static void test_unknown_selection(void) {
  * whole pair before the Data Entry, although the model's selection already
  * matches. (Found by spec/journal_spec: the device's NRPN 0/3 got 88.) */
 static void test_assumed_lsb(void) {
-  static rmp_ej_sender snd;
-  static rmp_ej_receiver rcv;
-  rmp_ej_send_config cfg = {0, 0, 0};
-  rmp_ej_send_init(&snd, &cfg);
-  rmp_ej_recv_init(&rcv);
   repairs_t rep = {{{0}}, 0};
-  uint8_t j[512];
   static const uint8_t p1[][3] = { {0xB0, 99, 0}, {0xB0, 98, 3}, {0xB0, 6, 37}, {0xB0, 99, 0} };
   static const uint8_t p2[][3] = { {0xB0, 98, 0}, {0xB0, 6, 88} };
-  int n = rmp_ej_send_encode(&snd, 1, j, sizeof j); /* packet 1: delivered */
-  CHECK(rmp_ej_recv_packet(&rcv, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, &rep) >= 0);
-  for (int i = 0; i < 4; i++) { rmp_ej_send_record(&snd, 1, p1[i], 3); rmp_ej_recv_apply(&rcv, p1[i], 3); }
-  rmp_ej_send_encode(&snd, 2, j, sizeof j);         /* packet 2: lost */
-  for (int i = 0; i < 2; i++) rmp_ej_send_record(&snd, 2, p2[i], 3);
-  n = rmp_ej_send_encode(&snd, 3, j, sizeof j);     /* packet 3 */
-  CHECK(n > 0);
-  CHECK(rmp_ej_recv_packet(&rcv, 3, j, (size_t)n, on_repair_msg, &rep) & RMP_EJ_R_REPAIRED);
+  CHECK(lose_packet_2(p1, 4, p2, 2, &rep) & RMP_EJ_R_REPAIRED);
   static const uint8_t want[][3] = { {0xB0, 99, 0}, {0xB0, 98, 0}, {0xB0, 6, 88} };
   CHECK_INT(rep.n, 3);
   for (int i = 0; i < 3 && i < rep.n; i++) CHECK_MEM(rep.bytes[i], 3, want[i], 3);
-  CHECK_INT(rmp_ms_compare(&snd.st, &rcv.st, NULL), 0);
+  CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
 }
 
 /* ---- Chapter E reference counts (RFC 6295 A.7) ---------------------------- */

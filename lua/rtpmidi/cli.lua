@@ -481,7 +481,7 @@ function M.stream(args)
     if opts.address then
       -- a host that is no address nor name raises: a message like the others
       local pok, iok, ierr = pcall(session.invite, session, opts.address, send_port)
-      if not pok then iok, ierr = nil, tostring(iok):gsub("^.-: bad argument", "bad argument") end
+      if not pok then iok, ierr = nil, (tostring(iok):gsub("^.-: bad argument", "bad argument")) end
       if not iok then
         control:remove_session(cookie)
         if inp then inp:close() end
