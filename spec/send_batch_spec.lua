@@ -154,7 +154,7 @@ describe("sends batched at the end of a received burst", function()
       local sc = c:stats()
       assert.is_true(sc.packets_sent < N, ("C sent %d packets for %d messages"):format(sc.packets_sent, N))
       assert.are.equal(0, d:stats().lost)
-      assert.are.equal(N, b:stats().packets_received)
+      assert.are.equal(N, b:stats().messages_received) -- (guard packets may follow the 300)
     end)
 
     it("gives up a session's burst-end flush when a callback stops or removes it", function()
