@@ -52,6 +52,28 @@ add_test(NAME tshark/recovery_journal
   COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/tshark_journal.sh $<TARGET_FILE:journal_pcap>)
 set_tests_properties(tshark/recovery_journal PROPERTIES SKIP_RETURN_CODE 77)
 
+# The C library as an outside program uses it (csrc/test/capi_*.sh): the
+# install with its pkg-config file, and an RTP-only build of its own.
+if(RTPMIDI_C_LIBS AND RTPMIDI_INSTALL_C)
+  set(RTPMIDI_CAPI_CFLAGS "")
+  if(RTPMIDI_SANITIZE)
+    set(RTPMIDI_CAPI_CFLAGS -fsanitize=address,undefined -fno-omit-frame-pointer)
+  endif()
+  add_test(NAME capi/pkgconfig
+    COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/capi_pkgconfig.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
+      ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR}/capi-pkgconfig ${CMAKE_C_COMPILER} ${RTPMIDI_CAPI_CFLAGS})
+  set_tests_properties(capi/pkgconfig PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1")
+endif()
+add_test(NAME capi/rtp_only
+  COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/capi_rtp_only.sh ${CMAKE_COMMAND}
+    ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR}/capi-rtp-only ${CMAKE_C_COMPILER})
+set_tests_properties(capi/rtp_only PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE)
+
+if(NOT RTPMIDI_LUA)
+  return() # what follows runs Lua
+endif()
+
 find_program(BUSTED busted)
 find_program(LUA54 lua5.4 REQUIRED)
 # The module search paths come from .busted, which reads RTPMIDI_BUILD_DIR.

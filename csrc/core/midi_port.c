@@ -36,6 +36,8 @@ static void append(char *err, size_t errlen, const char *f, ...) {
   va_end(ap);
 }
 
+bool rtpmidi_midi_available(void) { return true; }
+
 const char *rmc_midi_api_name(enum RtMidiApi api) {
   if ((int)api < 0 || api >= RTMIDI_API_NUM) return "?";
   return API_NAMES[api];

@@ -193,6 +193,8 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   if (!m) return UV_ENOMEM;
   m->cfg = *cfg;
   if (m->cfg.rtp.payload_type < 0) m->cfg.rtp.payload_type = 97;
+  /* The RTP session defaults its own copy; the times here read this one. */
+  if (!m->cfg.rtp.clock_rate) m->cfg.rtp.clock_rate = 10000;
   if (!m->cfg.payload_budget) m->cfg.payload_budget = RMP_CMD_DEFAULT_BUDGET;
   if (m->cfg.payload_budget < RMP_CMD_MIN_BUDGET || m->cfg.payload_budget > MAX_PACKET - 12) {
     if (err) *err = "payload_budget";

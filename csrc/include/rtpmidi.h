@@ -198,10 +198,18 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
  * Functions here are called on the loop's thread. RtMidi's own threads never
  * call the host: input is queued and handed to the loop with uv_async_send;
  * scheduled output is played by a thread of the port's own.
+ *
+ * RtMidi is optional at build time (RTPMIDI_RTMIDI). Without it these
+ * functions still exist: rtpmidi_midi_available() is false, no API is
+ * listed, and listing or opening a port returns UV_ENOTSUP with err saying
+ * "rtpmidi was built without RtMidi".
  * ====================================================================== */
 
 typedef struct rtpmidi_midi_in rtpmidi_midi_in;
 typedef struct rtpmidi_midi_out rtpmidi_midi_out;
+
+/* Whether MIDI ports are compiled in (RtMidi was found at build time). */
+bool rtpmidi_midi_available(void);
 
 /* Room enough for every message below (a failed lookup lists the ports). */
 #define RTPMIDI_MIDI_ERRLEN 1024

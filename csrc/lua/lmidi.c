@@ -81,6 +81,11 @@ static int open_failed(lua_State *L, int r, const char *bad, const char *err) {
 
 /* ---- module functions ---- */
 
+static int l_midi_available(lua_State *L) {
+  lua_pushboolean(L, rtpmidi_midi_available());
+  return 1;
+}
+
 static int l_midi_apis(lua_State *L) {
   const char *names[16];
   int n = rtpmidi_midi_apis(names, 16);
@@ -151,8 +156,16 @@ static void in_close(lua_State *L, rml_midi_in *mi) {
   mi->owner_ref = LUA_NOREF;
 }
 
+/* A build without RtMidi has no ports: making one is a mistake of the
+ * program, not a condition of the moment (listing them returns nil, err). */
+static void need_rtmidi(lua_State *L) {
+  if (!rtpmidi_midi_available())
+    luaL_error(L, "rtpmidi was built without RtMidi: MIDI ports are unavailable");
+}
+
 /* midi_in(cfg, owner) -> port | nil, err, code */
 static int l_midi_in(lua_State *L) {
+  need_rtmidi(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   rml_state *st = rml_get_state(L);
@@ -226,6 +239,7 @@ static int in_l_gc(lua_State *L) {
 
 /* midi_out(cfg) -> port | nil, err, code */
 static int l_midi_out(lua_State *L) {
+  need_rtmidi(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   rtpmidi_midi_out_config cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -378,6 +392,7 @@ static const luaL_Reg out_methods[] = {
 };
 
 static const luaL_Reg functions[] = {
+  {"midi_available", l_midi_available},
   {"midi_apis", l_midi_apis},
   {"midi_ports", l_midi_ports},
   {"midi_in", l_midi_in},
