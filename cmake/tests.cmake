@@ -17,6 +17,7 @@ endif()
 
 set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
+  csrc/test/test_capi_config.c
   csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c

@@ -203,7 +203,9 @@ int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, c
 
 int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad, char *err,
                           size_t errlen) {
-  bool by_port = cfg->port != NULL || cfg->index >= 0;
+  /* A zeroed configuration is the first port (index 0); with a virtual
+   * name, index 0 is that zero, not a choice. */
+  bool by_port = cfg->port != NULL || (cfg->virtual_name ? cfg->index > 0 : cfg->index >= 0);
   if (cfg->virtual_name && by_port) {
     *bad = "virtual";
     fmt(err, errlen, "give either port or virtual, not both");

@@ -192,7 +192,14 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   rtpmidi_midi_session *m = calloc(1, sizeof *m);
   if (!m) return UV_ENOMEM;
   m->cfg = *cfg;
-  if (m->cfg.rtp.payload_type < 0) m->cfg.rtp.payload_type = 97;
+  /* RFC 6295 streams use a dynamic payload type (RFC 3551 section 3):
+   * 96..127; 0 (PCMU's static type, never MIDI) and -1 select 97. */
+  if (m->cfg.rtp.payload_type == 0 || m->cfg.rtp.payload_type == -1) m->cfg.rtp.payload_type = 97;
+  if (m->cfg.rtp.payload_type < 96 || m->cfg.rtp.payload_type > 127) {
+    if (err) *err = "payload";
+    free(m);
+    return UV_EINVAL;
+  }
   /* The RTP session defaults its own copy; the times here read this one. */
   if (!m->cfg.rtp.clock_rate) m->cfg.rtp.clock_rate = 10000;
   if (!m->cfg.payload_budget) m->cfg.payload_budget = RMP_CMD_DEFAULT_BUDGET;

@@ -3,7 +3,17 @@
  * A runtime belongs to one libuv loop (the host's or our own). Sessions are
  * RTP endpoints on that loop: they own their sockets and timers, and call the
  * host back from the loop's thread only. Every function here must be called
- * on the loop's thread. */
+ * on the loop's thread.
+ *
+ * Configurations: a configuration struct set to zero (memset, or = {0}) and
+ * given only what has no default (a peer address, a port) is valid, and each
+ * zero field means the default written beside it. Where zero is a value of
+ * its own (a port of 0, a jitter buffer of 0 ms, a flag that is off) the
+ * comment says so.
+ *
+ * Building against the installed library:
+ *   cc prog.c $(pkg-config --cflags --libs rtpmidi)
+ * (examples/c/two_sessions.c; docs/api.md, "The C library"). */
 #ifndef RTPMIDI_H
 #define RTPMIDI_H
 
@@ -33,12 +43,15 @@ typedef struct rtpmidi_session_config {
   const char *peer_address;  /* IPv4 or IPv6 literal, or a host name (resolved at start
                                 without blocking; IPv4 results preferred) */
   int sending_port;          /* the peer's RTP port we send to; 0: receive only */
-  int receiving_port;        /* our RTP port; 0: send only */
-  int payload_type;          /* 0..127 */
-  double jitter_buffer_ms;   /* how long a packet may wait for reordering */
-  const char *tool_name;     /* RTCP SDES TOOL */
+  int receiving_port;        /* our RTP port; 0: send only (replies and ICMP errors
+                                still reach an ephemeral port) */
+  int payload_type;          /* 0..127, sent and expected; no default: 0 is PCMU's
+                                static type (a MIDI session maps 0 to 97) */
+  double jitter_buffer_ms;   /* how long a packet may wait for reordering; 0: none,
+                                each packet is delivered as it comes */
+  const char *tool_name;     /* RTCP SDES TOOL; NULL: "rtpmidi" */
   const char *bind_address;  /* local address to bind; NULL: any */
-  uint32_t clock_rate;       /* RTP timestamp units per second */
+  uint32_t clock_rate;       /* RTP timestamp units per second; 0: 10000 */
   /* RFC 3550 options; zero/false/NULL selects the default. */
   double rtcp_interval;      /* minimum RTCP report interval in seconds (default 5) */
   double timeout;            /* seconds of silence from the peer before on_drop("timeout")
@@ -47,7 +60,7 @@ typedef struct rtpmidi_session_config {
   unsigned jitter_buffer_packets; /* packets that may wait for reordering; 0: 128 (2..32768) */
   bool fixed_start_sequence; /* use start_sequence instead of a random first seq */
   uint16_t start_sequence;   /* the first RTP sequence number sent */
-  const char *cname;         /* RTCP SDES CNAME (default "rtpmidi@<hostname>") */
+  const char *cname;         /* RTCP SDES CNAME; NULL: "<user>@<hostname>" */
 } rtpmidi_session_config;
 
 /* What the peer reported about our stream in an RTCP SR/RR report block. */
@@ -136,10 +149,14 @@ void rtpmidi_session_free(rtpmidi_session *s);
 typedef struct rtpmidi_midi_session rtpmidi_midi_session;
 
 typedef struct rtpmidi_midi_config {
-  rtpmidi_session_config rtp;  /* payload_type defaults to 97 when 0..127 not set (-1) */
+  /* The RTP session underneath, its zeros as there, except the payload
+   * type: a MIDI stream uses a dynamic type (RFC 3551 section 3), 96..127;
+   * 0 (or -1) selects 97, and 1..95 are refused (UV_EINVAL, "payload"). */
+  rtpmidi_session_config rtp;
   size_t payload_budget;       /* octets of MIDI command section per packet; 0: 1200 */
   size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
-  bool recovery;               /* send and read the recovery journal */
+  bool recovery;               /* send and read the recovery journal (false: without;
+                                  the Lua MidiSession's default is true) */
   unsigned journal_history;    /* the journal reaches back at most this many packets
                                   when no feedback trims it (1..32767); 0: 256 */
 } rtpmidi_midi_config;
@@ -232,8 +249,10 @@ typedef struct rtpmidi_midi_port_config {
   const char *api;           /* "alsa", "jack", ...; NULL: the first compiled API with ports */
   const char *client_name;   /* our client's name; NULL: "rtpmidi" */
   const char *port;          /* connect to this port: its name or a unique part of it */
-  int index;                 /* ... or to the port of this index (when port is NULL; -1: none) */
-  const char *virtual_name;  /* or open a virtual port of this name that others connect to */
+  int index;                 /* ... or to the port of this index (when port and
+                                virtual_name are NULL; 0: the first port; -1: none) */
+  const char *virtual_name;  /* or open a virtual port of this name that others connect
+                                to (index then stays 0 or -1) */
   const char *port_name;     /* our end's name when connecting; NULL: "in" / "out" */
 } rtpmidi_midi_port_config;
 
@@ -241,9 +260,11 @@ typedef struct rtpmidi_midi_port_config {
 
 typedef struct rtpmidi_midi_in_config {
   rtpmidi_midi_port_config port;
-  bool sysex;                /* deliver SysEx (false: RtMidi filters it) */
-  bool clock;                /* deliver timing: clock F8 and MTC quarter frames F1 */
-  bool active_sensing;       /* deliver active sensing FE */
+  /* What RtMidi delivers; false filters it out (the Lua MidiIn's defaults
+   * are sysex and clock true, active_sensing false). */
+  bool sysex;                /* SysEx */
+  bool clock;                /* timing: clock F8 and MTC quarter frames F1 */
+  bool active_sensing;       /* active sensing FE */
   size_t queue_bytes;        /* the queue between RtMidi's thread and the loop; 0: 256 KiB */
 } rtpmidi_midi_in_config;
 
@@ -276,7 +297,7 @@ void rtpmidi_midi_in_close(rtpmidi_midi_in *in);
 
 typedef struct rtpmidi_midi_out_config {
   rtpmidi_midi_port_config port;
-  double latency_ms;         /* added to the time of scheduled messages */
+  double latency_ms;         /* added to the time of scheduled messages; 0: none */
   size_t max_pending;        /* scheduled messages waiting at most; 0: 65536 */
   int rt_priority;           /* SCHED_FIFO priority of the scheduling thread when the
                               * system allows it (below JACK's 10); 0: normal scheduling */
@@ -345,10 +366,11 @@ typedef enum rtpmidi_apple_accept {
 } rtpmidi_apple_accept;
 
 typedef struct rtpmidi_apple_config {
-  const char *name;               /* our session name (cut to 64 octets on the wire) */
+  const char *name;               /* our session name (cut to 64 octets on the wire);
+                                     NULL: "rtpmidi" */
   int port;                       /* control port P (data: P+1); 0: a free pair */
   const char *bind_address;       /* IPv4 literal to bind; NULL: 0.0.0.0 */
-  rtpmidi_apple_accept accept;
+  rtpmidi_apple_accept accept;    /* 0: RTPMIDI_APPLE_ACCEPT_ANY */
   const char *const *accept_list; /* IP literals (ACCEPT_LIST) */
   size_t accept_count;
   uint32_t ssrc;                  /* 0: random */
@@ -366,7 +388,8 @@ typedef struct rtpmidi_apple_config {
   double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
   size_t payload_budget;          /* command section octets per packet (1200) */
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
-  bool recovery;                  /* send and read the recovery journal */
+  bool recovery;                  /* send and read the recovery journal (false: without;
+                                     the Lua AppleMidiSession's default is true) */
   bool reinvite;                  /* invite again a participant we invited that timed out */
   /* limits against hostile or broken peers; zero selects the default */
   size_t max_participants;        /* participants, joined or being invited, at most (32) */

@@ -68,6 +68,8 @@ static void port_config(lua_State *L, int t, rtpmidi_midi_port_config *cfg) {
     rml_arg_error(L, "port", lua_pushfstring(L, "port name or index expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
+  /* The C side takes index 0 beside a virtual name for a zeroed field. */
+  if (cfg->virtual_name && ty != LUA_TNIL) rml_arg_error(L, "virtual", "give either port or virtual, not both");
 }
 
 static int open_failed(lua_State *L, int r, const char *bad, const char *err) {
