@@ -62,6 +62,7 @@ static void sweep(rtpmidi_apple *a) {
 
 static void release(rtpmidi_apple *a) {
   if (!a->freed || a->open_handles || a->busy) return;
+  rmc_runtime_leave(a->rt, &a->member);
   while (a->peers) {
     ap_peer *p = a->peers;
     a->peers = p->next;
@@ -725,6 +726,22 @@ void rmc_ap_flushed(rtpmidi_apple *a) {
 
 /* ---- the public API ---- */
 
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (BY to
+ * every participant) with every handle closed, for good. */
+static void apple_shutdown(void *owner, int round) {
+  rtpmidi_apple *a = owner;
+  if (a->freed) return; /* the host's free is under way: it ends alone */
+  if (round == RMC_DETACH) {
+    memset(&a->ev, 0, sizeof a->ev);
+    return;
+  }
+  rtpmidi_apple_stop(a);
+  rmc_burst_cancel(a->rt, &a->burst);
+  close_handle(&a->idle);
+  close_handle(&a->check);
+  a->inert = true;
+}
+
 int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
                       const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
                       const char **err) {
@@ -831,11 +848,13 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   rmp_cmd_encoder_init(&a->enc);
   if (ev) a->ev = *ev;
   a->ud = ud;
+  rmc_runtime_join(rt, &a->member, a, apple_shutdown);
   *out = a;
   return 0;
 }
 
 int rtpmidi_apple_start(rtpmidi_apple *a) {
+  if (a->inert) return UV_ENOTCONN;
   if (a->freed) return UV_EINVAL;
   if (a->started) return 0;
   int r = UV_EADDRINUSE;

@@ -70,6 +70,7 @@ struct rtpmidi_midi_session {
   rtpmidi_midi_stats st;
   unsigned busy;         /* inside on_rtp: freeing waits until it returns */
   bool dead;
+  rmc_member member;     /* in rt's list until destroyed (runtime.h) */
 };
 
 static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
@@ -186,6 +187,30 @@ static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t 
   return 0;
 }
 
+static void close_turn(rtpmidi_midi_session *m) {
+  if (!m->turn) return;
+  m->turn->owner = NULL;
+  uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
+  uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
+  uv_close((uv_handle_t *)&m->turn->guard, on_turn_closed);
+  m->turn = NULL;
+}
+
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then nothing queued and
+ * no handle of its own; the RTP session underneath stops by itself, so
+ * every send returns UV_ENOTCONN from then on. */
+static void midi_shutdown(void *owner, int round) {
+  rtpmidi_midi_session *m = owner;
+  if (m->dead) return; /* the host's free is under way: it ends alone */
+  if (round == RMC_DETACH) {
+    memset(&m->ev, 0, sizeof m->ev);
+    return;
+  }
+  rmc_burst_cancel(m->rt, &m->burst);
+  rmc_midi_queue_clear(&m->q);
+  close_turn(m);
+}
+
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
                              const rtpmidi_midi_events *ev, void *ud,
                              rtpmidi_midi_session **out, const char **err) {
@@ -229,6 +254,7 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   m->burst.owner = m;
   rmp_cmd_encoder_init(&m->enc);
   rmp_cmd_decoder_init(&m->dec, NULL, 0);
+  rmc_runtime_join(rt, &m->member, m, midi_shutdown);
   *out = m;
   return 0;
 }
@@ -404,6 +430,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
 }
 
 static void destroy(rtpmidi_midi_session *m) {
+  rmc_runtime_leave(m->rt, &m->member);
   free(m->jsend);
   free(m->jrecv);
   rmc_midi_queue_free(&m->q);
@@ -417,12 +444,7 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m) {
   m->ev.on_midi = NULL;
   m->ev.on_drop = NULL;
   rmc_burst_cancel(m->rt, &m->burst);
-  if (m->turn) {
-    m->turn->owner = NULL;
-    uv_close((uv_handle_t *)&m->turn->idle, on_turn_closed);
-    uv_close((uv_handle_t *)&m->turn->check, on_turn_closed);
-    uv_close((uv_handle_t *)&m->turn->guard, on_turn_closed);
-  }
+  close_turn(m);
   rtpmidi_session_free(m->rtp);
   if (!m->busy) destroy(m);
 }

@@ -49,10 +49,29 @@ typedef struct rmc_burst_hook {
   bool queued;
 } rmc_burst_hook;
 
+/* An object of the runtime: every session, MIDI session, AppleMIDI session
+ * and MIDI input joins its runtime when made (rmc_runtime_join) and leaves
+ * when its memory is released (rmc_runtime_leave), after its host freed it
+ * and its handles closed. rtpmidi_runtime_free calls `shutdown` on each
+ * member the host has not freed yet, in two rounds:
+ *   RMC_DETACH  forget the host's callbacks: none runs from here on;
+ *   RMC_CLOSE   stop, close every handle, and be inert: the host's calls
+ *               return UV_ENOTCONN or do nothing, and its free still
+ *               releases the object.
+ * The first round is over for every member before the second begins, so
+ * that what one member's stop sends or delivers reaches no host. The
+ * runtime's own memory goes when it was freed and its last member left. */
+enum { RMC_DETACH, RMC_CLOSE };
+typedef struct rmc_member {
+  struct rmc_member *prev, *next;
+  void *owner;                          /* NULL: not joined */
+  void (*shutdown)(void *owner, int round);
+} rmc_member;
+
 struct rtpmidi_runtime {
   uv_loop_t *loop;
-  rtpmidi_session *sessions;   /* every live session, for runtime_free */
-  bool freeing;
+  rmc_member *members;         /* every object not yet released */
+  bool closed;                 /* rtpmidi_runtime_free was called */
   char recv_buffer[RMC_RECV_BUFFER]; /* consumed in the callbacks of one read */
   /* The socket whose burst is being delivered (NULL: none): sends queue
    * while it is set. */
@@ -68,7 +87,13 @@ struct rtpmidi_runtime {
   uint8_t sendq_data[RMC_SENDQ_BYTES];
 };
 
-void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
+/* Registers owner with rt (rmc_member above). */
+void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner,
+                      void (*shutdown)(void *owner, int round));
+/* owner's memory is being released: it leaves rt, which goes too when it
+ * was freed and owner was its last member. Harmless for a member that never
+ * joined. */
+void rmc_runtime_leave(rtpmidi_runtime *rt, rmc_member *m);
 /* A receiver's SysEx buffer (cap octets, up to 1 MiB) is made for the first
  * packet that starts a SysEx, as seen by the buffer-less decoder `probe`
  * that looked at the packet first: a session that never receives one does

@@ -41,18 +41,13 @@ static char *dup_str(const char *s) {
 
 static void release(rtpmidi_session *s) {
   if (!s->freed || s->open_handles) return;
+  rmc_runtime_leave(s->rt, &s->member);
   free(s->peer_address);
   free(s->tool_name);
   free(s->bind_address);
   free(s->cname);
   free(s->slots);
   free(s);
-}
-
-void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s) {
-  for (rtpmidi_session **p = &rt->sessions; *p; p = &(*p)->next) {
-    if (*p == s) { *p = s->next; return; }
-  }
 }
 
 static int literal_addr(const char *host, int port, struct sockaddr_storage *out) {
@@ -85,6 +80,18 @@ static char *default_cname(void) {
   snprintf(buf, sizeof buf, "%s@%s", user, host);
   buf[255] = '\0'; /* an SDES item holds 255 octets */
   return dup_str(buf);
+}
+
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped for good. */
+static void session_shutdown(void *owner, int round) {
+  rtpmidi_session *s = owner;
+  if (s->freed) return; /* the host's free is under way: it ends alone */
+  if (round == RMC_DETACH) {
+    memset(&s->ev, 0, sizeof s->ev);
+    return;
+  }
+  rtpmidi_session_stop(s);
+  s->inert = true;
 }
 
 int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
@@ -139,8 +146,7 @@ int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   s->ts_offset = r[1];
   s->ssrc = r[2];
   s->st.rtt_ms = -1;
-  s->next = rt->sessions;
-  rt->sessions = s;
+  rmc_runtime_join(rt, &s->member, s, session_shutdown);
   *out = s;
   return 0;
 }
@@ -721,6 +727,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 int rtpmidi_session_start(rtpmidi_session *s) {
+  if (s->inert) return UV_ENOTCONN;
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
   rmp_seq_init(&s->seq_in, 1);
@@ -814,6 +821,5 @@ void rtpmidi_session_free(rtpmidi_session *s) {
   rtpmidi_session_stop(s);
   flush_jb(s, false);
   s->freed = true;
-  rmc_runtime_unlink(s->rt, s);
   release(s);
 }

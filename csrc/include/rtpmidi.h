@@ -32,8 +32,18 @@ typedef struct rtpmidi_session rtpmidi_session;
 /* Creates a runtime on loop (never NULL). Returns NULL when out of memory. */
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop);
 uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt);
-/* Closes every session of the runtime and frees it once their handles are
- * closed (the loop must run for that to happen). */
+/* Ends the runtime. It knows every object made on it (sessions, MIDI
+ * sessions, AppleMIDI sessions, MIDI inputs; a MIDI output has no part in
+ * the loop and is not one of them) and stops each one the host has not
+ * freed yet: no callback runs from this call on, queued messages are
+ * dropped, sessions say goodbye (RTCP BYE, AppleMIDI BY) and close their
+ * sockets and timers, MIDI inputs close their ports. Those objects stay
+ * valid but inert: their functions return UV_ENOTCONN (start, send,
+ * invite) or report a stopped object, and the host frees each of them as
+ * usual. So any order of freeing is safe: the runtime first, last, or in
+ * the middle, even from inside a callback. rt itself must not be used
+ * afterwards; its memory goes when the last of its objects is freed and
+ * their handles closed (run the loop: it then ends with nothing left). */
 void rtpmidi_runtime_free(rtpmidi_runtime *rt);
 
 /* Monotonic time in milliseconds with sub-millisecond resolution. */
@@ -140,7 +150,9 @@ void rtpmidi_session_count_malformed(rtpmidi_session *s);
 /* The local RTP port once started (useful with receiving_port 0). */
 int rtpmidi_session_local_port(const rtpmidi_session *s);
 /* Stops the session, detaches the callbacks and frees it once its handles
- * are closed. The pointer must not be used afterwards. */
+ * are closed (the loop runs that). The pointer must not be used afterwards.
+ * Before or after rtpmidi_runtime_free, from anywhere on the loop's thread,
+ * a callback of its own included. */
 void rtpmidi_session_free(rtpmidi_session *s);
 
 
@@ -207,6 +219,7 @@ int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, 
 /* Sends what is queued now instead of at the end of the loop turn. */
 int rtpmidi_midi_session_flush(rtpmidi_midi_session *m);
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st);
+/* Frees the session and the RTP session underneath, as rtpmidi_session_free. */
 void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
 
 /* ======================================================================
@@ -290,7 +303,9 @@ const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in);
 const char *rtpmidi_midi_in_port_name(const rtpmidi_midi_in *in);
 void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats *st);
 /* Closes the port (RtMidi's thread is gone when this returns), drops what is
- * still queued and frees the object once its handle is closed. */
+ * still queued and frees the object once its handle is closed. Before or
+ * after rtpmidi_runtime_free (which closes the port but leaves the object
+ * to this call). */
 void rtpmidi_midi_in_close(rtpmidi_midi_in *in);
 
 /* ---- output ---- */
@@ -481,7 +496,8 @@ int rtpmidi_apple_flush(rtpmidi_apple *a);
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
-/* Stops (BY), detaches the callbacks and frees once the handles are closed. */
+/* Stops (BY), detaches the callbacks and frees once the handles are closed;
+ * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
 void rtpmidi_apple_free(rtpmidi_apple *a);
 /* Discovery (mDNS/DNS-SD through Avahi, when compiled in): advertises the
  * session as _apple-midi._udp while started. Returns whether it is available. */
