@@ -77,7 +77,7 @@ void rmc_ap_free_queue(rtpmidi_apple *a) { rmc_midi_queue_free(&a->q); }
 
 /* ---- sending ---- */
 
-int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
+int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;

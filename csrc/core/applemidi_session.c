@@ -742,9 +742,9 @@ static void apple_shutdown(void *owner, int round) {
   a->inert = true;
 }
 
-int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
-                      const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
-                      const char **err) {
+int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
+                  const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
+                  const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;

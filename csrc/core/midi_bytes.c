@@ -1,6 +1,6 @@
 /* MIDI bytes into messages (midi_bytes.h). */
 #include "midi_bytes.h"
-#include "rtpmidi.h"
+#include "runtime.h"
 
 static int data_len(uint8_t status) {
   switch (status & 0xF0) {
@@ -58,10 +58,15 @@ int rmc_midi_split(const uint8_t *b, size_t len, rmc_midi_msg_fn fn, void *ud, c
   return 0;
 }
 
-int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, const char **why) {
-  static const char *dummy;
-  if (!why) why = &dummy;
+int rmc_midi_check(const uint8_t *bytes, size_t len, const char **why) {
   if (len == 0) { *why = "no MIDI message"; return UV_EINVAL; }
   return rmc_midi_split(bytes, len, NULL, NULL, why);
+}
+
+int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, rtpmidi_error *err) {
+  const char *why = NULL;
+  int r = rmc_midi_check(bytes, len, &why);
+  if (r) rmc_error(err, r, "bytes", "%s", why);
+  return r;
 }
 

@@ -14,4 +14,7 @@ typedef int (*rmc_midi_msg_fn)(void *ud, const uint8_t *msg, size_t len);
  * checks. Returns 0, a negative value from fn, or UV_EINVAL with *why. */
 int rmc_midi_split(const uint8_t *b, size_t len, rmc_midi_msg_fn fn, void *ud, const char **why);
 
+/* Whether bytes (at least one) are complete messages: 0 or UV_EINVAL with *why. */
+int rmc_midi_check(const uint8_t *bytes, size_t len, const char **why);
+
 #endif

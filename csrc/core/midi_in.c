@@ -145,11 +145,9 @@ static size_t pow2_at_least(size_t n) {
   return c;
 }
 
-int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
-                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
-                         const char **bad, char *err, size_t errlen) {
-  static const char *dummy;
-  if (!bad) bad = &dummy;
+static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                   const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                   const char **bad, char *err, size_t errlen) {
   *bad = NULL;
   *out = NULL;
   if (err && errlen) err[0] = '\0';
@@ -203,6 +201,17 @@ fail:
   in->closed = true;
   in->host_closed = true; /* nobody else will: freed in the close callback */
   uv_close((uv_handle_t *)&in->async, on_closed);
+  return r;
+}
+
+/* The public form: one rtpmidi_error for the field and the message. */
+int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                         rtpmidi_error *err) {
+  char msg[RTPMIDI_ERROR_MAX] = "";
+  const char *bad = NULL;
+  int r = open_in(rt, cfg, ev, ud, out, &bad, msg, sizeof msg);
+  if (r) rmc_error(err, r, r == UV_EINVAL ? bad : NULL, "%s", msg);
   return r;
 }
 

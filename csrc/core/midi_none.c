@@ -3,15 +3,12 @@
  * build, and every way to a port says that there is none. No port object
  * can be made, so the functions that take one are never reached with a
  * valid pointer; they do nothing harmful with NULL. */
-#include "rtpmidi.h"
+#include "runtime.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
-#define NO_RTMIDI "rtpmidi was built without RtMidi: there are no MIDI ports"
-
-static int unsupported(char *err, size_t errlen) {
-  if (err && errlen) snprintf(err, errlen, "%s", NO_RTMIDI);
+static int unsupported(rtpmidi_error *err) {
+  rmc_error(err, UV_ENOTSUP, NULL, "rtpmidi was built without RtMidi: there are no MIDI ports");
   return UV_ENOTSUP;
 }
 
@@ -23,23 +20,22 @@ int rtpmidi_midi_apis(const char **names, int n) {
   return 0;
 }
 
-int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
+int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err) {
   (void)api; (void)fn; (void)ud;
-  return unsupported(err, errlen);
+  return unsupported(err);
 }
 
-int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
+int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err) {
   (void)api; (void)fn; (void)ud;
-  return unsupported(err, errlen);
+  return unsupported(err);
 }
 
 int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
                          const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
-                         const char **bad, char *err, size_t errlen) {
+                         rtpmidi_error *err) {
   (void)rt; (void)cfg; (void)ev; (void)ud;
-  if (bad) *bad = NULL;
   if (out) *out = NULL;
-  return unsupported(err, errlen);
+  return unsupported(err);
 }
 
 const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in) { (void)in; return ""; }
@@ -51,11 +47,10 @@ void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats 
 void rtpmidi_midi_in_close(rtpmidi_midi_in *in) { (void)in; }
 
 int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
-                          const char **bad, char *err, size_t errlen) {
+                          rtpmidi_error *err) {
   (void)cfg;
-  if (bad) *bad = NULL;
   if (out) *out = NULL;
-  return unsupported(err, errlen);
+  return unsupported(err);
 }
 
 const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o) { (void)o; return ""; }

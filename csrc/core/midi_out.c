@@ -12,6 +12,7 @@
  * sound are tracked there from what is actually played, for all_notes_off. */
 #include "midi_bytes.h"
 #include "midi_port.h"
+#include "runtime.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -186,10 +187,8 @@ static void *out_thread(void *arg) {
 
 /* ---- the API ---- */
 
-int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
-                          const char **bad, char *err, size_t errlen) {
-  static const char *dummy;
-  if (!bad) bad = &dummy;
+static int open_out(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, const char **bad,
+                    char *err, size_t errlen) {
   *bad = NULL;
   *out = NULL;
   if (err && errlen) err[0] = '\0';
@@ -236,6 +235,15 @@ int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out *
   return 0;
 }
 
+/* The public form: one rtpmidi_error for the field and the message. */
+int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, rtpmidi_error *err) {
+  char msg[RTPMIDI_ERROR_MAX] = "";
+  const char *bad = NULL;
+  int r = open_out(cfg, out, &bad, msg, sizeof msg);
+  if (r) rmc_error(err, r, r == UV_EINVAL ? bad : NULL, "%s", msg);
+  return r;
+}
+
 const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o) { return rmc_midi_api_name(o->api); }
 
 const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o) {
@@ -244,14 +252,14 @@ const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o) {
 
 int rtpmidi_midi_out_send(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len) {
   const char *why;
-  int r = rtpmidi_midi_check_bytes(bytes, len, &why);
+  int r = rmc_midi_check(bytes, len, &why);
   if (r) return r;
   return play(o, bytes, len);
 }
 
 int rtpmidi_midi_out_send_at(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len, double time_ms) {
   const char *why;
-  int r = rtpmidi_midi_check_bytes(bytes, len, &why);
+  int r = rmc_midi_check(bytes, len, &why);
   if (r) return r;
   if (len > UINT32_MAX) return UV_EINVAL;
   double due_ms = time_ms + o->latency_ms;

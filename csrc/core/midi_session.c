@@ -211,9 +211,9 @@ static void midi_shutdown(void *owner, int round) {
   close_turn(m);
 }
 
-int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
-                             const rtpmidi_midi_events *ev, void *ud,
-                             rtpmidi_midi_session **out, const char **err) {
+int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                         const rtpmidi_midi_events *ev, void *ud,
+                         rtpmidi_midi_session **out, const char **err) {
   rtpmidi_midi_session *m = calloc(1, sizeof *m);
   if (!m) return UV_ENOMEM;
   m->cfg = *cfg;
@@ -244,7 +244,7 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   m->ud = ud;
   rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
                                 .on_receiver_report = on_report};
-  int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
+  int r = rmc_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
     free(m);
     return r;
@@ -279,13 +279,8 @@ static int open_turn(rtpmidi_midi_session *m) {
   return 0;
 }
 
-int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                              const char **err) {
-  return rtpmidi_midi_session_send_at(m, bytes, len, -1, err);
-}
-
-int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                                 double time_ms, const char **err) {
+int rmc_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                             double time_ms, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;

@@ -126,4 +126,27 @@ void rmc_sendq_flush(rtpmidi_runtime *rt);
 /* Fills buf with n random octets from the system's source. */
 void rmc_random(void *buf, size_t n);
 
+/* The constructors and sends behind rtpmidi.h's, which api_errors.c wraps
+ * to fill an rtpmidi_error: *bad (may be NULL) receives the name of the
+ * wrong field, or for a send the reason the bytes are not MIDI; a static
+ * string either way. */
+int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
+                    const rtpmidi_session_events *ev, void *ud, rtpmidi_session **out,
+                    const char **bad);
+int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                         const rtpmidi_midi_events *ev, void *ud, rtpmidi_midi_session **out,
+                         const char **bad);
+int rmc_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                             double time_ms, const char **why);
+int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
+                  const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out, const char **bad);
+int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **why);
+/* Fills err (when not NULL) for a failure r: field, and a message from fmt
+ * or, with fmt NULL or empty, from the field and the code. */
+void rmc_error(rtpmidi_error *err, int r, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 4, 5)))
+#endif
+  ;
+
 #endif

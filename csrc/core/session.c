@@ -94,9 +94,9 @@ static void session_shutdown(void *owner, int round) {
   s->inert = true;
 }
 
-int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
-                        const rtpmidi_session_events *ev, void *ud,
-                        rtpmidi_session **out, const char **err) {
+int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
+                    const rtpmidi_session_events *ev, void *ud,
+                    rtpmidi_session **out, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;

@@ -29,6 +29,23 @@ extern "C" {
 typedef struct rtpmidi_runtime rtpmidi_runtime;
 typedef struct rtpmidi_session rtpmidi_session;
 
+/* Errors. Every function returns 0 or a negative libuv code (UV_EINVAL,
+ * UV_ENOTCONN, ...; uv_strerror and uv_err_name read them). A function that
+ * can say more than its code takes, as its last argument, an optional
+ * rtpmidi_error *: NULL, or a struct that it fills when it fails (and leaves
+ * alone when it succeeds):
+ *   field    the configuration field or argument that is wrong ("payload",
+ *            "port", "bytes", ...) when the code is UV_EINVAL for a misuse;
+ *            NULL for a failure at run time (no such MIDI port, no server);
+ *   message  what happened, in words: never empty after a failure.
+ * A constructor (_new, _open) sets *out to the object on success and to
+ * NULL on failure. */
+#define RTPMIDI_ERROR_MAX 1024 /* room for a message listing MIDI ports */
+typedef struct rtpmidi_error {
+  const char *field;           /* a static string, or NULL */
+  char message[RTPMIDI_ERROR_MAX];
+} rtpmidi_error;
+
 /* Creates a runtime on loop (never NULL). Returns NULL when out of memory. */
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop);
 uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt);
@@ -119,11 +136,11 @@ typedef struct rtpmidi_session_stats {
   uint64_t send_errors;
 } rtpmidi_session_stats;
 
-/* Checks cfg and creates a stopped session. Returns 0 or a negative UV_E*
- * code; *err names what is wrong when the configuration is invalid. */
+/* Checks cfg and creates a stopped session. Returns 0, UV_EINVAL (err->field
+ * names what is wrong in cfg) or UV_ENOMEM. */
 int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
                         const rtpmidi_session_events *ev, void *ud,
-                        rtpmidi_session **out, const char **err);
+                        rtpmidi_session **out, rtpmidi_error *err);
 /* Binds the sockets and starts receiving. Returns 0 or a negative UV_E* code;
  * a started session is left as it is. */
 int rtpmidi_session_start(rtpmidi_session *s);
@@ -198,24 +215,25 @@ typedef struct rtpmidi_midi_stats {
                                       first packet received */
 } rtpmidi_midi_stats;
 
+/* As rtpmidi_session_new, for cfg's fields and those of cfg->rtp. */
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
                              const rtpmidi_midi_events *ev, void *ud,
-                             rtpmidi_midi_session **out, const char **err);
+                             rtpmidi_midi_session **out, rtpmidi_error *err);
 /* The RTP session underneath: start, stop, stats, local port. */
 rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m);
 /* Queues one or more complete MIDI messages (raw bytes; running status and
  * real-time bytes inside SysEx allowed). Everything queued in one loop turn
  * leaves in one packet (more when it exceeds the payload budget), with
  * delta times from when each was given; what callbacks of a received burst
- * queue leaves at that burst's end. Returns 0, or a negative code when
- * the bytes are not complete MIDI messages (*err says why; nothing queued),
- * or UV_ENOTCONN when the session cannot send. */
+ * queue leaves at that burst's end. Returns 0, or UV_EINVAL when the bytes
+ * are not complete MIDI messages (err->field "bytes", err->message says
+ * why; nothing queued), or UV_ENOTCONN when the session cannot send. */
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                              const char **err);
+                              rtpmidi_error *err);
 /* The same, for bytes that arrived at time_ms (rtpmidi_now_ms() clock, not
  * later than now), e.g. from a MIDI input: the delta times follow it. */
 int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                                 double time_ms, const char **err);
+                                 double time_ms, rtpmidi_error *err);
 /* Sends what is queued now instead of at the end of the loop turn. */
 int rtpmidi_midi_session_flush(rtpmidi_midi_session *m);
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st);
@@ -241,9 +259,6 @@ typedef struct rtpmidi_midi_out rtpmidi_midi_out;
 /* Whether MIDI ports are compiled in (RtMidi was found at build time). */
 bool rtpmidi_midi_available(void);
 
-/* Room enough for every message below (a failed lookup lists the ports). */
-#define RTPMIDI_MIDI_ERRLEN 1024
-
 /* The MIDI APIs compiled into RtMidi ("alsa", "jack", ...): fills up to n
  * names (static strings) and returns how many there are. */
 int rtpmidi_midi_apis(const char **names, int n);
@@ -252,11 +267,12 @@ typedef void (*rtpmidi_midi_port_fn)(void *ud, int index, const char *name);
 
 /* Lists the input ports (sources we can read) or output ports (destinations
  * we can write) of api ("alsa", "jack"; NULL: the default), calling fn once
- * per port. Returns how many there are, or a negative UV_E* code with err
- * filled: UV_EINVAL for an API name RtMidi does not know, UV_ENOTSUP for one
- * not compiled in, UV_EIO when the API cannot be used (no ALSA sequencer). */
-int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
-int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
+ * per port. Returns how many there are, or a negative UV_E* code: UV_EINVAL
+ * for an API name RtMidi does not know (err->field "api"), UV_ENOTSUP for
+ * one not compiled in, UV_EIO when the API cannot be used (no ALSA
+ * sequencer). */
+int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
+int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
 
 typedef struct rtpmidi_midi_port_config {
   const char *api;           /* "alsa", "jack", ...; NULL: the first compiled API with ports */
@@ -292,12 +308,13 @@ typedef struct rtpmidi_midi_in_stats {
   uint64_t dropped;          /* lost because the queue was full */
 } rtpmidi_midi_in_stats;
 
-/* Opens an input port. Returns 0, or UV_EINVAL with *bad naming the field
- * (misuse), or another negative UV_E* code for a failure at run time (no
- * such port: UV_ENOENT; no server: UV_EIO); err says what happened. */
+/* Opens an input port. Returns 0, or UV_EINVAL with err->field naming the
+ * field (misuse), or another negative UV_E* code for a failure at run time
+ * (no such port: UV_ENOENT, the message lists those there are; no server:
+ * UV_EIO; built without RtMidi: UV_ENOTSUP). */
 int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
                          const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
-                         const char **bad, char *err, size_t errlen);
+                         rtpmidi_error *err);
 const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in);
 /* The port we connected to, or our virtual port's name. */
 const char *rtpmidi_midi_in_port_name(const rtpmidi_midi_in *in);
@@ -329,13 +346,15 @@ typedef struct rtpmidi_midi_out_stats {
   uint64_t played;           /* scheduled messages played */
 } rtpmidi_midi_out_stats;
 
+/* Opens an output port: as rtpmidi_midi_in_open. */
 int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
-                          const char **bad, char *err, size_t errlen);
+                          rtpmidi_error *err);
 const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o);
 const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o);
 /* Checks that bytes are complete MIDI messages (running status allowed,
- * real-time bytes anywhere outside SysEx). Returns 0 or UV_EINVAL with *why. */
-int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, const char **why);
+ * real-time bytes anywhere outside SysEx). Returns 0 or UV_EINVAL (field
+ * "bytes", the message says why). */
+int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, rtpmidi_error *err);
 /* Plays bytes (one or more complete messages) now. Returns 0, UV_EINVAL when
  * they are not complete messages, UV_EIO when RtMidi refused one. */
 int rtpmidi_midi_out_send(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len);
@@ -468,11 +487,11 @@ typedef struct rtpmidi_apple_stats {
   uint64_t journal_errors, sysex_dropped;
 } rtpmidi_apple_stats;
 
-/* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped
- * session. */
+/* Checks cfg (UV_EINVAL with err->field naming the field) and creates a
+ * stopped session. */
 int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
                       const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
-                      const char **err);
+                      rtpmidi_error *err);
 /* Binds P and P+1 and starts answering. 0 or a negative UV_E* code. */
 int rtpmidi_apple_start(rtpmidi_apple *a);
 /* Sends BY to every participant (on_left "stopped"), closes the sockets. */
@@ -489,8 +508,9 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
 /* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);
 /* Queues complete MIDI messages for every participant; what is queued in
- * one loop turn (or in the callbacks of one received burst) leaves together. 0, UV_EINVAL (*err says why), UV_ENOTCONN. */
-int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err);
+ * one loop turn (or in the callbacks of one received burst) leaves
+ * together. 0, UV_EINVAL (as rtpmidi_midi_session_send), UV_ENOTCONN. */
+int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, rtpmidi_error *err);
 int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
  * strings stay valid until the loop runs again. */

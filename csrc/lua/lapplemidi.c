@@ -227,9 +227,9 @@ static int l_applemidi(lua_State *L) {
   luaL_setmetatable(L, APPLE_MT);
   rtpmidi_apple_events ev = {.on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_synced = on_synced, .on_invite_failed = on_invite_failed};
-  const char *bad = NULL;
-  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &bad);
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
+  rtpmidi_error e;
+  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e);
+  if (r == UV_EINVAL && e.field) return rml_arg_error(L, e.field, "invalid value");
   if (r) return rml_push_uv_error(L, r);
   return 1;
 }
@@ -315,9 +315,9 @@ static int l_send_midi(lua_State *L) {
   rml_apple *la = check_apple(L);
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
-  const char *why = NULL;
-  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &why);
-  return rml_push_result(L, r, why);
+  rtpmidi_error e;
+  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &e);
+  return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {

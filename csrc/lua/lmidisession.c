@@ -65,9 +65,9 @@ static int l_midi_session(lua_State *L) {
   lm->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, MIDI_SESSION_MT);
   rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
-  const char *bad = NULL;
-  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &bad);
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
+  rtpmidi_error e;
+  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &e);
+  if (r == UV_EINVAL && e.field) return rml_arg_error(L, e.field, "invalid value");
   if (r) return rml_push_uv_error(L, r);
   return 1;
 }
@@ -109,9 +109,9 @@ static int l_send_midi(lua_State *L) {
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
   double t = luaL_optnumber(L, 3, -1);
-  const char *why = NULL;
-  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &why);
-  return rml_push_result(L, r, why);
+  rtpmidi_error e;
+  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &e);
+  return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {

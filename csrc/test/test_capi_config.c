@@ -52,10 +52,10 @@ static int zeroed_midi(rtpmidi_runtime *rt, int send_to, int listen_on, const rt
   cfg.rtp.peer_address = "127.0.0.1";
   cfg.rtp.sending_port = send_to;
   cfg.rtp.receiving_port = listen_on;
-  const char *bad = NULL;
-  int r = rtpmidi_midi_session_new(rt, &cfg, ev, ud, out, &bad);
+  rtpmidi_error err;
+  int r = rtpmidi_midi_session_new(rt, &cfg, ev, ud, out, &err);
   if (r) {
-    fprintf(stderr, "midi_session_new: %s (%s)\n", uv_err_name(r), bad ? bad : "-");
+    fprintf(stderr, "midi_session_new: %s\n", err.message);
     return r;
   }
   r = rtpmidi_session_start(rtpmidi_midi_session_rtp(*out));
@@ -199,13 +199,17 @@ static void test_midi_payload_types(void) {
     cfg.rtp.sending_port = 5004;
     cfg.rtp.payload_type = cases[i].pt;
     rtpmidi_midi_session *m = NULL;
-    const char *bad = NULL;
-    int r = rtpmidi_midi_session_new(rt, &cfg, NULL, NULL, &m, &bad);
+    rtpmidi_error err = {.field = "untouched", .message = "untouched"};
+    int r = rtpmidi_midi_session_new(rt, &cfg, NULL, NULL, &m, &err);
     if (r != cases[i].want) fprintf(stderr, "payload_type %d\n", cases[i].pt);
     CHECK_INT(r, cases[i].want);
     if (r) {
-      CHECK(bad && strcmp(bad, "payload") == 0);
+      CHECK(err.field && strcmp(err.field, "payload") == 0);
+      CHECK(strcmp(err.message, "invalid payload") == 0);
+      CHECK(m == NULL);
     } else {
+      /* left alone on success */
+      CHECK(strcmp(err.field, "untouched") == 0 && strcmp(err.message, "untouched") == 0);
       rtpmidi_midi_session_free(m);
     }
   }
@@ -317,30 +321,100 @@ static void test_zeroed_port_configs(void) {
   memset(&oc, 0, sizeof oc);
   oc.port.virtual_name = "rtpmidi test";
   rtpmidi_midi_out *o = NULL;
-  const char *bad = NULL;
-  char err[RTPMIDI_MIDI_ERRLEN] = "";
+  rtpmidi_error err;
   /* Past the configuration check: opened, or refused by the system (no
-   * ALSA sequencer, no JACK server: UV_EIO), or not compiled in. */
-  int r = rtpmidi_midi_out_open(&oc, &o, &bad, err, sizeof err);
-  if (r) printf("midi out: %s: %s\n", uv_err_name(r), err);
+   * ALSA sequencer, no JACK server: UV_EIO), or not compiled in; a failure
+   * at run time names no field and says what happened. */
+  int r = rtpmidi_midi_out_open(&oc, &o, &err);
+  if (r) printf("midi out: %s: %s\n", uv_err_name(r), err.message);
   CHECK(r == 0 || r == UV_EIO || r == UV_ENOTSUP);
-  CHECK(bad == NULL);
+  if (r) CHECK(err.field == NULL && err.message[0] != '\0');
   if (!r) rtpmidi_midi_out_close(o);
   rtpmidi_midi_in_config ic;
   memset(&ic, 0, sizeof ic);
   ic.port.virtual_name = "rtpmidi test";
   rtpmidi_midi_in *in = NULL;
-  bad = NULL;
-  r = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, &bad, err, sizeof err);
-  if (r) printf("midi in: %s: %s\n", uv_err_name(r), err);
+  r = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, &err);
+  if (r) printf("midi in: %s: %s\n", uv_err_name(r), err.message);
   CHECK(r == 0 || r == UV_EIO || r == UV_ENOTSUP);
-  CHECK(bad == NULL);
+  if (r) CHECK(err.field == NULL && err.message[0] != '\0' && in == NULL);
   if (!r) rtpmidi_midi_in_close(in);
   /* Both a virtual name and a port index other than 0 is a mistake. */
   ic.port.index = 2;
-  r = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, &bad, err, sizeof err);
+  r = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, &err);
   CHECK(r == UV_EINVAL || r == UV_ENOTSUP);
-  if (r == UV_EINVAL) CHECK(bad && strcmp(bad, "virtual") == 0);
+  if (r == UV_EINVAL) CHECK(err.field && strcmp(err.field, "virtual") == 0);
+  rtpmidi_runtime_free(rt);
+  int closed;
+  CHECK_INT(capi_drain(&loop, &closed), 0);
+  CHECK_INT(closed, 0);
+}
+
+/* ---- one error convention: rtpmidi_error ---- */
+
+static void test_error_convention(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(&loop);
+  rtpmidi_error err;
+  /* constructors: UV_EINVAL names the field, *out is NULL */
+  rtpmidi_session_config sc;
+  memset(&sc, 0, sizeof sc);
+  sc.peer_address = "127.0.0.1";
+  sc.sending_port = 70000;
+  rtpmidi_session *s = (rtpmidi_session *)&err; /* anything but NULL */
+  CHECK_INT(rtpmidi_session_new(rt, &sc, NULL, NULL, &s, &err), UV_EINVAL);
+  CHECK(s == NULL);
+  CHECK(err.field && strcmp(err.field, "sending_port") == 0);
+  CHECK(strcmp(err.message, "invalid sending_port") == 0);
+  CHECK_INT(rtpmidi_session_new(rt, &sc, NULL, NULL, &s, NULL), UV_EINVAL); /* err is optional */
+  rtpmidi_apple_config ac;
+  memset(&ac, 0, sizeof ac);
+  ac.port = -5;
+  rtpmidi_apple *a = (rtpmidi_apple *)&err;
+  CHECK_INT(rtpmidi_apple_new(rt, &ac, NULL, NULL, &a, &err), UV_EINVAL);
+  CHECK(a == NULL);
+  CHECK(err.field && strcmp(err.field, "port") == 0);
+  /* sends: bytes that are not MIDI name "bytes" and say why */
+  static const uint8_t cut[2] = {0x90, 60}, stray[1] = {0xF7}, note[3] = {0x90, 60, 1};
+  CHECK_INT(rtpmidi_midi_check_bytes(stray, 1, &err), UV_EINVAL);
+  CHECK(err.field && strcmp(err.field, "bytes") == 0);
+  CHECK(strcmp(err.message, "an F7 outside a SysEx") == 0);
+  CHECK_INT(rtpmidi_midi_check_bytes(note, 3, NULL), 0);
+  rtpmidi_midi_config mc;
+  memset(&mc, 0, sizeof mc);
+  mc.rtp.peer_address = "127.0.0.1";
+  mc.rtp.sending_port = capi_port();
+  rtpmidi_midi_session *m = NULL;
+  CHECK_INT(rtpmidi_midi_session_new(rt, &mc, NULL, NULL, &m, &err), 0);
+  CHECK_INT(rtpmidi_midi_session_send(m, note, 3, &err), UV_ENOTCONN); /* not started */
+  CHECK(err.field == NULL && strstr(err.message, "ENOTCONN") != NULL);
+  CHECK_INT(rtpmidi_session_start(rtpmidi_midi_session_rtp(m)), 0);
+  CHECK_INT(rtpmidi_midi_session_send(m, cut, 2, &err), UV_EINVAL);
+  CHECK(err.field && strcmp(err.field, "bytes") == 0);
+  CHECK(strcmp(err.message, "truncated MIDI message") == 0);
+  CHECK_INT(rtpmidi_midi_session_send_at(m, cut, 2, rtpmidi_now_ms(), NULL), UV_EINVAL);
+  CHECK_INT(rtpmidi_apple_new(rt, &(rtpmidi_apple_config){0}, NULL, NULL, &a, &err), 0);
+  CHECK_INT(rtpmidi_apple_start(a), 0);
+  CHECK_INT(rtpmidi_apple_send(a, stray, 1, &err), UV_EINVAL); /* not "out of memory" (both -12) */
+  CHECK(err.field && strcmp(err.field, "bytes") == 0);
+  CHECK(strstr(err.message, "0xF7") != NULL);
+  /* MIDI ports: a misuse names the field; a failure at run time does not */
+  int r = rtpmidi_midi_in_ports("nope", NULL, NULL, &err);
+  CHECK(r == UV_EINVAL || r == UV_ENOTSUP);
+  if (r == UV_EINVAL) CHECK(err.field && strcmp(err.field, "api") == 0 && strstr(err.message, "nope"));
+  else CHECK(err.field == NULL && strstr(err.message, "without RtMidi"));
+  rtpmidi_midi_out_config oc;
+  memset(&oc, 0, sizeof oc);
+  oc.port.virtual_name = "x";
+  oc.latency_ms = -1;
+  rtpmidi_midi_out *o = (rtpmidi_midi_out *)&err;
+  r = rtpmidi_midi_out_open(&oc, &o, &err);
+  CHECK(o == NULL);
+  CHECK(r == UV_EINVAL || r == UV_ENOTSUP);
+  if (r == UV_EINVAL) CHECK(err.field && strcmp(err.field, "latency") == 0 && strcmp(err.message, "invalid latency") == 0);
+  rtpmidi_apple_free(a);
+  rtpmidi_midi_session_free(m);
   rtpmidi_runtime_free(rt);
   int closed;
   CHECK_INT(capi_drain(&loop, &closed), 0);
@@ -354,5 +428,6 @@ int main(void) {
   test_default_media_clock();
   test_zeroed_apple_streams();
   test_zeroed_port_configs();
+  test_error_convention();
   return check_report();
 }

@@ -246,10 +246,10 @@ static bool setup(scen *sc) {
     ic.port.api = "jack";
     ic.port.virtual_name = "rtpmidi teardown";
     rtpmidi_midi_in_events iev = {.on_message = in_on_message};
-    char err[RTPMIDI_MIDI_ERRLEN];
-    r = rtpmidi_midi_in_open(sc->rt, &ic, &iev, sc, &sc->in, NULL, err, sizeof err);
+    rtpmidi_error err;
+    r = rtpmidi_midi_in_open(sc->rt, &ic, &iev, sc, &sc->in, &err);
     if (r) {
-      fprintf(stderr, "setup: MIDI input: %s\n", err);
+      fprintf(stderr, "setup: MIDI input: %s\n", err.message);
       return false;
     }
   }
@@ -338,8 +338,7 @@ static bool midi_in_available(void) {
   ic.port.api = "jack";
   ic.port.virtual_name = "rtpmidi probe";
   rtpmidi_midi_in *in = NULL;
-  char err[RTPMIDI_MIDI_ERRLEN];
-  bool ok = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, NULL, err, sizeof err) == 0;
+  bool ok = rtpmidi_midi_in_open(rt, &ic, NULL, NULL, &in, NULL) == 0;
   if (ok) rtpmidi_midi_in_close(in);
   rtpmidi_runtime_free(rt);
   int closed;

@@ -73,10 +73,10 @@ static int make(app *a, int sending_port, int receiving_port, rtpmidi_midi_sessi
   cfg.rtp.receiving_port = receiving_port;
   cfg.recovery = true;
   rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
-  const char *bad = NULL;
-  int r = rtpmidi_midi_session_new(a->rt, &cfg, &ev, a, out, &bad);
+  rtpmidi_error err;
+  int r = rtpmidi_midi_session_new(a->rt, &cfg, &ev, a, out, &err);
   if (r) {
-    fprintf(stderr, "two_sessions: midi_session_new: %s (%s)\n", uv_strerror(r), bad ? bad : "-");
+    fprintf(stderr, "two_sessions: midi_session_new: %s\n", err.message);
     return r;
   }
   r = rtpmidi_session_start(rtpmidi_midi_session_rtp(*out));
@@ -120,10 +120,10 @@ int main(int argc, char **argv) {
   uv_timer_start(&a.watchdog, on_watchdog, 5000, 0);
 
   a.sent_ms = rtpmidi_now_ms();
-  const char *why = NULL;
-  r = rtpmidi_midi_session_send(a.tx, NOTE_ON, sizeof NOTE_ON, &why);
+  rtpmidi_error err;
+  r = rtpmidi_midi_session_send(a.tx, NOTE_ON, sizeof NOTE_ON, &err);
   if (r) {
-    fprintf(stderr, "two_sessions: send: %s (%s)\n", uv_strerror(r), why ? why : "-");
+    fprintf(stderr, "two_sessions: send: %s\n", err.message);
     return 1;
   }
   printf("sent 90 3C 64 to 127.0.0.1:%d\n", port);
