@@ -16,6 +16,7 @@ else()
 endif()
 
 set(RTPMIDI_C_TESTS
+  csrc/test/test_addr.c
   csrc/test/test_applemidi.c
   csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c
