@@ -33,7 +33,12 @@ demo: build
 	$(LUA_ENV) lua5.4 bin/rtpmidi demo
 
 ## check: build and run every test (C units, busted specs, luarocks install) through CTest
-check: deps-test build spec-peers
+## (configured again with the test tools required: a build directory that
+## `make demo` configured before busted and luarocks were installed would
+## otherwise leave their tests out and still report 100% passed)
+check: deps-test spec-peers
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DRTPMIDI_REQUIRE_TEST_TOOLS=ON
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 ## spec-peers: node-rtpmidi for the AppleMIDI interop specs (when node and npm exist)

@@ -53,8 +53,16 @@ add_test(NAME tshark/recovery_journal
   COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/tshark_journal.sh $<TARGET_FILE:journal_pcap>)
 set_tests_properties(tshark/recovery_journal PROPERTIES SKIP_RETURN_CODE 77)
 
+# `make check` sets RTPMIDI_REQUIRE_TEST_TOOLS: a missing test tool then
+# stops the configure with one line instead of leaving its tests out.
+option(RTPMIDI_REQUIRE_TEST_TOOLS "Fail the configure when busted or luarocks is missing" OFF)
 find_program(BUSTED busted)
 find_program(LUA54 lua5.4 REQUIRED)
+if(RTPMIDI_REQUIRE_TEST_TOOLS)
+  if(NOT BUSTED)
+    message(FATAL_ERROR "busted is missing: install lua-busted (make deps-test), then configure again")
+  endif()
+endif()
 # The module search paths come from .busted, which reads RTPMIDI_BUILD_DIR.
 set(RTPMIDI_SPEC_ENV
   "RTPMIDI_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "RTPMIDI_BUILD_DIR=${CMAKE_BINARY_DIR}"
@@ -91,6 +99,9 @@ endif()
 
 # The rockspec installs into a fresh tree and the module loads from there.
 find_program(LUAROCKS luarocks)
+if(RTPMIDI_REQUIRE_TEST_TOOLS AND NOT LUAROCKS)
+  message(FATAL_ERROR "luarocks is missing: install luarocks (make deps-test), then configure again")
+endif()
 if(LUAROCKS AND NOT RTPMIDI_SANITIZE)
   add_test(NAME install/luarocks
     COMMAND sh ${PROJECT_SOURCE_DIR}/.ci/luarocks-install-test.sh ${CMAKE_BINARY_DIR}/luarocks-tree
