@@ -29,6 +29,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c
   csrc/test/test_slack.c
+  csrc/test/test_ump.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
   get_filename_component(name ${src} NAME_WE)
