@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev
+BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev libssl-dev
 TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
 TEST_DEPS += valgrind
 # node-rtpmidi interop peer (spec/peers). NodeSource's nodejs bundles npm and

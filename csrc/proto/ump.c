@@ -119,8 +119,11 @@ int rmp_ump_from_midi1_byte(rmp_ump_m1in *c, uint8_t b, uint32_t out[4]) {
       c->dropped++;
       return 0;
     }
-    out[0] = mt_word(c, RMP_UMP_MT_SYSTEM) | (uint32_t)b << 16;
-    return 1;
+    /* A full held SysEx packet goes first, so the real-time byte does not
+     * jump ahead of more than the bytes of one packet. */
+    int n = c->in_sysex && c->sx_len == 6 ? sysex_packet(c, false, out) : 0;
+    out[n] = mt_word(c, RMP_UMP_MT_SYSTEM) | (uint32_t)b << 16;
+    return n + 1;
   }
   if (b & 0x80) {
     int n = 0;

@@ -127,9 +127,10 @@ typedef struct rmp_ump_m1in {
 void rmp_ump_from_midi1_init(rmp_ump_m1in *c, unsigned group);
 /* Feeds one byte. Returns the number of words written to out (0, 1 or 2;
  * out has room for 4). Running status is followed; real-time bytes come out
- * at once, also inside a SysEx; a SysEx is cut into SysEx7 packets of 6
- * data bytes, the last one held until it is known to be the end (so
- * F0 + 6 bytes + F7 is one Complete packet); any other status byte ends an
+ * at once, also inside a SysEx (after a full held SysEx7 packet, so they
+ * move ahead of at most the bytes of one packet); a SysEx is cut into
+ * SysEx7 packets of 6 data bytes, the last one held until it is known to be
+ * the end (so F0 + 6 bytes + F7 is one Complete packet); any other status byte ends an
  * open SysEx (an End packet of what was held). */
 int rmp_ump_from_midi1_byte(rmp_ump_m1in *c, uint8_t b, uint32_t out[4]);
 /* Converts a whole buffer; writes at most cap words (whole messages only).
