@@ -24,6 +24,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_journal_converge.c
   csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi2.c
+  csrc/test/test_midi2_session.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
   csrc/test/test_rtcp.c
@@ -42,6 +43,7 @@ foreach(src ${RTPMIDI_C_TESTS})
 endforeach()
 # Network MIDI 2.0 tests compute digests with libcrypto.
 target_link_libraries(test_midi2 PRIVATE PkgConfig::CRYPTO)
+target_link_libraries(test_midi2_session PRIVATE PkgConfig::CRYPTO)
 
 # Wireshark's dissectors as an outside oracle for what we put on the wire.
 add_executable(midi_pcap csrc/test/midi_pcap.c)
