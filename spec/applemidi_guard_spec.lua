@@ -2,8 +2,9 @@
 -- participant (the guard policy of csrc/proto/midi_stream.h, g =
 -- guard_interval): five open-loop ones, at g, 3g, 7g, 15g and 31g after it,
 -- then, for a participant that sends RS (receiver feedback) and whose last
--- RS does not cover that packet, one a second, at most 30. Without them, the loss of the last packet and of its open-loop
--- guards, with nothing sent after it, is never repaired (a stuck note).
+-- RS does not cover that packet, one a second, at most 30. Without them,
+-- the loss of the last packet and of its open-loop guards, with nothing sent
+-- after it, is never repaired (a stuck note).
 --
 -- The fault injector (spec/fault_injector.lua) relays RTP sessions (RTP on
 -- P, RTCP on P+1, one way each); AppleMIDI answers on the port an invitation
