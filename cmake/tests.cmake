@@ -25,6 +25,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
+  csrc/test/test_midi_stream.c
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c
