@@ -349,6 +349,24 @@ function M.create(set, ctor, cfg, ...)
   local name, said = tostring(err):match("^bad argument '([^']+)' %((.*)%)$")
   if not name then M.raise(err) end
   local opts = refused(set, cfg, name)
+  if #opts > 1 then
+    -- a group name: ask the C core about each option of the group alone
+    local culprits = {}
+    for _, o in ipairs(opts) do
+      local alone = {}
+      for k, v in pairs(cfg) do alone[k] = v end
+      for _, other in ipairs(opts) do
+        if other ~= o then alone[other.name] = nil end
+      end
+      local ok, obj = pcall(ctor, alone, ...)
+      if not ok then
+        culprits[#culprits + 1] = o
+      elseif type(obj) == "userdata" and obj.close then
+        obj:close()
+      end
+    end
+    if #culprits > 0 then opts = culprits end
+  end
   if #opts == 1 then
     local opt = opts[1]
     if opt.c_says and said ~= "invalid value" then
