@@ -70,6 +70,9 @@ describe("options", function()
       assert.are.equal("bad argument 'colour' (unknown option)", err:match("bad argument.*$"))
       err = raised(function() rtpmidi.RTPSession(rtp{ [1] = "x" }) end)
       assert.matches("bad argument '1' %(unknown option%)$", err)
+      -- a method's name with a value that is not a function does not replace it
+      err = raised(function() rtpmidi.RTPSession(rtp{ send_data = 5 }) end)
+      assert.matches("bad argument 'send_data' %(unknown option%)$", err)
     end)
   end)
 

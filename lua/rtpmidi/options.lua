@@ -272,12 +272,13 @@ local function unknown(set, key)
   M.raise(msg)
 end
 
-local function is_callback(set, obj, key)
+-- A callback (any value: add_session checks it is a function), or a
+-- function that replaces a method of the class.
+local function is_callback(set, obj, key, value)
   for _, c in ipairs(set.callbacks or {}) do
     if c == key then return true end
   end
-  -- a method of the class given in the table replaces it
-  return type(obj[key]) == "function"
+  return type(value) == "function" and type(obj[key]) == "function"
 end
 
 --- Reads a class's options into a config table for the C constructor.
@@ -294,7 +295,7 @@ function M.read(set, obj, n, ...)
       local opt = type(k) == "string" and set.by_name[k]
       if opt then
         given[k] = v
-      elseif type(k) == "string" and (is_callback(set, obj, k)) then
+      elseif type(k) == "string" and is_callback(set, obj, k, v) then
         obj[k] = v
       else
         unknown(set, k)
