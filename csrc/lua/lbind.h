@@ -51,6 +51,10 @@ int rml_session_send(lua_State *L, rtpmidi_session *s);
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
 
 void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg);
+/* The integer option k of the table at t for an unsigned C field: missing
+ * is 0, and a value the field cannot hold becomes UINT_MAX (which the C
+ * core's range checks refuse) instead of wrapping into range. */
+unsigned rml_opt_uint_sat(lua_State *L, int t, const char *k);
 void rml_push_session_stats(lua_State *L, const rtpmidi_session *s);
 
 void rml_open_session(lua_State *L);

@@ -2,6 +2,7 @@
  * object that owns it (a MidiSession) receives incoming_midi and drop_call. */
 #include "lbind.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MIDI_SESSION_MT "rtpmidi.MidiSessionCore"
@@ -46,19 +47,23 @@ static int l_midi_session(lua_State *L) {
   rml_state *st = rml_get_state(L);
   rtpmidi_midi_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  /* missing options stay 0: the C core's defaults (payload type 97 for -1) */
   rml_read_session_config(L, 1, &cfg.rtp);
-  if (cfg.rtp.payload_type < 0) cfg.rtp.payload_type = 97;
+  /* rtpmidi_midi_session_new does not yet take the RTP session's default
+   * clock rate for its own time mapping (a zeroed config gives NaN times,
+   * issue 15): until it does, the binding gives it the same 10000. */
+  if (!cfg.rtp.clock_rate) cfg.rtp.clock_rate = 10000;
   lua_getfield(L, 1, "payload_budget");
-  cfg.payload_budget = (size_t)luaL_optinteger(L, -1, 0);
+  lua_Integer budget = luaL_optinteger(L, -1, 0);
+  cfg.payload_budget = budget < 0 ? SIZE_MAX : (size_t)budget; /* refused by the C core */
   lua_getfield(L, 1, "max_sysex");
-  cfg.max_sysex = (size_t)luaL_optinteger(L, -1, 0);
+  lua_Integer max_sysex = luaL_optinteger(L, -1, 0);
+  if (max_sysex < 0) return rml_arg_error(L, "max_sysex", "octets >= 1 expected");
+  cfg.max_sysex = (size_t)max_sysex;
   lua_getfield(L, 1, "recovery");
-  cfg.recovery = lua_isnil(L, -1) ? true : lua_toboolean(L, -1);
-  lua_getfield(L, 1, "journal_history");
-  lua_Integer jh = luaL_optinteger(L, -1, 0);
-  if (jh < 0 || jh > 32767) return rml_arg_error(L, "journal_history", "integer 1..32767 expected");
-  cfg.journal_history = (unsigned)jh;
-  lua_pop(L, 4);
+  cfg.recovery = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
   rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);
   lm->st = st;
