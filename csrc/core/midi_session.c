@@ -68,7 +68,7 @@ struct rtpmidi_midi_session {
   bool feedback;           /* the peer has sent a receiver report */
   double delivering_time;  /* time of the packet being delivered (repairs) */
   rtpmidi_midi_stats st;
-  unsigned busy;         /* inside on_rtp: freeing waits until it returns */
+  unsigned busy;         /* inside on_rtp or a send: freeing waits until it returns */
   bool dead;
 };
 
@@ -133,15 +133,26 @@ static int send_packet(rtpmidi_midi_session *m, const rmp_cmd_msg *msgs, size_t 
                        rmp_cmd_enc_info *info);
 static void arm_guard(rtpmidi_midi_session *m);
 
+/* A send may report a drop (an ICMP error of an earlier datagram) whose
+ * callback frees the session: code that sends holds it (busy) and lets go
+ * with let_go, which frees it when that happened. Returns true then. */
+static bool let_go(rtpmidi_midi_session *m) {
+  if (--m->busy || !m->dead) return false;
+  destroy(m);
+  return true;
+}
+
 static void on_guard(uv_timer_t *h) {
   turn_handles *t = h->data;
   rtpmidi_midi_session *m = t->owner;
   if (!m || !m->jsend || !rtpmidi_session_started(m->rtp)) return;
   if (acknowledged(m)) return; /* nothing left to protect */
   rmp_cmd_enc_info info;
+  m->busy++;
   if (send_packet(m, NULL, 0, rtpmidi_session_media_time(m->rtp), &info) == 0) m->st.guard_packets++;
   m->guards_sent++;
-  arm_guard(m);
+  if (!m->dead) arm_guard(m);
+  let_go(m);
 }
 
 static void arm_guard(rtpmidi_midi_session *m) {
@@ -294,7 +305,8 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
                 (uint32_t)llround((rtpmidi_now_ms() - t0) * rate / 1000.0);
   size_t done = 0;
   int r = 0;
-  while (done < m->q.n) {
+  m->busy++;
+  while (done < m->q.n && !m->dead) {
     rmp_cmd_enc_info info;
     r = send_packet(m, cmds + done, m->q.n - done, ts, &info);
     if (r == UV_EINVAL || (r < 0 && r > -100)) {
@@ -308,9 +320,10 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
     m->st.messages_sent += info.nmsgs;
     done += info.nmsgs;
   }
-  arm_guard(m);
+  if (!m->dead) arm_guard(m);
   rmc_midi_queue_clear(&m->q);
   m->flushing = false;
+  let_go(m);
   return r;
 }
 
