@@ -24,6 +24,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
+  csrc/test/test_reentry.c
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c

@@ -134,6 +134,17 @@ local function rtp_kit(name, class, opts, incoming, payload_arg, send)
         assert.is_true(got(env.S, incoming, payload_arg, kit.wire("held")), "the held packet was not released")
       end,
     },
+    -- The peer's host name does not resolve (glibc refuses an empty label
+    -- without a query): the drop comes from the resolver's callback.
+    {
+      cb = "drop_call", label = "drop_call (\"network\", its peer's name does not resolve)",
+      make = { peer_address = "a..invalid" }, methods = { send = false }, no_probe = true,
+      drive = function(env)
+        H.run_until(function() return count(env.S, "drop_call") > 0 end, "drop_call (unresolved)")
+        assert.are.equal("network", env.S.seen.drop_call[1][2])
+        assert.matches("cannot resolve", env.S.seen.drop_call[1][3])
+      end,
+    },
     -- A send that finds an ICMP error (port unreachable) of the one before
     -- reports a drop from inside itself: P is not listening. (On loopback
     -- the error is there when the first send returns.)
@@ -508,7 +519,7 @@ local function row(kit, r, method)
       assert.is_not_nil(env.result, "the callback did not call the method")
       method.check(env)
       -- the subject, if still started, still receives
-      if started(env.S) then kit.probe(env) end
+      if started(env.S) and not r.no_probe then kit.probe(env) end
       -- the loop goes on
       delivers()
       for _, c in ipairs(env.closers) do c:close() end
