@@ -114,7 +114,6 @@ local function rtp_kit(name, class, opts, incoming, payload_arg, send)
       drive = function(env)
         env.armed = false
         local raw = assert(core.udp(LOCAL, 0))
-        env.closers[#env.closers + 1] = raw
         local ssrc, seq = 0x5EED0001, 100
         local function rtp(n, word)
           return string.pack(">BBI2I4I4", 0x80, kit.payload_type, (seq + n) & 0xFFFF, 1000 * n, ssrc) ..
@@ -131,6 +130,7 @@ local function rtp_kit(name, class, opts, incoming, payload_arg, send)
         assert.is_false(got(env.S, incoming, payload_arg, kit.wire("held")))
         env.armed = true
         assert(control:stop_session(env.S.cookie))
+        raw:close()
         assert.is_true(got(env.S, incoming, payload_arg, kit.wire("held")), "the held packet was not released")
       end,
     },
@@ -183,9 +183,7 @@ end
 
 -- RTPSession: payloads as they are; MidiSession: a note-on per word.
 local NOTES = { drive = "\x90\x3c\x40", probe = "\x90\x3d\x41", ["sent-from-callback"] = "\x90\x3e\x42",
-                witness = "\x90\x3f\x43" }
-
-NOTES.held = "\x90\x40\x44"
+                held = "\x90\x40\x44" }
 
 local RTP = rtp_kit("RTPSession", rtpmidi.RTPSession, { payload = 96 }, "incoming_rtp", 3,
   function(s, word) return s:send_data(word) end)
@@ -503,7 +501,7 @@ local function row(kit, r, method)
     end
     local errors = H.capture_errors(function()
       local delivers = witness()
-      local env = { kit = kit, row = r, closers = {} }
+      local env = { kit = kit, row = r }
       local function hook(name, self)
         if name ~= cb or env.called or env.armed == false then return end
         env.called = true -- once: the method may run this callback again (start)
@@ -522,7 +520,6 @@ local function row(kit, r, method)
       if started(env.S) and not r.no_probe then kit.probe(env) end
       -- the loop goes on
       delivers()
-      for _, c in ipairs(env.closers) do c:close() end
     end)
     assert.are.same({}, errors)
   end
