@@ -26,6 +26,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
   csrc/test/test_midi_stream.c
+  csrc/test/test_reentry.c
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c

@@ -28,7 +28,7 @@ struct rtpmidi_midi_session {
   rmp_stream_rx rx;
   rmp_stream_counts rc;
   rtpmidi_midi_stats st;
-  unsigned busy;         /* inside on_rtp: freeing waits until it returns */
+  unsigned busy;         /* inside on_rtp or a send: freeing waits until it returns */
   bool dead;
 };
 
@@ -64,7 +64,7 @@ static void on_guard(void *owner) {
     m->st.guard_packets++;
     m->st.journal_bytes_sent += (uint64_t)n - 1;
   }
-  arm_guard(m);
+  if (!m->dead) arm_guard(m);
   if (--m->busy == 0 && m->dead) destroy(m);
 }
 
@@ -164,7 +164,7 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
     done += info.nmsgs;
   }
   rmc_flusher_end(&m->out);
-  arm_guard(m);
+  if (!m->dead) arm_guard(m);
   if (--m->busy == 0 && m->dead) destroy(m);
   return r;
 }

@@ -17,6 +17,7 @@ typedef struct rml_apple {
   rml_state *st;
   int owner_ref;
   int peers_ref;     /* id -> participant table */
+  int stopping;      /* inside the core's stop (lbind.h) */
   lua_Integer cookie;
 } rml_apple;
 
@@ -117,16 +118,22 @@ static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
   rml_call(la->st, 2);
 }
 
+/* The participant's table leaves the session before participant_left runs:
+ * the callback may close the session (control:remove_session, "tear down
+ * when empty"), after which nothing of la may be used (lbind.h). The table
+ * stays alive on the stack as the callback's argument. */
 static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  if (rml_push_method(la->st, la->owner_ref, "participant_left")) {
-    push_peer(L, la, p, true);
-    lua_pushstring(L, reason);
-    rml_call(la->st, 3);
+  if (!rml_push_method(la->st, la->owner_ref, "participant_left")) {
+    forget_peer(L, la, p->id);
+    return;
   }
+  push_peer(L, la, p, true);
   forget_peer(L, la, p->id);
+  lua_pushstring(L, reason);
+  rml_call(la->st, 3);
 }
 
 static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
@@ -242,7 +249,9 @@ static int l_applemidi(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_apple *la = check_apple(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  la->cookie = luaL_optinteger(L, 3, 0);
+  lua_Integer cookie = luaL_optinteger(L, 3, 0);
+  if (la->stopping) return rml_push_stopping(L);
+  la->cookie = cookie;
   rml_hold_owner(L, &la->owner_ref, 2);
   int r = rtpmidi_apple_start(la->a);
   if (r) return rml_push_uv_error(L, r);
@@ -250,17 +259,25 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
+/* participant_left(p, "stopped") for each participant: the callback may
+ * stop, close or restart the session (index 1 keeps la alive meanwhile). */
+static void stop(rml_apple *la) {
+  la->stopping++;
+  rtpmidi_apple_stop(la->a);
+  la->stopping--;
+}
+
 static int l_stop(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) rtpmidi_apple_stop(la->a);  /* participant_left(p, "stopped") */
+  if (la->a) stop(la);
   rml_release_owner(L, &la->owner_ref);
   return 0;
 }
 
 static int l_close(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) {
-    rtpmidi_apple_stop(la->a);
+  if (la->a) stop(la);
+  if (la->a) {  /* unless a callback of the stop closed it */
     rtpmidi_apple_free(la->a);
     la->a = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, la->peers_ref);
@@ -272,7 +289,7 @@ static int l_close(lua_State *L) {
 
 static int l_started(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  lua_pushboolean(L, la->a && rtpmidi_apple_started(la->a));
+  lua_pushboolean(L, la->a && !la->stopping && rtpmidi_apple_started(la->a));
   return 1;
 }
 

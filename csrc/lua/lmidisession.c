@@ -11,6 +11,7 @@ typedef struct rml_midi {
   rtpmidi_midi_session *m;  /* NULL once closed */
   rml_state *st;
   int owner_ref;
+  int stopping;             /* inside l_stop (lbind.h) */
   lua_Integer cookie;
 } rml_midi;
 
@@ -30,16 +31,22 @@ static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bo
   rml_call(lm->st, 4);
 }
 
+/* Two calls: _silence (no note left sounding on the output device when the
+ * peer is gone), then drop_call. Both are on the stack before the first
+ * runs: it may close the session, after which nothing of lm may be used
+ * (lbind.h). */
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_midi *lm = ud;
-  /* no note left sounding on the output device when the peer is gone */
-  if (rml_push_method(lm->st, lm->owner_ref, "_silence")) rml_call(lm->st, 1);
-  if (!rml_push_method(lm->st, lm->owner_ref, "drop_call")) return;
-  lua_State *L = lm->st->L;
-  lua_pushinteger(L, lm->cookie);
-  lua_pushstring(L, reason);
-  lua_pushstring(L, detail);
-  rml_call(lm->st, 4);
+  rml_state *st = lm->st;
+  lua_State *L = st->L;
+  int drop = rml_push_method(st, lm->owner_ref, "drop_call");
+  if (drop) {
+    lua_pushinteger(L, lm->cookie);
+    lua_pushstring(L, reason);
+    lua_pushstring(L, detail);
+  }
+  if (rml_push_method(st, lm->owner_ref, "_silence")) rml_call(st, 1);
+  if (drop) rml_call(st, 4);
 }
 
 static int l_midi_session(lua_State *L) {
@@ -80,7 +87,9 @@ static int l_midi_session(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_midi *lm = check_midi(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  lm->cookie = luaL_checkinteger(L, 3);
+  lua_Integer cookie = luaL_checkinteger(L, 3);
+  if (lm->stopping) return rml_push_stopping(L);
+  lm->cookie = cookie;
   int r = rtpmidi_session_start(rtpmidi_midi_session_rtp(lm->m));
   if (r) return rml_push_uv_error(L, r);
   rml_hold_owner(L, &lm->owner_ref, 2);
@@ -89,10 +98,14 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);  /* index 1 keeps it alive through the callbacks */
   if (lm->m) {
+    /* both run callbacks (a drop reported by the send, what the jitter
+     * buffer holds), which may close the session */
+    lm->stopping++;
     rtpmidi_midi_session_flush(lm->m);
-    rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+    if (lm->m) rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+    lm->stopping--;
   }
   rml_release_owner(L, &lm->owner_ref);
   return 0;
@@ -128,7 +141,7 @@ static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_sessio
 
 static int l_started(lua_State *L) {
   rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
-  lua_pushboolean(L, lm->m && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
+  lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
   return 1;
 }
 

@@ -11,6 +11,7 @@ typedef struct rml_session {
   rtpmidi_session *s;       /* NULL once closed */
   rml_state *st;
   int owner_ref;            /* the owning Lua object while started */
+  int stopping;             /* inside l_stop (lbind.h) */
   lua_Integer cookie;
 } rml_session;
 
@@ -146,7 +147,9 @@ static int l_session(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_session *ls = check_session(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  ls->cookie = luaL_checkinteger(L, 3);
+  lua_Integer cookie = luaL_checkinteger(L, 3);
+  if (ls->stopping) return rml_push_stopping(L);
+  ls->cookie = cookie;
   int r = rtpmidi_session_start(ls->s);
   if (r) return rml_push_uv_error(L, r);
   rml_hold_owner(L, &ls->owner_ref, 2);
@@ -155,8 +158,12 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_session *ls = to_session(L);
-  if (ls->s) rtpmidi_session_stop(ls->s);
+  rml_session *ls = to_session(L);  /* index 1 keeps it alive through the callbacks */
+  if (ls->s) {
+    ls->stopping++;
+    rtpmidi_session_stop(ls->s);  /* delivers what the jitter buffer holds */
+    ls->stopping--;
+  }
   rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
@@ -185,7 +192,7 @@ static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s
 
 static int l_started(lua_State *L) {
   rml_session *ls = to_session(L);
-  lua_pushboolean(L, ls->s && rtpmidi_session_started(ls->s));
+  lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
   return 1;
 }
 
