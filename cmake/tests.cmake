@@ -27,6 +27,8 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_midi2_session.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
+  csrc/test/test_midi_stream.c
+  csrc/test/test_reentry.c
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c

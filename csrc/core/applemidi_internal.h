@@ -1,15 +1,14 @@
 /* The AppleMIDI session's state, shared by applemidi_session.c (sockets,
  * invitations, CK, RS, BY, participants, timers) and applemidi_midi.c (the
- * RFC 6295 payload: sending with a journal per participant, receiving through
- * sequence tracking, jitter buffer and journal repair). Not public. */
+ * RFC 6295 payload: one MIDI stream per participant, midi_stream.h, with its
+ * RTP header, sequence tracking and jitter buffer). Not public. */
 #ifndef RMC_APPLEMIDI_INTERNAL_H
 #define RMC_APPLEMIDI_INTERNAL_H
 
 #include "applemidi.h"
+#include "flusher.h"
 #include "jitter_buffer.h"
-#include "journal.h"
-#include "midi_cmd.h"
-#include "midi_queue.h"
+#include "midi_stream.h"
 #include "rtp.h"
 #include "rtp_seq.h"
 #include "runtime.h"
@@ -32,8 +31,6 @@ typedef struct ap_handle {
     uv_handle_t h;
     uv_udp_t udp;
     uv_timer_t timer;
-    uv_idle_t idle;
-    uv_check_t check;
   } u;
   rtpmidi_apple *owner; /* NULL once the session let go */
 } ap_handle;
@@ -43,6 +40,28 @@ typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
   size_t len;
   uint8_t data[];
 } ap_pkt;
+
+/* The MIDI stream to and from one participant (applemidi_midi.c). What it
+ * holds beyond this (the journal's sender and receiver, the SysEx buffer,
+ * the jitter buffer's slots) is made when first used: a participant that
+ * only keeps the session up (CK, RS) costs about a kilobyte. */
+typedef struct ap_media {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  uint16_t seq;                    /* the next RTP sequence number we send it */
+  rmp_seq_t rseq;                  /* its sequence numbers (RFC 3550 A.1) */
+  rmp_jb_t jb;                     /* zeroed until the first RTP packet */
+  rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
+  uint64_t packets_received, packets_sent, lost, messages_recovered;
+} ap_media;
+
+/* What the session's streams share (applemidi_midi.c). */
+typedef struct ap_midi {
+  rmp_stream_config sc;
+  rmc_flusher out;                 /* the messages to send, and when they leave */
+  rmp_cmd_encoder enc;             /* one command section for every participant */
+  rmp_stream_counts rc;            /* what the participants' streams received */
+} ap_midi;
 
 typedef struct ap_peer {
   struct ap_peer *next;
@@ -66,31 +85,8 @@ typedef struct ap_peer {
   bool rx_since_rs;
   uint16_t last_rx_seq;
   double next_rs;
-  /* sending */
-  uint16_t seq;
-  /* The journal's state for this participant, made when first needed (see
-   * applemidi_midi.c): the sender's with the first packet of commands sent
-   * to it, the receiver's with the first packet it sends us. NULL until
-   * then and when recovery is off. */
-  rmp_ej_sender *js;
-  /* guard packets (only with js; see applemidi_midi.c) */
-  uint16_t last_cmd_seq;           /* the last packet of commands sent to it */
-  bool unconfirmed;                /* no RS of its has covered last_cmd_seq yet */
-  bool feedback;                   /* it has sent us an RS */
-  unsigned guards_sent;            /* since last_cmd_seq */
-  double next_guard;
-  /* receiving */
-  rmp_seq_t rseq;
-  bool seq_started;
-  rmp_jb_t jb;                     /* zeroed until the first RTP packet */
-  rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
-  rmp_ej_receiver *jr;
-  rmp_cmd_decoder dec;
-  uint8_t *sysex;                  /* max_sysex octets, from the first SysEx received */
-  rmp_ts_anchor clock;             /* its RTP time to ours */
-  /* counters */
-  uint64_t packets_received, packets_sent, lost, messages_recovered;
   uint64_t ck_exchanges, rs_sent, rs_received;
+  ap_media media;
 } ap_peer;
 
 struct rtpmidi_apple {
@@ -102,7 +98,7 @@ struct rtpmidi_apple {
   void *ud;
   uint32_t ssrc;
   int port;                       /* bound control port */
-  ap_handle *ctrl, *data, *timer, *idle, *check;
+  ap_handle *ctrl, *data, *timer;
   unsigned open_handles;
   bool started, freed;
   unsigned busy;                  /* inside a callback: sweeping and freeing wait */
@@ -111,11 +107,7 @@ struct rtpmidi_apple {
   uint32_t next_id;
   void *discovery;
   rtpmidi_apple_stats st;
-  /* sending */
-  rmc_midi_queue q;                /* made with the first message sent */
-  rmp_cmd_encoder enc;
-  bool flushing;
-  rmc_burst_hook burst;           /* flushes at the end of a received burst (runtime.h) */
+  ap_midi midi;
   struct ap_resolve *resolving;   /* invitations waiting for a host name's address */
   size_t nresolving;
   /* invitations from unknown SSRCs: a token bucket (invitations_per_second) */
@@ -129,19 +121,24 @@ int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t le
                 const struct sockaddr_storage *to);
 void rmc_ap_schedule(rtpmidi_apple *a);
 void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *out);
-void rmc_ap_want_flush(rtpmidi_apple *a);  /* flush after this loop turn */
-void rmc_ap_flushed(rtpmidi_apple *a);
 
-/* applemidi_midi.c */
+/* applemidi_midi.c: the session's sending side (a->midi) */
+void rmc_ap_midi_init(rtpmidi_apple *a);   /* once a->cfg has its defaults */
+void rmc_ap_midi_stop(rtpmidi_apple *a);   /* what is queued leaves; then nothing waits */
+void rmc_ap_midi_free(rtpmidi_apple *a);
+/* Adds what the streams counted to st (messages, malformed, ...). */
+void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
+/* applemidi_midi.c: a participant's stream (p->media) */
 void rmc_ap_peer_media_init(ap_peer *p);
 void rmc_ap_peer_media_free(ap_peer *p);
+/* p's stream figures in out (packets, lost, journal, seq, unconfirmed). */
+void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *out);
 void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from);
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
 /* An RS from p: seq is the last packet of ours it received. */
 void rmc_ap_on_rs(ap_peer *p, uint16_t seq);
-void rmc_ap_free_queue(rtpmidi_apple *a);
 
 /* applemidi_discovery.c */
 void *rmc_ap_discovery_start(rtpmidi_apple *a);

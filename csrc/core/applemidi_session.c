@@ -71,7 +71,7 @@ static void release(rtpmidi_apple *a) {
   free(a->accept_list);
   free(a->name);
   free(a->bind_address);
-  rmc_ap_free_queue(a);
+  rmc_ap_midi_free(a);
   free(a);
 }
 
@@ -247,18 +247,10 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->synced = p->synced;
   o->latency_ms = p->latency_ms;
   o->offset_ms = p->offset_ms;
-  o->packets_received = p->packets_received;
-  o->packets_sent = p->packets_sent;
-  o->lost = p->lost;
-  o->messages_recovered = p->messages_recovered;
   o->ck_exchanges = p->ck_exchanges;
   o->rs_sent = p->rs_sent;
   o->rs_received = p->rs_received;
-  o->checkpoint = p->js ? rmp_ej_send_checkpoint(p->js) : 0;
-  o->seq = p->seq;
-  o->journal_sender = p->js != NULL;
-  o->journal_receiver = p->jr != NULL;
-  o->unconfirmed = p->unconfirmed;
+  rmc_ap_media_fill(p, o);
 }
 
 static ap_peer *new_peer(rtpmidi_apple *a, const struct sockaddr *ctrl, int ctrl_port) {
@@ -516,7 +508,6 @@ static void on_packet(rtpmidi_apple *a, bool data_port, const uint8_t *buf, size
     }
     p->rs_received++;
     a->st.rs_received++;
-    if (p->js) rmp_ej_send_ack(p->js, pk.u.rs.seq);
     rmc_ap_on_rs(p, pk.u.rs.seq);
     break;
   }
@@ -687,42 +678,6 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
   uv_timer_start(&a->timer->u.timer, on_timer, ms, 0);
 }
 
-/* ---- the flush handles: what send queued leaves after the loop turn ---- */
-
-static void on_check(uv_check_t *h) {
-  ap_handle *u = h->data;
-  rtpmidi_apple *a = u->owner;
-  if (!a) return;
-  enter(a);
-  rtpmidi_apple_flush(a);
-  leave(a);
-}
-
-static void on_idle(uv_idle_t *h) { (void)h; }
-
-static void on_burst_end(void *owner) {
-  rtpmidi_apple *a = owner;
-  enter(a);
-  rtpmidi_apple_flush(a);
-  leave(a);
-}
-
-void rmc_ap_want_flush(rtpmidi_apple *a) {
-  /* Given while a received burst is delivered (an echo, a relay): the
-   * packets leave at the burst's end. Otherwise, or should that not come,
-   * after the loop turn's callbacks. */
-  rmc_burst_defer(a->rt, &a->burst);
-  if (!a->check || uv_is_active(&a->check->u.h)) return;
-  uv_idle_start(&a->idle->u.idle, on_idle);
-  uv_check_start(&a->check->u.check, on_check);
-}
-
-void rmc_ap_flushed(rtpmidi_apple *a) {
-  if (!a->check) return;
-  uv_idle_stop(&a->idle->u.idle);
-  uv_check_stop(&a->check->u.check);
-}
-
 /* ---- the public API ---- */
 
 int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
@@ -763,8 +718,6 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
-  a->burst.run = on_burst_end;
-  a->burst.owner = a;
   a->cfg = *cfg;
   rtpmidi_apple_config *c = &a->cfg;
   if (!c->invite_tries) c->invite_tries = DEF_INVITE_TRIES;
@@ -808,27 +761,14 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     c->accept_count = 0;
   }
   c->accept_list = NULL;
-  if (!oom) {
-    a->idle = new_handle(a);
-    a->check = new_handle(a);
-    oom = !a->idle || !a->check;
-  }
+  rmc_ap_midi_init(a);
   if (oom) {
-    free(a->idle);
-    free(a->check);
-    a->idle = a->check = NULL;
     a->freed = true;
     release(a);
     return UV_ENOMEM;
   }
-  uv_idle_init(rt->loop, &a->idle->u.idle);
-  uv_check_init(rt->loop, &a->check->u.check);
-  uv_unref(&a->idle->u.h);
-  uv_unref(&a->check->u.h);
-  a->open_handles += 2;
   a->ssrc = cfg->ssrc;
   while (!a->ssrc) rmc_random(&a->ssrc, sizeof a->ssrc);
-  rmp_cmd_encoder_init(&a->enc);
   if (ev) a->ev = *ev;
   a->ud = ud;
   *out = a;
@@ -876,10 +816,8 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
 void rtpmidi_apple_stop(rtpmidi_apple *a) {
   if (!a->started) return;
   enter(a);
-  rtpmidi_apple_flush(a);
-  rmc_burst_cancel(a->rt, &a->burst);
+  rmc_ap_midi_stop(a);
   cancel_resolves(a);
-  rmc_midi_queue_clear(&a->q);
   a->gen++;
   for (ap_peer *p = a->peers; p; p = p->next) {
     if (p->state == AP_DEAD) continue;
@@ -899,7 +837,6 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
   close_handle(&a->ctrl);
   close_handle(&a->data);
   close_handle(&a->timer);
-  rmc_ap_flushed(a);
   leave(a);
 }
 
@@ -1036,18 +973,13 @@ size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, siz
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   *st = a->st;
   st->ssrc = a->ssrc;
-  st->unconfirmed = 0;
-  for (const ap_peer *p = a->peers; p; p = p->next)
-    if (p->state == AP_CONNECTED && p->unconfirmed) st->unconfirmed++;
+  rmc_ap_midi_stats(a, st);
 }
 
 void rtpmidi_apple_free(rtpmidi_apple *a) {
   if (!a || a->freed) return;
   rtpmidi_apple_stop(a);
-  rmc_burst_cancel(a->rt, &a->burst);
   a->freed = true;
   memset(&a->ev, 0, sizeof a->ev);
-  close_handle(&a->idle);
-  close_handle(&a->check);
   release(a);
 }

@@ -1,5 +1,4 @@
 #include "session_internal.h"
-#include "midi_cmd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +32,6 @@ void rmc_random(void *buf, size_t n) {
     unsigned char *p = buf;
     for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
   }
-}
-
-void rmc_sysex_on_demand(rmp_cmd_decoder *dec, const rmp_cmd_decoder *probe, uint8_t **buf,
-                         size_t cap) {
-  if (*buf || !rmp_cmd_decoder_sysex_seen(probe)) return;
-  *buf = malloc(cap);
-  if (*buf) rmp_cmd_decoder_set_buffer(dec, *buf, cap);
 }
 
 /* ---- the send queue ----

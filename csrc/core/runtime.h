@@ -16,8 +16,6 @@
 #define RMC_SENDQ_MAX 64
 #define RMC_SENDQ_BYTES 65536
 
-struct rmp_cmd_decoder;
-
 /* What the queue calls for a queued datagram that did not leave in a batch:
  * send it the single way and report an error to the socket's owner (its
  * sender was told "sent"). `first` is what the batched attempt returned for
@@ -69,13 +67,6 @@ struct rtpmidi_runtime {
 };
 
 void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
-/* A receiver's SysEx buffer (cap octets, up to 1 MiB) is made for the first
- * packet that starts a SysEx, as seen by the buffer-less decoder `probe`
- * that looked at the packet first: a session that never receives one does
- * not pay for it. Without memory, *buf stays NULL and the SysEx is dropped
- * as too long, as any that does not fit. */
-void rmc_sysex_on_demand(struct rmp_cmd_decoder *dec, const struct rmp_cmd_decoder *probe,
-                         uint8_t **buf, size_t cap);
 /* Queues a datagram for udp until the end of the burst being delivered.
  * Returns false (nothing queued, the queue flushed) when it must go out now
  * instead: no burst, a flush running, or too large to queue. */

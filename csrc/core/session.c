@@ -696,7 +696,6 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (a->ai_family == AF_INET) { pick = a; break; } /* IPv4 preferred */
     if (a->ai_family == AF_INET6 && !pick) pick = a;
   }
-  s->open_handles--;
   if (s->resolving == rq && !s->freed) {
     s->resolving = NULL;
     char detail[300];
@@ -717,6 +716,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   }
   uv_freeaddrinfo(res);
   free(rq);
+  /* Counted until here: a drop above may free the session (its callback
+   * calls rtpmidi_session_free), which must not release it under us. */
+  s->open_handles--;
   release(s);
 }
 

@@ -137,7 +137,8 @@ typedef struct rtpmidi_midi_session rtpmidi_midi_session;
 
 typedef struct rtpmidi_midi_config {
   rtpmidi_session_config rtp;  /* payload_type defaults to 97 when 0..127 not set (-1) */
-  size_t payload_budget;       /* octets of MIDI command section per packet; 0: 1200 */
+  size_t payload_budget;       /* octets of MIDI payload (command section and journal)
+                                  per packet; 0: 1200 */
   size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
   bool recovery;               /* send and read the recovery journal */
   unsigned journal_history;    /* the journal reaches back at most this many packets
@@ -352,11 +353,12 @@ typedef struct rtpmidi_apple_config {
   double ck_interval_ms;          /* afterwards (10000) */
   double timeout_ms;              /* no CK from a participant this long: it left, "timeout" (60000) */
   double rs_interval_ms;          /* RS while data arrives (1000) */
-  double guard_ms;                /* first guard packet after MIDI (50; the second at 4x,
-                                   * then one a second, at most 30, while the participant
-                                   * sends RS that do not cover our last packet) */
+  double guard_ms;                /* g of the guard policy (midi_stream.h), 50: guards at
+                                   * g, 3g, 7g, 15g, 31g after MIDI, then one a second, at
+                                   * most 30, while the participant sends RS that do not
+                                   * cover our last packet */
   double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
-  size_t payload_budget;          /* command section octets per packet (1200) */
+  size_t payload_budget;          /* MIDI payload octets per packet, journal included (1200) */
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
   bool recovery;                  /* send and read the recovery journal */
   bool reinvite;                  /* invite again a participant we invited that timed out */

@@ -34,6 +34,13 @@ int rml_push_uv_error(lua_State *L, int err) {
   return 3;
 }
 
+int rml_push_stopping(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "EBUSY: the session is stopping (a callback of its stop cannot start it)");
+  lua_pushliteral(L, "EBUSY");
+  return 3;
+}
+
 int rml_push_result(lua_State *L, int r, const char *invalid_midi) {
   if (r == UV_EINVAL && invalid_midi) {
     lua_pushnil(L);
