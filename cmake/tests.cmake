@@ -43,9 +43,6 @@ foreach(src ${RTPMIDI_C_TESTS})
   target_link_libraries(${name} PRIVATE rtpmidi_core m)
   add_test(NAME c/${name} COMMAND ${name})
 endforeach()
-# Network MIDI 2.0 tests compute digests with libcrypto.
-target_link_libraries(test_midi2 PRIVATE PkgConfig::CRYPTO)
-target_link_libraries(test_midi2_session PRIVATE PkgConfig::CRYPTO)
 
 # Wireshark's dissectors as an outside oracle for what we put on the wire.
 add_executable(midi_pcap csrc/test/midi_pcap.c)

@@ -77,6 +77,7 @@ void rml_open_session(lua_State *L);
 void rml_open_midi_session(lua_State *L);
 void rml_open_applemidi(lua_State *L);
 void rml_open_codec(lua_State *L);
+void rml_open_midi2(lua_State *L); /* after rml_open_codec: adds to its table */
 void rml_open_watch(lua_State *L);
 void rml_open_signal(lua_State *L);
 void rml_open_timer(lua_State *L);

@@ -259,6 +259,7 @@ int luaopen_rtpmidi_core(lua_State *L) {
   rml_open_midi_session(L);
   rml_open_applemidi(L);
   rml_open_codec(L);
+  rml_open_midi2(L);
   rml_open_watch(L);
   rml_open_signal(L);
   rml_open_timer(L);
