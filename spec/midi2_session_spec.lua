@@ -386,6 +386,36 @@ describe("Midi2Session", function()
     assert.equal("timeout", cr.failed[1].reason)
   end)
 
+  it("lets a callback stop or remove its own session", function()
+    -- removed from inside incoming_ump while more messages of the datagram wait
+    local h, c, hr = pair()
+    local seen = 0
+    function h:incoming_ump()
+      seen = seen + 1
+      control:remove_session(self.cookie)
+    end
+    assert(c:send_ump(0x20903C64, 0x20903E64, 0x20904064))
+    H.run_until(function() return seen >= 1 end, "the first message")
+    H.run_for(50)
+    assert.equal(1, seen)
+    assert.is_nil(h.cookie)
+    -- stopped from inside client_joined, removed from inside client_left
+    local hr2, cr2 = recorder(), recorder()
+    local h2 = session(hr2, { role = "host" })
+    local c2 = session(cr2, { role = "client" })
+    function c2:client_joined() control:stop_session(self.cookie) end
+    function c2:client_left(_, why)
+      cr2.why = why
+      control:remove_session(self.cookie)
+    end
+    assert(c2:invite("127.0.0.1", h2:local_port()))
+    H.run_until(function() return cr2.why ~= nil end, "the client to stop itself")
+    assert.equal("stopped", cr2.why)
+    H.run_until(function() return #hr2.left == 1 end, "the host to hear the bye")
+    assert.equal(1, #hr.left) -- h's removal said "stopped" to its callback
+    assert.equal("stopped", hr.left[1].reason)
+  end)
+
   it("refuses misuse, naming the argument", function()
     assert.has_error(function() rtpmidi.Midi2Session{ rol = "host" } end,
       "bad argument 'rol' (unknown option); did you mean 'role'?")
