@@ -288,8 +288,9 @@ static size_t chunk_len(const uint32_t *w, size_t n) {
   return k;
 }
 
-/* Sends w[0..n) (whole messages; n == 0: a zero-length keep-alive) as UMP
- * Data commands, each with the next sequence number. */
+/* Sends w[0..n) (whole messages; n == 0: a zero-length keep-alive, w then
+ * no_words) as UMP Data commands, each with the next sequence number. */
+static const uint32_t no_words[1];
 static void send_data(rmp_m2s *s, rmp_m2s_peer *p, uint64_t now, const uint32_t *w, size_t n) {
   uint8_t buf[RMP_M2_MAX_DATAGRAM];
   rmp_m2_writer wr;
@@ -968,10 +969,10 @@ static void tick_peer(rmp_m2s *s, rmp_m2s_peer *p, uint64_t now) {
   if (p->tail_left && now >= p->t_tail) {
     p->tail_left--;
     p->t_tail = at(now, s->cfg.tail_ms);
-    send_data(s, p, now, NULL, 0);
+    send_data(s, p, now, no_words, 0);
     s->stats.keepalives_out++;
   } else if (s->cfg.keepalive_ms && now >= p->t_keepalive) {
-    send_data(s, p, now, NULL, 0);
+    send_data(s, p, now, no_words, 0);
     s->stats.keepalives_out++;
   }
 }
