@@ -89,17 +89,6 @@ static rmp_addr addr(const char *ip, uint16_t port) {
   return a;
 }
 
-static rmp_ams_config base_config(node *nd, uint32_t ssrc, const char *name) {
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = ssrc;
-  c.name = name;
-  c.alloc = t_alloc;
-  c.release = t_release;
-  c.random = t_random;
-  c.ud = nd;
-  return c;
-}
 
 static node *node_new(net *n, const char *ip, uint16_t port, const rmp_ams_config *cfg0, double skew) {
   node *nd = calloc(1, sizeof *nd);
@@ -115,6 +104,31 @@ static node *node_new(net *n, const char *ip, uint16_t port, const rmp_ams_confi
   CHECK_INT(rmp_ams_init(&nd->m, &c), 0);
   n->nodes[n->nnodes++] = nd;
   return nd;
+}
+
+/* A config with everything at its default but our SSRC and name. */
+static rmp_ams_config conf(uint32_t ssrc, const char *name) {
+  rmp_ams_config c;
+  memset(&c, 0, sizeof c);
+  c.ssrc = ssrc;
+  c.name = name;
+  return c;
+}
+
+/* A node with the default config. */
+static node *add(net *n, const char *ip, uint16_t port, uint32_t ssrc, const char *name, double skew) {
+  rmp_ams_config c = conf(ssrc, name);
+  return node_new(n, ip, port, &c, skew);
+}
+
+/* A config for a machine driven by hand, outside the network. */
+static rmp_ams_config base_config(node *nd, uint32_t ssrc, const char *name) {
+  rmp_ams_config c = conf(ssrc, name);
+  c.alloc = t_alloc;
+  c.release = t_release;
+  c.random = t_random;
+  c.ud = nd;
+  return c;
 }
 
 /* Takes a node off the network (a process that died) and frees it. */
@@ -307,14 +321,8 @@ static bool drop_first_ins(net *n, node *from, const rmp_ams_out *o) {
 
 static void test_invitation_lost_twice(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-  c.ssrc = 0xB;
-  c.name = "B";
-  node *b = node_new(n, "10.0.0.2", 6000, &c, 0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 6000, 0xB, "B", 0);
   n->drop = drop_first_ins;
   n->drop_state = 2;
   CHECK(invite(n, a, b) != NULL);
@@ -344,14 +352,8 @@ static void test_invitation_lost_twice(void) {
 /* CK with a 10 ms one-way delay each way between clocks `skew` apart. */
 static void ck_exchange(double skew) {
   net *n = net_new(10.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 100000.0);
-  c.ssrc = 0xB;
-  c.name = "B";
-  node *b = node_new(n, "10.0.0.2", 5004, &c, 100000.0 + skew);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 100000.0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 100000.0 + skew);
   invite(n, a, b);
   run_until(n, 1000);
   /* IN 0 -> OK 20 -> data IN 20 -> B joined 30, A joined 40; CK0 at 40,
@@ -396,16 +398,10 @@ static void test_ck(void) {
 static void test_silent_participant(void) {
   for (int reinvite = 0; reinvite < 2; reinvite++) {
     net *n = net_new(1.0);
-    rmp_ams_config c;
-    memset(&c, 0, sizeof c);
-    c.ssrc = 0xA;
-    c.name = "A";
+    rmp_ams_config c = conf(0xA, "A");
     c.reinvite = reinvite;
     node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-    c.ssrc = 0xB;
-    c.name = "B";
-    c.reinvite = false;
-    node *b = node_new(n, "10.0.0.2", 5004, &c, 0);
+    node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
     invite(n, a, b);
     run_until(n, 5000);
     CHECK_INT(joined_count(a), 1);
@@ -439,14 +435,8 @@ static void test_silent_participant(void) {
 
 static void test_restarted_peer(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-  c.ssrc = 0xB1;
-  c.name = "B";
-  node *b = node_new(n, "10.0.0.2", 5004, &c, 0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB1, "B", 0);
   invite(n, b, a);
   run_until(n, 2000);
   CHECK_INT(joined_count(a), 1);
@@ -454,8 +444,7 @@ static void test_restarted_peer(void) {
   /* B dies without BY and comes back on its ports with a new SSRC */
   node_kill(n, b);
   run_until(n, 3000);
-  c.ssrc = 0xB2;
-  node *b2 = node_new(n, "10.0.0.2", 5004, &c, 0);
+  node *b2 = add(n, "10.0.0.2", 5004, 0xB2, "B", 0);
   invite(n, b2, a);
   run_until(n, 4000);
   CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), 1);
@@ -468,23 +457,17 @@ static void test_restarted_peer(void) {
   CHECK_INT(rmp_ams_live(&a->m), 1);
   CHECK_INT(count_events(b2, RMP_AMS_EV_JOINED), 1);
   /* the same endpoint under another name is another session: both stay */
-  c.ssrc = 0xC1;
-  c.name = "C";
-  node *c1 = node_new(n, "10.0.0.3", 5004, &c, 0);
+  node *c1 = add(n, "10.0.0.3", 5004, 0xC1, "C", 0);
   invite(n, c1, a);
   run_until(n, 5000);
   node_kill(n, c1);
-  c.ssrc = 0xC2;
-  c.name = "C renamed";
-  node *c2 = node_new(n, "10.0.0.3", 5004, &c, 0);
+  node *c2 = add(n, "10.0.0.3", 5004, 0xC2, "C renamed", 0);
   invite(n, c2, a);
   run_until(n, 6000);
   CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), 1);
   CHECK_INT(joined_count(a), 3);
   /* and a session of the same name on another port of that host too */
-  c.ssrc = 0xC3;
-  c.name = "C renamed";
-  node *c3 = node_new(n, "10.0.0.3", 5006, &c, 0);
+  node *c3 = add(n, "10.0.0.3", 5006, 0xC3, "C renamed", 0);
   invite(n, c3, a);
   run_until(n, 7000);
   CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), 1);
@@ -494,13 +477,8 @@ static void test_restarted_peer(void) {
 
 static void test_rejected(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-  c.ssrc = 0xB;
-  c.name = "closed";
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  rmp_ams_config c = conf(0xB, "closed");
   c.accept = RMP_AMS_ACCEPT_NONE;
   node *b = node_new(n, "10.0.0.2", 5004, &c, 0);
   rmp_addr only[2] = {addr("10.0.0.9", 0), addr("10.0.0.1", 1)};
@@ -538,17 +516,9 @@ static void test_rejected(void) {
 
 static void test_bye(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-  c.ssrc = 0xB;
-  c.name = "B";
-  node *b = node_new(n, "10.0.0.2", 5004, &c, 0);
-  c.ssrc = 0xC;
-  c.name = "C";
-  node *cn = node_new(n, "10.0.0.3", 5004, &c, 0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  node *cn = add(n, "10.0.0.3", 5004, 0xC, "C", 0);
   invite(n, a, b);
   run_until(n, 100);
   /* ours: "disconnected" at once; theirs: "bye" when the BY arrives */
@@ -746,14 +716,8 @@ static void test_malformed(void) {
 
 static void test_rtp_and_rs(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
-  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
-  c.ssrc = 0xB;
-  c.name = "B";
-  node *b = node_new(n, "10.0.0.2", 5004, &c, 0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
   invite(n, a, b);
   run_until(n, 100);
   rmp_addr bdata = addr("10.0.0.2", 5005), other = addr("10.0.0.3", 5005);
@@ -783,10 +747,7 @@ static void test_rtp_and_rs(void) {
 
 static void test_invite_timeout(void) {
   net *n = net_new(1.0);
-  rmp_ams_config c;
-  memset(&c, 0, sizeof c);
-  c.ssrc = 0xA;
-  c.name = "A";
+  rmp_ams_config c = conf(0xA, "A");
   c.invite_tries = 3;
   node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
   rmp_addr nobody = addr("10.0.0.99", 5004);
