@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "midi_cmd.h"
 #include "midi_queue.h"
+#include "owned_handle.h"
 #include "rtp.h"
 #include "rtp_seq.h"
 #include "runtime.h"
@@ -28,16 +29,6 @@ typedef enum ap_state {
   AP_CONNECTED,     /* joined */
   AP_DEAD           /* left: freed by the next sweep, once the machine released it */
 } ap_state;
-
-typedef struct ap_handle {
-  union {
-    uv_handle_t h;
-    uv_timer_t timer;
-    uv_idle_t idle;
-    uv_check_t check;
-  } u;
-  rtpmidi_apple *owner; /* NULL once the session let go */
-} ap_handle;
 
 typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
   uint32_t ts;
@@ -96,7 +87,7 @@ struct rtpmidi_apple {
   rmp_ams m;                      /* the protocol: participants, invitations, CK, RS, BY */
   rmc_endpoint *ctrl, *data;      /* P and P+1 while started */
   uint64_t send_errors;           /* of the endpoints closed so far */
-  ap_handle *timer, *idle, *check;
+  rmc_owned_handle *timer, *idle, *check;
   unsigned open_handles;
   bool started, freed, stopping;
   unsigned busy;                  /* inside a callback: sweeping and freeing wait */

@@ -28,14 +28,6 @@
 double rmc_ap_now(void) { return rtpmidi_now_ms(); }
 uint64_t rmc_ap_clock(double now_ms) { return rmp_ams_clock(now_ms); }
 
-static char *dup_str(const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 /* ---- lifetime ---- */
 
 static void free_peer(ap_peer *p) {
@@ -82,30 +74,14 @@ static void leave(rtpmidi_apple *a) {
   rmc_ap_schedule(a);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  ap_handle *u = h->data;
-  rtpmidi_apple *a = u->owner;
-  free(u);
-  if (a) {
-    a->open_handles--;
-    release(a);
-  }
+static void on_handle_closed(void *owner) {
+  rtpmidi_apple *a = owner;
+  a->open_handles--;
+  release(a);
 }
 
-static void close_handle(ap_handle **slot) {
-  ap_handle *u = *slot;
-  if (!u) return;
-  *slot = NULL;
-  uv_close(&u->u.h, on_handle_closed);
-}
-
-static ap_handle *new_handle(rtpmidi_apple *a) {
-  ap_handle *u = calloc(1, sizeof *u);
-  if (!u) return NULL;
-  u->owner = a;
-  u->u.h.data = u;
-  return u;
-}
+static rmc_owned_handle *new_handle(rtpmidi_apple *a) { return rmc_owned_handle_new(a, on_handle_closed); }
+static void close_handle(rmc_owned_handle **slot) { rmc_owned_handle_close(slot); }
 
 static void close_endpoint(rtpmidi_apple *a, rmc_endpoint **ep) {
   a->send_errors += rmc_endpoint_send_errors(*ep);
@@ -260,9 +236,8 @@ static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t le
 static const rmc_endpoint_ops ENDPOINT_OPS = {on_recv, NULL};
 
 static void on_timer(uv_timer_t *h) {
-  ap_handle *u = h->data;
+  rmc_owned_handle *u = h->data;
   rtpmidi_apple *a = u->owner;
-  if (!a) return;
   enter(a);
   double now = rmc_ap_now();
   unsigned gen = a->gen;
@@ -310,9 +285,8 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
 /* ---- the flush handles: what send queued leaves after the loop turn ---- */
 
 static void on_check(uv_check_t *h) {
-  ap_handle *u = h->data;
+  rmc_owned_handle *u = h->data;
   rtpmidi_apple *a = u->owner;
-  if (!a) return;
   enter(a);
   rtpmidi_apple_flush(a);
   leave(a);
@@ -396,8 +370,8 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   if (!c->max_sysex) c->max_sysex = DEF_MAX_SYSEX;
   if (!c->journal_history) c->journal_history = DEF_JOURNAL_HISTORY;
   if (!c->jitter_buffer_packets) c->jitter_buffer_packets = AP_JB_CAPACITY;
-  a->name = dup_str(cfg->name ? cfg->name : "rtpmidi");
-  a->bind_address = cfg->bind_address ? dup_str(cfg->bind_address) : NULL;
+  a->name = strdup(cfg->name ? cfg->name : "rtpmidi");
+  a->bind_address = cfg->bind_address ? strdup(cfg->bind_address) : NULL;
   c->name = a->name;
   c->bind_address = a->bind_address;
   c->accept_list = NULL;
