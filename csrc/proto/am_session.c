@@ -281,8 +281,9 @@ static bool take_token(rmp_ams *m, double now) {
 
 /* The earlier incarnation of the session that sends this IN: a participant
  * at the same endpoint (the port the IN came to) with the same name, whose
- * SSRC is another. A session that restarts draws a new SSRC (RFC 3550
- * section 8.1: a new SSRC at each start) but keeps its ports and name.
+ * SSRC is another. A session that restarts draws its SSRC at random
+ * again (RFC 3550 section 8: SSRCs are chosen randomly) but keeps its ports
+ * and name.
  * Sessions on one host that share a name but not their ports are kept
  * apart. */
 static rmp_ams_peer *earlier_self(rmp_ams *m, int port, const rmp_am_invite *inv, const rmp_addr *from) {
