@@ -17,6 +17,7 @@ endif()
 
 set(RTPMIDI_C_TESTS
   csrc/test/test_addr.c
+  csrc/test/test_am_session.c
   csrc/test/test_applemidi.c
   csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c

@@ -103,7 +103,7 @@ int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const
  * at pkt, as p's next packet. */
 static int send_rtp(rtpmidi_apple *a, ap_peer *p, uint8_t *pkt, size_t len, uint32_t ts) {
   rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->media.seq, ts, a->ssrc);
-  int r = rmc_ap_send(a, a->data, pkt, RMP_RTP_HEADER_LEN + len, &p->data);
+  int r = rmc_ap_send_media(a, p, pkt, RMP_RTP_HEADER_LEN + len);
   p->media.seq++;
   p->media.packets_sent++;
   a->st.packets_sent++;
@@ -193,31 +193,14 @@ static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
   }
 }
 
-static bool same_host(const struct sockaddr *x, const struct sockaddr_storage *y) {
-  if (x->sa_family != y->ss_family) return false;
-  if (x->sa_family == AF_INET)
-    return ((const struct sockaddr_in *)x)->sin_addr.s_addr == ((const struct sockaddr_in *)y)->sin_addr.s_addr;
-  return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr, &((const struct sockaddr_in6 *)y)->sin6_addr,
-                sizeof(struct in6_addr)) == 0;
-}
-
-void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from) {
+void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from) {
   rmp_rtp_header h;
   if (rmp_rtp_parse(buf, len, &h) < 0) {
     a->st.malformed++;
     return;
   }
-  ap_peer *p = NULL;
-  for (ap_peer *q = a->peers; q; q = q->next)
-    if (q->state == AP_CONNECTED && q->ssrc == h.ssrc) p = q;
-  if (!p) {
-    a->st.unknown_ssrc++;
-    return;
-  }
-  if (!same_host(from, &p->data)) {
-    a->st.foreign++;
-    return;
-  }
+  ap_peer *p = rmc_ap_rtp_peer(a, h.ssrc, from);
+  if (!p) return;
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
@@ -240,11 +223,7 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struc
   }
   m->packets_received++;
   a->st.packets_received++;
-  p->last_rx_seq = h.sequence;
-  if (!p->rx_since_rs) {
-    p->rx_since_rs = true;
-    if (p->next_rs <= now) p->next_rs = now + a->cfg.rs_interval_ms;
-  }
+  rmc_ap_rtp_received(a, p, h.sequence);
   ap_pkt *k = malloc(sizeof *k + h.payload_len);
   if (!k) return;
   k->ts = h.timestamp;

@@ -351,7 +351,8 @@ typedef struct rtpmidi_apple_config {
   int ck_fast_count;              /* first CK exchanges at the fast interval (6) */
   double ck_fast_interval_ms;     /* (1500) */
   double ck_interval_ms;          /* afterwards (10000) */
-  double timeout_ms;              /* no CK from a participant this long: it left, "timeout" (60000) */
+  double timeout_ms;              /* nothing (CK, RTP) from a participant this long: it left,
+                                   * "timeout" (60000) */
   double rs_interval_ms;          /* RS while data arrives (1000) */
   double guard_ms;                /* g of the guard policy (midi_stream.h), 50: guards at
                                    * g, 3g, 7g, 15g, 31g after MIDI, then one a second, at
@@ -398,7 +399,9 @@ typedef struct rtpmidi_apple_events {
   void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
                   double time_ms, bool recovered);
   void (*on_joined)(void *ud, const rtpmidi_apple_peer *p);
-  /* reason: "bye", "timeout", "stopped", "disconnected" */
+  /* reason: "bye", "timeout", "stopped", "disconnected", "restarted" (its
+   * session came back with a new SSRC, from the same ports under the same
+   * name, and invited us again: the new participant replaces it) */
   void (*on_left)(void *ud, const rtpmidi_apple_peer *p, const char *reason);
   void (*on_synced)(void *ud, const rtpmidi_apple_peer *p);   /* optional */
   /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye",

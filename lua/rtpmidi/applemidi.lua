@@ -4,7 +4,7 @@
 --   local apple = rtpmidi.AppleMidiSession{ name="lua", port=5004, accept="anyone" }
 --   function apple:incoming_midi(message, time, recovered, participant) end
 --   function apple:participant_joined(p) end
---   function apple:participant_left(p, reason) end   -- "bye", "timeout", "stopped", "disconnected"
+--   function apple:participant_left(p, reason) end   -- "bye", "timeout", "stopped", "disconnected", "restarted"
 --   apple:invite("10.0.0.2", 5004); apple:send_midi("\x90\x3c\x64")
 local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
