@@ -28,6 +28,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c
+  csrc/test/test_rtp_source.c
   csrc/test/test_slack.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
