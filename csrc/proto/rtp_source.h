@@ -182,7 +182,7 @@ typedef struct rmp_src_pkt {
 } rmp_src_pkt;
 
 #define RMP_SRC_OUT_MAX 8
-#define RMP_SRC_ARENA 1536
+#define RMP_SRC_ARENA 1024 /* a compound RTCP packet of ours (<= 600) and a drop detail (<= 256) */
 
 typedef struct rmp_src {
   rmp_src_config cfg;

@@ -740,6 +740,37 @@ static void test_report_flood(void) {
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
 }
 
+/* The largest things the outbox holds fit in it: reports and a collision's
+ * BYE with a CNAME and a TOOL of 255 octets, a BYE reason of 255. */
+static void test_largest_outputs_fit(void) {
+  rng g = {.x = 19};
+  rmp_src_config c = config(&g, 25, 5);
+  char cname[256], tool[256], reason[256];
+  memset(cname, 'c', 255);
+  memset(tool, 't', 255);
+  memset(reason, 'r', 255);
+  cname[255] = tool[255] = reason[255] = '\0';
+  c.cname = cname;
+  c.tool = tool;
+  rmp_src m;
+  uint64_t now = T0;
+  open_at(&m, &c, now);
+  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_sent_rtp(&m, 10);
+  run_until(&m, &now, now + 10000000);
+  CHECK(count(RMP_SRC_OUT_DATAGRAM) >= 2);
+  CHECK_INT(feed_rtp(&m, now, OUR_SSRC, 2, &PEER_RTP), RMP_SRC_COLLISION);
+  const ev *bye = find(RMP_SRC_OUT_DATAGRAM, count(RMP_SRC_OUT_DATAGRAM) - 1);
+  CHECK(bye && bye->o.len > 2 * 255 && rmp_rtcp_validate_compound(bye->data, bye->o.len) == (int)bye->o.len);
+  uint8_t b[1024];
+  size_t n = rr_bye(b, PEER_SSRC, reason);
+  rmp_src_on_rtcp(&m, now, b, n, &PEER_RTCP);
+  collect(&m, now);
+  const ev *d = find(RMP_SRC_OUT_DROP, 0);
+  CHECK(d && strcmp(d->detail, reason) == 0);
+  CHECK_INT(rmp_src_get_stats(&m)->events_lost, 0);
+}
+
 int main(void) {
   OWN_RTP = addr("10.0.0.1", 5004);
   OWN_RTCP = addr("10.0.0.1", 5005);
@@ -764,5 +795,6 @@ int main(void) {
   test_peer_sr_and_sdes();
   test_bye_on_stop();
   test_report_flood();
+  test_largest_outputs_fit();
   return check_report();
 }
