@@ -156,23 +156,31 @@ static void open_at(rmp_src *m, const rmp_src_config *c, uint64_t now) {
   nev = 0;
 }
 
+/* The usual machine: a peer at 10.0.0.2:6004, seeded, opened at T0. */
+static rng G;
+static rmp_src M;
+
+static rmp_src *start(uint64_t seed, double timeout_s, double rtcp_interval_s) {
+  G = (rng){.x = seed};
+  rmp_src_config c = config(&G, timeout_s, rtcp_interval_s);
+  open_at(&M, &c, T0);
+  return &M;
+}
+
 /* ---- silence ---- */
 
 static void test_timeout_once_and_rearm(void) {
-  rng g = {.x = 1};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 100, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(1, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 100, &PEER_RTP), RMP_SRC_ACCEPT);
   uint64_t heard = now;
   /* One microsecond short of the timeout: nothing. */
-  run_until(&m, &now, heard + 25000000 - 1);
+  run_until(m, &now, heard + 25000000 - 1);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
   CHECK(count(RMP_SRC_OUT_DATAGRAM) >= 4); /* reports went on meanwhile */
   /* At the timeout, exactly: the peer forgotten (a recovery follows), then
    * one drop "timeout". */
-  run_until(&m, &now, heard + 25000000);
+  run_until(m, &now, heard + 25000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   const ev *d = find(RMP_SRC_OUT_DROP, 0), *f = find(RMP_SRC_OUT_FORGET, 0);
   CHECK(d && f && f < d);
@@ -182,32 +190,29 @@ static void test_timeout_once_and_rearm(void) {
     CHECK(strcmp(d->detail, "nothing from the peer for 25 s") == 0);
     CHECK(f->o.recovery);
   }
-  CHECK(!rmp_src_get_stats(&m)->have_peer_ssrc);
+  CHECK(!rmp_src_get_stats(m)->have_peer_ssrc);
   /* Ten more minutes of silence: no second drop, reports go on. */
   int reports = count(RMP_SRC_OUT_DATAGRAM);
-  run_until(&m, &now, now + 600000000);
+  run_until(m, &now, now + 600000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   CHECK(count(RMP_SRC_OUT_DATAGRAM) > reports + 100);
 
   /* Heard again: re-armed from then, a second drop 25 s later. */
   heard = now;
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 500, &PEER_RTP), RMP_SRC_ACCEPT);
-  CHECK(rmp_src_get_stats(&m)->have_peer_ssrc);
-  run_until(&m, &now, heard + 25000000 - 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 500, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK(rmp_src_get_stats(m)->have_peer_ssrc);
+  run_until(m, &now, heard + 25000000 - 1);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
-  run_until(&m, &now, heard + 25000000);
+  run_until(m, &now, heard + 25000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 2);
   d = find(RMP_SRC_OUT_DROP, 1);
   CHECK(d && d->at == heard + 25000000 && strcmp(d->reason, "timeout") == 0);
 }
 
 static void test_never_heard_times_out_once(void) {
-  rng g = {.x = 2};
-  rmp_src_config c = config(&g, 0.3, 0.05);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  run_until(&m, &now, T0 + 10000000);
+  rmp_src *m = start(2, 0.3, 0.05);
+  run_until(m, &now, T0 + 10000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   const ev *d = find(RMP_SRC_OUT_DROP, 0);
   CHECK(d && d->at == T0 + 300000);
@@ -216,99 +221,87 @@ static void test_never_heard_times_out_once(void) {
 
 /* RTCP counts as life as much as RTP. */
 static void test_rtcp_keeps_alive(void) {
-  rng g = {.x = 3};
-  rmp_src_config c = config(&g, 1, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
+  rmp_src *m = start(3, 1, 5);
   uint8_t b[512];
   int n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
   for (int i = 0; i < 10; i++) {
-    run_until(&m, &now, now + 900000);
-    rmp_src_on_rtcp(&m, now, b, (size_t)n, &PEER_RTCP);
-    collect(&m, now);
+    run_until(m, &now, now + 900000);
+    rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+    collect(m, now);
   }
   CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
-  CHECK_INT(rmp_src_get_stats(&m)->rtcp_received, 10);
-  CHECK_INT(rmp_src_get_stats(&m)->peer_ssrc, PEER_SSRC);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_received, 10);
+  CHECK_INT(rmp_src_get_stats(m)->peer_ssrc, PEER_SSRC);
 }
 
 /* ---- restarted peers ---- */
 
 static void test_restart_after_bye(void) {
-  rng g = {.x = 4};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  for (uint16_t i = 0; i < 5; i++) CHECK_INT(feed_rtp(&m, now += 1000, PEER_SSRC, i, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(4, 25, 5);
+  for (uint16_t i = 0; i < 5; i++) CHECK_INT(feed_rtp(m, now += 1000, PEER_SSRC, i, &PEER_RTP), RMP_SRC_ACCEPT);
   uint8_t b[512];
   size_t n = rr_bye(b, PEER_SSRC, "quit");
-  rmp_src_on_rtcp(&m, now, b, n, &PEER_RTCP);
-  collect(&m, now);
+  rmp_src_on_rtcp(m, now, b, n, &PEER_RTCP);
+  collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_FORGET), 1);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   const ev *d = find(RMP_SRC_OUT_DROP, 0);
   CHECK(d && strcmp(d->reason, "bye") == 0 && strcmp(d->detail, "quit") == 0);
   CHECK(!find(RMP_SRC_OUT_FORGET, 0)->o.recovery);
   /* The restarted peer: a new SSRC and new numbering, taken at once. */
-  CHECK_INT(feed_rtp(&m, now += 1000, 0x5EED, 40000, &PEER_RTP), RMP_SRC_ACCEPT);
-  const rmp_src_stats *st = rmp_src_get_stats(&m);
+  CHECK_INT(feed_rtp(m, now += 1000, 0x5EED, 40000, &PEER_RTP), RMP_SRC_ACCEPT);
+  const rmp_src_stats *st = rmp_src_get_stats(m);
   CHECK_INT(st->peer_ssrc, 0x5EED);
   CHECK_INT(st->unknown_ssrc, 0);
   CHECK_INT(st->packets_received, 6);
   /* A second BYE for a forgotten SSRC, or its packets, end nothing. */
-  rmp_src_on_rtcp(&m, now, b, n, &PEER_RTCP);
-  collect(&m, now);
+  rmp_src_on_rtcp(m, now, b, n, &PEER_RTCP);
+  collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 6, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 6, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
 }
 
 static void test_restart_after_timeout(void) {
-  rng g = {.x = 5};
-  rmp_src_config c = config(&g, 2, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
-  run_until(&m, &now, now + 2000000);
+  rmp_src *m = start(5, 2, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  run_until(m, &now, now + 2000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
-  CHECK_INT(feed_rtp(&m, now += 10, 0x5EED, 7, &PEER_RTP), RMP_SRC_ACCEPT);
-  CHECK_INT(rmp_src_get_stats(&m)->peer_ssrc, 0x5EED);
-  CHECK_INT(rmp_src_get_stats(&m)->unknown_ssrc, 0);
+  CHECK_INT(feed_rtp(m, now += 10, 0x5EED, 7, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(rmp_src_get_stats(m)->peer_ssrc, 0x5EED);
+  CHECK_INT(rmp_src_get_stats(m)->unknown_ssrc, 0);
 }
 
 /* Issue 16 finding 5: an ICMP error of a killed peer is a drop that does
  * not forget its SSRC; the restarted peer's new one is taken at once. */
 static void test_restart_after_network_error(void) {
-  rng g = {.x = 6};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(6, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
   /* Before any drop, another SSRC from the peer's host is an intruder. */
-  CHECK_INT(feed_rtp(&m, now, 0x5EED, 1, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
-  CHECK_INT(rmp_src_get_stats(&m)->unknown_ssrc, 1);
-  CHECK_INT(rmp_src_get_stats(&m)->foreign, 1);
-  rmp_src_on_error(&m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
-  rmp_src_on_error(&m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
-  collect(&m, now);
+  CHECK_INT(feed_rtp(m, now, 0x5EED, 1, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
+  CHECK_INT(rmp_src_get_stats(m)->unknown_ssrc, 1);
+  CHECK_INT(rmp_src_get_stats(m)->foreign, 1);
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->detail, "ECONNREFUSED: connection refused") == 0);
   /* No timeout follows a drop. */
-  run_until(&m, &now, now + 100000000);
+  run_until(m, &now, now + 100000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   CHECK_INT(count(RMP_SRC_OUT_FORGET), 0);
   /* The restarted peer. */
-  CHECK_INT(feed_rtp(&m, now, 0x5EED, 9000, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(m, now, 0x5EED, 9000, &PEER_RTP), RMP_SRC_ACCEPT);
   CHECK_INT(count(RMP_SRC_OUT_FORGET), 1);
-  CHECK_INT(rmp_src_get_stats(&m)->peer_ssrc, 0x5EED);
-  CHECK_INT(rmp_src_get_stats(&m)->unknown_ssrc, 1);
+  CHECK_INT(rmp_src_get_stats(m)->peer_ssrc, 0x5EED);
+  CHECK_INT(rmp_src_get_stats(m)->unknown_ssrc, 1);
   /* ... and it is watched again. */
   uint64_t heard = now;
-  run_until(&m, &now, heard + 25000000);
+  run_until(m, &now, heard + 25000000);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 2);
   CHECK_INT(find(RMP_SRC_OUT_DROP, 1)->at, heard + 25000000);
 }
@@ -316,24 +309,21 @@ static void test_restart_after_network_error(void) {
 /* ---- collisions, loops, foreign hosts ---- */
 
 static void test_collision_and_loop(void) {
-  rng g = {.x = 7};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(7, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
   /* Our own packet from our own address: a loop, nothing else. */
-  CHECK_INT(feed_rtp(&m, now, OUR_SSRC, 1, &OWN_RTP), RMP_SRC_LOOP);
-  CHECK_INT(rmp_src_get_stats(&m)->loops, 1);
-  CHECK_INT(rmp_src_ssrc(&m), OUR_SSRC);
+  CHECK_INT(feed_rtp(m, now, OUR_SSRC, 1, &OWN_RTP), RMP_SRC_LOOP);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 1);
+  CHECK_INT(rmp_src_ssrc(m), OUR_SSRC);
   CHECK_INT(nev, 0);
   /* Our SSRC from the peer's host: a collision. */
-  unsigned before = g.n;
-  CHECK_INT(feed_rtp(&m, now, OUR_SSRC, 2, &PEER_RTP), RMP_SRC_COLLISION);
-  CHECK_INT(g.n, before + 1); /* one draw made the new SSRC */
-  uint32_t fresh = (uint32_t)g.log[before];
-  CHECK_INT(rmp_src_ssrc(&m), fresh);
-  CHECK_INT(rmp_src_get_stats(&m)->ssrc_collisions, 1);
+  unsigned before = G.n;
+  CHECK_INT(feed_rtp(m, now, OUR_SSRC, 2, &PEER_RTP), RMP_SRC_COLLISION);
+  CHECK_INT(G.n, before + 1); /* one draw made the new SSRC */
+  uint32_t fresh = (uint32_t)G.log[before];
+  CHECK_INT(rmp_src_ssrc(m), fresh);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 1);
   CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 1);
   CHECK_INT(count(RMP_SRC_OUT_COLLISION), 1);
   const ev *bye = find(RMP_SRC_OUT_DATAGRAM, 0), *col = find(RMP_SRC_OUT_COLLISION, 0);
@@ -357,63 +347,57 @@ static void test_collision_and_loop(void) {
   CHECK(types[0] == RMP_RTCP_RR && types[1] == RMP_RTCP_SDES && types[2] == RMP_RTCP_BYE);
   CHECK(b.n_ssrc == 1 && b.ssrc[0] == OUR_SSRC);
   CHECK(b.has_reason && b.reason_len == 14 && memcmp(b.reason, "SSRC collision", 14) == 0);
-  CHECK_INT(rmp_src_get_stats(&m)->rtcp_sent, 1);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_sent, 1);
   /* A collision is not a drop, and the peer stays. */
   CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
   /* The old SSRC from our own address now is nobody's: the peer's host is
    * not ours, so it is foreign. */
-  CHECK_INT(feed_rtp(&m, now, OUR_SSRC, 3, &OWN_RTP), RMP_SRC_FOREIGN);
-  CHECK_INT(rmp_src_get_stats(&m)->loops, 1);
+  CHECK_INT(feed_rtp(m, now, OUR_SSRC, 3, &OWN_RTP), RMP_SRC_FOREIGN);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 1);
   /* A collision seen in RTCP. */
   uint8_t r[64];
   int n = rmp_rtcp_build_rr(r, sizeof r, fresh, NULL, 0);
   nev = 0;
-  rmp_src_on_rtcp(&m, now, r, (size_t)n, &PEER_RTCP);
-  collect(&m, now);
-  CHECK_INT(rmp_src_get_stats(&m)->ssrc_collisions, 2);
+  rmp_src_on_rtcp(m, now, r, (size_t)n, &PEER_RTCP);
+  collect(m, now);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 2);
   CHECK_INT(count(RMP_SRC_OUT_COLLISION), 1);
-  CHECK(rmp_src_ssrc(&m) != fresh && rmp_src_ssrc(&m) != PEER_SSRC);
+  CHECK(rmp_src_ssrc(m) != fresh && rmp_src_ssrc(m) != PEER_SSRC);
   /* ... and a loop seen in RTCP. */
-  n = rmp_rtcp_build_rr(r, sizeof r, rmp_src_ssrc(&m), NULL, 0);
-  rmp_src_on_rtcp(&m, now, r, (size_t)n, &OWN_RTCP);
-  CHECK_INT(rmp_src_get_stats(&m)->loops, 2);
-  CHECK_INT(rmp_src_get_stats(&m)->ssrc_collisions, 2);
+  n = rmp_rtcp_build_rr(r, sizeof r, rmp_src_ssrc(m), NULL, 0);
+  rmp_src_on_rtcp(m, now, r, (size_t)n, &OWN_RTCP);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 2);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 2);
 }
 
 /* The peer's BYE after it changed SSRC on a collision: forgotten, no drop. */
 static void test_peer_collision_bye_is_no_drop(void) {
-  rng g = {.x = 8};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(8, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
   uint8_t b[512];
   size_t n = rr_bye(b, PEER_SSRC, RMP_SRC_COLLISION_REASON);
-  rmp_src_on_rtcp(&m, now, b, n, &PEER_RTCP);
-  collect(&m, now);
+  rmp_src_on_rtcp(m, now, b, n, &PEER_RTCP);
+  collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_FORGET), 1);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
-  CHECK_INT(feed_rtp(&m, now, 0xC0FFEE, 2, &PEER_RTP), RMP_SRC_ACCEPT);
-  CHECK_INT(rmp_src_get_stats(&m)->peer_ssrc, 0xC0FFEE);
+  CHECK_INT(feed_rtp(m, now, 0xC0FFEE, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(rmp_src_get_stats(m)->peer_ssrc, 0xC0FFEE);
 }
 
 static void test_foreign_and_malformed(void) {
-  rng g = {.x = 9};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(9, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
   /* The peer's SSRC from another host: foreign, not delivered. */
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 2, &OTHER), RMP_SRC_FOREIGN);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &OTHER), RMP_SRC_FOREIGN);
   /* A forged BYE from another host ends nothing. */
   uint8_t b[512];
   size_t n = rr_bye(b, PEER_SSRC, "forged");
-  rmp_src_on_rtcp(&m, now, b, n, &OTHER);
-  collect(&m, now);
-  const rmp_src_stats *st = rmp_src_get_stats(&m);
+  rmp_src_on_rtcp(m, now, b, n, &OTHER);
+  collect(m, now);
+  const rmp_src_stats *st = rmp_src_get_stats(m);
   CHECK_INT(st->foreign, 2);
   CHECK_INT(st->packets_received, 1);
   CHECK_INT(st->rtcp_received, 0);
@@ -422,17 +406,17 @@ static void test_foreign_and_malformed(void) {
   rmp_addr other_port = rmp_addr_with_port(PEER_HOST, 9999);
   uint8_t bad[16] = {0x40};
   rmp_src_pkt pkt;
-  CHECK_INT(rmp_src_on_rtp(&m, now, bad, sizeof bad, &other_port, &pkt), RMP_SRC_MALFORMED);
-  CHECK_INT(rmp_src_on_rtp(&m, now, bad, sizeof bad, &OTHER, &pkt), RMP_SRC_FOREIGN);
+  CHECK_INT(rmp_src_on_rtp(m, now, bad, sizeof bad, &other_port, &pkt), RMP_SRC_MALFORMED);
+  CHECK_INT(rmp_src_on_rtp(m, now, bad, sizeof bad, &OTHER, &pkt), RMP_SRC_FOREIGN);
   uint8_t p[64];
   size_t len = rtp(p, PEER_SSRC, 3, 30, 96); /* wrong payload type */
-  CHECK_INT(rmp_src_on_rtp(&m, now, p, len, &PEER_RTP, &pkt), RMP_SRC_MALFORMED);
-  rmp_src_on_rtcp(&m, now, bad, sizeof bad, &PEER_RTCP);
+  CHECK_INT(rmp_src_on_rtp(m, now, p, len, &PEER_RTP, &pkt), RMP_SRC_MALFORMED);
+  rmp_src_on_rtcp(m, now, bad, sizeof bad, &PEER_RTCP);
   CHECK_INT(st->malformed, 3);
   CHECK_INT(st->foreign, 3);
   /* The accepted packet's place and payload. */
   len = rtp(p, PEER_SSRC, 3, 30, 97);
-  CHECK_INT(rmp_src_on_rtp(&m, now, p, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+  CHECK_INT(rmp_src_on_rtp(m, now, p, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
   CHECK_INT(pkt.ext_seq, 3);
   CHECK_INT(pkt.h.payload_offset, 12);
   CHECK_INT(pkt.h.payload_len, 3);
@@ -498,27 +482,24 @@ static void test_receive_only_learns_rtcp(void) {
 /* ---- sequence numbers ---- */
 
 static void test_resync(void) {
-  rng g = {.x = 12};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 100, &PEER_RTP), RMP_SRC_ACCEPT);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 101, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src *m = start(12, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 100, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 101, &PEER_RTP), RMP_SRC_ACCEPT);
   /* A jump past MAX_DROPOUT: kept out once, then (in sequence) a resync. */
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 30000, &PEER_RTP), RMP_SRC_SEQ_WAIT);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 30000, &PEER_RTP), RMP_SRC_SEQ_WAIT);
   uint8_t b[64];
   rmp_src_pkt pkt;
   size_t len = rtp(b, PEER_SSRC, 30001, 0, 97);
-  CHECK_INT(rmp_src_on_rtp(&m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_RESYNC);
+  CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_RESYNC);
   CHECK_INT(pkt.ext_seq, 30001);
   len = rtp(b, PEER_SSRC, 30002, 0, 97);
-  CHECK_INT(rmp_src_on_rtp(&m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+  CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
   CHECK_INT(pkt.ext_seq, 30002);
   /* The wrap: 65535 -> 0 is the next one, a cycle up. */
   for (uint32_t s = 30003; s <= 66003; s += 1000) {
     len = rtp(b, PEER_SSRC, (uint16_t)s, 0, 97);
-    CHECK_INT(rmp_src_on_rtp(&m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+    CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
   }
   CHECK_INT(pkt.ext_seq, 66003);
 }
@@ -531,48 +512,42 @@ static const double COMPENSATION = 2.71828182845904523536 - 1.5; /* e - 3/2 (6.3
  * for the first report, times a random factor in [0.5, 1.5), divided by
  * e - 3/2. */
 static void test_report_interval(void) {
-  rng g = {.x = 13};
-  rmp_src_config c = config(&g, 1e6, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
-  CHECK_INT(g.n, 1); /* one draw for the first interval */
+  rmp_src *m = start(13, 1e6, 5);
+  CHECK_INT(G.n, 1); /* one draw for the first interval */
   uint64_t at;
-  CHECK(rmp_src_next_deadline(&m, &at));
-  double first = 2.5e6 * (rng_unit(g.log[0]) + 0.5) / COMPENSATION;
+  CHECK(rmp_src_next_deadline(m, &at));
+  double first = 2.5e6 * (rng_unit(G.log[0]) + 0.5) / COMPENSATION;
   CHECK(fabs((double)(at - T0) - first) <= 1.0);
   CHECK(at - T0 >= (uint64_t)(2.5e6 * 0.5 / COMPENSATION) && at - T0 <= (uint64_t)(2.5e6 * 1.5 / COMPENSATION) + 1);
-  run_until(&m, &now, at - 1);
+  run_until(m, &now, at - 1);
   CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 0);
-  run_until(&m, &now, at);
+  run_until(m, &now, at);
   CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 1);
   CHECK_INT(evs[0].at, at);
   /* 300 reports later: each interval follows its draw, within the bounds,
    * and the draws spread over them. */
   uint64_t lo = UINT64_MAX, hi = 0, prev = at;
   for (int i = 0; i < 300; i++) {
-    unsigned k = g.n;
-    CHECK(rmp_src_next_deadline(&m, &at));
+    unsigned k = G.n;
+    CHECK(rmp_src_next_deadline(m, &at));
     uint64_t gap = at - prev;
-    double want = 5e6 * (rng_unit(g.log[k - 1]) + 0.5) / COMPENSATION;
+    double want = 5e6 * (rng_unit(G.log[k - 1]) + 0.5) / COMPENSATION;
     CHECK(fabs((double)gap - want) <= 1.0);
     if (gap < lo) lo = gap;
     if (gap > hi) hi = gap;
-    run_until(&m, &now, at);
+    run_until(m, &now, at);
     prev = at;
   }
   CHECK(lo >= (uint64_t)(5e6 * 0.5 / COMPENSATION));
   CHECK(hi <= (uint64_t)(5e6 * 1.5 / COMPENSATION) + 1);
   CHECK(hi - lo > (uint64_t)(5e6 * 0.9 / COMPENSATION)); /* the randomisation is there */
   CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 301);
-  CHECK_INT(rmp_src_get_stats(&m)->rtcp_sent, 301);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_sent, 301);
   /* A smaller minimum (rtcp_interval) is honoured. */
-  rng g2 = {.x = 14};
-  c = config(&g2, 1e6, 0.1);
-  now = T0;
-  open_at(&m, &c, now);
-  CHECK(rmp_src_next_deadline(&m, &at));
-  CHECK(fabs((double)(at - T0) - 0.05e6 * (rng_unit(g2.log[0]) + 0.5) / COMPENSATION) <= 1.0);
+  m = start(14, 1e6, 0.1);
+  CHECK(rmp_src_next_deadline(m, &at));
+  CHECK(fabs((double)(at - T0) - 0.05e6 * (rng_unit(G.log[0]) + 0.5) / COMPENSATION) <= 1.0);
 }
 
 /* Runs a twin of a machine to learn when its first report goes out. */
@@ -651,27 +626,24 @@ static void test_rtt_exact(void) {
 
 /* The peer's SR sets our LSR/DLSR; its SDES names it. */
 static void test_peer_sr_and_sdes(void) {
-  rng g = {.x = 16};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
+  rmp_src *m = start(16, 25, 5);
   uint8_t b[512];
   rmp_rtcp_sender_info_t si = {.ntp = 0x1122334455667788ull, .rtp_ts = 1, .packet_count = 1, .octet_count = 1};
   int n = rmp_rtcp_build_sr(b, sizeof b, PEER_SSRC, &si, NULL, 0);
   n += rmp_rtcp_build_sdes_cname(b + n, sizeof b - (size_t)n, PEER_SSRC, "peer@host", "peertool");
-  rmp_src_on_rtcp(&m, now, b, (size_t)n, &PEER_RTCP);
-  collect(&m, now);
-  const rmp_src_stats *st = rmp_src_get_stats(&m);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  collect(m, now);
+  const rmp_src_stats *st = rmp_src_get_stats(m);
   CHECK(strcmp(st->peer_cname, "peer@host") == 0);
   CHECK(strcmp(st->peer_tool, "peertool") == 0);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
   /* Our next report echoes its SR: LSR its NTP's middle, DLSR the time
    * since (a multiple of 1/65536 s here: 0.5 s). */
   uint64_t sr_at = now;
   uint64_t at;
-  rmp_src_next_deadline(&m, &at);
-  run_until(&m, &now, at);
+  rmp_src_next_deadline(m, &at);
+  run_until(m, &now, at);
   const ev *d = find(RMP_SRC_OUT_DATAGRAM, 0);
   rmp_rtcp_iter_t it;
   rmp_rtcp_hdr_t h;
@@ -686,38 +658,32 @@ static void test_peer_sr_and_sdes(void) {
   static const uint8_t bad_sdes[] = {0x81, 0xCA, 0x00, 0x02, 0, 0, 0, 1, 0x01, 0x20, 'x', 'y'};
   memcpy(b + n, bad_sdes, sizeof bad_sdes);
   uint64_t before = st->malformed;
-  rmp_src_on_rtcp(&m, now, b, (size_t)n + sizeof bad_sdes, &PEER_RTCP);
+  rmp_src_on_rtcp(m, now, b, (size_t)n + sizeof bad_sdes, &PEER_RTCP);
   CHECK_INT(st->malformed, before + 1);
 }
 
 /* The BYE on stop: RR + SDES + BYE with the reason, counted as sent. */
 static void test_bye_on_stop(void) {
-  rng g = {.x = 17};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
+  rmp_src *m = start(17, 25, 5);
   uint8_t b[RMP_SRC_RTCP_MAX];
   rmp_addr to;
-  size_t n = rmp_src_bye(&m, now, "session stopped", b, sizeof b, &to);
+  size_t n = rmp_src_bye(m, now, "session stopped", b, sizeof b, &to);
   CHECK(n > 0 && rmp_rtcp_validate_compound(b, n) == (int)n);
   CHECK(rmp_addr_equal(&to, &PEER_RTCP));
-  CHECK_INT(rmp_src_get_stats(&m)->rtcp_sent, 1);
-  rmp_src_close(&m);
-  CHECK(!rmp_src_next_deadline(&m, &now));
-  CHECK_INT(rmp_src_bye(&m, now, "x", b, sizeof b, &to), 0);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_sent, 1);
+  rmp_src_close(m);
+  CHECK(!rmp_src_next_deadline(m, &now));
+  CHECK_INT(rmp_src_bye(m, now, "x", b, sizeof b, &to), 0);
   rmp_src_pkt pkt;
-  CHECK_INT(rmp_src_on_rtp(&m, now, b, n, &PEER_RTP, &pkt), RMP_SRC_CLOSED);
+  CHECK_INT(rmp_src_on_rtp(m, now, b, n, &PEER_RTP, &pkt), RMP_SRC_CLOSED);
 }
 
 /* A compound with 31 report blocks about us in each of many RRs: the
  * outbox keeps room for what matters and the newest report. */
 static void test_report_flood(void) {
-  rng g = {.x = 18};
-  rmp_src_config c = config(&g, 25, 5);
-  rmp_src m;
   uint64_t now = T0;
-  open_at(&m, &c, now);
+  rmp_src *m = start(18, 25, 5);
   uint8_t b[8192];
   rmp_rtcp_rb_t rb[31];
   memset(rb, 0, sizeof rb);
@@ -731,8 +697,8 @@ static void test_report_flood(void) {
   }
   uint32_t peer = PEER_SSRC;
   n += (size_t)rmp_rtcp_build_bye(b + n, sizeof b - n, &peer, 1, "bye");
-  rmp_src_on_rtcp(&m, now, b, n, &PEER_RTCP);
-  collect(&m, now);
+  rmp_src_on_rtcp(m, now, b, n, &PEER_RTCP);
+  collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_REPORT), RMP_SRC_OUT_MAX - 3);
   const ev *last = find(RMP_SRC_OUT_REPORT, RMP_SRC_OUT_MAX - 4);
   CHECK(last && last->o.report.ext_highest_seq == 8 * 31 - 1);
