@@ -26,7 +26,7 @@ if(RTPMIDI_FUZZ)
 
   set(RTPMIDI_FUZZ_TARGETS
     rtp rtcp midi_cmd midi_msg journal applemidi
-    cmd_roundtrip journal_roundtrip applemidi_roundtrip)
+    cmd_roundtrip journal_roundtrip applemidi_roundtrip rtp_source)
 
   add_custom_target(fuzz_all)
   foreach(name ${RTPMIDI_FUZZ_TARGETS})
