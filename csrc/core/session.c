@@ -217,7 +217,7 @@ static void schedule(rtpmidi_session *s) {
   if (!s->timer) return;
   uint64_t src_at = 0, jb_at = 0;
   bool hs = rmp_src_next_deadline(&s->src, &src_at);
-  bool hj = rmp_jb_next_deadline(&s->jb, &jb_at);
+  bool hj = s->jb.count && rmp_jb_next_deadline(&s->jb, &jb_at); /* empty: none */
   if (s->armed && (!hs || src_at >= s->armed_src_at) && (!hj || jb_at >= s->armed_fire_us)) return;
   if (!hs && !hj) {
     uv_timer_stop(&s->timer->timer);
@@ -351,6 +351,9 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
   rtpmidi_session *s = owner;
   uint64_t now = arrival_us(s);
   unsigned gen = s->gen;
+  /* A peer heard again after a drop has a timeout again: the one deadline
+   * of the machine that a packet can bring forward. */
+  bool was_gone = s->src.alive.gone;
   rmp_src_pkt pkt;
   int r = rmp_src_on_rtp(&s->src, now, buf, len, from, &pkt);
   /* A collision's BYE; a restarted peer's old packets delivered first. */
@@ -400,7 +403,9 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
     return;
   }
   s->cur.payload = NULL;
-  schedule(s);
+  /* Per packet, only what may need the timer earlier: a packet waiting in
+   * the buffer, a timeout armed again. */
+  if (!s->armed || s->jb.count || was_gone) schedule(s);
 }
 
 static void on_rtcp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len,
