@@ -218,13 +218,13 @@ void rmp_src_init(rmp_src *m, const rmp_src_config *cfg) {
   m->cfg = *cfg;
   m->ssrc = cfg->ssrc;
   m->st.rtt_ms = -1;
-  rmp_seq_init(&m->seq, 1);
+  rmp_seq_init(&m->seq, m->cfg.probation);
 }
 
 static void reset_peer(rmp_src *m) {
   m->have_peer = false;
   m->st.have_peer_ssrc = false;
-  rmp_seq_init(&m->seq, 1);
+  rmp_seq_init(&m->seq, m->cfg.probation);
   m->last_sr_mid = 0;
 }
 

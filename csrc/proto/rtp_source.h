@@ -19,8 +19,9 @@
  *  - loops and collisions (8.2): our SSRC from our own address is a loop
  *    (counted, dropped); from the peer's host it is a collision: a BYE for
  *    the old SSRC, a new random one;
- *  - sequence numbers (A.1, with a probation of one packet: the configured
- *    peer's first packet is accepted at once) and jitter (A.8);
+ *  - sequence numbers (A.1, with a probation of cfg.probation packets; the
+ *    session's is one: the configured peer's first packet is accepted at
+ *    once) and jitter (A.8);
  *  - timeout: nothing heard from the peer for `timeout_us` forgets it and
  *    reports the drop "timeout"; every drop ("timeout", "bye", "network")
  *    is reported once, until the peer is heard again;
@@ -95,6 +96,9 @@ typedef struct rmp_src_config {
   uint32_t ts_offset;       /* our media clock: ts_offset + now * clock_rate (SR) */
   uint32_t clock_rate;      /* RTP timestamp units per second (> 0) */
   uint8_t payload_type;     /* the only one accepted */
+  uint8_t probation;        /* packets in sequence before a source's are delivered
+                               (A.1 MIN_SEQUENTIAL, RMP_SEQ_MIN_SEQUENTIAL); 0 or 1:
+                               the first at once (the configured peer) */
   uint16_t peer_port;       /* the peer's RTP port we send to; 0: receive only
                                (RTCP then goes where the peer's comes from) */
   bool accept_any_source;   /* lock to the first host heard (NAT) */

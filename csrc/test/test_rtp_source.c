@@ -504,6 +504,27 @@ static void test_resync(void) {
   CHECK_INT(pkt.ext_seq, 66003);
 }
 
+/* A.1 probation: with two, a new SSRC's first packet waits for a second
+ * in sequence; out of sequence it starts again. */
+static void test_probation(void) {
+  uint64_t now = T0;
+  G = (rng){.x = 20};
+  rmp_src_config c = config(&G, 25, 5);
+  c.probation = RMP_SEQ_MIN_SEQUENTIAL;
+  open_at(&M, &c, now);
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 10, &PEER_RTP), RMP_SRC_SEQ_WAIT);
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 20, &PEER_RTP), RMP_SRC_SEQ_WAIT);
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 21, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 22, &PEER_RTP), RMP_SRC_ACCEPT);
+  /* Forgotten (its BYE), the next SSRC is on probation again. */
+  uint8_t b[512];
+  size_t n = rr_bye(b, PEER_SSRC, "quit");
+  rmp_src_on_rtcp(&M, now, b, n, &PEER_RTCP);
+  collect(&M, now);
+  CHECK_INT(feed_rtp(&M, now, 0x5EED, 1, &PEER_RTP), RMP_SRC_SEQ_WAIT);
+  CHECK_INT(feed_rtp(&M, now, 0x5EED, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+}
+
 /* ---- RTCP ---- */
 
 static const double COMPENSATION = 2.71828182845904523536 - 1.5; /* e - 3/2 (6.3.1) */
@@ -756,6 +777,7 @@ int main(void) {
   test_accept_any_source();
   test_receive_only_learns_rtcp();
   test_resync();
+  test_probation();
   test_report_interval();
   test_rtt_exact();
   test_peer_sr_and_sdes();
