@@ -296,9 +296,11 @@ static void count_bad(rmp_src *m, const rmp_addr *from) {
  * our own socket: somebody else chose it (8.2). We say BYE for it and take
  * another. */
 static void collision(rmp_src *m, uint64_t now) {
-  uint32_t old = m->ssrc, r;
-  do r = (uint32_t)(m->cfg.random ? m->cfg.random(m->cfg.ud) : (uint64_t)old + 1);
-  while (r == old || (m->have_peer && r == m->st.peer_ssrc));
+  uint32_t old = m->ssrc, r = old;
+  /* A random one that is neither ours nor the peer's (counting up from
+   * the last draw should the generator keep giving those). */
+  for (int i = 0; r == old || (m->have_peer && r == m->st.peer_ssrc); i++)
+    r = m->cfg.random && i < 8 ? (uint32_t)m->cfg.random(m->cfg.ud) : r + 1;
   uint8_t buf[RMP_SRC_RTCP_MAX];
   size_t n = build_bye(m, now, old, RMP_SRC_COLLISION_REASON, buf, sizeof buf);
   if (n) push_datagram(m, buf, n, &m->peer_rtcp);

@@ -371,6 +371,23 @@ static void test_collision_and_loop(void) {
   CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 2);
 }
 
+/* A generator that keeps giving our SSRC still ends in a new one. */
+static uint64_t stuck_random(void *ud) {
+  (void)ud;
+  return OUR_SSRC;
+}
+
+static void test_collision_with_a_stuck_generator(void) {
+  uint64_t now = T0;
+  G = (rng){.x = 21};
+  rmp_src_config c = config(&G, 25, 5);
+  c.random = stuck_random;
+  open_at(&M, &c, now);
+  CHECK_INT(feed_rtp(&M, now, OUR_SSRC + 1, 1, &PEER_RTP), RMP_SRC_ACCEPT); /* the peer: ours + 1 */
+  CHECK_INT(feed_rtp(&M, now, OUR_SSRC, 2, &PEER_RTP), RMP_SRC_COLLISION);
+  CHECK_INT(rmp_src_ssrc(&M), OUR_SSRC + 2);
+}
+
 /* The peer's BYE after it changed SSRC on a collision: forgotten, no drop. */
 static void test_peer_collision_bye_is_no_drop(void) {
   uint64_t now = T0;
@@ -772,6 +789,7 @@ int main(void) {
   test_restart_after_timeout();
   test_restart_after_network_error();
   test_collision_and_loop();
+  test_collision_with_a_stuck_generator();
   test_peer_collision_bye_is_no_drop();
   test_foreign_and_malformed();
   test_accept_any_source();
