@@ -176,10 +176,8 @@ static void on_timer_closed(uv_handle_t *h) {
   rmc_timer *t = h->data;
   rtpmidi_session *s = t->owner;
   free(t);
-  if (s) {
-    s->open_handles--;
-    release(s);
-  }
+  s->open_handles--;
+  release(s);
 }
 
 static int open_timer(rtpmidi_session *s) {
@@ -335,9 +333,7 @@ static void drain(rtpmidi_session *s) {
 }
 
 static void on_timer(uv_timer_t *h) {
-  rmc_timer *t = h->data;
-  rtpmidi_session *s = t->owner;
-  if (!s) return;
+  rtpmidi_session *s = ((rmc_timer *)h->data)->owner;
   s->armed = false;
   uint64_t now = rmc_now_us();
   if (!release_due(s, now)) return;

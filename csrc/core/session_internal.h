@@ -15,11 +15,11 @@
  * next one to release before the oldest gap is declared lost. */
 #define RMC_JB_CAPACITY 128 /* default jitter_buffer_packets */
 
-/* The session's timer, owned by the session and freed in its close
- * callback (the session may be gone by then). */
+/* The session's one timer (RTCP, timeout, reorder buffer), freed in its
+ * close callback; it keeps the session alive (open_handles) until then. */
 typedef struct rmc_timer {
   uv_timer_t timer;
-  rtpmidi_session *owner; /* NULL once the session let go of it */
+  rtpmidi_session *owner;
 } rmc_timer;
 
 typedef struct rmc_resolve {
