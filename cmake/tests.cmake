@@ -33,6 +33,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c
+  csrc/test/test_rtp_source.c
   csrc/test/test_slack.c
   csrc/test/test_ump.c
 )

@@ -38,12 +38,15 @@ void rmc_addr_from_sockaddr(const struct sockaddr *sa, rmp_addr *out) {
 
 int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage *ss) {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  memset(ss, 0, sizeof *ss);
+  /* Only the address that is filled in is cleared: this runs for every
+   * datagram sent, and sockaddr_storage is 128 octets. */
+  ss->ss_family = AF_UNSPEC;
   if (family == RMP_AF_INET) {
     const uint8_t *v4 = a->family == RMP_AF_INET ? a->ip
                         : (a->family == RMP_AF_INET6 && !memcmp(a->ip, mapped, 12)) ? a->ip + 12 : NULL;
     if (!v4) return 0;
     struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    memset(in, 0, sizeof *in);
     in->sin_family = AF_INET;
     in->sin_port = htons(a->port);
     memcpy(&in->sin_addr, v4, 4);
@@ -51,6 +54,7 @@ int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage 
   }
   if (family == RMP_AF_INET6 && a->family != RMP_AF_NONE) {
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    memset(in6, 0, sizeof *in6);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(a->port);
     if (a->family == RMP_AF_INET) {

@@ -52,8 +52,9 @@ bool rmc_endpoint_is_own(const rmc_endpoint *ep, const rmp_addr *a);
 /* struct sockaddr <-> rmp_addr. */
 void rmc_addr_from_sockaddr(const struct sockaddr *sa, rmp_addr *out);
 /* Fills ss for a socket of `family` (an IPv4 address is mapped to
- * ::ffff:a.b.c.d for an IPv6 socket). Returns its length, 0 when it cannot
- * be reached from such a socket. */
+ * ::ffff:a.b.c.d for an IPv6 socket): the returned length of it, the rest
+ * is left as it was. Returns that length, 0 when it cannot be reached from
+ * such a socket. */
 int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage *ss);
 
 #endif
