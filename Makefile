@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev
+BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev libssl-dev
 TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
 TEST_DEPS += valgrind
 # node-rtpmidi interop peer (spec/peers). NodeSource's nodejs bundles npm and
@@ -33,7 +33,12 @@ demo: build
 	$(LUA_ENV) lua5.4 bin/rtpmidi demo
 
 ## check: build and run every test (C units, busted specs, luarocks install) through CTest
-check: deps-test build spec-peers
+## (configured again with the test tools required: a build directory that
+## `make demo` configured before busted and luarocks were installed would
+## otherwise leave their tests out and still report 100% passed)
+check: deps-test spec-peers
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DRTPMIDI_REQUIRE_TEST_TOOLS=ON
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 ## spec-peers: node-rtpmidi for the AppleMIDI interop specs (when node and npm exist)

@@ -26,7 +26,8 @@ if(RTPMIDI_FUZZ)
 
   set(RTPMIDI_FUZZ_TARGETS
     rtp rtcp midi_cmd midi_msg journal applemidi
-    cmd_roundtrip journal_roundtrip applemidi_roundtrip)
+    cmd_roundtrip journal_roundtrip applemidi_roundtrip
+    am_session midi2 ump midi2_session rtp_source)
 
   add_custom_target(fuzz_all)
   foreach(name ${RTPMIDI_FUZZ_TARGETS})

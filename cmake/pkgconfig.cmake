@@ -1,8 +1,9 @@
 # rtpmidi.pc for programs that link librtpmidi:
 #   cc prog.c $(pkg-config --cflags --libs rtpmidi)
 #
-# rtpmidi.h includes uv.h: libuv is always required. RtMidi and Avahi are
-# listed only when compiled in. With a shared library they are its own
+# rtpmidi.h includes uv.h: libuv is always required; libcrypto always
+# linked (Network MIDI 2.0). RtMidi and Avahi are listed only when compiled
+# in. With a shared library they are its own
 # business (Requires.private, read by `pkg-config --static` only). A
 # static-only install has no library that carries them: then what a static
 # link needs is public, so that the plain `--libs` links.
@@ -11,7 +12,8 @@
 # pkgconf both know), so that `cmake --install --prefix DIR` and DESTDIR
 # installs give a usable file wherever the tree ends up.
 
-set(RTPMIDI_PC_DEPS "")
+# libcrypto: SHA-256 of Network MIDI 2.0 authentication.
+set(RTPMIDI_PC_DEPS libcrypto)
 if(RTPMIDI_HAVE_RTMIDI)
   list(APPEND RTPMIDI_PC_DEPS rtmidi)
 endif()

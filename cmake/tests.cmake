@@ -16,6 +16,8 @@ else()
 endif()
 
 set(RTPMIDI_C_TESTS
+  csrc/test/test_addr.c
+  csrc/test/test_am_session.c
   csrc/test/test_applemidi.c
   csrc/test/test_capi_config.c
   csrc/test/test_capi_teardown.c
@@ -24,12 +26,18 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_journal_chapters.c
   csrc/test/test_journal_converge.c
   csrc/test/test_journal_sendrecv.c
+  csrc/test/test_midi2.c
+  csrc/test/test_midi2_session.c
   csrc/test/test_midi_cmd.c
   csrc/test/test_midi_msg.c
+  csrc/test/test_midi_stream.c
+  csrc/test/test_reentry.c
   csrc/test/test_rtcp.c
   csrc/test/test_rtp.c
   csrc/test/test_rtp_seq.c
+  csrc/test/test_rtp_source.c
   csrc/test/test_slack.c
+  csrc/test/test_ump.c
 )
 foreach(src ${RTPMIDI_C_TESTS})
   get_filename_component(name ${src} NAME_WE)
@@ -91,12 +99,20 @@ add_test(NAME capi/rtp_only
     ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR}/capi-rtp-only ${CMAKE_C_COMPILER})
 set_tests_properties(capi/rtp_only PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE)
 
+# `make check` sets RTPMIDI_REQUIRE_TEST_TOOLS: a missing test tool then
+# stops the configure with one line instead of leaving its tests out.
+option(RTPMIDI_REQUIRE_TEST_TOOLS "Fail the configure when busted or luarocks is missing" OFF)
+
 if(NOT RTPMIDI_LUA)
   return() # what follows runs Lua
 endif()
-
 find_program(BUSTED busted)
 find_program(LUA54 lua5.4 REQUIRED)
+if(RTPMIDI_REQUIRE_TEST_TOOLS)
+  if(NOT BUSTED)
+    message(FATAL_ERROR "busted is missing: install lua-busted (make deps-test), then configure again")
+  endif()
+endif()
 # The module search paths come from .busted, which reads RTPMIDI_BUILD_DIR.
 set(RTPMIDI_SPEC_ENV
   "RTPMIDI_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "RTPMIDI_BUILD_DIR=${CMAKE_BINARY_DIR}"
@@ -133,6 +149,9 @@ endif()
 
 # The rockspec installs into a fresh tree and the module loads from there.
 find_program(LUAROCKS luarocks)
+if(RTPMIDI_REQUIRE_TEST_TOOLS AND NOT LUAROCKS)
+  message(FATAL_ERROR "luarocks is missing: install luarocks (make deps-test), then configure again")
+endif()
 if(LUAROCKS AND NOT RTPMIDI_SANITIZE)
   add_test(NAME install/luarocks
     COMMAND sh ${PROJECT_SOURCE_DIR}/.ci/luarocks-install-test.sh ${CMAKE_BINARY_DIR}/luarocks-tree

@@ -21,6 +21,7 @@ dependencies = {
 external_dependencies = {
   LIBUV = { header = "uv.h", library = "uv" },
   RTMIDI = { header = "rtmidi/rtmidi_c.h", library = "rtmidi" },
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" }, -- Network MIDI 2.0 authentication
 }
 build = {
   type = "cmake",

@@ -1,9 +1,10 @@
 -- AppleMidiSession guard packets after the last MIDI packet to a
--- participant: the open-loop ones (guard_interval after it, then 4x that
--- after the first), then, for a participant that sends RS (receiver
--- feedback) and whose last RS does not cover that packet, one a second, at
--- most 30. Without them, the loss of the last packet and of its open-loop
--- guards, with nothing sent after it, is never repaired (a stuck note).
+-- participant (the guard policy of csrc/proto/midi_stream.h, g =
+-- guard_interval): five open-loop ones, at g, 3g, 7g, 15g and 31g after it,
+-- then, for a participant that sends RS (receiver feedback) and whose last
+-- RS does not cover that packet, one a second, at most 30. Without them,
+-- the loss of the last packet and of its open-loop guards, with nothing sent
+-- after it, is never repaired (a stuck note).
 --
 -- The fault injector (spec/fault_injector.lua) relays RTP sessions (RTP on
 -- P, RTCP on P+1, one way each); AppleMIDI answers on the port an invitation
@@ -50,8 +51,8 @@ describe("AppleMidiSession guard packets", function()
     H.run_for(400)
     local g0 = a:stats().guard_sent
     assert.are.equal(0, a:stats().unconfirmed)
-    -- the note-on's packet is lost, and so are both open-loop guards after it
-    rel.drop_next = 3
+    -- the note-on's packet is lost, and so are the five open-loop guards after it
+    rel.drop_next = 6
     local t0 = rtpmidi.now()
     assert(a:send_midi("\x90\x3C\x64"))
     H.run_for(400)
@@ -60,12 +61,12 @@ describe("AppleMidiSession guard packets", function()
     H.run_until(function() return #got == 2 end, "the note-on, repaired by a late guard", 5000)
     local took = rtpmidi.now() - t0
     assert.are.same({ m = "\x90\x3C\x64", recovered = true }, got[2])
-    assert.are.equal(3, rel.dropped)
+    assert.are.equal(6, rel.dropped)
     assert.is_true(b:stats().messages_recovered >= 1)
-    assert.is_true(b:stats().lost >= 3)
-    -- open-loop at 50 and 250 ms (lost), the first late one a second later
-    assert.is_true(took >= 1000, ("repaired after %.0f ms"):format(took))
-    assert.is_true(a:stats().guard_sent - g0 >= 3)
+    assert.is_true(b:stats().lost >= 6)
+    -- open-loop at 50, 150, 350, 750 and 1550 ms (lost), the first late one a second later
+    assert.is_true(took >= 2500, ("repaired after %.0f ms"):format(took))
+    assert.is_true(a:stats().guard_sent - g0 >= 6)
     -- B's RS for the late guard covers the note-on's packet: no more guards
     local rs = a:participants()[1].rs_received
     H.run_until(function() return a:participants()[1].rs_received > rs end, "B's RS after the repair", 3000)
@@ -83,13 +84,14 @@ describe("AppleMidiSession guard packets", function()
     H.run_for(400)
     assert.are.equal(0, a:participants()[1].rs_received)
     local g0 = a:stats().guard_sent
-    rel.drop_next = 3
+    rel.drop_next = 6
     assert(a:send_midi("\x90\x3C\x64"))
     H.run_for(2400)
-    -- the two open-loop guards, lost: nothing else went out, nothing repaired
-    assert.are.equal(2, a:stats().guard_sent - g0)
+    -- the five open-loop guards (the last at 1550 ms), lost: nothing else
+    -- went out, nothing repaired
+    assert.are.equal(5, a:stats().guard_sent - g0)
     assert.are.equal(1, a:stats().unconfirmed) -- nobody confirmed the note-on
-    assert.are.equal(3, rel.dropped)
+    assert.are.equal(6, rel.dropped)
     assert.are.equal(1, #got)
   end)
 end)

@@ -78,9 +78,12 @@ describe("AppleMidiSession with node-rtpmidi", function()
       assert.are.equal(p, r.midi[i].p)
       assert.is_false(r.midi[i].recovered)
     end
-    -- RS both ways: ours reach it about a second after its data, its RS trims our journal
+    -- RS both ways: ours reach it about a second after its data, its RS trims our journal.
+    -- node-rtpmidi sends RS one second after the last RTP packet it received, and
+    -- our guard packets go on until 31 guard intervals after the last MIDI (1.55 s):
+    -- its RS comes about 2.6 s after our last message.
     peer:wait("rs", 1, 5000)
-    NP.run_until(function() return p.rs_received >= 1 end, "node-rtpmidi's RS", 5000)
+    NP.run_until(function() return s:participants()[1].rs_received >= 1 end, "node-rtpmidi's RS", 8000)
     -- BY from us
     control:stop_session(s.cookie)
     assert.are.equal("stopped", r.left[1].reason)
@@ -140,7 +143,7 @@ describe("AppleMidiSession with node-rtpmidi", function()
         return t:find("Capturing on") ~= nil
       end, "tshark to start capturing", 40000)
       local peer = exchange_as_initiator(r, s)
-      NP.run_until(function() return r.joined[1].rs_received >= 1 end, "RS", 5000)
+      NP.run_until(function() return s:participants()[1].rs_received >= 1 end, "RS", 8000)
       control:stop_session(s.cookie) -- BY
       peer:wait("bye", 1, 5000)
       peer:stop()

@@ -27,10 +27,11 @@ static int made(int r, const char *bad, rtpmidi_error *err) {
   return r;
 }
 
-/* A send's failure: bytes that are not MIDI, with the reason, or the code. */
+/* A send's failure: bytes that are not MIDI, with the reason, or the code
+ * (r >= 0 is a success: a count for some). */
 static int sent(int r, const char *why, rtpmidi_error *err) {
   if (r == UV_EINVAL) rmc_error(err, r, "bytes", "%s", why ? why : "not complete MIDI messages");
-  else if (r) rmc_error(err, r, NULL, NULL);
+  else if (r < 0) rmc_error(err, r, NULL, NULL);
   return r;
 }
 
@@ -59,6 +60,21 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   int r = rmc_apple_new(rt, cfg, ev, ud, out, &bad);
   if (r) *out = NULL;
   return made(r, bad, err);
+}
+
+int rtpmidi_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg,
+                      const rtpmidi_midi2_events *ev, void *ud, rtpmidi_midi2 **out,
+                      rtpmidi_error *err) {
+  const char *bad = NULL;
+  int r = rmc_midi2_new(rt, cfg, ev, ud, out, &bad);
+  if (r && out) *out = NULL;
+  return made(r, bad, err);
+}
+
+int rtpmidi_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, rtpmidi_error *err) {
+  const char *why = NULL;
+  int r = rmc_midi2_send_midi(m, bytes, len, &why);
+  return sent(r, why, err);
 }
 
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,

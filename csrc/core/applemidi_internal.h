@@ -1,15 +1,19 @@
-/* The AppleMIDI session's state, shared by applemidi_session.c (sockets,
- * invitations, CK, RS, BY, participants, timers) and applemidi_midi.c (the
- * RFC 6295 payload: sending with a journal per participant, receiving through
- * sequence tracking, jitter buffer and journal repair). Not public. */
+/* The AppleMIDI session's state, shared by applemidi_session.c (the pump:
+ * two endpoints, one timer and the calls into the protocol machine of
+ * csrc/proto/am_session.h, which decides invitations, CK, RS, BY and
+ * timeouts) and applemidi_midi.c (the RFC 6295 payload: one MIDI stream per
+ * participant, midi_stream.h, with its RTP header, sequence tracking and
+ * jitter buffer). Not public. */
 #ifndef RMC_APPLEMIDI_INTERNAL_H
 #define RMC_APPLEMIDI_INTERNAL_H
 
+#include "am_session.h"
 #include "applemidi.h"
+#include "endpoint.h"
+#include "flusher.h"
 #include "jitter_buffer.h"
-#include "journal.h"
-#include "midi_cmd.h"
-#include "midi_queue.h"
+#include "midi_stream.h"
+#include "owned_handle.h"
 #include "rtp.h"
 #include "rtp_seq.h"
 #include "runtime.h"
@@ -20,23 +24,10 @@
 #define AP_PAYLOAD_TYPE 97
 
 typedef enum ap_state {
-  AP_INVITE_CTRL,   /* we invited: IN on the control port, waiting for OK */
-  AP_INVITE_DATA,   /* control OK: IN on the data port, waiting for OK */
-  AP_AWAIT_DATA,    /* we answered its control IN: waiting for its data IN */
-  AP_CONNECTED,
-  AP_DEAD           /* removed; freed by the next sweep */
+  AP_PENDING,       /* being invited, or inviting us: not joined yet */
+  AP_CONNECTED,     /* joined */
+  AP_DEAD           /* left: freed by the next sweep, once the machine released it */
 } ap_state;
-
-typedef struct ap_handle {
-  union {
-    uv_handle_t h;
-    uv_udp_t udp;
-    uv_timer_t timer;
-    uv_idle_t idle;
-    uv_check_t check;
-  } u;
-  rtpmidi_apple *owner; /* NULL once the session let go */
-} ap_handle;
 
 typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
   uint32_t ts;
@@ -44,54 +35,44 @@ typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
   uint8_t data[];
 } ap_pkt;
 
-typedef struct ap_peer {
-  struct ap_peer *next;
-  uint32_t id;
-  ap_state state;
-  bool initiator, joined;
-  char name[RMP_AM_NAME_MAX + 1];
-  char addr[64];
-  int port;                        /* control port */
-  struct sockaddr_storage ctrl, data;
-  uint32_t token, ssrc;
-  bool have_ssrc;
-  /* invitation */
-  int tries;
-  double next_invite;
-  /* clock sync */
-  double next_ck, last_heard;
-  bool synced;
-  double latency_ms, offset_ms;
-  /* receiver feedback */
-  bool rx_since_rs;
-  uint16_t last_rx_seq;
-  double next_rs;
-  /* sending */
-  uint16_t seq;
-  /* The journal's state for this participant, made when first needed (see
-   * applemidi_midi.c): the sender's with the first packet of commands sent
-   * to it, the receiver's with the first packet it sends us. NULL until
-   * then and when recovery is off. */
-  rmp_ej_sender *js;
-  /* guard packets (only with js; see applemidi_midi.c) */
-  uint16_t last_cmd_seq;           /* the last packet of commands sent to it */
-  bool unconfirmed;                /* no RS of its has covered last_cmd_seq yet */
-  bool feedback;                   /* it has sent us an RS */
-  unsigned guards_sent;            /* since last_cmd_seq */
-  double next_guard;
-  /* receiving */
-  rmp_seq_t rseq;
-  bool seq_started;
+/* The MIDI stream to and from one participant (applemidi_midi.c). What it
+ * holds beyond this (the journal's sender and receiver, the SysEx buffer,
+ * the jitter buffer's slots) is made when first used: a participant that
+ * only keeps the session up (CK, RS) costs about a kilobyte. */
+typedef struct ap_media {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  uint16_t seq;                    /* the next RTP sequence number we send it */
+  rmp_seq_t rseq;                  /* its sequence numbers (RFC 3550 A.1) */
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
-  rmp_ej_receiver *jr;
-  rmp_cmd_decoder dec;
-  uint8_t *sysex;                  /* max_sysex octets, from the first SysEx received */
-  rmp_ts_anchor clock;             /* its RTP time to ours */
-  /* counters */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
-  uint64_t ck_exchanges, rs_sent, rs_received;
+} ap_media;
+
+/* What the session's streams share (applemidi_midi.c). */
+typedef struct ap_midi {
+  rmp_stream_config sc;
+  rmc_flusher out;                 /* the messages to send, and when they leave */
+  rmp_cmd_encoder enc;             /* one command section for every participant */
+  rmp_stream_counts rc;            /* what the participants' streams received */
+} ap_midi;
+
+
+/* A participant: the protocol's record (the machine's, am_session.h) and
+ * the MIDI stream's state. Made for the machine (its alloc), released by it
+ * once it is done, freed by the sweep. */
+typedef struct ap_peer {
+  struct ap_peer *next;            /* rtpmidi_apple.peers */
+  rmp_ams_peer mp;                 /* id, name, addresses, SSRC, CK, RS: the machine's */
+  ap_state state;
+  bool released;                   /* the machine let go of mp */
+  char addr[RMP_ADDR_TEXT];        /* mp.ctrl's host as text, for rtpmidi_apple_peer */
+  rmp_addr addr_of;                /* the address addr was made from */
+  ap_media media;
 } ap_peer;
+
+/* The ap_peer of the machine participant x. */
+#define AP_PEER(x) ((ap_peer *)(void *)((char *)(x) - offsetof(ap_peer, mp)))
 
 struct rtpmidi_apple {
   rtpmidi_runtime *rt;
@@ -99,51 +80,57 @@ struct rtpmidi_apple {
   bool inert;                     /* rt was freed: stopped for good */
   rtpmidi_apple_config cfg;
   char *name, *bind_address;
-  char **accept_list;
+  rmp_addr *accept;               /* cfg.accept_list as addresses (the machine points here) */
   rtpmidi_apple_events ev;
   void *ud;
   uint32_t ssrc;
   int port;                       /* bound control port */
-  ap_handle *ctrl, *data, *timer, *idle, *check;
+  rmp_ams m;                      /* the protocol: participants, invitations, CK, RS, BY */
+  rmc_endpoint *ctrl, *data;      /* P and P+1 while started */
+  uint64_t send_errors;           /* of the endpoints closed so far */
+  rmc_owned_handle *timer;
   unsigned open_handles;
-  bool started, freed;
+  bool started, freed, stopping;
   unsigned busy;                  /* inside a callback: sweeping and freeing wait */
   unsigned gen;                   /* bumped by stop */
-  ap_peer *peers;
-  uint32_t next_id;
+  ap_peer *peers;                 /* every participant's record, newest first */
   void *discovery;
-  rtpmidi_apple_stats st;
-  /* sending */
-  rmc_midi_queue q;                /* made with the first message sent */
-  rmp_cmd_encoder enc;
-  bool flushing;
-  rmc_burst_hook burst;           /* flushes at the end of a received burst (runtime.h) */
+  rtpmidi_apple_stats st;         /* the MIDI stream's counters (the machine keeps the protocol's) */
+  ap_midi midi;
   struct ap_resolve *resolving;   /* invitations waiting for a host name's address */
   size_t nresolving;
-  /* invitations from unknown SSRCs: a token bucket (invitations_per_second) */
-  double invite_tokens, invite_refill_ms;
 };
 
 /* applemidi_session.c */
 double rmc_ap_now(void);
 uint64_t rmc_ap_clock(double now_ms);  /* 10 kHz CK/RTP clock */
-int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
-                const struct sockaddr_storage *to);
+/* Sends an RTP packet to p's data port. 0 or a negative UV_E* code. */
+int rmc_ap_send_media(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, size_t len);
+/* The joined participant an RTP packet from `from` with this SSRC belongs
+ * to (the machine decides, and counts the others), or NULL. */
+ap_peer *rmc_ap_rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from);
+/* The media layer accepted p's RTP packet seq: RS reports it. */
+void rmc_ap_rtp_received(rtpmidi_apple *a, ap_peer *p, uint16_t seq);
 void rmc_ap_schedule(rtpmidi_apple *a);
 void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *out);
-void rmc_ap_want_flush(rtpmidi_apple *a);  /* flush after this loop turn */
-void rmc_ap_flushed(rtpmidi_apple *a);
 
-/* applemidi_midi.c */
+/* applemidi_midi.c: the session's sending side (a->midi) */
+void rmc_ap_midi_init(rtpmidi_apple *a);   /* once a->cfg has its defaults */
+void rmc_ap_midi_stop(rtpmidi_apple *a);   /* what is queued leaves; then nothing waits */
+void rmc_ap_midi_free(rtpmidi_apple *a);
+/* Adds what the streams counted to st (messages, malformed, ...). */
+void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
+/* applemidi_midi.c: a participant's stream (p->media) */
 void rmc_ap_peer_media_init(ap_peer *p);
 void rmc_ap_peer_media_free(ap_peer *p);
-void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from);
+/* p's stream figures in out (packets, lost, journal, seq, unconfirmed). */
+void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *out);
+void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from);
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
 /* An RS from p: seq is the last packet of ours it received. */
 void rmc_ap_on_rs(ap_peer *p, uint16_t seq);
-void rmc_ap_free_queue(rtpmidi_apple *a);
 
 /* applemidi_discovery.c */
 void *rmc_ap_discovery_start(rtpmidi_apple *a);

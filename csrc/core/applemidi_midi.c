@@ -1,14 +1,15 @@
-/* The MIDI payload of an AppleMIDI session (RFC 6295).
+/* The MIDI payload of an AppleMIDI session: one MIDI stream (midi_stream.h)
+ * per participant.
  *
- * Sending: the messages given in one loop turn are encoded into command
- * sections once; each connected participant gets them in its own RTP packet
- * (its own sequence numbers) with its own recovery journal, and guard
- * packets (no commands, the journal only) after the last one, so that the
- * loss of the last packet is repaired as well (see GUARD_OPEN below).
+ * Sending: the messages given in one loop turn (flusher.h) are encoded into
+ * command sections once, each sized for the largest journal of the
+ * participants it goes to; each connected participant gets them in its own
+ * RTP packet (its own sequence numbers) with its own recovery journal, and
+ * guard packets after the last one (midi_stream.h's policy, g =
+ * guard_interval), which its RS ends.
  *
  * Receiving, per participant: RTP header -> sequence tracking (A.1) ->
- * jitter buffer -> journal (after a loss: repairs first, delivered with
- * recovered = true) -> the packet's own commands. */
+ * jitter buffer -> its stream (journal repair, commands, time mapping). */
 #include "applemidi_internal.h"
 #include "rtp.h"
 
@@ -18,62 +19,75 @@
 
 #define CLOCK_RATE 10000.0
 
-/* Guard packets after the last packet of commands to a participant (RFC
- * 4696 section 7), as MidiSession's: GUARD_OPEN open-loop ones, guard_ms
- * after that packet and 4 * guard_ms after the first guard. Then, when the
- * participant has shown that it gives feedback (it has sent us an RS) and
- * its last RS does not cover that packet, one guard every LATE_GUARD_MS, at
- * most MAX_LATE_GUARDS of them: when the open-loop guards are lost as well
- * and nothing follows, the receiver would otherwise never repair the loss
- * (a stuck note). An RS for that packet or a later one stops them. A
- * participant that never sends RS gets the open-loop guards only. */
-#define GUARD_OPEN 2u
-#define LATE_GUARD_MS 1000.0
-#define MAX_LATE_GUARDS 30u
+/* ---- the session's side ---- */
 
-/* A participant's media state starts small: the jitter buffer's slots, the
- * SysEx buffer and the journal's sender and receiver (~56 KiB together) are
- * made when first used, so that a participant that only keeps the session
- * up (CK, RS) costs about a kilobyte, and one that only sends or only
- * receives does not pay for the other direction. Each starts in the state
- * it would have had from the start: nothing changes on the wire. */
+static void on_flush(void *owner) { rtpmidi_apple_flush(owner); }
+
+void rmc_ap_midi_init(rtpmidi_apple *a) {
+  const rtpmidi_apple_config *c = &a->cfg;
+  a->midi.sc = (rmp_stream_config){.rate = CLOCK_RATE,
+                                   .payload_budget = c->payload_budget,
+                                   .max_sysex = c->max_sysex,
+                                   .journal_history = (uint16_t)c->journal_history,
+                                   .recovery = c->recovery,
+                                   .guard_ms = c->guard_ms};
+  rmc_flusher_init(&a->midi.out, a->rt, on_flush, NULL, a);
+  rmp_cmd_encoder_init(&a->midi.enc);
+}
+
+void rmc_ap_midi_stop(rtpmidi_apple *a) {
+  rtpmidi_apple_flush(a);
+  rmc_flusher_clear(&a->midi.out);
+}
+
+void rmc_ap_midi_free(rtpmidi_apple *a) { rmc_flusher_close(&a->midi.out); }
+
+void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
+  const rmp_stream_counts *n = &a->midi.rc;
+  st->messages_received = n->messages;
+  st->messages_recovered = n->recovered;
+  st->malformed += n->malformed;
+  st->duplicate += n->duplicates;
+  st->journal_errors = n->bad_journals;
+  st->sysex_dropped = n->sysex_dropped;
+  st->unconfirmed = 0;
+  for (const ap_peer *p = a->peers; p; p = p->next)
+    if (p->state == AP_CONNECTED && rmp_stream_tx_unconfirmed(&p->media.tx)) st->unconfirmed++;
+}
+
+/* ---- a participant's stream ---- */
+
+/* Its state starts small: the jitter buffer's slots and what the stream
+ * makes on first use (midi_stream.h). */
 void rmc_ap_peer_media_init(ap_peer *p) {
-  rmp_cmd_decoder_init(&p->dec, NULL, 0);
-  rmp_seq_init(&p->rseq, 1);
-  rmc_random(&p->seq, sizeof p->seq);
+  rmp_stream_tx_init(&p->media.tx);
+  rmp_stream_rx_init(&p->media.rx);
+  rmp_seq_init(&p->media.rseq, 1);
+  rmc_random(&p->media.seq, sizeof p->media.seq);
 }
 
 void rmc_ap_peer_media_free(ap_peer *p) {
+  ap_media *m = &p->media;
   rmp_jb_out_t o;
-  while (rmp_jb_flush(&p->jb, &o)) free(o.e.data);
-  free(p->sysex);
-  p->sysex = NULL;
-  free(p->slots);
-  p->slots = NULL;
-  free(p->js);
-  p->js = NULL;
-  free(p->jr);
-  p->jr = NULL;
+  while (rmp_jb_flush(&m->jb, &o)) free(o.e.data);
+  free(m->slots);
+  m->slots = NULL;
+  rmp_stream_tx_free(&m->tx);
+  rmp_stream_rx_free(&m->rx);
 }
 
-/* The journal sender for p, made for the first packet of commands it gets.
- * An RS before that would have been ignored (nothing sent): a sender made
- * now is the one made at the start would be. Open-loop bound when RS never
- * comes: journal_history packets. */
-static rmp_ej_sender *sender(rtpmidi_apple *a, ap_peer *p) {
-  if (!p->js && (p->js = malloc(sizeof *p->js))) {
-    rmp_ej_send_config jc = {(uint16_t)a->cfg.journal_history, 0, 0};
-    rmp_ej_send_init(p->js, &jc);
-  }
-  return p->js;
+void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *o) {
+  const ap_media *m = &p->media;
+  o->packets_received = m->packets_received;
+  o->packets_sent = m->packets_sent;
+  o->lost = m->lost;
+  o->messages_recovered = m->messages_recovered;
+  o->checkpoint = rmp_stream_tx_checkpoint(&m->tx);
+  o->seq = m->seq;
+  o->journal_sender = rmp_stream_tx_has_journal(&m->tx);
+  o->journal_receiver = m->rx.jr != NULL;
+  o->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
 }
-
-static rmp_ej_receiver *receiver(ap_peer *p) {
-  if (!p->jr && (p->jr = malloc(sizeof *p->jr))) rmp_ej_recv_init(p->jr);
-  return p->jr;
-}
-
-void rmc_ap_free_queue(rtpmidi_apple *a) { rmc_midi_queue_free(&a->q); }
 
 /* ---- sending ---- */
 
@@ -82,229 +96,143 @@ int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const cha
   if (!err) err = &dummy;
   *err = NULL;
   if (!a->started) return UV_ENOTCONN;
-  size_t qn0 = a->q.n;
-  int r = rmc_midi_queue_add(&a->q, bytes, len, rmc_ap_now(), err);
-  if (r) return r;
-  if (a->q.n > qn0) rmc_ap_want_flush(a);
-  return 0;
+  return rmc_flusher_add(&a->midi.out, bytes, len, rmc_ap_now(), -1, err);
 }
 
-/* Sends one RTP packet to p: header, the command section (J set when a
- * journal follows), p's journal. */
-static int send_section(rtpmidi_apple *a, ap_peer *p, const uint8_t *sect, size_t slen, uint32_t ts) {
-  uint8_t pkt[AP_MAX_PACKET];
-  rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, ts, a->ssrc);
-  memcpy(pkt + RMP_RTP_HEADER_LEN, sect, slen);
-  size_t n = RMP_RTP_HEADER_LEN + slen;
-  /* Without memory for the sender the packet goes out without a journal. */
-  if (a->cfg.recovery && sender(a, p)) {
-    int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n, sizeof pkt - n);
-    if (jl > 0) {
-      pkt[RMP_RTP_HEADER_LEN] |= 0x40; /* J */
-      n += (size_t)jl;
-    }
-  }
-  int r = rmc_ap_send(a, a->data, pkt, n, &p->data);
-  p->packets_sent++;
+/* Sends the RTP packet whose payload (len octets) follows the header room
+ * at pkt, as p's next packet. */
+static int send_rtp(rtpmidi_apple *a, ap_peer *p, uint8_t *pkt, size_t len, uint32_t ts) {
+  rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->media.seq, ts, a->ssrc);
+  int r = rmc_ap_send_media(a, p, pkt, RMP_RTP_HEADER_LEN + len);
+  p->media.seq++;
+  p->media.packets_sent++;
   a->st.packets_sent++;
   return r;
 }
 
 int rtpmidi_apple_flush(rtpmidi_apple *a) {
-  rmc_ap_flushed(a);
-  if (a->q.n == 0 || a->flushing) return 0;
-  a->flushing = true;
-  rmp_cmd_msg *cmds = rmc_midi_queue_commands(&a->q, CLOCK_RATE);
-  if (!cmds) {
-    a->flushing = false;
-    rmc_midi_queue_clear(&a->q);
-    return UV_ENOMEM;
-  }
-  uint32_t ts = (uint32_t)rmc_ap_clock(a->q.msgs[0].t_ms);
+  size_t n;
+  double t0;
+  int r;
+  rmp_cmd_msg *cmds = rmc_flusher_begin(&a->midi.out, CLOCK_RATE, &n, &t0, &r);
+  if (!cmds) return r;
+  const rmp_stream_config *sc = &a->midi.sc;
+  uint32_t ts = (uint32_t)rmc_ap_clock(t0);
   double now = rmc_ap_now();
+  /* The section is encoded once, in place after the header room; each
+   * participant's packet is its header, that section and its journal. */
+  uint8_t pkt[AP_MAX_PACKET];
+  uint8_t *sect = pkt + RMP_RTP_HEADER_LEN;
   size_t done = 0;
-  int r = 0;
-  uint8_t sect[AP_MAX_PACKET];
-  while (done < a->q.n) {
+  while (done < n) {
+    size_t jmax = 0;
+    for (ap_peer *p = a->peers; p; p = p->next) {
+      if (p->state != AP_CONNECTED) continue;
+      size_t jl = rmp_stream_tx_journal(&p->media.tx, sc, p->media.seq, true);
+      if (jl > jmax) jmax = jl;
+    }
     rmp_cmd_enc_info info;
-    int n = rmp_cmd_encode(&a->enc, cmds + done, a->q.n - done, false, a->cfg.payload_budget, sect,
-                           sizeof sect, &info);
-    if (n < 0) {
-      rmp_cmd_encoder_init(&a->enc);
+    int sl = rmp_stream_section(&a->midi.enc, sc, cmds + done, n - done, jmax, sect,
+                                sizeof pkt - RMP_RTP_HEADER_LEN - jmax, &info);
+    if (sl < 0) {
+      rmp_cmd_encoder_init(&a->midi.enc);
       r = UV_EINVAL;
       break;
     }
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
-      int sr = send_section(a, p, sect, (size_t)n, ts);
+      int len = rmp_stream_tx_append(&p->media.tx, sect, (size_t)sl, sizeof pkt - RMP_RTP_HEADER_LEN);
+      rmp_stream_tx_sent(&p->media.tx, sc, p->media.seq, cmds + done, &info, now);
+      int sr = send_rtp(a, p, pkt, (size_t)len, ts);
       if (sr && !r) r = sr;
-      if (p->js) {
-        for (size_t i = 0; i < info.nmsgs; i++)
-          rmp_ej_send_record(p->js, p->seq, cmds[done + i].data, cmds[done + i].len);
-        p->last_cmd_seq = p->seq;
-        p->unconfirmed = true;
-        p->guards_sent = 0;
-        p->next_guard = now + a->cfg.guard_ms;
-      }
-      p->seq++;
     }
     ts += info.ticks;
     a->st.messages_sent += info.nmsgs;
     done += info.nmsgs;
   }
-  rmc_midi_queue_clear(&a->q);
-  a->flushing = false;
+  rmc_flusher_end(&a->midi.out);
   if (!a->busy) rmc_ap_schedule(a);
   return r;
 }
 
 /* ---- receiving ---- */
 
-/* The local time of p's RTP time (ticks, unwrapped): rtp.h's anchor. */
-static double local_time(const ap_peer *p, int64_t ticks) {
-  return rmp_ts_anchor_local(&p->clock, ticks, CLOCK_RATE);
-}
-
-typedef struct repair_ctx {
+typedef struct deliver_ctx {
   rtpmidi_apple *a;
   ap_peer *p;
-  double time;
-} repair_ctx;
+} deliver_ctx;
 
-static void emit_repair(void *ud, const uint8_t *msg, size_t len) {
-  repair_ctx *x = ud;
-  if (x->p->state != AP_CONNECTED) return;
-  x->p->messages_recovered++;
-  x->a->st.messages_recovered++;
+/* A message of p's stream for the application (midi_stream.h). */
+static int deliver_msg(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
+  deliver_ctx *x = ud;
+  if (recovered) x->p->media.messages_recovered++;
   if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
     rmc_ap_fill_peer(x->p, &info);
-    x->a->ev.on_midi(x->a->ud, &info, msg, len, x->time, true);
+    x->a->ev.on_midi(x->a->ud, &info, msg, len, time_ms, recovered);
   }
+  return x->p->state != AP_CONNECTED;
 }
 
 static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
   ap_pkt *k = o->e.data;
-  const uint8_t *pl = k->data;
-  size_t len = k->len;
   if (o->lost_before) {
-    p->lost += o->lost_before;
+    p->media.lost += o->lost_before;
     a->st.lost += o->lost_before;
   }
-  /* check the whole command section before delivering any of it */
-  rmp_cmd_decoder probe;
-  rmp_cmd_decoder_init(&probe, NULL, 0);
-  rmp_cmd_iter it;
-  rmp_cmd_event e;
-  int sect = rmp_cmd_iter_init(&it, &probe, pl, len);
-  int r = sect;
-  uint32_t end_ticks = 0;
-  while (r >= 0 && (r = rmp_cmd_iter_next(&it, &e)) == 1) end_ticks = e.time;
-  if (r < 0) {
-    a->st.malformed++;
-    return;
-  }
-  rmc_sysex_on_demand(&p->dec, &probe, &p->sysex, a->cfg.max_sysex);
-  double now = rmc_ap_now();
-  rmp_ts_anchor_update(&p->clock, k->ts, end_ticks, now, CLOCK_RATE);
-  int64_t base = p->clock.ext_ts;
-  /* Without memory for the receiver the packet's commands still go out. */
-  if (a->cfg.recovery && receiver(p)) {
-    rmp_cmd_header h;
-    rmp_cmd_header_parse(pl, len, &h);
-    const uint8_t *j = h.j ? pl + sect : NULL;
-    size_t jl = h.j ? len - (size_t)sect : 0;
-    repair_ctx x = {a, p, local_time(p, base)};
-    int f = rmp_ej_recv_packet(p->jr, (uint16_t)o->e.ext_seq, j, jl, emit_repair, &x);
-    if (f < 0) a->st.journal_errors++;
-    else if (f & RMP_EJ_R_LATE) return;
-    if (p->state != AP_CONNECTED) return;
-  }
-  rmp_cmd_iter_init(&it, &p->dec, pl, len);
-  while (rmp_cmd_iter_next(&it, &e) == 1) {
-    if (e.error) {
-      a->st.sysex_dropped++;
-      continue;
-    }
-    if (p->jr) rmp_ej_recv_apply(p->jr, e.data, e.len);
-    a->st.messages_received++;
-    if (a->ev.on_midi) {
-      rtpmidi_apple_peer info;
-      rmc_ap_fill_peer(p, &info);
-      a->ev.on_midi(a->ud, &info, e.data, e.len, local_time(p, base + e.time), false);
-    }
-    if (p->state != AP_CONNECTED) break;
-  }
+  deliver_ctx x = {a, p};
+  rmp_stream_rx_packet(&p->media.rx, &a->midi.sc, (uint16_t)o->e.ext_seq, k->ts, k->data, k->len,
+                       rmc_ap_now(), deliver_msg, &x, &a->midi.rc);
 }
 
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
   rmp_jb_out_t o;
-  while (rmp_jb_pop(&p->jb, now_us, &o)) {
+  while (rmp_jb_pop(&p->media.jb, now_us, &o)) {
     if (p->state == AP_CONNECTED) deliver(a, p, &o);
     free(o.e.data);
   }
 }
 
-static bool same_host(const struct sockaddr *x, const struct sockaddr_storage *y) {
-  if (x->sa_family != y->ss_family) return false;
-  if (x->sa_family == AF_INET)
-    return ((const struct sockaddr_in *)x)->sin_addr.s_addr == ((const struct sockaddr_in *)y)->sin_addr.s_addr;
-  return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr, &((const struct sockaddr_in6 *)y)->sin6_addr,
-                sizeof(struct in6_addr)) == 0;
-}
-
-void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struct sockaddr *from) {
+void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from) {
   rmp_rtp_header h;
   if (rmp_rtp_parse(buf, len, &h) < 0) {
     a->st.malformed++;
     return;
   }
-  ap_peer *p = NULL;
-  for (ap_peer *q = a->peers; q; q = q->next)
-    if (q->state == AP_CONNECTED && q->ssrc == h.ssrc) p = q;
-  if (!p) {
-    a->st.unknown_ssrc++;
-    return;
-  }
-  if (!same_host(from, &p->data)) {
-    a->st.foreign++;
-    return;
-  }
-  if (!p->slots) {
+  ap_peer *p = rmc_ap_rtp_peer(a, h.ssrc, from);
+  if (!p) return;
+  ap_media *m = &p->media;
+  if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
-    p->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *p->slots);
-    if (!p->slots) return; /* out of memory: as if lost on the way */
-    rmp_jb_init(&p->jb, p->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
+    m->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
+    if (!m->slots) return; /* out of memory: as if lost on the way */
+    rmp_jb_init(&m->jb, m->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
   }
   double now = rmc_ap_now();
   uint64_t now_us = (uint64_t)(now * 1000.0);
   uint32_t ext;
-  int r = rmp_seq_receive(&p->rseq, h.sequence, h.timestamp, now_us, (uint32_t)CLOCK_RATE, &ext);
+  int r = rmp_seq_receive(&m->rseq, h.sequence, h.timestamp, now_us, (uint32_t)CLOCK_RATE, &ext);
   if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return;
   if (r == RMP_SEQ_RESYNC) {
     rmp_jb_out_t o;
-    while (rmp_jb_flush(&p->jb, &o)) {
+    while (rmp_jb_flush(&m->jb, &o)) {
       if (p->state == AP_CONNECTED) deliver(a, p, &o);
       free(o.e.data);
     }
-    rmp_jb_reset(&p->jb);
+    rmp_jb_reset(&m->jb);
   }
-  p->packets_received++;
+  m->packets_received++;
   a->st.packets_received++;
-  p->last_rx_seq = h.sequence;
-  if (!p->rx_since_rs) {
-    p->rx_since_rs = true;
-    if (p->next_rs <= now) p->next_rs = now + a->cfg.rs_interval_ms;
-  }
+  rmc_ap_rtp_received(a, p, h.sequence);
   ap_pkt *k = malloc(sizeof *k + h.payload_len);
   if (!k) return;
   k->ts = h.timestamp;
   k->len = h.payload_len;
   memcpy(k->data, buf + h.payload_offset, h.payload_len);
-  int pr = rmp_jb_push(&p->jb, ext, now_us, k);
+  int pr = rmp_jb_push(&m->jb, ext, now_us, k);
   if (pr == RMP_EJB_FULL) {
     pop_all(a, p, now_us);
-    pr = rmp_jb_push(&p->jb, ext, now_us, k);
+    pr = rmp_jb_push(&m->jb, ext, now_us, k);
   }
   if (pr < 0) {
     free(k);
@@ -314,27 +242,13 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const struc
   pop_all(a, p, now_us);
 }
 
-/* Whether p is owed another guard packet (at next_guard). */
-static bool guard_due(const ap_peer *p) {
-  if (!p->js || !p->unconfirmed) return false;
-  if (p->guards_sent < GUARD_OPEN) return true;
-  return p->feedback && p->guards_sent < GUARD_OPEN + MAX_LATE_GUARDS;
-}
-
-/* An RS confirms the last packet of commands when its seq is that packet or
- * one sent after it: in [last_cmd_seq, seq - 1], modulo 2^16. */
-void rmc_ap_on_rs(ap_peer *p, uint16_t seq) {
-  p->feedback = true;
-  if (p->unconfirmed &&
-      (uint16_t)(seq - p->last_cmd_seq) <= (uint16_t)(p->seq - 1u - p->last_cmd_seq))
-    p->unconfirmed = false;
-}
+/* An RS confirms what p received up to seq (midi_stream.h). */
+void rmc_ap_on_rs(ap_peer *p, uint16_t seq) { rmp_stream_tx_ack(&p->media.tx, seq); }
 
 double rmc_ap_media_deadline(ap_peer *p) {
-  double d = INFINITY;
-  if (guard_due(p)) d = p->next_guard;
+  double d = rmp_stream_tx_deadline(&p->media.tx);
   uint64_t us;
-  if (rmp_jb_next_deadline(&p->jb, &us)) {
+  if (rmp_jb_next_deadline(&p->media.jb, &us)) {
     double m = (double)us / 1000.0;
     if (m < d) d = m;
   }
@@ -344,25 +258,11 @@ double rmc_ap_media_deadline(ap_peer *p) {
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
   pop_all(a, p, (uint64_t)(now * 1000.0));
   if (p->state != AP_CONNECTED) return;
-  if (guard_due(p) && now >= p->next_guard) {
-    /* a guard packet: an empty command section carrying the journal */
-    uint8_t pkt[AP_MAX_PACKET];
-    size_t n = RMP_RTP_HEADER_LEN;
-    rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->seq, (uint32_t)rmc_ap_clock(now), a->ssrc);
-    int jl = rmp_ej_send_encode(p->js, p->seq, pkt + n + 1, sizeof pkt - n - 1);
-    if (jl <= 0) {
-      /* an empty journal (its checkpoint is past every change): nothing to protect */
-      p->unconfirmed = false;
-      return;
-    }
-    pkt[n] = 0x40; /* B=0 J=1 Z=0 P=0 LEN=0 */
-    n += 1 + (size_t)jl;
-    rmc_ap_send(a, a->data, pkt, n, &p->data);
-    p->seq++;
-    p->packets_sent++;
-    a->st.packets_sent++;
+  uint8_t pkt[AP_MAX_PACKET];
+  int n = rmp_stream_tx_guard(&p->media.tx, &a->midi.sc, p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
+                              sizeof pkt - RMP_RTP_HEADER_LEN);
+  if (n > 0) {
+    send_rtp(a, p, pkt, (size_t)n, (uint32_t)rmc_ap_clock(now));
     a->st.guard_sent++;
-    p->guards_sent++;
-    p->next_guard = now + (p->guards_sent < GUARD_OPEN ? 4 * a->cfg.guard_ms : LATE_GUARD_MS);
   }
 }

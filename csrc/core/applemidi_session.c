@@ -1,13 +1,17 @@
-/* An AppleMIDI session on libuv: the control port P and the data port P+1,
- * invitations both ways (IN/OK/NO with retries), clock sync (CK), receiver
- * feedback (RS), session end (BY), participant timeouts, and one timer that
- * serves every participant's deadlines. The MIDI payload is in
- * applemidi_midi.c.
+/* An AppleMIDI session on libuv: the pump around the protocol machine of
+ * csrc/proto/am_session.h. It owns the control port P and the data port
+ * P+1 (two endpoints, endpoint.h), one timer driven by the machine's and
+ * the MIDI stream's deadlines, and host-name resolution for invitations;
+ * after every call into the machine it drains the outbox: datagrams go to
+ * the endpoints, events become the session's callbacks. Every protocol
+ * decision (invitations, retries, CK, RS, BY, timeouts, limits) is the
+ * machine's. The MIDI payload is in applemidi_midi.c.
  *
- * Lifetime: participants removed while a callback runs are only marked
- * AP_DEAD; the last callback to leave the session (busy == 0) frees them.
- * The session itself is freed once it is freed by its owner, no callback is
- * running and every handle went through its close callback. */
+ * Lifetime: a participant is an ap_peer, made for the machine and released
+ * by it; released ones are freed by the sweep when the last callback left
+ * the session (busy == 0). The session itself is freed once it is freed by
+ * its owner, no callback is running and every handle went through its close
+ * callback. */
 #include "applemidi_internal.h"
 #include "slack.h"
 
@@ -16,30 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEF_INVITE_TRIES 12
-#define DEF_INVITE_INTERVAL 1500.0
-#define DEF_CK_FAST_COUNT 6
-#define DEF_CK_FAST_INTERVAL 1500.0
-#define DEF_CK_INTERVAL 10000.0
-#define DEF_TIMEOUT 60000.0
-#define DEF_RS_INTERVAL 1000.0
 #define DEF_GUARD 50.0
 #define DEF_MAX_SYSEX (1u << 20)
-#define DEF_MAX_PARTICIPANTS 32
-#define DEF_INVITATIONS_PER_SECOND 20.0
 #define DEF_JOURNAL_HISTORY 512u
 #define MAX_JOURNAL_HISTORY 32767u
 
 double rmc_ap_now(void) { return rtpmidi_now_ms(); }
-uint64_t rmc_ap_clock(double now_ms) { return (uint64_t)(now_ms * 10.0); }
-
-static char *dup_str(const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
+uint64_t rmc_ap_clock(double now_ms) { return rmp_ams_clock(now_ms); }
 
 /* ---- lifetime ---- */
 
@@ -51,7 +38,7 @@ static void free_peer(ap_peer *p) {
 static void sweep(rtpmidi_apple *a) {
   for (ap_peer **pp = &a->peers; *pp;) {
     ap_peer *p = *pp;
-    if (p->state == AP_DEAD) {
+    if (p->released) {
       *pp = p->next;
       free_peer(p);
     } else {
@@ -62,17 +49,17 @@ static void sweep(rtpmidi_apple *a) {
 
 static void release(rtpmidi_apple *a) {
   if (!a->freed || a->open_handles || a->busy) return;
-  rmc_runtime_leave(a->rt, &a->member);
+  rmc_runtime_leave(&a->member);
+  rmp_ams_free(&a->m);
   while (a->peers) {
     ap_peer *p = a->peers;
     a->peers = p->next;
     free_peer(p);
   }
-  for (size_t i = 0; i < a->cfg.accept_count; i++) free(a->accept_list[i]);
-  free(a->accept_list);
+  free(a->accept);
   free(a->name);
   free(a->bind_address);
-  rmc_ap_free_queue(a);
+  rmc_ap_midi_free(a);
   free(a);
 }
 
@@ -88,558 +75,168 @@ static void leave(rtpmidi_apple *a) {
   rmc_ap_schedule(a);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  ap_handle *u = h->data;
-  rtpmidi_apple *a = u->owner;
-  free(u);
-  if (a) {
-    a->open_handles--;
-    release(a);
-  }
+static void on_handle_closed(void *owner) {
+  rtpmidi_apple *a = owner;
+  a->open_handles--;
+  release(a);
 }
 
-static void close_handle(ap_handle **slot) {
-  ap_handle *u = *slot;
-  if (!u) return;
-  *slot = NULL;
-  if (uv_handle_get_type(&u->u.h) == UV_UDP) {
-    /* Closed inside its own burst: libuv makes no UV_UDP_MMSG_FREE call. */
-    if (u->owner) rmc_burst_forget(u->owner->rt, &u->u.udp);
-    uv_udp_recv_stop(&u->u.udp);
-  }
-  uv_close(&u->u.h, on_handle_closed);
+static rmc_owned_handle *new_handle(rtpmidi_apple *a) { return rmc_owned_handle_new(a, on_handle_closed); }
+static void close_handle(rmc_owned_handle **slot) { rmc_owned_handle_close(slot); }
+
+static void close_endpoint(rtpmidi_apple *a, rmc_endpoint **ep) {
+  a->send_errors += rmc_endpoint_send_errors(*ep);
+  rmc_endpoint_close(*ep);
+  *ep = NULL;
 }
 
-static ap_handle *new_handle(rtpmidi_apple *a) {
-  ap_handle *u = calloc(1, sizeof *u);
-  if (!u) return NULL;
-  u->owner = a;
-  u->u.h.data = u;
-  return u;
+/* ---- the machine's memory and randomness ---- */
+
+static rmp_ams_peer *peer_alloc(void *ud) {
+  rtpmidi_apple *a = ud;
+  ap_peer *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->state = AP_PENDING;
+  rmc_ap_peer_media_init(p);
+  p->next = a->peers;
+  a->peers = p;
+  return &p->mp;
 }
 
-/* ---- addresses ---- */
-
-static void addr_name(const struct sockaddr *sa, char *out, size_t n) {
-  out[0] = '\0';
-  if (sa->sa_family == AF_INET) uv_ip4_name((const struct sockaddr_in *)sa, out, n);
-  else if (sa->sa_family == AF_INET6) uv_ip6_name((const struct sockaddr_in6 *)sa, out, n);
+static void peer_release(void *ud, rmp_ams_peer *mp) {
+  (void)ud;
+  ap_peer *p = AP_PEER(mp);
+  p->state = AP_DEAD;
+  p->released = true;
 }
 
-static int addr_port(const struct sockaddr *sa) {
-  if (sa->sa_family == AF_INET) return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-  if (sa->sa_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-  return 0;
-}
-
-static void set_port(struct sockaddr_storage *ss, int port) {
-  if (ss->ss_family == AF_INET) ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-  else if (ss->ss_family == AF_INET6) ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-}
-
-/* Whether a packet comes from a participant's host (any port). */
-static bool from_host(const struct sockaddr *x, const struct sockaddr_storage *y) {
-  if (x->sa_family != y->ss_family) return false;
-  if (x->sa_family == AF_INET)
-    return ((const struct sockaddr_in *)x)->sin_addr.s_addr == ((const struct sockaddr_in *)y)->sin_addr.s_addr;
-  if (x->sa_family == AF_INET6)
-    return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr, &((const struct sockaddr_in6 *)y)->sin6_addr,
-                  sizeof(struct in6_addr)) == 0;
-  return false;
-}
-
-static void copy_addr(struct sockaddr_storage *dst, const struct sockaddr *src) {
-  memset(dst, 0, sizeof *dst);
-  memcpy(dst, src, src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-}
-
-/* ---- sending ---- */
-
-typedef struct ap_send_req {
-  uv_udp_send_t req;
-  uint8_t data[];
-} ap_send_req;
-
-static void on_sent(uv_udp_send_t *req, int status) {
-  (void)status;
-  free(req);
-}
-
-/* Sends now, after a first attempt that returned r: an ICMP error of an
- * earlier datagram (reported now, on this send) gets one more try; a busy
- * socket gets a copy that libuv sends when it can. */
-static int send_after(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
-                      const struct sockaddr *to, int r) {
-  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  if (r == UV_ECONNREFUSED || r == UV_EHOSTUNREACH || r == UV_ENETUNREACH)
-    r = uv_udp_try_send(&sock->u.udp, &b, 1, to);
-  if (r == UV_EAGAIN) {
-    ap_send_req *req = malloc(sizeof *req + len);
-    if (!req) {
-      r = UV_ENOMEM;
-    } else {
-      memcpy(req->data, buf, len);
-      b = uv_buf_init((char *)req->data, (unsigned)len);
-      r = uv_udp_send(&req->req, &sock->u.udp, &b, 1, to, on_sent);
-      if (r) free(req);
-    }
-  }
-  if (r < 0) a->st.send_errors++;
-  return r < 0 ? r : 0;
-}
-
-/* A queued datagram that did not leave in a batch (runtime.c): its sender
- * was told "sent", so an error is only counted (send_errors). */
-static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const struct sockaddr *to,
-                        int first) {
-  ap_handle *sock = udp->data;
-  if (!sock->owner) return;
-  if (!first) {
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    first = uv_udp_try_send(&sock->u.udp, &b, 1, to);
-  }
-  send_after(sock->owner, sock, buf, len, to, first);
-}
-
-int rmc_ap_send(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, size_t len,
-                const struct sockaddr_storage *to) {
-  if (!sock) return UV_ENOTCONN;
-  const struct sockaddr *sa = (const struct sockaddr *)to;
-  /* Inside a burst being delivered: it leaves with the others at its end. */
-  if (rmc_sendq_add(a->rt, &sock->u.udp, send_single, buf, len, sa)) return 0;
-  /* A full queue was flushed first: a callback of that may have stopped us. */
-  if (uv_is_closing(&sock->u.h)) return UV_ENOTCONN;
-  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  return send_after(a, sock, buf, len, sa, uv_udp_try_send(&sock->u.udp, &b, 1, sa));
-}
-
-static void send_control(rtpmidi_apple *a, ap_handle *sock, const uint8_t *buf, int n,
-                         const struct sockaddr_storage *to) {
-  if (n <= 0) return;
-  if (rmc_ap_send(a, sock, buf, (size_t)n, to) == 0) a->st.control_sent++;
-}
-
-static void send_invite_cmd(rtpmidi_apple *a, ap_handle *sock, uint16_t cmd, uint32_t token,
-                            const struct sockaddr_storage *to) {
-  uint8_t buf[RMP_AM_MAX_LEN];
-  send_control(a, sock, buf, rmp_am_encode_invite(buf, sizeof buf, cmd, token, a->ssrc, a->name), to);
-}
-
-static void send_bye(rtpmidi_apple *a, ap_peer *p) {
-  uint8_t buf[RMP_AM_INVITE_LEN];
-  send_control(a, a->ctrl, buf, rmp_am_encode_bye(buf, sizeof buf, p->token, a->ssrc), &p->ctrl);
-}
-
-static void send_ck(rtpmidi_apple *a, ap_peer *p, uint8_t count, const uint64_t ts[3]) {
-  uint8_t buf[RMP_AM_CK_LEN];
-  send_control(a, a->data, buf, rmp_am_encode_ck(buf, sizeof buf, a->ssrc, count, ts), &p->data);
+static uint32_t draw(void *ud) {
+  (void)ud;
+  uint32_t x;
+  rmc_random(&x, sizeof x);
+  return x;
 }
 
 /* ---- participants ---- */
 
-void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
-  memset(o, 0, sizeof *o);
-  o->id = p->id;
-  o->name = p->name;
-  o->address = p->addr;
-  o->port = p->port;
-  o->ssrc = p->ssrc;
-  o->initiator = p->initiator;
-  o->synced = p->synced;
-  o->latency_ms = p->latency_ms;
-  o->offset_ms = p->offset_ms;
-  o->packets_received = p->packets_received;
-  o->packets_sent = p->packets_sent;
-  o->lost = p->lost;
-  o->messages_recovered = p->messages_recovered;
-  o->ck_exchanges = p->ck_exchanges;
-  o->rs_sent = p->rs_sent;
-  o->rs_received = p->rs_received;
-  o->checkpoint = p->js ? rmp_ej_send_checkpoint(p->js) : 0;
-  o->seq = p->seq;
-  o->journal_sender = p->js != NULL;
-  o->journal_receiver = p->jr != NULL;
-  o->unconfirmed = p->unconfirmed;
+/* p->addr follows the machine's control address of p. */
+static void refresh_addr(ap_peer *p) {
+  if (p->addr[0] && rmp_addr_equal(&p->addr_of, &p->mp.ctrl)) return;
+  p->addr_of = p->mp.ctrl;
+  rmp_addr_host(&p->mp.ctrl, p->addr, sizeof p->addr);
 }
 
-static ap_peer *new_peer(rtpmidi_apple *a, const struct sockaddr *ctrl, int ctrl_port) {
-  ap_peer *p = calloc(1, sizeof *p);
-  if (!p) return NULL;
-  p->id = ++a->next_id;
-  copy_addr(&p->ctrl, ctrl);
-  set_port(&p->ctrl, ctrl_port);
-  p->data = p->ctrl;
-  set_port(&p->data, ctrl_port + 1);
-  p->port = ctrl_port;
-  addr_name(ctrl, p->addr, sizeof p->addr);
-  p->last_heard = rmc_ap_now();
-  rmc_ap_peer_media_init(p);
-  p->next = a->peers;
-  a->peers = p;
+void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
+  const rmp_ams_peer *mp = &p->mp;
+  memset(o, 0, sizeof *o);
+  o->id = mp->id;
+  o->name = mp->name;
+  o->address = p->addr;
+  o->port = mp->ctrl.port;
+  o->ssrc = mp->ssrc;
+  o->initiator = mp->initiator;
+  o->synced = mp->synced;
+  o->latency_ms = mp->latency_ms;
+  o->offset_ms = mp->offset_ms;
+  o->ck_exchanges = mp->ck_exchanges;
+  o->rs_sent = mp->rs_sent;
+  o->rs_received = mp->rs_received;
+  rmc_ap_media_fill(p, o);
+}
+
+/* ---- the pump ---- */
+
+/* Drains the machine's outbox: datagrams to the endpoints, events to the
+ * callbacks (which may call back into the session: what they make is
+ * drained by their own pump, in order). */
+static void pump(rtpmidi_apple *a) {
+  rmp_ams_out o;
+  while (rmp_ams_pop(&a->m, &o)) {
+    ap_peer *p = o.peer ? AP_PEER(o.peer) : NULL;
+    if (p) refresh_addr(p);
+    rtpmidi_apple_peer info;
+    switch (o.kind) {
+    case RMP_AMS_SEND:
+      /* a failure is the endpoint's to count (send_errors) */
+      rmc_endpoint_send(o.port == RMP_AMS_DATA ? a->data : a->ctrl, o.data, o.len, &o.to);
+      break;
+    case RMP_AMS_EV_JOINED:
+      p->state = AP_CONNECTED;
+      if (a->ev.on_joined) {
+        rmc_ap_fill_peer(p, &info);
+        a->ev.on_joined(a->ud, &info);
+      }
+      break;
+    case RMP_AMS_EV_LEFT:
+      p->state = AP_DEAD;
+      if (a->ev.on_left) {
+        rmc_ap_fill_peer(p, &info);
+        a->ev.on_left(a->ud, &info, rmp_ams_reason_name(o.reason));
+      }
+      break;
+    case RMP_AMS_EV_SYNCED:
+      if (p->state == AP_CONNECTED && a->ev.on_synced) {
+        rmc_ap_fill_peer(p, &info);
+        a->ev.on_synced(a->ud, &info);
+      }
+      break;
+    case RMP_AMS_EV_INVITE_FAILED:
+      if (a->ev.on_invite_failed)
+        a->ev.on_invite_failed(a->ud, p->addr, p->mp.ctrl.port, rmp_ams_reason_name(o.reason));
+      break;
+    case RMP_AMS_EV_ACK:
+      if (p->state != AP_CONNECTED) break;
+      rmc_ap_on_rs(p, o.seq);
+      break;
+    }
+  }
+}
+
+int rmc_ap_send_media(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, size_t len) {
+  return rmc_endpoint_send(a->data, buf, len, &p->mp.data);
+}
+
+ap_peer *rmc_ap_rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from) {
+  rmp_ams_peer *mp = rmp_ams_rtp_participant(&a->m, rmc_ap_now(), ssrc, from);
+  if (!mp) return NULL;
+  ap_peer *p = AP_PEER(mp);
+  if (p->state != AP_CONNECTED) return NULL;
+  refresh_addr(p);
   return p;
 }
 
-static ap_peer *find_ssrc(rtpmidi_apple *a, uint32_t ssrc) {
-  for (ap_peer *p = a->peers; p; p = p->next)
-    if (p->state != AP_DEAD && p->have_ssrc && p->ssrc == ssrc) return p;
-  return NULL;
+void rmc_ap_rtp_received(rtpmidi_apple *a, ap_peer *p, uint16_t seq) {
+  rmp_ams_rtp_received(&a->m, &p->mp, rmc_ap_now(), seq);
 }
 
-static ap_peer *find_invite(rtpmidi_apple *a, uint32_t token, ap_state state) {
-  for (ap_peer *p = a->peers; p; p = p->next)
-    if (p->state == state && p->initiator && p->token == token) return p;
-  return NULL;
-}
+/* ---- the endpoints and the timer ---- */
 
-static void set_name(ap_peer *p, const rmp_am_invite *inv) {
-  memcpy(p->name, inv->name, inv->name_len);
-  p->name[inv->name_len] = '\0';
-}
-
-static void joined(rtpmidi_apple *a, ap_peer *p) {
-  p->state = AP_CONNECTED;
-  p->joined = true;
-  p->tries = 0; /* from now on: CK rounds sent */
-  p->last_heard = rmc_ap_now();
-  if (a->ev.on_joined) {
-    rtpmidi_apple_peer info;
-    rmc_ap_fill_peer(p, &info);
-    a->ev.on_joined(a->ud, &info);
-  }
-}
-
-static void invite_failed(rtpmidi_apple *a, ap_peer *p, const char *reason) {
-  p->state = AP_DEAD;
-  if (a->ev.on_invite_failed) a->ev.on_invite_failed(a->ud, p->addr, p->port, reason);
-}
-
-static int start_invite(rtpmidi_apple *a, const struct sockaddr *to, int port);
-static void cancel_resolves(rtpmidi_apple *a);
-
-/* Removes p; a joined participant is reported as left. */
-static void drop_peer(rtpmidi_apple *a, ap_peer *p, const char *reason) {
-  if (p->state == AP_DEAD) return;
-  bool was_joined = p->joined;
-  p->state = AP_DEAD;
-  if (was_joined && a->ev.on_left) {
-    rtpmidi_apple_peer info;
-    rmc_ap_fill_peer(p, &info);
-    a->ev.on_left(a->ud, &info, reason);
-  }
-}
-
-static bool accepted(rtpmidi_apple *a, const struct sockaddr *from) {
-  if (a->cfg.accept == RTPMIDI_APPLE_ACCEPT_ANY) return true;
-  if (a->cfg.accept == RTPMIDI_APPLE_ACCEPT_NONE) return false;
-  char host[64];
-  addr_name(from, host, sizeof host);
-  for (size_t i = 0; i < a->cfg.accept_count; i++)
-    if (strcmp(host, a->accept_list[i]) == 0) return true;
-  return false;
-}
-
-/* ---- the protocol ---- */
-
-/* Participants joined or on their way (not removed). */
-static size_t live_peers(const rtpmidi_apple *a) {
-  size_t n = a->nresolving; /* invitations to host names count from the start */
-  for (const ap_peer *p = a->peers; p; p = p->next) n += p->state != AP_DEAD;
-  return n;
-}
-
-/* One invitation from an unknown SSRC may be answered: takes a token of the
- * bucket (refilled at invitations_per_second, one second's worth at most). */
-static bool take_invite_token(rtpmidi_apple *a) {
-  double now = rmc_ap_now(), rate = a->cfg.invitations_per_second;
-  double cap = rate < 1 ? 1 : rate;
-  a->invite_tokens += (now - a->invite_refill_ms) * rate / 1000.0;
-  if (a->invite_tokens > cap) a->invite_tokens = cap;
-  a->invite_refill_ms = now;
-  if (a->invite_tokens < 1) return false;
-  a->invite_tokens -= 1;
-  return true;
-}
-
-static void on_in(rtpmidi_apple *a, bool data_port, const rmp_am_invite *inv,
-                  const struct sockaddr *from) {
-  ap_handle *sock = data_port ? a->data : a->ctrl;
-  struct sockaddr_storage to;
-  copy_addr(&to, from);
-  ap_peer *p = find_ssrc(a, inv->ssrc);
-  /* A flood of invitations is neither answered nor remembered beyond the
-   * rate (not even with NO: we do not reflect a flood). */
-  if (!p && !take_invite_token(a)) {
-    a->st.invitations_dropped++;
-    return;
-  }
-  if (inv->version != RMP_AM_VERSION || !accepted(a, from) || inv->ssrc == a->ssrc ||
-      (!p && live_peers(a) >= a->cfg.max_participants)) {
-    send_invite_cmd(a, sock, RMP_AM_NO, inv->token, &to);
-    a->st.invitations_refused++;
-    return;
-  }
-  if (!p) {
-    int port = addr_port(from);
-    if (data_port) port--;
-    p = new_peer(a, from, port);
-    if (!p) return;
-    p->ssrc = inv->ssrc;
-    p->have_ssrc = true;
-    p->token = inv->token;
-    set_name(p, inv);
-    p->state = AP_AWAIT_DATA;
-  } else if (!p->initiator) {
-    p->token = inv->token;
-  }
-  if (data_port) p->data = to;
-  else p->ctrl = to;
-  send_invite_cmd(a, sock, RMP_AM_OK, inv->token, &to);
-  if (data_port && p->state == AP_AWAIT_DATA) joined(a, p);
-}
-
-static void on_ok(rtpmidi_apple *a, bool data_port, const rmp_am_invite *inv,
-                  const struct sockaddr *from) {
-  ap_peer *p = find_invite(a, inv->token, data_port ? AP_INVITE_DATA : AP_INVITE_CTRL);
-  if (!p) return; /* a repeated answer */
-  if (!data_port) {
-    ap_peer *other = find_ssrc(a, inv->ssrc);
-    if (other && other != p) { /* already in session with it (it invited us too) */
-      p->state = AP_DEAD;
-      return;
-    }
-    p->ssrc = inv->ssrc;
-    p->have_ssrc = true;
-    set_name(p, inv);
-    p->state = AP_INVITE_DATA;
-    p->tries = 0;
-    p->next_invite = rmc_ap_now(); /* the data-port IN goes out at once */
-  } else {
-    copy_addr(&p->data, from);
-    p->next_ck = rmc_ap_now();
-    joined(a, p);
-  }
-}
-
-static void ck_done(rtpmidi_apple *a, ap_peer *p, uint64_t latency, int64_t offset) {
-  p->synced = true;
-  p->latency_ms = (double)latency / 10.0;
-  p->offset_ms = (double)offset / 10.0;
-  p->ck_exchanges++;
-  a->st.ck_exchanges++;
-  if (a->ev.on_synced) {
-    rtpmidi_apple_peer info;
-    rmc_ap_fill_peer(p, &info);
-    a->ev.on_synced(a->ud, &info);
-  }
-}
-
-static void on_ck(rtpmidi_apple *a, const rmp_am_ck *ck, const struct sockaddr *from) {
-  ap_peer *p = find_ssrc(a, ck->ssrc);
-  if (!p || p->state != AP_CONNECTED) {
-    a->st.unknown_ssrc++;
-    return;
-  }
-  if (!from_host(from, &p->ctrl)) { /* its SSRC from another host: spoofed */
-    a->st.foreign++;
-    return;
-  }
-  double now = rmc_ap_now();
-  p->last_heard = now;
-  rmp_am_ck_result res;
-  if (ck->count == 0) {
-    uint64_t ts[3] = {ck->ts[0], rmc_ap_clock(now), 0};
-    send_ck(a, p, 1, ts);
-  } else if (ck->count == 1) {
-    /* the answer to our CK0: close the exchange and measure */
-    rmp_am_ck c = *ck;
-    c.count = 2;
-    c.ts[2] = rmc_ap_clock(now);
-    send_ck(a, p, 2, c.ts);
-    if (rmp_am_ck_compute(&c, &res) == 0) ck_done(a, p, res.latency, res.offset);
-  } else {
-    /* the end of its exchange: we were the responder, offset is ours - its */
-    if (rmp_am_ck_compute(ck, &res) == 0) ck_done(a, p, res.latency, -res.offset);
-  }
-}
-
-static void on_by(rtpmidi_apple *a, const rmp_am_bye *by, const struct sockaddr *from) {
-  ap_peer *p = find_ssrc(a, by->ssrc);
-  if (!p) {
-    a->st.unknown_ssrc++;
-    return;
-  }
-  if (!from_host(from, &p->ctrl)) {
-    a->st.foreign++;
-    return;
-  }
-  if (p->joined) drop_peer(a, p, "bye");
-  else if (p->initiator) invite_failed(a, p, "bye");
-  else p->state = AP_DEAD;
-}
-
-static void on_packet(rtpmidi_apple *a, bool data_port, const uint8_t *buf, size_t len,
-                      const struct sockaddr *from) {
-  if (data_port && len >= 1 && (buf[0] & 0xC0) == 0x80) {
-    rmc_ap_on_rtp(a, buf, len, from);
-    return;
-  }
-  rmp_am_packet pk;
-  int r = rmp_am_parse(buf, len, &pk);
-  if (r < 0) {
-    switch (r) {
-    case RMP_EATRUNC: case RMP_EASIG: a->st.bad_signature++; break;
-    case RMP_EAUNKNOWN: a->st.unknown_command++; break;
-    case RMP_EANAMETRUNC: case RMP_EANAMELONG: a->st.bad_name++; break;
-    default: a->st.malformed++; break;
-    }
-    return;
-  }
-  a->st.control_received++;
-  switch (pk.cmd) {
-  case RMP_AM_IN: on_in(a, data_port, &pk.u.inv, from); break;
-  case RMP_AM_OK: on_ok(a, data_port, &pk.u.inv, from); break;
-  case RMP_AM_NO: {
-    ap_peer *p = find_invite(a, pk.u.inv.token, data_port ? AP_INVITE_DATA : AP_INVITE_CTRL);
-    if (p) invite_failed(a, p, "rejected");
-    break;
-  }
-  case RMP_AM_BY: on_by(a, &pk.u.by, from); break;
-  case RMP_AM_CK: on_ck(a, &pk.u.ck, from); break;
-  case RMP_AM_RS: {
-    ap_peer *p = find_ssrc(a, pk.u.rs.ssrc);
-    if (!p || p->state != AP_CONNECTED) {
-      a->st.unknown_ssrc++;
-      break;
-    }
-    if (!from_host(from, &p->ctrl)) {
-      a->st.foreign++;
-      break;
-    }
-    p->rs_received++;
-    a->st.rs_received++;
-    if (p->js) rmp_ej_send_ack(p->js, pk.u.rs.seq);
-    rmc_ap_on_rs(p, pk.u.rs.seq);
-    break;
-  }
-  default: a->st.unknown_command++; break;
-  }
-}
-
-/* ---- sockets and the timer ---- */
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)suggested;
-  ap_handle *u = h->data;
-  if (!u->owner) {
-    buf->base = NULL;
-    buf->len = 0;
-    return;
-  }
-  buf->base = u->owner->rt->recv_buffer;
-  buf->len = sizeof u->owner->rt->recv_buffer;
-}
-
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                    unsigned flags) {
-  ap_handle *u = h->data;
-  rtpmidi_apple *a = u->owner;
-  if (!a) return;
-  /* A burst read with recvmmsg: what its callbacks send leaves at its end,
-   * one sendmmsg per socket (runtime.c). */
-  if (!rmc_burst(a->rt, h, flags)) return;
-  if (nread < 0 || !addr) return;
+static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *from) {
+  rtpmidi_apple *a = owner;
+  bool data = ep == a->data;
   enter(a);
-  on_packet(a, u == a->data, (const uint8_t *)buf->base, (size_t)nread, addr);
+  if (data && len >= 1 && (buf[0] & 0xC0) == 0x80) {
+    rmc_ap_on_rtp(a, buf, len, from);
+  } else {
+    rmp_ams_on_packet(&a->m, rmc_ap_now(), data ? RMP_AMS_DATA : RMP_AMS_CTRL, buf, len, from);
+    pump(a);
+  }
   leave(a);
 }
 
-static int open_udp(rtpmidi_apple *a, int port, ap_handle **slot) {
-  ap_handle *u = new_handle(a);
-  if (!u) return UV_ENOMEM;
-  int r = uv_udp_init_ex(a->rt->loop, &u->u.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
-  if (r) {
-    free(u);
-    return r;
-  }
-  a->open_handles++;
-  *slot = u;
-  struct sockaddr_in local;
-  r = uv_ip4_addr(a->bind_address ? a->bind_address : "0.0.0.0", port, &local);
-  if (!r) r = uv_udp_bind(&u->u.udp, (const struct sockaddr *)&local, 0);
-  if (!r) {
-    int size = 1 << 20;
-    uv_recv_buffer_size(&u->u.h, &size);
-    size = 1 << 20;
-    uv_send_buffer_size(&u->u.h, &size);
-    r = uv_udp_recv_start(&u->u.udp, on_alloc, on_recv);
-  }
-  if (r) close_handle(slot);
-  return r;
-}
-
-static int local_port(ap_handle *u) {
-  struct sockaddr_storage ss;
-  int n = sizeof ss;
-  if (!u || uv_udp_getsockname(&u->u.udp, (struct sockaddr *)&ss, &n)) return 0;
-  return addr_port((struct sockaddr *)&ss);
-}
-
-static void serve_peer(rtpmidi_apple *a, ap_peer *p, double now) {
-  const rtpmidi_apple_config *c = &a->cfg;
-  switch (p->state) {
-  case AP_INVITE_CTRL:
-  case AP_INVITE_DATA:
-    if (now < p->next_invite) return;
-    if (p->tries >= c->invite_tries) {
-      invite_failed(a, p, "timeout");
-      return;
-    }
-    p->tries++;
-    p->next_invite = now + c->invite_interval_ms;
-    if (p->state == AP_INVITE_CTRL) send_invite_cmd(a, a->ctrl, RMP_AM_IN, p->token, &p->ctrl);
-    else send_invite_cmd(a, a->data, RMP_AM_IN, p->token, &p->data);
-    return;
-  case AP_AWAIT_DATA:
-    if (now - p->last_heard > c->timeout_ms) p->state = AP_DEAD;
-    return;
-  case AP_CONNECTED:
-    if (now - p->last_heard > c->timeout_ms) {
-      struct sockaddr_storage again = p->ctrl;
-      bool reinvite = p->initiator && c->reinvite;
-      drop_peer(a, p, "timeout");
-      if (reinvite && a->started) start_invite(a, (struct sockaddr *)&again, addr_port((struct sockaddr *)&again));
-      return;
-    }
-    if (p->initiator && now >= p->next_ck) {
-      uint64_t ts[3] = {rmc_ap_clock(now), 0, 0};
-      send_ck(a, p, 0, ts);
-      p->tries++; /* counts CK rounds once connected */
-      p->next_ck = now + (p->tries < c->ck_fast_count ? c->ck_fast_interval_ms : c->ck_interval_ms);
-    }
-    if (p->rx_since_rs && now >= p->next_rs) {
-      uint8_t buf[RMP_AM_RS_LEN];
-      int n = rmp_am_encode_rs(buf, sizeof buf, a->ssrc, p->last_rx_seq);
-      send_control(a, a->ctrl, buf, n, &p->ctrl);
-      p->rs_sent++;
-      a->st.rs_sent++;
-      p->rx_since_rs = false;
-      p->next_rs = now + c->rs_interval_ms;
-    }
-    rmc_ap_service_media(a, p, now);
-    return;
-  case AP_DEAD:
-    return;
-  }
-}
+/* ICMP errors are not acted on yet: a participant that went away times out. */
+static const rmc_endpoint_ops ENDPOINT_OPS = {on_recv, NULL};
 
 static void on_timer(uv_timer_t *h) {
-  ap_handle *u = h->data;
+  rmc_owned_handle *u = h->data;
   rtpmidi_apple *a = u->owner;
-  if (!a) return;
   enter(a);
   double now = rmc_ap_now();
   unsigned gen = a->gen;
-  for (ap_peer *p = a->peers; p && gen == a->gen; p = p->next) serve_peer(a, p, now);
+  while (rmp_ams_tick(&a->m, now) && gen == a->gen) pump(a);
+  pump(a);
+  for (ap_peer *p = a->peers; p && gen == a->gen; p = p->next)
+    if (p->state == AP_CONNECTED) rmc_ap_service_media(a, p, now);
   leave(a);
 }
 
@@ -648,29 +245,18 @@ static uint64_t wait_ms(double due, double now) {
   return wait <= 0 ? 0 : (uint64_t)ceil(wait);
 }
 
-/* One timer for every participant's deadlines. Those of the session's
- * upkeep (timeouts, CK, RS) may run a little late and share wakeups with
- * other sessions' (slack.h); invitations, guard packets and the jitter
- * buffer are served on time. */
+/* One timer for the machine's deadlines and every participant's media.
+ * The machine's lenient ones (timeouts, CK, RS) may run a little late and
+ * share wakeups with other sessions' (slack.h); invitations, guard packets
+ * and the jitter buffer are served on time. */
 void rmc_ap_schedule(rtpmidi_apple *a) {
   if (!a->timer || a->busy) return;
-  double due = INFINITY, upkeep = INFINITY;
-  const rtpmidi_apple_config *c = &a->cfg;
+  double due, upkeep;
+  rmp_ams_next_deadline(&a->m, &due, &upkeep);
   for (ap_peer *p = a->peers; p; p = p->next) {
-    double d = INFINITY, u = INFINITY;
-    switch (p->state) {
-    case AP_INVITE_CTRL: case AP_INVITE_DATA: d = p->next_invite; break;
-    case AP_AWAIT_DATA: u = p->last_heard + c->timeout_ms + 1; break;
-    case AP_CONNECTED:
-      u = p->last_heard + c->timeout_ms + 1;
-      if (p->initiator && p->next_ck < u) u = p->next_ck;
-      if (p->rx_since_rs && p->next_rs < u) u = p->next_rs;
-      d = rmc_ap_media_deadline(p);
-      break;
-    case AP_DEAD: break;
-    }
+    if (p->state != AP_CONNECTED) continue;
+    double d = rmc_ap_media_deadline(p);
     if (d < due) due = d;
-    if (u < upkeep) upkeep = u;
   }
   if (due == INFINITY && upkeep == INFINITY) {
     uv_timer_stop(&a->timer->u.timer);
@@ -688,42 +274,6 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
   uv_timer_start(&a->timer->u.timer, on_timer, ms, 0);
 }
 
-/* ---- the flush handles: what send queued leaves after the loop turn ---- */
-
-static void on_check(uv_check_t *h) {
-  ap_handle *u = h->data;
-  rtpmidi_apple *a = u->owner;
-  if (!a) return;
-  enter(a);
-  rtpmidi_apple_flush(a);
-  leave(a);
-}
-
-static void on_idle(uv_idle_t *h) { (void)h; }
-
-static void on_burst_end(void *owner) {
-  rtpmidi_apple *a = owner;
-  enter(a);
-  rtpmidi_apple_flush(a);
-  leave(a);
-}
-
-void rmc_ap_want_flush(rtpmidi_apple *a) {
-  /* Given while a received burst is delivered (an echo, a relay): the
-   * packets leave at the burst's end. Otherwise, or should that not come,
-   * after the loop turn's callbacks. */
-  rmc_burst_defer(a->rt, &a->burst);
-  if (!a->check || uv_is_active(&a->check->u.h)) return;
-  uv_idle_start(&a->idle->u.idle, on_idle);
-  uv_check_start(&a->check->u.check, on_check);
-}
-
-void rmc_ap_flushed(rtpmidi_apple *a) {
-  if (!a->check) return;
-  uv_idle_stop(&a->idle->u.idle);
-  uv_check_stop(&a->check->u.check);
-}
-
 /* ---- the public API ---- */
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (BY to
@@ -736,9 +286,7 @@ static void apple_shutdown(void *owner, int round) {
     return;
   }
   rtpmidi_apple_stop(a);
-  rmc_burst_cancel(a->rt, &a->burst);
-  close_handle(&a->idle);
-  close_handle(&a->check);
+  rmc_ap_midi_free(a); /* the flusher's handles close; release does it again, harmlessly */
   a->inert = true;
 }
 
@@ -777,75 +325,63 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     *err = "payload_budget";
     return UV_EINVAL;
   }
+  size_t naccept = cfg->accept == RTPMIDI_APPLE_ACCEPT_LIST ? cfg->accept_count : 0;
+  for (size_t i = 0; i < naccept; i++)
+    if (!cfg->accept_list[i]) { *err = "accept"; return UV_EINVAL; }
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
-  a->burst.run = on_burst_end;
-  a->burst.owner = a;
   a->cfg = *cfg;
+  /* The MIDI stream's defaults; the protocol's are the machine's. */
   rtpmidi_apple_config *c = &a->cfg;
-  if (!c->invite_tries) c->invite_tries = DEF_INVITE_TRIES;
-  if (!c->invite_interval_ms) c->invite_interval_ms = DEF_INVITE_INTERVAL;
-  if (!c->ck_fast_count) c->ck_fast_count = DEF_CK_FAST_COUNT;
-  if (!c->ck_fast_interval_ms) c->ck_fast_interval_ms = DEF_CK_FAST_INTERVAL;
-  if (!c->ck_interval_ms) c->ck_interval_ms = DEF_CK_INTERVAL;
-  if (!c->timeout_ms) c->timeout_ms = DEF_TIMEOUT;
-  if (!c->rs_interval_ms) c->rs_interval_ms = DEF_RS_INTERVAL;
   if (!c->guard_ms) c->guard_ms = DEF_GUARD;
   if (!c->payload_budget) c->payload_budget = RMP_CMD_DEFAULT_BUDGET;
   if (!c->max_sysex) c->max_sysex = DEF_MAX_SYSEX;
-  if (!c->max_participants) c->max_participants = DEF_MAX_PARTICIPANTS;
-  if (!c->invitations_per_second) c->invitations_per_second = DEF_INVITATIONS_PER_SECOND;
   if (!c->journal_history) c->journal_history = DEF_JOURNAL_HISTORY;
   if (!c->jitter_buffer_packets) c->jitter_buffer_packets = AP_JB_CAPACITY;
-  a->invite_tokens = c->invitations_per_second < 1 ? 1 : c->invitations_per_second;
-  a->invite_refill_ms = rmc_ap_now();
-  a->name = dup_str(cfg->name ? cfg->name : "rtpmidi");
-  a->bind_address = cfg->bind_address ? dup_str(cfg->bind_address) : NULL;
+  a->name = strdup(cfg->name ? cfg->name : "rtpmidi");
+  a->bind_address = cfg->bind_address ? strdup(cfg->bind_address) : NULL;
   c->name = a->name;
   c->bind_address = a->bind_address;
-  bool oom = !a->name || (cfg->bind_address && !a->bind_address);
-  if (c->accept == RTPMIDI_APPLE_ACCEPT_LIST && c->accept_count) {
-    a->accept_list = calloc(c->accept_count, sizeof(char *));
-    oom = oom || !a->accept_list;
-    for (size_t i = 0; !oom && i < c->accept_count; i++) {
-      /* keep the address in the form addr_name() prints */
-      struct sockaddr_storage ss;
-      char norm[64];
-      const char *s = cfg->accept_list[i];
-      if (!s) { *err = "accept"; a->freed = true; c->accept_count = i; release(a); return UV_EINVAL; }
-      if (uv_ip4_addr(s, 0, (struct sockaddr_in *)&ss) == 0 || uv_ip6_addr(s, 0, (struct sockaddr_in6 *)&ss) == 0) {
-        addr_name((struct sockaddr *)&ss, norm, sizeof norm);
-        s = norm;
-      }
-      a->accept_list[i] = dup_str(s);
-      oom = !a->accept_list[i];
-    }
-  } else {
-    c->accept_count = 0;
-  }
   c->accept_list = NULL;
-  if (!oom) {
-    a->idle = new_handle(a);
-    a->check = new_handle(a);
-    oom = !a->idle || !a->check;
+  c->accept_count = naccept;
+  bool oom = !a->name || (cfg->bind_address && !a->bind_address);
+  if (!oom && naccept) {
+    /* IP literals; anything else never matches */
+    a->accept = calloc(naccept, sizeof *a->accept);
+    oom = !a->accept;
+    for (size_t i = 0; !oom && i < naccept; i++) rmp_addr_parse(cfg->accept_list[i], 0, &a->accept[i]);
   }
+  a->ssrc = cfg->ssrc;
+  while (!a->ssrc) rmc_random(&a->ssrc, sizeof a->ssrc);
+  rmp_ams_config mc = {
+    .ssrc = a->ssrc,
+    .name = a->name,
+    .invite_tries = cfg->invite_tries,
+    .invite_interval_ms = cfg->invite_interval_ms,
+    .ck_fast_count = cfg->ck_fast_count,
+    .ck_fast_interval_ms = cfg->ck_fast_interval_ms,
+    .ck_interval_ms = cfg->ck_interval_ms,
+    .timeout_ms = cfg->timeout_ms,
+    .rs_interval_ms = cfg->rs_interval_ms,
+    .reinvite = cfg->reinvite,
+    .max_participants = cfg->max_participants,
+    .invitations_per_second = cfg->invitations_per_second,
+    .accept = (rmp_ams_accept)cfg->accept,
+    .accept_list = a->accept,
+    .accept_count = naccept,
+    .alloc = peer_alloc,
+    .release = peer_release,
+    .random = draw,
+    .ud = a,
+  };
+  rmp_ams_init(&a->m, &mc);
+  rmc_ap_midi_init(a);
   if (oom) {
-    free(a->idle);
-    free(a->check);
-    a->idle = a->check = NULL;
     a->freed = true;
     release(a);
     return UV_ENOMEM;
   }
-  uv_idle_init(rt->loop, &a->idle->u.idle);
-  uv_check_init(rt->loop, &a->check->u.check);
-  uv_unref(&a->idle->u.h);
-  uv_unref(&a->check->u.h);
-  a->open_handles += 2;
-  a->ssrc = cfg->ssrc;
-  while (!a->ssrc) rmc_random(&a->ssrc, sizeof a->ssrc);
-  rmp_cmd_encoder_init(&a->enc);
   if (ev) a->ev = *ev;
   a->ud = ud;
   rmc_runtime_join(rt, &a->member, a, apple_shutdown);
@@ -865,11 +401,13 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
       rmc_random(&rnd, sizeof rnd);
       port = 20000 + 2 * (rnd % 20000);
     }
-    r = open_udp(a, port, &a->ctrl);
+    r = rmc_endpoint_open(a->rt, a->bind_address, RMP_AF_INET, port, &ENDPOINT_OPS, a, &a->ctrl);
     if (!r) {
-      port = local_port(a->ctrl);
-      r = port > 0 && port < 65535 ? open_udp(a, port + 1, &a->data) : UV_EADDRINUSE;
-      if (r) close_handle(&a->ctrl);
+      port = rmc_endpoint_port(a->ctrl);
+      r = port > 0 && port < 65535
+            ? rmc_endpoint_open(a->rt, a->bind_address, RMP_AF_INET, port + 1, &ENDPOINT_OPS, a, &a->data)
+            : UV_EADDRINUSE;
+      if (r) close_endpoint(a, &a->ctrl);
     }
     if (!r) {
       a->port = port;
@@ -880,8 +418,8 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
   if (r) return r;
   a->timer = new_handle(a);
   if (!a->timer) {
-    close_handle(&a->ctrl);
-    close_handle(&a->data);
+    close_endpoint(a, &a->ctrl);
+    close_endpoint(a, &a->data);
     return UV_ENOMEM;
   }
   uv_timer_init(a->rt->loop, &a->timer->u.timer);
@@ -892,19 +430,18 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
   return 0;
 }
 
+static void cancel_resolves(rtpmidi_apple *a);
+
 void rtpmidi_apple_stop(rtpmidi_apple *a) {
-  if (!a->started) return;
+  if (!a->started || a->stopping) return;
   enter(a);
-  rtpmidi_apple_flush(a);
-  rmc_burst_cancel(a->rt, &a->burst);
+  a->stopping = true;
+  rmc_ap_midi_stop(a);
   cancel_resolves(a);
-  rmc_midi_queue_clear(&a->q);
   a->gen++;
-  for (ap_peer *p = a->peers; p; p = p->next) {
-    if (p->state == AP_DEAD) continue;
-    send_bye(a, p);
-    drop_peer(a, p, "stopped");
-  }
+  /* BY to every participant (on_left "stopped"); no invitation starts meanwhile */
+  while (rmp_ams_stop(&a->m)) pump(a);
+  pump(a);
   /* Its BYs, and whatever a burst being delivered queued, leave before the
    * sockets close. */
   rmc_sendq_flush(a->rt);
@@ -913,31 +450,31 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
     a->discovery = NULL;
   }
   a->started = false;
+  a->stopping = false;
   a->port = 0;
   a->st.port = 0;
-  close_handle(&a->ctrl);
-  close_handle(&a->data);
+  close_endpoint(a, &a->ctrl);
+  close_endpoint(a, &a->data);
   close_handle(&a->timer);
-  rmc_ap_flushed(a);
   leave(a);
 }
 
 bool rtpmidi_apple_started(const rtpmidi_apple *a) { return a->started; }
 int rtpmidi_apple_port(const rtpmidi_apple *a) { return a->port; }
 
-static int start_invite(rtpmidi_apple *a, const struct sockaddr *to, int port) {
-  ap_peer *p = new_peer(a, to, port);
-  if (!p) return UV_ENOMEM;
-  p->initiator = true;
-  p->state = AP_INVITE_CTRL;
-  while (!p->token) rmc_random(&p->token, sizeof p->token);
-  p->next_invite = rmc_ap_now();
-  return 0;
+/* Starts an invitation to `ctrl`; 0 or UV_ENOMEM (no room or memory). */
+static int start_invite(rtpmidi_apple *a, const rmp_addr *ctrl) {
+  enter(a);
+  rmp_ams_peer *p = rmp_ams_invite(&a->m, rmc_ap_now(), ctrl);
+  pump(a);
+  leave(a);
+  return p ? 0 : UV_ENOMEM;
 }
 
 /* An invitation to a host name, waiting for its address (uv_getaddrinfo,
  * off the loop). The session stays allocated until every callback came
- * (open_handles); a stop cancels what it can and forgets the rest. */
+ * (open_handles); a stop cancels what it can and forgets the rest. Each
+ * holds a participant slot meanwhile (rmp_ams_reserve). */
 typedef struct ap_resolve {
   uv_getaddrinfo_t req;
   rtpmidi_apple *owner;
@@ -947,11 +484,16 @@ typedef struct ap_resolve {
   char host[];
 } ap_resolve;
 
+static void set_resolving(rtpmidi_apple *a, size_t n) {
+  a->nresolving = n;
+  rmp_ams_reserve(&a->m, n);
+}
+
 static void unlink_resolve(rtpmidi_apple *a, ap_resolve *q) {
   for (ap_resolve **pp = &a->resolving; *pp; pp = &(*pp)->next) {
     if (*pp == q) {
       *pp = q->next;
-      a->nresolving--;
+      set_resolving(a, a->nresolving - 1);
       return;
     }
   }
@@ -962,12 +504,17 @@ static void on_invite_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
   rtpmidi_apple *a = q->owner;
   a->open_handles--;
   unlink_resolve(a, q);
-  if (!a->freed && a->started && q->gen == a->gen) {
+  if (!a->freed && a->started && !a->stopping && q->gen == a->gen) {
     enter(a);
     const struct addrinfo *pick = NULL;
     for (const struct addrinfo *ai = res; ai && status == 0; ai = ai->ai_next)
       if (ai->ai_family == AF_INET) { pick = ai; break; }
-    if (!pick || start_invite(a, pick->ai_addr, q->port) != 0) {
+    rmp_addr to;
+    if (pick) {
+      rmc_addr_from_sockaddr(pick->ai_addr, &to);
+      to.port = (uint16_t)q->port;
+    }
+    if (!pick || start_invite(a, &to) != 0) {
       if (a->ev.on_invite_failed) a->ev.on_invite_failed(a->ud, q->host, q->port, pick ? "no memory" : "unresolved");
     }
     leave(a);
@@ -982,19 +529,18 @@ static void on_invite_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
 static void cancel_resolves(rtpmidi_apple *a) {
   for (ap_resolve *q = a->resolving; q; q = q->next) uv_cancel((uv_req_t *)&q->req);
   a->resolving = NULL;
-  a->nresolving = 0;
+  set_resolving(a, 0);
 }
 
 int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
-  if (!a->started) return UV_ENOTCONN;
+  if (!a->started || a->stopping) return UV_ENOTCONN;
   if (!address || !*address || port < 1 || port > 65534) return UV_EINVAL;
-  if (live_peers(a) >= a->cfg.max_participants) return UV_ENOBUFS;
+  if (rmp_ams_live(&a->m) >= a->m.cfg.max_participants) return UV_ENOBUFS;
   struct sockaddr_in to;
   if (uv_ip4_addr(address, port, &to) == 0) {
-    enter(a);
-    int r = start_invite(a, (const struct sockaddr *)&to, port);
-    leave(a);
-    return r;
+    rmp_addr ctrl;
+    rmc_addr_from_sockaddr((const struct sockaddr *)&to, &ctrl);
+    return start_invite(a, &ctrl);
   }
   /* A host name: its address comes later, the outcome as ever through
    * on_joined or on_invite_failed ("unresolved"). Letters, digits, '-',
@@ -1025,48 +571,60 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   }
   q->next = a->resolving;
   a->resolving = q;
-  a->nresolving++;
+  set_resolving(a, a->nresolving + 1);
   a->open_handles++;
   return 0;
 }
 
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id) {
-  for (ap_peer *p = a->peers; p; p = p->next) {
-    if (p->id != id || p->state == AP_DEAD) continue;
-    enter(a);
-    send_bye(a, p);
-    drop_peer(a, p, "disconnected");
-    leave(a);
-    return 0;
-  }
-  return UV_ENOENT;
+  rmp_ams_peer *p = rmp_ams_find(&a->m, id);
+  if (!p) return UV_ENOENT;
+  enter(a);
+  rmp_ams_disconnect(&a->m, p);
+  pump(a);
+  leave(a);
+  return 0;
 }
 
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n) {
   size_t k = 0;
   for (ap_peer *p = a->peers; p; p = p->next) {
     if (p->state != AP_CONNECTED) continue;
-    if (k < n) rmc_ap_fill_peer(p, &out[k]);
+    if (k < n) {
+      refresh_addr(p);
+      rmc_ap_fill_peer(p, &out[k]);
+    }
     k++;
   }
   return k;
 }
 
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
+  const rmp_ams_stats *ms = &a->m.st;
   *st = a->st;
   st->ssrc = a->ssrc;
-  st->unconfirmed = 0;
-  for (const ap_peer *p = a->peers; p; p = p->next)
-    if (p->state == AP_CONNECTED && p->unconfirmed) st->unconfirmed++;
+  st->control_sent = ms->control_sent;
+  st->control_received = ms->control_received;
+  st->rs_sent = ms->rs_sent;
+  st->rs_received = ms->rs_received;
+  st->ck_exchanges = ms->ck_exchanges;
+  st->invitations_refused = ms->invitations_refused;
+  st->invitations_dropped = ms->invitations_dropped;
+  st->bad_signature = ms->bad_signature;
+  st->unknown_command = ms->unknown_command;
+  st->bad_name = ms->bad_name;
+  /* the RTP side counts its own malformed packets; SSRCs are the machine's */
+  st->malformed += ms->malformed;
+  st->unknown_ssrc = ms->unknown_ssrc;
+  st->foreign = ms->foreign;
+  st->send_errors = a->send_errors + rmc_endpoint_send_errors(a->ctrl) + rmc_endpoint_send_errors(a->data);
+  rmc_ap_midi_stats(a, st);
 }
 
 void rtpmidi_apple_free(rtpmidi_apple *a) {
   if (!a || a->freed) return;
   rtpmidi_apple_stop(a);
-  rmc_burst_cancel(a->rt, &a->burst);
   a->freed = true;
   memset(&a->ev, 0, sizeof a->ev);
-  close_handle(&a->idle);
-  close_handle(&a->check);
   release(a);
 }

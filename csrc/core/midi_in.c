@@ -33,8 +33,7 @@ struct rtpmidi_midi_in {
   bool closed;                /* the port is closed and the handle closing */
   bool host_closed;           /* the host let go (rtpmidi_midi_in_close) */
   bool handle_closed;         /* the async handle went through its close callback */
-  rtpmidi_runtime *rt;
-  rmc_member member;          /* in rt's list until freed (runtime.h) */
+  rmc_member member;          /* in its runtime's list until freed (runtime.h) */
   /* the ring: written by RtMidi's thread, read by the loop */
   uint8_t *ring;
   size_t cap, mask;           /* cap: a power of two */
@@ -105,7 +104,7 @@ static void on_async(uv_async_t *a) {
  * runtime's end closes the port first, the host's close comes later. */
 static void release(struct rtpmidi_midi_in *in) {
   if (!in->host_closed || !in->handle_closed) return;
-  rmc_runtime_leave(in->rt, &in->member);
+  rmc_runtime_leave(&in->member);
   free(in->ring);
   free(in->port_name);
   free(in);
@@ -188,7 +187,6 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
   r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
   if (r) goto fail;
-  in->rt = rt;
   rmc_runtime_join(rt, &in->member, in, in_shutdown);
   *out = in;
   return 0;

@@ -1,7 +1,7 @@
 /* The messages a MIDI session is given to send, queued until its flush:
  * their octets, when each was given, and the commands (with delta times in
- * RTP ticks) they become. Shared by MidiSession (midi_session.c) and
- * AppleMIDI (applemidi_midi.c). Not public. */
+ * RTP ticks) they become. Held by a session's flusher (flusher.h), which
+ * MidiSession and AppleMIDI send from. Not public. */
 #ifndef RMC_MIDI_QUEUE_H
 #define RMC_MIDI_QUEUE_H
 

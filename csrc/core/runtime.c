@@ -1,5 +1,4 @@
 #include "session_internal.h"
-#include "midi_cmd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@ uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt) { return rt->loop; }
 
 void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner,
                       void (*shutdown)(void *owner, int round)) {
+  m->rt = rt;
   m->owner = owner;
   m->shutdown = shutdown;
   m->prev = NULL;
@@ -29,8 +29,9 @@ void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner,
   rt->members = m;
 }
 
-void rmc_runtime_leave(rtpmidi_runtime *rt, rmc_member *m) {
+void rmc_runtime_leave(rmc_member *m) {
   if (!m->owner) return;
+  rtpmidi_runtime *rt = m->rt;
   if (m->prev) m->prev->next = m->next;
   else rt->members = m->next;
   if (m->next) m->next->prev = m->prev;
@@ -73,13 +74,6 @@ void rmc_random(void *buf, size_t n) {
     unsigned char *p = buf;
     for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 131);
   }
-}
-
-void rmc_sysex_on_demand(rmp_cmd_decoder *dec, const rmp_cmd_decoder *probe, uint8_t **buf,
-                         size_t cap) {
-  if (*buf || !rmp_cmd_decoder_sysex_seen(probe)) return;
-  *buf = malloc(cap);
-  if (*buf) rmp_cmd_decoder_set_buffer(dec, *buf, cap);
 }
 
 /* ---- the send queue ----

@@ -16,8 +16,6 @@
 #define RMC_SENDQ_MAX 64
 #define RMC_SENDQ_BYTES 65536
 
-struct rmp_cmd_decoder;
-
 /* What the queue calls for a queued datagram that did not leave in a batch:
  * send it the single way and report an error to the socket's owner (its
  * sender was told "sent"). `first` is what the batched attempt returned for
@@ -64,6 +62,7 @@ typedef struct rmc_burst_hook {
 enum { RMC_DETACH, RMC_CLOSE };
 typedef struct rmc_member {
   struct rmc_member *prev, *next;
+  rtpmidi_runtime *rt;
   void *owner;                          /* NULL: not joined */
   void (*shutdown)(void *owner, int round);
 } rmc_member;
@@ -90,17 +89,10 @@ struct rtpmidi_runtime {
 /* Registers owner with rt (rmc_member above). */
 void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner,
                       void (*shutdown)(void *owner, int round));
-/* owner's memory is being released: it leaves rt, which goes too when it
- * was freed and owner was its last member. Harmless for a member that never
- * joined. */
-void rmc_runtime_leave(rtpmidi_runtime *rt, rmc_member *m);
-/* A receiver's SysEx buffer (cap octets, up to 1 MiB) is made for the first
- * packet that starts a SysEx, as seen by the buffer-less decoder `probe`
- * that looked at the packet first: a session that never receives one does
- * not pay for it. Without memory, *buf stays NULL and the SysEx is dropped
- * as too long, as any that does not fit. */
-void rmc_sysex_on_demand(struct rmp_cmd_decoder *dec, const struct rmp_cmd_decoder *probe,
-                         uint8_t **buf, size_t cap);
+/* owner's memory is being released: it leaves its runtime, which goes too
+ * when it was freed and owner was its last member. Harmless for a member
+ * that never joined (zeroed). */
+void rmc_runtime_leave(rmc_member *m);
 /* Queues a datagram for udp until the end of the burst being delivered.
  * Returns false (nothing queued, the queue flushed) when it must go out now
  * instead: no burst, a flush running, or too large to queue. */
@@ -141,6 +133,9 @@ int rmc_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size
 int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
                   const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out, const char **bad);
 int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **why);
+int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rtpmidi_midi2_events *ev,
+                  void *ud, rtpmidi_midi2 **out, const char **bad);
+int rmc_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, const char **why);
 /* Fills err (when not NULL) for a failure r: field, and a message from fmt
  * or, with fmt NULL or empty, from the field and the code. */
 void rmc_error(rtpmidi_error *err, int r, const char *field, const char *fmt, ...)

@@ -1,23 +1,21 @@
-/* An RTP session on libuv (RFC 3550): sockets, sending, receiving through
- * sequence tracking and the jitter buffer, source and SSRC checks, drops.
- * RTCP lives in session_rtcp.c.
+/* An RTP session on libuv (RFC 3550): two endpoints (RTP and RTCP), one
+ * timer, the reorder buffer, and the calls into the source machine
+ * (csrc/proto/rtp_source.h), which makes every protocol decision: source
+ * and SSRC checks, loops and collisions, the timeout, RTCP.
  *
- * Receive path: socket -> parse -> loop check -> source check -> SSRC check
- * -> rmp_seq (A.1, min_sequential 1: the configured peer's first packet is
- * accepted at once, so nothing is lost to probation) -> rmp_jb -> on_rtp.
- * A packet that is the next expected one is delivered straight from the
- * runtime's receive buffer; only a packet that must wait is copied. */
+ * Receive path: endpoint -> rmp_src_on_rtp (parse, loop, source, SSRC,
+ * A.1 sequence: the configured peer's first packet is accepted at once) ->
+ * rmp_jb -> on_rtp. A packet that is the next expected one is delivered
+ * straight from the runtime's receive buffer; only a packet that must wait
+ * is copied. What the machine decides besides (datagrams to send, the peer
+ * forgotten, drops, receiver reports) waits in its outbox and is handled by
+ * drain(), in order. */
 #include "session_internal.h"
-#include "rtp.h"
 #include "slack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <netinet/in.h>
-#include <sys/socket.h>
-#endif
 
 /* Marks "the datagram in the receive buffer" (s->cur) in the jitter buffer. */
 static char in_place;
@@ -31,6 +29,18 @@ typedef struct rmc_pkt {
 
 uint64_t rmc_now_us(void) { return uv_hrtime() / 1000u; }
 
+static uint64_t unix_us(void) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv)) return 0;
+  return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* When the datagram being handled arrived: the datagrams of a burst read
+ * with recvmmsg were all in the socket when it returned (runtime.c). */
+static uint64_t arrival_us(const rtpmidi_session *s) {
+  return s->rt->batch_udp ? s->rt->burst_us : rmc_now_us();
+}
+
 static char *dup_str(const char *s) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
@@ -41,31 +51,13 @@ static char *dup_str(const char *s) {
 
 static void release(rtpmidi_session *s) {
   if (!s->freed || s->open_handles) return;
-  rmc_runtime_leave(s->rt, &s->member);
+  rmc_runtime_leave(&s->member);
   free(s->peer_address);
   free(s->tool_name);
   free(s->bind_address);
   free(s->cname);
   free(s->slots);
   free(s);
-}
-
-static int literal_addr(const char *host, int port, struct sockaddr_storage *out) {
-  memset(out, 0, sizeof *out);
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0) return 0;
-  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0) return 0;
-  return UV_EINVAL;
-}
-
-static void set_port(struct sockaddr_storage *a, int port) {
-  if (a->ss_family == AF_INET) ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
-  else ((struct sockaddr_in6 *)a)->sin6_port = htons((uint16_t)port);
-}
-
-static int get_port(const struct sockaddr *a) {
-  if (a->sa_family == AF_INET) return ntohs(((const struct sockaddr_in *)a)->sin_port);
-  if (a->sa_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-  return 0;
 }
 
 static char *default_cname(void) {
@@ -80,6 +72,26 @@ static char *default_cname(void) {
   snprintf(buf, sizeof buf, "%s@%s", user, host);
   buf[255] = '\0'; /* an SDES item holds 255 octets */
   return dup_str(buf);
+}
+
+/* ---- what the machine asks of the runtime ---- */
+
+/* 64 random bits for the machine (a new SSRC, the RTCP interval). No
+ * secrecy is asked of it: a generator (splitmix64) seeded once per thread
+ * from the system saves the getrandom system call each report would make. */
+static uint64_t machine_random(void *ud) {
+  (void)ud;
+  static _Thread_local uint64_t x;
+  while (!x) rmc_random(&x, sizeof x);
+  uint64_t z = (x += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
+static bool machine_is_own(void *ud, int channel, const rmp_addr *from) {
+  rtpmidi_session *s = ud;
+  return rmc_endpoint_is_own(channel == RMP_SRC_RTCP ? s->rtcp : s->rtp, from);
 }
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped for good. */
@@ -143,345 +155,93 @@ int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   uint32_t r[3];
   rmc_random(r, sizeof r);
   s->seq = cfg->fixed_start_sequence ? cfg->start_sequence : (uint16_t)r[0];
-  s->ts_offset = r[1];
-  s->ssrc = r[2];
-  s->st.rtt_ms = -1;
+  rmp_src_config mc = {
+    .ssrc = r[2],
+    .ts_offset = r[1],
+    .clock_rate = s->cfg.clock_rate,
+    .payload_type = (uint8_t)s->cfg.payload_type,
+    .peer_port = (uint16_t)s->cfg.sending_port,
+    .accept_any_source = s->cfg.accept_any_source,
+    .timeout_us = (uint64_t)(s->cfg.timeout * 1e6),
+    .rtcp_interval_s = s->cfg.rtcp_interval,
+    .cname = s->cname,
+    .tool = s->tool_name,
+    .random = machine_random,
+    .is_own = machine_is_own,
+    .ud = s,
+  };
+  rmp_src_init(&s->src, &mc);
   rmc_runtime_join(rt, &s->member, s, session_shutdown);
   *out = s;
   return 0;
 }
 
-/* ---- handles ---- */
+/* ---- the timer ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  rmc_handle *u = h->data;
-  rtpmidi_session *s = u->owner;
-  free(u);
-  if (s) {
-    s->open_handles--;
-    release(s);
-  }
+static void on_timer_closed(uv_handle_t *h) {
+  rmc_timer *t = h->data;
+  rtpmidi_session *s = t->owner;
+  free(t);
+  s->open_handles--;
+  release(s);
 }
 
-static void close_handle(rmc_handle **slot) {
-  rmc_handle *u = *slot;
-  if (!u) return;
-  *slot = NULL;
-  if (uv_handle_get_type(&u->u.h) == UV_UDP) {
-    /* Stopped inside its own burst: libuv makes no UV_UDP_MMSG_FREE call
-     * then. (rtpmidi_session_stop flushed the queue with its BYE.) */
-    if (u->owner) rmc_burst_forget(u->owner->rt, &u->u.udp);
-    uv_udp_recv_stop(&u->u.udp);
-  }
-  uv_close(&u->u.h, on_handle_closed);
-}
-
-static int open_timer(rtpmidi_session *s, rmc_handle **slot) {
-  rmc_handle *u = calloc(1, sizeof *u);
-  if (!u) return UV_ENOMEM;
-  int r = uv_timer_init(s->rt->loop, &u->u.timer);
-  if (r) { free(u); return r; }
-  u->owner = s;
-  u->u.h.data = u;
+static int open_timer(rtpmidi_session *s) {
+  rmc_timer *t = calloc(1, sizeof *t);
+  if (!t) return UV_ENOMEM;
+  int r = uv_timer_init(s->rt->loop, &t->timer);
+  if (r) { free(t); return r; }
+  t->owner = s;
+  t->timer.data = t;
   s->open_handles++;
-  *slot = u;
+  s->timer = t;
+  s->armed = false;
   return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)suggested;
-  rmc_handle *u = h->data;
-  if (!u->owner) { buf->base = NULL; buf->len = 0; return; }
-  buf->base = u->owner->rt->recv_buffer;
-  buf->len = sizeof u->owner->rt->recv_buffer;
+static void close_timer(rtpmidi_session *s) {
+  rmc_timer *t = s->timer;
+  if (!t) return;
+  s->timer = NULL;
+  s->armed = false;
+  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
 }
 
-static int open_udp(rtpmidi_session *s, int port, uv_udp_recv_cb cb, rmc_handle **slot) {
-  rmc_handle *u = calloc(1, sizeof *u);
-  if (!u) return UV_ENOMEM;
-  int r = uv_udp_init_ex(s->rt->loop, &u->u.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
-  if (r) { free(u); return r; }
-  u->owner = s;
-  u->u.h.data = u;
-  s->open_handles++;
-  *slot = u;
-  struct sockaddr_storage local;
-  const char *bind = s->bind_address;
-  if (!bind) bind = s->peer.ss_family == AF_INET6 ? "::" : "0.0.0.0";
-  r = literal_addr(bind, port, &local);
-  if (!r && local.ss_family != s->peer.ss_family) r = UV_EAFNOSUPPORT;
-  if (!r) r = uv_udp_bind(&u->u.udp, (const struct sockaddr *)&local, 0);
-  if (!r) {
-    /* Room for bursts (a SysEx dump, a busy loop turn): ask for 1 MiB each
-     * way; the kernel may give less, which is fine. */
-    int size = 1 << 20;
-    uv_recv_buffer_size(&u->u.h, &size);
-    size = 1 << 20;
-    uv_send_buffer_size(&u->u.h, &size);
-#ifdef __linux__
-    /* ICMP errors (port unreachable) reach an unconnected UDP socket only
-     * with IP_RECVERR: they come back as ECONNREFUSED from recv or send. */
-    uv_os_fd_t fd;
-    if (uv_fileno(&u->u.h, &fd) == 0) {
-      int on = 1;
-      if (local.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
-      else setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
-    }
-#endif
-  }
-  if (!r) r = uv_udp_recv_start(&u->u.udp, on_alloc, cb);
-  if (r) close_handle(slot);
-  return r;
+static void on_timer(uv_timer_t *h);
+
+static uint64_t ms_until(uint64_t at, uint64_t base) {
+  return at > base ? (at - base + 999) / 1000 : 0;
 }
 
-void rmc_drain_errors(rmc_handle *sock) {
-#ifdef __linux__
-  /* The error queue would otherwise keep the socket readable forever. */
-  uv_os_fd_t fd;
-  if (!sock || uv_fileno(&sock->u.h, &fd)) return;
-  char data[256], control[512];
-  for (int i = 0; i < 64; i++) {
-    struct iovec iov = {data, sizeof data};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
-  }
-#else
-  (void)sock;
-#endif
-}
-
-/* ---- drops and the peer ---- */
-
-static void idle_arm(rtpmidi_session *s);
-
-void rmc_drop(rtpmidi_session *s, const char *reason, const char *detail) {
-  if (s->peer_gone) return;
-  s->peer_gone = true;
-  if (s->idle_timer) uv_timer_stop(&s->idle_timer->u.timer);
-  if (s->ev.on_drop) s->ev.on_drop(s->ud, reason, detail ? detail : "");
-}
-
-void rmc_heard(rtpmidi_session *s, uint64_t now) {
-  s->last_heard_us = now;
-  if (s->peer_gone) {
-    s->peer_gone = false;
-    idle_arm(s);
-  }
-}
-
-static void on_idle_timer(uv_timer_t *t) {
-  rmc_handle *u = t->data;
-  rtpmidi_session *s = u->owner;
-  if (!s || s->peer_gone) return;
-  uint64_t limit = (uint64_t)(s->cfg.timeout * 1e6);
-  if (rmc_now_us() - s->last_heard_us + 500 >= limit) {
-    char detail[96];
-    snprintf(detail, sizeof detail, "nothing from the peer for %g s", s->cfg.timeout);
-    unsigned gen = s->gen;
-    rmc_forget_peer(s);
-    if (gen != s->gen) return;
-    s->pending_recovery = true; /* whatever it sent meanwhile is lost */
-    rmc_drop(s, "timeout", detail);
-  } else {
-    idle_arm(s);
-  }
-}
-
-static void idle_arm(rtpmidi_session *s) {
-  if (!s->idle_timer) return;
-  uint64_t limit = (uint64_t)(s->cfg.timeout * 1e6), now = rmc_now_us();
-  uint64_t due = s->last_heard_us + limit;
-  uint64_t ms = due > now ? (due - now + 999) / 1000 : 0;
-  /* Many sessions' timeouts share wakeups (slack.h): at most 1/16 later. */
-  uv_timer_start(&s->idle_timer->u.timer, on_idle_timer, rmc_slack_ms(s->rt->loop, ms), 0);
-}
-
-void rmc_net_error(rtpmidi_session *s, rmc_handle *sock, int err) {
-  rmc_drain_errors(sock);
-  if (!s->ready) return;
-  char detail[128];
-  snprintf(detail, sizeof detail, "%s: %s", uv_err_name(err), uv_strerror(err));
-  rmc_drop(s, "network", detail);
-}
-
-static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
-  if (a->sa_family != b->ss_family) return false;
-  if (a->sa_family == AF_INET)
-    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-  if (a->sa_family == AF_INET6)
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-  return false;
-}
-
-bool rmc_source_ok(rtpmidi_session *s, const struct sockaddr *addr) {
-  if (!s->cfg.accept_any_source) return same_host(addr, &s->peer);
-  if (!s->src_locked) {
-    /* NAT: the first source that reaches us becomes the peer. */
-    if (addr->sa_family != s->peer.ss_family) return false;
-    memset(&s->src, 0, sizeof s->src);
-    memcpy(&s->src, addr, addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-                                                     : sizeof(struct sockaddr_in6));
-    s->src_locked = true;
-    if (!s->cfg.sending_port) {
-      /* Replies go back where it came from. */
-      memcpy(&s->peer, &s->src, sizeof s->peer);
-    } else {
-      int port = get_port((const struct sockaddr *)&s->peer);
-      memcpy(&s->peer, &s->src, sizeof s->peer);
-      set_port(&s->peer, port);
-      if (s->have_peer_rtcp) {
-        memcpy(&s->peer_rtcp, &s->src, sizeof s->peer_rtcp);
-        set_port(&s->peer_rtcp, port < 65535 ? port + 1 : 0);
-      }
-    }
-    return true;
-  }
-  return same_host(addr, &s->src);
-}
-
-static bool is_local_host(const struct sockaddr *a) {
-  if (a->sa_family == AF_INET) {
-    uint32_t ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
-    if ((ip >> 24) == 127) return true;
-  } else if (a->sa_family == AF_INET6) {
-    static const uint8_t lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    if (!memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, lo, 16)) return true;
-  } else {
-    return false;
-  }
-  /* Rare (our SSRC seen on the wire): asking the system is fine. */
-  uv_interface_address_t *ifs;
-  int n;
-  bool found = false;
-  if (uv_interface_addresses(&ifs, &n) == 0) {
-    for (int i = 0; i < n && !found; i++) {
-      struct sockaddr_storage ss;
-      memset(&ss, 0, sizeof ss);
-      memcpy(&ss, &ifs[i].address, sizeof ifs[i].address);
-      found = same_host(a, &ss);
-    }
-    uv_free_interface_addresses(ifs, n);
-  }
-  return found;
-}
-
-bool rmc_is_own_address(const struct sockaddr *addr, rmc_handle *sock) {
-  if (!sock) return false;
-  struct sockaddr_storage me;
-  int n = sizeof me;
-  if (uv_udp_getsockname(&sock->u.udp, (struct sockaddr *)&me, &n)) return false;
-  if (get_port(addr) != get_port((struct sockaddr *)&me)) return false;
-  return is_local_host(addr);
-}
-
-void rmc_own_ssrc(rtpmidi_session *s, const struct sockaddr *addr, rmc_handle *from) {
-  if (rmc_is_own_address(addr, from)) {
-    s->st.loops++; /* our own packet came back: drop it */
+/* Arms the timer for the earliest of the machine's deadline (RTCP report,
+ * timeout: these may run a little late and share wakeups with other
+ * sessions, slack.h) and the reorder buffer's (exact). A timer already
+ * armed early enough is left alone: firing early costs a look, no more. */
+static void schedule(rtpmidi_session *s) {
+  if (!s->timer) return;
+  uint64_t src_at = 0, jb_at = 0;
+  bool hs = rmp_src_next_deadline(&s->src, &src_at);
+  bool hj = s->jb.count && rmp_jb_next_deadline(&s->jb, &jb_at); /* empty: none */
+  if (s->armed && (!hs || src_at >= s->armed_src_at) && (!hj || jb_at >= s->armed_fire_us)) return;
+  if (!hs && !hj) {
+    uv_timer_stop(&s->timer->timer);
+    s->armed = false;
     return;
   }
-  /* Somebody else chose our SSRC (8.2): say BYE for it and take another. */
-  uint32_t old = s->ssrc, r;
-  do rmc_random(&r, sizeof r); while (r == old || (s->have_peer && r == s->st.peer_ssrc));
-  rmc_rtcp_send_bye(s, old, "SSRC collision");
-  s->ssrc = r;
-  s->sr_packets = s->sr_octets = 0;
-  s->st.ssrc_collisions++;
+  /* The loop's clock is cached: refresh it so that the timer does not fire
+   * early, and count from it, the clock the timer runs on. */
+  uv_loop_t *loop = s->rt->loop;
+  uv_update_time(loop);
+  uint64_t now_ms = uv_now(loop), base = now_ms * 1000, ms = UINT64_MAX;
+  if (hs) ms = rmc_slack_ms(loop, ms_until(src_at, base));
+  if (hj && ms_until(jb_at, base) < ms) ms = ms_until(jb_at, base);
+  s->armed = true;
+  s->armed_fire_us = (now_ms + ms) * 1000;
+  s->armed_src_at = hs ? src_at : UINT64_MAX;
+  uv_timer_start(&s->timer->timer, on_timer, ms, 0);
 }
 
-/* ---- sending ---- */
-
-typedef struct rmc_send_req {
-  uv_udp_send_t req;
-  uint8_t data[];
-} rmc_send_req;
-
-static void on_sent(uv_udp_send_t *req, int status) {
-  (void)status;
-  free(req);
-}
-
-int rmc_send_after(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
-                   const struct sockaddr *to, int r) {
-  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  if (r == UV_ECONNREFUSED || r == UV_EHOSTUNREACH || r == UV_ENETUNREACH) {
-    /* An ICMP error from an earlier datagram, reported now: it was read. */
-    unsigned gen = s->gen;
-    rmc_net_error(s, sock, r);
-    if (gen != s->gen || !s->ready) return UV_ENOTCONN;
-    r = uv_udp_try_send(&sock->u.udp, &b, 1, to);
-  }
-  if (r == UV_EAGAIN) {
-    /* The socket is busy: libuv sends a copy when it can. */
-    rmc_send_req *req = malloc(sizeof *req + len);
-    if (!req) return UV_ENOMEM;
-    memcpy(req->data, buf, len);
-    b = uv_buf_init((char *)req->data, (unsigned)len);
-    r = uv_udp_send(&req->req, &sock->u.udp, &b, 1, to, on_sent);
-    if (r) free(req);
-  }
-  if (r < 0) s->st.send_errors++;
-  return r < 0 ? r : 0;
-}
-
-int rmc_send_now(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
-                 const struct sockaddr *to) {
-  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-  return rmc_send_after(s, sock, buf, len, to, uv_udp_try_send(&sock->u.udp, &b, 1, to));
-}
-
-/* A queued datagram that did not leave in a batch (runtime.c). */
-static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const struct sockaddr *to,
-                        int first) {
-  rmc_handle *sock = udp->data;
-  rtpmidi_session *s = sock->owner;
-  if (!s) return;
-  int r = first ? rmc_send_after(s, sock, buf, len, to, first) : rmc_send_now(s, sock, buf, len, to);
-  /* Its sender was told "sent": the error reaches it as a drop. */
-  if (r < 0 && r != UV_ENOTCONN) rmc_net_error(s, sock, r);
-}
-
-int rmc_send(rtpmidi_session *s, rmc_handle *sock, const uint8_t *buf, size_t len,
-             const struct sockaddr *to) {
-  unsigned gen = s->gen;
-  if (rmc_sendq_add(s->rt, &sock->u.udp, send_single, buf, len, to)) return 0;
-  /* A full queue was flushed first: a callback of that may have stopped us. */
-  if (gen != s->gen) return UV_ENOTCONN;
-  return rmc_send_now(s, sock, buf, len, to);
-}
-
-int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
-                         uint32_t timestamp, bool marker) {
-  if (s->started && !s->ready && s->resolving) return UV_EAGAIN;
-  if (!s->ready || !s->cfg.sending_port) return UV_ENOTCONN;
-  if (len > 65507 - RMP_RTP_HEADER_LEN) return UV_EMSGSIZE;
-  uint8_t stackbuf[1500];
-  size_t n = RMP_RTP_HEADER_LEN + len;
-  uint8_t *pkt = n <= sizeof stackbuf ? stackbuf : malloc(n);
-  if (!pkt) return UV_ENOMEM;
-  rmp_rtp_write_header(pkt, (uint8_t)s->cfg.payload_type, marker, s->seq, timestamp, s->ssrc);
-  if (len) memcpy(pkt + RMP_RTP_HEADER_LEN, payload, len);
-  int r = rmc_send(s, s->rtp, pkt, n, (const struct sockaddr *)&s->peer);
-  if (pkt != stackbuf) free(pkt);
-  if (r < 0) return r;
-  s->seq++;
-  s->st.packets_sent++;
-  s->st.bytes_sent += len;
-  s->sr_packets++;
-  s->sr_octets += (uint32_t)len;
-  s->sent_since_report = true;
-  return 0;
-}
-
-uint16_t rtpmidi_session_next_seq(const rtpmidi_session *s) { return s->seq; }
-
-uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s) { return s->delivering_seq; }
-
-/* ---- receiving ---- */
+/* ---- receiving: the reorder buffer ---- */
 
 static void deliver(rtpmidi_session *s, const rmp_jb_out_t *o) {
   bool recovery = o->lost_before > 0 || s->pending_recovery;
@@ -507,8 +267,9 @@ static bool release_due(rtpmidi_session *s, uint64_t now_us) {
   return true;
 }
 
-/* Everything buffered goes out now, gaps declared lost (stop, resync). With
- * deliver false the packets are freed instead (the session is being freed). */
+/* Everything buffered goes out now, gaps declared lost (stop, resync, the
+ * peer forgotten). With deliver_them false the packets are freed instead
+ * (the session is being freed). */
 static void flush_jb(rtpmidi_session *s, bool deliver_them) {
   rmp_jb_out_t o;
   while (rmp_jb_flush(&s->jb, &o)) {
@@ -516,39 +277,6 @@ static void flush_jb(rtpmidi_session *s, bool deliver_them) {
     else if (o.e.data != &in_place) free(o.e.data);
   }
   rmp_jb_reset(&s->jb);
-}
-
-static void on_jb_timer(uv_timer_t *t);
-
-static void schedule_jb(rtpmidi_session *s) {
-  if (!s->jb_timer) return;
-  uint64_t deadline;
-  if (!rmp_jb_next_deadline(&s->jb, &deadline)) {
-    uv_timer_stop(&s->jb_timer->u.timer);
-    return;
-  }
-  uint64_t now = rmc_now_us();
-  uint64_t ms = deadline > now ? (deadline - now + 999) / 1000 : 0;
-  /* The loop's clock is cached and rounded down: refresh it so that the
-   * timer does not fire early. */
-  uv_update_time(s->rt->loop);
-  uv_timer_start(&s->jb_timer->u.timer, on_jb_timer, ms, 0);
-}
-
-static void on_jb_timer(uv_timer_t *t) {
-  rmc_handle *u = t->data;
-  rtpmidi_session *s = u->owner;
-  if (!s) return;
-  if (release_due(s, rmc_now_us())) schedule_jb(s);
-}
-
-void rmc_forget_peer(rtpmidi_session *s) {
-  flush_jb(s, true);
-  s->have_peer = false;
-  s->st.have_peer_ssrc = false;
-  rmp_seq_init(&s->seq_in, 1);
-  s->last_sr_mid = 0;
-  if (s->jb_timer) uv_timer_stop(&s->jb_timer->u.timer);
 }
 
 /* The jitter buffer's slots (4 KiB by default), made with the first RTP
@@ -565,27 +293,93 @@ static int open_jb(rtpmidi_session *s) {
   return 0;
 }
 
-static void rtp_input(rtpmidi_session *s, const rmp_rtp_header *h, const uint8_t *payload,
-                      uint64_t now) {
-  if (!s->slots && open_jb(s)) return; /* out of memory: as if lost on the way */
-  uint32_t ext;
-  int r = rmp_seq_receive(&s->seq_in, h->sequence, h->timestamp, now, s->cfg.clock_rate, &ext);
-  if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return; /* A.1: waits for a second one */
+/* ---- what the machine decided ---- */
+
+/* Handles the machine's outbox in order, then re-arms the timer. Callbacks
+ * may run; one that stops the session ends it. Made re-entrant safe: what
+ * a callback adds (an ICMP error reported while sending) is handled by the
+ * loop already running. */
+static void drain(rtpmidi_session *s) {
+  if (s->draining) return;
   unsigned gen = s->gen;
-  if (r == RMP_SEQ_RESYNC) {
+  s->draining = true;
+  rmp_src_out o;
+  while (gen == s->gen && rmp_src_poll(&s->src, &o)) {
+    switch (o.kind) {
+    case RMP_SRC_OUT_DATAGRAM:
+      rmc_endpoint_send(s->rtcp, o.data, o.len, &o.to);
+      break;
+    case RMP_SRC_OUT_FORGET:
+      /* What waits from the forgotten SSRC goes out first. */
+      flush_jb(s, true);
+      if (gen == s->gen && o.recovery) s->pending_recovery = true;
+      break;
+    case RMP_SRC_OUT_DROP:
+      if (s->ev.on_drop) s->ev.on_drop(s->ud, o.reason, o.detail);
+      break;
+    case RMP_SRC_OUT_REPORT:
+      if (s->ev.on_receiver_report) {
+        rtpmidi_receiver_report rr = {
+          .ext_highest_seq = o.report.ext_highest_seq,
+          .fraction_lost = o.report.fraction_lost,
+          .cumulative_lost = o.report.cumulative_lost,
+          .jitter = o.report.jitter,
+          .rtt_ms = o.report.rtt_ms,
+        };
+        s->ev.on_receiver_report(s->ud, &rr);
+      }
+      break;
+    default:
+      break; /* a collision: the machine counted it and said BYE */
+    }
+  }
+  if (gen != s->gen) return; /* stopped: the flag went with the old run */
+  s->draining = false;
+  schedule(s);
+}
+
+static void on_timer(uv_timer_t *h) {
+  rtpmidi_session *s = ((rmc_timer *)h->data)->owner;
+  s->armed = false;
+  uint64_t now = rmc_now_us();
+  if (!release_due(s, now)) return;
+  rmp_src_tick(&s->src, now);
+  drain(s);
+}
+
+static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len,
+                            const rmp_addr *from) {
+  (void)ep;
+  rtpmidi_session *s = owner;
+  uint64_t now = arrival_us(s);
+  unsigned gen = s->gen;
+  /* A peer heard again after a drop has a timeout again: the one deadline
+   * of the machine that a packet can bring forward. */
+  bool was_gone = s->src.alive.gone;
+  rmp_src_pkt pkt;
+  int r = rmp_src_on_rtp(&s->src, now, buf, len, from, &pkt);
+  /* A collision's BYE; a restarted peer's old packets delivered first. */
+  if (s->src.out_n) {
+    drain(s);
+    if (gen != s->gen) return;
+  }
+  if (r < 0) return;
+  if (!s->slots && open_jb(s)) return; /* out of memory: as if lost on the way */
+  if (r == RMP_SRC_RESYNC) {
     /* The sender restarted its numbering: what waits goes out, and the
      * numbers in between are unknown. */
     flush_jb(s, true);
     if (gen != s->gen) return;
     s->pending_recovery = true;
   }
-  s->cur.payload = payload;
+  const rmp_rtp_header *h = &pkt.h;
+  s->cur.payload = buf + h->payload_offset;
   s->cur.len = h->payload_len;
   s->cur.ts = h->timestamp;
   s->cur.marker = h->marker;
   /* The next expected packet (or any packet when nothing may wait) leaves
    * in this call: no copy. (jb.started/next_seq are read, never written.) */
-  bool direct = !s->jb.started || ext == s->jb.next_seq || s->jb.wait_us == 0;
+  bool direct = !s->jb.started || pkt.ext_seq == s->jb.next_seq || s->jb.wait_us == 0;
   void *data = &in_place;
   if (!direct) {
     rmc_pkt *p = malloc(sizeof *p + h->payload_len);
@@ -593,17 +387,17 @@ static void rtp_input(rtpmidi_session *s, const rmp_rtp_header *h, const uint8_t
     p->ts = h->timestamp;
     p->marker = h->marker;
     p->len = h->payload_len;
-    if (h->payload_len) memcpy(p->data, payload, h->payload_len);
+    if (h->payload_len) memcpy(p->data, s->cur.payload, h->payload_len);
     data = p;
   }
-  int pr = rmp_jb_push(&s->jb, ext, now, data);
+  int pr = rmp_jb_push(&s->jb, pkt.ext_seq, now, data);
   if (pr == RMP_EJB_FULL) {
     /* Far ahead: release what the window leaves behind, then try again. */
     if (!release_due(s, now)) {
       if (data != &in_place) free(data);
       return;
     }
-    pr = rmp_jb_push(&s->jb, ext, now, data);
+    pr = rmp_jb_push(&s->jb, pkt.ext_seq, now, data);
   }
   if (pr < 0) {
     if (data != &in_place) free(data); /* duplicate or late: counted by the buffer */
@@ -611,86 +405,98 @@ static void rtp_input(rtpmidi_session *s, const rmp_rtp_header *h, const uint8_t
     return;
   }
   s->cur.payload = NULL;
-  schedule_jb(s);
+  /* Per packet, only what may need the timer earlier: a packet waiting in
+   * the buffer, a timeout armed again. */
+  if (!s->armed || s->jb.count || was_gone) schedule(s);
 }
 
-static void on_rtp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                        unsigned flags) {
-  rmc_handle *u = h->data;
-  rtpmidi_session *s = u->owner;
-  if (!s) return;
-  rtpmidi_runtime *rt = s->rt;
-  if (!rmc_burst(rt, h, flags)) return;
-  if (nread < 0) { rmc_net_error(s, u, (int)nread); return; }
-  if (nread == 0 || !addr) return;
-  if (flags & UV_UDP_PARTIAL) { s->st.malformed++; return; }
-  rmp_rtp_header hdr;
-  const uint8_t *p = (const uint8_t *)buf->base;
-  if (rmp_rtp_parse(p, (size_t)nread, &hdr) < 0) {
-    if (rmc_source_ok(s, addr)) s->st.malformed++;
-    else s->st.foreign++;
-    return;
-  }
-  if (hdr.ssrc == s->ssrc && rmc_is_own_address(addr, u)) { s->st.loops++; return; }
-  if (!rmc_source_ok(s, addr)) { s->st.foreign++; return; }
-  if (hdr.payload_type != s->cfg.payload_type) { s->st.malformed++; return; }
-  if (hdr.ssrc == s->ssrc) { rmc_own_ssrc(s, addr, u); return; }
-  if (!s->have_peer) {
-    s->have_peer = true;
-    s->st.have_peer_ssrc = true;
-    s->st.peer_ssrc = hdr.ssrc;
-  } else if (hdr.ssrc != s->st.peer_ssrc) {
-    s->st.unknown_ssrc++;
-    s->st.foreign++;
-    return;
-  }
-  uint64_t now = (flags & UV_UDP_MMSG_CHUNK) ? rt->burst_us : rmc_now_us();
-  rmc_heard(s, now);
-  if (!s->cfg.sending_port && !s->have_peer_rtcp) {
-    int port = get_port(addr);
-    rmc_rtcp_learn_peer(s, addr, port < 65535 ? port + 1 : 0);
-  }
-  s->st.packets_received++;
-  s->st.bytes_received += hdr.payload_len;
-  rtp_input(s, &hdr, p + hdr.payload_offset, now);
+static void on_rtcp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len,
+                             const rmp_addr *from) {
+  (void)ep;
+  rtpmidi_session *s = owner;
+  rmp_src_on_rtcp(&s->src, arrival_us(s), buf, len, from);
+  drain(s);
 }
+
+/* A socket error: ICMP port or host unreachable for a datagram we sent, or
+ * a queued datagram the system refused. */
+static void on_endpoint_error(void *owner, rmc_endpoint *ep, int err, const rmp_addr *dest) {
+  rtpmidi_session *s = owner;
+  if (!s->ready || s->stopping) return;
+  char detail[128];
+  snprintf(detail, sizeof detail, "%s: %s", uv_err_name(err), uv_strerror(err));
+  rmp_src_on_error(&s->src, rmc_now_us(), ep == s->rtcp ? RMP_SRC_RTCP : RMP_SRC_RTP, dest, detail);
+  drain(s);
+}
+
+static const rmc_endpoint_ops rtp_ops = {on_rtp_datagram, on_endpoint_error};
+static const rmc_endpoint_ops rtcp_ops = {on_rtcp_datagram, on_endpoint_error};
+
+/* ---- sending ---- */
+
+int rtpmidi_session_send(rtpmidi_session *s, const uint8_t *payload, size_t len,
+                         uint32_t timestamp, bool marker) {
+  if (s->started && !s->ready && s->resolving) return UV_EAGAIN;
+  if (!s->ready || !s->cfg.sending_port) return UV_ENOTCONN;
+  if (len > 65507 - RMP_RTP_HEADER_LEN) return UV_EMSGSIZE;
+  uint8_t stackbuf[1500];
+  size_t n = RMP_RTP_HEADER_LEN + len;
+  uint8_t *pkt = n <= sizeof stackbuf ? stackbuf : malloc(n);
+  if (!pkt) return UV_ENOMEM;
+  rmp_rtp_write_header(pkt, (uint8_t)s->cfg.payload_type, marker, s->seq, timestamp, rmp_src_ssrc(&s->src));
+  if (len) memcpy(pkt + RMP_RTP_HEADER_LEN, payload, len);
+  int r = rmc_endpoint_send(s->rtp, pkt, n, rmp_src_rtp_dest(&s->src));
+  if (pkt != stackbuf) free(pkt);
+  if (r < 0) return r;
+  s->seq++;
+  rmp_src_sent_rtp(&s->src, len);
+  return 0;
+}
+
+uint16_t rtpmidi_session_next_seq(const rtpmidi_session *s) { return s->seq; }
+
+uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s) { return s->delivering_seq; }
 
 /* ---- start and stop ---- */
 
 static void close_all(rtpmidi_session *s) {
-  close_handle(&s->rtp);
-  close_handle(&s->rtcp);
-  close_handle(&s->jb_timer);
-  close_handle(&s->rtcp_timer);
-  close_handle(&s->idle_timer);
+  s->send_errors_base += rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
+  /* Closing flushes what the runtime queued, ours included, first. */
+  rmc_endpoint_close(s->rtp);
+  rmc_endpoint_close(s->rtcp);
+  s->rtp = s->rtcp = NULL;
+  close_timer(s);
   if (s->resolving) {
     /* Its callback still runs (UV_ECANCELED or late), notices it is no
      * longer current, and frees it. */
     uv_cancel((uv_req_t *)&s->resolving->req);
     s->resolving = NULL;
   }
+  rmp_src_close(&s->src);
   s->ready = false;
 }
 
-static int open_all(rtpmidi_session *s) {
-  s->peer_rtcp = s->peer;
-  s->have_peer_rtcp = s->cfg.sending_port > 0 && s->cfg.sending_port < 65535;
-  if (s->have_peer_rtcp) set_port(&s->peer_rtcp, s->cfg.sending_port + 1);
+static int open_all(rtpmidi_session *s, const rmp_addr *peer) {
+  /* The sockets are of the peer's family; a bind address must match it. */
+  int family = peer->family;
+  if (s->bind_address) {
+    rmp_addr b;
+    if (rmp_addr_parse(s->bind_address, 0, &b)) return UV_EINVAL;
+    if (b.family != family) return UV_EAFNOSUPPORT;
+  }
   /* The RTP socket listens on receiving_port (or an ephemeral port for a
    * send-only session, so the peer's replies and ICMP errors still reach
    * us); RTCP on the port above it (ephemeral for a send-only session). */
   int rport = s->cfg.receiving_port;
-  int r = open_udp(s, rport, on_rtp_recv, &s->rtp);
-  if (!r) r = open_udp(s, rport && rport < 65535 ? rport + 1 : 0, rmc_rtcp_on_recv, &s->rtcp);
-  if (!r) r = open_timer(s, &s->jb_timer);
-  if (!r) r = open_timer(s, &s->rtcp_timer);
-  if (!r) r = open_timer(s, &s->idle_timer);
+  int r = rmc_endpoint_open(s->rt, s->bind_address, family, rport, &rtp_ops, s, &s->rtp);
+  if (!r)
+    r = rmc_endpoint_open(s->rt, s->bind_address, family, rport && rport < 65535 ? rport + 1 : 0,
+                          &rtcp_ops, s, &s->rtcp);
+  if (!r) r = open_timer(s);
   if (r) { close_all(s); return r; }
   s->ready = true;
-  s->last_heard_us = rmc_now_us();
-  s->peer_gone = false;
-  idle_arm(s);
-  rmc_rtcp_start(s);
+  rmp_src_open(&s->src, rmc_now_us(), peer, unix_us());
+  schedule(s);
   return 0;
 }
 
@@ -702,27 +508,30 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (a->ai_family == AF_INET) { pick = a; break; } /* IPv4 preferred */
     if (a->ai_family == AF_INET6 && !pick) pick = a;
   }
-  s->open_handles--;
   if (s->resolving == rq && !s->freed) {
     s->resolving = NULL;
     char detail[300];
     if (!pick) {
       snprintf(detail, sizeof detail, "cannot resolve host: %s: %s", s->peer_address,
                uv_strerror(status ? status : UV_EAI_ADDRFAMILY));
-      rmc_drop(s, "network", detail);
+      rmp_src_drop(&s->src, "network", detail);
     } else {
-      memset(&s->peer, 0, sizeof s->peer);
-      memcpy(&s->peer, pick->ai_addr, pick->ai_addrlen);
-      set_port(&s->peer, s->cfg.sending_port);
-      int r = open_all(s);
+      rmp_addr peer;
+      rmc_addr_from_sockaddr(pick->ai_addr, &peer);
+      int r = open_all(s, &peer);
       if (r) {
         snprintf(detail, sizeof detail, "cannot open the sockets: %s: %s", uv_err_name(r), uv_strerror(r));
-        rmc_drop(s, "network", detail);
+        rmp_src_drop(&s->src, "network", detail);
       }
     }
+    /* The request still counts (open_handles): on_drop may free the session. */
+    drain(s);
   }
   uv_freeaddrinfo(res);
   free(rq);
+  /* Counted until here: a drop above may free the session (its callback
+   * calls rtpmidi_session_free), which must not release it under us. */
+  s->open_handles--;
   release(s);
 }
 
@@ -730,16 +539,13 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   if (s->inert) return UV_ENOTCONN;
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
-  rmp_seq_init(&s->seq_in, 1);
   if (s->slots) reset_jb(s);
-  s->have_peer = false;
-  s->st.have_peer_ssrc = false;
-  s->src_locked = false;
   s->pending_recovery = false;
-  s->last_sr_mid = 0;
   s->cur.payload = NULL;
-  if (literal_addr(s->peer_address, s->cfg.sending_port, &s->peer) == 0) {
-    int r = open_all(s);
+  s->draining = false;
+  rmp_addr peer;
+  if (rmp_addr_parse(s->peer_address, 0, &peer) == 0) {
+    int r = open_all(s, &peer);
     if (r) return r;
     s->started = true;
     return 0;
@@ -755,15 +561,14 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   if (s->bind_address) {
-    struct sockaddr_storage b;
-    if (literal_addr(s->bind_address, 0, &b) == 0) hints.ai_family = b.ss_family;
+    rmp_addr b;
+    if (rmp_addr_parse(s->bind_address, 0, &b) == 0) hints.ai_family = b.family == RMP_AF_INET6 ? AF_INET6 : AF_INET;
   }
   int r = uv_getaddrinfo(s->rt->loop, &rq->req, on_resolved, s->peer_address, NULL, &hints);
   if (r) { free(rq); return r; }
   s->resolving = rq;
   s->open_handles++;
   s->started = true;
-  s->peer_gone = false;
   return 0;
 }
 
@@ -771,9 +576,14 @@ void rtpmidi_session_stop(rtpmidi_session *s) {
   if (!s->started || s->stopping) return;
   s->stopping = true;
   s->gen++;
-  /* The BYE first sends what the runtime queued (for every session): no
-   * datagram waits for a socket that closes below. */
-  if (s->ready) rmc_rtcp_send_bye(s, s->ssrc, "session stopped");
+  if (s->ready) {
+    /* The BYE joins what the runtime queued (for every session); closing
+     * the endpoints below sends all of it first. */
+    uint8_t buf[RMP_SRC_RTCP_MAX];
+    rmp_addr to;
+    size_t n = rmp_src_bye(&s->src, rmc_now_us(), "session stopped", buf, sizeof buf, &to);
+    if (n) rmc_endpoint_send(s->rtcp, buf, n, &to);
+  }
   /* What waits in the jitter buffer is delivered now (callbacks may run). */
   flush_jb(s, true);
   s->jb_base.lost += s->jb.stats.lost;
@@ -790,28 +600,43 @@ bool rtpmidi_session_started(const rtpmidi_session *s) { return s->started; }
 
 uint32_t rtpmidi_session_media_time(const rtpmidi_session *s) {
   double ticks = rtpmidi_now_ms() * (double)s->cfg.clock_rate / 1000.0;
-  return s->ts_offset + (uint32_t)(uint64_t)ticks;
+  return s->src.cfg.ts_offset + (uint32_t)(uint64_t)ticks;
 }
 
 void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *st) {
-  *st = s->st;
-  st->ssrc = s->ssrc;
+  const rmp_src_stats *m = rmp_src_get_stats(&s->src);
+  memset(st, 0, sizeof *st);
+  st->packets_sent = m->packets_sent;
+  st->bytes_sent = m->bytes_sent;
+  st->packets_received = m->packets_received;
+  st->bytes_received = m->bytes_received;
+  st->malformed = m->malformed;
+  st->foreign = m->foreign;
+  st->ssrc = rmp_src_ssrc(&s->src);
+  st->peer_ssrc = m->peer_ssrc;
+  st->rtcp_sent = m->rtcp_sent;
+  st->rtcp_received = m->rtcp_received;
+  st->ssrc_collisions = m->ssrc_collisions;
+  st->loops = m->loops;
+  st->unknown_ssrc = m->unknown_ssrc;
+  st->rtt_ms = m->rtt_ms;
+  st->have_peer_ssrc = m->have_peer_ssrc;
+  st->remote_fraction_lost = m->remote_fraction_lost;
+  st->remote_lost = m->remote_lost;
+  st->remote_jitter_ms = (double)m->remote_jitter * 1000.0 / (double)s->cfg.clock_rate;
+  memcpy(st->peer_cname, m->peer_cname, sizeof st->peer_cname);
+  memcpy(st->peer_tool, m->peer_tool, sizeof st->peer_tool);
+  st->send_errors = s->send_errors_base + rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
   st->lost = s->jb_base.lost + s->jb.stats.lost;
   st->duplicate = s->jb_base.duplicate + s->jb.stats.duplicate;
   st->late = s->jb_base.late + s->jb.stats.late;
   st->reordered = s->jb_base.reordered + s->jb.stats.reordered;
-  st->jitter_ms = (double)rmp_seq_jitter_value(&s->seq_in) * 1000.0 / (double)s->cfg.clock_rate;
+  st->jitter_ms = (double)rmp_src_jitter(&s->src) * 1000.0 / (double)s->cfg.clock_rate;
 }
 
-void rtpmidi_session_count_malformed(rtpmidi_session *s) { s->st.malformed++; }
+void rtpmidi_session_count_malformed(rtpmidi_session *s) { rmp_src_count_malformed(&s->src); }
 
-int rtpmidi_session_local_port(const rtpmidi_session *s) {
-  if (!s->rtp) return 0;
-  struct sockaddr_storage a;
-  int n = sizeof a;
-  if (uv_udp_getsockname(&s->rtp->u.udp, (struct sockaddr *)&a, &n)) return 0;
-  return get_port((struct sockaddr *)&a);
-}
+int rtpmidi_session_local_port(const rtpmidi_session *s) { return rmc_endpoint_port(s->rtp); }
 
 void rtpmidi_session_free(rtpmidi_session *s) {
   if (!s || s->freed) return;

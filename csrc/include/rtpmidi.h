@@ -50,9 +50,9 @@ typedef struct rtpmidi_error {
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop);
 uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt);
 /* Ends the runtime. It knows every object made on it (sessions, MIDI
- * sessions, AppleMIDI sessions, MIDI inputs; a MIDI output has no part in
- * the loop and is not one of them) and stops each one the host has not
- * freed yet: no callback runs from this call on, queued messages are
+ * sessions, AppleMIDI sessions, Network MIDI 2.0 sessions, MIDI inputs; a
+ * MIDI output has no part in the loop and is not one of them) and stops
+ * each one the host has not freed yet: no callback runs from this call on, queued messages are
  * dropped, sessions say goodbye (RTCP BYE, AppleMIDI BY) and close their
  * sockets and timers, MIDI inputs close their ports. Those objects stay
  * valid but inert: their functions return UV_ENOTCONN (start, send,
@@ -182,7 +182,8 @@ typedef struct rtpmidi_midi_config {
    * type: a MIDI stream uses a dynamic type (RFC 3551 section 3), 96..127;
    * 0 (or -1) selects 97, and 1..95 are refused (UV_EINVAL, "payload"). */
   rtpmidi_session_config rtp;
-  size_t payload_budget;       /* octets of MIDI command section per packet; 0: 1200 */
+  size_t payload_budget;       /* octets of MIDI payload (command section and journal)
+                                  per packet; 0: 1200 */
   size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
   bool recovery;               /* send and read the recovery journal (false: without;
                                   the Lua MidiSession's default is true) */
@@ -414,13 +415,15 @@ typedef struct rtpmidi_apple_config {
   int ck_fast_count;              /* first CK exchanges at the fast interval (6) */
   double ck_fast_interval_ms;     /* (1500) */
   double ck_interval_ms;          /* afterwards (10000) */
-  double timeout_ms;              /* no CK from a participant this long: it left, "timeout" (60000) */
+  double timeout_ms;              /* nothing (CK, RTP) from a participant this long: it left,
+                                   * "timeout" (60000) */
   double rs_interval_ms;          /* RS while data arrives (1000) */
-  double guard_ms;                /* first guard packet after MIDI (50; the second at 4x,
-                                   * then one a second, at most 30, while the participant
-                                   * sends RS that do not cover our last packet) */
+  double guard_ms;                /* g of the guard policy (midi_stream.h), 50: guards at
+                                   * g, 3g, 7g, 15g, 31g after MIDI, then one a second, at
+                                   * most 30, while the participant sends RS that do not
+                                   * cover our last packet */
   double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
-  size_t payload_budget;          /* command section octets per packet (1200) */
+  size_t payload_budget;          /* MIDI payload octets per packet, journal included (1200) */
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
   bool recovery;                  /* send and read the recovery journal (false: without;
                                      the Lua AppleMidiSession's default is true) */
@@ -461,7 +464,9 @@ typedef struct rtpmidi_apple_events {
   void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
                   double time_ms, bool recovered);
   void (*on_joined)(void *ud, const rtpmidi_apple_peer *p);
-  /* reason: "bye", "timeout", "stopped", "disconnected" */
+  /* reason: "bye", "timeout", "stopped", "disconnected", "restarted" (its
+   * session came back with a new SSRC, from the same ports under the same
+   * name, and invited us again: the new participant replaces it) */
   void (*on_left)(void *ud, const rtpmidi_apple_peer *p, const char *reason);
   void (*on_synced)(void *ud, const rtpmidi_apple_peer *p);   /* optional */
   /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye",
@@ -531,6 +536,134 @@ typedef struct rtpmidi_apple_service {
   int port;
 } rtpmidi_apple_service;
 size_t rtpmidi_apple_discovered(rtpmidi_apple *a, rtpmidi_apple_service *out, size_t n);
+
+/* ======================================================================
+ * Network MIDI 2.0 sessions: UMP over UDP, MIDI Association M2-124-UM
+ * (csrc/core/midi2_session.c over csrc/proto/midi2_session.h)
+ *
+ * One UDP port. A host answers invitations from any number of clients
+ * (with a shared secret or user names and passwords when configured); any
+ * session may invite hosts. UMP Data goes to every established session with
+ * forward error correction (the previous `fec` commands repeated in each
+ * datagram) and comes in order, gaps repaired by retransmission. Pings,
+ * keep-alives, session reset and bye as the specification says.
+ * ====================================================================== */
+
+typedef struct rtpmidi_midi2 rtpmidi_midi2;
+
+typedef enum rtpmidi_midi2_role {
+  RTPMIDI_MIDI2_HOST = 0,         /* accepts invitations */
+  RTPMIDI_MIDI2_CLIENT = 1        /* refuses them (NAK); invites hosts */
+} rtpmidi_midi2_role;
+
+typedef struct rtpmidi_midi2_user {
+  const char *name, *password;
+} rtpmidi_midi2_user;
+
+#define RTPMIDI_MIDI2_PORT 5673    /* the default UDP port */
+#define RTPMIDI_MIDI2_NO_FEC (-1)  /* fec: send each command once */
+
+typedef struct rtpmidi_midi2_config {
+  const char *name;               /* UMP endpoint name (at most 98 octets); NULL: "rtpmidi" */
+  const char *product_instance_id;/* at most 42 octets; NULL: none */
+  rtpmidi_midi2_role role;
+  int port;                       /* UDP port; 0: any free one */
+  const char *bind_address;       /* IPv4 or IPv6 literal; NULL: 0.0.0.0 */
+  /* a host requires one of these when set (the client's capabilities pick) */
+  const char *secret;
+  const rtpmidi_midi2_user *users;
+  size_t n_users;                 /* at most 8 */
+  /* zero selects the default */
+  unsigned max_clients;           /* host: sessions at once, at most 16 (16) */
+  int fec;                        /* previous commands in each datagram 0..10 (2);
+                                     RTPMIDI_MIDI2_NO_FEC: none */
+  unsigned history;               /* commands kept for retransmission (64, at most 128) */
+  double ping_ms;                 /* silence before a ping (2000) */
+  double ping_retry_ms;           /* between unanswered pings (1000) */
+  unsigned ping_retries;          /* unanswered pings before Bye "timeout" (3) */
+  double keepalive_ms;            /* an empty UMP Data command when idle this long (1000) */
+  double invite_interval_ms;      /* between invitations (1000) */
+  unsigned invite_tries;          /* invitations before giving up (5) */
+  size_t max_sysex;               /* largest SysEx reassembled for on_midi (1 MiB) */
+  bool no_stream_answers;         /* do not answer UMP Stream discovery */
+} rtpmidi_midi2_config;
+
+typedef struct rtpmidi_midi2_peer {
+  uint32_t id;                    /* stable within the session, never reused */
+  const char *name;               /* its UMP endpoint name */
+  const char *product_instance_id;
+  const char *address;            /* IP literal */
+  int port;
+  bool initiator;                 /* we invited it (it is a host) */
+  double rtt_ms;                  /* from the last answered ping; 0: none yet */
+} rtpmidi_midi2_peer;
+
+typedef struct rtpmidi_midi2_events {
+  /* One UMP message (1-4 words, host order) from p, in order. time_ms on
+   * the rtpmidi_now_ms() clock; recovered: from an FEC copy or a
+   * retransmission. Optional. */
+  void (*on_ump)(void *ud, const rtpmidi_midi2_peer *p, const uint32_t *words, size_t n,
+                 double time_ms, bool recovered);
+  /* The same as MIDI 1.0: one complete message (MIDI 2.0 channel voice
+   * down-converted, SysEx7 reassembled). Optional. */
+  void (*on_midi)(void *ud, const rtpmidi_midi2_peer *p, const uint8_t *msg, size_t len,
+                  double time_ms, bool recovered);
+  void (*on_joined)(void *ud, const rtpmidi_midi2_peer *p);
+  /* reason: "bye" (it said Bye), "disconnected" (we did), "timeout", "stopped" */
+  void (*on_left)(void *ud, const rtpmidi_midi2_peer *p, const char *reason);
+  /* An invitation we sent failed: "timeout", "auth_failed", "refused",
+   * "unresolved" (a host name without an address), "disconnected". */
+  void (*on_invite_failed)(void *ud, const char *address, int port, const char *reason);
+} rtpmidi_midi2_events;
+
+typedef struct rtpmidi_midi2_stats {
+  int port;                       /* 0 while stopped */
+  uint64_t datagrams_sent, datagrams_received;
+  uint64_t ump_sent, ump_received;              /* UMP messages */
+  uint64_t recovered_fec, recovered_retransmit, lost, duplicate;
+  uint64_t retransmit_requests_sent, retransmit_requests_received, retransmitted;
+  uint64_t pings_sent, keepalives_sent, naks_sent, naks_received, auth_failures;
+  uint64_t malformed, foreign, suppressed, sysex_dropped, send_errors;
+  uint64_t clients;               /* established sessions */
+} rtpmidi_midi2_stats;
+
+/* Checks cfg (UV_EINVAL with err->field naming the field) and creates a
+ * stopped session. */
+int rtpmidi_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg,
+                      const rtpmidi_midi2_events *ev, void *ud, rtpmidi_midi2 **out,
+                      rtpmidi_error *err);
+/* Binds the port and starts answering. 0 or a negative UV_E* code. */
+int rtpmidi_midi2_start(rtpmidi_midi2 *m);
+/* Says Bye to every session (on_left "stopped"), closes the socket. */
+void rtpmidi_midi2_stop(rtpmidi_midi2 *m);
+bool rtpmidi_midi2_started(const rtpmidi_midi2 *m);
+int rtpmidi_midi2_port(const rtpmidi_midi2 *m);
+/* Invites the host at address (an IP literal, or a host name resolved off
+ * the loop), UDP port `port`, with credentials when it asks for them (any
+ * may be NULL). 0, UV_EINVAL, UV_ENOTCONN (stopped), UV_EBUSY (a session
+ * with that address), UV_ENOBUFS (no room). The outcome arrives as
+ * on_joined or on_invite_failed. */
+int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const char *secret,
+                         const char *user, const char *password);
+/* Sends whole UMP messages to session `peer` (0: every established one).
+ * Returns how many sessions it went to, or UV_EINVAL (not whole messages),
+ * UV_ENOENT (no such session), UV_ENOTCONN (stopped). */
+int rtpmidi_midi2_send_ump(rtpmidi_midi2 *m, uint32_t peer, const uint32_t *words, size_t n);
+/* Sends complete MIDI 1.0 messages as UMP (MIDI 1.0 channel voice, system,
+ * SysEx7 of group 0) to every established session. Returns how many, or
+ * UV_EINVAL (as rtpmidi_midi_session_send), UV_ENOTCONN. */
+int rtpmidi_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, rtpmidi_error *err);
+/* Session Reset of one session. 0, UV_ENOENT, UV_EBUSY. */
+int rtpmidi_midi2_reset(rtpmidi_midi2 *m, uint32_t peer);
+/* Bye to one session (0: all); on_left "disconnected" follows. */
+int rtpmidi_midi2_disconnect(rtpmidi_midi2 *m, uint32_t peer);
+/* Fills up to n established sessions; returns how many there are. The
+ * strings stay valid until the loop runs again. */
+size_t rtpmidi_midi2_peers(rtpmidi_midi2 *m, rtpmidi_midi2_peer *out, size_t n);
+void rtpmidi_midi2_get_stats(const rtpmidi_midi2 *m, rtpmidi_midi2_stats *st);
+/* Stops, detaches the callbacks and frees (also from inside a callback);
+ * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
+void rtpmidi_midi2_free(rtpmidi_midi2 *m);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
  * in the session (the same table in every callback and in participants()). */
 #include "lbind.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ typedef struct rml_apple {
   rml_state *st;
   int owner_ref;
   int peers_ref;     /* id -> participant table */
+  int stopping;      /* inside the core's stop (lbind.h) */
   lua_Integer cookie;
 } rml_apple;
 
@@ -116,16 +118,22 @@ static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
   rml_call(la->st, 2);
 }
 
+/* The participant's table leaves the session before participant_left runs:
+ * the callback may close the session (control:remove_session, "tear down
+ * when empty"), after which nothing of la may be used (lbind.h). The table
+ * stays alive on the stack as the callback's argument. */
 static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
-  if (rml_push_method(la->st, la->owner_ref, "participant_left")) {
-    push_peer(L, la, p, true);
-    lua_pushstring(L, reason);
-    rml_call(la->st, 3);
+  if (!rml_push_method(la->st, la->owner_ref, "participant_left")) {
+    forget_peer(L, la, p->id);
+    return;
   }
+  push_peer(L, la, p, true);
   forget_peer(L, la, p->id);
+  lua_pushstring(L, reason);
+  rml_call(la->st, 3);
 }
 
 static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
@@ -169,8 +177,13 @@ static int l_applemidi(lua_State *L) {
   cfg.name = lua_tostring(L, -1);           /* kept on the stack until new() */
   lua_getfield(L, 1, "bind_address");
   cfg.bind_address = lua_tostring(L, -1);
-  cfg.port = (int)opt_int(L, 1, "port", 0);
-  cfg.ssrc = (uint32_t)opt_int(L, 1, "ssrc", 0);
+  /* missing options stay 0: the C core's defaults; values a C field cannot
+   * hold become ones the C core refuses */
+  lua_Integer port = opt_int(L, 1, "port", 0);
+  cfg.port = port < 0 || port > 65535 ? -1 : (int)port;
+  lua_Integer ssrc = opt_int(L, 1, "ssrc", 0);
+  if (ssrc < 0 || ssrc > UINT32_MAX) return rml_arg_error(L, "ssrc", "integer 1..4294967295 expected");
+  cfg.ssrc = (uint32_t)ssrc;
   cfg.invite_tries = (int)opt_int(L, 1, "invite_tries", 0);
   cfg.invite_interval_ms = opt_num(L, 1, "invite_interval", 0);
   cfg.ck_fast_count = (int)opt_int(L, 1, "ck_fast_count", 0);
@@ -179,21 +192,20 @@ static int l_applemidi(lua_State *L) {
   cfg.timeout_ms = opt_num(L, 1, "timeout", 0) * 1000.0;
   cfg.rs_interval_ms = opt_num(L, 1, "rs_interval", 0);
   cfg.guard_ms = opt_num(L, 1, "guard_interval", 0);
-  cfg.jitter_buffer_ms = opt_num(L, 1, "jitter_buffer_size", 10);
-  cfg.payload_budget = (size_t)opt_int(L, 1, "payload_budget", 0);
-  cfg.max_sysex = (size_t)opt_int(L, 1, "max_sysex", 0);
-  cfg.recovery = opt_bool(L, 1, "recovery", true);
+  cfg.jitter_buffer_ms = opt_num(L, 1, "jitter_buffer_size", 0);
+  lua_Integer budget = opt_int(L, 1, "payload_budget", 0);
+  cfg.payload_budget = budget < 0 ? SIZE_MAX : (size_t)budget;
+  lua_Integer max_sysex = opt_int(L, 1, "max_sysex", 0);
+  if (max_sysex < 0) return rml_arg_error(L, "max_sysex", "octets >= 1 expected");
+  cfg.max_sysex = (size_t)max_sysex;
+  cfg.recovery = opt_bool(L, 1, "recovery", false);
   cfg.reinvite = opt_bool(L, 1, "reinvite", false);
   lua_Integer maxp = opt_int(L, 1, "max_participants", 0);
   if (maxp < 0) return rml_arg_error(L, "max_participants", "integer >= 1 expected");
   cfg.max_participants = (size_t)maxp;
   cfg.invitations_per_second = opt_num(L, 1, "invitations_per_second", 0);
-  lua_Integer jh = opt_int(L, 1, "journal_history", 0);
-  if (jh < 0 || jh > 32767) return rml_arg_error(L, "journal_history", "integer 1..32767 expected");
-  cfg.journal_history = (unsigned)jh;
-  lua_Integer jbp = opt_int(L, 1, "jitter_buffer_packets", 0);
-  if (jbp < 0 || jbp == 1 || jbp > 32768) return rml_arg_error(L, "jitter_buffer_packets", "integer 2..32768 expected");
-  cfg.jitter_buffer_packets = (unsigned)jbp;
+  cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
+  cfg.jitter_buffer_packets = rml_opt_uint_sat(L, 1, "jitter_buffer_packets");
   const char *list[MAX_ACCEPT];
   int t = lua_getfield(L, 1, "accept");   /* stays on the stack: its strings live there */
   if (t == LUA_TNIL) {
@@ -237,7 +249,9 @@ static int l_applemidi(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_apple *la = check_apple(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  la->cookie = luaL_optinteger(L, 3, 0);
+  lua_Integer cookie = luaL_optinteger(L, 3, 0);
+  if (la->stopping) return rml_push_stopping(L);
+  la->cookie = cookie;
   rml_hold_owner(L, &la->owner_ref, 2);
   int r = rtpmidi_apple_start(la->a);
   if (r) return rml_push_uv_error(L, r);
@@ -245,17 +259,25 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
+/* participant_left(p, "stopped") for each participant: the callback may
+ * stop, close or restart the session (index 1 keeps la alive meanwhile). */
+static void stop(rml_apple *la) {
+  la->stopping++;
+  rtpmidi_apple_stop(la->a);
+  la->stopping--;
+}
+
 static int l_stop(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) rtpmidi_apple_stop(la->a);  /* participant_left(p, "stopped") */
+  if (la->a) stop(la);
   rml_release_owner(L, &la->owner_ref);
   return 0;
 }
 
 static int l_close(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) {
-    rtpmidi_apple_stop(la->a);
+  if (la->a) stop(la);
+  if (la->a) {  /* unless a callback of the stop closed it */
     rtpmidi_apple_free(la->a);
     la->a = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, la->peers_ref);
@@ -267,7 +289,7 @@ static int l_close(lua_State *L) {
 
 static int l_started(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  lua_pushboolean(L, la->a && rtpmidi_apple_started(la->a));
+  lua_pushboolean(L, la->a && !la->stopping && rtpmidi_apple_started(la->a));
   return 1;
 }
 

@@ -19,7 +19,17 @@ typedef struct rml_state {
 rml_state *rml_get_state(lua_State *L);
 /* Calls the function below nargs arguments on st->L in protected mode; an
  * error is reported with its traceback through the error handler and the
- * loop goes on. Returns 1 when the call succeeded (its results popped). */
+ * loop goes on. Returns 1 when the call succeeded (its results popped).
+ *
+ * Re-entry: the Lua code called may do anything to the object whose
+ * callback runs: stop it, close it (control:remove_session) and drop every
+ * reference to it, after which a garbage collection step frees its
+ * userdata. A C callback therefore uses nothing of its binding object (the
+ * userdata, its refs, its core pointer) once a call into Lua returned:
+ * what a second call needs is pushed before the first (lmidisession.c's
+ * on_drop), bookkeeping is done before the call (lapplemidi.c's on_left).
+ * The core objects themselves may be freed from inside their callbacks
+ * (csrc/test/test_reentry.c). */
 int rml_call(rml_state *st, int nargs);
 /* The same on another thread (a coroutine calling into us). */
 int rml_pcall(rml_state *st, lua_State *L, int nargs);
@@ -39,6 +49,12 @@ void rml_new_class(lua_State *L, const char *tname, const luaL_Reg *methods);
  * mismatch goes to luaL_checkudata for its usual error. */
 void *rml_self(lua_State *L, const char *tname);
 void rml_release_owner(lua_State *L, int *owner_ref);
+/* A session's stop runs callbacks (AppleMIDI's participant_left "stopped",
+ * packets the jitter buffer releases, a drop reported by the last send).
+ * While it runs, the binding's started() says false (sends and invites from
+ * those callbacks get ENOTCONN instead of being lost with the sockets) and
+ * start() refuses with this: pushes nil, message, "EBUSY"; returns 3. */
+int rml_push_stopping(lua_State *L);
 /* Pushes nil, "ECODE: message", "ECODE" and returns 3. */
 int rml_push_uv_error(lua_State *L, int err);
 /* Pushes true for r == 0, else nil, message, code; with invalid_midi (the
@@ -51,12 +67,17 @@ int rml_session_send(lua_State *L, rtpmidi_session *s);
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
 
 void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg);
+/* The integer option k of the table at t for an unsigned C field: missing
+ * is 0, and a value the field cannot hold becomes UINT_MAX (which the C
+ * core's range checks refuse) instead of wrapping into range. */
+unsigned rml_opt_uint_sat(lua_State *L, int t, const char *k);
 void rml_push_session_stats(lua_State *L, const rtpmidi_session *s);
 
 void rml_open_session(lua_State *L);
 void rml_open_midi_session(lua_State *L);
 void rml_open_applemidi(lua_State *L);
 void rml_open_codec(lua_State *L);
+void rml_open_midi2(lua_State *L); /* after rml_open_codec: adds to its table */
 void rml_open_watch(lua_State *L);
 void rml_open_signal(lua_State *L);
 void rml_open_timer(lua_State *L);

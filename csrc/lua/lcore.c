@@ -34,6 +34,13 @@ int rml_push_uv_error(lua_State *L, int err) {
   return 3;
 }
 
+int rml_push_stopping(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "EBUSY: the session is stopping (a callback of its stop cannot start it)");
+  lua_pushliteral(L, "EBUSY");
+  return 3;
+}
+
 int rml_push_result(lua_State *L, int r, const char *invalid_midi) {
   if (r == UV_EINVAL && invalid_midi) {
     lua_pushnil(L);
@@ -252,6 +259,7 @@ int luaopen_rtpmidi_core(lua_State *L) {
   rml_open_midi_session(L);
   rml_open_applemidi(L);
   rml_open_codec(L);
+  rml_open_midi2(L);
   rml_open_watch(L);
   rml_open_signal(L);
   rml_open_timer(L);

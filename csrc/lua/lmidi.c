@@ -172,8 +172,9 @@ static int l_midi_in(lua_State *L) {
   rtpmidi_midi_in_config cfg;
   memset(&cfg, 0, sizeof cfg);
   port_config(L, 1, &cfg.port);
-  cfg.sysex = opt_bool(L, 1, "sysex", true);
-  cfg.clock = opt_bool(L, 1, "clock", true);
+  /* missing options stay 0/false; rtpmidi.options gives sysex and clock true */
+  cfg.sysex = opt_bool(L, 1, "sysex", false);
+  cfg.clock = opt_bool(L, 1, "clock", false);
   cfg.active_sensing = opt_bool(L, 1, "active_sensing", false);
   double q = opt_number(L, 1, "queue_size", 0);
   if (!(q >= 0 && q <= 1 << 30)) return rml_arg_error(L, "queue_size", "bytes 0..2^30 expected");
@@ -249,7 +250,7 @@ static int l_midi_out(lua_State *L) {
   double mp = opt_number(L, 1, "max_pending", 0);
   if (!(mp >= 0 && mp <= 1e8)) return rml_arg_error(L, "max_pending", "a count >= 0 expected");
   cfg.max_pending = (size_t)mp;
-  cfg.rt_priority = opt_bool(L, 1, "realtime", true) ? 5 : 0;
+  cfg.rt_priority = opt_bool(L, 1, "realtime", false) ? 5 : 0; /* rtpmidi.options: true */
   rml_midi_out *mo = lua_newuserdatauv(L, sizeof *mo, 0);
   memset(mo, 0, sizeof *mo);
   luaL_setmetatable(L, MIDI_OUT_MT);

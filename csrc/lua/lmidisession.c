@@ -2,6 +2,7 @@
  * object that owns it (a MidiSession) receives incoming_midi and drop_call. */
 #include "lbind.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MIDI_SESSION_MT "rtpmidi.MidiSessionCore"
@@ -10,6 +11,7 @@ typedef struct rml_midi {
   rtpmidi_midi_session *m;  /* NULL once closed */
   rml_state *st;
   int owner_ref;
+  int stopping;             /* inside l_stop (lbind.h) */
   lua_Integer cookie;
 } rml_midi;
 
@@ -29,16 +31,22 @@ static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bo
   rml_call(lm->st, 4);
 }
 
+/* Two calls: _silence (no note left sounding on the output device when the
+ * peer is gone), then drop_call. Both are on the stack before the first
+ * runs: it may close the session, after which nothing of lm may be used
+ * (lbind.h). */
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_midi *lm = ud;
-  /* no note left sounding on the output device when the peer is gone */
-  if (rml_push_method(lm->st, lm->owner_ref, "_silence")) rml_call(lm->st, 1);
-  if (!rml_push_method(lm->st, lm->owner_ref, "drop_call")) return;
-  lua_State *L = lm->st->L;
-  lua_pushinteger(L, lm->cookie);
-  lua_pushstring(L, reason);
-  lua_pushstring(L, detail);
-  rml_call(lm->st, 4);
+  rml_state *st = lm->st;
+  lua_State *L = st->L;
+  int drop = rml_push_method(st, lm->owner_ref, "drop_call");
+  if (drop) {
+    lua_pushinteger(L, lm->cookie);
+    lua_pushstring(L, reason);
+    lua_pushstring(L, detail);
+  }
+  if (rml_push_method(st, lm->owner_ref, "_silence")) rml_call(st, 1);
+  if (drop) rml_call(st, 4);
 }
 
 static int l_midi_session(lua_State *L) {
@@ -46,19 +54,19 @@ static int l_midi_session(lua_State *L) {
   rml_state *st = rml_get_state(L);
   rtpmidi_midi_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  /* missing options stay 0: the C core's defaults (payload type 97 for -1) */
   rml_read_session_config(L, 1, &cfg.rtp);
-  if (cfg.rtp.payload_type < 0) cfg.rtp.payload_type = 97;
   lua_getfield(L, 1, "payload_budget");
-  cfg.payload_budget = (size_t)luaL_optinteger(L, -1, 0);
+  lua_Integer budget = luaL_optinteger(L, -1, 0);
+  cfg.payload_budget = budget < 0 ? SIZE_MAX : (size_t)budget; /* refused by the C core */
   lua_getfield(L, 1, "max_sysex");
-  cfg.max_sysex = (size_t)luaL_optinteger(L, -1, 0);
+  lua_Integer max_sysex = luaL_optinteger(L, -1, 0);
+  if (max_sysex < 0) return rml_arg_error(L, "max_sysex", "octets >= 1 expected");
+  cfg.max_sysex = (size_t)max_sysex;
   lua_getfield(L, 1, "recovery");
-  cfg.recovery = lua_isnil(L, -1) ? true : lua_toboolean(L, -1);
-  lua_getfield(L, 1, "journal_history");
-  lua_Integer jh = luaL_optinteger(L, -1, 0);
-  if (jh < 0 || jh > 32767) return rml_arg_error(L, "journal_history", "integer 1..32767 expected");
-  cfg.journal_history = (unsigned)jh;
-  lua_pop(L, 4);
+  cfg.recovery = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
   rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);
   lm->st = st;
@@ -75,7 +83,9 @@ static int l_midi_session(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_midi *lm = check_midi(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  lm->cookie = luaL_checkinteger(L, 3);
+  lua_Integer cookie = luaL_checkinteger(L, 3);
+  if (lm->stopping) return rml_push_stopping(L);
+  lm->cookie = cookie;
   int r = rtpmidi_session_start(rtpmidi_midi_session_rtp(lm->m));
   if (r) return rml_push_uv_error(L, r);
   rml_hold_owner(L, &lm->owner_ref, 2);
@@ -84,10 +94,14 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);  /* index 1 keeps it alive through the callbacks */
   if (lm->m) {
+    /* both run callbacks (a drop reported by the send, what the jitter
+     * buffer holds), which may close the session */
+    lm->stopping++;
     rtpmidi_midi_session_flush(lm->m);
-    rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+    if (lm->m) rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+    lm->stopping--;
   }
   rml_release_owner(L, &lm->owner_ref);
   return 0;
@@ -123,7 +137,7 @@ static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_sessio
 
 static int l_started(lua_State *L) {
   rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
-  lua_pushboolean(L, lm->m && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
+  lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
   return 1;
 }
 

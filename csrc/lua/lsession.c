@@ -2,6 +2,7 @@
  * it (an RTPSession) receives the callbacks as methods. */
 #include "lbind.h"
 
+#include <limits.h>
 #include <string.h>
 
 #define SESSION_MT "rtpmidi.Session"
@@ -10,6 +11,7 @@ typedef struct rml_session {
   rtpmidi_session *s;       /* NULL once closed */
   rml_state *st;
   int owner_ref;            /* the owning Lua object while started */
+  int stopping;             /* inside l_stop (lbind.h) */
   lua_Integer cookie;
 } rml_session;
 
@@ -56,6 +58,31 @@ static lua_Integer opt_int_field(lua_State *L, int t, const char *k, lua_Integer
   return v;
 }
 
+/* An integer option for an int field: a value an int cannot hold becomes
+ * one the C core refuses (INT_MIN / INT_MAX) instead of wrapping into range. */
+static int opt_int_sat(lua_State *L, int t, const char *k, lua_Integer def) {
+  lua_Integer v = opt_int_field(L, t, k, def);
+  return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* The same for an unsigned field: negative or too large becomes UINT_MAX. */
+unsigned rml_opt_uint_sat(lua_State *L, int t, const char *k) {
+  lua_Integer v = opt_int_field(L, t, k, 0);
+  return v < 0 || (lua_Unsigned)v > UINT_MAX ? UINT_MAX : (unsigned)v;
+}
+
+static double opt_num_field(lua_State *L, int t, const char *k) {
+  int ty = lua_getfield(L, t, k);
+  double v = 0;
+  if (ty != LUA_TNIL) {
+    int ok;
+    v = lua_tonumberx(L, -1, &ok);
+    if (!ok) rml_arg_error(L, k, "number expected");
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
 static const char *opt_str_field(lua_State *L, int t, const char *k) {
   int ty = lua_getfield(L, t, k);
   const char *v = NULL;
@@ -66,32 +93,31 @@ static const char *opt_str_field(lua_State *L, int t, const char *k) {
 }
 
 /* Reads the RTP options of a session from the table at idx (shared by every
- * kind of session). Strings stay alive in that table. */
+ * kind of session) into the C config; a missing option leaves its field 0
+ * (or -1 for the payload type): the C core's default. The checks are the C
+ * core's (rtpmidi_session_new), but for what the C fields cannot hold.
+ * Strings stay alive in that table. */
 void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->peer_address = opt_str_field(L, idx, "peer_address");
-  cfg->sending_port = (int)opt_int_field(L, idx, "sending_port", 0);
-  cfg->receiving_port = (int)opt_int_field(L, idx, "receiving_port", 0);
-  cfg->payload_type = (int)opt_int_field(L, idx, "payload", -1);
-  lua_getfield(L, idx, "jitter_buffer_size");
-  cfg->jitter_buffer_ms = luaL_optnumber(L, -1, 10);
-  lua_pop(L, 1);
+  cfg->sending_port = opt_int_sat(L, idx, "sending_port", 0);
+  cfg->receiving_port = opt_int_sat(L, idx, "receiving_port", 0);
+  cfg->payload_type = opt_int_sat(L, idx, "payload", -1);
+  cfg->jitter_buffer_ms = opt_num_field(L, idx, "jitter_buffer_size");
   cfg->tool_name = opt_str_field(L, idx, "tool_name");
   cfg->bind_address = opt_str_field(L, idx, "bind_address");
-  cfg->clock_rate = (uint32_t)opt_int_field(L, idx, "clock_rate", 10000);
-  /* RFC 3550 options (0/nil: the default) */
-  lua_getfield(L, idx, "rtcp_interval");
-  cfg->rtcp_interval = luaL_optnumber(L, -1, 0);
-  lua_getfield(L, idx, "timeout");
-  cfg->timeout = luaL_optnumber(L, -1, 0);
+  lua_Integer rate = opt_int_field(L, idx, "clock_rate", 0);
+  if (rate < 0 || rate > UINT32_MAX) rml_arg_error(L, "clock_rate", "units per second 1..4294967295 expected");
+  cfg->clock_rate = (uint32_t)rate;
+  cfg->rtcp_interval = opt_num_field(L, idx, "rtcp_interval");
+  cfg->timeout = opt_num_field(L, idx, "timeout");
   lua_getfield(L, idx, "accept_any_source");
   cfg->accept_any_source = lua_toboolean(L, -1);
-  lua_pop(L, 3);
-  lua_Integer jbp = opt_int_field(L, idx, "jitter_buffer_packets", 0);
-  if (jbp < 0 || jbp == 1 || jbp > 32768) rml_arg_error(L, "jitter_buffer_packets", "integer 2..32768 expected");
-  cfg->jitter_buffer_packets = (unsigned)jbp;
+  lua_pop(L, 1);
+  cfg->jitter_buffer_packets = rml_opt_uint_sat(L, idx, "jitter_buffer_packets");
+  /* the C config holds a flag and a 16-bit number */
   lua_Integer seq = opt_int_field(L, idx, "start_sequence", -1);
-  if (seq > 65535) rml_arg_error(L, "start_sequence", "integer 0..65535 expected");
+  if (seq < -1 || seq > 65535) rml_arg_error(L, "start_sequence", "integer 0..65535 expected");
   cfg->fixed_start_sequence = seq >= 0;
   cfg->start_sequence = (uint16_t)(seq >= 0 ? seq : 0);
   cfg->cname = opt_str_field(L, idx, "cname");
@@ -121,7 +147,9 @@ static int l_session(lua_State *L) {
 static int l_start(lua_State *L) {
   rml_session *ls = check_session(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  ls->cookie = luaL_checkinteger(L, 3);
+  lua_Integer cookie = luaL_checkinteger(L, 3);
+  if (ls->stopping) return rml_push_stopping(L);
+  ls->cookie = cookie;
   int r = rtpmidi_session_start(ls->s);
   if (r) return rml_push_uv_error(L, r);
   rml_hold_owner(L, &ls->owner_ref, 2);
@@ -130,8 +158,12 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_session *ls = to_session(L);
-  if (ls->s) rtpmidi_session_stop(ls->s);
+  rml_session *ls = to_session(L);  /* index 1 keeps it alive through the callbacks */
+  if (ls->s) {
+    ls->stopping++;
+    rtpmidi_session_stop(ls->s);  /* delivers what the jitter buffer holds */
+    ls->stopping--;
+  }
   rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
@@ -160,7 +192,7 @@ static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s
 
 static int l_started(lua_State *L) {
   rml_session *ls = to_session(L);
-  lua_pushboolean(L, ls->s && rtpmidi_session_started(ls->s));
+  lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
   return 1;
 }
 

@@ -39,6 +39,8 @@ enum rmp_ej_err {
   RMP_EJ_ENOSPACE = -4, /* output buffer / field range too small */
   RMP_EJ_EABORT = -5    /* a parse callback asked to stop */
 };
+/* A short description of an RMP_EJ_E* code ("ok" for >= 0). */
+const char *rmp_ej_strerror(int err);
 
 /* ---- journal header (RFC 6295 5, Figure 8) ----------------------------- */
 typedef struct {

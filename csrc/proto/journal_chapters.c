@@ -722,3 +722,15 @@ int rmp_ej_parse(const uint8_t *buf, size_t len, rmp_ej_hdr *hdr, rmp_ej_sys *sy
   }
   return (int)o;
 }
+
+const char *rmp_ej_strerror(int err) {
+  if (err >= 0) return "ok";
+  switch (err) {
+  case RMP_EJ_ETRUNC: return "truncated";
+  case RMP_EJ_EBADLEN: return "a LENGTH field disagrees with the content";
+  case RMP_EJ_EINVAL: return "invalid field value";
+  case RMP_EJ_ENOSPACE: return "no space";
+  case RMP_EJ_EABORT: return "aborted";
+  default: return "unknown error";
+  }
+}

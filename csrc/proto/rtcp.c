@@ -390,3 +390,19 @@ uint64_t rmp_rtcp_interval_us(uint32_t members, uint32_t senders, double rtcp_bw
 double rmp_rtcp_avg_size(double avg, size_t packet_size) {
   return avg + ((double)packet_size - avg) / 16.0;
 }
+
+const char *rmp_rtcp_strerror(int err) {
+  if (err >= 0) return "ok";
+  switch (err) {
+  case RMP_ERTCP_TRUNCATED: return "truncated (a length points past the end)";
+  case RMP_ERTCP_VERSION: return "version is not 2";
+  case RMP_ERTCP_FIRST: return "compound does not start with SR or RR";
+  case RMP_ERTCP_PADDING: return "bad padding";
+  case RMP_ERTCP_LENGTH: return "body does not fit its count";
+  case RMP_ERTCP_NOSPACE: return "output buffer too small";
+  case RMP_ERTCP_INVAL: return "argument out of range";
+  case RMP_ERTCP_TYPE: return "wrong packet type";
+  case RMP_ERTCP_NORTT: return "round-trip time not computable";
+  default: return "unknown error";
+  }
+}

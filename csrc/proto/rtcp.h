@@ -57,6 +57,9 @@ enum {
   RMP_ERTCP_NORTT = -109      /* RTT not computable (LSR 0 or negative) */
 };
 
+/* A short description of an RMP_ERTCP_* code ("ok" for >= 0). */
+const char *rmp_rtcp_strerror(int err);
+
 /* Packet types. */
 enum {
   RMP_RTCP_SR = 200,

@@ -5,27 +5,33 @@
  * detection (the CTest test sets detect_leaks=1): a use after free, a double
  * free or an object never released fails it.
  *
- * The objects: the runtime, a pair of MIDI sessions streaming to each
- * other, a raw RTP session sending into the second one's socket (payload
- * type 96: counted malformed there, so that its bursts mix two sources) and
- * a pair of joined AppleMIDI sessions. With RTPMIDI_TEST_MIDI_IN=1 (a JACK
- * server runs) a MIDI input takes the raw session's place. Every
- * permutation of their freeing is run three ways:
+ * Two sets of objects, each freed in every order:
+ *   1. the runtime, a pair of MIDI sessions streaming to each other, a raw
+ *      RTP session sending into the second one's socket (payload type 96:
+ *      counted malformed there, so that its bursts mix two sources) and a
+ *      pair of joined AppleMIDI sessions (720 orders). With
+ *      RTPMIDI_TEST_MIDI_IN=1 (a JACK server runs) a MIDI input takes the
+ *      raw session's place;
+ *   2. the runtime, a pair of joined Network MIDI 2.0 sessions and the pair
+ *      of MIDI sessions (120 orders).
+ * Each order is run three ways:
  *   queued:  from the top level, right after sends were queued and a raw
  *            packet sent (nothing flushed yet);
  *   midi:    from inside the receiving MIDI session's first on_midi, while
  *            a burst of its datagrams is being delivered and its echo waits
  *            for the burst's end;
- *   apple:   the same from inside an AppleMIDI on_midi.
+ *   apple / midi2: the same from inside an AppleMIDI (set 1) or a Network
+ *            MIDI 2.0 (set 2) on_midi.
  * After the runtime is freed, the objects still held must be inert (start,
  * send and invite return UV_ENOTCONN) and no callback may run. */
 #include "capi_util.h"
 #include "check.h"
 
-enum kind { K_RUNTIME, K_MIDI0, K_MIDI1, K_RAW, K_APPLE0, K_APPLE1, K_IN, K_COUNT };
-static const char *const KIND_NAMES[K_COUNT] = {"runtime", "midi0", "midi1", "raw", "apple0", "apple1", "midi_in"};
-enum mode { MODE_QUEUED, MODE_MIDI, MODE_APPLE, MODE_COUNT };
-static const char *const MODE_NAMES[MODE_COUNT] = {"queued", "midi", "apple"};
+enum kind { K_RUNTIME, K_MIDI0, K_MIDI1, K_RAW, K_APPLE0, K_APPLE1, K_IN, K_M2HOST, K_M2CLIENT, K_COUNT };
+static const char *const KIND_NAMES[K_COUNT] = {"runtime", "midi0", "midi1", "raw", "apple0", "apple1",
+                                                "midi_in", "midi2_host", "midi2_client"};
+enum mode { MODE_QUEUED, MODE_MIDI, MODE_APPLE, MODE_MIDI2, MODE_COUNT };
+static const char *const MODE_NAMES[MODE_COUNT] = {"queued", "midi", "apple", "midi2"};
 
 #define BURST 8 /* packets the first MIDI session sends before the teardown */
 
@@ -36,13 +42,15 @@ typedef struct scen {
   rtpmidi_session *raw;
   rtpmidi_apple *a[2];
   rtpmidi_midi_in *in;
+  rtpmidi_midi2 *n2[2];        /* [0] the host, [1] the client that invites it */
+  bool made[K_COUNT];
   bool with_in;
   enum mode mode;
   const int *order;
   int n;
   bool freed[K_COUNT];
-  bool torn, joined_both;
-  int joined;
+  bool torn, joined_both, joined2_both;
+  int joined, joined2;
   int late;            /* callbacks after the runtime or their object was freed */
   int midi_received;
   char where[160];
@@ -55,13 +63,13 @@ static bool gone(const scen *sc, int k) { return sc->freed[K_RUNTIME] || sc->fre
 static void check_inert(scen *sc) {
   static const uint8_t note[3] = {0x90, 1, 1};
   for (int i = 0; i < 2; i++) {
-    if (!sc->freed[K_MIDI0 + i]) {
+    if (sc->made[K_MIDI0 + i] && !sc->freed[K_MIDI0 + i]) {
       CHECK_INT(rtpmidi_midi_session_send(sc->m[i], note, 3, NULL), UV_ENOTCONN);
       CHECK_INT(rtpmidi_midi_session_flush(sc->m[i]), 0);
       CHECK_INT(rtpmidi_session_start(rtpmidi_midi_session_rtp(sc->m[i])), UV_ENOTCONN);
       CHECK(!rtpmidi_session_started(rtpmidi_midi_session_rtp(sc->m[i])));
     }
-    if (!sc->freed[K_APPLE0 + i]) {
+    if (sc->made[K_APPLE0 + i] && !sc->freed[K_APPLE0 + i]) {
       CHECK_INT(rtpmidi_apple_send(sc->a[i], note, 3, NULL), UV_ENOTCONN);
       CHECK_INT(rtpmidi_apple_invite(sc->a[i], "127.0.0.1", 5004), UV_ENOTCONN);
       CHECK_INT(rtpmidi_apple_start(sc->a[i]), UV_ENOTCONN);
@@ -69,11 +77,20 @@ static void check_inert(scen *sc) {
       CHECK_INT(rtpmidi_apple_port(sc->a[i]), 0);
     }
   }
-  if (!sc->freed[K_RAW]) {
+  for (int i = 0; i < 2; i++) {
+    if (sc->made[K_M2HOST + i] && !sc->freed[K_M2HOST + i]) {
+      CHECK_INT(rtpmidi_midi2_send_midi(sc->n2[i], note, 3, NULL), UV_ENOTCONN);
+      CHECK_INT(rtpmidi_midi2_invite(sc->n2[i], "127.0.0.1", 5673, NULL, NULL, NULL), UV_ENOTCONN);
+      CHECK_INT(rtpmidi_midi2_start(sc->n2[i]), UV_ENOTCONN);
+      CHECK_INT(rtpmidi_midi2_peers(sc->n2[i], NULL, 0), 0);
+      CHECK_INT(rtpmidi_midi2_port(sc->n2[i]), 0);
+    }
+  }
+  if (sc->made[K_RAW] && !sc->freed[K_RAW]) {
     CHECK_INT(rtpmidi_session_send(sc->raw, note, 3, 0, false), UV_ENOTCONN);
     CHECK_INT(rtpmidi_session_start(sc->raw), UV_ENOTCONN);
   }
-  if (sc->with_in && !sc->freed[K_IN]) {
+  if (sc->made[K_IN] && !sc->freed[K_IN]) {
     rtpmidi_midi_in_stats st;
     rtpmidi_midi_in_get_stats(sc->in, &st);
     CHECK(rtpmidi_midi_in_port_name(sc->in) != NULL);
@@ -91,6 +108,7 @@ static void free_one(scen *sc, int k) {
   case K_RAW: rtpmidi_session_free(sc->raw); break;
   case K_APPLE0: case K_APPLE1: rtpmidi_apple_free(sc->a[k - K_APPLE0]); break;
   case K_IN: rtpmidi_midi_in_close(sc->in); break;
+  case K_M2HOST: case K_M2CLIENT: rtpmidi_midi2_free(sc->n2[k - K_M2HOST]); break;
   default: break;
   }
 }
@@ -170,6 +188,40 @@ static void a1_on_midi(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg
   }
 }
 
+static void m2_on_joined(void *ud, const rtpmidi_midi2_peer *p) {
+  (void)p;
+  scen *sc = ud;
+  if (sc->freed[K_RUNTIME]) sc->late++;
+  if (++sc->joined2 == 2) sc->joined2_both = true;
+}
+
+static void m2_on_left(void *ud, const rtpmidi_midi2_peer *p, const char *reason) {
+  (void)p; (void)reason;
+  scen *sc = ud;
+  if (sc->freed[K_RUNTIME]) sc->late++;
+}
+
+static void m2client_on_midi(void *ud, const rtpmidi_midi2_peer *p, const uint8_t *msg, size_t len, double t,
+                             bool rec) {
+  (void)p; (void)msg; (void)len; (void)t; (void)rec;
+  scen *sc = ud;
+  if (gone(sc, K_M2CLIENT)) sc->late++;
+}
+
+static void m2host_on_midi(void *ud, const rtpmidi_midi2_peer *p, const uint8_t *msg, size_t len, double t,
+                           bool rec) {
+  (void)p; (void)t; (void)rec;
+  scen *sc = ud;
+  if (gone(sc, K_M2HOST)) {
+    sc->late++;
+    return;
+  }
+  if (sc->mode == MODE_MIDI2 && !sc->torn) {
+    CHECK(rtpmidi_midi2_send_midi(sc->n2[0], msg, len, NULL) >= 0);
+    teardown(sc);
+  }
+}
+
 static void in_on_message(void *ud, const uint8_t *msg, size_t len, double t) {
   (void)msg; (void)len; (void)t;
   scen *sc = ud;
@@ -217,7 +269,7 @@ static bool setup(scen *sc) {
     fprintf(stderr, "setup: MIDI sessions: %s\n", uv_err_name(r));
     return false;
   }
-  if (!sc->with_in) { /* the MIDI input takes the raw session's place */
+  if (sc->made[K_RAW]) {
     rtpmidi_session_config rc;
     memset(&rc, 0, sizeof rc);
     rc.peer_address = "127.0.0.1";
@@ -229,18 +281,41 @@ static bool setup(scen *sc) {
       return false;
     }
   }
-  rtpmidi_apple_config ac;
-  memset(&ac, 0, sizeof ac);
-  ac.recovery = true;
-  rtpmidi_apple_events e0 = {.on_midi = a0_on_midi, .on_joined = apple_on_joined, .on_left = apple_on_left};
-  rtpmidi_apple_events e1 = {.on_midi = a1_on_midi, .on_joined = apple_on_joined, .on_left = apple_on_left};
-  if (rtpmidi_apple_new(sc->rt, &ac, &e0, sc, &sc->a[0], NULL) ||
-      rtpmidi_apple_new(sc->rt, &ac, &e1, sc, &sc->a[1], NULL) || rtpmidi_apple_start(sc->a[0]) ||
-      rtpmidi_apple_start(sc->a[1]) || rtpmidi_apple_invite(sc->a[0], "127.0.0.1", rtpmidi_apple_port(sc->a[1]))) {
-    fprintf(stderr, "setup: AppleMIDI sessions\n");
-    return false;
+  if (sc->made[K_APPLE0]) {
+    rtpmidi_apple_config ac;
+    memset(&ac, 0, sizeof ac);
+    ac.recovery = true;
+    rtpmidi_apple_events e0 = {.on_midi = a0_on_midi, .on_joined = apple_on_joined, .on_left = apple_on_left};
+    rtpmidi_apple_events e1 = {.on_midi = a1_on_midi, .on_joined = apple_on_joined, .on_left = apple_on_left};
+    if (rtpmidi_apple_new(sc->rt, &ac, &e0, sc, &sc->a[0], NULL) ||
+        rtpmidi_apple_new(sc->rt, &ac, &e1, sc, &sc->a[1], NULL) || rtpmidi_apple_start(sc->a[0]) ||
+        rtpmidi_apple_start(sc->a[1]) ||
+        rtpmidi_apple_invite(sc->a[0], "127.0.0.1", rtpmidi_apple_port(sc->a[1]))) {
+      fprintf(stderr, "setup: AppleMIDI sessions\n");
+      return false;
+    }
+  } else {
+    sc->joined_both = true;
   }
-  if (sc->with_in) {
+  if (sc->made[K_M2HOST]) {
+    rtpmidi_midi2_config hc, cc;
+    memset(&hc, 0, sizeof hc);
+    memset(&cc, 0, sizeof cc);
+    hc.bind_address = cc.bind_address = "127.0.0.1";
+    cc.role = RTPMIDI_MIDI2_CLIENT;
+    rtpmidi_midi2_events he = {.on_midi = m2host_on_midi, .on_joined = m2_on_joined, .on_left = m2_on_left};
+    rtpmidi_midi2_events ce = {.on_midi = m2client_on_midi, .on_joined = m2_on_joined, .on_left = m2_on_left};
+    if (rtpmidi_midi2_new(sc->rt, &hc, &he, sc, &sc->n2[0], NULL) ||
+        rtpmidi_midi2_new(sc->rt, &cc, &ce, sc, &sc->n2[1], NULL) || rtpmidi_midi2_start(sc->n2[0]) ||
+        rtpmidi_midi2_start(sc->n2[1]) ||
+        rtpmidi_midi2_invite(sc->n2[1], "127.0.0.1", rtpmidi_midi2_port(sc->n2[0]), NULL, NULL, NULL)) {
+      fprintf(stderr, "setup: Network MIDI 2.0 sessions\n");
+      return false;
+    }
+  } else {
+    sc->joined2_both = true;
+  }
+  if (sc->made[K_IN]) {
     rtpmidi_midi_in_config ic;
     memset(&ic, 0, sizeof ic);
     ic.port.api = "jack";
@@ -255,6 +330,10 @@ static bool setup(scen *sc) {
   }
   if (!capi_run_until(&sc->loop, &sc->joined_both, 5000)) {
     fprintf(stderr, "setup: the AppleMIDI sessions did not join\n");
+    return false;
+  }
+  if (!capi_run_until(&sc->loop, &sc->joined2_both, 5000)) {
+    fprintf(stderr, "setup: the Network MIDI 2.0 sessions did not join\n");
     return false;
   }
   return true;
@@ -273,13 +352,22 @@ static void send_traffic(scen *sc) {
   if (sc->raw)
     CHECK_INT(rtpmidi_session_send(sc->raw, junk, sizeof junk, rtpmidi_session_media_time(sc->raw), false), 0);
   static const uint8_t cc[3] = {0xB0, 7, 100};
-  CHECK_INT(rtpmidi_apple_send(sc->a[0], cc, 3, NULL), 0);
-  CHECK_INT(rtpmidi_apple_flush(sc->a[0]), 0);
+  if (sc->made[K_APPLE0]) {
+    CHECK_INT(rtpmidi_apple_send(sc->a[0], cc, 3, NULL), 0);
+    CHECK_INT(rtpmidi_apple_flush(sc->a[0]), 0);
+  }
+  if (sc->made[K_M2HOST]) {
+    for (int i = 0; i < BURST; i++) {
+      uint8_t note[3] = {0x91, (uint8_t)(50 + i), 70};
+      CHECK_INT(rtpmidi_midi2_send_midi(sc->n2[1], note, 3, NULL), 1);
+    }
+    CHECK_INT(rtpmidi_midi2_send_midi(sc->n2[0], cc, 3, NULL), 1);
+  }
   /* queued for the end of this loop turn */
   static const uint8_t off[3] = {0x80, 40, 0};
   CHECK_INT(rtpmidi_midi_session_send(sc->m[0], off, 3, NULL), 0);
   CHECK_INT(rtpmidi_midi_session_send(sc->m[1], off, 3, NULL), 0);
-  CHECK_INT(rtpmidi_apple_send(sc->a[1], off, 3, NULL), 0);
+  if (sc->made[K_APPLE1]) CHECK_INT(rtpmidi_apple_send(sc->a[1], off, 3, NULL), 0);
 }
 
 static bool run_scenario(scen *sc) {
@@ -357,30 +445,40 @@ int main(int argc, char **argv) {
     fprintf(stderr, "RTPMIDI_TEST_MIDI_IN=1 but no MIDI input can be opened (no JACK server?)\n");
     return 77;
   }
-  /* Six of them: 720 orders a mode. */
-  int kinds[K_COUNT], n = 0;
-  for (int k = 0; k < K_COUNT; k++) {
-    if (k == (with_in ? K_RAW : K_IN)) continue;
-    kinds[n++] = k;
-  }
+  /* The sets (see the top): six objects, 720 orders a mode; five, 120. */
+  static const int set1[] = {K_RUNTIME, K_MIDI0, K_MIDI1, K_RAW, K_APPLE0, K_APPLE1};
+  static const int set1_in[] = {K_RUNTIME, K_MIDI0, K_MIDI1, K_IN, K_APPLE0, K_APPLE1};
+  static const int set2[] = {K_RUNTIME, K_MIDI0, K_MIDI1, K_M2HOST, K_M2CLIENT};
+  static const struct { const int *kinds; int n; enum mode third; } sets[] = {
+    {set1, 6, MODE_APPLE}, {set2, 5, MODE_MIDI2}};
   int scenarios = 0, passed = 0;
-  for (int mode = 0; mode < MODE_COUNT; mode++) {
-    int order[K_COUNT];
-    memcpy(order, kinds, sizeof order);
-    long index = 0;
-    do {
-      if (index++ % stride) continue;
-      scen *sc = calloc(1, sizeof *sc);
-      sc->mode = (enum mode)mode;
-      sc->order = order;
-      sc->n = n;
-      sc->with_in = with_in;
-      sc->freed[with_in ? K_RAW : K_IN] = true; /* not made */
-      scenarios++;
-      if (run_scenario(sc)) passed++;
-      free(sc);
-      if (check_failed_ > 50) break; /* enough to go on */
-    } while (next_permutation(order, n));
+  for (size_t set = 0; set < sizeof sets / sizeof sets[0]; set++) {
+    if (with_in && set > 0) break; /* the JACK variant: the set with the input only */
+    const int *kinds = with_in ? set1_in : sets[set].kinds;
+    int n = sets[set].n;
+    enum mode modes[3] = {MODE_QUEUED, MODE_MIDI, sets[set].third};
+    for (int mi = 0; mi < 3; mi++) {
+      int order[K_COUNT];
+      memcpy(order, kinds, (size_t)n * sizeof order[0]);
+      long index = 0;
+      do {
+        if (index++ % stride) continue;
+        scen *sc = calloc(1, sizeof *sc);
+        sc->mode = modes[mi];
+        sc->order = order;
+        sc->n = n;
+        sc->with_in = with_in;
+        for (int k = 0; k < K_COUNT; k++) sc->freed[k] = true; /* not made */
+        for (int i = 0; i < n; i++) {
+          sc->made[kinds[i]] = true;
+          sc->freed[kinds[i]] = false;
+        }
+        scenarios++;
+        if (run_scenario(sc)) passed++;
+        free(sc);
+        if (check_failed_ > 50) break; /* enough to go on */
+      } while (next_permutation(order, n));
+    }
   }
   printf("%d of %d teardown scenarios passed\n", passed, scenarios);
   return check_report();

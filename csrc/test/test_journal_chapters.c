@@ -492,6 +492,57 @@ static void test_whole(void) {
   free(h);
 }
 
+/* Journals sent by the Arduino AppleMIDI library, from the packets of its
+ * test harness (lathoub/Arduino-AppleMIDI-Library, test/Ethernet.h at
+ * 07a8f2dc: sysexMalformedTimingClock and noteOnOff), read through
+ * rmp_ej_parse as the Lua codec does. */
+static int n_seen;
+static rmp_ej_chan n_chan;
+static int keep_chan(void *ud, const rmp_ej_chan *c) {
+  (void)ud;
+  n_seen++;
+  n_chan = *c;
+  return 0;
+}
+
+static void test_captures(void) {
+  /* |S=1|Y=1|A=0|H=0|TOTCHAN=0| checkpoint 0x858B; system journal S=1, Q,
+   * LENGTH 5; chapter Q: S=1 N=1 D=0 C=1 T=0 TOP=0, CLOCK 0x0095 */
+  static const uint8_t q[] = { 0xc0, 0x85, 0x8b, 0x90, 0x05, 0xd0, 0x00, 0x95 };
+  rmp_ej_hdr hd;
+  rmp_ej_sys sd;
+  uint8_t *h = heap_copy(q, sizeof q);
+  n_seen = 0;
+  CHECK_INT(rmp_ej_parse(h, sizeof q, &hd, &sd, &cjd, keep_chan, NULL), (int)sizeof q);
+  CHECK(hd.s == 1 && hd.y == 1 && hd.a == 0 && hd.checkpoint == 0x858B);
+  CHECK_INT(sd.toc, RMP_EJ_SYS_Q);
+  CHECK_INT(sd.length, 5);
+  CHECK(sd.q.s == 1 && sd.q.n == 1 && sd.q.d == 0 && sd.q.c == 1 && sd.q.t == 0);
+  CHECK_INT(sd.q.clock, 0x95);
+  CHECK_INT(n_seen, 0);
+  free(h);
+  /* |S=0|Y=0|A=1|H=0|TOTCHAN=0| checkpoint 0x2734; channel 1 (CHAN 0),
+   * LENGTH 14, chapter N: B=0 LEN=2 LOW=5 HIGH=9, logs 61 and 63 at
+   * velocity 64 (S=1 Y=0), then the OFFBITS of notes 40..79 */
+  static const uint8_t n[] = { 0x20, 0x27, 0x34, 0x00, 0x0e, 0x08, 0x02, 0x59, 0xbd, 0x40,
+                               0xbf, 0x40, 0x15, 0xad, 0x5a, 0xdf, 0xa8 };
+  h = heap_copy(n, sizeof n);
+  n_seen = 0;
+  CHECK_INT(rmp_ej_parse(h, sizeof n, &hd, &sd, &cjd, keep_chan, NULL), (int)sizeof n);
+  CHECK(hd.s == 0 && hd.y == 0 && hd.a == 1 && hd.totchan == 0 && hd.checkpoint == 0x2734);
+  CHECK_INT(sd.toc, 0);
+  CHECK_INT(n_seen, 1);
+  CHECK(n_chan.chan == 0 && n_chan.length == 14 && n_chan.toc == RMP_EJ_TOC_N);
+  CHECK(n_chan.n.b == 0 && n_chan.n.count == 2 && n_chan.n.low == 5 && n_chan.n.high == 9);
+  CHECK(n_chan.n.log[0].s == 1 && n_chan.n.log[0].notenum == 61 && n_chan.n.log[0].y == 0 &&
+        n_chan.n.log[0].velocity == 64);
+  CHECK(n_chan.n.log[1].notenum == 63 && n_chan.n.log[1].velocity == 64);
+  CHECK_INT(n_chan.n.offbits[7], 0x5a); /* notes 57, 59, 60, 62 */
+  free(h);
+  CHECK(strcmp(rmp_ej_strerror(RMP_EJ_ETRUNC), "truncated") == 0);
+  CHECK(strcmp(rmp_ej_strerror(3), "ok") == 0);
+}
+
 /* Random bytes through every decoder: no crash, no over-read (ASan). */
 static void test_fuzz(void) {
   uint32_t x = 12345;
@@ -519,6 +570,7 @@ static void test_fuzz(void) {
 }
 
 int main(void) {
+  test_captures();
   test_header();
   test_p();
   test_c();

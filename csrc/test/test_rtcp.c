@@ -767,7 +767,14 @@ static void test_interval(void) {
   CHECK_INT((int)(avg * 1000), 109000);
 }
 
+static void test_strerror(void) {
+  CHECK(strcmp(rmp_rtcp_strerror(RMP_ERTCP_FIRST), "compound does not start with SR or RR") == 0);
+  CHECK(strcmp(rmp_rtcp_strerror(0), "ok") == 0);
+  CHECK(strcmp(rmp_rtcp_strerror(-1), "unknown error") == 0);
+}
+
 int main(void) {
+  test_strerror();
   test_parse_sr();
   test_parse_rr();
   test_parse_sdes();

@@ -4,10 +4,11 @@
 --   local apple = rtpmidi.AppleMidiSession{ name="lua", port=5004, accept="anyone" }
 --   function apple:incoming_midi(message, time, recovered, participant) end
 --   function apple:participant_joined(p) end
---   function apple:participant_left(p, reason) end   -- "bye", "timeout", "stopped", "disconnected"
+--   function apple:participant_left(p, reason) end   -- "bye", "timeout", "stopped", "disconnected", "restarted"
 --   apple:invite("10.0.0.2", 5004); apple:send_midi("\x90\x3c\x64")
 local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
+local options = require "rtpmidi.options"
 
 local AppleMidiSession = Class:extend()
 
@@ -16,59 +17,8 @@ AppleMidiSession.CALLBACKS = {
   "invitation_failed", "start", "stop",
 }
 
--- option -> checker kind
-local OPTIONS = {
-  name = "string", port = "port", bind_address = "string", accept = "accept",
-  ssrc = "ssrc", recovery = "boolean", reinvite = "boolean",
-  invite_tries = "count", invite_interval = "ms", ck_fast_count = "count0",
-  ck_fast_interval = "ms", ck_interval = "ms", timeout = "seconds", rs_interval = "ms",
-  guard_interval = "ms", jitter_buffer_size = "ms0", payload_budget = "budget",
-  max_sysex = "count", max_participants = "count", invitations_per_second = "rate",
-  journal_history = "history", jitter_buffer_packets = "slots",
-}
-AppleMidiSession.OPTIONS = OPTIONS
-
-local function bad(name, msg, level)
-  error(("bad argument '%s' (%s)"):format(name, msg), level or 4)
-end
-
-local function check_option(k, v)
-  local kind = OPTIONS[k]
-  if kind == "string" then
-    if type(v) ~= "string" then bad(k, "string expected, got " .. type(v)) end
-    if k == "name" and (#v == 0 or #v > 64) then bad(k, "session name of 1..64 octets expected") end
-  elseif kind == "port" then
-    if math.type(v) ~= "integer" or v < 0 or v > 65534 then
-      bad(k, "integer port 0..65534 expected (the data port is port+1), got " .. tostring(v))
-    end
-  elseif kind == "accept" then
-    if v == "anyone" or v == "none" then return end
-    if type(v) ~= "table" then bad(k, '"anyone", "none" or a list of addresses expected, got ' .. tostring(v)) end
-    for i, a in ipairs(v) do
-      if type(a) ~= "string" then bad(k, ("address %d: string expected, got %s"):format(i, type(a))) end
-    end
-  elseif kind == "ssrc" then
-    if math.type(v) ~= "integer" or v < 1 or v > 0xFFFFFFFF then bad(k, "integer 1..2^32-1 expected") end
-  elseif kind == "boolean" then
-    if type(v) ~= "boolean" then bad(k, "boolean expected, got " .. type(v)) end
-  elseif kind == "count" or kind == "count0" then
-    local min = kind == "count" and 1 or 0
-    if math.type(v) ~= "integer" or v < min then bad(k, ("integer >= %d expected, got %s"):format(min, tostring(v))) end
-  elseif kind == "ms" or kind == "seconds" then
-    if type(v) ~= "number" or not (v > 0) then bad(k, ("%s > 0 expected, got %s"):format(
-      kind == "ms" and "milliseconds" or "seconds", tostring(v))) end
-  elseif kind == "ms0" then
-    if type(v) ~= "number" or not (v >= 0) or v > 10000 then bad(k, "milliseconds 0..10000 expected, got " .. tostring(v)) end
-  elseif kind == "rate" then
-    if type(v) ~= "number" or not (v > 0) or v > 1e6 then bad(k, "invitations per second > 0 expected, got " .. tostring(v)) end
-  elseif kind == "history" then
-    if math.type(v) ~= "integer" or v < 1 or v > 32767 then bad(k, "integer 1..32767 (packets) expected, got " .. tostring(v)) end
-  elseif kind == "slots" then
-    if math.type(v) ~= "integer" or v < 2 or v > 32768 then bad(k, "integer 2..32768 (packets) expected, got " .. tostring(v)) end
-  elseif kind == "budget" then
-    if math.type(v) ~= "integer" or v < 16 or v > 1200 then bad(k, "integer 16..1200 expected, got " .. tostring(v)) end
-  end
-end
+-- The options, their kinds and defaults: rtpmidi.options.AppleMidiSession.
+AppleMidiSession.OPTIONS = options.AppleMidiSession
 
 --- AppleMidiSession{ name="rtpmidi", port=5004, accept="anyone", recovery=true, ... }
 -- Callbacks may be given in the table. Options (all optional):
@@ -79,36 +29,29 @@ end
 --   jitter_buffer_size (ms, 10), payload_budget (1200), max_sysex,
 --   max_participants (32), invitations_per_second (20), journal_history (packets, 512),
 --   jitter_buffer_packets (64)
-function AppleMidiSession:init(opts)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then bad("options", "table expected, got " .. type(opts)) end
-  local cfg = {}
-  for k, v in pairs(opts) do
-    if type(v) == "function" then
-      self[k] = v
-    elseif OPTIONS[k] then
-      check_option(k, v)
-      cfg[k] = v
-    else
-      bad(tostring(k), "unknown option")
-    end
-  end
-  cfg.name = cfg.name or "rtpmidi"
-  cfg.port = cfg.port or 5004
-  cfg.accept = cfg.accept or "anyone"
+-- The defaults in parentheses are the C core's, taken when the option is
+-- left out; port and jitter_buffer_size default here (options.lua).
+function AppleMidiSession:init(...)
+  local cfg = options.read(options.AppleMidiSession, self, select("#", ...), ...)
+  if self._core then self._core:close() end
+  self._core = options.create(options.AppleMidiSession, core.applemidi, cfg)
   self.config = cfg
 end
 
 function AppleMidiSession:check()
   if type(self.config) ~= "table" then
-    error("bad argument 'session' (call AppleMidiSession.init from your init)", 3)
+    options.raise("bad argument 'session' (call AppleMidiSession.init from your init)")
   end
   for _, name in ipairs(self.CALLBACKS) do
     local cb = self[name]
     if cb ~= nil and type(cb) ~= "function" then
-      bad(name, "callback must be a function, got " .. type(cb))
+      options.raise(("bad argument '%s' (callback must be a function, got %s)"):format(name, type(cb)))
     end
   end
+end
+
+local function bad(name, msg)
+  options.raise(("bad argument '%s' (%s)"):format(name, msg))
 end
 
 function AppleMidiSession:_open()
@@ -129,9 +72,9 @@ end
 -- outcome comes as participant_joined(p) or invitation_failed(address, port,
 -- reason), "unresolved" for a name without an IPv4 address.
 function AppleMidiSession:invite(host, port)
-  if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host), 3) end
+  if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host)) end
   if math.type(port) ~= "integer" or port < 1 or port > 65534 then
-    bad("port", "control port 1..65534 expected, got " .. tostring(port), 3)
+    bad("port", "control port 1..65534 expected, got " .. tostring(port))
   end
   if not started(self) then return not_started() end
   return self._core:invite(host, port)
@@ -147,7 +90,7 @@ end
 --- Ends the session with one participant (BY). p: a participant table.
 function AppleMidiSession:disconnect(p)
   if type(p) ~= "table" or math.type(p.id) ~= "integer" then
-    bad("participant", "a participant table expected", 3)
+    bad("participant", "a participant table expected")
   end
   if not started(self) then return false end
   return self._core:disconnect(p.id)
@@ -157,7 +100,7 @@ end
 -- Messages given in one loop turn leave together. true, or nil, err, code.
 function AppleMidiSession:send_midi(bytes)
   if type(bytes) ~= "string" then
-    bad("bytes", "string of MIDI bytes expected, got " .. type(bytes), 3)
+    bad("bytes", "string of MIDI bytes expected, got " .. type(bytes))
   end
   if not started(self) then return not_started() end
   return self._core:send_midi(bytes)

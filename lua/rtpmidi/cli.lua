@@ -17,11 +17,17 @@ commands:
   version     print the version
   help        this text
 
-Run `rtpmidi <command> --help` for a command's options. Exit codes: 0 done
+Run `rtpmidi help <command>` for a command's options. Exit codes: 0 done
 (Ctrl-C included), 1 a failure at run time, 2 a usage error.
 ]]
 
 local monitor = require "rtpmidi.monitor"
+
+-- A usage error: one line saying what is wrong, one saying where help is.
+local function usage_error(cmd, msg)
+  io.stderr:write("rtpmidi ", cmd, ": ", msg, "\n", "see `rtpmidi help ", cmd, "`\n")
+  return 2
+end
 local hex, describe_midi = monitor.hex, function(msg)
   if #msg ~= 3 then return "" end
   local kind = msg:byte(1) & 0xF0
@@ -51,11 +57,11 @@ function M.demo(args)
     if a == "--help" or a == "-h" then io.write(DEMO_HELP) return 0
     elseif a == "--port" then port = tonumber(args[i + 1]); i = i + 1
     elseif a == "--quiet" then quiet = true
-    else io.stderr:write("rtpmidi demo: unknown option ", a, "\n", DEMO_HELP) return 2 end
+    else return usage_error("demo", "unknown option " .. a) end
     i = i + 1
   end
   if not port or port < 1 or port > 65531 or port % 1 ~= 0 then
-    io.stderr:write("rtpmidi demo: --port needs a port number\n") return 2
+    return usage_error("demo", "--port needs a port number")
   end
   local control = rtpmidi.RTPControl()
   -- A phrase: a C major arpeggio up and down in 8th notes at 240 BPM, with
@@ -142,11 +148,18 @@ local function parse(args, spec)
     if o then
       if o.arg then
         local v = inline
-        if v == nil then i = i + 1; v = args[i] end
+        if v == nil then
+          i = i + 1
+          v = args[i]
+          -- `-a -v` is a forgotten value, not a host named "-v"
+          if v ~= nil and v:sub(1, 1) == "-" and #v > 1 then v = nil end
+        end
         if v == nil then return nil, ("option %s needs %s"):format(name, o.arg) end
-        if o.kind == "port" then
-          local n = math.tointeger(tonumber(v))
-          if not n or n < 1 or n > 65535 then return nil, ("option %s needs a port 1..65535, got '%s'"):format(name, v) end
+        if o.kind == "port" or o.kind == "port0" then
+          local n, lo = math.tointeger(tonumber(v)), o.kind == "port0" and 0 or 1
+          if not n or n < lo or n > 65535 then
+            return nil, ("option %s needs a port %d..65535, got '%s'"):format(name, lo, v)
+          end
           v = n
         elseif o.kind == "ms" then
           local n = tonumber(v)
@@ -172,10 +185,6 @@ local function parse(args, spec)
   return opts, positional
 end
 
-local function usage_error(cmd, msg, help)
-  io.stderr:write("rtpmidi ", cmd, ": ", msg, "\n\n", help)
-  return 2
-end
 
 local function failure(cmd, msg)
   io.stderr:write("rtpmidi ", cmd, ": ", tostring(msg), "\n")
@@ -274,8 +283,8 @@ end
 function M.list(args)
   local opts, err = parse(args, { { nil, "api", "api", arg = "API" } })
   if opts == "help" then io.write(LIST_HELP) return 0 end
-  if not opts then return usage_error("list", err, LIST_HELP) end
-  if #err > 0 then return usage_error("list", "unexpected argument " .. err[1], LIST_HELP) end
+  if not opts then return usage_error("list", err) end
+  if #err > 0 then return usage_error("list", "unexpected argument " .. err[1]) end
   return M.print_ports(opts.api)
 end
 
@@ -293,15 +302,15 @@ Ctrl-C ends the session cleanly: the peer gets an RTCP BYE (AppleMIDI: BY),
 every note still sounding on the output is turned off, and the exit code is 0.
 
   -a, --address HOST       the peer (host name or IP address)
-  -s, --send-port PORT     the peer's RTP port (5004); AppleMIDI: its control port
-  -r, --receive-port PORT  our RTP port (5004); RTCP uses the next one
+  -s, --send-port PORT     the peer's RTP port (5004; 0: receive only); AppleMIDI: its control port
+  -r, --receive-port PORT  our RTP port (5004; 0: send only); RTCP uses the next one
   -i, --input IN           MIDI input to send: a port name, part of one, or an index
   -o, --output OUT         MIDI output to play on (see `rtpmidi list`)
   -V, --virtual NAME       make virtual ports "NAME in" / "NAME out" for what -i/-o leave out
       --api API            MIDI API: alsa, jack (default: the first with ports)
   -L, --latency MS         played this long after it was sent, to absorb jitter (20)
   -b, --jitter-buffer MS   how long a packet may wait for reordering (10)
-      --no-journal         no recovery journal (RFC 6295 section 4): losses are not repaired
+  -j, --no-journal         no recovery journal (RFC 6295 section 4): losses are not repaired
       --applemidi NAME     speak Apple's session protocol as NAME (macOS, iOS, rtpMIDI):
                            invite HOST at -s PORT, or with no -a wait to be invited on -r PORT
   -l, --list               list the MIDI ports, as `rtpmidi list`
@@ -315,15 +324,15 @@ At the prompt, `session` is the session, `input` and `output` the MIDI ports,
 
 local STREAM_OPTIONS = {
   { "a", "address", "address", arg = "HOST" },
-  { "s", "send-port", "send_port", arg = "PORT", kind = "port" },
-  { "r", "receive-port", "receive_port", arg = "PORT", kind = "port" },
+  { "s", "send-port", "send_port", arg = "PORT", kind = "port0" },
+  { "r", "receive-port", "receive_port", arg = "PORT", kind = "port0" },
   { "i", "input", "input", arg = "IN" },
   { "o", "output", "output", arg = "OUT" },
   { "V", "virtual", "virtual", arg = "NAME" },
   { nil, "api", "api", arg = "API" },
   { "L", "latency", "latency", arg = "MS", kind = "ms" },
   { "b", "jitter-buffer", "jitter_buffer", arg = "MS", kind = "ms" },
-  { nil, "no-journal", "no_journal" },
+  { "j", "no-journal", "no_journal" },
   { nil, "applemidi", "applemidi", arg = "NAME" },
   { "l", "list", "list" },
   { "v", "verbose", "verbose" },
@@ -385,26 +394,36 @@ end
 function M.stream(args)
   local opts, rest = parse(args, STREAM_OPTIONS)
   if opts == "help" then io.write(STREAM_HELP) return 0 end
-  if not opts then return usage_error("stream", rest, STREAM_HELP) end
-  if #rest > 0 then return usage_error("stream", "unexpected argument " .. rest[1], STREAM_HELP) end
+  if not opts then return usage_error("stream", rest) end
+  if #rest > 0 then return usage_error("stream", "unexpected argument " .. rest[1]) end
   if opts.list then return M.print_ports(opts.api) end
   if not opts.address and not opts.applemidi then
-    return usage_error("stream", "-a HOST is needed (or --applemidi NAME to wait for invitations)", STREAM_HELP)
+    return usage_error("stream", "-a HOST is needed (or --applemidi NAME to wait for invitations)")
   end
   if opts.applemidi and (#opts.applemidi == 0 or #opts.applemidi > 64) then
-    return usage_error("stream", "--applemidi needs a session name of 1..64 octets", STREAM_HELP)
+    return usage_error("stream", "--applemidi needs a session name of 1..64 octets")
   end
   if opts.api then
     local known = false
     for _, a in ipairs(rtpmidi.midi_apis()) do known = known or a == opts.api end
     if not known then
       return usage_error("stream", ("--api: no MIDI API '%s' (built with: %s)"):format(opts.api,
-        table.concat(rtpmidi.midi_apis(), ", ")), STREAM_HELP)
+        table.concat(rtpmidi.midi_apis(), ", ")))
     end
   end
   local latency = opts.latency or 20
   local jitter = opts.jitter_buffer or 10
   local send_port, recv_port = opts.send_port or 5004, opts.receive_port or 5004
+  if opts.applemidi and (send_port == 0 or recv_port == 0) then
+    return usage_error("stream", "-s 0 / -r 0 (one direction only) are for RTP-MIDI, not --applemidi")
+  end
+  if send_port == 0 and recv_port == 0 then
+    return usage_error("stream", "-s 0 and -r 0 together leave nothing to stream")
+  end
+  if not opts.applemidi and send_port == recv_port and send_port ~= 0 and M.is_loopback(opts.address) then
+    return usage_error("stream", ("%s:%d is our own port: give the peer's port with -s or ours with -r")
+      :format(opts.address, send_port))
+  end
   local verbose = opts.verbose
   local log = function(...) io.stderr:write("rtpmidi stream: ", ...) io.stderr:write("\n") end
 
@@ -440,6 +459,8 @@ function M.stream(args)
       end,
       invitation_failed = function(_, address, port, reason)
         log(("invitation to %s:%d failed: %s"):format(tostring(address), port or 0, tostring(reason)))
+        -- the one peer this command was asked to reach is not there
+        if opts.address and #session:participants() == 0 then M.fail_stream() end
       end,
     }
   else
@@ -455,6 +476,8 @@ function M.stream(args)
       drop_call = function(self, _, reason, detail)
         self._dropped = true
         log(("peer %s: %s%s"):format(opts.address, reason, detail and detail ~= "" and (" (" .. detail .. ")") or ""))
+        -- a host that does not resolve (or sockets that cannot open) ends the command
+        if detail and (detail:find("^cannot resolve") or detail:find("^cannot open")) then M.fail_stream() end
       end,
     }
     session.midi_out = out  -- closed, all notes off first, when the session is removed
@@ -500,7 +523,7 @@ function M.stream(args)
 
   local core = require "rtpmidi.core"
   local status, repl, cancel_signals
-  local stopping = false
+  local stopping, exit_code = false, 0
   local function stop(why)
     if stopping then return end
     stopping = true
@@ -515,6 +538,10 @@ function M.stream(args)
     rtpmidi.after(100, function() core.stop_loop() end)
   end
   cancel_signals = on_stop_signals(stop)
+  M.fail_stream = function()
+    exit_code = 1
+    rtpmidi.after(0, function() stop() end)
+  end
   if not opts.no_status and core.isatty(1) then
     status = require("rtpmidi.term").status_line(function() return M.status_text(session) end, 1000)
   end
@@ -536,7 +563,12 @@ function M.stream(args)
     if inp then inp:close() end
     if out then out:close() end
   end
-  return 0
+  return exit_code
+end
+
+--- Whether host names this machine's loopback (where -s = -r is our own port).
+function M.is_loopback(host)
+  return host == "localhost" or host == "::1" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
 end
 
 -- monitor ---------------------------------------------------------------------
@@ -564,16 +596,16 @@ function M.monitor(args)
     { "x", "hex", "hex" },
   })
   if opts == "help" then io.write(MONITOR_HELP) return 0 end
-  if not opts then return usage_error("monitor", rest, MONITOR_HELP) end
-  if #rest ~= 1 then return usage_error("monitor", "one PORT expected", MONITOR_HELP) end
+  if not opts then return usage_error("monitor", rest) end
+  if #rest ~= 1 then return usage_error("monitor", "one PORT expected") end
   local port = math.tointeger(tonumber(rest[1]))
   if not port or port < 1 or port > 65534 then
-    return usage_error("monitor", "PORT must be 1..65534, got " .. rest[1], MONITOR_HELP)
+    return usage_error("monitor", "PORT must be 1..65534, got " .. rest[1])
   end
   local core = require "rtpmidi.core"
   local bind = opts.bind or "0.0.0.0"
   local okb, bad = pcall(core.udp, bind, 0)
-  if not okb then return usage_error("monitor", "--bind: " .. tostring(bad), MONITOR_HELP) end
+  if not okb then return usage_error("monitor", "--bind: " .. tostring(bad)) end
   if bad then bad:close() end
   local sockets = {}
   local function close_all() for _, s in ipairs(sockets) do s:close() end end
@@ -615,7 +647,7 @@ function M.monitor(args)
 end
 
 local RUN_HELP = [[
-usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--repl | --no-repl] [--status]
+usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--repl | --no-repl] [--status] [ARGS...]
 
 Runs a Lua script on the event loop until it stops the control, nothing is
 left to do, or Ctrl-C. With --watch, saving the script reloads it while its
@@ -625,7 +657,9 @@ and a reload finds them again by name; what the script assigns to them
 (callbacks, routes) is swapped in at once when it finishes. A version that
 fails to load or run leaves the previous one running and prints the error.
 
-Inside the script, `rtpmidi` is the module; its after/every timers belong to
+Arguments after the script that are not options of `run` (and every one
+after `--`) go to the script: as `...` and in the table `arg` (arg[0] is the
+script). Inside the script, `rtpmidi` is the module; its after/every timers belong to
 the script's current version and stop when a newer version takes over.
 
 When standard input is a terminal (or with --repl), a Lua prompt evaluates
@@ -637,27 +671,31 @@ control holds.
 
 function M.run(args)
   local path, watch, interval, repl_opt, status_opt
+  local script_args = {}
   local i = 1
   while i <= #args do
     local a = args[i]
-    if a == "--help" or a == "-h" then io.write(RUN_HELP) return 0
+    if a == "--" and path then
+      table.move(args, i + 1, #args, #script_args + 1, script_args)
+      break
+    elseif a == "--help" or a == "-h" then io.write(RUN_HELP) return 0
     elseif a == "--watch" or a == "-w" then watch = true
     elseif a == "--interval" then
       interval = tonumber(args[i + 1]); i = i + 1
-      if not interval or interval < 1 then return usage_error("run", "--interval needs milliseconds >= 1", RUN_HELP) end
+      if not interval or interval < 1 then return usage_error("run", "--interval needs milliseconds >= 1") end
     elseif a == "--repl" then repl_opt = true
     elseif a == "--no-repl" then repl_opt = false
     elseif a == "--status" then status_opt = true
-    elseif a:sub(1, 1) == "-" then
-      return usage_error("run", "unknown option " .. a, RUN_HELP)
+    elseif not path and a:sub(1, 1) == "-" then
+      return usage_error("run", "unknown option " .. a)
     elseif not path then path = a
-    else return usage_error("run", "one script at a time", RUN_HELP) end
+    else script_args[#script_args + 1] = a end
     i = i + 1
   end
-  if not path then return usage_error("run", "a script is needed", RUN_HELP) end
+  if not path then return usage_error("run", "a script is needed") end
   local core = require "rtpmidi.core"
   local Live = require "rtpmidi.live"
-  local live = Live.new(path)
+  local live = Live.new(path, { args = script_args })
   local ok, err = live:load()
   if not ok then
     io.stderr:write("rtpmidi run: ", tostring(err), "\n")
@@ -712,6 +750,15 @@ function M.main(args)
   args = args or {}
   local cmd = args[1]
   local rest = table.move(args, 2, #args, 1, {})
+  if cmd == "help" and rest[1] then
+    local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor }
+    local f = commands[rest[1]]
+    if not f then
+      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, stream)\n")
+      return 2
+    end
+    return f{ "--help" }
+  end
   if cmd == nil or cmd == "help" or cmd == "--help" or cmd == "-h" then
     io.write(USAGE)
     return cmd == nil and 2 or 0
@@ -729,7 +776,7 @@ function M.main(args)
   elseif cmd == "monitor" then
     return M.monitor(rest)
   end
-  io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\n", USAGE)
+  io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\nsee `rtpmidi help`\n")
   return 2
 end
 

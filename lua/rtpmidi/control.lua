@@ -60,6 +60,11 @@ function RTPControl:get_session(cookie)
   return self.sessions[cookie]
 end
 
+-- Callbacks may call any method of the control for any session, their own
+-- included (stop it, remove it, restart it, stop everything): after each call
+-- that runs callbacks, a method checks again what it holds (the session may
+-- be gone, or stopped) before going on.
+
 -- Returns true, or nil, message, code when the sockets cannot be opened.
 function RTPControl:start_session(cookie)
   local s = lookup(self, cookie)
@@ -74,6 +79,10 @@ end
 function RTPControl:stop_session(cookie)
   local s = lookup(self, cookie)
   if not s._core:started() then return true end
+  -- The core's stop runs callbacks (participant_left "stopped", what the
+  -- jitter buffer holds): there the session says it is not started, so a
+  -- stop_session or remove_session from one does not stop it twice, and
+  -- the stop callback runs once, after the stop.
   s._core:stop()
   if s._silence then s:_silence() end
   callback(s, "stop")
@@ -83,11 +92,16 @@ end
 function RTPControl:remove_session(cookie)
   local s = lookup(self, cookie)
   self:stop_session(cookie)
-  if s.close_devices then s:close_devices() end
-  s._core:close()
-  s._core = nil
-  s.cookie = nil
+  -- the stop callback may have removed it already
+  if self.sessions[cookie] ~= s then return s end
   self.sessions[cookie] = nil
+  s.cookie = nil
+  if s.close_devices then s:close_devices() end
+  -- close stops a session that the stop callback started again (without
+  -- callbacks of the control: it is no longer registered)
+  local c = s._core
+  s._core = nil
+  c:close()
   return s
 end
 
@@ -96,9 +110,12 @@ end
 function RTPControl:start()
   check_self(self)
   local first_err, first_code
-  for cookie in pairs(self.sessions) do
-    local ok, err, code = self:start_session(cookie)
-    if not ok and not first_err then first_err, first_code = err, code end
+  -- over a copy: callbacks may add and remove sessions
+  for _, cookie in ipairs(self:cookies()) do
+    if self.sessions[cookie] then
+      local ok, err, code = self:start_session(cookie)
+      if not ok and not first_err then first_err, first_code = err, code end
+    end
   end
   if first_err then return nil, first_err, first_code end
   return true
@@ -107,7 +124,9 @@ end
 -- Stops every session and makes run() return.
 function RTPControl:stop()
   check_self(self)
-  for cookie in pairs(self.sessions) do self:stop_session(cookie) end
+  for _, cookie in ipairs(self:cookies()) do
+    if self.sessions[cookie] then self:stop_session(cookie) end
+  end
   core.stop_loop()
 end
 

@@ -12,6 +12,7 @@ local M = {
   set_jack_server = require("rtpmidi.midi").set_jack_server,
   MidiSession = require "rtpmidi.midisession",
   AppleMidiSession = require "rtpmidi.applemidi",
+  Midi2Session = require "rtpmidi.midi2",
   codec = require "rtpmidi.codec",
   Tempo = require "rtpmidi.tempo",
 }

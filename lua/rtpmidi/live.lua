@@ -20,6 +20,7 @@ function Live.new(path, opts)
     objects = {},          -- name -> real object, across reloads
     generation = nil,      -- the running version: { timers = {...}, names = {...} }
     log = opts.log or function(msg) io.stderr:write(msg, "\n") end,
+    args = opts.args or {},  -- the script's arguments: `...` and `arg`
     version = 0,
   }, Live)
 end
@@ -115,10 +116,11 @@ function Live:load()
   local gen = { timers = {}, names = {}, created = {} }
   local pending = {}
   local env = self:environment(gen, pending)
+  env.arg = table.move(self.args, 1, #self.args, 1, { [0] = self.path })
   local chunk, err = load(source, "@" .. self.path, "t", env)
   local ok = chunk ~= nil
   if ok then
-    ok, err = xpcall(chunk, debug.traceback)
+    ok, err = xpcall(chunk, debug.traceback, table.unpack(self.args))
   end
   if not ok then
     cancel_all(gen.timers)

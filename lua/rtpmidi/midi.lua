@@ -10,11 +10,12 @@
 -- opened (no such port, no server); wrong arguments raise.
 local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
+local options = require "rtpmidi.options"
 
 local M = {}
 
-local function bad(name, msg, level)
-  error(("bad argument '%s' (%s)"):format(name, msg), level or 4)
+local function bad(name, msg)
+  options.raise(("bad argument '%s' (%s)"):format(name, msg))
 end
 
 -- Like Class's constructor, but init may fail at run time: then the call
@@ -26,9 +27,9 @@ local function open_call(cls, ...)
   return obj
 end
 
-local function port_class(options)
+local function port_class(set)
   local cls = Class:extend()
-  cls.OPTIONS = options
+  cls.OPTIONS = set
   function cls:extend(fields)
     local sub = Class.extend(self, fields)
     sub.__call = open_call
@@ -37,28 +38,8 @@ local function port_class(options)
   return setmetatable(cls, { __index = Class, __call = open_call })
 end
 
--- Copies the options into a config for the core, and functions (callbacks
--- such as on_message) onto the object. Unknown options raise.
-local function configure(self, opts, options)
-  if type(opts) ~= "table" then bad("options", "table expected, got " .. type(opts)) end
-  local cfg = {}
-  for k, v in pairs(opts) do
-    if type(v) == "function" then
-      self[k] = v
-    elseif options[k] then
-      cfg[k] = v
-    else
-      bad(tostring(k), "unknown option")
-    end
-  end
-  if cfg.port ~= nil and type(cfg.port) ~= "string" and math.type(cfg.port) ~= "integer" then
-    bad("port", "port name or index expected, got " .. type(cfg.port))
-  end
-  return cfg
-end
-
 local function list(kind, api)
-  if api ~= nil and type(api) ~= "string" then bad("api", "string expected, got " .. type(api), 3) end
+  if api ~= nil and type(api) ~= "string" then bad("api", "string expected, got " .. type(api)) end
   return core.midi_ports(kind, api)
 end
 
@@ -68,23 +49,20 @@ function M.apis() return core.midi_apis() end
 --- Selects the JACK server that JACK clients opened from now on use (the
 -- JACK_DEFAULT_SERVER variable); nil: the default server.
 function M.set_jack_server(name)
-  if name ~= nil and type(name) ~= "string" then bad("name", "string expected, got " .. type(name), 3) end
+  if name ~= nil and type(name) ~= "string" then bad("name", "string expected, got " .. type(name)) end
   core.midi_set_jack_server(name)
 end
 
 -- MidiIn ---------------------------------------------------------------------
 
-local MidiIn = port_class{
-  api = true, port = true, virtual = true, client = true, port_name = true,
-  sysex = true, clock = true, active_sensing = true, queue_size = true,
-}
+local MidiIn = port_class(options.MidiIn)
 M.MidiIn = MidiIn
 
 --- MidiIn{ api=, port=, virtual=, client=, port_name=, sysex=true, clock=true,
 --          active_sensing=false, queue_size=262144, on_message=function(self, bytes, time) end }
-function MidiIn:init(opts)
-  local cfg = configure(self, opts, self.OPTIONS)
-  local port, err, code = core.midi_in(cfg, self)
+function MidiIn:init(...)
+  local cfg = options.read(options.MidiIn, self, select("#", ...), ...)
+  local port, err, code = options.create(options.MidiIn, core.midi_in, cfg, self)
   if not port then return nil, err, code end
   self._port = port
   return true
@@ -103,18 +81,15 @@ function MidiIn:port_name() return self._port:port_name() end
 
 -- MidiOut --------------------------------------------------------------------
 
-local MidiOut = port_class{
-  api = true, port = true, virtual = true, client = true, port_name = true,
-  latency = true, max_pending = true, realtime = true,
-}
+local MidiOut = port_class(options.MidiOut)
 M.MidiOut = MidiOut
 
 --- MidiOut{ api=, port=, virtual=, client=, port_name=, latency=0, max_pending=65536, realtime=true }
 -- realtime: the thread that plays scheduled messages asks for real-time
 -- scheduling (SCHED_FIFO 5, below JACK's) and goes on without when refused.
-function MidiOut:init(opts)
-  local cfg = configure(self, opts, self.OPTIONS)
-  local port, err, code = core.midi_out(cfg)
+function MidiOut:init(...)
+  local cfg = options.read(options.MidiOut, self, select("#", ...), ...)
+  local port, err, code = options.create(options.MidiOut, core.midi_out, cfg)
   if not port then return nil, err, code end
   self._port = port
   return true
@@ -142,7 +117,7 @@ function MidiOut:all_notes_off()
 end
 
 function MidiOut:set_latency(ms)
-  if type(ms) ~= "number" or ms < 0 then bad("latency", "milliseconds >= 0 expected, got " .. tostring(ms), 3) end
+  if type(ms) ~= "number" or ms < 0 then bad("latency", "milliseconds >= 0 expected, got " .. tostring(ms)) end
   self._port:set_latency(ms)
 end
 function MidiOut:latency() return self._port:latency() end

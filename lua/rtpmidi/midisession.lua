@@ -2,62 +2,27 @@
 -- sends; incoming_midi(message, time, recovered) receives, once per message.
 local core = require "rtpmidi.core"
 local RTPSession = require "rtpmidi.session"
+local options = require "rtpmidi.options"
 
 local MidiSession = RTPSession:extend()
 
 MidiSession.CALLBACKS = { "incoming_midi", "start", "stop", "drop_call" }
-
-local EXTRA = { "latency", "recovery", "payload_budget", "max_sysex", "journal_history", "api", "device_in",
-                "device_out" }
-MidiSession.OPTIONS_SET = {}
-for k in pairs(RTPSession.OPTIONS_SET) do MidiSession.OPTIONS_SET[k] = true end
-for _, k in ipairs(EXTRA) do MidiSession.OPTIONS_SET[k] = true end
-
-local function bad(name, msg)
-  error(("bad argument '%s' (%s)"):format(name, msg), 4)
-end
+-- The options, their kinds and defaults: rtpmidi.options.MidiSession.
+MidiSession.OPTIONS = options.MidiSession
 
 -- MidiSession{ peer_address=, sending_port=, receiving_port=, latency=20,
 --              jitter_buffer_size=10, recovery=true, payload=97, ... }
 -- or MidiSession(peer_address, sending_port, receiving_port, latency, jitter_buffer_size)
-function MidiSession:init(peer_address, sending_port, receiving_port, latency, jitter_buffer_size)
-  local opts
-  if type(peer_address) == "table" then
-    opts = {}
-    for k, v in pairs(peer_address) do opts[k] = v end
-  else
-    opts = { peer_address = peer_address, sending_port = sending_port, receiving_port = receiving_port,
-             latency = latency, jitter_buffer_size = jitter_buffer_size }
-  end
-  if opts.payload == nil then opts.payload = 97 end
-  RTPSession.init(self, opts)
-  local cfg = self.config
-  local lat = opts.latency
-  if lat == nil then lat = 20 end
-  if type(lat) ~= "number" or lat < 0 then bad("latency", "milliseconds >= 0 expected, got " .. tostring(lat)) end
-  local recovery = opts.recovery
-  if recovery == nil then recovery = true end
-  if type(recovery) ~= "boolean" then bad("recovery", "boolean expected, got " .. type(recovery)) end
-  for _, k in ipairs{ "payload_budget", "max_sysex" } do
-    local v = opts[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
-      bad(k, "positive integer expected, got " .. tostring(v))
-    end
-    cfg[k] = v
-  end
-  local jh = opts.journal_history
-  if jh ~= nil and (math.type(jh) ~= "integer" or jh < 1 or jh > 32767) then
-    bad("journal_history", "integer 1..32767 (packets) expected, got " .. tostring(jh))
-  end
-  cfg.journal_history = jh
-  cfg.latency, cfg.recovery = lat, recovery
-  if opts.api ~= nil and type(opts.api) ~= "string" then bad("api", "string expected, got " .. type(opts.api)) end
-  cfg.api = opts.api
+function MidiSession:init(...)
+  local cfg = options.read(options.MidiSession, self, select("#", ...), ...)
+  if self._core then self._core:close() end
+  self._core = options.create(options.MidiSession, core.midi_session, cfg)
+  self.config = cfg
   -- devices given at creation open now; a failure raises, naming the option
   for _, k in ipairs{ "device_in", "device_out" } do
-    if opts[k] ~= nil then
-      local ok, err = self["set_" .. k](self, opts[k])
-      if not ok then bad(k, err) end
+    if cfg[k] ~= nil then
+      local ok, err = self["set_" .. k](self, cfg[k])
+      if not ok then options.raise(("bad argument '%s' (%s)"):format(k, err)) end
     end
   end
 end

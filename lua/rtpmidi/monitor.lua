@@ -1,7 +1,8 @@
 -- Readable one-line descriptions of what crosses the wire: MIDI messages,
 -- RTP-MIDI packets (RFC 6295: the command section and the recovery journal's
 -- table of contents), RTCP compound packets (RFC 3550) and AppleMIDI session
--- commands. Used by `rtpmidi monitor`; pure functions on strings.
+-- commands. Used by `rtpmidi monitor`; pure functions on strings. The
+-- packets are read by rtpmidi.codec, i.e. by the parsers the sessions use.
 local codec = require "rtpmidi.codec"
 
 local M = {}
@@ -53,46 +54,29 @@ end
 local CHAPTERS = { "P", "C", "M", "W", "N", "E", "T", "A" }
 local SYS_CHAPTERS = { "D", "V", "Q", "F", "X" }
 
---- The recovery journal's header and tables of contents (RFC 6295 section
--- 5 and appendix A): "journal 23 octets, checkpoint 1234, channels 1
--- [N], system [V]" and its flags (S: single-packet loss, H: enhanced
--- Chapter C). Raw journals are parsed here; nothing is repaired.
-function M.describe_journal(j)
-  if #j < 3 then return ("journal %d octets (truncated)"):format(#j) end
-  local h, checkpoint = string.unpack(">B I2", j)
-  local s, y, a, hh = h >> 7 & 1, h >> 6 & 1, h >> 5 & 1, h >> 4 & 1
-  local totchan = (h & 0x0F) + 1
-  local parts = { ("journal %d octets, checkpoint %d"):format(#j, checkpoint) }
-  local flags = {}
-  if s == 1 then flags[#flags + 1] = "S" end
-  if hh == 1 then flags[#flags + 1] = "H" end
-  local pos = 4
-  if y == 1 then
-    if #j < pos + 1 then return table.concat(parts, ", ") .. ", system journal truncated" end
-    local w = string.unpack(">I2", j, pos)
-    local toc = {}
-    for i, name in ipairs(SYS_CHAPTERS) do
-      if w >> (15 - i) & 1 == 1 then toc[#toc + 1] = name end
-    end
-    parts[#parts + 1] = "system [" .. table.concat(toc) .. "]"
-    pos = pos + math.max(2, w & 0x3FF)
+local function toc(t, names)
+  local out = {}
+  for _, name in ipairs(names) do
+    if t[name] then out[#out + 1] = name end
   end
-  if a == 1 then
+  return table.concat(out)
+end
+
+--- The recovery journal as rtpmidi.codec.decode_midi_payload decodes it
+-- (RFC 6295 section 5 and appendices A and B), in one line: "journal 23
+-- octets, checkpoint 1234, system [Q], channel 1 [N] 10 [PC], flags SH"
+-- (S: single-packet loss, H: enhanced Chapter C).
+function M.describe_journal(j)
+  if j.error then return ("journal %d octets (%s)"):format(#j.raw, j.error) end
+  local parts = { ("journal %d octets, checkpoint %d"):format(#j.raw, j.checkpoint) }
+  if j.system then parts[#parts + 1] = "system [" .. toc(j.system, SYS_CHAPTERS) .. "]" end
+  if #j.channels > 0 then
     local chans = {}
-    for _ = 1, totchan do
-      if #j < pos + 2 then chans[#chans + 1] = "truncated"; break end
-      local w, toc_bits = string.unpack(">I2 B", j, pos)
-      local chan = (w >> 11 & 0x0F) + 1
-      local toc = {}
-      for i, name in ipairs(CHAPTERS) do
-        if toc_bits >> (8 - i) & 1 == 1 then toc[#toc + 1] = name end
-      end
-      chans[#chans + 1] = ("%d [%s]"):format(chan, table.concat(toc))
-      pos = pos + math.max(3, w & 0x3FF)
-    end
+    for _, c in ipairs(j.channels) do chans[#chans + 1] = ("%d [%s]"):format(c.chan + 1, toc(c, CHAPTERS)) end
     parts[#parts + 1] = "channel " .. table.concat(chans, " ")
   end
-  if #flags > 0 then parts[#parts + 1] = "flags " .. table.concat(flags) end
+  local flags = (j.s and "S" or "") .. (j.h and "H" or "")
+  if flags ~= "" then parts[#parts + 1] = "flags " .. flags end
   return table.concat(parts, ", ")
 end
 
@@ -103,70 +87,40 @@ local APPLE = {
 
 --- An AppleMIDI session packet (0xFFFF signature), or nil when it is not one.
 function M.describe_applemidi(data)
-  if #data < 4 or data:byte(1) ~= 0xFF or data:byte(2) ~= 0xFF then return nil end
-  if codec.decode_applemidi then
-    local t = codec.decode_applemidi(data)
-    if t and t.command then
-      local fields = {}
-      for k, v in pairs(t) do
-        if k ~= "command" then fields[#fields + 1] = k .. "=" .. tostring(v) end
-      end
-      table.sort(fields)
-      return ("AppleMIDI %s (%s) %s"):format(t.command, APPLE[t.command] or "?", table.concat(fields, " "))
-    end
+  if data:sub(1, 2) ~= "\xFF\xFF" then return nil end
+  local t, err = codec.decode_applemidi(data)
+  if not t then return ("AppleMIDI, %d octets (%s)"):format(#data, err) end
+  local what = ("AppleMIDI %s (%s)"):format(t.command, APPLE[t.command])
+  if t.command == "CK" then
+    local ts = t.timestamps
+    return ("%s ssrc 0x%08x count %d timestamps %d %d %d"):format(what, t.ssrc, t.count, ts[1], ts[2], ts[3])
+  elseif t.command == "RS" then
+    return ("%s ssrc 0x%08x seq %d"):format(what, t.ssrc, t.seq)
   end
-  local cmd = data:sub(3, 4)
-  local what = ("AppleMIDI %s (%s)"):format(cmd:match("^%u%u$") and cmd or M.hex(cmd), APPLE[cmd] or "unknown command")
-  if (cmd == "IN" or cmd == "OK" or cmd == "NO" or cmd == "BY") and #data >= 16 then
-    local version, token, ssrc = string.unpack(">I4 I4 I4", data, 5)
-    local name = data:sub(17):match("^([^%z]*)")
-    return ("%s version %d token 0x%08x ssrc 0x%08x%s"):format(what, version, token, ssrc,
-      name ~= "" and (" name %q"):format(name) or "")
-  elseif cmd == "CK" and #data >= 36 then
-    local ssrc, count = string.unpack(">I4 B", data, 5)
-    local ts = { string.unpack(">I8 I8 I8", data, 13) }
-    return ("%s ssrc 0x%08x count %d timestamps %d %d %d"):format(what, ssrc, count, ts[1], ts[2], ts[3])
-  elseif cmd == "RS" and #data >= 12 then
-    local ssrc, seq = string.unpack(">I4 I4", data, 5)
-    return ("%s ssrc 0x%08x seq %d"):format(what, ssrc, seq >> 16)
-  end
-  return ("%s %d octets"):format(what, #data)
+  return ("%s version %d token 0x%08x ssrc 0x%08x%s"):format(what, t.version, t.token, t.ssrc,
+    t.name and (" name %q"):format(t.name) or "")
 end
 
-local RTCP = { [200] = "SR", [201] = "RR", [202] = "SDES", [203] = "BYE", [204] = "APP" }
-
---- An RTCP compound packet, or nil when it is not one.
+--- An RTCP compound packet (a second octet of 192..223, RFC 5761 section
+-- 4), or nil when it is not one.
 function M.describe_rtcp(data)
-  if #data < 8 or data:byte(1) >> 6 ~= 2 or not RTCP[data:byte(2)] then return nil end
-  local parts, pos = {}, 1
-  while pos + 3 <= #data do
-    local b0, pt, len = string.unpack(">B B I2", data, pos)
-    local size = (len + 1) * 4
-    local name = RTCP[pt] or ("type " .. pt)
-    local count = b0 & 0x1F
-    local body = data:sub(pos + 4, pos + size - 1)
-    if pt == 200 or pt == 201 then
-      local ssrc = #body >= 4 and string.unpack(">I4", body) or 0
-      parts[#parts + 1] = ("%s ssrc 0x%08x, %d report block(s)"):format(name, ssrc, count)
-    elseif pt == 202 and #body >= 4 then
-      local items, p = {}, 5
-      while p + 1 <= #body do
-        local t, l = body:byte(p, p + 1)
-        if t == 0 then break end
-        local k = ({ "cname", "name", "email", "phone", "loc", "tool", "note", "priv" })[t] or tostring(t)
-        items[#items + 1] = ("%s=%q"):format(k, body:sub(p + 2, p + 1 + l))
-        p = p + 2 + l
-      end
+  local pt = data:byte(2)
+  if not pt or pt < 192 or pt > 223 then return nil end
+  local list, err = codec.decode_rtcp(data)
+  if not list then return ("RTCP, %d octets (%s)"):format(#data, err) end
+  local parts = {}
+  for _, p in ipairs(list) do
+    if p.type == "SR" or p.type == "RR" then
+      parts[#parts + 1] = ("%s ssrc 0x%08x, %d report block(s)"):format(p.type, p.ssrc, #p.reports)
+    elseif p.type == "SDES" then
+      local items = {}
+      for _, it in ipairs(p.items) do items[#items + 1] = ("%s=%q"):format(it.type, it.value) end
       parts[#parts + 1] = "SDES " .. table.concat(items, " ")
-    elseif pt == 203 then
-      local reason = ""
-      local rp = count * 4 + 1
-      if #body > rp then reason = body:sub(rp + 1, rp + body:byte(rp)) end
-      parts[#parts + 1] = ("BYE %d source(s)%s"):format(count, reason ~= "" and (" %q"):format(reason) or "")
+    elseif p.type == "BYE" then
+      parts[#parts + 1] = ("BYE %d source(s)%s"):format(#p.ssrcs, p.reason and (" %q"):format(p.reason) or "")
     else
-      parts[#parts + 1] = name
+      parts[#parts + 1] = p.type or ("type " .. p.pt)
     end
-    pos = pos + size
   end
   return "RTCP " .. table.concat(parts, "; ")
 end

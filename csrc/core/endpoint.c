@@ -1,0 +1,314 @@
+/* One UDP endpoint for every session kind (endpoint.h). */
+#include "endpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef __linux__
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
+struct rmc_endpoint {
+  uv_udp_t udp;
+  rtpmidi_runtime *rt;
+  const rmc_endpoint_ops *ops;
+  void *owner;          /* NULL once closed */
+  int family, port;
+  uint64_t send_errors;
+};
+
+typedef struct send_req {
+  uv_udp_send_t req;
+  uint8_t data[];
+} send_req;
+
+void rmc_addr_from_sockaddr(const struct sockaddr *sa, rmp_addr *out) {
+  if (sa && sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    *out = rmp_addr_v4((const uint8_t *)&in->sin_addr, ntohs(in->sin_port));
+  } else if (sa && sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    *out = rmp_addr_v6((const uint8_t *)&in6->sin6_addr, ntohs(in6->sin6_port), in6->sin6_scope_id);
+  } else {
+    memset(out, 0, sizeof *out);
+  }
+}
+
+int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage *ss) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  /* Only the address that is filled in is cleared: this runs for every
+   * datagram sent, and sockaddr_storage is 128 octets. */
+  ss->ss_family = AF_UNSPEC;
+  if (family == RMP_AF_INET) {
+    const uint8_t *v4 = a->family == RMP_AF_INET ? a->ip
+                        : (a->family == RMP_AF_INET6 && !memcmp(a->ip, mapped, 12)) ? a->ip + 12 : NULL;
+    if (!v4) return 0;
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    memset(in, 0, sizeof *in);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(a->port);
+    memcpy(&in->sin_addr, v4, 4);
+    return (int)sizeof *in;
+  }
+  if (family == RMP_AF_INET6 && a->family != RMP_AF_NONE) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    memset(in6, 0, sizeof *in6);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(a->port);
+    if (a->family == RMP_AF_INET) {
+      memcpy(&in6->sin6_addr, mapped, 12);
+      memcpy((uint8_t *)&in6->sin6_addr + 12, a->ip, 4);
+    } else {
+      memcpy(&in6->sin6_addr, a->ip, 16);
+      in6->sin6_scope_id = a->scope;
+    }
+    return (int)sizeof *in6;
+  }
+  return 0;
+}
+
+/* ---- errors ---- */
+
+/* Reads the socket's error queue (IP_RECVERR): each entry is an ICMP error
+ * about a datagram we sent, with that datagram's destination in msg_name
+ * (ip(7), IP_RECVERR). Reported one by one; without entries, once with no
+ * destination. Returns false when the owner closed the endpoint meanwhile. */
+static bool report_errors(rmc_endpoint *ep, int err) {
+  bool any = false;
+#ifdef __linux__
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&ep->udp, &fd) == 0) {
+    /* A bound number of entries: the queue would otherwise keep the socket
+     * readable for ever. */
+    for (int i = 0; i < 64; i++) {
+      struct sockaddr_storage dest;
+      char data[64], control[512];
+      struct iovec iov = {data, sizeof data};
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      memset(&dest, 0, sizeof dest);
+      msg.msg_name = &dest;
+      msg.msg_namelen = sizeof dest;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+      int e = err;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+          const struct sock_extended_err *ee = (const struct sock_extended_err *)CMSG_DATA(c);
+          if (ee->ee_errno) e = -(int)ee->ee_errno;
+        }
+      }
+      if (!ep->owner) continue; /* drained for a closed endpoint */
+      any = true;
+      rmp_addr d;
+      rmc_addr_from_sockaddr((struct sockaddr *)&dest, &d);
+      if (ep->ops->error) ep->ops->error(ep->owner, ep, e, d.family ? &d : NULL);
+    }
+  }
+#endif
+  if (!any && ep->owner && ep->ops->error) ep->ops->error(ep->owner, ep, err, NULL);
+  return ep->owner != NULL;
+}
+
+static bool is_icmp_error(int r) {
+  return r == UV_ECONNREFUSED || r == UV_EHOSTUNREACH || r == UV_ENETUNREACH;
+}
+
+static void on_sent(uv_udp_send_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* Sends now after a first attempt (uv_udp_try_send or sendmmsg) returned r. */
+static int send_after(rmc_endpoint *ep, const uint8_t *buf, size_t len, const struct sockaddr *to, int r) {
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  if (is_icmp_error(r)) {
+    /* An ICMP error of an earlier datagram, reported on this send. */
+    if (!report_errors(ep, r) || uv_is_closing((uv_handle_t *)&ep->udp)) return UV_ENOTCONN;
+    r = uv_udp_try_send(&ep->udp, &b, 1, to);
+  }
+  if (r == UV_EAGAIN) {
+    /* The socket buffer is full: libuv sends a copy when it can. */
+    send_req *req = malloc(sizeof *req + len);
+    if (!req) {
+      r = UV_ENOMEM;
+    } else {
+      memcpy(req->data, buf, len);
+      b = uv_buf_init((char *)req->data, (unsigned)len);
+      r = uv_udp_send(&req->req, &ep->udp, &b, 1, to, on_sent);
+      if (r) free(req);
+    }
+  }
+  if (r < 0) ep->send_errors++;
+  return r < 0 ? r : 0;
+}
+
+/* A queued datagram that did not leave in a batch (runtime.c): its sender
+ * was told "sent", so a failure reaches ops->error. */
+static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const struct sockaddr *to,
+                        int first) {
+  rmc_endpoint *ep = udp->data;
+  if (!ep->owner) return;
+  if (!first) {
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    first = uv_udp_try_send(&ep->udp, &b, 1, to);
+  }
+  int r = send_after(ep, buf, len, to, first);
+  if (r < 0 && r != UV_ENOTCONN && ep->owner && ep->ops->error) {
+    rmp_addr d;
+    rmc_addr_from_sockaddr(to, &d);
+    ep->ops->error(ep->owner, ep, r, &d);
+  }
+}
+
+int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to) {
+  if (!ep || !ep->owner) return UV_ENOTCONN;
+  struct sockaddr_storage ss;
+  if (!rmc_addr_to_sockaddr(to, ep->family, &ss)) return UV_EAFNOSUPPORT;
+  const struct sockaddr *sa = (const struct sockaddr *)&ss;
+  if (rmc_sendq_add(ep->rt, &ep->udp, send_single, buf, len, sa)) return 0;
+  /* A full queue was flushed first: a callback of that may have closed us. */
+  if (!ep->owner || uv_is_closing((uv_handle_t *)&ep->udp)) return UV_ENOTCONN;
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  return send_after(ep, buf, len, sa, uv_udp_try_send(&ep->udp, &b, 1, sa));
+}
+
+uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep) { return ep ? ep->send_errors : 0; }
+
+/* ---- receiving ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  rmc_endpoint *ep = h->data;
+  if (!ep->owner) {
+    buf->base = NULL;
+    buf->len = 0;
+    return;
+  }
+  buf->base = ep->rt->recv_buffer;
+  buf->len = sizeof ep->rt->recv_buffer;
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                    unsigned flags) {
+  rmc_endpoint *ep = h->data;
+  if (!ep->owner) return;
+  /* A burst read with recvmmsg: what its callbacks send leaves at its end,
+   * one sendmmsg per socket (runtime.c). */
+  if (!rmc_burst(ep->rt, h, flags)) return;
+  if (nread < 0) {
+    if (is_icmp_error((int)nread)) report_errors(ep, (int)nread);
+    return;
+  }
+  if (!addr) return;
+  rmp_addr from;
+  rmc_addr_from_sockaddr(addr, &from);
+  ep->ops->recv(ep->owner, ep, (const uint8_t *)buf->base, (size_t)nread, &from);
+}
+
+/* ---- lifetime ---- */
+
+static void on_closed(uv_handle_t *h) { free(h->data); }
+
+int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family, int port,
+                      const rmc_endpoint_ops *ops, void *owner, rmc_endpoint **out) {
+  rmp_addr local;
+  if (bind_address) {
+    if (rmp_addr_parse(bind_address, (uint16_t)port, &local)) return UV_EINVAL;
+  } else {
+    memset(&local, 0, sizeof local);
+    local.family = (uint8_t)(family == RMP_AF_INET6 ? RMP_AF_INET6 : RMP_AF_INET);
+    local.port = (uint16_t)port;
+  }
+  rmc_endpoint *ep = calloc(1, sizeof *ep);
+  if (!ep) return UV_ENOMEM;
+  int r = uv_udp_init_ex(rt->loop, &ep->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
+  if (r) {
+    free(ep);
+    return r;
+  }
+  ep->udp.data = ep;
+  ep->rt = rt;
+  ep->ops = ops;
+  ep->owner = owner;
+  ep->family = local.family;
+  struct sockaddr_storage ss;
+  rmc_addr_to_sockaddr(&local, local.family, &ss);
+  r = uv_udp_bind(&ep->udp, (const struct sockaddr *)&ss, 0);
+  if (!r) {
+    /* Room for bursts (a SysEx dump, a busy loop turn): ask for 1 MiB each
+     * way; the kernel may give less, which is fine. */
+    int size = 1 << 20;
+    uv_recv_buffer_size((uv_handle_t *)&ep->udp, &size);
+    size = 1 << 20;
+    uv_send_buffer_size((uv_handle_t *)&ep->udp, &size);
+#ifdef __linux__
+    /* ICMP errors (port unreachable) reach an unconnected UDP socket only
+     * with IP_RECVERR: then as ECONNREFUSED from recv or send, and as an
+     * entry of the error queue naming the destination that bounced. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ep->udp, &fd) == 0) {
+      int on = 1;
+      if (local.family == RMP_AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+      else setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    }
+#endif
+    struct sockaddr_storage me;
+    int n = sizeof me;
+    if (uv_udp_getsockname(&ep->udp, (struct sockaddr *)&me, &n) == 0) {
+      rmp_addr m;
+      rmc_addr_from_sockaddr((struct sockaddr *)&me, &m);
+      ep->port = m.port;
+    }
+    r = uv_udp_recv_start(&ep->udp, on_alloc, on_recv);
+  }
+  if (r) {
+    ep->owner = NULL;
+    uv_close((uv_handle_t *)&ep->udp, on_closed);
+    return r;
+  }
+  *out = ep;
+  return 0;
+}
+
+void rmc_endpoint_close(rmc_endpoint *ep) {
+  if (!ep || !ep->owner) return;
+  /* What its sessions queued during this burst leaves first, in order. */
+  rmc_sendq_flush(ep->rt);
+  ep->owner = NULL;
+  /* Closed inside its own burst: libuv makes no UV_UDP_MMSG_FREE call. */
+  rmc_burst_forget(ep->rt, &ep->udp);
+  uv_udp_recv_stop(&ep->udp);
+  uv_close((uv_handle_t *)&ep->udp, on_closed);
+}
+
+int rmc_endpoint_port(const rmc_endpoint *ep) { return ep ? ep->port : 0; }
+int rmc_endpoint_family(const rmc_endpoint *ep) { return ep ? ep->family : 0; }
+
+/* Whether `a` is one of the machine's own addresses. */
+static bool is_local_host(const rmp_addr *a) {
+  if (rmp_addr_is_loopback(a)) return true;
+  /* Rare (our SSRC seen on the wire): asking the system is fine. */
+  uv_interface_address_t *ifs;
+  int n;
+  bool found = false;
+  if (uv_interface_addresses(&ifs, &n) == 0) {
+    for (int i = 0; i < n && !found; i++) {
+      rmp_addr x;
+      rmc_addr_from_sockaddr((const struct sockaddr *)&ifs[i].address, &x);
+      found = rmp_addr_same_host(a, &x);
+    }
+    uv_free_interface_addresses(ifs, n);
+  }
+  return found;
+}
+
+bool rmc_endpoint_is_own(const rmc_endpoint *ep, const rmp_addr *a) {
+  return ep && a->port == ep->port && ep->port != 0 && is_local_host(a);
+}

@@ -1,0 +1,191 @@
+-- Midi2Session: Network MIDI 2.0 (UMP over UDP, MIDI Association
+-- M2-124-UM). Registered with RTPControl like any session.
+--
+--   local host = rtpmidi.Midi2Session{ name="studio", role="host", port=5673 }
+--   local c = rtpmidi.Midi2Session{ name="laptop", role="client", port=0 }
+--   c:invite("10.0.0.2", 5673, { secret="..." })        -- or { user=, password= }
+--   s:send_ump(0x20903C64)                                 -- whole UMP messages, to every client
+--   s:send_midi("\x90\x3c\x64")                            -- MIDI 1.0 bytes, sent as UMP
+--   function s:incoming_ump(words, time, client) end        -- one message: { w1, w2, ... }
+--   function s:incoming_midi(bytes, time, recovered, client) end
+--   function s:client_joined(c) end; function s:client_left(c, reason) end
+local core = require "rtpmidi.core"
+local Class = require "rtpmidi.class"
+local options = require "rtpmidi.options"
+
+local Midi2Session = Class:extend()
+
+Midi2Session.CALLBACKS = {
+  "incoming_ump", "incoming_midi", "client_joined", "client_left", "invitation_failed", "start", "stop",
+}
+
+-- The options, in the shape of rtpmidi.options' sets (read and create use
+-- them): kind, default when the C API has none, and what an error says.
+-- The C core (rtpmidi_midi2_new) checks the ranges and names the option.
+local function option_set(spec)
+  local set = { callbacks = spec.callbacks, list = {}, by_name = {} }
+  for _, e in ipairs(spec) do
+    local opt = {}
+    for k, v in pairs(e) do opt[k] = v end
+    opt.name, opt.kind, opt[1], opt[2] = e[1], e[2], nil, nil
+    set.list[#set.list + 1] = opt
+    set.by_name[opt.name] = opt
+  end
+  return set
+end
+
+Midi2Session.OPTIONS = option_set {
+  callbacks = Midi2Session.CALLBACKS,
+  { "name", "string", len = { 1, 98 }, default = "rtpmidi", expect = "UMP endpoint name of 1..98 octets" },
+  { "product_instance_id", "string", len = { 0, 42 }, expect = "string of at most 42 octets" },
+  { "role", "string", default = "host", c_says = true, expect = '"host" or "client"' },
+  { "port", "integer", default = 5673, expect = "UDP port 0..65535 (0: any free one)" },
+  { "bind_address", "string", expect = "IPv4 or IPv6 address" },
+  { "secret", "string", len = { 1, 255 }, expect = "shared secret of 1..255 octets" },
+  { "users", "string|table", c_says = true, expect = "a table of user name = password strings" },
+  { "max_clients", "integer", nonzero = true, expect = "integer 1..16" },
+  { "fec", "integer", min = 0, max = 10, default = 2,
+    expect = "commands repeated in each datagram, 0..10" },
+  { "history", "integer", nonzero = true, expect = "commands kept for retransmission, fec..128" },
+  { "ping_interval", "number", nonzero = true, expect = "milliseconds > 0" },
+  { "ping_retry", "number", nonzero = true, expect = "milliseconds > 0" },
+  { "ping_retries", "integer", nonzero = true, expect = "integer 1..1000" },
+  { "keepalive", "number", nonzero = true, expect = "milliseconds > 0" },
+  { "invite_interval", "number", nonzero = true, expect = "milliseconds > 0" },
+  { "invite_tries", "integer", nonzero = true, expect = "integer 1..1000" },
+  { "max_sysex", "integer", nonzero = true, expect = "octets >= 1" },
+  { "answer_stream", "boolean", default = true, expect = "boolean" },
+}
+
+--- Midi2Session{ name="rtpmidi", role="host", port=5673, ... }
+-- Callbacks may be given in the table. Options (all optional):
+--   name, product_instance_id, role ("host" | "client"), port (0: any free one),
+--   bind_address, secret (a host asks for it), users ({ alice = "password", ... }),
+--   max_clients (16), fec (2; 0: none), history (64), ping_interval (ms, 2000),
+--   ping_retry (ms, 1000), ping_retries (3), keepalive (ms, 1000),
+--   invite_interval (ms, 1000), invite_tries (5), max_sysex (1 MiB), answer_stream (true)
+function Midi2Session:init(...)
+  local cfg = options.read(self.OPTIONS, self, select("#", ...), ...)
+  if self._core then self._core:close() end
+  self._core = options.create(self.OPTIONS, core.midi2, cfg)
+  self.config = cfg
+end
+
+local function bad(name, msg)
+  options.raise(("bad argument '%s' (%s)"):format(name, msg))
+end
+
+function Midi2Session:check()
+  if type(self.config) ~= "table" then
+    bad("session", "call Midi2Session.init from your init")
+  end
+  for _, name in ipairs(self.CALLBACKS) do
+    local cb = self[name]
+    if cb ~= nil and type(cb) ~= "function" then
+      bad(name, ("callback must be a function, got %s"):format(type(cb)))
+    end
+  end
+end
+
+function Midi2Session:_open()
+  if not self._core then self._core = core.midi2(self.config) end
+  return self._core
+end
+
+local function started(self)
+  return self._core ~= nil and self._core:started()
+end
+
+local function not_started()
+  return nil, "ENOTCONN: session is not started", "ENOTCONN"
+end
+
+local function client_id(c, what)
+  if type(c) ~= "table" or math.type(c.id) ~= "integer" then bad(what or "client", "a client table expected") end
+  return c.id
+end
+
+--- Invites the host at host:port (an IP literal or a host name, resolved
+-- without blocking the loop). auth: { secret= } or { user=, password= },
+-- used when the host asks. Returns true at once; the outcome comes as
+-- client_joined(c) or invitation_failed(address, port, reason).
+function Midi2Session:invite(host, port, auth)
+  if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host)) end
+  if math.type(port) ~= "integer" or port < 1 or port > 65535 then
+    bad("port", "UDP port 1..65535 expected, got " .. tostring(port))
+  end
+  if auth ~= nil and type(auth) ~= "table" then bad("auth", "table { secret= } or { user=, password= } expected") end
+  auth = auth or {}
+  for k, v in pairs(auth) do
+    if k ~= "secret" and k ~= "user" and k ~= "password" then bad(tostring(k), "unknown option") end
+    if type(v) ~= "string" then bad(k, "string expected, got " .. type(v)) end
+  end
+  if (auth.user == nil) ~= (auth.password == nil) then bad("password", "user and password go together") end
+  if not started(self) then return not_started() end
+  return self._core:invite(host, port, auth.secret, auth.user, auth.password)
+end
+
+-- The words of send_ump's arguments: integers, or one table of them.
+local function words_of(...)
+  local first = ...
+  if type(first) == "table" and select("#", ...) == 1 then return first end
+  return { ... }
+end
+
+--- Sends whole UMP messages (32-bit words, as integers or one table) to
+-- every client. Returns the number of clients, or nil, err, code.
+function Midi2Session:send_ump(...)
+  local words = words_of(...)
+  if #words == 0 then bad("words", "UMP words expected") end
+  if not started(self) then return not_started() end
+  return self._core:send_ump(0, words)
+end
+
+--- The same to one client (a table of client_joined / clients()).
+function Midi2Session:send_ump_to(client, ...)
+  local id = client_id(client)
+  local words = words_of(...)
+  if #words == 0 then bad("words", "UMP words expected") end
+  if not started(self) then return not_started() end
+  return self._core:send_ump(id, words)
+end
+
+--- Sends complete MIDI 1.0 messages (a string of bytes) as UMP (MIDI 1.0
+-- channel voice, system and SysEx7 messages of group 0) to every client.
+function Midi2Session:send_midi(bytes)
+  if type(bytes) ~= "string" then bad("bytes", "string of MIDI bytes expected, got " .. type(bytes)) end
+  if not started(self) then return not_started() end
+  return self._core:send_midi(bytes)
+end
+
+--- Session Reset: both directions' sequence numbers start again.
+function Midi2Session:reset(client)
+  local id = client_id(client)
+  if not started(self) then return not_started() end
+  return self._core:reset(id)
+end
+
+--- Ends the session with one client (Bye); client_left(c, "disconnected") follows.
+function Midi2Session:disconnect(client)
+  local id = client_id(client)
+  if not started(self) then return false end
+  return self._core:disconnect(id)
+end
+
+--- The established sessions: { {id=, name=, product_instance_id=, address=, port=, initiator=, rtt=}, ... }
+function Midi2Session:clients()
+  if not started(self) then return {} end
+  return self._core:clients()
+end
+
+function Midi2Session:stats()
+  return self._core and self._core:stats() or {}
+end
+
+function Midi2Session:local_port()
+  return started(self) and self._core:local_port() or 0
+end
+
+function Midi2Session:is_started() return started(self) end
+
+return Midi2Session
