@@ -127,6 +127,8 @@ void rmc_ap_peer_media_free(ap_peer *p);
 void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *out);
 void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from);
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
+/* Delivers everything p's jitter buffer holds, gaps declared lost (it said BY). */
+void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
 /* An RS from p: seq is the last packet of ours it received. */

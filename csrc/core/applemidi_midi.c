@@ -185,6 +185,16 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
                        rmc_ap_now(), deliver_msg, &x, &a->midi.rc);
 }
 
+void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
+  if (!p->media.slots) return; /* it never sent RTP */
+  rmp_jb_out_t o;
+  while (rmp_jb_flush(&p->media.jb, &o)) {
+    if (p->state == AP_CONNECTED) deliver(a, p, &o);
+    free(o.e.data);
+  }
+  rmp_jb_reset(&p->media.jb);
+}
+
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
   rmp_jb_out_t o;
   while (rmp_jb_pop(&p->media.jb, now_us, &o)) {

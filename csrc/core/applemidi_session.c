@@ -168,6 +168,8 @@ static void pump(rtpmidi_apple *a) {
       }
       break;
     case RMP_AMS_EV_LEFT:
+      /* what it sent before its BY and still waits for reordering plays first */
+      if (o.reason == RMP_AMS_BYE && p->state == AP_CONNECTED) rmc_ap_media_drain(a, p);
       p->state = AP_DEAD;
       if (a->ev.on_left) {
         rmc_ap_fill_peer(p, &info);
@@ -218,6 +220,12 @@ static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t le
   if (data && len >= 1 && (buf[0] & 0xC0) == 0x80) {
     rmc_ap_on_rtp(a, buf, len, from);
   } else {
+    /* A BY on the control port may overtake the participant's last MIDI,
+     * sent before it on the data port (two sockets: the loop reads them in
+     * any order). What already waits on the data port is read first, so
+     * those notes play before the participant leaves. */
+    if (!data && len >= 4 && buf[0] == 0xFF && buf[1] == 0xFF && buf[2] == 'B' && buf[3] == 'Y')
+      rmc_endpoint_read_pending(a->data, 64);
     rmp_ams_on_packet(&a->m, rmc_ap_now(), data ? RMP_AMS_DATA : RMP_AMS_CTRL, buf, len, from);
     pump(a);
   }

@@ -181,6 +181,38 @@ int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rm
 
 uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep) { return ep ? ep->send_errors : 0; }
 
+unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max) {
+  unsigned n = 0;
+#ifdef __linux__
+  uv_os_fd_t fd;
+  if (!ep || !ep->owner || uv_fileno((uv_handle_t *)&ep->udp, &fd) != 0) return 0;
+  /* Not the runtime's receive buffer: the datagram being handled (the one
+   * that asked for this read) may still be in it. Rare: a BY, a timeout. */
+  enum { CAP = 65536 };
+  uint8_t *buf = malloc(CAP);
+  if (!buf) return 0;
+  while (n < max && ep->owner) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    ssize_t k = recvfrom(fd, buf, CAP, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      if (is_icmp_error(-errno) && report_errors(ep, -errno)) continue;
+      break; /* EAGAIN: nothing more waits */
+    }
+    rmp_addr from;
+    rmc_addr_from_sockaddr((struct sockaddr *)&ss, &from);
+    ep->ops->recv(ep->owner, ep, buf, (size_t)k, &from);
+    n++;
+  }
+  free(buf);
+#else
+  (void)ep;
+  (void)max;
+#endif
+  return n;
+}
+
 /* ---- receiving ---- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

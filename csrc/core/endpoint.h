@@ -43,6 +43,13 @@ int rmc_endpoint_family(const rmc_endpoint *ep);
  * gets a copy that libuv sends later. Returns 0 or a negative UV_E* code
  * (UV_ENOTCONN once closed, or when ops->error closed it). */
 int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to);
+/* Reads, now, up to max datagrams already waiting in the socket and hands
+ * each to ops->recv (ICMP errors met on the way to ops->error), without
+ * waiting for the loop to poll it: what a peer sent on this socket before
+ * something it sent on another (AppleMIDI's BY after its last MIDI, on the
+ * other port) is then handled first, and what queued while the process was
+ * stopped is read before a timeout is decided. Returns how many it read. */
+unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max);
 /* Datagrams the system refused on this endpoint, since it opened. */
 uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep);
 /* True when `a` is this endpoint itself: our port on a local address
