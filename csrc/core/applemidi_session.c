@@ -286,13 +286,8 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (BY to
  * every participant) with every handle closed, for good. */
-static void apple_shutdown(void *owner, int round) {
+static void apple_close(void *owner) {
   rtpmidi_apple *a = owner;
-  if (a->freed) return; /* the host's free is under way: it ends alone */
-  if (round == RMC_DETACH) {
-    memset(&a->ev, 0, sizeof a->ev);
-    return;
-  }
   rtpmidi_apple_stop(a);
   rmc_ap_midi_free(a); /* the flusher's handles close; release does it again, harmlessly */
   a->inert = true;
@@ -392,7 +387,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   }
   if (ev) a->ev = *ev;
   a->ud = ud;
-  rmc_runtime_join(rt, &a->member, a, apple_shutdown);
+  rmc_runtime_join(rt, &a->member, a, &a->ev, sizeof a->ev, &a->freed, apple_close);
   *out = a;
   return 0;
 }

@@ -388,13 +388,8 @@ static bool bad_ms(double v) { return !(v >= 0 && v <= 3600000.0); }
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (Bye to
  * every session) with its socket and timer closed, for good. */
-static void midi2_shutdown(void *owner, int round) {
+static void midi2_close(void *owner) {
   rtpmidi_midi2 *m = owner;
-  if (m->freed) return; /* the host's free is under way: it ends alone */
-  if (round == RMC_DETACH) {
-    memset(&m->ev, 0, sizeof m->ev);
-    return;
-  }
   rtpmidi_midi2_stop(m);
   m->inert = true;
 }
@@ -486,7 +481,7 @@ int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rt
     *err = "name";
     return UV_EINVAL;
   }
-  rmc_runtime_join(rt, &m->member, m, midi2_shutdown);
+  rmc_runtime_join(rt, &m->member, m, &m->ev, sizeof m->ev, &m->freed, midi2_close);
   *out = m;
   return 0;
 }

@@ -131,12 +131,7 @@ static void close_port(struct rtpmidi_midi_in *in) {
 }
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then the port closed. */
-static void in_shutdown(void *owner, int round) {
-  struct rtpmidi_midi_in *in = owner;
-  if (in->host_closed) return;
-  if (round == RMC_DETACH) memset(&in->ev, 0, sizeof in->ev);
-  else close_port(in);
-}
+static void in_close(void *owner) { close_port(owner); }
 
 static size_t pow2_at_least(size_t n) {
   size_t c = 4096;
@@ -187,7 +182,7 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
   r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
   if (r) goto fail;
-  rmc_runtime_join(rt, &in->member, in, in_shutdown);
+  rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);
   *out = in;
   return 0;
 

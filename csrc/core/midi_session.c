@@ -75,13 +75,8 @@ static void on_flush(void *owner) { rtpmidi_midi_session_flush(owner); }
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then nothing queued and
  * no handle of its own; the RTP session underneath stops by itself, so
  * every send returns UV_ENOTCONN from then on. */
-static void midi_shutdown(void *owner, int round) {
+static void midi_close(void *owner) {
   rtpmidi_midi_session *m = owner;
-  if (m->dead) return; /* the host's free is under way: it ends alone */
-  if (round == RMC_DETACH) {
-    memset(&m->ev, 0, sizeof m->ev);
-    return;
-  }
   rmc_flusher_close(&m->out);
 }
 
@@ -134,7 +129,7 @@ int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
   rmp_cmd_encoder_init(&m->enc);
   rmp_stream_tx_init(&m->tx);
   rmp_stream_rx_init(&m->rx);
-  rmc_runtime_join(rt, &m->member, m, midi_shutdown);
+  rmc_runtime_join(rt, &m->member, m, &m->ev, sizeof m->ev, &m->dead, midi_close);
   *out = m;
   return 0;
 }

@@ -50,21 +50,23 @@ typedef struct rmc_burst_hook {
 /* An object of the runtime: every session, MIDI session, AppleMIDI session
  * and MIDI input joins its runtime when made (rmc_runtime_join) and leaves
  * when its memory is released (rmc_runtime_leave), after its host freed it
- * and its handles closed. rtpmidi_runtime_free calls `shutdown` on each
- * member the host has not freed yet, in two rounds:
- *   RMC_DETACH  forget the host's callbacks: none runs from here on;
- *   RMC_CLOSE   stop, close every handle, and be inert: the host's calls
- *               return UV_ENOTCONN or do nothing, and its free still
- *               releases the object.
- * The first round is over for every member before the second begins, so
- * that what one member's stop sends or delivers reaches no host. The
- * runtime's own memory goes when it was freed and its last member left. */
-enum { RMC_DETACH, RMC_CLOSE };
+ * and its handles closed. rtpmidi_runtime_free ends every member the host
+ * has not freed yet (*host_freed false) in two rounds: first it forgets
+ * every member's host callbacks (zeroes its events struct: none runs from
+ * here on), then calls each one's `close`: stop, close every handle, and
+ * be inert (the host's calls return UV_ENOTCONN or do nothing, and its
+ * free still releases the object). The first round is over for every
+ * member before the second begins, so that what one member's stop sends or
+ * delivers reaches no host. The runtime's own memory goes when it was freed
+ * and its last member left. */
 typedef struct rmc_member {
   struct rmc_member *prev, *next;
   rtpmidi_runtime *rt;
   void *owner;                          /* NULL: not joined */
-  void (*shutdown)(void *owner, int round);
+  void *events;                         /* the host's callbacks, events_size octets */
+  size_t events_size;
+  const bool *host_freed;               /* the host's free is under way: it ends alone */
+  void (*close)(void *owner);
 } rmc_member;
 
 struct rtpmidi_runtime {
@@ -87,8 +89,8 @@ struct rtpmidi_runtime {
 };
 
 /* Registers owner with rt (rmc_member above). */
-void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner,
-                      void (*shutdown)(void *owner, int round));
+void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner, void *events,
+                      size_t events_size, const bool *host_freed, void (*close)(void *owner));
 /* owner's memory is being released: it leaves its runtime, which goes too
  * when it was freed and owner was its last member. Harmless for a member
  * that never joined (zeroed). */

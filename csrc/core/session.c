@@ -95,13 +95,8 @@ static bool machine_is_own(void *ud, int channel, const rmp_addr *from) {
 }
 
 /* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped for good. */
-static void session_shutdown(void *owner, int round) {
+static void session_close(void *owner) {
   rtpmidi_session *s = owner;
-  if (s->freed) return; /* the host's free is under way: it ends alone */
-  if (round == RMC_DETACH) {
-    memset(&s->ev, 0, sizeof s->ev);
-    return;
-  }
   rtpmidi_session_stop(s);
   s->inert = true;
 }
@@ -171,7 +166,7 @@ int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
     .ud = s,
   };
   rmp_src_init(&s->src, &mc);
-  rmc_runtime_join(rt, &s->member, s, session_shutdown);
+  rmc_runtime_join(rt, &s->member, s, &s->ev, sizeof s->ev, &s->freed, session_close);
   *out = s;
   return 0;
 }

@@ -240,10 +240,7 @@ static int l_applemidi(lua_State *L) {
   rtpmidi_apple_events ev = {.on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_synced = on_synced, .on_invite_failed = on_invite_failed};
   rtpmidi_error e;
-  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e);
-  if (r == UV_EINVAL && e.field) return rml_arg_error(L, e.field, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  return rml_new_result(L, rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e), &e);
 }
 
 static int l_start(lua_State *L) {
@@ -420,12 +417,7 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_applemidi(lua_State *L) {
-  rml_new_class(L, APPLE_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_applemidi);
-  lua_setfield(L, -2, "applemidi");
+  rml_open_class(L, APPLE_MT, methods, l_gc, "applemidi", l_applemidi);
   lua_pushcfunction(L, l_discovery);
   lua_setfield(L, -2, "applemidi_discovery");
 }

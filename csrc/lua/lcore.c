@@ -53,6 +53,12 @@ int rml_push_result(lua_State *L, int r, const char *invalid_midi) {
   return 1;
 }
 
+int rml_new_result(lua_State *L, int r, const rtpmidi_error *e) {
+  if (r == UV_EINVAL && e->field) return rml_arg_error(L, e->field, "invalid value");
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
 int rml_arg_error(lua_State *L, const char *name, const char *msg) {
   return luaL_error(L, "bad argument '%s' (%s)", name, msg);
 }
@@ -112,6 +118,16 @@ void rml_new_class(lua_State *L, const char *tname, const luaL_Reg *methods) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, methods, 1);
   lua_setfield(L, -2, "__index");
+}
+
+void rml_open_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc,
+                    const char *name, lua_CFunction ctor) {
+  rml_new_class(L, tname, methods);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, ctor);
+  lua_setfield(L, -2, name);
 }
 
 void *rml_self(lua_State *L, const char *tname) {

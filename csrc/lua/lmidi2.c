@@ -660,12 +660,7 @@ static int l_encode_midi2(lua_State *L) {
 }
 
 void rml_open_midi2(lua_State *L) {
-  rml_new_class(L, MIDI2_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_midi2);
-  lua_setfield(L, -2, "midi2");
+  rml_open_class(L, MIDI2_MT, methods, l_gc, "midi2", l_midi2);
   /* the codec table of rml_open_codec */
   if (lua_getfield(L, -1, "codec") == LUA_TTABLE) {
     lua_pushcfunction(L, l_encode_midi2);

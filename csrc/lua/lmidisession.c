@@ -74,10 +74,7 @@ static int l_midi_session(lua_State *L) {
   luaL_setmetatable(L, MIDI_SESSION_MT);
   rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
   rtpmidi_error e;
-  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &e);
-  if (r == UV_EINVAL && e.field) return rml_arg_error(L, e.field, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  return rml_new_result(L, rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &e), &e);
 }
 
 static int l_start(lua_State *L) {
@@ -202,10 +199,5 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_midi_session(lua_State *L) {
-  rml_new_class(L, MIDI_SESSION_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_midi_session);
-  lua_setfield(L, -2, "midi_session");
+  rml_open_class(L, MIDI_SESSION_MT, methods, l_gc, "midi_session", l_midi_session);
 }

@@ -137,10 +137,7 @@ static int l_session(lua_State *L) {
   luaL_setmetatable(L, SESSION_MT);
   rtpmidi_session_events ev = {.on_rtp = on_rtp, .on_drop = on_drop};
   rtpmidi_error e;
-  int r = rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &e);
-  if (r == UV_EINVAL && e.field) return rml_arg_error(L, e.field, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  return rml_new_result(L, rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &e), &e);
 }
 
 /* s:start(owner, cookie) -> true | nil, err, code */
