@@ -3,9 +3,11 @@
 #include "lbind.h"
 #include "rtpmidi_lua.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef RTPMIDI_VERSION
 #define RTPMIDI_VERSION "0.0.0"
@@ -206,6 +208,24 @@ static int l_call(lua_State *L) {
   return 1;
 }
 
+/* die(name): ends the process by the signal ("SIGINT", "SIGTERM") as if it
+ * were not caught, so that the parent sees how it ended (a shell: 130 for
+ * SIGINT). A terminal in raw mode is put back first. */
+static int l_die(lua_State *L) {
+  static const char *const names[] = {"SIGINT", "SIGTERM", NULL};
+  static const int nums[] = {SIGINT, SIGTERM};
+  int sig = nums[luaL_checkoption(L, 1, NULL, names)];
+  uv_tty_reset_mode();
+  fflush(NULL);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig); /* not reached */
+}
+
 static const luaL_Reg functions[] = {
   {"now", l_now},
   {"run", l_run},
@@ -213,6 +233,7 @@ static const luaL_Reg functions[] = {
   {"handles", l_handles},
   {"set_error_handler", l_set_error_handler},
   {"call", l_call},
+  {"die", l_die},
   {NULL, NULL},
 };
 

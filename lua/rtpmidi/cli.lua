@@ -191,15 +191,10 @@ local function failure(cmd, msg)
   return 1
 end
 
--- SIGINT and SIGTERM call fn(name) once; returns the function that cancels them.
+-- The first SIGINT or SIGTERM calls fn(name); a second one ends the process
+-- at once by its signal (130 for Ctrl-C). Returns the function that cancels.
 local function on_stop_signals(fn)
-  local core = require "rtpmidi.core"
-  local handles = {}
-  local function cancel() for _, h in ipairs(handles) do h:cancel() end end
-  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
-    handles[#handles + 1] = core.signal(name, function() cancel(); fn(name) end)
-  end
-  return cancel
+  return require("rtpmidi.control").catch_signals(fn)
 end
 
 -- The REPL runs when standard input is a terminal (or with --repl), unless --no-repl.
@@ -527,10 +522,9 @@ function M.stream(args)
   local function stop(why)
     if stopping then return end
     stopping = true
-    if cancel_signals then cancel_signals() end
     if repl then repl:close() end
     if status then status:close() end
-    if why then log(why .. ", stopping") end
+    if why then log(why .. ", stopping" .. (why:match("^SIG") and " (again to quit at once)" or "")) end
     -- BYE to the peer, all notes off on the output; then give the MIDI
     -- output a moment to play them before the loop ends and the ports close
     control:stop_session(cookie)
@@ -558,6 +552,7 @@ function M.stream(args)
   end
   control:run()
   if not stopping then stop() ; control:run() end
+  cancel_signals()
   control:remove_session(cookie)
   if opts.applemidi then
     if inp then inp:close() end
@@ -702,22 +697,32 @@ function M.run(args)
     live:stop()
     return 1
   end
+  local control = rtpmidi.RTPControl()
+  if control.stopped_by then
+    -- the script ran the loop itself and Ctrl-C ended it: that was the end
+    live:stop()
+    return 0
+  end
   if watch then
     live:watch(math.floor(interval or 100))
     io.stderr:write(("rtpmidi: running %s, reloading on save (Ctrl-C stops)\n"):format(path))
   end
-  local control = rtpmidi.RTPControl()
   local repl, status, cancel_signals
   local stopped = false
+  -- The end (Ctrl-C, quit(), end of input, or the script done): the
+  -- script's objects close, every session says BYE, every MIDI output turns
+  -- its notes off, and the loop ends once those have gone out. The signals
+  -- stay caught until then: a second Ctrl-C ends the process at once.
   local function stop(name)
     if stopped then return end
     stopped = true
-    if cancel_signals then cancel_signals() end
     if repl then repl:close() end
     if status then status:close() end
-    if name then io.stderr:write("rtpmidi: ", name, ", stopping\n") end
+    if name then
+      io.stderr:write("rtpmidi: ", name, ", stopping", name:match("^SIG") and " (again to quit at once)" or "", "\n")
+    end
     live:stop()
-    control:stop()
+    control:shutdown()
   end
   cancel_signals = on_stop_signals(stop)
   if status_opt and core.isatty(1) then
@@ -742,7 +747,11 @@ function M.run(args)
     if not repl then io.stderr:write("rtpmidi run: no prompt: ", tostring(rerr), "\n") end
   end
   control:run()
-  stop()
+  if not stopped then
+    stop()
+    control:run()
+  end
+  cancel_signals()
   return 0
 end
 

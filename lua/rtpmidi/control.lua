@@ -111,10 +111,69 @@ function RTPControl:stop()
   core.stop_loop()
 end
 
--- Runs the loop until stop() or until nothing is left to do.
+-- Signals -------------------------------------------------------------------
+-- SIGINT (Ctrl-C) and SIGTERM end a script cleanly: the first one stops
+-- every session (the peer gets its RTCP BYE or AppleMIDI BY) and turns off
+-- every note sounding on the MIDI outputs; a second one ends the process
+-- at once, by that signal (the shell says 130 for Ctrl-C), as a program
+-- that does not catch it would end.
+
+local catching = 0   -- catch_signals() in effect (nested runs catch once)
+
+--- Calls on_first(name) on the loop for the first SIGINT or SIGTERM; the
+-- next one ends the process by its signal. Returns the function that stops
+-- catching (the default action is back for both).
+local function catch_signals(on_first)
+  local handles, got = {}, nil
+  local function cancel()
+    if not handles then return end
+    for _, h in ipairs(handles) do h:cancel() end
+    handles = nil
+    catching = catching - 1
+  end
+  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
+    handles[#handles + 1] = core.signal(name, function()
+      if got then core.die(name) end   -- the second signal: no more waiting
+      got = name
+      on_first(name)
+    end)
+  end
+  catching = catching + 1
+  return cancel
+end
+
+-- The time the MIDI outputs get to play the notes off (and the sockets to
+-- send the BYE) before the loop ends.
+local GRACE_MS = 100
+
+-- The sessions' end: every session stops (BYE), every open MIDI output drops
+-- what it had scheduled and turns its notes off, and the loop ends GRACE_MS
+-- later.
+function RTPControl:shutdown()
+  check_self(self)
+  for cookie in pairs(self.sessions) do self:stop_session(cookie) end
+  require("rtpmidi.midi").silence_all()
+  core.timer(GRACE_MS, 0, function() core.stop_loop() end)
+end
+
+--- Runs the loop until stop(), until nothing is left to do, or until
+-- SIGINT/SIGTERM (see above). Returns the signal's name when one ended it.
 function RTPControl:run()
   check_self(self)
-  core.run("default")
+  local got
+  local cancel
+  if catching == 0 then
+    cancel = catch_signals(function(name)
+      got = name
+      io.stderr:write("rtpmidi: ", name, ", stopping (again to quit at once)\n")
+      self:shutdown()
+    end)
+  end
+  local ok, err = pcall(core.run, "default")
+  if cancel then cancel() end
+  if not ok then error(err, 0) end
+  self.stopped_by = got
+  return got
 end
 
 function RTPControl:cookies()
@@ -130,4 +189,5 @@ return {
     return instance
   end,
   class = RTPControl,
+  catch_signals = catch_signals,
 }

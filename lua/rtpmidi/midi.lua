@@ -84,6 +84,21 @@ function MidiIn:port_name() return self._port:port_name() end
 local MidiOut = port_class(options.MidiOut)
 M.MidiOut = MidiOut
 
+-- The outputs open in this process, for silence_all (weak: a port the
+-- script let go of is not held open by this list).
+local outputs = setmetatable({}, { __mode = "k" })
+
+--- Every open output drops what it had scheduled and turns its notes off
+-- (Ctrl-C: no note is left sounding).
+function M.silence_all()
+  for out in pairs(outputs) do
+    if out:is_open() then
+      out:cancel_pending()
+      out:all_notes_off()
+    end
+  end
+end
+
 --- MidiOut{ api=, port=, virtual=, client=, port_name=, latency=0, max_pending=65536, realtime=true }
 -- realtime: the thread that plays scheduled messages asks for real-time
 -- scheduling (SCHED_FIFO 5, below JACK's) and goes on without when refused.
@@ -92,6 +107,7 @@ function MidiOut:init(...)
   local port, err, code = options.create(options.MidiOut, core.midi_out, cfg)
   if not port then return nil, err, code end
   self._port = port
+  outputs[self] = true
   return true
 end
 
