@@ -3,7 +3,10 @@
 #include "lbind.h"
 #include "rtpmidi_lua.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +73,137 @@ static void report(rml_state *st, lua_State *L, int msg_index) {
   fprintf(stderr, "rtpmidi: error in callback: %s\n", lua_tostring(L, msg_index));
 }
 
+/* The watchdog ----------------------------------------------------------
+ * A callback that does not return (`while true do end` in a timer) would
+ * hold the loop forever: no packet, no timer, no Ctrl-C. Each outermost
+ * callback notes when it started; a thread looks while the loop runs, and
+ * when one has run longer than the budget it sends SIGURG to the loop's
+ * thread, whose handler sets a debug hook (as lua.c does for Ctrl-C: the
+ * one thing a signal handler may do to a running Lua state); the hook
+ * checks again on the Lua thread and raises an error in the callback, which
+ * the protected call reports, and the loop goes on. No hook is set while
+ * callbacks keep to their budget: they run at full speed (a count hook
+ * costs every Lua instruction ~20%). SIGURG is ignored by default, so a
+ * stray one harms nothing. One watchdog per process: the Lua state that
+ * loaded rtpmidi.core first. Not covered: C calls that block (they cannot
+ * be interrupted), and coroutines made before the callback started (a hook
+ * belongs to one Lua thread). */
+#define WD_DEFAULT_BUDGET_MS 200
+
+static struct watchdog {
+  rml_state *owner;            /* the state watched */
+  uv_thread_t thread;
+  pthread_t loop_thread;
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  int started, quit, loops;    /* loops: l_run calls in progress */
+  atomic_uint_fast64_t budget_ns;   /* 0: off */
+  atomic_uint_fast64_t entered_ns;  /* when the running outermost callback began */
+  atomic_int busy;             /* an outermost callback runs */
+  lua_State *L;                /* the Lua thread it runs on (for the signal handler) */
+} wd = {.budget_ns = (uint64_t)WD_DEFAULT_BUDGET_MS * 1000000u};
+
+static void wd_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  uint64_t budget = atomic_load(&wd.budget_ns);
+  if (!atomic_load(&wd.busy) || !budget || uv_hrtime() - atomic_load(&wd.entered_ns) < budget) return;
+  /* the next check for this callback is one budget from now */
+  atomic_store(&wd.entered_ns, uv_hrtime());
+  luaL_error(L, "callback stopped by the watchdog: it ran longer than %d ms "
+             "(rtpmidi.set_callback_budget)", (int)(budget / 1000000u));
+}
+
+static void wd_signal(int sig) {
+  (void)sig;
+  lua_State *L = wd.L;
+  /* a hook of someone else's (a debugger, a profiler) is left alone */
+  if (L && atomic_load(&wd.busy) && (lua_gethook(L) == NULL || lua_gethook(L) == wd_hook))
+    lua_sethook(L, wd_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static void wd_thread(void *arg) {
+  (void)arg;
+  uv_mutex_lock(&wd.lock);
+  while (!wd.quit) {
+    uint64_t budget = atomic_load(&wd.budget_ns);
+    if (!budget || wd.loops == 0) {
+      uv_cond_wait(&wd.cond, &wd.lock);
+      continue;
+    }
+    uv_cond_timedwait(&wd.cond, &wd.lock, budget / 4);
+    if (wd.quit || wd.loops == 0) continue;
+    if (atomic_load(&wd.busy) && uv_hrtime() - atomic_load(&wd.entered_ns) >= budget)
+      pthread_kill(wd.loop_thread, SIGURG);
+  }
+  uv_mutex_unlock(&wd.lock);
+}
+
+/* Starts the watchdog for st, on the thread that runs its loop. */
+static void wd_start(rml_state *st) {
+  if (wd.started) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = wd_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (uv_mutex_init(&wd.lock)) return;
+  if (uv_cond_init(&wd.cond)) {
+    uv_mutex_destroy(&wd.lock);
+    return;
+  }
+  wd.owner = st;
+  wd.loop_thread = pthread_self();
+  wd.quit = 0;
+  wd.loops = 0;
+  sigaction(SIGURG, &sa, NULL);
+  if (uv_thread_create(&wd.thread, wd_thread, NULL)) {
+    uv_cond_destroy(&wd.cond);
+    uv_mutex_destroy(&wd.lock);
+    wd.owner = NULL;
+    return;
+  }
+  wd.started = 1;
+}
+
+static void wd_stop(rml_state *st) {
+  if (!wd.started || wd.owner != st) return;
+  uv_mutex_lock(&wd.lock);
+  wd.quit = 1;
+  uv_cond_signal(&wd.cond);
+  uv_mutex_unlock(&wd.lock);
+  uv_thread_join(&wd.thread);
+  uv_cond_destroy(&wd.cond);
+  uv_mutex_destroy(&wd.lock);
+  signal(SIGURG, SIG_DFL);
+  wd.started = 0;
+  wd.owner = NULL;
+  wd.L = NULL;
+}
+
+static void wd_loops(int delta) {
+  uv_mutex_lock(&wd.lock);
+  wd.loops += delta;
+  uv_cond_signal(&wd.cond);
+  uv_mutex_unlock(&wd.lock);
+}
+
 int rml_pcall(rml_state *st, lua_State *L, int nargs) {
   int base = lua_gettop(L) - nargs;   /* the function's index */
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
+  /* the outermost callback of the watched state starts its budget */
+  int outer = st == wd.owner && !atomic_load_explicit(&wd.busy, memory_order_relaxed);
+  if (outer) {
+    wd.L = L;
+    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.busy, 1);
+  }
   int ok = lua_pcall(L, nargs, 0, base) == LUA_OK;
+  if (outer) {
+    atomic_store(&wd.busy, 0);
+    if (lua_gethook(L) == wd_hook) lua_sethook(L, NULL, 0, 0);
+  }
   if (!ok) report(st, L, lua_gettop(L));
   lua_settop(L, base - 1); /* the handler (and the message): no lua_remove, a
                               rotation that counts once per packet */
@@ -132,6 +261,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static int state_gc(lua_State *L) {
   rml_state *st = lua_touserdata(L, 1);
+  wd_stop(st);
   if (st->rt) {
     rtpmidi_runtime_free(st->rt);
     st->rt = NULL;
@@ -158,7 +288,34 @@ static int l_run(lua_State *L) {
   static const uv_run_mode values[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
   int mode = luaL_checkoption(L, 1, "default", modes);
   rml_state *st = rml_get_state(L);
-  lua_pushboolean(L, uv_run(st->loop, values[mode]) != 0);
+  /* A loop run inside a callback waits, it is not stuck: the callbacks it
+   * runs get budgets of their own, and the one around it a fresh one after. */
+  int watched = st == wd.owner || (!wd.started && (wd_start(st), wd.started));
+  int was_busy = watched && atomic_load(&wd.busy);
+  lua_State *was_L = wd.L;
+  if (watched) {
+    atomic_store(&wd.busy, 0);
+    wd_loops(1);
+  }
+  int alive = uv_run(st->loop, values[mode]) != 0;
+  if (watched) {
+    wd_loops(-1);
+    wd.L = was_L;
+    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.busy, was_busy);
+  }
+  lua_pushboolean(L, alive);
+  return 1;
+}
+
+/* set_callback_budget(ms): how long one callback may run before the
+ * watchdog stops it (0 or nil: never). Returns the previous budget. */
+static int l_set_callback_budget(lua_State *L) {
+  lua_Number ms = luaL_optnumber(L, 1, 0);
+  if (!(ms >= 0) || ms > 3.6e6) return rml_arg_error(L, "ms", "milliseconds 0..3600000 expected");
+  uint64_t old = atomic_exchange(&wd.budget_ns, (uint64_t)(ms * 1e6));
+  if (wd.started) wd_loops(0);   /* the thread sees the new budget now */
+  lua_pushnumber(L, (lua_Number)old / 1e6);
   return 1;
 }
 
@@ -234,6 +391,7 @@ static const luaL_Reg functions[] = {
   {"set_error_handler", l_set_error_handler},
   {"call", l_call},
   {"die", l_die},
+  {"set_callback_budget", l_set_callback_budget},
   {NULL, NULL},
 };
 

@@ -642,7 +642,8 @@ function M.monitor(args)
 end
 
 local RUN_HELP = [[
-usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--repl | --no-repl] [--status] [ARGS...]
+usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--budget MS] [--repl | --no-repl] [--status]
+                           [ARGS...]
 
 Runs a Lua script on the event loop until it stops the control, nothing is
 left to do, or Ctrl-C. With --watch, saving the script reloads it while its
@@ -657,6 +658,10 @@ after `--`) go to the script: as `...` and in the table `arg` (arg[0] is the
 script). Inside the script, `rtpmidi` is the module; its after/every timers belong to
 the script's current version and stop when a newer version takes over.
 
+A callback (a timer, incoming_midi, ...) that runs longer than --budget MS
+(200; 0: no limit) is stopped with an error and the loop goes on: a loop
+that never ends does not freeze the sessions, and Ctrl-C still works.
+
 When standard input is a terminal (or with --repl), a Lua prompt evaluates
 what you type on the running loop: the script's kept objects are there by
 name, with `rtpmidi`, `control`, `reload()` and `quit()`. --status shows a
@@ -665,7 +670,7 @@ control holds.
 ]]
 
 function M.run(args)
-  local path, watch, interval, repl_opt, status_opt
+  local path, watch, interval, repl_opt, status_opt, budget
   local script_args = {}
   local i = 1
   while i <= #args do
@@ -678,6 +683,9 @@ function M.run(args)
     elseif a == "--interval" then
       interval = tonumber(args[i + 1]); i = i + 1
       if not interval or interval < 1 then return usage_error("run", "--interval needs milliseconds >= 1") end
+    elseif a == "--budget" then
+      budget = tonumber(args[i + 1]); i = i + 1
+      if not budget or budget < 0 then return usage_error("run", "--budget needs milliseconds >= 0") end
     elseif a == "--repl" then repl_opt = true
     elseif a == "--no-repl" then repl_opt = false
     elseif a == "--status" then status_opt = true
@@ -688,6 +696,7 @@ function M.run(args)
     i = i + 1
   end
   if not path then return usage_error("run", "a script is needed") end
+  if budget then rtpmidi.set_callback_budget(budget) end
   local core = require "rtpmidi.core"
   local Live = require "rtpmidi.live"
   local live = Live.new(path, { args = script_args })
