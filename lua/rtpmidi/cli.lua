@@ -651,7 +651,10 @@ sessions and ports stay up: the script names them with
   keep("name", function() return <new object> end)
 and a reload finds them again by name; what the script assigns to them
 (callbacks, routes) is swapped in at once when it finishes. A version that
-fails to load or run leaves the previous one running and prints the error.
+fails to load or run leaves the previous one running and prints the error;
+an empty file, or one caught half-saved, is not loaded. A callback error that
+repeats prints once, then as a count; a version that fails 10 times within
+10 s gives way to the previous good version's code (the file stays as it is).
 
 Arguments after the script that are not options of `run` (and every one
 after `--`) go to the script: as `...` and in the table `arg` (arg[0] is the
@@ -699,7 +702,10 @@ function M.run(args)
   if budget then rtpmidi.set_callback_budget(budget) end
   local core = require "rtpmidi.core"
   local Live = require "rtpmidi.live"
-  local live = Live.new(path, { args = script_args })
+  -- a version that keeps failing goes back to the previous one (--watch)
+  local live = Live.new(path, { args = script_args, restore_after = watch and 10 or false })
+  -- a callback error that repeats prints once, then as a count
+  rtpmidi.on_error = function(message) live:report_error(message) end
   local ok, err = live:load()
   if not ok then
     io.stderr:write("rtpmidi run: ", tostring(err), "\n")
