@@ -55,8 +55,9 @@ function T.start(argv, env, opts)
   -- caught signal is back to its default action in the command
   lines[#lines + 1] = "trap : INT TERM"
   lines[#lines + 1] = '"$@"'
-  lines[#lines + 1] = ('echo $? >%s.tmp; mv %s.tmp %s'):format(quote(dir .. "/rc"), quote(dir .. "/rc"),
-    quote(dir .. "/rc"))
+  -- the exit code, and the terminal's modes as the command left them
+  lines[#lines + 1] = ('rc=$?; stty -a >%s 2>&1; echo $rc >%s.tmp; mv %s.tmp %s'):format(quote(dir .. "/stty"),
+    quote(dir .. "/rc"), quote(dir .. "/rc"), quote(dir .. "/rc"))
   local f = assert(io.open(dir .. "/launch.sh", "w"))
   f:write(table.concat(lines, "\n"), "\n")
   f:close()
@@ -115,6 +116,24 @@ function T:exit_status()
   local code = tonumber(f:read("a"):match("%d+"))
   f:close()
   return code, code and code > 128 and code - 128 or nil
+end
+
+--- The terminal's modes (`stty -a`) as the command left them, once it ended.
+function T:modes_after()
+  local f = io.open(self.dir .. "/stty")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- The last line of the screen that is not blank.
+function T:last_line()
+  local last
+  for l in self:visible():gmatch("[^\n]*") do
+    if l:find("%S") then last = l end
+  end
+  return last
 end
 
 --- Runs the loop until cond(self) holds (polled every 20 ms); fails with

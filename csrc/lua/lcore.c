@@ -373,6 +373,7 @@ static int l_die(lua_State *L) {
   static const int nums[] = {SIGINT, SIGTERM};
   int sig = nums[luaL_checkoption(L, 1, NULL, names)];
   uv_tty_reset_mode();
+  rml_tty_restore();
   fflush(NULL);
   signal(sig, SIG_DFL);
   sigset_t set;

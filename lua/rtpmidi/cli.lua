@@ -706,6 +706,10 @@ function M.run(args)
   local live = Live.new(path, { args = script_args, restore_after = watch and 10 or false })
   -- a callback error that repeats prints once, then as a count
   rtpmidi.on_error = function(message) live:report_error(message) end
+  local want_prompt = repl_opt == true or (repl_opt == nil and core.isatty(0))
+  -- output of the script never breaks the line typed at the prompt: the
+  -- hooks must be in before the script keeps its own `print`
+  if want_prompt and core.isatty(0) and core.isatty(1) then require("rtpmidi.term").hook_output() end
   local ok, err = live:load()
   if not ok then
     io.stderr:write("rtpmidi run: ", tostring(err), "\n")
@@ -750,7 +754,7 @@ function M.run(args)
       return #parts > 0 and table.concat(parts, " || ") or "no MIDI session"
     end, 1000)
   end
-  if repl_opt == true or (repl_opt == nil and core.isatty(0)) then
+  if want_prompt then
     local env = setmetatable({
       rtpmidi = rtpmidi, control = control, live = live,
       reload = function() return live:reload() end,
