@@ -3,6 +3,7 @@
 #include "lbind.h"
 #include "rtpmidi_lua.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -384,6 +385,30 @@ static int l_die(lua_State *L) {
   _exit(128 + sig); /* not reached */
 }
 
+/* quiet(fn, ...): calls fn(...) with standard error (fd 2) sent to
+ * /dev/null, for C libraries that print on their own (RtMidi, JACK and ALSA
+ * write a screenful when no server runs; our own message carries what
+ * matters). Returns fn's results; an error is raised again after fd 2 is
+ * back. Other threads writing meanwhile are silenced too. */
+static int l_quiet(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  fflush(stderr);
+  int saved = dup(2);
+  int null = saved >= 0 ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+  if (null >= 0) {
+    dup2(null, 2);
+    close(null);
+  }
+  int r = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  fflush(stderr);
+  if (saved >= 0) {
+    dup2(saved, 2);
+    close(saved);
+  }
+  if (r != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
 static const luaL_Reg functions[] = {
   {"now", l_now},
   {"run", l_run},
@@ -392,6 +417,7 @@ static const luaL_Reg functions[] = {
   {"set_error_handler", l_set_error_handler},
   {"call", l_call},
   {"die", l_die},
+  {"quiet", l_quiet},
   {"set_callback_budget", l_set_callback_budget},
   {NULL, NULL},
 };

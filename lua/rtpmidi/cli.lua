@@ -206,16 +206,18 @@ end
 -- list ------------------------------------------------------------------------
 
 local LIST_HELP = [[
-usage: rtpmidi list [--api API]
+usage: rtpmidi list [--api API] [-v]
 
 Lists the MIDI ports of each MIDI API RtMidi was built with (alsa, jack):
 inputs (what `stream -i` takes: keyboards, other programs' outputs) and
 outputs (what `stream -o` takes: synths), with their indexes. `*` marks the
 default: the first port of the first API that has ports, which is what a
 port opened with no API and no name gets. An API that cannot be used right
-now (no ALSA sequencer, no JACK server running) says so.
+now (no ALSA sequencer, no JACK server running) says so. `stream -i N` and
+`-o N` take these indexes: of --api's list, or of the list marked `*`.
 
-  --api API   only this API
+  --api API       only this API
+  -v, --verbose   let the MIDI libraries' own messages through (hidden otherwise)
 ]]
 
 --- The ports of every API: { {api=, inputs=, outputs=, err=}, ... } with
@@ -276,9 +278,10 @@ function M.print_ports(only_api)
 end
 
 function M.list(args)
-  local opts, err = parse(args, { { nil, "api", "api", arg = "API" } })
+  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" } })
   if opts == "help" then io.write(LIST_HELP) return 0 end
   if not opts then return usage_error("list", err) end
+  if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
   if #err > 0 then return usage_error("list", "unexpected argument " .. err[1]) end
   return M.print_ports(opts.api)
 end
@@ -299,8 +302,9 @@ every note still sounding on the output is turned off, and the exit code is 0.
   -a, --address HOST       the peer (host name or IP address)
   -s, --send-port PORT     the peer's RTP port (5004; 0: receive only); AppleMIDI: its control port
   -r, --receive-port PORT  our RTP port (5004; 0: send only); RTCP uses the next one
-  -i, --input IN           MIDI input to send: a port name, part of one, or an index
-  -o, --output OUT         MIDI output to play on (see `rtpmidi list`)
+  -i, --input IN           MIDI input to send: a port name, part of one, or the index
+                           `rtpmidi list` shows
+  -o, --output OUT         MIDI output to play on (the same)
   -V, --virtual NAME       make virtual ports "NAME in" / "NAME out" for what -i/-o leave out
       --api API            MIDI API: alsa, jack (default: the first with ports)
   -L, --latency MS         played this long after it was sent, to absorb jitter (20)
@@ -309,9 +313,18 @@ every note still sounding on the output is turned off, and the exit code is 0.
       --applemidi NAME     speak Apple's session protocol as NAME (macOS, iOS, rtpMIDI):
                            invite HOST at -s PORT, or with no -a wait to be invited on -r PORT
   -l, --list               list the MIDI ports, as `rtpmidi list`
-  -v, --verbose            print every MIDI message that goes through
+  -v, --verbose            print every MIDI message that goes through, and the MIDI
+                           libraries' own messages
       --repl / --no-repl   a Lua prompt on standard input (default: when it is a terminal)
       --no-status          no status line (shown when standard output is a terminal)
+
+The status line: the peer (RTP-MIDI: up once its packets arrive; AppleMIDI:
+how many participants), MIDI messages sent and the guard packets sent
+apart (journal-only packets after the last note, so that the peer can
+repair a loss), messages received, packets lost, messages the journal
+repaired; for RTP-MIDI the round-trip time (from RTCP), the jitter, and
+"plays +L": what arrives plays at its sending time plus -L; for AppleMIDI
+"one-way": each participant's delay, measured by the clock sync (CK).
 
 At the prompt, `session` is the session, `input` and `output` the MIDI ports,
 `stats()` the counters, `send(bytes)` sends MIDI to the peer, `quit()` stops.
@@ -336,25 +349,49 @@ local STREAM_OPTIONS = {
   { nil, "no-status", "no_status" },
 }
 
-local function port_arg(v)
-  local n = math.tointeger(tonumber(v))
-  if n and tostring(n) == v then return n end
-  return v
+-- -i/-o N: the port `rtpmidi list` shows as N (in --api's list, or in the
+-- list of the API marked default), by its name. The name is taken before
+-- any port of ours opens: our own ports then join the lists and move the
+-- indexes (-o 0 once connected the stream's own input to itself).
+-- Returns api, port (a name), or nil, nil, message.
+function M.resolve_port(kind, value, api)
+  local n = math.tointeger(tonumber(value))
+  if not n or tostring(n) ~= value then return api, value end
+  local what = kind == "inputs" and "input" or "output"
+  for _, e in ipairs(M.ports(api)) do
+    if (api and e.api == api) or (not api and e["default_" .. kind]) then
+      for _, p in ipairs(e[kind]) do
+        if p.index == n then return e.api, p.name end
+      end
+      return nil, nil, ("%s: no MIDI %s %d (`rtpmidi list` shows %d)"):format(e.api, what, n, #e[kind])
+    end
+  end
+  return nil, nil, ("no MIDI %s ports%s (see `rtpmidi list`)"):format(what, api and (" in " .. api) or "")
 end
 
 -- Opens the MIDI ports the options name: input, output (each may be nil),
 -- or nil, message.
 local function open_ports(opts, latency)
   local inp, out, err
+  local in_api, in_port, out_api, out_port
   if opts.input then
-    inp, err = rtpmidi.MidiIn{ api = opts.api, port = port_arg(opts.input) }
+    in_api, in_port, err = M.resolve_port("inputs", opts.input, opts.api)
+    if err then return nil, nil, "MIDI input: " .. err end
+  end
+  if opts.output then
+    out_api, out_port, err = M.resolve_port("outputs", opts.output, opts.api)
+    if err then return nil, nil, "MIDI output: " .. err end
+  end
+  if opts.input then
+    inp, err = rtpmidi.MidiIn{ api = in_api, port = in_port, client = "rtpmidi stream", port_name = "to peer" }
     if not inp then return nil, nil, "MIDI input: " .. tostring(err) end
   elseif opts.virtual then
     inp, err = rtpmidi.MidiIn{ api = opts.api, virtual = opts.virtual .. " in" }
     if not inp then return nil, nil, "virtual MIDI input: " .. tostring(err) end
   end
   if opts.output then
-    out, err = rtpmidi.MidiOut{ api = opts.api, port = port_arg(opts.output), latency = latency }
+    out, err = rtpmidi.MidiOut{ api = out_api, port = out_port, latency = latency, client = "rtpmidi stream",
+                                port_name = "from peer" }
   elseif opts.virtual then
     out, err = rtpmidi.MidiOut{ api = opts.api, virtual = opts.virtual .. " out", latency = latency }
   end
@@ -369,20 +406,27 @@ end
 
 local function fmt_ms(v) return v and ("%.1f ms"):format(v) or "-" end
 
--- The status line's text for a MidiSession or an AppleMidiSession.
+-- The status line's text for a MidiSession or an AppleMidiSession. MIDI
+-- messages and guard packets (journal-only packets that keep the peer's
+-- recovery going after the last note) are counted apart. "latency" means a
+-- different thing in each mode, so the line says which: RTP-MIDI plays what
+-- arrives at its sending time plus -L ("plays +20 ms"); AppleMIDI measures
+-- each participant's one-way delay by clock sync ("one-way 0.3 ms").
 function M.status_text(session)
   local st = session:stats()
+  local sent = ("sent %d msg + %d guard"):format(st.messages_sent or 0, st.guard_packets or st.guard_sent or 0)
+  local received = ("received %d msg"):format(st.messages_received or 0)
   if session.participants then
     local ps = session:participants()
     local lat = {}
     for _, p in ipairs(ps) do if p.latency then lat[#lat + 1] = ("%.1f"):format(p.latency) end end
-    return ("peers %d | sent %d | received %d | lost %d | repaired %d | latency %s ms"):format(
-      #ps, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
-      #lat > 0 and table.concat(lat, "/") or "-")
+    return ("peers %d | %s | %s | lost %d | repaired %d | one-way %s"):format(
+      #ps, sent, received, st.lost or 0, st.messages_recovered or 0,
+      #lat > 0 and (table.concat(lat, "/") .. " ms") or "-")
   end
-  local peers = (st.peer_ssrc or 0) ~= 0 and not session._dropped and 1 or 0
-  return ("peers %d | sent %d | received %d | lost %d | repaired %d | rtt %s | jitter %s | latency %s"):format(
-    peers, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
+  local peer = (st.peer_ssrc or 0) ~= 0 and not session._dropped
+  return ("peer %s | %s | %s | lost %d | repaired %d | rtt %s | jitter %s | plays +%s"):format(
+    peer and "up" or "-", sent, received, st.lost or 0, st.messages_recovered or 0,
     fmt_ms(st.rtt), fmt_ms(st.jitter), fmt_ms(session:get_latency()))
 end
 
@@ -420,6 +464,7 @@ function M.stream(args)
       :format(opts.address, send_port))
   end
   local verbose = opts.verbose
+  if verbose then require("rtpmidi.midi").set_verbose(true) end
   local log = function(...) io.stderr:write("rtpmidi stream: ", ...) io.stderr:write("\n") end
 
   local Apple = opts.applemidi and rtpmidi.AppleMidiSession

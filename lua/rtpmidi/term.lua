@@ -499,17 +499,35 @@ end
 
 --- A status line: fn() returns the text; redrawn every interval_ms (1000)
 -- at the bottom of the terminal (a scroll region keeps the rest of the
--- output above it), or on the current line when the size is unknown.
+-- output above it), or on the current line when the size is unknown. It
+-- follows the terminal's size (SIGWINCH, and a look at each refresh).
 -- Returns an object with :refresh() and :close().
 function M.status_line(fn, interval_ms)
-  local cols, rows = core.tty_size(1)
   local line = { closed = false }
-  if rows and rows > 2 then
-    -- room for the line, then a scroll region above it
-    tty_write(("\n\27[1A\0277\27[1;%dr\0278"):format(rows - 1))
+  local cols, rows
+  -- room for the line at the bottom, and the scroll region above it (a
+  -- terminal resets the region when it is resized)
+  local function place()
+    local again = rows ~= nil
+    cols, rows = core.tty_size(1)
+    -- after a resize the old line is somewhere below the cursor (where the
+    -- terminal's reflow put it): clear everything below the cursor
+    if again then tty_write("\0277\27[J\0278") end
+    if rows and rows > 2 then
+      tty_write(("\n\27[1A\0277\27[1;%dr\0278"):format(rows - 1))
+    end
+  end
+  place()
+  local function resized()
+    local c, r = core.tty_size(1)
+    if c == cols and r == rows then return false end
+    place()
+    if hooked.editor then hooked.editor:render() end
+    return true
   end
   function line:refresh()
     if self.closed then return end
+    resized()
     local ok, text = pcall(fn)
     if not ok then text = "status: " .. tostring(text) end
     text = tostring(text)
@@ -521,10 +539,13 @@ function M.status_line(fn, interval_ms)
     end
   end
   line.timer = rtpmidi.every(interval_ms or 1000, function() line:refresh() end)
+  local ok, winch = pcall(core.signal, "SIGWINCH", function() line:refresh() end)
+  line.winch = ok and winch or nil
   function line:close()
     if self.closed then return end
     self.closed = true
     self.timer:cancel()
+    if self.winch then self.winch:cancel() end
     if rows and rows > 2 then
       tty_write(("\0277\27[r\27[%d;1H\27[2K\0278"):format(rows))
     else
