@@ -55,19 +55,38 @@ function RTPControl:add_session(session)
   return cookie
 end
 
+-- The session registered under cookie, or nil when there is none (any
+-- more). Something that is not a cookie raises: the original guide's own
+-- example passes the session itself, which would otherwise quietly give nil.
 function RTPControl:get_session(cookie)
   check_self(self)
+  if math.type(cookie) ~= "integer" then
+    local got = type(cookie)
+    for _, s in pairs(self.sessions) do
+      if s == cookie then got = "the session itself: pass the cookie add_session returned" end
+    end
+    error(("bad argument 'cookie' (a cookie from add_session expected, got %s)"):format(got), 2)
+  end
   return self.sessions[cookie]
 end
 
--- Returns true, or nil, message, code when the sockets cannot be opened.
+-- Returns true; or nil, message, code when the sockets cannot be opened
+-- (code from the system) or the session's start callback raised (code
+-- "ECALLBACK"; the session is stopped again).
 function RTPControl:start_session(cookie)
   local s = lookup(self, cookie)
   s:check()
   if s._core:started() then return true end
   local ok, err, code = s._core:start(s, cookie)
   if not ok then return nil, err, code end
-  callback(s, "start")
+  local start = s.start
+  if start then
+    local cok, cerr = pcall(start, s)
+    if not cok then
+      s._core:stop()
+      return nil, "start callback failed: " .. tostring(cerr), "ECALLBACK"
+    end
+  end
   return true
 end
 
