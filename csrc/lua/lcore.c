@@ -422,6 +422,30 @@ static const luaL_Reg functions[] = {
   {NULL, NULL},
 };
 
+/* luv (the libuv binding, Debian lua-luv) runs its own loop: when it is
+ * installed, rtpmidi runs on that loop, so that uv.run() drives our sessions
+ * and control:run() drives luv's handles. luv keeps its context in the
+ * registry under "luv_context"; its first member is the loop (luv_ctx_t in
+ * luv.h, the same since luv 1.30; luv_loop() reads it so). Read here rather
+ * than through luv_loop(): that would make luv a link dependency, and luv is
+ * optional. RTPMIDI_NO_LUV=1 keeps a loop of our own. */
+static uv_loop_t *luv_loop_of(lua_State *L) {
+  const char *no = getenv("RTPMIDI_NO_LUV");
+  if (no && *no && strcmp(no, "0") != 0) return NULL;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luv");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {   /* not installed */
+    lua_pop(L, 1);
+    return NULL;
+  }
+  uv_loop_t *loop = NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, "luv_context");
+  if (lua_type(L, -1) == LUA_TUSERDATA && lua_rawlen(L, -1) >= sizeof(uv_loop_t *))
+    loop = *(uv_loop_t **)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return loop;
+}
+
 int luaopen_rtpmidi_core(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY);
   int have_state = !lua_isnil(L, -1);
@@ -436,6 +460,13 @@ int luaopen_rtpmidi_core(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, LOOP_KEY);
     st->loop = lua_touserdata(L, -1);
     lua_pop(L, 1);
+    if (!st->loop) {
+      /* luv's loop, when luv is there. The state gets its finalizer after
+       * luv's loop got its own, so Lua runs ours first (finalizers run in
+       * the reverse order of marking): our handles are closing by the
+       * time luv's loop closes what is left and runs the loop to the end. */
+      st->loop = luv_loop_of(L);
+    }
     if (!st->loop) {
       int r = uv_loop_init(&st->own_loop);
       if (r) return luaL_error(L, "rtpmidi: cannot create the event loop: %s", uv_strerror(r));
