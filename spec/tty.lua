@@ -41,6 +41,7 @@ end
 -- environment variables in env. The terminal stays after the command ends,
 -- so that its exit status and last screen can be read.
 function T.start(argv, env, opts)
+  assert(T.available(), "tmux is not installed: `make deps-test` (or apt-get install tmux)")
   opts = opts or {}
   local dir = os.tmpname()
   os.remove(dir)
