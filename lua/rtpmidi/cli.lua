@@ -14,6 +14,8 @@ commands:
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
   run         run a Lua script on the loop; --watch reloads it on save
+  serve       a daemon keeping an AppleMIDI session, its peers and MIDI ports up
+  status      what the running `rtpmidi serve` daemons have connected
   version     print the version
   help        this text
 
@@ -819,15 +821,84 @@ function M.run(args)
   return 0
 end
 
+-- serve / status ------------------------------------------------------------
+
+local SERVE_HELP = [[
+usage: rtpmidi serve CONFIG.lua [-v]
+
+Keeps an AppleMIDI session and its MIDI ports up, as a daemon (a systemd
+unit: examples/serve/rtpmidi.service). CONFIG.lua returns a table:
+
+  return {
+    name = "studio", port = 5004,            -- the session (advertised by mDNS with Avahi)
+    peers = { "10.0.0.2:5004",               -- invited, and invited again whenever gone
+              { name = "Bob's MacBook" } },  -- found by the name it advertises
+    input = "keyboard", output = "synth",    -- MIDI ports: names, or `rtpmidi list` indexes
+    api = "jack", latency = 20,              -- output plays at sending time + latency (ms)
+    reconnect = 5,                           -- seconds between attempts (peers, ports)
+  }
+
+Peers that invite it are accepted too. A MIDI port that is not there yet is
+opened when it appears. `rtpmidi status` asks the running daemons what is
+connected. Ctrl-C or SIGTERM: BY to every participant, notes off, exit 0.
+
+  -v, --verbose   let the MIDI libraries' own messages through
+]]
+
+local STATUS_HELP = [[
+usage: rtpmidi status [NAME]
+
+Asks the running `rtpmidi serve` daemons (or the one serving session NAME)
+what is connected: each configured peer and its state, other participants,
+the MIDI ports, and the counters. They leave their local status port in
+$RTPMIDI_RUN_DIR, else $XDG_RUNTIME_DIR/rtpmidi, else /tmp/rtpmidi-$USER.
+Exit 1 when none runs or one does not answer.
+]]
+
+function M.serve(args)
+  local opts, rest = parse(args, { { "v", "verbose", "verbose" } })
+  if opts == "help" then io.write(SERVE_HELP) return 0 end
+  if not opts then return usage_error("serve", rest) end
+  if #rest ~= 1 then return usage_error("serve", "one CONFIG.lua expected") end
+  if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
+  local Serve = require "rtpmidi.serve"
+  local cfg, err = Serve.read_config(rest[1])
+  if not cfg then return failure("serve", err) end
+  if not rtpmidi.AppleMidiSession then return failure("serve", "AppleMIDI sessions are not in this build") end
+  local daemon, serr = Serve.start(cfg)
+  if not daemon then return failure("serve", serr) end
+  local stopping = false
+  local cancel = on_stop_signals(function(name)
+    if stopping then return end
+    stopping = true
+    io.stderr:write("rtpmidi serve: ", name, ", stopping (again to quit at once)\n")
+    daemon:stop()
+    rtpmidi.after(100, function() require("rtpmidi.core").stop_loop() end)
+  end)
+  require("rtpmidi.core").run("default")
+  cancel()
+  daemon:stop()
+  return 0
+end
+
+function M.status(args)
+  local opts, rest = parse(args, {})
+  if opts == "help" then io.write(STATUS_HELP) return 0 end
+  if not opts then return usage_error("status", rest) end
+  if #rest > 1 then return usage_error("status", "at most one NAME expected") end
+  return require("rtpmidi.serve").query(rest[1])
+end
+
 function M.main(args)
   args = args or {}
   local cmd = args[1]
   local rest = table.move(args, 2, #args, 1, {})
   if cmd == "help" and rest[1] then
-    local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor }
+    local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor,
+                       serve = M.serve, status = M.status }
     local f = commands[rest[1]]
     if not f then
-      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, stream)\n")
+      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, serve, status, stream)\n")
       return 2
     end
     return f{ "--help" }
@@ -848,6 +919,10 @@ function M.main(args)
     return M.stream(rest)
   elseif cmd == "monitor" then
     return M.monitor(rest)
+  elseif cmd == "serve" then
+    return M.serve(rest)
+  elseif cmd == "status" then
+    return M.status(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\nsee `rtpmidi help`\n")
   return 2
