@@ -434,10 +434,14 @@ static uv_loop_t *luv_loop_of(lua_State *L) {
   if (no && *no && strcmp(no, "0") != 0) return NULL;
   lua_getglobal(L, "require");
   lua_pushliteral(L, "luv");
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {   /* not installed */
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {   /* not installed */
     lua_pop(L, 1);
     return NULL;
   }
+  /* luv closes its loop when its module table is collected: held here, it
+   * lives as long as the state does, even when package.loaded.luv is
+   * dropped (busted's insulation between spec files does so) */
+  lua_setfield(L, LUA_REGISTRYINDEX, "rtpmidi.luv");
   uv_loop_t *loop = NULL;
   lua_getfield(L, LUA_REGISTRYINDEX, "luv_context");
   if (lua_type(L, -1) == LUA_TUSERDATA && lua_rawlen(L, -1) >= sizeof(uv_loop_t *))
