@@ -112,9 +112,13 @@ print("after run: " .. tostring(got))
     for k = #drops, 1, -1 do drops[k] = nil end
 
     term:keys("C-c")
-    term:wait_for(function() return #drops > 0 end, "the peer's drop_call after Ctrl-C", 5000)
-    assert.are.equal("bye", drops[1].reason)
-    assert.are.equal("session stopped", drops[1].detail)
+    -- the BYE (a report the peer sent meanwhile may come back as "network"
+    -- first: the script's port is closed soon after)
+    local function bye()
+      for _, d in ipairs(drops) do if d.reason == "bye" then return d end end
+    end
+    term:wait_for(bye, "the peer's drop_call(\"bye\") after Ctrl-C", 5000)
+    assert.are.equal("session stopped", bye().detail)
     local rc = term:wait_exit(5000)
     local screen = term:screen()
     assert.are.equal(0, rc, screen)
@@ -163,7 +167,7 @@ local s = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = %d, re
 function s:stop()      -- a slow goodbye: the second Ctrl-C comes during it
   print("stop callback")
   local t = rtpmidi.now()
-  while rtpmidi.now() - t < 3000 do end
+  while rtpmidi.now() - t < 10000 do end
   print("stop callback done")
 end
 assert(control:start_session(control:add_session(s)))

@@ -41,7 +41,7 @@ describe("the callback watchdog", function()
     assert.are.equal(1, #errors)
   end)
 
-  it("leaves callbacks within the budget, and a loop run inside a callback, alone", function()
+  it("leaves callbacks within the budget, a loop run inside a callback, and waiting in C alone", function()
     rtpmidi.set_callback_budget(50)
     local done = {}
     rtpmidi.after(1, function()
@@ -53,8 +53,18 @@ describe("the callback watchdog", function()
       H.run_for(200)                            -- waits on the loop: not stuck
       done[#done + 1] = "nested loop"
     end)
-    H.run_until(function() return #done == 2 end, "both callbacks", 5000)
-    assert.are.same({ "busy 30 ms", "nested loop" }, done)
+    rtpmidi.after(3, function()
+      -- waits 200 ms in a C call (as opening a JACK client can), then runs
+      -- on: no CPU spent, not stuck
+      local f = assert(io.popen("sleep 0.2; echo done"))
+      local out = f:read("a")
+      f:close()
+      for _ = 1, 1000 do local _ = {} end
+      done[#done + 1] = "waited in C: " .. out:gsub("%s", "")
+    end)
+    H.run_until(function() return #done == 3 end, "the three callbacks", 5000)
+    table.sort(done)   -- (the third timer runs inside the nested loop)
+    assert.are.same({ "busy 30 ms", "nested loop", "waited in C: done" }, done)
     assert.are.same({}, errors)
   end)
 

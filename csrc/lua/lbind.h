@@ -66,9 +66,6 @@ void rml_open_signal(lua_State *L);
 void rml_open_timer(lua_State *L);
 void rml_open_udp(lua_State *L);
 void rml_open_stdin(lua_State *L);
-/* Puts the terminal on standard input back as it was before a REPL took
- * its keys (lstdin.c); for exits that skip atexit. */
-void rml_tty_restore(void);
 void rml_open_midi(lua_State *L);
 
 #endif

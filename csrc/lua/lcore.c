@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef RTPMIDI_VERSION
@@ -82,7 +83,8 @@ static void report(rml_state *st, lua_State *L, int msg_index) {
  * thread, whose handler sets a debug hook (as lua.c does for Ctrl-C: the
  * one thing a signal handler may do to a running Lua state); the hook
  * checks again on the Lua thread and raises an error in the callback, which
- * the protected call reports, and the loop goes on. No hook is set while
+ * the protected call reports, and the loop goes on (see wd_hook: what
+ * counts past the budget is CPU time running Lua). No hook is set while
  * callbacks keep to their budget: they run at full speed (a count hook
  * costs every Lua instruction ~20%). SIGURG is ignored by default, so a
  * stray one harms nothing. One watchdog per process: the Lua state that
@@ -104,23 +106,53 @@ static struct watchdog {
   lua_State *L;                /* the Lua thread it runs on (for the signal handler) */
 } wd = {.budget_ns = (uint64_t)WD_DEFAULT_BUDGET_MS * 1000000u};
 
+/* CPU time of the calling thread, in ns. */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Past its budget, a callback is watched as it runs Lua: it is stopped once
+ * it has kept the CPU busy for a quarter of the budget more (at least 10
+ * ms). Time spent waiting in a C call (a JACK client opening, a DNS reply)
+ * takes no CPU, so a slow but working callback is not stopped for it. */
+static volatile sig_atomic_t wd_fresh;   /* the signal set the hook anew */
+static uint64_t wd_cpu_start;
+
 static void wd_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  lua_sethook(L, NULL, 0, 0);
   uint64_t budget = atomic_load(&wd.budget_ns);
-  if (!atomic_load(&wd.busy) || !budget || uv_hrtime() - atomic_load(&wd.entered_ns) < budget) return;
-  /* the next check for this callback is one budget from now */
+  if (!atomic_load(&wd.busy) || !budget || uv_hrtime() - atomic_load(&wd.entered_ns) < budget) {
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  uint64_t cpu = thread_cpu_ns();
+  if (wd_fresh) {
+    wd_fresh = 0;
+    wd_cpu_start = cpu;
+    lua_sethook(L, wd_hook, LUA_MASKCOUNT, 1000);
+    return;
+  }
+  uint64_t grace = budget / 4 > 10000000u ? budget / 4 : 10000000u;
+  if (cpu - wd_cpu_start < grace) return;
+  lua_sethook(L, NULL, 0, 0);
+  /* the next look at this callback is one budget from now */
   atomic_store(&wd.entered_ns, uv_hrtime());
-  luaL_error(L, "callback stopped by the watchdog: it ran longer than %d ms "
-             "(rtpmidi.set_callback_budget)", (int)(budget / 1000000u));
+  lua_pushfstring(L, "callback stopped by the watchdog: it ran longer than %d ms "
+                  "(rtpmidi.set_callback_budget)", (int)(budget / 1000000u));
+  lua_error(L);
 }
 
 static void wd_signal(int sig) {
   (void)sig;
   lua_State *L = wd.L;
-  /* a hook of someone else's (a debugger, a profiler) is left alone */
-  if (L && atomic_load(&wd.busy) && (lua_gethook(L) == NULL || lua_gethook(L) == wd_hook))
+  /* a hook of someone else's (a debugger, a profiler) is left alone, and
+   * ours, once set, keeps counting */
+  if (L && atomic_load(&wd.busy) && lua_gethook(L) == NULL) {
+    wd_fresh = 1;
     lua_sethook(L, wd_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  }
 }
 
 static void wd_thread(void *arg) {
@@ -366,25 +398,6 @@ static int l_call(lua_State *L) {
   return 1;
 }
 
-/* die(name): ends the process by the signal ("SIGINT", "SIGTERM") as if it
- * were not caught, so that the parent sees how it ended (a shell: 130 for
- * SIGINT). A terminal in raw mode is put back first. */
-static int l_die(lua_State *L) {
-  static const char *const names[] = {"SIGINT", "SIGTERM", NULL};
-  static const int nums[] = {SIGINT, SIGTERM};
-  int sig = nums[luaL_checkoption(L, 1, NULL, names)];
-  uv_tty_reset_mode();
-  rml_tty_restore();
-  fflush(NULL);
-  signal(sig, SIG_DFL);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  sigprocmask(SIG_UNBLOCK, &set, NULL);
-  raise(sig);
-  _exit(128 + sig); /* not reached */
-}
-
 /* quiet(fn, ...): calls fn(...) with standard error (fd 2) sent to
  * /dev/null, for C libraries that print on their own (RtMidi, JACK and ALSA
  * write a screenful when no server runs; our own message carries what
@@ -416,7 +429,6 @@ static const luaL_Reg functions[] = {
   {"handles", l_handles},
   {"set_error_handler", l_set_error_handler},
   {"call", l_call},
-  {"die", l_die},
   {"quiet", l_quiet},
   {"set_callback_budget", l_set_callback_budget},
   {NULL, NULL},

@@ -5,8 +5,8 @@
  * after either. With keys true and a terminal on standard input, the
  * terminal gives each key as it is typed, without echo (a line editor draws
  * the line): canonical mode and echo are off, signals stay on (Ctrl-C is
- * still SIGINT, Ctrl-Z still stops), and the terminal is put back on close,
- * at exit and in core.die. Returns a handle with :close() (idempotent), or
+ * still SIGINT, Ctrl-Z still stops), and the terminal is put back on close
+ * and at exit. Returns a handle with :close() (idempotent), or
  * nil, err, code. The handle does not keep the loop alive. Not part of the
  * documented API.
  *
@@ -21,11 +21,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* The terminal's settings before keys mode, put back by rml_tty_restore. */
+/* The terminal's settings before keys mode, put back by tty_restore. */
 static struct termios saved_termios;
 static int termios_saved, atexit_done;
 
-void rml_tty_restore(void) {
+static void tty_restore(void) {
   if (!termios_saved) return;
   termios_saved = 0;
   tcsetattr(0, TCSANOW, &saved_termios);
@@ -37,7 +37,7 @@ static int tty_keys_mode(void) {
   if (!termios_saved) {
     saved_termios = t;
     termios_saved = 1;
-    if (!atexit_done) atexit_done = atexit(rml_tty_restore) == 0;
+    if (!atexit_done) atexit_done = atexit(tty_restore) == 0;
   }
   t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
   t.c_iflag &= ~(tcflag_t)IXON;   /* Ctrl-S / Ctrl-Q reach the editor */
@@ -76,7 +76,7 @@ static void close_impl(rml_stdin *s) {
   uv_read_stop(&impl->h.stream);
   if (impl->is_tty) {
     uv_tty_reset_mode();
-    rml_tty_restore();
+    tty_restore();
   }
   uv_close(&impl->h.handle, on_closed);
 }

@@ -139,11 +139,12 @@ end
 
 local catching = 0   -- catch_signals() in effect (nested runs catch once)
 
---- Calls on_first(name) on the loop for the first SIGINT or SIGTERM; the
--- next one ends the process by its signal. Returns the function that stops
--- catching (the default action is back for both).
+--- Calls on_first(name) on the loop for the first SIGINT or SIGTERM. From
+-- then on both have their default action back: a second one ends the
+-- process at once, even while a callback holds the loop. Returns the
+-- function that stops catching.
 local function catch_signals(on_first)
-  local handles, got = {}, nil
+  local handles = {}
   local function cancel()
     if not handles then return end
     for _, h in ipairs(handles) do h:cancel() end
@@ -152,8 +153,8 @@ local function catch_signals(on_first)
   end
   for _, name in ipairs{ "SIGINT", "SIGTERM" } do
     handles[#handles + 1] = core.signal(name, function()
-      if got then core.die(name) end   -- the second signal: no more waiting
-      got = name
+      if not handles then return end
+      cancel()
       on_first(name)
     end)
   end
