@@ -50,18 +50,25 @@ typedef struct ap_media {
 } ap_media;
 
 /* What the session's streams share (applemidi_midi.c). */
+typedef struct ap_peer ap_peer;
+
 typedef struct ap_midi {
   rmp_stream_config sc;
   rmc_flusher out;                 /* the messages to send, and when they leave */
   rmp_cmd_encoder enc;             /* one command section for every participant */
   rmp_stream_counts rc;            /* what the participants' streams received */
+  /* The pump's (applemidi_session.c), called by the media layer, which
+   * calls nothing of the pump's by name: p's RTP packet seq was accepted
+   * (RS reports it); a flush sent packets (the timer follows the guards). */
+  void (*accepted)(rtpmidi_apple *a, ap_peer *p, uint16_t seq);
+  void (*flushed)(rtpmidi_apple *a);
 } ap_midi;
 
 
 /* A participant: the protocol's record (the machine's, am_session.h) and
  * the MIDI stream's state. Made for the machine (its alloc), released by it
  * once it is done, freed by the sweep. */
-typedef struct ap_peer {
+struct ap_peer {
   struct ap_peer *next;            /* rtpmidi_apple.peers */
   rmp_ams_peer mp;                 /* id, name, addresses, SSRC, CK, RS: the machine's */
   ap_state state;
@@ -69,7 +76,7 @@ typedef struct ap_peer {
   char addr[RMP_ADDR_TEXT];        /* mp.ctrl's host as text, for rtpmidi_apple_peer */
   rmp_addr addr_of;                /* the address addr was made from */
   ap_media media;
-} ap_peer;
+};
 
 /* The ap_peer of the machine participant x. */
 #define AP_PEER(x) ((ap_peer *)(void *)((char *)(x) - offsetof(ap_peer, mp)))
@@ -102,20 +109,16 @@ struct rtpmidi_apple {
 };
 
 /* applemidi_session.c */
-double rmc_ap_now(void);
-uint64_t rmc_ap_clock(double now_ms);  /* 10 kHz CK/RTP clock */
-/* Sends an RTP packet to p's data port. 0 or a negative UV_E* code. */
-int rmc_ap_send_media(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, size_t len);
-/* The joined participant an RTP packet from `from` with this SSRC belongs
- * to (the machine decides, and counts the others), or NULL. */
-ap_peer *rmc_ap_rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from);
-/* The media layer accepted p's RTP packet seq: RS reports it. */
-void rmc_ap_rtp_received(rtpmidi_apple *a, ap_peer *p, uint16_t seq);
-void rmc_ap_schedule(rtpmidi_apple *a);
-void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *out);
+static inline double rmc_ap_now(void) { return rtpmidi_now_ms(); }
+/* The 10 kHz CK/RTP clock: the machine's. */
+static inline uint64_t rmc_ap_clock(double now_ms) { return rmp_ams_clock(now_ms); }
 
 /* applemidi_midi.c: the session's sending side (a->midi) */
-void rmc_ap_midi_init(rtpmidi_apple *a);   /* once a->cfg has its defaults */
+/* Once a->cfg has its defaults; with the pump's two calls (ap_midi). */
+void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_peer *p, uint16_t seq),
+                      void (*flushed)(rtpmidi_apple *a));
+/* What the host is told of p (machine and stream figures). */
+void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *out);
 void rmc_ap_midi_stop(rtpmidi_apple *a);   /* what is queued leaves; then nothing waits */
 void rmc_ap_midi_free(rtpmidi_apple *a);
 /* Adds what the streams counted to st (messages, malformed, ...). */
@@ -123,9 +126,8 @@ void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
 /* applemidi_midi.c: a participant's stream (p->media) */
 void rmc_ap_peer_media_init(ap_peer *p);
 void rmc_ap_peer_media_free(ap_peer *p);
-/* p's stream figures in out (packets, lost, journal, seq, unconfirmed). */
-void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *out);
-void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from);
+/* An RTP packet (header h, already parsed) from joined participant p. */
+void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *h);
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* Delivers everything p's jitter buffer holds, gaps declared lost (it said BY). */
 void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p);

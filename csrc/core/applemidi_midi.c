@@ -23,7 +23,10 @@
 
 static void on_flush(void *owner) { rtpmidi_apple_flush(owner); }
 
-void rmc_ap_midi_init(rtpmidi_apple *a) {
+void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_peer *p, uint16_t seq),
+                      void (*flushed)(rtpmidi_apple *a)) {
+  a->midi.accepted = accepted;
+  a->midi.flushed = flushed;
   const rtpmidi_apple_config *c = &a->cfg;
   a->midi.sc = (rmp_stream_config){.rate = CLOCK_RATE,
                                    .payload_budget = c->payload_budget,
@@ -76,7 +79,21 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   rmp_stream_rx_free(&m->rx);
 }
 
-void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *o) {
+void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
+  const rmp_ams_peer *mp = &p->mp;
+  memset(o, 0, sizeof *o);
+  o->id = mp->id;
+  o->name = mp->name;
+  o->address = p->addr;
+  o->port = mp->ctrl.port;
+  o->ssrc = mp->ssrc;
+  o->initiator = mp->initiator;
+  o->synced = mp->synced;
+  o->latency_ms = mp->latency_ms;
+  o->offset_ms = mp->offset_ms;
+  o->ck_exchanges = mp->ck_exchanges;
+  o->rs_sent = mp->rs_sent;
+  o->rs_received = mp->rs_received;
   const ap_media *m = &p->media;
   o->packets_received = m->packets_received;
   o->packets_sent = m->packets_sent;
@@ -103,7 +120,7 @@ int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const cha
  * at pkt, as p's next packet. */
 static int send_rtp(rtpmidi_apple *a, ap_peer *p, uint8_t *pkt, size_t len, uint32_t ts) {
   rmp_rtp_write_header(pkt, AP_PAYLOAD_TYPE, false, p->media.seq, ts, a->ssrc);
-  int r = rmc_ap_send_media(a, p, pkt, RMP_RTP_HEADER_LEN + len);
+  int r = rmc_endpoint_send(a->data, pkt, RMP_RTP_HEADER_LEN + len, &p->mp.data);
   p->media.seq++;
   p->media.packets_sent++;
   a->st.packets_sent++;
@@ -151,7 +168,7 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
     done += info.nmsgs;
   }
   rmc_flusher_end(&a->midi.out);
-  if (!a->busy) rmc_ap_schedule(a);
+  a->midi.flushed(a);
   return r;
 }
 
@@ -203,14 +220,8 @@ static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
   }
 }
 
-void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_addr *from) {
-  rmp_rtp_header h;
-  if (rmp_rtp_parse(buf, len, &h) < 0) {
-    a->st.malformed++;
-    return;
-  }
-  ap_peer *p = rmc_ap_rtp_peer(a, h.ssrc, from);
-  if (!p) return;
+void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *hp) {
+  const rmp_rtp_header h = *hp;
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
@@ -233,7 +244,7 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_a
   }
   m->packets_received++;
   a->st.packets_received++;
-  rmc_ap_rtp_received(a, p, h.sequence);
+  if (p->state == AP_CONNECTED) a->midi.accepted(a, p, h.sequence);
   ap_pkt *k = malloc(sizeof *k + h.payload_len);
   if (!k) return;
   k->ts = h.timestamp;

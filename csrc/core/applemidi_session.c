@@ -25,8 +25,6 @@
 #define DEF_JOURNAL_HISTORY 512u
 #define MAX_JOURNAL_HISTORY 32767u
 
-double rmc_ap_now(void) { return rtpmidi_now_ms(); }
-uint64_t rmc_ap_clock(double now_ms) { return rmp_ams_clock(now_ms); }
 
 /* ---- lifetime ---- */
 
@@ -63,6 +61,8 @@ static void release(rtpmidi_apple *a) {
   free(a);
 }
 
+static void schedule(rtpmidi_apple *a);
+
 static void enter(rtpmidi_apple *a) { a->busy++; }
 
 static void leave(rtpmidi_apple *a) {
@@ -72,7 +72,7 @@ static void leave(rtpmidi_apple *a) {
     release(a);
     return;
   }
-  rmc_ap_schedule(a);
+  schedule(a);
 }
 
 static void on_handle_closed(void *owner) {
@@ -126,23 +126,6 @@ static void refresh_addr(ap_peer *p) {
   rmp_addr_host(&p->mp.ctrl, p->addr, sizeof p->addr);
 }
 
-void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
-  const rmp_ams_peer *mp = &p->mp;
-  memset(o, 0, sizeof *o);
-  o->id = mp->id;
-  o->name = mp->name;
-  o->address = p->addr;
-  o->port = mp->ctrl.port;
-  o->ssrc = mp->ssrc;
-  o->initiator = mp->initiator;
-  o->synced = mp->synced;
-  o->latency_ms = mp->latency_ms;
-  o->offset_ms = mp->offset_ms;
-  o->ck_exchanges = mp->ck_exchanges;
-  o->rs_sent = mp->rs_sent;
-  o->rs_received = mp->rs_received;
-  rmc_ap_media_fill(p, o);
-}
 
 /* ---- the pump ---- */
 
@@ -194,11 +177,9 @@ static void pump(rtpmidi_apple *a) {
   }
 }
 
-int rmc_ap_send_media(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, size_t len) {
-  return rmc_endpoint_send(a->data, buf, len, &p->mp.data);
-}
-
-ap_peer *rmc_ap_rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from) {
+/* The joined participant an RTP packet from `from` with this SSRC belongs
+ * to (the machine decides, and counts the others), or NULL. */
+static ap_peer *rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from) {
   rmp_ams_peer *mp = rmp_ams_rtp_participant(&a->m, rmc_ap_now(), ssrc, from);
   if (!mp) return NULL;
   ap_peer *p = AP_PEER(mp);
@@ -207,7 +188,8 @@ ap_peer *rmc_ap_rtp_peer(rtpmidi_apple *a, uint32_t ssrc, const rmp_addr *from) 
   return p;
 }
 
-void rmc_ap_rtp_received(rtpmidi_apple *a, ap_peer *p, uint16_t seq) {
+/* The media layer accepted p's RTP packet seq: RS reports it. */
+static void rtp_accepted(rtpmidi_apple *a, ap_peer *p, uint16_t seq) {
   rmp_ams_rtp_received(&a->m, &p->mp, rmc_ap_now(), seq);
 }
 
@@ -218,7 +200,10 @@ static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t le
   bool data = ep == a->data;
   enter(a);
   if (data && len >= 1 && (buf[0] & 0xC0) == 0x80) {
-    rmc_ap_on_rtp(a, buf, len, from);
+    rmp_rtp_header h;
+    ap_peer *p;
+    if (rmp_rtp_parse(buf, len, &h) < 0) a->st.malformed++;
+    else if ((p = rtp_peer(a, h.ssrc, from))) rmc_ap_on_rtp(a, p, buf, &h);
   } else {
     /* A BY on the control port may overtake the participant's last MIDI,
      * sent before it on the data port (two sockets: the loop reads them in
@@ -257,7 +242,7 @@ static uint64_t wait_ms(double due, double now) {
  * The machine's lenient ones (timeouts, CK, RS) may run a little late and
  * share wakeups with other sessions' (slack.h); invitations, guard packets
  * and the jitter buffer are served on time. */
-void rmc_ap_schedule(rtpmidi_apple *a) {
+static void schedule(rtpmidi_apple *a) {
   if (!a->timer || a->busy) return;
   double due, upkeep;
   rmp_ams_next_deadline(&a->m, &due, &upkeep);
@@ -280,6 +265,11 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
     if (m < ms) ms = m;
   }
   uv_timer_start(&a->timer->u.timer, on_timer, ms, 0);
+}
+
+/* A flush of the media layer sent packets: guards are due from now. */
+static void flushed(rtpmidi_apple *a) {
+  if (!a->busy) schedule(a);
 }
 
 /* ---- the public API ---- */
@@ -379,7 +369,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     .ud = a,
   };
   rmp_ams_init(&a->m, &mc);
-  rmc_ap_midi_init(a);
+  rmc_ap_midi_init(a, rtp_accepted, flushed);
   if (oom) {
     a->freed = true;
     release(a);

@@ -73,6 +73,7 @@ void rtpmidi_runtime_free(rtpmidi_runtime *rt) {
 }
 
 double rtpmidi_now_ms(void) { return (double)uv_hrtime() / 1e6; }
+uint64_t rmc_now_us(void) { return uv_hrtime() / 1000u; }
 
 void rmc_random(void *buf, size_t n) {
   if (uv_random(NULL, NULL, buf, n, 0, NULL) != 0) {

@@ -88,6 +88,8 @@ struct rtpmidi_runtime {
   uint8_t sendq_data[RMC_SENDQ_BYTES];
 };
 
+/* Monotonic microseconds (the loop's clock source, not its cached time). */
+uint64_t rmc_now_us(void);
 /* Registers owner with rt (rmc_member above). */
 void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner, void *events,
                       size_t events_size, const bool *host_freed, void (*close)(void *owner));

@@ -27,7 +27,6 @@ typedef struct rmc_pkt {
   uint8_t data[];
 } rmc_pkt;
 
-uint64_t rmc_now_us(void) { return uv_hrtime() / 1000u; }
 
 static uint64_t unix_us(void) {
   uv_timeval64_t tv;

@@ -75,6 +75,5 @@ struct rtpmidi_session {
 };
 
 /* Monotonic microseconds (uv_hrtime). */
-uint64_t rmc_now_us(void);
 
 #endif
