@@ -400,6 +400,7 @@ typedef struct {
 #define RMP_EJ_R_UNCOVERED 0x04 /* checkpoint is after the first lost packet */
 #define RMP_EJ_R_NOJOURNAL 0x08 /* a loss, but the packet has no journal */
 #define RMP_EJ_R_LATE      0x10 /* duplicate or out-of-order packet: drop it */
+#define RMP_EJ_R_FIRST     0x20 /* the first packet: its journal was read as after a loss (section 4) */
 
 void rmp_ej_recv_init(rmp_ej_receiver *r);
 /* Every delivered message, in order, after rmp_ej_recv_packet for its packet. */

@@ -379,9 +379,18 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud) {
   if (!r->have_seq) {
+    /* "A receiver MUST process the first received packet in a stream as if
+     * it were a packet that ends a loss event" (RFC 6295 section 4): what
+     * was sent before it is repaired from its journal, as after a multiple
+     * loss (no S-bit shortcut). Nothing tells what the history before the
+     * checkpoint held: no coverage check. */
     r->have_seq = 1;
     r->last = seq;
-    return 0;
+    if (!journal || !jlen) return RMP_EJ_R_FIRST;
+    unsigned before = r->repairs;
+    int e = rmp_ej_recv_repair(r, journal, jlen, 0, emit, ud);
+    if (e < 0) return e;
+    return RMP_EJ_R_FIRST | (r->repairs != before ? RMP_EJ_R_REPAIRED : 0);
   }
   uint16_t d = (uint16_t)(seq - r->last);
   if (d == 0 || d >= 0x8000) return RMP_EJ_R_LATE;

@@ -814,7 +814,8 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
     nch++;
     h.s &= cj.s;
   }
-  if (!h.y && !nch) return 0;
+  /* Nothing to code: the 3-octet empty journal (section 5), not J = 0, so
+   * that a receiver can still check that its loss is covered. */
   h.a = (uint8_t)(nch > 0);
   h.totchan = (uint8_t)(nch ? nch - 1 : 0);
   rmp_ej_hdr_encode(&h, out, cap);
