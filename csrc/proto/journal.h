@@ -382,6 +382,11 @@ uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s);
 /* ---- receiver ---------------------------------------------------------------- */
 typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
 
+/* SysEx the receiver got lately, to place Chapter X logs that carry no
+ * COUNT (journal_recv.c). */
+#define RMP_EJ_SX_SEEN 16
+typedef struct { uint32_t hash; uint16_t len, seq; } rmp_ej_sx_seen;
+
 typedef struct {
   rmp_midi_state st;
   uint16_t last;      /* last seqnum received */
@@ -392,6 +397,8 @@ typedef struct {
   unsigned uncovered;
   uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
+  rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
+  uint8_t sx_next;
 } rmp_ej_receiver;
 
 /* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */

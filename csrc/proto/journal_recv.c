@@ -31,8 +31,27 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
   return 1;
 }
 
+/* FNV-1a over the data octets of a SysEx (the MSB of each masked: a
+ * Chapter X DATA field sets it on its last octet). */
+static uint32_t sx_hash(const uint8_t *d, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (d[i] & 127)) * 16777619u;
+  return h;
+}
+
+static void sx_seen(rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq) {
+  rmp_ej_sx_seen *e = &r->sx_seen[r->sx_next];
+  r->sx_next = (uint8_t)((r->sx_next + 1) % RMP_EJ_SX_SEEN);
+  e->hash = sx_hash(d, n);
+  e->len = (uint16_t)(n > 0xFFFF ? 0xFFFF : n);
+  e->seq = seq;
+}
+
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
-  if (msg && sysex_ok(msg, len)) r->x_count++;
+  if (msg && sysex_ok(msg, len)) {
+    r->x_count++;
+    sx_seen(r, msg + 1, len - 2, r->last);
+  }
   rmp_ms_apply(&r->st, msg, len);
 }
 
@@ -42,6 +61,7 @@ typedef struct {
   void *ud;
   int skip_s; /* single-packet loss: skip S = 1 structures (A.1) */
   unsigned emitted;
+  uint16_t seq, cp; /* the packet whose journal this is, and its checkpoint */
 } repair_ctx;
 
 /* Bound on what one journal can make a receiver play, so that a hostile or
@@ -262,12 +282,29 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     int n = rmp_ej_x_log_decode(cx->raw + o, cx->raw_len - o, &l);
     if (n < 0) return; /* validated by the parse: cannot happen */
     o += (size_t)n;
-    if (!l.c) continue;
-    have_last = o == cx->raw_len;
-    last = l.count;
-    unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
-    if (ahead == 0 || ahead >= 128) continue;
-    if ((l.sta != 2 && l.sta != 3) || l.f || l.data_len > sizeof m - 2) continue;
+    int whole = (l.sta == 2 || l.sta == 3) && !l.f && l.data_len <= sizeof m - 2;
+    if (l.c) {
+      have_last = o == cx->raw_len;
+      last = l.count;
+      unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
+      if (ahead == 0 || ahead >= 128) continue;
+    } else {
+      /* no COUNT (B.5.3 leaves it to the sender): the log codes a command
+       * of the checkpoint history; the receiver has it if it got the same
+       * octets in the part of that history that arrived (or replayed them
+       * from an earlier journal) */
+      have_last = 0;
+      if (!whole) continue;
+      uint32_t hsh = sx_hash(l.data, l.data_len);
+      uint16_t cp_age = (uint16_t)(x->seq - x->cp);
+      int seen = 0;
+      for (int i = 0; i < RMP_EJ_SX_SEEN && !seen; i++) {
+        const rmp_ej_sx_seen *e = &r->sx_seen[i];
+        seen = e->len == l.data_len && e->hash == hsh && e->len && (uint16_t)(x->seq - e->seq) <= cp_age;
+      }
+      if (seen) continue;
+    }
+    if (!whole) continue;
     if (x->emitted >= MAX_REPAIR_COMMANDS) return;
     size_t k = 0;
     m[k++] = 0xF0;
@@ -278,7 +315,9 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     rmp_ms_apply(&r->st, m, k);
     r->repairs++;
     r->x_replayed++;
-    r->x_count = l.count;
+    sx_seen(r, m + 1, k - 2, x->seq);
+    if (l.c) r->x_count = l.count;
+    else r->x_count++;
   }
   if (have_last) r->x_count = last;
 }
@@ -312,7 +351,9 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   if (sj->toc & RMP_EJ_SYS_V) st->sense_count = sj->v.count;
   if (sj->toc & RMP_EJ_SYS_Q) {
     uint8_t run = sj->q.n;
-    uint32_t pos = sj->q.c ? sj->q.clock : 0;
+    /* D = 1: the coded position has played, the next clock plays the one
+     * after it; the model holds the next position to play (B.3) */
+    uint32_t pos = ((sj->q.c ? sj->q.clock : 0) + sj->q.d) & 0x7FFFF;
     if (st->seq_running != run || st->seq_pos != pos) {
       if (st->seq_running) out(x, 0xFC, 0, 0, 1);
       if (run && !sj->q.c) {
@@ -329,32 +370,51 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
       }
     }
   }
-  /* F (forward tape only): COMPLETE is 2 frames ahead of the quarter frames
-   * that coded it; PARTIAL holds MT0..MT(POINT) of a forward run 0..POINT
-   * in progress. The receiver compares what the chapter states: the last
-   * complete frame, and that its own quarter frames are that same forward
-   * run (equal nibbles that are not a run, e.g. a stray MT1 over the
-   * initial MT0, are not). Without PARTIAL (POINT = 7) the sender is in no
-   * run: just after a frame, or after an illegal sequence (B.4.1), which
-   * act the same on every later quarter frame. A receiver still in a run
-   * leaves it, in its model only: no MIDI command breaks a run without
-   * moving the time code, and the chapter does not code one. */
-  if ((sj->toc & RMP_EJ_SYS_F) && !sj->f.d) {
+  /* F (B.4): COMPLETE is the last complete frame: quarter frames (Q = 1),
+   * 2 frames ahead of the series that coded them when D = 0 (forward), as
+   * they were when D = 1 (reverse); or a Full Frame (Q = 0, HR MN SC FR),
+   * replayed as the Full Frame SysEx to all devices. PARTIAL holds the
+   * nibbles of a run in progress (forward 0..POINT, reverse 7..POINT). The
+   * receiver compares what the chapter states: the last complete frame, and
+   * that its own quarter frames are that same run (equal nibbles that are
+   * not a run, e.g. a stray MT1 over the initial MT0, are not). Without
+   * PARTIAL the sender is in no run: just after a frame, or after an
+   * illegal sequence (B.4.1), which act the same on every later quarter
+   * frame. A receiver still in a run leaves it, in its model only: no MIDI
+   * command breaks a run without moving the time code, and the chapter
+   * does not code one. */
+  if (sj->toc & RMP_EJ_SYS_F) {
     const rmp_ej_chap_f *f = &sj->f;
-    int complete = f->c && f->q;
-    uint32_t base = complete ? rmp_ms_mtc_offset(f->complete, -2) : 0;
-    int ok = !complete || (st->mtc_complete_valid && st->mtc_complete == base);
-    if (f->p) {
-      ok = ok && st->mtc_valid && st->mtc_run && st->mtc_point == f->point;
-      for (int i = 0; ok && i <= f->point; i++) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
+    int ff = f->c && !f->q, qf = f->c && f->q;
+    uint32_t base = qf && !f->d ? rmp_ms_mtc_offset(f->complete, -2) : f->complete;
+    /* a run in progress has POINT 0..6 forward, 1..7 reverse */
+    int partial = f->p && (f->d ? f->point > 0 : f->point < 7);
+    int ok = !f->c || (st->mtc_complete_valid && st->mtc_complete == base && st->mtc_complete_ff == ff);
+    if (partial) {
+      ok = ok && st->mtc_valid && st->mtc_run && st->mtc_rev == f->d && st->mtc_point == f->point;
+      for (int i = 0; ok && i < 8; i++)
+        if (f->d ? i >= f->point : i <= f->point) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
     }
     if (!ok) {
-      if (complete)
-        for (int t = 0; t < 8; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
-      if (f->p)
-        for (int t = 0; t <= f->point; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
+      if (ff && (base & 0x80808080u) == 0 && x->emitted < MAX_REPAIR_COMMANDS) {
+        uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
+                          (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
+        x->emitted++;
+        if (x->emit) x->emit(x->ud, m, sizeof m);
+        rmp_ms_apply(st, m, sizeof m);
+        x->r->repairs++;
+        x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
+      } else if (qf) {
+        for (int k = 0; k < 8; k++) {
+          int t = f->d ? 7 - k : k;
+          out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
+        }
+      }
+      if (partial)
+        for (int t = f->d ? 7 : 0; f->d ? t >= f->point : t <= f->point; t += f->d ? -1 : 1)
+          out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
     }
-    if (!f->p && st->mtc_point < 7) st->mtc_run = 0;
+    if (!partial && rmp_ms_mtc_partial(st)) st->mtc_run = 0;
   }
 }
 
@@ -366,7 +426,7 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits, 0 };
+  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits, 0, r->last, h.checkpoint };
   if (x.skip_s && h.s) return n; /* packet I-1 held nothing the journal codes */
   if (h.y) repair_sys(&x, &sj);
   if (h.a) {

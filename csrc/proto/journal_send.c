@@ -281,6 +281,9 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   s->sys_any = t;
   int rs;
   uint8_t cls = x_class(d, n, &rs);
+  /* an MTC Full Frame is coded in Chapter F, not here (B.4, B.5.2); it
+   * still counts for COUNT (B.5.3) */
+  if (cls == XC_FULLFRAME) return;
   /* a Reset State command makes every earlier command inactive (A.1):
    * earlier SysEx must not be coded any more */
   if (rs) x_clear(s);
@@ -425,8 +428,9 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
         /* GM/GM2/DLS on or off: logged in Chapter X (a receiver replays it,
          * A.1), and it ends every note as System Reset does */
         silence_all(s, t);
-        rmp_ms_apply(&s->st, msg, len);
       }
+      if (rmp_ms_is_full_frame(msg, len)) s->f_seq = t; /* Chapter F, Q = 0 */
+      rmp_ms_apply(&s->st, msg, len);
       return;
     default: return;
     }
@@ -751,19 +755,32 @@ static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj, uint8_t *xb
   if (in_win(w, s->f_seq) && st->mtc_valid) {
     rmp_ej_chap_f *f = &sj->f;
     f->s = s_bit(w, s->f_seq);
-    f->d = 0;
+    /* D: the direction of the quarter frame run (B.4); after a Full Frame
+     * or an illegal sequence it is indeterminate: 0 */
+    f->d = (uint8_t)(st->mtc_run && st->mtc_rev);
     if (st->mtc_complete_valid) {
-      /* forward quarter frames: COMPLETE is 2 frames ahead (B.4) */
-      f->c = 1; f->q = 1;
-      f->complete = rmp_ms_mtc_offset(st->mtc_complete, 2);
+      f->c = 1;
+      if (st->mtc_complete_ff) {
+        f->q = 0; /* a Full Frame: HR MN SC FR */
+        f->complete = st->mtc_complete;
+      } else {
+        /* quarter frames: 2 frames ahead when coded for forward motion; a
+         * receiver reads the offset from D (a frame completed in the other
+         * direction before the tape turned is coded as D reads it) */
+        f->q = 1;
+        f->complete = f->d ? st->mtc_complete : rmp_ms_mtc_offset(st->mtc_complete, 2);
+      }
     }
-    if (st->mtc_run && st->mtc_point < 7) {
+    if (rmp_ms_mtc_partial(st)) {
       f->p = 1;
       f->point = st->mtc_point;
       f->partial = 0;
-      for (int i = 0; i < 8; i++) f->partial = f->partial << 4 | (i <= st->mtc_point ? st->mtc_nib[i] & 15 : 0);
+      for (int i = 0; i < 8; i++) {
+        int in = f->d ? i >= st->mtc_point : i <= st->mtc_point;
+        f->partial = f->partial << 4 | (in ? st->mtc_nib[i] & 15 : 0);
+      }
     } else {
-      f->point = 7;
+      f->point = f->d ? 0 : 7;
     }
     sj->toc |= RMP_EJ_SYS_F;
     anyprev |= !f->s;

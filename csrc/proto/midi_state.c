@@ -159,6 +159,14 @@ int rmp_ms_is_reset_state(const uint8_t *msg, size_t len) {
   return 0;
 }
 
+int rmp_ms_is_full_frame(const uint8_t *msg, size_t len) {
+  if (!msg || len != 10 || msg[0] != 0xF0 || msg[1] != 0x7F || msg[3] != 0x01 || msg[4] != 0x01 || msg[9] != 0xF7)
+    return 0;
+  for (int i = 2; i < 9; i++)
+    if (msg[i] & 0x80) return 0;
+  return 1;
+}
+
 /* A Reset State command: every note ends, and channel pressure with it (as
  * 120 and 123-127 on each channel). */
 static void reset_state(rmp_midi_state *st) {
@@ -204,14 +212,24 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     if (len < 2) return;
     uint8_t type = (msg[1] >> 4) & 7;
     st->mtc_nib[type] = msg[1] & 15;
-    /* a forward run is 0, 1, ... in a row; 7 completes a frame */
-    st->mtc_run = (uint8_t)(type == 0 || (st->mtc_run && st->mtc_point + 1 == type));
+    /* a forward run is 0, 1, ... in a row, and 7 completes a frame; a
+     * reverse run (B.4) is 7, 6, ... and 0 completes it. A run goes on
+     * before a new one starts (7 after 6 is the end of a forward run). */
+    int fwd = st->mtc_run && !st->mtc_rev && st->mtc_point < 7 && st->mtc_point + 1 == type;
+    int rev = st->mtc_run && st->mtc_rev && st->mtc_point > 0 && st->mtc_point - 1 == type;
+    int done = (fwd && type == 7) || (rev && type == 0);
+    if (!fwd && !rev) {
+      st->mtc_run = type == 0 || type == 7;
+      st->mtc_rev = type == 7;
+    }
     st->mtc_point = type;
     st->mtc_valid = 1;
-    if (type == 7 && st->mtc_run) {
+    if (done) {
       st->mtc_complete = 0;
       for (int i = 0; i < 8; i++) st->mtc_complete = st->mtc_complete << 4 | st->mtc_nib[i];
       st->mtc_complete_valid = 1;
+      st->mtc_complete_ff = 0;
+      st->mtc_complete_rev = st->mtc_rev;
     }
     break;
   }
@@ -239,8 +257,19 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     reset_state(st);
     break;
   case 0xF0:
-    /* SysEx is not modelled, but for the Reset State ones */
+    /* SysEx is not modelled, but for the Reset State ones and the MTC Full
+     * Frame (a complete frame; it ends any quarter frame run) */
     if (rmp_ms_is_reset_state(msg, len)) reset_state(st);
+    else if (rmp_ms_is_full_frame(msg, len)) {
+      st->mtc_complete = (uint32_t)msg[5] << 24 | (uint32_t)msg[6] << 16 | (uint32_t)msg[7] << 8 | msg[8];
+      st->mtc_complete_valid = 1;
+      st->mtc_complete_ff = 1;
+      st->mtc_complete_rev = 0;
+      st->mtc_valid = 1;
+      st->mtc_run = 0;
+      st->mtc_rev = 0;
+      st->mtc_point = 7;
+    }
     break;
   default: break;
   }
@@ -253,6 +282,11 @@ static int param_equal(const rmp_ms_param *a, const rmp_ms_param *b) {
   if (a->has_lsb && a->lsb != b->lsb) return 0;
   return 1;
 }
+
+int rmp_ms_mtc_partial(const rmp_midi_state *st) {
+  return st->mtc_valid && st->mtc_run && (st->mtc_rev ? st->mtc_point > 0 : st->mtc_point < 7);
+}
+#define mtc_partial rmp_ms_mtc_partial
 
 unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, rmp_ms_diff *d) {
   rmp_ms_diff z;
@@ -303,12 +337,15 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
    * presence of an illegal command sequence"), so no receiver can rebuild
    * them and they are not a repair failure. */
   if (want->mtc_complete_valid != got->mtc_complete_valid ||
-      (want->mtc_complete_valid && want->mtc_complete != got->mtc_complete))
+      (want->mtc_complete_valid &&
+       (want->mtc_complete != got->mtc_complete || want->mtc_complete_ff != got->mtc_complete_ff)))
     z.wrong_system++;
-  else if (want->mtc_valid && want->mtc_run && want->mtc_point < 7 &&
-           (!got->mtc_valid || !got->mtc_run || got->mtc_point != want->mtc_point ||
-            memcmp(want->mtc_nib, got->mtc_nib, (size_t)want->mtc_point + 1) != 0))
-    z.wrong_system++;
+  else if (mtc_partial(want)) {
+    int lo = want->mtc_rev ? want->mtc_point : 0, hi = want->mtc_rev ? 7 : want->mtc_point;
+    if (!got->mtc_valid || !got->mtc_run || got->mtc_rev != want->mtc_rev || got->mtc_point != want->mtc_point ||
+        memcmp(want->mtc_nib + lo, got->mtc_nib + lo, (size_t)(hi - lo + 1)) != 0)
+      z.wrong_system++;
+  }
   if (d) *d = z;
   return z.stuck_notes + z.missing_notes + z.wrong_velocity + z.wrong_ctl + z.wrong_program +
          z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system +

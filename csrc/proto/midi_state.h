@@ -46,11 +46,14 @@
  * (0xFF, GM/DLS SysEx) are not modelled.
  *
  * MTC: rmp_ms_compare compares what Chapter F (B.4) can code: the last
- * complete forward frame (COMPLETE) and, when the most recent quarter
- * frames are a forward run 0..POINT < 7 (PARTIAL), POINT and MT0..MT(POINT).
- * Registers written by quarter frames outside such a run (out of order, or
- * after POINT) are not journal state: B.4.1 calls such a sequence illegal
- * and a journal codes it with neither COMPLETE nor PARTIAL.
+ * complete frame (COMPLETE: a run of 8 quarter frames, 0..7 forward or 7..0
+ * reverse, or a Full Frame SysEx F0 7F cc 01 01 hr mn sc fr F7) and, when
+ * the most recent quarter frames are a run in progress (PARTIAL: forward
+ * 0..POINT < 7, reverse 7..POINT > 0), its direction, POINT and the nibbles
+ * of the run. Registers written by quarter frames outside such a run (out
+ * of order, or after POINT) are not journal state: B.4.1 calls such a
+ * sequence illegal and a journal codes it with neither COMPLETE nor PARTIAL.
+ * A Full Frame ends any run.
  */
 #ifndef RMP_MIDI_STATE_H
 #define RMP_MIDI_STATE_H
@@ -121,9 +124,15 @@ typedef struct {
   uint8_t seq_started;     /* the last of Start / Continue was Start */
   uint32_t seq_pos;        /* MIDI clocks since song position 0 (19 bits) */
   uint8_t mtc_nib[8], mtc_point, mtc_valid;
-  uint8_t mtc_run;         /* quarter frames 0..mtc_point received in a row (forward) */
+  uint8_t mtc_run;         /* the quarter frames since the last 0 (forward) or 7 (reverse)
+                            * came in a row: 0..mtc_point, or 7 down to mtc_point */
+  uint8_t mtc_rev;         /* that run is reverse (tape moving backwards, B.4) */
   uint8_t mtc_complete_valid;
-  uint32_t mtc_complete;   /* MT0..MT7 of the last forward 0..7 run, MT0 in the top nibble */
+  uint8_t mtc_complete_ff; /* the last complete frame was a Full Frame (Chapter F Q = 0):
+                            * mtc_complete is then HR MN SC FR, HR in the top octet */
+  uint8_t mtc_complete_rev; /* it was a reverse run (not compared: Chapter F codes one D
+                             * bit for the tape, not one for COMPLETE) */
+  uint32_t mtc_complete;   /* MT0..MT7 of the last complete run, MT0 in the top nibble */
   uint8_t reset_count, tune_count, sense_count; /* mod 128 */
   uint8_t undef_count[4];                       /* F4 F5 F9 FD, mod 256 */
 } rmp_midi_state;
@@ -154,6 +163,11 @@ int rmp_ms_ctl_class(uint8_t ctl);
  * note and channel pressure on them, as All Notes Off on each channel:
  * notes struck before one are no longer N-active. */
 int rmp_ms_is_reset_state(const uint8_t *msg, size_t len);
+/* Whether a complete message is an MTC Full Frame, F0 7F cc 01 01 hr mn sc fr F7. */
+int rmp_ms_is_full_frame(const uint8_t *msg, size_t len);
+/* Whether the most recent quarter frames are a run in progress (the
+ * Chapter F PARTIAL field: forward 0..POINT < 7, reverse 7..POINT > 0). */
+int rmp_ms_mtc_partial(const rmp_midi_state *st);
 int rmp_ms_cc_count_idx(uint8_t ctl);
 /* Toggle / count tool counter of a controller (0 for others). */
 uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);

@@ -130,8 +130,143 @@ static void test_first_packet(void) {
   CHECK_INT(nrep, 0);
 }
 
+/* ---- 7. journals of other senders ------------------------------------------ */
+static int repair_with(const uint8_t *j, size_t n) {
+  nrep = 0;
+  return rmp_ej_recv_packet(&r, 20, j, n, on_rep, NULL);
+}
+
+/* Chapter Q with D = 1 (B.3): the coded position has played; the next
+ * clock plays the one after it. Running at 100 (the next clock plays 100);
+ * the journal: N = 1, D = 1, C = 1, position 102. After the repair the
+ * next clock plays 103.
+ * header |S=0|Y=1|A=0|H=0|TOTCHAN=0| 40 00 0A; system |S=0|Q|LENGTH=5| 10 05;
+ * Q |S=0|N=1|D=1|C=1|T=0|TOP=0| 70, CLOCK 00 66 */
+static void test_q_downbeat(void) {
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 10, NULL, 0, on_rep, NULL);
+  rmp_ej_recv_apply(&r, (const uint8_t[]){ 0xFA }, 1);
+  for (int i = 0; i < 100; i++) rmp_ej_recv_apply(&r, (const uint8_t[]){ 0xF8 }, 1);
+  CHECK_INT(r.st.seq_pos, 100);
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x10, 0x05, 0x70, 0x00, 0x66 };
+  CHECK(repair_with(j, sizeof j) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(r.st.seq_pos, 103);
+  CHECK_INT(r.st.seq_running, 1);
+}
+
+/* Chapter F with Q = 0 (B.4): COMPLETE is a Full Frame, HR MN SC FR. The
+ * receiver plays it as the Full Frame SysEx (to all devices).
+ * 40 00 0A; system |S=0|F|LENGTH=7| 08 07; F |S=0|C=1|P=0|Q=0|D=0|POINT=7| 47,
+ * COMPLETE 21 02 03 04 (25 fps, 01:02:03:04) */
+static uint8_t xrep[8][64];
+static size_t xrep_len[8];
+static int nxrep;
+static void on_xrep(void *ud, const uint8_t *m, size_t n) {
+  (void)ud;
+  if (nxrep < 8 && n <= sizeof xrep[0]) { memcpy(xrep[nxrep], m, n); xrep_len[nxrep] = n; }
+  nxrep++;
+}
+static void test_f_full_frame(void) {
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 10, NULL, 0, on_xrep, NULL);
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x08, 0x07, 0x47, 0x21, 0x02, 0x03, 0x04 };
+  nxrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL) & RMP_EJ_R_REPAIRED);
+  static const uint8_t ff[] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x21, 0x02, 0x03, 0x04, 0xF7 };
+  CHECK_INT(nxrep, 1);
+  CHECK_MEM(xrep[0], xrep_len[0], ff, sizeof ff);
+  CHECK(r.st.mtc_complete_valid && r.st.mtc_complete_ff && r.st.mtc_complete == 0x21020304u);
+  /* the same journal again: nothing to do */
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 30, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+}
+
+/* Chapter X logs without COUNT (B.5.3 makes it optional): a finished log
+ * is replayed unless the receiver got the same SysEx (same octets) in the
+ * checkpoint history, the part of it that arrived.
+ * 40 00 0A; system |S=0|X|LENGTH=6| 04 06; log |S=0|T=0|C=0|F=0|D=1|L=0|STA=3|
+ * 0B, DATA 7D 01 82 (F0 7D 01 02 F7) */
+static void test_x_without_count(void) {
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x04, 0x06, 0x0B, 0x7D, 0x01, 0x82 };
+  static const uint8_t sx[] = { 0xF0, 0x7D, 0x01, 0x02, 0xF7 };
+  /* never had it: replayed, once */
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 1);
+  CHECK_MEM(xrep[0], xrep_len[0], sx, sizeof sx);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 22, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+  /* got it in packet 11 (after the checkpoint 10): not replayed */
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 11, NULL, 0, on_xrep, NULL);
+  rmp_ej_recv_apply(&r, sx, sizeof sx);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+  /* got one in packet 9, before the checkpoint: the log is a later one */
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  rmp_ej_recv_apply(&r, sx, sizeof sx);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 1);
+}
+
+/* ---- 9. MTC Full Frame in Chapter F, reverse tape motion -------------------- */
+static void test_full_frame_sender(void) {
+  static const uint8_t ff[] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x21, 0x02, 0x03, 0x04, 0xF7 };
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, { { 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x21, 0x02, 0x03, 0x04, 0xF7 }, 10 });
+  jlen = rmp_ej_send_encode(&s, 3, jbuf, sizeof jbuf);
+  rmp_ej_hdr h;
+  rmp_ej_sys sj;
+  CHECK_INT(rmp_ej_parse(jbuf, (size_t)jlen, &h, &sj, NULL, NULL, NULL), jlen);
+  CHECK(h.y && (sj.toc & RMP_EJ_SYS_F) && !(sj.toc & RMP_EJ_SYS_X));
+  CHECK(sj.f.c && !sj.f.q && !sj.f.p && !sj.f.d && sj.f.point == 7 && sj.f.complete == 0x21020304u);
+  nxrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 3, jbuf, (size_t)jlen, on_xrep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(nxrep, 1);
+  CHECK_MEM(xrep[0], xrep_len[0], ff, sizeof ff);
+  CHECK_INT(diff(), 0);
+  CHECK_INT(r.x_count, s.x_count); /* a Full Frame is a SysEx for COUNT (B.5.3) */
+}
+
+/* Reverse tape (B.4): quarter frames 7 down to 0 complete a frame (no
+ * offset), then 7, 6, 5 are a partial reverse frame: D = 1, COMPLETE the
+ * frame as sent, PARTIAL MT7..MT5 with POINT = 5. */
+static void test_reverse_mtc(void) {
+  link_init(NULL);
+  EMPTY(1, 1);
+  static const uint8_t nib[8] = { 4, 1, 3, 0, 2, 0, 1, 2 }; /* 01:02:03:20, 25 fps */
+  uint16_t seq = 2;
+  for (int t = 7; t >= 0; t--, seq++) PKT(seq, 0, M2(0xF1, (uint8_t)(t << 4 | nib[t])));
+  for (int t = 7; t >= 5; t--, seq++) PKT(seq, 0, M2(0xF1, (uint8_t)(t << 4 | (nib[t] ^ 1))));
+  jlen = rmp_ej_send_encode(&s, seq, jbuf, sizeof jbuf);
+  rmp_ej_hdr h;
+  rmp_ej_sys sj;
+  CHECK_INT(rmp_ej_parse(jbuf, (size_t)jlen, &h, &sj, NULL, NULL, NULL), jlen);
+  CHECK(sj.toc & RMP_EJ_SYS_F);
+  CHECK(sj.f.d == 1 && sj.f.c && sj.f.q && sj.f.complete == 0x41302012u);
+  CHECK(sj.f.p && sj.f.point == 5 && sj.f.partial == 0x00000103u);
+  nrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, seq, jbuf, (size_t)jlen, on_rep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(nrep, 11);
+  CHECK(nrep >= 11 && rep[0][1] == 0x72 && rep[7][1] == 0x04 && rep[8][1] == 0x73 && rep[10][1] == 0x51);
+  CHECK_INT(diff(), 0);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
+  test_q_downbeat();
+  test_f_full_frame();
+  test_x_without_count();
+  test_full_frame_sender();
+  test_reverse_mtc();
   return check_report();
 }
