@@ -318,6 +318,7 @@ typedef struct {
 
 typedef struct {
   rmp_ej_tag note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
+  uint8_t cord[128];               /* a controller's last command: its index in its packet */
   rmp_ej_tag prog, bend, cpres, any; /* tags of the last change */
   rmp_ej_tag noteoff;              /* last NoteOff (or notes silenced by 120/123) */
   rmp_ej_tag psel;                 /* last parameter number selector (98-101) */
@@ -362,6 +363,8 @@ typedef struct {
   uint32_t x_ord;      /* SysEx recorded so far */
   rmp_ej_tag x_floor;  /* newest packet holding a SysEx not in the store */
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
+  uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
+  uint8_t pkt_cmds;
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);

@@ -102,12 +102,23 @@ static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
   rmp_ms_channel *c = &x->r->st.ch[ch];
   uint8_t n = l->number;
   int cls = rmp_ms_ctl_class(n);
-  if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) return;
+  if (cls == RMP_MS_CTL_SELECT) return; /* 98-101 belong to Chapter M */
   if (l->tool == RMP_EJ_TOOL_VALUE) {
     int known = (c->cc_known[n >> 3] >> (n & 7)) & 1;
-    if (!known || c->cc[n] != l->value) cc(x, ch, n, l->value);
+    if (known && c->cc[n] == l->value) return;
+    int nrpn;
+    uint8_t pm, pl;
+    if (cls == RMP_MS_CTL_PARAM && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
+      /* a general-purpose 6, 38, 96 or 97 (A.3.4) was sent with no
+       * parameter selected: so is its repair (Chapter M, replayed next,
+       * selects again what the sender has selected) */
+      cc(x, ch, 101, 127);
+      cc(x, ch, 100, 127);
+    }
+    cc(x, ch, n, l->value);
     return;
   }
+  if (cls == RMP_MS_CTL_PARAM) return;
   if (rmp_ms_cc_count_idx(n) < 0) return; /* a toggle / count tool we keep no counter for */
   unsigned d = (unsigned)(l->value - rmp_ms_cc_count(c, n)) & 63;
   if (!d) return;
@@ -126,13 +137,20 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   int ch = cj->chan;
   rmp_ms_channel *c = &x->r->st.ch[ch];
 
-  /* P: program with the bank in effect when it was selected */
+  /* P: program with the bank in effect when it was selected (A.2): with
+   * B = 1 the Bank Select MSB, then the LSB that followed it (BANK-LSB 0
+   * codes none: the MSB alone), then the program change (RFC 4696 7.4).
+   * Chapter C, replayed next in command order, sets the bank controllers
+   * changed after the program change. */
   if (cj->toc & RMP_EJ_TOC_P) {
     const rmp_ej_chap_p *p = &cj->p;
-    uint8_t tm = p->b ? p->bank_msb : 0, tl = p->b ? p->bank_lsb : 0;
-    if (!c->prog_valid || c->program != p->program || c->prog_bank_msb != tm || c->prog_bank_lsb != tl) {
-      if (c->cc[0] != tm || p->b) cc(x, ch, 0, tm);
-      if (c->cc[32] != tl || p->b) cc(x, ch, 32, tl);
+    uint8_t tb = p->b, tm = tb ? p->bank_msb : 0, tl = tb ? p->bank_lsb : 0;
+    if (!c->prog_valid || c->program != p->program || c->prog_b != tb || c->prog_bank_msb != tm ||
+        c->prog_bank_lsb != tl) {
+      if (tb) {
+        cc(x, ch, 0, tm);
+        if (tl) cc(x, ch, 32, tl);
+      }
       out(x, (uint8_t)(0xC0 | ch), p->program, 0, 2);
     }
   }

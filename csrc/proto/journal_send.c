@@ -339,7 +339,13 @@ static void silence_all(rmp_ej_sender *s, rmp_ej_tag t) {
 
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
-  rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
+  uint32_t e = ext_seq(s, seq);
+  rmp_ej_tag t = change_tag(s, e);
+  /* the index of the command in its packet (command order within a
+   * packet, for Chapter C) */
+  if (e != s->pkt_ext) { s->pkt_ext = e; s->pkt_cmds = 0; }
+  uint8_t ci = s->pkt_cmds;
+  if (s->pkt_cmds < 255) s->pkt_cmds++;
   uint8_t st = msg[0];
   if (st < 0xF0) {
     int ch = st & 15;
@@ -356,11 +362,18 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xA0: sc->poly[d1] = t; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
     case 0xB0: {
       int cls = rmp_ms_ctl_class(d1);
+      int nrpn;
+      uint8_t pm, pl;
+      if (cls == RMP_MS_CTL_PARAM && !rmp_ms_selected(c, &nrpn, &pm, &pl)) {
+        /* outside a transaction: a general-purpose controller, coded in
+         * Chapter C (A.3.4) */
+        sc->ctl[d1] = t;
+        sc->cord[d1] = ci;
+        break;
+      }
       if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
         rmp_ms_apply(&s->st, msg, len);
         if (cls == RMP_MS_CTL_SELECT) sc->psel = t;
-        int nrpn;
-        uint8_t pm, pl;
         if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
           if (p) {
@@ -381,6 +394,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
         return;
       }
       sc->ctl[d1] = t;
+      sc->cord[d1] = ci;
       if (d1 == 0) sc->rst_bank = 0;
       if (d1 == 121) {
         /* Commands before a Reset All Controllers are no longer C-active:
@@ -463,10 +477,12 @@ static int since_cp(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t)
 static int prev(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t) == 1; }
 static uint8_t s_bit(const win *w, rmp_ej_tag t) { return (uint8_t)!prev(w, t); }
 
-/* The numbers 0..127 whose key is in the window, oldest first (ties, i.e.
- * changes in the same packet, in number order, except that `first` comes
- * before the others of its packet). Returns the count. */
-static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int (*want)(uint8_t), int first) {
+/* The numbers 0..127 whose key is in the window, oldest first (A.1
+ * oldest-first rule). Changes in the same packet come in command order when
+ * ord (the command's index in its packet) is given, else in number order.
+ * Returns the count. */
+static int oldest_first(const win *w, const rmp_ej_tag *key, const uint8_t *ord, uint8_t *order,
+                        int (*want)(uint8_t)) {
   uint32_t age[128];
   int k = 0;
   for (int n = 0; n < 128; n++) {
@@ -479,7 +495,7 @@ static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int
     if (!in_win(w, key[n]) || (want && !want((uint8_t)n))) continue;
     uint32_t a = age[n] = tag_age(w->cur, key[n]);
     int j = k++;
-    while (j > 0 && (age[order[j - 1]] < a || (n == first && age[order[j - 1]] == a))) {
+    while (j > 0 && (age[order[j - 1]] < a || (ord && age[order[j - 1]] == a && ord[order[j - 1]] > ord[n]))) {
       order[j] = order[j - 1];
       j--;
     }
@@ -488,10 +504,9 @@ static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int
   return k;
 }
 
-static int chapter_c_ctl(uint8_t n) {
-  int cls = rmp_ms_ctl_class(n);
-  return cls != RMP_MS_CTL_PARAM && cls != RMP_MS_CTL_SELECT;
-}
+/* 98-101 are always parameter selectors (A.3.4 SHOULD); 6, 38, 96 and 97
+ * have a Chapter C tag only from their general-purpose uses. */
+static int chapter_c_ctl(uint8_t n) { return rmp_ms_ctl_class(n) != RMP_MS_CTL_SELECT; }
 
 static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
   const rmp_ej_send_chan *sc = &s->seq[ch];
@@ -504,21 +519,20 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_p *p = &cj->p;
     p->s = s_bit(w, sc->prog);
     p->program = c->program;
-    p->b = c->bank_seen;
-    p->bank_msb = c->bank_seen ? c->prog_bank_msb : 0;
-    p->bank_lsb = c->bank_seen ? c->prog_bank_lsb : 0;
-    p->x = (uint8_t)(c->bank_seen && sc->progx); /* a 121 between bank MSB and program (A.2) */
+    p->b = c->prog_b; /* a Bank Select MSB before the program change (A.2) */
+    p->bank_msb = c->prog_bank_msb;
+    p->bank_lsb = c->prog_bank_lsb;
+    p->x = (uint8_t)(c->prog_b && sc->progx); /* a 121 between bank MSB and program (A.2) */
     anyprev |= !p->s;
     cj->toc |= RMP_EJ_TOC_P;
   }
 
-  /* Chapter C: controllers in the history, oldest first (A.3.3); tools in
-   * the order count, value, toggle. A 121 comes first among the commands
-   * of its packet: a log of a controller it resets is always for a later
-   * command (the earlier ones are not logged), and a receiver replays the
-   * list in order. */
+  /* Chapter C: controllers in the history, oldest first in command order
+   * (A.3.3, A.1): a receiver replays the list in order, so an LSB sent
+   * before its MSB, or a controller set after a 121, keeps its place.
+   * Tools in the order count, value, toggle. */
   {
-    int k = oldest_first(w, sc->ctl, order, chapter_c_ctl, 121);
+    int k = oldest_first(w, sc->ctl, sc->cord, order, chapter_c_ctl);
     rmp_ej_chap_c *cc = &cj->c;
     cc->count = 0;
     int cprev = 0;
@@ -613,7 +627,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     memset(nn->offbits, 0, sizeof nn->offbits);
     ee->count = 0;
     int any_off = 0;
-    int k = oldest_first(w, sc->note, order, NULL, -1);
+    int k = oldest_first(w, sc->note, NULL, order, NULL);
     /* Chapter E (A.7.2): a V = 0 reference count log when the count is > 1
      * for a note that is on, > 0 for a note that is off; a V = 1 release
      * velocity log for a NoteOff with velocity != 64. At most 128 logs: V = 1
@@ -665,7 +679,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_a *a = &cj->a;
     a->count = 0;
     int aprev = 0;
-    int k = oldest_first(w, sc->poly, order, NULL, -1);
+    int k = oldest_first(w, sc->poly, NULL, order, NULL);
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->poly[n]);

@@ -132,7 +132,10 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   case RMP_MS_CTL_PARAM: {
     int nrpn;
     uint8_t pm, pl;
-    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break; /* no transaction: a general-purpose use */
+    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) { /* no transaction: a general-purpose use (A.3.4) */
+      c->cc[ctl] = v;
+      break;
+    }
     c->pending = 0; /* a transaction command after the MSB: no longer pending (A.4 P bit) */
     rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
     if (!p) break;
@@ -145,7 +148,8 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   }
   default:
     c->cc[ctl] = v;
-    if (ctl == 0 || ctl == 32) c->bank_seen = 1;
+    if (ctl == 0) { c->msb_seen = 1; c->lsb_after_msb = 0; }
+    if (ctl == 32) c->lsb_after_msb = 1;
     break;
   }
 }
@@ -198,8 +202,9 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
       break;
     case 0xC0:
       c->program = d1;
-      c->prog_bank_msb = c->cc[0];
-      c->prog_bank_lsb = c->cc[32];
+      c->prog_b = c->msb_seen;
+      c->prog_bank_msb = c->msb_seen ? c->cc[0] : 0;
+      c->prog_bank_lsb = c->msb_seen && c->lsb_after_msb ? c->cc[32] : 0;
       c->prog_valid = 1;
       break;
     case 0xD0: c->chan_pressure = d1; c->pressure_known = 1; break;
@@ -300,9 +305,9 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
       if (w->note_ref[n] != g->note_ref[n]) z.wrong_refcount++;
       if (w->poly[n] != g->poly[n]) z.wrong_poly++;
       int cls = rmp_ms_ctl_class((uint8_t)n);
-      if ((cls == RMP_MS_CTL_VALUE || cls == RMP_MS_CTL_TOGGLE) && w->cc[n] != g->cc[n]) z.wrong_ctl++;
+      if (cls != RMP_MS_CTL_COUNT && cls != RMP_MS_CTL_SELECT && w->cc[n] != g->cc[n]) z.wrong_ctl++;
     }
-    if (w->prog_valid != g->prog_valid || w->program != g->program ||
+    if (w->prog_valid != g->prog_valid || w->program != g->program || w->prog_b != g->prog_b ||
         w->prog_bank_msb != g->prog_bank_msb || w->prog_bank_lsb != g->prog_bank_lsb)
       z.wrong_program++;
     if (w->bend != g->bend) z.wrong_bend++;

@@ -19,6 +19,10 @@
  * modelled: SysEx contents, System Reset side effects (only counted),
  * omni/mono/poly modes (only counted).
  *
+ * Controllers 6, 38, 96 and 97 outside a parameter transaction (nothing
+ * selected, the null parameter, or after a 121) are general-purpose
+ * controllers (A.3.4): their value is kept in cc[] like any controller.
+ *
  * RPN/NRPN: a parameter slot is created when a selection completes (the
  * LSB, 98 or 100, arrives and the pair is not the null parameter) or when
  * Data Entry / Increment / Decrement addresses a parameter. Data Entry MSB
@@ -95,8 +99,12 @@ typedef struct {
   uint8_t poly[128];      /* poly pressure */
   uint8_t cc[128];        /* controller values */
   uint8_t cc_count[RMP_MS_NCOUNT]; /* toggle / count tool counters, mod 64 */
-  uint8_t program, prog_bank_msb, prog_bank_lsb, prog_valid;
-  uint8_t bank_seen;      /* a bank select (0 or 32) was ever seen */
+  /* Program with the bank as Chapter P codes it (RFC 6295 A.2): prog_b = 1
+   * when a Bank Select MSB (0) preceded the program change; the bank LSB
+   * is that of a 32 between that 0 and the program change, else 0. */
+  uint8_t program, prog_bank_msb, prog_bank_lsb, prog_valid, prog_b;
+  uint8_t msb_seen;       /* a Bank Select MSB (0) was seen */
+  uint8_t lsb_after_msb;  /* a Bank Select LSB (32) came after the last 0 */
   uint16_t bend;          /* 14 bit, 8192 = centre */
   uint8_t chan_pressure;
   /* What was ever received: a receiver's MIDI device keeps its own defaults

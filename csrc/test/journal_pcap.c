@@ -401,9 +401,10 @@ static void check(size_t k, const rmp_ej_hdr *h, const rmp_ej_sys *sj, const rmp
   case 1:
     WANT(h->s == 0 && cj->s == 1 && cj->n.b == 1 && cj->n.count == 0 && cj->n.low == 1 && cj->n.high == 2);
     break;
-  case 2: /* oldest first: 7 value, 10 value, 64 value + toggle (3 toggles), 123 count 2 */
-    WANT(cj->c.count == 5 && cj->c.log[0].number == 7 && cj->c.log[1].number == 10 && cj->c.log[2].number == 64);
-    WANT(cj->c.log[2].tool == RMP_EJ_TOOL_VALUE && cj->c.log[3].tool == RMP_EJ_TOOL_TOGGLE && cj->c.log[3].value == 3);
+  case 2: /* oldest first, in command order within a packet: 7 value, 64 value + toggle (3
+           * toggles), 10 value, 123 count 2 */
+    WANT(cj->c.count == 5 && cj->c.log[0].number == 7 && cj->c.log[1].number == 64 && cj->c.log[3].number == 10);
+    WANT(cj->c.log[1].tool == RMP_EJ_TOOL_VALUE && cj->c.log[2].tool == RMP_EJ_TOOL_TOGGLE && cj->c.log[2].value == 3);
     WANT(cj->c.log[4].number == 123 && cj->c.log[4].tool == RMP_EJ_TOOL_COUNT && cj->c.log[4].value == 2);
     WANT(cj->c.log[4].s == 0 && cj->c.log[0].s == 1 && cj->c.s == 0);
     break;

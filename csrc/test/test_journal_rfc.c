@@ -63,6 +63,29 @@ static int pkt(uint16_t seq, int deliver, const msg *m, int n) {
   pkt((seq), (deliver), (const msg[]){ __VA_ARGS__ }, (int)(sizeof((const msg[]){ __VA_ARGS__ }) / sizeof(msg)))
 #define EMPTY(seq, deliver) pkt((seq), (deliver), NULL, 0)
 
+
+/* The channel journal of channel ch in the last journal (jbuf), or NULL. */
+typedef struct { int ch; rmp_ej_chan *out; int found; } find_ctx;
+static int find_cb(void *ud, const rmp_ej_chan *c) {
+  find_ctx *f = ud;
+  if (c->chan == f->ch) { *f->out = *c; f->found = 1; }
+  return 0;
+}
+static const rmp_ej_chan *chan_of(int ch) {
+  static rmp_ej_chan scratch, found;
+  find_ctx f = { ch, &found, 0 };
+  rmp_ej_hdr h;
+  CHECK_INT(rmp_ej_parse(jbuf, (size_t)jlen, &h, NULL, &scratch, find_cb, &f), jlen);
+  return f.found ? &found : NULL;
+}
+/* Index of the Chapter C log for controller n with tool t, or -1. */
+static int c_log(const rmp_ej_chan *cj, uint8_t n, int tool) {
+  if (!cj || !(cj->toc & RMP_EJ_TOC_C)) return -1;
+  for (unsigned i = 0; i < cj->c.count; i++)
+    if (cj->c.log[i].number == n && cj->c.log[i].tool == tool) return (int)i;
+  return -1;
+}
+
 static unsigned diff(void) {
   rmp_ms_diff d;
   unsigned n = rmp_ms_compare(&s.st, &r.st, &d);
@@ -260,6 +283,87 @@ static void test_reverse_mtc(void) {
   CHECK_INT(diff(), 0);
 }
 
+/* ---- 3. general-purpose 6, 38, 96, 97 (A.3.4) ------------------------------- */
+/* Outside a parameter transaction (none selected, the null parameter, or
+ * after a 121) these controllers are general-purpose: Chapter C codes them
+ * (and Chapter M must not). */
+static void test_general_purpose(void) {
+  /* a lone CC 6, nothing ever selected */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M3(0xB0, 6, 40));
+  EMPTY(3, 1);
+  const rmp_ej_chan *cj = chan_of(0);
+  CHECK(cj && c_log(cj, 6, RMP_EJ_TOOL_VALUE) >= 0 && !(cj->toc & RMP_EJ_TOC_M));
+  CHECK(rep_at(0xB0, 6, 40) >= 0);
+  CHECK_INT(r.st.ch[0].cc[6], 40);
+  CHECK_INT(diff(), 0);
+  /* after the null parameter: 38; after a 121: 96 */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M3(0xB1, 101, 0), M3(0xB1, 100, 0), M3(0xB1, 6, 2));
+  PKT(3, 0, M3(0xB1, 101, 127), M3(0xB1, 100, 127), M3(0xB1, 38, 9));
+  PKT(4, 0, M3(0xB2, 99, 1), M3(0xB2, 98, 1), M3(0xB2, 121, 0), M3(0xB2, 96, 0));
+  EMPTY(5, 1);
+  CHECK(c_log(chan_of(1), 38, RMP_EJ_TOOL_VALUE) >= 0);
+  CHECK(c_log(chan_of(2), 96, RMP_EJ_TOOL_VALUE) >= 0);
+  CHECK(rep_at(0xB1, 38, 9) >= 0 && rep_at(0xB2, 96, 0) >= 0);
+  CHECK_INT(diff(), 0);
+  /* RPN 0/0 stays the parameter Data Entry would reach at the receiver,
+   * which lost "null parameter, CC 6 = 10": the general-purpose 6 is
+   * replayed with no parameter selected, so RPN 0/0 keeps its value */
+  CHECK_INT(r.st.ch[1].param[0].msb, 2);
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M3(0xB0, 101, 0), M3(0xB0, 100, 0), M3(0xB0, 6, 2));
+  PKT(3, 0, M3(0xB0, 101, 127), M3(0xB0, 100, 127), M3(0xB0, 6, 10));
+  EMPTY(4, 1);
+  int null_at = rep_at(0xB0, 100, 127), gp_at = rep_at(0xB0, 6, 10);
+  CHECK(null_at >= 0 && gp_at > null_at);
+  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  CHECK(p && p->has_msb && p->msb == 2);
+  CHECK_INT(diff(), 0);
+}
+
+/* ---- 6. bank select and the order of a packet's controllers ---------------- */
+static void test_bank_and_order(void) {
+  /* Bank Select LSB alone: B = 0 (A.2: B = 1 needs an active Bank Select
+   * MSB before the program change) */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M3(0xB0, 32, 3), M2(0xC0, 10));
+  EMPTY(3, 1);
+  const rmp_ej_chan *cj = chan_of(0);
+  CHECK(cj && (cj->toc & RMP_EJ_TOC_P) && cj->p.b == 0 && cj->p.bank_msb == 0 && cj->p.bank_lsb == 0);
+  CHECK(cj && cj->p.program == 10);
+  CHECK_INT(diff(), 0);
+  /* BANK-LSB codes the 32 that follows the coded 0 (A.2): 32 then 0 codes
+   * LSB 0; 0 then 32 codes it */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M3(0xB0, 32, 5), M3(0xB0, 0, 1), M2(0xC0, 10));
+  PKT(3, 0, M3(0xB1, 0, 1), M3(0xB1, 32, 5), M2(0xC1, 10));
+  EMPTY(4, 1);
+  cj = chan_of(0);
+  CHECK(cj && cj->p.b == 1 && cj->p.bank_msb == 1 && cj->p.bank_lsb == 0);
+  cj = chan_of(1);
+  CHECK(cj && cj->p.b == 1 && cj->p.bank_msb == 1 && cj->p.bank_lsb == 5);
+  CHECK_INT(diff(), 0);
+  /* within a packet the logs follow the commands (A.1 oldest-first rule):
+   * an LSB-then-MSB pair, 39 then 7 and 32 then 0, replays in that order */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M3(0xB3, 39, 11), M3(0xB3, 7, 100), M3(0xB3, 32, 2), M3(0xB3, 0, 4));
+  EMPTY(3, 1);
+  cj = chan_of(3);
+  int l39 = c_log(cj, 39, RMP_EJ_TOOL_VALUE), l7 = c_log(cj, 7, RMP_EJ_TOOL_VALUE);
+  int l32 = c_log(cj, 32, RMP_EJ_TOOL_VALUE), l0 = c_log(cj, 0, RMP_EJ_TOOL_VALUE);
+  CHECK(l39 >= 0 && l7 > l39 && l32 > l7 && l0 > l32);
+  int r39 = rep_at(0xB3, 39, 11), r7 = rep_at(0xB3, 7, 100), r32 = rep_at(0xB3, 32, 2), r0 = rep_at(0xB3, 0, 4);
+  CHECK(r39 >= 0 && r7 > r39 && r32 > r7 && r0 > r32);
+  CHECK_INT(diff(), 0);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -268,5 +372,7 @@ int main(void) {
   test_x_without_count();
   test_full_frame_sender();
   test_reverse_mtc();
+  test_general_purpose();
+  test_bank_and_order();
   return check_report();
 }
