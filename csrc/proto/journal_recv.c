@@ -105,7 +105,11 @@ static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
   if (cls == RMP_MS_CTL_SELECT) return; /* 98-101 belong to Chapter M */
   if (l->tool == RMP_EJ_TOOL_VALUE) {
     int known = (c->cc_known[n >> 3] >> (n & 7)) & 1;
-    if (known && c->cc[n] == l->value) return;
+    /* Bank Select: the order of the last 0 and 32 decides the bank of the
+     * next program change (A.2, midi_state.h); the list is in command
+     * order, so a log also replays when only that order differs */
+    int order = (n == 0 && (c->lsb_after_msb || !c->msb_seen)) || (n == 32 && c->msb_seen && !c->lsb_after_msb);
+    if (known && c->cc[n] == l->value && !order) return;
     int nrpn;
     uint8_t pm, pl;
     if (cls == RMP_MS_CTL_PARAM && rmp_ms_selected(c, &nrpn, &pm, &pl)) {

@@ -246,7 +246,7 @@ enum { XC_OCTETS = 0, XC_GM = 1, XC_DLS = 2, XC_DEVCTL = 3, XC_FULLFRAME = 4 };
 static uint8_t x_class(const uint8_t *d, size_t n, int *rs) {
   *rs = 0;
   if (n == 4 && d[0] == 0x7E && d[2] == 0x09) {
-    *rs = d[3] == 0 || d[3] == 1 || d[3] == 3; /* GM disable / enable, GM2 enable (A.1) */
+    *rs = d[3] <= 3; /* GM disable / on / off, GM2 on (A.1, midi_state.h) */
     return XC_GM;
   }
   if (n == 4 && d[0] == 0x7E && d[2] == 0x0A && (d[3] == 1 || d[3] == 2)) { *rs = 1; return XC_DLS; }
@@ -314,8 +314,8 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   memcpy(slot->data, d, n);
 }
 
-/* 120 and 123-127 on a channel, or a Reset State command on all of them:
- * earlier note commands and channel pressure stop being N-active (A.1):
+/* 120 and 123-127 on a channel: earlier note commands and channel pressure
+ * stop being N-active (A.1):
  * the notes that sound (or are referenced) change in packet t, so that
  * Chapter N logs them off; poly pressure logs get X = 1 (A.9). Before the
  * model applies the command. Returns whether a note was silenced. */
@@ -330,11 +330,17 @@ static int silence(rmp_ej_send_chan *sc, const rmp_ms_channel *c, rmp_ej_tag t) 
   return silenced;
 }
 
-/* A Reset State command (A.1): every channel as by All Notes Off; a channel
- * with a note silenced has changed in packet t (its journal logs it). */
-static void silence_all(rmp_ej_sender *s, rmp_ej_tag t) {
-  for (int ch = 0; ch < 16; ch++)
-    if (silence(&s->seq[ch], &s->st.ch[ch], t)) s->seq[ch].any = t;
+/* A Reset State command (A.1): every command before it is inactive, and
+ * no chapter codes it any more (a receiver that lost the reset replays it,
+ * from Chapter D or X, and with it the power-up state). On every channel;
+ * System Reset also ends the sequencer, song select, time code and the
+ * other system commands (midi_state.c). Chapter X: earlier SysEx. */
+static void reset_state(rmp_ej_sender *s, int system) {
+  for (int ch = 0; ch < 16; ch++) memset(&s->seq[ch], 0, sizeof s->seq[ch]);
+  x_clear(s);
+  if (!system) return;
+  s->q_seq = s->f_seq = s->song_seq = s->tune_seq = s->sense_seq = 0;
+  memset(s->undef_seq, 0, sizeof s->undef_seq);
 }
 
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
@@ -434,15 +440,13 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xFD: s->undef_seq[3] = t; break;
     case 0xF6: s->tune_seq = t; break;
     case 0xFE: s->sense_seq = t; break;
-    case 0xFF: s->reset_seq = t; x_clear(s); silence_all(s, t); break; /* a Reset State command (A.1) */
+    case 0xFF: reset_state(s, 1); s->reset_seq = t; break; /* a Reset State command (A.1) */
     case 0xF0:
       if (!sysex_ok(msg, len)) return;
+      /* GM/GM2/DLS on or off: a Reset State command, logged in Chapter X
+       * (a receiver replays it, A.1) */
+      if (rmp_ms_is_reset_state(msg, len)) reset_state(s, 0);
       x_record(s, t, msg, len);
-      if (rmp_ms_is_reset_state(msg, len)) {
-        /* GM/GM2/DLS on or off: logged in Chapter X (a receiver replays it,
-         * A.1), and it ends every note as System Reset does */
-        silence_all(s, t);
-      }
       if (rmp_ms_is_full_frame(msg, len)) s->f_seq = t; /* Chapter F, Q = 0 */
       rmp_ms_apply(&s->st, msg, len);
       return;

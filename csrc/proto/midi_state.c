@@ -3,14 +3,20 @@
 
 #include <string.h>
 
+/* A channel at power-up: nothing received (a device keeps its own
+ * defaults), toggle and count tool counters 0 (RFC 6295 A.3.2: the
+ * controllers with a toggle counter default to "off"). */
+static void channel_init(rmp_ms_channel *c) {
+  memset(c, 0, sizeof *c);
+  c->bend = 8192;
+  c->sel_msb = c->sel_lsb = 127;
+  c->msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
+  memset(c->off_vel, 64, sizeof c->off_vel);
+}
+
 void rmp_ms_init(rmp_midi_state *st) {
   memset(st, 0, sizeof *st);
-  for (int c = 0; c < 16; c++) {
-    st->ch[c].bend = 8192;
-    st->ch[c].sel_msb = st->ch[c].sel_lsb = 127;
-    st->ch[c].msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
-    for (int n = 0; n < 128; n++) st->ch[c].off_vel[n] = 64;
-  }
+  for (int c = 0; c < 16; c++) channel_init(&st->ch[c]);
 }
 
 int rmp_ms_ctl_class(uint8_t ctl) {
@@ -157,8 +163,10 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
 int rmp_ms_is_reset_state(const uint8_t *msg, size_t len) {
   if (!msg || len < 1) return 0;
   if (msg[0] == 0xFF) return 1;
-  if (len != 6 || msg[0] != 0xF0 || msg[1] != 0x7E || msg[5] != 0xF7) return 0;
-  if (msg[3] == 0x09) return msg[4] == 0x00 || msg[4] == 0x01 || msg[4] == 0x03;
+  if (len != 6 || msg[0] != 0xF0 || msg[1] != 0x7E || (msg[2] & 0x80) || msg[5] != 0xF7) return 0;
+  /* GM: 01 System On, 02 System Off (the GM spec), 00 the Disable RFC 6295
+   * A.1 lists, 03 GM2 System On */
+  if (msg[3] == 0x09) return msg[4] <= 0x03;
   if (msg[3] == 0x0A) return msg[4] == 0x01 || msg[4] == 0x02;
   return 0;
 }
@@ -171,13 +179,22 @@ int rmp_ms_is_full_frame(const uint8_t *msg, size_t len) {
   return 1;
 }
 
-/* A Reset State command: every note ends, and channel pressure with it (as
- * 120 and 123-127 on each channel). */
-static void reset_state(rmp_midi_state *st) {
-  for (int ch = 0; ch < 16; ch++) {
-    all_notes_off(&st->ch[ch]);
-    st->ch[ch].chan_pressure = 0;
-  }
+/* A Reset State command (RFC 6295 A.1) returns the renderer to power-up:
+ * every channel as rmp_ms_init leaves it. System Reset (FF) resets every
+ * receiver, the sequencer and time code too; the GM/DLS SysEx address the
+ * synthesizer, and leave them (journal_send.c). The session counts (reset,
+ * tune request, active sensing, undefined commands) go on. */
+static void reset_state(rmp_midi_state *st, int system) {
+  for (int ch = 0; ch < 16; ch++) channel_init(&st->ch[ch]);
+  if (!system) return;
+  st->song = 0;
+  st->song_valid = 0;
+  st->seq_running = st->seq_started = 0;
+  st->seq_pos = 0;
+  memset(st->mtc_nib, 0, sizeof st->mtc_nib);
+  st->mtc_point = st->mtc_valid = st->mtc_run = st->mtc_rev = 0;
+  st->mtc_complete_valid = st->mtc_complete_ff = st->mtc_complete_rev = 0;
+  st->mtc_complete = 0;
 }
 
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
@@ -259,12 +276,12 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   case 0xFE: st->sense_count = (uint8_t)((st->sense_count + 1) & 127); break;
   case 0xFF:
     st->reset_count = (uint8_t)((st->reset_count + 1) & 127);
-    reset_state(st);
+    reset_state(st, 1);
     break;
   case 0xF0:
     /* SysEx is not modelled, but for the Reset State ones and the MTC Full
      * Frame (a complete frame; it ends any quarter frame run) */
-    if (rmp_ms_is_reset_state(msg, len)) reset_state(st);
+    if (rmp_ms_is_reset_state(msg, len)) reset_state(st, 0);
     else if (rmp_ms_is_full_frame(msg, len)) {
       st->mtc_complete = (uint32_t)msg[5] << 24 | (uint32_t)msg[6] << 16 | (uint32_t)msg[7] << 8 | msg[8];
       st->mtc_complete_valid = 1;

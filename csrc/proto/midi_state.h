@@ -15,9 +15,11 @@
  * (MIDI clocks) and run state, MTC quarter-frame registers, counts of
  * tune request, reset, active sensing and undefined commands.
  *
- * Reset All Controllers (121) follows MIDI RP-015 (midi_state.c). Not
- * modelled: SysEx contents, System Reset side effects (only counted),
- * omni/mono/poly modes (only counted).
+ * Reset All Controllers (121) follows MIDI RP-015 (midi_state.c). Reset
+ * State commands (RFC 6295 A.1: System Reset, GM System On/Off/Disable,
+ * GM2 On, DLS On/Off) return every channel to power-up; System Reset also
+ * the sequencer, song select and time code. Not modelled: other SysEx
+ * contents, omni/mono/poly modes (only counted).
  *
  * Controllers 6, 38, 96 and 97 outside a parameter transaction (nothing
  * selected, the null parameter, or after a 121) are general-purpose
@@ -46,8 +48,7 @@
  * same selection. Power-up selection: the null parameter (127/127).
  *
  * Note reference counts (A.7.1): NoteOn +1, NoteOff (or NoteOn velocity 0)
- * -1 but never below 0, reset by 120 and 123-127. Reset State commands
- * (0xFF, GM/DLS SysEx) are not modelled.
+ * -1 but never below 0, reset by 120, 123-127 and Reset State commands.
  *
  * MTC: rmp_ms_compare compares what Chapter F (B.4) can code: the last
  * complete frame (COMPLETE: a run of 8 quarter frames, 0..7 forward or 7..0
@@ -166,10 +167,11 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len);
 /* Classify a controller number (RMP_MS_CTL_*). */
 int rmp_ms_ctl_class(uint8_t ctl);
 /* Whether a complete message is a Reset State command (RFC 6295 A.1):
- * System Reset (FF), General MIDI System Enable, Disable or GM2 Enable
- * (F0 7E dd 09 01|00|03 F7), DLS On or Off (F0 7E dd 0A 01|02 F7). The model ends every
- * note and channel pressure on them, as All Notes Off on each channel:
- * notes struck before one are no longer N-active. */
+ * System Reset (FF), General MIDI System On, Off or GM2 On (F0 7E dd 09
+ * 01|02|03 F7; 02 is the GM spec's System Off, A.1 names Disable 00: both
+ * count), DLS On or Off (F0 7E dd 0A 01|02 F7). The model returns every
+ * channel to power-up on them (System Reset: the sequencer and time code
+ * too): commands before one are no longer active. */
 int rmp_ms_is_reset_state(const uint8_t *msg, size_t len);
 /* Whether a complete message is an MTC Full Frame, F0 7F cc 01 01 hr mn sc fr F7. */
 int rmp_ms_is_full_frame(const uint8_t *msg, size_t len);

@@ -98,7 +98,7 @@ static void gen_stream(uint64_t seed) {
       else if (k < 82) push(0xFC, 0, 0, 1, &g);
       else if (k < 88) push(0xFB, 0, 0, 1, &g);
       else if (k < 95) push(0xF3, (uint8_t)rn(128), 0, 2, &g);
-      else if (k < 97) push(0xFF, 0, 0, 1, &g); /* System Reset: every note ends */
+      else if (k < 97 && rn(8) == 0) push(0xFF, 0, 0, 1, &g); /* System Reset: back to power-up */
       else push(0xF6, 0, 0, 1, &g);
     }
   }

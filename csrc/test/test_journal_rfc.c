@@ -364,6 +364,62 @@ static void test_bank_and_order(void) {
   CHECK_INT(diff(), 0);
 }
 
+/* ---- 4. Reset State commands (A.1) ------------------------------------------ */
+/* A Reset State command returns the renderer to its power-up state, and the
+ * commands before it stop being active: the journal codes none of them, so
+ * a receiver that lost the reset replays it and nothing stale after it. */
+static void reset_case(const msg *rs, int system) {
+  /* packet 2 (received): pressure, volume and program on channel 11;
+   * packets 3..5 lost: volume 90, a note, the reset, another SysEx */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M2(0xDA, 50), M3(0xBA, 7, 100), M2(0xCA, 3), M3(0x9A, 60, 90), M1(0xFA), M1(0xF8));
+  PKT(3, 0, M3(0xBA, 7, 90), M3(0x9A, 62, 90), M3(0xB0, 64, 127), M1(0xF8));
+  pkt(4, 0, rs, 1);
+  PKT(5, 0, { { 0xF0, 0x7D, 0x11, 0x22, 0xF7 }, 5 });
+  nrep = 0;
+  EMPTY(6, 1);
+  CHECK_INT(rep_count(0xBA, 7, 90), 0);   /* stale: before the reset */
+  CHECK_INT(rep_count(0x9A, 62, -1), 0);
+  CHECK_INT(rep_count(0xB0, 64, 127), 0);
+  CHECK(chan_of(10) == NULL && chan_of(0) == NULL);
+  /* the receiver's model was reset like the sender's */
+  CHECK_INT(r.st.ch[10].cc[7], 0);
+  CHECK_INT((r.st.ch[10].cc_known[0] >> 7) & 1, 0);
+  CHECK_INT(r.st.ch[10].prog_valid, 0);
+  CHECK_INT(r.st.ch[10].chan_pressure, 0);
+  CHECK_INT(r.st.ch[10].note_vel[60], 0);
+  CHECK_INT(r.st.seq_running, system ? 0 : 1);
+  CHECK_INT(diff(), 0);
+}
+
+static void test_reset_state_commands(void) {
+  static const msg rs[] = {
+    M1(0xFF),
+    { { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }, 6 }, /* GM System On */
+    { { 0xF0, 0x7E, 0x10, 0x09, 0x02, 0xF7 }, 6 }, /* GM System Off (the GM spec's 02) */
+    { { 0xF0, 0x7E, 0x7F, 0x09, 0x00, 0xF7 }, 6 }, /* GM System Disable (RFC 6295 A.1's 00) */
+    { { 0xF0, 0x7E, 0x7F, 0x09, 0x03, 0xF7 }, 6 }, /* GM2 System On */
+    { { 0xF0, 0x7E, 0x7F, 0x0A, 0x01, 0xF7 }, 6 }, /* DLS On */
+    { { 0xF0, 0x7E, 0x7F, 0x0A, 0x02, 0xF7 }, 6 }, /* DLS Off */
+  };
+  for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+    CHECK(rmp_ms_is_reset_state(rs[i].b, rs[i].n));
+    reset_case(&rs[i], i == 0);
+  }
+  /* the convergence fuzzer's case: channel pressure on channel 11, GM
+   * System On, another SysEx; every single loss and the burst */
+  for (int lost = 0; lost < 8; lost++) {
+    link_init(NULL);
+    EMPTY(1, 1);
+    PKT(2, !(lost & 1), M2(0xDA, 0x30), M3(0xBA, 11, 70));
+    PKT(3, !(lost & 2), { { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }, 6 });
+    PKT(4, !(lost & 4), { { 0xF0, 0x7D, 0x01, 0xF7 }, 4 }, M3(0xBA, 11, 20));
+    EMPTY(5, 1);
+    CHECK_INT(diff(), 0);
+  }
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -374,5 +430,6 @@ int main(void) {
   test_reverse_mtc();
   test_general_purpose();
   test_bank_and_order();
+  test_reset_state_commands();
   return check_report();
 }

@@ -688,7 +688,7 @@ static void test_reset_state(void) {
   reset_state_case(gm_disable, sizeof gm_disable);
   /* what is not one */
   CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x04, 0xF7 }, 6), 0);
-  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x02, 0xF7 }, 6), 0);
+  CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x02, 0xF7 }, 6), 1); /* GM Off */
   CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7D, 0x7F, 0x09, 0x01, 0xF7 }, 6), 0);
   CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0x00, 0xF7 }, 7), 0);
   CHECK_INT(rmp_ms_is_reset_state((const uint8_t[]){ 0xFE }, 1), 0);
