@@ -94,7 +94,7 @@ typedef struct {
   uint16_t a_button, c_button;
   uint8_t count;
 } rmp_ej_param_log;
-#define RMP_EJ_MAX_PARAM_LOGS 64
+#define RMP_EJ_MAX_PARAM_LOGS 128 /* decoder capacity; our sender logs RMP_MS_MAX_PARAMS at most */
 /* Chapter M: |S|P|E|U|W|Z|LENGTH(10)| [|Q|PENDING|] logs...
  * LENGTH counts the whole chapter (header, PENDING and logs). The encoder
  * computes U, W and Z from the logs (and omits PNUM-MSB when Z and U or W);
@@ -322,8 +322,6 @@ typedef struct {
   rmp_ej_tag prog, bend, cpres, any; /* tags of the last change */
   rmp_ej_tag noteoff;              /* last NoteOff (or notes silenced by 120/123) */
   rmp_ej_tag psel;                 /* last parameter number selector (98-101) */
-  uint8_t porder[RMP_MS_MAX_PARAMS]; /* parameter slots, least recently touched first */
-  uint8_t nporder;
   uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
   /* Reset All Controllers (121) bookkeeping, by parameter slot: which of
    * ENTRY-MSB / ENTRY-LSB / the last increment precede the last 121 (the
@@ -338,7 +336,7 @@ typedef struct {
  * type (B.5.2 recency tool), RMP_EJ_X_MAX_LOGS of them, each at most
  * RMP_EJ_X_MAX_DATA data octets. A SysEx that is longer, or that is pushed
  * out of a full store, cannot be journalled: the checkpoint then moves past
- * its packet (x_floor), so that a receiver that loses it sees an uncovered
+ * its packet (floor), so that a receiver that loses it sees an uncovered
  * loss instead of a silent gap. */
 #define RMP_EJ_X_MAX_LOGS 16
 #define RMP_EJ_X_MAX_DATA 256
@@ -361,7 +359,8 @@ typedef struct {
   int have_seq;
   rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
   uint32_t x_ord;      /* SysEx recorded so far */
-  rmp_ej_tag x_floor;  /* newest packet holding a SysEx not in the store */
+  rmp_ej_tag floor;    /* newest packet holding a change the journal can no longer code
+                        * (a SysEx not in the store, a parameter the model forgot) */
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
   uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
   uint8_t pkt_cmds;

@@ -173,7 +173,8 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     }
   }
 
-  /* M: RPN / NRPN values, then the selection: P = 1 codes a pending MSB,
+  /* M: RPN / NRPN values, every log that differs from the model in list
+   * order (oldest transaction first, A.4.1), then the selection: P = 1 codes a pending MSB,
    * which selects (PENDING, 0) (A.1 type 3 variant); otherwise the last log
    * is the transaction in progress when E = 1 (oldest-first order, A.4.1),
    * and E = 0 codes the null parameter. Selections are sent as whole pairs
@@ -197,7 +198,8 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (own && own->has_msb == want.has_msb && own->has_lsb == want.has_lsb && own->buttons == want.buttons &&
           (!want.has_msb || own->msb == want.msb) && (!want.has_lsb || own->lsb == want.lsb))
         continue;
-      if (!own && !want.has_msb && !want.has_lsb && !want.buttons) continue;
+      /* a log without fields the receiver does not know: the parameter was
+       * selected in a lost packet; select it too, in list order (A.4.1) */
       select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
       int base = own ? own->buttons : 0;
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }

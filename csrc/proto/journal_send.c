@@ -183,7 +183,7 @@ static void sweep(rmp_ej_sender *s, uint32_t now) {
   }
   rmp_ej_tag *sys[] = { &s->q_seq, &s->f_seq, &s->song_seq, &s->tune_seq, &s->reset_seq, &s->sense_seq,
                         &s->undef_seq[0], &s->undef_seq[1], &s->undef_seq[2], &s->undef_seq[3],
-                        &s->sys_any, &s->x_floor };
+                        &s->sys_any, &s->floor };
   for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) age_out(sys[i], o, now);
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) age_out(&s->x[i].seq, o, now);
 }
@@ -221,18 +221,6 @@ static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
 #define PX_MSB 1
 #define PX_LSB 2
 #define PX_BTN 4
-
-/* Move parameter slot i to the most recent end of the recency list. */
-static void touch_param(rmp_ej_send_chan *sc, uint8_t i) {
-  int k = 0;
-  while (k < sc->nporder && sc->porder[k] != i) k++;
-  if (k == sc->nporder) {
-    if (sc->nporder >= RMP_MS_MAX_PARAMS) return;
-    sc->nporder++;
-  }
-  for (; k + 1 < sc->nporder; k++) sc->porder[k] = sc->porder[k + 1];
-  sc->porder[sc->nporder - 1] = i;
-}
 
 /* ---- Chapter X store (B.5.2) -------------------------------------------------- */
 /* SysEx types. Two exceptions to "every command has its own type" (B.5.2):
@@ -294,7 +282,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     /* not loggable: keep the checkpoint after it (and drop the older
      * instance of its type, which the recency tool no longer codes) */
     if (slot) slot->seq = 0;
-    s->x_floor = t;
+    s->floor = t;
     return;
   }
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
@@ -304,7 +292,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     slot = &s->x[0];
     for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
       if ((int32_t)(s->x[i].ord - slot->ord) < 0) slot = &s->x[i];
-    if (!s->x_floor || tag_age(s->last, slot->seq) < tag_age(s->last, s->x_floor)) s->x_floor = slot->seq;
+    if (!s->floor || tag_age(s->last, slot->seq) < tag_age(s->last, s->floor)) s->floor = slot->seq;
   }
   slot->seq = t;
   slot->ord = s->x_ord;
@@ -378,14 +366,29 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
         break;
       }
       if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
+        /* the model may forget its least recently used parameter to make
+         * room for a new one: the journal can no longer code that one, so
+         * the checkpoint moves past its last change (as for a SysEx that
+         * does not fit) */
+        uint8_t victim = c->nporder == RMP_MS_MAX_PARAMS ? c->porder[0] : RMP_MS_MAX_PARAMS;
+        rmp_ms_param was = victim < RMP_MS_MAX_PARAMS ? c->param[victim] : (rmp_ms_param){ 0 };
         rmp_ms_apply(&s->st, msg, len);
+        if (victim < RMP_MS_MAX_PARAMS) {
+          const rmp_ms_param *now = &c->param[victim];
+          if (!now->used || now->nrpn != was.nrpn || now->pmsb != was.pmsb || now->plsb != was.plsb) {
+            rmp_ej_tag old = sc->param[victim];
+            if (old && (!s->floor || tag_age(s->last, old) < tag_age(s->last, s->floor))) s->floor = old;
+            sc->param[victim] = 0;
+            sc->px[victim] = 0;
+            sc->cbtn[victim] = 0;
+          }
+        }
         if (cls == RMP_MS_CTL_SELECT) sc->psel = t;
         if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
           if (p) {
             uint8_t i = (uint8_t)(p - c->param);
             sc->param[i] = t;
-            touch_param(sc, i);
             /* what the command makes recent again (the model resets the
              * LSB and the presses on 6, the presses on 38) */
             if (d1 == 6) { sc->px[i] = 0; sc->cbtn[i] = 0; }
@@ -568,8 +571,8 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_m *m = &cj->m;
     memset(m, 0, offsetof(rmp_ej_chap_m, log));
     int mprev = prev(w, sc->psel);
-    for (int k = 0; k < sc->nporder; k++) {
-      uint8_t i = sc->porder[k];
+    for (int k = 0; k < c->nporder; k++) {
+      uint8_t i = c->porder[k];
       const rmp_ms_param *p = &c->param[i];
       if (!p->used || !in_win(w, sc->param[i])) continue;
       if (m->count >= RMP_EJ_MAX_PARAM_LOGS) return RMP_EJ_ENOSPACE;
@@ -887,8 +890,8 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
   if (len < 0) len = 0;
   if ((uint32_t)len > hist) len = (int32_t)hist;
   /* a SysEx that Chapter X cannot hold stays out of the history */
-  if (s->x_floor) {
-    uint32_t a = tag_age(w.cur, s->x_floor);
+  if (s->floor) {
+    uint32_t a = tag_age(w.cur, s->floor);
     if (a <= (uint32_t)len) len = a ? (int32_t)a - 1 : 0;
   }
   w.len = (uint32_t)len;

@@ -43,6 +43,18 @@ void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   if (i >= 0) c->cc_count[i] = v & 63;
 }
 
+void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p) {
+  uint8_t i = (uint8_t)(p - c->param);
+  int k = 0;
+  while (k < c->nporder && c->porder[k] != i) k++;
+  if (k == c->nporder) {
+    if (c->nporder >= RMP_MS_MAX_PARAMS) return; /* cannot happen: one entry per slot in use */
+    c->nporder++;
+  }
+  for (; k + 1 < c->nporder; k++) c->porder[k] = c->porder[k + 1];
+  c->porder[c->nporder - 1] = i;
+}
+
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create) {
   rmp_ms_param *free_slot = NULL;
   for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
@@ -53,7 +65,13 @@ rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8
     }
     if (p->nrpn == (nrpn != 0) && p->pmsb == pmsb && p->plsb == plsb) return p;
   }
-  if (!create || !free_slot) return NULL;
+  if (!create) return NULL;
+  if (!free_slot) {
+    /* all in use: forget the least recently used parameter */
+    free_slot = &c->param[c->porder[0]];
+    c->nporder--;
+    memmove(c->porder, c->porder + 1, c->nporder);
+  }
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->used = 1;
   free_slot->nrpn = (uint8_t)(nrpn != 0);
@@ -132,7 +150,7 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
     c->sel_pair = (c->msb_kinds & c->sel) != 0;
     int nrpn;
     uint8_t pm, pl;
-    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) (void)rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) rmp_ms_param_touch(c, rmp_ms_param_find(c, nrpn, pm, pl, 1));
     break;
   }
   case RMP_MS_CTL_PARAM: {
@@ -144,7 +162,7 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
     }
     c->pending = 0; /* a transaction command after the MSB: no longer pending (A.4 P bit) */
     rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
-    if (!p) break;
+    rmp_ms_param_touch(c, p);
     if (ctl == 6) { p->has_msb = 1; p->msb = v; p->has_lsb = 0; p->lsb = 0; p->buttons = 0; p->btn = 0; }
     else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; p->btn = 0; }
     /* count magnitude limited to 16383 (A.4.2.1 A-BUTTON) */

@@ -27,7 +27,10 @@
  *
  * RPN/NRPN: a parameter slot is created when a selection completes (the
  * LSB, 98 or 100, arrives and the pair is not the null parameter) or when
- * Data Entry / Increment / Decrement addresses a parameter. Data Entry MSB
+ * Data Entry / Increment / Decrement addresses a parameter. Beyond
+ * RMP_MS_MAX_PARAMS per channel the least recently addressed parameter is
+ * forgotten (the journal sender then moves its checkpoint past that
+ * parameter's last change, journal_send.c). Data Entry MSB
  * (6) forgets the LSB (38) given before it (RFC 6295 A.4.2.1: an ENTRY-LSB
  * that precedes the ENTRY-MSB is not coded).
  *
@@ -66,7 +69,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMP_MS_MAX_PARAMS 32   /* distinct RPN/NRPN parameters kept per channel */
+#define RMP_MS_MAX_PARAMS 64   /* distinct RPN/NRPN parameters kept per channel; beyond
+                                * it the least recently used one is forgotten */
 
 enum { RMP_MS_SEL_NONE = 0, RMP_MS_SEL_RPN = 1, RMP_MS_SEL_NRPN = 2 };
 
@@ -124,6 +128,10 @@ typedef struct {
    * whole pair otherwise. */
   uint8_t sel_pair, msb_kinds;
   rmp_ms_param param[RMP_MS_MAX_PARAMS];
+  /* the slots in use, least recently addressed by a transaction command
+   * first (Chapter M's oldest-first order, and the one forgotten first) */
+  uint8_t porder[RMP_MS_MAX_PARAMS];
+  uint8_t nporder;
 } rmp_ms_channel;
 
 typedef struct {
@@ -182,8 +190,12 @@ int rmp_ms_cc_count_idx(uint8_t ctl);
 /* Toggle / count tool counter of a controller (0 for others). */
 uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);
 void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
-/* Find a parameter slot; with create != 0 allocate one (NULL when full). */
+/* Find a parameter slot; with create != 0 allocate one, forgetting the
+ * least recently used parameter when all RMP_MS_MAX_PARAMS are in use. */
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create);
+/* Mark a slot as the most recently used (rmp_ms_apply does, for every
+ * transaction command). */
+void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p);
 /* The parameter addressed by Data Entry now: sets *nrpn, *pmsb, *plsb and
  * returns 1, or 0 if none (never selected, or the null parameter 127/127). */
 int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb);

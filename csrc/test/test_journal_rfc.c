@@ -420,6 +420,59 @@ static void test_reset_state_commands(void) {
   }
 }
 
+/* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */
+/* 40 NRPNs on one channel, each given a value, all lost: Chapter M logs
+ * all 40 (oldest transaction first, the current one last with E = 1); the
+ * receiver replays every value and ends on the last selection, so the Data
+ * Increment that follows edits the right parameter. */
+static void test_all_parameters(void) {
+  link_init(NULL);
+  EMPTY(1, 1);
+  for (int i = 0; i < 40; i++)
+    PKT((uint16_t)(2 + i), 0, M3(0xB4, 99, 1), M3(0xB4, 98, (uint8_t)i), M3(0xB4, 6, (uint8_t)(i + 10)));
+  PKT(42, 1, M3(0xB4, 96, 0));
+  const rmp_ej_chan *cj = chan_of(4);
+  CHECK(cj && (cj->toc & RMP_EJ_TOC_M) && cj->m.count == 40 && cj->m.e == 1);
+  CHECK(cj && cj->m.count == 40 && cj->m.log[39].pnum_lsb == 39 && cj->m.log[0].pnum_lsb == 0);
+  CHECK_INT(rep_count(0xB4, 6, -1), 40);
+  for (int i = 0; i < 40; i++) {
+    const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[4], 1, 1, (uint8_t)i, 0);
+    CHECK(p && p->has_msb && p->msb == i + 10);
+  }
+  const rmp_ms_param *last = rmp_ms_param_find(&r.st.ch[4], 1, 1, 39, 0);
+  CHECK(last && last->buttons == 1);
+  CHECK_INT(diff(), 0);
+  /* a log without fields (a parameter selected, no value yet) is replayed
+   * as a selection, in list order */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M3(0xB5, 101, 0), M3(0xB5, 100, 2), M3(0xB5, 101, 0), M3(0xB5, 100, 5), M3(0xB5, 6, 7));
+  PKT(3, 0, M3(0xB5, 101, 0), M3(0xB5, 100, 2));
+  EMPTY(4, 1);
+  int sel2 = -1;
+  for (int i = nrep - 1; i >= 0; i--)
+    if (rep[i][0] == 0xB5 && rep[i][1] == 100 && rep[i][2] == 2) { sel2 = i; break; }
+  CHECK(sel2 > rep_at(0xB5, 6, 7));
+  CHECK_INT(diff(), 0);
+}
+
+/* More parameters than the model keeps (RMP_MS_MAX_PARAMS): the least
+ * recently used one is forgotten, and the checkpoint moves past its last
+ * change: a receiver that lost it sees an uncovered loss, not a silent gap. */
+static void test_parameter_eviction(void) {
+  link_init(NULL);
+  EMPTY(1, 1);
+  int n = RMP_MS_MAX_PARAMS + 6;
+  for (int i = 0; i < n; i++)
+    PKT((uint16_t)(10 + i), 0, M3(0xB6, 101, (uint8_t)(i >> 7)), M3(0xB6, 100, (uint8_t)(i & 127)),
+        M3(0xB6, 6, (uint8_t)(i & 127)));
+  int f = EMPTY((uint16_t)(10 + n), 1);
+  CHECK(f & RMP_EJ_R_UNCOVERED);
+  CHECK((uint16_t)(rmp_ej_send_checkpoint(&s) - 10) >= 6);
+  const rmp_ej_chan *cj = chan_of(6);
+  CHECK(cj && cj->m.count == RMP_MS_MAX_PARAMS);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -431,5 +484,7 @@ int main(void) {
   test_general_purpose();
   test_bank_and_order();
   test_reset_state_commands();
+  test_all_parameters();
+  test_parameter_eviction();
   return check_report();
 }
