@@ -389,18 +389,56 @@ typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
 #define RMP_EJ_SX_SEEN 16
 typedef struct { uint32_t hash; uint16_t len, seq; } rmp_ej_sx_seen;
 
+/* Receiver options. rmp_ej_recv_config_init gives the RFC behaviour; the
+ * two journal_* options exist for senders that get the journal wrong.
+ *
+ * trust_s_bits (journal_trust_s_bits, default 1): after the loss of one
+ *   packet, read only the structures with S = 0 (RFC 6295 A.1: they code
+ *   the lost packet). A sender that sets S = 1 everywhere (observed: one
+ *   common implementation does, and never removes logs) makes every single
+ *   loss look empty; 0 reads the whole journal after every loss, at the
+ *   cost of comparing structures that cannot have changed.
+ * honor_y (journal_honor_y, default 1): do not play the NoteOn of a Chapter
+ *   N log with Y = 0 (RFC 4696 7.2: the sender says the note is no longer
+ *   "simultaneous"; a late onset sounds like a wrong note). The note is
+ *   taken as on in the model all the same, so its NoteOff ends it. A sender
+ *   that sets Y = 0 on every log makes repaired notes silent; 0 plays them
+ *   all, late ones included.
+ * packet_max: repair commands one packet may make the receiver play. The
+ *   budget of a packet is min(packet_max, RMP_EJ_BUDGET_BASE +
+ *   RMP_EJ_BUDGET_PER_OCTET x journal octets): what an honest journal of
+ *   that size can need (an OFFBITS octet codes up to 8 NoteOffs), far
+ *   below what a forged count asks (one A-BUTTON: 16,383 increments).
+ * rate, burst: the per-second budget, a token bucket of burst commands
+ *   that fills at rate per second; on once the caller calls
+ *   rmp_ej_recv_refill with its clock (the receiver reads no clock).
+ * What a budget does not allow is counted in over_budget, not played (nor
+ * applied to the model: a later journal tries again). */
+#define RMP_EJ_BUDGET_BASE 256u
+#define RMP_EJ_BUDGET_PER_OCTET 8u
 typedef struct {
+  uint8_t trust_s_bits;
+  uint8_t honor_y;
+  uint16_t packet_max; /* default 4096 */
+  uint32_t rate;       /* per second, default 4096 */
+  uint32_t burst;      /* default 8192 */
+} rmp_ej_recv_config;
+
+typedef struct {
+  rmp_ej_recv_config cfg;
   rmp_midi_state st;
   uint16_t last;      /* last seqnum received */
   int have_seq;
-  int use_s_bits;     /* skip S = 0 structures on a single-packet loss (default 1) */
-  int honor_y;        /* do not replay onsets of Y = 0 note logs (default 0) */
-  unsigned repairs;   /* counters */
-  unsigned uncovered;
+  unsigned repairs;   /* counters: commands played by repairs */
+  unsigned uncovered; /* losses the journal did not cover */
+  unsigned long over_budget; /* repair commands a budget did not allow */
   uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;
+  uint8_t bucket_on;  /* the per-second budget (rmp_ej_recv_refill) */
+  uint32_t bucket_ms; /* the time of the last refill */
+  uint64_t tokens;    /* the bucket, in thousandths of a command */
 } rmp_ej_receiver;
 
 /* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */
@@ -411,7 +449,13 @@ typedef struct {
 #define RMP_EJ_R_LATE      0x10 /* duplicate or out-of-order packet: drop it */
 #define RMP_EJ_R_FIRST     0x20 /* the first packet: its journal was read as after a loss (section 4) */
 
+void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg);
+/* A receiver with the RFC options (rmp_ej_recv_init) or cfg's. */
 void rmp_ej_recv_init(rmp_ej_receiver *r);
+void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg);
+/* The per-second repair budget: call with the caller's clock (ms) before
+ * rmp_ej_recv_packet; the first call turns it on with a full bucket. */
+void rmp_ej_recv_refill(rmp_ej_receiver *r, uint32_t now_ms);
 /* Every delivered message, in order, after rmp_ej_recv_packet for its packet. */
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len);
 /* Call for every packet received, before applying its messages, with its

@@ -17,10 +17,37 @@
 
 #include <string.h>
 
-void rmp_ej_recv_init(rmp_ej_receiver *r) {
+void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->trust_s_bits = 1;
+  cfg->honor_y = 1;
+  cfg->packet_max = 4096;
+  cfg->rate = 4096;
+  cfg->burst = 8192;
+}
+
+void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg) {
   memset(r, 0, sizeof *r);
+  if (cfg) r->cfg = *cfg;
+  else rmp_ej_recv_config_init(&r->cfg);
   rmp_ms_init(&r->st);
-  r->use_s_bits = 1;
+}
+
+void rmp_ej_recv_init(rmp_ej_receiver *r) { rmp_ej_recv_init_cfg(r, NULL); }
+
+void rmp_ej_recv_refill(rmp_ej_receiver *r, uint32_t now_ms) {
+  uint64_t cap = (uint64_t)r->cfg.burst * 1000u;
+  if (!r->bucket_on) {
+    r->bucket_on = 1;
+    r->tokens = cap;
+  } else {
+    uint32_t dt = now_ms - r->bucket_ms;
+    if (dt < 0x80000000u) { /* a clock that went back refills nothing */
+      r->tokens += (uint64_t)dt * r->cfg.rate;
+      if (r->tokens > cap) r->tokens = cap;
+    }
+  }
+  r->bucket_ms = now_ms;
 }
 
 /* A complete SysEx F0 <data 0-127...> F7 (what the sender counts). */
@@ -61,23 +88,30 @@ typedef struct {
   void *ud;
   int skip_s; /* single-packet loss: skip S = 1 structures (A.1) */
   unsigned emitted;
+  unsigned budget;  /* what this repair may play (rmp_ej_recv_config) */
   uint16_t seq, cp; /* the packet whose journal this is, and its checkpoint */
 } repair_ctx;
 
-/* Bound on what one journal can make a receiver play, so that a hostile or
- * broken journal cannot flood the MIDI output. A real repair of all 16
- * channels stays far below it; a single parameter's increment/decrement
- * count (at most 16383, A.4.2.1) fits in it, so an honest A-BUTTON is
- * always replayed whole. */
-#define MAX_REPAIR_COMMANDS 16384
+/* Commands the budget still allows. */
+static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->budget - x->emitted : 0; }
 
-static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
-  uint8_t m[3] = { a, b, c };
-  if (x->emitted >= MAX_REPAIR_COMMANDS) return;
+/* Play one repair command (and apply it to the model), if the budget
+ * allows: returns 0, counted in over_budget, when it does not. */
+static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
+  if (!room(x)) {
+    x->r->over_budget++;
+    return 0;
+  }
   x->emitted++;
   if (x->emit) x->emit(x->ud, m, n);
   rmp_ms_apply(&x->r->st, m, n);
   x->r->repairs++;
+  return 1;
+}
+
+static int out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
+  uint8_t m[3] = { a, b, c };
+  return emit_msg(x, m, n);
 }
 
 static void cc(repair_ctx *x, int ch, uint8_t n, uint8_t v) { out(x, (uint8_t)(0xB0 | ch), n, v, 3); }
@@ -205,8 +239,9 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
       if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
       int d = want.buttons - base;
-      for (; d > 0 && x->emitted < MAX_REPAIR_COMMANDS; d--) cc(x, ch, 96, 0);
-      for (; d < 0 && x->emitted < MAX_REPAIR_COMMANDS; d++) cc(x, ch, 97, 0);
+      unsigned need = (unsigned)(d < 0 ? -d : d), k = need < room(x) ? need : room(x);
+      for (unsigned b = 0; b < k; b++) cc(x, ch, d > 0 ? 96 : 97, 0);
+      x->r->over_budget += need - k;
     }
     int n;
     uint8_t pm, pl;
@@ -252,9 +287,9 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
        * count voices), then NoteOffs down to the count */
       if (c->note_ref[n] < want || (c->note_ref[n] == want && c->note_vel[n]))
         for (int g = 0; g < 128 && c->note_ref[n] < want + 1 && c->note_ref[n] < 127; g++)
-          out(x, (uint8_t)(0x90 | ch), (uint8_t)n, 64, 3);
+          if (!out(x, (uint8_t)(0x90 | ch), (uint8_t)n, 64, 3)) break;
       for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n] > want); g++)
-        out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv[n], 3);
+        if (!out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv[n], 3)) break;
     }
     for (unsigned i = 0; i < nn->count; i++) {
       const rmp_ej_note_log *l = &nn->log[i];
@@ -262,12 +297,20 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (!l->velocity || (nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
       int want = ref[n] < 1 ? 1 : ref[n];
       if (c->note_vel[n] == l->velocity && c->note_ref[n] == want) continue;
-      if (x->r->honor_y && !l->y) continue;
+      /* Y = 0 (A.6.2, RFC 4696 7.2): the sender advises against a late
+       * onset; with honor_y the NoteOns are taken in the model (the note is
+       * on at the sender, its NoteOff will come) but not played. The
+       * voices to end are ended either way. */
+      int play = !(x->r->cfg.honor_y && !l->y);
+      uint8_t on[3] = { (uint8_t)(0x90 | ch), n, l->velocity };
       /* down to want - 1 voices (the last NoteOn sets the velocity) */
       for (int g = 0; g < 128 && c->note_ref[n] > want - 1; g++)
-        out(x, (uint8_t)(0x80 | ch), n, 64, 3);
-      for (int g = 0; g < 128 && c->note_ref[n] < want - 1; g++) out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
-      out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
+        if (!out(x, (uint8_t)(0x80 | ch), n, 64, 3)) break;
+      if (c->note_ref[n] > want - 1) continue; /* out of budget */
+      for (int g = 0; g < 128 && c->note_ref[n] < want; g++) {
+        if (!play) rmp_ms_apply(&x->r->st, on, 3);
+        else if (!emit_msg(x, on, 3)) break;
+      }
     }
   }
 
@@ -329,15 +372,11 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
       if (seen) continue;
     }
     if (!whole) continue;
-    if (x->emitted >= MAX_REPAIR_COMMANDS) return;
     size_t k = 0;
     m[k++] = 0xF0;
     for (unsigned i = 0; i < l.data_len; i++) m[k++] = l.data[i] & 127;
     m[k++] = 0xF7;
-    x->emitted++;
-    if (x->emit) x->emit(x->ud, m, k);
-    rmp_ms_apply(&r->st, m, k);
-    r->repairs++;
+    if (!emit_msg(x, m, k)) return;
     r->x_replayed++;
     sx_seen(r, m + 1, k - 2, x->seq);
     if (l.c) r->x_count = l.count;
@@ -420,14 +459,10 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
         if (f->d ? i >= f->point : i <= f->point) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
     }
     if (!ok) {
-      if (ff && (base & 0x80808080u) == 0 && x->emitted < MAX_REPAIR_COMMANDS) {
+      if (ff && (base & 0x80808080u) == 0) {
         uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
                           (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
-        x->emitted++;
-        if (x->emit) x->emit(x->ud, m, sizeof m);
-        rmp_ms_apply(st, m, sizeof m);
-        x->r->repairs++;
-        x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
+        if (emit_msg(x, m, sizeof m)) x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
       } else if (qf) {
         for (int k = 0; k < 8; k++) {
           int t = f->d ? 7 - k : k;
@@ -450,13 +485,17 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits, 0, r->last, h.checkpoint };
+  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint };
+  /* the budget: by journal size, then what the per-second bucket holds */
+  uint64_t b = RMP_EJ_BUDGET_BASE + (uint64_t)RMP_EJ_BUDGET_PER_OCTET * (uint64_t)n;
+  if (b > r->cfg.packet_max) b = r->cfg.packet_max;
+  if (r->bucket_on && b > r->tokens / 1000u) b = r->tokens / 1000u;
+  x.budget = (unsigned)b;
   if (x.skip_s && h.s) return n; /* packet I-1 held nothing the journal codes */
   if (h.y) repair_sys(&x, &sj);
-  if (h.a) {
-    int m = rmp_ej_parse(journal, jlen, &h, NULL, &cj, repair_chan, &x);
-    if (m < 0) return m;
-  }
+
+  if (h.a) (void)rmp_ej_parse(journal, jlen, &h, NULL, &cj, repair_chan, &x); /* parsed once already */
+  if (r->bucket_on) r->tokens -= (uint64_t)x.emitted * 1000u;
   return n;
 }
 

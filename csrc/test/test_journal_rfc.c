@@ -473,6 +473,65 @@ static void test_parameter_eviction(void) {
   CHECK(cj && cj->m.count == RMP_MS_MAX_PARAMS);
 }
 
+/* ---- issue 16, finding 3: the journal bomb ---------------------------------- */
+/* One 26-octet RTP packet (12 header, 1 command section header, a 13-octet
+ * journal: a channel journal whose Chapter M holds one RPN 0/0 log with
+ * A-BUTTON = +16383) after a loss asked the receiver to play 16,385
+ * commands. A packet's repair has a budget (RMP_EJ_BUDGET_BASE + 8 per
+ * journal octet, at most packet_max) and, once the caller refills it from
+ * its clock, a per-second one (rate, burst); the excess is counted in
+ * over_budget, not played.
+ * journal 20 00 00; channel |S=0|CHAN=0|H=0|LENGTH=10| 00 0A, TOC M 20;
+ * M |S=0|P=0|E=1|U=1|W=0|Z=0|LENGTH=7| 30 07, log |S=0|PNUM-LSB=0| 00
+ * |Q=0|PNUM-MSB=0| 00 |J=0|K=0|L=1|M=0|N=0|T=0|V=1|R=0| 22, A-BUTTON 3F FF */
+static const uint8_t bomb_pkt[26] = {
+  0x80, 0x61, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78, /* RTP */
+  0x40,                                                                   /* J = 1, LEN 0 */
+  0x20, 0x00, 0x00, 0x00, 0x0A, 0x20, 0x30, 0x07, 0x00, 0x00, 0x22, 0x3F, 0xFF };
+
+static void test_journal_bomb(void) {
+  const uint8_t *j = bomb_pkt + 13;
+  size_t jl = sizeof bomb_pkt - 13;
+  CHECK_INT(jl, 13);
+  CHECK_INT(rmp_ej_journal_size(j, jl), 13);
+  unsigned budget = RMP_EJ_BUDGET_BASE + RMP_EJ_BUDGET_PER_OCTET * 13;
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
+  nrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 3, j, jl, on_rep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(nrep, budget);
+  CHECK_INT(r.over_budget, 16385 - budget);
+  /* what was not played is not in the model either: the next journal
+   * tries again */
+  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  CHECK(p && p->buttons == (int)budget - 2);
+
+  /* 1,000 such packets a second, with the per-second budget on (time
+   * passed in, 1 ms per packet): at most burst + rate played in that
+   * second, the rest counted */
+  rmp_ej_recv_config cfg;
+  rmp_ej_recv_config_init(&cfg);
+  rmp_ej_recv_init_cfg(&r, &cfg);
+  rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
+  nrep = 0;
+  unsigned long total = 0;
+  for (uint32_t i = 0; i < 1000; i++) {
+    rmp_ej_recv_refill(&r, 5000 + i);
+    rmp_ej_recv_packet(&r, (uint16_t)(3 + 2 * i), j, jl, on_rep, NULL);
+    total += 16385 - 2; /* what each asked for beyond the selection */
+  }
+  CHECK(nrep <= (int)(cfg.burst + cfg.rate));
+  CHECK(nrep >= (int)cfg.burst);
+  CHECK(r.over_budget > 1000000);
+  /* two seconds later the bucket is full again: an honest repair plays */
+  rmp_ej_recv_refill(&r, 5000 + 3000);
+  nrep = 0;
+  static const uint8_t honest[] = { 0x20, 0x00, 0x00, 0x00, 0x06, 0x80, 0x05, 0x00, 0x00 }; /* P: program 5 */
+  CHECK(rmp_ej_recv_packet(&r, 3000, honest, sizeof honest, on_rep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK(rep_at(0xC0, 5, -1) >= 0);
+  (void)total;
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -486,5 +545,6 @@ int main(void) {
   test_reset_state_commands();
   test_all_parameters();
   test_parameter_eviction();
+  test_journal_bomb();
   return check_report();
 }
