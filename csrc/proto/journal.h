@@ -313,8 +313,15 @@ typedef uint16_t rmp_ej_tag;
 typedef struct {
   uint16_t max_history; /* open-loop bound in packets (0 = none; RMP_EJ_MAX_HISTORY at most) */
   uint16_t max_size;    /* open-loop bound in octets (0 = none; the per-call cap still applies) */
-  uint16_t y_window;    /* Y = 1 for notes struck within this many packets (0 = always 1) */
+  uint16_t y_window;    /* rmp_ej_send_encode: Y = 1 for notes struck within this many
+                         * packets (0 = always 1); rmp_ej_send_encode_at uses time */
 } rmp_ej_send_config;
+/* Chapter N's Y bit from elapsed time (A.6.2, RFC 4696 7.2): a NoteOn
+ * repaired more than this long after its onset is better skipped. */
+#define RMP_EJ_Y_MS 100
+/* Packet times the sender keeps for it (the Y bit of a note whose packet
+ * is older is 0). */
+#define RMP_EJ_PTIMES 128
 
 typedef struct {
   rmp_ej_tag note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
@@ -364,6 +371,10 @@ typedef struct {
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
   uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
   uint8_t pkt_cmds;
+  uint32_t pt_ext[RMP_EJ_PTIMES], pt_ms[RMP_EJ_PTIMES]; /* times of recent packets (encode_at) */
+  uint32_t now_ms;     /* the time of the packet being encoded, and whether there is one */
+  uint8_t timed;
+  uint16_t y_ms;       /* encode_at: Y = 1 for notes struck this recently (RMP_EJ_Y_MS) */
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
@@ -376,6 +387,11 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
  * journal: send with J = 0) or a negative error. Trims the checkpoint
  * forward when the history bound or the size budget requires it. */
 int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+/* The same, at time now_ms (the caller's clock, for this packet): Chapter
+ * N's Y bit then says whether a note was struck within cfg.y_ms. */
+int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap);
+/* The Y window of rmp_ej_send_encode_at in ms (RMP_EJ_Y_MS after init). */
+void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms);
 /* Feedback: the receiver confirms seq (RTCP RR extended highest seqnum or
  * AppleMIDI RS). The checkpoint moves to seq + 1. */
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq);
@@ -436,6 +452,8 @@ typedef struct {
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;
+  uint16_t note_seq[16][128]; /* the packet of each note's last NoteOn (RFC 4696 7.2) */
+  unsigned released;  /* notes and pedals released after uncovered losses */
   uint8_t bucket_on;  /* the per-second budget (rmp_ej_recv_refill) */
   uint32_t bucket_ms; /* the time of the last refill */
   uint64_t tokens;    /* the bucket, in thousandths of a command */

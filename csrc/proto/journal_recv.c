@@ -15,6 +15,7 @@
  */
 #include "journal.h"
 
+#include <limits.h>
 #include <string.h>
 
 void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg) {
@@ -74,12 +75,14 @@ static void sx_seen(rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq
   e->seq = seq;
 }
 
+static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq);
+
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
   if (msg && sysex_ok(msg, len)) {
     r->x_count++;
     sx_seen(r, msg + 1, len - 2, r->last);
   }
-  rmp_ms_apply(&r->st, msg, len);
+  if (msg) model_apply(r, msg, len, r->last);
 }
 
 typedef struct {
@@ -97,6 +100,13 @@ static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->b
 
 /* Play one repair command (and apply it to the model), if the budget
  * allows: returns 0, counted in over_budget, when it does not. */
+/* The model takes a message; a NoteOn is stamped with the packet it came
+ * with (RFC 4696 7.2: for a repair, the packet whose journal it came from). */
+static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
+  rmp_ms_apply(&r->st, m, n);
+  if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) r->note_seq[m[0] & 15][m[1] & 127] = seq;
+}
+
 static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
   if (!room(x)) {
     x->r->over_budget++;
@@ -104,7 +114,7 @@ static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
   }
   x->emitted++;
   if (x->emit) x->emit(x->ud, m, n);
-  rmp_ms_apply(&x->r->st, m, n);
+  model_apply(x->r, m, n, x->seq);
   x->r->repairs++;
   return 1;
 }
@@ -296,7 +306,11 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       uint8_t n = l->notenum;
       if (!l->velocity || (nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
       int want = ref[n] < 1 ? 1 : ref[n];
-      if (c->note_vel[n] == l->velocity && c->note_ref[n] == want) continue;
+      /* RFC 4696 7.2: the receiver's NoteOn came before the checkpoint, so
+       * the log codes a later one: a NoteOff/NoteOn pair was lost between
+       * (same velocity or not), and the note is struck again */
+      int stale = c->note_vel[n] && (uint16_t)(x->seq - x->r->note_seq[ch][n]) > (uint16_t)(x->seq - x->cp);
+      if (c->note_vel[n] == l->velocity && c->note_ref[n] == want && !stale) continue;
       /* Y = 0 (A.6.2, RFC 4696 7.2): the sender advises against a late
        * onset; with honor_y the NoteOns are taken in the model (the note is
        * on at the sender, its NoteOff will come) but not played. The
@@ -308,7 +322,7 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
         if (!out(x, (uint8_t)(0x80 | ch), n, 64, 3)) break;
       if (c->note_ref[n] > want - 1) continue; /* out of budget */
       for (int g = 0; g < 128 && c->note_ref[n] < want; g++) {
-        if (!play) rmp_ms_apply(&x->r->st, on, 3);
+        if (!play) model_apply(x->r, on, 3, x->seq);
         else if (!emit_msg(x, on, 3)) break;
       }
     }
@@ -385,6 +399,60 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
   if (have_last) r->x_count = last;
 }
 
+/* Play n clocks, within the budget (the rest is counted). */
+static void clocks(repair_ctx *x, uint32_t n) {
+  uint32_t k = n < room(x) ? n : room(x);
+  for (uint32_t i = 0; i < k; i++) out(x, 0xF8, 0, 0, 1);
+  x->r->over_budget += n - k;
+}
+
+/* Clocks a repair plays to catch up with a sequencer that ran on (a burst
+ * of 20 packets of clocks at 120 BPM is far below); further behind, the
+ * device is relocated with Song Position Pointer instead. */
+#define MAX_CATCH_UP 192u
+
+/* Q (B.3): the sequencer. A synced device hears the least that brings it
+ * to the sender's state: clocks lost while running are played (a Stop +
+ * Song Position + Continue for every lost packet of clocks makes synced
+ * hardware stumble), then a Stop if the sender stopped; a lost Continue is
+ * played with the clocks after it. Otherwise the position is set with Song
+ * Position Pointer, only while stopped (MIDI 1.0), and the clocks that
+ * follow the last multiple of 6 are played from there. */
+static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
+  rmp_midi_state *st = &x->r->st;
+  uint8_t run = q->n;
+  /* D = 1: the coded position has played, the next clock plays the one
+   * after it; the model holds the next position to play (B.3) */
+  uint32_t pos = ((q->c ? q->clock : 0) + q->d) & 0x7FFFF;
+  if (st->seq_running == run && st->seq_pos == pos) return;
+  uint32_t own = st->seq_pos, ahead = pos - own;
+  int near = pos >= own && ahead <= MAX_CATCH_UP;
+  if (st->seq_running && near) {
+    clocks(x, ahead);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+    return;
+  }
+  if (!st->seq_running && run && q->c && near) {
+    out(x, 0xFB, 0, 0, 1);
+    clocks(x, ahead);
+    return;
+  }
+  if (st->seq_running) out(x, 0xFC, 0, 0, 1);
+  if (run && !q->c) {
+    out(x, 0xFA, 0, 0, 1); /* C = 0 with N = 1: a Start (B.3) */
+    clocks(x, q->d);
+    return;
+  }
+  uint32_t spp = pos / 6, rem = pos % 6;
+  if (spp > 16383) { spp = 16383; rem = 0; }
+  if (st->seq_pos != spp * 6) out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
+  if (run || rem) {
+    out(x, 0xFB, 0, 0, 1);
+    clocks(x, rem);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+  }
+}
+
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   rmp_midi_state *st = &x->r->st;
   if (x->skip_s && sj->s) return;
@@ -412,27 +480,7 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
       if ((d->toc & ubit[i]) && uf[i]->c) st->undef_count[i] = uf[i]->count;
   }
   if (sj->toc & RMP_EJ_SYS_V) st->sense_count = sj->v.count;
-  if (sj->toc & RMP_EJ_SYS_Q) {
-    uint8_t run = sj->q.n;
-    /* D = 1: the coded position has played, the next clock plays the one
-     * after it; the model holds the next position to play (B.3) */
-    uint32_t pos = ((sj->q.c ? sj->q.clock : 0) + sj->q.d) & 0x7FFFF;
-    if (st->seq_running != run || st->seq_pos != pos) {
-      if (st->seq_running) out(x, 0xFC, 0, 0, 1);
-      if (run && !sj->q.c) {
-        out(x, 0xFA, 0, 0, 1); /* C = 0 with N = 1: a Start (B.3) */
-      } else {
-        uint32_t spp = pos / 6, rem = pos % 6;
-        if (spp > 16383) { spp = 16383; rem = 0; }
-        out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
-        if (run || rem) {
-          out(x, 0xFB, 0, 0, 1);
-          for (uint32_t i = 0; i < rem; i++) out(x, 0xF8, 0, 0, 1);
-          if (!run) out(x, 0xFC, 0, 0, 1);
-        }
-      }
-    }
-  }
+  if (sj->toc & RMP_EJ_SYS_Q) repair_q(x, &sj->q);
   /* F (B.4): COMPLETE is the last complete frame: quarter frames (Q = 1),
    * 2 frames ahead of the series that coded them when D = 0 (forward), as
    * they were when D = 1 (reverse); or a Full Frame (Q = 0, HR MN SC FR),
@@ -499,6 +547,57 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   return n;
 }
 
+/* ---- an uncovered loss ---------------------------------------------------- */
+typedef struct {
+  uint8_t notes[16][16]; /* bitmaps by note number */
+  uint8_t pedals[16];    /* bit k: controller 64 + k */
+} confirmed;
+
+static int confirm_chan(void *ud, const rmp_ej_chan *cj) {
+  confirmed *k = ud;
+  if (cj->toc & RMP_EJ_TOC_N)
+    for (unsigned i = 0; i < cj->n.count; i++) {
+      uint8_t n = cj->n.log[i].notenum;
+      if (cj->n.log[i].velocity && !(cj->n.offbits[n >> 3] & (0x80 >> (n & 7))))
+        k->notes[cj->chan][n >> 3] |= (uint8_t)(1u << (n & 7));
+    }
+  if (cj->toc & RMP_EJ_TOC_C)
+    for (unsigned i = 0; i < cj->c.count; i++) {
+      const rmp_ej_ctl_log *l = &cj->c.log[i];
+      if (l->number >= 64 && l->number <= 69 && l->tool == RMP_EJ_TOOL_VALUE && l->value >= 64)
+        k->pedals[cj->chan] |= (uint8_t)(1u << (l->number - 64));
+    }
+  return 0;
+}
+
+/* After a loss the journal does not cover (none, unusable, or a checkpoint
+ * after the first lost packet), whatever the lost packets held is unknown:
+ * notes that sound and pedals (64-69) that are down, unless the journal
+ * confirms them, are released rather than left stuck. Bounded by the
+ * receiver's own state, so outside the repair budget. */
+static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit_fn emit, void *ud) {
+  confirmed k;
+  memset(&k, 0, sizeof k);
+  if (j) {
+    rmp_ej_chan cj;
+    if (rmp_ej_parse(j, jl, NULL, NULL, &cj, confirm_chan, &k) < 0) memset(&k, 0, sizeof k);
+  }
+  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last };
+  for (int ch = 0; ch < 16; ch++) {
+    rmp_ms_channel *c = &r->st.ch[ch];
+    for (int n = 0; n < 128; n++) {
+      if (!c->note_vel[n] || (k.notes[ch][n >> 3] >> (n & 7) & 1)) continue;
+      for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n]); g++) out(&x, (uint8_t)(0x80 | ch), (uint8_t)n, 64, 3);
+      r->released++;
+    }
+    for (int p = 64; p <= 69; p++)
+      if (c->cc[p] >= 64 && !(k.pedals[ch] >> (p - 64) & 1)) {
+        cc(&x, ch, (uint8_t)p, 0);
+        r->released++;
+      }
+  }
+}
+
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud) {
   if (!r->have_seq) {
@@ -521,15 +620,21 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
   r->last = seq;
   if (d == 1) return 0;
   int flags = RMP_EJ_R_LOSS;
-  if (!journal || !jlen) return flags | RMP_EJ_R_NOJOURNAL;
+  if (!journal || !jlen) {
+    release(r, NULL, 0, emit, ud);
+    return flags | RMP_EJ_R_NOJOURNAL;
+  }
   rmp_ej_hdr h;
   int e = rmp_ej_hdr_decode(journal, jlen, &h);
-  if (e < 0) return e;
-  if ((uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
+  if (e >= 0 && (uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
     flags |= RMP_EJ_R_UNCOVERED;
     r->uncovered++;
   }
-  e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
-  if (e < 0) return e;
+  if (e >= 0) e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
+  if (e < 0) {
+    release(r, NULL, 0, emit, ud);
+    return e;
+  }
+  if (flags & RMP_EJ_R_UNCOVERED) release(r, journal, jlen, emit, ud);
   return flags | RMP_EJ_R_REPAIRED;
 }

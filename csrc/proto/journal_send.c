@@ -145,8 +145,11 @@
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg) {
   memset(s, 0, sizeof *s);
   if (cfg) s->cfg = *cfg;
+  s->y_ms = RMP_EJ_Y_MS;
   rmp_ms_init(&s->st);
 }
+
+void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms) { s->y_ms = ms; }
 
 static uint32_t ext_of(const rmp_ej_sender *s, uint16_t seq) {
   int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)s->last);
@@ -650,7 +653,14 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       uint32_t age = tag_age(w->cur, sc->note[n]); /* in the history: >= 1 */
       uint8_t sb = (uint8_t)(age != 1);
       if (c->note_vel[n]) {
-        uint8_t y = (uint8_t)(s->cfg.y_window == 0 || age <= s->cfg.y_window);
+        uint8_t y;
+        if (s->timed) {
+          /* Y from elapsed time: the note's packet is known, and recent */
+          uint32_t pe = w->cur - age, slot = pe % RMP_EJ_PTIMES;
+          y = (uint8_t)(s->pt_ext[slot] == pe && s->now_ms - s->pt_ms[slot] <= s->y_ms);
+        } else {
+          y = (uint8_t)(s->cfg.y_window == 0 || age <= s->cfg.y_window);
+        }
         nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
         nprev |= !sb;
         if (c->note_ref[n] > 1) {
@@ -880,7 +890,25 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   return best;
 }
 
+static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+
 int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
+  s->timed = 0;
+  return encode(s, seq, out, cap);
+}
+
+int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap) {
+  uint32_t e = ext_seq(s, seq), k = e % RMP_EJ_PTIMES;
+  s->pt_ext[k] = e;
+  s->pt_ms[k] = now_ms;
+  s->now_ms = now_ms;
+  s->timed = 1;
+  int r = encode(s, seq, out, cap);
+  s->timed = 0;
+  return r;
+}
+
+static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
   win w;
   w.cur = ext_seq(s, seq);
   if (s->cfg.max_size && s->cfg.max_size < cap) cap = s->cfg.max_size;

@@ -175,6 +175,9 @@ static void test_q_downbeat(void) {
   CHECK(repair_with(j, sizeof j) & RMP_EJ_R_REPAIRED);
   CHECK_INT(r.st.seq_pos, 103);
   CHECK_INT(r.st.seq_running, 1);
+  /* running, three clocks behind: three clocks, no transport command */
+  CHECK_INT(rep_count(0xF8, -1, -1), 3);
+  CHECK_INT(rep_count(0xFC, -1, -1) + rep_count(0xFB, -1, -1) + rep_count(0xFA, -1, -1) + rep_count(0xF2, -1, -1), 0);
 }
 
 /* Chapter F with Q = 0 (B.4): COMPLETE is a Full Frame, HR MN SC FR. The
@@ -532,6 +535,150 @@ static void test_journal_bomb(void) {
   (void)total;
 }
 
+/* ---- better than Apple's: clock, re-strike, uncovered loss ------------------- */
+static int transport(void) {
+  return rep_count(0xFA, -1, -1) + rep_count(0xFB, -1, -1) + rep_count(0xFC, -1, -1) + rep_count(0xF2, -1, -1);
+}
+
+/* A lost packet of MIDI Clock while running is repaired by playing the lost
+ * clocks, not by Stop + Song Position + Continue (a synced device stumbles
+ * on that at every loss); Song Position only while stopped. */
+static void test_clock_catch_up(void) {
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M1(0xFA), M1(0xF8), M1(0xF8));
+  for (uint16_t q = 3; q < 8; q++) PKT(q, 0, M1(0xF8), M1(0xF8));
+  nrep = 0;
+  PKT(8, 1, M1(0xF8));
+  CHECK_INT(rep_count(0xF8, -1, -1), 10);
+  CHECK_INT(transport(), 0);
+  CHECK_INT(diff(), 0);
+  CHECK_INT(r.st.seq_pos, 13);
+  /* clocks then a Stop lost: the clocks, then the Stop */
+  PKT(9, 0, M1(0xF8), M1(0xF8), M1(0xFC));
+  nrep = 0;
+  EMPTY(10, 1);
+  CHECK_INT(rep_count(0xF8, -1, -1), 2);
+  CHECK(rep_count(0xFC, -1, -1) == 1 && rep_at(0xFC, -1, -1) > rep_at(0xF8, -1, -1));
+  CHECK_INT(rep_count(0xF2, -1, -1) + rep_count(0xFB, -1, -1), 0);
+  CHECK_INT(diff(), 0);
+  /* stopped: a lost Song Position is replayed as one */
+  PKT(11, 0, M3(0xF2, 10, 0));
+  nrep = 0;
+  EMPTY(12, 1);
+  CHECK_INT(rep_count(0xF2, 10, 0), 1);
+  CHECK_INT(rep_count(0xFB, -1, -1) + rep_count(0xF8, -1, -1), 0);
+  /* a lost Continue and clocks: Continue, then the clocks from there */
+  PKT(13, 0, M1(0xFB), M1(0xF8), M1(0xF8), M1(0xF8));
+  nrep = 0;
+  EMPTY(14, 1);
+  CHECK_INT(rep_count(0xFB, -1, -1), 1);
+  CHECK_INT(rep_count(0xF8, -1, -1), 3);
+  CHECK_INT(rep_count(0xF2, -1, -1) + rep_count(0xFC, -1, -1), 0);
+  CHECK_INT(r.st.seq_pos, 63);
+  CHECK_INT(diff(), 0);
+}
+
+/* RFC 4696 7.2: a note log whose velocity matches a note the receiver
+ * holds, but whose NoteOn the receiver got before the checkpoint, codes a
+ * later NoteOn: the NoteOff/NoteOn pair between was lost. The note is
+ * struck again. */
+static void test_restrike(void) {
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M3(0x90, 60, 100));
+  rmp_ej_send_ack(&s, 2);
+  PKT(3, 0, M3(0x80, 60, 64), M3(0x90, 60, 100));
+  nrep = 0;
+  EMPTY(4, 1);
+  CHECK_INT(rep_count(0x80, 60, -1), 1);
+  CHECK_INT(rep_count(0x90, 60, 100), 1);
+  CHECK(rep_at(0x80, 60, -1) < rep_at(0x90, 60, 100));
+  CHECK_INT(diff(), 0);
+  /* the NoteOn the receiver has is in the checkpoint history: no action */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M3(0x90, 60, 100));
+  PKT(3, 0, M3(0x91, 61, 100));
+  nrep = 0;
+  EMPTY(4, 1);
+  CHECK_INT(rep_count(0x80, 60, -1) + rep_count(0x90, 60, -1), 0);
+  CHECK_INT(diff(), 0);
+}
+
+/* The Y bit from elapsed time (rmp_ej_send_encode_at): Y = 1 for a note
+ * struck within y_ms of the packet; an honouring receiver ends the old
+ * voice but does not strike a note whose onset is long past. */
+static void test_y_time(void) {
+  link_init(NULL);
+  rmp_ej_send_set_y_ms(&s, 50);
+  uint8_t out[256];
+  rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
+  CHECK_INT(rmp_ej_send_encode_at(&s, 2, 1000, out, sizeof out), 3);
+  rmp_ej_send_record(&s, 2, (const uint8_t[]){ 0x90, 60, 100 }, 3);
+  rmp_ej_send_encode_at(&s, 3, 1010, out, sizeof out);
+  rmp_ej_send_record(&s, 3, (const uint8_t[]){ 0x90, 62, 100 }, 3);
+  jlen = rmp_ej_send_encode_at(&s, 4, 1055, jbuf, sizeof jbuf);
+  const rmp_ej_chan *cj = chan_of(0);
+  CHECK(cj && cj->n.count == 2);
+  /* 60 struck 55 ms ago: Y = 0; 62, 45 ms ago: Y = 1 */
+  CHECK(cj && cj->n.log[0].notenum == 60 && cj->n.log[0].y == 0 && cj->n.log[1].notenum == 62 && cj->n.log[1].y == 1);
+  nrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 4, jbuf, (size_t)jlen, on_rep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(rep_count(0x90, 60, -1), 0);
+  CHECK_INT(rep_count(0x90, 62, 100), 1);
+  CHECK_INT(diff(), 0); /* the model has 60 on: its NoteOff will come */
+  /* journal_honor_y = 0: both played */
+  rmp_ej_recv_config rc;
+  rmp_ej_recv_config_init(&rc);
+  rc.honor_y = 0;
+  rmp_ej_recv_init_cfg(&r, &rc);
+  rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
+  nrep = 0;
+  rmp_ej_recv_packet(&r, 4, jbuf, (size_t)jlen, on_rep, NULL);
+  CHECK_INT(rep_count(0x90, 60, 100) + rep_count(0x90, 62, 100), 2);
+}
+
+/* A loss the journal does not cover (no journal, or its checkpoint after
+ * the first lost packet): notes and pedals the journal does not confirm
+ * are released instead of left stuck. */
+static void test_uncovered_release(void) {
+  static const msg held[] = { M3(0x90, 60, 100), M3(0x90, 64, 100), M3(0xB1, 64, 127), M3(0xB1, 66, 127) };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
+  for (int i = 0; i < 4; i++) rmp_ej_recv_apply(&r, held[i].b, held[i].n);
+  nrep = 0;
+  CHECK_INT(rmp_ej_recv_packet(&r, 5, NULL, 0, on_rep, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_NOJOURNAL);
+  CHECK(rep_at(0x80, 60, -1) >= 0 && rep_at(0x80, 64, -1) >= 0);
+  CHECK(rep_at(0xB1, 64, 0) >= 0 && rep_at(0xB1, 66, 0) >= 0);
+  CHECK_INT(r.st.ch[0].note_vel[60], 0);
+  CHECK_INT(r.st.ch[1].cc[64], 0);
+  CHECK_INT(r.released, 4);
+  /* an uncovered journal confirming note 60 and the sustain (64) on
+   * channel 2: only note 64 and the sostenuto (66) are released
+   * 20 00 0A (checkpoint 10, the loss began at 7); channel 0 |LENGTH=7| 00 07 08,
+   * N |B=1|LEN=1| 81 F1, log 3C E4; channel 1 |LENGTH=8| 08 08 40, C |LEN=0| 00,
+   * |S=0|64| 40 |A=0|127| 7F */
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 6, NULL, 0, on_rep, NULL);
+  for (int i = 0; i < 4; i++) rmp_ej_recv_apply(&r, held[i].b, held[i].n);
+  static const uint8_t j[] = { 0x21, 0x00, 0x0A, 0x00, 0x07, 0x08, 0x81, 0xF1, 0x3C, 0xE4,
+                               0x08, 0x06, 0x40, 0x00, 0x40, 0x7F };
+  CHECK_INT(rmp_ej_journal_size(j, sizeof j), (int)sizeof j);
+  nrep = 0;
+  int f = rmp_ej_recv_packet(&r, 12, j, sizeof j, on_rep, NULL);
+  CHECK(f & RMP_EJ_R_UNCOVERED);
+  /* the receiver's 60 came before the checkpoint: the log's is a later
+   * NoteOn, struck again (RFC 4696 7.2), and then confirmed */
+  CHECK_INT(rep_count(0x80, 60, -1), 1);
+  CHECK(rep_at(0x90, 60, 100) > rep_at(0x80, 60, -1));
+  CHECK_INT(r.st.ch[0].note_vel[60], 100);
+  CHECK(rep_at(0x80, 64, -1) >= 0);
+  CHECK_INT(rep_count(0xB1, 64, -1), 0);
+  CHECK(rep_at(0xB1, 66, 0) >= 0);
+  CHECK_INT(r.released, 2);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -546,5 +693,9 @@ int main(void) {
   test_all_parameters();
   test_parameter_eviction();
   test_journal_bomb();
+  test_clock_catch_up();
+  test_restrike();
+  test_y_time();
+  test_uncovered_release();
   return check_report();
 }
