@@ -356,6 +356,27 @@ typedef struct {
   uint8_t data[RMP_EJ_X_MAX_DATA];
 } rmp_ej_x_entry;
 
+/* A SysEx sent in parts (the segments of the command section, RFC 6295
+ * 3.2), too long for one packet: Chapter X codes it with the partial forms
+ * of B.5 (an unfinished log, STA = 0, while it is being sent; FIRST = the
+ * first data octet in the checkpoint history, DATA = the octets from
+ * there). The sender keeps the unconfirmed octets, RMP_EJ_X_PART_MAX at
+ * most: a sender of a longer SysEx stalls (B.5.2) until the receiver's
+ * feedback confirms what it sent (rmp_ej_send_part_room). */
+#define RMP_EJ_X_PART_MAX 512
+#define RMP_EJ_X_PART_SEGS 16
+typedef struct {
+  uint8_t state;      /* 0 none, 1 being sent, 2 finished (logged while its parts are in the history) */
+  uint8_t count;      /* COUNT: SysEx commands in the session history once it started */
+  uint8_t nseg;       /* parts kept */
+  uint32_t ord;       /* recording order among the Chapter X logs */
+  uint32_t base;      /* offset in the SysEx of data[0] */
+  uint32_t end;       /* data octets sent so far */
+  uint32_t seg_off[RMP_EJ_X_PART_SEGS]; /* where each part kept starts */
+  rmp_ej_tag seg_t[RMP_EJ_X_PART_SEGS]; /* its packet */
+  uint8_t data[RMP_EJ_X_PART_MAX];
+} rmp_ej_x_part;
+
 typedef struct {
   rmp_ej_send_config cfg;
   rmp_midi_state st;
@@ -365,6 +386,7 @@ typedef struct {
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
   rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
+  rmp_ej_x_part part;  /* a SysEx sent in parts */
   uint32_t x_ord;      /* SysEx recorded so far */
   rmp_ej_tag floor;    /* newest packet holding a change the journal can no longer code
                         * (a SysEx not in the store, a parameter the model forgot) */
@@ -392,6 +414,19 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
 int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap);
 /* The Y window of rmp_ej_send_encode_at in ms (RMP_EJ_Y_MS after init). */
 void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms);
+/* A SysEx too long for one packet, sent in parts: record each part
+ * instead of the whole message, as it goes out in packet seq: its data
+ * octets (no F0/F7 status), first = it starts the SysEx, end = it ends it
+ * (a part may be both). Call rmp_ej_send_part_room first: a part longer
+ * than the room left pushes out the oldest unconfirmed octets, and the
+ * checkpoint moves past them (a receiver that lost them sees an uncovered
+ * loss). */
+void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
+                             int end);
+/* Data octets of a SysEx in parts the journal can still hold unconfirmed:
+ * when 0, the sender stalls (sends journal-only packets) until feedback
+ * moves the checkpoint (RFC 6295 B.5.2). */
+size_t rmp_ej_send_part_room(rmp_ej_sender *s);
 /* Feedback: the receiver confirms seq (RTCP RR extended highest seqnum or
  * AppleMIDI RS). The checkpoint moves to seq + 1. */
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq);
@@ -399,6 +434,10 @@ uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s);
 
 /* ---- receiver ---------------------------------------------------------------- */
 typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
+/* Repairs of a SysEx received in parts (rmp_ej_recv_part): n data octets
+ * to append to the one the caller reassembles (first: start a new one with
+ * them), end: it is complete (deliver it). */
+typedef void (*rmp_ej_part_fn)(void *ud, const uint8_t *data, size_t n, int first, int end);
 
 /* SysEx the receiver got lately, to place Chapter X logs that carry no
  * COUNT (journal_recv.c). */
@@ -453,6 +492,13 @@ typedef struct {
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;
   uint16_t note_seq[16][128]; /* the packet of each note's last NoteOn (RFC 4696 7.2) */
+  rmp_ej_part_fn part_fn;     /* a SysEx in parts: the caller's reassembly */
+  void *part_ud;
+  uint8_t part_open;          /* the caller holds the start of one, part_have octets */
+  uint8_t part_count;         /* its Chapter X COUNT */
+  uint32_t part_have;
+  uint8_t part_seen;          /* the journal being applied coded it */
+  unsigned x_lost;            /* SysEx a journal codes but the receiver cannot rebuild */
   unsigned released;  /* notes and pedals released after uncovered losses */
   uint8_t bucket_on;  /* the per-second budget (rmp_ej_recv_refill) */
   uint32_t bucket_ms; /* the time of the last refill */
@@ -482,6 +528,16 @@ void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len);
  * state, and repair messages are emitted (and applied to the state). */
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud);
+/* A SysEx received in parts (the command section's segments, RFC 6295
+ * 3.2), after rmp_ej_recv_packet for its packet: n data octets, first = it
+ * starts a SysEx, end = it ends it. Returns 1 when the caller appends the
+ * octets to the SysEx it reassembles, 0 when it drops them (they do not
+ * follow what it holds: a loss the journal did not repair). A SysEx
+ * received in parts is not passed to rmp_ej_recv_apply. */
+int rmp_ej_recv_part(rmp_ej_receiver *r, size_t n, int first, int end);
+/* Where repairs of a SysEx in parts go (Chapter X partial forms); without
+ * it such logs are not repaired (counted in x_lost). */
+void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud);
 /* Apply a journal unconditionally (single_loss selects the S-bit shortcut). */
 int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, int single_loss,
                        rmp_ej_emit_fn emit, void *ud);

@@ -77,6 +77,26 @@ static void sx_seen(rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq
 
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq);
 
+void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud) {
+  r->part_fn = fn;
+  r->part_ud = ud;
+}
+
+int rmp_ej_recv_part(rmp_ej_receiver *r, size_t n, int first, int end) {
+  if (first) {
+    /* it enters the session history with its first part (B.5.3) */
+    r->x_count++;
+    r->part_open = 1;
+    r->part_count = r->x_count;
+    r->part_have = 0;
+  } else if (!r->part_open) {
+    return 0;
+  }
+  r->part_have += (uint32_t)n;
+  if (end) r->part_open = 0;
+  return 1;
+}
+
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
   if (msg && sysex_ok(msg, len)) {
     r->x_count++;
@@ -341,6 +361,56 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   return 0;
 }
 
+/* A Chapter X log of a SysEx in parts: the octets from FIRST on. The
+ * receiver appends those that follow what the caller holds of that SysEx
+ * (its COUNT tells which one it is), or starts it when the log holds its
+ * start; a finished log completes it. Octets before FIRST it does not hold
+ * cannot be rebuilt (the sender's stall keeps FIRST within what the
+ * receiver confirmed having). */
+static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
+  rmp_ej_receiver *r = x->r;
+  int fin = l->sta != 0;
+  uint32_t first = l->f ? l->first : 0, to = first + l->data_len;
+  if (l->sta == 1) return; /* cancelled */
+  int mine = r->part_open && l->count == r->part_count;
+  r->part_seen = 1;
+  unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
+  if (!mine) {
+    /* one the receiver has not seen start: from its start, or lost */
+    if (ahead == 0 || ahead >= 128) return; /* done with it already */
+    if (first != 0 || !r->part_fn) {
+      r->x_lost++;
+      r->x_count = l->count;
+      r->part_open = 0;
+      return;
+    }
+  } else if (first > r->part_have || !r->part_fn) {
+    r->x_lost++;
+    r->part_open = 0;
+    return;
+  }
+  uint32_t from = mine ? r->part_have : 0;
+  if (from > to || (from == to && !fin)) return; /* nothing new */
+  if (!room(x)) {
+    r->over_budget++;
+    return;
+  }
+  x->emitted++;
+  r->repairs++;
+  uint8_t buf[1024];
+  size_t n = to - from;
+  if (n > sizeof buf) n = sizeof buf; /* a system journal is < 1024 octets */
+  for (size_t i = 0; i < n; i++) buf[i] = l->data[from - first + i] & 127;
+  if (!mine) {
+    r->x_count = l->count;
+    r->part_count = l->count;
+  }
+  r->part_open = !fin;
+  r->part_have = from + (uint32_t)n;
+  if (fin) r->x_replayed++;
+  r->part_fn(r->part_ud, buf, n, !mine, fin);
+}
+
 /* Chapter X (B.5): replay the logged SysEx commands the receiver has not
  * seen. The logs carry COUNT (B.5.3: SysEx commands in the session history
  * just after the logged one, mod 256); the receiver counts the SysEx it
@@ -364,6 +434,14 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     if (n < 0) return; /* validated by the parse: cannot happen */
     o += (size_t)n;
     int whole = (l.sta == 2 || l.sta == 3) && !l.f && l.data_len <= sizeof m - 2;
+    if (l.c && (l.sta == 0 || l.f || (r->part_open && l.count == r->part_count))) {
+      /* a SysEx in parts (B.5 partial forms): unfinished, or coded from
+       * FIRST on, or the one the caller is reassembling */
+      have_last = o == cx->raw_len;
+      last = l.count;
+      repair_part(x, &l);
+      continue;
+    }
     if (l.c) {
       have_last = o == cx->raw_len;
       last = l.count;
@@ -578,6 +656,7 @@ static int confirm_chan(void *ud, const rmp_ej_chan *cj) {
 static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit_fn emit, void *ud) {
   confirmed k;
   memset(&k, 0, sizeof k);
+  if (!j) r->part_open = 0; /* whatever the lost packets held of a SysEx in parts is gone */
   if (j) {
     rmp_ej_chan cj;
     if (rmp_ej_parse(j, jl, NULL, NULL, &cj, confirm_chan, &k) < 0) memset(&k, 0, sizeof k);
@@ -630,11 +709,17 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
     flags |= RMP_EJ_R_UNCOVERED;
     r->uncovered++;
   }
+  r->part_seen = 0;
   if (e >= 0) e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
   if (e < 0) {
     release(r, NULL, 0, emit, ud);
     return e;
   }
-  if (flags & RMP_EJ_R_UNCOVERED) release(r, journal, jlen, emit, ud);
+  if (flags & RMP_EJ_R_UNCOVERED) {
+    /* a SysEx in parts the journal does not code may have lost some: the
+     * parts that follow would not fit what the caller holds */
+    if (!r->part_seen) r->part_open = 0;
+    release(r, journal, jlen, emit, ud);
+  }
   return flags | RMP_EJ_R_REPAIRED;
 }

@@ -189,6 +189,7 @@ static void sweep(rmp_ej_sender *s, uint32_t now) {
                         &s->sys_any, &s->floor };
   for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) age_out(sys[i], o, now);
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) age_out(&s->x[i].seq, o, now);
+  for (int i = 0; i < s->part.nseg; i++) age_out(&s->part.seg_t[i], o, now);
 }
 
 static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
@@ -262,6 +263,14 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
 
 static void x_clear(rmp_ej_sender *s) {
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) s->x[i].seq = 0;
+  s->part.state = 0;
+  s->part.nseg = 0;
+}
+
+/* The newest packet whose change the journal can no longer code: the
+ * checkpoint stays after it. */
+static void floor_at(rmp_ej_sender *s, rmp_ej_tag t) {
+  if (t && (!s->floor || tag_age(s->last, t) < tag_age(s->last, s->floor))) s->floor = t;
 }
 
 static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t len) {
@@ -285,7 +294,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     /* not loggable: keep the checkpoint after it (and drop the older
      * instance of its type, which the recency tool no longer codes) */
     if (slot) slot->seq = 0;
-    s->floor = t;
+    floor_at(s, t);
     return;
   }
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
@@ -295,7 +304,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     slot = &s->x[0];
     for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
       if ((int32_t)(s->x[i].ord - slot->ord) < 0) slot = &s->x[i];
-    if (!s->floor || tag_age(s->last, slot->seq) < tag_age(s->last, s->floor)) s->floor = slot->seq;
+    floor_at(s, slot->seq);
   }
   slot->seq = t;
   slot->ord = s->x_ord;
@@ -380,7 +389,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
           const rmp_ms_param *now = &c->param[victim];
           if (!now->used || now->nrpn != was.nrpn || now->pmsb != was.pmsb || now->plsb != was.plsb) {
             rmp_ej_tag old = sc->param[victim];
-            if (old && (!s->floor || tag_age(s->last, old) < tag_age(s->last, s->floor))) s->floor = old;
+            floor_at(s, old);
             sc->param[victim] = 0;
             sc->px[victim] = 0;
             sc->cbtn[victim] = 0;
@@ -461,6 +470,74 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     s->sys_any = t;
   }
   rmp_ms_apply(&s->st, msg, len);
+}
+
+/* ---- a SysEx in parts (rmp_ej_x_part) ------------------------------------ */
+/* Forget the parts before the checkpoint (confirmed: no journal codes
+ * them), and a finished SysEx once none is left. */
+static void part_prune(rmp_ej_sender *s) {
+  rmp_ej_x_part *p = &s->part;
+  int k = 0;
+  while (k < p->nseg && before_cp(s, p->seg_t[k])) k++;
+  if (k) {
+    uint32_t nb = k < p->nseg ? p->seg_off[k] : p->end;
+    memmove(p->data, p->data + (nb - p->base), p->end - nb);
+    p->base = nb;
+    p->nseg = (uint8_t)(p->nseg - k);
+    memmove(p->seg_off, p->seg_off + k, p->nseg * sizeof p->seg_off[0]);
+    memmove(p->seg_t, p->seg_t + k, p->nseg * sizeof p->seg_t[0]);
+  }
+  if (p->state == 2 && !p->nseg) p->state = 0;
+}
+
+size_t rmp_ej_send_part_room(rmp_ej_sender *s) {
+  part_prune(s);
+  if (s->part.state != 1) return RMP_EJ_X_PART_MAX;
+  return RMP_EJ_X_PART_MAX - (s->part.end - s->part.base);
+}
+
+void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
+                             int end) {
+  rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
+  rmp_ej_x_part *p = &s->part;
+  if (!first && p->state != 1) return; /* no SysEx in parts is being sent */
+  for (size_t i = 0; i < n; i++)
+    if (data[i] & 0x80) return;
+  s->sys_any = t;
+  if (first) {
+    /* a command enters the session history with its first part (B.5.3) */
+    s->x_count++;
+    s->x_ord++;
+    memset(p, 0, offsetof(rmp_ej_x_part, data));
+    p->state = 1;
+    p->count = s->x_count;
+    p->ord = s->x_ord;
+  }
+  part_prune(s);
+  /* room: the oldest parts go, and the checkpoint past them */
+  while (p->nseg && (p->end - p->base + n > RMP_EJ_X_PART_MAX || p->nseg == RMP_EJ_X_PART_SEGS)) {
+    floor_at(s, p->seg_t[0]);
+    uint32_t nb = p->nseg > 1 ? p->seg_off[1] : p->end;
+    memmove(p->data, p->data + (nb - p->base), p->end - nb);
+    p->base = nb;
+    p->nseg--;
+    memmove(p->seg_off, p->seg_off + 1, p->nseg * sizeof p->seg_off[0]);
+    memmove(p->seg_t, p->seg_t + 1, p->nseg * sizeof p->seg_t[0]);
+  }
+  if (n > RMP_EJ_X_PART_MAX) {
+    /* a part no journal can hold: not coded, the checkpoint moves past it */
+    floor_at(s, t);
+    p->end += (uint32_t)n;
+    p->base = p->end;
+  } else {
+    p->seg_off[p->nseg] = p->end;
+    p->seg_t[p->nseg] = t;
+    p->nseg++;
+    memcpy(p->data + (p->end - p->base), data, n);
+    p->end += (uint32_t)n;
+  }
+  if (end) p->state = 2;
+  if (!p->nseg && p->state == 2) p->state = 0;
 }
 
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq) {
@@ -713,32 +790,63 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
 
 /* Chapter X (B.5): one log per stored SysEx in the history, oldest first;
  * recency tool (L = 0), COUNT on every log (so the final one has it, B.5.3),
- * STA = 3 finished, DATA = all data octets (F = 0). The first log carries
- * the chapter S bit: 0 if any log codes a command of packet I-1. Returns the
- * octets written to xbuf, 0 for none, or a negative error. */
+ * STA = 3 finished, DATA = all data octets (F = 0). A SysEx in parts: one
+ * log, STA = 0 while unfinished, FIRST = its first data octet in the
+ * history (F = 0 when that is the first), DATA from there. The first log
+ * carries the chapter S bit: 0 if any log codes a command of packet I-1.
+ * Returns the octets written to xbuf, 0 for none, or a negative error. */
+#define PART_LOG RMP_EJ_X_MAX_LOGS
 static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, int *xprev) {
-  uint8_t idx[RMP_EJ_X_MAX_LOGS];
+  uint8_t idx[RMP_EJ_X_MAX_LOGS + 1];
   int n = 0;
-  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) {
-    if (!in_win(w, s->x[i].seq)) continue;
+  const rmp_ej_x_part *p = &s->part;
+  int pk = 0; /* the first part in the history */
+  while (pk < p->nseg && !in_win(w, p->seg_t[pk])) pk++;
+  int part = p->state && pk < p->nseg;
+  for (int i = 0; i <= RMP_EJ_X_MAX_LOGS; i++) {
+    uint32_t ord;
+    if (i == PART_LOG) {
+      if (!part) continue;
+      ord = p->ord;
+    } else {
+      if (!in_win(w, s->x[i].seq)) continue;
+      ord = s->x[i].ord;
+    }
     int j = n++;
-    while (j > 0 && (int32_t)(s->x[idx[j - 1]].ord - s->x[i].ord) > 0) { idx[j] = idx[j - 1]; j--; }
+    while (j > 0 && (int32_t)((idx[j - 1] == PART_LOG ? p->ord : s->x[idx[j - 1]].ord) - ord) > 0) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
     idx[j] = (uint8_t)i;
   }
   *xprev = 0;
-  for (int k = 0; k < n; k++) *xprev |= prev(w, s->x[idx[k]].seq);
+  for (int k = 0; k < n; k++)
+    *xprev |= idx[k] == PART_LOG ? prev(w, p->seg_t[p->nseg - 1]) : prev(w, s->x[idx[k]].seq);
   size_t o = 0;
   for (int k = 0; k < n; k++) {
-    const rmp_ej_x_entry *x = &s->x[idx[k]];
     rmp_ej_x_log l;
     memset(&l, 0, sizeof l);
-    l.s = k == 0 ? (uint8_t)!*xprev : s_bit(w, x->seq);
     l.c = 1;
-    l.count = x->count;
-    l.d = (uint8_t)(x->len > 0);
-    l.sta = 3;
-    l.data = x->data;
-    l.data_len = x->len;
+    if (idx[k] == PART_LOG) {
+      uint32_t first = p->seg_off[pk];
+      l.s = s_bit(w, p->seg_t[p->nseg - 1]);
+      l.count = p->count;
+      l.sta = p->state == 2 ? 3 : 0;
+      l.f = first > 0;
+      l.first = first;
+      l.data = p->data + (first - p->base);
+      l.data_len = (uint16_t)(p->end - first);
+      l.d = l.data_len > 0;
+    } else {
+      const rmp_ej_x_entry *x = &s->x[idx[k]];
+      l.s = s_bit(w, x->seq);
+      l.count = x->count;
+      l.d = (uint8_t)(x->len > 0);
+      l.sta = 3;
+      l.data = x->data;
+      l.data_len = x->len;
+    }
+    if (k == 0) l.s = (uint8_t)!*xprev;
     int r = rmp_ej_x_log_encode(&l, xbuf + o, cap - o);
     if (r < 0) return r;
     o += (size_t)r;
@@ -886,6 +994,7 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   CONSIDER(s->reset_seq); CONSIDER(s->sense_seq);
   for (int i = 0; i < 4; i++) CONSIDER(s->undef_seq[i]);
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) CONSIDER(s->x[i].seq);
+  for (int i = 0; i < s->part.nseg; i++) CONSIDER(s->part.seg_t[i]);
 #undef CONSIDER
   return best;
 }

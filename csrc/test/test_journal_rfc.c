@@ -679,6 +679,111 @@ static void test_uncovered_release(void) {
   CHECK_INT(r.released, 2);
 }
 
+/* ---- 8. SysEx too long for the journal: Chapter X partial forms + stall ---- */
+/* A 2 KB SysEx goes out in parts of at most 300 octets (the command
+ * section's segments); the sender journals the unconfirmed octets (an
+ * unfinished log, FIRST = the first of them) and stalls (journal-only
+ * packets) while RMP_EJ_X_PART_MAX are unconfirmed. The receiver, which
+ * reassembles the parts, gets the missing octets from the journal. At 10%
+ * and 30% random loss (acknowledgements lost too) and a burst of 20, the
+ * SysEx arrives whole, once, and no loss is uncovered. */
+static struct {
+  uint8_t buf[4096], got[4096];
+  size_t len, got_len;
+  int delivered;
+} rx;
+static void rx_append(const uint8_t *d, size_t n, int first, int end) {
+  if (first) rx.len = 0;
+  if (rx.len + n <= sizeof rx.buf) memcpy(rx.buf + rx.len, d, n);
+  rx.len += n;
+  if (end) {
+    memcpy(rx.got, rx.buf, rx.len < sizeof rx.got ? rx.len : sizeof rx.got);
+    rx.got_len = rx.len;
+    rx.delivered++;
+  }
+}
+static void on_part(void *ud, const uint8_t *d, size_t n, int first, int end) {
+  (void)ud;
+  rx_append(d, n, first, end);
+}
+
+static uint64_t prng = 88172645463325252ull;
+static uint32_t prand(void) {
+  prng ^= prng << 13; prng ^= prng >> 7; prng ^= prng << 17;
+  return (uint32_t)(prng >> 16);
+}
+
+static int sysex_parts_run(int loss_pct, int burst_at, uint64_t seed) {
+  static uint8_t big[2048];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)((i * 7 + 3) & 127);
+  prng = seed;
+  link_init(NULL);
+  rmp_ej_recv_set_part_fn(&r, on_part, NULL);
+  memset(&rx, 0, sizeof rx);
+  size_t sent = 0;
+  int maxj = 0, stalls = 0;
+  uint16_t seq = 100, last_rx = 0;
+  for (int pk = 0; pk < 2000; pk++, seq++) {
+    jlen = rmp_ej_send_encode(&s, seq, jbuf, sizeof jbuf);
+    if (jlen > maxj) maxj = jlen;
+    /* this packet's part: what the journal can still hold unconfirmed */
+    size_t n = 0;
+    int first = sent == 0, end = 0;
+    if (sent < sizeof big) {
+      size_t room_left = rmp_ej_send_part_room(&s);
+      n = sizeof big - sent;
+      if (n > 300) n = 300;
+      if (n > room_left) n = room_left;
+      if (!n) stalls++;
+      end = sent + n == sizeof big;
+      if (n) rmp_ej_send_record_part(&s, seq, big + sent, n, first, end);
+    }
+    int lost = pk > 0 && ((burst_at && pk >= burst_at && pk < burst_at + 20) || (int)(prand() % 100) < loss_pct);
+    if (!lost) {
+      CHECK(rmp_ej_recv_packet(&r, seq, jbuf, (size_t)jlen, on_rep, NULL) >= 0);
+      if (n && rmp_ej_recv_part(&r, n, first, end)) rx_append(big + sent, n, first, end);
+      last_rx = seq;
+    }
+    sent += n;
+    /* a report per packet, lost as often */
+    if (pk > 0 && (int)(prand() % 100) >= loss_pct) rmp_ej_send_ack(&s, last_rx);
+    if (sent == sizeof big && rx.delivered && (uint16_t)(rmp_ej_send_checkpoint(&s) - seq) == 1) break;
+  }
+  CHECK_INT(sent, sizeof big);
+  CHECK_INT(rx.delivered, 1);
+  CHECK_MEM(rx.got, rx.got_len, big, sizeof big);
+  CHECK_INT(r.uncovered, 0);
+  CHECK_INT(r.x_lost, 0);
+  CHECK(maxj <= 600);
+  CHECK_INT(r.x_count, s.x_count);
+  return stalls;
+}
+
+static void test_sysex_parts(void) {
+  sysex_parts_run(0, 0, 1);
+  int stalls = 0;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    stalls += sysex_parts_run(10, 0, seed);
+    stalls += sysex_parts_run(30, 0, seed * 7919);
+    stalls += sysex_parts_run(0, 2 + (int)seed, seed);
+  }
+  CHECK(stalls > 0); /* the sender waited for confirmations */
+  /* the journal bytes: an unfinished log |S|T=0|C=1|F=1|D=1|L=0|STA=0| with
+   * FIRST and DATA of the octets sent after the checkpoint */
+  link_init(NULL);
+  static const uint8_t a[] = { 1, 2, 3, 4 }, b[] = { 5, 6, 7 };
+  rmp_ej_send_encode(&s, 10, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 10, a, sizeof a, 1, 0);
+  rmp_ej_send_ack(&s, 10);
+  rmp_ej_send_encode(&s, 11, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 11, b, sizeof b, 0, 0);
+  jlen = rmp_ej_send_encode(&s, 12, jbuf, sizeof jbuf);
+  /* 40 00 0B; system |S=0|X|LENGTH=8| 04 08; log 38 (S=0 C=1 F=1 D=1 STA=0),
+   * COUNT 01, FIRST 04, DATA 05 06 87 */
+  static const uint8_t want[] = { 0x40, 0x00, 0x0B, 0x04, 0x08, 0x38, 0x01, 0x04, 0x05, 0x06, 0x87 };
+  CHECK_MEM(jbuf, (size_t)jlen, want, sizeof want);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -697,5 +802,6 @@ int main(void) {
   test_restrike();
   test_y_time();
   test_uncovered_release();
+  test_sysex_parts();
   return check_report();
 }
