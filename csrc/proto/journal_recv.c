@@ -490,12 +490,15 @@ static void clocks(repair_ctx *x, uint32_t n) {
 #define MAX_CATCH_UP 192u
 
 /* Q (B.3): the sequencer. A synced device hears the least that brings it
- * to the sender's state: clocks lost while running are played (a Stop +
- * Song Position + Continue for every lost packet of clocks makes synced
- * hardware stumble), then a Stop if the sender stopped; a lost Continue is
- * played with the clocks after it. Otherwise the position is set with Song
- * Position Pointer, only while stopped (MIDI 1.0), and the clocks that
- * follow the last multiple of 6 are played from there. */
+ * to the sender's state, never a transport command more than the lost
+ * packets held: clocks lost while running are played (a Stop + Song
+ * Position + Continue for every lost packet of clocks makes synced
+ * hardware stumble), then a Stop if the sender stopped; stopped a little
+ * behind a sender that ran on (or runs), a Continue with the clocks from
+ * there. Otherwise the device is
+ * relocated: a Start for the start of the song (it needs no Stop first),
+ * or a Stop and Song Position Pointer (only while stopped, MIDI 1.0) and a
+ * Continue with the clocks after the last multiple of 6. */
 static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
   rmp_midi_state *st = &x->r->st;
   uint8_t run = q->n;
@@ -503,26 +506,30 @@ static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
    * after it; the model holds the next position to play (B.3) */
   uint32_t pos = ((q->c ? q->clock : 0) + q->d) & 0x7FFFF;
   if (st->seq_running == run && st->seq_pos == pos) return;
-  uint32_t own = st->seq_pos, ahead = pos - own;
-  int near = pos >= own && ahead <= MAX_CATCH_UP;
+  uint32_t own = st->seq_pos;
+  int near = pos >= own && pos - own <= MAX_CATCH_UP;
   if (st->seq_running && near) {
-    clocks(x, ahead);
+    clocks(x, pos - own);
     if (!run) out(x, 0xFC, 0, 0, 1);
     return;
   }
-  if (!st->seq_running && run && q->c && near) {
+  /* C = 0 with N = 1 is the start of the song after a Start (B.3); a
+   * stopped sender at a multiple of 6 is where a Song Position put it */
+  if (!st->seq_running && near && (run ? q->c : pos > own && pos % 6)) {
     out(x, 0xFB, 0, 0, 1);
-    clocks(x, ahead);
-    return;
-  }
-  if (st->seq_running) out(x, 0xFC, 0, 0, 1);
-  if (run && !q->c) {
-    out(x, 0xFA, 0, 0, 1); /* C = 0 with N = 1: a Start (B.3) */
-    clocks(x, q->d);
+    clocks(x, pos - own);
+    if (!run) out(x, 0xFC, 0, 0, 1);
     return;
   }
   uint32_t spp = pos / 6, rem = pos % 6;
   if (spp > 16383) { spp = 16383; rem = 0; }
+  if (spp == 0 && (run || rem)) {
+    out(x, 0xFA, 0, 0, 1); /* Start: Song Position 0 and Continue in one */
+    clocks(x, rem);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+    return;
+  }
+  if (st->seq_running) out(x, 0xFC, 0, 0, 1);
   if (st->seq_pos != spp * 6) out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
   if (run || rem) {
     out(x, 0xFB, 0, 0, 1);
@@ -578,27 +585,29 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
     uint32_t base = qf && !f->d ? rmp_ms_mtc_offset(f->complete, -2) : f->complete;
     /* a run in progress has POINT 0..6 forward, 1..7 reverse */
     int partial = f->p && (f->d ? f->point > 0 : f->point < 7);
-    int ok = !f->c || (st->mtc_complete_valid && st->mtc_complete == base && st->mtc_complete_ff == ff);
+    int comp_ok = !f->c || (st->mtc_complete_valid && st->mtc_complete == base && st->mtc_complete_ff == ff);
+    int part_ok = 1;
     if (partial) {
-      ok = ok && st->mtc_valid && st->mtc_run && st->mtc_rev == f->d && st->mtc_point == f->point;
-      for (int i = 0; ok && i < 8; i++)
-        if (f->d ? i >= f->point : i <= f->point) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
+      part_ok = st->mtc_valid && st->mtc_run && st->mtc_rev == f->d && st->mtc_point == f->point;
+      for (int i = 0; part_ok && i < 8; i++)
+        if (f->d ? i >= f->point : i <= f->point) part_ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
     }
-    if (!ok) {
-      if (ff && (base & 0x80808080u) == 0) {
-        uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
-                          (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
-        if (emit_msg(x, m, sizeof m)) x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
-      } else if (qf) {
-        for (int k = 0; k < 8; k++) {
-          int t = f->d ? 7 - k : k;
-          out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
-        }
+    /* the complete frame only when it differs (a Full Frame played again
+     * is a second locate); the run in progress after it, or when only it
+     * differs */
+    if (!comp_ok && ff && (base & 0x80808080u) == 0) {
+      uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
+                        (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
+      if (emit_msg(x, m, sizeof m)) x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
+    } else if (!comp_ok && qf) {
+      for (int k = 0; k < 8; k++) {
+        int t = f->d ? 7 - k : k;
+        out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
       }
-      if (partial)
-        for (int t = f->d ? 7 : 0; f->d ? t >= f->point : t <= f->point; t += f->d ? -1 : 1)
-          out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
     }
+    if (partial && (!comp_ok || !part_ok))
+      for (int t = f->d ? 7 : 0; f->d ? t >= f->point : t <= f->point; t += f->d ? -1 : 1)
+        out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
     if (!partial && rmp_ms_mtc_partial(st)) st->mtc_run = 0;
   }
 }
