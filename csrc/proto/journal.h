@@ -423,9 +423,11 @@ void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms);
  * loss). */
 void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
                              int end);
-/* Data octets of a SysEx in parts the journal can still hold unconfirmed:
- * when 0, the sender stalls (sends journal-only packets) until feedback
- * moves the checkpoint (RFC 6295 B.5.2). */
+/* Data octets of a SysEx in parts the journal can still hold unconfirmed
+ * (0 also while the last one sent in parts is not confirmed: the journal
+ * holds one): when 0, the sender stalls (sends journal-only packets, or
+ * sends the SysEx after whole if it fits one packet) until feedback moves
+ * the checkpoint (RFC 6295 B.5.2). */
 size_t rmp_ej_send_part_room(rmp_ej_sender *s);
 /* Feedback: the receiver confirms seq (RTCP RR extended highest seqnum or
  * AppleMIDI RS). The checkpoint moves to seq + 1. */
@@ -442,7 +444,7 @@ typedef void (*rmp_ej_part_fn)(void *ud, const uint8_t *data, size_t n, int firs
 /* SysEx the receiver got lately, to place Chapter X logs that carry no
  * COUNT (journal_recv.c). */
 #define RMP_EJ_SX_SEEN 16
-typedef struct { uint32_t hash; uint16_t len, seq; } rmp_ej_sx_seen;
+typedef struct { uint32_t hash; uint16_t len, seq; uint8_t used; } rmp_ej_sx_seen;
 
 /* Receiver options. rmp_ej_recv_config_init gives the RFC behaviour; the
  * two journal_* options exist for senders that get the journal wrong.
@@ -497,6 +499,7 @@ typedef struct {
   uint8_t part_open;          /* the caller holds the start of one, part_have octets */
   uint8_t part_count;         /* its Chapter X COUNT */
   uint32_t part_have;
+  uint32_t part_hash;         /* of the octets the caller holds (which SysEx it is) */
   uint8_t part_seen;          /* the journal being applied coded it */
   unsigned x_lost;            /* SysEx a journal codes but the receiver cannot rebuild */
   unsigned released;  /* notes and pedals released after uncovered losses */
@@ -534,7 +537,7 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
  * octets to the SysEx it reassembles, 0 when it drops them (they do not
  * follow what it holds: a loss the journal did not repair). A SysEx
  * received in parts is not passed to rmp_ej_recv_apply. */
-int rmp_ej_recv_part(rmp_ej_receiver *r, size_t n, int first, int end);
+int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int first, int end);
 /* Where repairs of a SysEx in parts go (Chapter X partial forms); without
  * it such logs are not repaired (counted in x_lost). */
 void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud);

@@ -61,18 +61,45 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
 
 /* FNV-1a over the data octets of a SysEx (the MSB of each masked: a
  * Chapter X DATA field sets it on its last octet). */
-static uint32_t sx_hash(const uint8_t *d, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) h = (h ^ (d[i] & 127)) * 16777619u;
-  return h;
+static uint32_t fnv(uint32_t h, const uint8_t *d, size_t n);
+static uint32_t sx_hash(const uint8_t *d, size_t n) { return fnv(2166136261u, d, n); }
+
+/* Whether a Chapter X log of a SysEx in parts codes the one the caller is
+ * reassembling. Its COUNT says so, but the receiver numbered a SysEx whose
+ * first part it received itself, and its count may lag the sender's after
+ * a loss no journal codes: then a log from the first octet (F = 0) that
+ * begins with the octets the caller holds, or one from FIRST within them
+ * (the sender keeps one SysEx in parts in its journal at a time). */
+static int part_mine(const rmp_ej_receiver *r, const rmp_ej_x_log *l) {
+  if (!r->part_open) return 0;
+  if (l->count == r->part_count) return 1;
+  if (!l->f) return l->data_len >= r->part_have && sx_hash(l->data, r->part_have) == r->part_hash;
+  return l->first <= r->part_have;
+}
+
+static void sx_seen_hash(rmp_ej_receiver *r, uint32_t hash, size_t n, uint16_t seq) {
+  rmp_ej_sx_seen *e = &r->sx_seen[r->sx_next];
+  r->sx_next = (uint8_t)((r->sx_next + 1) % RMP_EJ_SX_SEEN);
+  e->hash = hash;
+  e->len = (uint16_t)(n > 0xFFFF ? 0xFFFF : n);
+  e->seq = seq;
+  e->used = 1;
 }
 
 static void sx_seen(rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq) {
-  rmp_ej_sx_seen *e = &r->sx_seen[r->sx_next];
-  r->sx_next = (uint8_t)((r->sx_next + 1) % RMP_EJ_SX_SEEN);
-  e->hash = sx_hash(d, n);
-  e->len = (uint16_t)(n > 0xFFFF ? 0xFFFF : n);
-  e->seq = seq;
+  sx_seen_hash(r, sx_hash(d, n), n, seq);
+}
+
+/* Whether the receiver got (or replayed) a SysEx with these data octets in
+ * the checkpoint history [cp, seq] of the journal being applied. */
+static int sx_recent(const rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq, uint16_t cp) {
+  uint32_t h = sx_hash(d, n);
+  uint16_t cp_age = (uint16_t)(seq - cp);
+  for (int i = 0; i < RMP_EJ_SX_SEEN; i++) {
+    const rmp_ej_sx_seen *e = &r->sx_seen[i];
+    if (e->used && e->len == n && e->hash == h && (uint16_t)(seq - e->seq) <= cp_age) return 1;
+  }
+  return 0;
 }
 
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq);
@@ -82,18 +109,31 @@ void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud) {
   r->part_ud = ud;
 }
 
-int rmp_ej_recv_part(rmp_ej_receiver *r, size_t n, int first, int end) {
+/* FNV-1a over data octets, from h (the MSB masked: a Chapter X DATA field
+ * sets it on its last octet). */
+static uint32_t fnv(uint32_t h, const uint8_t *d, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ (d[i] & 127)) * 16777619u;
+  return h;
+}
+#define FNV0 2166136261u
+
+int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int first, int end) {
   if (first) {
     /* it enters the session history with its first part (B.5.3) */
     r->x_count++;
     r->part_open = 1;
     r->part_count = r->x_count;
     r->part_have = 0;
+    r->part_hash = FNV0;
   } else if (!r->part_open) {
     return 0;
   }
   r->part_have += (uint32_t)n;
-  if (end) r->part_open = 0;
+  r->part_hash = fnv(r->part_hash, data, n);
+  if (end) {
+    r->part_open = 0;
+    sx_seen_hash(r, r->part_hash, r->part_have, r->last);
+  }
   return 1;
 }
 
@@ -372,12 +412,18 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
   int fin = l->sta != 0;
   uint32_t first = l->f ? l->first : 0, to = first + l->data_len;
   if (l->sta == 1) return; /* cancelled */
-  int mine = r->part_open && l->count == r->part_count;
+  int mine = part_mine(r, l);
   r->part_seen = 1;
   unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
   if (!mine) {
-    /* one the receiver has not seen start: from its start, or lost */
+    /* one the receiver has not seen start: from its start, or lost; not
+     * one it completed itself in the checkpoint history (its count may lag
+     * the sender's after a loss no journal codes) */
     if (ahead == 0 || ahead >= 128) return; /* done with it already */
+    if (fin && !first && sx_recent(r, l->data, l->data_len, x->seq, x->cp)) {
+      r->x_count = l->count;
+      return;
+    }
     if (first != 0 || !r->part_fn) {
       r->x_lost++;
       r->x_count = l->count;
@@ -407,6 +453,9 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
   }
   r->part_open = !fin;
   r->part_have = from + (uint32_t)n;
+  r->part_hash = fnv(mine ? r->part_hash : FNV0, buf, n);
+  if (mine) r->part_count = l->count;
+  if (fin) sx_seen_hash(r, r->part_hash, r->part_have, x->seq);
   if (fin) r->x_replayed++;
   r->part_fn(r->part_ud, buf, n, !mine, fin);
 }
@@ -434,9 +483,9 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     if (n < 0) return; /* validated by the parse: cannot happen */
     o += (size_t)n;
     int whole = (l.sta == 2 || l.sta == 3) && !l.f && l.data_len <= sizeof m - 2;
-    if (l.c && (l.sta == 0 || l.f || (r->part_open && l.count == r->part_count))) {
-      /* a SysEx in parts (B.5 partial forms): unfinished, or coded from
-       * FIRST on, or the one the caller is reassembling */
+    if (l.c && (l.sta == 0 || l.f || l.l)) {
+      /* a SysEx in parts (B.5 partial forms, our sender's list tool logs):
+       * unfinished, or coded from FIRST on, or finished */
       have_last = o == cx->raw_len;
       last = l.count;
       repair_part(x, &l);
@@ -454,14 +503,7 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
        * from an earlier journal) */
       have_last = 0;
       if (!whole) continue;
-      uint32_t hsh = sx_hash(l.data, l.data_len);
-      uint16_t cp_age = (uint16_t)(x->seq - x->cp);
-      int seen = 0;
-      for (int i = 0; i < RMP_EJ_SX_SEEN && !seen; i++) {
-        const rmp_ej_sx_seen *e = &r->sx_seen[i];
-        seen = e->len == l.data_len && e->hash == hsh && e->len && (uint16_t)(x->seq - e->seq) <= cp_age;
-      }
-      if (seen) continue;
+      if (sx_recent(r, l.data, l.data_len, x->seq, x->cp)) continue;
     }
     if (!whole) continue;
     size_t k = 0;

@@ -492,6 +492,7 @@ static void part_prune(rmp_ej_sender *s) {
 
 size_t rmp_ej_send_part_room(rmp_ej_sender *s) {
   part_prune(s);
+  if (s->part.state == 2) return 0; /* the last one is not confirmed yet: wait */
   if (s->part.state != 1) return RMP_EJ_X_PART_MAX;
   return RMP_EJ_X_PART_MAX - (s->part.end - s->part.base);
 }
@@ -505,6 +506,11 @@ void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data
     if (data[i] & 0x80) return;
   s->sys_any = t;
   if (first) {
+    /* one SysEx in parts at a time in the journal: one still in the
+     * history (the caller did not wait for rmp_ej_send_part_room) is no
+     * longer coded, and the checkpoint moves past it */
+    part_prune(s);
+    if (p->state && p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
     /* a command enters the session history with its first part (B.5.3) */
     s->x_count++;
     s->x_ord++;
@@ -791,8 +797,9 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
 /* Chapter X (B.5): one log per stored SysEx in the history, oldest first;
  * recency tool (L = 0), COUNT on every log (so the final one has it, B.5.3),
  * STA = 3 finished, DATA = all data octets (F = 0). A SysEx in parts: one
- * log, STA = 0 while unfinished, FIRST = its first data octet in the
- * history (F = 0 when that is the first), DATA from there. The first log
+ * log with the list tool (L = 1: a type of its own, B.5.2), STA = 0 while
+ * unfinished, FIRST = its first data octet in the history (F = 0 when that
+ * is the first), DATA from there. The first log
  * carries the chapter S bit: 0 if any log codes a command of packet I-1.
  * Returns the octets written to xbuf, 0 for none, or a negative error. */
 #define PART_LOG RMP_EJ_X_MAX_LOGS
@@ -832,6 +839,7 @@ static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, in
       l.s = s_bit(w, p->seg_t[p->nseg - 1]);
       l.count = p->count;
       l.sta = p->state == 2 ? 3 : 0;
+      l.l = 1; /* the list tool (its own SysEx type): a receiver tells it from the recency logs */
       l.f = first > 0;
       l.first = first;
       l.data = p->data + (first - p->base);

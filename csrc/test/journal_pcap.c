@@ -498,10 +498,10 @@ static void check(size_t k, const rmp_ej_hdr *h, const rmp_ej_sys *sj, const rmp
     WANT(sj->f.d == 1 && sj->f.c == 1 && sj->f.q == 1 && sj->f.complete == 0x41302012u);
     WANT(sj->f.p == 1 && sj->f.point == 5 && sj->f.partial == 0x00000103u);
     break;
-  case 17: /* by hand, tshark 4.0 not reading FIRST (expect_sys): |S=0|T=0|C=1|F=1|D=1|L=0|STA=0|
-            * 38, COUNT 01, FIRST 04, DATA 05 06 87 */
-    WANT(sj->x.nlogs == 1 && sj->x.sta == 0 && sj->x.f == 1 && sj->x.first == 4 && sj->x.c == 1);
-    WANT(sj->x.raw_len == 6 && !memcmp(sj->x.raw, "\x38\x01\x04\x05\x06\x87", 6));
+  case 17: /* by hand, tshark 4.0 not reading FIRST (expect_sys): |S=0|T=0|C=1|F=1|D=1|L=1|STA=0|
+            * 3C, COUNT 01, FIRST 04, DATA 05 06 87 */
+    WANT(sj->x.nlogs == 1 && sj->x.sta == 0 && sj->x.f == 1 && sj->x.first == 4 && sj->x.c == 1 && sj->x.l == 1);
+    WANT(sj->x.raw_len == 6 && !memcmp(sj->x.raw, "\x3C\x01\x04\x05\x06\x87", 6));
     break;
   case 12: /* note 60 on with count 2 (V = 0), note 62 off with count 1 and release velocity 30 */
     WANT(cj->chan == 4 && cj->n.count == 1 && cj->n.log[0].notenum == 60 && (cj->toc & RMP_EJ_TOC_E));

@@ -500,7 +500,7 @@ static void run_show(const show_cfg *cfg, uint64_t seed) {
       }
       clocks_got += rep_clocks;
       lost_clocks = lost_transport = 0;
-      if (part && rmp_ej_recv_part(&rcv, part, part_first, part_end)) srx_add(show_sysex + big_sent, part, part_first, part_end);
+      if (part && rmp_ej_recv_part(&rcv, show_sysex + big_sent, part, part_first, part_end)) srx_add(show_sysex + big_sent, part, part_first, part_end);
       for (int m = 0; m < k; m++) {
         rmp_ej_recv_apply(&rcv, show[i + m].b, show[i + m].n);
         if (show[i + m].b[0] == 0xF8) clocks_got++;

@@ -741,7 +741,7 @@ static int sysex_parts_run(int loss_pct, int burst_at, uint64_t seed) {
     int lost = pk > 0 && ((burst_at && pk >= burst_at && pk < burst_at + 20) || (int)(prand() % 100) < loss_pct);
     if (!lost) {
       CHECK(rmp_ej_recv_packet(&r, seq, jbuf, (size_t)jlen, on_rep, NULL) >= 0);
-      if (n && rmp_ej_recv_part(&r, n, first, end)) rx_append(big + sent, n, first, end);
+      if (n && rmp_ej_recv_part(&r, big + sent, n, first, end)) rx_append(big + sent, n, first, end);
       last_rx = seq;
     }
     sent += n;
@@ -768,8 +768,9 @@ static void test_sysex_parts(void) {
     stalls += sysex_parts_run(0, 2 + (int)seed, seed);
   }
   CHECK(stalls > 0); /* the sender waited for confirmations */
-  /* the journal bytes: an unfinished log |S|T=0|C=1|F=1|D=1|L=0|STA=0| with
-   * FIRST and DATA of the octets sent after the checkpoint */
+  /* the journal bytes: an unfinished log |S|T=0|C=1|F=1|D=1|L=1|STA=0| (the
+   * list tool: a type of its own) with FIRST and DATA of the octets sent
+   * after the checkpoint */
   link_init(NULL);
   static const uint8_t a[] = { 1, 2, 3, 4 }, b[] = { 5, 6, 7 };
   rmp_ej_send_encode(&s, 10, jbuf, sizeof jbuf);
@@ -778,9 +779,9 @@ static void test_sysex_parts(void) {
   rmp_ej_send_encode(&s, 11, jbuf, sizeof jbuf);
   rmp_ej_send_record_part(&s, 11, b, sizeof b, 0, 0);
   jlen = rmp_ej_send_encode(&s, 12, jbuf, sizeof jbuf);
-  /* 40 00 0B; system |S=0|X|LENGTH=8| 04 08; log 38 (S=0 C=1 F=1 D=1 STA=0),
+  /* 40 00 0B; system |S=0|X|LENGTH=8| 04 08; log 3C (S=0 C=1 F=1 D=1 L=1 STA=0),
    * COUNT 01, FIRST 04, DATA 05 06 87 */
-  static const uint8_t want[] = { 0x40, 0x00, 0x0B, 0x04, 0x08, 0x38, 0x01, 0x04, 0x05, 0x06, 0x87 };
+  static const uint8_t want[] = { 0x40, 0x00, 0x0B, 0x04, 0x08, 0x3C, 0x01, 0x04, 0x05, 0x06, 0x87 };
   CHECK_MEM(jbuf, (size_t)jlen, want, sizeof want);
 }
 
