@@ -2,16 +2,24 @@
  * RFC 4696 receiver guidance).
  *
  * The receiver keeps a MIDI state model from delivered messages. After a
- * loss it compares the journal of the first packet after the loss with that
- * model and emits the MIDI commands that bring the model (and the synth fed
- * by the emit callback) to the state the sender had after packet I-1:
- * note-offs for notes that must no longer sound, note-ons for notes that
- * must, controllers (toggle and count tools included), program with bank,
- * RPN/NRPN values and selection, pitch wheel, pressures, and system state
- * (song select, tune request, sequencer position, MTC), and lost SysEx
- * commands logged in Chapter X (replayed whole). Each emitted
- * message is also applied to the model. Without a loss the journal is not
- * read at all.
+ * loss, and for the first packet of a stream (section 4), it compares the
+ * journal of the packet that ends the loss with that model and emits the
+ * MIDI commands that bring the model (and the synth fed by the emit
+ * callback) to the state the sender had after packet I-1: note-offs for
+ * notes that must no longer sound, note-ons for notes that must (not
+ * played for Y = 0 logs with honor_y; struck again when the receiver's own
+ * NoteOn precedes the checkpoint, RFC 4696 7.2), controllers (toggle and
+ * count tools included; general-purpose 6/38/96/97 with no parameter
+ * selected), program with bank, RPN/NRPN values and selection, pitch
+ * wheel, pressures, and system state (song select, tune request, the
+ * sequencer by catching up clocks where it can, MTC with Full Frame and
+ * reverse runs), lost SysEx commands logged in Chapter X (replayed whole,
+ * or handed to the caller's reassembly for a SysEx in parts), and a lost
+ * Reset State command first. Each emitted message is also applied to the
+ * model. A loss the journal does not cover releases the notes and pedals
+ * the journal does not confirm. Every repair has a budget (journal.h,
+ * rmp_ej_recv_config); what it does not allow is counted, not played.
+ * Without a loss the journal is not read at all.
  */
 #include "journal.h"
 

@@ -29,14 +29,17 @@
  *    64 including the one coded; count tool: all commands mod 64. Several
  *    tools for one command come in the order count, value, toggle (A.3.3);
  *    the list is oldest first. Controllers 6, 38, 96-101 MUST NOT be coded
- *    in Chapter C when they take part in a parameter transaction (A.3.4);
+ *    in Chapter C when they take part in a parameter transaction (A.3.4),
+ *    and MUST be when they are general-purpose (no parameter selected, the
+ *    null parameter, after a 121): they are then value-tool logs here;
  *    98-101 are taken as parameter selectors (the RFC's SHOULD) and go to
  *    Chapter M. Tools: 64-69 value + toggle, 120/121/123-127 count (A.3.3
  *    names 123 as the count tool's example; the receiver replays the
  *    default value 0), everything else value.
  *  - Chapter M (A.4): LENGTH counts the whole chapter including its 2-octet
  *    header (A.1 LENGTH rule; the dissector subtracts 2). Logs one per
- *    parameter, oldest transaction first; V = 1 on every log (value tool),
+ *    parameter changed in the history (all of them, A.4.1), oldest
+ *    transaction first; V = 1 on every log (value tool),
  *    J/K/L as the data; A-BUTTON |G|X|14 bits|, G = 1 negative. ENTRY-LSB is
  *    not sent when it precedes the last ENTRY-MSB. P = 1 with PENDING (Q = 1
  *    NRPN) when the most recent transaction command (98-101, or 6/38/96/97
@@ -64,6 +67,9 @@
  *    A-BUTTON's X = 0 (A.4.2.1); after a 121 P = 0 and E = 0 (the model's
  *    selection is null). Chapter P X = 1 when a 121 lies between the bank
  *    select MSB and the program change (A.2).
+ *  - Chapter P (A.2): B = 1 only when a Bank Select MSB (0) preceded the
+ *    program change (an LSB alone does not); BANK-LSB is the 32 sent
+ *    between that 0 and the program change, else 0 (midi_state.h).
  *  - Chapter A X bit (A.9): 1 when the logged poly pressure precedes a
  *    120/123-127; tracked per note.
  *  - Chapter T (A.8): only N-active and C-active pressure; 120/123-127 end
@@ -79,15 +85,17 @@
  *  - Chapter Q (B.3): TOP:CLOCK = 19-bit position in clocks; D = 0 with the
  *    position of the next clock to play; C = 0 for "start of song after
  *    Start", C = 1 otherwise.
- *  - Chapter F (B.4): Q = 1 COMPLETE = the last forward 0..7 quarter frame
- *    run, offset by +2 frames; PARTIAL (P = 1, POINT = last type) for a
- *    forward run 0..POINT < 7 in progress; POINT = 7 without PARTIAL.
- *    Quarter frames outside such a run (out of order, registers after
- *    POINT) have no coding (B.4.1: "illegal command sequence"), so
- *    rmp_ms_compare compares only COMPLETE and the partial run. POINT = 7
- *    without PARTIAL means no run in progress (after a frame or an illegal
- *    sequence, alike for every later quarter frame): a receiver in a run
- *    leaves it (in its model).
+ *  - Chapter F (B.4): COMPLETE = the last complete frame: a quarter frame
+ *    run (Q = 1; forward 0..7 offset by +2 frames when D = 0, reverse 7..0
+ *    as sent when D = 1) or a Full Frame (Q = 0, HR MN SC FR); PARTIAL (P =
+ *    1, POINT = last type) for a run in progress (forward 0..POINT < 7,
+ *    reverse 7..POINT > 0); without it POINT = 7 (D = 0) or 0 (D = 1). D is
+ *    the direction of the run, 0 after a Full Frame or an illegal sequence.
+ *    Quarter frames outside such a run (out of order, registers outside
+ *    the run) have no coding (B.4.1: "illegal command sequence"), so
+ *    rmp_ms_compare compares only COMPLETE and the partial run. A receiver
+ *    still in a run when the journal has no PARTIAL leaves it (in its
+ *    model).
  *  - Chapter X (B.5): a list of command logs with no chapter header, oldest
  *    first; the first log's S bit is the chapter's, its own ("phantom") S
  *    is the OR of the first two logs' S bits. Log layout |S|T|C|F|D|L|STA|
@@ -99,31 +107,44 @@
  *    = all data octets. Types (B.5.2 exceptions): identical data octets for
  *    every SysEx; same parameter for GM mode (F0 7E cc 09 xx F7) and DLS on/
  *    off (F0 7E cc 0A xx F7), Device Control 04 01..04 (master volume,
- *    balance, tunings) and MTC Full Frame, per device ID. GM enable/disable,
- *    GM2 enable, DLS on/off and System Reset are Reset State commands (A.1):
- *    earlier SysEx become inactive and are no longer coded. Size: the store
- *    holds RMP_EJ_X_MAX_LOGS logs of at most RMP_EJ_X_MAX_DATA data octets;
- *    a longer SysEx, or one pushed out of a full store, moves the checkpoint
- *    past its packet (a receiver that lost it sees an uncovered loss), and
- *    the budget trimming drops the oldest logs like any other change. The
- *    receiver replays, in list order, the logs whose COUNT is ahead of its
- *    own SysEx count, then takes the final log's COUNT over.
+ *    balance, tunings), per device ID. An MTC Full Frame is coded in
+ *    Chapter F (COMPLETE with Q = 0), not here (B.4, B.5.2), but counts for
+ *    COUNT. GM System On/Off/Disable, GM2 On, DLS On/Off and System Reset
+ *    are Reset State commands (A.1): everything before them (SysEx and
+ *    every other chapter's commands) becomes inactive and is no longer
+ *    coded. Size: the store holds RMP_EJ_X_MAX_LOGS logs of at most
+ *    RMP_EJ_X_MAX_DATA data octets; a longer SysEx recorded whole, or one
+ *    pushed out of a full store, moves the checkpoint past its packet (a
+ *    receiver that lost it sees an uncovered loss), and the budget trimming
+ *    drops the oldest logs like any other change. A SysEx sent in parts
+ *    (rmp_ej_send_record_part) has one log of its own (list tool, L = 1):
+ *    STA = 0 while unfinished, FIRST = its first data octet in the history,
+ *    DATA from there; the sender stalls while RMP_EJ_X_PART_MAX octets are
+ *    unconfirmed (rmp_ej_send_part_room). The receiver replays, in list
+ *    order, the logs whose COUNT is ahead of its own SysEx count, then takes
+ *    the final log's COUNT over; the parts of a SysEx in parts go to the
+ *    caller's reassembly.
+ *  - Reset State commands reset every channel's state in the model (System
+ *    Reset also the sequencer, song select and MTC; the GM/DLS SysEx only
+ *    the synthesizer's channels, see midi_state.c), and the tags of what
+ *    came before: no chapter codes it.
+ *  - Within a packet, Chapter C logs follow the order of the commands (the
+ *    index of a controller's last command in its packet, cord[]), so an
+ *    LSB sent before its MSB and a controller set after a 121 keep their
+ *    place; Chapter M keeps the order of the transactions (the model's
+ *    least-recently-used order of parameters, which is also the one
+ *    forgotten first beyond RMP_MS_MAX_PARAMS: the checkpoint then moves
+ *    past its last change).
+ *  - Chapter N's Y bit: from elapsed time with rmp_ej_send_encode_at (the
+ *    times of the last RMP_EJ_PTIMES packets), from a packet count with
+ *    rmp_ej_send_encode.
+ *  - The empty journal (3 octets) when nothing is in the history.
  *
- * Still simplified / not done (see the report):
- *  - Chapter X: only finished SysEx are logged (the sender records whole
- *    messages: no unfinished STA = 0 logs, no cancelled STA = 1, no TCOUNT,
- *    no list tool, no FIRST/partial DATA). MTC Full Frame is logged in
- *    Chapter X like the other SysEx, not in Chapter F (B.4 wants COMPLETE
- *    with Q = 0 there): receivers replay it from X. The receiver's SysEx
- *    count lags after SysEx lost before a System Reset (inactive, so not
- *    coded) until the next Chapter X; meanwhile it may replay a logged
- *    SysEx it already had. Reset State SysEx do not reset the channel
- *    chapters (next point).
- *  - Reset State commands (0xFF, GM/DLS SysEx) are not modelled as resets:
- *    channel and system chapters may still code commands from before them
- *    (the RFC says they are inactive). On repair, Chapter X is replayed
- *    first, so a lost GM System On does not wipe what the other chapters
- *    restore after it.
+ * Still simplified / not done:
+ *  - Chapter X: no cancelled SysEx (STA = 1), no TCOUNT. The receiver's
+ *    SysEx count lags after SysEx lost before a Reset State command
+ *    (inactive, so not coded) until the next Chapter X; meanwhile it may
+ *    replay a logged SysEx it already had.
  *  - Chapter D undefined System Common logs always use COUNT with DSZ = 0
  *    (VALUE for commands with data octets is not sent).
  *  - 121: with the pedal logs before a 121 omitted, a receiver that lost a
@@ -131,10 +152,7 @@
  *    sender; a later toggle log then makes it re-pedal (off, on) once,
  *    ending in the right state. 121 with a non-zero value (DLS 2 semantics,
  *    A.3.3) is treated like RP-015's.
- *  - Chapter F for reverse tape motion (D = 1) and Full Frame.
- *  - Within one packet the order of list elements follows the number
- *    (note, controller), not the order of the commands, except Chapter M
- *    which keeps exact transaction order and a 121, first in Chapter C.
+ *  - Chapters N, E and A list the logs of one packet in note order.
  *  - A change recorded for a packet more than RMP_EJ_MAX_HISTORY packets
  *    behind the newest one gets no tag (it can never be journalled).
  */
