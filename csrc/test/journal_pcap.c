@@ -562,6 +562,13 @@ static int tshark_bug(const uint8_t *j, size_t jl, int *bad) {
   return b.bug;
 }
 
+static unsigned stream_rnd(uint64_t *x, unsigned n) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return (unsigned)((*x >> 20) % n);
+}
+
 /* Every journal of a random stream: notes, pedals, controllers, bank and
  * program, bend, pressures, NRPNs with increments, a general-purpose 6,
  * clock with transport and Song Position, MTC with a Full Frame, GM System
@@ -570,7 +577,7 @@ static int stream_mode(void) {
   static rmp_ej_sender s;
   rmp_ej_send_init(&s, NULL);
   uint64_t x = 0x2545F4914F6CDD1Dull;
-#define RND(n) ((x ^= x << 13, x ^= x >> 7, x ^= x << 17), (unsigned)((x >> 20) % (n)))
+#define RND(n) stream_rnd(&x, (n))
   uint8_t j[1400];
   static uint8_t part[600];
   for (size_t i = 0; i < sizeof part; i++) part[i] = (uint8_t)(i & 127);
