@@ -397,6 +397,7 @@ typedef struct {
   uint32_t now_ms;     /* the time of the packet being encoded, and whether there is one */
   uint8_t timed;
   uint16_t y_ms;       /* encode_at: Y = 1 for notes struck this recently (RMP_EJ_Y_MS) */
+  uint32_t y_age;      /* the journal being built: Y = 1 for notes this many packets old at most */
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);

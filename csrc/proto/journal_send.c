@@ -158,6 +158,7 @@
  */
 #include "journal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg) {
@@ -754,14 +755,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       uint32_t age = tag_age(w->cur, sc->note[n]); /* in the history: >= 1 */
       uint8_t sb = (uint8_t)(age != 1);
       if (c->note_vel[n]) {
-        uint8_t y;
-        if (s->timed) {
-          /* Y from elapsed time: the note's packet is known, and recent */
-          uint32_t pe = w->cur - age, slot = pe % RMP_EJ_PTIMES;
-          y = (uint8_t)(s->pt_ext[slot] == pe && s->now_ms - s->pt_ms[slot] <= s->y_ms);
-        } else {
-          y = (uint8_t)(s->cfg.y_window == 0 || age <= s->cfg.y_window);
-        }
+        uint8_t y = (uint8_t)(age <= s->y_age); /* struck recently enough (encode) */
         nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
         nprev |= !sb;
         if (c->note_ref[n] > 1) {
@@ -1046,6 +1040,20 @@ int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8
 static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
   win w;
   w.cur = ext_seq(s, seq);
+  /* Chapter N's Y bit: Y = 1 for notes struck at most y_age packets ago.
+   * With the clock, the packets sent within y_ms of this one (their times
+   * grow with their seqnums); else the configured packet window. */
+  if (s->timed) {
+    uint32_t a = 0;
+    while (a + 1 < RMP_EJ_PTIMES) {
+      uint32_t pe = w.cur - (a + 1), slot = pe % RMP_EJ_PTIMES;
+      if (s->pt_ext[slot] != pe || s->now_ms - s->pt_ms[slot] > s->y_ms) break;
+      a++;
+    }
+    s->y_age = a;
+  } else {
+    s->y_age = s->cfg.y_window ? s->cfg.y_window : UINT32_MAX;
+  }
   if (s->cfg.max_size && s->cfg.max_size < cap) cap = s->cfg.max_size;
   uint32_t hist = RMP_EJ_MAX_HISTORY;
   if (s->cfg.max_history && s->cfg.max_history < hist) hist = s->cfg.max_history;
