@@ -725,7 +725,8 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
     rmp_ms_channel *c = &r->st.ch[ch];
     for (int n = 0; n < 128; n++) {
       if (!c->note_vel[n] || (k.notes[ch][n >> 3] >> (n & 7) & 1)) continue;
-      for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n]); g++) out(&x, (uint8_t)(0x80 | ch), (uint8_t)n, 64, 3);
+      for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n]); g++)
+        out(&x, (uint8_t)(0x80 | ch), (uint8_t)n, 64, 3);
       r->released++;
     }
     for (int p = 64; p <= 69; p++)

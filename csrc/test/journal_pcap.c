@@ -605,9 +605,15 @@ static int stream_mode(void) {
       }
       if (r < 30) { b[0] = (uint8_t)(0x90 | ch); b[1] = (uint8_t)(40 + RND(40)); b[2] = (uint8_t)RND(128); }
       else if (r < 40) { b[0] = (uint8_t)(0x80 | ch); b[1] = (uint8_t)(40 + RND(40)); b[2] = (uint8_t)RND(128); }
-      else if (r < 50) { b[0] = (uint8_t)(0xB0 | ch); b[1] = (uint8_t)((const uint8_t[]){ 1, 7, 64, 66, 0, 32, 123, 121 })[RND(8)]; b[2] = (uint8_t)RND(128); }
+      else if (r < 50) {
+        static const uint8_t ctl[] = { 1, 7, 64, 66, 0, 32, 123, 121 };
+        b[0] = (uint8_t)(0xB0 | ch); b[1] = ctl[RND(8)]; b[2] = (uint8_t)RND(128);
+      }
       else if (r < 60) { b[0] = (uint8_t)(0xB0 | ch); b[1] = (uint8_t)(98 + RND(2)); b[2] = (uint8_t)RND(40); }
-      else if (r < 68) { b[0] = (uint8_t)(0xB0 | ch); b[1] = (uint8_t)((const uint8_t[]){ 6, 38, 96, 97 })[RND(4)]; b[2] = (uint8_t)RND(128); }
+      else if (r < 68) {
+        static const uint8_t param_ctl[] = { 6, 38, 96, 97 };
+        b[0] = (uint8_t)(0xB0 | ch); b[1] = param_ctl[RND(4)]; b[2] = (uint8_t)RND(128);
+      }
       else if (r < 72) { b[0] = (uint8_t)(0xC0 | ch); b[1] = (uint8_t)RND(128); n = 2; }
       else if (r < 76) { b[0] = (uint8_t)(0xE0 | ch); b[1] = (uint8_t)RND(128); b[2] = (uint8_t)RND(128); }
       else if (r < 79) { b[0] = (uint8_t)(0xD0 | ch); b[1] = (uint8_t)RND(128); n = 2; }

@@ -352,7 +352,12 @@ static void gen_show(uint64_t seed) {
     uint32_t r = rn(1000);
     uint8_t ch = (uint8_t)rn(16);
     rmp_ms_channel *c = &g.ch[ch];
-    if (nshow > 8000 && !gm_done) { sp(&g, 6, 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7); gm_done = 1; memset(nrpn_set, 0, sizeof nrpn_set); continue; }
+    if (nshow > 8000 && !gm_done) { /* GM System On: every channel back to power-up */
+      sp(&g, 6, 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7);
+      gm_done = 1;
+      memset(nrpn_set, 0, sizeof nrpn_set);
+      continue;
+    }
     if (nshow > 12000 && !big_done) { show[nshow].big = 1; show[nshow].n = 0; nshow++; big_done = 1; continue; }
     if (nshow > 10000 && !cc6_done) {
       sp(&g, 3, 0xB5, 101, 127); sp(&g, 3, 0xB5, 100, 127); sp(&g, 3, 0xB5, 6, 42); /* a lone CC 6 */
@@ -477,7 +482,8 @@ static void run_show(const show_cfg *cfg, uint64_t seed) {
       if (show[i + m].b[0] == 0xF8) clocks_sent++;
     }
     packets++;
-    int is_lost = packets > 1 && !end_of_stream && lost_now(&(run_cfg){ 0, cfg->loss_pct, cfg->burst, 1, 1, 0 }, &burst_left);
+    const run_cfg loss_cfg = { cfg->name, cfg->loss_pct, cfg->burst, 1, 1, 0 };
+    int is_lost = packets > 1 && !end_of_stream && lost_now(&loss_cfg, &burst_left);
     if (is_lost) {
       lost++;
       for (int m = 0; m < k; m++) {
@@ -500,13 +506,17 @@ static void run_show(const show_cfg *cfg, uint64_t seed) {
       }
       clocks_got += rep_clocks;
       lost_clocks = lost_transport = 0;
-      if (part && rmp_ej_recv_part(&rcv, show_sysex + big_sent, part, part_first, part_end)) srx_add(show_sysex + big_sent, part, part_first, part_end);
+      if (part && rmp_ej_recv_part(&rcv, show_sysex + big_sent, part, part_first, part_end))
+        srx_add(show_sysex + big_sent, part, part_first, part_end);
       for (int m = 0; m < k; m++) {
         rmp_ej_recv_apply(&rcv, show[i + m].b, show[i + m].n);
         if (show[i + m].b[0] == 0xF8) clocks_got++;
       }
     }
-    if (!lost_now(&(run_cfg){ 0, cfg->loss_pct, 0, 1, 1, 0 }, &(int){ 0 }) && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
+    /* a report per packet, lost as often as the packets (no bursts) */
+    const run_cfg report_cfg = { cfg->name, cfg->loss_pct, 0, 1, 1, 0 };
+    int no_burst = 0;
+    if (!lost_now(&report_cfg, &no_burst) && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
     big_sent += part;
     if (part_end || (k == 0 && advance)) big_sent = part_end ? SHOW_BIG : big_sent;
     i += advance;

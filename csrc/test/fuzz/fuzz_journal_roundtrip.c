@@ -233,7 +233,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!lost) {
       int f = rmp_ej_recv_packet(&rcv, seq, jl > 0 ? jbuf : NULL, (size_t)jl, on_emit, NULL);
       FUZZ_ASSERT(f >= 0 && !(f & RMP_EJ_R_LATE));
-      if (pm && rmp_ej_recv_part(&rcv, pm->b + 1 + poff, plen, pfirst, pend)) px_add(pm->b + 1 + poff, plen, pfirst, pend);
+      if (pm && rmp_ej_recv_part(&rcv, pm->b + 1 + poff, plen, pfirst, pend))
+        px_add(pm->b + 1 + poff, plen, pfirst, pend);
       for (size_t m = 0; m < k; m++) rmp_ej_recv_apply(&rcv, msgs[i + m].b, msgs[i + m].n);
     }
     if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
