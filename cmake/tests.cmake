@@ -25,6 +25,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c
   csrc/test/test_journal_converge.c
+  csrc/test/test_journal_rfc.c
   csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi2.c
   csrc/test/test_midi2_session.c

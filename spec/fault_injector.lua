@@ -38,6 +38,7 @@ function FI.new(opts)
     seen = 0,            -- RTP packets from A
     arrivals = {},       -- what B receives, in order: { index=, seq=, data= }
     dropped = {},        -- indices
+    dropped_data = {},   -- index -> the datagram lost
     actions = {},        -- per index: "pass", "drop", "hold", "dup", "delay"
     records = {},        -- every forwarded datagram: { t=, sport=, dport=, data= }
     sockets = {}, timers = {},
@@ -93,6 +94,7 @@ function FI:_from_a(sock, sport, dport, data)
   self.actions[index] = action
   if action == "drop" then
     self.dropped[#self.dropped + 1] = index
+    self.dropped_data[index] = data
   elseif action == "hold" then
     self.held = { sock, sport, dport, data }
   elseif action == "delay" then

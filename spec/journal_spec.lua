@@ -232,3 +232,251 @@ describe("the recovery journal", function()
     print(("\n  recovery off at 10%% loss: %d differences, %d stuck notes"):format(#r.diffs, r.stuck))
   end)
 end)
+
+-- ---- issue 17's must-show stream, end to end ------------------------------
+-- A model of a MIDI device for it: as above, plus RPN/NRPN values with
+-- Data Increment / Decrement, general-purpose 6/38/96/97 when no parameter
+-- is selected, GM System On (every channel back to power-up), the
+-- sequencer (running, position in clocks, clocks received) and MTC (the
+-- last complete frame, quarter frames or a Full Frame, and the forward run
+-- in progress).
+local function new_device()
+  local d = { ch = {}, seq = { running = false, pos = 0, clocks = 0 }, mtc = {} }
+  for c = 0, 15 do d.ch[c] = { notes = {}, cc = {}, val = {}, reg = {} } end
+  return d
+end
+
+local function device_apply(d, m)
+  local s, d1, d2 = m:byte(1, 3)
+  if s < 0xF0 then
+    local c, kind = d.ch[s & 0x0F], s & 0xF0
+    if kind == 0x90 and d2 > 0 then c.notes[d1] = d2
+    elseif kind == 0x80 or kind == 0x90 then c.notes[d1] = nil
+    elseif kind == 0xB0 then
+      if d1 >= 98 and d1 <= 101 then
+        c.reg[d1] = d2
+        c.kind = d1 >= 100 and "rpn" or "nrpn"
+      elseif d1 == 6 or d1 == 38 or d1 == 96 or d1 == 97 then
+        local msb, lsb
+        if c.kind == "rpn" then msb, lsb = c.reg[101], c.reg[100] else msb, lsb = c.reg[99], c.reg[98] end
+        if c.kind and msb and lsb and not (msb == 127 and lsb == 127) then
+          local key = ("%s:%d:%d"):format(c.kind, msb, lsb)
+          local v = c.val[key] or { inc = 0 }
+          c.val[key] = v
+          if d1 == 6 then v.msb, v.lsb, v.inc = d2, nil, 0
+          elseif d1 == 38 then v.lsb, v.inc = d2, 0
+          elseif d1 == 96 then v.inc = v.inc + 1
+          else v.inc = v.inc - 1 end
+        else
+          c.cc[d1] = d2 -- a general-purpose controller (RFC 6295 A.3.4)
+        end
+      elseif d1 == 123 or d1 == 120 then c.notes = {}
+      elseif d1 < 120 then c.cc[d1] = d2 end
+    elseif kind == 0xC0 then c.program = d1
+    elseif kind == 0xD0 then c.pressure = d1
+    elseif kind == 0xE0 then c.bend = d1 | (d2 << 7) end
+  elseif s == 0xF8 then
+    d.seq.clocks = d.seq.clocks + 1
+    if d.seq.running then d.seq.pos = d.seq.pos + 1 end
+  elseif s == 0xFA then d.seq.running, d.seq.pos = true, 0
+  elseif s == 0xFB then d.seq.running = true
+  elseif s == 0xFC then d.seq.running = false
+  elseif s == 0xF2 then d.seq.pos = 6 * (d1 | (d2 << 7))
+  elseif s == 0xF1 then
+    local t, n, run = d1 >> 4, d1 & 15, d.mtc.run
+    if t == 0 then d.mtc.run = { n }
+    elseif run and #run == t then
+      run[t + 1] = n
+      if t == 7 then d.mtc.complete, d.mtc.run = table.concat(run, ","), nil end
+    else d.mtc.run = nil end
+  elseif s == 0xF0 and #m == 6 and m:byte(2) == 0x7E and m:byte(4) == 0x09 and m:byte(5) == 0x01 then
+    for c = 0, 15 do d.ch[c] = { notes = {}, cc = {}, val = {}, reg = {} } end -- GM System On
+  elseif s == 0xF0 and #m == 10 and m:byte(2) == 0x7F and m:byte(4) == 0x01 and m:byte(5) == 0x01 then
+    d.mtc.complete, d.mtc.run = "FF:" .. m:sub(6, 9):gsub(".", function(x) return x:byte() .. "," end), nil
+  end
+end
+
+local function device_compare(a, b)
+  local diffs, stuck = {}, 0
+  local function diff(what, x, y)
+    if x ~= y then diffs[#diffs + 1] = ("%s: sender %s, receiver %s"):format(what, tostring(x), tostring(y)) end
+  end
+  for c = 0, 15 do
+    local x, y = a.ch[c], b.ch[c]
+    for n = 0, 127 do
+      if x.notes[n] == nil and y.notes[n] ~= nil then stuck = stuck + 1 end
+      diff(("ch%d note %d"):format(c + 1, n), x.notes[n], y.notes[n])
+    end
+    for k = 0, 119 do
+      if k < 98 or k > 101 then diff(("ch%d cc %d"):format(c + 1, k), x.cc[k], y.cc[k]) end
+    end
+    diff(("ch%d program"):format(c + 1), x.program, y.program)
+    diff(("ch%d bend"):format(c + 1), x.bend, y.bend)
+    diff(("ch%d pressure"):format(c + 1), x.pressure, y.pressure)
+    for k, v in pairs(x.val) do
+      local w = y.val[k] or {}
+      diff(("ch%d %s"):format(c + 1, k), ("%s/%s%+d"):format(v.msb, v.lsb, v.inc),
+           ("%s/%s%+d"):format(w.msb, w.lsb, w.inc or 0))
+    end
+  end
+  diff("sequencer running", a.seq.running, b.seq.running)
+  diff("sequencer position", a.seq.pos, b.seq.pos)
+  diff("MTC frame", a.mtc.complete, b.mtc.complete)
+  diff("MTC run", a.mtc.run and table.concat(a.mtc.run, ","), b.mtc.run and table.concat(b.mtc.run, ","))
+  return diffs, stuck
+end
+
+-- The stream: every channel's 40 NRPNs set, then edited with Data Entry,
+-- Increment and Decrement, under notes, sustain and controllers; MIDI Clock
+-- with Stop, Song Position (while stopped), Continue and Start; a lone CC 6
+-- (after the null parameter); GM System On mid-stream; MTC quarter frames
+-- with a Full Frame locate.
+local function show_stream(seed, n)
+  local x = seed
+  local function rand(k)
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7FFFFFFFFFFFFFFF
+    return (x >> 20) % k
+  end
+  local out, on, nset = {}, {}, {}
+  for c = 0, 15 do on[c], nset[c] = {}, 0 end
+  local function add(...) out[#out + 1] = string.char(...) end
+  local running, mtc_t, frame, gm, ff, cc6 = true, 0, 0, false, false, false
+  add(0xFA)
+  while #out < n do
+    local c, r = rand(16), rand(1000)
+    if not gm and #out > n // 2 then
+      add(0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7); gm = true
+      for k = 0, 15 do on[k], nset[k] = {}, 0 end
+    elseif not cc6 and #out > n * 3 // 4 then
+      add(0xB5, 101, 127); add(0xB5, 100, 127); add(0xB5, 6, 42); cc6 = true
+    elseif r < 200 then
+      if running then add(0xF8) end
+    elseif r < 230 then
+      if not ff and #out > n // 3 then
+        add(0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x21, 0x00, 0x01, 0x00, 0xF7); ff = true
+        frame, mtc_t = 3600, 0
+      else
+        local fr, sc, mn = frame % 25, (frame // 25) % 60, (frame // 1500) % 60
+        local v = { fr & 15, fr >> 4, sc & 15, sc >> 4, mn & 15, mn >> 4, 0, 2 }
+        add(0xF1, (mtc_t << 4) | v[mtc_t + 1])
+        mtc_t = mtc_t + 1
+        if mtc_t == 8 then mtc_t, frame = 0, frame + 2 end
+      end
+    elseif r < 236 then
+      if running then add(0xFC); running = false
+      elseif rand(3) == 0 then local p = rand(1000); add(0xF2, p & 127, p >> 7)
+      else add(rand(4) == 0 and 0xFA or 0xFB); running = true end
+    elseif r < 480 then
+      local note = 36 + rand(48)
+      if on[c][note] then add(0x80 + c, note, rand(128)); on[c][note] = nil
+      else add(0x90 + c, note, 1 + rand(127)); on[c][note] = true end
+    elseif r < 510 then add(0xB0 + c, 64, rand(2) * 127)
+    elseif r < 560 then add(0xB0 + c, ({ 1, 7, 10, 11, 71, 74, 91 })[1 + rand(7)], rand(128))
+    elseif r < 580 then add(0xC0 + c, rand(128))
+    elseif r < 620 then add(0xE0 + c, rand(128), rand(128))
+    else
+      local p
+      if nset[c] < 40 then p = nset[c]; nset[c] = nset[c] + 1 else p = rand(40) end
+      add(0xB0 + c, 99, 2); add(0xB0 + c, 98, p)
+      local k = rand(4)
+      if k == 0 or nset[c] <= 40 then add(0xB0 + c, 6, rand(128)) end
+      if k == 1 then add(0xB0 + c, 38, rand(128)) end
+      if k == 2 then for _ = 1, 1 + rand(3) do add(0xB0 + c, 96, 0) end end
+      if k == 3 then add(0xB0 + c, 97, 0) end
+    end
+  end
+  if not running then add(0xFB) end
+  add(0xF8)
+  return out
+end
+
+describe("the recovery journal, issue 17's stream", function()
+  local control = rtpmidi.RTPControl()
+  local codec = rtpmidi.codec
+  local injector
+  after_each(function()
+    if injector then injector:close() end
+    injector = nil
+    H.assert_clean()
+  end)
+
+  local TRANSPORT = { [0xFA] = true, [0xFB] = true, [0xFC] = true, [0xF2] = true }
+
+  local function run(opts)
+    local pa, pb, p, q = H.port(), H.port(), H.port(), H.port()
+    injector = FI.new{ a_port = pa, b_port = pb, p = p, q = q, seed = opts.seed, loss = opts.loss or 0,
+                       drop = opts.drop }
+    local sent, got = new_device(), new_device()
+    local recovered_transport = 0
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = p, receiving_port = pa,
+                                   rtcp_interval = 0.05 }
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = q, receiving_port = pb,
+                                   rtcp_interval = 0.05, jitter_buffer_size = 5,
+      incoming_midi = function(_, m, _, rec)
+        device_apply(got, m)
+        if rec and TRANSPORT[m:byte(1)] then recovered_transport = recovered_transport + 1 end
+      end }
+    control:add_session(a); control:add_session(b)
+    assert(control:start())
+    local msgs = show_stream(opts.seed, opts.n)
+    local i = 0
+    local pacer = rtpmidi.every(1, function(t)
+      if injector.seen - b:stats().packets_received - #injector.dropped < 8 then
+        for _ = 1, 3 do
+          i = i + 1
+          if i > #msgs then t:cancel() return end
+          device_apply(sent, msgs[i])
+          assert(a:send_midi(msgs[i]))
+        end
+      end
+    end)
+    H.run_until(function() return i > #msgs end, "the stream to be sent", 60000)
+    pacer:cancel()
+    H.run_until(function() return not a:stats().unconfirmed end, "B to confirm the last packet", 30000)
+    pcall(H.run_until, function() return #device_compare(sent, got) == 0 end, "convergence", 2000)
+    local diffs, stuck = device_compare(sent, got)
+    -- the transport commands in the packets the relay lost
+    local lost_transport = 0
+    for _, data in pairs(injector.dropped_data) do
+      local rtp = assert(codec.decode_rtp(data))
+      local midi = assert(codec.decode_midi_payload(rtp.payload))
+      for _, cmd in ipairs(midi.commands) do
+        if TRANSPORT[cmd.bytes:byte(1)] then lost_transport = lost_transport + 1 end
+      end
+    end
+    local st_b = b:stats()
+    control:remove_session(a.cookie); control:remove_session(b.cookie)
+    return { diffs = diffs, stuck = stuck, b = st_b, lost = #injector.dropped, sent = sent, got = got,
+             lost_transport = lost_transport, recovered_transport = recovered_transport, n = #msgs }
+  end
+
+  local function check(r, label)
+    print(("\n  %s: %d messages, %d packets lost, %d repairs, clocks %d/%d, transport lost %d, replayed %d"):format(
+      label, r.n, r.lost, r.b.messages_recovered, r.got.seq.clocks, r.sent.seq.clocks, r.lost_transport,
+      r.recovered_transport))
+    assert.is_true(r.lost > 0, "the relay lost nothing")
+    assert.are.same({}, r.diffs)
+    assert.are.equal(0, r.stuck)
+    assert.are.equal(r.sent.seq.clocks, r.got.seq.clocks)
+    assert.is_true(r.recovered_transport <= r.lost_transport,
+      ("repair played %d transport commands, %d were lost"):format(r.recovered_transport, r.lost_transport))
+    assert.are.equal(0, r.b.unrecovered)
+    assert.are.equal(0, r.b.bad_journals)
+  end
+
+  for _, loss in ipairs{ 0.10, 0.30 } do
+    it(("converges under %d%% random loss"):format(math.floor(loss * 100)), function()
+      check(run{ seed = 40 + math.floor(loss * 100), loss = loss, n = 6000 }, ("%d%% loss"):format(math.floor(loss * 100)))
+    end)
+  end
+
+  it("converges after bursts of 20 consecutive lost packets", function()
+    local drop = {}
+    for _, start in ipairs{ 100, 600, 1100, 1600 } do
+      for k = start, start + 19 do drop[k] = true end
+    end
+    local r = run{ seed = 5, drop = drop, n = 6000 }
+    assert.are.equal(80, r.lost)
+    check(r, "bursts of 20")
+  end)
+end)

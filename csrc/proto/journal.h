@@ -96,7 +96,7 @@ typedef struct {
   uint16_t a_button, c_button;
   uint8_t count;
 } rmp_ej_param_log;
-#define RMP_EJ_MAX_PARAM_LOGS 64
+#define RMP_EJ_MAX_PARAM_LOGS 128 /* decoder capacity; our sender logs RMP_MS_MAX_PARAMS at most */
 /* Chapter M: |S|P|E|U|W|Z|LENGTH(10)| [|Q|PENDING|] logs...
  * LENGTH counts the whole chapter (header, PENDING and logs). The encoder
  * computes U, W and Z from the logs (and omits PNUM-MSB when Z and U or W);
@@ -315,16 +315,22 @@ typedef uint16_t rmp_ej_tag;
 typedef struct {
   uint16_t max_history; /* open-loop bound in packets (0 = none; RMP_EJ_MAX_HISTORY at most) */
   uint16_t max_size;    /* open-loop bound in octets (0 = none; the per-call cap still applies) */
-  uint16_t y_window;    /* Y = 1 for notes struck within this many packets (0 = always 1) */
+  uint16_t y_window;    /* rmp_ej_send_encode: Y = 1 for notes struck within this many
+                         * packets (0 = always 1); rmp_ej_send_encode_at uses time */
 } rmp_ej_send_config;
+/* Chapter N's Y bit from elapsed time (A.6.2, RFC 4696 7.2): a NoteOn
+ * repaired more than this long after its onset is better skipped. */
+#define RMP_EJ_Y_MS 100
+/* Packet times the sender keeps for it (the Y bit of a note whose packet
+ * is older is 0). */
+#define RMP_EJ_PTIMES 128
 
 typedef struct {
   rmp_ej_tag note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
+  uint8_t cord[128];               /* a controller's last command: its index in its packet */
   rmp_ej_tag prog, bend, cpres, any; /* tags of the last change */
   rmp_ej_tag noteoff;              /* last NoteOff (or notes silenced by 120/123) */
   rmp_ej_tag psel;                 /* last parameter number selector (98-101) */
-  uint8_t porder[RMP_MS_MAX_PARAMS]; /* parameter slots, least recently touched first */
-  uint8_t nporder;
   uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
   /* Reset All Controllers (121) bookkeeping, by parameter slot: which of
    * ENTRY-MSB / ENTRY-LSB / the last increment precede the last 121 (the
@@ -339,7 +345,7 @@ typedef struct {
  * type (B.5.2 recency tool), RMP_EJ_X_MAX_LOGS of them, each at most
  * RMP_EJ_X_MAX_DATA data octets. A SysEx that is longer, or that is pushed
  * out of a full store, cannot be journalled: the checkpoint then moves past
- * its packet (x_floor), so that a receiver that loses it sees an uncovered
+ * its packet (floor), so that a receiver that loses it sees an uncovered
  * loss instead of a silent gap. */
 #define RMP_EJ_X_MAX_LOGS 16
 #define RMP_EJ_X_MAX_DATA 256
@@ -352,6 +358,27 @@ typedef struct {
   uint8_t data[RMP_EJ_X_MAX_DATA];
 } rmp_ej_x_entry;
 
+/* A SysEx sent in parts (the segments of the command section, RFC 6295
+ * 3.2), too long for one packet: Chapter X codes it with the partial forms
+ * of B.5 (an unfinished log, STA = 0, while it is being sent; FIRST = the
+ * first data octet in the checkpoint history, DATA = the octets from
+ * there). The sender keeps the unconfirmed octets, RMP_EJ_X_PART_MAX at
+ * most: a sender of a longer SysEx stalls (B.5.2) until the receiver's
+ * feedback confirms what it sent (rmp_ej_send_part_room). */
+#define RMP_EJ_X_PART_MAX 512
+#define RMP_EJ_X_PART_SEGS 16
+typedef struct {
+  uint8_t state;      /* 0 none, 1 being sent, 2 finished (logged while its parts are in the history) */
+  uint8_t count;      /* COUNT: SysEx commands in the session history once it started */
+  uint8_t nseg;       /* parts kept */
+  uint32_t ord;       /* recording order among the Chapter X logs */
+  uint32_t base;      /* offset in the SysEx of data[0] */
+  uint32_t end;       /* data octets sent so far */
+  uint32_t seg_off[RMP_EJ_X_PART_SEGS]; /* where each part kept starts */
+  rmp_ej_tag seg_t[RMP_EJ_X_PART_SEGS]; /* its packet */
+  uint8_t data[RMP_EJ_X_PART_MAX];
+} rmp_ej_x_part;
+
 typedef struct {
   rmp_ej_send_config cfg;
   rmp_midi_state st;
@@ -361,9 +388,18 @@ typedef struct {
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
   rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
+  rmp_ej_x_part part;  /* a SysEx sent in parts */
   uint32_t x_ord;      /* SysEx recorded so far */
-  rmp_ej_tag x_floor;  /* newest packet holding a SysEx not in the store */
+  rmp_ej_tag floor;    /* newest packet holding a change the journal can no longer code
+                        * (a SysEx not in the store, a parameter the model forgot) */
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
+  uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
+  uint8_t pkt_cmds;
+  uint32_t pt_ext[RMP_EJ_PTIMES], pt_ms[RMP_EJ_PTIMES]; /* times of recent packets (encode_at) */
+  uint32_t now_ms;     /* the time of the packet being encoded, and whether there is one */
+  uint8_t timed;
+  uint16_t y_ms;       /* encode_at: Y = 1 for notes struck this recently (RMP_EJ_Y_MS) */
+  uint32_t y_age;      /* the journal being built: Y = 1 for notes this many packets old at most */
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
@@ -376,6 +412,26 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
  * journal: send with J = 0) or a negative error. Trims the checkpoint
  * forward when the history bound or the size budget requires it. */
 int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+/* The same, at time now_ms (the caller's clock, for this packet): Chapter
+ * N's Y bit then says whether a note was struck within cfg.y_ms. */
+int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap);
+/* The Y window of rmp_ej_send_encode_at in ms (RMP_EJ_Y_MS after init). */
+void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms);
+/* A SysEx too long for one packet, sent in parts: record each part
+ * instead of the whole message, as it goes out in packet seq: its data
+ * octets (no F0/F7 status), first = it starts the SysEx, end = it ends it
+ * (a part may be both). Call rmp_ej_send_part_room first: a part longer
+ * than the room left pushes out the oldest unconfirmed octets, and the
+ * checkpoint moves past them (a receiver that lost them sees an uncovered
+ * loss). */
+void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
+                             int end);
+/* Data octets of a SysEx in parts the journal can still hold unconfirmed
+ * (0 also while the last one sent in parts is not confirmed: the journal
+ * holds one): when 0, the sender stalls (sends journal-only packets, or
+ * sends the SysEx after whole if it fits one packet) until feedback moves
+ * the checkpoint (RFC 6295 B.5.2). */
+size_t rmp_ej_send_part_room(rmp_ej_sender *s);
 /* Feedback: the receiver confirms seq (RTCP RR extended highest seqnum or
  * AppleMIDI RS). The checkpoint moves to seq + 1. */
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq);
@@ -383,17 +439,76 @@ uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s);
 
 /* ---- receiver ---------------------------------------------------------------- */
 typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
+/* Repairs of a SysEx received in parts (rmp_ej_recv_part): n data octets
+ * to append to the one the caller reassembles (first: start a new one with
+ * them), end: it is complete (deliver it). */
+typedef void (*rmp_ej_part_fn)(void *ud, const uint8_t *data, size_t n, int first, int end);
+
+/* SysEx the receiver got lately, to place Chapter X logs that carry no
+ * COUNT (journal_recv.c). */
+#define RMP_EJ_SX_SEEN 16
+typedef struct { uint32_t hash; uint16_t len, seq; uint8_t used; } rmp_ej_sx_seen;
+
+/* Receiver options. rmp_ej_recv_config_init gives the RFC behaviour; the
+ * two journal_* options exist for senders that get the journal wrong.
+ *
+ * trust_s_bits (journal_trust_s_bits, default 1): after the loss of one
+ *   packet, read only the structures with S = 0 (RFC 6295 A.1: they code
+ *   the lost packet). A sender that sets S = 1 everywhere (observed: one
+ *   common implementation does, and never removes logs) makes every single
+ *   loss look empty; 0 reads the whole journal after every loss, at the
+ *   cost of comparing structures that cannot have changed.
+ * honor_y (journal_honor_y, default 1): do not play the NoteOn of a Chapter
+ *   N log with Y = 0 (RFC 4696 7.2: the sender says the note is no longer
+ *   "simultaneous"; a late onset sounds like a wrong note). The note is
+ *   taken as on in the model all the same, so its NoteOff ends it. A sender
+ *   that sets Y = 0 on every log makes repaired notes silent; 0 plays them
+ *   all, late ones included.
+ * packet_max: repair commands one packet may make the receiver play. The
+ *   budget of a packet is min(packet_max, RMP_EJ_BUDGET_BASE +
+ *   RMP_EJ_BUDGET_PER_OCTET x journal octets): what an honest journal of
+ *   that size can need (an OFFBITS octet codes up to 8 NoteOffs), far
+ *   below what a forged count asks (one A-BUTTON: 16,383 increments).
+ * rate, burst: the per-second budget, a token bucket of burst commands
+ *   that fills at rate per second; on once the caller calls
+ *   rmp_ej_recv_refill with its clock (the receiver reads no clock).
+ * What a budget does not allow is counted in over_budget, not played (nor
+ * applied to the model: a later journal tries again). */
+#define RMP_EJ_BUDGET_BASE 256u
+#define RMP_EJ_BUDGET_PER_OCTET 8u
+typedef struct {
+  uint8_t trust_s_bits;
+  uint8_t honor_y;
+  uint16_t packet_max; /* default 4096 */
+  uint32_t rate;       /* per second, default 4096 */
+  uint32_t burst;      /* default 8192 */
+} rmp_ej_recv_config;
 
 typedef struct {
+  rmp_ej_recv_config cfg;
   rmp_midi_state st;
   uint16_t last;      /* last seqnum received */
   int have_seq;
-  int use_s_bits;     /* skip S = 0 structures on a single-packet loss (default 1) */
-  int honor_y;        /* do not replay onsets of Y = 0 note logs (default 0) */
-  unsigned repairs;   /* counters */
-  unsigned uncovered;
+  unsigned repairs;   /* counters: commands played by repairs */
+  unsigned uncovered; /* losses the journal did not cover */
+  unsigned long over_budget; /* repair commands a budget did not allow */
   uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
+  rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
+  uint8_t sx_next;
+  uint16_t note_seq[16][128]; /* the packet of each note's last NoteOn (RFC 4696 7.2) */
+  rmp_ej_part_fn part_fn;     /* a SysEx in parts: the caller's reassembly */
+  void *part_ud;
+  uint8_t part_open;          /* the caller holds the start of one, part_have octets */
+  uint8_t part_count;         /* its Chapter X COUNT */
+  uint32_t part_have;
+  uint32_t part_hash;         /* of the octets the caller holds (which SysEx it is) */
+  uint8_t part_seen;          /* the journal being applied coded it */
+  unsigned x_lost;            /* SysEx a journal codes but the receiver cannot rebuild */
+  unsigned released;  /* notes and pedals released after uncovered losses */
+  uint8_t bucket_on;  /* the per-second budget (rmp_ej_recv_refill) */
+  uint32_t bucket_ms; /* the time of the last refill */
+  uint64_t tokens;    /* the bucket, in thousandths of a command */
 } rmp_ej_receiver;
 
 /* Return flags of rmp_ej_recv_packet (>= 0), or a negative error. */
@@ -402,8 +517,15 @@ typedef struct {
 #define RMP_EJ_R_UNCOVERED 0x04 /* checkpoint is after the first lost packet */
 #define RMP_EJ_R_NOJOURNAL 0x08 /* a loss, but the packet has no journal */
 #define RMP_EJ_R_LATE      0x10 /* duplicate or out-of-order packet: drop it */
+#define RMP_EJ_R_FIRST     0x20 /* the first packet: its journal was read as after a loss (section 4) */
 
+void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg);
+/* A receiver with the RFC options (rmp_ej_recv_init) or cfg's. */
 void rmp_ej_recv_init(rmp_ej_receiver *r);
+void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg);
+/* The per-second repair budget: call with the caller's clock (ms) before
+ * rmp_ej_recv_packet; the first call turns it on with a full bucket. */
+void rmp_ej_recv_refill(rmp_ej_receiver *r, uint32_t now_ms);
 /* Every delivered message, in order, after rmp_ej_recv_packet for its packet. */
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len);
 /* Call for every packet received, before applying its messages, with its
@@ -412,6 +534,16 @@ void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len);
  * state, and repair messages are emitted (and applied to the state). */
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud);
+/* A SysEx received in parts (the command section's segments, RFC 6295
+ * 3.2), after rmp_ej_recv_packet for its packet: n data octets, first = it
+ * starts a SysEx, end = it ends it. Returns 1 when the caller appends the
+ * octets to the SysEx it reassembles, 0 when it drops them (they do not
+ * follow what it holds: a loss the journal did not repair). A SysEx
+ * received in parts is not passed to rmp_ej_recv_apply. */
+int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int first, int end);
+/* Where repairs of a SysEx in parts go (Chapter X partial forms); without
+ * it such logs are not repaired (counted in x_lost). */
+void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud);
 /* Apply a journal unconditionally (single_loss selects the S-bit shortcut). */
 int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, int single_loss,
                        rmp_ej_emit_fn emit, void *ud);

@@ -2,25 +2,61 @@
  * RFC 4696 receiver guidance).
  *
  * The receiver keeps a MIDI state model from delivered messages. After a
- * loss it compares the journal of the first packet after the loss with that
- * model and emits the MIDI commands that bring the model (and the synth fed
- * by the emit callback) to the state the sender had after packet I-1:
- * note-offs for notes that must no longer sound, note-ons for notes that
- * must, controllers (toggle and count tools included), program with bank,
- * RPN/NRPN values and selection, pitch wheel, pressures, and system state
- * (song select, tune request, sequencer position, MTC), and lost SysEx
- * commands logged in Chapter X (replayed whole). Each emitted
- * message is also applied to the model. Without a loss the journal is not
- * read at all.
+ * loss, and for the first packet of a stream (section 4), it compares the
+ * journal of the packet that ends the loss with that model and emits the
+ * MIDI commands that bring the model (and the synth fed by the emit
+ * callback) to the state the sender had after packet I-1: note-offs for
+ * notes that must no longer sound, note-ons for notes that must (not
+ * played for Y = 0 logs with honor_y; struck again when the receiver's own
+ * NoteOn precedes the checkpoint, RFC 4696 7.2), controllers (toggle and
+ * count tools included; general-purpose 6/38/96/97 with no parameter
+ * selected), program with bank, RPN/NRPN values and selection, pitch
+ * wheel, pressures, and system state (song select, tune request, the
+ * sequencer by catching up clocks where it can, MTC with Full Frame and
+ * reverse runs), lost SysEx commands logged in Chapter X (replayed whole,
+ * or handed to the caller's reassembly for a SysEx in parts), and a lost
+ * Reset State command first. Each emitted message is also applied to the
+ * model. A loss the journal does not cover releases the notes and pedals
+ * the journal does not confirm. Every repair has a budget (journal.h,
+ * rmp_ej_recv_config); what it does not allow is counted, not played.
+ * Without a loss the journal is not read at all.
  */
 #include "journal.h"
 
+#include <limits.h>
 #include <string.h>
 
-void rmp_ej_recv_init(rmp_ej_receiver *r) {
+void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->trust_s_bits = 1;
+  cfg->honor_y = 1;
+  cfg->packet_max = 4096;
+  cfg->rate = 4096;
+  cfg->burst = 8192;
+}
+
+void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg) {
   memset(r, 0, sizeof *r);
+  if (cfg) r->cfg = *cfg;
+  else rmp_ej_recv_config_init(&r->cfg);
   rmp_ms_init(&r->st);
-  r->use_s_bits = 1;
+}
+
+void rmp_ej_recv_init(rmp_ej_receiver *r) { rmp_ej_recv_init_cfg(r, NULL); }
+
+void rmp_ej_recv_refill(rmp_ej_receiver *r, uint32_t now_ms) {
+  uint64_t cap = (uint64_t)r->cfg.burst * 1000u;
+  if (!r->bucket_on) {
+    r->bucket_on = 1;
+    r->tokens = cap;
+  } else {
+    uint32_t dt = now_ms - r->bucket_ms;
+    if (dt < 0x80000000u) { /* a clock that went back refills nothing */
+      r->tokens += (uint64_t)dt * r->cfg.rate;
+      if (r->tokens > cap) r->tokens = cap;
+    }
+  }
+  r->bucket_ms = now_ms;
 }
 
 /* A complete SysEx F0 <data 0-127...> F7 (what the sender counts). */
@@ -31,9 +67,90 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
   return 1;
 }
 
+/* FNV-1a over the data octets of a SysEx (the MSB of each masked: a
+ * Chapter X DATA field sets it on its last octet). */
+static uint32_t fnv(uint32_t h, const uint8_t *d, size_t n);
+static uint32_t sx_hash(const uint8_t *d, size_t n) { return fnv(2166136261u, d, n); }
+
+/* Whether a Chapter X log of a SysEx in parts codes the one the caller is
+ * reassembling. Its COUNT says so, but the receiver numbered a SysEx whose
+ * first part it received itself, and its count may lag the sender's after
+ * a loss no journal codes: then a log from the first octet (F = 0) that
+ * begins with the octets the caller holds, or one from FIRST within them
+ * (the sender keeps one SysEx in parts in its journal at a time). */
+static int part_mine(const rmp_ej_receiver *r, const rmp_ej_x_log *l) {
+  if (!r->part_open) return 0;
+  if (l->count == r->part_count) return 1;
+  if (!l->f) return l->data_len >= r->part_have && sx_hash(l->data, r->part_have) == r->part_hash;
+  return l->first <= r->part_have;
+}
+
+static void sx_seen_hash(rmp_ej_receiver *r, uint32_t hash, size_t n, uint16_t seq) {
+  rmp_ej_sx_seen *e = &r->sx_seen[r->sx_next];
+  r->sx_next = (uint8_t)((r->sx_next + 1) % RMP_EJ_SX_SEEN);
+  e->hash = hash;
+  e->len = (uint16_t)(n > 0xFFFF ? 0xFFFF : n);
+  e->seq = seq;
+  e->used = 1;
+}
+
+static void sx_seen(rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq) {
+  sx_seen_hash(r, sx_hash(d, n), n, seq);
+}
+
+/* Whether the receiver got (or replayed) a SysEx with these data octets in
+ * the checkpoint history [cp, seq] of the journal being applied. */
+static int sx_recent(const rmp_ej_receiver *r, const uint8_t *d, size_t n, uint16_t seq, uint16_t cp) {
+  uint32_t h = sx_hash(d, n);
+  uint16_t cp_age = (uint16_t)(seq - cp);
+  for (int i = 0; i < RMP_EJ_SX_SEEN; i++) {
+    const rmp_ej_sx_seen *e = &r->sx_seen[i];
+    if (e->used && e->len == n && e->hash == h && (uint16_t)(seq - e->seq) <= cp_age) return 1;
+  }
+  return 0;
+}
+
+static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq);
+
+void rmp_ej_recv_set_part_fn(rmp_ej_receiver *r, rmp_ej_part_fn fn, void *ud) {
+  r->part_fn = fn;
+  r->part_ud = ud;
+}
+
+/* FNV-1a over data octets, from h (the MSB masked: a Chapter X DATA field
+ * sets it on its last octet). */
+static uint32_t fnv(uint32_t h, const uint8_t *d, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ (d[i] & 127)) * 16777619u;
+  return h;
+}
+#define FNV0 2166136261u
+
+int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int first, int end) {
+  if (first) {
+    /* it enters the session history with its first part (B.5.3) */
+    r->x_count++;
+    r->part_open = 1;
+    r->part_count = r->x_count;
+    r->part_have = 0;
+    r->part_hash = FNV0;
+  } else if (!r->part_open) {
+    return 0;
+  }
+  r->part_have += (uint32_t)n;
+  r->part_hash = fnv(r->part_hash, data, n);
+  if (end) {
+    r->part_open = 0;
+    sx_seen_hash(r, r->part_hash, r->part_have, r->last);
+  }
+  return 1;
+}
+
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
-  if (msg && sysex_ok(msg, len)) r->x_count++;
-  rmp_ms_apply(&r->st, msg, len);
+  if (msg && sysex_ok(msg, len)) {
+    r->x_count++;
+    sx_seen(r, msg + 1, len - 2, r->last);
+  }
+  if (msg) model_apply(r, msg, len, r->last);
 }
 
 typedef struct {
@@ -42,22 +159,37 @@ typedef struct {
   void *ud;
   int skip_s; /* single-packet loss: skip S = 1 structures (A.1) */
   unsigned emitted;
+  unsigned budget;  /* what this repair may play (rmp_ej_recv_config) */
+  uint16_t seq, cp; /* the packet whose journal this is, and its checkpoint */
 } repair_ctx;
 
-/* Bound on what one journal can make a receiver play, so that a hostile or
- * broken journal cannot flood the MIDI output. A real repair of all 16
- * channels stays far below it; a single parameter's increment/decrement
- * count (at most 16383, A.4.2.1) fits in it, so an honest A-BUTTON is
- * always replayed whole. */
-#define MAX_REPAIR_COMMANDS 16384
+/* Commands the budget still allows. */
+static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->budget - x->emitted : 0; }
 
-static void out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
-  uint8_t m[3] = { a, b, c };
-  if (x->emitted >= MAX_REPAIR_COMMANDS) return;
+/* Play one repair command (and apply it to the model), if the budget
+ * allows: returns 0, counted in over_budget, when it does not. */
+/* The model takes a message; a NoteOn is stamped with the packet it came
+ * with (RFC 4696 7.2: for a repair, the packet whose journal it came from). */
+static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
+  rmp_ms_apply(&r->st, m, n);
+  if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) r->note_seq[m[0] & 15][m[1] & 127] = seq;
+}
+
+static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
+  if (!room(x)) {
+    x->r->over_budget++;
+    return 0;
+  }
   x->emitted++;
   if (x->emit) x->emit(x->ud, m, n);
-  rmp_ms_apply(&x->r->st, m, n);
+  model_apply(x->r, m, n, x->seq);
   x->r->repairs++;
+  return 1;
+}
+
+static int out(repair_ctx *x, uint8_t a, uint8_t b, uint8_t c, size_t n) {
+  uint8_t m[3] = { a, b, c };
+  return emit_msg(x, m, n);
 }
 
 static void cc(repair_ctx *x, int ch, uint8_t n, uint8_t v) { out(x, (uint8_t)(0xB0 | ch), n, v, 3); }
@@ -82,12 +214,27 @@ static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
   rmp_ms_channel *c = &x->r->st.ch[ch];
   uint8_t n = l->number;
   int cls = rmp_ms_ctl_class(n);
-  if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) return;
+  if (cls == RMP_MS_CTL_SELECT) return; /* 98-101 belong to Chapter M */
   if (l->tool == RMP_EJ_TOOL_VALUE) {
     int known = (c->cc_known[n >> 3] >> (n & 7)) & 1;
-    if (!known || c->cc[n] != l->value) cc(x, ch, n, l->value);
+    /* Bank Select: the order of the last 0 and 32 decides the bank of the
+     * next program change (A.2, midi_state.h); the list is in command
+     * order, so a log also replays when only that order differs */
+    int order = (n == 0 && (c->lsb_after_msb || !c->msb_seen)) || (n == 32 && c->msb_seen && !c->lsb_after_msb);
+    if (known && c->cc[n] == l->value && !order) return;
+    int nrpn;
+    uint8_t pm, pl;
+    if (cls == RMP_MS_CTL_PARAM && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
+      /* a general-purpose 6, 38, 96 or 97 (A.3.4) was sent with no
+       * parameter selected: so is its repair (Chapter M, replayed next,
+       * selects again what the sender has selected) */
+      cc(x, ch, 101, 127);
+      cc(x, ch, 100, 127);
+    }
+    cc(x, ch, n, l->value);
     return;
   }
+  if (cls == RMP_MS_CTL_PARAM) return;
   if (rmp_ms_cc_count_idx(n) < 0) return; /* a toggle / count tool we keep no counter for */
   unsigned d = (unsigned)(l->value - rmp_ms_cc_count(c, n)) & 63;
   if (!d) return;
@@ -106,13 +253,20 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   int ch = cj->chan;
   rmp_ms_channel *c = &x->r->st.ch[ch];
 
-  /* P: program with the bank in effect when it was selected */
+  /* P: program with the bank in effect when it was selected (A.2): with
+   * B = 1 the Bank Select MSB, then the LSB that followed it (BANK-LSB 0
+   * codes none: the MSB alone), then the program change (RFC 4696 7.4).
+   * Chapter C, replayed next in command order, sets the bank controllers
+   * changed after the program change. */
   if (cj->toc & RMP_EJ_TOC_P) {
     const rmp_ej_chap_p *p = &cj->p;
-    uint8_t tm = p->b ? p->bank_msb : 0, tl = p->b ? p->bank_lsb : 0;
-    if (!c->prog_valid || c->program != p->program || c->prog_bank_msb != tm || c->prog_bank_lsb != tl) {
-      if (c->cc[0] != tm || p->b) cc(x, ch, 0, tm);
-      if (c->cc[32] != tl || p->b) cc(x, ch, 32, tl);
+    uint8_t tb = p->b, tm = tb ? p->bank_msb : 0, tl = tb ? p->bank_lsb : 0;
+    if (!c->prog_valid || c->program != p->program || c->prog_b != tb || c->prog_bank_msb != tm ||
+        c->prog_bank_lsb != tl) {
+      if (tb) {
+        cc(x, ch, 0, tm);
+        if (tl) cc(x, ch, 32, tl);
+      }
       out(x, (uint8_t)(0xC0 | ch), p->program, 0, 2);
     }
   }
@@ -131,7 +285,8 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
     }
   }
 
-  /* M: RPN / NRPN values, then the selection: P = 1 codes a pending MSB,
+  /* M: RPN / NRPN values, every log that differs from the model in list
+   * order (oldest transaction first, A.4.1), then the selection: P = 1 codes a pending MSB,
    * which selects (PENDING, 0) (A.1 type 3 variant); otherwise the last log
    * is the transaction in progress when E = 1 (oldest-first order, A.4.1),
    * and E = 0 codes the null parameter. Selections are sent as whole pairs
@@ -155,14 +310,16 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (own && own->has_msb == want.has_msb && own->has_lsb == want.has_lsb && own->buttons == want.buttons &&
           (!want.has_msb || own->msb == want.msb) && (!want.has_lsb || own->lsb == want.lsb))
         continue;
-      if (!own && !want.has_msb && !want.has_lsb && !want.buttons) continue;
+      /* a log without fields the receiver does not know: the parameter was
+       * selected in a lost packet; select it too, in list order (A.4.1) */
       select_param(x, ch, l->q, l->pnum_msb, l->pnum_lsb, 0);
       int base = own ? own->buttons : 0;
       if (want.has_msb) { cc(x, ch, 6, want.msb); base = 0; }
       if (want.has_lsb) { cc(x, ch, 38, want.lsb); base = 0; }
       int d = want.buttons - base;
-      for (; d > 0 && x->emitted < MAX_REPAIR_COMMANDS; d--) cc(x, ch, 96, 0);
-      for (; d < 0 && x->emitted < MAX_REPAIR_COMMANDS; d++) cc(x, ch, 97, 0);
+      unsigned need = (unsigned)(d < 0 ? -d : d), k = need < room(x) ? need : room(x);
+      for (unsigned b = 0; b < k; b++) cc(x, ch, d > 0 ? 96 : 97, 0);
+      x->r->over_budget += need - k;
     }
     int n;
     uint8_t pm, pl;
@@ -208,22 +365,34 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
        * count voices), then NoteOffs down to the count */
       if (c->note_ref[n] < want || (c->note_ref[n] == want && c->note_vel[n]))
         for (int g = 0; g < 128 && c->note_ref[n] < want + 1 && c->note_ref[n] < 127; g++)
-          out(x, (uint8_t)(0x90 | ch), (uint8_t)n, 64, 3);
+          if (!out(x, (uint8_t)(0x90 | ch), (uint8_t)n, 64, 3)) break;
       for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n] > want); g++)
-        out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv[n], 3);
+        if (!out(x, (uint8_t)(0x80 | ch), (uint8_t)n, rv[n], 3)) break;
     }
     for (unsigned i = 0; i < nn->count; i++) {
       const rmp_ej_note_log *l = &nn->log[i];
       uint8_t n = l->notenum;
       if (!l->velocity || (nn->offbits[n >> 3] & (0x80 >> (n & 7)))) continue;
       int want = ref[n] < 1 ? 1 : ref[n];
-      if (c->note_vel[n] == l->velocity && c->note_ref[n] == want) continue;
-      if (x->r->honor_y && !l->y) continue;
+      /* RFC 4696 7.2: the receiver's NoteOn came before the checkpoint, so
+       * the log codes a later one: a NoteOff/NoteOn pair was lost between
+       * (same velocity or not), and the note is struck again */
+      int stale = c->note_vel[n] && (uint16_t)(x->seq - x->r->note_seq[ch][n]) > (uint16_t)(x->seq - x->cp);
+      if (c->note_vel[n] == l->velocity && c->note_ref[n] == want && !stale) continue;
+      /* Y = 0 (A.6.2, RFC 4696 7.2): the sender advises against a late
+       * onset; with honor_y the NoteOns are taken in the model (the note is
+       * on at the sender, its NoteOff will come) but not played. The
+       * voices to end are ended either way. */
+      int play = !(x->r->cfg.honor_y && !l->y);
+      uint8_t on[3] = { (uint8_t)(0x90 | ch), n, l->velocity };
       /* down to want - 1 voices (the last NoteOn sets the velocity) */
       for (int g = 0; g < 128 && c->note_ref[n] > want - 1; g++)
-        out(x, (uint8_t)(0x80 | ch), n, 64, 3);
-      for (int g = 0; g < 128 && c->note_ref[n] < want - 1; g++) out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
-      out(x, (uint8_t)(0x90 | ch), n, l->velocity, 3);
+        if (!out(x, (uint8_t)(0x80 | ch), n, 64, 3)) break;
+      if (c->note_ref[n] > want - 1) continue; /* out of budget */
+      for (int g = 0; g < 128 && c->note_ref[n] < want; g++) {
+        if (!play) model_apply(x->r, on, 3, x->seq);
+        else if (!emit_msg(x, on, 3)) break;
+      }
     }
   }
 
@@ -238,6 +407,65 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       if (c->poly[l->notenum] != l->pressure) out(x, (uint8_t)(0xA0 | ch), l->notenum, l->pressure, 3);
     }
   return 0;
+}
+
+/* A Chapter X log of a SysEx in parts: the octets from FIRST on. The
+ * receiver appends those that follow what the caller holds of that SysEx
+ * (its COUNT tells which one it is), or starts it when the log holds its
+ * start; a finished log completes it. Octets before FIRST it does not hold
+ * cannot be rebuilt (the sender's stall keeps FIRST within what the
+ * receiver confirmed having). */
+static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
+  rmp_ej_receiver *r = x->r;
+  int fin = l->sta != 0;
+  uint32_t first = l->f ? l->first : 0, to = first + l->data_len;
+  if (l->sta == 1) return; /* cancelled */
+  int mine = part_mine(r, l);
+  r->part_seen = 1;
+  unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
+  if (!mine) {
+    /* one the receiver has not seen start: from its start, or lost; not
+     * one it completed itself in the checkpoint history (its count may lag
+     * the sender's after a loss no journal codes) */
+    if (ahead == 0 || ahead >= 128) return; /* done with it already */
+    if (fin && !first && sx_recent(r, l->data, l->data_len, x->seq, x->cp)) {
+      r->x_count = l->count;
+      return;
+    }
+    if (first != 0 || !r->part_fn) {
+      r->x_lost++;
+      r->x_count = l->count;
+      r->part_open = 0;
+      return;
+    }
+  } else if (first > r->part_have || !r->part_fn) {
+    r->x_lost++;
+    r->part_open = 0;
+    return;
+  }
+  uint32_t from = mine ? r->part_have : 0;
+  if (from > to || (from == to && !fin)) return; /* nothing new */
+  if (!room(x)) {
+    r->over_budget++;
+    return;
+  }
+  x->emitted++;
+  r->repairs++;
+  uint8_t buf[1024];
+  size_t n = to - from;
+  if (n > sizeof buf) n = sizeof buf; /* a system journal is < 1024 octets */
+  for (size_t i = 0; i < n; i++) buf[i] = l->data[from - first + i] & 127;
+  if (!mine) {
+    r->x_count = l->count;
+    r->part_count = l->count;
+  }
+  r->part_open = !fin;
+  r->part_have = from + (uint32_t)n;
+  r->part_hash = fnv(mine ? r->part_hash : FNV0, buf, n);
+  if (mine) r->part_count = l->count;
+  if (fin) sx_seen_hash(r, r->part_hash, r->part_have, x->seq);
+  if (fin) r->x_replayed++;
+  r->part_fn(r->part_ud, buf, n, !mine, fin);
 }
 
 /* Chapter X (B.5): replay the logged SysEx commands the receiver has not
@@ -262,25 +490,102 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     int n = rmp_ej_x_log_decode(cx->raw + o, cx->raw_len - o, &l);
     if (n < 0) return; /* validated by the parse: cannot happen */
     o += (size_t)n;
-    if (!l.c) continue;
-    have_last = o == cx->raw_len;
-    last = l.count;
-    unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
-    if (ahead == 0 || ahead >= 128) continue;
-    if ((l.sta != 2 && l.sta != 3) || l.f || l.data_len > sizeof m - 2) continue;
-    if (x->emitted >= MAX_REPAIR_COMMANDS) return;
+    int whole = (l.sta == 2 || l.sta == 3) && !l.f && l.data_len <= sizeof m - 2;
+    if (l.c && (l.sta == 0 || l.f || l.l)) {
+      /* a SysEx in parts (B.5 partial forms, our sender's list tool logs):
+       * unfinished, or coded from FIRST on, or finished */
+      have_last = o == cx->raw_len;
+      last = l.count;
+      repair_part(x, &l);
+      continue;
+    }
+    if (l.c) {
+      have_last = o == cx->raw_len;
+      last = l.count;
+      unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
+      if (ahead == 0 || ahead >= 128) continue;
+    } else {
+      /* no COUNT (B.5.3 leaves it to the sender): the log codes a command
+       * of the checkpoint history; the receiver has it if it got the same
+       * octets in the part of that history that arrived (or replayed them
+       * from an earlier journal) */
+      have_last = 0;
+      if (!whole) continue;
+      if (sx_recent(r, l.data, l.data_len, x->seq, x->cp)) continue;
+    }
+    if (!whole) continue;
     size_t k = 0;
     m[k++] = 0xF0;
     for (unsigned i = 0; i < l.data_len; i++) m[k++] = l.data[i] & 127;
     m[k++] = 0xF7;
-    x->emitted++;
-    if (x->emit) x->emit(x->ud, m, k);
-    rmp_ms_apply(&r->st, m, k);
-    r->repairs++;
+    if (!emit_msg(x, m, k)) return;
     r->x_replayed++;
-    r->x_count = l.count;
+    sx_seen(r, m + 1, k - 2, x->seq);
+    if (l.c) r->x_count = l.count;
+    else r->x_count++;
   }
   if (have_last) r->x_count = last;
+}
+
+/* Play n clocks, within the budget (the rest is counted). */
+static void clocks(repair_ctx *x, uint32_t n) {
+  uint32_t k = n < room(x) ? n : room(x);
+  for (uint32_t i = 0; i < k; i++) out(x, 0xF8, 0, 0, 1);
+  x->r->over_budget += n - k;
+}
+
+/* Clocks a repair plays to catch up with a sequencer that ran on (a burst
+ * of 20 packets of clocks at 120 BPM is far below); further behind, the
+ * device is relocated with Song Position Pointer instead. */
+#define MAX_CATCH_UP 192u
+
+/* Q (B.3): the sequencer. A synced device hears the least that brings it
+ * to the sender's state, never a transport command more than the lost
+ * packets held: clocks lost while running are played (a Stop + Song
+ * Position + Continue for every lost packet of clocks makes synced
+ * hardware stumble), then a Stop if the sender stopped; stopped a little
+ * behind a sender that ran on (or runs), a Continue with the clocks from
+ * there. Otherwise the device is
+ * relocated: a Start for the start of the song (it needs no Stop first),
+ * or a Stop and Song Position Pointer (only while stopped, MIDI 1.0) and a
+ * Continue with the clocks after the last multiple of 6. */
+static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
+  rmp_midi_state *st = &x->r->st;
+  uint8_t run = q->n;
+  /* D = 1: the coded position has played, the next clock plays the one
+   * after it; the model holds the next position to play (B.3) */
+  uint32_t pos = ((q->c ? q->clock : 0) + q->d) & 0x7FFFF;
+  if (st->seq_running == run && st->seq_pos == pos) return;
+  uint32_t own = st->seq_pos;
+  int near = pos >= own && pos - own <= MAX_CATCH_UP;
+  if (st->seq_running && near) {
+    clocks(x, pos - own);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+    return;
+  }
+  /* C = 0 with N = 1 is the start of the song after a Start (B.3); a
+   * stopped sender at a multiple of 6 is where a Song Position put it */
+  if (!st->seq_running && near && (run ? q->c : pos > own && pos % 6)) {
+    out(x, 0xFB, 0, 0, 1);
+    clocks(x, pos - own);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+    return;
+  }
+  uint32_t spp = pos / 6, rem = pos % 6;
+  if (spp > 16383) { spp = 16383; rem = 0; }
+  if (spp == 0 && (run || rem)) {
+    out(x, 0xFA, 0, 0, 1); /* Start: Song Position 0 and Continue in one */
+    clocks(x, rem);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+    return;
+  }
+  if (st->seq_running) out(x, 0xFC, 0, 0, 1);
+  if (st->seq_pos != spp * 6) out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
+  if (run || rem) {
+    out(x, 0xFB, 0, 0, 1);
+    clocks(x, rem);
+    if (!run) out(x, 0xFC, 0, 0, 1);
+  }
 }
 
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
@@ -310,51 +615,50 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
       if ((d->toc & ubit[i]) && uf[i]->c) st->undef_count[i] = uf[i]->count;
   }
   if (sj->toc & RMP_EJ_SYS_V) st->sense_count = sj->v.count;
-  if (sj->toc & RMP_EJ_SYS_Q) {
-    uint8_t run = sj->q.n;
-    uint32_t pos = sj->q.c ? sj->q.clock : 0;
-    if (st->seq_running != run || st->seq_pos != pos) {
-      if (st->seq_running) out(x, 0xFC, 0, 0, 1);
-      if (run && !sj->q.c) {
-        out(x, 0xFA, 0, 0, 1); /* C = 0 with N = 1: a Start (B.3) */
-      } else {
-        uint32_t spp = pos / 6, rem = pos % 6;
-        if (spp > 16383) { spp = 16383; rem = 0; }
-        out(x, 0xF2, (uint8_t)(spp & 127), (uint8_t)(spp >> 7), 3);
-        if (run || rem) {
-          out(x, 0xFB, 0, 0, 1);
-          for (uint32_t i = 0; i < rem; i++) out(x, 0xF8, 0, 0, 1);
-          if (!run) out(x, 0xFC, 0, 0, 1);
-        }
+  if (sj->toc & RMP_EJ_SYS_Q) repair_q(x, &sj->q);
+  /* F (B.4): COMPLETE is the last complete frame: quarter frames (Q = 1),
+   * 2 frames ahead of the series that coded them when D = 0 (forward), as
+   * they were when D = 1 (reverse); or a Full Frame (Q = 0, HR MN SC FR),
+   * replayed as the Full Frame SysEx to all devices. PARTIAL holds the
+   * nibbles of a run in progress (forward 0..POINT, reverse 7..POINT). The
+   * receiver compares what the chapter states: the last complete frame, and
+   * that its own quarter frames are that same run (equal nibbles that are
+   * not a run, e.g. a stray MT1 over the initial MT0, are not). Without
+   * PARTIAL the sender is in no run: just after a frame, or after an
+   * illegal sequence (B.4.1), which act the same on every later quarter
+   * frame. A receiver still in a run leaves it, in its model only: no MIDI
+   * command breaks a run without moving the time code, and the chapter
+   * does not code one. */
+  if (sj->toc & RMP_EJ_SYS_F) {
+    const rmp_ej_chap_f *f = &sj->f;
+    int ff = f->c && !f->q, qf = f->c && f->q;
+    uint32_t base = qf && !f->d ? rmp_ms_mtc_offset(f->complete, -2) : f->complete;
+    /* a run in progress has POINT 0..6 forward, 1..7 reverse */
+    int partial = f->p && (f->d ? f->point > 0 : f->point < 7);
+    int comp_ok = !f->c || (st->mtc_complete_valid && st->mtc_complete == base && st->mtc_complete_ff == ff);
+    int part_ok = 1;
+    if (partial) {
+      part_ok = st->mtc_valid && st->mtc_run && st->mtc_rev == f->d && st->mtc_point == f->point;
+      for (int i = 0; part_ok && i < 8; i++)
+        if (f->d ? i >= f->point : i <= f->point) part_ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
+    }
+    /* the complete frame only when it differs (a Full Frame played again
+     * is a second locate); the run in progress after it, or when only it
+     * differs */
+    if (!comp_ok && ff && (base & 0x80808080u) == 0) {
+      uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
+                        (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
+      if (emit_msg(x, m, sizeof m)) x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
+    } else if (!comp_ok && qf) {
+      for (int k = 0; k < 8; k++) {
+        int t = f->d ? 7 - k : k;
+        out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
       }
     }
-  }
-  /* F (forward tape only): COMPLETE is 2 frames ahead of the quarter frames
-   * that coded it; PARTIAL holds MT0..MT(POINT) of a forward run 0..POINT
-   * in progress. The receiver compares what the chapter states: the last
-   * complete frame, and that its own quarter frames are that same forward
-   * run (equal nibbles that are not a run, e.g. a stray MT1 over the
-   * initial MT0, are not). Without PARTIAL (POINT = 7) the sender is in no
-   * run: just after a frame, or after an illegal sequence (B.4.1), which
-   * act the same on every later quarter frame. A receiver still in a run
-   * leaves it, in its model only: no MIDI command breaks a run without
-   * moving the time code, and the chapter does not code one. */
-  if ((sj->toc & RMP_EJ_SYS_F) && !sj->f.d) {
-    const rmp_ej_chap_f *f = &sj->f;
-    int complete = f->c && f->q;
-    uint32_t base = complete ? rmp_ms_mtc_offset(f->complete, -2) : 0;
-    int ok = !complete || (st->mtc_complete_valid && st->mtc_complete == base);
-    if (f->p) {
-      ok = ok && st->mtc_valid && st->mtc_run && st->mtc_point == f->point;
-      for (int i = 0; ok && i <= f->point; i++) ok = st->mtc_nib[i] == ((f->partial >> (28 - 4 * i)) & 15);
-    }
-    if (!ok) {
-      if (complete)
-        for (int t = 0; t < 8; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
-      if (f->p)
-        for (int t = 0; t <= f->point; t++) out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
-    }
-    if (!f->p && st->mtc_point < 7) st->mtc_run = 0;
+    if (partial && (!comp_ok || !part_ok))
+      for (int t = f->d ? 7 : 0; f->d ? t >= f->point : t <= f->point; t += f->d ? -1 : 1)
+        out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
+    if (!partial && rmp_ms_mtc_partial(st)) st->mtc_run = 0;
   }
 }
 
@@ -366,22 +670,88 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->use_s_bits, 0 };
+  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint };
+  /* the budget: by journal size, then what the per-second bucket holds */
+  uint64_t b = RMP_EJ_BUDGET_BASE + (uint64_t)RMP_EJ_BUDGET_PER_OCTET * (uint64_t)n;
+  if (b > r->cfg.packet_max) b = r->cfg.packet_max;
+  if (r->bucket_on && b > r->tokens / 1000u) b = r->tokens / 1000u;
+  x.budget = (unsigned)b;
   if (x.skip_s && h.s) return n; /* packet I-1 held nothing the journal codes */
   if (h.y) repair_sys(&x, &sj);
-  if (h.a) {
-    int m = rmp_ej_parse(journal, jlen, &h, NULL, &cj, repair_chan, &x);
-    if (m < 0) return m;
-  }
+
+  if (h.a) (void)rmp_ej_parse(journal, jlen, &h, NULL, &cj, repair_chan, &x); /* parsed once already */
+  if (r->bucket_on) r->tokens -= (uint64_t)x.emitted * 1000u;
   return n;
+}
+
+/* ---- an uncovered loss ---------------------------------------------------- */
+typedef struct {
+  uint8_t notes[16][16]; /* bitmaps by note number */
+  uint8_t pedals[16];    /* bit k: controller 64 + k */
+} confirmed;
+
+static int confirm_chan(void *ud, const rmp_ej_chan *cj) {
+  confirmed *k = ud;
+  if (cj->toc & RMP_EJ_TOC_N)
+    for (unsigned i = 0; i < cj->n.count; i++) {
+      uint8_t n = cj->n.log[i].notenum;
+      if (cj->n.log[i].velocity && !(cj->n.offbits[n >> 3] & (0x80 >> (n & 7))))
+        k->notes[cj->chan][n >> 3] |= (uint8_t)(1u << (n & 7));
+    }
+  if (cj->toc & RMP_EJ_TOC_C)
+    for (unsigned i = 0; i < cj->c.count; i++) {
+      const rmp_ej_ctl_log *l = &cj->c.log[i];
+      if (l->number >= 64 && l->number <= 69 && l->tool == RMP_EJ_TOOL_VALUE && l->value >= 64)
+        k->pedals[cj->chan] |= (uint8_t)(1u << (l->number - 64));
+    }
+  return 0;
+}
+
+/* After a loss the journal does not cover (none, unusable, or a checkpoint
+ * after the first lost packet), whatever the lost packets held is unknown:
+ * notes that sound and pedals (64-69) that are down, unless the journal
+ * confirms them, are released rather than left stuck. Bounded by the
+ * receiver's own state, so outside the repair budget. */
+static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit_fn emit, void *ud) {
+  confirmed k;
+  memset(&k, 0, sizeof k);
+  if (!j) r->part_open = 0; /* whatever the lost packets held of a SysEx in parts is gone */
+  if (j) {
+    rmp_ej_chan cj;
+    if (rmp_ej_parse(j, jl, NULL, NULL, &cj, confirm_chan, &k) < 0) memset(&k, 0, sizeof k);
+  }
+  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last };
+  for (int ch = 0; ch < 16; ch++) {
+    rmp_ms_channel *c = &r->st.ch[ch];
+    for (int n = 0; n < 128; n++) {
+      if (!c->note_vel[n] || (k.notes[ch][n >> 3] >> (n & 7) & 1)) continue;
+      for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n]); g++)
+        out(&x, (uint8_t)(0x80 | ch), (uint8_t)n, 64, 3);
+      r->released++;
+    }
+    for (int p = 64; p <= 69; p++)
+      if (c->cc[p] >= 64 && !(k.pedals[ch] >> (p - 64) & 1)) {
+        cc(&x, ch, (uint8_t)p, 0);
+        r->released++;
+      }
+  }
 }
 
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud) {
   if (!r->have_seq) {
+    /* "A receiver MUST process the first received packet in a stream as if
+     * it were a packet that ends a loss event" (RFC 6295 section 4): what
+     * was sent before it is repaired from its journal, as after a multiple
+     * loss (no S-bit shortcut). Nothing tells what the history before the
+     * checkpoint held: no coverage check. */
     r->have_seq = 1;
     r->last = seq;
-    return 0;
+    if (!journal || !jlen) return RMP_EJ_R_FIRST;
+    unsigned before = r->repairs;
+    int e = rmp_ej_recv_repair(r, journal, jlen, 0, emit, ud);
+    if (e < 0) return e;
+    return RMP_EJ_R_FIRST | (r->repairs != before ? RMP_EJ_R_REPAIRED : 0);
   }
   uint16_t d = (uint16_t)(seq - r->last);
   if (d == 0 || d >= 0x8000) return RMP_EJ_R_LATE;
@@ -389,15 +759,27 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
   r->last = seq;
   if (d == 1) return 0;
   int flags = RMP_EJ_R_LOSS;
-  if (!journal || !jlen) return flags | RMP_EJ_R_NOJOURNAL;
+  if (!journal || !jlen) {
+    release(r, NULL, 0, emit, ud);
+    return flags | RMP_EJ_R_NOJOURNAL;
+  }
   rmp_ej_hdr h;
   int e = rmp_ej_hdr_decode(journal, jlen, &h);
-  if (e < 0) return e;
-  if ((uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
+  if (e >= 0 && (uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
     flags |= RMP_EJ_R_UNCOVERED;
     r->uncovered++;
   }
-  e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
-  if (e < 0) return e;
+  r->part_seen = 0;
+  if (e >= 0) e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
+  if (e < 0) {
+    release(r, NULL, 0, emit, ud);
+    return e;
+  }
+  if (flags & RMP_EJ_R_UNCOVERED) {
+    /* a SysEx in parts the journal does not code may have lost some: the
+     * parts that follow would not fit what the caller holds */
+    if (!r->part_seen) r->part_open = 0;
+    release(r, journal, jlen, emit, ud);
+  }
   return flags | RMP_EJ_R_REPAIRED;
 }

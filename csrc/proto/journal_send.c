@@ -29,14 +29,17 @@
  *    64 including the one coded; count tool: all commands mod 64. Several
  *    tools for one command come in the order count, value, toggle (A.3.3);
  *    the list is oldest first. Controllers 6, 38, 96-101 MUST NOT be coded
- *    in Chapter C when they take part in a parameter transaction (A.3.4);
+ *    in Chapter C when they take part in a parameter transaction (A.3.4),
+ *    and MUST be when they are general-purpose (no parameter selected, the
+ *    null parameter, after a 121): they are then value-tool logs here;
  *    98-101 are taken as parameter selectors (the RFC's SHOULD) and go to
  *    Chapter M. Tools: 64-69 value + toggle, 120/121/123-127 count (A.3.3
  *    names 123 as the count tool's example; the receiver replays the
  *    default value 0), everything else value.
  *  - Chapter M (A.4): LENGTH counts the whole chapter including its 2-octet
  *    header (A.1 LENGTH rule; the dissector subtracts 2). Logs one per
- *    parameter, oldest transaction first; V = 1 on every log (value tool),
+ *    parameter changed in the history (all of them, A.4.1), oldest
+ *    transaction first; V = 1 on every log (value tool),
  *    J/K/L as the data; A-BUTTON |G|X|14 bits|, G = 1 negative. ENTRY-LSB is
  *    not sent when it precedes the last ENTRY-MSB. P = 1 with PENDING (Q = 1
  *    NRPN) when the most recent transaction command (98-101, or 6/38/96/97
@@ -64,6 +67,9 @@
  *    A-BUTTON's X = 0 (A.4.2.1); after a 121 P = 0 and E = 0 (the model's
  *    selection is null). Chapter P X = 1 when a 121 lies between the bank
  *    select MSB and the program change (A.2).
+ *  - Chapter P (A.2): B = 1 only when a Bank Select MSB (0) preceded the
+ *    program change (an LSB alone does not); BANK-LSB is the 32 sent
+ *    between that 0 and the program change, else 0 (midi_state.h).
  *  - Chapter A X bit (A.9): 1 when the logged poly pressure precedes a
  *    120/123-127; tracked per note.
  *  - Chapter T (A.8): only N-active and C-active pressure; 120/123-127 end
@@ -79,15 +85,17 @@
  *  - Chapter Q (B.3): TOP:CLOCK = 19-bit position in clocks; D = 0 with the
  *    position of the next clock to play; C = 0 for "start of song after
  *    Start", C = 1 otherwise.
- *  - Chapter F (B.4): Q = 1 COMPLETE = the last forward 0..7 quarter frame
- *    run, offset by +2 frames; PARTIAL (P = 1, POINT = last type) for a
- *    forward run 0..POINT < 7 in progress; POINT = 7 without PARTIAL.
- *    Quarter frames outside such a run (out of order, registers after
- *    POINT) have no coding (B.4.1: "illegal command sequence"), so
- *    rmp_ms_compare compares only COMPLETE and the partial run. POINT = 7
- *    without PARTIAL means no run in progress (after a frame or an illegal
- *    sequence, alike for every later quarter frame): a receiver in a run
- *    leaves it (in its model).
+ *  - Chapter F (B.4): COMPLETE = the last complete frame: a quarter frame
+ *    run (Q = 1; forward 0..7 offset by +2 frames when D = 0, reverse 7..0
+ *    as sent when D = 1) or a Full Frame (Q = 0, HR MN SC FR); PARTIAL (P =
+ *    1, POINT = last type) for a run in progress (forward 0..POINT < 7,
+ *    reverse 7..POINT > 0); without it POINT = 7 (D = 0) or 0 (D = 1). D is
+ *    the direction of the run, 0 after a Full Frame or an illegal sequence.
+ *    Quarter frames outside such a run (out of order, registers outside
+ *    the run) have no coding (B.4.1: "illegal command sequence"), so
+ *    rmp_ms_compare compares only COMPLETE and the partial run. A receiver
+ *    still in a run when the journal has no PARTIAL leaves it (in its
+ *    model).
  *  - Chapter X (B.5): a list of command logs with no chapter header, oldest
  *    first; the first log's S bit is the chapter's, its own ("phantom") S
  *    is the OR of the first two logs' S bits. Log layout |S|T|C|F|D|L|STA|
@@ -99,31 +107,44 @@
  *    = all data octets. Types (B.5.2 exceptions): identical data octets for
  *    every SysEx; same parameter for GM mode (F0 7E cc 09 xx F7) and DLS on/
  *    off (F0 7E cc 0A xx F7), Device Control 04 01..04 (master volume,
- *    balance, tunings) and MTC Full Frame, per device ID. GM enable/disable,
- *    GM2 enable, DLS on/off and System Reset are Reset State commands (A.1):
- *    earlier SysEx become inactive and are no longer coded. Size: the store
- *    holds RMP_EJ_X_MAX_LOGS logs of at most RMP_EJ_X_MAX_DATA data octets;
- *    a longer SysEx, or one pushed out of a full store, moves the checkpoint
- *    past its packet (a receiver that lost it sees an uncovered loss), and
- *    the budget trimming drops the oldest logs like any other change. The
- *    receiver replays, in list order, the logs whose COUNT is ahead of its
- *    own SysEx count, then takes the final log's COUNT over.
+ *    balance, tunings), per device ID. An MTC Full Frame is coded in
+ *    Chapter F (COMPLETE with Q = 0), not here (B.4, B.5.2), but counts for
+ *    COUNT. GM System On/Off/Disable, GM2 On, DLS On/Off and System Reset
+ *    are Reset State commands (A.1): everything before them (SysEx and
+ *    every other chapter's commands) becomes inactive and is no longer
+ *    coded. Size: the store holds RMP_EJ_X_MAX_LOGS logs of at most
+ *    RMP_EJ_X_MAX_DATA data octets; a longer SysEx recorded whole, or one
+ *    pushed out of a full store, moves the checkpoint past its packet (a
+ *    receiver that lost it sees an uncovered loss), and the budget trimming
+ *    drops the oldest logs like any other change. A SysEx sent in parts
+ *    (rmp_ej_send_record_part) has one log of its own (list tool, L = 1):
+ *    STA = 0 while unfinished, FIRST = its first data octet in the history,
+ *    DATA from there; the sender stalls while RMP_EJ_X_PART_MAX octets are
+ *    unconfirmed (rmp_ej_send_part_room). The receiver replays, in list
+ *    order, the logs whose COUNT is ahead of its own SysEx count, then takes
+ *    the final log's COUNT over; the parts of a SysEx in parts go to the
+ *    caller's reassembly.
+ *  - Reset State commands reset every channel's state in the model (System
+ *    Reset also the sequencer, song select and MTC; the GM/DLS SysEx only
+ *    the synthesizer's channels, see midi_state.c), and the tags of what
+ *    came before: no chapter codes it.
+ *  - Within a packet, Chapter C logs follow the order of the commands (the
+ *    index of a controller's last command in its packet, cord[]), so an
+ *    LSB sent before its MSB and a controller set after a 121 keep their
+ *    place; Chapter M keeps the order of the transactions (the model's
+ *    least-recently-used order of parameters, which is also the one
+ *    forgotten first beyond RMP_MS_MAX_PARAMS: the checkpoint then moves
+ *    past its last change).
+ *  - Chapter N's Y bit: from elapsed time with rmp_ej_send_encode_at (the
+ *    times of the last RMP_EJ_PTIMES packets), from a packet count with
+ *    rmp_ej_send_encode.
+ *  - The empty journal (3 octets) when nothing is in the history.
  *
- * Still simplified / not done (see the report):
- *  - Chapter X: only finished SysEx are logged (the sender records whole
- *    messages: no unfinished STA = 0 logs, no cancelled STA = 1, no TCOUNT,
- *    no list tool, no FIRST/partial DATA). MTC Full Frame is logged in
- *    Chapter X like the other SysEx, not in Chapter F (B.4 wants COMPLETE
- *    with Q = 0 there): receivers replay it from X. The receiver's SysEx
- *    count lags after SysEx lost before a System Reset (inactive, so not
- *    coded) until the next Chapter X; meanwhile it may replay a logged
- *    SysEx it already had. Reset State SysEx do not reset the channel
- *    chapters (next point).
- *  - Reset State commands (0xFF, GM/DLS SysEx) are not modelled as resets:
- *    channel and system chapters may still code commands from before them
- *    (the RFC says they are inactive). On repair, Chapter X is replayed
- *    first, so a lost GM System On does not wipe what the other chapters
- *    restore after it.
+ * Still simplified / not done:
+ *  - Chapter X: no cancelled SysEx (STA = 1), no TCOUNT. The receiver's
+ *    SysEx count lags after SysEx lost before a Reset State command
+ *    (inactive, so not coded) until the next Chapter X; meanwhile it may
+ *    replay a logged SysEx it already had.
  *  - Chapter D undefined System Common logs always use COUNT with DSZ = 0
  *    (VALUE for commands with data octets is not sent).
  *  - 121: with the pedal logs before a 121 omitted, a receiver that lost a
@@ -131,22 +152,23 @@
  *    sender; a later toggle log then makes it re-pedal (off, on) once,
  *    ending in the right state. 121 with a non-zero value (DLS 2 semantics,
  *    A.3.3) is treated like RP-015's.
- *  - Chapter F for reverse tape motion (D = 1) and Full Frame.
- *  - Within one packet the order of list elements follows the number
- *    (note, controller), not the order of the commands, except Chapter M
- *    which keeps exact transaction order and a 121, first in Chapter C.
+ *  - Chapters N, E and A list the logs of one packet in note order.
  *  - A change recorded for a packet more than RMP_EJ_MAX_HISTORY packets
  *    behind the newest one gets no tag (it can never be journalled).
  */
 #include "journal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg) {
   memset(s, 0, sizeof *s);
   if (cfg) s->cfg = *cfg;
+  s->y_ms = RMP_EJ_Y_MS;
   rmp_ms_init(&s->st);
 }
+
+void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms) { s->y_ms = ms; }
 
 static uint32_t ext_of(const rmp_ej_sender *s, uint16_t seq) {
   int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)s->last);
@@ -183,9 +205,10 @@ static void sweep(rmp_ej_sender *s, uint32_t now) {
   }
   rmp_ej_tag *sys[] = { &s->q_seq, &s->f_seq, &s->song_seq, &s->tune_seq, &s->reset_seq, &s->sense_seq,
                         &s->undef_seq[0], &s->undef_seq[1], &s->undef_seq[2], &s->undef_seq[3],
-                        &s->sys_any, &s->x_floor };
+                        &s->sys_any, &s->floor };
   for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) age_out(sys[i], o, now);
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) age_out(&s->x[i].seq, o, now);
+  for (int i = 0; i < s->part.nseg; i++) age_out(&s->part.seg_t[i], o, now);
 }
 
 static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
@@ -222,18 +245,6 @@ static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
 #define PX_LSB 2
 #define PX_BTN 4
 
-/* Move parameter slot i to the most recent end of the recency list. */
-static void touch_param(rmp_ej_send_chan *sc, uint8_t i) {
-  int k = 0;
-  while (k < sc->nporder && sc->porder[k] != i) k++;
-  if (k == sc->nporder) {
-    if (sc->nporder >= RMP_MS_MAX_PARAMS) return;
-    sc->nporder++;
-  }
-  for (; k + 1 < sc->nporder; k++) sc->porder[k] = sc->porder[k + 1];
-  sc->porder[sc->nporder - 1] = i;
-}
-
 /* ---- Chapter X store (B.5.2) -------------------------------------------------- */
 /* SysEx types. Two exceptions to "every command has its own type" (B.5.2):
  *  - identical data octets: same type (applied to every SysEx, class 0);
@@ -246,7 +257,7 @@ enum { XC_OCTETS = 0, XC_GM = 1, XC_DLS = 2, XC_DEVCTL = 3, XC_FULLFRAME = 4 };
 static uint8_t x_class(const uint8_t *d, size_t n, int *rs) {
   *rs = 0;
   if (n == 4 && d[0] == 0x7E && d[2] == 0x09) {
-    *rs = d[3] == 0 || d[3] == 1 || d[3] == 3; /* GM disable / enable, GM2 enable (A.1) */
+    *rs = d[3] <= 3; /* GM disable / on / off, GM2 on (A.1, midi_state.h) */
     return XC_GM;
   }
   if (n == 4 && d[0] == 0x7E && d[2] == 0x0A && (d[3] == 1 || d[3] == 2)) { *rs = 1; return XC_DLS; }
@@ -271,6 +282,14 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
 
 static void x_clear(rmp_ej_sender *s) {
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) s->x[i].seq = 0;
+  s->part.state = 0;
+  s->part.nseg = 0;
+}
+
+/* The newest packet whose change the journal can no longer code: the
+ * checkpoint stays after it. */
+static void floor_at(rmp_ej_sender *s, rmp_ej_tag t) {
+  if (t && (!s->floor || tag_age(s->last, t) < tag_age(s->last, s->floor))) s->floor = t;
 }
 
 static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t len) {
@@ -281,6 +300,9 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   s->sys_any = t;
   int rs;
   uint8_t cls = x_class(d, n, &rs);
+  /* an MTC Full Frame is coded in Chapter F, not here (B.4, B.5.2); it
+   * still counts for COUNT (B.5.3) */
+  if (cls == XC_FULLFRAME) return;
   /* a Reset State command makes every earlier command inactive (A.1):
    * earlier SysEx must not be coded any more */
   if (rs) x_clear(s);
@@ -291,7 +313,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     /* not loggable: keep the checkpoint after it (and drop the older
      * instance of its type, which the recency tool no longer codes) */
     if (slot) slot->seq = 0;
-    s->x_floor = t;
+    floor_at(s, t);
     return;
   }
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
@@ -301,7 +323,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     slot = &s->x[0];
     for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
       if ((int32_t)(s->x[i].ord - slot->ord) < 0) slot = &s->x[i];
-    if (!s->x_floor || tag_age(s->last, slot->seq) < tag_age(s->last, s->x_floor)) s->x_floor = slot->seq;
+    floor_at(s, slot->seq);
   }
   slot->seq = t;
   slot->ord = s->x_ord;
@@ -311,8 +333,8 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   memcpy(slot->data, d, n);
 }
 
-/* 120 and 123-127 on a channel, or a Reset State command on all of them:
- * earlier note commands and channel pressure stop being N-active (A.1):
+/* 120 and 123-127 on a channel: earlier note commands and channel pressure
+ * stop being N-active (A.1):
  * the notes that sound (or are referenced) change in packet t, so that
  * Chapter N logs them off; poly pressure logs get X = 1 (A.9). Before the
  * model applies the command. Returns whether a note was silenced. */
@@ -327,16 +349,28 @@ static int silence(rmp_ej_send_chan *sc, const rmp_ms_channel *c, rmp_ej_tag t) 
   return silenced;
 }
 
-/* A Reset State command (A.1): every channel as by All Notes Off; a channel
- * with a note silenced has changed in packet t (its journal logs it). */
-static void silence_all(rmp_ej_sender *s, rmp_ej_tag t) {
-  for (int ch = 0; ch < 16; ch++)
-    if (silence(&s->seq[ch], &s->st.ch[ch], t)) s->seq[ch].any = t;
+/* A Reset State command (A.1): every command before it is inactive, and
+ * no chapter codes it any more (a receiver that lost the reset replays it,
+ * from Chapter D or X, and with it the power-up state). On every channel;
+ * System Reset also ends the sequencer, song select, time code and the
+ * other system commands (midi_state.c). Chapter X: earlier SysEx. */
+static void reset_state(rmp_ej_sender *s, int system) {
+  for (int ch = 0; ch < 16; ch++) memset(&s->seq[ch], 0, sizeof s->seq[ch]);
+  x_clear(s);
+  if (!system) return;
+  s->q_seq = s->f_seq = s->song_seq = s->tune_seq = s->sense_seq = 0;
+  memset(s->undef_seq, 0, sizeof s->undef_seq);
 }
 
 void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
-  rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
+  uint32_t e = ext_seq(s, seq);
+  rmp_ej_tag t = change_tag(s, e);
+  /* the index of the command in its packet (command order within a
+   * packet, for Chapter C) */
+  if (e != s->pkt_ext) { s->pkt_ext = e; s->pkt_cmds = 0; }
+  uint8_t ci = s->pkt_cmds;
+  if (s->pkt_cmds < 255) s->pkt_cmds++;
   uint8_t st = msg[0];
   if (st < 0xF0) {
     int ch = st & 15;
@@ -353,17 +387,39 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xA0: sc->poly[d1] = t; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
     case 0xB0: {
       int cls = rmp_ms_ctl_class(d1);
+      int nrpn;
+      uint8_t pm, pl;
+      if (cls == RMP_MS_CTL_PARAM && !rmp_ms_selected(c, &nrpn, &pm, &pl)) {
+        /* outside a transaction: a general-purpose controller, coded in
+         * Chapter C (A.3.4) */
+        sc->ctl[d1] = t;
+        sc->cord[d1] = ci;
+        break;
+      }
       if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
+        /* the model may forget its least recently used parameter to make
+         * room for a new one: the journal can no longer code that one, so
+         * the checkpoint moves past its last change (as for a SysEx that
+         * does not fit) */
+        uint8_t victim = c->nporder == RMP_MS_MAX_PARAMS ? c->porder[0] : RMP_MS_MAX_PARAMS;
+        rmp_ms_param was = victim < RMP_MS_MAX_PARAMS ? c->param[victim] : (rmp_ms_param){ 0 };
         rmp_ms_apply(&s->st, msg, len);
+        if (victim < RMP_MS_MAX_PARAMS) {
+          const rmp_ms_param *now = &c->param[victim];
+          if (!now->used || now->nrpn != was.nrpn || now->pmsb != was.pmsb || now->plsb != was.plsb) {
+            rmp_ej_tag old = sc->param[victim];
+            floor_at(s, old);
+            sc->param[victim] = 0;
+            sc->px[victim] = 0;
+            sc->cbtn[victim] = 0;
+          }
+        }
         if (cls == RMP_MS_CTL_SELECT) sc->psel = t;
-        int nrpn;
-        uint8_t pm, pl;
         if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
           if (p) {
             uint8_t i = (uint8_t)(p - c->param);
             sc->param[i] = t;
-            touch_param(sc, i);
             /* what the command makes recent again (the model resets the
              * LSB and the presses on 6, the presses on 38) */
             if (d1 == 6) { sc->px[i] = 0; sc->cbtn[i] = 0; }
@@ -378,6 +434,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
         return;
       }
       sc->ctl[d1] = t;
+      sc->cord[d1] = ci;
       if (d1 == 0) sc->rst_bank = 0;
       if (d1 == 121) {
         /* Commands before a Reset All Controllers are no longer C-active:
@@ -417,22 +474,95 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
     case 0xFD: s->undef_seq[3] = t; break;
     case 0xF6: s->tune_seq = t; break;
     case 0xFE: s->sense_seq = t; break;
-    case 0xFF: s->reset_seq = t; x_clear(s); silence_all(s, t); break; /* a Reset State command (A.1) */
+    case 0xFF: reset_state(s, 1); s->reset_seq = t; break; /* a Reset State command (A.1) */
     case 0xF0:
       if (!sysex_ok(msg, len)) return;
+      /* GM/GM2/DLS on or off: a Reset State command, logged in Chapter X
+       * (a receiver replays it, A.1) */
+      if (rmp_ms_is_reset_state(msg, len)) reset_state(s, 0);
       x_record(s, t, msg, len);
-      if (rmp_ms_is_reset_state(msg, len)) {
-        /* GM/GM2/DLS on or off: logged in Chapter X (a receiver replays it,
-         * A.1), and it ends every note as System Reset does */
-        silence_all(s, t);
-        rmp_ms_apply(&s->st, msg, len);
-      }
+      if (rmp_ms_is_full_frame(msg, len)) s->f_seq = t; /* Chapter F, Q = 0 */
+      rmp_ms_apply(&s->st, msg, len);
       return;
     default: return;
     }
     s->sys_any = t;
   }
   rmp_ms_apply(&s->st, msg, len);
+}
+
+/* ---- a SysEx in parts (rmp_ej_x_part) ------------------------------------ */
+/* Forget the parts before the checkpoint (confirmed: no journal codes
+ * them), and a finished SysEx once none is left. */
+static void part_prune(rmp_ej_sender *s) {
+  rmp_ej_x_part *p = &s->part;
+  int k = 0;
+  while (k < p->nseg && before_cp(s, p->seg_t[k])) k++;
+  if (k) {
+    uint32_t nb = k < p->nseg ? p->seg_off[k] : p->end;
+    memmove(p->data, p->data + (nb - p->base), p->end - nb);
+    p->base = nb;
+    p->nseg = (uint8_t)(p->nseg - k);
+    memmove(p->seg_off, p->seg_off + k, p->nseg * sizeof p->seg_off[0]);
+    memmove(p->seg_t, p->seg_t + k, p->nseg * sizeof p->seg_t[0]);
+  }
+  if (p->state == 2 && !p->nseg) p->state = 0;
+}
+
+size_t rmp_ej_send_part_room(rmp_ej_sender *s) {
+  part_prune(s);
+  if (s->part.state == 2) return 0; /* the last one is not confirmed yet: wait */
+  if (s->part.state != 1) return RMP_EJ_X_PART_MAX;
+  return RMP_EJ_X_PART_MAX - (s->part.end - s->part.base);
+}
+
+void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
+                             int end) {
+  rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
+  rmp_ej_x_part *p = &s->part;
+  if (!first && p->state != 1) return; /* no SysEx in parts is being sent */
+  for (size_t i = 0; i < n; i++)
+    if (data[i] & 0x80) return;
+  s->sys_any = t;
+  if (first) {
+    /* one SysEx in parts at a time in the journal: one still in the
+     * history (the caller did not wait for rmp_ej_send_part_room) is no
+     * longer coded, and the checkpoint moves past it */
+    part_prune(s);
+    if (p->state && p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
+    /* a command enters the session history with its first part (B.5.3) */
+    s->x_count++;
+    s->x_ord++;
+    memset(p, 0, offsetof(rmp_ej_x_part, data));
+    p->state = 1;
+    p->count = s->x_count;
+    p->ord = s->x_ord;
+  }
+  part_prune(s);
+  /* room: the oldest parts go, and the checkpoint past them */
+  while (p->nseg && (p->end - p->base + n > RMP_EJ_X_PART_MAX || p->nseg == RMP_EJ_X_PART_SEGS)) {
+    floor_at(s, p->seg_t[0]);
+    uint32_t nb = p->nseg > 1 ? p->seg_off[1] : p->end;
+    memmove(p->data, p->data + (nb - p->base), p->end - nb);
+    p->base = nb;
+    p->nseg--;
+    memmove(p->seg_off, p->seg_off + 1, p->nseg * sizeof p->seg_off[0]);
+    memmove(p->seg_t, p->seg_t + 1, p->nseg * sizeof p->seg_t[0]);
+  }
+  if (n > RMP_EJ_X_PART_MAX) {
+    /* a part no journal can hold: not coded, the checkpoint moves past it */
+    floor_at(s, t);
+    p->end += (uint32_t)n;
+    p->base = p->end;
+  } else {
+    p->seg_off[p->nseg] = p->end;
+    p->seg_t[p->nseg] = t;
+    p->nseg++;
+    memcpy(p->data + (p->end - p->base), data, n);
+    p->end += (uint32_t)n;
+  }
+  if (end) p->state = 2;
+  if (!p->nseg && p->state == 2) p->state = 0;
 }
 
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq) {
@@ -459,10 +589,12 @@ static int since_cp(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t)
 static int prev(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t) == 1; }
 static uint8_t s_bit(const win *w, rmp_ej_tag t) { return (uint8_t)!prev(w, t); }
 
-/* The numbers 0..127 whose key is in the window, oldest first (ties, i.e.
- * changes in the same packet, in number order, except that `first` comes
- * before the others of its packet). Returns the count. */
-static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int (*want)(uint8_t), int first) {
+/* The numbers 0..127 whose key is in the window, oldest first (A.1
+ * oldest-first rule). Changes in the same packet come in command order when
+ * ord (the command's index in its packet) is given, else in number order.
+ * Returns the count. */
+static int oldest_first(const win *w, const rmp_ej_tag *key, const uint8_t *ord, uint8_t *order,
+                        int (*want)(uint8_t)) {
   uint32_t age[128];
   int k = 0;
   for (int n = 0; n < 128; n++) {
@@ -475,7 +607,7 @@ static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int
     if (!in_win(w, key[n]) || (want && !want((uint8_t)n))) continue;
     uint32_t a = age[n] = tag_age(w->cur, key[n]);
     int j = k++;
-    while (j > 0 && (age[order[j - 1]] < a || (n == first && age[order[j - 1]] == a))) {
+    while (j > 0 && (age[order[j - 1]] < a || (ord && age[order[j - 1]] == a && ord[order[j - 1]] > ord[n]))) {
       order[j] = order[j - 1];
       j--;
     }
@@ -484,10 +616,9 @@ static int oldest_first(const win *w, const rmp_ej_tag *key, uint8_t *order, int
   return k;
 }
 
-static int chapter_c_ctl(uint8_t n) {
-  int cls = rmp_ms_ctl_class(n);
-  return cls != RMP_MS_CTL_PARAM && cls != RMP_MS_CTL_SELECT;
-}
+/* 98-101 are always parameter selectors (A.3.4 SHOULD); 6, 38, 96 and 97
+ * have a Chapter C tag only from their general-purpose uses. */
+static int chapter_c_ctl(uint8_t n) { return rmp_ms_ctl_class(n) != RMP_MS_CTL_SELECT; }
 
 static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
   const rmp_ej_send_chan *sc = &s->seq[ch];
@@ -500,21 +631,20 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_p *p = &cj->p;
     p->s = s_bit(w, sc->prog);
     p->program = c->program;
-    p->b = c->bank_seen;
-    p->bank_msb = c->bank_seen ? c->prog_bank_msb : 0;
-    p->bank_lsb = c->bank_seen ? c->prog_bank_lsb : 0;
-    p->x = (uint8_t)(c->bank_seen && sc->progx); /* a 121 between bank MSB and program (A.2) */
+    p->b = c->prog_b; /* a Bank Select MSB before the program change (A.2) */
+    p->bank_msb = c->prog_bank_msb;
+    p->bank_lsb = c->prog_bank_lsb;
+    p->x = (uint8_t)(c->prog_b && sc->progx); /* a 121 between bank MSB and program (A.2) */
     anyprev |= !p->s;
     cj->toc |= RMP_EJ_TOC_P;
   }
 
-  /* Chapter C: controllers in the history, oldest first (A.3.3); tools in
-   * the order count, value, toggle. A 121 comes first among the commands
-   * of its packet: a log of a controller it resets is always for a later
-   * command (the earlier ones are not logged), and a receiver replays the
-   * list in order. */
+  /* Chapter C: controllers in the history, oldest first in command order
+   * (A.3.3, A.1): a receiver replays the list in order, so an LSB sent
+   * before its MSB, or a controller set after a 121, keeps its place.
+   * Tools in the order count, value, toggle. */
   {
-    int k = oldest_first(w, sc->ctl, order, chapter_c_ctl, 121);
+    int k = oldest_first(w, sc->ctl, sc->cord, order, chapter_c_ctl);
     rmp_ej_chap_c *cc = &cj->c;
     cc->count = 0;
     int cprev = 0;
@@ -546,8 +676,8 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_m *m = &cj->m;
     memset(m, 0, offsetof(rmp_ej_chap_m, log));
     int mprev = prev(w, sc->psel);
-    for (int k = 0; k < sc->nporder; k++) {
-      uint8_t i = sc->porder[k];
+    for (int k = 0; k < c->nporder; k++) {
+      uint8_t i = c->porder[k];
       const rmp_ms_param *p = &c->param[i];
       if (!p->used || !in_win(w, sc->param[i])) continue;
       if (m->count >= RMP_EJ_MAX_PARAM_LOGS) return RMP_EJ_ENOSPACE;
@@ -609,7 +739,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     memset(nn->offbits, 0, sizeof nn->offbits);
     ee->count = 0;
     int any_off = 0;
-    int k = oldest_first(w, sc->note, order, NULL, -1);
+    int k = oldest_first(w, sc->note, NULL, order, NULL);
     /* Chapter E (A.7.2): a V = 0 reference count log when the count is > 1
      * for a note that is on, > 0 for a note that is off; a V = 1 release
      * velocity log for a NoteOff with velocity != 64. At most 128 logs: V = 1
@@ -625,7 +755,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
       uint32_t age = tag_age(w->cur, sc->note[n]); /* in the history: >= 1 */
       uint8_t sb = (uint8_t)(age != 1);
       if (c->note_vel[n]) {
-        uint8_t y = (uint8_t)(s->cfg.y_window == 0 || age <= s->cfg.y_window);
+        uint8_t y = (uint8_t)(age <= s->y_age); /* struck recently enough (encode) */
         nn->log[nn->count++] = (rmp_ej_note_log){ sb, n, y, c->note_vel[n] };
         nprev |= !sb;
         if (c->note_ref[n] > 1) {
@@ -661,7 +791,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     rmp_ej_chap_a *a = &cj->a;
     a->count = 0;
     int aprev = 0;
-    int k = oldest_first(w, sc->poly, order, NULL, -1);
+    int k = oldest_first(w, sc->poly, NULL, order, NULL);
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
       uint8_t sb = s_bit(w, sc->poly[n]);
@@ -678,32 +808,65 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
 
 /* Chapter X (B.5): one log per stored SysEx in the history, oldest first;
  * recency tool (L = 0), COUNT on every log (so the final one has it, B.5.3),
- * STA = 3 finished, DATA = all data octets (F = 0). The first log carries
- * the chapter S bit: 0 if any log codes a command of packet I-1. Returns the
- * octets written to xbuf, 0 for none, or a negative error. */
+ * STA = 3 finished, DATA = all data octets (F = 0). A SysEx in parts: one
+ * log with the list tool (L = 1: a type of its own, B.5.2), STA = 0 while
+ * unfinished, FIRST = its first data octet in the history (F = 0 when that
+ * is the first), DATA from there. The first log
+ * carries the chapter S bit: 0 if any log codes a command of packet I-1.
+ * Returns the octets written to xbuf, 0 for none, or a negative error. */
+#define PART_LOG RMP_EJ_X_MAX_LOGS
 static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, int *xprev) {
-  uint8_t idx[RMP_EJ_X_MAX_LOGS];
+  uint8_t idx[RMP_EJ_X_MAX_LOGS + 1];
   int n = 0;
-  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) {
-    if (!in_win(w, s->x[i].seq)) continue;
+  const rmp_ej_x_part *p = &s->part;
+  int pk = 0; /* the first part in the history */
+  while (pk < p->nseg && !in_win(w, p->seg_t[pk])) pk++;
+  int part = p->state && pk < p->nseg;
+  for (int i = 0; i <= RMP_EJ_X_MAX_LOGS; i++) {
+    uint32_t ord;
+    if (i == PART_LOG) {
+      if (!part) continue;
+      ord = p->ord;
+    } else {
+      if (!in_win(w, s->x[i].seq)) continue;
+      ord = s->x[i].ord;
+    }
     int j = n++;
-    while (j > 0 && (int32_t)(s->x[idx[j - 1]].ord - s->x[i].ord) > 0) { idx[j] = idx[j - 1]; j--; }
+    while (j > 0 && (int32_t)((idx[j - 1] == PART_LOG ? p->ord : s->x[idx[j - 1]].ord) - ord) > 0) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
     idx[j] = (uint8_t)i;
   }
   *xprev = 0;
-  for (int k = 0; k < n; k++) *xprev |= prev(w, s->x[idx[k]].seq);
+  for (int k = 0; k < n; k++)
+    *xprev |= idx[k] == PART_LOG ? prev(w, p->seg_t[p->nseg - 1]) : prev(w, s->x[idx[k]].seq);
   size_t o = 0;
   for (int k = 0; k < n; k++) {
-    const rmp_ej_x_entry *x = &s->x[idx[k]];
     rmp_ej_x_log l;
     memset(&l, 0, sizeof l);
-    l.s = k == 0 ? (uint8_t)!*xprev : s_bit(w, x->seq);
     l.c = 1;
-    l.count = x->count;
-    l.d = (uint8_t)(x->len > 0);
-    l.sta = 3;
-    l.data = x->data;
-    l.data_len = x->len;
+    if (idx[k] == PART_LOG) {
+      uint32_t first = p->seg_off[pk];
+      l.s = s_bit(w, p->seg_t[p->nseg - 1]);
+      l.count = p->count;
+      l.sta = p->state == 2 ? 3 : 0;
+      l.l = 1; /* the list tool (its own SysEx type): a receiver tells it from the recency logs */
+      l.f = first > 0;
+      l.first = first;
+      l.data = p->data + (first - p->base);
+      l.data_len = (uint16_t)(p->end - first);
+      l.d = l.data_len > 0;
+    } else {
+      const rmp_ej_x_entry *x = &s->x[idx[k]];
+      l.s = s_bit(w, x->seq);
+      l.count = x->count;
+      l.d = (uint8_t)(x->len > 0);
+      l.sta = 3;
+      l.data = x->data;
+      l.data_len = x->len;
+    }
+    if (k == 0) l.s = (uint8_t)!*xprev;
     int r = rmp_ej_x_log_encode(&l, xbuf + o, cap - o);
     if (r < 0) return r;
     o += (size_t)r;
@@ -751,19 +914,32 @@ static int build_sys(rmp_ej_sender *s, const win *w, rmp_ej_sys *sj, uint8_t *xb
   if (in_win(w, s->f_seq) && st->mtc_valid) {
     rmp_ej_chap_f *f = &sj->f;
     f->s = s_bit(w, s->f_seq);
-    f->d = 0;
+    /* D: the direction of the quarter frame run (B.4); after a Full Frame
+     * or an illegal sequence it is indeterminate: 0 */
+    f->d = (uint8_t)(st->mtc_run && st->mtc_rev);
     if (st->mtc_complete_valid) {
-      /* forward quarter frames: COMPLETE is 2 frames ahead (B.4) */
-      f->c = 1; f->q = 1;
-      f->complete = rmp_ms_mtc_offset(st->mtc_complete, 2);
+      f->c = 1;
+      if (st->mtc_complete_ff) {
+        f->q = 0; /* a Full Frame: HR MN SC FR */
+        f->complete = st->mtc_complete;
+      } else {
+        /* quarter frames: 2 frames ahead when coded for forward motion; a
+         * receiver reads the offset from D (a frame completed in the other
+         * direction before the tape turned is coded as D reads it) */
+        f->q = 1;
+        f->complete = f->d ? st->mtc_complete : rmp_ms_mtc_offset(st->mtc_complete, 2);
+      }
     }
-    if (st->mtc_run && st->mtc_point < 7) {
+    if (rmp_ms_mtc_partial(st)) {
       f->p = 1;
       f->point = st->mtc_point;
       f->partial = 0;
-      for (int i = 0; i < 8; i++) f->partial = f->partial << 4 | (i <= st->mtc_point ? st->mtc_nib[i] & 15 : 0);
+      for (int i = 0; i < 8; i++) {
+        int in = f->d ? i >= st->mtc_point : i <= st->mtc_point;
+        f->partial = f->partial << 4 | (in ? st->mtc_nib[i] & 15 : 0);
+      }
     } else {
-      f->point = 7;
+      f->point = f->d ? 0 : 7;
     }
     sj->toc |= RMP_EJ_SYS_F;
     anyprev |= !f->s;
@@ -814,7 +990,8 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
     nch++;
     h.s &= cj.s;
   }
-  if (!h.y && !nch) return 0;
+  /* Nothing to code: the 3-octet empty journal (section 5), not J = 0, so
+   * that a receiver can still check that its loss is covered. */
   h.a = (uint8_t)(nch > 0);
   h.totchan = (uint8_t)(nch ? nch - 1 : 0);
   rmp_ej_hdr_encode(&h, out, cap);
@@ -837,13 +1014,46 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   CONSIDER(s->reset_seq); CONSIDER(s->sense_seq);
   for (int i = 0; i < 4; i++) CONSIDER(s->undef_seq[i]);
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) CONSIDER(s->x[i].seq);
+  for (int i = 0; i < s->part.nseg; i++) CONSIDER(s->part.seg_t[i]);
 #undef CONSIDER
   return best;
 }
 
+static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+
 int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
+  s->timed = 0;
+  return encode(s, seq, out, cap);
+}
+
+int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap) {
+  uint32_t e = ext_seq(s, seq), k = e % RMP_EJ_PTIMES;
+  s->pt_ext[k] = e;
+  s->pt_ms[k] = now_ms;
+  s->now_ms = now_ms;
+  s->timed = 1;
+  int r = encode(s, seq, out, cap);
+  s->timed = 0;
+  return r;
+}
+
+static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
   win w;
   w.cur = ext_seq(s, seq);
+  /* Chapter N's Y bit: Y = 1 for notes struck at most y_age packets ago.
+   * With the clock, the packets sent within y_ms of this one (their times
+   * grow with their seqnums); else the configured packet window. */
+  if (s->timed) {
+    uint32_t a = 0;
+    while (a + 1 < RMP_EJ_PTIMES) {
+      uint32_t pe = w.cur - (a + 1), slot = pe % RMP_EJ_PTIMES;
+      if (s->pt_ext[slot] != pe || s->now_ms - s->pt_ms[slot] > s->y_ms) break;
+      a++;
+    }
+    s->y_age = a;
+  } else {
+    s->y_age = s->cfg.y_window ? s->cfg.y_window : UINT32_MAX;
+  }
   if (s->cfg.max_size && s->cfg.max_size < cap) cap = s->cfg.max_size;
   uint32_t hist = RMP_EJ_MAX_HISTORY;
   if (s->cfg.max_history && s->cfg.max_history < hist) hist = s->cfg.max_history;
@@ -851,8 +1061,8 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
   if (len < 0) len = 0;
   if ((uint32_t)len > hist) len = (int32_t)hist;
   /* a SysEx that Chapter X cannot hold stays out of the history */
-  if (s->x_floor) {
-    uint32_t a = tag_age(w.cur, s->x_floor);
+  if (s->floor) {
+    uint32_t a = tag_age(w.cur, s->floor);
     if (a <= (uint32_t)len) len = a ? (int32_t)a - 1 : 0;
   }
   w.len = (uint32_t)len;

@@ -3,14 +3,20 @@
 
 #include <string.h>
 
+/* A channel at power-up: nothing received (a device keeps its own
+ * defaults), toggle and count tool counters 0 (RFC 6295 A.3.2: the
+ * controllers with a toggle counter default to "off"). */
+static void channel_init(rmp_ms_channel *c) {
+  memset(c, 0, sizeof *c);
+  c->bend = 8192;
+  c->sel_msb = c->sel_lsb = 127;
+  c->msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
+  memset(c->off_vel, 64, sizeof c->off_vel);
+}
+
 void rmp_ms_init(rmp_midi_state *st) {
   memset(st, 0, sizeof *st);
-  for (int c = 0; c < 16; c++) {
-    st->ch[c].bend = 8192;
-    st->ch[c].sel_msb = st->ch[c].sel_lsb = 127;
-    st->ch[c].msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
-    for (int n = 0; n < 128; n++) st->ch[c].off_vel[n] = 64;
-  }
+  for (int c = 0; c < 16; c++) channel_init(&st->ch[c]);
 }
 
 int rmp_ms_ctl_class(uint8_t ctl) {
@@ -37,6 +43,18 @@ void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   if (i >= 0) c->cc_count[i] = v & 63;
 }
 
+void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p) {
+  uint8_t i = (uint8_t)(p - c->param);
+  int k = 0;
+  while (k < c->nporder && c->porder[k] != i) k++;
+  if (k == c->nporder) {
+    if (c->nporder >= RMP_MS_MAX_PARAMS) return; /* cannot happen: one entry per slot in use */
+    c->nporder++;
+  }
+  for (; k + 1 < c->nporder; k++) c->porder[k] = c->porder[k + 1];
+  c->porder[c->nporder - 1] = i;
+}
+
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create) {
   rmp_ms_param *free_slot = NULL;
   for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
@@ -47,7 +65,13 @@ rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8
     }
     if (p->nrpn == (nrpn != 0) && p->pmsb == pmsb && p->plsb == plsb) return p;
   }
-  if (!create || !free_slot) return NULL;
+  if (!create) return NULL;
+  if (!free_slot) {
+    /* all in use: forget the least recently used parameter */
+    free_slot = &c->param[c->porder[0]];
+    c->nporder--;
+    memmove(c->porder, c->porder + 1, c->nporder);
+  }
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->used = 1;
   free_slot->nrpn = (uint8_t)(nrpn != 0);
@@ -126,16 +150,19 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
     c->sel_pair = (c->msb_kinds & c->sel) != 0;
     int nrpn;
     uint8_t pm, pl;
-    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) (void)rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) rmp_ms_param_touch(c, rmp_ms_param_find(c, nrpn, pm, pl, 1));
     break;
   }
   case RMP_MS_CTL_PARAM: {
     int nrpn;
     uint8_t pm, pl;
-    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) break; /* no transaction: a general-purpose use */
+    if (!rmp_ms_selected(c, &nrpn, &pm, &pl)) { /* no transaction: a general-purpose use (A.3.4) */
+      c->cc[ctl] = v;
+      break;
+    }
     c->pending = 0; /* a transaction command after the MSB: no longer pending (A.4 P bit) */
     rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
-    if (!p) break;
+    rmp_ms_param_touch(c, p);
     if (ctl == 6) { p->has_msb = 1; p->msb = v; p->has_lsb = 0; p->lsb = 0; p->buttons = 0; p->btn = 0; }
     else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; p->btn = 0; }
     /* count magnitude limited to 16383 (A.4.2.1 A-BUTTON) */
@@ -145,7 +172,8 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   }
   default:
     c->cc[ctl] = v;
-    if (ctl == 0 || ctl == 32) c->bank_seen = 1;
+    if (ctl == 0) { c->msb_seen = 1; c->lsb_after_msb = 0; }
+    if (ctl == 32) c->lsb_after_msb = 1;
     break;
   }
 }
@@ -153,19 +181,38 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
 int rmp_ms_is_reset_state(const uint8_t *msg, size_t len) {
   if (!msg || len < 1) return 0;
   if (msg[0] == 0xFF) return 1;
-  if (len != 6 || msg[0] != 0xF0 || msg[1] != 0x7E || msg[5] != 0xF7) return 0;
-  if (msg[3] == 0x09) return msg[4] == 0x00 || msg[4] == 0x01 || msg[4] == 0x03;
+  if (len != 6 || msg[0] != 0xF0 || msg[1] != 0x7E || (msg[2] & 0x80) || msg[5] != 0xF7) return 0;
+  /* GM: 01 System On, 02 System Off (the GM spec), 00 the Disable RFC 6295
+   * A.1 lists, 03 GM2 System On */
+  if (msg[3] == 0x09) return msg[4] <= 0x03;
   if (msg[3] == 0x0A) return msg[4] == 0x01 || msg[4] == 0x02;
   return 0;
 }
 
-/* A Reset State command: every note ends, and channel pressure with it (as
- * 120 and 123-127 on each channel). */
-static void reset_state(rmp_midi_state *st) {
-  for (int ch = 0; ch < 16; ch++) {
-    all_notes_off(&st->ch[ch]);
-    st->ch[ch].chan_pressure = 0;
-  }
+int rmp_ms_is_full_frame(const uint8_t *msg, size_t len) {
+  if (!msg || len != 10 || msg[0] != 0xF0 || msg[1] != 0x7F || msg[3] != 0x01 || msg[4] != 0x01 || msg[9] != 0xF7)
+    return 0;
+  for (int i = 2; i < 9; i++)
+    if (msg[i] & 0x80) return 0;
+  return 1;
+}
+
+/* A Reset State command (RFC 6295 A.1) returns the renderer to power-up:
+ * every channel as rmp_ms_init leaves it. System Reset (FF) resets every
+ * receiver, the sequencer and time code too; the GM/DLS SysEx address the
+ * synthesizer, and leave them (journal_send.c). The session counts (reset,
+ * tune request, active sensing, undefined commands) go on. */
+static void reset_state(rmp_midi_state *st, int system) {
+  for (int ch = 0; ch < 16; ch++) channel_init(&st->ch[ch]);
+  if (!system) return;
+  st->song = 0;
+  st->song_valid = 0;
+  st->seq_running = st->seq_started = 0;
+  st->seq_pos = 0;
+  memset(st->mtc_nib, 0, sizeof st->mtc_nib);
+  st->mtc_point = st->mtc_valid = st->mtc_run = st->mtc_rev = 0;
+  st->mtc_complete_valid = st->mtc_complete_ff = st->mtc_complete_rev = 0;
+  st->mtc_complete = 0;
 }
 
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
@@ -190,8 +237,9 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
       break;
     case 0xC0:
       c->program = d1;
-      c->prog_bank_msb = c->cc[0];
-      c->prog_bank_lsb = c->cc[32];
+      c->prog_b = c->msb_seen;
+      c->prog_bank_msb = c->msb_seen ? c->cc[0] : 0;
+      c->prog_bank_lsb = c->msb_seen && c->lsb_after_msb ? c->cc[32] : 0;
       c->prog_valid = 1;
       break;
     case 0xD0: c->chan_pressure = d1; c->pressure_known = 1; break;
@@ -204,14 +252,24 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     if (len < 2) return;
     uint8_t type = (msg[1] >> 4) & 7;
     st->mtc_nib[type] = msg[1] & 15;
-    /* a forward run is 0, 1, ... in a row; 7 completes a frame */
-    st->mtc_run = (uint8_t)(type == 0 || (st->mtc_run && st->mtc_point + 1 == type));
+    /* a forward run is 0, 1, ... in a row, and 7 completes a frame; a
+     * reverse run (B.4) is 7, 6, ... and 0 completes it. A run goes on
+     * before a new one starts (7 after 6 is the end of a forward run). */
+    int fwd = st->mtc_run && !st->mtc_rev && st->mtc_point < 7 && st->mtc_point + 1 == type;
+    int rev = st->mtc_run && st->mtc_rev && st->mtc_point > 0 && st->mtc_point - 1 == type;
+    int done = (fwd && type == 7) || (rev && type == 0);
+    if (!fwd && !rev) {
+      st->mtc_run = type == 0 || type == 7;
+      st->mtc_rev = type == 7;
+    }
     st->mtc_point = type;
     st->mtc_valid = 1;
-    if (type == 7 && st->mtc_run) {
+    if (done) {
       st->mtc_complete = 0;
       for (int i = 0; i < 8; i++) st->mtc_complete = st->mtc_complete << 4 | st->mtc_nib[i];
       st->mtc_complete_valid = 1;
+      st->mtc_complete_ff = 0;
+      st->mtc_complete_rev = st->mtc_rev;
     }
     break;
   }
@@ -236,11 +294,22 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   case 0xFE: st->sense_count = (uint8_t)((st->sense_count + 1) & 127); break;
   case 0xFF:
     st->reset_count = (uint8_t)((st->reset_count + 1) & 127);
-    reset_state(st);
+    reset_state(st, 1);
     break;
   case 0xF0:
-    /* SysEx is not modelled, but for the Reset State ones */
-    if (rmp_ms_is_reset_state(msg, len)) reset_state(st);
+    /* SysEx is not modelled, but for the Reset State ones and the MTC Full
+     * Frame (a complete frame; it ends any quarter frame run) */
+    if (rmp_ms_is_reset_state(msg, len)) reset_state(st, 0);
+    else if (rmp_ms_is_full_frame(msg, len)) {
+      st->mtc_complete = (uint32_t)msg[5] << 24 | (uint32_t)msg[6] << 16 | (uint32_t)msg[7] << 8 | msg[8];
+      st->mtc_complete_valid = 1;
+      st->mtc_complete_ff = 1;
+      st->mtc_complete_rev = 0;
+      st->mtc_valid = 1;
+      st->mtc_run = 0;
+      st->mtc_rev = 0;
+      st->mtc_point = 7;
+    }
     break;
   default: break;
   }
@@ -254,6 +323,11 @@ static int param_equal(const rmp_ms_param *a, const rmp_ms_param *b) {
   return 1;
 }
 
+int rmp_ms_mtc_partial(const rmp_midi_state *st) {
+  return st->mtc_valid && st->mtc_run && (st->mtc_rev ? st->mtc_point > 0 : st->mtc_point < 7);
+}
+#define mtc_partial rmp_ms_mtc_partial
+
 unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, rmp_ms_diff *d) {
   rmp_ms_diff z;
   memset(&z, 0, sizeof z);
@@ -266,9 +340,9 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
       if (w->note_ref[n] != g->note_ref[n]) z.wrong_refcount++;
       if (w->poly[n] != g->poly[n]) z.wrong_poly++;
       int cls = rmp_ms_ctl_class((uint8_t)n);
-      if ((cls == RMP_MS_CTL_VALUE || cls == RMP_MS_CTL_TOGGLE) && w->cc[n] != g->cc[n]) z.wrong_ctl++;
+      if (cls != RMP_MS_CTL_COUNT && cls != RMP_MS_CTL_SELECT && w->cc[n] != g->cc[n]) z.wrong_ctl++;
     }
-    if (w->prog_valid != g->prog_valid || w->program != g->program ||
+    if (w->prog_valid != g->prog_valid || w->program != g->program || w->prog_b != g->prog_b ||
         w->prog_bank_msb != g->prog_bank_msb || w->prog_bank_lsb != g->prog_bank_lsb)
       z.wrong_program++;
     if (w->bend != g->bend) z.wrong_bend++;
@@ -303,12 +377,15 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
    * presence of an illegal command sequence"), so no receiver can rebuild
    * them and they are not a repair failure. */
   if (want->mtc_complete_valid != got->mtc_complete_valid ||
-      (want->mtc_complete_valid && want->mtc_complete != got->mtc_complete))
+      (want->mtc_complete_valid &&
+       (want->mtc_complete != got->mtc_complete || want->mtc_complete_ff != got->mtc_complete_ff)))
     z.wrong_system++;
-  else if (want->mtc_valid && want->mtc_run && want->mtc_point < 7 &&
-           (!got->mtc_valid || !got->mtc_run || got->mtc_point != want->mtc_point ||
-            memcmp(want->mtc_nib, got->mtc_nib, (size_t)want->mtc_point + 1) != 0))
-    z.wrong_system++;
+  else if (mtc_partial(want)) {
+    int lo = want->mtc_rev ? want->mtc_point : 0, hi = want->mtc_rev ? 7 : want->mtc_point;
+    if (!got->mtc_valid || !got->mtc_run || got->mtc_rev != want->mtc_rev || got->mtc_point != want->mtc_point ||
+        memcmp(want->mtc_nib + lo, got->mtc_nib + lo, (size_t)(hi - lo + 1)) != 0)
+      z.wrong_system++;
+  }
   if (d) *d = z;
   return z.stuck_notes + z.missing_notes + z.wrong_velocity + z.wrong_ctl + z.wrong_program +
          z.wrong_bend + z.wrong_pressure + z.wrong_poly + z.wrong_param + z.wrong_system +

@@ -15,13 +15,22 @@
  * (MIDI clocks) and run state, MTC quarter-frame registers, counts of
  * tune request, reset, active sensing and undefined commands.
  *
- * Reset All Controllers (121) follows MIDI RP-015 (midi_state.c). Not
- * modelled: SysEx contents, System Reset side effects (only counted),
- * omni/mono/poly modes (only counted).
+ * Reset All Controllers (121) follows MIDI RP-015 (midi_state.c). Reset
+ * State commands (RFC 6295 A.1: System Reset, GM System On/Off/Disable,
+ * GM2 On, DLS On/Off) return every channel to power-up; System Reset also
+ * the sequencer, song select and time code. Not modelled: other SysEx
+ * contents, omni/mono/poly modes (only counted).
+ *
+ * Controllers 6, 38, 96 and 97 outside a parameter transaction (nothing
+ * selected, the null parameter, or after a 121) are general-purpose
+ * controllers (A.3.4): their value is kept in cc[] like any controller.
  *
  * RPN/NRPN: a parameter slot is created when a selection completes (the
  * LSB, 98 or 100, arrives and the pair is not the null parameter) or when
- * Data Entry / Increment / Decrement addresses a parameter. Data Entry MSB
+ * Data Entry / Increment / Decrement addresses a parameter. Beyond
+ * RMP_MS_MAX_PARAMS per channel the least recently addressed parameter is
+ * forgotten (the journal sender then moves its checkpoint past that
+ * parameter's last change, journal_send.c). Data Entry MSB
  * (6) forgets the LSB (38) given before it (RFC 6295 A.4.2.1: an ENTRY-LSB
  * that precedes the ENTRY-MSB is not coded).
  *
@@ -42,15 +51,17 @@
  * same selection. Power-up selection: the null parameter (127/127).
  *
  * Note reference counts (A.7.1): NoteOn +1, NoteOff (or NoteOn velocity 0)
- * -1 but never below 0, reset by 120 and 123-127. Reset State commands
- * (0xFF, GM/DLS SysEx) are not modelled.
+ * -1 but never below 0, reset by 120, 123-127 and Reset State commands.
  *
  * MTC: rmp_ms_compare compares what Chapter F (B.4) can code: the last
- * complete forward frame (COMPLETE) and, when the most recent quarter
- * frames are a forward run 0..POINT < 7 (PARTIAL), POINT and MT0..MT(POINT).
- * Registers written by quarter frames outside such a run (out of order, or
- * after POINT) are not journal state: B.4.1 calls such a sequence illegal
- * and a journal codes it with neither COMPLETE nor PARTIAL.
+ * complete frame (COMPLETE: a run of 8 quarter frames, 0..7 forward or 7..0
+ * reverse, or a Full Frame SysEx F0 7F cc 01 01 hr mn sc fr F7) and, when
+ * the most recent quarter frames are a run in progress (PARTIAL: forward
+ * 0..POINT < 7, reverse 7..POINT > 0), its direction, POINT and the nibbles
+ * of the run. Registers written by quarter frames outside such a run (out
+ * of order, or after POINT) are not journal state: B.4.1 calls such a
+ * sequence illegal and a journal codes it with neither COMPLETE nor PARTIAL.
+ * A Full Frame ends any run.
  */
 #ifndef RMP_MIDI_STATE_H
 #define RMP_MIDI_STATE_H
@@ -58,7 +69,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMP_MS_MAX_PARAMS 32   /* distinct RPN/NRPN parameters kept per channel */
+#define RMP_MS_MAX_PARAMS 64   /* distinct RPN/NRPN parameters kept per channel; beyond
+                                * it the least recently used one is forgotten */
 
 enum { RMP_MS_SEL_NONE = 0, RMP_MS_SEL_RPN = 1, RMP_MS_SEL_NRPN = 2 };
 
@@ -92,8 +104,12 @@ typedef struct {
   uint8_t poly[128];      /* poly pressure */
   uint8_t cc[128];        /* controller values */
   uint8_t cc_count[RMP_MS_NCOUNT]; /* toggle / count tool counters, mod 64 */
-  uint8_t program, prog_bank_msb, prog_bank_lsb, prog_valid;
-  uint8_t bank_seen;      /* a bank select (0 or 32) was ever seen */
+  /* Program with the bank as Chapter P codes it (RFC 6295 A.2): prog_b = 1
+   * when a Bank Select MSB (0) preceded the program change; the bank LSB
+   * is that of a 32 between that 0 and the program change, else 0. */
+  uint8_t program, prog_bank_msb, prog_bank_lsb, prog_valid, prog_b;
+  uint8_t msb_seen;       /* a Bank Select MSB (0) was seen */
+  uint8_t lsb_after_msb;  /* a Bank Select LSB (32) came after the last 0 */
   uint16_t bend;          /* 14 bit, 8192 = centre */
   uint8_t chan_pressure;
   /* What was ever received: a receiver's MIDI device keeps its own defaults
@@ -112,6 +128,10 @@ typedef struct {
    * whole pair otherwise. */
   uint8_t sel_pair, msb_kinds;
   rmp_ms_param param[RMP_MS_MAX_PARAMS];
+  /* the slots in use, least recently addressed by a transaction command
+   * first (Chapter M's oldest-first order, and the one forgotten first) */
+  uint8_t porder[RMP_MS_MAX_PARAMS];
+  uint8_t nporder;
 } rmp_ms_channel;
 
 typedef struct {
@@ -121,9 +141,15 @@ typedef struct {
   uint8_t seq_started;     /* the last of Start / Continue was Start */
   uint32_t seq_pos;        /* MIDI clocks since song position 0 (19 bits) */
   uint8_t mtc_nib[8], mtc_point, mtc_valid;
-  uint8_t mtc_run;         /* quarter frames 0..mtc_point received in a row (forward) */
+  uint8_t mtc_run;         /* the quarter frames since the last 0 (forward) or 7 (reverse)
+                            * came in a row: 0..mtc_point, or 7 down to mtc_point */
+  uint8_t mtc_rev;         /* that run is reverse (tape moving backwards, B.4) */
   uint8_t mtc_complete_valid;
-  uint32_t mtc_complete;   /* MT0..MT7 of the last forward 0..7 run, MT0 in the top nibble */
+  uint8_t mtc_complete_ff; /* the last complete frame was a Full Frame (Chapter F Q = 0):
+                            * mtc_complete is then HR MN SC FR, HR in the top octet */
+  uint8_t mtc_complete_rev; /* it was a reverse run (not compared: Chapter F codes one D
+                             * bit for the tape, not one for COMPLETE) */
+  uint32_t mtc_complete;   /* MT0..MT7 of the last complete run, MT0 in the top nibble */
   uint8_t reset_count, tune_count, sense_count; /* mod 128 */
   uint8_t undef_count[4];                       /* F4 F5 F9 FD, mod 256 */
 } rmp_midi_state;
@@ -149,17 +175,27 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len);
 /* Classify a controller number (RMP_MS_CTL_*). */
 int rmp_ms_ctl_class(uint8_t ctl);
 /* Whether a complete message is a Reset State command (RFC 6295 A.1):
- * System Reset (FF), General MIDI System Enable, Disable or GM2 Enable
- * (F0 7E dd 09 01|00|03 F7), DLS On or Off (F0 7E dd 0A 01|02 F7). The model ends every
- * note and channel pressure on them, as All Notes Off on each channel:
- * notes struck before one are no longer N-active. */
+ * System Reset (FF), General MIDI System On, Off or GM2 On (F0 7E dd 09
+ * 01|02|03 F7; 02 is the GM spec's System Off, A.1 names Disable 00: both
+ * count), DLS On or Off (F0 7E dd 0A 01|02 F7). The model returns every
+ * channel to power-up on them (System Reset: the sequencer and time code
+ * too): commands before one are no longer active. */
 int rmp_ms_is_reset_state(const uint8_t *msg, size_t len);
+/* Whether a complete message is an MTC Full Frame, F0 7F cc 01 01 hr mn sc fr F7. */
+int rmp_ms_is_full_frame(const uint8_t *msg, size_t len);
+/* Whether the most recent quarter frames are a run in progress (the
+ * Chapter F PARTIAL field: forward 0..POINT < 7, reverse 7..POINT > 0). */
+int rmp_ms_mtc_partial(const rmp_midi_state *st);
 int rmp_ms_cc_count_idx(uint8_t ctl);
 /* Toggle / count tool counter of a controller (0 for others). */
 uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);
 void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
-/* Find a parameter slot; with create != 0 allocate one (NULL when full). */
+/* Find a parameter slot; with create != 0 allocate one, forgetting the
+ * least recently used parameter when all RMP_MS_MAX_PARAMS are in use. */
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create);
+/* Mark a slot as the most recently used (rmp_ms_apply does, for every
+ * transaction command). */
+void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p);
 /* The parameter addressed by Data Entry now: sets *nrpn, *pmsb, *plsb and
  * returns 1, or 0 if none (never selected, or the null parameter 127/127). */
 int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb);

@@ -13,6 +13,7 @@
  *  - without recovery: the damage is counted and must be non-zero.
  * Runs with feedback (checkpoint trimmed by receiver reports) and open loop
  * (history and size bounds), and prints journal size against polyphony. */
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -98,7 +99,7 @@ static void gen_stream(uint64_t seed) {
       else if (k < 82) push(0xFC, 0, 0, 1, &g);
       else if (k < 88) push(0xFB, 0, 0, 1, &g);
       else if (k < 95) push(0xF3, (uint8_t)rn(128), 0, 2, &g);
-      else if (k < 97) push(0xFF, 0, 0, 1, &g); /* System Reset: every note ends */
+      else if (k < 97 && rn(8) == 0) push(0xFF, 0, 0, 1, &g); /* System Reset: back to power-up */
       else push(0xF6, 0, 0, 1, &g);
     }
   }
@@ -306,6 +307,248 @@ static void run_long(int closed_loop) {
   }
 }
 
+/* ---- issue 17's must-show stream ------------------------------------------- */
+/* 40 NRPNs per channel on 16 channels with Data Increment / Decrement, MIDI
+ * Clock with Start / Stop / Continue and Song Position, a lone CC 6, GM
+ * System On mid-stream, a 2 KB SysEx (sent in parts, Chapter X partial
+ * forms, the sender stalling on unconfirmed octets), MTC quarter frames
+ * with a Full Frame locate, under notes, pedals and controllers; at 10% and
+ * 30% random loss and bursts of 20, reports lost as often. After the
+ * stream: the receiver's state equals the sender's exactly (no stuck note),
+ * the SysEx arrived whole, once, and for every loss that lost no transport
+ * command (Start, Stop, Continue, Song Position) the repair played exactly
+ * the lost clocks and no transport command; where transport commands were
+ * lost, it played no more of them than were lost. The sender uses
+ * rmp_ej_send_encode_at (Y from elapsed time, a packet every 2 ms), the
+ * receiver honours Y (the default). */
+#define SHOW_BIG 2048
+typedef struct { uint8_t b[16]; uint8_t n; uint8_t big; } show_msg;
+static show_msg show[24000];
+static int nshow;
+static uint8_t show_sysex[SHOW_BIG];
+
+static void sp(rmp_midi_state *g, int n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  show_msg *m = &show[nshow++];
+  memset(m, 0, sizeof *m);
+  for (int i = 0; i < n; i++) m->b[i] = (uint8_t)va_arg(ap, int);
+  m->n = (uint8_t)n;
+  va_end(ap);
+  rmp_ms_apply(g, m->b, m->n);
+}
+
+static void gen_show(uint64_t seed) {
+  static rmp_midi_state g;
+  rmp_ms_init(&g);
+  rs = seed;
+  nshow = 0;
+  for (int i = 0; i < SHOW_BIG; i++) show_sysex[i] = (uint8_t)((i * 31 + 7) & 127);
+  int running = 0, mtc_t = 0, frame = 0, gm_done = 0, big_done = 0, ff_done = 0, cc6_done = 0;
+  int nrpn_set[16] = { 0 };
+  sp(&g, 1, 0xFA);
+  running = 1;
+  while (nshow < 20000) {
+    uint32_t r = rn(1000);
+    uint8_t ch = (uint8_t)rn(16);
+    rmp_ms_channel *c = &g.ch[ch];
+    if (nshow > 8000 && !gm_done) { /* GM System On: every channel back to power-up */
+      sp(&g, 6, 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7);
+      gm_done = 1;
+      memset(nrpn_set, 0, sizeof nrpn_set);
+      continue;
+    }
+    if (nshow > 12000 && !big_done) { show[nshow].big = 1; show[nshow].n = 0; nshow++; big_done = 1; continue; }
+    if (nshow > 10000 && !cc6_done) {
+      sp(&g, 3, 0xB5, 101, 127); sp(&g, 3, 0xB5, 100, 127); sp(&g, 3, 0xB5, 6, 42); /* a lone CC 6 */
+      cc6_done = 1;
+      continue;
+    }
+    if (r < 200) {
+      if (running) sp(&g, 1, 0xF8);
+    } else if (r < 230) {
+      /* MTC, forward; a Full Frame locate once */
+      if (nshow > 4000 && !ff_done) {
+        frame = 3600;
+        sp(&g, 10, 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x21, 0x00, 0x01, 0x00, 0xF7); /* 01:00:01:00, 25 fps */
+        mtc_t = 0;
+        ff_done = 1;
+      } else {
+        int fr = frame % 25, sc = (frame / 25) % 60, mn = (frame / 1500) % 60, hr = (frame / 90000) % 24;
+        int v[8] = { fr & 15, fr >> 4, sc & 15, sc >> 4, mn & 15, mn >> 4, hr & 15, (hr >> 4) | 2 };
+        sp(&g, 2, 0xF1, (mtc_t << 4) | v[mtc_t]);
+        if (++mtc_t == 8) { mtc_t = 0; frame += 2; }
+      }
+    } else if (r < 240) {
+      /* transport: Stop; Song Position while stopped; Continue or Start */
+      if (running) { sp(&g, 1, 0xFC); running = 0; }
+      else if (rn(3) == 0) { uint16_t p = (uint16_t)rn(1000); sp(&g, 3, 0xF2, p & 127, p >> 7); }
+      else { sp(&g, 1, rn(4) ? 0xFB : 0xFA); running = 1; }
+    } else if (r < 500) {
+      uint8_t n = (uint8_t)(36 + rn(48));
+      if (c->note_vel[n]) sp(&g, 3, 0x80 | ch, n, (int)rn(128));
+      else sp(&g, 3, 0x90 | ch, n, 1 + (int)rn(127));
+    } else if (r < 530) {
+      sp(&g, 3, 0xB0 | ch, 64, c->cc[64] >= 64 ? 0 : 127);
+    } else if (r < 580) {
+      static const uint8_t ctls[] = { 1, 7, 10, 11, 71, 74, 91 };
+      sp(&g, 3, 0xB0 | ch, ctls[rn(7)], (int)rn(128));
+    } else if (r < 600) {
+      sp(&g, 3, 0xB0 | ch, 0, (int)rn(3)); sp(&g, 3, 0xB0 | ch, 32, (int)rn(3)); sp(&g, 2, 0xC0 | ch, (int)rn(128));
+    } else if (r < 640) {
+      uint16_t b = (uint16_t)rn(16384);
+      sp(&g, 3, 0xE0 | ch, b & 127, b >> 7);
+    } else {
+      /* NRPN: every channel's 40 parameters set in turn, then edited */
+      int p = nrpn_set[ch] < 40 ? nrpn_set[ch]++ : (int)rn(40);
+      sp(&g, 3, 0xB0 | ch, 99, 2);
+      sp(&g, 3, 0xB0 | ch, 98, p);
+      uint32_t k = rn(4);
+      if (k == 0 || nrpn_set[ch] <= 40) sp(&g, 3, 0xB0 | ch, 6, (int)rn(128));
+      if (k == 1) sp(&g, 3, 0xB0 | ch, 38, (int)rn(128));
+      if (k == 2) { int m = 1 + (int)rn(3); for (int i = 0; i < m; i++) sp(&g, 3, 0xB0 | ch, 96, 0); }
+      if (k == 3) sp(&g, 3, 0xB0 | ch, 97, 0);
+    }
+  }
+  if (!running) sp(&g, 1, 0xFB);
+}
+
+/* The receiver's reassembly of the SysEx in parts. */
+static struct { uint8_t buf[SHOW_BIG + 16]; size_t len; int delivered, good; } srx;
+static void srx_add(const uint8_t *d, size_t n, int first, int end) {
+  if (first) srx.len = 0;
+  if (srx.len + n <= sizeof srx.buf) memcpy(srx.buf + srx.len, d, n);
+  srx.len += n;
+  if (end) {
+    srx.delivered++;
+    srx.good += srx.len == SHOW_BIG && memcmp(srx.buf, show_sysex, SHOW_BIG) == 0;
+  }
+}
+static void on_show_part(void *ud, const uint8_t *d, size_t n, int first, int end) {
+  (void)ud;
+  srx_add(d, n, first, end);
+}
+
+/* What one repair played. */
+static unsigned rep_clocks, rep_transport;
+static void on_show_emit(void *ud, const uint8_t *m, size_t n) {
+  (void)ud;
+  (void)n;
+  if (m[0] == 0xF8) rep_clocks++;
+  if (m[0] == 0xFA || m[0] == 0xFB || m[0] == 0xFC || m[0] == 0xF2) rep_transport++;
+}
+
+static int is_transport(uint8_t st) { return st == 0xFA || st == 0xFB || st == 0xFC || st == 0xF2; }
+
+typedef struct { const char *name; int loss_pct, burst; } show_cfg;
+
+static void run_show(const show_cfg *cfg, uint64_t seed) {
+  rmp_ej_send_config sc = { 0, 0, 0 };
+  rmp_ej_send_init(&snd, &sc);
+  rmp_ej_recv_init(&rcv);
+  rmp_ej_recv_set_part_fn(&rcv, on_show_part, NULL);
+  memset(&srx, 0, sizeof srx);
+  rs = seed;
+  static uint8_t jbuf[1500];
+  uint16_t seq = (uint16_t)(0xFF80 + rn(64));
+  int i = 0, burst_left = 0, errors = 0, over = 0;
+  size_t big_sent = 0;
+  unsigned lost_clocks = 0, lost_transport = 0, packets = 0, lost = 0, events = 0, clean = 0, bad_clock = 0,
+           bad_transport = 0, clocks_sent = 0, clocks_got = 0;
+  uint32_t now = 1000;
+  for (int guard = 0; guard < 3000; seq++, now += 2) {
+    int end_of_stream = i >= nshow;
+    int k = end_of_stream ? 0 : (int)(1 + rn(4));
+    if (i + k > nshow) k = nshow - i;
+    for (int m = 0; m < k; m++) if (show[i + m].big) { k = m ? m : 1; break; } /* the big SysEx alone */
+    int jl = rmp_ej_send_encode_at(&snd, seq, now, jbuf, sizeof jbuf);
+    if (jl < 3) errors++;
+    /* the packet's content */
+    size_t part = 0;
+    int part_first = 0, part_end = 0, advance = k;
+    if (k == 1 && show[i].big) {
+      size_t room = rmp_ej_send_part_room(&snd);
+      part = SHOW_BIG - big_sent;
+      if (part > 400) part = 400;
+      if (part > room) part = room;
+      part_first = big_sent == 0;
+      part_end = big_sent + part == SHOW_BIG;
+      if (part) rmp_ej_send_record_part(&snd, seq, show_sysex + big_sent, part, part_first, part_end);
+      advance = part_end ? 1 : 0;
+      k = 0;
+    }
+    for (int m = 0; m < k; m++) {
+      rmp_ej_send_record(&snd, seq, show[i + m].b, show[i + m].n);
+      if (show[i + m].b[0] == 0xF8) clocks_sent++;
+    }
+    packets++;
+    const run_cfg loss_cfg = { cfg->name, cfg->loss_pct, cfg->burst, 1, 1, 0 };
+    int is_lost = packets > 1 && !end_of_stream && lost_now(&loss_cfg, &burst_left);
+    if (is_lost) {
+      lost++;
+      for (int m = 0; m < k; m++) {
+        if (show[i + m].b[0] == 0xF8) lost_clocks++;
+        if (is_transport(show[i + m].b[0])) lost_transport++;
+      }
+    } else {
+      rep_clocks = rep_transport = 0;
+      int f = rmp_ej_recv_packet(&rcv, seq, jbuf, (size_t)jl, on_show_emit, NULL);
+      if (f < 0) errors++;
+      if (f & RMP_EJ_R_LOSS) {
+        events++;
+        if (!lost_transport) {
+          clean++;
+          if (rep_clocks != lost_clocks) bad_clock++;
+          if (rep_transport) bad_transport++;
+        } else if (rep_transport > lost_transport) {
+          bad_transport++;
+        }
+      }
+      clocks_got += rep_clocks;
+      lost_clocks = lost_transport = 0;
+      if (part && rmp_ej_recv_part(&rcv, show_sysex + big_sent, part, part_first, part_end))
+        srx_add(show_sysex + big_sent, part, part_first, part_end);
+      for (int m = 0; m < k; m++) {
+        rmp_ej_recv_apply(&rcv, show[i + m].b, show[i + m].n);
+        if (show[i + m].b[0] == 0xF8) clocks_got++;
+      }
+    }
+    /* a report per packet, lost as often as the packets (no bursts) */
+    const run_cfg report_cfg = { cfg->name, cfg->loss_pct, 0, 1, 1, 0 };
+    int no_burst = 0;
+    if (!lost_now(&report_cfg, &no_burst) && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
+    big_sent += part;
+    if (part_end || (k == 0 && advance)) big_sent = part_end ? SHOW_BIG : big_sent;
+    i += advance;
+    if (end_of_stream) {
+      guard++;
+      /* until the receiver has confirmed everything */
+      if (!is_lost && (uint16_t)(rmp_ej_send_checkpoint(&snd) - seq) == 1) break;
+    }
+  }
+  over = (int)rcv.over_budget;
+  rmp_ms_diff d;
+  unsigned diff = rmp_ms_compare(&snd.st, &rcv.st, &d);
+  printf("  %-22s packets %5u lost %4u  loss events %4u (%u without transport lost)  repairs %6u  diff %u "
+         "(stuck %u missing %u ctl %u param %u sys %u)  sysex %d/%d  clocks sent %u got %u\n",
+         cfg->name, packets, lost, events, clean, rcv.repairs, diff, d.stuck_notes, d.missing_notes, d.wrong_ctl,
+         d.wrong_param, d.wrong_system, srx.good, srx.delivered, clocks_sent, clocks_got);
+  CHECK_INT(errors, 0);
+  CHECK(lost > 0);
+  CHECK_INT(diff, 0);
+  CHECK_INT(d.stuck_notes, 0);
+  CHECK_INT(rcv.uncovered, 0);
+  CHECK_INT(over, 0);
+  CHECK_INT(rcv.x_lost, 0);
+  CHECK_INT(srx.delivered, 1);
+  CHECK_INT(srx.good, 1);
+  CHECK_INT(bad_clock, 0);
+  CHECK_INT(bad_transport, 0);
+  CHECK_INT(clocks_got, clocks_sent); /* clocks delivered + repaired: the sender's count */
+  CHECK(clean > 0);
+  CHECK_INT(snd.st.ch[5].cc[6], 42); /* the lone CC 6 is in the state compared */
+}
+
 int main(void) {
   static const run_cfg cfgs[] = {
     { "1% loss, feedback", 1, 0, 1, 1, 0 },
@@ -362,6 +605,16 @@ int main(void) {
     CHECK_INT(r.over_budget, 0);
     CHECK(r.size_max <= 40);
     CHECK(r.uncovered > 0);
+  }
+  {
+    static const show_cfg shows[] = { { "10% loss", 10, 0 }, { "30% loss", 30, 0 }, { "bursts of 20", 0, 1 } };
+    static const uint64_t show_seeds[] = { 0x5EED0001ull, 0x5EED0002ull };
+    for (unsigned k = 0; k < sizeof show_seeds / sizeof show_seeds[0]; k++) {
+      gen_show(show_seeds[k]);
+      printf("must-show stream %u: %d messages (40 NRPNs x 16 channels, clock + transport, lone CC 6, GM On, "
+             "2 KB SysEx, MTC + Full Frame)\n", k, nshow);
+      for (unsigned c = 0; c < sizeof shows / sizeof shows[0]; c++) run_show(&shows[c], show_seeds[k] * 31 + c);
+    }
   }
   run_long(1);
   run_long(0);

@@ -64,9 +64,24 @@ if [ -n "$bad" ]; then
   echo "FAIL: malformed or expert errors in frames: $bad"
   status=1
 fi
+# every journal of a long random stream: dissected, nothing malformed
+"$helper" stream >"$dir/stream.txt" || { echo "FAIL: $helper stream" >&2; status=1; }
+text2pcap -q -u 5004,5004 "$dir/stream.txt" "$dir/s.pcap" >"$dir/text2pcap.log" 2>&1 ||
+  { echo "FAIL: text2pcap (stream)" >&2; cat "$dir/text2pcap.log" >&2; exit 1; }
+tss() {
+  tshark -r "$dir/s.pcap" -d udp.port==5004,rtp -d rtp.pt==96,rtpmidi "$@" 2>"$dir/tshark.err"
+}
+nstream=$(grep -c '^000000' "$dir/stream.txt")
+nsmidi=$(tss -Y rtpmidi -T fields -e frame.number | grep -c .)
+sbad=$(tss -Y '_ws.malformed || _ws.expert.severity >= error' -T fields -e frame.number | wc -l)
+if [ "$nsmidi" -ne "$nstream" ] || [ "$sbad" -ne 0 ]; then
+  echo "FAIL: stream: $nstream journals, $nsmidi dissected as rtpmidi, $sbad malformed"
+  status=1
+fi
+
 nfields=$(grep -c . "$dir/expect.txt")
 nvalues=$(awk -F'\t' '$3 != ""' "$dir/expect.txt" | grep -c .)
 if [ "$status" -eq 0 ]; then
-  echo "ok: $npkts journals, $nvalues of $nfields packet/field pairs carry values, all equal to tshark's dissection, none malformed"
+  echo "ok: $npkts journals, $nvalues of $nfields packet/field pairs carry values, all equal to tshark's dissection, none malformed; $nstream journals of a random stream, none malformed"
 fi
 exit "$status"

@@ -12,15 +12,22 @@
  *   packets; bit 5: open-loop bounds (64 packets, 400 octets), which may
  *   trim the history, so convergence is then checked only when the
  *   receiver reported no uncovered loss; bit 6: use the S-bit shortcut
- *   (off: every loss is repaired as a multiple loss).
+ *   (off: every loss is repaired as a multiple loss); bit 7: the sender's
+ *   clock (rmp_ej_send_encode_at, packets 1-50 ms apart: Y from elapsed
+ *   time) and SysEx sent in two parts in two packets (Chapter X partial
+ *   forms, rmp_ej_send_record_part / rmp_ej_recv_part): every SysEx the
+ *   receiver reassembles is the one sent, and without a Reset State command
+ *   in the stream and no uncovered loss, every one arrives, once.
  *
  * Checked: every journal re-encodes to its own octets, the cheap size walk
  * agrees, the receiver accepts every journal and emits only valid MIDI,
  * and the state converges: receiver == sender (rmp_ms_compare) after the
- * final packet, when no loss was uncovered. The convergence check is on by
+ * final packet, when no loss was uncovered and no repair went over the
+ * receiver's budget. The convergence check is on by
  * default, so CI gates on it; RTPMIDI_FUZZ_CONVERGE=0 turns it off (to
  * look for crashes only while a divergence is being fixed). SysEx of up to
  * 16 octets is part of the stream (Chapter X). */
+#include <stddef.h>
 #include <string.h>
 
 #include "fuzz_common.h"
@@ -38,10 +45,51 @@ static msg_t msgs[MAX_MSGS];
 static rmp_ej_sender snd;
 static rmp_ej_receiver rcv;
 
+/* The receiver's reassembly of SysEx in parts, checked against what was
+ * sent: the data octets of every SysEx sent in parts, in order. */
+typedef struct {
+  uint8_t buf[16];
+  size_t len;
+  unsigned next, got, sent; /* next: where to look in sent_list; got: reassembled */
+  const msg_t *sent_list[MAX_MSGS];
+} px_state;
+static px_state px;
+static void px_add(const uint8_t *d, size_t n, int first, int end) {
+  if (first) px.len = 0;
+  FUZZ_ASSERT(px.len + n <= sizeof px.buf);
+  memcpy(px.buf + px.len, d, n);
+  px.len += n;
+  if (end) {
+    /* it is one of those sent, at or after the next expected one */
+    int found = 0;
+    while (px.next < px.sent && !found) {
+      const msg_t *m = px.sent_list[px.next++];
+      found = m->n - 2u == px.len && memcmp(m->b + 1, px.buf, px.len) == 0;
+    }
+    FUZZ_ASSERT(found);
+    px.got++;
+  }
+}
+static void on_part(void *ud, const uint8_t *d, size_t n, int first, int end) {
+  (void)ud;
+  px_add(d, n, first, end);
+}
+
+/* Repairs: valid MIDI; a SysEx sent in parts may also be replayed whole
+ * (a finished log that holds it all, for a receiver that has none of it). */
 static void on_emit(void *ud, const uint8_t *m, size_t n) {
   (void)ud;
   FUZZ_ASSERT(n >= 1 && rmp_midi_msg_validate(m, n) == RMP_OK);
+  if (m[0] != 0xF0) return;
+  for (unsigned k = px.next; k < px.sent; k++)
+    if (px.sent_list[k]->n == n && memcmp(px.sent_list[k]->b, m, n) == 0) {
+      px.next = k + 1;
+      px.got++;
+      return;
+    }
 }
+
+static void on_emit(void *ud, const uint8_t *m, size_t n);
 
 typedef struct {
   const uint8_t *buf;
@@ -115,7 +163,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (cfg & 0x20) { sc.max_history = 64; sc.max_size = 400; }
   rmp_ej_send_init(&snd, &sc);
   rmp_ej_recv_init(&rcv);
-  rcv.use_s_bits = (cfg & 0x40) != 0;
+  rcv.cfg.trust_s_bits = (cfg & 0x40) != 0;
+  int timed = (cfg & 0x80) != 0;
+  rmp_ej_recv_set_part_fn(&rcv, on_part, NULL);
+  memset(&px, 0, offsetof(px_state, sent_list));
+  uint32_t now = 0;
+  int rs_seen = 0;
+  size_t part2 = 0; /* a SysEx whose second part goes in the next packet: its index + 1 */
   static const unsigned loss_pct[4] = { 0, 10, 30, 60 };
   unsigned loss = loss_pct[(cfg >> 2) & 3];
   unsigned per_pkt = (cfg & 1) ? 16 : 4;
@@ -125,19 +179,62 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned packets = 0;
   int guard = 0;
   for (;;) {
-    int last = i >= nmsg;
+    int last = i >= nmsg && !part2;
     size_t k = last ? 0 : 1 + fuzz_rand(&rs) % per_pkt;
     if (i + k > nmsg) k = nmsg - i;
-    int jl = rmp_ej_send_encode(&snd, seq, jbuf, cap);
+    /* a SysEx in parts: its first half alone in this packet, the rest
+     * alone in the next (Reset State and Full Frame SysEx stay whole, the
+     * models take them whole) */
+    const msg_t *pm = NULL;
+    size_t poff = 0, plen = 0;
+    int pfirst = 0, pend = 0;
+    if (part2) {
+      pm = &msgs[part2 - 1];
+      poff = (pm->n - 2u) / 2;
+      plen = pm->n - 2u - poff;
+      pend = 1;
+      part2 = 0;
+      k = 0;
+    } else if (timed) {
+      for (size_t m = 0; m < k; m++) {
+        const msg_t *c = &msgs[i + m];
+        if (c->b[0] != 0xF0 || c->n < 4 || rmp_ms_is_reset_state(c->b, c->n) || rmp_ms_is_full_frame(c->b, c->n))
+          continue;
+        if (rmp_ej_send_part_room(&snd) < c->n - 2u) continue; /* stalled: this one goes whole */
+        /* its octets identify it in the checks: only a SysEx sent once */
+        int twice = 0;
+        for (size_t o = 0; o < nmsg && !twice; o++)
+          twice = o != i + m && msgs[o].n == c->n && memcmp(msgs[o].b, c->b, c->n) == 0;
+        if (twice) continue;
+        if (m) { k = m; break; } /* up to it, it goes next */
+        pm = c;
+        plen = (c->n - 2u) / 2;
+        pfirst = 1;
+        pend = plen == c->n - 2u;
+        if (!pend) part2 = i + 1;
+        k = 0;
+        i++;
+        px.sent_list[px.sent++] = c;
+        break;
+      }
+    }
+    now += 1 + fuzz_rand(&rs) % 50;
+    int jl = timed ? rmp_ej_send_encode_at(&snd, seq, now, jbuf, cap) : rmp_ej_send_encode(&snd, seq, jbuf, cap);
     FUZZ_ASSERT(jl >= 0 && (size_t)jl <= cap);
     if (sc.max_size) FUZZ_ASSERT(jl <= sc.max_size);
     if (jl > 0) check_journal(jbuf, (size_t)jl);
-    for (size_t m = 0; m < k; m++) rmp_ej_send_record(&snd, seq, msgs[i + m].b, msgs[i + m].n);
+    for (size_t m = 0; m < k; m++) {
+      rmp_ej_send_record(&snd, seq, msgs[i + m].b, msgs[i + m].n);
+      rs_seen |= rmp_ms_is_reset_state(msgs[i + m].b, msgs[i + m].n);
+    }
+    if (pm) rmp_ej_send_record_part(&snd, seq, pm->b + 1 + poff, plen, pfirst, pend);
     /* The first packet and the final guard packet always arrive. */
     int lost = packets > 0 && !last && fuzz_rand(&rs) % 100 < loss;
     if (!lost) {
       int f = rmp_ej_recv_packet(&rcv, seq, jl > 0 ? jbuf : NULL, (size_t)jl, on_emit, NULL);
       FUZZ_ASSERT(f >= 0 && !(f & RMP_EJ_R_LATE));
+      if (pm && rmp_ej_recv_part(&rcv, pm->b + 1 + poff, plen, pfirst, pend))
+        px_add(pm->b + 1 + poff, plen, pfirst, pend);
       for (size_t m = 0; m < k; m++) rmp_ej_recv_apply(&rcv, msgs[i + m].b, msgs[i + m].n);
     }
     if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
@@ -152,7 +249,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *e = getenv("RTPMIDI_FUZZ_CONVERGE");
     converge = !(e && *e == '0');
   }
-  if (converge && rcv.uncovered == 0) {
+  /* A repair over the receiver's budget (journal.h) is counted, not
+   * played: only then may the states differ. */
+  if (converge && rcv.uncovered == 0 && rcv.over_budget == 0) {
     rmp_ms_diff d;
     unsigned diff = rmp_ms_compare(&snd.st, &rcv.st, &d);
     if (diff) {
@@ -162,6 +261,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               d.wrong_poly, d.wrong_param, d.wrong_system, d.wrong_refcount);
     }
     FUZZ_ASSERT(diff == 0);
+    /* SysEx in parts: each arrived, once, unless a Reset State command
+     * made one inactive before the receiver had it (A.1) */
+    if (!rs_seen) FUZZ_ASSERT(px.got == px.sent);
     /* The SysEx counts are not compared: SysEx lost before a Reset State
      * command are inactive and not journalled (RFC 6295 A.1), so the
      * receiver's count lags until the next Chapter X resynchronises it. */
