@@ -181,8 +181,10 @@ local function rtp_kit(name, class, opts, incoming, payload_arg, send)
   return kit
 end
 
--- RTPSession: payloads as they are; MidiSession: a note-on per word.
-local NOTES = { drive = "\x90\x3c\x40", probe = "\x90\x3d\x41", ["sent-from-callback"] = "\x90\x3e\x42",
+-- RTPSession: payloads as they are; MidiSession: a MIDI message per word.
+-- "drive" is a note-off: a loss after it (the held packet's row) leaves no
+-- note sounding for the receiver to release (recovered) before "held".
+local NOTES = { drive = "\x80\x3c\x40", probe = "\x90\x3d\x41", ["sent-from-callback"] = "\x90\x3e\x42",
                 held = "\x90\x40\x44" }
 
 local RTP = rtp_kit("RTPSession", rtpmidi.RTPSession, { payload = 96 }, "incoming_rtp", 3,

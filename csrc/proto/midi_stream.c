@@ -118,8 +118,10 @@ int rmp_stream_tx_guard(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
   size_t jcap = journal_cap(c);
   if (jcap > cap - 1) jcap = cap - 1;
   int n = rmp_ej_send_encode(&tx->j->s, seq, out + 1, jcap);
-  if (n <= 0) {
-    /* an empty journal (its checkpoint is past every change): nothing to protect */
+  /* An empty journal (its checkpoint is past every change): nothing to
+   * protect. With recovery on it is still the 3-octet header, Y = A = 0
+   * (RFC 6295 section 5), which a packet of commands carries. */
+  if (n <= 3) {
     tx->unconfirmed = false;
     return 0;
   }
