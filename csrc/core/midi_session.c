@@ -35,6 +35,15 @@ struct rtpmidi_midi_session {
 static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
                    bool recovery, bool marker);
 static void destroy(rtpmidi_midi_session *m);
+
+/* The peer's numbering starts again: so does the journal receiver's; or a
+ * forged jump was undone: it goes on from the real stream's last packet. */
+static void on_resync(void *ud, int32_t resume_after) {
+  rtpmidi_midi_session *m = ud;
+  if (resume_after < 0) rmp_stream_rx_restart(&m->rx);
+  else rmp_stream_rx_resume(&m->rx, (uint16_t)resume_after);
+}
+
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rtpmidi_midi_session *m = ud;
   if (m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
@@ -93,7 +102,7 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   if (ev) m->ev = *ev;
   m->ud = ud;
   rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
-                                .on_receiver_report = on_report};
+                                .on_receiver_report = on_report, .on_resync = on_resync};
   int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
     free(m);

@@ -70,6 +70,14 @@ typedef struct rtpmidi_session_events {
    * extended numbers count from the 16-bit sequence numbers we sent (see
    * rtpmidi_session_next_seq). */
   void (*on_receiver_report)(void *ud, const rtpmidi_receiver_report *rr);
+  /* The peer's sequence numbering starts again (optional), before the first
+   * payload of the new run. resume_after < 0: it restarted it (a resync,
+   * RFC 3550 A.1) or came back with a new SSRC: what follows sequence
+   * numbers (a journal receiver) starts afresh. 0..65535: a jump ahead
+   * taken on trust was undone (a forged packet: the real stream went on
+   * where it was): the stream goes on after that sequence number, what lay
+   * between was lost. */
+  void (*on_resync)(void *ud, int32_t resume_after);
 } rtpmidi_session_events;
 
 typedef struct rtpmidi_session_stats {

@@ -153,6 +153,17 @@ void rmp_stream_rx_free(rmp_stream_rx *rx) {
   rmp_stream_rx_init(rx);
 }
 
+void rmp_stream_rx_restart(rmp_stream_rx *rx) {
+  if (rx->jr) rx->jr->have_seq = 0;
+  memset(&rx->clock, 0, sizeof rx->clock);
+}
+
+void rmp_stream_rx_resume(rmp_stream_rx *rx, uint16_t last_seq) {
+  if (!rx->jr) return;
+  rx->jr->have_seq = 1;
+  rx->jr->last = last_seq;
+}
+
 /* The SysEx buffer is made for the first packet that starts a SysEx, as
  * seen by the buffer-less decoder `probe` that looked at the packet first.
  * Without memory the SysEx is dropped as too long, as any that does not fit. */

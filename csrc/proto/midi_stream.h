@@ -183,6 +183,20 @@ typedef struct rmp_stream_rx {
 void rmp_stream_rx_init(rmp_stream_rx *rx);
 void rmp_stream_rx_free(rmp_stream_rx *rx);
 
+/* The sender's sequence numbering starts again (the RTP layer in front
+ * resynced, or the peer came back with a new SSRC): the next packet is read
+ * as the first (no repair: nothing is known about what lay between), and
+ * its RTP times anchor the time mapping afresh (a restarted sender picks a
+ * new timestamp origin). What the receiver knows sounds is kept: the notes
+ * of the old run can still be released (rmp_stream_rx_release). */
+void rmp_stream_rx_restart(rmp_stream_rx *rx);
+
+/* A jump ahead the RTP layer had taken on trust was undone (rtp_seq.h: a
+ * forged packet; the real stream went on): the next packet follows
+ * last_seq, the real stream's last packet before the jump, so that what was
+ * lost meanwhile is repaired from its journal. */
+void rmp_stream_rx_resume(rmp_stream_rx *rx, uint16_t last_seq);
+
 /* Return values of rmp_stream_rx_packet. */
 #define RMP_STREAM_RX_OK 0
 #define RMP_STREAM_RX_MALFORMED (-1)  /* dropped whole, nothing delivered */

@@ -219,12 +219,17 @@ void rmp_src_init(rmp_src *m, const rmp_src_config *cfg) {
   m->ssrc = cfg->ssrc;
   m->st.rtt_ms = -1;
   rmp_seq_init(&m->seq, m->cfg.probation);
+  rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
 }
 
 static void reset_peer(rmp_src *m) {
+  m->st.held_duplicates += m->seq.held_duplicates;
+  m->st.held_reordered += m->seq.reordered;
+  m->st.held_dropped += m->seq.held_dropped;
   m->have_peer = false;
   m->st.have_peer_ssrc = false;
   rmp_seq_init(&m->seq, m->cfg.probation);
+  rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
   m->last_sr_mid = 0;
 }
 
@@ -370,7 +375,15 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   m->st.packets_received++;
   m->st.bytes_received += h->payload_len;
   int r = rmp_seq_receive(&m->seq, h->sequence, h->timestamp, now, m->cfg.clock_rate, &pkt->ext_seq);
-  if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return RMP_SRC_SEQ_WAIT;
+  pkt->release = m->seq.release;
+  pkt->n_release = 0;
+  pkt->held_slot = m->seq.held_slot;
+  pkt->undo = m->seq.undo;
+  pkt->undo_last = m->seq.undo_last;
+  if (r == RMP_SEQ_PROBATION) return RMP_SRC_SEQ_WAIT;
+  if (r == RMP_SEQ_HELD || r == RMP_SEQ_BAD) return RMP_SRC_HELD;
+  if (r == RMP_SEQ_HELD_DUP) return RMP_SRC_HELD_DUP;
+  pkt->n_release = m->seq.n_release;
   return r == RMP_SEQ_RESYNC ? RMP_SRC_RESYNC : RMP_SRC_ACCEPT;
 }
 
@@ -525,6 +538,21 @@ void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *des
   if (!m->open) return;
   rmp_src_drop(m, "network", detail);
 }
+
+bool rmp_src_hold_deadline(const rmp_src *m, uint64_t *at) {
+  return m->open && m->have_peer && rmp_seq_hold_deadline(&m->seq, at);
+}
+
+bool rmp_src_hold_expire(rmp_src *m, uint64_t now, const rmp_seq_release **rel, unsigned *n) {
+  if (!m->open || !m->have_peer || !rmp_seq_hold_expire(&m->seq, now)) return false;
+  *rel = m->seq.release;
+  *n = m->seq.n_release;
+  return true;
+}
+
+uint64_t rmp_src_held_duplicates(const rmp_src *m) { return m->st.held_duplicates + m->seq.held_duplicates; }
+uint64_t rmp_src_reordered(const rmp_src *m) { return m->st.held_reordered + m->seq.reordered; }
+uint64_t rmp_src_held_dropped(const rmp_src *m) { return m->st.held_dropped + m->seq.held_dropped; }
 
 void rmp_src_tick(rmp_src *m, uint64_t now) {
   if (!m->open) return;

@@ -21,7 +21,9 @@
  *    the old SSRC, a new random one;
  *  - sequence numbers (A.1, with a probation of cfg.probation packets; the
  *    session's is one: the configured peer's first packet is accepted at
- *    once) and jitter (A.8);
+ *    once) and jitter (A.8); a packet that jumps ahead is held until its
+ *    successor confirms it, the run reaches it, or cfg.hold_us pass
+ *    (rtp_seq.h: one forged packet must not mute the real stream);
  *  - timeout: nothing heard from the peer for `timeout_us` forgets it and
  *    reports the drop "timeout"; every drop ("timeout", "bye", "network")
  *    is reported once, until the peer is heard again;
@@ -103,6 +105,9 @@ typedef struct rmp_src_config {
                                (RTCP then goes where the peer's comes from) */
   bool accept_any_source;   /* lock to the first host heard (NAT) */
   uint64_t timeout_us;      /* silence before the drop "timeout" (> 0) */
+  uint64_t hold_us;         /* how long a packet that jumps ahead waits to be confirmed
+                               (rtp_seq.h held jumps; the reorder buffer's wait is the
+                               natural value; 0: taken at the next rmp_src_hold_expire) */
   double rtcp_interval_s;   /* minimum RTCP interval (6.2; > 0) */
   const char *cname, *tool; /* SDES items (<= 255 octets), kept by pointer; tool may be NULL */
   /* 64 random bits (a new SSRC, the interval's randomisation). */
@@ -125,6 +130,9 @@ typedef struct rmp_src_stats {
   uint64_t ssrc_collisions; /* we took a new SSRC */
   uint64_t rtcp_sent, rtcp_received;
   uint64_t events_lost;    /* the outbox was full (never in normal use) */
+  /* held packets (rtp_seq.h) of SSRCs forgotten; add the current one's
+   * (rmp_src_held_duplicates, ...) */
+  uint64_t held_duplicates, held_reordered, held_dropped;
   bool have_peer_ssrc;
   uint32_t peer_ssrc;      /* kept after the peer is forgotten */
   double rtt_ms;           /* < 0 until known */
@@ -176,14 +184,31 @@ enum {
   RMP_SRC_LOOP = -4,
   RMP_SRC_COLLISION = -5,   /* our SSRC from the peer: we changed ours */
   RMP_SRC_SEQ_WAIT = -6,    /* A.1 keeps it out (probation, a very large jump) */
-  RMP_SRC_CLOSED = -7       /* not open */
+  RMP_SRC_CLOSED = -7,      /* not open */
+  RMP_SRC_HELD = -8,        /* ahead of the next: held (rtp_seq.h). Keep a copy in slot
+                               pkt.held_slot (it replaces what was kept there): a later
+                               packet releases it (pkt.release), or
+                               rmp_src_hold_expire, or it never counts */
+  RMP_SRC_HELD_DUP = -9     /* a copy of a packet held: a duplicate */
 };
 
 /* An accepted RTP packet. */
 typedef struct rmp_src_pkt {
   rmp_rtp_header h;         /* the payload is bytes + h.payload_offset */
-  uint32_t ext_seq;         /* its extended sequence number (A.1) */
+  uint32_t ext_seq;         /* its extended sequence number (A.1); for HELD, the
+                               place it would take */
+  unsigned held_slot;       /* HELD: where to keep its copy (< RMP_SRC_HOLD_SLOTS) */
+  /* ACCEPT/RESYNC: copies kept that count now, ascending, each before or
+   * after this packet (valid until the next call into the machine) */
+  const rmp_seq_release *release;
+  unsigned n_release;
+  bool undo;                /* RESYNC: a jump taken on trust was undone; the run goes
+                               on after undo_last (rtp_seq.h) */
+  uint16_t undo_last;
 } rmp_src_pkt;
+
+/* Slots for copies of held packets (rtp_seq.h). */
+#define RMP_SRC_HOLD_SLOTS (RMP_SEQ_HOLDS + 1)
 
 #define RMP_SRC_OUT_MAX 8
 #define RMP_SRC_ARENA 1024 /* a compound RTCP packet of ours (<= 600) and a drop detail (<= 256) */
@@ -243,6 +268,20 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
 /* The system reported an error (ICMP unreachable) for a datagram sent from
  * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail. */
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail);
+/* The held packet's wait (cfg.hold_us): when it runs out; false when no
+ * packet is held. Apart from rmp_src_next_deadline, which may run late: a
+ * reorder buffer's deadline is exact. */
+bool rmp_src_hold_deadline(const rmp_src *m, uint64_t *at);
+/* At now: when a held packet's wait ran out, it counts (on trust, see
+ * rtp_seq.h) or is dropped. True when copies count now: *rel (n of them,
+ * ascending) says which; call until false. */
+bool rmp_src_hold_expire(rmp_src *m, uint64_t now, const rmp_seq_release **rel, unsigned *n);
+/* Packets held that came twice (not delivered: duplicates), and reordered
+ * ones put back in order before a reorder buffer saw them. */
+uint64_t rmp_src_held_duplicates(const rmp_src *m);
+uint64_t rmp_src_reordered(const rmp_src *m);
+/* Held packets that never counted (replaced, passed, the run went on). */
+uint64_t rmp_src_held_dropped(const rmp_src *m);
 /* Time passed: the timeout, the RTCP report. */
 void rmp_src_tick(rmp_src *m, uint64_t now);
 /* The earliest time tick has something to do; false when nothing is due

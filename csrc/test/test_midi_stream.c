@@ -393,11 +393,67 @@ static void test_payload_budget(void) {
   rmp_stream_tx_free(&a);
 }
 
+/* ---- the RTP layer resyncs (rtp_seq.h) ---- */
+
+/* A forged packet far ahead was taken on trust and delivered; the real
+ * stream's first packet after it was late; its second undoes the jump:
+ * resume from the real stream's last packet, and its journal repairs the
+ * one lost meanwhile. A restart reads the next packet as a first. */
+static void test_resume_and_restart(void) {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  rmp_cmd_encoder enc;
+  rmp_stream_counts n = {0};
+  rmp_stream_tx_init(&tx);
+  rmp_stream_rx_init(&rx);
+  rmp_cmd_encoder_init(&enc);
+  uint8_t p[1500];
+  int len = send1(&tx, &CFG, &enc, 100, ON60, 3, 0.0, p, sizeof p);
+  ngot = 0;
+  rmp_stream_rx_packet(&rx, &CFG, 100, 1000, p, (size_t)len, 5.0, on_msg, NULL, &n);
+  /* the forgery: 140, no journal */
+  static const uint8_t forged[] = {0x03, 0x9F, 0x3C, 0x40};
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 140, 1100, forged, sizeof forged, 10.0, on_msg, NULL, &n),
+            RMP_STREAM_RX_OK);
+  CHECK_INT(n.unrecovered, 1);
+  /* the real 101 (note on 62) came late and was dropped by the RTP layer;
+   * 102 undoes the jump */
+  send1(&tx, &CFG, &enc, 101, ON62, 3, 10.0, p, sizeof p);
+  len = send1(&tx, &CFG, &enc, 102, OFF60, 3, 20.0, p, sizeof p);
+  rmp_stream_rx_resume(&rx, 100);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 102, 1200, p, (size_t)len, 25.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK_INT(ngot, 2);
+  CHECK(got_is(0, ON62, 3, true));
+  CHECK(got_is(1, OFF60, 3, false));
+  CHECK_INT(n.repairs, 1);
+  /* Without the resume, 102 after 140 would have been taken as a restart:
+   * no repair. Now a real restart: numbering and timestamps start again. */
+  rmp_stream_rx_restart(&rx);
+  CHECK(!rx.clock.anchored);
+  len = send1(&tx, &CFG, &enc, 103, OFF62, 3, 30.0, p, sizeof p);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 7, 5, p, (size_t)len, 500.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK_INT(ngot, 1); /* its own command only: no repair */
+  CHECK(got_is(0, OFF62, 3, false));
+  CHECK(fabs(got[0].t - 500.0) < 1e-9); /* anchored afresh */
+  CHECK_INT(n.repairs, 1);
+  /* resume before the receiver exists: harmless */
+  rmp_stream_rx r2;
+  rmp_stream_rx_init(&r2);
+  rmp_stream_rx_resume(&r2, 5);
+  rmp_stream_rx_restart(&r2);
+  CHECK(r2.jr == NULL);
+  rmp_stream_tx_free(&tx);
+  rmp_stream_rx_free(&rx);
+}
+
 int main(void) {
   test_round_trip_repair();
   test_guard_schedule();
   test_time_mapping();
   test_receiver_edges();
   test_payload_budget();
+  test_resume_and_restart();
   return check_report();
 }

@@ -1,0 +1,207 @@
+-- RTP sessions on a hostile LAN (issue 16): an attacker on the same network
+-- sends UDP with any source address it likes and has sniffed the SSRCs.
+-- Each test carries out one attack with real sockets on 127.0.0.0/8 (the
+-- forger's sockets are bound to the peer's address, 127.0.0.1, or to
+-- another one, 127.0.0.2) while a real stream runs between two sessions,
+-- and asserts that the harm is gone and the real stream stays exact.
+local rtpmidi = require "rtpmidi"
+local core = require "rtpmidi.core"
+local H = require "helper"
+
+local control = rtpmidi.RTPControl()
+
+local function note(fmt, ...)
+  io.stderr:write("\n  [hostile-lan] ", fmt:format(...))
+end
+
+local function rtp(seq, ts, ssrc, payload, pt)
+  return string.pack(">BBI2I4I4", 0x80, pt or 97, seq & 0xffff, ts & 0xffffffff, ssrc) .. (payload or "")
+end
+
+-- A real message numbered i: pitch bend carries 14 bits (channels 1..15).
+local function message(i)
+  return string.char(0xE0 | (i // 16384 % 15), i % 128, i // 128 % 128)
+end
+-- What the forger puts in its packets: a note on channel 16, so that what
+-- of it gets through is told apart from the real stream.
+local FORGED_NOTE = "\x9f\x3c\x40"
+local FORGED_PAYLOAD = "\x03" .. FORGED_NOTE
+
+-- Checks the real messages as they come, in order.
+local function in_order()
+  local c = { n = 0, recovered = 0, forged = 0 }
+  function c.add(m, recovered)
+    if m:byte(1) & 0xF0 ~= 0xE0 or m:byte(1) == 0xEF then
+      c.forged = c.forged + 1
+      return
+    end
+    if recovered and c.allow_recovered then
+      -- a repair from the journal: the latest value, which skips none
+      c.recovered = c.recovered + 1
+      local want = message(c.n)
+      if m ~= want then
+        c.bad = c.bad or ("repaired message %d: got %q, want %q"):format(c.n, m, want)
+      end
+      c.n = c.n + 1
+      return
+    end
+    if not c.bad and (m ~= message(c.n) or recovered) then
+      c.bad = ("real message %d: got %q recovered=%s"):format(c.n, m, tostring(recovered))
+    end
+    c.n = c.n + 1
+  end
+  return c
+end
+
+describe("RTP sessions on a hostile LAN", function()
+  local sockets, timers = {}, {}
+  local function udp(host, port)
+    local s = assert(core.udp(host, port or 0))
+    sockets[#sockets + 1] = s
+    return s
+  end
+  local function every(ms, fn)
+    local t = rtpmidi.every(ms, fn)
+    timers[#timers + 1] = t
+    return t
+  end
+  after_each(function()
+    for _, t in ipairs(timers) do t:cancel() end
+    for _, s in ipairs(sockets) do s:close() end
+    sockets, timers = {}, {}
+    H.assert_clean()
+  end)
+
+  -- Two MidiSessions on 127.0.0.1, A -> B; A numbers from start_sequence.
+  local function midi_pair(opts_b)
+    local pa, pb = H.port(), H.port()
+    local got = in_order()
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pb, receiving_port = pa,
+                                   start_sequence = 1000, rtcp_interval = 0.1 }
+    local tb = { peer_address = "127.0.0.1", sending_port = pa, receiving_port = pb, rtcp_interval = 0.1,
+      incoming_midi = function(_, m, _, recovered) got.add(m, recovered) end }
+    for k, v in pairs(opts_b or {}) do tb[k] = v end
+    local b = rtpmidi.MidiSession(tb)
+    control:add_session(a)
+    control:add_session(b)
+    assert(control:start())
+    return a, b, got, pa, pb
+  end
+  -- A's next sequence number (start_sequence + what it sent, guards too).
+  local function next_seq(a) return (1000 + a:stats().packets_sent) & 0xffff end
+
+  -- ---- finding 4: a forged jump ahead mutes the real stream ----
+
+  it("4 Mute: forged RTP a little ahead, from the peer's IP with its SSRC, mutes nothing", function()
+    local a, b, got, _, pb = midi_pair()
+    assert(a:send_midi(message(0)))
+    H.run_until(function() return got.n == 1 end, "the first real message")
+    local ssrc = a:stats().ssrc
+    assert.are.equal(ssrc, b:stats().peer_ssrc)
+    local forger = udp("127.0.0.1") -- the peer's address, another port
+    local JUMPS = { 17, 50, 100, 101, 1000, 2999 }
+    local N, sent, forged = 600, 1, 0
+    every(2, function(t)
+      if sent == N then t:cancel() return end
+      assert(a:send_midi(message(sent)))
+      sent = sent + 1
+      if sent % 3 == 0 and sent < N then
+        -- after this loop turn A's packet has left: forge one ahead of A's
+        -- next (none after the last: a forgery in a silence is the next test)
+        forged = forged + 1
+        local j = JUMPS[forged % #JUMPS + 1]
+        rtpmidi.after(0, function()
+          assert(forger:send(rtp(next_seq(a) + j - 1, 0, ssrc, FORGED_PAYLOAD), "127.0.0.1", pb))
+        end)
+      end
+    end)
+    H.run_until(function() return got.n == N end, "every real message", 20000)
+    H.run_for(50)
+    assert.is_nil(got.bad)
+    assert.are.equal(N, got.n)
+    assert.are.equal(0, got.forged)
+    local st = b:stats()
+    assert.are.equal(0, st.late + st.lost + st.messages_recovered)
+    assert.are.equal(N, st.messages_received)
+    note("4 mute: %d real messages exact with %d forged jumps (+17..+2999) from the peer's IP; " ..
+         "B: late %d, lost %d, packets_received %d", N, forged, st.late, st.lost, st.packets_received)
+  end)
+
+  it("4 Mute: a forged jump in a silence is taken on trust, then undone; the journal repairs the gap", function()
+    local a, b, got, _, pb = midi_pair()
+    got.allow_recovered = true
+    local forger = udp("127.0.0.1")
+    local ssrc
+    local N, sent, forged = 12, 0, 0
+    for round = 1, N do
+      assert(a:send_midi(message(sent)))
+      sent = sent + 1
+      H.run_until(function() return got.n == sent end, "real message " .. sent)
+      ssrc = ssrc or a:stats().ssrc
+      -- the guards end when B confirms A's packet (RTCP), or after 620 ms
+      H.run_until(function() return a:stats().unconfirmed == false end, "A's guards to end", 5000)
+      H.run_for(30)
+      -- a forged packet far ahead, in the silence: nothing confirms it, its
+      -- wait (B's jitter buffer, 10 ms) runs out and it is taken on trust
+      forged = forged + 1
+      assert(forger:send(rtp(next_seq(a) + 40 + round, 0, ssrc, FORGED_PAYLOAD), "127.0.0.1", pb))
+      H.run_until(function() return got.forged == forged end, "the forged note (on trust)")
+      if round % 2 == 0 then
+        -- and the real stream goes on, two packets in a row
+        assert(a:send_midi(message(sent)))
+        sent = sent + 1
+        H.run_for(5)
+        assert(a:send_midi(message(sent)))
+        sent = sent + 1
+        H.run_until(function() return got.n == sent end, "the real messages after it")
+      end
+    end
+    assert.is_nil(got.bad)
+    assert.are.equal(sent, got.n)
+    local st = b:stats()
+    -- each jump undone cost the first real packet after it (the next
+    -- message, or A's guard), repaired from the journal of the second: as
+    -- recovered, never lost for good
+    assert.are.equal(forged, got.recovered)
+    assert.are.equal(forged, st.messages_recovered)
+    note("4 mute in silence: %d forged jumps taken on trust and undone; %d real messages, %d of them " ..
+         "repaired from the journal, 0 missing", forged, sent, got.recovered)
+  end)
+
+  it("4 Mute: the same forgeries against an AppleMidiSession participant's RTP mute nothing", function()
+    local got = in_order()
+    local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 200 }
+    local v = H.apple(control, FAST, { name = "victim",
+      incoming_midi = function(_, m, _, recovered) got.add(m, recovered) end })
+    local joined = false
+    local l = H.apple(control, FAST, { name = "legit", participant_joined = function() joined = true end })
+    assert(l:invite("127.0.0.1", v.config.port))
+    H.run_until(function() return joined and #v:participants() == 1 end, "the participant", 3000)
+    local ssrc = l:stats().ssrc
+    local forger = udp("127.0.0.1")
+    local JUMPS = { 17, 50, 100, 101, 1000, 2999 }
+    local N, sent, forged = 400, 0, 0
+    every(2, function(t)
+      if sent == N then t:cancel() return end
+      assert(l:send_midi(message(sent)))
+      sent = sent + 1
+      if sent % 3 == 0 and sent < N then
+        forged = forged + 1
+        local j = JUMPS[forged % #JUMPS + 1]
+        rtpmidi.after(0, function()
+          local p = l:participants()[1]
+          if p then
+            assert(forger:send(rtp(p.seq + j - 1, 0, ssrc, FORGED_PAYLOAD), "127.0.0.1", v.config.port + 1))
+          end
+        end)
+      end
+    end)
+    H.run_until(function() return got.n == N end, "every real message", 20000)
+    H.run_for(50)
+    assert.is_nil(got.bad)
+    assert.are.equal(0, got.forged)
+    local st = v:stats()
+    assert.are.equal(0, st.lost + st.messages_recovered)
+    note("4 mute (AppleMIDI): %d real messages exact with %d forged jumps", N, forged)
+  end)
+end)
