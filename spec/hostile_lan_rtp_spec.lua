@@ -7,6 +7,7 @@
 local rtpmidi = require "rtpmidi"
 local core = require "rtpmidi.core"
 local H = require "helper"
+local P = require "proc"
 
 local control = rtpmidi.RTPControl()
 
@@ -66,6 +67,7 @@ describe("RTP sessions on a hostile LAN", function()
     return t
   end
   after_each(function()
+    P.kill_all()
     for _, t in ipairs(timers) do t:cancel() end
     for _, s in ipairs(sockets) do s:close() end
     sockets, timers = {}, {}
@@ -203,5 +205,114 @@ describe("RTP sessions on a hostile LAN", function()
     local st = v:stats()
     assert.are.equal(0, st.lost + st.messages_recovered)
     note("4 mute (AppleMIDI): %d real messages exact with %d forged jumps", N, forged)
+  end)
+
+  -- ---- finding 5: a peer that dies, freezes or restarts ----
+
+  -- A MidiSession in its own process: it sends message(FIRST + i) every
+  -- 20 ms to 127.0.0.1:TO (when TO is set), prints "sent i", "got i" for
+  -- each real message it receives and "drop reason" for each drop.
+  local PEER_SCRIPT = [[
+    local rtpmidi = require "rtpmidi"
+    local function message(i) return string.char(0xE0 | (i // 16384 % 15), i % 128, i // 128 % 128) end
+    local function index(m) return (m:byte(1) & 0x0F) * 16384 + m:byte(3) * 128 + m:byte(2) end
+    io.stdout:setvbuf("line")
+    local to, on = tonumber(os.getenv("TO")), tonumber(os.getenv("ON"))
+    local first = tonumber(os.getenv("FIRST") or "0")
+    local s = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = to or 0, receiving_port = on,
+      rtcp_interval = 0.1, timeout = tonumber(os.getenv("TIMEOUT") or "30"),
+      incoming_midi = function(_, m) print("got " .. index(m)) end,
+      drop_call = function(_, _, reason, detail) print("drop " .. reason .. " " .. detail) end }
+    local control = rtpmidi.RTPControl()
+    control:add_session(s)
+    assert(control:start())
+    print("ready " .. s:stats().ssrc)
+    local i = 0
+    if to then
+      rtpmidi.every(20, function()
+        assert(s:send_midi(message(first + i)))
+        print("sent " .. (first + i))
+        i = i + 1
+      end)
+    end
+    control:run()
+  ]]
+  local function spawn_peer(env) return P.spawn({ "lua5.4", "-e", PEER_SCRIPT }, P.lua_env(env)) end
+  local function lines(p, word)
+    local t = {}
+    for v in p:stdout():gmatch(word .. " ([^\n]+)") do t[#t + 1] = v end
+    return t
+  end
+
+  it("5 Restart: a killed peer's ICMP drops it; the restarted peer (new SSRC) is taken at once", function()
+    local pa, pb = H.port(), H.port()
+    local got, drops = {}, {}
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pa, receiving_port = pb,
+      rtcp_interval = 0.1,
+      incoming_midi = function(_, m, _, recovered)
+        got[#got + 1] = { i = (m:byte(1) & 0x0F) * 16384 + m:byte(3) * 128 + m:byte(2), recovered = recovered }
+      end,
+      drop_call = function(_, _, reason, detail)
+        -- (before the first peer runs, B's RTCP to its ports bounces too)
+        if #got > 0 then drops[#drops + 1] = reason .. ": " .. detail end
+      end }
+    control:add_session(b)
+    assert(control:start())
+    local p1 = spawn_peer{ TO = pb, ON = pa, FIRST = 0 }
+    H.run_until(function() return #got >= 20 end, "the first peer's messages", 10000)
+    local ssrc1 = b:stats().peer_ssrc
+    p1:kill() -- SIGKILL: no BYE; its ports close, B's next RTCP to them bounces (ICMP)
+    H.run_until(function() return #drops > 0 end, "B's drop", 5000)
+    assert.are.equal("network", drops[1]:match("^(%w+)"))
+    local before = #got
+    -- the last message of the first run, then the second run from 100000
+    for k = 1, before do assert.are.equal(k - 1, got[k].i) end
+    local p2 = spawn_peer{ TO = pb, ON = pa, FIRST = 100000 }
+    local t0 = rtpmidi.now()
+    H.run_until(function() return #got >= before + 20 end, "the restarted peer's messages", 10000)
+    local first_ms = rtpmidi.now() - t0
+    -- its first message is the first B delivers after the restart: taken at once
+    assert.are.equal(100000, got[before + 1].i)
+    for k = before + 1, #got do
+      assert.are.equal(100000 + k - before - 1, got[k].i)
+      assert.is_false(got[k].recovered)
+    end
+    local st = b:stats()
+    assert.are_not.equal(ssrc1, st.peer_ssrc)
+    assert.are.equal(0, st.unknown_ssrc)
+    assert.are.equal(1, #drops, table.concat(drops, "; "))
+    p2:kill()
+    note("5 restart: killed peer dropped (%s); restarted peer's SSRC taken from its first packet; " ..
+         "%d messages after it, in order, in %.0f ms after spawning", drops[1], #got - before, first_ms)
+  end)
+
+  it("5 Freeze: a session stopped (SIGSTOP) longer than its timeout reads what queued before deciding", function()
+    local pa, pb = H.port(), H.port()
+    -- our side, in its own process, with a short timeout
+    local victim = spawn_peer{ ON = pb, TIMEOUT = 0.5 }
+    victim:wait_for(function(p) return p:stdout():find("ready") end, "the session in the subprocess")
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pb, receiving_port = pa,
+                                   rtcp_interval = 0.1 }
+    control:add_session(a)
+    assert(control:start())
+    local sent = 0
+    every(10, function()
+      assert(a:send_midi(message(sent)))
+      sent = sent + 1
+    end)
+    victim:wait_for(function(p) return #lines(p, "got") >= 20 end, "the first messages")
+    victim:signal("STOP")
+    local stopped = sent
+    H.run_for(1500) -- three timeouts while the peer goes on sending
+    local during = sent - stopped
+    victim:signal("CONT")
+    H.run_for(300)
+    local total = sent
+    victim:wait_for(function(p) return #lines(p, "got") >= total end, "every message, queued ones first", 10000)
+    local got = lines(victim, "got")
+    for k = 1, total do assert.are.equal(tostring(k - 1), got[k]) end
+    assert.are.same({}, lines(victim, "drop"))
+    note("5 freeze: stopped %d ms with a timeout of 500 ms while %d packets queued; no drop, %d messages " ..
+         "in order", 1500, during, total)
   end)
 end)

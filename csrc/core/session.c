@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* At most this many datagrams per socket are read before a timeout is
+ * decided (on_timer): a stopped process finds up to its socket buffer. */
+#define RMC_READ_BEFORE_TIMEOUT 4096u
+
 /* Marks "the datagram in the receive buffer" (s->cur) in the jitter buffer. */
 static char in_place;
 
@@ -407,6 +411,18 @@ static void on_timer(uv_timer_t *h) {
   if (!release_due(s, now)) return;
   const rmp_seq_release *rel;
   unsigned nrel;
+  uint64_t due;
+  if (rmp_alive_deadline(&s->src.alive, &due) && now >= due) {
+    /* A timeout is due: what the peer sent may be waiting in the sockets
+     * (this process was stopped, the loop was busy; timers run before the
+     * loop polls). Read it first: a packet from the peer re-arms it. */
+    unsigned gen = s->gen;
+    rmc_endpoint_read_pending(s->rtp, RMC_READ_BEFORE_TIMEOUT);
+    if (gen != s->gen) return;
+    rmc_endpoint_read_pending(s->rtcp, RMC_READ_BEFORE_TIMEOUT);
+    if (gen != s->gen) return;
+    now = rmc_now_us();
+  }
   while (rmp_src_hold_expire(&s->src, now, &rel, &nrel)) {
     /* Nothing confirmed a packet held: taken now, on trust (rtp_seq.h). */
     rmp_seq_release r[RMP_SRC_HOLD_SLOTS];

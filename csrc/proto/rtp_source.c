@@ -170,6 +170,7 @@ static int build_report(rmp_src *m, uint64_t now, uint32_t ssrc, bool allow_sr, 
 }
 
 static void count_sent(rmp_src *m, size_t len) {
+  m->sent_since_heard = true;
   m->st.rtcp_sent++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
 }
@@ -366,6 +367,7 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   }
   if (!peer_ssrc_ok(m, h->ssrc)) return RMP_SRC_UNKNOWN_SSRC;
   rmp_alive_heard(&m->alive, now);
+  m->sent_since_heard = false;
   if (!m->cfg.peer_port && !m->have_peer_rtcp && from->port < 65535) {
     /* Receive only: reports go to the port above its RTP port (6.1
      * convention) until its own RTCP says where it is. */
@@ -457,6 +459,7 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
   }
   if (!peer_ssrc_ok(m, sender)) return;
   rmp_alive_heard(&m->alive, now);
+  m->sent_since_heard = false;
   m->st.rtcp_received++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
   if (!m->cfg.peer_port && from->port) {
@@ -536,6 +539,12 @@ void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *des
   (void)channel;
   (void)dest;
   if (!m->open) return;
+  if (m->have_peer && !m->sent_since_heard && !m->alive.gone) {
+    /* About a datagram sent before the peer was last heard: it bounced
+     * while the peer restarted, and the peer is back. */
+    m->st.stale_errors++;
+    return;
+  }
   rmp_src_drop(m, "network", detail);
 }
 
@@ -585,6 +594,7 @@ uint32_t rmp_src_ssrc(const rmp_src *m) { return m->ssrc; }
 const rmp_addr *rmp_src_rtp_dest(const rmp_src *m) { return &m->peer; }
 
 void rmp_src_sent_rtp(rmp_src *m, size_t len) {
+  m->sent_since_heard = true;
   m->st.packets_sent++;
   m->st.bytes_sent += len;
   m->sr_packets++;

@@ -26,7 +26,9 @@
  *    (rtp_seq.h: one forged packet must not mute the real stream);
  *  - timeout: nothing heard from the peer for `timeout_us` forgets it and
  *    reports the drop "timeout"; every drop ("timeout", "bye", "network")
- *    is reported once, until the peer is heard again;
+ *    is reported once, until the peer is heard again; an ICMP error read
+ *    when nothing was sent since the peer was last heard is about a
+ *    datagram older than that proof of life (a restarted peer): no drop;
  *  - RTCP: compound SR or RR + SDES (CNAME, TOOL) on the randomised
  *    interval of 6.3 / A.7 (the first after half the minimum); the peer's
  *    SR (for our LSR/DLSR), its report blocks about us (RTT of 6.4.1), its
@@ -130,6 +132,8 @@ typedef struct rmp_src_stats {
   uint64_t ssrc_collisions; /* we took a new SSRC */
   uint64_t rtcp_sent, rtcp_received;
   uint64_t events_lost;    /* the outbox was full (never in normal use) */
+  uint64_t stale_errors;   /* ICMP errors about datagrams sent before the peer was
+                              last heard (a restart): no drop */
   /* held packets (rtp_seq.h) of SSRCs forgotten; add the current one's
    * (rmp_src_held_duplicates, ...) */
   uint64_t held_duplicates, held_reordered, held_dropped;
@@ -226,6 +230,7 @@ typedef struct rmp_src {
   uint32_t ssrc;
   uint32_t sr_packets, sr_octets; /* for the SR of the current SSRC */
   bool sent_since_report;
+  bool sent_since_heard;    /* we sent (RTP or RTCP) since the peer was last heard */
   /* the peer */
   bool have_peer;
   rmp_seq_t seq;
@@ -266,7 +271,8 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
 /* One datagram from the RTCP socket (a compound packet). */
 void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, const rmp_addr *from);
 /* The system reported an error (ICMP unreachable) for a datagram sent from
- * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail. */
+ * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail
+ * (unless nothing was sent since the peer was last heard: stale_errors). */
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail);
 /* The held packet's wait (cfg.hold_us): when it runs out; false when no
  * packet is held. Apart from rmp_src_next_deadline, which may run late: a

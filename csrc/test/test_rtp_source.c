@@ -285,10 +285,18 @@ static void test_restart_after_network_error(void) {
   CHECK_INT(feed_rtp(m, now, 0x5EED, 1, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
   CHECK_INT(rmp_src_get_stats(m)->unknown_ssrc, 1);
   CHECK_INT(rmp_src_get_stats(m)->foreign, 1);
+  /* An error with nothing sent since the peer was heard is stale (it is
+   * about a datagram older than that sign of life): no drop. */
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(rmp_src_get_stats(m)->stale_errors, 1);
+  rmp_src_sent_rtp(m, 3);
   rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
   rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
   collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->stale_errors, 1);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->detail, "ECONNREFUSED: connection refused") == 0);
   /* No timeout follows a drop. */
