@@ -315,4 +315,140 @@ describe("RTP sessions on a hostile LAN", function()
     note("5 freeze: stopped %d ms with a timeout of 500 ms while %d packets queued; no drop, %d messages " ..
          "in order", 1500, during, total)
   end)
+
+  -- ---- finding 7: collisions and amplification ----
+
+  local function rr(ssrc) return string.pack(">BBI2I4", 0x80, 201, 1, ssrc) end
+  local function sr(ssrc)
+    return string.pack(">BBI2I4I4I4I4I4I4", 0x80, 200, 6, ssrc, 0x83AA7E80, 0, 0, 10, 100)
+  end
+  local function sdes(ssrc, cname)
+    local item = string.pack(">BB", 1, #cname) .. cname
+    local chunk = string.pack(">I4", ssrc) .. item .. "\0"
+    chunk = chunk .. ("\0"):rep((4 - #chunk % 4) % 4)
+    return rr(ssrc) .. string.pack(">BBI2", 0x81, 202, #chunk // 4) .. chunk
+  end
+  local function bye(ssrc) return rr(ssrc) .. string.pack(">BBI2I4", 0x81, 203, 1, ssrc) end
+
+  it("7 Amplification: no forged stimulus gets more back than it sent; collisions keep a list", function()
+    local a, b, got, pa, pb = midi_pair()
+    local drops = {}
+    b.drop_call = function(_, _, reason) drops[#drops + 1] = reason end
+    assert(a:send_midi(message(0)))
+    H.run_until(function() return got.n == 1 end, "the first real message")
+    local peer_ssrc = a:stats().ssrc
+    -- forgers: on another host, and on the peer's host (ever new ports for
+    -- the collisions); every byte any of them receives is counted
+    local back = {}
+    local function forger(host, name)
+      local s = udp(host)
+      s:recv(function(data) back[name] = (back[name] or 0) + #data end)
+      return s
+    end
+    local sent = 1
+    every(2, function()
+      if sent < 100000 then
+        assert(a:send_midi(message(sent)))
+        sent = sent + 1
+      end
+    end)
+    local K = 50
+    local stimuli = {
+      { "RTP with the peer's SSRC from 127.0.0.2", "127.0.0.2", 0, function(i)
+        return rtp(i, 0, peer_ssrc, FORGED_PAYLOAD) end },
+      { "RTP with the peer's SSRC from its IP", "127.0.0.1", 0, function(i)
+        return rtp(next_seq(a) + 500 + 7 * i, 0, peer_ssrc, FORGED_PAYLOAD) end },
+      { "RTCP SR with the peer's SSRC from its IP", "127.0.0.1", 1, function() return sr(peer_ssrc) end },
+      { "RTCP RR with the peer's SSRC from its IP", "127.0.0.1", 1, function() return rr(peer_ssrc) end },
+      { "RTCP SDES with the peer's SSRC from its IP", "127.0.0.1", 1, function()
+        return sdes(peer_ssrc, "forged@cname") end },
+      { "RTCP BYE with the peer's SSRC from its IP", "127.0.0.1", 1, function() return bye(peer_ssrc) end },
+      { "RTCP BYE with the peer's SSRC from 127.0.0.2", "127.0.0.2", 1, function() return bye(peer_ssrc) end },
+      { "RTP with B's SSRC (collision), new port each", "127.0.0.1", 0, function(i)
+        return rtp(i, 0, b:stats().ssrc, FORGED_PAYLOAD) end, true },
+      { "RTCP RR with B's SSRC (collision), new port each", "127.0.0.1", 1, function()
+        return rr(b:stats().ssrc) end, true },
+    }
+    local rows, t0 = {}, rtpmidi.now()
+    local collisions0 = b:stats().ssrc_collisions
+    for _, st in ipairs(stimuli) do
+      local name, host, off, make, new_ports = st[1], st[2], st[3], st[4], st[5]
+      local sock = forger(host, name)
+      local bytes_in = 0
+      local st0 = b:stats()
+      for i = 1, K do
+        if new_ports and i > 1 then sock = forger(host, name) end
+        local d = make(i)
+        bytes_in = bytes_in + #d
+        assert(sock:send(d, "127.0.0.1", pb + off))
+        if i % 10 == 0 then H.run_for(5) end
+      end
+      H.run_for(300) -- B's RTCP reports go on meanwhile (every ~0.1 s)
+      local st1 = b:stats()
+      local counted = {}
+      for _, k in ipairs{ "foreign", "unknown_ssrc", "loops", "malformed", "ssrc_collisions" } do
+        if st1[k] > st0[k] then counted[#counted + 1] = ("%s %d"):format(k, st1[k] - st0[k]) end
+      end
+      rows[#rows + 1] = { name, bytes_in, back[name] or 0, table.concat(counted, ", "), st1.foreign - st0.foreign }
+    end
+    local elapsed_s = (rtpmidi.now() - t0) / 1000
+    local done = sent
+    H.run_until(function() return got.n == done end, "every real message", 10000)
+    -- the table
+    io.stderr:write("\n\n  stimulus (x" .. K .. ")                              bytes in   bytes to the forger   ratio" ..
+                    "   B counted\n")
+    for _, r in ipairs(rows) do
+      local ratio = r[3] / r[2]
+      io.stderr:write(("  %-52s %8d   %19d   %5.2f   %s\n"):format(r[1], r[2], r[3], ratio, r[4]))
+      assert.is_true(ratio <= 1, r[1])
+    end
+    -- forged RTCP with the peer's SSRC from another port of its host, or
+    -- from another host: every one counted foreign, none acted on
+    for k = 3, 7 do assert.are.equal(K, rows[k][5], rows[k][1]) end
+    assert.are.equal(K, rows[1][5], rows[1][1])
+    -- the real stream: exact; forged RTP never delivered; no drop (the
+    -- forged BYEs were not the peer's)
+    assert.is_nil(got.bad)
+    assert.are.equal(0, got.forged)
+    assert.are.same({}, drops)
+    local st = b:stats()
+    assert.are.equal(peer_ssrc, st.peer_ssrc)
+    assert.are.equal("", st.peer_cname:match("forged") or "")
+    -- 100 collisions from 100 addresses in about 0.7 s: B changed its SSRC
+    -- at most once per RTCP interval (0.1 s), not once per forged packet
+    local changes = st.ssrc_collisions - collisions0
+    assert.is_true(changes >= 1 and changes <= 2 * K // 10, tostring(changes))
+    note("7: %d real messages exact while %d stimuli x %d were forged (%.1f s); B changed SSRC %d times " ..
+         "for %d colliding packets (loops %d)", got.n, #stimuli, K, elapsed_s, changes, 2 * K, st.loops)
+  end)
+
+  it("7 Amplification: a receive-only session's reports are not redirected by forged RTCP", function()
+    local pa, pb = H.port(), H.port()
+    local got = in_order()
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pb, receiving_port = pa,
+                                   rtcp_interval = 0.1 }
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", receiving_port = pb, rtcp_interval = 0.1,
+      incoming_midi = function(_, m, _, recovered) got.add(m, recovered) end }
+    control:add_session(a)
+    control:add_session(b)
+    assert(control:start())
+    assert(a:send_midi(message(0)))
+    H.run_until(function() return got.n == 1 and b:stats().rtcp_received > 0 end, "A's first message and RTCP")
+    local back, bytes_in = 0, 0
+    local f = udp("127.0.0.1")
+    f:recv(function(d) back = back + #d end)
+    for _ = 1, 20 do
+      local d = rr(a:stats().ssrc)
+      bytes_in = bytes_in + #d
+      assert(f:send(d, "127.0.0.1", pb + 1))
+      H.run_for(20)
+    end
+    H.run_for(500)
+    local reports = a:stats().rtcp_received
+    io.stderr:write(("\n  %-52s %8d   %19d   %5.2f\n"):format("RTCP RR with the peer's SSRC to a receive-only B",
+      bytes_in, back, back / bytes_in))
+    assert.are.equal(0, back)
+    assert.is_true(reports > 5) -- B's reports still reach A
+    assert.is_nil(got.bad)
+  end)
 end)

@@ -18,7 +18,13 @@
  *    after a drop, when it is a restarted peer and is taken at once;
  *  - loops and collisions (8.2): our SSRC from our own address is a loop
  *    (counted, dropped); from the peer's host it is a collision: a BYE for
- *    the old SSRC, a new random one;
+ *    the old SSRC, a new random one, and its source transport address
+ *    joins the list of conflicting addresses (8.2; up to
+ *    RMP_SRC_CONFLICTS, each kept 10 RTCP intervals after its last
+ *    conflict): more of our SSRC from a listed address is a loop
+ *    (counted, dropped), and at most one collision per RTCP interval
+ *    changes our SSRC -- a forger with our SSRC from ever new ports gets
+ *    no flood of BYEs and new SSRCs;
  *  - sequence numbers (A.1, with a probation of cfg.probation packets; the
  *    session's is one: the configured peer's first packet is accepted at
  *    once) and jitter (A.8); a packet that jumps ahead is held until its
@@ -33,7 +39,10 @@
  *    interval of 6.3 / A.7 (the first after half the minimum); the peer's
  *    SR (for our LSR/DLSR), its report blocks about us (RTT of 6.4.1), its
  *    SDES, its BYE (forgets it; a drop "bye" unless the reason is the one
- *    we give after a collision).
+ *    we give after a collision). The peer's RTCP is taken only from where
+ *    its first came from (until a drop): an SR, report, SDES or BYE
+ *    forged from another port of its host is foreign. A receive-only
+ *    session sends its reports there (not wherever the last claimed to).
  *
  * What it leaves to the caller: sockets and timers, the reorder buffer
  * (jitter_buffer.h: the machine gives each accepted packet its extended
@@ -128,7 +137,8 @@ typedef struct rmp_src_stats {
   uint64_t malformed;      /* from an acceptable source but not parsed / wrong type */
   uint64_t foreign;        /* from another host, or with an unknown SSRC */
   uint64_t unknown_ssrc;   /* from the peer's host with another SSRC (also foreign) */
-  uint64_t loops;          /* ours, looped back */
+  uint64_t loops;          /* ours, looped back (also from a listed conflicting address,
+                              or a collision within an RTCP interval of the last one) */
   uint64_t ssrc_collisions; /* we took a new SSRC */
   uint64_t rtcp_sent, rtcp_received;
   uint64_t events_lost;    /* the outbox was full (never in normal use) */
@@ -215,6 +225,7 @@ typedef struct rmp_src_pkt {
 #define RMP_SRC_HOLD_SLOTS (RMP_SEQ_HOLDS + 1)
 
 #define RMP_SRC_OUT_MAX 8
+#define RMP_SRC_CONFLICTS 8 /* conflicting source transport addresses kept (8.2) */
 #define RMP_SRC_ARENA 1024 /* a compound RTCP packet of ours (<= 600) and a drop detail (<= 256) */
 
 typedef struct rmp_src {
@@ -224,6 +235,8 @@ typedef struct rmp_src {
   rmp_addr peer;            /* RTP destination; its host is the accepted source */
   rmp_addr peer_rtcp;       /* RTCP destination (valid when have_peer_rtcp) */
   bool have_peer_rtcp;
+  rmp_addr rtcp_from;       /* where the peer's first RTCP came from: its BYE must too */
+  bool have_rtcp_from;
   bool src_locked;          /* accept_any_source: peer follows the first host heard */
   int64_t wall_offset_us;   /* wall clock (Unix µs) - now */
   /* our source */
@@ -242,6 +255,14 @@ typedef struct rmp_src {
   double avg_rtcp_size;
   bool rtcp_initial;
   rmp_src_stats st;
+  /* 8.2: source transport addresses that sent our SSRC */
+  struct {
+    rmp_addr addr;
+    uint64_t last_us;
+    bool used;
+  } conflicts[RMP_SRC_CONFLICTS];
+  uint64_t last_collision_us; /* when we last changed SSRC on a collision */
+  bool collided;
   /* the outbox */
   rmp_src_out out[RMP_SRC_OUT_MAX];
   unsigned out_head, out_n;

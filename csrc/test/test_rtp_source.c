@@ -364,7 +364,22 @@ static void test_collision_and_loop(void) {
    * not ours, so it is foreign. */
   CHECK_INT(feed_rtp(m, now, OUR_SSRC, 3, &OWN_RTP), RMP_SRC_FOREIGN);
   CHECK_INT(rmp_src_get_stats(m)->loops, 1);
-  /* A collision seen in RTCP. */
+  /* More of it from the same address is a loop now (8.2's list of
+   * conflicting addresses): no BYE, no new SSRC. */
+  nev = 0;
+  CHECK_INT(feed_rtp(m, now, fresh, 4, &PEER_RTP), RMP_SRC_COLLISION);
+  CHECK_INT(rmp_src_ssrc(m), fresh);
+  /* ... and so is one from another address within an RTCP interval: the
+   * address is listed, the SSRC stays. */
+  rmp_addr port2 = rmp_addr_with_port(PEER_HOST, 7777);
+  CHECK_INT(feed_rtp(m, now + 4000000, fresh, 5, &port2), RMP_SRC_COLLISION);
+  CHECK_INT(rmp_src_ssrc(m), fresh);
+  CHECK_INT(nev, 0);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 3);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 1);
+  /* A collision seen in RTCP, an RTCP interval later, from an address not
+   * listed. */
+  now += 5000000;
   uint8_t r[64];
   int n = rmp_rtcp_build_rr(r, sizeof r, fresh, NULL, 0);
   nev = 0;
@@ -376,8 +391,76 @@ static void test_collision_and_loop(void) {
   /* ... and a loop seen in RTCP. */
   n = rmp_rtcp_build_rr(r, sizeof r, rmp_src_ssrc(m), NULL, 0);
   rmp_src_on_rtcp(m, now, r, (size_t)n, &OWN_RTCP);
-  CHECK_INT(rmp_src_get_stats(m)->loops, 2);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 4);
   CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 2);
+  /* 10 RTCP intervals after its last conflict an address leaves the list:
+   * a collision from it changes our SSRC again. */
+  now += 50000001;
+  nev = 0;
+  CHECK_INT(feed_rtp(m, now, rmp_src_ssrc(m), 6, &PEER_RTP), RMP_SRC_COLLISION);
+  collect(m, now);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 3);
+  CHECK_INT(count(RMP_SRC_OUT_COLLISION), 1);
+}
+
+/* The peer's RTCP comes from one address: a BYE with its SSRC from another
+ * port of its host is foreign (no drop); a receive-only session's reports
+ * are not redirected by later RTCP from elsewhere. */
+static void test_rtcp_source_port(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(18, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  uint8_t b[512];
+  int n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  rmp_addr forged = rmp_addr_with_port(PEER_HOST, 9999);
+  size_t k = rr_bye(b, PEER_SSRC, "forged");
+  nev = 0;
+  rmp_src_on_rtcp(m, now, b, k, &forged);
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(count(RMP_SRC_OUT_FORGET), 0);
+  CHECK_INT(rmp_src_get_stats(m)->foreign, 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  /* from its RTCP port it is the peer's BYE */
+  rmp_src_on_rtcp(m, now, b, k, &PEER_RTCP);
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+
+  /* receive only */
+  G = (rng){.x = 19};
+  rmp_src_config c = config(&G, 25, 5);
+  c.peer_port = 0;
+  open_at(&M, &c, now);
+  m = &M;
+  rmp_addr src = rmp_addr_with_port(PEER_HOST, 7000), rsrc = rmp_addr_with_port(PEER_HOST, 7001);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &src), RMP_SRC_ACCEPT);
+  n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &rsrc);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &forged); /* 8 octets: a redirect attempt */
+  nev = 0;
+  run_until(m, &now, now + 30000000);
+  CHECK(count(RMP_SRC_OUT_DATAGRAM) > 0);
+  for (int i = 0; i < nev; i++)
+    if (evs[i].o.kind == RMP_SRC_OUT_DATAGRAM) CHECK(rmp_addr_equal(&evs[i].o.to, &rsrc));
+}
+
+/* A forger with our SSRC from ever new ports: one BYE and one new SSRC per
+ * RTCP interval at most, whatever the rate. */
+static void test_collision_flood(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(17, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  nev = 0;
+  for (unsigned i = 0; i < 1000; i++) {
+    rmp_addr from = rmp_addr_with_port(PEER_HOST, (uint16_t)(20000 + i));
+    uint64_t t = now + (uint64_t)i * 20000; /* 50 a second for 20 s */
+    CHECK_INT(feed_rtp(m, t, rmp_src_ssrc(m), (uint16_t)i, &from), RMP_SRC_COLLISION);
+  }
+  /* 20 s: four intervals of 5 s, one change each */
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 4);
+  CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 4);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 996);
 }
 
 /* A generator that keeps giving our SSRC still ends in a new one. */
@@ -865,6 +948,8 @@ int main(void) {
   test_restart_after_timeout();
   test_restart_after_network_error();
   test_collision_and_loop();
+  test_collision_flood();
+  test_rtcp_source_port();
   test_collision_with_a_stuck_generator();
   test_peer_collision_bye_is_no_drop();
   test_foreign_and_malformed();
