@@ -228,7 +228,12 @@ describe("RTP sessions on a hostile LAN", function()
     assert(control:start())
     print("ready " .. s:stats().ssrc)
     local i = 0
-    if to then
+    if os.getenv("HOLD") then
+      -- a note and the sustain pedal, held
+      assert(s:send_midi("\x90\x3c\x64"))
+      assert(s:send_midi("\xb0\x40\x7f"))
+      print("holding")
+    elseif to then
       rtpmidi.every(20, function()
         assert(s:send_midi(message(first + i)))
         print("sent " .. (first + i))
@@ -450,5 +455,72 @@ describe("RTP sessions on a hostile LAN", function()
     assert.are.equal(0, back)
     assert.is_true(reports > 5) -- B's reports still reach A
     assert.is_nil(got.bad)
+  end)
+
+  -- ---- finding 8: what a frozen or departed peer left sounding ----
+
+  local function m_bytes(m) return m:byte(1, 3) end
+  local function collector()
+    local c = { all = {} }
+    function c.on_midi(_, m, _, recovered) c.all[#c.all + 1] = { m = m, recovered = recovered } end
+    function c.released()
+      local t = {}
+      for _, e in ipairs(c.all) do
+        if e.recovered then t[#t + 1] = ("%02x %02x %02x"):format(m_bytes(e.m)) end
+      end
+      return t
+    end
+    return c
+  end
+
+  it("8 Notes: a frozen MidiSession peer's note and pedal are released at its timeout", function()
+    local pa, pb = H.port(), H.port()
+    local c, drops = collector(), {}
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pa, receiving_port = pb,
+      rtcp_interval = 0.1, timeout = 0.5, incoming_midi = c.on_midi,
+      drop_call = function(_, _, reason)
+        -- (before the peer runs, B's RTCP to its ports bounces)
+        if #c.all > 0 then drops[#drops + 1] = { reason, #c.all } end
+      end }
+    control:add_session(b)
+    assert(control:start())
+    local peer = spawn_peer{ TO = pb, ON = pa, HOLD = 1 }
+    H.run_until(function() return #c.all == 2 end, "the note and the pedal", 10000)
+    H.run_for(700) -- the peer's RTCP keeps it alive past the timeout
+    assert.are.same({}, drops)
+    peer:signal("STOP")
+    local t0 = rtpmidi.now()
+    H.run_until(function() return #drops > 0 end, "the timeout", 5000)
+    local waited = rtpmidi.now() - t0
+    assert.are.equal("timeout", drops[1][1])
+    -- released through incoming_midi, before the drop was reported
+    assert.are.same({ "80 3c 40", "b0 40 00" }, c.released())
+    assert.are.equal(4, drops[1][2])
+    assert.are.equal(2, b:stats().messages_released)
+    peer:signal("CONT")
+    note("8 frozen peer: timeout after %.0f ms; released: %s (recovered = true), then the drop",
+         waited, table.concat(c.released(), ", "))
+  end)
+
+  it("8 Notes: a MidiSession peer that says BYE has its notes and pedals released", function()
+    local pa, pb = H.port(), H.port()
+    local c, drops = collector(), {}
+    local a = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pb, receiving_port = pa }
+    local b = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = pa, receiving_port = pb,
+      incoming_midi = c.on_midi, drop_call = function(_, _, reason) drops[#drops + 1] = reason end }
+    control:add_session(a)
+    control:add_session(b)
+    assert(control:start())
+    -- B sends first, so that A's RTCP (and BYE) ports are known to B
+    assert(a:send_midi("\x92\x40\x50"))
+    assert(a:send_midi("\x92\x41\x50"))
+    assert(a:send_midi("\x82\x41\x00"))
+    assert(a:send_midi("\xb2\x42\x7f"))
+    H.run_until(function() return #c.all == 4 end, "A's messages")
+    H.run_until(function() return b:stats().rtcp_received > 0 end, "A's RTCP", 10000)
+    control:remove_session(a.cookie) -- stops: its BYE
+    H.run_until(function() return #drops > 0 end, "A's BYE")
+    assert.are.equal("bye", drops[1])
+    assert.are.same({ "82 40 40", "b2 42 00" }, c.released())
   end)
 end)

@@ -44,9 +44,17 @@ static void on_resync(void *ud, int32_t resume_after) {
   else rmp_stream_rx_resume(&m->rx, (uint16_t)resume_after);
 }
 
+static int deliver(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered);
+
+/* The peer is gone (timeout, BYE, network): what it left sounding is
+ * released through on_midi first (recovered, midi_stream.h), then the drop
+ * is reported. */
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rtpmidi_midi_session *m = ud;
-  if (m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
+  m->busy++;
+  rmp_stream_rx_release(&m->rx, rtpmidi_now_ms(), deliver, m, &m->rc);
+  if (!m->dead && m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
+  if (--m->busy == 0 && m->dead) destroy(m);
 }
 
 /* The guard timer follows the stream's schedule. */
@@ -206,6 +214,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
   st->repairs = m->rc.repairs;
   st->unrecovered = m->rc.unrecovered;
   st->bad_journals = m->rc.bad_journals;
+  st->messages_released = m->rc.released;
   st->checkpoint = rmp_stream_tx_checkpoint(&m->tx);
   st->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
   st->journal_sender = rmp_stream_tx_has_journal(&m->tx);

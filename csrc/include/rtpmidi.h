@@ -156,7 +156,10 @@ typedef struct rtpmidi_midi_config {
 typedef struct rtpmidi_midi_events {
   /* One complete MIDI message. time_ms is on the rtpmidi_now_ms() clock: the
    * packet's RTP timestamp plus the command's delta, mapped to local time.
-   * recovered: made by the recovery journal after a loss. */
+   * recovered: made by the recovery journal after a loss -- or, when the
+   * peer is gone (just before on_drop), a Note Off for each note it left
+   * sounding and a Control Change 64..69 to 0 for each pedal it left down,
+   * so that a route to a MIDI output silences what it left. */
   void (*on_midi)(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered);
   void (*on_drop)(void *ud, const char *reason, const char *detail);
 } rtpmidi_midi_events;
@@ -169,6 +172,7 @@ typedef struct rtpmidi_midi_stats {
   uint64_t repairs;                /* losses repaired from a journal */
   uint64_t unrecovered;            /* losses the journal did not cover */
   uint64_t bad_journals;           /* journals that did not parse (commands kept) */
+  uint64_t messages_released;      /* note offs and pedal ups made when the peer went away */
   uint16_t checkpoint;             /* our journal's checkpoint sequence number */
   bool unconfirmed;                /* the peer's reports have not yet confirmed our last
                                       packet with commands (guard packets still go out) */
