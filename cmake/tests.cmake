@@ -19,6 +19,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_addr.c
   csrc/test/test_am_session.c
   csrc/test/test_applemidi.c
+  csrc/test/test_endpoint.c
   csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c

@@ -573,6 +573,7 @@ uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s) { return s->de
 
 static void close_all(rtpmidi_session *s) {
   s->send_errors_base += rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
+  s->send_dropped_base += rmc_endpoint_send_dropped(s->rtp) + rmc_endpoint_send_dropped(s->rtcp);
   /* Closing flushes what the runtime queued, ours included, first. */
   rmc_endpoint_close(s->rtp);
   rmc_endpoint_close(s->rtcp);
@@ -749,6 +750,7 @@ void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *
   memcpy(st->peer_cname, m->peer_cname, sizeof st->peer_cname);
   memcpy(st->peer_tool, m->peer_tool, sizeof st->peer_tool);
   st->send_errors = s->send_errors_base + rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
+  st->send_dropped = s->send_dropped_base + rmc_endpoint_send_dropped(s->rtp) + rmc_endpoint_send_dropped(s->rtcp);
   st->lost = s->jb_base.lost + s->jb.stats.lost;
   st->duplicate = s->jb_base.duplicate + s->jb.stats.duplicate + s->held_dups;
   st->late = s->jb_base.late + s->jb.stats.late;

@@ -59,6 +59,7 @@ struct rtpmidi_session {
   /* sending */
   uint16_t seq;
   uint64_t send_errors_base; /* of endpoints closed before */
+  uint64_t send_dropped_base;
 
   /* receiving */
   bool pending_recovery;  /* the next delivered packet gets read_recovery_journal */

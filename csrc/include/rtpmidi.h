@@ -102,6 +102,9 @@ typedef struct rtpmidi_session_stats {
    * all of them): its error, if any, comes later, through on_drop
    * ("network"), and is counted here; any other send returns its error. */
   uint64_t send_errors;
+  /* Datagrams dropped (also in send_errors) because 256 KiB already waited
+   * for a socket whose buffer was full: what waits is bounded. */
+  uint64_t send_dropped;
 } rtpmidi_session_stats;
 
 /* Checks cfg and creates a stopped session. Returns 0 or a negative UV_E*
