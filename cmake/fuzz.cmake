@@ -27,7 +27,7 @@ if(RTPMIDI_FUZZ)
   set(RTPMIDI_FUZZ_TARGETS
     rtp rtcp midi_cmd midi_msg journal applemidi
     cmd_roundtrip journal_roundtrip applemidi_roundtrip
-    am_session midi2 ump midi2_session rtp_source)
+    am_session midi2 ump midi2_session rtp_source session)
 
   add_custom_target(fuzz_all)
   foreach(name ${RTPMIDI_FUZZ_TARGETS})

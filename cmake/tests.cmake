@@ -21,6 +21,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_applemidi.c
   csrc/test/test_capi_config.c
   csrc/test/test_capi_teardown.c
+  csrc/test/test_endpoint.c
   csrc/test/test_fuzz_regressions.c
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c

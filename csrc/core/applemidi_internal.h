@@ -30,6 +30,8 @@ typedef enum ap_state {
 } ap_state;
 
 typedef struct ap_pkt {   /* an RTP payload waiting in a jitter buffer */
+  uint64_t arrival_us;     /* held copies (rtp_seq.h): when it came, ... */
+  uint16_t seq;            /* ... and its number */
   uint32_t ts;
   size_t len;
   uint8_t data[];
@@ -46,6 +48,7 @@ typedef struct ap_media {
   rmp_seq_t rseq;                  /* its sequence numbers (RFC 3550 A.1) */
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
+  ap_pkt *held[RMP_SEQ_HOLDS + 1]; /* copies of the packets rseq holds, by slot (rtp_seq.h) */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
 } ap_media;
 

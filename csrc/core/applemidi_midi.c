@@ -75,6 +75,10 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   while (rmp_jb_flush(&m->jb, &o)) free(o.e.data);
   free(m->slots);
   m->slots = NULL;
+  for (unsigned i = 0; i <= RMP_SEQ_HOLDS; i++) {
+    free(m->held[i]);
+    m->held[i] = NULL;
+  }
   rmp_stream_tx_free(&m->tx);
   rmp_stream_rx_free(&m->rx);
 }
@@ -220,6 +224,39 @@ static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
   }
 }
 
+/* Into p's jitter buffer, and what is due out. */
+static void push_pkt(rtpmidi_apple *a, ap_peer *p, uint32_t ext, uint64_t arrival_us, uint64_t now_us,
+                     ap_pkt *k) {
+  ap_media *m = &p->media;
+  if (p->state == AP_CONNECTED) a->midi.accepted(a, p, (uint16_t)ext);
+  int pr = rmp_jb_push(&m->jb, ext, arrival_us, k);
+  if (pr == RMP_EJB_FULL) {
+    pop_all(a, p, now_us);
+    pr = rmp_jb_push(&m->jb, ext, arrival_us, k);
+  }
+  if (pr < 0) {
+    free(k);
+    a->st.duplicate++;
+    return;
+  }
+  pop_all(a, p, now_us);
+}
+
+/* The held copies that count now (rtp_seq.h), before or after the packet
+ * being handled. */
+static void push_released(rtpmidi_apple *a, ap_peer *p, bool before, uint64_t now_us) {
+  ap_media *m = &p->media;
+  for (unsigned i = 0; i < m->rseq.n_release; i++) {
+    const rmp_seq_release *r = &m->rseq.release[i];
+    if (!r->before != !before) continue;
+    ap_pkt *k = m->held[r->slot];
+    m->held[r->slot] = NULL;
+    if (!k) continue;
+    if (k->seq != (uint16_t)r->ext) free(k); /* cannot happen: slots go with rseq */
+    else push_pkt(a, p, r->ext, k->arrival_us, now_us, k);
+  }
+}
+
 void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *hp) {
   const rmp_rtp_header h = *hp;
   ap_media *m = &p->media;
@@ -228,12 +265,35 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
     m->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
     if (!m->slots) return; /* out of memory: as if lost on the way */
     rmp_jb_init(&m->jb, m->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
+    /* a packet that jumps ahead waits as long as one after a gap would */
+    rmp_seq_set_hold(&m->rseq, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
   }
   double now = rmc_ap_now();
   uint64_t now_us = (uint64_t)(now * 1000.0);
   uint32_t ext;
   int r = rmp_seq_receive(&m->rseq, h.sequence, h.timestamp, now_us, (uint32_t)CLOCK_RATE, &ext);
-  if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return;
+  if (r == RMP_SEQ_PROBATION) return;
+  m->packets_received++;
+  a->st.packets_received++;
+  if (r == RMP_SEQ_HELD_DUP) {
+    a->st.duplicate++;
+    return;
+  }
+  ap_pkt *k = malloc(sizeof *k + h.payload_len);
+  if (k) {
+    k->arrival_us = now_us;
+    k->seq = h.sequence;
+    k->ts = h.timestamp;
+    k->len = h.payload_len;
+    memcpy(k->data, buf + h.payload_offset, h.payload_len);
+  }
+  if (r == RMP_SEQ_HELD || r == RMP_SEQ_BAD) {
+    /* Ahead of the next: waits for what confirms it (rtp_seq.h); one forged
+     * packet must neither mute p's stream nor move what our RS confirms. */
+    free(m->held[m->rseq.held_slot]);
+    m->held[m->rseq.held_slot] = k;
+    return;
+  }
   if (r == RMP_SEQ_RESYNC) {
     rmp_jb_out_t o;
     while (rmp_jb_flush(&m->jb, &o)) {
@@ -241,26 +301,14 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
       free(o.e.data);
     }
     rmp_jb_reset(&m->jb);
+    if (m->rseq.undo) rmp_stream_rx_resume(&m->rx, m->rseq.undo_last);
+    else rmp_stream_rx_restart(&m->rx);
   }
-  m->packets_received++;
-  a->st.packets_received++;
-  if (p->state == AP_CONNECTED) a->midi.accepted(a, p, h.sequence);
-  ap_pkt *k = malloc(sizeof *k + h.payload_len);
-  if (!k) return;
-  k->ts = h.timestamp;
-  k->len = h.payload_len;
-  memcpy(k->data, buf + h.payload_offset, h.payload_len);
-  int pr = rmp_jb_push(&m->jb, ext, now_us, k);
-  if (pr == RMP_EJB_FULL) {
-    pop_all(a, p, now_us);
-    pr = rmp_jb_push(&m->jb, ext, now_us, k);
-  }
-  if (pr < 0) {
-    free(k);
-    a->st.duplicate++;
-    return;
-  }
-  pop_all(a, p, now_us);
+  /* rseq's list stays as it is until its next update (delivery does not
+   * reach it) */
+  push_released(a, p, true, now_us);
+  if (k) push_pkt(a, p, ext, now_us, now_us, k);
+  push_released(a, p, false, now_us);
 }
 
 /* An RS confirms what p received up to seq (midi_stream.h). */
@@ -273,11 +321,21 @@ double rmc_ap_media_deadline(ap_peer *p) {
     double m = (double)us / 1000.0;
     if (m < d) d = m;
   }
+  if (rmp_seq_hold_deadline(&p->media.rseq, &us)) {
+    double m = (double)us / 1000.0;
+    if (m < d) d = m;
+  }
   return d;
 }
 
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
-  pop_all(a, p, (uint64_t)(now * 1000.0));
+  uint64_t now_us = (uint64_t)(now * 1000.0);
+  pop_all(a, p, now_us);
+  while (p->state == AP_CONNECTED && rmp_seq_hold_expire(&p->media.rseq, now_us)) {
+    /* nothing confirmed a packet held: taken now, on trust (rtp_seq.h) */
+    push_released(a, p, true, now_us);
+    push_released(a, p, false, now_us);
+  }
   if (p->state != AP_CONNECTED) return;
   uint8_t pkt[AP_MAX_PACKET];
   int n = rmp_stream_tx_guard(&p->media.tx, &a->midi.sc, p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,

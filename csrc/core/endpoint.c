@@ -17,6 +17,7 @@ struct rmc_endpoint {
   void *owner;          /* NULL once closed */
   int family, port;
   uint64_t send_errors;
+  uint64_t send_dropped; /* the send queue was full (also in send_errors) */
 };
 
 typedef struct send_req {
@@ -133,7 +134,13 @@ static int send_after(rmc_endpoint *ep, const uint8_t *buf, size_t len, const st
     if (!report_errors(ep, r) || uv_is_closing((uv_handle_t *)&ep->udp)) return UV_ENOTCONN;
     r = uv_udp_try_send(&ep->udp, &b, 1, to);
   }
-  if (r == UV_EAGAIN) {
+  if (r == UV_EAGAIN && uv_udp_get_send_queue_size(&ep->udp) + len > RMC_SEND_QUEUE_MAX) {
+    /* What waits for the socket is bounded: a peer that cannot keep up (or
+     * a link that stalls) must not take our memory. Dropped and counted;
+     * the recovery journal repairs a loss like any other. */
+    ep->send_dropped++;
+    r = UV_ENOBUFS;
+  } else if (r == UV_EAGAIN) {
     /* The socket buffer is full: libuv sends a copy when it can. */
     send_req *req = malloc(sizeof *req + len);
     if (!req) {
@@ -160,7 +167,8 @@ static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const str
     first = uv_udp_try_send(&ep->udp, &b, 1, to);
   }
   int r = send_after(ep, buf, len, to, first);
-  if (r < 0 && r != UV_ENOTCONN && ep->owner && ep->ops->error) {
+  /* (A full send queue is ours, not the network's: counted, not reported.) */
+  if (r < 0 && r != UV_ENOTCONN && r != UV_ENOBUFS && ep->owner && ep->ops->error) {
     rmp_addr d;
     rmc_addr_from_sockaddr(to, &d);
     ep->ops->error(ep->owner, ep, r, &d);
@@ -180,6 +188,14 @@ int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rm
 }
 
 uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep) { return ep ? ep->send_errors : 0; }
+
+uint64_t rmc_endpoint_send_dropped(const rmc_endpoint *ep) { return ep ? ep->send_dropped : 0; }
+
+size_t rmc_endpoint_send_queued(const rmc_endpoint *ep) {
+  return ep ? uv_udp_get_send_queue_size(&ep->udp) : 0;
+}
+
+uv_udp_t *rmc_endpoint_udp(rmc_endpoint *ep) { return ep ? &ep->udp : NULL; }
 
 unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max) {
   unsigned n = 0;

@@ -12,6 +12,11 @@
 
 typedef struct rmc_endpoint rmc_endpoint;
 
+/* The most octets that wait per endpoint for a socket whose buffer is full
+ * (copies libuv sends when it can); beyond, a datagram is dropped
+ * (UV_ENOBUFS, counted in send_errors and send_dropped). */
+#define RMC_SEND_QUEUE_MAX (256u * 1024u)
+
 typedef struct rmc_endpoint_ops {
   /* One datagram. buf is the runtime's receive buffer: valid until return. */
   void (*recv)(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *from);
@@ -40,8 +45,10 @@ int rmc_endpoint_family(const rmc_endpoint *ep);
  * a later failure reaches ops->error). Otherwise it goes now: an ICMP error
  * of an earlier datagram that the system reports on this send reaches
  * ops->error first and the send is tried once more; a full socket buffer
- * gets a copy that libuv sends later. Returns 0 or a negative UV_E* code
- * (UV_ENOTCONN once closed, or when ops->error closed it). */
+ * gets a copy that libuv sends later, while at most RMC_SEND_QUEUE_MAX
+ * octets wait (beyond: UV_ENOBUFS, counted, never reported to ops->error).
+ * Returns 0 or a negative UV_E* code (UV_ENOTCONN once closed, or when
+ * ops->error closed it). */
 int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to);
 /* Reads, now, up to max datagrams already waiting in the socket and hands
  * each to ops->recv (ICMP errors met on the way to ops->error), without
@@ -50,8 +57,15 @@ int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rm
  * other port) is then handled first, and what queued while the process was
  * stopped is read before a timeout is decided. Returns how many it read. */
 unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max);
-/* Datagrams the system refused on this endpoint, since it opened. */
+/* Datagrams the system refused on this endpoint, since it opened (those
+ * dropped on a full send queue included). */
 uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep);
+/* Datagrams dropped because RMC_SEND_QUEUE_MAX octets already waited. */
+uint64_t rmc_endpoint_send_dropped(const rmc_endpoint *ep);
+/* Octets waiting for the socket now. */
+size_t rmc_endpoint_send_queued(const rmc_endpoint *ep);
+/* The libuv handle (tests: to see and seed its send queue; never close it). */
+uv_udp_t *rmc_endpoint_udp(rmc_endpoint *ep);
 /* True when `a` is this endpoint itself: our port on a local address
  * (a packet of ours that looped back). */
 bool rmc_endpoint_is_own(const rmc_endpoint *ep, const rmp_addr *a);

@@ -37,9 +37,26 @@ struct rtpmidi_midi_session {
 static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
                    bool recovery, bool marker);
 static void destroy(rtpmidi_midi_session *m);
+
+/* The peer's numbering starts again: so does the journal receiver's; or a
+ * forged jump was undone: it goes on from the real stream's last packet. */
+static void on_resync(void *ud, int32_t resume_after) {
+  rtpmidi_midi_session *m = ud;
+  if (resume_after < 0) rmp_stream_rx_restart(&m->rx);
+  else rmp_stream_rx_resume(&m->rx, (uint16_t)resume_after);
+}
+
+static int deliver(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered);
+
+/* The peer is gone (timeout, BYE, network): what it left sounding is
+ * released through on_midi first (recovered, midi_stream.h), then the drop
+ * is reported. */
 static void on_drop(void *ud, const char *reason, const char *detail) {
   rtpmidi_midi_session *m = ud;
-  if (m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
+  m->busy++;
+  rmp_stream_rx_release(&m->rx, rtpmidi_now_ms(), deliver, m, &m->rc);
+  if (!m->dead && m->ev.on_drop) m->ev.on_drop(m->ud, reason, detail);
+  if (--m->busy == 0 && m->dead) destroy(m);
 }
 
 /* The guard timer follows the stream's schedule. */
@@ -112,7 +129,7 @@ int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
   if (ev) m->ev = *ev;
   m->ud = ud;
   rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
-                                .on_receiver_report = on_report};
+                                .on_receiver_report = on_report, .on_resync = on_resync};
   int r = rmc_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
     free(m);
@@ -212,6 +229,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
   st->repairs = m->rc.repairs;
   st->unrecovered = m->rc.unrecovered;
   st->bad_journals = m->rc.bad_journals;
+  st->messages_released = m->rc.released;
   st->checkpoint = rmp_stream_tx_checkpoint(&m->tx);
   st->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
   st->journal_sender = rmp_stream_tx_has_journal(&m->tx);

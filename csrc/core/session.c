@@ -17,10 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* At most this many datagrams per socket are read before a timeout is
+ * decided (on_timer): a stopped process finds up to its socket buffer. */
+#define RMC_READ_BEFORE_TIMEOUT 4096u
+
 /* Marks "the datagram in the receive buffer" (s->cur) in the jitter buffer. */
 static char in_place;
 
 typedef struct rmc_pkt {
+  uint64_t arrival;  /* held copies: when it came */
+  uint16_t seq;      /* held copies: its number */
   uint32_t ts;
   bool marker;
   size_t len;
@@ -157,6 +163,9 @@ int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
     .peer_port = (uint16_t)s->cfg.sending_port,
     .accept_any_source = s->cfg.accept_any_source,
     .timeout_us = (uint64_t)(s->cfg.timeout * 1e6),
+    /* A packet that jumps ahead waits for its successor as long as one
+     * after a gap waits in the reorder buffer (rtp_seq.h). */
+    .hold_us = (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0),
     .rtcp_interval_s = s->cfg.rtcp_interval,
     .cname = s->cname,
     .tool = s->tool_name,
@@ -209,13 +218,18 @@ static uint64_t ms_until(uint64_t at, uint64_t base) {
 
 /* Arms the timer for the earliest of the machine's deadline (RTCP report,
  * timeout: these may run a little late and share wakeups with other
- * sessions, slack.h) and the reorder buffer's (exact). A timer already
+ * sessions, slack.h) and the reorder buffer's or the held packet's (exact). A timer already
  * armed early enough is left alone: firing early costs a look, no more. */
 static void schedule(rtpmidi_session *s) {
   if (!s->timer) return;
   uint64_t src_at = 0, jb_at = 0;
   bool hs = rmp_src_next_deadline(&s->src, &src_at);
   bool hj = s->jb.count && rmp_jb_next_deadline(&s->jb, &jb_at); /* empty: none */
+  uint64_t hold_at;
+  if (rmp_src_hold_deadline(&s->src, &hold_at) && (!hj || hold_at < jb_at)) {
+    jb_at = hold_at; /* exact too: a held packet is one waiting for reordering */
+    hj = true;
+  }
   if (s->armed && (!hs || src_at >= s->armed_src_at) && (!hj || jb_at >= s->armed_fire_us)) return;
   if (!hs && !hj) {
     uv_timer_stop(&s->timer->timer);
@@ -273,6 +287,61 @@ static void flush_jb(rtpmidi_session *s, bool deliver_them) {
   rmp_jb_reset(&s->jb);
 }
 
+static void free_held(rtpmidi_session *s) {
+  for (unsigned i = 0; i < RMP_SRC_HOLD_SLOTS; i++) {
+    free(s->held[i]);
+    s->held[i] = NULL;
+  }
+  s->n_held = 0;
+}
+
+/* Into the reorder buffer, and what is due out. Returns false when a
+ * callback stopped the session. data (not in_place) is freed when the
+ * buffer does not take it. */
+static bool push_pkt(rtpmidi_session *s, uint32_t ext, uint64_t arrival, uint64_t now, void *data) {
+  int pr = rmp_jb_push(&s->jb, ext, arrival, data);
+  if (pr == RMP_EJB_FULL) {
+    /* Far ahead: release what the window leaves behind, then try again. */
+    if (!release_due(s, now)) {
+      if (data != &in_place) free(data);
+      return false;
+    }
+    pr = rmp_jb_push(&s->jb, ext, arrival, data);
+  }
+  if (pr < 0) {
+    if (data != &in_place) free(data); /* duplicate or late: counted by the buffer */
+    return true;
+  }
+  return release_due(s, now);
+}
+
+/* The copy kept of a held packet that counts now (NULL when there is none:
+ * out of memory when it came). */
+static rmc_pkt *take_held(rtpmidi_session *s, const rmp_seq_release *r) {
+  rmc_pkt *p = r->slot < RMP_SRC_HOLD_SLOTS ? s->held[r->slot] : NULL;
+  if (!p) return NULL;
+  s->held[r->slot] = NULL;
+  s->n_held--;
+  if (p->seq != (uint16_t)r->ext) {
+    free(p); /* cannot happen: the machine and the slots go together */
+    return NULL;
+  }
+  return p;
+}
+
+/* Held copies that count now, before (or after) the packet being handled.
+ * Returns false when a callback stopped the session. */
+static bool push_released(rtpmidi_session *s, const rmp_seq_release *rel, unsigned n, bool before,
+                          uint64_t now) {
+  unsigned gen = s->gen;
+  for (unsigned i = 0; i < n; i++) {
+    if (!rel[i].before != !before) continue;
+    rmc_pkt *p = take_held(s, &rel[i]);
+    if (p && (gen != s->gen || !push_pkt(s, rel[i].ext, p->arrival, now, p))) return false;
+  }
+  return gen == s->gen;
+}
+
 /* The jitter buffer's slots (4 KiB by default), made with the first RTP
  * packet: a session that only sends, or has heard nothing but RTCP yet,
  * does not pay for them. Until then the buffer is all zero, empty. */
@@ -304,9 +373,12 @@ static void drain(rtpmidi_session *s) {
       rmc_endpoint_send(s->rtcp, o.data, o.len, &o.to);
       break;
     case RMP_SRC_OUT_FORGET:
-      /* What waits from the forgotten SSRC goes out first. */
+      /* What waits from the forgotten SSRC goes out first; what it had
+       * held was never confirmed. The next SSRC numbers afresh. */
+      free_held(s);
       flush_jb(s, true);
       if (gen == s->gen && o.recovery) s->pending_recovery = true;
+      if (gen == s->gen && s->ev.on_resync) s->ev.on_resync(s->ud, -1);
       break;
     case RMP_SRC_OUT_DROP:
       if (s->ev.on_drop) s->ev.on_drop(s->ud, o.reason, o.detail);
@@ -337,6 +409,26 @@ static void on_timer(uv_timer_t *h) {
   s->armed = false;
   uint64_t now = rmc_now_us();
   if (!release_due(s, now)) return;
+  const rmp_seq_release *rel;
+  unsigned nrel;
+  uint64_t due;
+  if (rmp_alive_deadline(&s->src.alive, &due) && now >= due) {
+    /* A timeout is due: what the peer sent may be waiting in the sockets
+     * (this process was stopped, the loop was busy; timers run before the
+     * loop polls). Read it first: a packet from the peer re-arms it. */
+    unsigned gen = s->gen;
+    rmc_endpoint_read_pending(s->rtp, RMC_READ_BEFORE_TIMEOUT);
+    if (gen != s->gen) return;
+    rmc_endpoint_read_pending(s->rtcp, RMC_READ_BEFORE_TIMEOUT);
+    if (gen != s->gen) return;
+    now = rmc_now_us();
+  }
+  while (rmp_src_hold_expire(&s->src, now, &rel, &nrel)) {
+    /* Nothing confirmed a packet held: taken now, on trust (rtp_seq.h). */
+    rmp_seq_release r[RMP_SRC_HOLD_SLOTS];
+    memcpy(r, rel, nrel * sizeof *r);
+    if (!push_released(s, r, nrel, true, now) || !push_released(s, r, nrel, false, now)) return;
+  }
   rmp_src_tick(&s->src, now);
   drain(s);
 }
@@ -357,15 +449,50 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
     drain(s);
     if (gen != s->gen) return;
   }
+  if (r == RMP_SRC_HELD_DUP) {
+    s->held_dups++;
+    return;
+  }
+  if (r == RMP_SRC_HELD) {
+    /* Ahead of the next: a copy waits for what confirms it (rtp_seq.h). */
+    const rmp_rtp_header *h = &pkt.h;
+    rmc_pkt *p = malloc(sizeof *p + h->payload_len);
+    unsigned slot = pkt.held_slot;
+    if (s->held[slot]) {
+      free(s->held[slot]);
+      s->held[slot] = NULL;
+      s->n_held--;
+    }
+    if (!p) return; /* out of memory: as if lost on the way */
+    p->arrival = now;
+    p->seq = h->sequence;
+    p->ts = h->timestamp;
+    p->marker = h->marker;
+    p->len = h->payload_len;
+    if (h->payload_len) memcpy(p->data, buf + h->payload_offset, h->payload_len);
+    s->held[slot] = p;
+    s->n_held++;
+    schedule(s);
+    return;
+  }
   if (r < 0) return;
   if (!s->slots && open_jb(s)) return; /* out of memory: as if lost on the way */
   if (r == RMP_SRC_RESYNC) {
-    /* The sender restarted its numbering: what waits goes out, and the
-     * numbers in between are unknown. */
+    /* The sender restarted its numbering (or a jump taken on trust was
+     * undone): what waits goes out, and the numbers in between are
+     * unknown. */
     flush_jb(s, true);
     if (gen != s->gen) return;
     s->pending_recovery = true;
+    if (s->ev.on_resync) s->ev.on_resync(s->ud, pkt.undo ? (int32_t)pkt.undo_last : -1);
+    if (gen != s->gen) return;
   }
+  /* Packets held before, now confirmed: around this one, in order. The
+   * list lives in the machine: copy it (callbacks may call into it). */
+  rmp_seq_release rel[RMP_SRC_HOLD_SLOTS];
+  unsigned nrel = pkt.n_release;
+  if (nrel) memcpy(rel, pkt.release, nrel * sizeof *rel);
+  if (nrel && !push_released(s, rel, nrel, true, now)) return;
   const rmp_rtp_header *h = &pkt.h;
   s->cur.payload = buf + h->payload_offset;
   s->cur.len = h->payload_len;
@@ -377,27 +504,18 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
   void *data = &in_place;
   if (!direct) {
     rmc_pkt *p = malloc(sizeof *p + h->payload_len);
-    if (!p) return; /* out of memory: as if lost on the way */
+    if (!p) { /* out of memory: as if lost on the way */
+      s->cur.payload = NULL;
+      return;
+    }
     p->ts = h->timestamp;
     p->marker = h->marker;
     p->len = h->payload_len;
     if (h->payload_len) memcpy(p->data, s->cur.payload, h->payload_len);
     data = p;
   }
-  int pr = rmp_jb_push(&s->jb, pkt.ext_seq, now, data);
-  if (pr == RMP_EJB_FULL) {
-    /* Far ahead: release what the window leaves behind, then try again. */
-    if (!release_due(s, now)) {
-      if (data != &in_place) free(data);
-      return;
-    }
-    pr = rmp_jb_push(&s->jb, pkt.ext_seq, now, data);
-  }
-  if (pr < 0) {
-    if (data != &in_place) free(data); /* duplicate or late: counted by the buffer */
-  } else if (!release_due(s, now)) {
-    return;
-  }
+  if (!push_pkt(s, pkt.ext_seq, now, now, data)) return;
+  if (nrel && !push_released(s, rel, nrel, false, now)) return;
   s->cur.payload = NULL;
   /* Per packet, only what may need the timer earlier: a packet waiting in
    * the buffer, a timeout armed again. */
@@ -455,6 +573,7 @@ uint16_t rtpmidi_session_delivering_seq(const rtpmidi_session *s) { return s->de
 
 static void close_all(rtpmidi_session *s) {
   s->send_errors_base += rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
+  s->send_dropped_base += rmc_endpoint_send_dropped(s->rtp) + rmc_endpoint_send_dropped(s->rtcp);
   /* Closing flushes what the runtime queued, ours included, first. */
   rmc_endpoint_close(s->rtp);
   rmc_endpoint_close(s->rtcp);
@@ -578,7 +697,18 @@ void rtpmidi_session_stop(rtpmidi_session *s) {
     size_t n = rmp_src_bye(&s->src, rmc_now_us(), "session stopped", buf, sizeof buf, &to);
     if (n) rmc_endpoint_send(s->rtcp, buf, n, &to);
   }
-  /* What waits in the jitter buffer is delivered now (callbacks may run). */
+  /* What waits is delivered now (callbacks may run): packets held ahead
+   * whose wait would run out with nothing else heard (rtp_seq.h) join the
+   * jitter buffer, then it is flushed. */
+  const rmp_seq_release *rel;
+  unsigned nrel;
+  while (s->slots && rmp_src_hold_expire(&s->src, UINT64_MAX, &rel, &nrel)) {
+    for (unsigned i = 0; i < nrel; i++) {
+      rmc_pkt *p = take_held(s, &rel[i]);
+      if (p && rmp_jb_push(&s->jb, rel[i].ext, p->arrival, p) < 0) free(p);
+    }
+  }
+  free_held(s);
   flush_jb(s, true);
   s->jb_base.lost += s->jb.stats.lost;
   s->jb_base.duplicate += s->jb.stats.duplicate;
@@ -621,10 +751,11 @@ void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *
   memcpy(st->peer_cname, m->peer_cname, sizeof st->peer_cname);
   memcpy(st->peer_tool, m->peer_tool, sizeof st->peer_tool);
   st->send_errors = s->send_errors_base + rmc_endpoint_send_errors(s->rtp) + rmc_endpoint_send_errors(s->rtcp);
+  st->send_dropped = s->send_dropped_base + rmc_endpoint_send_dropped(s->rtp) + rmc_endpoint_send_dropped(s->rtcp);
   st->lost = s->jb_base.lost + s->jb.stats.lost;
-  st->duplicate = s->jb_base.duplicate + s->jb.stats.duplicate;
+  st->duplicate = s->jb_base.duplicate + s->jb.stats.duplicate + s->held_dups;
   st->late = s->jb_base.late + s->jb.stats.late;
-  st->reordered = s->jb_base.reordered + s->jb.stats.reordered;
+  st->reordered = s->jb_base.reordered + s->jb.stats.reordered + rmp_src_reordered(&s->src);
   st->jitter_ms = (double)rmp_src_jitter(&s->src) * 1000.0 / (double)s->cfg.clock_rate;
 }
 
@@ -639,6 +770,7 @@ void rtpmidi_session_free(rtpmidi_session *s) {
   s->ud = NULL;
   rtpmidi_session_stop(s);
   flush_jb(s, false);
+  free_held(s);
   s->freed = true;
   release(s);
 }

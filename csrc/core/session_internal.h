@@ -60,12 +60,17 @@ struct rtpmidi_session {
   /* sending */
   uint16_t seq;
   uint64_t send_errors_base; /* of endpoints closed before */
+  uint64_t send_dropped_base;
 
   /* receiving */
   bool pending_recovery;  /* the next delivered packet gets read_recovery_journal */
   rmp_jb_t jb;
   rmp_jb_slot_t *slots;   /* NULL until the first RTP packet (open_jb) */
   rmp_jb_stats_t jb_base; /* jitter-buffer counters of earlier runs */
+  /* copies of the packets the machine holds (RMP_SRC_HELD), by slot */
+  struct rmc_pkt *held[RMP_SRC_HOLD_SLOTS];
+  unsigned n_held;
+  uint64_t held_dups;     /* copies of held packets: duplicates */
   struct {                /* the datagram being handled (delivered without a copy) */
     const uint8_t *payload;
     size_t len;

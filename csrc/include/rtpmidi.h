@@ -110,6 +110,14 @@ typedef struct rtpmidi_session_events {
    * extended numbers count from the 16-bit sequence numbers we sent (see
    * rtpmidi_session_next_seq). */
   void (*on_receiver_report)(void *ud, const rtpmidi_receiver_report *rr);
+  /* The peer's sequence numbering starts again (optional), before the first
+   * payload of the new run. resume_after < 0: it restarted it (a resync,
+   * RFC 3550 A.1) or came back with a new SSRC: what follows sequence
+   * numbers (a journal receiver) starts afresh. 0..65535: a jump ahead
+   * taken on trust was undone (a forged packet: the real stream went on
+   * where it was): the stream goes on after that sequence number, what lay
+   * between was lost. */
+  void (*on_resync)(void *ud, int32_t resume_after);
 } rtpmidi_session_events;
 
 typedef struct rtpmidi_session_stats {
@@ -134,6 +142,9 @@ typedef struct rtpmidi_session_stats {
    * all of them): its error, if any, comes later, through on_drop
    * ("network"), and is counted here; any other send returns its error. */
   uint64_t send_errors;
+  /* Datagrams dropped (also in send_errors) because 256 KiB already waited
+   * for a socket whose buffer was full: what waits is bounded. */
+  uint64_t send_dropped;
 } rtpmidi_session_stats;
 
 /* Checks cfg and creates a stopped session. Returns 0, UV_EINVAL (err->field
@@ -194,7 +205,10 @@ typedef struct rtpmidi_midi_config {
 typedef struct rtpmidi_midi_events {
   /* One complete MIDI message. time_ms is on the rtpmidi_now_ms() clock: the
    * packet's RTP timestamp plus the command's delta, mapped to local time.
-   * recovered: made by the recovery journal after a loss. */
+   * recovered: made by the recovery journal after a loss -- or, when the
+   * peer is gone (just before on_drop), a Note Off for each note it left
+   * sounding and a Control Change 64..69 to 0 for each pedal it left down,
+   * so that a route to a MIDI output silences what it left. */
   void (*on_midi)(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered);
   void (*on_drop)(void *ud, const char *reason, const char *detail);
 } rtpmidi_midi_events;
@@ -207,6 +221,7 @@ typedef struct rtpmidi_midi_stats {
   uint64_t repairs;                /* losses repaired from a journal */
   uint64_t unrecovered;            /* losses the journal did not cover */
   uint64_t bad_journals;           /* journals that did not parse (commands kept) */
+  uint64_t messages_released;      /* note offs and pedal ups made when the peer went away */
   uint16_t checkpoint;             /* our journal's checkpoint sequence number */
   bool unconfirmed;                /* the peer's reports have not yet confirmed our last
                                       packet with commands (guard packets still go out) */

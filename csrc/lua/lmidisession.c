@@ -164,6 +164,7 @@ static int l_stats(lua_State *L) {
   SET(repairs);
   SET(unrecovered);
   SET(bad_journals);
+  SET(messages_released);
   SET(checkpoint);
 #undef SET
   lua_pushboolean(L, ms.unconfirmed);

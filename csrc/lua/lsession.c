@@ -228,6 +228,7 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   SET_COUNTER(loops);
   SET_COUNTER(unknown_ssrc);
   SET_COUNTER(send_errors);
+  SET_COUNTER(send_dropped);
   lua_pushnumber(L, st.jitter_ms);
   lua_setfield(L, -2, "jitter");
   if (st.rtt_ms >= 0) {

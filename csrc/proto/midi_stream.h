@@ -164,6 +164,7 @@ typedef struct rmp_stream_counts {
   uint64_t unrecovered;    /* losses the journal did not cover, or without a journal */
   uint64_t bad_journals;   /* journals that did not parse (the commands are kept) */
   uint64_t duplicates;     /* a packet the journal receiver had already seen: dropped */
+  uint64_t released;       /* note offs and pedal ups made by rmp_stream_rx_release */
 } rmp_stream_counts;
 
 /* One message for the application: time in local ms. Returns non-zero to
@@ -178,10 +179,44 @@ typedef struct rmp_stream_rx {
   uint8_t *sysex;           /* max_sysex octets, from the first SysEx */
   rmp_ts_anchor clock;      /* the peer's RTP time to ours */
   rmp_ej_receiver *jr;      /* from the first packet, with recovery on */
+  /* what of the stream sounds at the application, as delivered (commands
+   * and repairs): notes on, and pedals (controllers 64..69) down, a bit
+   * each, per channel -- for rmp_stream_rx_release, with or without the
+   * journal */
+  uint8_t sounding[16][16];
+  uint8_t pedals[16];
 } rmp_stream_rx;
 
 void rmp_stream_rx_init(rmp_stream_rx *rx);
 void rmp_stream_rx_free(rmp_stream_rx *rx);
+
+/* The sender's sequence numbering starts again (the RTP layer in front
+ * resynced, or the peer came back with a new SSRC): the next packet is read
+ * as the first (no repair: nothing is known about what lay between), and
+ * its RTP times anchor the time mapping afresh (a restarted sender picks a
+ * new timestamp origin). What the receiver knows sounds is kept: the notes
+ * of the old run can still be released (rmp_stream_rx_release). */
+void rmp_stream_rx_restart(rmp_stream_rx *rx);
+
+/* A jump ahead the RTP layer had taken on trust was undone (rtp_seq.h: a
+ * forged packet; the real stream went on): the next packet follows
+ * last_seq, the real stream's last packet before the jump, so that what was
+ * lost meanwhile is repaired from its journal. */
+void rmp_stream_rx_resume(rmp_stream_rx *rx, uint16_t last_seq);
+
+/* The peer is gone (its timeout, its BYE, a network error; an AppleMIDI
+ * participant that left or timed out): what it left sounding is released
+ * through deliver, at time now, with recovered = true (the stream's repair
+ * of its end, not a message of the peer's): a Note Off (velocity 64) for
+ * each note on, then a Control Change to 0 for each pedal down
+ * (controllers 64..69), channel by channel. A route to a MIDI output then
+ * silences what the peer left, without an All Notes Off for notes of
+ * others. What was released is no longer sounding (here and in the
+ * journal receiver's state, so that a peer that comes back has its notes
+ * repaired from its journal). Returns how many messages were delivered
+ * (counted in n->released); stops early when deliver asks. */
+unsigned rmp_stream_rx_release(rmp_stream_rx *rx, double now, rmp_stream_deliver_fn deliver, void *ud,
+                               rmp_stream_counts *n);
 
 /* Return values of rmp_stream_rx_packet. */
 #define RMP_STREAM_RX_OK 0

@@ -170,6 +170,7 @@ static int build_report(rmp_src *m, uint64_t now, uint32_t ssrc, bool allow_sr, 
 }
 
 static void count_sent(rmp_src *m, size_t len) {
+  m->sent_since_heard = true;
   m->st.rtcp_sent++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
 }
@@ -219,12 +220,18 @@ void rmp_src_init(rmp_src *m, const rmp_src_config *cfg) {
   m->ssrc = cfg->ssrc;
   m->st.rtt_ms = -1;
   rmp_seq_init(&m->seq, m->cfg.probation);
+  rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
 }
 
 static void reset_peer(rmp_src *m) {
+  m->have_rtcp_from = false;
+  m->st.held_duplicates += m->seq.held_duplicates;
+  m->st.held_reordered += m->seq.reordered;
+  m->st.held_dropped += m->seq.held_dropped;
   m->have_peer = false;
   m->st.have_peer_ssrc = false;
   rmp_seq_init(&m->seq, m->cfg.probation);
+  rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
   m->last_sr_mid = 0;
 }
 
@@ -293,9 +300,36 @@ static void count_bad(rmp_src *m, const rmp_addr *from) {
 }
 
 /* A packet from an acceptable host carries our SSRC and does not come from
- * our own socket: somebody else chose it (8.2). We say BYE for it and take
- * another. */
-static void collision(rmp_src *m, uint64_t now) {
+ * our own socket: somebody else chose it, or our packets loop back through
+ * another address (8.2). The first time from an address we say BYE for it
+ * and take another; the address joins the list of conflicting addresses,
+ * and what comes from a listed address is a loop: ignored (8.2: "choose a
+ * new identifier only once and thereafter ignore packets from the looping
+ * source transport address ... to avoid a flood of BYE packets"). At most
+ * one change per RTCP interval: addresses are cheap to forge. */
+static void collision(rmp_src *m, uint64_t now, const rmp_addr *from) {
+  uint64_t keep = (uint64_t)(10.0 * m->cfg.rtcp_interval_s * 1e6);
+  int slot = -1, oldest = 0;
+  for (int i = 0; i < RMP_SRC_CONFLICTS; i++) {
+    if (m->conflicts[i].used && now - m->conflicts[i].last_us > keep) m->conflicts[i].used = false;
+    if (m->conflicts[i].used && rmp_addr_equal(&m->conflicts[i].addr, from)) {
+      m->conflicts[i].last_us = now;
+      m->st.loops++;
+      return;
+    }
+    if (!m->conflicts[i].used) slot = i;
+    else if (m->conflicts[i].last_us < m->conflicts[oldest].last_us) oldest = i;
+  }
+  if (slot < 0) slot = oldest;
+  m->conflicts[slot].used = true;
+  m->conflicts[slot].addr = *from;
+  m->conflicts[slot].last_us = now;
+  if (m->collided && now - m->last_collision_us < (uint64_t)(m->cfg.rtcp_interval_s * 1e6)) {
+    m->st.loops++;
+    return;
+  }
+  m->collided = true;
+  m->last_collision_us = now;
   uint32_t old = m->ssrc, r = old;
   /* A random one that is neither ours nor the peer's (counting up from
    * the last draw should the generator keep giving those). */
@@ -356,11 +390,12 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   }
   lock_source(m, from);
   if (h->ssrc == m->ssrc) {
-    collision(m, now);
+    collision(m, now, from);
     return RMP_SRC_COLLISION;
   }
   if (!peer_ssrc_ok(m, h->ssrc)) return RMP_SRC_UNKNOWN_SSRC;
   rmp_alive_heard(&m->alive, now);
+  m->sent_since_heard = false;
   if (!m->cfg.peer_port && !m->have_peer_rtcp && from->port < 65535) {
     /* Receive only: reports go to the port above its RTP port (6.1
      * convention) until its own RTCP says where it is. */
@@ -370,7 +405,15 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   m->st.packets_received++;
   m->st.bytes_received += h->payload_len;
   int r = rmp_seq_receive(&m->seq, h->sequence, h->timestamp, now, m->cfg.clock_rate, &pkt->ext_seq);
-  if (r == RMP_SEQ_PROBATION || r == RMP_SEQ_BAD) return RMP_SRC_SEQ_WAIT;
+  pkt->release = m->seq.release;
+  pkt->n_release = 0;
+  pkt->held_slot = m->seq.held_slot;
+  pkt->undo = m->seq.undo;
+  pkt->undo_last = m->seq.undo_last;
+  if (r == RMP_SEQ_PROBATION) return RMP_SRC_SEQ_WAIT;
+  if (r == RMP_SEQ_HELD || r == RMP_SEQ_BAD) return RMP_SRC_HELD;
+  if (r == RMP_SEQ_HELD_DUP) return RMP_SRC_HELD_DUP;
+  pkt->n_release = m->seq.n_release;
   return r == RMP_SEQ_RESYNC ? RMP_SRC_RESYNC : RMP_SRC_ACCEPT;
 }
 
@@ -439,18 +482,31 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
   }
   lock_source(m, from);
   if (sender == m->ssrc) {
-    collision(m, now);
+    collision(m, now, from);
+    return;
+  }
+  if (m->have_peer && sender == m->st.peer_ssrc && m->have_rtcp_from &&
+      !rmp_addr_equal(from, &m->rtcp_from) && !m->alive.gone) {
+    /* The peer's RTCP comes from one socket; another port of its host is
+     * not it (a forged SR, report, SDES or BYE). After a drop a restarted
+     * peer may come from a new one. */
+    m->st.foreign++;
     return;
   }
   if (!peer_ssrc_ok(m, sender)) return;
+  if (!m->have_rtcp_from || m->alive.gone) {
+    m->rtcp_from = *from;
+    m->have_rtcp_from = true;
+    if (!m->cfg.peer_port && from->port) {
+      /* Receive only: reports go back where the peer's first came from. */
+      m->peer_rtcp = *from;
+      m->have_peer_rtcp = true;
+    }
+  }
   rmp_alive_heard(&m->alive, now);
+  m->sent_since_heard = false;
   m->st.rtcp_received++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
-  if (!m->cfg.peer_port && from->port) {
-    /* Receive only: reports go back where the peer's come from. */
-    m->peer_rtcp = *from;
-    m->have_peer_rtcp = true;
-  }
   rmp_rtcp_iter_t it;
   rmp_rtcp_hdr_t hd;
   rmp_rtcp_iter_init(&it, buf, len);
@@ -523,8 +579,29 @@ void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *des
   (void)channel;
   (void)dest;
   if (!m->open) return;
+  if (m->have_peer && !m->sent_since_heard && !m->alive.gone) {
+    /* About a datagram sent before the peer was last heard: it bounced
+     * while the peer restarted, and the peer is back. */
+    m->st.stale_errors++;
+    return;
+  }
   rmp_src_drop(m, "network", detail);
 }
+
+bool rmp_src_hold_deadline(const rmp_src *m, uint64_t *at) {
+  return m->open && m->have_peer && rmp_seq_hold_deadline(&m->seq, at);
+}
+
+bool rmp_src_hold_expire(rmp_src *m, uint64_t now, const rmp_seq_release **rel, unsigned *n) {
+  if (!m->open || !m->have_peer || !rmp_seq_hold_expire(&m->seq, now)) return false;
+  *rel = m->seq.release;
+  *n = m->seq.n_release;
+  return true;
+}
+
+uint64_t rmp_src_held_duplicates(const rmp_src *m) { return m->st.held_duplicates + m->seq.held_duplicates; }
+uint64_t rmp_src_reordered(const rmp_src *m) { return m->st.held_reordered + m->seq.reordered; }
+uint64_t rmp_src_held_dropped(const rmp_src *m) { return m->st.held_dropped + m->seq.held_dropped; }
 
 void rmp_src_tick(rmp_src *m, uint64_t now) {
   if (!m->open) return;
@@ -557,6 +634,7 @@ uint32_t rmp_src_ssrc(const rmp_src *m) { return m->ssrc; }
 const rmp_addr *rmp_src_rtp_dest(const rmp_src *m) { return &m->peer; }
 
 void rmp_src_sent_rtp(rmp_src *m, size_t len) {
+  m->sent_since_heard = true;
   m->st.packets_sent++;
   m->st.bytes_sent += len;
   m->sr_packets++;

@@ -18,18 +18,31 @@
  *    after a drop, when it is a restarted peer and is taken at once;
  *  - loops and collisions (8.2): our SSRC from our own address is a loop
  *    (counted, dropped); from the peer's host it is a collision: a BYE for
- *    the old SSRC, a new random one;
+ *    the old SSRC, a new random one, and its source transport address
+ *    joins the list of conflicting addresses (8.2; up to
+ *    RMP_SRC_CONFLICTS, each kept 10 RTCP intervals after its last
+ *    conflict): more of our SSRC from a listed address is a loop
+ *    (counted, dropped), and at most one collision per RTCP interval
+ *    changes our SSRC -- a forger with our SSRC from ever new ports gets
+ *    no flood of BYEs and new SSRCs;
  *  - sequence numbers (A.1, with a probation of cfg.probation packets; the
  *    session's is one: the configured peer's first packet is accepted at
- *    once) and jitter (A.8);
+ *    once) and jitter (A.8); a packet that jumps ahead is held until its
+ *    successor confirms it, the run reaches it, or cfg.hold_us pass
+ *    (rtp_seq.h: one forged packet must not mute the real stream);
  *  - timeout: nothing heard from the peer for `timeout_us` forgets it and
  *    reports the drop "timeout"; every drop ("timeout", "bye", "network")
- *    is reported once, until the peer is heard again;
+ *    is reported once, until the peer is heard again; an ICMP error read
+ *    when nothing was sent since the peer was last heard is about a
+ *    datagram older than that proof of life (a restarted peer): no drop;
  *  - RTCP: compound SR or RR + SDES (CNAME, TOOL) on the randomised
  *    interval of 6.3 / A.7 (the first after half the minimum); the peer's
  *    SR (for our LSR/DLSR), its report blocks about us (RTT of 6.4.1), its
  *    SDES, its BYE (forgets it; a drop "bye" unless the reason is the one
- *    we give after a collision).
+ *    we give after a collision). The peer's RTCP is taken only from where
+ *    its first came from (until a drop): an SR, report, SDES or BYE
+ *    forged from another port of its host is foreign. A receive-only
+ *    session sends its reports there (not wherever the last claimed to).
  *
  * What it leaves to the caller: sockets and timers, the reorder buffer
  * (jitter_buffer.h: the machine gives each accepted packet its extended
@@ -103,6 +116,9 @@ typedef struct rmp_src_config {
                                (RTCP then goes where the peer's comes from) */
   bool accept_any_source;   /* lock to the first host heard (NAT) */
   uint64_t timeout_us;      /* silence before the drop "timeout" (> 0) */
+  uint64_t hold_us;         /* how long a packet that jumps ahead waits to be confirmed
+                               (rtp_seq.h held jumps; the reorder buffer's wait is the
+                               natural value; 0: taken at the next rmp_src_hold_expire) */
   double rtcp_interval_s;   /* minimum RTCP interval (6.2; > 0) */
   const char *cname, *tool; /* SDES items (<= 255 octets), kept by pointer; tool may be NULL */
   /* 64 random bits (a new SSRC, the interval's randomisation). */
@@ -121,10 +137,16 @@ typedef struct rmp_src_stats {
   uint64_t malformed;      /* from an acceptable source but not parsed / wrong type */
   uint64_t foreign;        /* from another host, or with an unknown SSRC */
   uint64_t unknown_ssrc;   /* from the peer's host with another SSRC (also foreign) */
-  uint64_t loops;          /* ours, looped back */
+  uint64_t loops;          /* ours, looped back (also from a listed conflicting address,
+                              or a collision within an RTCP interval of the last one) */
   uint64_t ssrc_collisions; /* we took a new SSRC */
   uint64_t rtcp_sent, rtcp_received;
   uint64_t events_lost;    /* the outbox was full (never in normal use) */
+  uint64_t stale_errors;   /* ICMP errors about datagrams sent before the peer was
+                              last heard (a restart): no drop */
+  /* held packets (rtp_seq.h) of SSRCs forgotten; add the current one's
+   * (rmp_src_held_duplicates, ...) */
+  uint64_t held_duplicates, held_reordered, held_dropped;
   bool have_peer_ssrc;
   uint32_t peer_ssrc;      /* kept after the peer is forgotten */
   double rtt_ms;           /* < 0 until known */
@@ -176,16 +198,34 @@ enum {
   RMP_SRC_LOOP = -4,
   RMP_SRC_COLLISION = -5,   /* our SSRC from the peer: we changed ours */
   RMP_SRC_SEQ_WAIT = -6,    /* A.1 keeps it out (probation, a very large jump) */
-  RMP_SRC_CLOSED = -7       /* not open */
+  RMP_SRC_CLOSED = -7,      /* not open */
+  RMP_SRC_HELD = -8,        /* ahead of the next: held (rtp_seq.h). Keep a copy in slot
+                               pkt.held_slot (it replaces what was kept there): a later
+                               packet releases it (pkt.release), or
+                               rmp_src_hold_expire, or it never counts */
+  RMP_SRC_HELD_DUP = -9     /* a copy of a packet held: a duplicate */
 };
 
 /* An accepted RTP packet. */
 typedef struct rmp_src_pkt {
   rmp_rtp_header h;         /* the payload is bytes + h.payload_offset */
-  uint32_t ext_seq;         /* its extended sequence number (A.1) */
+  uint32_t ext_seq;         /* its extended sequence number (A.1); for HELD, the
+                               place it would take */
+  unsigned held_slot;       /* HELD: where to keep its copy (< RMP_SRC_HOLD_SLOTS) */
+  /* ACCEPT/RESYNC: copies kept that count now, ascending, each before or
+   * after this packet (valid until the next call into the machine) */
+  const rmp_seq_release *release;
+  unsigned n_release;
+  bool undo;                /* RESYNC: a jump taken on trust was undone; the run goes
+                               on after undo_last (rtp_seq.h) */
+  uint16_t undo_last;
 } rmp_src_pkt;
 
+/* Slots for copies of held packets (rtp_seq.h). */
+#define RMP_SRC_HOLD_SLOTS (RMP_SEQ_HOLDS + 1)
+
 #define RMP_SRC_OUT_MAX 8
+#define RMP_SRC_CONFLICTS 8 /* conflicting source transport addresses kept (8.2) */
 #define RMP_SRC_ARENA 1024 /* a compound RTCP packet of ours (<= 600) and a drop detail (<= 256) */
 
 typedef struct rmp_src {
@@ -195,12 +235,15 @@ typedef struct rmp_src {
   rmp_addr peer;            /* RTP destination; its host is the accepted source */
   rmp_addr peer_rtcp;       /* RTCP destination (valid when have_peer_rtcp) */
   bool have_peer_rtcp;
+  rmp_addr rtcp_from;       /* where the peer's first RTCP came from: its BYE must too */
+  bool have_rtcp_from;
   bool src_locked;          /* accept_any_source: peer follows the first host heard */
   int64_t wall_offset_us;   /* wall clock (Unix µs) - now */
   /* our source */
   uint32_t ssrc;
   uint32_t sr_packets, sr_octets; /* for the SR of the current SSRC */
   bool sent_since_report;
+  bool sent_since_heard;    /* we sent (RTP or RTCP) since the peer was last heard */
   /* the peer */
   bool have_peer;
   rmp_seq_t seq;
@@ -212,6 +255,14 @@ typedef struct rmp_src {
   double avg_rtcp_size;
   bool rtcp_initial;
   rmp_src_stats st;
+  /* 8.2: source transport addresses that sent our SSRC */
+  struct {
+    rmp_addr addr;
+    uint64_t last_us;
+    bool used;
+  } conflicts[RMP_SRC_CONFLICTS];
+  uint64_t last_collision_us; /* when we last changed SSRC on a collision */
+  bool collided;
   /* the outbox */
   rmp_src_out out[RMP_SRC_OUT_MAX];
   unsigned out_head, out_n;
@@ -241,8 +292,23 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
 /* One datagram from the RTCP socket (a compound packet). */
 void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, const rmp_addr *from);
 /* The system reported an error (ICMP unreachable) for a datagram sent from
- * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail. */
+ * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail
+ * (unless nothing was sent since the peer was last heard: stale_errors). */
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail);
+/* The held packet's wait (cfg.hold_us): when it runs out; false when no
+ * packet is held. Apart from rmp_src_next_deadline, which may run late: a
+ * reorder buffer's deadline is exact. */
+bool rmp_src_hold_deadline(const rmp_src *m, uint64_t *at);
+/* At now: when a held packet's wait ran out, it counts (on trust, see
+ * rtp_seq.h) or is dropped. True when copies count now: *rel (n of them,
+ * ascending) says which; call until false. */
+bool rmp_src_hold_expire(rmp_src *m, uint64_t now, const rmp_seq_release **rel, unsigned *n);
+/* Packets held that came twice (not delivered: duplicates), and reordered
+ * ones put back in order before a reorder buffer saw them. */
+uint64_t rmp_src_held_duplicates(const rmp_src *m);
+uint64_t rmp_src_reordered(const rmp_src *m);
+/* Held packets that never counted (replaced, passed, the run went on). */
+uint64_t rmp_src_held_dropped(const rmp_src *m);
 /* Time passed: the timeout, the RTCP report. */
 void rmp_src_tick(rmp_src *m, uint64_t now);
 /* The earliest time tick has something to do; false when nothing is due

@@ -238,17 +238,24 @@ static void test_tracker_ext(void) {
   /* 16-bit sequence numbers through the tracker, reordered around the wrap. */
   static const uint16_t arrive[] = {65532, 65533, 65535, 65534, 1, 0, 2};
   static const uint32_t want[] = {65532, 65533, 65534, 65535, 65536, 65537, 65538};
-  static const uint8_t want_reord[] = {0, 0, 1, 0, 1, 0, 0};
+  static const uint8_t want_reord[] = {0, 0, 0, 0, 0, 0, 0}; /* the tracker reordered them */
   rmp_seq_t s;
   rmp_jb_t jb;
   rmp_jb_slot_t slots[16];
   rmp_seq_init(&s, 1);
   rmp_jb_init(&jb, slots, 16, WAIT);
+  /* A packet ahead of the next is held by the tracker (rtp_seq.h) and
+   * released next to the one that fills the gap: push it then. */
   for (unsigned i = 0; i < sizeof arrive / sizeof arrive[0]; i++) {
     uint32_t ext = 0;
     int r = rmp_seq_update(&s, arrive[i], &ext);
+    if (r == RMP_SEQ_HELD) continue;
     CHECK(r == RMP_SEQ_VALID || r == RMP_SEQ_MISORDERED);
+    for (unsigned k = 0; k < s.n_release; k++)
+      if (s.release[k].before) CHECK(rmp_jb_push(&jb, s.release[k].ext, 100 * i, NULL) >= 0);
     CHECK(rmp_jb_push(&jb, ext, 100 * i, NULL) >= 0);
+    for (unsigned k = 0; k < s.n_release; k++)
+      if (!s.release[k].before) CHECK(rmp_jb_push(&jb, s.release[k].ext, 100 * i, NULL) >= 0);
   }
   for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++) {
     POP_EXPECT(&jb, 1000, want[i], 0, want_reord[i]);

@@ -397,11 +397,146 @@ static void test_payload_budget(void) {
   rmp_stream_tx_free(&a);
 }
 
+/* ---- the RTP layer resyncs (rtp_seq.h) ---- */
+
+/* A forged packet far ahead was taken on trust and delivered; the real
+ * stream's first packet after it was late; its second undoes the jump:
+ * resume from the real stream's last packet, and its journal repairs the
+ * one lost meanwhile. A restart reads the next packet as a first. */
+static void test_resume_and_restart(void) {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  rmp_cmd_encoder enc;
+  rmp_stream_counts n = {0};
+  rmp_stream_tx_init(&tx);
+  rmp_stream_rx_init(&rx);
+  rmp_cmd_encoder_init(&enc);
+  uint8_t p[1500];
+  int len = send1(&tx, &CFG, &enc, 100, ON60, 3, 0.0, p, sizeof p);
+  ngot = 0;
+  rmp_stream_rx_packet(&rx, &CFG, 100, 1000, p, (size_t)len, 5.0, on_msg, NULL, &n);
+  /* the forgery: 140, no journal */
+  static const uint8_t forged[] = {0x03, 0x9F, 0x3C, 0x40};
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 140, 1100, forged, sizeof forged, 10.0, on_msg, NULL, &n),
+            RMP_STREAM_RX_OK);
+  CHECK_INT(n.unrecovered, 1);
+  /* the real 101 (note on 62) came late and was dropped by the RTP layer;
+   * 102 undoes the jump */
+  send1(&tx, &CFG, &enc, 101, ON62, 3, 10.0, p, sizeof p);
+  len = send1(&tx, &CFG, &enc, 102, OFF60, 3, 20.0, p, sizeof p);
+  rmp_stream_rx_resume(&rx, 100);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 102, 1200, p, (size_t)len, 25.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK_INT(ngot, 2);
+  CHECK(got_is(0, ON62, 3, true));
+  CHECK(got_is(1, OFF60, 3, false));
+  CHECK_INT(n.repairs, 1);
+  /* Without the resume, 102 after 140 would have been taken as a restart:
+   * no repair. Now a real restart: numbering and timestamps start again. */
+  rmp_stream_rx_restart(&rx);
+  CHECK(!rx.clock.anchored);
+  len = send1(&tx, &CFG, &enc, 103, OFF62, 3, 30.0, p, sizeof p);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 7, 5, p, (size_t)len, 500.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK_INT(ngot, 1); /* its own command only: no repair */
+  CHECK(got_is(0, OFF62, 3, false));
+  CHECK(fabs(got[0].t - 500.0) < 1e-9); /* anchored afresh */
+  CHECK_INT(n.repairs, 1);
+  /* resume before the receiver exists: harmless */
+  rmp_stream_rx r2;
+  rmp_stream_rx_init(&r2);
+  rmp_stream_rx_resume(&r2, 5);
+  rmp_stream_rx_restart(&r2);
+  CHECK(r2.jr == NULL);
+  rmp_stream_tx_free(&tx);
+  rmp_stream_rx_free(&rx);
+}
+
+/* ---- the peer gone: what it left sounding is released ---- */
+
+static void test_release(void) {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  rmp_cmd_encoder enc;
+  rmp_stream_counts n = {0};
+  rmp_stream_tx_init(&tx);
+  rmp_stream_rx_init(&rx);
+  rmp_cmd_encoder_init(&enc);
+  uint8_t p[1500];
+  static const uint8_t SUS[] = {0xB1, 64, 127}, SOFT[] = {0xB1, 67, 100}, ON_CH2[] = {0x91, 0x40, 0x50};
+  static const uint8_t SOST_UP[] = {0xB1, 66, 0};
+  uint16_t seq = 500;
+  const uint8_t *msgs[] = {ON60, ON62, OFF62, SUS, SOFT, ON_CH2, SOST_UP};
+  const size_t lens[] = {3, 3, 3, 3, 3, 3, 3};
+  for (unsigned i = 0; i < 7; i++) {
+    int len = send1(&tx, &CFG, &enc, seq, msgs[i], lens[i], i, p, sizeof p);
+    rmp_stream_rx_packet(&rx, &CFG, seq++, 100 * i, p, (size_t)len, i, on_msg, NULL, &n);
+  }
+  /* 60 on channel 1; 64 on channel 2 with sustain and soft down */
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_release(&rx, 77.0, on_msg, NULL, &n), 4);
+  static const uint8_t OFF60_64[] = {0x80, 0x3C, 0x40}, OFF_CH2[] = {0x81, 0x40, 0x40};
+  static const uint8_t SUS_UP[] = {0xB1, 64, 0}, SOFT_UP[] = {0xB1, 67, 0};
+  CHECK(got_is(0, OFF60_64, 3, true));
+  CHECK(got_is(1, OFF_CH2, 3, true));
+  CHECK(got_is(2, SUS_UP, 3, true));
+  CHECK(got_is(3, SOFT_UP, 3, true));
+  CHECK(fabs(got[0].t - 77.0) < 1e-9);
+  CHECK_INT(n.released, 4);
+  /* nothing more sounds */
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_release(&rx, 78.0, on_msg, NULL, &n), 0);
+  CHECK_INT(ngot, 0);
+  /* the journal receiver knows it: the peer comes back after losing a
+   * packet, its journal says 60 is still on -- repaired (sounds again) */
+  send1(&tx, &CFG, &enc, seq++, ON62, 3, 10, p, sizeof p); /* lost */
+  int len = send1(&tx, &CFG, &enc, seq, OFF62, 3, 11, p, sizeof p);
+  ngot = 0;
+  rmp_stream_rx_packet(&rx, &CFG, seq++, 2000, p, (size_t)len, 12, on_msg, NULL, &n);
+  bool on60 = false;
+  for (int i = 0; i < ngot; i++) on60 |= got_is(i, ON60, 3, true);
+  CHECK(on60);
+  /* all notes off, mode messages, reset all controllers, system reset */
+  rmp_stream_rx r2;
+  rmp_stream_rx_init(&r2);
+  rmp_stream_config nojournal = CFG;
+  nojournal.recovery = false;
+  static const uint8_t sec[] = {0x0B, 0x90, 0x3C, 0x40, 0x00, 0xB0, 0x40, 0x7F, 0x00, 0x92, 0x10, 0x01};
+  CHECK_INT(rmp_stream_rx_packet(&r2, &nojournal, 1, 0, sec, sizeof sec, 0.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK(r2.jr == NULL);
+  static const uint8_t anoff[] = {0x03, 0xB0, 123, 0};
+  rmp_stream_rx_packet(&r2, &nojournal, 2, 0, anoff, sizeof anoff, 0.0, on_msg, NULL, &n);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_release(&r2, 0.0, on_msg, NULL, &n), 2); /* sustain ch 1, note 16 ch 3 */
+  static const uint8_t on2[] = {0x07, 0x92, 0x10, 0x01, 0x00, 0xB2, 0x40, 0x7F};
+  rmp_stream_rx_packet(&r2, &nojournal, 3, 0, on2, sizeof on2, 0.0, on_msg, NULL, &n);
+  static const uint8_t rac[] = {0x03, 0xB2, 121, 0};
+  rmp_stream_rx_packet(&r2, &nojournal, 4, 0, rac, sizeof rac, 0.0, on_msg, NULL, &n);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_release(&r2, 0.0, on_msg, NULL, &n), 1); /* the note; the pedal was reset */
+  rmp_stream_rx_packet(&r2, &nojournal, 5, 0, on2, sizeof on2, 0.0, on_msg, NULL, &n);
+  static const uint8_t reset[] = {0x01, 0xFF};
+  rmp_stream_rx_packet(&r2, &nojournal, 6, 0, reset, sizeof reset, 0.0, on_msg, NULL, &n);
+  CHECK_INT(rmp_stream_rx_release(&r2, 0.0, on_msg, NULL, &n), 0);
+  /* deliver asking to stop: the rest stays for later */
+  rmp_stream_rx_packet(&r2, &nojournal, 7, 0, sec, sizeof sec, 0.0, on_msg, NULL, &n);
+  ngot = 0;
+  stop_after = 1;
+  CHECK_INT(rmp_stream_rx_release(&r2, 0.0, on_msg, NULL, &n), 1);
+  stop_after = -1;
+  CHECK_INT(rmp_stream_rx_release(&r2, 0.0, on_msg, NULL, &n), 2);
+  rmp_stream_rx_free(&r2);
+  rmp_stream_tx_free(&tx);
+  rmp_stream_rx_free(&rx);
+}
+
 int main(void) {
   test_round_trip_repair();
   test_guard_schedule();
   test_time_mapping();
   test_receiver_edges();
   test_payload_budget();
+  test_resume_and_restart();
+  test_release();
   return check_report();
 }

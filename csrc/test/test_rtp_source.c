@@ -60,6 +60,7 @@ static rmp_src_config config(rng *g, double timeout_s, double rtcp_interval_s) {
       .peer_port = 6004,
       .accept_any_source = false,
       .timeout_us = (uint64_t)(timeout_s * 1e6),
+      .hold_us = 10000,
       .rtcp_interval_s = rtcp_interval_s,
       .cname = "me@test",
       .tool = "test",
@@ -284,10 +285,18 @@ static void test_restart_after_network_error(void) {
   CHECK_INT(feed_rtp(m, now, 0x5EED, 1, &PEER_RTP), RMP_SRC_UNKNOWN_SSRC);
   CHECK_INT(rmp_src_get_stats(m)->unknown_ssrc, 1);
   CHECK_INT(rmp_src_get_stats(m)->foreign, 1);
+  /* An error with nothing sent since the peer was heard is stale (it is
+   * about a datagram older than that sign of life): no drop. */
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(rmp_src_get_stats(m)->stale_errors, 1);
+  rmp_src_sent_rtp(m, 3);
   rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
   rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
   collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->stale_errors, 1);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->detail, "ECONNREFUSED: connection refused") == 0);
   /* No timeout follows a drop. */
@@ -355,7 +364,22 @@ static void test_collision_and_loop(void) {
    * not ours, so it is foreign. */
   CHECK_INT(feed_rtp(m, now, OUR_SSRC, 3, &OWN_RTP), RMP_SRC_FOREIGN);
   CHECK_INT(rmp_src_get_stats(m)->loops, 1);
-  /* A collision seen in RTCP. */
+  /* More of it from the same address is a loop now (8.2's list of
+   * conflicting addresses): no BYE, no new SSRC. */
+  nev = 0;
+  CHECK_INT(feed_rtp(m, now, fresh, 4, &PEER_RTP), RMP_SRC_COLLISION);
+  CHECK_INT(rmp_src_ssrc(m), fresh);
+  /* ... and so is one from another address within an RTCP interval: the
+   * address is listed, the SSRC stays. */
+  rmp_addr port2 = rmp_addr_with_port(PEER_HOST, 7777);
+  CHECK_INT(feed_rtp(m, now + 4000000, fresh, 5, &port2), RMP_SRC_COLLISION);
+  CHECK_INT(rmp_src_ssrc(m), fresh);
+  CHECK_INT(nev, 0);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 3);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 1);
+  /* A collision seen in RTCP, an RTCP interval later, from an address not
+   * listed. */
+  now += 5000000;
   uint8_t r[64];
   int n = rmp_rtcp_build_rr(r, sizeof r, fresh, NULL, 0);
   nev = 0;
@@ -367,8 +391,76 @@ static void test_collision_and_loop(void) {
   /* ... and a loop seen in RTCP. */
   n = rmp_rtcp_build_rr(r, sizeof r, rmp_src_ssrc(m), NULL, 0);
   rmp_src_on_rtcp(m, now, r, (size_t)n, &OWN_RTCP);
-  CHECK_INT(rmp_src_get_stats(m)->loops, 2);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 4);
   CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 2);
+  /* 10 RTCP intervals after its last conflict an address leaves the list:
+   * a collision from it changes our SSRC again. */
+  now += 50000001;
+  nev = 0;
+  CHECK_INT(feed_rtp(m, now, rmp_src_ssrc(m), 6, &PEER_RTP), RMP_SRC_COLLISION);
+  collect(m, now);
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 3);
+  CHECK_INT(count(RMP_SRC_OUT_COLLISION), 1);
+}
+
+/* The peer's RTCP comes from one address: a BYE with its SSRC from another
+ * port of its host is foreign (no drop); a receive-only session's reports
+ * are not redirected by later RTCP from elsewhere. */
+static void test_rtcp_source_port(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(18, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  uint8_t b[512];
+  int n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  rmp_addr forged = rmp_addr_with_port(PEER_HOST, 9999);
+  size_t k = rr_bye(b, PEER_SSRC, "forged");
+  nev = 0;
+  rmp_src_on_rtcp(m, now, b, k, &forged);
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(count(RMP_SRC_OUT_FORGET), 0);
+  CHECK_INT(rmp_src_get_stats(m)->foreign, 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  /* from its RTCP port it is the peer's BYE */
+  rmp_src_on_rtcp(m, now, b, k, &PEER_RTCP);
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+
+  /* receive only */
+  G = (rng){.x = 19};
+  rmp_src_config c = config(&G, 25, 5);
+  c.peer_port = 0;
+  open_at(&M, &c, now);
+  m = &M;
+  rmp_addr src = rmp_addr_with_port(PEER_HOST, 7000), rsrc = rmp_addr_with_port(PEER_HOST, 7001);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &src), RMP_SRC_ACCEPT);
+  n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &rsrc);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &forged); /* 8 octets: a redirect attempt */
+  nev = 0;
+  run_until(m, &now, now + 30000000);
+  CHECK(count(RMP_SRC_OUT_DATAGRAM) > 0);
+  for (int i = 0; i < nev; i++)
+    if (evs[i].o.kind == RMP_SRC_OUT_DATAGRAM) CHECK(rmp_addr_equal(&evs[i].o.to, &rsrc));
+}
+
+/* A forger with our SSRC from ever new ports: one BYE and one new SSRC per
+ * RTCP interval at most, whatever the rate. */
+static void test_collision_flood(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(17, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  nev = 0;
+  for (unsigned i = 0; i < 1000; i++) {
+    rmp_addr from = rmp_addr_with_port(PEER_HOST, (uint16_t)(20000 + i));
+    uint64_t t = now + (uint64_t)i * 20000; /* 50 a second for 20 s */
+    CHECK_INT(feed_rtp(m, t, rmp_src_ssrc(m), (uint16_t)i, &from), RMP_SRC_COLLISION);
+  }
+  /* 20 s: four intervals of 5 s, one change each */
+  CHECK_INT(rmp_src_get_stats(m)->ssrc_collisions, 4);
+  CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), 4);
+  CHECK_INT(rmp_src_get_stats(m)->loops, 996);
 }
 
 /* A generator that keeps giving our SSRC still ends in a new one. */
@@ -432,9 +524,9 @@ static void test_foreign_and_malformed(void) {
   CHECK_INT(st->malformed, 3);
   CHECK_INT(st->foreign, 3);
   /* The accepted packet's place and payload. */
-  len = rtp(p, PEER_SSRC, 3, 30, 97);
+  len = rtp(p, PEER_SSRC, 2, 30, 97);
   CHECK_INT(rmp_src_on_rtp(m, now, p, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
-  CHECK_INT(pkt.ext_seq, 3);
+  CHECK_INT(pkt.ext_seq, 2);
   CHECK_INT(pkt.h.payload_offset, 12);
   CHECK_INT(pkt.h.payload_len, 3);
   CHECK_INT(st->bytes_received, 6);
@@ -457,7 +549,7 @@ static void test_accept_any_source(void) {
   rmp_addr nat = addr("10.0.0.7", 40000);
   CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 1, &nat), RMP_SRC_ACCEPT);
   CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 2, &OTHER), RMP_SRC_FOREIGN);
-  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 3, &nat), RMP_SRC_ACCEPT);
+  CHECK_INT(feed_rtp(&m, now, PEER_SSRC, 2, &nat), RMP_SRC_ACCEPT);
   rmp_addr want = addr("10.0.0.7", 6004);
   CHECK(rmp_addr_equal(rmp_src_rtp_dest(&m), &want));
   run_until(&m, &now, now + 10000000);
@@ -503,22 +595,89 @@ static void test_resync(void) {
   rmp_src *m = start(12, 25, 5);
   CHECK_INT(feed_rtp(m, now, PEER_SSRC, 100, &PEER_RTP), RMP_SRC_ACCEPT);
   CHECK_INT(feed_rtp(m, now, PEER_SSRC, 101, &PEER_RTP), RMP_SRC_ACCEPT);
-  /* A jump past MAX_DROPOUT: kept out once, then (in sequence) a resync. */
-  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 30000, &PEER_RTP), RMP_SRC_SEQ_WAIT);
+  /* A jump past MAX_DROPOUT: held once, then (in sequence) a resync that
+   * releases it before. */
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 30000, &PEER_RTP), RMP_SRC_HELD);
   uint8_t b[64];
   rmp_src_pkt pkt;
   size_t len = rtp(b, PEER_SSRC, 30001, 0, 97);
   CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_RESYNC);
   CHECK_INT(pkt.ext_seq, 30001);
+  CHECK_INT(pkt.n_release, 1);
+  CHECK_INT(pkt.release[0].ext, 30000);
+  CHECK_INT(pkt.release[0].slot, RMP_SEQ_HOLDS);
+  CHECK(pkt.release[0].before);
   len = rtp(b, PEER_SSRC, 30002, 0, 97);
   CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
   CHECK_INT(pkt.ext_seq, 30002);
-  /* The wrap: 65535 -> 0 is the next one, a cycle up. */
-  for (uint32_t s = 30003; s <= 66003; s += 1000) {
+  CHECK_INT(pkt.n_release, 0);
+  /* The wrap: 65535 -> 0 is the next one, a cycle up; losses of 998 in a
+   * row are held, each until its successor confirms it. */
+  for (uint32_t s = 31003; s <= 67003; s += 1000) {
     len = rtp(b, PEER_SSRC, (uint16_t)s, 0, 97);
+    CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_HELD);
+    len = rtp(b, PEER_SSRC, (uint16_t)(s + 1), 0, 97);
     CHECK_INT(rmp_src_on_rtp(m, now, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+    CHECK_INT(pkt.n_release, 1);
+    CHECK_INT(pkt.release[0].ext, s);
   }
-  CHECK_INT(pkt.ext_seq, 66003);
+  CHECK_INT(pkt.ext_seq, 67004);
+}
+
+/* A packet forged with the peer's address and SSRC, a little ahead: held
+ * with a deadline (cfg.hold_us); the real stream goes on; taken on trust
+ * when nothing else came, undone when the real stream comes back. */
+static void test_held_jump(void) {
+  uint64_t now = T0, at;
+  G = (rng){.x = 21};
+  rmp_src_config c = config(&G, 25, 5);
+  c.hold_us = 10000;
+  open_at(&M, &c, now);
+  rmp_src_pkt pkt;
+  uint8_t b[64];
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 500, &PEER_RTP), RMP_SRC_ACCEPT);
+  CHECK(!rmp_src_hold_deadline(&M, &at));
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 540, &PEER_RTP), RMP_SRC_HELD);
+  CHECK(rmp_src_hold_deadline(&M, &at));
+  CHECK_INT(at, now + 10000);
+  for (uint16_t q = 501; q < 600; q++) {
+    size_t len = rtp(b, PEER_SSRC, q, 0, 97);
+    CHECK_INT(rmp_src_on_rtp(&M, now + 1000, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+    CHECK_INT(pkt.ext_seq, q);
+    CHECK_INT(pkt.n_release, 0);
+  }
+  CHECK(!rmp_src_hold_deadline(&M, &at));
+  /* In a silence: taken when the wait runs out, then undone by two
+   * packets in a row of the real stream. */
+  now += 1000000;
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 650, &PEER_RTP), RMP_SRC_HELD);
+  const rmp_seq_release *rel;
+  unsigned nrel;
+  CHECK(!rmp_src_hold_expire(&M, now + 9999, &rel, &nrel));
+  CHECK(rmp_src_hold_expire(&M, now + 10000, &rel, &nrel));
+  CHECK_INT(nrel, 1);
+  CHECK_INT(rel[0].ext, 650);
+  CHECK(!rmp_src_hold_expire(&M, now + 10000, &rel, &nrel));
+  size_t len = rtp(b, PEER_SSRC, 600, 0, 97);
+  CHECK_INT(rmp_src_on_rtp(&M, now + 20000, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+  CHECK_INT(pkt.ext_seq, 600); /* misordered: behind 650 */
+  len = rtp(b, PEER_SSRC, 601, 0, 97);
+  CHECK_INT(rmp_src_on_rtp(&M, now + 20000, b, len, &PEER_RTP, &pkt), RMP_SRC_RESYNC);
+  CHECK(pkt.undo);
+  CHECK_INT(pkt.undo_last, 599);
+  len = rtp(b, PEER_SSRC, 602, 0, 97);
+  CHECK_INT(rmp_src_on_rtp(&M, now + 20000, b, len, &PEER_RTP, &pkt), RMP_SRC_ACCEPT);
+  CHECK(!pkt.undo);
+  /* A copy of a packet held: a duplicate. */
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 610, &PEER_RTP), RMP_SRC_HELD);
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 610, &PEER_RTP), RMP_SRC_HELD_DUP);
+  CHECK_INT(rmp_src_held_duplicates(&M), 1);
+  /* The peer forgotten, nothing is held. */
+  CHECK_INT(feed_rtp(&M, now, PEER_SSRC, 700, &PEER_RTP), RMP_SRC_HELD);
+  size_t n = rr_bye(b, PEER_SSRC, "quit");
+  rmp_src_on_rtcp(&M, now, b, n, &PEER_RTCP);
+  collect(&M, now);
+  CHECK(!rmp_src_hold_deadline(&M, &at));
 }
 
 /* A.1 probation: with two, a new SSRC's first packet waits for a second
@@ -789,12 +948,15 @@ int main(void) {
   test_restart_after_timeout();
   test_restart_after_network_error();
   test_collision_and_loop();
+  test_collision_flood();
+  test_rtcp_source_port();
   test_collision_with_a_stuck_generator();
   test_peer_collision_bye_is_no_drop();
   test_foreign_and_malformed();
   test_accept_any_source();
   test_receive_only_learns_rtcp();
   test_resync();
+  test_held_jump();
   test_probation();
   test_report_interval();
   test_rtt_exact();

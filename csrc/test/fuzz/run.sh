@@ -12,7 +12,7 @@ secs=${2:-30}
 jobs=${3:-$(nproc 2>/dev/null || echo 1)}
 src=$(cd "$(dirname "$0")" && pwd)
 out=$build/fuzz
-targets="rtp rtcp midi_cmd midi_msg journal applemidi cmd_roundtrip journal_roundtrip applemidi_roundtrip am_session midi2 ump midi2_session rtp_source"
+targets="rtp rtcp midi_cmd midi_msg journal applemidi cmd_roundtrip journal_roundtrip applemidi_roundtrip am_session midi2 ump midi2_session rtp_source session"
 mkdir -p "$out/corpus" "$out/artifacts" "$out/logs"
 
 run_one() {
