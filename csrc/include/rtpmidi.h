@@ -425,6 +425,9 @@ typedef struct rtpmidi_apple_stats {
   /* dropped and counted */
   uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
   uint64_t journal_errors, sysex_dropped;
+  uint64_t unsolicited;           /* from a participant's own address, answering nothing of
+                                   * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
+                                   * an RS for a packet we did not send or that was confirmed */
 } rtpmidi_apple_stats;
 
 /* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped

@@ -59,6 +59,8 @@ typedef struct net {
   int nfl;
   long order;
   long nowhere;                /* datagrams to an address no node has */
+  rmp_addr tap;                /* datagrams sent to this host (any port) are counted: */
+  long tap_count, tap_bytes;   /* what a forger there receives */
   /* drops: return true to lose the datagram */
   bool (*drop)(struct net *n, node *from, const rmp_ams_out *o);
   int drop_state;
@@ -186,6 +188,10 @@ static void drain(net *n, node *nd) {
       continue;
     }
     count_sent(nd, &o);
+    if (n->tap.family && rmp_addr_same_host(&o.to, &n->tap)) {
+      n->tap_count++;
+      n->tap_bytes += (long)o.len;
+    }
     if (nd->mute || (n->drop && n->drop(n, nd, &o))) continue;
     if (n->nfl == MAX_FLIGHT) continue;
     flight *f = &n->fl[n->nfl++];
@@ -824,6 +830,137 @@ static void test_defaults(void) {
   CHECK(strcmp(rmp_ams_reason_name(RMP_AMS_RESTARTED), "restarted") == 0);
 }
 
+/* A forged datagram for nd, as if from `from` on port; the machine's
+ * answers go out into the network. */
+static void forge(net *n, node *nd, int port, const uint8_t *buf, int len, const rmp_addr *from) {
+  CHECK(len > 0);
+  rmp_ams_on_packet(&nd->m, node_time(n, nd), port, buf, (size_t)len, from);
+  drain(n, nd);
+}
+
+static const rmp_ams_peer *joined_ssrc(const node *nd, uint32_t ssrc) {
+  for (const rmp_ams_peer *p = nd->m.peers; p; p = p->next)
+    if (p->state == RMP_AMS_JOINED && p->ssrc == ssrc) return p;
+  return NULL;
+}
+
+/* Issue #16, finding 1: a participant is bound to the addresses it joined
+ * from. INs, BYs, CKs, RSs and RTP with its SSRC from anywhere else change
+ * nothing and are not answered; a BY needs its token; a CK1 or CK2 must
+ * answer ours. */
+static void test_hijack(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);     /* invited us */
+  node *c = add(n, "10.0.0.3", 5004, 0xC, "C", 0);     /* we invited it */
+  invite(n, b, a);
+  invite(n, a, c);
+  run_until(n, 100);
+  const rmp_ams_peer *pb = joined_ssrc(a, 0xB), *pc = joined_ssrc(a, 0xC);
+  CHECK(pb && pc);
+  if (!pb || !pc) { net_free(n); return; }
+  uint32_t tok_b = pb->token, tok_c = pc->token;
+  rmp_addr bctrl = b->ctrl, bdata = addr("10.0.0.2", 5005);
+  CHECK(rmp_addr_equal(&pb->ctrl, &bctrl) && rmp_addr_equal(&pb->data, &bdata));
+  n->tap = addr("10.0.0.66", 0);
+  rmp_addr evil_c = addr("10.0.0.66", 5004), evil_d = addr("10.0.0.66", 5005);
+  rmp_addr b_other = addr("10.0.0.2", 7001);   /* B's host, another port */
+  uint8_t buf[RMP_AM_MAX_LEN];
+  uint64_t foreign0 = a->m.st.foreign;
+  long ok0 = a->sent_ok[0] + a->sent_ok[1], no0 = a->sent_no[0] + a->sent_no[1];
+  /* INs with B's and C's SSRCs, with their very tokens, from the forger and
+   * from another port of B's host, on both ports */
+  const rmp_addr *froms[] = {&evil_c, &evil_d, &b_other};
+  const uint32_t ssrcs[] = {0xB, 0xC}, toks[] = {tok_b, tok_c};
+  int forged = 0;
+  for (int k = 0; k < 2; k++)
+    for (int f = 0; f < 3; f++)
+      for (int port = 0; port < 2; port++) {
+        forge(n, a, port, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, toks[k], ssrcs[k], "evil"),
+              froms[f]);
+        forged++;
+      }
+  CHECK_INT(a->m.st.foreign - foreign0, forged);
+  CHECK_INT(a->sent_ok[0] + a->sent_ok[1] - ok0, 0);
+  CHECK_INT(a->sent_no[0] + a->sent_no[1] - no0, 0);
+  CHECK(rmp_addr_equal(&pb->ctrl, &bctrl) && rmp_addr_equal(&pb->data, &bdata));
+  CHECK(rmp_addr_equal(&pc->ctrl, &c->ctrl));
+  /* nor do they take invitation tokens: the bucket is as full as before */
+  CHECK_INT(a->m.st.invitations_dropped, 0);
+  /* its RTP from elsewhere is not its, even from its host */
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &b_other) == NULL);
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &evil_d) == NULL);
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &bdata) == pb);
+  /* a BY from B's own control port without B's token ends nothing; nor
+   * from elsewhere with it */
+  foreign0 = a->m.st.foreign;
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_bye(buf, sizeof buf, tok_b ^ 1, 0xB), &bctrl);
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_bye(buf, sizeof buf, tok_b, 0xB), &evil_c);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_bye(buf, sizeof buf, tok_c, 0xC), &b_other);
+  CHECK_INT(a->m.st.foreign - foreign0, 3);
+  CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), 0);
+  /* CK1 and CK2 that answer nothing of ours: no clock set, no answer */
+  run_until(n, 2000); /* CK exchanges with C (we start them) and B (it does) */
+  int synced = count_events(a, RMP_AMS_EV_SYNCED);
+  int ck2 = a->sent_ck[2], ck1 = a->sent_ck[1];
+  uint64_t ts[3] = {12345, 67890, 99999};
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xC, 1, ts), &pc->data);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 2, ts), &bdata);
+  /* replays of real ones: the exchange they answered is closed */
+  ts[0] = pc->ck_ts1;
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xC, 1, ts), &pc->data);
+  ts[0] = pb->ck_reply_ts[0];
+  ts[1] = pb->ck_reply_ts[1];
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 2, ts), &bdata);
+  CHECK_INT(a->m.st.unsolicited, 4);
+  CHECK_INT(count_events(a, RMP_AMS_EV_SYNCED), synced);
+  CHECK_INT(a->sent_ck[2], ck2);
+  /* and a CK0 from elsewhere gets no CK1; from the participant it does */
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 0, ts), &evil_d);
+  CHECK_INT(a->sent_ck[1], ck1);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 0, ts), &bdata);
+  CHECK_INT(a->sent_ck[1], ck1 + 1);
+  /* nothing of all this reached the forger */
+  run_until(n, 3000);
+  CHECK_INT(n->tap_count, 0);
+  CHECK_INT(joined_count(a), 2);
+  CHECK(pb->synced && pc->synced);
+  /* the real BY, with the token, ends it */
+  rmp_ams_disconnect(&b->m, (rmp_ams_peer *)only_joined(b));
+  drain(n, b);
+  run_until(n, 3100);
+  const logged *l = find_event(a, RMP_AMS_EV_LEFT, 0);
+  CHECK(l && l->reason == RMP_AMS_BYE && l->ssrc == 0xB);
+  net_free(n);
+}
+
+/* Our invitation is answered by the session invited, not by whoever knows
+ * its token: an OK or NO from another host changes nothing. */
+static void test_forged_answers(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  rmp_addr far = addr("10.0.0.2", 5004), evil = addr("10.0.0.66", 5004);
+  rmp_ams_peer *p = rmp_ams_invite(&a->m, 0, &far);
+  drain(n, a);
+  CHECK(p != NULL);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_NO, p->token, 0x66, "x"), &evil);
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x66, "x"), &evil);
+  CHECK_INT(a->m.st.foreign, 2);
+  CHECK(p->state == RMP_AMS_INVITE_CTRL && !p->have_ssrc);
+  CHECK_INT(count_events(a, RMP_AMS_EV_INVITE_FAILED), 0);
+  /* the real one's OK, then a forged data OK from elsewhere */
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &far);
+  CHECK(p->state == RMP_AMS_INVITE_DATA);
+  rmp_addr evil_d = addr("10.0.0.66", 5005), far_d = addr("10.0.0.2", 5005);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &evil_d);
+  CHECK(p->state == RMP_AMS_INVITE_DATA);
+  CHECK_INT(a->m.st.foreign, 3);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &far_d);
+  CHECK(p->state == RMP_AMS_JOINED && rmp_addr_equal(&p->data, &far_d));
+  net_free(n);
+}
+
 int main(void) {
   test_defaults();
   test_invitation_lost_twice();
@@ -837,5 +974,7 @@ int main(void) {
   test_rtp_and_rs();
   test_invite_timeout();
   test_outbox_rounds();
+  test_hijack();
+  test_forged_answers();
   return check_report();
 }

@@ -1,0 +1,280 @@
+-- An attacker on the LAN against AppleMIDI (issue #16): each test carries
+-- out one attack with real sockets on 127.0.0.0/8 (the attacker forges from
+-- 127.0.0.2, or from another port of a participant's host, or - standing in
+-- for one that spoofs a participant's exact address - from the participant's
+-- own socket), and asserts that the harm is gone while a real stream between
+-- two sessions goes on, every message once, in order, none made up.
+local rtpmidi = require "rtpmidi"
+local core = require "rtpmidi.core"
+local H = require "helper"
+
+local control = rtpmidi.RTPControl()
+
+local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 100 }
+
+local EVIL = "127.0.0.2"
+
+-- A legitimate message numbered i: pitch bend carries 14 bits.
+local function message(i)
+  return string.char(0xE0 | (i // 16384 % 16), i % 128, i // 128 % 128)
+end
+
+-- AppleMIDI packets by hand.
+local function am(cmd, body) return "\xff\xff" .. cmd .. body end
+local function invitation(cmd, token, ssrc, name)
+  return am(cmd, string.pack(">I4I4I4", 2, token, ssrc) .. (name and name .. "\0" or ""))
+end
+local function ck(ssrc, count, t1, t2, t3)
+  return am("CK", string.pack(">I4Bxxx", ssrc, count) .. string.pack(">I8I8I8", t1 or 0, t2 or 0, t3 or 0))
+end
+local function rs(ssrc, seq) return am("RS", string.pack(">I4I4", ssrc, (seq & 0xffff) << 16)) end
+local function rtp(seq, ts, ssrc, payload)
+  return string.pack(">BBI2I4I4", 0x80, 97, seq & 0xffff, ts & 0xffffffff, ssrc) .. payload
+end
+
+local function parse_am(d)
+  if #d < 4 or d:sub(1, 2) ~= "\xff\xff" then return nil end
+  local t = { cmd = d:sub(3, 4) }
+  if t.cmd == "IN" or t.cmd == "OK" or t.cmd == "NO" or t.cmd == "BY" then
+    t.version, t.token, t.ssrc = string.unpack(">I4I4I4", d, 5)
+    t.name = #d > 16 and d:sub(17):match("^[^%z]*") or nil
+  elseif t.cmd == "CK" then
+    t.ssrc, t.count = string.unpack(">I4B", d, 5)
+    t.ts = { string.unpack(">I8I8I8", d, 13) }
+  end
+  return t
+end
+
+local function merge(t, extra)
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+local function note(fmt, ...)
+  io.stderr:write("\n  [hostile lan] ", fmt:format(...))
+end
+
+describe("hostile LAN: AppleMIDI", function()
+  local sockets, timers = {}, {}
+  local function udp(host, port)
+    local s = assert(core.udp(host, port or 0))
+    sockets[#sockets + 1] = s
+    return s
+  end
+  local function every(ms, fn)
+    local t = rtpmidi.every(ms, fn)
+    timers[#timers + 1] = t
+    return t
+  end
+  after_each(function()
+    for _, t in ipairs(timers) do t:cancel() end
+    for _, s in ipairs(sockets) do s:close() end
+    sockets, timers = {}, {}
+    H.assert_clean()
+  end)
+
+  local function apple(opts) return H.apple(control, FAST, opts) end
+
+  -- What a socket receives: every datagram and their octets.
+  local function listener(host, port)
+    local l = { n = 0, bytes = 0, got = {} }
+    l.sock = udp(host, port)
+    l.port = l.sock:port()
+    l.sock:recv(function(d, _, from)
+      l.n, l.bytes = l.n + 1, l.bytes + #d
+      l.got[#l.got + 1] = { data = d, from = from, am = parse_am(d) }
+      if l.on then l.on(d, from) end
+    end)
+    function l:send(d, port) assert(self.sock:send(d, "127.0.0.1", port)) end
+    function l:last(cmd)
+      for i = #self.got, 1, -1 do
+        local a = self.got[i].am
+        if a and a.cmd == cmd then return a end
+      end
+    end
+    return l
+  end
+
+  -- Checks the real messages as they come: message(0), message(1), ...,
+  -- each once, in order, none recovered.
+  local function in_order()
+    local c = { n = 0 }
+    function c.add(m, recovered)
+      if not c.bad and (m ~= message(c.n) or recovered) then
+        c.bad = ("real message %d: got %q recovered=%s"):format(c.n, m, tostring(recovered))
+      end
+      c.n = c.n + 1
+    end
+    return c
+  end
+
+  -- A real stream between two sessions, both ways: x:send_midi reaches y and
+  -- the other way round, a window of 32 messages ahead of what arrived.
+  -- pair.check() stops it, waits for the rest and asserts it was exact.
+  local function duplex(x, y, gx, gy)
+    local pair = { sent_x = 0, sent_y = 0, on = true }
+    every(2, function()
+      if not pair.on then return end
+      if pair.sent_x - gy.n < 32 then
+        assert(x:send_midi(message(pair.sent_x)))
+        pair.sent_x = pair.sent_x + 1
+      end
+      if pair.sent_y - gx.n < 32 then
+        assert(y:send_midi(message(pair.sent_y)))
+        pair.sent_y = pair.sent_y + 1
+      end
+    end)
+    function pair.check()
+      pair.on = false
+      H.run_until(function() return gx.n == pair.sent_y and gy.n == pair.sent_x end, "the real stream", 10000)
+      assert.is_nil(gx.bad)
+      assert.is_nil(gy.bad)
+      assert.is_true(pair.sent_x > 0 and pair.sent_y > 0)
+      return pair.sent_x, pair.sent_y
+    end
+    function pair.more(n)
+      local x0, y0 = gx.n, gy.n
+      H.run_until(function() return gx.n >= x0 + n and gy.n >= y0 + n end, "more of the real stream", 10000)
+    end
+    return pair
+  end
+
+  -- A relay that B invites A through, on both ports, and that sees every
+  -- AppleMIDI packet on the way (an attacker that sniffs the LAN learns
+  -- the token, the SSRC and the name). A sees B at the relay's addresses.
+  local function sniffing_relay(a_port)
+    local r = { port = H.port(), seen = {} }
+    local back = {}
+    for i = 1, 2 do
+      local face_b = udp("127.0.0.1", r.port + i - 1)
+      local face_a = udp("127.0.0.1")
+      face_b:recv(function(d, _, from)
+        back[i] = from
+        local t = parse_am(d)
+        if t then r.seen[#r.seen + 1] = t end
+        face_a:send(d, "127.0.0.1", a_port + i - 1)
+      end)
+      face_a:recv(function(d) if back[i] then face_b:send(d, "127.0.0.1", back[i]) end end)
+    end
+    return r
+  end
+
+  -- A session "studio" (the victim) and "keys", which invites it through a
+  -- sniffing relay; both stream both ways from the start.
+  local function studio_and_keys(opts_a, opts_b)
+    local ga, gb = in_order(), in_order()
+    local joined = 0
+    local o = { a_left = {}, b_left = {} }
+    local a = apple(merge({ name = "studio",
+      incoming_midi = function(_, m, _, recovered, p)
+        if p and p.name == "keys" then ga.add(m, recovered) else o.other = (o.other or 0) + 1 end
+      end,
+      participant_joined = function() joined = joined + 1 end,
+      participant_left = function(_, p, reason) o.a_left[#o.a_left + 1] = p.name .. " " .. reason end,
+    }, opts_a))
+    local b = apple(merge({ name = "keys",
+      incoming_midi = function(_, m, _, recovered) gb.add(m, recovered) end,
+      participant_joined = function() joined = joined + 1 end,
+      participant_left = function(_, p, reason) o.b_left[#o.b_left + 1] = p.name .. " " .. reason end,
+    }, opts_b))
+    local relay = sniffing_relay(a.config.port)
+    assert(b:invite("127.0.0.1", relay.port))
+    H.run_until(function() return joined == 2 end, "keys joined studio", 3000)
+    o.a, o.b, o.ga, o.gb, o.relay = a, b, ga, gb, relay
+    o.ssrc_b = b:stats().ssrc
+    for _, t in ipairs(relay.seen) do
+      if t.cmd == "IN" and t.ssrc == o.ssrc_b then o.token_b = t.token end
+    end
+    assert.is_not_nil(o.token_b)
+    o.stream = duplex(b, a, gb, ga)
+    o.stream.more(20)
+    return o
+  end
+
+  -- ---------------------------------------------------------------------
+  it("finding 1: an IN with a participant's SSRC from elsewhere takes nothing over", function()
+    local s = studio_and_keys()
+    local a, P = s.a, s.a.config.port
+    local where = a:participants()[1]
+    assert.are.equal("keys", where.name)
+    -- the attacker knows the token, the SSRC and the name (sniffed), and
+    -- forges from another host and from another port of the relay's host
+    local evil_c, evil_d = listener(EVIL), listener(EVIL)
+    local near_c, near_d = listener("127.0.0.1"), listener("127.0.0.1")
+    local base = a:stats()
+    local forged = 0
+    for round = 1, 25 do
+      for _, pair in ipairs{ { evil_c, evil_d }, { near_c, near_d } } do
+        pair[1]:send(invitation("IN", s.token_b, s.ssrc_b, "keys"), P)
+        pair[2]:send(invitation("IN", s.token_b, s.ssrc_b, "keys"), P + 1)
+        -- and MIDI injected as the participant's: notes, never pitch bend
+        pair[2]:send(rtp(40000 + round, round * 100, s.ssrc_b, "\x03\x90\x3c\x7f"), P + 1)
+        forged = forged + 3
+      end
+    end
+    H.run_until(function() return a:stats().foreign - base.foreign == forged end, "the forged packets", 3000)
+    s.stream.more(50)     -- the studio keeps streaming to its participant meanwhile
+    local sent_b, sent_a = s.stream.check()
+    -- nothing reached the attacker: no OK, no NO, none of the MIDI stream
+    for _, l in ipairs{ evil_c, evil_d, near_c, near_d } do assert.are.equal(0, l.n) end
+    -- the participant is where it was, and nothing else joined or left
+    local now = a:participants()
+    assert.are.equal(1, #now)
+    assert.are.equal(where.address, now[1].address)
+    assert.are.equal(where.port, now[1].port)
+    assert.are.same({}, s.a_left)
+    assert.is_nil(s.other)
+    local st = a:stats()
+    assert.are.equal(0, st.invitations_dropped + st.invitations_refused)
+    assert.are.equal(sent_b, st.messages_received) -- only the real ones were played
+    note("finding 1: %d forged IN/RTP with the participant's SSRC and token -> 0 octets to the forger, " ..
+         "foreign %d; real stream %d + %d messages exact", forged, st.foreign - base.foreign, sent_b, sent_a)
+  end)
+
+  it("finding 1: a BY needs the participant's token; CK1 and CK2 only answer ours", function()
+    local s = studio_and_keys()
+    local a, P = s.a, s.a.config.port
+    -- a raw participant R, driven by hand: an attacker that spoofs R's exact
+    -- address is played here by R's own sockets
+    local rc, rd = listener("127.0.0.1", H.port()), nil
+    rd = listener("127.0.0.1", rc.port + 1)
+    local R_SSRC, R_TOKEN = 0x5eed1234, 0x1badcafe
+    rc:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P)
+    H.run_until(function() return rc:last("OK") ~= nil end, "OK on the control port", 2000)
+    rd:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P + 1)
+    H.run_until(function() return #a:participants() == 2 end, "R joined", 2000)
+    local base = a:stats()
+    -- BY without the token, from R's own ports: nothing ends
+    rc:send(invitation("BY", R_TOKEN ~ 1, R_SSRC), P)
+    rd:send(invitation("BY", 0, R_SSRC), P + 1)
+    -- CK1 and CK2 that answer no CK of the studio's
+    rd:send(ck(R_SSRC, 1, 1234, 5678), P + 1)
+    rd:send(ck(R_SSRC, 2, 1234, 5678, 9999), P + 1)
+    H.run_until(function()
+      local st = a:stats()
+      return st.foreign - base.foreign == 2 and st.unsolicited - base.unsolicited == 2
+    end, "the forged BY and CK counted", 2000)
+    assert.are.equal(2, #a:participants())
+    assert.are.same({}, s.a_left)
+    local function r_of() for _, p in ipairs(a:participants()) do if p.ssrc == R_SSRC then return p end end end
+    assert.is_false(r_of().synced)
+    assert.are.equal(0, a:stats().ck_exchanges - base.ck_exchanges)
+    -- R's own CK0 is answered, and its CK2 echoing that answer closes the exchange
+    rd:send(ck(R_SSRC, 0, 1000), P + 1)
+    H.run_until(function() return rd:last("CK") ~= nil end, "CK1", 2000)
+    local ck1 = rd:last("CK")
+    assert.are.equal(1, ck1.count)
+    assert.are.equal(1000, ck1.ts[1])
+    -- a replay with other timestamps is still not ours
+    rd:send(ck(R_SSRC, 2, 1000, ck1.ts[2] + 1, 1100), P + 1)
+    rd:send(ck(R_SSRC, 2, 1000, ck1.ts[2], 1100), P + 1)
+    H.run_until(function() return r_of() and r_of().synced end, "R synced", 2000)
+    assert.are.equal(base.unsolicited + 3, a:stats().unsolicited)
+    -- with the token, R's BY ends it
+    rc:send(invitation("BY", R_TOKEN, R_SSRC), P)
+    H.run_until(function() return #s.a_left == 1 end, "R left", 2000)
+    assert.are.equal("raw bye", s.a_left[1])
+    s.stream.check()
+    assert.are.equal(1, #a:participants())
+  end)
+end)
