@@ -132,6 +132,12 @@ describe("hostile LAN: AppleMIDI", function()
       assert.is_true(pair.sent_x > 0 and pair.sent_y > 0)
       return pair.sent_x, pair.sent_y
     end
+    -- stops sending and waits until what was sent arrived; resume() goes on
+    function pair.pause()
+      pair.on = false
+      H.run_until(function() return gx.n == pair.sent_y and gy.n == pair.sent_x end, "the real stream", 10000)
+    end
+    function pair.resume() pair.on = true end
     function pair.more(n)
       local x0, y0 = gx.n, gy.n
       H.run_until(function() return gx.n >= x0 + n and gy.n >= y0 + n end, "more of the real stream", 10000)
@@ -142,6 +148,8 @@ describe("hostile LAN: AppleMIDI", function()
   -- A relay that B invites A through, on both ports, and that sees every
   -- AppleMIDI packet on the way (an attacker that sniffs the LAN learns
   -- the token, the SSRC and the name). A sees B at the relay's addresses.
+  -- r.to_b(port_index, data), when set, sees A's datagrams to B first and
+  -- returns false to lose one.
   local function sniffing_relay(a_port)
     local r = { port = H.port(), seen = {} }
     local back = {}
@@ -154,7 +162,10 @@ describe("hostile LAN: AppleMIDI", function()
         if t then r.seen[#r.seen + 1] = t end
         face_a:send(d, "127.0.0.1", a_port + i - 1)
       end)
-      face_a:recv(function(d) if back[i] then face_b:send(d, "127.0.0.1", back[i]) end end)
+      face_a:recv(function(d)
+        if r.to_b and not r.to_b(i, d) then return end
+        if back[i] then face_b:send(d, "127.0.0.1", back[i]) end
+      end)
     end
     return r
   end
@@ -172,8 +183,13 @@ describe("hostile LAN: AppleMIDI", function()
       participant_joined = function() joined = joined + 1 end,
       participant_left = function(_, p, reason) o.a_left[#o.a_left + 1] = p.name .. " " .. reason end,
     }, opts_a))
+    o.b_notes = {}
     local b = apple(merge({ name = "keys",
-      incoming_midi = function(_, m, _, recovered) gb.add(m, recovered) end,
+      incoming_midi = function(_, m, _, recovered)
+        -- the real stream is pitch bend; the tests' own notes are kept apart
+        if m:byte(1) & 0xF0 == 0xE0 then gb.add(m, recovered)
+        else o.b_notes[#o.b_notes + 1] = { m = m, recovered = recovered } end
+      end,
       participant_joined = function() joined = joined + 1 end,
       participant_left = function(_, p, reason) o.b_left[#o.b_left + 1] = p.name .. " " .. reason end,
     }, opts_b))
@@ -276,5 +292,82 @@ describe("hostile LAN: AppleMIDI", function()
     assert.are.equal("raw bye", s.a_left[1])
     s.stream.check()
     assert.are.equal(1, #a:participants())
+  end)
+
+  -- ---------------------------------------------------------------------
+  it("finding 4: a forged RS does not move the journal's checkpoint past a loss", function()
+    local s = studio_and_keys()
+    local a, P = s.a, s.a.config.port
+    local evil, near = listener(EVIL), listener("127.0.0.1")
+    local drop_note, dropped
+    -- the relay loses the studio's packet with note 61 to keys; an attacker
+    -- that saw it go by says at once, as keys, "received"
+    s.relay.to_b = function(i, d)
+      if i == 2 and drop_note and d:byte(1) & 0xC0 == 0x80 and d:find("\x90\x3d", 13, true) then
+        drop_note = false
+        dropped = string.unpack(">I2", d, 3)
+        evil:send(rs(s.ssrc_b, dropped), P)
+        near:send(rs(s.ssrc_b, dropped), P)
+        return false
+      end
+      return true
+    end
+    s.stream.pause()
+    local base = a:stats()
+    drop_note = true
+    assert(a:send_midi("\x90\x3d\x64"))
+    assert(a:flush())
+    H.run_until(function() return a:stats().foreign - base.foreign == 2 end, "the forged RS", 2000)
+    -- the checkpoint did not pass the lost packet: its journal still holds note 61
+    local keys = a:participants()[1]
+    assert.are_not.equal((dropped + 1) & 0xffff, keys.checkpoint)
+    assert(a:send_midi("\x90\x3e\x64"))
+    H.run_until(function() return #s.b_notes == 2 end, "notes 61 and 62 at keys", 3000)
+    -- 61 came back from the journal (a guard's or the next packet's), then 62
+    assert.are.same({ { m = "\x90\x3d\x64", recovered = true }, { m = "\x90\x3e\x64", recovered = false } },
+      s.b_notes)
+    s.stream.resume()
+    s.stream.more(20)
+    s.stream.check()
+    assert.are.equal(0, evil.n + near.n)
+  end)
+
+  it("finding 4: an RS from the participant is taken only for a packet sent and not yet confirmed", function()
+    local s = studio_and_keys()
+    local a, P = s.a, s.a.config.port
+    local rc = listener("127.0.0.1", H.port())
+    local rd = listener("127.0.0.1", rc.port + 1)
+    local R_SSRC, R_TOKEN = 0x5eed0004, 0x70c0
+    local last -- the last RTP sequence number the studio sent R
+    rd.on = function(d) if d:byte(1) & 0xC0 == 0x80 then last = string.unpack(">I2", d, 3) end end
+    rc:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P)
+    H.run_until(function() return rc:last("OK") ~= nil end, "OK", 2000)
+    rd:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P + 1)
+    local function r_of() for _, p in ipairs(a:participants()) do if p.ssrc == R_SSRC then return p end end end
+    H.run_until(function() return r_of() ~= nil end, "R joined", 2000)
+    s.stream.more(10)
+    s.stream.pause()  -- the studio's sequence numbers to R stand still
+    H.run_until(function() return last ~= nil end, "the studio's RTP at R", 2000)
+    local before = r_of().checkpoint
+    local base = a:stats()
+    -- ahead of anything sent: not taken, counted
+    rc:send(rs(R_SSRC, last + 1), P)
+    rc:send(rs(R_SSRC, last + 100), P)
+    H.run_until(function() return a:stats().unsolicited - base.unsolicited == 2 end, "the RS counted", 2000)
+    assert.are.equal(before, r_of().checkpoint)
+    assert.is_true(r_of().unconfirmed)
+    -- the last packet sent: taken, everything confirmed
+    rc:send(rs(R_SSRC, last), P)
+    H.run_until(function() return r_of().checkpoint == (last + 1) & 0xffff end, "the checkpoint moved", 2000)
+    assert.is_false(r_of().unconfirmed)
+    -- older ones change nothing, and are not counted (a peer repeats its RS)
+    rc:send(rs(R_SSRC, last - 3), P)
+    rc:send(rs(R_SSRC, last), P)
+    H.run_until(function() return a:stats().rs_received - base.rs_received == 5 end, "all five RS", 2000)
+    assert.are.equal((last + 1) & 0xffff, r_of().checkpoint)
+    assert.are.equal(base.unsolicited + 2, a:stats().unsolicited)
+    s.stream.resume()
+    s.stream.more(10)
+    s.stream.check()
   end)
 end)

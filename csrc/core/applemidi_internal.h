@@ -129,8 +129,8 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
-/* An RS from p: seq is the last packet of ours it received. */
-void rmc_ap_on_rs(ap_peer *p, uint16_t seq);
+/* An RS from p: seq is the last packet of ours it received (raw: the field). */
+void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw);
 
 /* applemidi_discovery.c */
 void *rmc_ap_discovery_start(rtpmidi_apple *a);

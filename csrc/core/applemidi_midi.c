@@ -252,8 +252,15 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_a
   pop_all(a, p, now_us);
 }
 
-/* An RS confirms what p received up to seq (midi_stream.h). */
-void rmc_ap_on_rs(ap_peer *p, uint16_t seq) { rmp_stream_tx_ack(&p->media.tx, seq); }
+/* An RS confirms what p received up to seq (midi_stream.h), taken only for
+ * a packet we sent it and it had not confirmed. Apple puts the sequence
+ * number in the field's high 16 bits; some peers put it in the low ones
+ * (the high ones zero): tried when the high ones name no packet of ours. */
+void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw) {
+  int r = rmp_stream_tx_ack(&p->media.tx, seq);
+  if (r < 0 && (raw >> 16) == 0) r = rmp_stream_tx_ack(&p->media.tx, (uint16_t)raw);
+  if (r < 0) a->st.unsolicited++;
+}
 
 double rmc_ap_media_deadline(ap_peer *p) {
   double d = rmp_stream_tx_deadline(&p->media.tx);

@@ -187,7 +187,7 @@ static void pump(rtpmidi_apple *a) {
       break;
     case RMP_AMS_EV_ACK:
       if (p->state != AP_CONNECTED) break;
-      rmc_ap_on_rs(p, o.seq);
+      rmc_ap_on_rs(a, p, o.seq, o.raw);
       break;
     }
   }
