@@ -370,4 +370,50 @@ describe("hostile LAN: AppleMIDI", function()
     s.stream.more(10)
     s.stream.check()
   end)
+
+  -- ---------------------------------------------------------------------
+  it("finding 6: invitations that never come on the data port do not keep the session full", function()
+    local s = studio_and_keys({ max_participants = 8 })
+    local a, P = s.a, s.a.config.port
+    local base = a:stats()
+    -- one host: 31 invitations on the control port only, each its own session
+    local one = listener(EVIL)
+    for i = 1, 31 do one:send(invitation("IN", 1000 + i, 0x7000 + i, "slot" .. i), P) end
+    H.run_until(function() return a:stats().invitations_dropped - base.invitations_dropped == 27 end,
+      "the invitations of one host", 2000)
+    assert.are.equal(4, a:stats().pending)
+    H.run_until(function() return one.n == 4 end, "4 OK", 2000)
+    -- and from 8 more hosts: the session is full (keys and 7 waiting)
+    local many = {}
+    for h = 3, 10 do
+      local l = listener("127.0.0." .. h)
+      many[#many + 1] = l
+      l:send(invitation("IN", 2000 + h, 0x7100 + h, "host" .. h), P)
+    end
+    H.run_until(function()
+      local n = 0
+      for _, l in ipairs(many) do n = n + l.n end
+      return n == 8
+    end, "8 OK", 2000)
+    assert.are.equal(7, a:stats().pending)
+    assert.are.equal(0, a:stats().invitations_refused)
+    -- a real session still gets in, in the slot of the oldest waiting one
+    local joined, failed = false, nil
+    local c = apple{ name = "late", participant_joined = function() joined = true end,
+      invitation_failed = function(_, _, _, reason) failed = reason end }
+    assert(c:invite("127.0.0.1", P))
+    H.run_until(function() return joined or failed end, "late joined", 3000)
+    assert.is_nil(failed)
+    assert.are.equal(2, #a:participants())
+    assert.are.equal(6, a:stats().pending)
+    -- the waiting ones leave 5 s after their IN, without an event
+    local t0 = rtpmidi.now()
+    H.run_until(function() return a:stats().pending == 0 end, "the waiting invitations to go", 8000)
+    local waited = rtpmidi.now() - t0
+    assert.are.same({}, s.a_left)
+    s.stream.check()
+    assert.are.equal(2, #a:participants())
+    note("finding 6: 31 IN from one host -> 4 waiting, 27 dropped; 8 hosts -> full; a real session joined; " ..
+         "the waiting ones gone %.1f s later", waited / 1000)
+  end)
 end)

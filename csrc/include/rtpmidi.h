@@ -417,7 +417,8 @@ typedef struct rtpmidi_apple_stats {
   uint64_t messages_sent, messages_received, messages_recovered;
   uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
   uint64_t invitations_refused;   /* NO sent */
-  uint64_t invitations_dropped;   /* IN over invitations_per_second, not answered */
+  uint64_t invitations_dropped;   /* IN over invitations_per_second, or a fifth waiting
+                                   * invitation from one host: not answered */
   uint64_t unconfirmed;           /* connected participants whose RS has not covered our
                                    * last packet of commands to them */
   uint64_t send_errors;           /* datagrams the system refused (also those queued during a
@@ -428,6 +429,8 @@ typedef struct rtpmidi_apple_stats {
   uint64_t unsolicited;           /* from a participant's own address, answering nothing of
                                    * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
                                    * an RS for a packet we did not send or that was confirmed */
+  uint64_t pending;               /* invitations answered on the control port, waiting for the
+                                   * data port (each holds a participant slot for 5 s at most) */
 } rtpmidi_apple_stats;
 
 /* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped

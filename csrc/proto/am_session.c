@@ -115,7 +115,8 @@ int rmp_ams_init(rmp_ams *m, const rmp_ams_config *cfg) {
   if (!(c->ck_fast_interval_ms > 0)) c->ck_fast_interval_ms = RMP_AMS_DEF_CK_FAST_INTERVAL;
   if (!(c->ck_interval_ms > 0)) c->ck_interval_ms = RMP_AMS_DEF_CK_INTERVAL;
   if (!(c->timeout_ms > 0)) c->timeout_ms = RMP_AMS_DEF_TIMEOUT;
-  if (!(c->pending_timeout_ms > 0)) c->pending_timeout_ms = c->timeout_ms;
+  if (!(c->pending_timeout_ms > 0)) c->pending_timeout_ms = RMP_AMS_DEF_PENDING_TIMEOUT;
+  if (!c->pending_per_host) c->pending_per_host = RMP_AMS_DEF_PENDING_PER_HOST;
   if (!(c->rs_interval_ms > 0)) c->rs_interval_ms = RMP_AMS_DEF_RS_INTERVAL;
   if (!c->max_participants) c->max_participants = RMP_AMS_DEF_MAX_PARTICIPANTS;
   if (!(c->invitations_per_second > 0)) c->invitations_per_second = RMP_AMS_DEF_INVITATIONS_PER_SECOND;
@@ -157,6 +158,28 @@ size_t rmp_ams_live(const rmp_ams *m) {
   size_t n = m->reserved;
   for (const rmp_ams_peer *p = m->peers; p; p = p->next) n += p->state != RMP_AMS_GONE;
   return n;
+}
+
+size_t rmp_ams_pending(const rmp_ams *m) {
+  size_t n = 0;
+  for (const rmp_ams_peer *p = m->peers; p; p = p->next) n += p->state == RMP_AMS_AWAIT_DATA;
+  return n;
+}
+
+/* Pending invitations from the host of `from`. */
+static size_t pending_from(const rmp_ams *m, const rmp_addr *from) {
+  size_t n = 0;
+  for (const rmp_ams_peer *p = m->peers; p; p = p->next)
+    n += p->state == RMP_AMS_AWAIT_DATA && rmp_addr_same_host(&p->ctrl, from);
+  return n;
+}
+
+/* The pending invitation heard from longest ago, or NULL. */
+static rmp_ams_peer *oldest_pending(rmp_ams *m) {
+  rmp_ams_peer *o = NULL;
+  for (rmp_ams_peer *p = m->peers; p; p = p->next)
+    if (p->state == RMP_AMS_AWAIT_DATA && (!o || p->last_heard <= o->last_heard)) o = p;
+  return o;
 }
 
 rmp_ams_peer *rmp_ams_find(const rmp_ams *m, uint32_t id) {
@@ -321,8 +344,10 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     return;
   }
   /* A flood of invitations is neither answered nor remembered beyond the
-   * rate (not even with NO: a flood is not reflected). */
-  if (!p && !take_token(m, now)) {
+   * rate (not even with NO: a flood is not reflected), nor beyond
+   * pending_per_host from one host. */
+  if (!p && ((port == RMP_AMS_CTRL && pending_from(m, from) >= m->cfg.pending_per_host) ||
+             !take_token(m, now))) {
     m->st.invitations_dropped++;
     return;
   }
@@ -334,8 +359,13 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     rmp_ams_peer *old = earlier_self(m, port, inv, from);
     if (old) drop(m, old, RMP_AMS_RESTARTED);
     if (rmp_ams_live(m) >= m->cfg.max_participants) {
-      refuse(m, port, inv, from);
-      return;
+      /* full: the oldest invitation that never came on the data port goes */
+      rmp_ams_peer *stale = oldest_pending(m);
+      if (!stale) {
+        refuse(m, port, inv, from);
+        return;
+      }
+      drop(m, stale, RMP_AMS_TIMEOUT);
     }
     rmp_addr ctrl = *from;
     if (port == RMP_AMS_DATA) ctrl.port = (uint16_t)(ctrl.port - 1);

@@ -66,6 +66,8 @@ enum { RMP_AMS_CTRL = 0, RMP_AMS_DATA = 1 };
 #define RMP_AMS_DEF_CK_FAST_INTERVAL 1500.0
 #define RMP_AMS_DEF_CK_INTERVAL 10000.0
 #define RMP_AMS_DEF_TIMEOUT 60000.0
+#define RMP_AMS_DEF_PENDING_TIMEOUT 5000.0
+#define RMP_AMS_DEF_PENDING_PER_HOST 4
 #define RMP_AMS_DEF_RS_INTERVAL 1000.0
 #define RMP_AMS_DEF_MAX_PARTICIPANTS 32
 #define RMP_AMS_DEF_INVITATIONS_PER_SECOND 20.0
@@ -145,7 +147,15 @@ typedef struct rmp_ams_config {
   int ck_fast_count;           /* first CK0s at the fast interval */
   double ck_fast_interval_ms, ck_interval_ms;
   double timeout_ms;           /* a joined participant not heard this long left: TIMEOUT */
-  double pending_timeout_ms;   /* one that answered our OK on the control port only (0: timeout_ms) */
+  /* An invitation answered on the control port holds a participant slot
+   * until its data IN comes (issue #16, finding 6: at 60 s, 31 INs a
+   * minute kept a session full): for pending_timeout_ms after its last IN,
+   * at most pending_per_host of them from one host (more are dropped,
+   * counted in invitations_dropped), and when the session is full a new
+   * invitation takes the slot of the oldest of them. A real initiator
+   * sends its data IN right after our OK, and again every second or so. */
+  double pending_timeout_ms;   /* (RMP_AMS_DEF_PENDING_TIMEOUT) */
+  size_t pending_per_host;     /* (RMP_AMS_DEF_PENDING_PER_HOST) */
   double rs_interval_ms;       /* RS at most this often while RTP arrives */
   bool reinvite;               /* invite again a participant we invited that timed out */
   size_t max_participants;     /* joined or on their way, at most */
@@ -258,6 +268,8 @@ bool rmp_ams_pop(rmp_ams *m, rmp_ams_out *out);
 void rmp_ams_reserve(rmp_ams *m, size_t n);
 /* Participants joined or on their way, the reserved ones included. */
 size_t rmp_ams_live(const rmp_ams *m);
+/* Invitations answered on the control port, waiting for the data port. */
+size_t rmp_ams_pending(const rmp_ams *m);
 /* The participant with this id that is not GONE, or NULL. */
 rmp_ams_peer *rmp_ams_find(const rmp_ams *m, uint32_t id);
 

@@ -617,18 +617,38 @@ static void test_limits(void) {
   CHECK_INT(ok, 3);
   CHECK_INT(nd.m.st.invitations_dropped, 5);
   CHECK_INT(rmp_ams_live(&nd.m), 3);
-  /* full: the next one with a token gets NO, and so does our own invitation */
+  /* a known SSRC completing its join needs no token, even with none left */
+  feed_in(&nd.m, 1500, RMP_AMS_DATA, "10.1.0.1", 100, 1000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 4);
+  CHECK_INT(nd.m.st.invitations_dropped, 5);
+  CHECK_INT(rmp_ams_pending(&nd.m), 2);
+  /* full, with invitations still waiting for their data IN: the oldest of
+   * them (10.1.0.2, since 1000) makes room for the new one */
   feed_in(&nd.m, 2000, RMP_AMS_CTRL, "10.1.2.1", 300, 3000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 5);
+  CHECK_INT(no, 0);
+  CHECK_INT(rmp_ams_live(&nd.m), 3);
+  CHECK_INT(rmp_ams_pending(&nd.m), 2);
+  /* its data IN now finds nothing pending: a join of its own, with a token */
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.0.2", 101, 1001);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 5);
+  CHECK_INT(nd.m.st.invitations_dropped, 6);
+  /* full of joined ones: the next one with a token gets NO, and so does
+   * our own invitation */
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.1.2", 201, 2001);
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.2.1", 300, 3000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 7);
+  CHECK_INT(rmp_ams_pending(&nd.m), 0);
+  feed_in(&nd.m, 2500, RMP_AMS_CTRL, "10.1.2.2", 301, 3001);
   pop_answers(&nd.m, &ok, &no);
   CHECK_INT(no, 1);
   CHECK_INT(nd.m.st.invitations_refused, 1);
   rmp_addr far = addr("10.9.9.9", 5004);
-  CHECK(rmp_ams_invite(&nd.m, 2000, &far) == NULL);
-  /* a known SSRC completing its join needs no token, even with none left */
-  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.0.1", 100, 1000);
-  pop_answers(&nd.m, &ok, &no);
-  CHECK_INT(ok, 4);
-  CHECK_INT(nd.m.st.invitations_dropped, 5);
+  CHECK(rmp_ams_invite(&nd.m, 2500, &far) == NULL);
   /* reserved slots (names being resolved) count as well */
   rmp_ams_disconnect(&nd.m, rmp_ams_find(&nd.m, 1));
   pop_answers(&nd.m, &ok, &no);
@@ -820,7 +840,8 @@ static void test_defaults(void) {
   CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
   CHECK_INT(nd.m.cfg.invite_tries, RMP_AMS_DEF_INVITE_TRIES);
   CHECK(nd.m.cfg.timeout_ms == RMP_AMS_DEF_TIMEOUT);
-  CHECK(nd.m.cfg.pending_timeout_ms == RMP_AMS_DEF_TIMEOUT);
+  CHECK(nd.m.cfg.pending_timeout_ms == RMP_AMS_DEF_PENDING_TIMEOUT);
+  CHECK_INT(nd.m.cfg.pending_per_host, RMP_AMS_DEF_PENDING_PER_HOST);
   CHECK_INT(nd.m.cfg.max_participants, RMP_AMS_DEF_MAX_PARTICIPANTS);
   CHECK(nd.m.cfg.name && !nd.m.cfg.name[0]);
   c.alloc = NULL;
@@ -961,6 +982,75 @@ static void test_forged_answers(void) {
   net_free(n);
 }
 
+/* Issue #16, finding 6: invitations answered on the control port only held
+ * a participant slot for 60 s, so 31 INs a minute kept a session full. */
+static void test_slots(void) {
+  net *n = net_new(1.0);
+  rmp_ams_config c = conf(0xA, "A");
+  c.max_participants = 8;
+  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  char name[16], ip[32];
+  /* one host, 31 INs a minute, each with a new SSRC, never a data IN */
+  rmp_addr evil = addr("10.6.0.1", 5004);
+  size_t most = 0;
+  for (int i = 0; i < 31; i++) {
+    run_until(n, 2000.0 * i);
+    snprintf(name, sizeof name, "e%d", i); /* not one session restarting: each its own */
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 7u + (uint32_t)i, 0xE000u + (uint32_t)i, name), &evil);
+    if (rmp_ams_live(&a->m) > most) most = rmp_ams_live(&a->m);
+  }
+  /* each held its slot 5 s after its IN: at most 3 at a time (every 2 s) */
+  CHECK_INT(most, 3);
+  CHECK_INT(a->sent_ok[RMP_AMS_CTRL], 31);
+  /* a real session joins at once */
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  invite(n, b, a);
+  run_until(n, 60100);
+  CHECK(joined_ssrc(a, 0xB) != NULL);
+  run_until(n, 61000);
+  CHECK_INT(rmp_ams_pending(&a->m), 2); /* those of 58000 and 60000 */
+  run_until(n, 65000);
+  CHECK_INT(rmp_ams_pending(&a->m), 0);
+  /* as fast as the rate allows, from one host: no more than 4 at a time */
+  long ok0 = a->sent_ok[RMP_AMS_CTRL];
+  for (int i = 0; i < 100; i++) {
+    snprintf(name, sizeof name, "f%d", i);
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 100u + (uint32_t)i, 0xE100u + (uint32_t)i, name), &evil);
+  }
+  CHECK_INT(rmp_ams_pending(&a->m), RMP_AMS_DEF_PENDING_PER_HOST);
+  CHECK_INT(a->sent_ok[RMP_AMS_CTRL] - ok0, RMP_AMS_DEF_PENDING_PER_HOST);
+  CHECK_INT(a->m.st.invitations_dropped, 100 - RMP_AMS_DEF_PENDING_PER_HOST);
+  /* and from many hosts (or forged ones): the session fills up ... */
+  for (int i = 0; i < 6; i++) {
+    snprintf(ip, sizeof ip, "10.7.0.%d", i + 1);
+    rmp_addr h = addr(ip, 5004);
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 200u + (uint32_t)i, 0xE200u + (uint32_t)i, "e"), &h);
+  }
+  CHECK_INT(rmp_ams_live(&a->m), 8);
+  CHECK_INT(a->sent_no[RMP_AMS_CTRL], 0);
+  /* ... but a real session still joins, in the slot of the oldest pending one */
+  node *d = add(n, "10.0.0.4", 5004, 0xD, "D", 0);
+  invite(n, d, a);
+  run_until(n, 65100);
+  CHECK(joined_ssrc(a, 0xD) != NULL);
+  CHECK_INT(rmp_ams_live(&a->m), 8);
+  CHECK_INT(rmp_ams_pending(&a->m), 6);
+  /* what is left goes 5 s after its IN, without an event */
+  int left = count_events(a, RMP_AMS_EV_LEFT);
+  run_until(n, 65000 + RMP_AMS_DEF_PENDING_TIMEOUT - 1);
+  CHECK_INT(rmp_ams_pending(&a->m), 6);
+  run_until(n, 65000 + RMP_AMS_DEF_PENDING_TIMEOUT);
+  CHECK_INT(rmp_ams_pending(&a->m), 0);
+  CHECK_INT(rmp_ams_live(&a->m), 2);
+  CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), left);
+  CHECK_INT(count_events(b, RMP_AMS_EV_LEFT) + count_events(d, RMP_AMS_EV_LEFT), 0);
+  net_free(n);
+}
+
 int main(void) {
   test_defaults();
   test_invitation_lost_twice();
@@ -976,5 +1066,6 @@ int main(void) {
   test_outbox_rounds();
   test_hijack();
   test_forged_answers();
+  test_slots();
   return check_report();
 }
