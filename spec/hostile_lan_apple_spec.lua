@@ -416,4 +416,118 @@ describe("hostile LAN: AppleMIDI", function()
     note("finding 6: 31 IN from one host -> 4 waiting, 27 dropped; 8 hosts -> full; a real session joined; " ..
          "the waiting ones gone %.1f s later", waited / 1000)
   end)
+
+  -- ---------------------------------------------------------------------
+  it("finding 7: no answer to a forged source is larger than what it sent (the table)", function()
+    local LONG = "studio " .. ("\xc3\xa9"):rep(28) .. "!"     -- 64 octets, two-octet characters
+    assert.are.equal(64, #LONG)
+    local s = studio_and_keys({ name = LONG })
+    local a, P = s.a, s.a.config.port
+    -- a raw participant R: the markers that show a row was handled, and the
+    -- one row from a participant's own address
+    local rc = listener("127.0.0.1", H.port())
+    local rd = listener("127.0.0.1", rc.port + 1)
+    local R_SSRC, R_TOKEN = 0x5eed0007, 0x7007
+    rc:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P)
+    H.run_until(function() return rc:last("OK") ~= nil end, "OK", 2000)
+    rd:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P + 1)
+    H.run_until(function() return #a:participants() == 2 end, "R joined", 2000)
+    local seq = 0
+    local function junk(n)
+      local t = {}
+      for i = 1, n do t[i] = string.char((i * 37 + n) % 256) end
+      return table.concat(t)
+    end
+    local SB, TB = s.ssrc_b, s.token_b
+    local rows = {
+      { "IN, control port, 1-octet name", 0, function(i) return invitation("IN", 100 + i, 0x3100 + i, "x") end },
+      { "IN, control port, no name", 0, function(i) return invitation("IN", 200 + i, 0x3200 + i) end },
+      { "IN, control port, 64-octet name", 0, function(i) return invitation("IN", 300 + i, 0x3300 + i, ("n"):rep(64)) end },
+      { "IN, data port only", 1, function(i) return invitation("IN", 400 + i, 0x3400 + i, "x") end },
+      { "IN, version 3", 0, function(i)
+        return "\xff\xffIN" .. string.pack(">I4I4I4", 3, 500 + i, 0x3500 + i) .. "x\0" end },
+      { "IN, a participant's SSRC and token", 0, function() return invitation("IN", TB, SB, "keys") end },
+      { "IN, data port, a participant's SSRC and token", 1, function() return invitation("IN", TB, SB, "keys") end },
+      { "CK0, a participant's SSRC", 1, function(i) return ck(SB, 0, i) end },
+      { "CK0, unknown SSRC", 1, function(i) return ck(0x3600 + i, 0, i) end },
+      { "CK1/CK2, a participant's SSRC", 1, function(i) return ck(SB, 1 + i % 2, i, i, i) end },
+      { "RS, a participant's SSRC", 0, function(i) return rs(SB, i) end },
+      { "BY, a participant's SSRC and token", 0, function() return invitation("BY", TB, SB) end },
+      { "garbage, control port", 0, function(i) return junk(1 + i * 7) end },
+      { "garbage, data port", 1, function(i) return junk(2 + i * 5) end },
+      { "RTP, a participant's SSRC", 1, function(i) seq = seq + 1; return rtp(seq, i, SB, "\x03\x90\x3c\x7f") end },
+      { "RTP, unknown SSRC", 1, function(i) return rtp(i, i, 0x3700 + i, "\x03\x90\x3c\x7f") end },
+    }
+    local N = 4
+    local lines = {}
+    local function row(label, sender, make, port, marker_port, host)
+      local bytes_in, biggest = 0, 0
+      for i = 1, N do
+        local d = make(i)
+        bytes_in = bytes_in + #d
+        if #d > biggest then biggest = #d end
+        sender:send(d, P + port)
+      end
+      -- a marker from R behind them on the same port: its answer comes after theirs
+      local before = #(marker_port == 0 and rc or rd).got
+      if marker_port == 0 then rc:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P)
+      else rd:send(ck(R_SSRC, 0, 77), P + 1) end
+      H.run_until(function()
+        local l = marker_port == 0 and rc or rd
+        for k = before + 1, #l.got do
+          local t = l.got[k].am
+          if t and (t.cmd == "OK" or t.cmd == "CK") then return true end
+        end
+      end, "the marker of " .. label, 2000)
+      H.run_for(20)
+      local out, largest = 0, 0
+      for _, g in ipairs(sender.got) do
+        if g.am or g.data:byte(1) & 0xC0 ~= 0x80 then
+          out = out + #g.data
+          if #g.data > largest then largest = #g.data end
+        else
+          out = out + #g.data -- RTP: our MIDI stream reaching the forger
+          largest = math.huge
+        end
+      end
+      local ratio = out / bytes_in
+      lines[#lines + 1] = ("  %-46s %-12s %3d %6d %6d %3d %6.2f"):format(label, host, N, bytes_in, out, #sender.got, ratio)
+      assert.is_true(ratio <= 1, label .. ": ratio " .. ratio)
+      assert.is_true(largest <= biggest, label .. ": an answer of " .. largest .. " octets")
+    end
+    for k, r in ipairs(rows) do
+      local host = "127.0.0." .. (19 + k)
+      local l = listener(host)
+      row(r[1], l, r[3], r[2], r[2], host)
+      l.sock:close()
+    end
+    -- from a participant's exact address (R's own socket standing in for a
+    -- forger that spoofs it): its CK0 is answered with a CK1 of the same size
+    local n0 = #rd.got
+    local shadow = { got = {}, send = function(_, d, port) rd:send(d, port) end }
+    local bytes_in = 0
+    for i = 1, N do
+      local d = ck(R_SSRC, 0, 1000 + i)
+      bytes_in = bytes_in + #d
+      shadow:send(d, P + 1)
+    end
+    H.run_until(function()
+      local k = 0
+      for j = n0 + 1, #rd.got do if rd.got[j].am and rd.got[j].am.cmd == "CK" then k = k + 1 end end
+      return k == N
+    end, "the CK1s", 2000)
+    local out = 0
+    for j = n0 + 1, #rd.got do
+      local g = rd.got[j]
+      if g.am and g.am.cmd == "CK" then out = out + #g.data end
+    end
+    lines[#lines + 1] = ("  %-46s %-12s %3d %6d %6d %3d %6.2f"):format("CK0 from a participant's own address", "127.0.0.1",
+      N, bytes_in, out, N, out / bytes_in)
+    assert.are.equal(bytes_in, out)
+    local sent_b, sent_a = s.stream.check()
+    io.stderr:write("\n  [hostile lan] finding 7: what a forged source gets back (studio named with 64 octets)\n",
+      ("  %-46s %-12s %3s %6s %6s %3s %6s\n"):format("stimulus", "from", "n", "in", "out", "pkt", "ratio"),
+      table.concat(lines, "\n"), "\n",
+      ("  real stream meanwhile: %d + %d messages exact\n"):format(sent_b, sent_a))
+  end)
 end)

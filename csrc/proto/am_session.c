@@ -318,9 +318,42 @@ static rmp_ams_peer *earlier_self(rmp_ams *m, int port, const rmp_am_invite *inv
   return NULL;
 }
 
+/* No answer to an IN is larger than the IN (issue #16, finding 7: a short
+ * IN from a forged address made us send our name there): NO goes without
+ * a name, OK with as much of our name as the IN's own datagram had room
+ * for (cut at a UTF-8 character boundary; none for an IN without a name).
+ * A peer whose name is shorter than ours sees ours shortened. */
+static void answer(rmp_ams *m, rmp_ams_peer *p, int port, uint16_t cmd, uint32_t token, const rmp_addr *to,
+                   size_t in_len) {
+  char name[RMP_AM_NAME_MAX + 1];
+  const char *nm = NULL;
+  if (cmd == RMP_AM_OK && in_len > RMP_AM_INVITE_LEN) {
+    size_t room = in_len - RMP_AM_INVITE_LEN - 1, n = 0; /* octets before the NUL */
+    const unsigned char *ours = (const unsigned char *)m->cfg.name;
+    if (room > RMP_AM_NAME_MAX) room = RMP_AM_NAME_MAX;
+    while (n < room && ours[n]) n++;
+    /* ours[n] is the first octet left out: a continuation octet (10xxxxxx)
+     * means the character it belongs to does not fit whole */
+    if (ours[n])
+      while (n > 0 && (ours[n] & 0xC0) == 0x80) n--;
+    memcpy(name, ours, n);
+    name[n] = '\0';
+    nm = name;
+  }
+  rmp_ams_out *o = datagram(m, p, port, to);
+  if (o) sent(m, o, rmp_am_encode_invite(o->data, sizeof o->data, cmd, token, m->cfg.ssrc, nm));
+}
+
 static void refuse(rmp_ams *m, int port, const rmp_am_invite *inv, const rmp_addr *from) {
-  send_invite_cmd(m, NULL, port, RMP_AM_NO, inv->token, from);
+  answer(m, NULL, port, RMP_AM_NO, inv->token, from, 0);
   m->st.invitations_refused++;
+}
+
+/* The waiting invitation from the host of `from` with this token. */
+static rmp_ams_peer *pending_token(rmp_ams *m, uint32_t token, const rmp_addr *from) {
+  for (rmp_ams_peer *p = m->peers; p; p = p->next)
+    if (p->state == RMP_AMS_AWAIT_DATA && p->token == token && rmp_addr_same_host(&p->ctrl, from)) return p;
+  return NULL;
 }
 
 /* Whether `from`, on port, is where p speaks from: the control address it
@@ -332,7 +365,8 @@ static bool from_participant(const rmp_ams_peer *p, int port, const rmp_addr *fr
   return p->data_bound ? rmp_addr_equal(from, &p->data) : rmp_addr_same_host(from, &p->ctrl);
 }
 
-static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, const rmp_addr *from) {
+static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, const rmp_addr *from,
+                  size_t len) {
   rmp_ams_peer *p = find_ssrc(m, inv->ssrc);
   /* A participant's SSRC in an IN from elsewhere is not the participant: it
    * neither moves where we send to it nor gets an answer (issue #16,
@@ -343,11 +377,16 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     m->st.foreign++;
     return;
   }
+  /* A data IN with an SSRC the control IN did not announce completes the
+   * invitation from its host with its token (observed: peers whose data
+   * port's SSRC differs from their control port's; their RTP carries the
+   * data port's). */
+  rmp_ams_peer *half = !p && port == RMP_AMS_DATA ? pending_token(m, inv->token, from) : NULL;
   /* A flood of invitations is neither answered nor remembered beyond the
    * rate (not even with NO: a flood is not reflected), nor beyond
    * pending_per_host from one host. */
-  if (!p && ((port == RMP_AMS_CTRL && pending_from(m, from) >= m->cfg.pending_per_host) ||
-             !take_token(m, now))) {
+  if (!p && !half &&
+      ((port == RMP_AMS_CTRL && pending_from(m, from) >= m->cfg.pending_per_host) || !take_token(m, now))) {
     m->st.invitations_dropped++;
     return;
   }
@@ -355,7 +394,17 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     refuse(m, port, inv, from);
     return;
   }
+  if (half) {
+    half->ssrc = inv->ssrc;
+    p = half;
+  }
   if (!p) {
+    /* an invitation starts on the control port: a data IN on its own is
+     * none (a single forged datagram made a participant that got our MIDI) */
+    if (port == RMP_AMS_DATA) {
+      refuse(m, port, inv, from);
+      return;
+    }
     rmp_ams_peer *old = earlier_self(m, port, inv, from);
     if (old) drop(m, old, RMP_AMS_RESTARTED);
     if (rmp_ams_live(m) >= m->cfg.max_participants) {
@@ -367,9 +416,7 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
       }
       drop(m, stale, RMP_AMS_TIMEOUT);
     }
-    rmp_addr ctrl = *from;
-    if (port == RMP_AMS_DATA) ctrl.port = (uint16_t)(ctrl.port - 1);
-    p = new_peer(m, now, &ctrl);
+    p = new_peer(m, now, from);
     if (!p) return;
     p->ssrc = inv->ssrc;
     p->have_ssrc = true;
@@ -383,7 +430,8 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     p->data = *from;
     p->data_bound = true;
   }
-  send_invite_cmd(m, p, port, RMP_AM_OK, inv->token, from);
+  if (p->state == RMP_AMS_AWAIT_DATA) p->last_heard = now;
+  answer(m, p, port, RMP_AM_OK, inv->token, from, len);
   if (port == RMP_AMS_DATA && p->state == RMP_AMS_AWAIT_DATA) joined(m, p, now);
 }
 
@@ -529,7 +577,7 @@ void rmp_ams_on_packet(rmp_ams *m, double now, int port, const uint8_t *buf, siz
   }
   m->st.control_received++;
   switch (pk.cmd) {
-  case RMP_AM_IN: on_in(m, now, port, &pk.u.inv, from); break;
+  case RMP_AM_IN: on_in(m, now, port, &pk.u.inv, from, len); break;
   case RMP_AM_OK: on_ok(m, now, port, &pk.u.inv, from); break;
   case RMP_AM_NO: {
     rmp_ams_peer *p = find_invite(m, pk.u.inv.token, port == RMP_AMS_DATA ? RMP_AMS_INVITE_DATA : RMP_AMS_INVITE_CTRL);

@@ -1051,6 +1051,90 @@ static void test_slots(void) {
   net_free(n);
 }
 
+/* Issue #16, finding 7: no answer to an IN is larger than the IN. Our name
+ * is 64 octets of two-octet characters; INs with names of every length
+ * come from as many hosts. */
+static void test_amplification(void) {
+  node nd;
+  memset(&nd, 0, sizeof nd);
+  char ours[RMP_AM_NAME_MAX + 1];
+  for (int i = 0; i < RMP_AM_NAME_MAX; i += 2) memcpy(ours + i, "\xc3\xa9", 2); /* é */
+  ours[RMP_AM_NAME_MAX] = '\0';
+  rmp_ams_config c = base_config(&nd, 0xA, ours);
+  c.invitations_per_second = 1e6;
+  c.max_participants = 1000;
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  char name[RMP_AM_NAME_MAX + 1], ip[32];
+  int answers = 0, cut = 0;
+  for (int len = -1; len <= RMP_AM_NAME_MAX; len++) {
+    for (int port = 0; port < 2; port++) {
+      memset(name, 'x', sizeof name);
+      name[len < 0 ? 0 : len] = '\0';
+      snprintf(ip, sizeof ip, "10.8.%d.%d", port, len + 2);
+      rmp_addr from = addr(ip, (uint16_t)(5004 + port));
+      int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 1, 0x100u * (uint32_t)(port + 1) + (uint32_t)(len + 1),
+                                   len < 0 ? NULL : name);
+      rmp_ams_on_packet(&nd.m, 0, port, buf, (size_t)n, &from);
+      rmp_ams_out o;
+      while (rmp_ams_pop(&nd.m, &o)) {
+        if (o.kind != RMP_AMS_SEND) continue;
+        answers++;
+        CHECK(o.len <= (size_t)n);
+        rmp_am_packet pk;
+        CHECK(rmp_am_parse(o.data, o.len, &pk) > 0);
+        /* OK on the control port; NO to a data IN with nothing before it */
+        CHECK_INT(pk.cmd, port == RMP_AMS_CTRL ? RMP_AM_OK : RMP_AM_NO);
+        if (pk.cmd == RMP_AM_NO) CHECK(!pk.u.inv.has_name);
+        if (pk.cmd != RMP_AM_OK) continue;
+        /* our name, or the longest whole-character prefix that fits */
+        size_t room = len < 0 ? 0 : (size_t)len;
+        CHECK(len >= 0 ? pk.u.inv.has_name : !pk.u.inv.has_name);
+        CHECK_INT(pk.u.inv.name_len, room & ~(size_t)1);
+        CHECK(memcmp(pk.u.inv.name, ours, pk.u.inv.name_len) == 0);
+        cut += pk.u.inv.name_len < RMP_AM_NAME_MAX;
+      }
+    }
+  }
+  CHECK_INT(answers, 2 * (RMP_AM_NAME_MAX + 2));
+  CHECK_INT(cut, RMP_AM_NAME_MAX + 1);
+  CHECK_INT(nd.m.st.invitations_refused, RMP_AM_NAME_MAX + 2);
+  /* a NO for another version: no name either */
+  rmp_addr v3 = addr("10.8.9.1", 5004);
+  int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 1, 0x999, NULL);
+  buf[7] = 3;
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &v3);
+  rmp_ams_out o;
+  CHECK(rmp_ams_pop(&nd.m, &o) && o.len == RMP_AM_INVITE_LEN && o.data[2] == 'N');
+  /* a peer whose data port says another SSRC than its control port joins
+   * (the token of its invitation, from its host) under the data port's */
+  rmp_addr qc = addr("10.8.10.1", 5004), qd = addr("10.8.10.1", 5005);
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 77, 0x5001, "q");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &qc);
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 77, 0x5002, "q");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &qd);
+  int joins = 0;
+  while (rmp_ams_pop(&nd.m, &o)) {
+    if (o.kind == RMP_AMS_EV_JOINED) {
+      joins++;
+      CHECK(o.peer->ssrc == 0x5002 && rmp_addr_equal(&o.peer->ctrl, &qc) && rmp_addr_equal(&o.peer->data, &qd));
+    }
+    if (o.kind == RMP_AMS_SEND) CHECK(o.len <= (size_t)n);
+  }
+  CHECK_INT(joins, 1);
+  CHECK(rmp_ams_rtp_participant(&nd.m, 0, 0x5002, &qd) != NULL);
+  /* a CK0 from it is answered with a CK1 of the same size */
+  uint64_t ts[3] = {5, 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x5002, 0, ts);
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &qd);
+  CHECK(rmp_ams_pop(&nd.m, &o) && o.kind == RMP_AMS_SEND && o.len == (size_t)n && rmp_addr_equal(&o.to, &qd));
+  while (rmp_ams_stop(&nd.m))
+    while (rmp_ams_pop(&nd.m, &o)) {}
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  rmp_ams_free(&nd.m);
+  CHECK_INT(nd.allocs, nd.releases);
+}
+
 int main(void) {
   test_defaults();
   test_invitation_lost_twice();
@@ -1067,5 +1151,6 @@ int main(void) {
   test_hijack();
   test_forged_answers();
   test_slots();
+  test_amplification();
   return check_report();
 }
