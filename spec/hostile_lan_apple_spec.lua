@@ -175,13 +175,20 @@ describe("hostile LAN: AppleMIDI", function()
   local function studio_and_keys(opts_a, opts_b)
     local ga, gb = in_order(), in_order()
     local joined = 0
-    local o = { a_left = {}, b_left = {} }
+    local o = { a_left = {}, b_left = {}, log = {} }
     local a = apple(merge({ name = "studio",
       incoming_midi = function(_, m, _, recovered, p)
-        if p and p.name == "keys" then ga.add(m, recovered) else o.other = (o.other or 0) + 1 end
+        if p and p.name == "keys" then ga.add(m, recovered)
+        else
+          o.other = (o.other or 0) + 1
+          o.log[#o.log + 1] = { p.name, m, recovered }
+        end
       end,
       participant_joined = function() joined = joined + 1 end,
-      participant_left = function(_, p, reason) o.a_left[#o.a_left + 1] = p.name .. " " .. reason end,
+      participant_left = function(_, p, reason)
+        o.a_left[#o.a_left + 1] = p.name .. " " .. reason
+        o.log[#o.log + 1] = { p.name, "left", reason }
+      end,
     }, opts_a))
     o.b_notes = {}
     local b = apple(merge({ name = "keys",
@@ -529,5 +536,58 @@ describe("hostile LAN: AppleMIDI", function()
       ("  %-46s %-12s %3s %6s %6s %3s %6s\n"):format("stimulus", "from", "n", "in", "out", "pkt", "ratio"),
       table.concat(lines, "\n"), "\n",
       ("  real stream meanwhile: %d + %d messages exact\n"):format(sent_b, sent_a))
+  end)
+
+  -- ---------------------------------------------------------------------
+  it("finding 8: a participant that leaves or times out gets its notes and pedals released", function()
+    local s = studio_and_keys({ timeout = 1 })
+    local a, P = s.a, s.a.config.port
+    local function log_of(name)
+      local t = {}
+      for _, e in ipairs(s.log) do if e[1] == name then t[#t + 1] = { e[2], e[3] } end end
+      return t
+    end
+    -- a session "piano" plays two notes and holds the damper, then goes (BY)
+    local piano_joined = false
+    local piano = apple{ name = "piano", participant_joined = function() piano_joined = true end }
+    assert(piano:invite("127.0.0.1", P))
+    H.run_until(function() return piano_joined and #a:participants() == 2 end, "piano joined", 3000)
+    assert(piano:send_midi("\x90\x3c\x64\x91\x40\x50\xb0\x40\x7f\x90\x43\x64\x80\x43\x00"))
+    H.run_until(function() return #log_of("piano") == 5 end, "piano's notes at the studio", 2000)
+    local base = a:stats()
+    control:remove_session(piano.cookie)
+    H.run_until(function() return #s.a_left == 1 end, "piano left", 2000)
+    assert.are.same({
+      { "\x90\x3c\x64", false }, { "\x91\x40\x50", false }, { "\xb0\x40\x7f", false },
+      { "\x90\x43\x64", false }, { "\x80\x43\x00", false },
+      -- at once, before participant_left, made up by the studio: ch 1 note 60, ch 2 note 64, damper
+      { "\x80\x3c\x40", true }, { "\x81\x40\x40", true }, { "\xb0\x40\x00", true },
+      { "left", "bye" },
+    }, log_of("piano"))
+    assert.are.equal(3, a:stats().released - base.released)
+    -- a raw participant R plays a note and holds sostenuto, then freezes
+    local rc = listener("127.0.0.1", H.port())
+    local rd = listener("127.0.0.1", rc.port + 1)
+    local R_SSRC, R_TOKEN = 0x5eed0008, 0x8008
+    rc:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P)
+    H.run_until(function() return rc:last("OK") ~= nil end, "OK", 2000)
+    rd:send(invitation("IN", R_TOKEN, R_SSRC, "raw"), P + 1)
+    H.run_until(function() return #a:participants() == 2 end, "R joined", 2000)
+    rd:send(rtp(100, 1000, R_SSRC, "\x03\x92\x46\x64"), P + 1)
+    rd:send(rtp(101, 1010, R_SSRC, "\x03\xb2\x42\x7f"), P + 1)
+    H.run_until(function() return #log_of("raw") == 2 end, "R's note at the studio", 2000)
+    local t0 = rtpmidi.now()
+    H.run_until(function() return #s.a_left == 2 end, "R timed out", 4000)
+    local waited = rtpmidi.now() - t0
+    assert.are.same({
+      { "\x92\x46\x64", false }, { "\xb2\x42\x7f", false },
+      { "\x82\x46\x40", true }, { "\xb2\x42\x00", true },
+      { "left", "timeout" },
+    }, log_of("raw"))
+    -- keys, alive all along, streamed exactly and lost nothing
+    local sent_b, sent_a = s.stream.check()
+    assert.are.equal(1, #a:participants())
+    note("finding 8: piano's BY -> 2 note offs and the damper released before participant_left; " ..
+         "raw froze -> released at its timeout (%.0f ms); real stream %d + %d exact", waited, sent_b, sent_a)
   end)
 end)

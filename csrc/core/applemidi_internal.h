@@ -12,6 +12,7 @@
 #include "endpoint.h"
 #include "flusher.h"
 #include "jitter_buffer.h"
+#include "midi_held.h"
 #include "midi_stream.h"
 #include "owned_handle.h"
 #include "rtp.h"
@@ -46,6 +47,7 @@ typedef struct ap_media {
   rmp_seq_t rseq;                  /* its sequence numbers (RFC 3550 A.1) */
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
+  rmp_held held;                   /* what its messages left sounding at on_midi */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
 } ap_media;
 
@@ -127,6 +129,9 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, const uint8_t *buf, size_t len, const rmp_a
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* Delivers everything p's jitter buffer holds, gaps declared lost (it said BY). */
 void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p);
+/* p is leaving: delivers a Note Off for every note its messages left on
+ * and a Control Change 0 for every pedal left down (recovered = true). */
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
 /* An RS from p: seq is the last packet of ours it received (raw: the field). */

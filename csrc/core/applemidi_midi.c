@@ -166,6 +166,7 @@ typedef struct deliver_ctx {
 static int deliver_msg(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   deliver_ctx *x = ud;
   if (recovered) x->p->media.messages_recovered++;
+  rmp_held_apply(&x->p->media.held, msg, len);
   if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
     rmc_ap_fill_peer(x->p, &info);
@@ -193,6 +194,22 @@ void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
     free(o.e.data);
   }
   rmp_jb_reset(&p->media.jb);
+}
+
+/* Issue #16, finding 8: a participant that goes (BY, timeout, restart,
+ * disconnect, our stop) without ending its notes left them sounding on
+ * whatever plays what on_midi delivers (a MidiOut, a synthesizer): their
+ * releases are delivered now, as made up by us (recovered = true), before
+ * on_left. Nothing is sent on the network. */
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
+  uint8_t m[3];
+  while (a->ev.on_midi && rmp_held_next_release(&p->media.held, m)) {
+    a->st.released++;
+    rtpmidi_apple_peer info;
+    rmc_ap_fill_peer(p, &info);
+    a->ev.on_midi(a->ud, &info, m, sizeof m, rmc_ap_now(), true);
+  }
+  rmp_held_init(&p->media.held);
 }
 
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {

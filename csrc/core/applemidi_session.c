@@ -169,6 +169,8 @@ static void pump(rtpmidi_apple *a) {
     case RMP_AMS_EV_LEFT:
       /* what it sent before its BY and still waits for reordering plays first */
       if (o.reason == RMP_AMS_BYE && p->state == AP_CONNECTED) rmc_ap_media_drain(a, p);
+      /* and what it left sounding is released on our side */
+      if (p->state == AP_CONNECTED) rmc_ap_media_release(a, p);
       p->state = AP_DEAD;
       if (a->ev.on_left) {
         rmc_ap_fill_peer(p, &info);

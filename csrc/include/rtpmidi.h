@@ -395,7 +395,10 @@ typedef struct rtpmidi_apple_peer {
 
 typedef struct rtpmidi_apple_events {
   /* One MIDI message from p; time_ms on the rtpmidi_now_ms() clock;
-   * recovered: made by the recovery journal after a loss. */
+   * recovered: made by the recovery journal after a loss, or by the
+   * session when p leaves (any reason) with notes sounding or pedals down
+   * from its messages: a Note Off (8n nn 40) for each such note and a
+   * Control Change 0 for each pedal (64, 66, 67, 69), just before on_left. */
   void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
                   double time_ms, bool recovered);
   void (*on_joined)(void *ud, const rtpmidi_apple_peer *p);
@@ -431,6 +434,8 @@ typedef struct rtpmidi_apple_stats {
                                    * an RS for a packet we did not send or that was confirmed */
   uint64_t pending;               /* invitations answered on the control port, waiting for the
                                    * data port (each holds a participant slot for 5 s at most) */
+  uint64_t released;              /* Note Offs and pedal releases delivered (on_midi, recovered)
+                                   * for participants that left with notes sounding */
 } rtpmidi_apple_stats;
 
 /* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped
