@@ -590,4 +590,63 @@ describe("hostile LAN: AppleMIDI", function()
     note("finding 8: piano's BY -> 2 note offs and the damper released before participant_left; " ..
          "raw froze -> released at its timeout (%.0f ms); real stream %d + %d exact", waited, sent_b, sent_a)
   end)
+
+  -- ---------------------------------------------------------------------
+  describe("finding 10: the command prints remote strings escaped", function()
+    local P = require "proc"
+    after_each(function() P.kill_all() end)
+    local EVIL_NAME = "\27[2J\27[H\7evil\194\15531m\226\128\174"   -- clear, home, bell, C1 CSI, RLO
+    local SHOWN = "\\x1B[2J\\x1B[H\\x07evil\\u{009B}31m\\u{202E}"
+    -- nothing a terminal would obey: no C0 control but newline, no DEL, no C1, no RLO
+    local function inert(out)
+      for i = 1, #out do
+        local b = out:byte(i)
+        if (b < 0x20 and b ~= 10) or b == 0x7F then return false, ("octet %d at %d"):format(b, i) end
+      end
+      if out:find("\194[\128-\159]") or out:find("\226\128[\170-\174]") then return false, "C1 or bidi" end
+      return true
+    end
+
+    it("stream: a participant's name, in what it logs and in -v", function()
+      local port = H.port()
+      local p = P.rtpmidi({ "stream", "--applemidi", "studio", "-r", tostring(port), "-v", "--no-repl", "--no-status" })
+      p:wait_for(function(x) return x:stderr():find("waiting for invitations", 1, true) end, "the session", 10000)
+      local joined = false
+      local evil = apple{ name = EVIL_NAME, participant_joined = function() joined = true end }
+      assert(evil:invite("127.0.0.1", port))
+      p:wait_for(function(x) return x:stderr():find("joined", 1, true) end, "the join logged", 5000)
+      H.run_until(function() return joined end, "joined", 3000)
+      for i = 0, 9 do assert(evil:send_midi(string.char(0x90, 60 + i, 100))) end
+      p:wait_for(function(x) return select(2, x:stdout():gsub("\n", "")) >= 10 end, "the notes printed", 5000)
+      control:remove_session(evil.cookie)
+      p:wait_for(function(x) return x:stderr():find("left: bye", 1, true) end, "the leave logged", 5000)
+      p:signal("INT")
+      assert.are.equal(0, p:wait_exit(5000))
+      local out, err = p:stdout(), p:stderr()
+      assert(inert(out))
+      assert(inert(err))
+      assert.matches(SHOWN .. " joined (127.0.0.1:", err, 1, true)
+      assert.matches(SHOWN .. " left: bye", err, 1, true)
+      assert.matches("from " .. SHOWN, out, 1, true)
+      -- every note arrived and was shown, in order
+      local n = 0
+      for line in out:gmatch("[^\n]+") do
+        if line:find("from " .. SHOWN, 1, true) and line:find("note on", 1, true) then n = n + 1 end
+      end
+      assert.are.equal(10, n)
+    end)
+
+    it("monitor: a name in an invitation", function()
+      local port = H.port()
+      local m = P.rtpmidi({ "monitor", tostring(port), "--bind", "127.0.0.1", "-c", "1" })
+      m:wait_for(function(x) return x:stderr():find("listening", 1, true) end, "the monitor", 10000)
+      local l = listener("127.0.0.1")
+      l:send(invitation("IN", 1, 2, EVIL_NAME), port)
+      assert.are.equal(0, m:wait_exit(5000))
+      local out = m:stdout()
+      assert(inert(out))
+      assert.matches("AppleMIDI IN", out, 1, true)
+      assert.matches("evil", out, 1, true)
+    end)
+  end)
 end)
