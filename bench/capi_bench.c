@@ -60,10 +60,10 @@ static rtpmidi_session *open_session(bench *b, int local_port, int peer_port, vo
   cfg.clock_rate = 10000;
   rtpmidi_session_events ev = {.on_rtp = on_rtp};
   rtpmidi_session *s;
-  const char *err = NULL;
+  rtpmidi_error err;
   int r = rtpmidi_session_new(b->rt, &cfg, &ev, b, &s, &err);
   if (r) {
-    fprintf(stderr, "capi_bench: session: %s (%s)\n", uv_strerror(r), err ? err : "");
+    fprintf(stderr, "capi_bench: session: %s\n", err.message);
     exit(3);
   }
   r = rtpmidi_session_start(s);

@@ -36,6 +36,7 @@ build = {
     RTMIDI_INCDIR = "$(RTMIDI_INCDIR)",
     RTPMIDI_TESTS = "OFF",
     RTPMIDI_BENCH = "OFF",
+    RTPMIDI_INSTALL_C = "OFF", -- librtpmidi, rtpmidi.h and rtpmidi.pc are for C programs, not the rock
   },
   install = {
     bin = { rtpmidi = "bin/rtpmidi" },

@@ -156,6 +156,12 @@ describe("Lua-side abuse", function()
         end,
         stop = function() error("boom in stop") end,
         drop_call = function() error("boom in drop_call") end })
+      -- a start callback's error is start_session's result, not a report
+      local sok, serr, scode = control:start()
+      assert.is_nil(sok)
+      assert.matches("boom in start", serr, 1, true)
+      assert.are.equal("ECALLBACK", scode)
+      a.start = nil
       assert(control:start())
       assert(a:send_data("bad"))
       assert(a:send_data("good"))
@@ -209,7 +215,7 @@ describe("Lua-side abuse", function()
       control:stop_session(x.cookie)
       H.run_until(function() return seen_apple.participant_left end, "participant_left")
     end)
-    local want = { "start", "incoming_rtp", "drop_call", "stop", "incoming_midi", "after", "every", "udp",
+    local want = { "incoming_rtp", "drop_call", "stop", "incoming_midi", "after", "every", "udp",
                    "participant_joined", "participant_synced", "incoming_midi", "participant_left", "invitation_failed" }
     local all = table.concat(errors, "\n")
     for _, w in ipairs(want) do assert.matches("boom in " .. w, all, 1, true) end

@@ -193,9 +193,18 @@ describe("MidiSession", function()
     s:set_latency(5)
     assert.are.equal(5, s:get_latency())
     assert.error_matches(function() s:set_latency("x") end, "bad argument 'ms'")
-    local positional = rtpmidi.MidiSession("127.0.0.1", 5004, 5006, 30, 15)
-    assert.are.equal(30, positional.config.latency)
-    assert.are.equal(15, positional.config.jitter_buffer_size)
+    -- the original guide's positional form: the 4th argument is the jitter
+    -- buffer, as how-to-use-rtp.txt has it; the latency keeps its default
+    local positional = rtpmidi.MidiSession("127.0.0.1", 5004, 5006, 30)
+    assert.are.equal(30, positional.config.jitter_buffer_size)
+    assert.are.equal(20, positional.config.latency)
+    assert.are.same({ "127.0.0.1", 5004, 5006 }, { positional.config.peer_address,
+      positional.config.sending_port, positional.config.receiving_port })
+    local defaults = rtpmidi.MidiSession("127.0.0.1", 5004)   -- the guide's defaults
+    assert.are.equal(10, defaults.config.jitter_buffer_size)
+    -- a 5th argument is not the guide's: it raises rather than mean something else
+    assert.error_matches(function() rtpmidi.MidiSession("127.0.0.1", 5004, 5006, 30, 15) end,
+      "bad argument #5 %(at most 4 arguments expected, got 5%)")
   end)
 end)
 

@@ -144,7 +144,7 @@ describe("options", function()
       assert.matches("bad argument 'payload' %(RTP payload type 0%.%.127 expected, got 200%)$", err)
       at_line(err, line)
       err, line = raised(function() rtpmidi.MidiSession("127.0.0.1", 5004, 5006, -20) end), here()
-      assert.matches("bad argument 'latency' %(milliseconds >= 0 expected, got %-20%)$", err)
+      assert.matches("bad argument 'jitter_buffer_size' %(milliseconds 0%.%.60000 expected, got %-20%)$", err)
       at_line(err, line)
       err, line = raised(function() rtpmidi.RTPSession("127.0.0.1", 5004, 5006, 96, 10, "t", "extra") end), here()
       assert.matches("bad argument #7", err)
@@ -217,8 +217,8 @@ describe("options", function()
       assert.are.equal(48000, a.config.clock_rate)
       local b = rtpmidi.RTPSession("127.0.0.1", H.port(), H.port(), 0) -- payload type 0 is a real one
       assert.are.equal(0, b.config.payload)
-      local c = rtpmidi.MidiSession("127.0.0.1", H.port(), H.port(), 30, 15)
-      assert.are.same({ 30, 15 }, { c.config.latency, c.config.jitter_buffer_size })
+      local c = rtpmidi.MidiSession("127.0.0.1", H.port(), H.port(), 15)
+      assert.are.same({ 20, 15 }, { c.config.latency, c.config.jitter_buffer_size })
       local d = rtpmidi.AppleMidiSession{ name = "opts", port = H.port(), accept = { "127.0.0.1" },
                                           ck_interval = 500, timeout = 5, max_participants = 2,
                                           participant_joined = cb }

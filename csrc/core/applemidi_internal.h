@@ -78,6 +78,8 @@ typedef struct ap_peer {
 
 struct rtpmidi_apple {
   rtpmidi_runtime *rt;
+  rmc_member member;              /* in rt's list until released (runtime.h) */
+  bool inert;                     /* rt was freed: stopped for good */
   rtpmidi_apple_config cfg;
   char *name, *bind_address;
   rmp_addr *accept;               /* cfg.accept_list as addresses (the machine points here) */

@@ -91,7 +91,7 @@ void rmc_ap_media_fill(const ap_peer *p, rtpmidi_apple_peer *o) {
 
 /* ---- sending ---- */
 
-int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
+int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;

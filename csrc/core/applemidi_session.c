@@ -49,6 +49,7 @@ static void sweep(rtpmidi_apple *a) {
 
 static void release(rtpmidi_apple *a) {
   if (!a->freed || a->open_handles || a->busy) return;
+  rmc_runtime_leave(&a->member);
   rmp_ams_free(&a->m);
   while (a->peers) {
     ap_peer *p = a->peers;
@@ -285,9 +286,18 @@ void rmc_ap_schedule(rtpmidi_apple *a) {
 
 /* ---- the public API ---- */
 
-int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
-                      const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
-                      const char **err) {
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (BY to
+ * every participant) with every handle closed, for good. */
+static void apple_close(void *owner) {
+  rtpmidi_apple *a = owner;
+  rtpmidi_apple_stop(a);
+  rmc_ap_midi_free(a); /* the flusher's handles close; release does it again, harmlessly */
+  a->inert = true;
+}
+
+int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
+                  const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
+                  const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
@@ -379,11 +389,13 @@ int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   }
   if (ev) a->ev = *ev;
   a->ud = ud;
+  rmc_runtime_join(rt, &a->member, a, &a->ev, sizeof a->ev, &a->freed, apple_close);
   *out = a;
   return 0;
 }
 
 int rtpmidi_apple_start(rtpmidi_apple *a) {
+  if (a->inert) return UV_ENOTCONN;
   if (a->freed) return UV_EINVAL;
   if (a->started) return 0;
   int r = UV_EADDRINUSE;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "midi_bytes.h"
 #include "midi2_session.h"
 #include "rtpmidi.h"
 #include "runtime.h"
@@ -62,6 +63,8 @@ struct rtpmidi_midi2 {
   rmc_endpoint *ep;
   m2_timer *timer;
   bool started, freed;
+  bool inert;           /* rt was freed: stopped for good */
+  rmc_member member;    /* in rt's list until released (runtime.h) */
   unsigned busy;
   m2_known known[MAX_SESSIONS];
   m2_resolve *resolving;
@@ -121,6 +124,7 @@ static void fill_peer(rtpmidi_midi2 *m, const m2_known *k, rtpmidi_midi2_peer *p
 
 static void release(rtpmidi_midi2 *m) {
   if (!m->freed || m->busy) return;
+  rmc_runtime_leave(&m->member);
   for (int i = 0; i < MAX_SESSIONS; i++) forget(&m->known[i]);
   free(m->name);
   free(m->piid);
@@ -382,8 +386,16 @@ static const rmc_endpoint_ops endpoint_ops = {on_recv, on_error};
 
 static bool bad_ms(double v) { return !(v >= 0 && v <= 3600000.0); }
 
-int rtpmidi_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rtpmidi_midi2_events *ev,
-                      void *ud, rtpmidi_midi2 **out, const char **err) {
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped (Bye to
+ * every session) with its socket and timer closed, for good. */
+static void midi2_close(void *owner) {
+  rtpmidi_midi2 *m = owner;
+  rtpmidi_midi2_stop(m);
+  m->inert = true;
+}
+
+int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rtpmidi_midi2_events *ev,
+                  void *ud, rtpmidi_midi2 **out, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
@@ -469,11 +481,13 @@ int rtpmidi_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, cons
     *err = "name";
     return UV_EINVAL;
   }
+  rmc_runtime_join(rt, &m->member, m, &m->ev, sizeof m->ev, &m->freed, midi2_close);
   *out = m;
   return 0;
 }
 
 int rtpmidi_midi2_start(rtpmidi_midi2 *m) {
+  if (m && m->inert) return UV_ENOTCONN;
   if (!m || m->freed) return UV_EINVAL;
   if (m->started) return 0;
   m2_timer *t = calloc(1, sizeof *t);
@@ -643,12 +657,12 @@ int rtpmidi_midi2_send_ump(rtpmidi_midi2 *m, uint32_t peer, const uint32_t *word
   return send_words(m, peer, words, n);
 }
 
-int rtpmidi_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, const char **err) {
+int rmc_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
   if (!m || m->freed || (len && !bytes)) return UV_EINVAL;
-  int r = rtpmidi_midi_check_bytes(bytes, len, err);
+  int r = rmc_midi_check(bytes, len, err);
   if (r) return r;
   if (!m->started) return UV_ENOTCONN;
   /* a byte makes at most one word more than it takes (SysEx7: 6 bytes in 2 words) */

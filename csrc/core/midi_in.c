@@ -30,7 +30,10 @@ struct rtpmidi_midi_in {
   char *port_name;
   rtpmidi_midi_in_events ev;
   void *ud;
-  bool closed;
+  bool closed;                /* the port is closed and the handle closing */
+  bool host_closed;           /* the host let go (rtpmidi_midi_in_close) */
+  bool handle_closed;         /* the async handle went through its close callback */
+  rmc_member member;          /* in its runtime's list until freed (runtime.h) */
   /* the ring: written by RtMidi's thread, read by the loop */
   uint8_t *ring;
   size_t cap, mask;           /* cap: a power of two */
@@ -97,12 +100,38 @@ static void on_async(uv_async_t *a) {
   atomic_store_explicit(&in->tail, tail, memory_order_release);
 }
 
-static void on_closed(uv_handle_t *h) {
-  struct rtpmidi_midi_in *in = h->data;
+/* The memory goes when both the host and libuv are done with it: the
+ * runtime's end closes the port first, the host's close comes later. */
+static void release(struct rtpmidi_midi_in *in) {
+  if (!in->host_closed || !in->handle_closed) return;
+  rmc_runtime_leave(&in->member);
   free(in->ring);
   free(in->port_name);
   free(in);
 }
+
+static void on_closed(uv_handle_t *h) {
+  struct rtpmidi_midi_in *in = h->data;
+  in->handle_closed = true;
+  release(in);
+}
+
+/* Stops RtMidi's thread and closes the handle; what is queued is dropped. */
+static void close_port(struct rtpmidi_midi_in *in) {
+  if (in->closed) return;
+  in->closed = true;
+  if (in->dev) {
+    /* Freeing RtMidi's object stops its thread (or deactivates the JACK
+     * client): after this no callback runs and nothing calls uv_async_send. */
+    rtmidi_close_port(in->dev);
+    rtmidi_in_free(in->dev);
+    in->dev = NULL;
+  }
+  uv_close((uv_handle_t *)&in->async, on_closed);
+}
+
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then the port closed. */
+static void in_close(void *owner) { close_port(owner); }
 
 static size_t pow2_at_least(size_t n) {
   size_t c = 4096;
@@ -110,11 +139,9 @@ static size_t pow2_at_least(size_t n) {
   return c;
 }
 
-int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
-                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
-                         const char **bad, char *err, size_t errlen) {
-  static const char *dummy;
-  if (!bad) bad = &dummy;
+static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                   const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                   const char **bad, char *err, size_t errlen) {
   *bad = NULL;
   *out = NULL;
   if (err && errlen) err[0] = '\0';
@@ -155,6 +182,7 @@ int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
   r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
   if (r) goto fail;
+  rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);
   *out = in;
   return 0;
 
@@ -164,7 +192,19 @@ fail:
     in->dev = NULL;
   }
   in->closed = true;
+  in->host_closed = true; /* nobody else will: freed in the close callback */
   uv_close((uv_handle_t *)&in->async, on_closed);
+  return r;
+}
+
+/* The public form: one rtpmidi_error for the field and the message. */
+int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
+                         const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
+                         rtpmidi_error *err) {
+  char msg[RTPMIDI_ERROR_MAX] = "";
+  const char *bad = NULL;
+  int r = open_in(rt, cfg, ev, ud, out, &bad, msg, sizeof msg);
+  if (r) rmc_error(err, r, r == UV_EINVAL ? bad : NULL, "%s", msg);
   return r;
 }
 
@@ -180,14 +220,8 @@ void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats 
 }
 
 void rtpmidi_midi_in_close(rtpmidi_midi_in *in) {
-  if (!in || in->closed) return;
-  in->closed = true;
-  if (in->dev) {
-    /* Freeing RtMidi's object stops its thread (or deactivates the JACK
-     * client): after this no callback runs and nothing calls uv_async_send. */
-    rtmidi_close_port(in->dev);
-    rtmidi_in_free(in->dev);
-    in->dev = NULL;
-  }
-  uv_close((uv_handle_t *)&in->async, on_closed);
+  if (!in || in->host_closed) return;
+  in->host_closed = true;
+  close_port(in); /* already done when the runtime was freed */
+  release(in);
 }

@@ -10,7 +10,9 @@
  * never blocked. A new message due earlier wakes the thread. One mutex makes
  * RtMidi's output (not thread-safe) one caller at a time, and the notes that
  * sound are tracked there from what is actually played, for all_notes_off. */
+#include "midi_bytes.h"
 #include "midi_port.h"
+#include "runtime.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -55,76 +57,6 @@ struct rtpmidi_midi_out {
   pthread_t thread;
 };
 
-/* ---- MIDI bytes into messages ---- */
-
-typedef int (*msg_fn)(void *ud, const uint8_t *msg, size_t len);
-
-static int data_len(uint8_t status) {
-  switch (status & 0xF0) {
-    case 0x80: case 0x90: case 0xA0: case 0xB0: case 0xE0: return 2;
-    case 0xC0: case 0xD0: return 1;
-    default: break;
-  }
-  switch (status) {
-    case 0xF1: case 0xF3: return 1;
-    case 0xF2: return 2;
-    default: return 0;
-  }
-}
-
-/* Splits bytes into complete messages (running status for channel messages;
- * real-time bytes stand alone). With fn NULL it only checks. Returns 0, a
- * negative value from fn, or UV_EINVAL with *why. */
-static int split(const uint8_t *b, size_t len, msg_fn fn, void *ud, const char **why) {
-  uint8_t running = 0, tmp[3];
-  size_t i = 0;
-  while (i < len) {
-    uint8_t c = b[i];
-    if (c >= 0xF8) {
-      if (fn) { int r = fn(ud, &b[i], 1); if (r) return r; }
-      i++;
-      continue;
-    }
-    if (c == 0xF0) {
-      size_t j = i + 1;
-      while (j < len && b[j] < 0x80) j++;
-      if (j >= len) { *why = "a SysEx without its end (F7)"; return UV_EINVAL; }
-      if (b[j] != 0xF7) { *why = "a status byte inside a SysEx"; return UV_EINVAL; }
-      if (fn) { int r = fn(ud, &b[i], j + 1 - i); if (r) return r; }
-      running = 0;
-      i = j + 1;
-      continue;
-    }
-    if (c == 0xF7) { *why = "an F7 outside a SysEx"; return UV_EINVAL; }
-    uint8_t status;
-    if (c >= 0x80) {
-      status = c;
-      i++;
-    } else {
-      if (!running) { *why = "a data byte with no status byte before it"; return UV_EINVAL; }
-      status = running;
-    }
-    int n = data_len(status);
-    if (len - i < (size_t)n) { *why = "a message cut short"; return UV_EINVAL; }
-    tmp[0] = status;
-    for (int k = 0; k < n; k++) {
-      if (b[i + (size_t)k] >= 0x80) { *why = "a message cut short by a status byte"; return UV_EINVAL; }
-      tmp[1 + k] = b[i + (size_t)k];
-    }
-    i += (size_t)n;
-    running = status < 0xF0 ? status : 0;
-    if (fn) { int r = fn(ud, tmp, (size_t)n + 1); if (r) return r; }
-  }
-  return 0;
-}
-
-int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, const char **why) {
-  static const char *dummy;
-  if (!why) why = &dummy;
-  if (len == 0) { *why = "no MIDI message"; return UV_EINVAL; }
-  return split(bytes, len, NULL, NULL, why);
-}
-
 /* ---- playing (send_lock held) ---- */
 
 static void track(rtpmidi_midi_out *o, const uint8_t *m, size_t len) {
@@ -152,7 +84,7 @@ static int play_one(void *ud, const uint8_t *m, size_t len) {
 static int play(rtpmidi_midi_out *o, const uint8_t *b, size_t len) {
   const char *why;
   pthread_mutex_lock(&o->send_lock);
-  int r = split(b, len, play_one, o, &why);
+  int r = rmc_midi_split(b, len, play_one, o, &why);
   pthread_mutex_unlock(&o->send_lock);
   return r;
 }
@@ -255,10 +187,8 @@ static void *out_thread(void *arg) {
 
 /* ---- the API ---- */
 
-int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
-                          const char **bad, char *err, size_t errlen) {
-  static const char *dummy;
-  if (!bad) bad = &dummy;
+static int open_out(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, const char **bad,
+                    char *err, size_t errlen) {
   *bad = NULL;
   *out = NULL;
   if (err && errlen) err[0] = '\0';
@@ -305,6 +235,15 @@ int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out *
   return 0;
 }
 
+/* The public form: one rtpmidi_error for the field and the message. */
+int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, rtpmidi_error *err) {
+  char msg[RTPMIDI_ERROR_MAX] = "";
+  const char *bad = NULL;
+  int r = open_out(cfg, out, &bad, msg, sizeof msg);
+  if (r) rmc_error(err, r, r == UV_EINVAL ? bad : NULL, "%s", msg);
+  return r;
+}
+
 const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o) { return rmc_midi_api_name(o->api); }
 
 const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o) {
@@ -313,14 +252,14 @@ const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o) {
 
 int rtpmidi_midi_out_send(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len) {
   const char *why;
-  int r = rtpmidi_midi_check_bytes(bytes, len, &why);
+  int r = rmc_midi_check(bytes, len, &why);
   if (r) return r;
   return play(o, bytes, len);
 }
 
 int rtpmidi_midi_out_send_at(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len, double time_ms) {
   const char *why;
-  int r = rtpmidi_midi_check_bytes(bytes, len, &why);
+  int r = rmc_midi_check(bytes, len, &why);
   if (r) return r;
   if (len > UINT32_MAX) return UV_EINVAL;
   double due_ms = time_ms + o->latency_ms;

@@ -1,6 +1,7 @@
 /* RtMidi clients and ports: API names, the default API, listing and lookup
  * of ports by index or name. Shared by MIDI input and output. */
 #include "midi_port.h"
+#include "runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ static void append(char *err, size_t errlen, const char *f, ...) {
   vsnprintf(err + used, errlen - used, f, ap);
   va_end(ap);
 }
+
+bool rtpmidi_midi_available(void) { return true; }
 
 const char *rmc_midi_api_name(enum RtMidiApi api) {
   if ((int)api < 0 || api >= RTMIDI_API_NUM) return "?";
@@ -191,17 +194,26 @@ static int list_ports(bool input, const char *api_name, rtpmidi_midi_port_fn fn,
   return n;
 }
 
-int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
-  return list_ports(true, api, fn, ud, err, errlen);
+static int ports(bool input, const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err) {
+  char msg[RTPMIDI_ERROR_MAX] = "";
+  int r = list_ports(input, api, fn, ud, msg, sizeof msg);
+  if (r < 0) rmc_error(err, r, r == UV_EINVAL ? "api" : NULL, "%s", msg);
+  return r;
 }
 
-int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
-  return list_ports(false, api, fn, ud, err, errlen);
+int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err) {
+  return ports(true, api, fn, ud, err);
+}
+
+int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err) {
+  return ports(false, api, fn, ud, err);
 }
 
 int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad, char *err,
                           size_t errlen) {
-  bool by_port = cfg->port != NULL || cfg->index >= 0;
+  /* A zeroed configuration is the first port (index 0); with a virtual
+   * name, index 0 is that zero, not a choice. */
+  bool by_port = cfg->port != NULL || (cfg->virtual_name ? cfg->index > 0 : cfg->index >= 0);
   if (cfg->virtual_name && by_port) {
     *bad = "virtual";
     fmt(err, errlen, "give either port or virtual, not both");

@@ -3,6 +3,7 @@
 #include "midi_msg.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -38,23 +39,24 @@ int rmc_midi_queue_add(rmc_midi_queue *q, const uint8_t *bytes, size_t len, doub
   rmp_midi_parser_init(&p, q->scratch, q->scratch_cap);
   size_t pos = 0;
   int r = 0;
+  bool oom = false; /* kept apart: RMP_E_* and UV_E* codes overlap (-12) */
   for (;;) {
     rmp_midi_event e;
     pos += rmp_midi_parser_feed(&p, bytes + pos, len - pos, &e);
     if (e.error) { r = e.error; break; }
     if (e.len) {
-      if ((r = push(q, e.data, e.len, t_ms))) break;
+      if (push(q, e.data, e.len, t_ms)) { oom = true; break; }
       continue;
     }
     if (pos >= len) break;
   }
-  if (!r && rmp_midi_parser_pending(&p)) r = RMP_E_TRUNCATED;
-  if (r) {
+  if (!r && !oom && rmp_midi_parser_pending(&p)) r = RMP_E_TRUNCATED;
+  if (r || oom) {
     /* All or nothing: forget what this call queued. */
     q->n = n0;
     q->len = len0;
-    *err = r == UV_ENOMEM ? "out of memory" : rmp_strerror(r);
-    return r == UV_ENOMEM ? r : UV_EINVAL;
+    *err = oom ? "out of memory" : rmp_strerror(r);
+    return oom ? UV_ENOMEM : UV_EINVAL;
   }
   return 0;
 }

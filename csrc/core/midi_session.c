@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DEFAULT_MAX_SYSEX (1u << 20)
 #define DEFAULT_JOURNAL_HISTORY 256u
@@ -30,6 +31,7 @@ struct rtpmidi_midi_session {
   rtpmidi_midi_stats st;
   unsigned busy;         /* inside on_rtp or a send: freeing waits until it returns */
   bool dead;
+  rmc_member member;     /* in rt's list until destroyed (runtime.h) */
 };
 
 static void on_rtp(void *ud, uint32_t timestamp, const uint8_t *payload, size_t len,
@@ -70,13 +72,30 @@ static void on_guard(void *owner) {
 
 static void on_flush(void *owner) { rtpmidi_midi_session_flush(owner); }
 
-int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
-                             const rtpmidi_midi_events *ev, void *ud,
-                             rtpmidi_midi_session **out, const char **err) {
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then nothing queued and
+ * no handle of its own; the RTP session underneath stops by itself, so
+ * every send returns UV_ENOTCONN from then on. */
+static void midi_close(void *owner) {
+  rtpmidi_midi_session *m = owner;
+  rmc_flusher_close(&m->out);
+}
+
+int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                         const rtpmidi_midi_events *ev, void *ud,
+                         rtpmidi_midi_session **out, const char **err) {
   rtpmidi_midi_session *m = calloc(1, sizeof *m);
   if (!m) return UV_ENOMEM;
   m->cfg = *cfg;
-  if (m->cfg.rtp.payload_type < 0) m->cfg.rtp.payload_type = 97;
+  /* RFC 6295 streams use a dynamic payload type (RFC 3551 section 3):
+   * 96..127; 0 (PCMU's static type, never MIDI) and -1 select 97. */
+  if (m->cfg.rtp.payload_type == 0 || m->cfg.rtp.payload_type == -1) m->cfg.rtp.payload_type = 97;
+  if (m->cfg.rtp.payload_type < 96 || m->cfg.rtp.payload_type > 127) {
+    if (err) *err = "payload";
+    free(m);
+    return UV_EINVAL;
+  }
+  /* The RTP session defaults its own copy; the times here read this one. */
+  if (!m->cfg.rtp.clock_rate) m->cfg.rtp.clock_rate = 10000;
   if (!m->cfg.payload_budget) m->cfg.payload_budget = RMP_CMD_DEFAULT_BUDGET;
   if (m->cfg.payload_budget < RMP_CMD_MIN_BUDGET || m->cfg.payload_budget > MAX_PACKET - 12) {
     if (err) *err = "payload_budget";
@@ -94,7 +113,7 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   m->ud = ud;
   rtpmidi_session_events rev = {.on_rtp = on_rtp, .on_drop = on_drop,
                                 .on_receiver_report = on_report};
-  int r = rtpmidi_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
+  int r = rmc_session_new(rt, &m->cfg.rtp, &rev, m, &m->rtp, err);
   if (r) {
     free(m);
     return r;
@@ -110,19 +129,15 @@ int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg
   rmp_cmd_encoder_init(&m->enc);
   rmp_stream_tx_init(&m->tx);
   rmp_stream_rx_init(&m->rx);
+  rmc_runtime_join(rt, &m->member, m, &m->ev, sizeof m->ev, &m->dead, midi_close);
   *out = m;
   return 0;
 }
 
 rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m) { return m->rtp; }
 
-int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                              const char **err) {
-  return rtpmidi_midi_session_send_at(m, bytes, len, -1, err);
-}
-
-int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                                 double time_ms, const char **err) {
+int rmc_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                             double time_ms, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
@@ -204,6 +219,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
 }
 
 static void destroy(rtpmidi_midi_session *m) {
+  rmc_runtime_leave(&m->member);
   rmp_stream_tx_free(&m->tx);
   rmp_stream_rx_free(&m->rx);
   free(m);

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #endif
 
+static void drop_hooks(rtpmidi_runtime *rt);
+
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop) {
   rtpmidi_runtime *rt = calloc(1, sizeof *rt);
   if (!rt) return NULL;
@@ -16,11 +18,58 @@ rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop) {
 
 uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt) { return rt->loop; }
 
+void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner, void *events,
+                      size_t events_size, const bool *host_freed, void (*close)(void *owner)) {
+  m->rt = rt;
+  m->owner = owner;
+  m->events = events;
+  m->events_size = events_size;
+  m->host_freed = host_freed;
+  m->close = close;
+  m->prev = NULL;
+  m->next = rt->members;
+  if (rt->members) rt->members->prev = m;
+  rt->members = m;
+}
+
+void rmc_runtime_leave(rmc_member *m) {
+  if (!m->owner) return;
+  rtpmidi_runtime *rt = m->rt;
+  if (m->prev) m->prev->next = m->next;
+  else rt->members = m->next;
+  if (m->next) m->next->prev = m->prev;
+  m->owner = NULL;
+  m->prev = m->next = NULL;
+  if (rt->closed && !rt->members) free(rt);
+}
+
+enum { DETACH, CLOSE };
+
+/* One round over the members the host has not freed (runtime.h). A close
+ * never releases a member (the host has not freed it), but the list is
+ * walked with the next one in hand all the same. */
+static void shutdown_round(rtpmidi_runtime *rt, int round) {
+  for (rmc_member *m = rt->members, *next; m; m = next) {
+    next = m->next;
+    if (*m->host_freed) continue;
+    if (round == DETACH) memset(m->events, 0, m->events_size);
+    else m->close(m->owner);
+  }
+}
+
 void rtpmidi_runtime_free(rtpmidi_runtime *rt) {
-  if (!rt) return;
-  rt->freeing = true;
-  while (rt->sessions) rtpmidi_session_free(rt->sessions);
-  free(rt);
+  if (!rt || rt->closed) return;
+  rt->closed = true;
+  shutdown_round(rt, DETACH);
+  /* What the burst being delivered queued leaves while its sockets are
+   * open (its errors reach nobody now); from here on nothing queues: the
+   * stops below send their goodbyes at once, and the burst's end, should
+   * it come, finds none. */
+  rmc_sendq_flush(rt);
+  drop_hooks(rt);
+  rt->batch_udp = NULL;
+  shutdown_round(rt, CLOSE);
+  if (!rt->members) free(rt);
 }
 
 double rtpmidi_now_ms(void) { return (double)uv_hrtime() / 1e6; }

@@ -47,10 +47,32 @@ typedef struct rmc_burst_hook {
   bool queued;
 } rmc_burst_hook;
 
+/* An object of the runtime: every session, MIDI session, AppleMIDI session
+ * and MIDI input joins its runtime when made (rmc_runtime_join) and leaves
+ * when its memory is released (rmc_runtime_leave), after its host freed it
+ * and its handles closed. rtpmidi_runtime_free ends every member the host
+ * has not freed yet (*host_freed false) in two rounds: first it forgets
+ * every member's host callbacks (zeroes its events struct: none runs from
+ * here on), then calls each one's `close`: stop, close every handle, and
+ * be inert (the host's calls return UV_ENOTCONN or do nothing, and its
+ * free still releases the object). The first round is over for every
+ * member before the second begins, so that what one member's stop sends or
+ * delivers reaches no host. The runtime's own memory goes when it was freed
+ * and its last member left. */
+typedef struct rmc_member {
+  struct rmc_member *prev, *next;
+  rtpmidi_runtime *rt;
+  void *owner;                          /* NULL: not joined */
+  void *events;                         /* the host's callbacks, events_size octets */
+  size_t events_size;
+  const bool *host_freed;               /* the host's free is under way: it ends alone */
+  void (*close)(void *owner);
+} rmc_member;
+
 struct rtpmidi_runtime {
   uv_loop_t *loop;
-  rtpmidi_session *sessions;   /* every live session, for runtime_free */
-  bool freeing;
+  rmc_member *members;         /* every object not yet released */
+  bool closed;                 /* rtpmidi_runtime_free was called */
   char recv_buffer[RMC_RECV_BUFFER]; /* consumed in the callbacks of one read */
   /* The socket whose burst is being delivered (NULL: none): sends queue
    * while it is set. */
@@ -66,7 +88,13 @@ struct rtpmidi_runtime {
   uint8_t sendq_data[RMC_SENDQ_BYTES];
 };
 
-void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s);
+/* Registers owner with rt (rmc_member above). */
+void rmc_runtime_join(rtpmidi_runtime *rt, rmc_member *m, void *owner, void *events,
+                      size_t events_size, const bool *host_freed, void (*close)(void *owner));
+/* owner's memory is being released: it leaves its runtime, which goes too
+ * when it was freed and owner was its last member. Harmless for a member
+ * that never joined (zeroed). */
+void rmc_runtime_leave(rmc_member *m);
 /* Queues a datagram for udp until the end of the burst being delivered.
  * Returns false (nothing queued, the queue flushed) when it must go out now
  * instead: no burst, a flush running, or too large to queue. */
@@ -91,5 +119,31 @@ void rmc_burst_cancel(rtpmidi_runtime *rt, rmc_burst_hook *h);
 void rmc_sendq_flush(rtpmidi_runtime *rt);
 /* Fills buf with n random octets from the system's source. */
 void rmc_random(void *buf, size_t n);
+
+/* The constructors and sends behind rtpmidi.h's, which api_errors.c wraps
+ * to fill an rtpmidi_error: *bad (may be NULL) receives the name of the
+ * wrong field, or for a send the reason the bytes are not MIDI; a static
+ * string either way. */
+int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
+                    const rtpmidi_session_events *ev, void *ud, rtpmidi_session **out,
+                    const char **bad);
+int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
+                         const rtpmidi_midi_events *ev, void *ud, rtpmidi_midi_session **out,
+                         const char **bad);
+int rmc_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
+                             double time_ms, const char **why);
+int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
+                  const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out, const char **bad);
+int rmc_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **why);
+int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rtpmidi_midi2_events *ev,
+                  void *ud, rtpmidi_midi2 **out, const char **bad);
+int rmc_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, const char **why);
+/* Fills err (when not NULL) for a failure r: field, and a message from fmt
+ * or, with fmt NULL or empty, from the field and the code. */
+void rmc_error(rtpmidi_error *err, int r, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 4, 5)))
+#endif
+  ;
 
 #endif

@@ -51,18 +51,13 @@ static char *dup_str(const char *s) {
 
 static void release(rtpmidi_session *s) {
   if (!s->freed || s->open_handles) return;
+  rmc_runtime_leave(&s->member);
   free(s->peer_address);
   free(s->tool_name);
   free(s->bind_address);
   free(s->cname);
   free(s->slots);
   free(s);
-}
-
-void rmc_runtime_unlink(rtpmidi_runtime *rt, rtpmidi_session *s) {
-  for (rtpmidi_session **p = &rt->sessions; *p; p = &(*p)->next) {
-    if (*p == s) { *p = s->next; return; }
-  }
 }
 
 static char *default_cname(void) {
@@ -99,9 +94,16 @@ static bool machine_is_own(void *ud, int channel, const rmp_addr *from) {
   return rmc_endpoint_is_own(channel == RMP_SRC_RTCP ? s->rtcp : s->rtp, from);
 }
 
-int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
-                        const rtpmidi_session_events *ev, void *ud,
-                        rtpmidi_session **out, const char **err) {
+/* rtpmidi_runtime_free (runtime.h): no callbacks, then stopped for good. */
+static void session_close(void *owner) {
+  rtpmidi_session *s = owner;
+  rtpmidi_session_stop(s);
+  s->inert = true;
+}
+
+int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
+                    const rtpmidi_session_events *ev, void *ud,
+                    rtpmidi_session **out, const char **err) {
   static const char *dummy;
   if (!err) err = &dummy;
   *err = NULL;
@@ -164,8 +166,7 @@ int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
     .ud = s,
   };
   rmp_src_init(&s->src, &mc);
-  s->next = rt->sessions;
-  rt->sessions = s;
+  rmc_runtime_join(rt, &s->member, s, &s->ev, sizeof s->ev, &s->freed, session_close);
   *out = s;
   return 0;
 }
@@ -530,6 +531,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 int rtpmidi_session_start(rtpmidi_session *s) {
+  if (s->inert) return UV_ENOTCONN;
   if (s->freed || s->stopping) return UV_EINVAL;
   if (s->started) return 0;
   if (s->slots) reset_jb(s);
@@ -639,6 +641,5 @@ void rtpmidi_session_free(rtpmidi_session *s) {
   rtpmidi_session_stop(s);
   flush_jb(s, false);
   s->freed = true;
-  rmc_runtime_unlink(s->rt, s);
   release(s);
 }

@@ -29,7 +29,8 @@ typedef struct rmc_resolve {
 
 struct rtpmidi_session {
   rtpmidi_runtime *rt;
-  rtpmidi_session *next;
+  rmc_member member;                 /* in rt's list until released (runtime.h) */
+  bool inert;                        /* rt was freed: stopped for good */
   rtpmidi_session_config cfg;
   char *peer_address, *tool_name, *bind_address, *cname; /* owned copies */
   rtpmidi_session_events ev;

@@ -3,7 +3,17 @@
  * A runtime belongs to one libuv loop (the host's or our own). Sessions are
  * RTP endpoints on that loop: they own their sockets and timers, and call the
  * host back from the loop's thread only. Every function here must be called
- * on the loop's thread. */
+ * on the loop's thread.
+ *
+ * Configurations: a configuration struct set to zero (memset, or = {0}) and
+ * given only what has no default (a peer address, a port) is valid, and each
+ * zero field means the default written beside it. Where zero is a value of
+ * its own (a port of 0, a jitter buffer of 0 ms, a flag that is off) the
+ * comment says so.
+ *
+ * Building against the installed library:
+ *   cc prog.c $(pkg-config --cflags --libs rtpmidi)
+ * (examples/c/two_sessions.c; docs/api.md, "The C library"). */
 #ifndef RTPMIDI_H
 #define RTPMIDI_H
 
@@ -19,11 +29,38 @@ extern "C" {
 typedef struct rtpmidi_runtime rtpmidi_runtime;
 typedef struct rtpmidi_session rtpmidi_session;
 
+/* Errors. Every function returns 0 or a negative libuv code (UV_EINVAL,
+ * UV_ENOTCONN, ...; uv_strerror and uv_err_name read them). A function that
+ * can say more than its code takes, as its last argument, an optional
+ * rtpmidi_error *: NULL, or a struct that it fills when it fails (and leaves
+ * alone when it succeeds):
+ *   field    the configuration field or argument that is wrong ("payload",
+ *            "port", "bytes", ...) when the code is UV_EINVAL for a misuse;
+ *            NULL for a failure at run time (no such MIDI port, no server);
+ *   message  what happened, in words: never empty after a failure.
+ * A constructor (_new, _open) sets *out to the object on success and to
+ * NULL on failure. */
+#define RTPMIDI_ERROR_MAX 1024 /* room for a message listing MIDI ports */
+typedef struct rtpmidi_error {
+  const char *field;           /* a static string, or NULL */
+  char message[RTPMIDI_ERROR_MAX];
+} rtpmidi_error;
+
 /* Creates a runtime on loop (never NULL). Returns NULL when out of memory. */
 rtpmidi_runtime *rtpmidi_runtime_new(uv_loop_t *loop);
 uv_loop_t *rtpmidi_runtime_loop(rtpmidi_runtime *rt);
-/* Closes every session of the runtime and frees it once their handles are
- * closed (the loop must run for that to happen). */
+/* Ends the runtime. It knows every object made on it (sessions, MIDI
+ * sessions, AppleMIDI sessions, Network MIDI 2.0 sessions, MIDI inputs; a
+ * MIDI output has no part in the loop and is not one of them) and stops
+ * each one the host has not freed yet: no callback runs from this call on, queued messages are
+ * dropped, sessions say goodbye (RTCP BYE, AppleMIDI BY) and close their
+ * sockets and timers, MIDI inputs close their ports. Those objects stay
+ * valid but inert: their functions return UV_ENOTCONN (start, send,
+ * invite) or report a stopped object, and the host frees each of them as
+ * usual. So any order of freeing is safe: the runtime first, last, or in
+ * the middle, even from inside a callback. rt itself must not be used
+ * afterwards; its memory goes when the last of its objects is freed and
+ * their handles closed (run the loop: it then ends with nothing left). */
 void rtpmidi_runtime_free(rtpmidi_runtime *rt);
 
 /* Monotonic time in milliseconds with sub-millisecond resolution. */
@@ -33,12 +70,15 @@ typedef struct rtpmidi_session_config {
   const char *peer_address;  /* IPv4 or IPv6 literal, or a host name (resolved at start
                                 without blocking; IPv4 results preferred) */
   int sending_port;          /* the peer's RTP port we send to; 0: receive only */
-  int receiving_port;        /* our RTP port; 0: send only */
-  int payload_type;          /* 0..127 */
-  double jitter_buffer_ms;   /* how long a packet may wait for reordering */
-  const char *tool_name;     /* RTCP SDES TOOL */
+  int receiving_port;        /* our RTP port; 0: send only (replies and ICMP errors
+                                still reach an ephemeral port) */
+  int payload_type;          /* 0..127, sent and expected; no default: 0 is PCMU's
+                                static type (a MIDI session maps 0 to 97) */
+  double jitter_buffer_ms;   /* how long a packet may wait for reordering; 0: none,
+                                each packet is delivered as it comes */
+  const char *tool_name;     /* RTCP SDES TOOL; NULL: "rtpmidi" */
   const char *bind_address;  /* local address to bind; NULL: any */
-  uint32_t clock_rate;       /* RTP timestamp units per second */
+  uint32_t clock_rate;       /* RTP timestamp units per second; 0: 10000 */
   /* RFC 3550 options; zero/false/NULL selects the default. */
   double rtcp_interval;      /* minimum RTCP report interval in seconds (default 5) */
   double timeout;            /* seconds of silence from the peer before on_drop("timeout")
@@ -47,7 +87,7 @@ typedef struct rtpmidi_session_config {
   unsigned jitter_buffer_packets; /* packets that may wait for reordering; 0: 128 (2..32768) */
   bool fixed_start_sequence; /* use start_sequence instead of a random first seq */
   uint16_t start_sequence;   /* the first RTP sequence number sent */
-  const char *cname;         /* RTCP SDES CNAME (default "rtpmidi@<hostname>") */
+  const char *cname;         /* RTCP SDES CNAME; NULL: "<user>@<hostname>" */
 } rtpmidi_session_config;
 
 /* What the peer reported about our stream in an RTCP SR/RR report block. */
@@ -96,11 +136,11 @@ typedef struct rtpmidi_session_stats {
   uint64_t send_errors;
 } rtpmidi_session_stats;
 
-/* Checks cfg and creates a stopped session. Returns 0 or a negative UV_E*
- * code; *err names what is wrong when the configuration is invalid. */
+/* Checks cfg and creates a stopped session. Returns 0, UV_EINVAL (err->field
+ * names what is wrong in cfg) or UV_ENOMEM. */
 int rtpmidi_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
                         const rtpmidi_session_events *ev, void *ud,
-                        rtpmidi_session **out, const char **err);
+                        rtpmidi_session **out, rtpmidi_error *err);
 /* Binds the sockets and starts receiving. Returns 0 or a negative UV_E* code;
  * a started session is left as it is. */
 int rtpmidi_session_start(rtpmidi_session *s);
@@ -127,7 +167,9 @@ void rtpmidi_session_count_malformed(rtpmidi_session *s);
 /* The local RTP port once started (useful with receiving_port 0). */
 int rtpmidi_session_local_port(const rtpmidi_session *s);
 /* Stops the session, detaches the callbacks and frees it once its handles
- * are closed. The pointer must not be used afterwards. */
+ * are closed (the loop runs that). The pointer must not be used afterwards.
+ * Before or after rtpmidi_runtime_free, from anywhere on the loop's thread,
+ * a callback of its own included. */
 void rtpmidi_session_free(rtpmidi_session *s);
 
 
@@ -136,11 +178,15 @@ void rtpmidi_session_free(rtpmidi_session *s);
 typedef struct rtpmidi_midi_session rtpmidi_midi_session;
 
 typedef struct rtpmidi_midi_config {
-  rtpmidi_session_config rtp;  /* payload_type defaults to 97 when 0..127 not set (-1) */
+  /* The RTP session underneath, its zeros as there, except the payload
+   * type: a MIDI stream uses a dynamic type (RFC 3551 section 3), 96..127;
+   * 0 (or -1) selects 97, and 1..95 are refused (UV_EINVAL, "payload"). */
+  rtpmidi_session_config rtp;
   size_t payload_budget;       /* octets of MIDI payload (command section and journal)
                                   per packet; 0: 1200 */
   size_t max_sysex;            /* largest SysEx reassembled from the network; 0: 1 MiB */
-  bool recovery;               /* send and read the recovery journal */
+  bool recovery;               /* send and read the recovery journal (false: without;
+                                  the Lua MidiSession's default is true) */
   unsigned journal_history;    /* the journal reaches back at most this many packets
                                   when no feedback trims it (1..32767); 0: 256 */
 } rtpmidi_midi_config;
@@ -170,27 +216,29 @@ typedef struct rtpmidi_midi_stats {
                                       first packet received */
 } rtpmidi_midi_stats;
 
+/* As rtpmidi_session_new, for cfg's fields and those of cfg->rtp. */
 int rtpmidi_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
                              const rtpmidi_midi_events *ev, void *ud,
-                             rtpmidi_midi_session **out, const char **err);
+                             rtpmidi_midi_session **out, rtpmidi_error *err);
 /* The RTP session underneath: start, stop, stats, local port. */
 rtpmidi_session *rtpmidi_midi_session_rtp(rtpmidi_midi_session *m);
 /* Queues one or more complete MIDI messages (raw bytes; running status and
  * real-time bytes inside SysEx allowed). Everything queued in one loop turn
  * leaves in one packet (more when it exceeds the payload budget), with
  * delta times from when each was given; what callbacks of a received burst
- * queue leaves at that burst's end. Returns 0, or a negative code when
- * the bytes are not complete MIDI messages (*err says why; nothing queued),
- * or UV_ENOTCONN when the session cannot send. */
+ * queue leaves at that burst's end. Returns 0, or UV_EINVAL when the bytes
+ * are not complete MIDI messages (err->field "bytes", err->message says
+ * why; nothing queued), or UV_ENOTCONN when the session cannot send. */
 int rtpmidi_midi_session_send(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                              const char **err);
+                              rtpmidi_error *err);
 /* The same, for bytes that arrived at time_ms (rtpmidi_now_ms() clock, not
  * later than now), e.g. from a MIDI input: the delta times follow it. */
 int rtpmidi_midi_session_send_at(rtpmidi_midi_session *m, const uint8_t *bytes, size_t len,
-                                 double time_ms, const char **err);
+                                 double time_ms, rtpmidi_error *err);
 /* Sends what is queued now instead of at the end of the loop turn. */
 int rtpmidi_midi_session_flush(rtpmidi_midi_session *m);
 void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_stats *st);
+/* Frees the session and the RTP session underneath, as rtpmidi_session_free. */
 void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
 
 /* ======================================================================
@@ -199,13 +247,18 @@ void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
  * Functions here are called on the loop's thread. RtMidi's own threads never
  * call the host: input is queued and handed to the loop with uv_async_send;
  * scheduled output is played by a thread of the port's own.
+ *
+ * RtMidi is optional at build time (RTPMIDI_RTMIDI). Without it these
+ * functions still exist: rtpmidi_midi_available() is false, no API is
+ * listed, and listing or opening a port returns UV_ENOTSUP with err saying
+ * "rtpmidi was built without RtMidi".
  * ====================================================================== */
 
 typedef struct rtpmidi_midi_in rtpmidi_midi_in;
 typedef struct rtpmidi_midi_out rtpmidi_midi_out;
 
-/* Room enough for every message below (a failed lookup lists the ports). */
-#define RTPMIDI_MIDI_ERRLEN 1024
+/* Whether MIDI ports are compiled in (RtMidi was found at build time). */
+bool rtpmidi_midi_available(void);
 
 /* The MIDI APIs compiled into RtMidi ("alsa", "jack", ...): fills up to n
  * names (static strings) and returns how many there are. */
@@ -215,18 +268,21 @@ typedef void (*rtpmidi_midi_port_fn)(void *ud, int index, const char *name);
 
 /* Lists the input ports (sources we can read) or output ports (destinations
  * we can write) of api ("alsa", "jack"; NULL: the default), calling fn once
- * per port. Returns how many there are, or a negative UV_E* code with err
- * filled: UV_EINVAL for an API name RtMidi does not know, UV_ENOTSUP for one
- * not compiled in, UV_EIO when the API cannot be used (no ALSA sequencer). */
-int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
-int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
+ * per port. Returns how many there are, or a negative UV_E* code: UV_EINVAL
+ * for an API name RtMidi does not know (err->field "api"), UV_ENOTSUP for
+ * one not compiled in, UV_EIO when the API cannot be used (no ALSA
+ * sequencer). */
+int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
+int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
 
 typedef struct rtpmidi_midi_port_config {
   const char *api;           /* "alsa", "jack", ...; NULL: the first compiled API with ports */
   const char *client_name;   /* our client's name; NULL: "rtpmidi" */
   const char *port;          /* connect to this port: its name or a unique part of it */
-  int index;                 /* ... or to the port of this index (when port is NULL; -1: none) */
-  const char *virtual_name;  /* or open a virtual port of this name that others connect to */
+  int index;                 /* ... or to the port of this index (when port and
+                                virtual_name are NULL; 0: the first port; -1: none) */
+  const char *virtual_name;  /* or open a virtual port of this name that others connect
+                                to (index then stays 0 or -1) */
   const char *port_name;     /* our end's name when connecting; NULL: "in" / "out" */
 } rtpmidi_midi_port_config;
 
@@ -234,9 +290,11 @@ typedef struct rtpmidi_midi_port_config {
 
 typedef struct rtpmidi_midi_in_config {
   rtpmidi_midi_port_config port;
-  bool sysex;                /* deliver SysEx (false: RtMidi filters it) */
-  bool clock;                /* deliver timing: clock F8 and MTC quarter frames F1 */
-  bool active_sensing;       /* deliver active sensing FE */
+  /* What RtMidi delivers; false filters it out (the Lua MidiIn's defaults
+   * are sysex and clock true, active_sensing false). */
+  bool sysex;                /* SysEx */
+  bool clock;                /* timing: clock F8 and MTC quarter frames F1 */
+  bool active_sensing;       /* active sensing FE */
   size_t queue_bytes;        /* the queue between RtMidi's thread and the loop; 0: 256 KiB */
 } rtpmidi_midi_in_config;
 
@@ -251,25 +309,28 @@ typedef struct rtpmidi_midi_in_stats {
   uint64_t dropped;          /* lost because the queue was full */
 } rtpmidi_midi_in_stats;
 
-/* Opens an input port. Returns 0, or UV_EINVAL with *bad naming the field
- * (misuse), or another negative UV_E* code for a failure at run time (no
- * such port: UV_ENOENT; no server: UV_EIO); err says what happened. */
+/* Opens an input port. Returns 0, or UV_EINVAL with err->field naming the
+ * field (misuse), or another negative UV_E* code for a failure at run time
+ * (no such port: UV_ENOENT, the message lists those there are; no server:
+ * UV_EIO; built without RtMidi: UV_ENOTSUP). */
 int rtpmidi_midi_in_open(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
                          const rtpmidi_midi_in_events *ev, void *ud, rtpmidi_midi_in **out,
-                         const char **bad, char *err, size_t errlen);
+                         rtpmidi_error *err);
 const char *rtpmidi_midi_in_api(const rtpmidi_midi_in *in);
 /* The port we connected to, or our virtual port's name. */
 const char *rtpmidi_midi_in_port_name(const rtpmidi_midi_in *in);
 void rtpmidi_midi_in_get_stats(const rtpmidi_midi_in *in, rtpmidi_midi_in_stats *st);
 /* Closes the port (RtMidi's thread is gone when this returns), drops what is
- * still queued and frees the object once its handle is closed. */
+ * still queued and frees the object once its handle is closed. Before or
+ * after rtpmidi_runtime_free (which closes the port but leaves the object
+ * to this call). */
 void rtpmidi_midi_in_close(rtpmidi_midi_in *in);
 
 /* ---- output ---- */
 
 typedef struct rtpmidi_midi_out_config {
   rtpmidi_midi_port_config port;
-  double latency_ms;         /* added to the time of scheduled messages */
+  double latency_ms;         /* added to the time of scheduled messages; 0: none */
   size_t max_pending;        /* scheduled messages waiting at most; 0: 65536 */
   int rt_priority;           /* SCHED_FIFO priority of the scheduling thread when the
                               * system allows it (below JACK's 10); 0: normal scheduling */
@@ -286,13 +347,15 @@ typedef struct rtpmidi_midi_out_stats {
   uint64_t played;           /* scheduled messages played */
 } rtpmidi_midi_out_stats;
 
+/* Opens an output port: as rtpmidi_midi_in_open. */
 int rtpmidi_midi_out_open(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out,
-                          const char **bad, char *err, size_t errlen);
+                          rtpmidi_error *err);
 const char *rtpmidi_midi_out_api(const rtpmidi_midi_out *o);
 const char *rtpmidi_midi_out_port_name(const rtpmidi_midi_out *o);
 /* Checks that bytes are complete MIDI messages (running status allowed,
- * real-time bytes anywhere outside SysEx). Returns 0 or UV_EINVAL with *why. */
-int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, const char **why);
+ * real-time bytes anywhere outside SysEx). Returns 0 or UV_EINVAL (field
+ * "bytes", the message says why). */
+int rtpmidi_midi_check_bytes(const uint8_t *bytes, size_t len, rtpmidi_error *err);
 /* Plays bytes (one or more complete messages) now. Returns 0, UV_EINVAL when
  * they are not complete messages, UV_EIO when RtMidi refused one. */
 int rtpmidi_midi_out_send(rtpmidi_midi_out *o, const uint8_t *bytes, size_t len);
@@ -338,10 +401,11 @@ typedef enum rtpmidi_apple_accept {
 } rtpmidi_apple_accept;
 
 typedef struct rtpmidi_apple_config {
-  const char *name;               /* our session name (cut to 64 octets on the wire) */
+  const char *name;               /* our session name (cut to 64 octets on the wire);
+                                     NULL: "rtpmidi" */
   int port;                       /* control port P (data: P+1); 0: a free pair */
   const char *bind_address;       /* IPv4 literal to bind; NULL: 0.0.0.0 */
-  rtpmidi_apple_accept accept;
+  rtpmidi_apple_accept accept;    /* 0: RTPMIDI_APPLE_ACCEPT_ANY */
   const char *const *accept_list; /* IP literals (ACCEPT_LIST) */
   size_t accept_count;
   uint32_t ssrc;                  /* 0: random */
@@ -361,7 +425,8 @@ typedef struct rtpmidi_apple_config {
   double jitter_buffer_ms;        /* how long a packet may wait for reordering (0: none) */
   size_t payload_budget;          /* MIDI payload octets per packet, journal included (1200) */
   size_t max_sysex;               /* largest SysEx reassembled (1 MiB) */
-  bool recovery;                  /* send and read the recovery journal */
+  bool recovery;                  /* send and read the recovery journal (false: without;
+                                     the Lua AppleMidiSession's default is true) */
   bool reinvite;                  /* invite again a participant we invited that timed out */
   /* limits against hostile or broken peers; zero selects the default */
   size_t max_participants;        /* participants, joined or being invited, at most (32) */
@@ -438,11 +503,11 @@ typedef struct rtpmidi_apple_stats {
                                    * for participants that left with notes sounding */
 } rtpmidi_apple_stats;
 
-/* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped
- * session. */
+/* Checks cfg (UV_EINVAL with err->field naming the field) and creates a
+ * stopped session. */
 int rtpmidi_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
                       const rtpmidi_apple_events *ev, void *ud, rtpmidi_apple **out,
-                      const char **err);
+                      rtpmidi_error *err);
 /* Binds P and P+1 and starts answering. 0 or a negative UV_E* code. */
 int rtpmidi_apple_start(rtpmidi_apple *a);
 /* Sends BY to every participant (on_left "stopped"), closes the sockets. */
@@ -459,14 +524,16 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
 /* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);
 /* Queues complete MIDI messages for every participant; what is queued in
- * one loop turn (or in the callbacks of one received burst) leaves together. 0, UV_EINVAL (*err says why), UV_ENOTCONN. */
-int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, const char **err);
+ * one loop turn (or in the callbacks of one received burst) leaves
+ * together. 0, UV_EINVAL (as rtpmidi_midi_session_send), UV_ENOTCONN. */
+int rtpmidi_apple_send(rtpmidi_apple *a, const uint8_t *bytes, size_t len, rtpmidi_error *err);
 int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
-/* Stops (BY), detaches the callbacks and frees once the handles are closed. */
+/* Stops (BY), detaches the callbacks and frees once the handles are closed;
+ * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
 void rtpmidi_apple_free(rtpmidi_apple *a);
 /* Discovery (mDNS/DNS-SD through Avahi, when compiled in): advertises the
  * session as _apple-midi._udp while started. Returns whether it is available. */
@@ -571,11 +638,11 @@ typedef struct rtpmidi_midi2_stats {
   uint64_t clients;               /* established sessions */
 } rtpmidi_midi2_stats;
 
-/* Checks cfg (UV_EINVAL with *err naming the field) and creates a stopped
- * session. */
+/* Checks cfg (UV_EINVAL with err->field naming the field) and creates a
+ * stopped session. */
 int rtpmidi_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg,
                       const rtpmidi_midi2_events *ev, void *ud, rtpmidi_midi2 **out,
-                      const char **err);
+                      rtpmidi_error *err);
 /* Binds the port and starts answering. 0 or a negative UV_E* code. */
 int rtpmidi_midi2_start(rtpmidi_midi2 *m);
 /* Says Bye to every session (on_left "stopped"), closes the socket. */
@@ -595,8 +662,8 @@ int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const 
 int rtpmidi_midi2_send_ump(rtpmidi_midi2 *m, uint32_t peer, const uint32_t *words, size_t n);
 /* Sends complete MIDI 1.0 messages as UMP (MIDI 1.0 channel voice, system,
  * SysEx7 of group 0) to every established session. Returns how many, or
- * UV_EINVAL (*err says why), UV_ENOTCONN. */
-int rtpmidi_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, const char **err);
+ * UV_EINVAL (as rtpmidi_midi_session_send), UV_ENOTCONN. */
+int rtpmidi_midi2_send_midi(rtpmidi_midi2 *m, const uint8_t *bytes, size_t len, rtpmidi_error *err);
 /* Session Reset of one session. 0, UV_ENOENT, UV_EBUSY. */
 int rtpmidi_midi2_reset(rtpmidi_midi2 *m, uint32_t peer);
 /* Bye to one session (0: all); on_left "disconnected" follows. */
@@ -605,7 +672,8 @@ int rtpmidi_midi2_disconnect(rtpmidi_midi2 *m, uint32_t peer);
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_midi2_peers(rtpmidi_midi2 *m, rtpmidi_midi2_peer *out, size_t n);
 void rtpmidi_midi2_get_stats(const rtpmidi_midi2 *m, rtpmidi_midi2_stats *st);
-/* Stops, detaches the callbacks and frees (also from inside a callback). */
+/* Stops, detaches the callbacks and frees (also from inside a callback);
+ * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
 void rtpmidi_midi2_free(rtpmidi_midi2 *m);
 
 #ifdef __cplusplus

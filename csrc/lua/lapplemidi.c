@@ -239,11 +239,8 @@ static int l_applemidi(lua_State *L) {
   luaL_setmetatable(L, APPLE_MT);
   rtpmidi_apple_events ev = {.on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_synced = on_synced, .on_invite_failed = on_invite_failed};
-  const char *bad = NULL;
-  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &bad);
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  rtpmidi_error e;
+  return rml_new_result(L, rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e), &e);
 }
 
 static int l_start(lua_State *L) {
@@ -337,9 +334,9 @@ static int l_send_midi(lua_State *L) {
   rml_apple *la = check_apple(L);
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
-  const char *why = NULL;
-  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &why);
-  return rml_push_result(L, r, why);
+  rtpmidi_error e;
+  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &e);
+  return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {
@@ -421,12 +418,7 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_applemidi(lua_State *L) {
-  rml_new_class(L, APPLE_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_applemidi);
-  lua_setfield(L, -2, "applemidi");
+  rml_open_class(L, APPLE_MT, methods, l_gc, "applemidi", l_applemidi);
   lua_pushcfunction(L, l_discovery);
   lua_setfield(L, -2, "applemidi_discovery");
 }

@@ -43,6 +43,10 @@ void rml_hold_owner(lua_State *L, int *owner_ref, int idx);
  * __index, each holding the metatable as its upvalue for rml_self; leaves
  * the metatable on the stack. */
 void rml_new_class(lua_State *L, const char *tname, const luaL_Reg *methods);
+/* A session class: rml_new_class with gc as __gc, and ctor as the field
+ * `name` of the module table (at the top of the stack). */
+void rml_open_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc,
+                    const char *name, lua_CFunction ctor);
 /* The userdata at index 1 of a method made by rml_new_class. luaL_checkudata
  * finds the metatable by name, a string compare on every call (sends run
  * once per packet and showed in profiles): the upvalue spares it. A
@@ -65,6 +69,10 @@ int rml_push_result(lua_State *L, int r, const char *invalid_midi);
 int rml_session_send(lua_State *L, rtpmidi_session *s);
 /* Raises "bad argument 'name' (msg)". */
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
+/* The end of a constructor that made its userdata (on top) with a core
+ * *_new returning r: 1 (the userdata), or a raise naming the refused field,
+ * or nil, err, code for a failure at run time. */
+int rml_new_result(lua_State *L, int r, const rtpmidi_error *e);
 
 void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg);
 /* The integer option k of the table at t for an unsigned C field: missing

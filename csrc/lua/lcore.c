@@ -3,9 +3,16 @@
 #include "lbind.h"
 #include "rtpmidi_lua.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifndef RTPMIDI_VERSION
 #define RTPMIDI_VERSION "0.0.0"
@@ -53,6 +60,12 @@ int rml_push_result(lua_State *L, int r, const char *invalid_midi) {
   return 1;
 }
 
+int rml_new_result(lua_State *L, int r, const rtpmidi_error *e) {
+  if (r == UV_EINVAL && e->field) return rml_arg_error(L, e->field, "invalid value");
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
 int rml_arg_error(lua_State *L, const char *name, const char *msg) {
   return luaL_error(L, "bad argument '%s' (%s)", name, msg);
 }
@@ -75,11 +88,168 @@ static void report(rml_state *st, lua_State *L, int msg_index) {
   fprintf(stderr, "rtpmidi: error in callback: %s\n", lua_tostring(L, msg_index));
 }
 
+/* The watchdog ----------------------------------------------------------
+ * A callback that does not return (`while true do end` in a timer) would
+ * hold the loop forever: no packet, no timer, no Ctrl-C. Each outermost
+ * callback notes when it started; a thread looks while the loop runs, and
+ * when one has run longer than the budget it sends SIGURG to the loop's
+ * thread, whose handler sets a debug hook (as lua.c does for Ctrl-C: the
+ * one thing a signal handler may do to a running Lua state); the hook
+ * checks again on the Lua thread and raises an error in the callback, which
+ * the protected call reports, and the loop goes on (see wd_hook: what
+ * counts past the budget is CPU time running Lua). No hook is set while
+ * callbacks keep to their budget: they run at full speed (a count hook
+ * costs every Lua instruction ~20%). SIGURG is ignored by default, so a
+ * stray one harms nothing. One watchdog per process: the Lua state that
+ * loaded rtpmidi.core first. Not covered: C calls that block (they cannot
+ * be interrupted), and coroutines made before the callback started (a hook
+ * belongs to one Lua thread). */
+#define WD_DEFAULT_BUDGET_MS 200
+
+static struct watchdog {
+  rml_state *owner;            /* the state watched */
+  uv_thread_t thread;
+  pthread_t loop_thread;
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  int started, quit, loops;    /* loops: l_run calls in progress */
+  atomic_uint_fast64_t budget_ns;   /* 0: off */
+  atomic_uint_fast64_t entered_ns;  /* when the running outermost callback began */
+  atomic_int busy;             /* an outermost callback runs */
+  lua_State *L;                /* the Lua thread it runs on (for the signal handler) */
+} wd = {.budget_ns = (uint64_t)WD_DEFAULT_BUDGET_MS * 1000000u};
+
+/* CPU time of the calling thread, in ns. */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Past its budget, a callback is watched as it runs Lua: it is stopped once
+ * it has kept the CPU busy for a quarter of the budget more (at least 10
+ * ms). Time spent waiting in a C call (a JACK client opening, a DNS reply)
+ * takes no CPU, so a slow but working callback is not stopped for it. */
+static volatile sig_atomic_t wd_fresh;   /* the signal set the hook anew */
+static uint64_t wd_cpu_start;
+
+static void wd_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  uint64_t budget = atomic_load(&wd.budget_ns);
+  if (!atomic_load(&wd.busy) || !budget || uv_hrtime() - atomic_load(&wd.entered_ns) < budget) {
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  uint64_t cpu = thread_cpu_ns();
+  if (wd_fresh) {
+    wd_fresh = 0;
+    wd_cpu_start = cpu;
+    lua_sethook(L, wd_hook, LUA_MASKCOUNT, 1000);
+    return;
+  }
+  uint64_t grace = budget / 4 > 10000000u ? budget / 4 : 10000000u;
+  if (cpu - wd_cpu_start < grace) return;
+  lua_sethook(L, NULL, 0, 0);
+  /* the next look at this callback is one budget from now */
+  atomic_store(&wd.entered_ns, uv_hrtime());
+  lua_pushfstring(L, "callback stopped by the watchdog: it ran longer than %d ms "
+                  "(rtpmidi.set_callback_budget)", (int)(budget / 1000000u));
+  lua_error(L);
+}
+
+static void wd_signal(int sig) {
+  (void)sig;
+  lua_State *L = wd.L;
+  /* a hook of someone else's (a debugger, a profiler) is left alone, and
+   * ours, once set, keeps counting */
+  if (L && atomic_load(&wd.busy) && lua_gethook(L) == NULL) {
+    wd_fresh = 1;
+    lua_sethook(L, wd_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  }
+}
+
+static void wd_thread(void *arg) {
+  (void)arg;
+  uv_mutex_lock(&wd.lock);
+  while (!wd.quit) {
+    uint64_t budget = atomic_load(&wd.budget_ns);
+    if (!budget || wd.loops == 0) {
+      uv_cond_wait(&wd.cond, &wd.lock);
+      continue;
+    }
+    uv_cond_timedwait(&wd.cond, &wd.lock, budget / 4);
+    if (wd.quit || wd.loops == 0) continue;
+    if (atomic_load(&wd.busy) && uv_hrtime() - atomic_load(&wd.entered_ns) >= budget)
+      pthread_kill(wd.loop_thread, SIGURG);
+  }
+  uv_mutex_unlock(&wd.lock);
+}
+
+/* Starts the watchdog for st, on the thread that runs its loop. */
+static void wd_start(rml_state *st) {
+  if (wd.started) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = wd_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (uv_mutex_init(&wd.lock)) return;
+  if (uv_cond_init(&wd.cond)) {
+    uv_mutex_destroy(&wd.lock);
+    return;
+  }
+  wd.owner = st;
+  wd.loop_thread = pthread_self();
+  wd.quit = 0;
+  wd.loops = 0;
+  sigaction(SIGURG, &sa, NULL);
+  if (uv_thread_create(&wd.thread, wd_thread, NULL)) {
+    uv_cond_destroy(&wd.cond);
+    uv_mutex_destroy(&wd.lock);
+    wd.owner = NULL;
+    return;
+  }
+  wd.started = 1;
+}
+
+static void wd_stop(rml_state *st) {
+  if (!wd.started || wd.owner != st) return;
+  uv_mutex_lock(&wd.lock);
+  wd.quit = 1;
+  uv_cond_signal(&wd.cond);
+  uv_mutex_unlock(&wd.lock);
+  uv_thread_join(&wd.thread);
+  uv_cond_destroy(&wd.cond);
+  uv_mutex_destroy(&wd.lock);
+  signal(SIGURG, SIG_DFL);
+  wd.started = 0;
+  wd.owner = NULL;
+  wd.L = NULL;
+}
+
+static void wd_loops(int delta) {
+  uv_mutex_lock(&wd.lock);
+  wd.loops += delta;
+  uv_cond_signal(&wd.cond);
+  uv_mutex_unlock(&wd.lock);
+}
+
 int rml_pcall(rml_state *st, lua_State *L, int nargs) {
   int base = lua_gettop(L) - nargs;   /* the function's index */
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
+  /* the outermost callback of the watched state starts its budget */
+  int outer = st == wd.owner && !atomic_load_explicit(&wd.busy, memory_order_relaxed);
+  if (outer) {
+    wd.L = L;
+    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.busy, 1);
+  }
   int ok = lua_pcall(L, nargs, 0, base) == LUA_OK;
+  if (outer) {
+    atomic_store(&wd.busy, 0);
+    if (lua_gethook(L) == wd_hook) lua_sethook(L, NULL, 0, 0);
+  }
   if (!ok) report(st, L, lua_gettop(L));
   lua_settop(L, base - 1); /* the handler (and the message): no lua_remove, a
                               rotation that counts once per packet */
@@ -114,6 +284,16 @@ void rml_new_class(lua_State *L, const char *tname, const luaL_Reg *methods) {
   lua_setfield(L, -2, "__index");
 }
 
+void rml_open_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc,
+                    const char *name, lua_CFunction ctor) {
+  rml_new_class(L, tname, methods);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, ctor);
+  lua_setfield(L, -2, name);
+}
+
 void *rml_self(lua_State *L, const char *tname) {
   void *p = lua_touserdata(L, 1);
   if (p && lua_getmetatable(L, 1)) {
@@ -137,6 +317,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static int state_gc(lua_State *L) {
   rml_state *st = lua_touserdata(L, 1);
+  wd_stop(st);
   if (st->rt) {
     rtpmidi_runtime_free(st->rt);
     st->rt = NULL;
@@ -163,7 +344,34 @@ static int l_run(lua_State *L) {
   static const uv_run_mode values[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
   int mode = luaL_checkoption(L, 1, "default", modes);
   rml_state *st = rml_get_state(L);
-  lua_pushboolean(L, uv_run(st->loop, values[mode]) != 0);
+  /* A loop run inside a callback waits, it is not stuck: the callbacks it
+   * runs get budgets of their own, and the one around it a fresh one after. */
+  int watched = st == wd.owner || (!wd.started && (wd_start(st), wd.started));
+  int was_busy = watched && atomic_load(&wd.busy);
+  lua_State *was_L = wd.L;
+  if (watched) {
+    atomic_store(&wd.busy, 0);
+    wd_loops(1);
+  }
+  int alive = uv_run(st->loop, values[mode]) != 0;
+  if (watched) {
+    wd_loops(-1);
+    wd.L = was_L;
+    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.busy, was_busy);
+  }
+  lua_pushboolean(L, alive);
+  return 1;
+}
+
+/* set_callback_budget(ms): how long one callback may run before the
+ * watchdog stops it (0 or nil: never). Returns the previous budget. */
+static int l_set_callback_budget(lua_State *L) {
+  lua_Number ms = luaL_optnumber(L, 1, 0);
+  if (!(ms >= 0) || ms > 3.6e6) return rml_arg_error(L, "ms", "milliseconds 0..3600000 expected");
+  uint64_t old = atomic_exchange(&wd.budget_ns, (uint64_t)(ms * 1e6));
+  if (wd.started) wd_loops(0);   /* the thread sees the new budget now */
+  lua_pushnumber(L, (lua_Number)old / 1e6);
   return 1;
 }
 
@@ -213,6 +421,30 @@ static int l_call(lua_State *L) {
   return 1;
 }
 
+/* quiet(fn, ...): calls fn(...) with standard error (fd 2) sent to
+ * /dev/null, for C libraries that print on their own (RtMidi, JACK and ALSA
+ * write a screenful when no server runs; our own message carries what
+ * matters). Returns fn's results; an error is raised again after fd 2 is
+ * back. Other threads writing meanwhile are silenced too. */
+static int l_quiet(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  fflush(stderr);
+  int saved = dup(2);
+  int null = saved >= 0 ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+  if (null >= 0) {
+    dup2(null, 2);
+    close(null);
+  }
+  int r = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  fflush(stderr);
+  if (saved >= 0) {
+    dup2(saved, 2);
+    close(saved);
+  }
+  if (r != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
 static const luaL_Reg functions[] = {
   {"now", l_now},
   {"run", l_run},
@@ -220,8 +452,38 @@ static const luaL_Reg functions[] = {
   {"handles", l_handles},
   {"set_error_handler", l_set_error_handler},
   {"call", l_call},
+  {"quiet", l_quiet},
+  {"set_callback_budget", l_set_callback_budget},
   {NULL, NULL},
 };
+
+/* luv (the libuv binding, Debian lua-luv) runs its own loop: when it is
+ * installed, rtpmidi runs on that loop, so that uv.run() drives our sessions
+ * and control:run() drives luv's handles. luv keeps its context in the
+ * registry under "luv_context"; its first member is the loop (luv_ctx_t in
+ * luv.h, the same since luv 1.30; luv_loop() reads it so). Read here rather
+ * than through luv_loop(): that would make luv a link dependency, and luv is
+ * optional. RTPMIDI_NO_LUV=1 keeps a loop of our own. */
+static uv_loop_t *luv_loop_of(lua_State *L) {
+  const char *no = getenv("RTPMIDI_NO_LUV");
+  if (no && *no && strcmp(no, "0") != 0) return NULL;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luv");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {   /* not installed */
+    lua_pop(L, 1);
+    return NULL;
+  }
+  /* luv closes its loop when its module table is collected: held here, it
+   * lives as long as the state does, even when package.loaded.luv is
+   * dropped (busted's insulation between spec files does so) */
+  lua_setfield(L, LUA_REGISTRYINDEX, "rtpmidi.luv");
+  uv_loop_t *loop = NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, "luv_context");
+  if (lua_type(L, -1) == LUA_TUSERDATA && lua_rawlen(L, -1) >= sizeof(uv_loop_t *))
+    loop = *(uv_loop_t **)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return loop;
+}
 
 int luaopen_rtpmidi_core(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY);
@@ -237,6 +499,13 @@ int luaopen_rtpmidi_core(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, LOOP_KEY);
     st->loop = lua_touserdata(L, -1);
     lua_pop(L, 1);
+    if (!st->loop) {
+      /* luv's loop, when luv is there. The state gets its finalizer after
+       * luv's loop got its own, so Lua runs ours first (finalizers run in
+       * the reverse order of marking): our handles are closing by the
+       * time luv's loop closes what is left and runs the loop to the end. */
+      st->loop = luv_loop_of(L);
+    }
     if (!st->loop) {
       int r = uv_loop_init(&st->own_loop);
       if (r) return luaL_error(L, "rtpmidi: cannot create the event loop: %s", uv_strerror(r));

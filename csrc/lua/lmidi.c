@@ -68,18 +68,24 @@ static void port_config(lua_State *L, int t, rtpmidi_midi_port_config *cfg) {
     rml_arg_error(L, "port", lua_pushfstring(L, "port name or index expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
+  /* The C side takes index 0 beside a virtual name for a zeroed field. */
+  if (cfg->virtual_name && ty != LUA_TNIL) rml_arg_error(L, "virtual", "give either port or virtual, not both");
 }
 
-static int open_failed(lua_State *L, int r, const char *bad, const char *err) {
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, err && err[0] ? err : "invalid value");
+static int open_failed(lua_State *L, int r, const rtpmidi_error *e) {
+  if (r == UV_EINVAL && e->field) return rml_arg_error(L, e->field, e->message);
   lua_pushnil(L);
-  if (err && err[0]) lua_pushstring(L, err);
-  else lua_pushfstring(L, "%s: %s", uv_err_name(r), uv_strerror(r));
+  lua_pushstring(L, e->message);
   lua_pushstring(L, uv_err_name(r));
   return 3;
 }
 
 /* ---- module functions ---- */
+
+static int l_midi_available(lua_State *L) {
+  lua_pushboolean(L, rtpmidi_midi_available());
+  return 1;
+}
 
 static int l_midi_apis(lua_State *L) {
   const char *names[16];
@@ -112,11 +118,10 @@ static int l_midi_ports(lua_State *L) {
       return rml_arg_error(L, "api", lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 2)));
     api = lua_tostring(L, 2);
   }
-  char err[RTPMIDI_MIDI_ERRLEN] = "";
+  rtpmidi_error e;
   lua_newtable(L);
-  int r = kind == 0 ? rtpmidi_midi_in_ports(api, add_port, L, err, sizeof err)
-                    : rtpmidi_midi_out_ports(api, add_port, L, err, sizeof err);
-  if (r < 0) return open_failed(L, r, r == UV_EINVAL ? "api" : NULL, err);
+  int r = kind == 0 ? rtpmidi_midi_in_ports(api, add_port, L, &e) : rtpmidi_midi_out_ports(api, add_port, L, &e);
+  if (r < 0) return open_failed(L, r, &e);
   return 1;
 }
 
@@ -151,8 +156,16 @@ static void in_close(lua_State *L, rml_midi_in *mi) {
   mi->owner_ref = LUA_NOREF;
 }
 
+/* A build without RtMidi has no ports: making one is a mistake of the
+ * program, not a condition of the moment (listing them returns nil, err). */
+static void need_rtmidi(lua_State *L) {
+  if (!rtpmidi_midi_available())
+    luaL_error(L, "rtpmidi was built without RtMidi: MIDI ports are unavailable");
+}
+
 /* midi_in(cfg, owner) -> port | nil, err, code */
 static int l_midi_in(lua_State *L) {
+  need_rtmidi(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   rml_state *st = rml_get_state(L);
@@ -172,10 +185,9 @@ static int l_midi_in(lua_State *L) {
   mi->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, MIDI_IN_MT);
   rtpmidi_midi_in_events ev = {on_message};
-  const char *bad = NULL;
-  char err[RTPMIDI_MIDI_ERRLEN] = "";
-  int r = rtpmidi_midi_in_open(st->rt, &cfg, &ev, mi, &mi->in, &bad, err, sizeof err);
-  if (r) return open_failed(L, r, bad, err);
+  rtpmidi_error e;
+  int r = rtpmidi_midi_in_open(st->rt, &cfg, &ev, mi, &mi->in, &e);
+  if (r) return open_failed(L, r, &e);
   lua_pushvalue(L, 2);
   mi->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
@@ -227,6 +239,7 @@ static int in_l_gc(lua_State *L) {
 
 /* midi_out(cfg) -> port | nil, err, code */
 static int l_midi_out(lua_State *L) {
+  need_rtmidi(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   rtpmidi_midi_out_config cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -241,10 +254,9 @@ static int l_midi_out(lua_State *L) {
   rml_midi_out *mo = lua_newuserdatauv(L, sizeof *mo, 0);
   memset(mo, 0, sizeof *mo);
   luaL_setmetatable(L, MIDI_OUT_MT);
-  const char *bad = NULL;
-  char err[RTPMIDI_MIDI_ERRLEN] = "";
-  int r = rtpmidi_midi_out_open(&cfg, &mo->o, &bad, err, sizeof err);
-  if (r) return open_failed(L, r, bad, err);
+  rtpmidi_error e;
+  int r = rtpmidi_midi_out_open(&cfg, &mo->o, &e);
+  if (r) return open_failed(L, r, &e);
   return 1;
 }
 
@@ -261,9 +273,9 @@ static int out_l_send(lua_State *L) {
     return rml_arg_error(L, "bytes", lua_pushfstring(L, "string of MIDI bytes expected, got %s", luaL_typename(L, 2)));
   size_t len;
   const uint8_t *b = (const uint8_t *)lua_tolstring(L, 2, &len);
-  const char *why = NULL;
-  if (rtpmidi_midi_check_bytes(b, len, &why))
-    return rml_arg_error(L, "bytes", lua_pushfstring(L, "complete MIDI messages expected: %s", why));
+  rtpmidi_error e;
+  if (rtpmidi_midi_check_bytes(b, len, &e))
+    return rml_arg_error(L, "bytes", lua_pushfstring(L, "complete MIDI messages expected: %s", e.message));
   int r;
   if (lua_isnoneornil(L, 3)) {
     r = rtpmidi_midi_out_send(mo->o, b, len);
@@ -379,6 +391,7 @@ static const luaL_Reg out_methods[] = {
 };
 
 static const luaL_Reg functions[] = {
+  {"midi_available", l_midi_available},
   {"midi_apis", l_midi_apis},
   {"midi_ports", l_midi_ports},
   {"midi_in", l_midi_in},

@@ -216,9 +216,10 @@ static int l_midi2(lua_State *L) {
   luaL_setmetatable(L, MIDI2_MT);
   rtpmidi_midi2_events ev = {.on_ump = on_ump, .on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_invite_failed = on_invite_failed};
-  const char *bad = NULL;
-  int r = rtpmidi_midi2_new(st->rt, &cfg, &ev, lm, &lm->m, &bad);
-  if (r == UV_EINVAL && bad) {
+  rtpmidi_error e;
+  int r = rtpmidi_midi2_new(st->rt, &cfg, &ev, lm, &lm->m, &e);
+  const char *bad = r == UV_EINVAL ? e.field : NULL;
+  if (bad) {
     /* the C field's name -> the option's */
     static const char *const map[][2] = {
       {"ping_ms", "ping_interval"}, {"ping_retry_ms", "ping_retry"}, {"keepalive_ms", "keepalive"},
@@ -338,13 +339,13 @@ static int l_send_midi(lua_State *L) {
   rml_midi2 *lm = check_m2(L);
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
-  const char *why = NULL;
-  int r = rtpmidi_midi2_send_midi(lm->m, (const uint8_t *)bytes, n, &why);
+  rtpmidi_error e;
+  int r = rtpmidi_midi2_send_midi(lm->m, (const uint8_t *)bytes, n, &e);
   if (r >= 0) {
     lua_pushinteger(L, r);
     return 1;
   }
-  return rml_push_result(L, r, why);
+  return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_reset(lua_State *L) {
@@ -659,12 +660,7 @@ static int l_encode_midi2(lua_State *L) {
 }
 
 void rml_open_midi2(lua_State *L) {
-  rml_new_class(L, MIDI2_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_midi2);
-  lua_setfield(L, -2, "midi2");
+  rml_open_class(L, MIDI2_MT, methods, l_gc, "midi2", l_midi2);
   /* the codec table of rml_open_codec */
   if (lua_getfield(L, -1, "codec") == LUA_TTABLE) {
     lua_pushcfunction(L, l_encode_midi2);

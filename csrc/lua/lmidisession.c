@@ -56,10 +56,6 @@ static int l_midi_session(lua_State *L) {
   memset(&cfg, 0, sizeof cfg);
   /* missing options stay 0: the C core's defaults (payload type 97 for -1) */
   rml_read_session_config(L, 1, &cfg.rtp);
-  /* rtpmidi_midi_session_new does not yet take the RTP session's default
-   * clock rate for its own time mapping (a zeroed config gives NaN times,
-   * issue 15): until it does, the binding gives it the same 10000. */
-  if (!cfg.rtp.clock_rate) cfg.rtp.clock_rate = 10000;
   lua_getfield(L, 1, "payload_budget");
   lua_Integer budget = luaL_optinteger(L, -1, 0);
   cfg.payload_budget = budget < 0 ? SIZE_MAX : (size_t)budget; /* refused by the C core */
@@ -77,11 +73,8 @@ static int l_midi_session(lua_State *L) {
   lm->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, MIDI_SESSION_MT);
   rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
-  const char *bad = NULL;
-  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &bad);
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  rtpmidi_error e;
+  return rml_new_result(L, rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &e), &e);
 }
 
 static int l_start(lua_State *L) {
@@ -127,9 +120,9 @@ static int l_send_midi(lua_State *L) {
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
   double t = luaL_optnumber(L, 3, -1);
-  const char *why = NULL;
-  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &why);
-  return rml_push_result(L, r, why);
+  rtpmidi_error e;
+  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &e);
+  return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {
@@ -206,10 +199,5 @@ static const luaL_Reg methods[] = {
 };
 
 void rml_open_midi_session(lua_State *L) {
-  rml_new_class(L, MIDI_SESSION_MT, methods);
-  lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_midi_session);
-  lua_setfield(L, -2, "midi_session");
+  rml_open_class(L, MIDI_SESSION_MT, methods, l_gc, "midi_session", l_midi_session);
 }

@@ -136,11 +136,8 @@ static int l_session(lua_State *L) {
   ls->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, SESSION_MT);
   rtpmidi_session_events ev = {.on_rtp = on_rtp, .on_drop = on_drop};
-  const char *bad = NULL;
-  int r = rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &bad);
-  if (r == UV_EINVAL && bad) return rml_arg_error(L, bad, "invalid value");
-  if (r) return rml_push_uv_error(L, r);
-  return 1;
+  rtpmidi_error e;
+  return rml_new_result(L, rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &e), &e);
 }
 
 /* s:start(owner, cookie) -> true | nil, err, code */

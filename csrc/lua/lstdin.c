@@ -1,9 +1,14 @@
-/* rtpmidi.core.stdin(fn): reads standard input on the loop without blocking
- * it (a REPL for the command line). fn(data) is called with each chunk read
- * (a line at a time from a terminal in its normal mode), fn(nil, "EOF") at
- * the end, fn(nil, "ECODE: message") on an error; reading stops after either.
- * Returns a handle with :close() (idempotent), or nil, err, code. The handle
- * does not keep the loop alive. Not part of the documented API.
+/* rtpmidi.core.stdin(fn[, keys]): reads standard input on the loop without
+ * blocking it (a REPL for the command line). fn(data) is called with each
+ * chunk read (a line at a time from a terminal in its normal mode), fn(nil,
+ * "EOF") at the end, fn(nil, "ECODE: message") on an error; reading stops
+ * after either. With keys true and a terminal on standard input, the
+ * terminal gives each key as it is typed, without echo (a line editor draws
+ * the line): canonical mode and echo are off, signals stay on (Ctrl-C is
+ * still SIGINT, Ctrl-Z still stops), and the terminal is put back on close
+ * and at exit. Returns a handle with :close() (idempotent), or
+ * nil, err, code. The handle does not keep the loop alive. Not part of the
+ * documented API.
  *
  *   core.isatty(fd)   -> boolean: whether fd (0, 1, 2) is a terminal
  *   core.tty_size(fd) -> columns, rows of the terminal on fd, or nil
@@ -13,7 +18,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
+
+/* The terminal's settings before keys mode, put back by tty_restore. */
+static struct termios saved_termios;
+static int termios_saved, atexit_done;
+
+static void tty_restore(void) {
+  if (!termios_saved) return;
+  termios_saved = 0;
+  tcsetattr(0, TCSANOW, &saved_termios);
+}
+
+static int tty_keys_mode(void) {
+  struct termios t;
+  if (tcgetattr(0, &t) != 0) return -1;
+  if (!termios_saved) {
+    saved_termios = t;
+    termios_saved = 1;
+    if (!atexit_done) atexit_done = atexit(tty_restore) == 0;
+  }
+  t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+  t.c_iflag &= ~(tcflag_t)IXON;   /* Ctrl-S / Ctrl-Q reach the editor */
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  return tcsetattr(0, TCSANOW, &t);
+}
 
 #define STDIN_MT "rtpmidi.Stdin"
 
@@ -43,7 +74,10 @@ static void close_impl(rml_stdin *s) {
   s->impl = NULL;
   impl->ud = NULL;
   uv_read_stop(&impl->h.stream);
-  if (impl->is_tty) uv_tty_reset_mode();
+  if (impl->is_tty) {
+    uv_tty_reset_mode();
+    tty_restore();
+  }
   uv_close(&impl->h.handle, on_closed);
 }
 
@@ -122,6 +156,10 @@ static int l_stdin(lua_State *L) {
   impl->h.handle.data = impl;
   impl->ud = s;
   s->impl = impl;
+  if (impl->is_tty && lua_toboolean(L, 2) && tty_keys_mode() != 0) {
+    finish(L, s);
+    return rml_push_uv_error(L, UV_ENOTTY);
+  }
   r = uv_read_start(&impl->h.stream, on_alloc, on_read);
   if (r) {
     finish(L, s);

@@ -115,7 +115,8 @@ void rml_open_watch(lua_State *L) {
 }
 
 /* rtpmidi.core.signal(name, fn): calls fn(name) on the loop when the process
- * gets the signal ("SIGINT", "SIGTERM", "SIGHUP"). Returns a handle with
+ * gets the signal ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH": the terminal
+ * was resized). Returns a handle with
  * :cancel(). The handle does not keep the loop alive. */
 #define SIGNAL_MT "rtpmidi.Signal"
 
@@ -155,8 +156,8 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 static int l_signal(lua_State *L) {
-  static const char *const names[] = {"SIGINT", "SIGTERM", "SIGHUP", NULL};
-  static const int nums[] = {SIGINT, SIGTERM, SIGHUP};
+  static const char *const names[] = {"SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", NULL};
+  static const int nums[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
   rml_state *st = rml_get_state(L);
   int which = luaL_checkoption(L, 1, NULL, names);
   if (!lua_isfunction(L, 2)) return rml_arg_error(L, "fn", "function expected");

@@ -75,7 +75,7 @@ enum { RMP_AMS_CTRL = 0, RMP_AMS_DATA = 1 };
 /* Outputs waiting to be popped, at most. A pump that drains after every
  * call never fills it: one datagram produces at most RMP_AMS_PER_CALL of
  * them, and bulk work (tick, stop) stops short and says "more" when full. */
-#define RMP_AMS_OUTBOX 64
+#define RMP_AMS_OUTBOX 8
 #define RMP_AMS_PER_CALL 4
 
 typedef enum rmp_ams_state {

@@ -14,6 +14,8 @@ commands:
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
   run         run a Lua script on the loop; --watch reloads it on save
+  serve       a daemon keeping an AppleMIDI session, its peers and MIDI ports up
+  status      what the running `rtpmidi serve` daemons have connected
   version     print the version
   help        this text
 
@@ -241,15 +243,10 @@ local function failure(cmd, msg)
   return 1
 end
 
--- SIGINT and SIGTERM call fn(name) once; returns the function that cancels them.
+-- The first SIGINT or SIGTERM calls fn(name); a second one ends the process
+-- at once by its signal (130 for Ctrl-C). Returns the function that cancels.
 local function on_stop_signals(fn)
-  local core = require "rtpmidi.core"
-  local handles = {}
-  local function cancel() for _, h in ipairs(handles) do h:cancel() end end
-  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
-    handles[#handles + 1] = core.signal(name, function() cancel(); fn(name) end)
-  end
-  return cancel
+  return require("rtpmidi.control").catch_signals(fn)
 end
 
 -- The REPL runs when standard input is a terminal (or with --repl), unless --no-repl.
@@ -261,16 +258,18 @@ end
 -- list ------------------------------------------------------------------------
 
 local LIST_HELP = [[
-usage: rtpmidi list [--api API]
+usage: rtpmidi list [--api API] [-v]
 
 Lists the MIDI ports of each MIDI API RtMidi was built with (alsa, jack):
 inputs (what `stream -i` takes: keyboards, other programs' outputs) and
 outputs (what `stream -o` takes: synths), with their indexes. `*` marks the
 default: the first port of the first API that has ports, which is what a
 port opened with no API and no name gets. An API that cannot be used right
-now (no ALSA sequencer, no JACK server running) says so.
+now (no ALSA sequencer, no JACK server running) says so. `stream -i N` and
+`-o N` take these indexes: of --api's list, or of the list marked `*`.
 
-  --api API   only this API
+  --api API       only this API
+  -v, --verbose   let the MIDI libraries' own messages through (hidden otherwise)
 ]]
 
 --- The ports of every API: { {api=, inputs=, outputs=, err=}, ... } with
@@ -331,9 +330,10 @@ function M.print_ports(only_api)
 end
 
 function M.list(args)
-  local opts, err = parse(args, { { nil, "api", "api", arg = "API" } })
+  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" } })
   if opts == "help" then io.write(LIST_HELP) return 0 end
   if not opts then return usage_error("list", err) end
+  if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
   if #err > 0 then return usage_error("list", "unexpected argument " .. err[1]) end
   return M.print_ports(opts.api)
 end
@@ -354,8 +354,9 @@ every note still sounding on the output is turned off, and the exit code is 0.
   -a, --address HOST       the peer (host name or IP address)
   -s, --send-port PORT     the peer's RTP port (5004; 0: receive only); AppleMIDI: its control port
   -r, --receive-port PORT  our RTP port (5004; 0: send only); RTCP uses the next one
-  -i, --input IN           MIDI input to send: a port name, part of one, or an index
-  -o, --output OUT         MIDI output to play on (see `rtpmidi list`)
+  -i, --input IN           MIDI input to send: a port name, part of one, or the index
+                           `rtpmidi list` shows
+  -o, --output OUT         MIDI output to play on (the same)
   -V, --virtual NAME       make virtual ports "NAME in" / "NAME out" for what -i/-o leave out
       --api API            MIDI API: alsa, jack (default: the first with ports)
   -L, --latency MS         played this long after it was sent, to absorb jitter (20)
@@ -364,9 +365,18 @@ every note still sounding on the output is turned off, and the exit code is 0.
       --applemidi NAME     speak Apple's session protocol as NAME (macOS, iOS, rtpMIDI):
                            invite HOST at -s PORT, or with no -a wait to be invited on -r PORT
   -l, --list               list the MIDI ports, as `rtpmidi list`
-  -v, --verbose            print every MIDI message that goes through
+  -v, --verbose            print every MIDI message that goes through, and the MIDI
+                           libraries' own messages
       --repl / --no-repl   a Lua prompt on standard input (default: when it is a terminal)
       --no-status          no status line (shown when standard output is a terminal)
+
+The status line: the peer (RTP-MIDI: up once its packets arrive; AppleMIDI:
+how many participants), MIDI messages sent and the guard packets sent
+apart (journal-only packets after the last note, so that the peer can
+repair a loss), messages received, packets lost, messages the journal
+repaired; for RTP-MIDI the round-trip time (from RTCP), the jitter, and
+"plays +L": what arrives plays at its sending time plus -L; for AppleMIDI
+"one-way": each participant's delay, measured by the clock sync (CK).
 
 At the prompt, `session` is the session, `input` and `output` the MIDI ports,
 `stats()` the counters, `send(bytes)` sends MIDI to the peer, `quit()` stops.
@@ -391,25 +401,49 @@ local STREAM_OPTIONS = {
   { nil, "no-status", "no_status" },
 }
 
-local function port_arg(v)
-  local n = math.tointeger(tonumber(v))
-  if n and tostring(n) == v then return n end
-  return v
+-- -i/-o N: the port `rtpmidi list` shows as N (in --api's list, or in the
+-- list of the API marked default), by its name. The name is taken before
+-- any port of ours opens: our own ports then join the lists and move the
+-- indexes (-o 0 once connected the stream's own input to itself).
+-- Returns api, port (a name), or nil, nil, message.
+function M.resolve_port(kind, value, api)
+  local n = math.tointeger(tonumber(value))
+  if not n or tostring(n) ~= value then return api, value end
+  local what = kind == "inputs" and "input" or "output"
+  for _, e in ipairs(M.ports(api)) do
+    if (api and e.api == api) or (not api and e["default_" .. kind]) then
+      for _, p in ipairs(e[kind]) do
+        if p.index == n then return e.api, p.name end
+      end
+      return nil, nil, ("%s: no MIDI %s %d (`rtpmidi list` shows %d)"):format(e.api, what, n, #e[kind])
+    end
+  end
+  return nil, nil, ("no MIDI %s ports%s (see `rtpmidi list`)"):format(what, api and (" in " .. api) or "")
 end
 
 -- Opens the MIDI ports the options name: input, output (each may be nil),
 -- or nil, message.
 local function open_ports(opts, latency)
   local inp, out, err
+  local in_api, in_port, out_api, out_port
   if opts.input then
-    inp, err = rtpmidi.MidiIn{ api = opts.api, port = port_arg(opts.input) }
+    in_api, in_port, err = M.resolve_port("inputs", opts.input, opts.api)
+    if err then return nil, nil, "MIDI input: " .. err end
+  end
+  if opts.output then
+    out_api, out_port, err = M.resolve_port("outputs", opts.output, opts.api)
+    if err then return nil, nil, "MIDI output: " .. err end
+  end
+  if opts.input then
+    inp, err = rtpmidi.MidiIn{ api = in_api, port = in_port, client = "rtpmidi stream", port_name = "to peer" }
     if not inp then return nil, nil, "MIDI input: " .. tostring(err) end
   elseif opts.virtual then
     inp, err = rtpmidi.MidiIn{ api = opts.api, virtual = opts.virtual .. " in" }
     if not inp then return nil, nil, "virtual MIDI input: " .. tostring(err) end
   end
   if opts.output then
-    out, err = rtpmidi.MidiOut{ api = opts.api, port = port_arg(opts.output), latency = latency }
+    out, err = rtpmidi.MidiOut{ api = out_api, port = out_port, latency = latency, client = "rtpmidi stream",
+                                port_name = "from peer" }
   elseif opts.virtual then
     out, err = rtpmidi.MidiOut{ api = opts.api, virtual = opts.virtual .. " out", latency = latency }
   end
@@ -424,20 +458,27 @@ end
 
 local function fmt_ms(v) return v and ("%.1f ms"):format(v) or "-" end
 
--- The status line's text for a MidiSession or an AppleMidiSession.
+-- The status line's text for a MidiSession or an AppleMidiSession. MIDI
+-- messages and guard packets (journal-only packets that keep the peer's
+-- recovery going after the last note) are counted apart. "latency" means a
+-- different thing in each mode, so the line says which: RTP-MIDI plays what
+-- arrives at its sending time plus -L ("plays +20 ms"); AppleMIDI measures
+-- each participant's one-way delay by clock sync ("one-way 0.3 ms").
 function M.status_text(session)
   local st = session:stats()
+  local sent = ("sent %d msg + %d guard"):format(st.messages_sent or 0, st.guard_packets or st.guard_sent or 0)
+  local received = ("received %d msg"):format(st.messages_received or 0)
   if session.participants then
     local ps = session:participants()
     local lat = {}
     for _, p in ipairs(ps) do if p.latency then lat[#lat + 1] = ("%.1f"):format(p.latency) end end
-    return ("peers %d | sent %d | received %d | lost %d | repaired %d | latency %s ms"):format(
-      #ps, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
-      #lat > 0 and table.concat(lat, "/") or "-")
+    return ("peers %d | %s | %s | lost %d | repaired %d | one-way %s"):format(
+      #ps, sent, received, st.lost or 0, st.messages_recovered or 0,
+      #lat > 0 and (table.concat(lat, "/") .. " ms") or "-")
   end
-  local peers = (st.peer_ssrc or 0) ~= 0 and not session._dropped and 1 or 0
-  return ("peers %d | sent %d | received %d | lost %d | repaired %d | rtt %s | jitter %s | latency %s"):format(
-    peers, st.packets_sent or 0, st.packets_received or 0, st.lost or 0, st.messages_recovered or 0,
+  local peer = (st.peer_ssrc or 0) ~= 0 and not session._dropped
+  return ("peer %s | %s | %s | lost %d | repaired %d | rtt %s | jitter %s | plays +%s"):format(
+    peer and "up" or "-", sent, received, st.lost or 0, st.messages_recovered or 0,
     fmt_ms(st.rtt), fmt_ms(st.jitter), fmt_ms(session:get_latency()))
 end
 
@@ -475,6 +516,7 @@ function M.stream(args)
       :format(opts.address, send_port))
   end
   local verbose = opts.verbose
+  if verbose then require("rtpmidi.midi").set_verbose(true) end
   local log = function(...) io.stderr:write("rtpmidi stream: ", ...) io.stderr:write("\n") end
 
   local Apple = opts.applemidi and rtpmidi.AppleMidiSession
@@ -578,10 +620,9 @@ function M.stream(args)
   local function stop(why)
     if stopping then return end
     stopping = true
-    if cancel_signals then cancel_signals() end
     if repl then repl:close() end
     if status then status:close() end
-    if why then log(why .. ", stopping") end
+    if why then log(why .. ", stopping" .. (why:match("^SIG") and " (again to quit at once)" or "")) end
     -- BYE to the peer, all notes off on the output; then give the MIDI
     -- output a moment to play them before the loop ends and the ports close
     control:stop_session(cookie)
@@ -609,6 +650,7 @@ function M.stream(args)
   end
   control:run()
   if not stopping then stop() ; control:run() end
+  cancel_signals()
   control:remove_session(cookie)
   if opts.applemidi then
     if inp then inp:close() end
@@ -699,7 +741,8 @@ function M.monitor(args)
 end
 
 local RUN_HELP = [[
-usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--repl | --no-repl] [--status] [ARGS...]
+usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--budget MS] [--repl | --no-repl] [--status]
+                           [ARGS...]
 
 Runs a Lua script on the event loop until it stops the control, nothing is
 left to do, or Ctrl-C. With --watch, saving the script reloads it while its
@@ -707,12 +750,19 @@ sessions and ports stay up: the script names them with
   keep("name", function() return <new object> end)
 and a reload finds them again by name; what the script assigns to them
 (callbacks, routes) is swapped in at once when it finishes. A version that
-fails to load or run leaves the previous one running and prints the error.
+fails to load or run leaves the previous one running and prints the error;
+an empty file, or one caught half-saved, is not loaded. A callback error that
+repeats prints once, then as a count; a version that fails 10 times within
+10 s gives way to the previous good version's code (the file stays as it is).
 
 Arguments after the script that are not options of `run` (and every one
 after `--`) go to the script: as `...` and in the table `arg` (arg[0] is the
 script). Inside the script, `rtpmidi` is the module; its after/every timers belong to
 the script's current version and stop when a newer version takes over.
+
+A callback (a timer, incoming_midi, ...) that runs longer than --budget MS
+(200; 0: no limit) is stopped with an error and the loop goes on: a loop
+that never ends does not freeze the sessions, and Ctrl-C still works.
 
 When standard input is a terminal (or with --repl), a Lua prompt evaluates
 what you type on the running loop: the script's kept objects are there by
@@ -722,7 +772,7 @@ control holds.
 ]]
 
 function M.run(args)
-  local path, watch, interval, repl_opt, status_opt
+  local path, watch, interval, repl_opt, status_opt, budget
   local script_args = {}
   local i = 1
   while i <= #args do
@@ -735,6 +785,9 @@ function M.run(args)
     elseif a == "--interval" then
       interval = tonumber(args[i + 1]); i = i + 1
       if not interval or interval < 1 then return usage_error("run", "--interval needs milliseconds >= 1") end
+    elseif a == "--budget" then
+      budget = tonumber(args[i + 1]); i = i + 1
+      if not budget or budget < 0 then return usage_error("run", "--budget needs milliseconds >= 0") end
     elseif a == "--repl" then repl_opt = true
     elseif a == "--no-repl" then repl_opt = false
     elseif a == "--status" then status_opt = true
@@ -745,31 +798,49 @@ function M.run(args)
     i = i + 1
   end
   if not path then return usage_error("run", "a script is needed") end
+  if budget then rtpmidi.set_callback_budget(budget) end
   local core = require "rtpmidi.core"
   local Live = require "rtpmidi.live"
-  local live = Live.new(path, { args = script_args })
+  -- a version that keeps failing goes back to the previous one (--watch)
+  local live = Live.new(path, { args = script_args, restore_after = watch and 10 or false })
+  -- a callback error that repeats prints once, then as a count
+  rtpmidi.on_error = function(message) live:report_error(message) end
+  local want_prompt = repl_opt == true or (repl_opt == nil and core.isatty(0))
+  -- output of the script never breaks the line typed at the prompt: the
+  -- hooks must be in before the script keeps its own `print`
+  if want_prompt and core.isatty(0) and core.isatty(1) then require("rtpmidi.term").hook_output() end
   local ok, err = live:load()
   if not ok then
     io.stderr:write("rtpmidi run: ", tostring(err), "\n")
     live:stop()
     return 1
   end
+  local control = rtpmidi.RTPControl()
+  if control.stopped_by then
+    -- the script ran the loop itself and Ctrl-C ended it: that was the end
+    live:stop()
+    return 0
+  end
   if watch then
     live:watch(math.floor(interval or 100))
     io.stderr:write(("rtpmidi: running %s, reloading on save (Ctrl-C stops)\n"):format(path))
   end
-  local control = rtpmidi.RTPControl()
   local repl, status, cancel_signals
   local stopped = false
+  -- The end (Ctrl-C, quit(), end of input, or the script done): the
+  -- script's objects close, every session says BYE, every MIDI output turns
+  -- its notes off, and the loop ends once those have gone out. The signals
+  -- stay caught until then: a second Ctrl-C ends the process at once.
   local function stop(name)
     if stopped then return end
     stopped = true
-    if cancel_signals then cancel_signals() end
     if repl then repl:close() end
     if status then status:close() end
-    if name then io.stderr:write("rtpmidi: ", name, ", stopping\n") end
+    if name then
+      io.stderr:write("rtpmidi: ", name, ", stopping", name:match("^SIG") and " (again to quit at once)" or "", "\n")
+    end
     live:stop()
-    control:stop()
+    control:shutdown()
   end
   cancel_signals = on_stop_signals(stop)
   if status_opt and core.isatty(1) then
@@ -782,7 +853,7 @@ function M.run(args)
       return #parts > 0 and table.concat(parts, " || ") or "no MIDI session"
     end, 1000)
   end
-  if repl_opt == true or (repl_opt == nil and core.isatty(0)) then
+  if want_prompt then
     local env = setmetatable({
       rtpmidi = rtpmidi, control = control, live = live,
       reload = function() return live:reload() end,
@@ -794,8 +865,80 @@ function M.run(args)
     if not repl then io.stderr:write("rtpmidi run: no prompt: ", tostring(rerr), "\n") end
   end
   control:run()
-  stop()
+  if not stopped then
+    stop()
+    control:run()
+  end
+  cancel_signals()
   return 0
+end
+
+-- serve / status ------------------------------------------------------------
+
+local SERVE_HELP = [[
+usage: rtpmidi serve CONFIG.lua [-v]
+
+Keeps an AppleMIDI session and its MIDI ports up, as a daemon (a systemd
+unit: examples/serve/rtpmidi.service). CONFIG.lua returns a table:
+
+  return {
+    name = "studio", port = 5004,            -- the session (advertised by mDNS with Avahi)
+    peers = { "10.0.0.2:5004",               -- invited, and invited again whenever gone
+              { name = "Bob's MacBook" } },  -- found by the name it advertises
+    input = "keyboard", output = "synth",    -- MIDI ports: names, or `rtpmidi list` indexes
+    api = "jack", latency = 20,              -- output plays at sending time + latency (ms)
+    reconnect = 5,                           -- seconds between attempts (peers, ports)
+  }
+
+Peers that invite it are accepted too. A MIDI port that is not there yet is
+opened when it appears. `rtpmidi status` asks the running daemons what is
+connected. Ctrl-C or SIGTERM: BY to every participant, notes off, exit 0.
+
+  -v, --verbose   let the MIDI libraries' own messages through
+]]
+
+local STATUS_HELP = [[
+usage: rtpmidi status [NAME]
+
+Asks the running `rtpmidi serve` daemons (or the one serving session NAME)
+what is connected: each configured peer and its state, other participants,
+the MIDI ports, and the counters. They leave their local status port in
+$RTPMIDI_RUN_DIR, else $XDG_RUNTIME_DIR/rtpmidi, else /tmp/rtpmidi-$USER.
+Exit 1 when none runs or one does not answer.
+]]
+
+function M.serve(args)
+  local opts, rest = parse(args, { { "v", "verbose", "verbose" } })
+  if opts == "help" then io.write(SERVE_HELP) return 0 end
+  if not opts then return usage_error("serve", rest) end
+  if #rest ~= 1 then return usage_error("serve", "one CONFIG.lua expected") end
+  if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
+  local Serve = require "rtpmidi.serve"
+  local cfg, err = Serve.read_config(rest[1])
+  if not cfg then return failure("serve", err) end
+  if not rtpmidi.AppleMidiSession then return failure("serve", "AppleMIDI sessions are not in this build") end
+  local daemon, serr = Serve.start(cfg)
+  if not daemon then return failure("serve", serr) end
+  local stopping = false
+  local cancel = on_stop_signals(function(name)
+    if stopping then return end
+    stopping = true
+    io.stderr:write("rtpmidi serve: ", name, ", stopping (again to quit at once)\n")
+    daemon:stop()
+    rtpmidi.after(100, function() require("rtpmidi.core").stop_loop() end)
+  end)
+  require("rtpmidi.core").run("default")
+  cancel()
+  daemon:stop()
+  return 0
+end
+
+function M.status(args)
+  local opts, rest = parse(args, {})
+  if opts == "help" then io.write(STATUS_HELP) return 0 end
+  if not opts then return usage_error("status", rest) end
+  if #rest > 1 then return usage_error("status", "at most one NAME expected") end
+  return require("rtpmidi.serve").query(rest[1])
 end
 
 function M.main(args)
@@ -803,10 +946,11 @@ function M.main(args)
   local cmd = args[1]
   local rest = table.move(args, 2, #args, 1, {})
   if cmd == "help" and rest[1] then
-    local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor }
+    local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor,
+                       serve = M.serve, status = M.status }
     local f = commands[rest[1]]
     if not f then
-      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, stream)\n")
+      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, serve, status, stream)\n")
       return 2
     end
     return f{ "--help" }
@@ -827,6 +971,10 @@ function M.main(args)
     return M.stream(rest)
   elseif cmd == "monitor" then
     return M.monitor(rest)
+  elseif cmd == "serve" then
+    return M.serve(rest)
+  elseif cmd == "status" then
+    return M.status(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\nsee `rtpmidi help`\n")
   return 2

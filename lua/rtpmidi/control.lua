@@ -55,8 +55,18 @@ function RTPControl:add_session(session)
   return cookie
 end
 
+-- The session registered under cookie, or nil when there is none (any
+-- more). Something that is not a cookie raises: the original guide's own
+-- example passes the session itself, which would otherwise quietly give nil.
 function RTPControl:get_session(cookie)
   check_self(self)
+  if math.type(cookie) ~= "integer" then
+    local got = type(cookie)
+    for _, s in pairs(self.sessions) do
+      if s == cookie then got = "the session itself: pass the cookie add_session returned" end
+    end
+    error(("bad argument 'cookie' (a cookie from add_session expected, got %s)"):format(got), 2)
+  end
   return self.sessions[cookie]
 end
 
@@ -65,14 +75,23 @@ end
 -- that runs callbacks, a method checks again what it holds (the session may
 -- be gone, or stopped) before going on.
 
--- Returns true, or nil, message, code when the sockets cannot be opened.
+-- Returns true; or nil, message, code when the sockets cannot be opened
+-- (code from the system) or the session's start callback raised (code
+-- "ECALLBACK"; the session is stopped again).
 function RTPControl:start_session(cookie)
   local s = lookup(self, cookie)
   s:check()
   if s._core:started() then return true end
   local ok, err, code = s._core:start(s, cookie)
   if not ok then return nil, err, code end
-  callback(s, "start")
+  local start = s.start
+  if start then
+    local cok, cerr = pcall(start, s)
+    if not cok then
+      s._core:stop()
+      return nil, "start callback failed: " .. tostring(cerr), "ECALLBACK"
+    end
+  end
   return true
 end
 
@@ -130,10 +149,70 @@ function RTPControl:stop()
   core.stop_loop()
 end
 
--- Runs the loop until stop() or until nothing is left to do.
+-- Signals -------------------------------------------------------------------
+-- SIGINT (Ctrl-C) and SIGTERM end a script cleanly: the first one stops
+-- every session (the peer gets its RTCP BYE or AppleMIDI BY) and turns off
+-- every note sounding on the MIDI outputs; a second one ends the process
+-- at once, by that signal (the shell says 130 for Ctrl-C), as a program
+-- that does not catch it would end.
+
+local catching = 0   -- catch_signals() in effect (nested runs catch once)
+
+--- Calls on_first(name) on the loop for the first SIGINT or SIGTERM. From
+-- then on both have their default action back: a second one ends the
+-- process at once, even while a callback holds the loop. Returns the
+-- function that stops catching.
+local function catch_signals(on_first)
+  local handles = {}
+  local function cancel()
+    if not handles then return end
+    for _, h in ipairs(handles) do h:cancel() end
+    handles = nil
+    catching = catching - 1
+  end
+  for _, name in ipairs{ "SIGINT", "SIGTERM" } do
+    handles[#handles + 1] = core.signal(name, function()
+      if not handles then return end
+      cancel()
+      on_first(name)
+    end)
+  end
+  catching = catching + 1
+  return cancel
+end
+
+-- The time the MIDI outputs get to play the notes off (and the sockets to
+-- send the BYE) before the loop ends.
+local GRACE_MS = 100
+
+-- The sessions' end: every session stops (BYE), every open MIDI output drops
+-- what it had scheduled and turns its notes off, and the loop ends GRACE_MS
+-- later.
+function RTPControl:shutdown()
+  check_self(self)
+  for cookie in pairs(self.sessions) do self:stop_session(cookie) end
+  require("rtpmidi.midi").silence_all()
+  core.timer(GRACE_MS, 0, function() core.stop_loop() end)
+end
+
+--- Runs the loop until stop(), until nothing is left to do, or until
+-- SIGINT/SIGTERM (see above). Returns the signal's name when one ended it.
 function RTPControl:run()
   check_self(self)
-  core.run("default")
+  local got
+  local cancel
+  if catching == 0 then
+    cancel = catch_signals(function(name)
+      got = name
+      io.stderr:write("rtpmidi: ", name, ", stopping (again to quit at once)\n")
+      self:shutdown()
+    end)
+  end
+  local ok, err = pcall(core.run, "default")
+  if cancel then cancel() end
+  if not ok then error(err, 0) end
+  self.stopped_by = got
+  return got
 end
 
 function RTPControl:cookies()
@@ -149,4 +228,5 @@ return {
     return instance
   end,
   class = RTPControl,
+  catch_signals = catch_signals,
 }

@@ -51,6 +51,17 @@ function M.every(ms, fn)
   return timer("every", ms, ms, fn)
 end
 
+--- How long one callback may run before the watchdog stops it with an
+-- error (reported like any callback error; the loop goes on): ms > 0, or
+-- 0 / false / nil for never. Default 200. Returns the previous budget.
+function M.set_callback_budget(ms)
+  if ms == nil or ms == false then ms = 0 end
+  if type(ms) ~= "number" or ms < 0 or ms ~= ms then
+    error("bad argument 'ms' to 'set_callback_budget' (milliseconds >= 0 expected, got " .. tostring(ms) .. ")", 2)
+  end
+  return core.set_callback_budget(ms)
+end
+
 --- Monotonic milliseconds with sub-millisecond resolution.
 M.now = core.now
 

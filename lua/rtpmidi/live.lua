@@ -13,8 +13,17 @@ local rtpmidi = require "rtpmidi"
 local Live = {}
 Live.__index = Live
 
+-- opts: log (function(msg)), args (the script's arguments), restore_after
+-- (errors of one version within restore_window_ms that send it back to the
+-- previous good version; 10, false: never), restore_window_ms (10000),
+-- repeat_ms (a repeating error's count is printed at most this often; 5000),
+-- suspect_ms (how long a file that looks cut short must stay unchanged
+-- before it is taken as meant; 500), shrink (a file smaller than this
+-- fraction of the last good version looks cut short; 0.5).
 function Live.new(path, opts)
   opts = opts or {}
+  local restore_after = opts.restore_after
+  if restore_after == nil then restore_after = 10 end
   return setmetatable({
     path = path,
     objects = {},          -- name -> real object, across reloads
@@ -22,6 +31,14 @@ function Live.new(path, opts)
     log = opts.log or function(msg) io.stderr:write(msg, "\n") end,
     args = opts.args or {},  -- the script's arguments: `...` and `arg`
     version = 0,
+    good = {},             -- { {version=, source=}, ... }: versions that loaded, newest last
+    restore_after = restore_after,
+    restore_window_ms = opts.restore_window_ms or 10000,
+    repeat_ms = opts.repeat_ms or 5000,
+    suspect_ms = opts.suspect_ms or 500,
+    shrink = opts.shrink or 0.5,
+    err = nil,             -- the last error reported: { key=, count=, pending=, printed=, version= }
+    recent = {},           -- times of the current version's errors (restore_window_ms)
   }, Live)
 end
 
@@ -106,13 +123,28 @@ local function close_object(obj)
   end
 end
 
---- Loads and runs the script (again). Returns true, or nil and the error;
--- on failure the previous version stays in place.
-function Live:load()
+function Live:read()
   local f = io.open(self.path, "rb")
   if not f then return nil, "cannot open " .. self.path end
   local source = f:read("a")
   f:close()
+  return source
+end
+
+local GOOD_KEPT = 16   -- good versions remembered for going back
+
+--- Loads and runs the script (again), or the given source. Returns true, or
+-- nil and the error; on failure the previous version stays in place. An
+-- empty file (an editor mid-save) is never loaded.
+function Live:load(source)
+  if source == nil then
+    local err
+    source, err = self:read()
+    if not source then return nil, err end
+  end
+  if not source:find("%S") then
+    return nil, self.path .. " is empty", "empty"
+  end
   local gen = { timers = {}, names = {}, created = {} }
   local pending = {}
   local env = self:environment(gen, pending)
@@ -136,6 +168,10 @@ function Live:load()
   local old = self.generation
   self.generation = gen
   self.version = self.version + 1
+  self:flush_errors()
+  self.recent = {}
+  self.good[#self.good + 1] = { version = self.version, source = source }
+  if #self.good > GOOD_KEPT then table.remove(self.good, 1) end
   if old then
     cancel_all(old.timers)
     for name, obj in pairs(self.objects) do
@@ -148,11 +184,13 @@ function Live:load()
   return true
 end
 
---- Reloads now, logging the outcome.
-function Live:reload()
-  local ok, err = self:load()
+--- Reloads now (or the given source), logging the outcome.
+function Live:reload(source)
+  local ok, err, why = self:load(source)
   if ok then
     self.log(("rtpmidi: reloaded %s (version %d)"):format(self.path, self.version))
+  elseif why == "empty" then
+    self.log(("rtpmidi: %s is empty: not loaded, version %d keeps running"):format(self.path, self.version))
   else
     self.log(("rtpmidi: reload of %s failed, version %d keeps running:\n%s")
       :format(self.path, self.version, tostring(err)))
@@ -160,9 +198,44 @@ function Live:reload()
   return ok, err
 end
 
+-- Whether source looks like a save caught half-way: it does not compile and
+-- the compiler ran out of text (it ends mid-token or mid-block), or it is
+-- much smaller than the version running.
+function Live:looks_cut(source)
+  local _, err = load(source, "=check", "t", {})
+  if err and err:find("<eof>", 1, true) then return true end
+  local last = self.good[#self.good]
+  return last ~= nil and #source < #last.source * self.shrink
+end
+
+--- The file changed (and has been still since): reload it, unless it is
+-- empty (never loaded) or looks cut short, which must stay as it is for
+-- suspect_ms before it is taken as meant.
+function Live:changed()
+  local source = self:read()
+  if not source then return end
+  if source == self.waiting_for then return end   -- already waiting on this text
+  if self.recheck then self.recheck:cancel(); self.recheck = nil end
+  if not source:find("%S") then
+    self.log(("rtpmidi: %s is empty: not loaded, version %d keeps running"):format(self.path, self.version))
+    return
+  end
+  if self:looks_cut(source) then
+    self.waiting_for = source
+    self.recheck = rtpmidi.after(self.suspect_ms, function()
+      self.recheck, self.waiting_for = nil, nil
+      if self:read() == source then self:reload(source) end
+    end)
+    return
+  end
+  self.waiting_for = nil
+  self:reload(source)
+end
+
 --- Reloads whenever the file changes. Returns the watch handle. A save
 -- often reaches the disk in steps (truncate, then write): the reload waits
--- until the file has been still for `settle_ms` (default 50).
+-- until the file has been still for `settle_ms` (default 50), and longer for
+-- a file that looks cut short (see changed()).
 function Live:watch(interval_ms, settle_ms)
   local core = require "rtpmidi.core"
   settle_ms = settle_ms or 50
@@ -170,15 +243,90 @@ function Live:watch(interval_ms, settle_ms)
     if self.settle then self.settle:cancel() end
     self.settle = rtpmidi.after(settle_ms, function()
       self.settle = nil
-      self:reload()
+      self:changed()
     end)
   end))
   return self.watcher
 end
 
+-- Errors -----------------------------------------------------------------
+-- A callback error that repeats (a route failing on every note, a timer
+-- failing on every tick) prints once in full, then as a count at most every
+-- repeat_ms; when one version has failed restore_after times within
+-- restore_window_ms, the previous good version's code is loaded again.
+
+local function first_line(msg) return (msg:match("^[^\n]*")) end
+
+-- Prints the count of repeats not printed yet.
+function Live:flush_errors()
+  local e = self.err
+  if e and e.pending > 0 then
+    self.log(("rtpmidi: the same error %d more time%s (%d in all): %s"):format(e.pending,
+      e.pending == 1 and "" or "s", e.count, e.key))
+    e.pending = 0
+  end
+end
+
+--- Reports a callback error (the command line's rtpmidi.on_error).
+function Live:report_error(message)
+  local msg, now = tostring(message), rtpmidi.now()
+  local key, e = first_line(msg), self.err
+  if e and e.key == key and e.version == self.version then
+    e.count, e.pending = e.count + 1, e.pending + 1
+    if now - e.printed >= self.repeat_ms then
+      self:flush_errors()
+      e.printed = now
+    end
+  else
+    self:flush_errors()
+    self.err = { key = key, count = 1, pending = 0, printed = now, version = self.version }
+    self.log("rtpmidi: error in callback: " .. msg)
+  end
+  -- the version's errors within the window
+  local recent = self.recent
+  recent[#recent + 1] = now
+  while recent[1] and now - recent[1] > self.restore_window_ms do table.remove(recent, 1) end
+  if self.restore_after and #recent >= self.restore_after and not self.restoring
+     and self.stuck_version ~= self.version then
+    self.recent = {}
+    self:restore(key, #recent)
+  end
+end
+
+--- Goes back to the previous good version's code (the file stays as it is:
+-- the next save loads again). Returns true when it did.
+function Live:restore(why, count)
+  local bad = self.version
+  local good = self.good
+  if good[#good] and good[#good].version == bad then table.remove(good) end
+  local prev = good[#good]
+  self:flush_errors()
+  if not prev then
+    self.log(("rtpmidi: version %d failed %d times (%s); there is no earlier version to go back to")
+      :format(bad, count, why))
+    self.stuck_version = bad   -- said once
+    return false
+  end
+  table.remove(good)     -- it comes back as the newest version
+  self.restoring = true
+  local ok, err = self:load(prev.source)
+  self.restoring = false
+  if not ok then
+    good[#good + 1] = prev
+    self.log(("rtpmidi: version %d failed %d times (%s); going back to version %d failed too: %s")
+      :format(bad, count, why, prev.version, tostring(err)))
+    return false
+  end
+  self.log(("rtpmidi: version %d failed %d times (%s): back to the code of version %d, now version %d; "
+    .. "save the file to try again"):format(bad, count, why, prev.version, self.version))
+  return true
+end
+
 function Live:stop()
   if self.watcher then self.watcher:cancel(); self.watcher = nil end
   if self.settle then self.settle:cancel(); self.settle = nil end
+  if self.recheck then self.recheck:cancel(); self.recheck = nil end
+  self:flush_errors()
   if self.generation then cancel_all(self.generation.timers) end
   for name, obj in pairs(self.objects) do
     close_object(obj)

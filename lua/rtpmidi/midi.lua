@@ -38,10 +38,27 @@ local function port_class(set)
   return setmetatable(cls, { __index = Class, __call = open_call })
 end
 
+-- RtMidi, JACK and ALSA print on standard error by themselves (a screenful
+-- of "Cannot connect to server socket" when no JACK server runs); our
+-- errors say what matters, so their output is hidden unless set_verbose.
+local verbose = false
+
+--- Lets the MIDI libraries' own messages through to standard error (true)
+-- or hides them (false, the default).
+function M.set_verbose(on) verbose = not not on end
+
+local function quietly(f, ...)
+  if verbose then return f(...) end
+  return core.quiet(f, ...)
+end
+
 local function list(kind, api)
   if api ~= nil and type(api) ~= "string" then bad("api", "string expected, got " .. type(api)) end
-  return core.midi_ports(kind, api)
+  return quietly(core.midi_ports, kind, api)
 end
+
+local function open_in(...) return quietly(core.midi_in, ...) end
+local function open_out(...) return quietly(core.midi_out, ...) end
 
 --- The MIDI APIs RtMidi was built with, e.g. { "alsa", "jack" }.
 function M.apis() return core.midi_apis() end
@@ -62,7 +79,7 @@ M.MidiIn = MidiIn
 --          active_sensing=false, queue_size=262144, on_message=function(self, bytes, time) end }
 function MidiIn:init(...)
   local cfg = options.read(options.MidiIn, self, select("#", ...), ...)
-  local port, err, code = options.create(options.MidiIn, core.midi_in, cfg, self)
+  local port, err, code = options.create(options.MidiIn, open_in, cfg, self)
   if not port then return nil, err, code end
   self._port = port
   return true
@@ -72,7 +89,7 @@ end
 -- or nil, message when the API cannot be used.
 function MidiIn.ports(api) return list("in", api) end
 
-function MidiIn:close() if self._port then self._port:close() end end
+function MidiIn:close() if self._port then quietly(self._port.close, self._port) end end
 function MidiIn:is_open() return self._port ~= nil and self._port:is_open() end
 --- { received=, dropped= }: messages delivered, and lost because the queue was full.
 function MidiIn:stats() return self._port:stats() end
@@ -84,14 +101,30 @@ function MidiIn:port_name() return self._port:port_name() end
 local MidiOut = port_class(options.MidiOut)
 M.MidiOut = MidiOut
 
+-- The outputs open in this process, for silence_all (weak: a port the
+-- script let go of is not held open by this list).
+local outputs = setmetatable({}, { __mode = "k" })
+
+--- Every open output drops what it had scheduled and turns its notes off
+-- (Ctrl-C: no note is left sounding).
+function M.silence_all()
+  for out in pairs(outputs) do
+    if out:is_open() then
+      out:cancel_pending()
+      out:all_notes_off()
+    end
+  end
+end
+
 --- MidiOut{ api=, port=, virtual=, client=, port_name=, latency=0, max_pending=65536, realtime=true }
 -- realtime: the thread that plays scheduled messages asks for real-time
 -- scheduling (SCHED_FIFO 5, below JACK's) and goes on without when refused.
 function MidiOut:init(...)
   local cfg = options.read(options.MidiOut, self, select("#", ...), ...)
-  local port, err, code = options.create(options.MidiOut, core.midi_out, cfg)
+  local port, err, code = options.create(options.MidiOut, open_out, cfg)
   if not port then return nil, err, code end
   self._port = port
+  outputs[self] = true
   return true
 end
 
@@ -130,6 +163,6 @@ function MidiOut:api() return self._port:api() end
 function MidiOut:port_name() return self._port:port_name() end
 function MidiOut:is_open() return self._port ~= nil and self._port:is_open() end
 --- Drops what is pending, sends all notes off and closes the port.
-function MidiOut:close() if self._port then self._port:close() end end
+function MidiOut:close() if self._port then quietly(self._port.close, self._port) end end
 
 return M

@@ -12,7 +12,9 @@ MidiSession.OPTIONS = options.MidiSession
 
 -- MidiSession{ peer_address=, sending_port=, receiving_port=, latency=20,
 --              jitter_buffer_size=10, recovery=true, payload=97, ... }
--- or MidiSession(peer_address, sending_port, receiving_port, latency, jitter_buffer_size)
+-- or, as the original guide (how-to-use-rtp.txt) writes it,
+-- MidiSession(peer_address, sending_port, receiving_port, jitter_buffer_size):
+-- the 4th argument is the jitter buffer (ms), the latency is given by name.
 function MidiSession:init(...)
   local cfg = options.read(options.MidiSession, self, select("#", ...), ...)
   if self._core then self._core:close() end

@@ -156,7 +156,9 @@ M.RTPSession = class {
 
 -- MidiSession: rtpmidi_midi_config; payload 97 when not given (the C default)
 M.MidiSession = extend(M.RTPSession, {
-  positional = { "peer_address", "sending_port", "receiving_port", "latency", "jitter_buffer_size" },
+  -- the seed document's MidiSession(peer_address, sending_port=0,
+  -- receiving_port=0, jitter_buffer_size=10) (how-to-use-rtp.txt)
+  positional = { "peer_address", "sending_port", "receiving_port", "jitter_buffer_size" },
   callbacks = { "incoming_midi", "start", "stop", "drop_call" },
   { "latency", "number", min = 0, default = 20, expect = "milliseconds >= 0" },
   { "recovery", "boolean", c = "recovery", default = true, expect = "boolean" },
