@@ -197,7 +197,7 @@ void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
 }
 
 /* Issue #16, finding 8: a participant that goes (BY, timeout, restart,
- * disconnect, our stop) without ending its notes left them sounding on
+ * disconnect; not our own stop) without ending its notes left them sounding on
  * whatever plays what on_midi delivers (a MidiOut, a synthesizer): their
  * releases are delivered now, as made up by us (recovered = true), before
  * on_left. Nothing is sent on the network. */

@@ -170,8 +170,10 @@ static void pump(rtpmidi_apple *a) {
     case RMP_AMS_EV_LEFT:
       /* what it sent before its BY and still waits for reordering plays first */
       if (o.reason == RMP_AMS_BYE && p->state == AP_CONNECTED) rmc_ap_media_drain(a, p);
-      /* and what it left sounding is released on our side */
-      if (p->state == AP_CONNECTED) rmc_ap_media_release(a, p);
+      /* and what it left sounding is released on our side; not when our
+       * own session stops: nothing is delivered after a stop (its owner
+       * ends its outputs, as MidiOut does when its session goes) */
+      if (p->state == AP_CONNECTED && o.reason != RMP_AMS_STOPPED) rmc_ap_media_release(a, p);
       p->state = AP_DEAD;
       if (a->ev.on_left) {
         rmc_ap_fill_peer(p, &info);

@@ -461,7 +461,8 @@ typedef struct rtpmidi_apple_peer {
 typedef struct rtpmidi_apple_events {
   /* One MIDI message from p; time_ms on the rtpmidi_now_ms() clock;
    * recovered: made by the recovery journal after a loss, or by the
-   * session when p leaves (any reason) with notes sounding or pedals down
+   * session when p leaves (BY, timeout, restart, disconnect: any reason
+   * but our own stop) with notes sounding or pedals down
    * from its messages: a Note Off (8n nn 40) for each such note and a
    * Control Change 0 for each pedal (64, 66, 67, 69), just before on_left. */
   void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
