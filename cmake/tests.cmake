@@ -31,6 +31,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_midi2.c
   csrc/test/test_midi2_session.c
   csrc/test/test_midi_cmd.c
+  csrc/test/test_midi_held.c
   csrc/test/test_midi_msg.c
   csrc/test/test_midi_stream.c
   csrc/test/test_reentry.c

@@ -50,9 +50,13 @@ describe("AppleMidiSession sends batched at the end of a received burst", functi
 
   it("sends what a callback sent before the BY of a stop in the same callback", function()
     local got, left = {}, nil
+    local released = {}
     local a = session{
-      incoming_midi = function(_, m) got[#got + 1] = m end,
-      participant_left = function(_, _, reason) left = { reason = reason, after = #got } end,
+      incoming_midi = function(_, m, _, recovered)
+        -- B leaves with its notes on: A releases them (recovered) before participant_left
+        if recovered then released[#released + 1] = m else got[#got + 1] = m end
+      end,
+      participant_left = function(_, _, reason) left = { reason = reason, after = #got, released = #released } end,
     }
     local b
     b = session{ incoming_midi = function(self, m)
@@ -69,6 +73,8 @@ describe("AppleMidiSession sends batched at the end of a received burst", functi
     assert.are.equal("bye", left.reason)
     assert.are.equal(3, left.after) -- the three notes came before the BY
     assert.are.same({ "\x90\x3d\x64", "\x90\x3e\x64", "\x90\x3f\x64" }, got)
+    assert.are.equal(3, left.released)
+    assert.are.same({ "\x80\x3d\x40", "\x80\x3e\x40", "\x80\x3f\x40" }, released)
     assert.is_false(b:is_started())
   end)
 

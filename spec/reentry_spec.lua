@@ -244,7 +244,9 @@ local function join(env, b)
 end
 
 function APPLE.make(env, r, hook)
-  env.S = apple("S", nil, false, hook)
+  -- S invites the others: its name is as long as theirs, since an OK is
+  -- never larger than the IN it answers (theirs would be cut to fit)
+  env.S = apple("S0", nil, false, hook)
   env.B1, env.B2, env.X = apple("B1"), apple("B2"), apple("X")
   env.R = apple("R", { accept = "none" })
   env.T = apple("T", nil, false)
@@ -322,10 +324,10 @@ end
 
 -- S still receives: a new session invites it and sends until S hears it.
 function APPLE.probe(env)
-  local q = apple("Q")
+  local q = apple("Q0") -- as long as "S0": the OK to its IN holds all of S0
   env.by_name.Q = q
   assert(q:invite(LOCAL, env.S:local_port()))
-  H.run_until(function() return joined_with(q, "S") end, "Q joined S")
+  H.run_until(function() return joined_with(q, "S0") end, "Q joined S")
   keep_trying(20, function() q:send_midi(NOTES.probe) end,
     function() return got(env.S, "incoming_midi", 1, NOTES.probe) end, "S still receiving")
 end
@@ -440,7 +442,7 @@ local METHODS = {
     check = function(env)
       if env.at_call.started then
         assert.is_true(env.result[1])
-        H.run_until(function() return joined_with(env.X, "S") end, "X joined by the invitation")
+        H.run_until(function() return joined_with(env.X, "S0") end, "X joined by the invitation")
       else
         assert.are.same({ nil, "ENOTCONN: session is not started", "ENOTCONN", n = 3 }, env.result)
       end

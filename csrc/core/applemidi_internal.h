@@ -12,6 +12,7 @@
 #include "endpoint.h"
 #include "flusher.h"
 #include "jitter_buffer.h"
+#include "midi_held.h"
 #include "midi_stream.h"
 #include "owned_handle.h"
 #include "rtp.h"
@@ -49,6 +50,7 @@ typedef struct ap_media {
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
   ap_pkt *held[RMP_SEQ_HOLDS + 1]; /* copies of the packets rseq holds, by slot (rtp_seq.h) */
+  rmp_held sounding;               /* what its messages left sounding at on_midi */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
 } ap_media;
 
@@ -134,10 +136,13 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
 void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now);
 /* Delivers everything p's jitter buffer holds, gaps declared lost (it said BY). */
 void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p);
+/* p is leaving: delivers a Note Off for every note its messages left on
+ * and a Control Change 0 for every pedal left down (recovered = true). */
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p);
 /* The earliest time media work is due for p (or +inf). */
 double rmc_ap_media_deadline(ap_peer *p);
-/* An RS from p: seq is the last packet of ours it received. */
-void rmc_ap_on_rs(ap_peer *p, uint16_t seq);
+/* An RS from p: seq is the last packet of ours it received (raw: the field). */
+void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw);
 
 /* applemidi_discovery.c */
 void *rmc_ap_discovery_start(rtpmidi_apple *a);

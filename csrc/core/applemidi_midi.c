@@ -187,6 +187,7 @@ typedef struct deliver_ctx {
 static int deliver_msg(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   deliver_ctx *x = ud;
   if (recovered) x->p->media.messages_recovered++;
+  rmp_held_apply(&x->p->media.sounding, msg, len);
   if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
     rmc_ap_fill_peer(x->p, &info);
@@ -214,6 +215,22 @@ void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
     free(o.e.data);
   }
   rmp_jb_reset(&p->media.jb);
+}
+
+/* Issue #16, finding 8: a participant that goes (BY, timeout, restart,
+ * disconnect; not our own stop) without ending its notes left them sounding on
+ * whatever plays what on_midi delivers (a MidiOut, a synthesizer): their
+ * releases are delivered now, as made up by us (recovered = true), before
+ * on_left. Nothing is sent on the network. */
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
+  uint8_t m[3];
+  while (a->ev.on_midi && rmp_held_next_release(&p->media.sounding, m)) {
+    a->st.released++;
+    rtpmidi_apple_peer info;
+    rmc_ap_fill_peer(p, &info);
+    a->ev.on_midi(a->ud, &info, m, sizeof m, rmc_ap_now(), true);
+  }
+  rmp_held_init(&p->media.sounding);
 }
 
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
@@ -311,8 +328,16 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
   push_released(a, p, false, now_us);
 }
 
-/* An RS confirms what p received up to seq (midi_stream.h). */
-void rmc_ap_on_rs(ap_peer *p, uint16_t seq) { rmp_stream_tx_ack(&p->media.tx, seq); }
+
+/* An RS confirms what p received up to seq (midi_stream.h), taken only for
+ * a packet we sent it and it had not confirmed. Apple puts the sequence
+ * number in the field's high 16 bits; some peers put it in the low ones
+ * (the high ones zero): tried when the high ones name no packet of ours. */
+void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw) {
+  int r = rmp_stream_tx_ack(&p->media.tx, seq);
+  if (r < 0 && (raw >> 16) == 0) r = rmp_stream_tx_ack(&p->media.tx, (uint16_t)raw);
+  if (r < 0) a->st.unsolicited++;
+}
 
 double rmc_ap_media_deadline(ap_peer *p) {
   double d = rmp_stream_tx_deadline(&p->media.tx);

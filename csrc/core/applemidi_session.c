@@ -153,6 +153,10 @@ static void pump(rtpmidi_apple *a) {
     case RMP_AMS_EV_LEFT:
       /* what it sent before its BY and still waits for reordering plays first */
       if (o.reason == RMP_AMS_BYE && p->state == AP_CONNECTED) rmc_ap_media_drain(a, p);
+      /* and what it left sounding is released on our side; not when our
+       * own session stops: nothing is delivered after a stop (its owner
+       * ends its outputs, as MidiOut does when its session goes) */
+      if (p->state == AP_CONNECTED && o.reason != RMP_AMS_STOPPED) rmc_ap_media_release(a, p);
       p->state = AP_DEAD;
       if (a->ev.on_left) {
         rmc_ap_fill_peer(p, &info);
@@ -171,7 +175,7 @@ static void pump(rtpmidi_apple *a) {
       break;
     case RMP_AMS_EV_ACK:
       if (p->state != AP_CONNECTED) break;
-      rmc_ap_on_rs(p, o.seq);
+      rmc_ap_on_rs(a, p, o.seq, o.raw);
       break;
     }
   }
@@ -610,6 +614,8 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   st->malformed += ms->malformed;
   st->unknown_ssrc = ms->unknown_ssrc;
   st->foreign = ms->foreign;
+  st->unsolicited += ms->unsolicited;
+  st->pending = rmp_ams_pending(&a->m);
   st->send_errors = a->send_errors + rmc_endpoint_send_errors(a->ctrl) + rmc_endpoint_send_errors(a->data);
   rmc_ap_midi_stats(a, st);
 }

@@ -475,7 +475,11 @@ typedef struct rtpmidi_apple_peer {
 
 typedef struct rtpmidi_apple_events {
   /* One MIDI message from p; time_ms on the rtpmidi_now_ms() clock;
-   * recovered: made by the recovery journal after a loss. */
+   * recovered: made by the recovery journal after a loss, or by the
+   * session when p leaves (BY, timeout, restart, disconnect: any reason
+   * but our own stop) with notes sounding or pedals down
+   * from its messages: a Note Off (8n nn 40) for each such note and a
+   * Control Change 0 for each pedal (64, 66, 67, 69), just before on_left. */
   void (*on_midi)(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
                   double time_ms, bool recovered);
   void (*on_joined)(void *ud, const rtpmidi_apple_peer *p);
@@ -497,7 +501,8 @@ typedef struct rtpmidi_apple_stats {
   uint64_t messages_sent, messages_received, messages_recovered;
   uint64_t lost, duplicate, guard_sent, rs_sent, rs_received, ck_exchanges;
   uint64_t invitations_refused;   /* NO sent */
-  uint64_t invitations_dropped;   /* IN over invitations_per_second, not answered */
+  uint64_t invitations_dropped;   /* IN over invitations_per_second, or a fifth waiting
+                                   * invitation from one host: not answered */
   uint64_t unconfirmed;           /* connected participants whose RS has not covered our
                                    * last packet of commands to them */
   uint64_t send_errors;           /* datagrams the system refused (also those queued during a
@@ -505,6 +510,13 @@ typedef struct rtpmidi_apple_stats {
   /* dropped and counted */
   uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
   uint64_t journal_errors, sysex_dropped;
+  uint64_t unsolicited;           /* from a participant's own address, answering nothing of
+                                   * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
+                                   * an RS for a packet we did not send or that was confirmed */
+  uint64_t pending;               /* invitations answered on the control port, waiting for the
+                                   * data port (each holds a participant slot for 5 s at most) */
+  uint64_t released;              /* Note Offs and pedal releases delivered (on_midi, recovered)
+                                   * for participants that left with notes sounding */
 } rtpmidi_apple_stats;
 
 /* Checks cfg (UV_EINVAL with err->field naming the field) and creates a

@@ -115,7 +115,8 @@ int rmp_ams_init(rmp_ams *m, const rmp_ams_config *cfg) {
   if (!(c->ck_fast_interval_ms > 0)) c->ck_fast_interval_ms = RMP_AMS_DEF_CK_FAST_INTERVAL;
   if (!(c->ck_interval_ms > 0)) c->ck_interval_ms = RMP_AMS_DEF_CK_INTERVAL;
   if (!(c->timeout_ms > 0)) c->timeout_ms = RMP_AMS_DEF_TIMEOUT;
-  if (!(c->pending_timeout_ms > 0)) c->pending_timeout_ms = c->timeout_ms;
+  if (!(c->pending_timeout_ms > 0)) c->pending_timeout_ms = RMP_AMS_DEF_PENDING_TIMEOUT;
+  if (!c->pending_per_host) c->pending_per_host = RMP_AMS_DEF_PENDING_PER_HOST;
   if (!(c->rs_interval_ms > 0)) c->rs_interval_ms = RMP_AMS_DEF_RS_INTERVAL;
   if (!c->max_participants) c->max_participants = RMP_AMS_DEF_MAX_PARTICIPANTS;
   if (!(c->invitations_per_second > 0)) c->invitations_per_second = RMP_AMS_DEF_INVITATIONS_PER_SECOND;
@@ -157,6 +158,28 @@ size_t rmp_ams_live(const rmp_ams *m) {
   size_t n = m->reserved;
   for (const rmp_ams_peer *p = m->peers; p; p = p->next) n += p->state != RMP_AMS_GONE;
   return n;
+}
+
+size_t rmp_ams_pending(const rmp_ams *m) {
+  size_t n = 0;
+  for (const rmp_ams_peer *p = m->peers; p; p = p->next) n += p->state == RMP_AMS_AWAIT_DATA;
+  return n;
+}
+
+/* Pending invitations from the host of `from`. */
+static size_t pending_from(const rmp_ams *m, const rmp_addr *from) {
+  size_t n = 0;
+  for (const rmp_ams_peer *p = m->peers; p; p = p->next)
+    n += p->state == RMP_AMS_AWAIT_DATA && rmp_addr_same_host(&p->ctrl, from);
+  return n;
+}
+
+/* The pending invitation heard from longest ago, or NULL. */
+static rmp_ams_peer *oldest_pending(rmp_ams *m) {
+  rmp_ams_peer *o = NULL;
+  for (rmp_ams_peer *p = m->peers; p; p = p->next)
+    if (p->state == RMP_AMS_AWAIT_DATA && (!o || p->last_heard <= o->last_heard)) o = p;
+  return o;
 }
 
 rmp_ams_peer *rmp_ams_find(const rmp_ams *m, uint32_t id) {
@@ -295,16 +318,75 @@ static rmp_ams_peer *earlier_self(rmp_ams *m, int port, const rmp_am_invite *inv
   return NULL;
 }
 
+/* No answer to an IN is larger than the IN (issue #16, finding 7: a short
+ * IN from a forged address made us send our name there): NO goes without
+ * a name, OK with as much of our name as the IN's own datagram had room
+ * for (cut at a UTF-8 character boundary; none for an IN without a name).
+ * A peer whose name is shorter than ours sees ours shortened. */
+static void answer(rmp_ams *m, rmp_ams_peer *p, int port, uint16_t cmd, uint32_t token, const rmp_addr *to,
+                   size_t in_len) {
+  char name[RMP_AM_NAME_MAX + 1];
+  const char *nm = NULL;
+  if (cmd == RMP_AM_OK && in_len > RMP_AM_INVITE_LEN) {
+    size_t room = in_len - RMP_AM_INVITE_LEN - 1, n = 0; /* octets before the NUL */
+    const unsigned char *ours = (const unsigned char *)m->cfg.name;
+    if (room > RMP_AM_NAME_MAX) room = RMP_AM_NAME_MAX;
+    while (n < room && ours[n]) n++;
+    /* ours[n] is the first octet left out: a continuation octet (10xxxxxx)
+     * means the character it belongs to does not fit whole */
+    if (ours[n])
+      while (n > 0 && (ours[n] & 0xC0) == 0x80) n--;
+    memcpy(name, ours, n);
+    name[n] = '\0';
+    nm = name;
+  }
+  rmp_ams_out *o = datagram(m, p, port, to);
+  if (o) sent(m, o, rmp_am_encode_invite(o->data, sizeof o->data, cmd, token, m->cfg.ssrc, nm));
+}
+
 static void refuse(rmp_ams *m, int port, const rmp_am_invite *inv, const rmp_addr *from) {
-  send_invite_cmd(m, NULL, port, RMP_AM_NO, inv->token, from);
+  answer(m, NULL, port, RMP_AM_NO, inv->token, from, 0);
   m->st.invitations_refused++;
 }
 
-static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, const rmp_addr *from) {
+/* The waiting invitation from the host of `from` with this token. */
+static rmp_ams_peer *pending_token(rmp_ams *m, uint32_t token, const rmp_addr *from) {
+  for (rmp_ams_peer *p = m->peers; p; p = p->next)
+    if (p->state == RMP_AMS_AWAIT_DATA && p->token == token && rmp_addr_same_host(&p->ctrl, from)) return p;
+  return NULL;
+}
+
+/* Whether `from`, on port, is where p speaks from: the control address it
+ * joined from (exactly: host and port), and on the data port the address
+ * its data port answered from, or while that is not known yet (its data IN
+ * or our data OK has not come) any port of its control host. */
+static bool from_participant(const rmp_ams_peer *p, int port, const rmp_addr *from) {
+  if (port == RMP_AMS_CTRL) return rmp_addr_equal(from, &p->ctrl);
+  return p->data_bound ? rmp_addr_equal(from, &p->data) : rmp_addr_same_host(from, &p->ctrl);
+}
+
+static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, const rmp_addr *from,
+                  size_t len) {
   rmp_ams_peer *p = find_ssrc(m, inv->ssrc);
+  /* A participant's SSRC in an IN from elsewhere is not the participant: it
+   * neither moves where we send to it nor gets an answer (issue #16,
+   * finding 1: a forged data IN took over the whole MIDI stream). The
+   * second half of a join carries the token of the first. */
+  if (p && (!from_participant(p, port, from) ||
+            (port == RMP_AMS_DATA && !p->initiator && p->token != inv->token))) {
+    m->st.foreign++;
+    return;
+  }
+  /* A data IN with an SSRC the control IN did not announce completes the
+   * invitation from its host with its token (observed: peers whose data
+   * port's SSRC differs from their control port's; their RTP carries the
+   * data port's). */
+  rmp_ams_peer *half = !p && port == RMP_AMS_DATA ? pending_token(m, inv->token, from) : NULL;
   /* A flood of invitations is neither answered nor remembered beyond the
-   * rate (not even with NO: a flood is not reflected). */
-  if (!p && !take_token(m, now)) {
+   * rate (not even with NO: a flood is not reflected), nor beyond
+   * pending_per_host from one host. */
+  if (!p && !half &&
+      ((port == RMP_AMS_CTRL && pending_from(m, from) >= m->cfg.pending_per_host) || !take_token(m, now))) {
     m->st.invitations_dropped++;
     return;
   }
@@ -312,34 +394,55 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     refuse(m, port, inv, from);
     return;
   }
+  if (half) {
+    half->ssrc = inv->ssrc;
+    p = half;
+  }
   if (!p) {
-    rmp_ams_peer *old = earlier_self(m, port, inv, from);
-    if (old) drop(m, old, RMP_AMS_RESTARTED);
-    if (rmp_ams_live(m) >= m->cfg.max_participants) {
+    /* an invitation starts on the control port: a data IN on its own is
+     * none (a single forged datagram made a participant that got our MIDI) */
+    if (port == RMP_AMS_DATA) {
       refuse(m, port, inv, from);
       return;
     }
-    rmp_addr ctrl = *from;
-    if (port == RMP_AMS_DATA) ctrl.port = (uint16_t)(ctrl.port - 1);
-    p = new_peer(m, now, &ctrl);
+    rmp_ams_peer *old = earlier_self(m, port, inv, from);
+    if (old) drop(m, old, RMP_AMS_RESTARTED);
+    if (rmp_ams_live(m) >= m->cfg.max_participants) {
+      /* full: the oldest invitation that never came on the data port goes */
+      rmp_ams_peer *stale = oldest_pending(m);
+      if (!stale) {
+        refuse(m, port, inv, from);
+        return;
+      }
+      drop(m, stale, RMP_AMS_TIMEOUT);
+    }
+    p = new_peer(m, now, from);
     if (!p) return;
     p->ssrc = inv->ssrc;
     p->have_ssrc = true;
     p->token = inv->token;
     set_name(p, inv);
     p->state = RMP_AMS_AWAIT_DATA;
-  } else if (!p->initiator) {
-    p->token = inv->token;
+  } else if (!p->initiator && port == RMP_AMS_CTRL) {
+    p->token = inv->token; /* its session invites us again */
   }
-  if (port == RMP_AMS_DATA) p->data = *from;
-  else p->ctrl = *from;
-  send_invite_cmd(m, p, port, RMP_AM_OK, inv->token, from);
+  if (port == RMP_AMS_DATA) {
+    p->data = *from;
+    p->data_bound = true;
+  }
+  if (p->state == RMP_AMS_AWAIT_DATA) p->last_heard = now;
+  answer(m, p, port, RMP_AM_OK, inv->token, from, len);
   if (port == RMP_AMS_DATA && p->state == RMP_AMS_AWAIT_DATA) joined(m, p, now);
 }
 
 static void on_ok(rmp_ams *m, double now, int port, const rmp_am_invite *inv, const rmp_addr *from) {
   rmp_ams_peer *p = find_invite(m, inv->token, port == RMP_AMS_DATA ? RMP_AMS_INVITE_DATA : RMP_AMS_INVITE_CTRL);
   if (!p) return; /* a repeated answer */
+  /* the answer comes from the session invited: its control port, its host */
+  if (!from_participant(p, port, from)) {
+    m->st.foreign++;
+    return;
+  }
   if (port == RMP_AMS_CTRL) {
     rmp_ams_peer *other = find_ssrc(m, inv->ssrc);
     if (other && other != p) { /* already in session with it: it invited us too */
@@ -355,6 +458,7 @@ static void on_ok(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     send_invite_cmd(m, p, RMP_AMS_DATA, RMP_AM_IN, p->token, &p->data);
   } else {
     p->data = *from;
+    p->data_bound = true;
     p->next_ck = now;
     joined(m, p, now);
   }
@@ -369,50 +473,71 @@ static void ck_done(rmp_ams *m, rmp_ams_peer *p, uint64_t latency, int64_t offse
   event(m, RMP_AMS_EV_SYNCED, p, RMP_AMS_BYE);
 }
 
-/* The joined participant with this SSRC, if `from` is its host (that of its
- * data address for RTP, of its control address for the rest); NULL
- * otherwise, counted. */
-static rmp_ams_peer *joined_from(rmp_ams *m, uint32_t ssrc, const rmp_addr *from, bool rtp) {
+/* The joined participant with this SSRC, if `from` is where it speaks
+ * from on port (from_participant); NULL otherwise, counted. */
+static rmp_ams_peer *joined_from(rmp_ams *m, uint32_t ssrc, int port, const rmp_addr *from) {
   rmp_ams_peer *p = find_ssrc(m, ssrc);
   if (!p || p->state != RMP_AMS_JOINED) {
     m->st.unknown_ssrc++;
     return NULL;
   }
-  if (!rmp_addr_same_host(from, rtp ? &p->data : &p->ctrl)) { /* its SSRC from another host: spoofed */
+  if (!from_participant(p, port, from)) { /* its SSRC from elsewhere: spoofed */
     m->st.foreign++;
     return NULL;
   }
   return p;
 }
 
-static void on_ck(rmp_ams *m, double now, const rmp_am_ck *ck, const rmp_addr *from) {
-  rmp_ams_peer *p = joined_from(m, ck->ssrc, from, false);
+/* A CK exchange has three steps, each answering the one before: a CK1 is
+ * taken only when it echoes the timestamp of our CK0 that is still open, a
+ * CK2 only when it echoes both timestamps of our open CK1; each closes what
+ * it answers. Anything else (a forged or replayed CK1/CK2, or a late one)
+ * would set the participant's clock offset from numbers we never sent. */
+static void on_ck(rmp_ams *m, double now, int port, const rmp_am_ck *ck, const rmp_addr *from) {
+  rmp_ams_peer *p = joined_from(m, ck->ssrc, port, from);
   if (!p) return;
-  p->last_heard = now;
   rmp_am_ck_result res;
   if (ck->count == 0) {
     uint64_t ts[3] = {ck->ts[0], rmp_ams_clock(now), 0};
+    p->last_heard = now;
     send_ck(m, p, 1, ts);
+    p->ck_reply_open = true;
+    p->ck_reply_ts[0] = ts[0];
+    p->ck_reply_ts[1] = ts[1];
   } else if (ck->count == 1) {
+    if (!p->ck_open || ck->ts[0] != p->ck_ts1) {
+      m->st.unsolicited++;
+      return;
+    }
     /* the answer to our CK0: close the exchange and measure */
+    p->ck_open = false;
+    p->last_heard = now;
     rmp_am_ck c = *ck;
     c.count = 2;
     c.ts[2] = rmp_ams_clock(now);
     send_ck(m, p, 2, c.ts);
     if (rmp_am_ck_compute(&c, &res) == 0) ck_done(m, p, res.latency, res.offset);
-  } else if (rmp_am_ck_compute(ck, &res) == 0) {
+  } else {
+    if (!p->ck_reply_open || ck->ts[0] != p->ck_reply_ts[0] || ck->ts[1] != p->ck_reply_ts[1]) {
+      m->st.unsolicited++;
+      return;
+    }
+    p->ck_reply_open = false;
+    p->last_heard = now;
     /* the end of its exchange: we were the responder, its offset is ours - its */
-    ck_done(m, p, res.latency, -res.offset);
+    if (rmp_am_ck_compute(ck, &res) == 0) ck_done(m, p, res.latency, -res.offset);
   }
 }
 
-static void on_by(rmp_ams *m, const rmp_am_bye *by, const rmp_addr *from) {
+/* A BY ends the session it names: it comes from the participant (as any of
+ * its packets) and carries the token of the invitation that made it. */
+static void on_by(rmp_ams *m, int port, const rmp_am_bye *by, const rmp_addr *from) {
   rmp_ams_peer *p = find_ssrc(m, by->ssrc);
   if (!p) {
     m->st.unknown_ssrc++;
     return;
   }
-  if (!rmp_addr_same_host(from, &p->ctrl)) {
+  if (!from_participant(p, port, from) || by->token != p->token) {
     m->st.foreign++;
     return;
   }
@@ -421,8 +546,8 @@ static void on_by(rmp_ams *m, const rmp_am_bye *by, const rmp_addr *from) {
   else drop(m, p, RMP_AMS_BYE);
 }
 
-static void on_rs(rmp_ams *m, const rmp_am_rs *rs, const rmp_addr *from) {
-  rmp_ams_peer *p = joined_from(m, rs->ssrc, from, false);
+static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *from) {
+  rmp_ams_peer *p = joined_from(m, rs->ssrc, port, from);
   if (!p) return;
   p->rs_received++;
   m->st.rs_received++;
@@ -452,22 +577,23 @@ void rmp_ams_on_packet(rmp_ams *m, double now, int port, const uint8_t *buf, siz
   }
   m->st.control_received++;
   switch (pk.cmd) {
-  case RMP_AM_IN: on_in(m, now, port, &pk.u.inv, from); break;
+  case RMP_AM_IN: on_in(m, now, port, &pk.u.inv, from, len); break;
   case RMP_AM_OK: on_ok(m, now, port, &pk.u.inv, from); break;
   case RMP_AM_NO: {
     rmp_ams_peer *p = find_invite(m, pk.u.inv.token, port == RMP_AMS_DATA ? RMP_AMS_INVITE_DATA : RMP_AMS_INVITE_CTRL);
-    if (p) invite_failed(m, p, RMP_AMS_REJECTED);
+    if (p && !from_participant(p, port, from)) m->st.foreign++;
+    else if (p) invite_failed(m, p, RMP_AMS_REJECTED);
     break;
   }
-  case RMP_AM_BY: on_by(m, &pk.u.by, from); break;
-  case RMP_AM_CK: on_ck(m, now, &pk.u.ck, from); break;
-  case RMP_AM_RS: on_rs(m, &pk.u.rs, from); break;
+  case RMP_AM_BY: on_by(m, port, &pk.u.by, from); break;
+  case RMP_AM_CK: on_ck(m, now, port, &pk.u.ck, from); break;
+  case RMP_AM_RS: on_rs(m, port, &pk.u.rs, from); break;
   default: m->st.unknown_command++; break;
   }
 }
 
 rmp_ams_peer *rmp_ams_rtp_participant(rmp_ams *m, double now, uint32_t ssrc, const rmp_addr *from) {
-  rmp_ams_peer *p = joined_from(m, ssrc, from, true);
+  rmp_ams_peer *p = joined_from(m, ssrc, RMP_AMS_DATA, from);
   if (p) p->last_heard = now;
   return p;
 }
@@ -514,6 +640,7 @@ static void serve(rmp_ams *m, rmp_ams_peer *p, double now) {
       uint64_t ts[3] = {rmp_ams_clock(now), 0, 0};
       send_ck(m, p, 0, ts);
       p->ck_ts1 = ts[0];
+      p->ck_open = true;
       p->ck_rounds++;
       p->next_ck = now + (p->ck_rounds < (unsigned)c->ck_fast_count ? c->ck_fast_interval_ms : c->ck_interval_ms);
     }

@@ -31,7 +31,21 @@
  *    each side measures, the initiator on CK1, the responder on CK2;
  *  - RS on the control port carries the RTP sequence number of the last
  *    packet received, in the high 16 bits;
- *  - BY ends the session (the token of the invitation, our SSRC). */
+ *  - BY ends the session (the token of the invitation, our SSRC).
+ *
+ * Who speaks for a participant (issue #16, finding 1: a LAN where anyone
+ * can send UDP from any address). A participant is bound to the addresses
+ * it joined from: its control address (host and port) from its first IN or
+ * our invitation, its data address from its data IN or its data OK (until
+ * then any port of its control host). A packet with its SSRC from anywhere
+ * else (IN, OK, NO, CK, RS, BY, RTP) changes nothing, gets no answer and
+ * is counted as foreign; such an IN takes no invitation token either. A BY
+ * must carry the token of the invitation that made the participant. A CK1
+ * is taken only when it echoes the timestamp of our open CK0, a CK2 only
+ * when it echoes both of our open CK1 (counted as unsolicited otherwise).
+ * What this cannot stop: a host that sees the traffic and sends from the
+ * participant's exact address with its token (no authentication exists in
+ * the protocol). */
 #ifndef RTPMIDI_PROTO_AM_SESSION_H
 #define RTPMIDI_PROTO_AM_SESSION_H
 
@@ -52,6 +66,8 @@ enum { RMP_AMS_CTRL = 0, RMP_AMS_DATA = 1 };
 #define RMP_AMS_DEF_CK_FAST_INTERVAL 1500.0
 #define RMP_AMS_DEF_CK_INTERVAL 10000.0
 #define RMP_AMS_DEF_TIMEOUT 60000.0
+#define RMP_AMS_DEF_PENDING_TIMEOUT 5000.0
+#define RMP_AMS_DEF_PENDING_PER_HOST 4
 #define RMP_AMS_DEF_RS_INTERVAL 1000.0
 #define RMP_AMS_DEF_MAX_PARTICIPANTS 32
 #define RMP_AMS_DEF_INVITATIONS_PER_SECOND 20.0
@@ -96,6 +112,7 @@ typedef struct rmp_ams_peer {
   bool synced;                 /* a CK exchange completed */
   char name[RMP_AM_NAME_MAX + 1];
   rmp_addr ctrl, data;         /* where its control and data packets come from and go to */
+  bool data_bound;             /* data is the address its data port answered from (not a guess) */
   uint32_t token;              /* the invitation's (ours or its) */
   uint32_t ssrc;
   /* invitation: IN sent on the current port, and when the next one is due */
@@ -105,6 +122,9 @@ typedef struct rmp_ams_peer {
   unsigned ck_rounds;          /* CK0 sent since it joined (we are the initiator) */
   double next_ck;
   uint64_t ck_ts1;             /* timestamp of our last CK0 (0: none yet) */
+  bool ck_open;                /* that CK0 is not answered yet: a CK1 must echo ck_ts1 */
+  bool ck_reply_open;          /* our CK1 is not answered yet: a CK2 must echo ... */
+  uint64_t ck_reply_ts[2];     /* ... its timestamps 1 and 2 */
   double latency_ms;           /* one-way, from the last exchange */
   double offset_ms;            /* its clock minus ours */
   double last_heard;           /* its last sign of life: IN, CK, RTP */
@@ -127,7 +147,15 @@ typedef struct rmp_ams_config {
   int ck_fast_count;           /* first CK0s at the fast interval */
   double ck_fast_interval_ms, ck_interval_ms;
   double timeout_ms;           /* a joined participant not heard this long left: TIMEOUT */
-  double pending_timeout_ms;   /* one that answered our OK on the control port only (0: timeout_ms) */
+  /* An invitation answered on the control port holds a participant slot
+   * until its data IN comes (issue #16, finding 6: at 60 s, 31 INs a
+   * minute kept a session full): for pending_timeout_ms after its last IN,
+   * at most pending_per_host of them from one host (more are dropped,
+   * counted in invitations_dropped), and when the session is full a new
+   * invitation takes the slot of the oldest of them. A real initiator
+   * sends its data IN right after our OK, and again every second or so. */
+  double pending_timeout_ms;   /* (RMP_AMS_DEF_PENDING_TIMEOUT) */
+  size_t pending_per_host;     /* (RMP_AMS_DEF_PENDING_PER_HOST) */
   double rs_interval_ms;       /* RS at most this often while RTP arrives */
   bool reinvite;               /* invite again a participant we invited that timed out */
   size_t max_participants;     /* joined or on their way, at most */
@@ -152,7 +180,11 @@ typedef struct rmp_ams_stats {
   uint64_t invitations_refused;   /* NO sent */
   uint64_t invitations_dropped;   /* IN over the rate, not answered */
   /* dropped and counted */
-  uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
+  uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc;
+  uint64_t foreign;               /* a participant's SSRC from an address not its own, or a BY
+                                   * without its token */
+  uint64_t unsolicited;           /* from the participant, answering nothing of ours: a CK1 or
+                                   * CK2 that does not echo our open CK0 or CK1 */
   uint64_t outbox_full;           /* datagrams dropped because the outbox was not drained */
 } rmp_ams_stats;
 
@@ -236,6 +268,8 @@ bool rmp_ams_pop(rmp_ams *m, rmp_ams_out *out);
 void rmp_ams_reserve(rmp_ams *m, size_t n);
 /* Participants joined or on their way, the reserved ones included. */
 size_t rmp_ams_live(const rmp_ams *m);
+/* Invitations answered on the control port, waiting for the data port. */
+size_t rmp_ams_pending(const rmp_ams *m);
 /* The participant with this id that is not GONE, or NULL. */
 rmp_ams_peer *rmp_ams_find(const rmp_ams *m, uint32_t id);
 

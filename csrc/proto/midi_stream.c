@@ -22,6 +22,11 @@ static size_t journal_cap(const rmp_stream_config *c) {
 
 /* ---- sending ---- */
 
+/* One more packet sent after the last acknowledged one. */
+static void count_unacked(rmp_stream_tx *tx) {
+  if (tx->unacked < 0x8000) tx->unacked++;
+}
+
 void rmp_stream_tx_init(rmp_stream_tx *tx) { memset(tx, 0, sizeof *tx); }
 
 void rmp_stream_tx_free(rmp_stream_tx *tx) {
@@ -86,6 +91,7 @@ void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
                         const rmp_cmd_msg *msgs, const rmp_cmd_enc_info *info, double now) {
   tx->last_seq = seq;
   tx->sent = true;
+  count_unacked(tx);
   if (!tx->j || info->nmsgs + info->sysex_partial == 0) return;
   for (size_t i = 0; i < info->nmsgs; i++) rmp_ej_send_record(&tx->j->s, seq, msgs[i].data, msgs[i].len);
   tx->last_cmd_seq = seq;
@@ -94,14 +100,20 @@ void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
   tx->next_guard = now + c->guard_ms;
 }
 
-void rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq) {
+int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq) {
+  /* how far seq is behind the last packet sent: 0x8000 and over is ahead */
+  uint16_t behind = (uint16_t)(tx->last_seq - seq);
+  if (!tx->sent || behind >= 0x8000) return -1;
   tx->feedback = true;
+  if (behind >= tx->unacked) return 0; /* confirmed before */
+  tx->unacked = behind;
   if (tx->j) rmp_ej_send_ack(&tx->j->s, seq);
   /* seq confirms last_cmd_seq when it is that packet or one sent after it:
    * in [last_cmd_seq, last_seq], modulo 2^16 */
   if (tx->unconfirmed &&
       (uint16_t)(seq - tx->last_cmd_seq) <= (uint16_t)(tx->last_seq - tx->last_cmd_seq))
     tx->unconfirmed = false;
+  return 1;
 }
 
 double rmp_stream_tx_deadline(const rmp_stream_tx *tx) {
@@ -128,6 +140,7 @@ int rmp_stream_tx_guard(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
   out[0] = 0x40; /* B=0 J=1 Z=0 P=0 LEN=0 */
   tx->last_seq = seq;
   tx->sent = true;
+  count_unacked(tx);
   /* the open-loop gaps double: g, 2g, 4g, ... (guards at g, 3g, 7g, ...) */
   tx->guards_sent++;
   tx->next_guard = now + (tx->guards_sent < RMP_STREAM_OPEN_GUARDS

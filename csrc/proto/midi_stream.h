@@ -94,6 +94,8 @@ typedef struct rmp_stream_tx {
   bool sent;                    /* a packet went out */
   bool unconfirmed;             /* guards protect last_cmd_seq */
   bool feedback;                /* the peer has acknowledged something */
+  uint16_t unacked;             /* packets sent since the last one acknowledged (or since the
+                                 * start), at most 0x8000: acks within them are new */
   uint8_t guards_sent;          /* since last_cmd_seq */
   double next_guard;            /* when the next one is due (see rmp_stream_tx_deadline) */
 } rmp_stream_tx;
@@ -132,9 +134,17 @@ void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
                         const rmp_cmd_msg *msgs, const rmp_cmd_enc_info *info, double now);
 
 /* Feedback: the peer received everything up to seq (RTCP RR extended highest
- * sequence number, AppleMIDI RS). Trims the journal's checkpoint, ends the
- * guards when seq is the last packet with commands or a later one. */
-void rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq);
+ * sequence number, AppleMIDI RS). Taken only for a packet we sent and that
+ * no earlier feedback confirmed (issue #16, finding 4: a forged ack must not
+ * move the checkpoint past packets the peer never received, or past any
+ * packet not sent yet): then it trims the journal's checkpoint, ends the
+ * guards when seq is the last packet with commands or a later one, and
+ * returns 1. Feedback for a packet confirmed before (or the one just
+ * before our first: an RTP receiver's report during its probation, RFC
+ * 3550 A.1) changes nothing but says the peer gives feedback: 0. Feedback
+ * for a packet not sent (ahead of the last one, or nothing sent yet) is
+ * ignored whole: -1 (the session counts it). */
+int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq);
 
 /* When the next guard is due (ms), or INFINITY when none is. */
 double rmp_stream_tx_deadline(const rmp_stream_tx *tx);

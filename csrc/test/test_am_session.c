@@ -59,6 +59,8 @@ typedef struct net {
   int nfl;
   long order;
   long nowhere;                /* datagrams to an address no node has */
+  rmp_addr tap;                /* datagrams sent to this host (any port) are counted: */
+  long tap_count, tap_bytes;   /* what a forger there receives */
   /* drops: return true to lose the datagram */
   bool (*drop)(struct net *n, node *from, const rmp_ams_out *o);
   int drop_state;
@@ -186,6 +188,10 @@ static void drain(net *n, node *nd) {
       continue;
     }
     count_sent(nd, &o);
+    if (n->tap.family && rmp_addr_same_host(&o.to, &n->tap)) {
+      n->tap_count++;
+      n->tap_bytes += (long)o.len;
+    }
     if (nd->mute || (n->drop && n->drop(n, nd, &o))) continue;
     if (n->nfl == MAX_FLIGHT) continue;
     flight *f = &n->fl[n->nfl++];
@@ -611,18 +617,38 @@ static void test_limits(void) {
   CHECK_INT(ok, 3);
   CHECK_INT(nd.m.st.invitations_dropped, 5);
   CHECK_INT(rmp_ams_live(&nd.m), 3);
-  /* full: the next one with a token gets NO, and so does our own invitation */
+  /* a known SSRC completing its join needs no token, even with none left */
+  feed_in(&nd.m, 1500, RMP_AMS_DATA, "10.1.0.1", 100, 1000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 4);
+  CHECK_INT(nd.m.st.invitations_dropped, 5);
+  CHECK_INT(rmp_ams_pending(&nd.m), 2);
+  /* full, with invitations still waiting for their data IN: the oldest of
+   * them (10.1.0.2, since 1000) makes room for the new one */
   feed_in(&nd.m, 2000, RMP_AMS_CTRL, "10.1.2.1", 300, 3000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 5);
+  CHECK_INT(no, 0);
+  CHECK_INT(rmp_ams_live(&nd.m), 3);
+  CHECK_INT(rmp_ams_pending(&nd.m), 2);
+  /* its data IN now finds nothing pending: a join of its own, with a token */
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.0.2", 101, 1001);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 5);
+  CHECK_INT(nd.m.st.invitations_dropped, 6);
+  /* full of joined ones: the next one with a token gets NO, and so does
+   * our own invitation */
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.1.2", 201, 2001);
+  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.2.1", 300, 3000);
+  pop_answers(&nd.m, &ok, &no);
+  CHECK_INT(ok, 7);
+  CHECK_INT(rmp_ams_pending(&nd.m), 0);
+  feed_in(&nd.m, 2500, RMP_AMS_CTRL, "10.1.2.2", 301, 3001);
   pop_answers(&nd.m, &ok, &no);
   CHECK_INT(no, 1);
   CHECK_INT(nd.m.st.invitations_refused, 1);
   rmp_addr far = addr("10.9.9.9", 5004);
-  CHECK(rmp_ams_invite(&nd.m, 2000, &far) == NULL);
-  /* a known SSRC completing its join needs no token, even with none left */
-  feed_in(&nd.m, 2000, RMP_AMS_DATA, "10.1.0.1", 100, 1000);
-  pop_answers(&nd.m, &ok, &no);
-  CHECK_INT(ok, 4);
-  CHECK_INT(nd.m.st.invitations_dropped, 5);
+  CHECK(rmp_ams_invite(&nd.m, 2500, &far) == NULL);
   /* reserved slots (names being resolved) count as well */
   rmp_ams_disconnect(&nd.m, rmp_ams_find(&nd.m, 1));
   pop_answers(&nd.m, &ok, &no);
@@ -814,7 +840,8 @@ static void test_defaults(void) {
   CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
   CHECK_INT(nd.m.cfg.invite_tries, RMP_AMS_DEF_INVITE_TRIES);
   CHECK(nd.m.cfg.timeout_ms == RMP_AMS_DEF_TIMEOUT);
-  CHECK(nd.m.cfg.pending_timeout_ms == RMP_AMS_DEF_TIMEOUT);
+  CHECK(nd.m.cfg.pending_timeout_ms == RMP_AMS_DEF_PENDING_TIMEOUT);
+  CHECK_INT(nd.m.cfg.pending_per_host, RMP_AMS_DEF_PENDING_PER_HOST);
   CHECK_INT(nd.m.cfg.max_participants, RMP_AMS_DEF_MAX_PARTICIPANTS);
   CHECK(nd.m.cfg.name && !nd.m.cfg.name[0]);
   c.alloc = NULL;
@@ -822,6 +849,290 @@ static void test_defaults(void) {
   CHECK(rmp_ams_clock(1234.5) == 12345u);
   CHECK(rmp_ams_clock(-5) == 0u);
   CHECK(strcmp(rmp_ams_reason_name(RMP_AMS_RESTARTED), "restarted") == 0);
+}
+
+/* A forged datagram for nd, as if from `from` on port; the machine's
+ * answers go out into the network. */
+static void forge(net *n, node *nd, int port, const uint8_t *buf, int len, const rmp_addr *from) {
+  CHECK(len > 0);
+  rmp_ams_on_packet(&nd->m, node_time(n, nd), port, buf, (size_t)len, from);
+  drain(n, nd);
+}
+
+static const rmp_ams_peer *joined_ssrc(const node *nd, uint32_t ssrc) {
+  for (const rmp_ams_peer *p = nd->m.peers; p; p = p->next)
+    if (p->state == RMP_AMS_JOINED && p->ssrc == ssrc) return p;
+  return NULL;
+}
+
+/* Issue #16, finding 1: a participant is bound to the addresses it joined
+ * from. INs, BYs, CKs, RSs and RTP with its SSRC from anywhere else change
+ * nothing and are not answered; a BY needs its token; a CK1 or CK2 must
+ * answer ours. */
+static void test_hijack(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);     /* invited us */
+  node *c = add(n, "10.0.0.3", 5004, 0xC, "C", 0);     /* we invited it */
+  invite(n, b, a);
+  invite(n, a, c);
+  run_until(n, 100);
+  const rmp_ams_peer *pb = joined_ssrc(a, 0xB), *pc = joined_ssrc(a, 0xC);
+  CHECK(pb && pc);
+  if (!pb || !pc) { net_free(n); return; }
+  uint32_t tok_b = pb->token, tok_c = pc->token;
+  rmp_addr bctrl = b->ctrl, bdata = addr("10.0.0.2", 5005);
+  CHECK(rmp_addr_equal(&pb->ctrl, &bctrl) && rmp_addr_equal(&pb->data, &bdata));
+  n->tap = addr("10.0.0.66", 0);
+  rmp_addr evil_c = addr("10.0.0.66", 5004), evil_d = addr("10.0.0.66", 5005);
+  rmp_addr b_other = addr("10.0.0.2", 7001);   /* B's host, another port */
+  uint8_t buf[RMP_AM_MAX_LEN];
+  uint64_t foreign0 = a->m.st.foreign;
+  long ok0 = a->sent_ok[0] + a->sent_ok[1], no0 = a->sent_no[0] + a->sent_no[1];
+  /* INs with B's and C's SSRCs, with their very tokens, from the forger and
+   * from another port of B's host, on both ports */
+  const rmp_addr *froms[] = {&evil_c, &evil_d, &b_other};
+  const uint32_t ssrcs[] = {0xB, 0xC}, toks[] = {tok_b, tok_c};
+  int forged = 0;
+  for (int k = 0; k < 2; k++)
+    for (int f = 0; f < 3; f++)
+      for (int port = 0; port < 2; port++) {
+        forge(n, a, port, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, toks[k], ssrcs[k], "evil"),
+              froms[f]);
+        forged++;
+      }
+  CHECK_INT(a->m.st.foreign - foreign0, forged);
+  CHECK_INT(a->sent_ok[0] + a->sent_ok[1] - ok0, 0);
+  CHECK_INT(a->sent_no[0] + a->sent_no[1] - no0, 0);
+  CHECK(rmp_addr_equal(&pb->ctrl, &bctrl) && rmp_addr_equal(&pb->data, &bdata));
+  CHECK(rmp_addr_equal(&pc->ctrl, &c->ctrl));
+  /* nor do they take invitation tokens: the bucket is as full as before */
+  CHECK_INT(a->m.st.invitations_dropped, 0);
+  /* its RTP from elsewhere is not its, even from its host */
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &b_other) == NULL);
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &evil_d) == NULL);
+  CHECK(rmp_ams_rtp_participant(&a->m, 100, 0xB, &bdata) == pb);
+  /* a BY from B's own control port without B's token ends nothing; nor
+   * from elsewhere with it */
+  foreign0 = a->m.st.foreign;
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_bye(buf, sizeof buf, tok_b ^ 1, 0xB), &bctrl);
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_bye(buf, sizeof buf, tok_b, 0xB), &evil_c);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_bye(buf, sizeof buf, tok_c, 0xC), &b_other);
+  CHECK_INT(a->m.st.foreign - foreign0, 3);
+  CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), 0);
+  /* CK1 and CK2 that answer nothing of ours: no clock set, no answer */
+  run_until(n, 2000); /* CK exchanges with C (we start them) and B (it does) */
+  int synced = count_events(a, RMP_AMS_EV_SYNCED);
+  int ck2 = a->sent_ck[2], ck1 = a->sent_ck[1];
+  uint64_t ts[3] = {12345, 67890, 99999};
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xC, 1, ts), &pc->data);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 2, ts), &bdata);
+  /* replays of real ones: the exchange they answered is closed */
+  ts[0] = pc->ck_ts1;
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xC, 1, ts), &pc->data);
+  ts[0] = pb->ck_reply_ts[0];
+  ts[1] = pb->ck_reply_ts[1];
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 2, ts), &bdata);
+  CHECK_INT(a->m.st.unsolicited, 4);
+  CHECK_INT(count_events(a, RMP_AMS_EV_SYNCED), synced);
+  CHECK_INT(a->sent_ck[2], ck2);
+  /* and a CK0 from elsewhere gets no CK1; from the participant it does */
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 0, ts), &evil_d);
+  CHECK_INT(a->sent_ck[1], ck1);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_ck(buf, sizeof buf, 0xB, 0, ts), &bdata);
+  CHECK_INT(a->sent_ck[1], ck1 + 1);
+  /* nothing of all this reached the forger */
+  run_until(n, 3000);
+  CHECK_INT(n->tap_count, 0);
+  CHECK_INT(joined_count(a), 2);
+  CHECK(pb->synced && pc->synced);
+  /* the real BY, with the token, ends it */
+  rmp_ams_disconnect(&b->m, (rmp_ams_peer *)only_joined(b));
+  drain(n, b);
+  run_until(n, 3100);
+  const logged *l = find_event(a, RMP_AMS_EV_LEFT, 0);
+  CHECK(l && l->reason == RMP_AMS_BYE && l->ssrc == 0xB);
+  net_free(n);
+}
+
+/* Our invitation is answered by the session invited, not by whoever knows
+ * its token: an OK or NO from another host changes nothing. */
+static void test_forged_answers(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  rmp_addr far = addr("10.0.0.2", 5004), evil = addr("10.0.0.66", 5004);
+  rmp_ams_peer *p = rmp_ams_invite(&a->m, 0, &far);
+  drain(n, a);
+  CHECK(p != NULL);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_NO, p->token, 0x66, "x"), &evil);
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x66, "x"), &evil);
+  CHECK_INT(a->m.st.foreign, 2);
+  CHECK(p->state == RMP_AMS_INVITE_CTRL && !p->have_ssrc);
+  CHECK_INT(count_events(a, RMP_AMS_EV_INVITE_FAILED), 0);
+  /* the real one's OK, then a forged data OK from elsewhere */
+  forge(n, a, RMP_AMS_CTRL, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &far);
+  CHECK(p->state == RMP_AMS_INVITE_DATA);
+  rmp_addr evil_d = addr("10.0.0.66", 5005), far_d = addr("10.0.0.2", 5005);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &evil_d);
+  CHECK(p->state == RMP_AMS_INVITE_DATA);
+  CHECK_INT(a->m.st.foreign, 3);
+  forge(n, a, RMP_AMS_DATA, buf, rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x22, "far"), &far_d);
+  CHECK(p->state == RMP_AMS_JOINED && rmp_addr_equal(&p->data, &far_d));
+  net_free(n);
+}
+
+/* Issue #16, finding 6: invitations answered on the control port only held
+ * a participant slot for 60 s, so 31 INs a minute kept a session full. */
+static void test_slots(void) {
+  net *n = net_new(1.0);
+  rmp_ams_config c = conf(0xA, "A");
+  c.max_participants = 8;
+  node *a = node_new(n, "10.0.0.1", 5004, &c, 0);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  char name[16], ip[32];
+  /* one host, 31 INs a minute, each with a new SSRC, never a data IN */
+  rmp_addr evil = addr("10.6.0.1", 5004);
+  size_t most = 0;
+  for (int i = 0; i < 31; i++) {
+    run_until(n, 2000.0 * i);
+    snprintf(name, sizeof name, "e%d", i); /* not one session restarting: each its own */
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 7u + (uint32_t)i, 0xE000u + (uint32_t)i, name), &evil);
+    if (rmp_ams_live(&a->m) > most) most = rmp_ams_live(&a->m);
+  }
+  /* each held its slot 5 s after its IN: at most 3 at a time (every 2 s) */
+  CHECK_INT(most, 3);
+  CHECK_INT(a->sent_ok[RMP_AMS_CTRL], 31);
+  /* a real session joins at once */
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  invite(n, b, a);
+  run_until(n, 60100);
+  CHECK(joined_ssrc(a, 0xB) != NULL);
+  run_until(n, 61000);
+  CHECK_INT(rmp_ams_pending(&a->m), 2); /* those of 58000 and 60000 */
+  run_until(n, 65000);
+  CHECK_INT(rmp_ams_pending(&a->m), 0);
+  /* as fast as the rate allows, from one host: no more than 4 at a time */
+  long ok0 = a->sent_ok[RMP_AMS_CTRL];
+  for (int i = 0; i < 100; i++) {
+    snprintf(name, sizeof name, "f%d", i);
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 100u + (uint32_t)i, 0xE100u + (uint32_t)i, name), &evil);
+  }
+  CHECK_INT(rmp_ams_pending(&a->m), RMP_AMS_DEF_PENDING_PER_HOST);
+  CHECK_INT(a->sent_ok[RMP_AMS_CTRL] - ok0, RMP_AMS_DEF_PENDING_PER_HOST);
+  CHECK_INT(a->m.st.invitations_dropped, 100 - RMP_AMS_DEF_PENDING_PER_HOST);
+  /* and from many hosts (or forged ones): the session fills up ... */
+  for (int i = 0; i < 6; i++) {
+    snprintf(ip, sizeof ip, "10.7.0.%d", i + 1);
+    rmp_addr h = addr(ip, 5004);
+    forge(n, a, RMP_AMS_CTRL, buf,
+          rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 200u + (uint32_t)i, 0xE200u + (uint32_t)i, "e"), &h);
+  }
+  CHECK_INT(rmp_ams_live(&a->m), 8);
+  CHECK_INT(a->sent_no[RMP_AMS_CTRL], 0);
+  /* ... but a real session still joins, in the slot of the oldest pending one */
+  node *d = add(n, "10.0.0.4", 5004, 0xD, "D", 0);
+  invite(n, d, a);
+  run_until(n, 65100);
+  CHECK(joined_ssrc(a, 0xD) != NULL);
+  CHECK_INT(rmp_ams_live(&a->m), 8);
+  CHECK_INT(rmp_ams_pending(&a->m), 6);
+  /* what is left goes 5 s after its IN, without an event */
+  int left = count_events(a, RMP_AMS_EV_LEFT);
+  run_until(n, 65000 + RMP_AMS_DEF_PENDING_TIMEOUT - 1);
+  CHECK_INT(rmp_ams_pending(&a->m), 6);
+  run_until(n, 65000 + RMP_AMS_DEF_PENDING_TIMEOUT);
+  CHECK_INT(rmp_ams_pending(&a->m), 0);
+  CHECK_INT(rmp_ams_live(&a->m), 2);
+  CHECK_INT(count_events(a, RMP_AMS_EV_LEFT), left);
+  CHECK_INT(count_events(b, RMP_AMS_EV_LEFT) + count_events(d, RMP_AMS_EV_LEFT), 0);
+  net_free(n);
+}
+
+/* Issue #16, finding 7: no answer to an IN is larger than the IN. Our name
+ * is 64 octets of two-octet characters; INs with names of every length
+ * come from as many hosts. */
+static void test_amplification(void) {
+  node nd;
+  memset(&nd, 0, sizeof nd);
+  char ours[RMP_AM_NAME_MAX + 1];
+  for (int i = 0; i < RMP_AM_NAME_MAX; i += 2) memcpy(ours + i, "\xc3\xa9", 2); /* é */
+  ours[RMP_AM_NAME_MAX] = '\0';
+  rmp_ams_config c = base_config(&nd, 0xA, ours);
+  c.invitations_per_second = 1e6;
+  c.max_participants = 1000;
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  char name[RMP_AM_NAME_MAX + 1], ip[32];
+  int answers = 0, cut = 0;
+  for (int len = -1; len <= RMP_AM_NAME_MAX; len++) {
+    for (int port = 0; port < 2; port++) {
+      memset(name, 'x', sizeof name);
+      name[len < 0 ? 0 : len] = '\0';
+      snprintf(ip, sizeof ip, "10.8.%d.%d", port, len + 2);
+      rmp_addr from = addr(ip, (uint16_t)(5004 + port));
+      int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 1, 0x100u * (uint32_t)(port + 1) + (uint32_t)(len + 1),
+                                   len < 0 ? NULL : name);
+      rmp_ams_on_packet(&nd.m, 0, port, buf, (size_t)n, &from);
+      rmp_ams_out o;
+      while (rmp_ams_pop(&nd.m, &o)) {
+        if (o.kind != RMP_AMS_SEND) continue;
+        answers++;
+        CHECK(o.len <= (size_t)n);
+        rmp_am_packet pk;
+        CHECK(rmp_am_parse(o.data, o.len, &pk) > 0);
+        /* OK on the control port; NO to a data IN with nothing before it */
+        CHECK_INT(pk.cmd, port == RMP_AMS_CTRL ? RMP_AM_OK : RMP_AM_NO);
+        if (pk.cmd == RMP_AM_NO) CHECK(!pk.u.inv.has_name);
+        if (pk.cmd != RMP_AM_OK) continue;
+        /* our name, or the longest whole-character prefix that fits */
+        size_t room = len < 0 ? 0 : (size_t)len;
+        CHECK(len >= 0 ? pk.u.inv.has_name : !pk.u.inv.has_name);
+        CHECK_INT(pk.u.inv.name_len, room & ~(size_t)1);
+        CHECK(memcmp(pk.u.inv.name, ours, pk.u.inv.name_len) == 0);
+        cut += pk.u.inv.name_len < RMP_AM_NAME_MAX;
+      }
+    }
+  }
+  CHECK_INT(answers, 2 * (RMP_AM_NAME_MAX + 2));
+  CHECK_INT(cut, RMP_AM_NAME_MAX + 1);
+  CHECK_INT(nd.m.st.invitations_refused, RMP_AM_NAME_MAX + 2);
+  /* a NO for another version: no name either */
+  rmp_addr v3 = addr("10.8.9.1", 5004);
+  int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 1, 0x999, NULL);
+  buf[7] = 3;
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &v3);
+  rmp_ams_out o;
+  CHECK(rmp_ams_pop(&nd.m, &o) && o.len == RMP_AM_INVITE_LEN && o.data[2] == 'N');
+  /* a peer whose data port says another SSRC than its control port joins
+   * (the token of its invitation, from its host) under the data port's */
+  rmp_addr qc = addr("10.8.10.1", 5004), qd = addr("10.8.10.1", 5005);
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 77, 0x5001, "q");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &qc);
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 77, 0x5002, "q");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &qd);
+  int joins = 0;
+  while (rmp_ams_pop(&nd.m, &o)) {
+    if (o.kind == RMP_AMS_EV_JOINED) {
+      joins++;
+      CHECK(o.peer->ssrc == 0x5002 && rmp_addr_equal(&o.peer->ctrl, &qc) && rmp_addr_equal(&o.peer->data, &qd));
+    }
+    if (o.kind == RMP_AMS_SEND) CHECK(o.len <= (size_t)n);
+  }
+  CHECK_INT(joins, 1);
+  CHECK(rmp_ams_rtp_participant(&nd.m, 0, 0x5002, &qd) != NULL);
+  /* a CK0 from it is answered with a CK1 of the same size */
+  uint64_t ts[3] = {5, 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x5002, 0, ts);
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &qd);
+  CHECK(rmp_ams_pop(&nd.m, &o) && o.kind == RMP_AMS_SEND && o.len == (size_t)n && rmp_addr_equal(&o.to, &qd));
+  while (rmp_ams_stop(&nd.m))
+    while (rmp_ams_pop(&nd.m, &o)) {}
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  rmp_ams_free(&nd.m);
+  CHECK_INT(nd.allocs, nd.releases);
 }
 
 int main(void) {
@@ -837,5 +1148,9 @@ int main(void) {
   test_rtp_and_rs();
   test_invite_timeout();
   test_outbox_rounds();
+  test_hijack();
+  test_forged_answers();
+  test_slots();
+  test_amplification();
   return check_report();
 }

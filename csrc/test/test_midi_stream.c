@@ -530,7 +530,67 @@ static void test_release(void) {
   rmp_stream_rx_free(&rx);
 }
 
+/* ---- feedback is taken only for packets sent and not yet confirmed ---- */
+
+/* Issue #16, finding 4: a forged RS (or RTCP RR) for a packet the peer
+ * never received moved the checkpoint past the loss. An ack moves it only
+ * within the packets sent since the last one confirmed. */
+static void test_ack_range(void) {
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  rmp_stream_counts n;
+  rmp_cmd_encoder enc;
+  uint8_t p[1500];
+  memset(&n, 0, sizeof n);
+  rmp_stream_tx_init(&tx);
+  rmp_stream_rx_init(&rx);
+  rmp_cmd_encoder_init(&enc);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 0), -1); /* nothing sent */
+  CHECK(!tx.feedback);
+  /* 65534 and 65535 arrive; 0 (note on 62) is lost */
+  int len = send1(&tx, &CFG, &enc, 65534, ON60, 3, 0.0, p, sizeof p);
+  ngot = 0;
+  rmp_stream_rx_packet(&rx, &CFG, 65534, 0, p, (size_t)len, 0.0, on_msg, NULL, &n);
+  len = send1(&tx, &CFG, &enc, 65535, OFF60, 3, 1.0, p, sizeof p);
+  rmp_stream_rx_packet(&rx, &CFG, 65535, 10, p, (size_t)len, 1.0, on_msg, NULL, &n);
+  send1(&tx, &CFG, &enc, 0, ON62, 3, 2.0, p, sizeof p);
+  /* the peer says it has 65535: taken */
+  CHECK_INT(rmp_stream_tx_ack(&tx, 65535), 1);
+  CHECK_INT(rmp_stream_tx_checkpoint(&tx), 0);
+  /* forged: 1, 2, 100 were never sent; nothing moves, not even the guards' feedback */
+  tx.feedback = false;
+  CHECK_INT(rmp_stream_tx_ack(&tx, 1), -1);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 2), -1);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 100), -1);
+  CHECK(!tx.feedback);
+  CHECK_INT(rmp_stream_tx_checkpoint(&tx), 0);
+  CHECK(rmp_stream_tx_unconfirmed(&tx));
+  /* stale: 65535 again, 65534: nothing new (the peer does give feedback) */
+  CHECK_INT(rmp_stream_tx_ack(&tx, 65535), 0);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 65534), 0);
+  CHECK(tx.feedback);
+  CHECK_INT(rmp_stream_tx_checkpoint(&tx), 0);
+  /* so the next packet's journal still carries the lost note on 62 */
+  len = send1(&tx, &CFG, &enc, 1, OFF62, 3, 3.0, p, sizeof p);
+  ngot = 0;
+  CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 1, 30, p, (size_t)len, 3.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
+  CHECK(got_is(0, ON62, 3, true));
+  CHECK(got_is(1, OFF62, 3, false));
+  /* an ack of the last packet sent confirms everything */
+  CHECK_INT(rmp_stream_tx_ack(&tx, 1), 1);
+  CHECK_INT(rmp_stream_tx_checkpoint(&tx), 2);
+  CHECK(!rmp_stream_tx_unconfirmed(&tx));
+  CHECK_INT(rmp_stream_tx_ack(&tx, 1), 0);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 0), 0);
+  CHECK_INT(rmp_stream_tx_ack(&tx, 2), -1);
+  /* half the sequence space behind is still "confirmed before", not new */
+  CHECK_INT(rmp_stream_tx_ack(&tx, (uint16_t)(1 - 0x7fff)), 0);
+  rmp_stream_tx_free(&tx);
+  rmp_stream_rx_free(&rx);
+}
+
 int main(void) {
+  test_ack_range();
   test_round_trip_repair();
   test_guard_schedule();
   test_time_mapping();

@@ -25,6 +25,56 @@ Run `rtpmidi help <command>` for a command's options. Exit codes: 0 done
 
 local monitor = require "rtpmidi.monitor"
 
+-- A string from elsewhere (a peer's session name, a packet, a device's
+-- name) as it may be printed on a terminal (issue #16, finding 10: a peer
+-- named "\27[2J" cleared it): C0 controls, DEL, C1 controls (U+0080..
+-- U+009F, which some terminals obey as ESC sequences), the bidirectional
+-- overrides and isolates (U+202A..U+202E, U+2066..U+2069: text shown in
+-- another order than it is) and octets that are not UTF-8 are written as
+-- \xNN or \u{NNNN}; a backslash as \\. Other UTF-8 text stays as it is.
+local function printable(s)
+  s = tostring(s)
+  if not s:find("[%z\1-\31\127-\255\\]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local b = s:byte(i)
+    local len = b < 0x80 and 1 or b >= 0xC2 and b <= 0xDF and 2 or b >= 0xE0 and b <= 0xEF and 3
+      or b >= 0xF0 and b <= 0xF4 and 4 or 0
+    local cp
+    if len == 1 then
+      cp = b
+    elseif len > 1 and i + len - 1 <= n then
+      cp = b & (0x7F >> len)
+      for k = i + 1, i + len - 1 do
+        local c = s:byte(k)
+        if c & 0xC0 ~= 0x80 then cp = nil break end
+        cp = cp << 6 | (c & 0x3F)
+      end
+      -- overlong forms, surrogates and beyond U+10FFFF are not UTF-8
+      if cp and (cp < ({ 0, 0x80, 0x800, 0x10000 })[len] or (cp >= 0xD800 and cp <= 0xDFFF) or cp > 0x10FFFF) then
+        cp = nil
+      end
+    end
+    if not cp then
+      out[#out + 1] = ("\\x%02X"):format(b)
+      i = i + 1
+    else
+      if cp < 0x20 or cp == 0x7F then
+        out[#out + 1] = ("\\x%02X"):format(cp)
+      elseif cp == 0x5C then
+        out[#out + 1] = "\\\\"
+      elseif (cp >= 0x80 and cp <= 0x9F) or (cp >= 0x202A and cp <= 0x202E) or (cp >= 0x2066 and cp <= 0x2069) then
+        out[#out + 1] = ("\\u{%04X}"):format(cp)
+      else
+        out[#out + 1] = s:sub(i, i + len - 1)
+      end
+      i = i + len
+    end
+  end
+  return table.concat(out)
+end
+M.printable = printable
+
 -- A usage error: one line saying what is wrong, one saying where help is.
 local function usage_error(cmd, msg)
   io.stderr:write("rtpmidi ", cmd, ": ", msg, "\n", "see `rtpmidi help ", cmd, "`\n")
@@ -270,7 +320,7 @@ function M.print_ports(only_api)
         else
           print(("  %s:"):format(kind))
           for _, p in ipairs(list) do
-            print(("  %s %2d  %s"):format(e["default_" .. kind] == p.index and "*" or " ", p.index, p.name))
+            print(("  %s %2d  %s"):format(e["default_" .. kind] == p.index and "*" or " ", p.index, printable(p.name)))
           end
         end
       end
@@ -489,18 +539,18 @@ function M.stream(args)
     session = Apple{
       name = opts.applemidi, port = recv_port, recovery = not opts.no_journal, jitter_buffer_size = jitter,
       incoming_midi = function(_, msg, time, recovered, p)
-        if verbose then show("<-", msg, (recovered and "  (recovered)" or "") .. (p and ("  from " .. tostring(p.name)) or "")) end
+        if verbose then show("<-", msg, (recovered and "  (recovered)" or "") .. (p and ("  from " .. printable(p.name)) or "")) end
         if out then out:send(msg, time) end
       end,
       participant_joined = function(_, p)
-        log(("%s joined (%s:%d)"):format(tostring(p.name), tostring(p.address), p.port or 0))
+        log(("%s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
       end,
       participant_left = function(_, p, reason)
-        log(("%s left: %s"):format(tostring(p.name), tostring(reason)))
+        log(("%s left: %s"):format(printable(p.name), printable(reason)))
         if out and #session:participants() == 0 then out:all_notes_off() end
       end,
       invitation_failed = function(_, address, port, reason)
-        log(("invitation to %s:%d failed: %s"):format(tostring(address), port or 0, tostring(reason)))
+        log(("invitation to %s:%d failed: %s"):format(printable(address), port or 0, printable(reason)))
         -- the one peer this command was asked to reach is not there
         if opts.address and #session:participants() == 0 then M.fail_stream() end
       end,
@@ -517,7 +567,8 @@ function M.stream(args)
       end,
       drop_call = function(self, _, reason, detail)
         self._dropped = true
-        log(("peer %s: %s%s"):format(opts.address, reason, detail and detail ~= "" and (" (" .. detail .. ")") or ""))
+        log(("peer %s: %s%s"):format(printable(opts.address), printable(reason),
+          detail and detail ~= "" and (" (" .. printable(detail) .. ")") or ""))
         -- a host that does not resolve (or sockets that cannot open) ends the command
         if detail and (detail:find("^cannot resolve") or detail:find("^cannot open")) then M.fail_stream() end
       end,
@@ -672,7 +723,8 @@ function M.monitor(args)
     s:recv(function(data, host, from)
       if finished then return end
       count = count + 1
-      print(("%9.3f %s:%d -> %d  %s"):format((rtpmidi.now() - t0) / 1000, host, from, local_port, monitor.describe(data)))
+      print(("%9.3f %s:%d -> %d  %s"):format((rtpmidi.now() - t0) / 1000, host, from, local_port,
+        printable(monitor.describe(data))))
       if opts.hex then print("          " .. hex(data)) end
       if opts.count and count >= opts.count then finish() end
     end)

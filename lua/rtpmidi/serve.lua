@@ -16,6 +16,10 @@
 local rtpmidi = require "rtpmidi"
 local core = require "rtpmidi.core"
 
+-- Names from the network, as they may be printed (rtpmidi.cli's printable:
+-- issue #16, finding 10).
+local function printable(s) return require("rtpmidi.cli").printable(s) end
+
 local S = {}
 S.__index = S
 
@@ -134,7 +138,7 @@ end
 
 function S:joined(p)
   local peer = self:peer_of(p)
-  self.log(("%s joined (%s:%d)"):format(tostring(p.name), tostring(p.address), p.port or 0))
+  self.log(("%s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
   if peer then
     peer.state, peer.since, peer.inviting, peer.participant, peer.note = "connected", rtpmidi.now(), nil, p, nil
     peer.address = p.address
@@ -142,7 +146,7 @@ function S:joined(p)
 end
 
 function S:left(p, reason)
-  self.log(("%s left: %s"):format(tostring(p.name), tostring(reason)))
+  self.log(("%s left: %s"):format(printable(p.name), printable(reason)))
   local peer = self:peer_of(p)
   if peer and peer.participant == p then
     peer.state, peer.since, peer.participant = "gone", rtpmidi.now(), nil
@@ -268,7 +272,7 @@ function S:status_text()
     local state = peer.state
     if peer.participant then
       local p = peer.participant
-      state = ("connected as '%s' (%s:%d), one-way %s"):format(tostring(p.name), tostring(p.address), p.port or 0,
+      state = ("connected as '%s' (%s:%d), one-way %s"):format(printable(p.name), printable(p.address), p.port or 0,
         p.latency and ("%.1f ms"):format(p.latency) or "-")
     end
     if peer.note and not peer.participant then state = state .. " (" .. peer.note .. ")" end
@@ -276,7 +280,9 @@ function S:status_text()
   end
   local others = {}
   for _, p in ipairs(self.apple:participants()) do
-    if not self:peer_of(p) then others[#others + 1] = ("'%s' (%s:%d)"):format(tostring(p.name), p.address, p.port) end
+    if not self:peer_of(p) then
+      others[#others + 1] = ("'%s' (%s:%d)"):format(printable(p.name), printable(p.address), p.port)
+    end
   end
   if #others > 0 then lines[#lines + 1] = "  also connected: " .. table.concat(others, ", ") end
   local function port_line(kind, want, port, err)

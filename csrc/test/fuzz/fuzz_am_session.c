@@ -6,8 +6,12 @@
  * disconnections and stops. After every step the outbox is drained and
  * checked: datagrams parse and go to a port; JOINED, LEFT, SYNCED and ACK
  * name a participant in the right state; no more participants than
- * max_participants; deadlines are numbers. At the end, every participant
- * is handed back exactly once. */
+ * max_participants; deadlines are numbers. Issue #16: a datagram naming a
+ * participant goes to its addresses, and a joined participant's addresses
+ * never move (nothing from elsewhere can redirect it); no answer to a
+ * datagram (OK, NO, CK) is larger than that datagram. CK packets can echo
+ * the timestamps the machine sent, so that whole exchanges happen. At the
+ * end, every participant is handed back exactly once. */
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +30,10 @@ typedef struct world {
   unsigned ntokens;
   uint8_t joined[MAX_IDS];    /* 1 while joined as far as the events said */
   uint8_t failed[MAX_IDS];
+  rmp_addr bound[MAX_IDS][2]; /* its control and data addresses when it joined */
+  uint64_t ck_ts[4][3];       /* the last CKs the machine sent */
+  unsigned nck;
+  size_t in_len;              /* the datagram being handled (0: a tick or a call) */
 } world;
 
 static rmp_ams_peer *w_alloc(void *ud) {
@@ -67,11 +75,17 @@ static void drain(world *w) {
       FUZZ_ASSERT(o.len >= RMP_AM_RS_LEN && o.len <= RMP_AM_MAX_LEN);
       FUZZ_ASSERT(rmp_am_parse(o.data, o.len, &pk) > 0);
       FUZZ_ASSERT(o.to.family == RMP_AF_INET);
+      if (p) FUZZ_ASSERT(rmp_addr_equal(&o.to, &p->ctrl) || rmp_addr_equal(&o.to, &p->data));
+      if (w->in_len && (pk.cmd == RMP_AM_OK || pk.cmd == RMP_AM_NO || pk.cmd == RMP_AM_CK))
+        FUZZ_ASSERT(o.len <= w->in_len);
+      if (pk.cmd == RMP_AM_CK) memcpy(w->ck_ts[w->nck++ % 4], pk.u.ck.ts, sizeof pk.u.ck.ts);
       break;
     }
     case RMP_AMS_EV_JOINED:
       FUZZ_ASSERT(p && !w->joined[id] && !w->failed[id]);
       w->joined[id] = 1;
+      w->bound[id][0] = p->ctrl;
+      w->bound[id][1] = p->data;
       break;
     case RMP_AMS_EV_LEFT:
       FUZZ_ASSERT(p && w->joined[id] && p->state == RMP_AMS_GONE);
@@ -87,6 +101,9 @@ static void drain(world *w) {
       break;
     }
   }
+  for (const rmp_ams_peer *q = w->m.peers; q; q = q->next)
+    if (q->state == RMP_AMS_JOINED && q->id < MAX_IDS && w->joined[q->id])
+      FUZZ_ASSERT(rmp_addr_equal(&q->ctrl, &w->bound[q->id][0]) && rmp_addr_equal(&q->data, &w->bound[q->id][1]));
   FUZZ_ASSERT(rmp_ams_live(&w->m) <= w->m.cfg.max_participants);
   double e, l, d = rmp_ams_next_deadline(&w->m, &e, &l);
   FUZZ_ASSERT(!isnan(d) && !isnan(e) && !isnan(l));
@@ -109,6 +126,8 @@ static size_t build(world *w, fuzz_in *in, uint8_t *buf, size_t cap) {
     break;
   case RMP_AM_CK: {
     uint64_t ts[3] = {fuzz_u16(in), fuzz_u16(in), fuzz_u16(in)};
+    uint8_t echo = fuzz_u8(in);
+    if (echo < 192 && w->nck) memcpy(ts, w->ck_ts[echo % 4], sizeof ts); /* one of the machine's */
     n = rmp_am_encode_ck(buf, cap, ssrc, (uint8_t)(k / 6 % 3), ts);
     break;
   }
@@ -165,13 +184,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     switch (op & 7) {
     case 0: case 1: case 2: { /* a built packet */
       size_t n = build(w, &in, buf, sizeof buf);
+      /* sometimes octets after the name's NUL (or after a BY): part of what came */
+      if (n >= RMP_AM_INVITE_LEN && (op & 0x80) && fuzz_u8(&in) < 64) {
+        size_t extra = fuzz_u8(&in) % 32;
+        memset(buf + n, 0, extra);
+        n += extra;
+      }
+      w->in_len = n;
       rmp_ams_on_packet(&w->m, now, port, buf, n, &from);
+      drain(w);
+      w->in_len = 0;
       break;
     }
     case 3: { /* raw octets */
       size_t n = fuzz_u8(&in) % sizeof buf;
       for (size_t i = 0; i < n; i++) buf[i] = fuzz_u8(&in);
+      w->in_len = n;
       rmp_ams_on_packet(&w->m, now, port, buf, n, &from);
+      drain(w);
+      w->in_len = 0;
       break;
     }
     case 4: { /* time passes; what is due runs */
