@@ -427,9 +427,12 @@ static void test_resume_and_restart(void) {
   rmp_stream_rx_resume(&rx, 100);
   ngot = 0;
   CHECK_INT(rmp_stream_rx_packet(&rx, &CFG, 102, 1200, p, (size_t)len, 25.0, on_msg, NULL, &n), RMP_STREAM_RX_OK);
-  CHECK_INT(ngot, 2);
-  CHECK(got_is(0, ON62, 3, true));
-  CHECK(got_is(1, OFF60, 3, false));
+  /* the forgery's uncovered loss released note 60 (journal_recv.c); the
+   * journal of 102 strikes it again, and brings the lost note on 62 */
+  CHECK_INT(ngot, 3);
+  CHECK(got_is(0, ON60, 3, true));
+  CHECK(got_is(1, ON62, 3, true));
+  CHECK(got_is(2, OFF60, 3, false));
   CHECK_INT(n.repairs, 1);
   /* Without the resume, 102 after 140 would have been taken as a restart:
    * no repair. Now a real restart: numbering and timestamps start again. */
