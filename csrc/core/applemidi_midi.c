@@ -53,6 +53,7 @@ void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   st->duplicate += n->duplicates;
   st->journal_errors = n->bad_journals;
   st->sysex_dropped = n->sysex_dropped;
+  st->repairs_over_budget = n->over_budget;
   st->unconfirmed = 0;
   for (const ap_peer *p = a->peers; p; p = p->next)
     if (p->state == AP_CONNECTED && rmp_stream_tx_unconfirmed(&p->media.tx)) st->unconfirmed++;

@@ -230,6 +230,7 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
   st->unrecovered = m->rc.unrecovered;
   st->bad_journals = m->rc.bad_journals;
   st->messages_released = m->rc.released;
+  st->repairs_over_budget = m->rc.over_budget;
   st->checkpoint = rmp_stream_tx_checkpoint(&m->tx);
   st->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
   st->journal_sender = rmp_stream_tx_has_journal(&m->tx);

@@ -222,6 +222,8 @@ typedef struct rtpmidi_midi_stats {
   uint64_t unrecovered;            /* losses the journal did not cover */
   uint64_t bad_journals;           /* journals that did not parse (commands kept) */
   uint64_t messages_released;      /* note offs and pedal ups made when the peer went away */
+  uint64_t repairs_over_budget;    /* repair messages a journal asked for beyond the budget
+                                      (4,096 a packet, 4,096 a second): counted, not played */
   uint16_t checkpoint;             /* our journal's checkpoint sequence number */
   bool unconfirmed;                /* the peer's reports have not yet confirmed our last
                                       packet with commands (guard packets still go out) */
@@ -510,6 +512,8 @@ typedef struct rtpmidi_apple_stats {
   /* dropped and counted */
   uint64_t bad_signature, unknown_command, bad_name, malformed, unknown_ssrc, foreign;
   uint64_t journal_errors, sysex_dropped;
+  uint64_t repairs_over_budget;   /* repair messages journals asked for beyond the budget
+                                   * (per participant: 4,096 a packet, 4,096 a second) */
   uint64_t unsolicited;           /* from a participant's own address, answering nothing of
                                    * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
                                    * an RS for a packet we did not send or that was confirmed */

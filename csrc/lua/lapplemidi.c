@@ -356,7 +356,7 @@ static int l_stats(lua_State *L) {
   SET(lost); SET(duplicate); SET(guard_sent); SET(rs_sent); SET(rs_received); SET(ck_exchanges); SET(send_errors); SET(unconfirmed);
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
-  SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited);
+  SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited); SET(repairs_over_budget);
   SET(pending); SET(released);
 #undef SET
   lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));

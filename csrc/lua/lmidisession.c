@@ -165,6 +165,7 @@ static int l_stats(lua_State *L) {
   SET(unrecovered);
   SET(bad_journals);
   SET(messages_released);
+  SET(repairs_over_budget);
   SET(checkpoint);
 #undef SET
   lua_pushboolean(L, ms.unconfirmed);

@@ -293,7 +293,12 @@ int rmp_stream_rx_packet(rmp_stream_rx *rx, const rmp_stream_config *c, uint16_t
     const uint8_t *journal = it.hdr.j ? payload + section : NULL;
     size_t jlen = it.hdr.j ? len - (size_t)section : 0;
     repair_ctx x = {rx, deliver, ud, n, rmp_ts_anchor_local(&rx->clock, base, c->rate), false};
+    /* The repair budget per second (#16 finding 3: a 26-octet journal
+     * asked for 16,384 messages) refills from the time of the packet. */
+    rmp_ej_recv_refill(rx->jr, (uint32_t)(uint64_t)now);
+    unsigned long over = rx->jr->over_budget;
     int f = rmp_ej_recv_packet(rx->jr, seq, journal, jlen, on_repair, &x);
+    n->over_budget += rx->jr->over_budget - over;
     if (f >= 0 && (f & RMP_EJ_R_LATE)) {
       if (seq == rx->jr->last) {
         n->duplicates++;

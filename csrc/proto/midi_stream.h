@@ -175,6 +175,8 @@ typedef struct rmp_stream_counts {
   uint64_t bad_journals;   /* journals that did not parse (the commands are kept) */
   uint64_t duplicates;     /* a packet the journal receiver had already seen: dropped */
   uint64_t released;       /* note offs and pedal ups made by rmp_stream_rx_release */
+  uint64_t over_budget;    /* repair commands a journal asked for beyond the receiver's
+                              budget (per packet, and per second from `now`): not played */
 } rmp_stream_counts;
 
 /* One message for the application: time in local ms. Returns non-zero to
