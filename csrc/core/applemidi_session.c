@@ -557,11 +557,7 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   q->gen = a->gen;
   q->port = port;
   q->req.data = q;
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  int r = uv_getaddrinfo(a->rt->loop, &q->req, on_invite_resolved, q->host, NULL, &hints);
+  int r = rmc_resolve_host(a->rt->loop, &q->req, on_invite_resolved, q->host, RMP_AF_INET);
   if (r) {
     free(q);
     return r;

@@ -70,6 +70,15 @@ int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage 
   return 0;
 }
 
+int rmc_resolve_host(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *host,
+                     int family) {
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = family == RMP_AF_INET ? AF_INET : family == RMP_AF_INET6 ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  return uv_getaddrinfo(loop, req, cb, host, NULL, &hints);
+}
+
 /* ---- errors ---- */
 
 /* Reads the socket's error queue (IP_RECVERR): each entry is an ICMP error

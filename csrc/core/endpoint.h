@@ -70,6 +70,12 @@ uv_udp_t *rmc_endpoint_udp(rmc_endpoint *ep);
  * (a packet of ours that looped back). */
 bool rmc_endpoint_is_own(const rmc_endpoint *ep, const rmp_addr *a);
 
+/* Resolves host off the loop (uv_getaddrinfo) to datagram addresses of
+ * family (RMP_AF_INET, RMP_AF_INET6, or RMP_AF_NONE: either): cb gets them.
+ * 0 or a negative UV_E* code (cb is not called then). */
+int rmc_resolve_host(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *host,
+                     int family);
+
 /* struct sockaddr <-> rmp_addr. */
 void rmc_addr_from_sockaddr(const struct sockaddr *sa, rmp_addr *out);
 /* Fills ss for a socket of `family` (an IPv4 address is mapped to

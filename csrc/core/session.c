@@ -669,15 +669,10 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   if (!rq) return UV_ENOMEM;
   rq->owner = s;
   rq->req.data = rq;
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  if (s->bind_address) {
-    rmp_addr b;
-    if (rmp_addr_parse(s->bind_address, 0, &b) == 0) hints.ai_family = b.family == RMP_AF_INET6 ? AF_INET6 : AF_INET;
-  }
-  int r = uv_getaddrinfo(s->rt->loop, &rq->req, on_resolved, s->peer_address, NULL, &hints);
+  /* a bound address decides the family the peer must have */
+  rmp_addr b = {0};
+  if (s->bind_address) rmp_addr_parse(s->bind_address, 0, &b);
+  int r = rmc_resolve_host(s->rt->loop, &rq->req, on_resolved, s->peer_address, b.family);
   if (r) { free(rq); return r; }
   s->resolving = rq;
   s->open_handles++;
