@@ -458,8 +458,14 @@ describe("the recovery journal, issue 17's stream", function()
     assert.are.same({}, r.diffs)
     assert.are.equal(0, r.stuck)
     assert.are.equal(r.sent.seq.clocks, r.got.seq.clocks)
-    assert.is_true(r.recovered_transport <= r.lost_transport,
-      ("repair played %d transport commands, %d were lost"):format(r.recovered_transport, r.lost_transport))
+    -- Repairs play no transport command that was not lost. Lost for B is what
+    -- the relay dropped and, on a loaded machine, a packet that came after
+    -- its jitter-buffer wait (counted late, repaired from the next journal):
+    -- each such packet carries at most the pacer's 3 messages.
+    local late_bound = 3 * (r.b.late or 0)
+    assert.is_true(r.recovered_transport <= r.lost_transport + late_bound,
+      ("repair played %d transport commands, %d were lost (+%d late)"):format(r.recovered_transport,
+        r.lost_transport, late_bound))
     assert.are.equal(0, r.b.unrecovered)
     assert.are.equal(0, r.b.bad_journals)
   end
