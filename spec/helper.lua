@@ -145,6 +145,28 @@ function H.apple_relay(b_port, drop)
   return r
 end
 
+--- A spec's own sockets and timers, all let go by one call (after_each):
+-- local own = H.owned(); own.udp(host, port); own.every(ms, fn); own.release().
+function H.owned()
+  local own, sockets, timers = {}, {}, {}
+  function own.udp(host, port)
+    local s = assert(core.udp(host, port or 0))
+    sockets[#sockets + 1] = s
+    return s
+  end
+  function own.every(ms, fn)
+    local t = rtpmidi.every(ms, fn)
+    timers[#timers + 1] = t
+    return t
+  end
+  function own.release()
+    for _, t in ipairs(timers) do t:cancel() end
+    for _, s in ipairs(sockets) do s:close() end
+    sockets, timers = {}, {}
+  end
+  return own
+end
+
 --- Collects what rtpmidi.on_error reports while fn runs.
 function H.capture_errors(fn)
   local errors = {}

@@ -69,21 +69,10 @@ local function note(fmt, ...)
 end
 
 describe("hostile peers", function()
-  local sockets, timers = {}, {}
-  local function udp(host, port)
-    local s = assert(core.udp(host, port or 0))
-    sockets[#sockets + 1] = s
-    return s
-  end
-  local function every(ms, fn)
-    local t = rtpmidi.every(ms, fn)
-    timers[#timers + 1] = t
-    return t
-  end
+  local own = H.owned()
+  local udp, every = own.udp, own.every
   after_each(function()
-    for _, t in ipairs(timers) do t:cancel() end
-    for _, s in ipairs(sockets) do s:close() end
-    sockets, timers = {}, {}
+    own.release()
     H.assert_clean()
   end)
 
