@@ -199,6 +199,19 @@ static void rtp_accepted(rtpmidi_apple *a, ap_peer *p, uint16_t seq) {
 
 /* ---- the endpoints and the timer ---- */
 
+/* A BY from where a participant with its SSRC joined: only then is the data
+ * port read ahead of the loop (anyone can send FF FF 'B' 'Y'; the machine
+ * decides what the BY does). */
+static bool bye_from_participant(const rtpmidi_apple *a, const uint8_t *buf, size_t len,
+                                 const rmp_addr *from) {
+  rmp_am_packet pk;
+  if (len < 4 || buf[2] != 'B' || buf[3] != 'Y' || rmp_am_parse(buf, len, &pk) < 0 || pk.cmd != RMP_AM_BY)
+    return false;
+  for (const rmp_ams_peer *mp = a->m.peers; mp; mp = mp->next)
+    if (mp->have_ssrc && mp->ssrc == pk.u.by.ssrc && rmp_addr_equal(&mp->ctrl, from)) return true;
+  return false;
+}
+
 static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *from) {
   rtpmidi_apple *a = owner;
   bool data = ep == a->data;
@@ -213,8 +226,7 @@ static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t le
      * sent before it on the data port (two sockets: the loop reads them in
      * any order). What already waits on the data port is read first, so
      * those notes play before the participant leaves. */
-    if (!data && len >= 4 && buf[0] == 0xFF && buf[1] == 0xFF && buf[2] == 'B' && buf[3] == 'Y')
-      rmc_endpoint_read_pending(a->data, 64);
+    if (!data && bye_from_participant(a, buf, len, from)) rmc_endpoint_read_pending(a->data, 64);
     rmp_ams_on_packet(&a->m, rmc_ap_now(), data ? RMP_AMS_DATA : RMP_AMS_CTRL, buf, len, from);
     pump(a);
   }
