@@ -130,6 +130,8 @@ typedef struct rtpmidi_session_stats {
   uint64_t loops;                      /* our own packets looped back, dropped */
   uint64_t unknown_ssrc;               /* from the peer's address with another SSRC
                                           (also counted in foreign) */
+  uint64_t rtcp_unreachable;           /* ICMP errors for the peer's RTCP port while its
+                                          RTP flows: no drop, our RTCP stops */
   double jitter_ms;                    /* A.8 interarrival jitter of the peer's stream */
   double rtt_ms;                       /* round-trip time, < 0 until known */
   bool have_peer_ssrc;

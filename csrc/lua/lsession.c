@@ -209,7 +209,7 @@ static int l_local_port(lua_State *L) {
 void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   rtpmidi_session_stats st;
   rtpmidi_session_get_stats(s, &st);
-  lua_createtable(L, 0, 29);
+  lua_createtable(L, 0, 30);
   SET_COUNTER(packets_sent);
   SET_COUNTER(bytes_sent);
   SET_COUNTER(packets_received);
@@ -227,6 +227,7 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   SET_COUNTER(ssrc_collisions);
   SET_COUNTER(loops);
   SET_COUNTER(unknown_ssrc);
+  SET_COUNTER(rtcp_unreachable);
   SET_COUNTER(send_errors);
   SET_COUNTER(send_dropped);
   lua_pushnumber(L, st.jitter_ms);

@@ -189,7 +189,7 @@ static size_t build_bye(rmp_src *m, uint64_t now, uint32_t ssrc, const char *rea
 }
 
 size_t rmp_src_bye(rmp_src *m, uint64_t now, const char *reason, uint8_t *buf, size_t cap, rmp_addr *to) {
-  if (!m->open) return 0;
+  if (!m->open || m->rtcp_off) return 0;
   size_t n = build_bye(m, now, m->ssrc, reason, buf, cap);
   if (n) *to = m->peer_rtcp;
   return n;
@@ -203,7 +203,7 @@ static void schedule(rmp_src *m, uint64_t now) {
 }
 
 static void send_report(rmp_src *m, uint64_t now) {
-  if (!m->have_peer_rtcp) return;
+  if (!m->have_peer_rtcp || m->rtcp_off) return;
   uint8_t buf[RMP_SRC_RTCP_MAX];
   int n = build_report(m, now, m->ssrc, true, buf, sizeof buf);
   if (n <= 0) return;
@@ -229,6 +229,7 @@ static void reset_peer(rmp_src *m) {
   m->st.held_reordered += m->seq.reordered;
   m->st.held_dropped += m->seq.held_dropped;
   m->have_peer = false;
+  m->have_rtp = false;
   m->st.have_peer_ssrc = false;
   rmp_seq_init(&m->seq, m->cfg.probation);
   rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
@@ -241,6 +242,7 @@ void rmp_src_open(rmp_src *m, uint64_t now, const rmp_addr *peer_host, uint64_t 
   m->have_peer_rtcp = port > 0 && port < 65535;
   if (m->have_peer_rtcp) m->peer_rtcp = rmp_addr_with_port(*peer_host, (uint16_t)(port + 1));
   m->src_locked = false;
+  m->rtcp_off = false;
   m->wall_offset_us = (int64_t)wall - (int64_t)now;
   reset_peer(m);
   rmp_alive_start(&m->alive, now, m->cfg.timeout_us);
@@ -336,7 +338,7 @@ static void collision(rmp_src *m, uint64_t now, const rmp_addr *from) {
   for (int i = 0; r == old || (m->have_peer && r == m->st.peer_ssrc); i++)
     r = m->cfg.random && i < 8 ? (uint32_t)m->cfg.random(m->cfg.ud) : r + 1;
   uint8_t buf[RMP_SRC_RTCP_MAX];
-  size_t n = build_bye(m, now, old, RMP_SRC_COLLISION_REASON, buf, sizeof buf);
+  size_t n = m->rtcp_off ? 0 : build_bye(m, now, old, RMP_SRC_COLLISION_REASON, buf, sizeof buf);
   if (n) push_datagram(m, buf, n, &m->peer_rtcp);
   m->ssrc = r;
   m->sr_packets = m->sr_octets = 0;
@@ -396,6 +398,8 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   if (!peer_ssrc_ok(m, h->ssrc)) return RMP_SRC_UNKNOWN_SSRC;
   rmp_alive_heard(&m->alive, now);
   m->sent_since_heard = false;
+  m->have_rtp = true;
+  m->last_rtp_us = now;
   if (!m->cfg.peer_port && !m->have_peer_rtcp && from->port < 65535) {
     /* Receive only: reports go to the port above its RTP port (6.1
      * convention) until its own RTCP says where it is. */
@@ -505,6 +509,7 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
   }
   rmp_alive_heard(&m->alive, now);
   m->sent_since_heard = false;
+  m->rtcp_off = false; /* it has an RTCP port after all */
   m->st.rtcp_received++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
   rmp_rtcp_iter_t it;
@@ -575,14 +580,22 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
 /* ---- errors and time ---- */
 
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail) {
-  (void)now;
-  (void)channel;
   (void)dest;
   if (!m->open) return;
   if (m->have_peer && !m->sent_since_heard && !m->alive.gone) {
     /* About a datagram sent before the peer was last heard: it bounced
      * while the peer restarted, and the peer is back. */
     m->st.stale_errors++;
+    return;
+  }
+  if (channel == RMP_SRC_RTCP && m->have_peer && m->have_rtp && !m->alive.gone &&
+      now - m->last_rtp_us < m->cfg.timeout_us) {
+    /* Its RTCP port is closed but its RTP flows (issue 18: peers without
+     * RTCP, e.g. MIDIMonster's direct mode): the peer is there; our
+     * reports are not wanted. Its silence or an error for its RTP port
+     * still ends it. */
+    m->st.rtcp_unreachable++;
+    m->rtcp_off = true;
     return;
   }
   rmp_src_drop(m, "network", detail);

@@ -42,7 +42,13 @@
  *    we give after a collision). The peer's RTCP is taken only from where
  *    its first came from (until a drop): an SR, report, SDES or BYE
  *    forged from another port of its host is foreign. A receive-only
- *    session sends its reports there (not wherever the last claimed to).
+ *    session sends its reports there (not wherever the last claimed to);
+ *  - a peer without an RTCP port (issue 18: MIDIMonster's direct mode,
+ *    many hardware boxes): an ICMP error for the RTCP channel while the
+ *    peer's RTP flows (heard within the timeout) is not a lost peer: it
+ *    is counted (rtcp_unreachable) and no RTCP is sent there any more
+ *    (reports, BYE), until the peer's own RTCP shows it has a port or the
+ *    session opens again. Its RTP and its silence still decide liveness.
  *
  * What it leaves to the caller: sockets and timers, the reorder buffer
  * (jitter_buffer.h: the machine gives each accepted packet its extended
@@ -144,6 +150,8 @@ typedef struct rmp_src_stats {
   uint64_t events_lost;    /* the outbox was full (never in normal use) */
   uint64_t stale_errors;   /* ICMP errors about datagrams sent before the peer was
                               last heard (a restart): no drop */
+  uint64_t rtcp_unreachable; /* ICMP errors for the peer's RTCP port while its RTP
+                              flows (a peer without RTCP): no drop, RTCP stops */
   /* held packets (rtp_seq.h) of SSRCs forgotten; add the current one's
    * (rmp_src_held_duplicates, ...) */
   uint64_t held_duplicates, held_reordered, held_dropped;
@@ -235,6 +243,9 @@ typedef struct rmp_src {
   rmp_addr peer;            /* RTP destination; its host is the accepted source */
   rmp_addr peer_rtcp;       /* RTCP destination (valid when have_peer_rtcp) */
   bool have_peer_rtcp;
+  bool rtcp_off;            /* its RTCP port is unreachable while its RTP flows: no RTCP */
+  bool have_rtp;            /* RTP from the peer heard, at last_rtp_us */
+  uint64_t last_rtp_us;
   rmp_addr rtcp_from;       /* where the peer's first RTCP came from: its BYE must too */
   bool have_rtcp_from;
   bool src_locked;          /* accept_any_source: peer follows the first host heard */
@@ -293,7 +304,9 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
 void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, const rmp_addr *from);
 /* The system reported an error (ICMP unreachable) for a datagram sent from
  * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail
- * (unless nothing was sent since the peer was last heard: stale_errors). */
+ * (unless nothing was sent since the peer was last heard: stale_errors;
+ * or it is about RTCP while the peer's RTP flows: rtcp_unreachable, and
+ * RTCP stops). */
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail);
 /* The held packet's wait (cfg.hold_us): when it runs out; false when no
  * packet is held. Apart from rmp_src_next_deadline, which may run late: a

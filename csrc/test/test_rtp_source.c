@@ -315,6 +315,59 @@ static void test_restart_after_network_error(void) {
   CHECK_INT(find(RMP_SRC_OUT_DROP, 1)->at, heard + 25000000);
 }
 
+/* Issue 18, item 2: a peer without an RTCP port (MIDIMonster's direct
+ * mode). Each report bounces while its RTP flows: counted, no drop, and no
+ * more reports there; its silence still ends it, an error for its RTP port
+ * still does, and its own RTCP turns our reports back on. */
+static void test_rtcp_unreachable_while_rtp_flows(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(18, 25, 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  /* a report goes, and bounces, while RTP goes on arriving */
+  run_until(m, &now, now + 3000000);
+  int reports = count(RMP_SRC_OUT_DATAGRAM);
+  CHECK(reports >= 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 1);
+  /* no more reports, no BYE at the end either; RTP keeps it alive */
+  for (uint16_t s = 3; s < 20; s++) {
+    run_until(m, &now, now + 1000000);
+    CHECK_INT(feed_rtp(m, now, PEER_SSRC, s, &PEER_RTP), RMP_SRC_ACCEPT);
+  }
+  CHECK_INT(count(RMP_SRC_OUT_DATAGRAM), reports);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  uint8_t buf[RMP_SRC_RTCP_MAX];
+  rmp_addr to;
+  CHECK_INT(rmp_src_bye(m, now, "stop", buf, sizeof buf, &to), 0);
+  /* its own RTCP: it has a port after all, reports resume */
+  uint8_t b[64];
+  int n = rmp_rtcp_build_rr(b, sizeof b, PEER_SSRC, NULL, 0);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  run_until(m, &now, now + 3000000);
+  CHECK(count(RMP_SRC_OUT_DATAGRAM) > reports);
+  /* an error for its RTP port is a lost peer */
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
+
+  /* RTCP bounces but the peer's RTP stopped longer than the timeout ago
+   * (it timed out: gone): a drop, as before. And with no RTP ever heard
+   * from it (only our sends), an RTCP bounce is a drop too. */
+  now = T0;
+  m = start(19, 25, 5);
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0);
+}
+
 /* ---- collisions, loops, foreign hosts ---- */
 
 static void test_collision_and_loop(void) {
@@ -947,6 +1000,7 @@ int main(void) {
   test_restart_after_bye();
   test_restart_after_timeout();
   test_restart_after_network_error();
+  test_rtcp_unreachable_while_rtp_flows();
   test_collision_and_loop();
   test_collision_flood();
   test_rtcp_source_port();

@@ -1,0 +1,59 @@
+-- Interop with the peers musicians already run (issue 18): rtpmidid,
+-- raveloxmidi, MIDIMonster, pymidi. Each is a scripted peer of
+-- spec/peers/quirky.lua that behaves as the issue describes; every exchange
+-- runs over loopback.
+local rtpmidi = require "rtpmidi"
+local H = require "helper"
+local Q = require "peers.quirky"
+
+local control = rtpmidi.RTPControl()
+
+describe("interop", function()
+  local peers = {}
+  local function peer(p) peers[#peers + 1] = p; return p end
+  after_each(function()
+    for _, p in ipairs(peers) do p:close() end
+    peers = {}
+    H.assert_clean()
+  end)
+
+  describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
+    it("keeps playing when our RTCP bounces while its RTP flows", function()
+      local mine, theirs = H.port(), H.port()
+      local got, drops, recovered = {}, {}, 0
+      local s = rtpmidi.MidiSession{
+        peer_address = "127.0.0.1", sending_port = theirs, receiving_port = mine, rtcp_interval = 0.1,
+        timeout = 2,
+        incoming_midi = function(_, m, _, rec) got[#got + 1] = m; if rec then recovered = recovered + 1 end end,
+        drop_call = function(_, _, reason, detail) drops[#drops + 1] = { reason, detail } end,
+      }
+      control:add_session(s)
+      -- its RTP port only: theirs + 1 stays closed
+      local mm = peer(Q.direct_rtp{ port = theirs, to_port = mine })
+      assert(control:start_session(s.cookie))
+      local note = 0
+      local pacer = rtpmidi.every(20, function()
+        note = note + 1
+        mm:send(string.char(note % 2 == 1 and 0x90 or 0x80, 60, 100))
+      end)
+      H.run_until(function() return s:stats().rtcp_unreachable >= 1 end, "our RTCP to bounce", 5000)
+      local sent_then = s:stats().rtcp_sent
+      -- we play to it meanwhile: our RTP reaches its port
+      assert(s:send_midi("\x90\x40\x50"))
+      H.run_for(1500)
+      pacer:cancel()
+      H.run_until(function() return #mm.got >= 1 end, "our MIDI at the peer")
+      local st = s:stats()
+      assert.are.same({}, drops)
+      assert.are.equal(0, recovered)              -- no notes made up: no all-notes-off
+      assert.are.equal(0, st.messages_released)
+      assert.are.equal(1, st.rtcp_unreachable)
+      assert.are.equal(sent_then, st.rtcp_sent)   -- no more RTCP to the closed port
+      assert.is_true(#got >= mm.sent - 2)
+      -- its silence still ends it, once
+      H.run_until(function() return #drops == 1 end, "the timeout", 5000)
+      assert.are.equal("timeout", drops[1][1])
+      control:remove_session(s.cookie)
+    end)
+  end)
+end)
