@@ -17,6 +17,53 @@ describe("interop", function()
     H.assert_clean()
   end)
 
+  -- An AppleMidiSession on a free pair, started, with its callbacks logging.
+  local function apple(opts)
+    local log = { joined = {}, left = {}, midi = {}, failed = {}, synced = {} }
+    local t = {
+      name = "us", port = H.port(),
+      participant_joined = function(_, p) log.joined[#log.joined + 1] = p end,
+      participant_left = function(_, p, why) log.left[#log.left + 1] = { p, why } end,
+      participant_synced = function(_, p) log.synced[#log.synced + 1] = p end,
+      incoming_midi = function(_, m, _, rec, p) log.midi[#log.midi + 1] = { m, rec, p } end,
+      invitation_failed = function(_, a, port, why) log.failed[#log.failed + 1] = { a, port, why } end,
+    }
+    for k, v in pairs(opts or {}) do t[k] = v end
+    local s = rtpmidi.AppleMidiSession(t)
+    assert(control:start_session(control:add_session(s)))
+    return s, log
+  end
+
+  describe("rtpmidid", function()
+    it("gets our BY on both ports and is not left half-open", function()
+      local s, log = apple()
+      local r = peer(Q.apple{ port = H.port(), name = "rtpmidid", quirks = { bye_both = true } })
+      r:invite(s.config.port)
+      H.run_until(function() return #log.joined == 1 and r.state == "joined" end, "rtpmidid joined")
+      s:disconnect(log.joined[1])
+      H.run_until(function() return r.state == "ended" end, "BY on both ports")
+      assert.are.equal(1, r.bye.ctrl)
+      assert.are.equal(1, r.bye.data)
+      control:remove_session(s.cookie)
+    end)
+
+    it("sends BY on both ports: one participant_left, nothing counted", function()
+      local s, log = apple()
+      local r = peer(Q.apple{ port = H.port(), name = "rtpmidid", quirks = { bye_both = true } })
+      r:invite(s.config.port)
+      H.run_until(function() return #log.joined == 1 and r.state == "joined" end, "rtpmidid joined")
+      r:bye_both_ports()
+      H.run_until(function() return #log.left == 1 end, "its BY")
+      H.run_for(100)
+      assert.are.equal("bye", log.left[1][2])
+      assert.are.equal(1, #log.left)
+      local st = s:stats()
+      assert.are.equal(0, st.unknown_ssrc)
+      assert.are.equal(0, st.foreign)
+      control:remove_session(s.cookie)
+    end)
+  end)
+
   describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
     it("keeps playing when our RTCP bounces while its RTP flows", function()
       local mine, theirs = H.port(), H.port()

@@ -60,8 +60,14 @@ static void send_invite_cmd(rmp_ams *m, rmp_ams_peer *p, int port, uint16_t cmd,
   if (o) sent(m, o, rmp_am_encode_invite(o->data, sizeof o->data, cmd, token, m->cfg.ssrc, m->cfg.name));
 }
 
+/* BY on the control port, and on the data port when it is part of the
+ * session (its data IN answered, or ours sent): both halves end (issue 18,
+ * item 3). */
 static void send_bye(rmp_ams *m, rmp_ams_peer *p) {
   rmp_ams_out *o = datagram(m, p, RMP_AMS_CTRL, &p->ctrl);
+  if (o) sent(m, o, rmp_am_encode_bye(o->data, sizeof o->data, p->token, m->cfg.ssrc));
+  if (p->state != RMP_AMS_JOINED && p->state != RMP_AMS_INVITE_DATA) return;
+  o = datagram(m, p, RMP_AMS_DATA, &p->data);
   if (o) sent(m, o, rmp_am_encode_bye(o->data, sizeof o->data, p->token, m->cfg.ssrc));
 }
 
@@ -219,9 +225,24 @@ static void set_name(rmp_ams_peer *p, const rmp_am_invite *inv) {
   p->name[inv->name_len] = '\0';
 }
 
+/* p's session ends: a BY for it that comes after is expected. */
+static void remember_end(rmp_ams *m, const rmp_ams_peer *p) {
+  if (!p->have_ssrc) return;
+  m->ended[m->ended_next].ssrc = p->ssrc;
+  m->ended[m->ended_next].token = p->token;
+  m->ended_next = (m->ended_next + 1) % (sizeof m->ended / sizeof m->ended[0]);
+}
+
+static bool just_ended(const rmp_ams *m, uint32_t ssrc, uint32_t token) {
+  for (size_t i = 0; i < sizeof m->ended / sizeof m->ended[0]; i++)
+    if (m->ended[i].ssrc == ssrc && m->ended[i].token == token && (ssrc || token)) return true;
+  return false;
+}
+
 /* Removes p; one that had joined is reported as left. */
 static void drop(rmp_ams *m, rmp_ams_peer *p, rmp_ams_reason reason) {
   if (p->state == RMP_AMS_GONE) return;
+  remember_end(m, p);
   bool was_joined = p->state == RMP_AMS_JOINED;
   p->state = RMP_AMS_GONE;
   m->gone = true;
@@ -229,6 +250,7 @@ static void drop(rmp_ams *m, rmp_ams_peer *p, rmp_ams_reason reason) {
 }
 
 static void invite_failed(rmp_ams *m, rmp_ams_peer *p, rmp_ams_reason reason) {
+  remember_end(m, p);
   p->state = RMP_AMS_GONE;
   m->gone = true;
   event(m, RMP_AMS_EV_INVITE_FAILED, p, reason);
@@ -534,7 +556,8 @@ static void on_ck(rmp_ams *m, double now, int port, const rmp_am_ck *ck, const r
 static void on_by(rmp_ams *m, int port, const rmp_am_bye *by, const rmp_addr *from) {
   rmp_ams_peer *p = find_ssrc(m, by->ssrc);
   if (!p) {
-    m->st.unknown_ssrc++;
+    /* the BY of the other port, after the first ended the session */
+    if (!just_ended(m, by->ssrc, by->token)) m->st.unknown_ssrc++;
     return;
   }
   if (!from_participant(p, port, from) || by->token != p->token) {

@@ -31,7 +31,11 @@
  *    each side measures, the initiator on CK1, the responder on CK2;
  *  - RS on the control port carries the RTP sequence number of the last
  *    packet received, in the high 16 bits;
- *  - BY ends the session (the token of the invitation, our SSRC).
+ *  - BY ends the session (the token of the invitation, our SSRC). We send
+ *    it on the control port and, once the participant's data port is in
+ *    the session, on the data port too, as rtpmidid does (issue 18, item
+ *    3: rtpmidid stays half-open until both came and invites again); the
+ *    second BY of a peer that does the same is expected, not counted.
  *
  * Who speaks for a participant (issue #16, finding 1: a LAN where anyone
  * can send UDP from any address). A participant is bound to the addresses
@@ -219,6 +223,10 @@ typedef struct rmp_ams {
   bool more;                   /* a tick stopped short: call it again */
   bool gone;                   /* some participant is GONE */
   rmp_ams_stats st;
+  /* sessions that just ended (BY, timeout, ...): the second BY of a peer
+   * that sends one on each port is not from an unknown SSRC */
+  struct { uint32_t ssrc, token; } ended[4];
+  unsigned ended_next;
   unsigned head, count;        /* the outbox ring */
   rmp_ams_out out[RMP_AMS_OUTBOX];
 } rmp_ams;

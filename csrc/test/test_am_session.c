@@ -37,7 +37,7 @@ typedef struct node {
   logged log[MAX_LOG];
   int nlog;
   /* what it sent, by command and port */
-  int sent_in[2], sent_ok[2], sent_no[2], sent_by, sent_ck[3], sent_rs;
+  int sent_in[2], sent_ok[2], sent_no[2], sent_by, sent_by_port[2], sent_ck[3], sent_rs;
   double last_rx;              /* when a datagram last reached it */
 } node;
 
@@ -154,7 +154,7 @@ static void count_sent(node *nd, const rmp_ams_out *o) {
   case RMP_AM_IN: nd->sent_in[o->port]++; break;
   case RMP_AM_OK: nd->sent_ok[o->port]++; break;
   case RMP_AM_NO: nd->sent_no[o->port]++; break;
-  case RMP_AM_BY: nd->sent_by++; break;
+  case RMP_AM_BY: nd->sent_by++; nd->sent_by_port[o->port]++; break;
   case RMP_AM_CK: nd->sent_ck[pk.u.ck.count]++; break;
   case RMP_AM_RS: nd->sent_rs++; break;
   }
@@ -532,9 +532,16 @@ static void test_bye(void) {
   drain(n, a);
   const logged *l = find_event(a, RMP_AMS_EV_LEFT, 0);
   CHECK(l && l->reason == RMP_AMS_DISCONNECTED && l->t == 100.0 && l->ssrc == 0xB);
+  /* issue 18, item 3: on both ports, as rtpmidid sends and expects it */
+  CHECK_INT(a->sent_by_port[RMP_AMS_CTRL], 1);
+  CHECK_INT(a->sent_by_port[RMP_AMS_DATA], 1);
   run_until(n, 200);
   l = find_event(b, RMP_AMS_EV_LEFT, 0);
   CHECK(l && l->reason == RMP_AMS_BYE && l->t == 101.0 && l->ssrc == 0xA);
+  CHECK_INT(count_events(b, RMP_AMS_EV_LEFT), 1);
+  /* the second BY ends nothing more and is no stranger's */
+  CHECK_INT(b->m.st.unknown_ssrc, 0);
+  CHECK_INT(b->m.st.foreign, 0);
   CHECK_INT(joined_count(a) + joined_count(b), 0);
   /* the other way: B invites, then ends it */
   invite(n, b, a);
@@ -570,6 +577,21 @@ static void test_bye(void) {
   CHECK(find_event(cn, RMP_AMS_EV_LEFT, 0)->reason == RMP_AMS_BYE);
   CHECK_INT(rmp_ams_live(&a->m) + rmp_ams_live(&b->m) + rmp_ams_live(&cn->m), 0);
   CHECK_INT(a->allocs, a->releases);
+  CHECK_INT(b->m.st.unknown_ssrc + cn->m.st.unknown_ssrc, 0);
+  /* a BY for an SSRC that never was here is still counted */
+  len = rmp_am_encode_bye(by, sizeof by, 77, 0xDD);
+  rmp_addr bctl = addr("10.0.0.2", 5004);
+  rmp_ams_on_packet(&a->m, 600, RMP_AMS_CTRL, by, (size_t)len, &bctl);
+  CHECK_INT(a->m.st.unknown_ssrc, 1);
+  /* an invitation that only reached the control port ends there only */
+  int ctrl0 = a->sent_by_port[RMP_AMS_CTRL], data0 = a->sent_by_port[RMP_AMS_DATA];
+  rmp_addr nobody = addr("10.0.0.9", 5004);
+  rmp_ams_peer *q = rmp_ams_invite(&a->m, 600, &nobody);
+  drain(n, a);
+  rmp_ams_disconnect(&a->m, q);
+  drain(n, a);
+  CHECK_INT(a->sent_by_port[RMP_AMS_CTRL], ctrl0 + 1);
+  CHECK_INT(a->sent_by_port[RMP_AMS_DATA], data0);
   net_free(n);
 }
 

@@ -158,6 +158,12 @@ function Q.apple(o)
     local v = q.rs_low16 and (self.last_seq & 0xffff) or ((self.last_seq & 0xffff) << 16)
     self.ctrl:send("\xff\xffRS" .. string.pack(">I4I4", self.ssrc, v), HOST, self.peer_ctrl)
   end
+  -- BY to the session joined: data port first, then control, as rtpmidid does
+  function p:bye_both_ports()
+    local by = "\xff\xffBY" .. string.pack(">I4I4I4", 2, self.token, self.ssrc)
+    self.data:send("\xff\xffBY" .. string.pack(">I4I4I4", 2, self.token, dssrc()), HOST, self.peer_data)
+    self.ctrl:send(by, HOST, self.peer_ctrl)
+  end
   function p:count(cmd, on)
     local n = 0
     for _, t in ipairs(self.got) do
