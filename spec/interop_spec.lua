@@ -64,6 +64,41 @@ describe("interop", function()
     end)
   end)
 
+  describe("RS forms", function()
+    -- our burst, its RS, then time for guards: guard_interval 10 ms puts the
+    -- open-loop five at 10..310 ms, late ones (feedback) one a second
+    local function burst_then_rs(quirks)
+      local s, log = apple{ guard_interval = 10 }
+      local r = peer(Q.apple{ port = H.port(), name = "rs", quirks = quirks })
+      r:invite(s.config.port)
+      H.run_until(function() return #log.joined == 1 and r.state == "joined" end, "joined")
+      assert(s:send_midi("\x90\x3c\x64\x91\x3d\x64"))
+      H.run_until(function() return #r.midi >= 2 end, "our burst at the peer")
+      r:send_rs()
+      H.run_for(2600)
+      return s, log
+    end
+
+    it("reads rtpmidid's RS (sequence number in the low 16 bits): confirmed, guards end", function()
+      local s = burst_then_rs{ rs_low16 = true }
+      local p = s:participants()[1]
+      assert.is_false(p.unconfirmed)
+      assert.are.equal(1, p.rs_received)
+      assert.is_true(s:stats().guard_sent <= 5)
+      assert.are.equal(0, s:stats().unsolicited)
+      control:remove_session(s.cookie)
+    end)
+
+    it("gives a participant whose RS never confirms the open-loop guards only", function()
+      local s = burst_then_rs{ rs_stale = true }
+      local p = s:participants()[1]
+      assert.is_true(p.unconfirmed)
+      assert.are.equal(5, s:stats().guard_sent)  -- not 5 + one a second
+      assert.are.equal(1, s:stats().unsolicited)
+      control:remove_session(s.cookie)
+    end)
+  end)
+
   describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
     it("keeps playing when our RTCP bounces while its RTP flows", function()
       local mine, theirs = H.port(), H.port()

@@ -52,6 +52,7 @@ typedef struct ap_media {
   ap_pkt *held[RMP_SEQ_HOLDS + 1]; /* copies of the packets rseq holds, by slot (rtp_seq.h) */
   rmp_held sounding;               /* what its messages left sounding at on_midi */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
+  bool rs_confirmed;               /* one of its RS confirmed a packet of ours */
 } ap_media;
 
 /* What the session's streams share (applemidi_midi.c). */

@@ -330,13 +330,30 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
 }
 
 
+/* Whether seq is a packet we sent p that it has not confirmed: an ack of
+ * it would confirm something (rmp_stream_tx_ack returning 1). */
+static bool names_unconfirmed(const rmp_stream_tx *tx, uint16_t seq) {
+  return tx->sent && (uint16_t)(tx->last_seq - seq) < tx->unacked;
+}
+
 /* An RS confirms what p received up to seq (midi_stream.h), taken only for
- * a packet we sent it and it had not confirmed. Apple puts the sequence
- * number in the field's high 16 bits; some peers put it in the low ones
- * (the high ones zero): tried when the high ones name no packet of ours. */
+ * a packet we sent it and it had not confirmed. The machine read seq from
+ * the half of the field p's RS use (am_session.h, rs_form: Apple's high
+ * half, rtpmidid's low half).
+ * Feedback that never confirms anything (issue 18, item 5: a form we
+ * misread, a peer that reports something else) must not make it a peer
+ * "that gives feedback" (up to 30 late guards after every burst, the
+ * journal never trimmed): until one of p's RS has confirmed a packet, an
+ * RS that would not is dropped (unsolicited) before it reaches the stream,
+ * so p gets the open-loop guards only, as a peer without RS does. */
 void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw) {
+  (void)raw;
+  if (!p->media.rs_confirmed && !names_unconfirmed(&p->media.tx, seq)) {
+    a->st.unsolicited++;
+    return;
+  }
   int r = rmp_stream_tx_ack(&p->media.tx, seq);
-  if (r < 0 && (raw >> 16) == 0) r = rmp_stream_tx_ack(&p->media.tx, (uint16_t)raw);
+  if (r > 0) p->media.rs_confirmed = true;
   if (r < 0) a->st.unsolicited++;
 }
 

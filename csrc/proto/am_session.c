@@ -569,6 +569,17 @@ static void on_by(rmp_ams *m, int port, const rmp_am_bye *by, const rmp_addr *fr
   else drop(m, p, RMP_AMS_BYE);
 }
 
+/* The sequence number an RS field of p carries (am_session.h): Apple's
+ * high half, or rtpmidid's low half. A field with one half zero and the
+ * other not says which, and p keeps that form; a field with both halves
+ * non-zero is read in p's form (Apple's until another showed); 0 is 0. */
+static uint16_t rs_seq(rmp_ams_peer *p, uint32_t raw) {
+  uint16_t hi = (uint16_t)(raw >> 16), lo = (uint16_t)raw;
+  if (hi && !lo) p->rs_form = RMP_AMS_RS_HIGH;
+  else if (lo && !hi) p->rs_form = RMP_AMS_RS_LOW;
+  return p->rs_form == RMP_AMS_RS_LOW ? lo : hi;
+}
+
 static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *from) {
   rmp_ams_peer *p = joined_from(m, rs->ssrc, port, from);
   if (!p) return;
@@ -576,7 +587,7 @@ static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *fro
   m->st.rs_received++;
   rmp_ams_out *o = push(m, RMP_AMS_EV_ACK, p);
   if (o) {
-    o->seq = rs->seq;
+    o->seq = rs_seq(p, rs->raw);
     o->raw = rs->raw;
   }
 }

@@ -30,7 +30,11 @@
  *    CK2 (ts1, ts2, ts3) on the data port, timestamps in 100 us units;
  *    each side measures, the initiator on CK1, the responder on CK2;
  *  - RS on the control port carries the RTP sequence number of the last
- *    packet received, in the high 16 bits;
+ *    packet received, in the high 16 bits (the low 16 zero). rtpmidid puts
+ *    it in the low 16 bits (the high 16 zero; issue 18, item 5): an RS
+ *    whose halves say which form it has (one half zero, the other not)
+ *    settles the participant's form (rs_form), which then reads the RS
+ *    whose halves do not say (both non-zero); both zero is 0 in either;
  *  - BY ends the session (the token of the invitation, our SSRC). We send
  *    it on the control port and, once the participant's data port is in
  *    the session, on the data port too, as rtpmidid does (issue 18, item
@@ -62,6 +66,9 @@
 
 /* The two ports of a session. */
 enum { RMP_AMS_CTRL = 0, RMP_AMS_DATA = 1 };
+
+/* The form of a participant's RS (rmp_ams_peer.rs_form). */
+enum { RMP_AMS_RS_UNKNOWN = 0, RMP_AMS_RS_HIGH = 1, RMP_AMS_RS_LOW = 2 };
 
 /* Defaults of a zeroed config field. */
 #define RMP_AMS_DEF_INVITE_TRIES 12
@@ -136,6 +143,9 @@ typedef struct rmp_ams_peer {
   bool rx_since_rs;
   uint16_t last_rx_seq;
   double next_rs;
+  /* which half of its RS carries the sequence number (RMP_AMS_RS_*), once
+   * an RS showed it */
+  uint8_t rs_form;
   /* counters */
   uint64_t ck_exchanges, rs_sent, rs_received;
   /* outputs in the outbox that name it: it is released after they went */
@@ -205,7 +215,7 @@ typedef struct rmp_ams_out {
   rmp_ams_out_kind kind;
   rmp_ams_peer *peer;     /* valid until the next rmp_ams_pop; NULL for a reply to a stranger */
   rmp_ams_reason reason;
-  uint16_t seq;           /* EV_ACK: the RTP sequence number (the field's high 16 bits) */
+  uint16_t seq;           /* EV_ACK: the RTP sequence number (the half rs_form says) */
   uint32_t raw;           /* EV_ACK: the RS field as received */
   int port;               /* SEND: RMP_AMS_CTRL or RMP_AMS_DATA */
   rmp_addr to;

@@ -793,6 +793,60 @@ static void test_rtp_and_rs(void) {
   net_free(n);
 }
 
+/* An RS with this SSRC and 32-bit field, as a peer sends it. */
+static void feed_rs(node *nd, double now, uint32_t ssrc, uint32_t raw, const rmp_addr *from) {
+  uint8_t b[12] = {0xff, 0xff, 'R', 'S'};
+  for (int i = 0; i < 4; i++) {
+    b[4 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+    b[8 + i] = (uint8_t)(raw >> (24 - 8 * i));
+  }
+  rmp_ams_on_packet(&nd->m, now, RMP_AMS_CTRL, b, sizeof b, from);
+}
+
+/* Issue 18, item 5: rtpmidid's RS carries the sequence number in the low
+ * 16 bits. The halves say which form an RS has when one is zero and the
+ * other not; the participant keeps the form for RS whose halves do not. */
+static void test_rs_forms(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  node *c = add(n, "10.0.0.3", 5004, 0xC, "C", 0);
+  invite(n, a, b);
+  invite(n, a, c);
+  run_until(n, 100);
+  rmp_addr bc = addr("10.0.0.2", 5004), cc = addr("10.0.0.3", 5004);
+  /* B: Apple's form */
+  feed_rs(a, 100, 0xB, 0x12340000u, &bc);
+  /* C: rtpmidid's */
+  feed_rs(a, 100, 0xC, 0x00001234u, &cc);
+  /* both halves non-zero: each read in its participant's form */
+  feed_rs(a, 100, 0xB, 0x56780001u, &bc);
+  feed_rs(a, 100, 0xC, 0x00015678u, &cc);
+  /* zero is zero in either */
+  feed_rs(a, 100, 0xC, 0, &cc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 5);
+  const logged *k[5];
+  for (int i = 0; i < 5; i++) k[i] = find_event(a, RMP_AMS_EV_ACK, i);
+  CHECK(k[0]->ssrc == 0xB && k[0]->seq == 0x1234);
+  CHECK(k[1]->ssrc == 0xC && k[1]->seq == 0x1234 && k[1]->raw == 0x1234);
+  CHECK(k[2]->ssrc == 0xB && k[2]->seq == 0x5678);
+  CHECK(k[3]->ssrc == 0xC && k[3]->seq == 0x5678);
+  CHECK(k[4]->ssrc == 0xC && k[4]->seq == 0);
+  for (rmp_ams_peer *p = a->m.peers; p; p = p->next)
+    CHECK_INT(p->rs_form, p->ssrc == 0xC ? RMP_AMS_RS_LOW : RMP_AMS_RS_HIGH);
+  /* a participant that has not shown its form yet reads Apple's */
+  node *d = add(n, "10.0.0.4", 5004, 0xD, "D", 0);
+  invite(n, a, d);
+  run_until(n, 200);
+  rmp_addr dc = addr("10.0.0.4", 5004);
+  feed_rs(a, 200, 0xD, 0x00020003u, &dc);
+  drain(n, a);
+  const logged *kd = find_event(a, RMP_AMS_EV_ACK, 5);
+  CHECK(kd && kd->ssrc == 0xD && kd->seq == 0x0002);
+  net_free(n);
+}
+
 static void test_invite_timeout(void) {
   net *n = net_new(1.0);
   rmp_ams_config c = conf(0xA, "A");
@@ -1168,6 +1222,7 @@ int main(void) {
   test_limits();
   test_malformed();
   test_rtp_and_rs();
+  test_rs_forms();
   test_invite_timeout();
   test_outbox_rounds();
   test_hijack();

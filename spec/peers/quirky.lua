@@ -11,6 +11,8 @@
 --   Q.apple{ port=, name=, quirks={...} }       an AppleMIDI session with quirks:
 --     bye_both      (rtpmidid) counts a session ended only when BY came on both ports
 --     rs_low16      (rtpmidid) RS with the sequence number in the low 16 bits
+--     rs_stale      RS that never confirms anything: it names the packet before the
+--                   first one received
 --     feedback_data (raveloxmidi) after every RTP packet, an RS on the data port
 --                   carrying OUR SSRC (the one in the packet it answers)
 --     data_ssrc     (pymidi) a data-port OK (and its data traffic) from another SSRC
@@ -86,6 +88,7 @@ function Q.apple(o)
     p.rtp_received = p.rtp_received + 1
     p.remote_ssrc = p.remote_ssrc or t.ssrc
     p.last_seq = t.sequence
+    p.first_seq = p.first_seq or t.sequence
     local m = codec.decode_midi_payload(t.payload)
     if m and q.strict_journal and m.journal and m.journal.channels then
       local n = 0
@@ -155,7 +158,8 @@ function Q.apple(o)
   end
   -- an RS to the session for the last packet received
   function p:send_rs()
-    local v = q.rs_low16 and (self.last_seq & 0xffff) or ((self.last_seq & 0xffff) << 16)
+    local seq = q.rs_stale and (self.first_seq - 1) or self.last_seq
+    local v = q.rs_low16 and (seq & 0xffff) or ((seq & 0xffff) << 16)
     self.ctrl:send("\xff\xffRS" .. string.pack(">I4I4", self.ssrc, v), HOST, self.peer_ctrl)
   end
   -- BY to the session joined: data port first, then control, as rtpmidid does
