@@ -99,6 +99,26 @@ describe("interop", function()
     end)
   end)
 
+  describe("raveloxmidi", function()
+    it("its feedback on the data port with our SSRC is its RS", function()
+      local s, log = apple{ guard_interval = 10 }
+      local r = peer(Q.apple{ port = H.port(), name = "raveloxmidi", quirks = { feedback_data = true } })
+      r:invite(s.config.port)
+      H.run_until(function() return #log.joined == 1 and r.state == "joined" end, "joined")
+      for i = 1, 3 do
+        assert(s:send_midi(string.char(0x90, 60 + i, 100)))
+        H.run_for(30)
+      end
+      H.run_until(function() return s:participants()[1].rs_received >= 3 end, "its feedback as RS")
+      H.run_for(400)
+      local p, st = s:participants()[1], s:stats()
+      assert.is_false(p.unconfirmed)
+      assert.are.equal(0, st.unknown_ssrc)
+      assert.are.equal(0, st.foreign)
+      control:remove_session(s.cookie)
+    end)
+  end)
+
   describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
     it("keeps playing when our RTCP bounces while its RTP flows", function()
       local mine, theirs = H.port(), H.port()

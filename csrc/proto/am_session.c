@@ -580,9 +580,27 @@ static uint16_t rs_seq(rmp_ams_peer *p, uint32_t raw) {
   return p->rs_form == RMP_AMS_RS_LOW ? lo : hi;
 }
 
+/* The one joined participant whose data port `from` is (from_participant);
+ * NULL when none is, or more than one may be. */
+static rmp_ams_peer *data_sender(rmp_ams *m, const rmp_addr *from) {
+  rmp_ams_peer *found = NULL;
+  for (rmp_ams_peer *p = m->peers; p; p = p->next) {
+    if (p->state != RMP_AMS_JOINED || !from_participant(p, RMP_AMS_DATA, from)) continue;
+    if (found) return NULL;
+    found = p;
+  }
+  return found;
+}
+
 static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *from) {
-  rmp_ams_peer *p = joined_from(m, rs->ssrc, port, from);
-  if (!p) return;
+  rmp_ams_peer *p;
+  if (port == RMP_AMS_DATA && rs->ssrc == m->cfg.ssrc && (p = data_sender(m, from)) != NULL) {
+    /* raveloxmidi's feedback (issue 18, item 6): on the data port, one per
+     * packet of ours, with the SSRC of that packet (ours): the RS of the
+     * participant it comes from */
+  } else if (!(p = joined_from(m, rs->ssrc, port, from))) {
+    return;
+  }
   p->rs_received++;
   m->st.rs_received++;
   rmp_ams_out *o = push(m, RMP_AMS_EV_ACK, p);

@@ -34,7 +34,10 @@
  *    it in the low 16 bits (the high 16 zero; issue 18, item 5): an RS
  *    whose halves say which form it has (one half zero, the other not)
  *    settles the participant's form (rs_form), which then reads the RS
- *    whose halves do not say (both non-zero); both zero is 0 in either;
+ *    whose halves do not say (both non-zero); both zero is 0 in either.
+ *    raveloxmidi sends its RS on the data port, one per packet received,
+ *    with the SSRC of that packet, ours (issue 18, item 6): an RS with our
+ *    SSRC from the data address of one joined participant is its RS;
  *  - BY ends the session (the token of the invitation, our SSRC). We send
  *    it on the control port and, once the participant's data port is in
  *    the session, on the data port too, as rtpmidid does (issue 18, item

@@ -794,13 +794,17 @@ static void test_rtp_and_rs(void) {
 }
 
 /* An RS with this SSRC and 32-bit field, as a peer sends it. */
-static void feed_rs(node *nd, double now, uint32_t ssrc, uint32_t raw, const rmp_addr *from) {
+static void feed_rs_on(node *nd, double now, int port, uint32_t ssrc, uint32_t raw, const rmp_addr *from) {
   uint8_t b[12] = {0xff, 0xff, 'R', 'S'};
   for (int i = 0; i < 4; i++) {
     b[4 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
     b[8 + i] = (uint8_t)(raw >> (24 - 8 * i));
   }
-  rmp_ams_on_packet(&nd->m, now, RMP_AMS_CTRL, b, sizeof b, from);
+  rmp_ams_on_packet(&nd->m, now, port, b, sizeof b, from);
+}
+
+static void feed_rs(node *nd, double now, uint32_t ssrc, uint32_t raw, const rmp_addr *from) {
+  feed_rs_on(nd, now, RMP_AMS_CTRL, ssrc, raw, from);
 }
 
 /* Issue 18, item 5: rtpmidid's RS carries the sequence number in the low
@@ -844,6 +848,37 @@ static void test_rs_forms(void) {
   drain(n, a);
   const logged *kd = find_event(a, RMP_AMS_EV_ACK, 5);
   CHECK(kd && kd->ssrc == 0xD && kd->seq == 0x0002);
+  net_free(n);
+}
+
+/* Issue 18, item 6: raveloxmidi's feedback, an RS on the data port per
+ * packet received, with the SSRC of our packet: its RS. */
+static void test_feedback_on_data_port(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  node *c = add(n, "10.0.0.3", 5004, 0xC, "C", 0);
+  invite(n, a, b);
+  invite(n, a, c);
+  run_until(n, 100);
+  rmp_addr bd = addr("10.0.0.2", 5005), cd = addr("10.0.0.3", 5005), bc = addr("10.0.0.2", 5004);
+  rmp_addr stranger = addr("10.0.0.9", 5005), bother = addr("10.0.0.2", 6000);
+  feed_rs_on(a, 100, RMP_AMS_DATA, 0xA, 0x00100000u, &bd);
+  feed_rs_on(a, 100, RMP_AMS_DATA, 0xA, 0x00200000u, &cd);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 2);
+  const logged *k = find_event(a, RMP_AMS_EV_ACK, 0);
+  CHECK(k && k->ssrc == 0xB && k->seq == 0x10);
+  k = find_event(a, RMP_AMS_EV_ACK, 1);
+  CHECK(k && k->ssrc == 0xC && k->seq == 0x20);
+  CHECK_INT(a->m.st.unknown_ssrc, 0);
+  /* ours from elsewhere, or on the control port, is nobody's */
+  feed_rs_on(a, 100, RMP_AMS_DATA, 0xA, 0x00300000u, &stranger);
+  feed_rs_on(a, 100, RMP_AMS_DATA, 0xA, 0x00300000u, &bother);
+  feed_rs_on(a, 100, RMP_AMS_CTRL, 0xA, 0x00300000u, &bc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 2);
+  CHECK_INT(a->m.st.unknown_ssrc, 3);
   net_free(n);
 }
 
@@ -1223,6 +1258,7 @@ int main(void) {
   test_malformed();
   test_rtp_and_rs();
   test_rs_forms();
+  test_feedback_on_data_port();
   test_invite_timeout();
   test_outbox_rounds();
   test_hijack();
