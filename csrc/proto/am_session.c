@@ -194,10 +194,27 @@ rmp_ams_peer *rmp_ams_find(const rmp_ams *m, uint32_t id) {
   return NULL;
 }
 
+/* The participant with this SSRC, or with it as its data port's alias. */
 static rmp_ams_peer *find_ssrc(rmp_ams *m, uint32_t ssrc) {
   for (rmp_ams_peer *p = m->peers; p; p = p->next)
-    if (p->state != RMP_AMS_GONE && p->have_ssrc && p->ssrc == ssrc) return p;
+    if (p->state != RMP_AMS_GONE && p->have_ssrc && (p->ssrc == ssrc || (p->have_alias && p->alias_ssrc == ssrc)))
+      return p;
   return NULL;
+}
+
+/* Its data port speaks with another SSRC than its control port: an alias
+ * (an SSRC no other participant has, and not ours). False, and counted as
+ * foreign, when it is taken. */
+static bool set_alias(rmp_ams *m, rmp_ams_peer *p, uint32_t ssrc) {
+  if (ssrc == p->ssrc) return true;
+  rmp_ams_peer *other = find_ssrc(m, ssrc);
+  if (ssrc == m->cfg.ssrc || (other && other != p)) {
+    m->st.foreign++;
+    return false;
+  }
+  p->have_alias = true;
+  p->alias_ssrc = ssrc;
+  return true;
 }
 
 /* Our invitation in `state` with this token. */
@@ -417,7 +434,7 @@ static void on_in(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     return;
   }
   if (half) {
-    half->ssrc = inv->ssrc;
+    if (!set_alias(m, half, inv->ssrc)) return;
     p = half;
   }
   if (!p) {
@@ -479,6 +496,9 @@ static void on_ok(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
     p->next_invite = now + m->cfg.invite_interval_ms;
     send_invite_cmd(m, p, RMP_AMS_DATA, RMP_AM_IN, p->token, &p->data);
   } else {
+    /* the same session's data port (its host, our token), perhaps with
+     * another SSRC */
+    if (!set_alias(m, p, inv->ssrc)) return;
     p->data = *from;
     p->data_bound = true;
     p->next_ck = now;

@@ -129,6 +129,12 @@ typedef struct rmp_ams_peer {
   bool data_bound;             /* data is the address its data port answered from (not a guess) */
   uint32_t token;              /* the invitation's (ours or its) */
   uint32_t ssrc;
+  /* The SSRC its data port answered with when that is not `ssrc` (issue 18,
+   * item 4: pymidi's data-port OK, and data IN, carry another SSRC than its
+   * control port's, and so do its CK and RTP): an alias of the same
+   * participant, bound by its host and the invitation's token. */
+  bool have_alias;
+  uint32_t alias_ssrc;
   /* invitation: IN sent on the current port, and when the next one is due */
   unsigned tries;
   double next_invite;

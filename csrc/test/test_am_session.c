@@ -882,6 +882,67 @@ static void test_feedback_on_data_port(void) {
   net_free(n);
 }
 
+/* Issue 18, item 4: pymidi's data port answers our data IN with another
+ * SSRC than its control port's, and its CK and RTP carry that one: an
+ * alias of the participant, so the CK exchange completes. */
+static void test_data_ssrc_alias(void) {
+  node nd;
+  memset(&nd, 0, sizeof nd);
+  rmp_ams_config c = base_config(&nd, 0xA, "A");
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  rmp_addr pc = addr("10.0.0.2", 5004), pd = addr("10.0.0.2", 5005), other = addr("10.0.0.3", 5005);
+  rmp_ams_peer *p = rmp_ams_invite(&nd.m, 0, &pc);
+  rmp_ams_out o;
+  uint32_t token = 0;
+  while (rmp_ams_pop(&nd.m, &o))
+    if (o.kind == RMP_AMS_SEND) token = ((uint32_t)o.data[8] << 24) | ((uint32_t)o.data[9] << 16) |
+                                        ((uint32_t)o.data[10] << 8) | o.data[11];
+  uint8_t buf[RMP_AM_MAX_LEN];
+  int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, token, 0x1111, "py");
+  rmp_ams_on_packet(&nd.m, 10, RMP_AMS_CTRL, buf, (size_t)n, &pc);
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, token, 0x2222, "py");
+  rmp_ams_on_packet(&nd.m, 20, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  int joins = 0;
+  uint64_t ck0 = 0;
+  while (rmp_ams_pop(&nd.m, &o)) joins += o.kind == RMP_AMS_EV_JOINED;
+  CHECK_INT(joins, 1);
+  CHECK(p->state == RMP_AMS_JOINED && p->ssrc == 0x1111 && p->have_alias && p->alias_ssrc == 0x2222);
+  /* our CK0 goes at once; its CK1 comes with the data port's SSRC */
+  CHECK(!rmp_ams_tick(&nd.m, 20));
+  while (rmp_ams_pop(&nd.m, &o)) {
+    rmp_am_packet pk;
+    if (o.kind == RMP_AMS_SEND && rmp_am_parse(o.data, o.len, &pk) >= 0 && pk.cmd == RMP_AM_CK) ck0 = pk.u.ck.ts[0];
+  }
+  CHECK(ck0 != 0);
+  uint64_t ts[3] = {ck0, 12345, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x2222, 1, ts);
+  rmp_ams_on_packet(&nd.m, 22, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  int synced = 0;
+  while (rmp_ams_pop(&nd.m, &o)) synced += o.kind == RMP_AMS_EV_SYNCED;
+  CHECK_INT(synced, 1);
+  CHECK(p->synced && p->last_heard == 22);
+  /* its RTP under either SSRC is its own, from its data address only */
+  CHECK(rmp_ams_rtp_participant(&nd.m, 30, 0x2222, &pd) == p);
+  CHECK(rmp_ams_rtp_participant(&nd.m, 30, 0x1111, &pd) == p);
+  CHECK(rmp_ams_rtp_participant(&nd.m, 30, 0x2222, &other) == NULL);
+  CHECK_INT(nd.m.st.unknown_ssrc, 0);
+  CHECK_INT(nd.m.st.foreign, 1);
+  /* an alias must not be ours or another participant's */
+  rmp_addr qc = addr("10.0.0.4", 5004), qd = addr("10.0.0.4", 5005);
+  rmp_ams_peer *q = rmp_ams_invite(&nd.m, 40, &qc);
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, q->token, 0x3333, "q");
+  rmp_ams_on_packet(&nd.m, 41, RMP_AMS_CTRL, buf, (size_t)n, &qc);
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, q->token, 0x2222, "q");
+  rmp_ams_on_packet(&nd.m, 42, RMP_AMS_DATA, buf, (size_t)n, &qd);
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  CHECK(q->state == RMP_AMS_INVITE_DATA && !q->have_alias);
+  CHECK_INT(nd.m.st.foreign, 2);
+  rmp_ams_free(&nd.m);
+  CHECK_INT(nd.allocs, nd.releases);
+}
+
 static void test_invite_timeout(void) {
   net *n = net_new(1.0);
   rmp_ams_config c = conf(0xA, "A");
@@ -1218,7 +1279,8 @@ static void test_amplification(void) {
   rmp_ams_out o;
   CHECK(rmp_ams_pop(&nd.m, &o) && o.len == RMP_AM_INVITE_LEN && o.data[2] == 'N');
   /* a peer whose data port says another SSRC than its control port joins
-   * (the token of its invitation, from its host) under the data port's */
+   * (the token of its invitation, from its host), the data port's SSRC an
+   * alias of the control port's */
   rmp_addr qc = addr("10.8.10.1", 5004), qd = addr("10.8.10.1", 5005);
   n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 77, 0x5001, "q");
   rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &qc);
@@ -1228,7 +1290,7 @@ static void test_amplification(void) {
   while (rmp_ams_pop(&nd.m, &o)) {
     if (o.kind == RMP_AMS_EV_JOINED) {
       joins++;
-      CHECK(o.peer->ssrc == 0x5002 && rmp_addr_equal(&o.peer->ctrl, &qc) && rmp_addr_equal(&o.peer->data, &qd));
+      CHECK(o.peer->ssrc == 0x5001 && o.peer->have_alias && o.peer->alias_ssrc == 0x5002 && rmp_addr_equal(&o.peer->ctrl, &qc) && rmp_addr_equal(&o.peer->data, &qd));
     }
     if (o.kind == RMP_AMS_SEND) CHECK(o.len <= (size_t)n);
   }
@@ -1259,6 +1321,7 @@ int main(void) {
   test_rtp_and_rs();
   test_rs_forms();
   test_feedback_on_data_port();
+  test_data_ssrc_alias();
   test_invite_timeout();
   test_outbox_rounds();
   test_hijack();
