@@ -365,6 +365,20 @@ describe("IPv6", function()
     assert.matches("midi2\tjoined ::1\n", out)
   end)
 
+  it("serve's configuration reads IPv6 peers: [addr]:port, or an address alone", function()
+    local serve = require "rtpmidi.serve"
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write('return { peers = { "[fe80::1%eth0]:5006", "::1", "[::1]", "10.0.0.2:5008", "mac.local" } }')
+    f:close()
+    local cfg, err = serve.read_config(path)
+    os.remove(path)
+    assert.is_nil(err)
+    assert.are.same({ { host = "fe80::1%eth0", port = 5006 }, { host = "::1", port = 5004 },
+                      { host = "::1", port = 5004 }, { host = "10.0.0.2", port = 5008 },
+                      { host = "mac.local", port = 5004 } }, cfg.peers)
+  end)
+
   it("options and invitations take IPv6 and refuse what is no address, naming it", function()
     local function err(fn) local ok, e = pcall(fn); assert.is_false(ok); return tostring(e) end
     assert.matches("'bind_address'", err(function() rtpmidi.AppleMidiSession{ bind_address = "::1::" } end))
