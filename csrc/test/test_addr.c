@@ -8,6 +8,15 @@
 #include "endpoint.h"
 #include "runtime.h"
 
+#ifdef __linux__
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#endif
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -337,6 +346,73 @@ static void test_bad(void) {
   CHECK(t[0] == '\0');
 }
 
+#ifdef __linux__
+/* A host without IPv6 (booted with ipv6.disable=1): socket(AF_INET6, ...)
+ * fails with EAFNOSUPPORT. Played in a child process by a seccomp filter
+ * that answers that to socket(AF_INET6, ...) alone (seccomp(2)). Returns
+ * 0 when the child saw the fallback work, 77 when the filter could not be
+ * put in place, else the child's failures. */
+static int no_ipv6_child(void) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EAFNOSUPPORT & SECCOMP_RET_DATA)),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) return 77;
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd >= 0 || errno != EAFNOSUPPORT) return 77; /* (socketcall on some ABIs) */
+  uv_loop_t loop;
+  CHECK_INT(uv_loop_init(&loop), 0);
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(&loop);
+  seen sa, sb;
+  memset(&sa, 0, sizeof sa);
+  memset(&sb, 0, sizeof sb);
+  rmc_endpoint *a = NULL, *b = NULL, *c = NULL;
+  /* the default falls back to IPv4 alone */
+  CHECK_INT(rmc_endpoint_open(rt, NULL, RMP_AF_NONE, 0, &OPS, &sa, &a), 0);
+  CHECK_INT(rmc_endpoint_reach(a), RMC_REACH_V4);
+  CHECK_INT(rmc_endpoint_family(a), RMP_AF_INET);
+  CHECK_INT(rmc_endpoint_open(rt, NULL, RMP_AF_NONE, 0, &OPS, &sb, &b), 0);
+  /* an IPv6 address asked for is not replaced by IPv4 */
+  CHECK_INT(rmc_endpoint_open(rt, "::", RMP_AF_NONE, 0, &OPS, &sb, &c), UV_EAFNOSUPPORT);
+  CHECK_INT(rmc_endpoint_open(rt, NULL, RMP_AF_INET6, 0, &OPS, &sb, &c), UV_EAFNOSUPPORT);
+  if (a && b) {
+    rmp_addr to, six;
+    rmc_addr_parse("127.0.0.1", (uint16_t)rmc_endpoint_port(b), &to);
+    CHECK_INT(rmc_endpoint_send(a, (const uint8_t *)"x", 1, &to), 0);
+    run_until(&loop, &sb.n, 1);
+    CHECK_INT(sb.n, 1);
+    CHECK_INT(sb.from.family, RMP_AF_INET);
+    rmc_addr_parse("::1", (uint16_t)rmc_endpoint_port(b), &six);
+    CHECK_INT(rmc_endpoint_send(a, (const uint8_t *)"x", 1, &six), UV_EAFNOSUPPORT);
+  }
+  rmc_endpoint_close(a);
+  rmc_endpoint_close(b);
+  rtpmidi_runtime_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK_INT(uv_loop_close(&loop), 0);
+  return check_failed_;
+}
+
+static void test_no_ipv6(void) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) _exit(no_ipv6_child());
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    printf("skipped: a host without IPv6 cannot be played here (seccomp)\n");
+    return;
+  }
+  CHECK_INT(WEXITSTATUS(status), 0);
+}
+#endif
+
 int main(void) {
   test_v4();
   test_v6();
@@ -344,6 +420,9 @@ int main(void) {
   test_scope();
   test_reach();
   test_bad();
+#ifdef __linux__
+  test_no_ipv6();
+#endif
   if (!has_v6_loopback()) {
     /* Pure checks above still count; the sockets need ::1. */
     printf("skipped: the dual-stack endpoint needs ::1 (no IPv6 loopback here)\n");
