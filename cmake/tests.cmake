@@ -50,6 +50,8 @@ foreach(src ${RTPMIDI_C_TESTS})
   target_link_libraries(${name} PRIVATE rtpmidi_core m)
   add_test(NAME c/${name} COMMAND ${name})
 endforeach()
+# Its sockets need ::1 (its address rules are checked without).
+set_tests_properties(c/test_addr PROPERTIES SKIP_RETURN_CODE 77)
 # Every teardown order, under ASan with leak detection: an object the
 # runtime never released is a failure.
 set_tests_properties(c/test_capi_teardown PROPERTIES TIMEOUT 300

@@ -163,8 +163,8 @@ describe("AppleMidiSession", function()
     H.run_until(function() return #ra.failed == 1 end, "the failure to resolve", 15000)
     assert.are.same({ address = "no-such-host.invalid", port = 5004, reason = "unresolved" }, ra.failed[1])
     assert.are.equal(1, #a:participants())
-    -- not a host name (IPv6 literals included: the sockets are IPv4)
-    for _, bad in ipairs{ "::1", "a b", "" } do
+    -- neither an address nor a host name (an interface that is not there)
+    for _, bad in ipairs{ "::1::", "fe80::1%nosuchif0", "a b", "" } do
       local ok, e = pcall(a.invite, a, bad, 5004)
       assert.is_false(ok); assert.matches("'host'", e)
     end

@@ -123,7 +123,7 @@ static uint32_t draw(void *ud) {
 static void refresh_addr(ap_peer *p) {
   if (p->addr[0] && rmp_addr_equal(&p->addr_of, &p->mp.ctrl)) return;
   p->addr_of = p->mp.ctrl;
-  rmp_addr_host(&p->mp.ctrl, p->addr, sizeof p->addr);
+  rmc_addr_text(&p->mp.ctrl, p->addr, sizeof p->addr);
 }
 
 
@@ -311,8 +311,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     *err = "accept";
     return UV_EINVAL;
   }
-  struct sockaddr_in probe;
-  if (cfg->bind_address && uv_ip4_addr(cfg->bind_address, 0, &probe)) { *err = "bind_address"; return UV_EINVAL; }
+  if (cfg->bind_address && !rmc_bind_reach(cfg->bind_address)) { *err = "bind_address"; return UV_EINVAL; }
   if (cfg->invite_tries < 0) { *err = "invite_tries"; return UV_EINVAL; }
   if (cfg->ck_fast_count < 0) { *err = "ck_fast_count"; return UV_EINVAL; }
   if (!(cfg->jitter_buffer_ms >= 0) || cfg->jitter_buffer_ms > 10000) { *err = "jitter_buffer_size"; return UV_EINVAL; }
@@ -335,8 +334,9 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     return UV_EINVAL;
   }
   size_t naccept = cfg->accept == RTPMIDI_APPLE_ACCEPT_LIST ? cfg->accept_count : 0;
+  rmp_addr probe;
   for (size_t i = 0; i < naccept; i++)
-    if (!cfg->accept_list[i]) { *err = "accept"; return UV_EINVAL; }
+    if (!cfg->accept_list[i] || rmc_addr_parse(cfg->accept_list[i], 0, &probe)) { *err = "accept"; return UV_EINVAL; }
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
@@ -359,7 +359,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
     /* IP literals; anything else never matches */
     a->accept = calloc(naccept, sizeof *a->accept);
     oom = !a->accept;
-    for (size_t i = 0; !oom && i < naccept; i++) rmp_addr_parse(cfg->accept_list[i], 0, &a->accept[i]);
+    for (size_t i = 0; !oom && i < naccept; i++) rmc_addr_parse(cfg->accept_list[i], 0, &a->accept[i]);
   }
   a->ssrc = cfg->ssrc;
   while (!a->ssrc) rmc_random(&a->ssrc, sizeof a->ssrc);
@@ -410,11 +410,11 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
       rmc_random(&rnd, sizeof rnd);
       port = 20000 + 2 * (rnd % 20000);
     }
-    r = rmc_endpoint_open(a->rt, a->bind_address, RMP_AF_INET, port, &ENDPOINT_OPS, a, &a->ctrl);
+    r = rmc_endpoint_open(a->rt, a->bind_address, RMP_AF_NONE, port, &ENDPOINT_OPS, a, &a->ctrl);
     if (!r) {
       port = rmc_endpoint_port(a->ctrl);
       r = port > 0 && port < 65535
-            ? rmc_endpoint_open(a->rt, a->bind_address, RMP_AF_INET, port + 1, &ENDPOINT_OPS, a, &a->data)
+            ? rmc_endpoint_open(a->rt, a->bind_address, rmc_endpoint_family(a->ctrl), port + 1, &ENDPOINT_OPS, a, &a->data)
             : UV_EADDRINUSE;
       if (r) close_endpoint(a, &a->ctrl);
     }
@@ -515,14 +515,9 @@ static void on_invite_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
   unlink_resolve(a, q);
   if (!a->freed && a->started && !a->stopping && q->gen == a->gen) {
     enter(a);
-    const struct addrinfo *pick = NULL;
-    for (const struct addrinfo *ai = res; ai && status == 0; ai = ai->ai_next)
-      if (ai->ai_family == AF_INET) { pick = ai; break; }
     rmp_addr to;
-    if (pick) {
-      rmc_addr_from_sockaddr(pick->ai_addr, &to);
-      to.port = (uint16_t)q->port;
-    }
+    bool pick = status == 0 && rmc_pick_addr(res, rmc_endpoint_reach(a->ctrl), &to) == 0;
+    if (pick) to.port = (uint16_t)q->port;
     if (!pick || start_invite(a, &to) != 0) {
       if (a->ev.on_invite_failed) a->ev.on_invite_failed(a->ud, q->host, q->port, pick ? "no memory" : "unresolved");
     }
@@ -545,15 +540,14 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   if (!a->started || a->stopping) return UV_ENOTCONN;
   if (!address || !*address || port < 1 || port > 65534) return UV_EINVAL;
   if (rmp_ams_live(&a->m) >= a->m.cfg.max_participants) return UV_ENOBUFS;
-  struct sockaddr_in to;
-  if (uv_ip4_addr(address, port, &to) == 0) {
-    rmp_addr ctrl;
-    rmc_addr_from_sockaddr((const struct sockaddr *)&to, &ctrl);
+  rmp_addr ctrl;
+  if (rmc_addr_parse(address, (uint16_t)port, &ctrl) == 0) {
+    if (!rmc_reaches(rmc_endpoint_reach(a->ctrl), &ctrl)) return UV_EAFNOSUPPORT;
     return start_invite(a, &ctrl);
   }
   /* A host name: its address comes later, the outcome as ever through
    * on_joined or on_invite_failed ("unresolved"). Letters, digits, '-',
-   * '_' and '.' only (an IPv6 literal is refused: the sockets are IPv4). */
+   * '_' and '.' only (IP literals were read above). */
   size_t n = strlen(address);
   if (n > 253) return UV_EINVAL;
   for (size_t i = 0; i < n; i++) {
@@ -569,7 +563,7 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   q->gen = a->gen;
   q->port = port;
   q->req.data = q;
-  int r = rmc_resolve_host(a->rt->loop, &q->req, on_invite_resolved, q->host, RMP_AF_INET);
+  int r = rmc_resolve_host(a->rt->loop, &q->req, on_invite_resolved, q->host, rmc_endpoint_reach(a->ctrl));
   if (r) {
     free(q);
     return r;

@@ -1,6 +1,8 @@
 /* One UDP endpoint for every session kind (endpoint.h). */
 #include "endpoint.h"
 
+#include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
@@ -16,6 +18,7 @@ struct rmc_endpoint {
   const rmc_endpoint_ops *ops;
   void *owner;          /* NULL once closed */
   int family, port;
+  int reach;            /* RMC_REACH_* */
   uint64_t send_errors;
   uint64_t send_dropped; /* the send queue was full (also in send_errors) */
 };
@@ -31,7 +34,8 @@ void rmc_addr_from_sockaddr(const struct sockaddr *sa, rmp_addr *out) {
     *out = rmp_addr_v4((const uint8_t *)&in->sin_addr, ntohs(in->sin_port));
   } else if (sa && sa->sa_family == AF_INET6) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-    *out = rmp_addr_v6((const uint8_t *)&in6->sin6_addr, ntohs(in6->sin6_port), in6->sin6_scope_id);
+    *out = rmp_addr_unmap(
+        rmp_addr_v6((const uint8_t *)&in6->sin6_addr, ntohs(in6->sin6_port), in6->sin6_scope_id));
   } else {
     memset(out, 0, sizeof *out);
   }
@@ -70,13 +74,82 @@ int rmc_addr_to_sockaddr(const rmp_addr *a, int family, struct sockaddr_storage 
   return 0;
 }
 
+int rmc_bind_reach(const char *bind_address) {
+  static const uint8_t ANY6[16] = {0};
+  if (!bind_address) return RMC_REACH_BOTH;
+  rmp_addr b;
+  if (rmc_addr_parse(bind_address, 0, &b)) return 0;
+  if (b.family == RMP_AF_INET) return RMC_REACH_V4;
+  return memcmp(b.ip, ANY6, 16) == 0 && !b.scope ? RMC_REACH_BOTH : RMC_REACH_V6;
+}
+
+bool rmc_reaches(int reach, const rmp_addr *a) {
+  rmp_addr x = rmp_addr_unmap(*a);
+  if (x.family == RMP_AF_INET) return (reach & RMC_REACH_V4) != 0;
+  if (x.family == RMP_AF_INET6) return (reach & RMC_REACH_V6) != 0;
+  return false;
+}
+
 int rmc_resolve_host(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *host,
-                     int family) {
+                     int reach) {
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
-  hints.ai_family = family == RMP_AF_INET ? AF_INET : family == RMP_AF_INET6 ? AF_INET6 : AF_UNSPEC;
+  /* No AI_ADDRCONFIG: it hides ::1 ("localhost") on a host whose only IPv6
+   * address is the loopback one. */
+  hints.ai_family = reach == RMC_REACH_V4 ? AF_INET : reach == RMC_REACH_V6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   return uv_getaddrinfo(loop, req, cb, host, NULL, &hints);
+}
+
+int rmc_pick_addr(const struct addrinfo *res, int reach, rmp_addr *out) {
+  bool found = false;
+  for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    rmp_addr a;
+    rmc_addr_from_sockaddr(ai->ai_addr, &a);
+    if (!rmc_reaches(reach, &a)) continue;
+    if (!found || (a.family == RMP_AF_INET && out->family != RMP_AF_INET)) {
+      *out = a;
+      found = true;
+    }
+    if (out->family == RMP_AF_INET) break;
+  }
+  if (found) out->port = 0;
+  return found ? 0 : -1;
+}
+
+int rmc_addr_parse(const char *text, uint16_t port, rmp_addr *out) {
+  if (!text) return -1;
+  if (rmp_addr_parse(text, port, out) == 0) {
+    *out = rmp_addr_unmap(*out);
+    return 0;
+  }
+  /* "fe80::1%eth0": the scope as an interface name (RFC 4007 11.2 leaves
+   * the zone's text to the system; the interface's index is its id). */
+  const char *pct = strchr(text, '%');
+  if (!pct || !pct[1] || strlen(pct + 1) >= IF_NAMESIZE) return -1;
+  unsigned idx = if_nametoindex(pct + 1);
+  if (!idx) return -1;
+  char lit[RMP_ADDR_TEXT];
+  int n = snprintf(lit, sizeof lit, "%.*s%%%u", (int)(pct - text), text, idx);
+  if (n < 0 || (size_t)n >= sizeof lit) return -1;
+  if (rmp_addr_parse(lit, port, out) || out->family != RMP_AF_INET6) return -1;
+  return 0;
+}
+
+size_t rmc_addr_text(const rmp_addr *a, char *out, size_t n) {
+  rmp_addr x = rmp_addr_unmap(*a);
+  char ifname[IF_NAMESIZE];
+  if (x.family != RMP_AF_INET6 || !x.scope || !if_indextoname(x.scope, ifname))
+    return rmp_addr_host(&x, out, n);
+  char buf[RMP_ADDR_TEXT];
+  rmp_addr noscope = x;
+  noscope.scope = 0;
+  rmp_addr_host(&noscope, buf, sizeof buf);
+  size_t len = strlen(buf);
+  snprintf(buf + len, sizeof buf - len, "%%%s", ifname);
+  if (n) snprintf(out, n, "%s", buf);
+  return strlen(buf);
 }
 
 /* ---- errors ---- */
@@ -187,7 +260,7 @@ static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const str
 int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to) {
   if (!ep || !ep->owner) return UV_ENOTCONN;
   struct sockaddr_storage ss;
-  if (!rmc_addr_to_sockaddr(to, ep->family, &ss)) return UV_EAFNOSUPPORT;
+  if (!rmc_reaches(ep->reach, to) || !rmc_addr_to_sockaddr(to, ep->family, &ss)) return UV_EAFNOSUPPORT;
   const struct sockaddr *sa = (const struct sockaddr *)&ss;
   if (rmc_sendq_add(ep->rt, &ep->udp, send_single, buf, len, sa)) return 0;
   /* A full queue was flushed first: a callback of that may have closed us. */
@@ -273,19 +346,17 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 
 static void on_closed(uv_handle_t *h) { free(h->data); }
 
-int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family, int port,
-                      const rmc_endpoint_ops *ops, void *owner, rmc_endpoint **out) {
-  rmp_addr local;
-  if (bind_address) {
-    if (rmp_addr_parse(bind_address, (uint16_t)port, &local)) return UV_EINVAL;
-  } else {
-    memset(&local, 0, sizeof local);
-    local.family = (uint8_t)(family == RMP_AF_INET6 ? RMP_AF_INET6 : RMP_AF_INET);
-    local.port = (uint16_t)port;
-  }
+/* Opens one socket bound to local; an IPv6 "::" one dual-stack. */
+static int open_at(rtpmidi_runtime *rt, const rmp_addr *local, const rmc_endpoint_ops *ops, void *owner,
+                   rmc_endpoint **out) {
+  static const uint8_t ANY6[16] = {0};
+  bool v6 = local->family == RMP_AF_INET6;
+  bool dual = v6 && memcmp(local->ip, ANY6, 16) == 0 && !local->scope;
   rmc_endpoint *ep = calloc(1, sizeof *ep);
   if (!ep) return UV_ENOMEM;
-  int r = uv_udp_init_ex(rt->loop, &ep->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
+  /* The socket exists from here (not at the bind): IPV6_V6ONLY must be
+   * set before it is bound. */
+  int r = uv_udp_init_ex(rt->loop, &ep->udp, (v6 ? AF_INET6 : AF_INET) | UV_UDP_RECVMMSG);
   if (r) {
     free(ep);
     return r;
@@ -294,9 +365,18 @@ int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family,
   ep->rt = rt;
   ep->ops = ops;
   ep->owner = owner;
-  ep->family = local.family;
+  ep->family = local->family;
+  ep->reach = v6 ? RMC_REACH_V6 : RMC_REACH_V4;
+  uv_os_fd_t fd;
+  bool has_fd = uv_fileno((uv_handle_t *)&ep->udp, &fd) == 0;
+  if (dual && has_fd) {
+    /* Off whatever net.ipv6.bindv6only says: IPv4 peers arrive as
+     * ::ffff:a.b.c.d (RFC 3493 5.3). */
+    int off = 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0) ep->reach = RMC_REACH_BOTH;
+  }
   struct sockaddr_storage ss;
-  rmc_addr_to_sockaddr(&local, local.family, &ss);
+  rmc_addr_to_sockaddr(local, local->family, &ss);
   r = uv_udp_bind(&ep->udp, (const struct sockaddr *)&ss, 0);
   if (!r) {
     /* Room for bursts (a SysEx dump, a busy loop turn): ask for 1 MiB each
@@ -308,12 +388,13 @@ int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family,
 #ifdef __linux__
     /* ICMP errors (port unreachable) reach an unconnected UDP socket only
      * with IP_RECVERR: then as ECONNREFUSED from recv or send, and as an
-     * entry of the error queue naming the destination that bounced. */
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&ep->udp, &fd) == 0) {
+     * entry of the error queue naming the destination that bounced. A
+     * dual-stack socket needs both: ICMPv4 errors for its IPv4 peers are
+     * queued by IP_RECVERR (ip(7), ipv6(7)). */
+    if (has_fd) {
       int on = 1;
-      if (local.family == RMP_AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
-      else setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+      if (ep->reach & RMC_REACH_V4) setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+      if (v6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
     }
 #endif
     struct sockaddr_storage me;
@@ -334,6 +415,26 @@ int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family,
   return 0;
 }
 
+int rmc_endpoint_open(rtpmidi_runtime *rt, const char *bind_address, int family, int port,
+                      const rmc_endpoint_ops *ops, void *owner, rmc_endpoint **out) {
+  rmp_addr local;
+  if (bind_address) {
+    if (rmc_addr_parse(bind_address, (uint16_t)port, &local)) return UV_EINVAL;
+    return open_at(rt, &local, ops, owner, out);
+  }
+  memset(&local, 0, sizeof local);
+  local.family = (uint8_t)(family == RMP_AF_INET ? RMP_AF_INET : RMP_AF_INET6);
+  local.port = (uint16_t)port;
+  int r = open_at(rt, &local, ops, owner, out);
+  /* A host without IPv6 (ipv6.disable=1: no AF_INET6 sockets, or no
+   * address to bind): IPv4 alone. */
+  if (family == RMP_AF_NONE && (r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EPROTONOSUPPORT)) {
+    local.family = RMP_AF_INET;
+    r = open_at(rt, &local, ops, owner, out);
+  }
+  return r;
+}
+
 void rmc_endpoint_close(rmc_endpoint *ep) {
   if (!ep || !ep->owner) return;
   /* What its sessions queued during this burst leaves first, in order. */
@@ -347,6 +448,7 @@ void rmc_endpoint_close(rmc_endpoint *ep) {
 
 int rmc_endpoint_port(const rmc_endpoint *ep) { return ep ? ep->port : 0; }
 int rmc_endpoint_family(const rmc_endpoint *ep) { return ep ? ep->family : 0; }
+int rmc_endpoint_reach(const rmc_endpoint *ep) { return ep ? ep->reach : 0; }
 
 /* Whether `a` is one of the machine's own addresses. */
 static bool is_local_host(const rmp_addr *a) {

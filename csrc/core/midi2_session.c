@@ -108,7 +108,7 @@ static void forget(m2_known *k) {
 
 /* Fills p from k; text holds the address (RMP_ADDR_TEXT). */
 static void fill_peer(rtpmidi_midi2 *m, const m2_known *k, rtpmidi_midi2_peer *p, char *text) {
-  rmp_addr_host(&k->addr, text, RMP_ADDR_TEXT);
+  rmc_addr_text(&k->addr, text, RMP_ADDR_TEXT);
   p->id = k->id;
   p->name = k->name;
   p->product_instance_id = k->piid;
@@ -294,7 +294,7 @@ static void dispatch(rtpmidi_midi2 *m, const rmp_m2s_event *e) {
       free(copy.sx);
       if (m->ev.on_left) m->ev.on_left(m->ud, &p, left_reason(e->cause));
     } else if (m->ev.on_invite_failed) {
-      rmp_addr_host(&e->addr, text, sizeof text);
+      rmc_addr_text(&e->addr, text, sizeof text);
       m->ev.on_invite_failed(m->ud, text, e->addr.port, left_reason(e->cause));
     }
     return;
@@ -407,8 +407,7 @@ int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rt
     REFUSE("product_instance_id");
   if (cfg->role != RTPMIDI_MIDI2_HOST && cfg->role != RTPMIDI_MIDI2_CLIENT) REFUSE("role");
   if (cfg->port < 0 || cfg->port > 65535) REFUSE("port");
-  rmp_addr probe;
-  if (cfg->bind_address && rmp_addr_parse(cfg->bind_address, 0, &probe)) REFUSE("bind_address");
+  if (cfg->bind_address && !rmc_bind_reach(cfg->bind_address)) REFUSE("bind_address");
   if (cfg->secret && (!*cfg->secret || strlen(cfg->secret) > RMP_M2_CRED_MAX)) REFUSE("secret");
   if (cfg->n_users > RMP_M2S_MAX_USERS || (cfg->n_users && !cfg->users)) REFUSE("users");
   for (size_t i = 0; i < cfg->n_users; i++)
@@ -492,10 +491,7 @@ int rtpmidi_midi2_start(rtpmidi_midi2 *m) {
   if (m->started) return 0;
   m2_timer *t = calloc(1, sizeof *t);
   if (!t) return UV_ENOMEM;
-  int family = RMP_AF_INET;
-  rmp_addr b;
-  if (m->bind_address && rmp_addr_parse(m->bind_address, 0, &b) == 0) family = b.family;
-  int r = rmc_endpoint_open(m->rt, m->bind_address, family, m->port, &endpoint_ops, m, &m->ep);
+  int r = rmc_endpoint_open(m->rt, m->bind_address, RMP_AF_NONE, m->port, &endpoint_ops, m, &m->ep);
   if (r) {
     free(t);
     m->ep = NULL;
@@ -581,11 +577,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   if (m && m->started && !m->freed) {
     enter(m); /* callbacks below may free it: released at the leave */
     rmp_addr to = {0};
-    if (status == 0)
-      for (struct addrinfo *a = res; a && to.family == RMP_AF_NONE; a = a->ai_next)
-        rmc_addr_from_sockaddr(a->ai_addr, &to);
     const char *why = "unresolved";
-    if (to.family != RMP_AF_NONE) {
+    if (status == 0 && rmc_pick_addr(res, rmc_endpoint_reach(m->ep), &to) == 0) {
       to.port = (uint16_t)q->port;
       why = invite_addr(m, &to, q->secret, q->user, q->password) == 0 ? NULL : "refused";
     }
@@ -605,7 +598,10 @@ int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const 
     return UV_EINVAL;
   if (!m->started) return UV_ENOTCONN;
   rmp_addr to;
-  if (rmp_addr_parse(address, (uint16_t)port, &to) == 0) return invite_addr(m, &to, secret, user, password);
+  if (rmc_addr_parse(address, (uint16_t)port, &to) == 0) {
+    if (!rmc_reaches(rmc_endpoint_reach(m->ep), &to)) return UV_EAFNOSUPPORT;
+    return invite_addr(m, &to, secret, user, password);
+  }
   m2_resolve *q = calloc(1, sizeof *q);
   if (!q) return UV_ENOMEM;
   q->owner = m;
@@ -615,13 +611,9 @@ int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const 
   q->user = dup_str(user);
   q->password = dup_str(password);
   q->req.data = q;
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = rmc_endpoint_family(m->ep) == RMP_AF_INET6 ? AF_UNSPEC : AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
   int r = !q->host || (secret && !q->secret) || (user && (!q->user || !q->password))
               ? UV_ENOMEM
-              : uv_getaddrinfo(m->rt->loop, &q->req, on_resolved, address, NULL, &hints);
+              : rmc_resolve_host(m->rt->loop, &q->req, on_resolved, address, rmc_endpoint_reach(m->ep));
   if (r) {
     free_resolve(q);
     return r;

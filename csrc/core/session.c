@@ -113,6 +113,7 @@ int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   if (!err) err = &dummy;
   *err = NULL;
   if (!cfg->peer_address || !cfg->peer_address[0]) { *err = "peer_address"; return UV_EINVAL; }
+  if (cfg->bind_address && !rmc_bind_reach(cfg->bind_address)) { *err = "bind_address"; return UV_EINVAL; }
   if (cfg->sending_port < 0 || cfg->sending_port > 65535) { *err = "sending_port"; return UV_EINVAL; }
   if (cfg->receiving_port < 0 || cfg->receiving_port > 65535) { *err = "receiving_port"; return UV_EINVAL; }
   if (cfg->jitter_buffer_packets == 1 || cfg->jitter_buffer_packets > 32768) {
@@ -590,13 +591,12 @@ static void close_all(rtpmidi_session *s) {
 }
 
 static int open_all(rtpmidi_session *s, const rmp_addr *peer) {
-  /* The sockets are of the peer's family; a bind address must match it. */
+  /* The sockets are of the peer's family; a bind address must reach it
+   * ("::" reaches both). */
   int family = peer->family;
-  if (s->bind_address) {
-    rmp_addr b;
-    if (rmp_addr_parse(s->bind_address, 0, &b)) return UV_EINVAL;
-    if (b.family != family) return UV_EAFNOSUPPORT;
-  }
+  int reach = rmc_bind_reach(s->bind_address);
+  if (!reach) return UV_EINVAL;
+  if (!rmc_reaches(reach, peer)) return UV_EAFNOSUPPORT;
   /* The RTP socket listens on receiving_port (or an ephemeral port for a
    * send-only session, so the peer's replies and ICMP errors still reach
    * us); RTCP on the port above it (ephemeral for a send-only session). */
@@ -616,11 +616,8 @@ static int open_all(rtpmidi_session *s, const rmp_addr *peer) {
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   rmc_resolve *rq = req->data;
   rtpmidi_session *s = rq->owner;
-  const struct addrinfo *pick = NULL;
-  for (const struct addrinfo *a = res; a && status == 0; a = a->ai_next) {
-    if (a->ai_family == AF_INET) { pick = a; break; } /* IPv4 preferred */
-    if (a->ai_family == AF_INET6 && !pick) pick = a;
-  }
+  rmp_addr peer;
+  bool pick = status == 0 && rmc_pick_addr(res, rmc_bind_reach(s->bind_address), &peer) == 0;
   if (s->resolving == rq && !s->freed) {
     s->resolving = NULL;
     char detail[300];
@@ -629,8 +626,6 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
                uv_strerror(status ? status : UV_EAI_ADDRFAMILY));
       rmp_src_drop(&s->src, "network", detail);
     } else {
-      rmp_addr peer;
-      rmc_addr_from_sockaddr(pick->ai_addr, &peer);
       int r = open_all(s, &peer);
       if (r) {
         snprintf(detail, sizeof detail, "cannot open the sockets: %s: %s", uv_err_name(r), uv_strerror(r));
@@ -657,7 +652,7 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   s->cur.payload = NULL;
   s->draining = false;
   rmp_addr peer;
-  if (rmp_addr_parse(s->peer_address, 0, &peer) == 0) {
+  if (rmc_addr_parse(s->peer_address, 0, &peer) == 0) {
     int r = open_all(s, &peer);
     if (r) return r;
     s->started = true;
@@ -670,9 +665,8 @@ int rtpmidi_session_start(rtpmidi_session *s) {
   rq->owner = s;
   rq->req.data = rq;
   /* a bound address decides the family the peer must have */
-  rmp_addr b = {0};
-  if (s->bind_address) rmp_addr_parse(s->bind_address, 0, &b);
-  int r = rmc_resolve_host(s->rt->loop, &rq->req, on_resolved, s->peer_address, b.family);
+  int r = rmc_resolve_host(s->rt->loop, &rq->req, on_resolved, s->peer_address,
+                           rmc_bind_reach(s->bind_address));
   if (r) { free(rq); return r; }
   s->resolving = rq;
   s->open_handles++;

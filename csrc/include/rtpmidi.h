@@ -77,7 +77,8 @@ typedef struct rtpmidi_session_config {
   double jitter_buffer_ms;   /* how long a packet may wait for reordering; 0: none,
                                 each packet is delivered as it comes */
   const char *tool_name;     /* RTCP SDES TOOL; NULL: "rtpmidi" */
-  const char *bind_address;  /* local address to bind; NULL: any */
+  const char *bind_address;  /* local IP literal to bind ("::": both families);
+                                NULL: any address of the peer's family */
   uint32_t clock_rate;       /* RTP timestamp units per second; 0: 10000 */
   /* RFC 3550 options; zero/false/NULL selects the default. */
   double rtcp_interval;      /* minimum RTCP report interval in seconds (default 5) */
@@ -423,9 +424,12 @@ typedef struct rtpmidi_apple_config {
   const char *name;               /* our session name (cut to 64 octets on the wire);
                                      NULL: "rtpmidi" */
   int port;                       /* control port P (data: P+1); 0: a free pair */
-  const char *bind_address;       /* IPv4 literal to bind; NULL: 0.0.0.0 */
+  const char *bind_address;       /* IPv4 or IPv6 literal to bind ("fe80::1%eth0");
+                                     NULL or "::": both families (dual-stack;
+                                     NULL: 0.0.0.0 on a host without IPv6) */
   rtpmidi_apple_accept accept;    /* 0: RTPMIDI_APPLE_ACCEPT_ANY */
-  const char *const *accept_list; /* IP literals (ACCEPT_LIST) */
+  const char *const *accept_list; /* IPv4 or IPv6 literals (ACCEPT_LIST); another
+                                     string: UV_EINVAL, "accept" */
   size_t accept_count;
   uint32_t ssrc;                  /* 0: random */
   /* timings; zero selects the default */
@@ -493,7 +497,7 @@ typedef struct rtpmidi_apple_events {
   void (*on_left)(void *ud, const rtpmidi_apple_peer *p, const char *reason);
   void (*on_synced)(void *ud, const rtpmidi_apple_peer *p);   /* optional */
   /* An invitation we sent failed: reason "rejected" (NO), "timeout", "bye",
-   * "unresolved" (a host name without an IPv4 address). */
+   * "unresolved" (a host name without an address the session reaches). */
   void (*on_invite_failed)(void *ud, const char *address, int port, const char *reason);
 } rtpmidi_apple_events;
 
@@ -536,12 +540,13 @@ int rtpmidi_apple_start(rtpmidi_apple *a);
 void rtpmidi_apple_stop(rtpmidi_apple *a);
 bool rtpmidi_apple_started(const rtpmidi_apple *a);
 int rtpmidi_apple_port(const rtpmidi_apple *a);
-/* Invites address control port `port`: an IPv4 literal, or a host name
- * resolved off the loop to its IPv4 address ("localhost", "studio.local"
- * with mDNS name resolution). 0, UV_EINVAL, UV_ENOBUFS (max_participants),
- * UV_ENOTCONN (stopped). The outcome arrives as on_joined or
- * on_invite_failed (reason "unresolved" for a name without an IPv4
- * address). */
+/* Invites address control port `port`: an IPv4 or IPv6 literal ("::1",
+ * "fe80::1%eth0"), or a host name resolved off the loop (IPv4 preferred,
+ * else IPv6: "localhost", "studio.local" with mDNS name resolution). 0,
+ * UV_EINVAL, UV_EAFNOSUPPORT (a literal of a family bind_address does not
+ * reach), UV_ENOBUFS (max_participants), UV_ENOTCONN (stopped). The outcome
+ * arrives as on_joined or on_invite_failed (reason "unresolved" for a name
+ * without an address the session reaches). */
 int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port);
 /* Ends the session with participant id (BY; on_left "disconnected"). 0 or UV_ENOENT. */
 int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id);
@@ -601,7 +606,8 @@ typedef struct rtpmidi_midi2_config {
   const char *product_instance_id;/* at most 42 octets; NULL: none */
   rtpmidi_midi2_role role;
   int port;                       /* UDP port; 0: any free one */
-  const char *bind_address;       /* IPv4 or IPv6 literal; NULL: 0.0.0.0 */
+  const char *bind_address;       /* IPv4 or IPv6 literal; NULL or "::": both
+                                     families (NULL: 0.0.0.0 without IPv6) */
   /* a host requires one of these when set (the client's capabilities pick) */
   const char *secret;
   const rtpmidi_midi2_user *users;
@@ -674,7 +680,8 @@ int rtpmidi_midi2_port(const rtpmidi_midi2 *m);
 /* Invites the host at address (an IP literal, or a host name resolved off
  * the loop), UDP port `port`, with credentials when it asks for them (any
  * may be NULL). 0, UV_EINVAL, UV_ENOTCONN (stopped), UV_EBUSY (a session
- * with that address), UV_ENOBUFS (no room). The outcome arrives as
+ * with that address), UV_ENOBUFS (no room), UV_EAFNOSUPPORT (a literal of
+ * a family bind_address does not reach). The outcome arrives as
  * on_joined or on_invite_failed. */
 int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const char *secret,
                          const char *user, const char *password);

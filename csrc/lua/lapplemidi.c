@@ -302,7 +302,9 @@ static int l_invite(lua_State *L) {
   lua_Integer port = luaL_checkinteger(L, 3);
   if (port < 1 || port > 65534) return rml_arg_error(L, "port", "control port 1..65534 expected");
   int r = rtpmidi_apple_invite(la->a, host, (int)port);
-  if (r == UV_EINVAL) return rml_arg_error(L, "host", "IPv4 address or host name expected");
+  if (r == UV_EINVAL) return rml_arg_error(L, "host", "IP address or host name expected");
+  if (r == UV_EAFNOSUPPORT)
+    return rml_arg_error(L, "host", "an address of the family the session's bind_address reaches expected");
   if (r) return rml_push_uv_error(L, r);
   lua_pushboolean(L, 1);
   return 1;

@@ -298,6 +298,8 @@ static int l_invite(lua_State *L) {
     if (user) return rml_arg_error(L, "user", "user name and password of 1..255 octets expected");
     return rml_arg_error(L, "host", "IP address or host name expected");
   }
+  if (r == UV_EAFNOSUPPORT)
+    return rml_arg_error(L, "host", "an address of the family the session's bind_address reaches expected");
   if (r) return rml_push_uv_error(L, r);
   lua_pushboolean(L, 1);
   return 1;

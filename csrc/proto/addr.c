@@ -32,11 +32,17 @@ rmp_addr rmp_addr_with_port(rmp_addr a, uint16_t port) {
   return a;
 }
 
-/* The IPv4 octets of a (an IPv4 address or an IPv4-mapped IPv6 one), or NULL. */
+/* The IPv4 octets of a (an IPv4 address or an IPv4-mapped IPv6 one), or NULL.
+ * The mapped form is ::ffff:a.b.c.d (RFC 4291 2.5.5.2). */
 static const uint8_t *v4_of(const rmp_addr *a) {
   if (a->family == RMP_AF_INET) return a->ip;
   if (a->family == RMP_AF_INET6 && memcmp(a->ip, V4_MAPPED, 12) == 0) return a->ip + 12;
   return NULL;
+}
+
+rmp_addr rmp_addr_unmap(rmp_addr a) {
+  if (a.family != RMP_AF_INET6 || memcmp(a.ip, V4_MAPPED, 12) != 0) return a;
+  return rmp_addr_v4(a.ip + 12, a.port);
 }
 
 bool rmp_addr_same_host(const rmp_addr *a, const rmp_addr *b) {
@@ -59,8 +65,9 @@ bool rmp_addr_is_loopback(const rmp_addr *a) {
 
 size_t rmp_addr_host(const rmp_addr *a, char *out, size_t n) {
   char buf[RMP_ADDR_TEXT] = "";
-  if (a->family == RMP_AF_INET) {
-    inet_ntop(AF_INET, a->ip, buf, sizeof buf);
+  const uint8_t *v4 = v4_of(a);
+  if (v4) {
+    inet_ntop(AF_INET, v4, buf, sizeof buf);
   } else if (a->family == RMP_AF_INET6) {
     char v6[INET6_ADDRSTRLEN] = "";
     inet_ntop(AF_INET6, a->ip, v6, sizeof v6);

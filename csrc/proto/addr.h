@@ -28,6 +28,10 @@ rmp_addr rmp_addr_v4(const uint8_t ip[4], uint16_t port);
 rmp_addr rmp_addr_v6(const uint8_t ip[16], uint16_t port, uint32_t scope);
 /* The same address with another port. */
 rmp_addr rmp_addr_with_port(rmp_addr a, uint16_t port);
+/* The IPv4 form of an IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a
+ * dual-stack socket reports for an IPv4 peer): a.b.c.d, same port. Any
+ * other address is returned as it is. */
+rmp_addr rmp_addr_unmap(rmp_addr a);
 /* Same family and IP (and scope for IPv6); ports are not compared. An
  * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the same host as a.b.c.d. */
 bool rmp_addr_same_host(const rmp_addr *a, const rmp_addr *b);
@@ -35,7 +39,8 @@ bool rmp_addr_same_host(const rmp_addr *a, const rmp_addr *b);
 bool rmp_addr_equal(const rmp_addr *a, const rmp_addr *b);
 /* 127.0.0.0/8 or ::1 (or ::ffff:127.x.y.z). */
 bool rmp_addr_is_loopback(const rmp_addr *a);
-/* The IP as text ("10.0.0.2", "fe80::1%3"), no port. Returns its length,
+/* The IP as text ("10.0.0.2", "fe80::1%3"), no port; an IPv4-mapped
+ * address as its IPv4 form. Returns its length,
  * or 0 (and "") for no address. n >= RMP_ADDR_TEXT always suffices. */
 size_t rmp_addr_host(const rmp_addr *a, char *out, size_t n);
 /* Parses an IPv4 or IPv6 literal (an IPv6 one may end in "%<number>"),

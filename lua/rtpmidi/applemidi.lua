@@ -22,7 +22,8 @@ AppleMidiSession.OPTIONS = options.AppleMidiSession
 
 --- AppleMidiSession{ name="rtpmidi", port=5004, accept="anyone", recovery=true, ... }
 -- Callbacks may be given in the table. Options (all optional):
---   name, port (0: a free pair), bind_address, accept ("anyone" | "none" | { "10.0.0.2", ... }),
+--   name, port (0: a free pair), bind_address ("::", both families, when not given),
+--   accept ("anyone" | "none" | { "10.0.0.2", "fe80::1%eth0", ... }),
 --   ssrc, recovery, reinvite, invite_tries (12), invite_interval (ms, 1500),
 --   ck_fast_count (6), ck_fast_interval (ms, 1500), ck_interval (ms, 10000),
 --   timeout (s, 60), rs_interval (ms, 1000), guard_interval (ms, 50),
@@ -67,10 +68,11 @@ local function not_started()
   return nil, "ENOTCONN: session is not started", "ENOTCONN"
 end
 
---- Invites the session at host (an IPv4 literal or a host name, resolved
--- without blocking the loop), control port `port`. Returns true at once; the
--- outcome comes as participant_joined(p) or invitation_failed(address, port,
--- reason), "unresolved" for a name without an IPv4 address.
+--- Invites the session at host (an IPv4 or IPv6 literal, or a host name
+-- resolved without blocking the loop), control port `port`. Returns true at
+-- once; the outcome comes as participant_joined(p) or
+-- invitation_failed(address, port, reason), "unresolved" for a name without
+-- an address the session reaches.
 function AppleMidiSession:invite(host, port)
   if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host)) end
   if math.type(port) ~= "integer" or port < 1 or port > 65534 then

@@ -179,7 +179,7 @@ M.AppleMidiSession = class {
   { "name", "string", c = "name", len = { 1, 64 }, expect = "session name of 1..64 octets" },
   { "port", "integer", c = "port", default = 5004,
     expect = "control port 0..65534 (the data port is port+1; 0: a free pair)" },
-  { "bind_address", "string", c = "bind_address", expect = "IPv4 address" },
+  { "bind_address", "string", c = "bind_address", expect = "IPv4 or IPv6 address (\"::\": both)" },
   { "accept", "string|table", c = "accept", c_says = true,
     expect = '"anyone", "none" or a list of addresses' },
   { "ssrc", "integer", c = "ssrc", nonzero = true, expect = "integer 1..4294967295" },

@@ -58,8 +58,11 @@ function S.read_config(path)
   for i, p in ipairs(out.peers or {}) do
     local peer
     if type(p) == "string" then
-      local host, port = p:match("^(.+):(%d+)$")
-      peer = { host = host or p, port = tonumber(port) or 5004 }
+      -- "10.0.0.2:5004", "[fe80::1%eth0]:5004" (RFC 3986 3.2.2), or an
+      -- address alone: an IPv6 one has colons of its own
+      local host, port = p:match("^%[(.+)%]:(%d+)$")
+      if not host and not p:find(":.*:") then host, port = p:match("^(.+):(%d+)$") end
+      peer = { host = host or p:match("^%[(.+)%]$") or p, port = tonumber(port) or 5004 }
     elseif type(p) == "table" and (type(p.host) == "string" or type(p.name) == "string") then
       peer = { host = p.host, name = p.name, port = p.port or 5004 }
     else
