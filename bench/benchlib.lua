@@ -45,14 +45,16 @@ function B.line(kind, name, fields)
 end
 
 --- When BENCH_DAT_DIR is set, appends the one-way latencies (RTT/2, µs), one
--- a line, to $BENCH_DAT_DIR/<name>.dat (bench/run.sh plots them).
-function B.write_dat(name, rtt_us)
+-- a line, to $BENCH_DAT_DIR/<name>.dat (bench/run.sh plots them). one_way:
+-- the samples are one-way times already (not halved).
+function B.write_dat(name, rtt_us, one_way)
   local dir = os.getenv("BENCH_DAT_DIR")
   if not dir or dir == "" then return end
   local f = io.open(dir .. "/" .. name .. ".dat", "a")
   if not f then return end
   local out = {}
-  for i, v in ipairs(rtt_us) do out[i] = ("%.3f"):format(v / 2) end
+  local d = one_way and 1 or 2
+  for i, v in ipairs(rtt_us) do out[i] = ("%.3f"):format(v / d) end
   out[#out + 1] = ""
   f:write(table.concat(out, "\n"))
   f:close()

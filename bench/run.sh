@@ -35,11 +35,11 @@ done
 # Scale: pairs per run, seconds of idle each (the last, largest, gets
 # SCALE_IDLE_LAST), probe round trips. Journal: packets per polyphony.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=30000 CODEC_MSGS=100000
+  RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=30000 TP_MIN_S=0.2 CODEC_MSGS=100000
   NODE_RT=500 NODE_MSGS=5000 SCALE_N="1 1000" SCALE_IDLE=1 SCALE_IDLE_LAST=1 PROBE=500
   POLY_PKTS=50 POLY_WARM=100 BURSTS=2 JOURNAL_ITERS=20000 MIDI_E2E_NOTES=200
 else
-  RT=5000 WARM=500 ROUNDS=${BENCH_ROUNDS:-3} PKTS=100000 CODEC_MSGS=2000000
+  RT=5000 WARM=500 ROUNDS=${BENCH_ROUNDS:-3} PKTS=100000 TP_MIN_S=2 CODEC_MSGS=2000000
   NODE_RT=5000 NODE_MSGS=30000 SCALE_N="1 10 100 1000" SCALE_IDLE=2 SCALE_IDLE_LAST=10 PROBE=2000
   POLY_PKTS=200 POLY_WARM=300 BURSTS=9 JOURNAL_ITERS=200000 MIDI_E2E_NOTES=2000
 fi
@@ -123,7 +123,7 @@ fi
 meta node "$( [ "$NODE_OK" = 1 ] && echo "$($NODE --version) with node-rtpmidi $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$ROOT/spec/peers/node_modules/rtpmidi/package.json" | head -n 1)" || echo "$NODE_WHY")"
 meta pinning "$PINNING"
 meta fds "$FD_NOTE"
-meta settings "$ROUNDS interleaved round(s) of each benchmark, merged by median (max: the largest); latency: $RT round trips after $WARM warm-up, 16-octet datagrams (RTP-MIDI: 3-octet messages, journal on); node-rtpmidi rows: 1 round of $NODE_RT; throughput: $PKTS packets of 16 octets (or MIDI messages) per round, at most $WINDOW in flight ($NODE_WINDOW for node-rtpmidi); scale: $SCALE_N pairs, idle ${SCALE_IDLE} s (${SCALE_IDLE_LAST} s for the largest), $PROBE probe round trips"
+meta settings "$ROUNDS interleaved round(s) of each benchmark, merged by median (max: the largest); latency: $RT round trips after $WARM warm-up, 16-octet datagrams (RTP-MIDI: 3-octet messages, journal on); node-rtpmidi rows: $ROUNDS rounds of $NODE_RT after $((NODE_RT / 10)) warm-up; throughput: 16-octet packets (or MIDI messages), every row at least $TP_MIN_S s a round after a warm-up run that sizes it (from $PKTS; $NODE_MSGS for node-rtpmidi), at most $WINDOW in flight ($NODE_WINDOW for node-rtpmidi); scale: $SCALE_N pairs, idle ${SCALE_IDLE} s (${SCALE_IDLE_LAST} s for the largest), $PROBE probe round trips"
 
 echo "rtpmidi benchmarks (raw lines in $RAW)"
 
@@ -151,48 +151,95 @@ while [ "$r" -le "$ROUNDS" ]; do
        "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $RT $WARM $TMO"
   r=$((r + 1))
 done
-# node-rtpmidi: one round each (a CK exchange of node-rtpmidi's own takes
-# ~1.5 s before it sends); the echo side stops on BY, idle or its timeout.
+# node-rtpmidi: the same rounds as ours, each after its warm-up round trips
+# (and node-rtpmidi's own CK exchange, ~1.5 s before it sends); the echo
+# side stops on BY, idle or its timeout. Merged by median like ours.
 echo "latency: node-rtpmidi"
-if [ "$NODE_OK" = 1 ]; then
-  next_port; p=$PORT
-  pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
-       "$NODE $ROOT/bench/node_rtpmidi.js latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO"
-  next_port; p=$PORT
-  pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
-       "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO rtpmidi_node"
-else
-  node_missing latency node_rtpmidi
-  node_missing latency rtpmidi_node
-fi
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  if [ "$NODE_OK" = 1 ]; then
+    next_port; p=$PORT
+    pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
+         "$NODE $ROOT/bench/node_rtpmidi.js latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO"
+    next_port; p=$PORT
+    pair "$NODE $ROOT/bench/node_rtpmidi.js echo $p 5 $TMO" \
+         "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $NODE_RT $((NODE_RT / 10)) $TMO rtpmidi_node"
+  elif [ "$r" = 1 ]; then
+    node_missing latency node_rtpmidi
+    node_missing latency rtpmidi_node
+  fi
+  r=$((r + 1))
+done
 
 # ---- 4: throughput, interleaved rounds ----
+# Every throughput row runs at least TP_MIN_S seconds (issue 20: shorter runs
+# flatter, a scheduler hiccup weighs more). A row's first run is a warm-up
+# that also sizes it: it starts with the count given; when it ends sooner,
+# it runs again with the count scaled to TP_MIN_S + 10 %, and the count that
+# was long enough is kept for the next rounds. Only runs that lasted are
+# gathered. tp <one|pair> <name> <command> [<background command>]: "@N@"
+# in a command is the count, "@P@" the port block and "@Q@" that + 2;
+# TP_N0 the count a row starts from.
+TP_N_FILE=$OUT/tp_counts
+: > "$TP_N_FILE"
+TP_N0=$PKTS
+tp() {
+  how=$1 name=$2 cmd=$3 bgcmd=${4:-}
+  n=$(sed -n "s/^$name //p" "$TP_N_FILE" | tail -n 1)
+  warm=0
+  [ -z "$n" ] && { n=$TP_N0; warm=1; }
+  tries=0
+  while :; do
+    next_port; p=$PORT
+    c=$(echo "$cmd" | sed "s/@N@/$n/g; s/@P@/$p/g; s/@Q@/$((p + 2))/g")
+    if [ "$how" = pair ]; then
+      b=$(echo "$bgcmd" | sed "s/@N@/$n/g; s/@P@/$p/g; s/@Q@/$((p + 2))/g")
+      # shellcheck disable=SC2086
+      bounded $PIN_B $b & bg=$!
+      # shellcheck disable=SC2086
+      res=$(bounded $PIN_A $c | grep '^BENCH ')
+      wait "$bg" 2>/dev/null
+    else
+      # shellcheck disable=SC2086
+      res=$(bounded $PIN_A $c | grep '^BENCH ')
+    fi
+    secs=$(echo "$res" | sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' | head -n 1)
+    tries=$((tries + 1))
+    long=$(awk -v s="${secs:-0}" -v m="$TP_MIN_S" 'BEGIN { print (s >= m) ? 1 : 0 }')
+    if [ "$long" = 1 ] && [ "$warm" = 0 ]; then break; fi
+    [ "$tries" -ge 4 ] && break
+    if [ "$long" = 0 ] && [ -n "$secs" ]; then
+      n=$(awk -v n="$n" -v s="$secs" -v m="$TP_MIN_S" 'BEGIN { if (s < 0.01) s = 0.01; printf "%d", n * m * 1.1 / s + 1 }')
+    fi
+    warm=0
+  done
+  echo "$name $n" >> "$TP_N_FILE"
+  echo "$res" | gather
+}
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   echo "throughput round $r of $ROUNDS"
-  next_port; p=$PORT
-  one "$BIN/udp_floor throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
-  next_port; p=$PORT
-  one "$BIN/udp_floor throughput_batch $p $((p + 2)) $PKTS $WINDOW $TMO"
-  next_port; p=$PORT
-  one "$BIN/capi_bench throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
-  next_port; p=$PORT
-  one "$LUA $ROOT/bench/lua_throughput.lua 1proc $p $((p + 2)) $PKTS $WINDOW $TMO"
-  next_port; p=$PORT
-  pair "$LUA $ROOT/bench/lua_throughput.lua sink $p $((p + 2)) 5 $TMO" \
-       "$LUA $ROOT/bench/lua_throughput.lua source $((p + 2)) $p $PKTS $WINDOW $TMO"
+  tp one udp_floor "$BIN/udp_floor throughput @P@ @Q@ @N@ $WINDOW $TMO"
+  tp one udp_floor_batch "$BIN/udp_floor throughput_batch @P@ @Q@ @N@ $WINDOW $TMO"
+  tp one capi "$BIN/capi_bench throughput @P@ @Q@ @N@ $WINDOW $TMO"
+  tp one lua_1proc "$LUA $ROOT/bench/lua_throughput.lua 1proc @P@ @Q@ @N@ $WINDOW $TMO"
+  tp pair lua_2proc "$LUA $ROOT/bench/lua_throughput.lua source @Q@ @P@ @N@ $WINDOW $TMO" \
+     "$LUA $ROOT/bench/lua_throughput.lua sink @P@ @Q@ 5 $TMO"
   for batch in "" batch; do
-    next_port; p=$PORT
-    one "$LUA $ROOT/bench/lua_midi.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO $batch"
-    next_port; p=$PORT
-    one "$LUA $ROOT/bench/lua_apple.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO $batch"
+    tp one "midi$batch" "$LUA $ROOT/bench/lua_midi.lua throughput @P@ @Q@ @N@ $WINDOW $TMO $batch"
+    tp one "apple$batch" "$LUA $ROOT/bench/lua_apple.lua throughput @P@ @Q@ @N@ $WINDOW $TMO $batch"
   done
   r=$((r + 1))
 done
+# node-rtpmidi: the same rounds, after the warm-up run that sizes them
 echo "throughput: node-rtpmidi"
 if [ "$NODE_OK" = 1 ]; then
-  next_port; p=$PORT
-  one "$NODE $ROOT/bench/node_rtpmidi.js throughput $p $((p + 2)) $NODE_MSGS $NODE_WINDOW $TMO"
+  r=1
+  while [ "$r" -le "$ROUNDS" ]; do
+    TP_N0=$NODE_MSGS
+    tp one node "$NODE $ROOT/bench/node_rtpmidi.js throughput @P@ @Q@ @N@ $NODE_WINDOW $TMO"
+    r=$((r + 1))
+  done
 else
   node_missing midi_throughput node_rtpmidi_1proc
 fi

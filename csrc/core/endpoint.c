@@ -21,6 +21,10 @@ struct rmc_endpoint {
   int reach;            /* RMC_REACH_* */
   uint64_t send_errors;
   uint64_t send_dropped; /* the send queue was full (also in send_errors) */
+  /* One read per wake (on_alloc): datagrams of the recvmmsg batch being
+   * delivered, of the wake so far, and whether the last batch came back short. */
+  unsigned batch_n, wake_n;
+  bool short_batch;
 };
 
 typedef struct send_req {
@@ -313,10 +317,25 @@ unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max) {
 
 /* ---- receiving ---- */
 
+/* One read per wake. libuv reads a readable socket until recvmmsg says
+ * EAGAIN (or 32 datagrams were read): after a batch that came back short the
+ * socket was empty, and that last call costs a system call per wake for
+ * nothing (a ping-pong pays it on every datagram). libuv's read loop
+ * (src/unix/udp.c, uv__udp_recvmsg, libuv 1.x) asks for a buffer before each
+ * recvmmsg, and an empty buffer ends the loop (one UV_ENOBUFS call, which
+ * on_recv ignores): so after a short batch the next buffer is empty. A
+ * datagram that arrives meanwhile wakes the loop again (epoll is level-
+ * triggered). wake_n mirrors libuv's budget of 32 a wake, so that the mark is
+ * not left for the next wake when libuv stops by itself; were the two ever to
+ * disagree, the cost is one empty wake, never a datagram. */
+enum { BATCH_MAX = RMC_RECV_BUFFER / 65536 < 20 ? RMC_RECV_BUFFER / 65536 : 20, WAKE_MAX = 32 };
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   rmc_endpoint *ep = h->data;
-  if (!ep->owner) {
+  if (!ep->owner || ep->short_batch) {
+    ep->short_batch = false;
+    ep->wake_n = 0;
     buf->base = NULL;
     buf->len = 0;
     return;
@@ -329,6 +348,18 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
                     unsigned flags) {
   rmc_endpoint *ep = h->data;
   if (!ep->owner) return;
+  if (flags & UV_UDP_MMSG_CHUNK) {
+    ep->batch_n++;
+  } else if (flags & UV_UDP_MMSG_FREE) {
+    /* the batch's end (on_alloc): short, libuv's loop goes on to EAGAIN */
+    ep->wake_n += ep->batch_n;
+    if (ep->wake_n >= WAKE_MAX) ep->wake_n = 0; /* libuv stops by itself */
+    else ep->short_batch = ep->batch_n < BATCH_MAX;
+    ep->batch_n = 0;
+  } else if (!addr) {
+    ep->wake_n = 0; /* EAGAIN, an error, or our own UV_ENOBUFS: the wake ends */
+    if (nread == UV_ENOBUFS) return;
+  }
   /* A burst read with recvmmsg: what its callbacks send leaves at its end,
    * one sendmmsg per socket (runtime.c). */
   if (!rmc_burst(ep->rt, h, flags)) return;

@@ -14,6 +14,10 @@ typedef struct rml_state {
   int owns_loop;
   rtpmidi_runtime *rt;
   int error_ref;         /* Lua function reporting callback errors */
+  /* The callback names rml_push_method was given, interned once: the
+   * registry refs of their Lua strings, found by the C pointer (names are
+   * string literals), so that a lookup hashes and compares no string. */
+  struct rml_key { const char *name; int ref; } keys[16];
 } rml_state;
 
 rml_state *rml_get_state(lua_State *L);
@@ -34,9 +38,13 @@ int rml_call(rml_state *st, int nargs);
 /* The same on another thread (a coroutine calling into us). */
 int rml_pcall(rml_state *st, lua_State *L, int nargs);
 /* The Lua object that owns a core object (a session) receives its callbacks
- * as methods. rml_push_method pushes owner[name] and the owner on st->L for
- * rml_call, or returns 0 (nothing pushed) when there is no such function or
- * no owner. The owner is held in the registry while the object runs. */
+ * as methods. rml_push_method pushes the message handler, owner[name] and
+ * the owner on st->L for rml_call (which then finds its handler in place),
+ * or returns 0 (nothing pushed) when there is no such function or no owner.
+ * name: a string literal (its key is interned once, found by its address).
+ * The method is looked up on each call (a script may redefine it at any
+ * time, live coding does); the lookup is one gettable with a ready key.
+ * The owner is held in the registry while the object runs. */
 int rml_push_method(rml_state *st, int owner_ref, const char *name);
 void rml_hold_owner(lua_State *L, int *owner_ref, int idx);
 /* Makes the metatable tname (unless it exists) with the methods as its
@@ -52,6 +60,13 @@ void rml_open_class(lua_State *L, const char *tname, const luaL_Reg *methods, lu
  * once per packet and showed in profiles): the upvalue spares it. A
  * mismatch goes to luaL_checkudata for its usual error. */
 void *rml_self(lua_State *L, const char *tname);
+/* The same by a tag: the userdata's first member is `const void *tag`,
+ * set to the class's tag (the address of a static object of its file) when
+ * made. A look at two words instead of fetching and comparing the metatable
+ * (twice per send_data: started() and send()). A Lua script cannot forge a
+ * full userdata's contents, and one shorter than a pointer is not looked at;
+ * a mismatch goes to luaL_checkudata for its usual error. */
+void *rml_self_tagged(lua_State *L, const void *tag, const char *tname);
 void rml_release_owner(lua_State *L, int *owner_ref);
 /* A session's stop runs callbacks (AppleMIDI's participant_left "stopped",
  * packets the jitter buffer releases, a drop reported by the last send).

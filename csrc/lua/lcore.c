@@ -236,8 +236,14 @@ static void wd_loops(int delta) {
 
 int rml_pcall(rml_state *st, lua_State *L, int nargs) {
   int base = lua_gettop(L) - nargs;   /* the function's index */
-  lua_pushcfunction(L, traceback);
-  lua_insert(L, base);
+  /* rml_push_method put the handler below the function: no rotation of the
+   * stack to insert it (what any other caller gets) */
+  if (base > 1 && lua_tocfunction(L, base - 1) == traceback) {
+    base--;
+  } else {
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+  }
   /* the outermost callback of the watched state starts its budget */
   int outer = st == wd.owner && !atomic_load_explicit(&wd.busy, memory_order_relaxed);
   if (outer) {
@@ -258,15 +264,44 @@ int rml_pcall(rml_state *st, lua_State *L, int nargs) {
 
 int rml_call(rml_state *st, int nargs) { return rml_pcall(st, st->L, nargs); }
 
+/* Pushes the Lua string name, interned once per state (lbind.h). */
+static void push_key(rml_state *st, const char *name) {
+  lua_State *L = st->L;
+  enum { N = sizeof st->keys / sizeof st->keys[0] };
+  unsigned h = (unsigned)(((uintptr_t)name >> 3) % N);
+  for (unsigned i = 0; i < N; i++) {
+    struct rml_key *k = &st->keys[(h + i) % N];
+    if (k->name == name) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, k->ref);
+      return;
+    }
+    if (!k->name) {
+      lua_pushstring(L, name);
+      lua_pushvalue(L, -1);
+      k->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      k->name = name;
+      return;
+    }
+  }
+  lua_pushstring(L, name); /* more names than slots: the slow way */
+}
+
 int rml_push_method(rml_state *st, int owner_ref, const char *name) {
   lua_State *L = st->L;
   if (owner_ref == LUA_NOREF) return 0;
+  /* handler, then the owner twice: the lookup turns the upper copy into
+   * the function, which one swap puts below the owner */
+  lua_pushcfunction(L, traceback);
   lua_rawgeti(L, LUA_REGISTRYINDEX, owner_ref);
-  if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
-    lua_pop(L, 2);
+  lua_pushvalue(L, -1);
+  push_key(st, name);
+  if (lua_gettable(L, -2) != LUA_TFUNCTION) {
+    lua_settop(L, -5);
     return 0;
   }
-  lua_insert(L, -2);
+  /* handler, owner, owner, fn -> handler, fn, owner */
+  lua_copy(L, -1, -3);
+  lua_settop(L, -2);
   return 1;
 }
 
@@ -300,6 +335,14 @@ void *rml_self(lua_State *L, const char *tname) {
     int ok = lua_rawequal(L, -1, lua_upvalueindex(1));
     lua_pop(L, 1);
     if (ok) return p;
+  }
+  return luaL_checkudata(L, 1, tname);
+}
+
+void *rml_self_tagged(lua_State *L, const void *tag, const char *tname) {
+  if (lua_type(L, 1) == LUA_TUSERDATA && lua_rawlen(L, 1) >= sizeof(const void *)) {
+    const void *const *p = lua_touserdata(L, 1);
+    if (*p == tag) return (void *)p;
   }
   return luaL_checkudata(L, 1, tname);
 }

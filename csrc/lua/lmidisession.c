@@ -7,7 +7,10 @@
 
 #define MIDI_SESSION_MT "rtpmidi.MidiSessionCore"
 
+static const char MIDI_TAG = 'm'; /* rml_self_tagged */
+
 typedef struct rml_midi {
+  const void *tag;          /* &MIDI_TAG: first (lbind.h) */
   rtpmidi_midi_session *m;  /* NULL once closed */
   rml_state *st;
   int owner_ref;
@@ -15,8 +18,10 @@ typedef struct rml_midi {
   lua_Integer cookie;
 } rml_midi;
 
+static rml_midi *self(lua_State *L) { return rml_self_tagged(L, &MIDI_TAG, MIDI_SESSION_MT); }
+
 static rml_midi *check_midi(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = self(L);
   if (!lm->m) luaL_error(L, "session is closed");
   return lm;
 }
@@ -69,6 +74,7 @@ static int l_midi_session(lua_State *L) {
   cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
   rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);
+  lm->tag = &MIDI_TAG;
   lm->st = st;
   lm->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, MIDI_SESSION_MT);
@@ -91,7 +97,7 @@ static int l_start(lua_State *L) {
 }
 
 static int l_stop(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);  /* index 1 keeps it alive through the callbacks */
+  rml_midi *lm = self(L);  /* index 1 keeps it alive through the callbacks */
   if (lm->m) {
     /* both run callbacks (a drop reported by the send, what the jitter
      * buffer holds), which may close the session */
@@ -105,7 +111,7 @@ static int l_stop(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = self(L);
   if (lm->m) {
     rtpmidi_midi_session_free(lm->m);
     lm->m = NULL;
@@ -133,7 +139,7 @@ static int l_flush(lua_State *L) {
 static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_session_rtp(check_midi(L)->m)); }
 
 static int l_started(lua_State *L) {
-  rml_midi *lm = rml_self(L, MIDI_SESSION_MT);
+  rml_midi *lm = self(L);
   lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
   return 1;
 }

@@ -7,7 +7,10 @@
 
 #define SESSION_MT "rtpmidi.Session"
 
+static const char SESSION_TAG = 's'; /* rml_self_tagged */
+
 typedef struct rml_session {
+  const void *tag;          /* &SESSION_TAG: first (lbind.h) */
   rtpmidi_session *s;       /* NULL once closed */
   rml_state *st;
   int owner_ref;            /* the owning Lua object while started */
@@ -15,7 +18,7 @@ typedef struct rml_session {
   lua_Integer cookie;
 } rml_session;
 
-static rml_session *to_session(lua_State *L) { return rml_self(L, SESSION_MT); }
+static rml_session *to_session(lua_State *L) { return rml_self_tagged(L, &SESSION_TAG, SESSION_MT); }
 
 static rml_session *check_session(lua_State *L) {
   rml_session *ls = to_session(L);
@@ -132,6 +135,7 @@ static int l_session(lua_State *L) {
   rml_read_session_config(L, 1, &cfg);
   rml_session *ls = lua_newuserdatauv(L, sizeof *ls, 0);
   memset(ls, 0, sizeof *ls);
+  ls->tag = &SESSION_TAG;
   ls->st = st;
   ls->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, SESSION_MT);

@@ -18,6 +18,10 @@
 
 static unsigned received, errors;
 static size_t received_octets;
+/* test_one_read: the datagram whose arrival sends one more, and where to */
+static unsigned echo_at;
+static rmc_endpoint *echo_from;
+static rmp_addr echo_to;
 
 static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *from) {
   (void)owner;
@@ -26,6 +30,8 @@ static void on_recv(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t le
   (void)from;
   received++;
   received_octets += len;
+  /* queued in the burst, sent (and on loopback delivered) at its end */
+  if (received == echo_at) CHECK_INT(rmc_endpoint_send(echo_from, buf, len, &echo_to), 0);
 }
 
 static void on_error(void *owner, rmc_endpoint *ep, int err, const rmp_addr *dest) {
@@ -103,7 +109,54 @@ static void test_bound(void) {
   CHECK_INT(uv_loop_close(&loop), 0);
 }
 
+/* One read per wake: libuv reads on until recvmmsg says EAGAIN, a system
+ * call per wake for nothing once a batch came back short (the socket was
+ * empty). A datagram arriving after a short batch waits for the next wake;
+ * one arriving after a full batch is read in the same wake. */
+static void test_one_read(void) {
+  uv_loop_t loop;
+  CHECK_INT(uv_loop_init(&loop), 0);
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(&loop);
+  CHECK(rt != NULL);
+  rmc_endpoint *tx = NULL, *rx = NULL;
+  int owner = 0;
+  CHECK_INT(rmc_endpoint_open(rt, "127.0.0.1", RMP_AF_INET, 0, &OPS, &owner, &tx), 0);
+  CHECK_INT(rmc_endpoint_open(rt, "127.0.0.1", RMP_AF_INET, 0, &OPS, &owner, &rx), 0);
+  CHECK_INT(rmp_addr_parse("127.0.0.1", (uint16_t)rmc_endpoint_port(rx), &echo_to), 0);
+  echo_from = tx;
+  static const uint8_t data[16] = {0x80};
+  received = 0;
+  errors = 0;
+
+  /* a short batch (3 waiting): the datagram its last one sends waits */
+  for (int i = 0; i < 3; i++) CHECK_INT(rmc_endpoint_send(tx, data, sizeof data, &echo_to), 0);
+  echo_at = 3;
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_INT(received, 3);
+  for (int i = 0; i < 200 && received < 4; i++) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_INT(received, 4);
+
+  /* a full batch (25 waiting: 20, then 5): the one the 20th sends comes
+   * after the 5 in the same wake, read by the short batch */
+  for (int i = 0; i < 25; i++) CHECK_INT(rmc_endpoint_send(tx, data, sizeof data, &echo_to), 0);
+  echo_at = 4 + 20;
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_INT(received, 4 + 26);
+  /* and nothing is left behind */
+  echo_at = 0;
+  for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_INT(received, 4 + 26);
+  CHECK_INT(errors, 0);
+
+  rmc_endpoint_close(tx);
+  rmc_endpoint_close(rx);
+  rtpmidi_runtime_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK_INT(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   test_bound();
+  test_one_read();
   return check_report();
 }
