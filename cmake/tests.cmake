@@ -26,6 +26,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_jitter_buffer.c
   csrc/test/test_journal_chapters.c
   csrc/test/test_journal_converge.c
+  csrc/test/test_journal_mem.c
   csrc/test/test_journal_rfc.c
   csrc/test/test_journal_sendrecv.c
   csrc/test/test_midi2.c

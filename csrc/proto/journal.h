@@ -1,8 +1,13 @@
 /* journal.h -- RTP MIDI recovery journal (RFC 6295 sections 4-6, appendices
  * A and B; sender/receiver guidance of RFC 4696).
  *
- * Pure protocol code: libc only, no I/O, no clock reads, no allocation. All
- * state structs are fixed size; callers provide output buffers.
+ * Pure protocol code: libc only, no I/O, no clock reads. Callers provide
+ * output buffers. The sender's and the receiver's state grow with use
+ * (issue #20): per channel, per chapter, the SysEx store, made on first use
+ * through the allocator of their config (midi_state.h rmp_ms_alloc; libc
+ * by default), never per packet; the sender frees a channel's tables once
+ * the checkpoint has passed all they hold. rmp_ej_send_free /
+ * rmp_ej_recv_free release everything.
  *
  * Layers:
  *   1. Wire codec (journal_chapters.c): journal header, system journal and
@@ -317,6 +322,7 @@ typedef struct {
   uint16_t max_size;    /* open-loop bound in octets (0 = none; the per-call cap still applies) */
   uint16_t y_window;    /* rmp_ej_send_encode: Y = 1 for notes struck within this many
                          * packets (0 = always 1); rmp_ej_send_encode_at uses time */
+  const rmp_ms_alloc *alloc; /* where the state's tables come from (NULL: libc); copied */
 } rmp_ej_send_config;
 /* Chapter N's Y bit from elapsed time (A.6.2, RFC 4696 7.2): a NoteOn
  * repaired more than this long after its onset is better skipped. */
@@ -325,28 +331,64 @@ typedef struct {
  * is older is 0). */
 #define RMP_EJ_PTIMES 128
 
-typedef struct {
-  rmp_ej_tag note[128], ctl[128], poly[128], param[RMP_MS_MAX_PARAMS];
+/* A set of 128 numbers (notes, controllers), a bit each. */
+typedef struct { uint32_t w[4]; } rmp_ej_set128;
+
+/* Per-chapter tables of a channel, made on the first change they record
+ * and freed once the checkpoint passed their newest one. newest: the tag of
+ * the newest change (the chapter's dirty mark: the encoder skips a chapter
+ * whose newest change is not in the history); set: the numbers with a
+ * tag, so that the encoder visits those only. */
+typedef struct {                   /* Chapters N and E */
+  rmp_ej_tag newest;
+  rmp_ej_set128 set;
+  rmp_ej_tag tag[128];
+} rmp_ej_send_notes;
+typedef struct {                   /* Chapter C */
+  rmp_ej_tag newest;
+  rmp_ej_set128 set;
+  rmp_ej_tag tag[128];
   uint8_t cord[128];               /* a controller's last command: its index in its packet */
-  rmp_ej_tag prog, bend, cpres, any; /* tags of the last change */
+} rmp_ej_send_ctls;
+typedef struct {                   /* Chapter A */
+  rmp_ej_tag newest;
+  rmp_ej_set128 set;
+  rmp_ej_tag tag[128];
+  uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
+} rmp_ej_send_polys;
+
+/* A channel's journal state, made on its first message (all NULL/0 =
+ * nothing in any history), freed with its tables once the checkpoint has
+ * passed its newest change (any). */
+typedef struct {
+  rmp_ej_send_notes *notes;
+  rmp_ej_send_ctls *ctls;
+  rmp_ej_send_polys *polys;
+  rmp_ej_tag prog, bend, cpres, any; /* tags of the last change (any: the newest of the channel) */
   rmp_ej_tag noteoff;              /* last NoteOff (or notes silenced by 120/123) */
   rmp_ej_tag psel;                 /* last parameter number selector (98-101) */
-  uint8_t polyx[16];               /* Chapter A X: poly pressure before 120/123-127 */
-  /* Reset All Controllers (121) bookkeeping, by parameter slot: which of
-   * ENTRY-MSB / ENTRY-LSB / the last increment precede the last 121 (the
-   * Chapter M X bits, A.4.2.1), and the C-BUTTON count (presses after it). */
+  uint8_t progx;                   /* Chapter P X: a 121 between bank MSB and program change */
+} rmp_ej_send_chan;
+
+/* Chapter M state of a channel, made with its first parameter command and
+ * kept while the model keeps parameter slots (px and cbtn outlive the
+ * history). Reset All Controllers (121) bookkeeping, by parameter slot:
+ * which of ENTRY-MSB / ENTRY-LSB / the last increment precede the last 121
+ * (the Chapter M X bits, A.4.2.1), and the C-BUTTON count (presses after
+ * it). */
+typedef struct {
+  rmp_ej_tag param[RMP_MS_MAX_PARAMS];
   uint8_t px[RMP_MS_MAX_PARAMS];
   int16_t cbtn[RMP_MS_MAX_PARAMS];
-  uint8_t rst_bank;                /* a 121 since the last bank select MSB (0) */
-  uint8_t progx;                   /* Chapter P X: such a 121 before the program change */
-} rmp_ej_send_chan;
+} rmp_ej_send_params;
 
 /* Chapter X store of the sender: the most recent instance of each SysEx
  * type (B.5.2 recency tool), RMP_EJ_X_MAX_LOGS of them, each at most
  * RMP_EJ_X_MAX_DATA data octets. A SysEx that is longer, or that is pushed
  * out of a full store, cannot be journalled: the checkpoint then moves past
  * its packet (floor), so that a receiver that loses it sees an uncovered
- * loss instead of a silent gap. */
+ * loss instead of a silent gap. An entry is made when a SysEx needs it and
+ * freed once the checkpoint passed it. */
 #define RMP_EJ_X_MAX_LOGS 16
 #define RMP_EJ_X_MAX_DATA 256
 typedef struct {
@@ -364,7 +406,8 @@ typedef struct {
  * first data octet in the checkpoint history, DATA = the octets from
  * there). The sender keeps the unconfirmed octets, RMP_EJ_X_PART_MAX at
  * most: a sender of a longer SysEx stalls (B.5.2) until the receiver's
- * feedback confirms what it sent (rmp_ej_send_part_room). */
+ * feedback confirms what it sent (rmp_ej_send_part_room). Made with the
+ * first part, freed once none is in the history. */
 #define RMP_EJ_X_PART_MAX 512
 #define RMP_EJ_X_PART_SEGS 16
 typedef struct {
@@ -379,23 +422,30 @@ typedef struct {
   uint8_t data[RMP_EJ_X_PART_MAX];
 } rmp_ej_x_part;
 
+/* Times of recent packets (rmp_ej_send_encode_at), made on its first call. */
+typedef struct { uint32_t ext[RMP_EJ_PTIMES], ms[RMP_EJ_PTIMES]; } rmp_ej_ptimes;
+
 typedef struct {
   rmp_ej_send_config cfg;
-  rmp_midi_state st;
-  rmp_ej_send_chan seq[16];
+  rmp_midi_state st;   /* its allocator (cfg.alloc) makes the tables below too */
+  rmp_ej_send_chan *seq[16];     /* NULL: nothing of the channel in any history */
+  rmp_ej_send_params *pm[16];    /* NULL: no parameter addressed */
+  uint16_t rst_bank;   /* by channel: a 121 since the last bank select MSB (0) */
   rmp_ej_tag q_seq, f_seq, song_seq, tune_seq, reset_seq, sense_seq, undef_seq[4], sys_any;
   uint32_t last;       /* highest extended seqnum seen (modulo 2^32) */
   uint32_t checkpoint; /* extended checkpoint seqnum */
   int have_seq;
-  rmp_ej_x_entry x[RMP_EJ_X_MAX_LOGS];
-  rmp_ej_x_part part;  /* a SysEx sent in parts */
+  rmp_ej_x_entry *x[RMP_EJ_X_MAX_LOGS]; /* NULL = free slot */
+  rmp_ej_x_part *part; /* a SysEx sent in parts (NULL: none) */
+  uint8_t part_nomem;  /* the one being sent could not be kept (no memory): its parts are not coded */
   uint32_t x_ord;      /* SysEx recorded so far */
   rmp_ej_tag floor;    /* newest packet holding a change the journal can no longer code
-                        * (a SysEx not in the store, a parameter the model forgot) */
+                        * (a SysEx not in the store, a parameter the model forgot, a
+                        * channel whose tables could not be made) */
   uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
   uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
   uint8_t pkt_cmds;
-  uint32_t pt_ext[RMP_EJ_PTIMES], pt_ms[RMP_EJ_PTIMES]; /* times of recent packets (encode_at) */
+  rmp_ej_ptimes *pt;   /* times of recent packets (encode_at) */
   uint32_t now_ms;     /* the time of the packet being encoded, and whether there is one */
   uint8_t timed;
   uint16_t y_ms;       /* encode_at: Y = 1 for notes struck this recently (RMP_EJ_Y_MS) */
@@ -403,6 +453,10 @@ typedef struct {
 } rmp_ej_sender;
 
 void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg);
+/* Releases what the sender made (init again to use it). */
+void rmp_ej_send_free(rmp_ej_sender *s);
+/* Octets the sender holds now: the struct and every table it made. */
+size_t rmp_ej_send_mem(const rmp_ej_sender *s);
 /* Record one message sent in the packet with RTP seqnum seq. Call
  * rmp_ej_send_encode(seq) for a packet BEFORE recording that packet's
  * messages: the journal of packet I covers packets checkpoint..I-1. */
@@ -482,6 +536,7 @@ typedef struct {
   uint16_t packet_max; /* default 4096 */
   uint32_t rate;       /* per second, default 4096 */
   uint32_t burst;      /* default 8192 */
+  const rmp_ms_alloc *alloc; /* where the state's tables come from (NULL: libc); copied */
 } rmp_ej_recv_config;
 
 typedef struct {
@@ -496,7 +551,8 @@ typedef struct {
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;
-  uint16_t note_seq[16][128]; /* the packet of each note's last NoteOn (RFC 4696 7.2) */
+  uint16_t *note_seq[16];     /* per channel, made with its first NoteOn: the packet of each
+                               * note's last NoteOn (RFC 4696 7.2) */
   rmp_ej_part_fn part_fn;     /* a SysEx in parts: the caller's reassembly */
   void *part_ud;
   uint8_t part_open;          /* the caller holds the start of one, part_have octets */
@@ -523,6 +579,10 @@ void rmp_ej_recv_config_init(rmp_ej_recv_config *cfg);
 /* A receiver with the RFC options (rmp_ej_recv_init) or cfg's. */
 void rmp_ej_recv_init(rmp_ej_receiver *r);
 void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg);
+/* Releases what the receiver made (init again to use it). */
+void rmp_ej_recv_free(rmp_ej_receiver *r);
+/* Octets the receiver holds now: the struct and every table it made. */
+size_t rmp_ej_recv_mem(const rmp_ej_receiver *r);
 /* The per-second repair budget: call with the caller's clock (ms) before
  * rmp_ej_recv_packet; the first call turns it on with a full bucket. */
 void rmp_ej_recv_refill(rmp_ej_receiver *r, uint32_t now_ms);

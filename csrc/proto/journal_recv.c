@@ -39,7 +39,26 @@ void rmp_ej_recv_init_cfg(rmp_ej_receiver *r, const rmp_ej_recv_config *cfg) {
   memset(r, 0, sizeof *r);
   if (cfg) r->cfg = *cfg;
   else rmp_ej_recv_config_init(&r->cfg);
-  rmp_ms_init(&r->st);
+  rmp_ms_init_alloc(&r->st, r->cfg.alloc);
+  r->cfg.alloc = NULL; /* copied into st.al */
+}
+
+void rmp_ej_recv_free(rmp_ej_receiver *r) {
+  for (int ch = 0; ch < 16; ch++) {
+    rmp_ms_unmem(&r->st, r->note_seq[ch], 128 * sizeof *r->note_seq[ch]);
+    r->note_seq[ch] = NULL;
+  }
+  rmp_ms_free(&r->st);
+}
+
+size_t rmp_ej_recv_mem(const rmp_ej_receiver *r) {
+  size_t n = sizeof *r;
+  for (int ch = 0; ch < 16; ch++) {
+    const rmp_ms_channel *c = r->st.ch[ch];
+    if (c) n += sizeof *c + (c->pp ? sizeof *c->pp : 0);
+    if (r->note_seq[ch]) n += 128 * sizeof *r->note_seq[ch];
+  }
+  return n;
 }
 
 void rmp_ej_recv_init(rmp_ej_receiver *r) { rmp_ej_recv_init_cfg(r, NULL); }
@@ -172,7 +191,18 @@ static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->b
  * with (RFC 4696 7.2: for a repair, the packet whose journal it came from). */
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
   rmp_ms_apply(&r->st, m, n);
-  if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) r->note_seq[m[0] & 15][m[1] & 127] = seq;
+  if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) {
+    /* the table is made with the channel's first NoteOn; without memory
+     * a note reads as struck at packet 0 (a repair may strike it again) */
+    uint16_t **t = &r->note_seq[m[0] & 15];
+    if (!*t) *t = rmp_ms_mem(&r->st, 128 * sizeof **t);
+    if (*t) (*t)[m[1] & 127] = seq;
+  }
+}
+
+/* The packet of the last NoteOn of note n on channel ch (0: none kept). */
+static uint16_t note_seq(const rmp_ej_receiver *r, int ch, uint8_t n) {
+  return r->note_seq[ch] ? r->note_seq[ch][n] : 0;
 }
 
 static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
@@ -196,7 +226,7 @@ static void cc(repair_ctx *x, int ch, uint8_t n, uint8_t v) { out(x, (uint8_t)(0
 
 /* Select a parameter number (both octets) unless it is already selected. */
 static void select_param(repair_ctx *x, int ch, int nrpn, uint8_t pm, uint8_t pl, int force) {
-  rmp_ms_channel *c = &x->r->st.ch[ch];
+  const rmp_ms_channel *c = rmp_ms_chan(&x->r->st, ch);
   int n;
   uint8_t m, l;
   /* Both registers of the pair must have been received, and the model's
@@ -211,7 +241,8 @@ static void select_param(repair_ctx *x, int ch, int nrpn, uint8_t pm, uint8_t pl
 }
 
 static void repair_ctl(repair_ctx *x, int ch, const rmp_ej_ctl_log *l) {
-  rmp_ms_channel *c = &x->r->st.ch[ch];
+  rmp_ms_channel *c = rmp_ms_chan_w(&x->r->st, ch);
+  if (!c) return; /* broken (midi_state.h): not repaired */
   uint8_t n = l->number;
   int cls = rmp_ms_ctl_class(n);
   if (cls == RMP_MS_CTL_SELECT) return; /* 98-101 belong to Chapter M */
@@ -251,7 +282,10 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   repair_ctx *x = ud;
   if (x->skip_s && cj->s) return 0;
   int ch = cj->chan;
-  rmp_ms_channel *c = &x->r->st.ch[ch];
+  /* the channel's state, made now if it was never used; a broken one
+   * (no memory, midi_state.h) is not repaired: its model is not known */
+  rmp_ms_channel *c = rmp_ms_chan_w(&x->r->st, ch);
+  if (!c) return 0;
 
   /* P: program with the bank in effect when it was selected (A.2): with
    * B = 1 the Bank Select MSB, then the LSB that followed it (BANK-LSB 0
@@ -377,7 +411,7 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
       /* RFC 4696 7.2: the receiver's NoteOn came before the checkpoint, so
        * the log codes a later one: a NoteOff/NoteOn pair was lost between
        * (same velocity or not), and the note is struck again */
-      int stale = c->note_vel[n] && (uint16_t)(x->seq - x->r->note_seq[ch][n]) > (uint16_t)(x->seq - x->cp);
+      int stale = c->note_vel[n] && (uint16_t)(x->seq - note_seq(x->r, ch, n)) > (uint16_t)(x->seq - x->cp);
       if (c->note_vel[n] == l->velocity && c->note_ref[n] == want && !stale) continue;
       /* Y = 0 (A.6.2, RFC 4696 7.2): the sender advises against a late
        * onset; with honor_y the NoteOns are taken in the model (the note is
@@ -722,7 +756,8 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
   }
   repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last };
   for (int ch = 0; ch < 16; ch++) {
-    rmp_ms_channel *c = &r->st.ch[ch];
+    const rmp_ms_channel *c = r->st.ch[ch];
+    if (!c || (r->st.broken >> ch & 1)) continue; /* never used (nothing sounds), or not known */
     for (int n = 0; n < 128; n++) {
       if (!c->note_vel[n] || (k.notes[ch][n >> 3] >> (n & 7) & 1)) continue;
       for (int g = 0; g < 128 && (c->note_vel[n] || c->note_ref[n]); g++)

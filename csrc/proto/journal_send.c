@@ -165,7 +165,8 @@ void rmp_ej_send_init(rmp_ej_sender *s, const rmp_ej_send_config *cfg) {
   memset(s, 0, sizeof *s);
   if (cfg) s->cfg = *cfg;
   s->y_ms = RMP_EJ_Y_MS;
-  rmp_ms_init(&s->st);
+  rmp_ms_init_alloc(&s->st, s->cfg.alloc);
+  s->cfg.alloc = NULL; /* copied into st.al */
 }
 
 void rmp_ej_send_set_y_ms(rmp_ej_sender *s, uint16_t ms) { s->y_ms = ms; }
@@ -186,16 +187,119 @@ static void age_out(rmp_ej_tag *t, uint32_t old, uint32_t now) {
   if (*t && tag_age(old, *t) + (now - old) > RMP_EJ_MAX_HISTORY) *t = 0;
 }
 
+/* ---- tables made on first use (journal.h, issue #20) ------------------------ */
+static void *mem(rmp_ej_sender *s, size_t n) { return rmp_ms_mem(&s->st, n); }
+#define UNMEM(s, p) do { rmp_ms_unmem(&(s)->st, (p), sizeof *(p)); (p) = NULL; } while (0)
+
+static void chan_drop(rmp_ej_sender *s, int ch) {
+  rmp_ej_send_chan *sc = s->seq[ch];
+  if (!sc) return;
+  UNMEM(s, sc->notes);
+  UNMEM(s, sc->ctls);
+  UNMEM(s, sc->polys);
+  UNMEM(s, s->seq[ch]);
+}
+
+static void set_add(rmp_ej_set128 *k, uint8_t n) { k->w[n >> 5] |= 1u << (n & 31); }
+static void set_del(rmp_ej_set128 *k, uint8_t n) { k->w[n >> 5] &= ~(1u << (n & 31)); }
+
+/* The newest of two tags (0 = none). */
+static rmp_ej_tag newer(const rmp_ej_sender *s, rmp_ej_tag a, rmp_ej_tag b) {
+  if (!a) return b;
+  if (!b) return a;
+  return tag_age(s->last, b) <= tag_age(s->last, a) ? b : a;
+}
+
+/* The tag of number n in a chapter table: its set and dirty mark follow. */
+#define PUT(s, tb, n, t) do { (tb)->tag[n] = (t); \
+    if (t) { set_add(&(tb)->set, (n)); (tb)->newest = newer((s), (tb)->newest, (t)); } \
+    else set_del(&(tb)->set, (n)); } while (0)
+
+/* The numbers of a set, in order: for (int n = -1; (n = set_next(k, n)) >= 0;) */
+static int set_next(const rmp_ej_set128 *k, int n) {
+  n++;
+  while (n < 128) {
+    uint32_t w = k->w[n >> 5] >> (n & 31);
+    if (w) return n + __builtin_ctz(w);
+    n = (n | 31) + 1;
+  }
+  return -1;
+}
+
+/* Memory ran out for channel ch's state: the journal stops coding it (its
+ * tables go, the model forgets it, midi_state.h "broken") until a Reset
+ * State command, and the checkpoint moves past packet t, so that a
+ * receiver that lost it sees an uncovered loss (RFC 6295 4: a sender may
+ * move its checkpoint forward at any time) instead of a silent gap. */
+static void floor_at(rmp_ej_sender *s, rmp_ej_tag t);
+static void chan_broken(rmp_ej_sender *s, int ch, rmp_ej_tag t) {
+  s->st.broken |= (uint16_t)(1u << ch);
+  chan_drop(s, ch);
+  UNMEM(s, s->pm[ch]);
+  rmp_ms_chan_drop(&s->st, ch);
+  floor_at(s, t);
+}
+
+/* Table *pp of channel ch, made on first use (NULL: memory ran out, the
+ * channel is then broken). */
+static void *table(rmp_ej_sender *s, int ch, void **pp, size_t n, rmp_ej_tag t) {
+  if (*pp) return *pp;
+  void *p = mem(s, n);
+  if (!p) {
+    chan_broken(s, ch, t); /* frees pp's owner: not read after */
+    return NULL;
+  }
+  return *pp = p;
+}
+#define TABLE(s, ch, field, t) table((s), (ch), (void **)&(field), sizeof *(field), (t))
+
+void rmp_ej_send_free(rmp_ej_sender *s) {
+  for (int ch = 0; ch < 16; ch++) {
+    chan_drop(s, ch);
+    UNMEM(s, s->pm[ch]);
+  }
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) UNMEM(s, s->x[i]);
+  UNMEM(s, s->part);
+  UNMEM(s, s->pt);
+  rmp_ms_free(&s->st);
+}
+
+size_t rmp_ej_send_mem(const rmp_ej_sender *s) {
+  size_t n = sizeof *s;
+  for (int ch = 0; ch < 16; ch++) {
+    const rmp_ej_send_chan *sc = s->seq[ch];
+    const rmp_ms_channel *c = s->st.ch[ch];
+    if (c) n += sizeof *c + (c->pp ? sizeof *c->pp : 0);
+    if (s->pm[ch]) n += sizeof *s->pm[ch];
+    if (!sc) continue;
+    n += sizeof *sc;
+    if (sc->notes) n += sizeof *sc->notes;
+    if (sc->ctls) n += sizeof *sc->ctls;
+    if (sc->polys) n += sizeof *sc->polys;
+  }
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++)
+    if (s->x[i]) n += sizeof *s->x[i];
+  if (s->part) n += sizeof *s->part;
+  if (s->pt) n += sizeof *s->pt;
+  return n;
+}
+
 static void sweep(rmp_ej_sender *s, uint32_t now) {
   uint32_t o = s->last;
   for (int ch = 0; ch < 16; ch++) {
-    rmp_ej_send_chan *sc = &s->seq[ch];
-    for (int n = 0; n < 128; n++) {
-      age_out(&sc->note[n], o, now);
-      age_out(&sc->ctl[n], o, now);
-      age_out(&sc->poly[n], o, now);
-    }
-    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) age_out(&sc->param[i], o, now);
+    if (s->pm[ch])
+      for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) age_out(&s->pm[ch]->param[i], o, now);
+    rmp_ej_send_chan *sc = s->seq[ch];
+    if (!sc) continue;
+#define SWEEP_TABLE(tb) do { if (tb) { \
+      for (int n = -1; (n = set_next(&(tb)->set, n)) >= 0;) { \
+        age_out(&(tb)->tag[n], o, now); \
+        if (!(tb)->tag[n]) set_del(&(tb)->set, (uint8_t)n); } \
+      age_out(&(tb)->newest, o, now); } } while (0)
+    SWEEP_TABLE(sc->notes);
+    SWEEP_TABLE(sc->ctls);
+    SWEEP_TABLE(sc->polys);
+#undef SWEEP_TABLE
     age_out(&sc->prog, o, now);
     age_out(&sc->bend, o, now);
     age_out(&sc->cpres, o, now);
@@ -207,8 +311,9 @@ static void sweep(rmp_ej_sender *s, uint32_t now) {
                         &s->undef_seq[0], &s->undef_seq[1], &s->undef_seq[2], &s->undef_seq[3],
                         &s->sys_any, &s->floor };
   for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) age_out(sys[i], o, now);
-  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) age_out(&s->x[i].seq, o, now);
-  for (int i = 0; i < s->part.nseg; i++) age_out(&s->part.seg_t[i], o, now);
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++)
+    if (s->x[i]) age_out(&s->x[i]->seq, o, now);
+  for (int i = 0; s->part && i < s->part->nseg; i++) age_out(&s->part->seg_t[i], o, now);
 }
 
 static uint32_t ext_seq(rmp_ej_sender *s, uint16_t seq) {
@@ -240,7 +345,7 @@ static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
   return !t || (int32_t)tag_age(s->last, t) > (int32_t)(s->last - s->checkpoint);
 }
 
-/* Chapter M X bits of a parameter slot (rmp_ej_send_chan.px). */
+/* Chapter M X bits of a parameter slot (rmp_ej_send_params.px). */
 #define PX_MSB 1
 #define PX_LSB 2
 #define PX_BTN 4
@@ -267,7 +372,7 @@ static uint8_t x_class(const uint8_t *d, size_t n, int *rs) {
 }
 
 static int x_same_type(const rmp_ej_x_entry *x, uint8_t cls, const uint8_t *d, size_t n) {
-  if (!x->seq || x->cls != cls) return 0;
+  if (!x || !x->seq || x->cls != cls) return 0;
   if (cls == XC_OCTETS) return x->len == n && memcmp(x->data, d, n) == 0;
   return x->data[1] == d[1] && (cls != XC_DEVCTL || x->data[3] == d[3]);
 }
@@ -281,9 +386,8 @@ static int sysex_ok(const uint8_t *msg, size_t len) {
 }
 
 static void x_clear(rmp_ej_sender *s) {
-  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) s->x[i].seq = 0;
-  s->part.state = 0;
-  s->part.nseg = 0;
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) UNMEM(s, s->x[i]);
+  UNMEM(s, s->part);
 }
 
 /* The newest packet whose change the journal can no longer code: the
@@ -308,7 +412,7 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   if (rs) x_clear(s);
   rmp_ej_x_entry *slot = NULL;
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
-    if (x_same_type(&s->x[i], cls, d, n)) slot = &s->x[i];
+    if (x_same_type(s->x[i], cls, d, n)) slot = s->x[i];
   if (n > RMP_EJ_X_MAX_DATA) {
     /* not loggable: keep the checkpoint after it (and drop the older
      * instance of its type, which the recency tool no longer codes) */
@@ -317,12 +421,21 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
     return;
   }
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
-    if (before_cp(s, s->x[i].seq)) slot = &s->x[i];
+    if (s->x[i] && before_cp(s, s->x[i]->seq)) slot = s->x[i];
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
+    if (!s->x[i]) {
+      /* an entry made for it; without memory it cannot be logged: the
+       * checkpoint moves past it, as for one too long */
+      if (!(slot = s->x[i] = mem(s, sizeof *slot))) {
+        floor_at(s, t);
+        return;
+      }
+    }
   if (!slot) {
     /* store full: the oldest entry goes, and the checkpoint past it */
-    slot = &s->x[0];
+    slot = s->x[0];
     for (int i = 1; i < RMP_EJ_X_MAX_LOGS; i++)
-      if ((int32_t)(s->x[i].ord - slot->ord) < 0) slot = &s->x[i];
+      if ((int32_t)(s->x[i]->ord - slot->ord) < 0) slot = s->x[i];
     floor_at(s, slot->seq);
   }
   slot->seq = t;
@@ -338,14 +451,19 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
  * the notes that sound (or are referenced) change in packet t, so that
  * Chapter N logs them off; poly pressure logs get X = 1 (A.9). Before the
  * model applies the command. Returns whether a note was silenced. */
-static int silence(rmp_ej_send_chan *sc, const rmp_ms_channel *c, rmp_ej_tag t) {
+static int silence(rmp_ej_sender *s, int ch, const rmp_ms_channel *c, rmp_ej_tag t) {
+  rmp_ej_send_chan *sc = s->seq[ch];
   int silenced = 0;
   for (int n = 0; n < 128; n++)
-    if (c->note_vel[n] || c->note_ref[n]) { sc->note[n] = t; silenced = 1; }
+    if (c->note_vel[n] || c->note_ref[n]) {
+      if (!TABLE(s, ch, sc->notes, t)) return 0;
+      PUT(s, sc->notes, n, t);
+      silenced = 1;
+    }
   if (silenced) sc->noteoff = t;
   sc->cpres = 0;
-  for (int n = 0; n < 128; n++)
-    if (sc->poly[n]) sc->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
+  rmp_ej_send_polys *a = sc->polys;
+  for (int n = -1; a && (n = set_next(&a->set, n)) >= 0;) a->polyx[n >> 3] |= (uint8_t)(0x80 >> (n & 7));
   return silenced;
 }
 
@@ -355,7 +473,11 @@ static int silence(rmp_ej_send_chan *sc, const rmp_ms_channel *c, rmp_ej_tag t) 
  * System Reset also ends the sequencer, song select, time code and the
  * other system commands (midi_state.c). Chapter X: earlier SysEx. */
 static void reset_state(rmp_ej_sender *s, int system) {
-  for (int ch = 0; ch < 16; ch++) memset(&s->seq[ch], 0, sizeof s->seq[ch]);
+  for (int ch = 0; ch < 16; ch++) {
+    chan_drop(s, ch);
+    UNMEM(s, s->pm[ch]);
+  }
+  s->rst_bank = 0;
   x_clear(s);
   if (!system) return;
   s->q_seq = s->f_seq = s->song_seq = s->tune_seq = s->sense_seq = 0;
@@ -374,17 +496,31 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
   uint8_t st = msg[0];
   if (st < 0xF0) {
     int ch = st & 15;
-    rmp_ej_send_chan *sc = &s->seq[ch];
-    rmp_ms_channel *c = &s->st.ch[ch];
     uint8_t kind = st & 0xF0;
     size_t need = (kind == 0xC0 || kind == 0xD0) ? 2 : 3;
     if (len < need) return;
+    /* the channel's model and journal state, made on its first message */
+    rmp_ms_channel *c = rmp_ms_chan_w(&s->st, ch);
+    if (!c) { /* broken (journal.h): not coded */
+      floor_at(s, t);
+      return;
+    }
+    rmp_ej_send_chan *sc = TABLE(s, ch, s->seq[ch], t);
+    if (!sc) return;
     uint8_t d1 = msg[1] & 127;
-    sc->any = t;
+    sc->any = newer(s, sc->any, t);
     switch (kind) {
-    case 0x80: sc->note[d1] = t; sc->noteoff = t; break;
-    case 0x90: sc->note[d1] = t; if (!(msg[2] & 127)) sc->noteoff = t; break;
-    case 0xA0: sc->poly[d1] = t; sc->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7)); break;
+    case 0x80:
+    case 0x90:
+      if (!TABLE(s, ch, sc->notes, t)) return;
+      PUT(s, sc->notes, d1, t);
+      if (kind == 0x80 || !(msg[2] & 127)) sc->noteoff = t;
+      break;
+    case 0xA0:
+      if (!TABLE(s, ch, sc->polys, t)) return;
+      PUT(s, sc->polys, d1, t);
+      sc->polys->polyx[d1 >> 3] &= (uint8_t)~(0x80 >> (d1 & 7));
+      break;
     case 0xB0: {
       int cls = rmp_ms_ctl_class(d1);
       int nrpn;
@@ -392,74 +528,86 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
       if (cls == RMP_MS_CTL_PARAM && !rmp_ms_selected(c, &nrpn, &pm, &pl)) {
         /* outside a transaction: a general-purpose controller, coded in
          * Chapter C (A.3.4) */
-        sc->ctl[d1] = t;
-        sc->cord[d1] = ci;
+        if (!TABLE(s, ch, sc->ctls, t)) return;
+        PUT(s, sc->ctls, d1, t);
+        sc->ctls->cord[d1] = ci;
         break;
       }
       if (cls == RMP_MS_CTL_PARAM || cls == RMP_MS_CTL_SELECT) {
+        rmp_ej_send_params *sp = TABLE(s, ch, s->pm[ch], t);
+        if (!sp) return;
         /* the model may forget its least recently used parameter to make
          * room for a new one: the journal can no longer code that one, so
          * the checkpoint moves past its last change (as for a SysEx that
          * does not fit) */
-        uint8_t victim = c->nporder == RMP_MS_MAX_PARAMS ? c->porder[0] : RMP_MS_MAX_PARAMS;
-        rmp_ms_param was = victim < RMP_MS_MAX_PARAMS ? c->param[victim] : (rmp_ms_param){ 0 };
+        rmp_ms_params *pp = c->pp;
+        uint8_t victim = pp && pp->nporder == RMP_MS_MAX_PARAMS ? pp->porder[0] : RMP_MS_MAX_PARAMS;
+        rmp_ms_param was = victim < RMP_MS_MAX_PARAMS ? pp->param[victim] : (rmp_ms_param){ 0 };
         rmp_ms_apply(&s->st, msg, len);
+        if (s->st.broken >> ch & 1) { /* no memory for the model's parameter table */
+          chan_broken(s, ch, t);
+          return;
+        }
         if (victim < RMP_MS_MAX_PARAMS) {
-          const rmp_ms_param *now = &c->param[victim];
+          const rmp_ms_param *now = &pp->param[victim];
           if (!now->used || now->nrpn != was.nrpn || now->pmsb != was.pmsb || now->plsb != was.plsb) {
-            rmp_ej_tag old = sc->param[victim];
+            rmp_ej_tag old = sp->param[victim];
             floor_at(s, old);
-            sc->param[victim] = 0;
-            sc->px[victim] = 0;
-            sc->cbtn[victim] = 0;
+            sp->param[victim] = 0;
+            sp->px[victim] = 0;
+            sp->cbtn[victim] = 0;
           }
         }
         if (cls == RMP_MS_CTL_SELECT) sc->psel = t;
         if ((cls == RMP_MS_CTL_PARAM || d1 == 98 || d1 == 100) && rmp_ms_selected(c, &nrpn, &pm, &pl)) {
           rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 0);
           if (p) {
-            uint8_t i = (uint8_t)(p - c->param);
-            sc->param[i] = t;
+            uint8_t i = (uint8_t)(p - c->pp->param);
+            sp->param[i] = t;
             /* what the command makes recent again (the model resets the
              * LSB and the presses on 6, the presses on 38) */
-            if (d1 == 6) { sc->px[i] = 0; sc->cbtn[i] = 0; }
-            else if (d1 == 38) { sc->px[i] &= (uint8_t)~(PX_LSB | PX_BTN); sc->cbtn[i] = 0; }
+            if (d1 == 6) { sp->px[i] = 0; sp->cbtn[i] = 0; }
+            else if (d1 == 38) { sp->px[i] &= (uint8_t)~(PX_LSB | PX_BTN); sp->cbtn[i] = 0; }
             else if (d1 == 96 || d1 == 97) {
-              sc->px[i] &= (uint8_t)~PX_BTN;
-              if (d1 == 96 && sc->cbtn[i] < 16383) sc->cbtn[i]++;
-              if (d1 == 97 && sc->cbtn[i] > -16383) sc->cbtn[i]--;
+              sp->px[i] &= (uint8_t)~PX_BTN;
+              if (d1 == 96 && sp->cbtn[i] < 16383) sp->cbtn[i]++;
+              if (d1 == 97 && sp->cbtn[i] > -16383) sp->cbtn[i]--;
             }
           }
         }
         return;
       }
-      sc->ctl[d1] = t;
-      sc->cord[d1] = ci;
-      if (d1 == 0) sc->rst_bank = 0;
+      if (!TABLE(s, ch, sc->ctls, t)) return;
+      PUT(s, sc->ctls, d1, t);
+      sc->ctls->cord[d1] = ci;
+      if (d1 == 0) s->rst_bank &= (uint16_t)~(1u << ch);
       if (d1 == 121) {
         /* Commands before a Reset All Controllers are no longer C-active:
          * Chapters W, T and A code only later ones (A.5, A.8, A.9), and the
          * controllers RP-015 resets need no log either (A.3.1 MAY): the
          * replayed 121 restores all of them. */
         static const uint8_t reset[] = { 1, 11, 64, 65, 66, 67 };
-        for (size_t k = 0; k < sizeof reset; k++) sc->ctl[reset[k]] = 0;
+        for (size_t k = 0; k < sizeof reset; k++) PUT(s, sc->ctls, reset[k], 0);
         sc->bend = 0;
         sc->cpres = 0;
-        memset(sc->poly, 0, sizeof sc->poly);
-        memset(sc->polyx, 0, sizeof sc->polyx);
-        sc->rst_bank = 1;
+        UNMEM(s, sc->polys);
+        s->rst_bank |= (uint16_t)(1u << ch);
         /* parameter values stay (RP-015), but what precedes the 121 gets
          * X = 1 and C-BUTTON counts from here (A.4.2.1) */
-        for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
-          const rmp_ms_param *p = &c->param[i];
-          sc->px[i] = (uint8_t)((p->has_msb ? PX_MSB : 0) | (p->has_lsb ? PX_LSB : 0) | (p->btn ? PX_BTN : 0));
-          sc->cbtn[i] = 0;
+        rmp_ej_send_params *sp = s->pm[ch];
+        for (int i = 0; sp && c->pp && i < RMP_MS_MAX_PARAMS; i++) {
+          const rmp_ms_param *p = &c->pp->param[i];
+          sp->px[i] = (uint8_t)((p->has_msb ? PX_MSB : 0) | (p->has_lsb ? PX_LSB : 0) | (p->btn ? PX_BTN : 0));
+          sp->cbtn[i] = 0;
         }
       }
-      if (d1 == 120 || d1 >= 123) (void)silence(sc, c, t);
+      if (d1 == 120 || d1 >= 123) {
+        (void)silence(s, ch, c, t);
+        if (!s->seq[ch]) return; /* no memory for the notes: broken */
+      }
       break;
     }
-    case 0xC0: sc->prog = t; sc->progx = sc->rst_bank; break;
+    case 0xC0: sc->prog = t; sc->progx = (uint8_t)(s->rst_bank >> ch & 1); break;
     case 0xD0: sc->cpres = t; break;
     case 0xE0: sc->bend = t; break;
     }
@@ -495,7 +643,8 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
 /* Forget the parts before the checkpoint (confirmed: no journal codes
  * them), and a finished SysEx once none is left. */
 static void part_prune(rmp_ej_sender *s) {
-  rmp_ej_x_part *p = &s->part;
+  rmp_ej_x_part *p = s->part;
+  if (!p) return;
   int k = 0;
   while (k < p->nseg && before_cp(s, p->seg_t[k])) k++;
   if (k) {
@@ -511,28 +660,39 @@ static void part_prune(rmp_ej_sender *s) {
 
 size_t rmp_ej_send_part_room(rmp_ej_sender *s) {
   part_prune(s);
-  if (s->part.state == 2) return 0; /* the last one is not confirmed yet: wait */
-  if (s->part.state != 1) return RMP_EJ_X_PART_MAX;
-  return RMP_EJ_X_PART_MAX - (s->part.end - s->part.base);
+  if (!s->part || s->part->state == 0) return RMP_EJ_X_PART_MAX;
+  if (s->part->state == 2) return 0; /* the last one is not confirmed yet: wait */
+  return RMP_EJ_X_PART_MAX - (s->part->end - s->part->base);
 }
 
 void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data, size_t n, int first,
                              int end) {
   rmp_ej_tag t = change_tag(s, ext_seq(s, seq));
-  rmp_ej_x_part *p = &s->part;
-  if (!first && p->state != 1) return; /* no SysEx in parts is being sent */
+  rmp_ej_x_part *p = s->part;
   for (size_t i = 0; i < n; i++)
     if (data[i] & 0x80) return;
+  if (!first && s->part_nomem) { /* its start could not be kept: neither can this */
+    floor_at(s, t);
+    return;
+  }
+  if (!first && (!p || p->state != 1)) return; /* no SysEx in parts is being sent */
   s->sys_any = t;
   if (first) {
     /* one SysEx in parts at a time in the journal: one still in the
      * history (the caller did not wait for rmp_ej_send_part_room) is no
      * longer coded, and the checkpoint moves past it */
     part_prune(s);
-    if (p->state && p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
+    if (p && p->state && p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
     /* a command enters the session history with its first part (B.5.3) */
     s->x_count++;
     s->x_ord++;
+    s->part_nomem = 0;
+    if (!p && !(p = s->part = mem(s, sizeof *p))) {
+      /* no memory to keep it: not coded, the checkpoint moves past it */
+      s->part_nomem = !end;
+      floor_at(s, t);
+      return;
+    }
     memset(p, 0, offsetof(rmp_ej_x_part, data));
     p->state = 1;
     p->count = s->x_count;
@@ -565,10 +725,36 @@ void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data
   if (!p->nseg && p->state == 2) p->state = 0;
 }
 
+/* The checkpoint moved: the tables whose newest change it passed go (no
+ * journal codes them again), and with them a channel's model when it is at
+ * power-up (a later message makes it again, in that state). */
+static void reclaim(rmp_ej_sender *s) {
+  for (int ch = 0; ch < 16; ch++) {
+    rmp_ej_send_chan *sc = s->seq[ch];
+    if (!sc) continue;
+    if (before_cp(s, sc->any)) {
+      chan_drop(s, ch);
+      const rmp_ms_channel *c = s->st.ch[ch];
+      if (c && !s->pm[ch] && rmp_ms_chan_idle(c)) rmp_ms_chan_drop(&s->st, ch);
+      continue;
+    }
+    if (sc->notes && before_cp(s, sc->notes->newest)) UNMEM(s, sc->notes);
+    if (sc->ctls && before_cp(s, sc->ctls->newest)) UNMEM(s, sc->ctls);
+    if (sc->polys && before_cp(s, sc->polys->newest)) UNMEM(s, sc->polys);
+  }
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++)
+    if (s->x[i] && before_cp(s, s->x[i]->seq)) UNMEM(s, s->x[i]);
+  part_prune(s);
+  if (s->part && !s->part->state) UNMEM(s, s->part);
+}
+
 void rmp_ej_send_ack(rmp_ej_sender *s, uint16_t seq) {
   if (!s->have_seq) return;
   uint32_t cp = ext_of(s, seq) + 1;
-  if ((int32_t)(cp - s->checkpoint) > 0 && (int32_t)(cp - (s->last + 1)) <= 0) s->checkpoint = cp;
+  if ((int32_t)(cp - s->checkpoint) > 0 && (int32_t)(cp - (s->last + 1)) <= 0) {
+    s->checkpoint = cp;
+    reclaim(s);
+  }
 }
 
 uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s) { return (uint16_t)s->checkpoint; }
@@ -589,22 +775,21 @@ static int since_cp(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t)
 static int prev(const win *w, rmp_ej_tag t) { return t && tag_age(w->cur, t) == 1; }
 static uint8_t s_bit(const win *w, rmp_ej_tag t) { return (uint8_t)!prev(w, t); }
 
-/* The numbers 0..127 whose key is in the window, oldest first (A.1
- * oldest-first rule). Changes in the same packet come in command order when
- * ord (the command's index in its packet) is given, else in number order.
- * Returns the count. */
-static int oldest_first(const win *w, const rmp_ej_tag *key, const uint8_t *ord, uint8_t *order,
-                        int (*want)(uint8_t)) {
+/* The numbers of a chapter table whose tag is in the window, oldest
+ * first (A.1 oldest-first rule). Changes in the same packet come in
+ * command order when ord (the command's index in its packet) is given,
+ * else in number order. Visits only the numbers with a tag (the table's
+ * set), and drops from it those the checkpoint passed. Returns the count. */
+static int oldest_first(const rmp_ej_sender *s, const win *w, rmp_ej_tag *key, rmp_ej_set128 *set,
+                        const uint8_t *ord, uint8_t *order, int (*want)(uint8_t)) {
   uint32_t age[128];
   int k = 0;
-  for (int n = 0; n < 128; n++) {
-    /* most tags are 0 (never changed, or aged out): skip them 4 at a time */
-    if (!(n & 3)) {
-      uint64_t four;
-      memcpy(&four, &key[n], sizeof four);
-      if (!four) { n += 3; continue; }
+  for (int n = -1; (n = set_next(set, n)) >= 0;) {
+    if (!in_win(w, key[n])) {
+      if (before_cp(s, key[n])) { key[n] = 0; set_del(set, (uint8_t)n); }
+      continue;
     }
-    if (!in_win(w, key[n]) || (want && !want((uint8_t)n))) continue;
+    if (want && !want((uint8_t)n)) continue;
     uint32_t a = age[n] = tag_age(w->cur, key[n]);
     int j = k++;
     while (j > 0 && (age[order[j - 1]] < a || (ord && age[order[j - 1]] == a && ord[order[j - 1]] > ord[n]))) {
@@ -621,8 +806,9 @@ static int oldest_first(const win *w, const rmp_ej_tag *key, const uint8_t *ord,
 static int chapter_c_ctl(uint8_t n) { return rmp_ms_ctl_class(n) != RMP_MS_CTL_SELECT; }
 
 static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
-  const rmp_ej_send_chan *sc = &s->seq[ch];
-  const rmp_ms_channel *c = &s->st.ch[ch];
+  const rmp_ej_send_chan *sc = s->seq[ch];
+  const rmp_ms_channel *c = rmp_ms_chan(&s->st, ch);
+  const rmp_ej_send_params *sp = s->pm[ch];
   uint8_t order[128];
   int anyprev = 0;
   cj->s = 1; cj->chan = (uint8_t)ch; cj->h = 0; cj->toc = 0;
@@ -643,14 +829,15 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
    * (A.3.3, A.1): a receiver replays the list in order, so an LSB sent
    * before its MSB, or a controller set after a 121, keeps its place.
    * Tools in the order count, value, toggle. */
-  {
-    int k = oldest_first(w, sc->ctl, sc->cord, order, chapter_c_ctl);
+  rmp_ej_send_ctls *ct = sc->ctls;
+  if (ct && since_cp(w, ct->newest)) { /* the chapter's dirty mark */
+    int k = oldest_first(s, w, ct->tag, &ct->set, ct->cord, order, chapter_c_ctl);
     rmp_ej_chap_c *cc = &cj->c;
     cc->count = 0;
     int cprev = 0;
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
-      uint8_t sb = s_bit(w, sc->ctl[n]);
+      uint8_t sb = s_bit(w, ct->tag[n]);
       int cls = rmp_ms_ctl_class(n);
       int nlogs = cls == RMP_MS_CTL_TOGGLE ? 2 : 1;
       if (cc->count + nlogs > RMP_EJ_MAX_CTL_LOGS) return RMP_EJ_ENOSPACE;
@@ -672,23 +859,24 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
    * order of their last transaction; value tool (V = 1) with ENTRY-MSB,
    * ENTRY-LSB and A-BUTTON. P/PENDING for a lone parameter number MSB, E
    * for a transaction in progress. */
-  {
+  if (sp || in_win(w, sc->psel)) {
     rmp_ej_chap_m *m = &cj->m;
     memset(m, 0, offsetof(rmp_ej_chap_m, log));
     int mprev = prev(w, sc->psel);
-    for (int k = 0; k < c->nporder; k++) {
-      uint8_t i = c->porder[k];
-      const rmp_ms_param *p = &c->param[i];
-      if (!p->used || !in_win(w, sc->param[i])) continue;
+    const rmp_ms_params *pp = sp ? c->pp : NULL;
+    for (int k = 0; pp && k < pp->nporder; k++) {
+      uint8_t i = pp->porder[k];
+      const rmp_ms_param *p = &pp->param[i];
+      if (!p->used || !in_win(w, sp->param[i])) continue;
       if (m->count >= RMP_EJ_MAX_PARAM_LOGS) return RMP_EJ_ENOSPACE;
       rmp_ej_param_log *l = &m->log[m->count++];
       memset(l, 0, sizeof *l);
-      l->s = s_bit(w, sc->param[i]);
+      l->s = s_bit(w, sp->param[i]);
       l->q = p->nrpn;
       l->pnum_msb = p->pmsb;
       l->pnum_lsb = p->plsb;
       l->flags = RMP_EJ_M_V;
-      uint8_t px = sc->px[i];
+      uint8_t px = sp->px[i];
       if (p->has_msb) { l->flags |= RMP_EJ_M_J; l->entry_msb = (uint8_t)((px & PX_MSB ? 0x80 : 0) | (p->msb & 127)); }
       if (p->has_lsb) { l->flags |= RMP_EJ_M_K; l->entry_lsb = (uint8_t)((px & PX_LSB ? 0x80 : 0) | (p->lsb & 127)); }
       if (p->btn || p->buttons) {
@@ -697,7 +885,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
         l->a_button = (uint16_t)((p->buttons < 0 ? 0x8000 : 0) | (px & PX_BTN ? 0x4000 : 0) | (b & 0x3FFF));
         /* C-BUTTON: the presses after the last 121; omitted when they are
          * all before it (X = 1) or when it equals A-BUTTON (A.4.2.1) */
-        int cb = sc->cbtn[i];
+        int cb = sp->cbtn[i];
         if (!(px & PX_BTN) && cb != p->buttons) {
           l->flags |= RMP_EJ_M_M;
           l->c_button = (uint16_t)((cb < 0 ? 0x8000 : 0) | ((cb < 0 ? -cb : cb) & 0x3FFF));
@@ -730,7 +918,8 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
 
   /* Chapters N and E: notes whose last command is in the history, oldest
    * first; B = 0 when packet I-1 holds a NoteOff for the channel (A.6.1). */
-  {
+  rmp_ej_send_notes *nt = sc->notes;
+  if (nt && since_cp(w, nt->newest)) { /* the chapters' dirty mark */
     rmp_ej_chap_n *nn = &cj->n;
     rmp_ej_chap_e *ee = &cj->e;
     int nprev = prev(w, sc->noteoff), eprev = 0;
@@ -739,7 +928,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     memset(nn->offbits, 0, sizeof nn->offbits);
     ee->count = 0;
     int any_off = 0;
-    int k = oldest_first(w, sc->note, NULL, order, NULL);
+    int k = oldest_first(s, w, nt->tag, &nt->set, NULL, order, NULL);
     /* Chapter E (A.7.2): a V = 0 reference count log when the count is > 1
      * for a note that is on, > 0 for a note that is off; a V = 1 release
      * velocity log for a NoteOff with velocity != 64. At most 128 logs: V = 1
@@ -752,7 +941,7 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     int vel_room = 128 - nref;
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
-      uint32_t age = tag_age(w->cur, sc->note[n]); /* in the history: >= 1 */
+      uint32_t age = tag_age(w->cur, nt->tag[n]); /* in the history: >= 1 */
       uint8_t sb = (uint8_t)(age != 1);
       if (c->note_vel[n]) {
         uint8_t y = (uint8_t)(age <= s->y_age); /* struck recently enough (encode) */
@@ -787,15 +976,16 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
     cj->toc |= RMP_EJ_TOC_T;
   }
 
-  {
+  rmp_ej_send_polys *pa = sc->polys;
+  if (pa && since_cp(w, pa->newest)) { /* the chapter's dirty mark */
     rmp_ej_chap_a *a = &cj->a;
     a->count = 0;
     int aprev = 0;
-    int k = oldest_first(w, sc->poly, NULL, order, NULL);
+    int k = oldest_first(s, w, pa->tag, &pa->set, NULL, order, NULL);
     for (int i = 0; i < k; i++) {
       uint8_t n = order[i];
-      uint8_t sb = s_bit(w, sc->poly[n]);
-      uint8_t x = (uint8_t)((sc->polyx[n >> 3] >> (7 - (n & 7))) & 1);
+      uint8_t sb = s_bit(w, pa->tag[n]);
+      uint8_t x = (uint8_t)((pa->polyx[n >> 3] >> (7 - (n & 7))) & 1);
       a->log[a->count++] = (rmp_ej_poly_log){ sb, n, x, c->poly[n] };
       aprev |= !sb;
     }
@@ -818,7 +1008,8 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
 static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, int *xprev) {
   uint8_t idx[RMP_EJ_X_MAX_LOGS + 1];
   int n = 0;
-  const rmp_ej_x_part *p = &s->part;
+  static const rmp_ej_x_part none;
+  const rmp_ej_x_part *p = s->part ? s->part : &none;
   int pk = 0; /* the first part in the history */
   while (pk < p->nseg && !in_win(w, p->seg_t[pk])) pk++;
   int part = p->state && pk < p->nseg;
@@ -828,11 +1019,11 @@ static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, in
       if (!part) continue;
       ord = p->ord;
     } else {
-      if (!in_win(w, s->x[i].seq)) continue;
-      ord = s->x[i].ord;
+      if (!s->x[i] || !in_win(w, s->x[i]->seq)) continue;
+      ord = s->x[i]->ord;
     }
     int j = n++;
-    while (j > 0 && (int32_t)((idx[j - 1] == PART_LOG ? p->ord : s->x[idx[j - 1]].ord) - ord) > 0) {
+    while (j > 0 && (int32_t)((idx[j - 1] == PART_LOG ? p->ord : s->x[idx[j - 1]]->ord) - ord) > 0) {
       idx[j] = idx[j - 1];
       j--;
     }
@@ -840,7 +1031,7 @@ static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, in
   }
   *xprev = 0;
   for (int k = 0; k < n; k++)
-    *xprev |= idx[k] == PART_LOG ? prev(w, p->seg_t[p->nseg - 1]) : prev(w, s->x[idx[k]].seq);
+    *xprev |= idx[k] == PART_LOG ? prev(w, p->seg_t[p->nseg - 1]) : prev(w, s->x[idx[k]]->seq);
   size_t o = 0;
   for (int k = 0; k < n; k++) {
     rmp_ej_x_log l;
@@ -858,7 +1049,7 @@ static int build_x(rmp_ej_sender *s, const win *w, uint8_t *xbuf, size_t cap, in
       l.data_len = (uint16_t)(p->end - first);
       l.d = l.data_len > 0;
     } else {
-      const rmp_ej_x_entry *x = &s->x[idx[k]];
+      const rmp_ej_x_entry *x = s->x[idx[k]];
       l.s = s_bit(w, x->seq);
       l.count = x->count;
       l.d = (uint8_t)(x->len > 0);
@@ -980,7 +1171,7 @@ static int build(rmp_ej_sender *s, const win *w, uint8_t *out, size_t cap) {
   int nch = 0;
   rmp_ej_chan cj; /* decode scratch on the stack: ~3 KB, not in the session */
   for (int ch = 0; ch < 16; ch++) {
-    if (!since_cp(w, s->seq[ch].any)) continue;
+    if (!s->seq[ch] || !since_cp(w, s->seq[ch]->any)) continue;
     r = build_chan(s, w, ch, &cj);
     if (r < 0) return r;
     if (!r) continue;
@@ -1003,18 +1194,25 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
   uint32_t best = 0;
 #define CONSIDER(t) do { rmp_ej_tag t_ = (t); uint32_t a_ = tag_age(w->cur, t_); \
     if (in_win(w, t_) && a_ > best) best = a_; } while (0)
+#define CONSIDER_TABLE(tb) do { if ((tb) && since_cp(w, (tb)->newest)) \
+    for (int n = -1; (n = set_next(&(tb)->set, n)) >= 0;) CONSIDER((tb)->tag[n]); } while (0)
   for (int ch = 0; ch < 16; ch++) {
-    const rmp_ej_send_chan *sc = &s->seq[ch];
-    if (!since_cp(w, sc->any)) continue;
-    for (int n = 0; n < 128; n++) { CONSIDER(sc->note[n]); CONSIDER(sc->ctl[n]); CONSIDER(sc->poly[n]); }
-    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) CONSIDER(sc->param[i]);
+    const rmp_ej_send_chan *sc = s->seq[ch];
+    if (!sc || !since_cp(w, sc->any)) continue;
+    CONSIDER_TABLE(sc->notes);
+    CONSIDER_TABLE(sc->ctls);
+    CONSIDER_TABLE(sc->polys);
+    if (s->pm[ch])
+      for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) CONSIDER(s->pm[ch]->param[i]);
     CONSIDER(sc->prog); CONSIDER(sc->bend); CONSIDER(sc->cpres); CONSIDER(sc->psel);
   }
+#undef CONSIDER_TABLE
   CONSIDER(s->q_seq); CONSIDER(s->f_seq); CONSIDER(s->song_seq); CONSIDER(s->tune_seq);
   CONSIDER(s->reset_seq); CONSIDER(s->sense_seq);
   for (int i = 0; i < 4; i++) CONSIDER(s->undef_seq[i]);
-  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++) CONSIDER(s->x[i].seq);
-  for (int i = 0; i < s->part.nseg; i++) CONSIDER(s->part.seg_t[i]);
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++)
+    if (s->x[i]) CONSIDER(s->x[i]->seq);
+  for (int i = 0; s->part && i < s->part->nseg; i++) CONSIDER(s->part->seg_t[i]);
 #undef CONSIDER
   return best;
 }
@@ -1028,8 +1226,11 @@ int rmp_ej_send_encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap)
 
 int rmp_ej_send_encode_at(rmp_ej_sender *s, uint16_t seq, uint32_t now_ms, uint8_t *out, size_t cap) {
   uint32_t e = ext_seq(s, seq), k = e % RMP_EJ_PTIMES;
-  s->pt_ext[k] = e;
-  s->pt_ms[k] = now_ms;
+  /* the packet times, made on the first call; without memory the Y bit
+   * comes from the packet window (rmp_ej_send_encode) */
+  if (!s->pt && !(s->pt = mem(s, sizeof *s->pt))) return rmp_ej_send_encode(s, seq, out, cap);
+  s->pt->ext[k] = e;
+  s->pt->ms[k] = now_ms;
   s->now_ms = now_ms;
   s->timed = 1;
   int r = encode(s, seq, out, cap);
@@ -1047,7 +1248,7 @@ static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
     uint32_t a = 0;
     while (a + 1 < RMP_EJ_PTIMES) {
       uint32_t pe = w.cur - (a + 1), slot = pe % RMP_EJ_PTIMES;
-      if (s->pt_ext[slot] != pe || s->now_ms - s->pt_ms[slot] > s->y_ms) break;
+      if (s->pt->ext[slot] != pe || s->now_ms - s->pt->ms[slot] > s->y_ms) break;
       a++;
     }
     s->y_age = a;
@@ -1076,6 +1277,9 @@ static int encode(rmp_ej_sender *s, uint16_t seq, uint8_t *out, size_t cap) {
     w.len = a - 1; /* trim: drop the oldest change from the history */
     w.cp = w.cur - w.len;
   }
-  if (r >= 0 && (int32_t)(w.cp - s->checkpoint) > 0) s->checkpoint = w.cp;
+  if (r >= 0 && (int32_t)(w.cp - s->checkpoint) > 0) {
+    s->checkpoint = w.cp;
+    reclaim(s);
+  }
   return r;
 }

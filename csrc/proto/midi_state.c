@@ -1,22 +1,116 @@
 /* midi_state.c -- model of a MIDI receiver's state (see midi_state.h). */
 #include "midi_state.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* A channel at power-up: nothing received (a device keeps its own
  * defaults), toggle and count tool counters 0 (RFC 6295 A.3.2: the
- * controllers with a toggle counter default to "off"). */
-static void channel_init(rmp_ms_channel *c) {
-  memset(c, 0, sizeof *c);
-  c->bend = 8192;
-  c->sel_msb = c->sel_lsb = 127;
-  c->msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN;
-  memset(c->off_vel, 64, sizeof c->off_vel);
+ * controllers with a toggle counter default to "off"), release velocity
+ * 64, bend centred, the null parameter selected. */
+#define V8 64, 64, 64, 64, 64, 64, 64, 64
+#define V64 V8, V8, V8, V8, V8, V8, V8, V8
+static const rmp_ms_channel POWER_UP = {
+  .off_vel = { V64, V64 },
+  .bend = 8192,
+  .sel_msb = 127,
+  .sel_lsb = 127,
+  .msb_kinds = RMP_MS_SEL_RPN | RMP_MS_SEL_NRPN,
+};
+#undef V64
+#undef V8
+
+static void *libc_alloc(void *ud, size_t n) { (void)ud; return malloc(n); }
+static void libc_free(void *ud, void *p, size_t n) { (void)ud; (void)n; free(p); }
+static const rmp_ms_alloc LIBC = { libc_alloc, libc_free, NULL };
+
+void *rmp_ms_mem(rmp_midi_state *st, size_t n) {
+  void *p = st->al.alloc(st->al.ud, n);
+  if (!p) st->alloc_failed++;
+  else memset(p, 0, n);
+  return p;
 }
 
-void rmp_ms_init(rmp_midi_state *st) {
+void rmp_ms_unmem(rmp_midi_state *st, void *p, size_t n) {
+  if (p) st->al.free(st->al.ud, p, n);
+}
+
+void rmp_ms_init_alloc(rmp_midi_state *st, const rmp_ms_alloc *al) {
   memset(st, 0, sizeof *st);
-  for (int c = 0; c < 16; c++) channel_init(&st->ch[c]);
+  st->al = al && al->alloc && al->free ? *al : LIBC;
+}
+
+void rmp_ms_init(rmp_midi_state *st) { rmp_ms_init_alloc(st, NULL); }
+
+static void chan_release(rmp_midi_state *st, rmp_ms_channel *c) {
+  rmp_ms_unmem(st, c->pp, sizeof *c->pp);
+  c->pp = NULL;
+}
+
+void rmp_ms_chan_drop(rmp_midi_state *st, int ch) {
+  rmp_ms_channel *c = st->ch[ch];
+  if (!c) return;
+  chan_release(st, c);
+  rmp_ms_unmem(st, c, sizeof *c);
+  st->ch[ch] = NULL;
+}
+
+void rmp_ms_free(rmp_midi_state *st) {
+  for (int ch = 0; ch < 16; ch++) rmp_ms_chan_drop(st, ch);
+  rmp_ms_alloc al = st->al;
+  unsigned failed = st->alloc_failed;
+  rmp_ms_init_alloc(st, &al);
+  st->alloc_failed = failed;
+}
+
+int rmp_ms_copy(rmp_midi_state *dst, const rmp_midi_state *src) {
+  *dst = *src;
+  for (int ch = 0; ch < 16; ch++) dst->ch[ch] = NULL;
+  for (int ch = 0; ch < 16; ch++) {
+    const rmp_ms_channel *c = src->ch[ch];
+    if (!c) continue;
+    rmp_ms_channel *d = rmp_ms_mem(dst, sizeof *d);
+    if (!d) { rmp_ms_free(dst); return -1; }
+    *d = *c;
+    d->pp = NULL;
+    dst->ch[ch] = d;
+    if (c->pp) {
+      if (!(d->pp = rmp_ms_mem(dst, sizeof *d->pp))) { rmp_ms_free(dst); return -1; }
+      *d->pp = *c->pp;
+    }
+  }
+  return 0;
+}
+
+const rmp_ms_channel *rmp_ms_chan(const rmp_midi_state *st, int ch) {
+  return st->ch[ch] ? st->ch[ch] : &POWER_UP;
+}
+
+rmp_ms_channel *rmp_ms_chan_w(rmp_midi_state *st, int ch) {
+  if (st->broken >> ch & 1) return NULL;
+  if (st->ch[ch]) return st->ch[ch];
+  rmp_ms_channel *c = st->al.alloc(st->al.ud, sizeof *c);
+  if (!c) {
+    st->alloc_failed++;
+    st->broken |= (uint16_t)(1u << ch);
+    return NULL;
+  }
+  *c = POWER_UP;
+  return st->ch[ch] = c;
+}
+
+int rmp_ms_chan_idle(const rmp_ms_channel *c) {
+  if (c->pp) return 0;
+  rmp_ms_channel t = *c;
+  memset(t.cc_known, 0, sizeof t.cc_known);
+  t.bend_known = t.pressure_known = 0;
+  return memcmp(&t, &POWER_UP, sizeof t) == 0;
+}
+
+/* A channel back at power-up (a Reset State command): its memory is kept. */
+static void channel_init(rmp_midi_state *st, rmp_ms_channel *c) {
+  chan_release(st, c);
+  *c = POWER_UP;
 }
 
 int rmp_ms_ctl_class(uint8_t ctl) {
@@ -44,21 +138,29 @@ void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
 }
 
 void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p) {
-  uint8_t i = (uint8_t)(p - c->param);
+  rmp_ms_params *t = c->pp;
+  if (!t) return;
+  uint8_t i = (uint8_t)(p - t->param);
   int k = 0;
-  while (k < c->nporder && c->porder[k] != i) k++;
-  if (k == c->nporder) {
-    if (c->nporder >= RMP_MS_MAX_PARAMS) return; /* cannot happen: one entry per slot in use */
-    c->nporder++;
+  while (k < t->nporder && t->porder[k] != i) k++;
+  if (k == t->nporder) {
+    if (t->nporder >= RMP_MS_MAX_PARAMS) return; /* cannot happen: one entry per slot in use */
+    t->nporder++;
   }
-  for (; k + 1 < c->nporder; k++) c->porder[k] = c->porder[k + 1];
-  c->porder[c->nporder - 1] = i;
+  for (; k + 1 < t->nporder; k++) t->porder[k] = t->porder[k + 1];
+  t->porder[t->nporder - 1] = i;
+}
+
+const rmp_ms_param *rmp_ms_param_get(const rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb) {
+  return rmp_ms_param_find((rmp_ms_channel *)c, nrpn, pmsb, plsb, 0);
 }
 
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create) {
+  rmp_ms_params *t = c->pp;
+  if (!t) return NULL;
   rmp_ms_param *free_slot = NULL;
   for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
-    rmp_ms_param *p = &c->param[i];
+    rmp_ms_param *p = &t->param[i];
     if (!p->used) {
       if (!free_slot) free_slot = p;
       continue;
@@ -68,9 +170,9 @@ rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8
   if (!create) return NULL;
   if (!free_slot) {
     /* all in use: forget the least recently used parameter */
-    free_slot = &c->param[c->porder[0]];
-    c->nporder--;
-    memmove(c->porder, c->porder + 1, c->nporder);
+    free_slot = &t->param[t->porder[0]];
+    t->nporder--;
+    memmove(t->porder, t->porder + 1, t->nporder);
   }
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->used = 1;
@@ -78,6 +180,16 @@ rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8
   free_slot->pmsb = pmsb;
   free_slot->plsb = plsb;
   return free_slot;
+}
+
+/* A slot for the parameter, its table made on first use; NULL when memory
+ * ran out (the channel is then broken: its parameters are not modelled). */
+static rmp_ms_param *param_slot(rmp_midi_state *st, int ch, rmp_ms_channel *c, int nrpn, uint8_t pm, uint8_t pl) {
+  if (!c->pp && !(c->pp = rmp_ms_mem(st, sizeof *c->pp))) {
+    st->broken |= (uint16_t)(1u << ch);
+    return NULL;
+  }
+  return rmp_ms_param_find(c, nrpn, pm, pl, 1);
 }
 
 int rmp_ms_selected(const rmp_ms_channel *c, int *nrpn, uint8_t *pmsb, uint8_t *plsb) {
@@ -93,7 +205,7 @@ static void all_notes_off(rmp_ms_channel *c) {
   memset(c->note_ref, 0, sizeof c->note_ref);
 }
 
-static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
+static void apply_cc(rmp_midi_state *st, int ch, rmp_ms_channel *c, uint8_t ctl, uint8_t v);
 
 /* Reset All Controllers (121), MIDI RP-015: modulation 0, expression 127,
  * pedals 64-67 off (their toggles counted, RFC 6295 A.3.2), RPN/NRPN
@@ -101,11 +213,11 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
  * alone: bank select, volume, pan, the other controllers, program, notes,
  * RPN/NRPN values (RFC 6295 A.2, A.3.1, A.4). What it sets is known to the
  * device behind a receiver afterwards, like a value it received. */
-static void reset_controllers(rmp_ms_channel *c) {
+static void reset_controllers(rmp_midi_state *st, int ch, rmp_ms_channel *c) {
   static const uint8_t reset[][2] = { { 1, 0 }, { 11, 127 }, { 64, 0 }, { 65, 0 }, { 66, 0 }, { 67, 0 } };
   for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++) {
     uint8_t n = reset[i][0];
-    apply_cc(c, n, reset[i][1]);
+    apply_cc(st, ch, c, n, reset[i][1]);
     c->cc_known[n >> 3] |= (uint8_t)(1u << (n & 7));
   }
   c->sel_msb = c->sel_lsb = 127;
@@ -119,7 +231,7 @@ static void reset_controllers(rmp_ms_channel *c) {
   memset(c->poly, 0, sizeof c->poly);
 }
 
-static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
+static void apply_cc(rmp_midi_state *st, int ch, rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
   switch (rmp_ms_ctl_class(ctl)) {
   case RMP_MS_CTL_TOGGLE:
     if ((v >= 64) != (c->cc[ctl] >= 64)) rmp_ms_set_cc_count(c, ctl, (uint8_t)(rmp_ms_cc_count(c, ctl) + 1));
@@ -132,7 +244,7 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
      * tied to note activity and is cleared too (RFC 6295 A.8: Chapter T
      * only codes N-active pressure) */
     if (ctl == 120 || ctl >= 123) { all_notes_off(c); c->chan_pressure = 0; }
-    if (ctl == 121) reset_controllers(c);
+    if (ctl == 121) reset_controllers(st, ch, c);
     break;
   case RMP_MS_CTL_SELECT: {
     /* RFC 6295 A.1 variants (see midi_state.h) */
@@ -150,7 +262,8 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
     c->sel_pair = (c->msb_kinds & c->sel) != 0;
     int nrpn;
     uint8_t pm, pl;
-    if (rmp_ms_selected(c, &nrpn, &pm, &pl)) rmp_ms_param_touch(c, rmp_ms_param_find(c, nrpn, pm, pl, 1));
+    rmp_ms_param *p;
+    if (rmp_ms_selected(c, &nrpn, &pm, &pl) && (p = param_slot(st, ch, c, nrpn, pm, pl)) != NULL) rmp_ms_param_touch(c, p);
     break;
   }
   case RMP_MS_CTL_PARAM: {
@@ -161,7 +274,8 @@ static void apply_cc(rmp_ms_channel *c, uint8_t ctl, uint8_t v) {
       break;
     }
     c->pending = 0; /* a transaction command after the MSB: no longer pending (A.4 P bit) */
-    rmp_ms_param *p = rmp_ms_param_find(c, nrpn, pm, pl, 1);
+    rmp_ms_param *p = param_slot(st, ch, c, nrpn, pm, pl);
+    if (!p) break;
     rmp_ms_param_touch(c, p);
     if (ctl == 6) { p->has_msb = 1; p->msb = v; p->has_lsb = 0; p->lsb = 0; p->buttons = 0; p->btn = 0; }
     else if (ctl == 38) { p->has_lsb = 1; p->lsb = v; p->buttons = 0; p->btn = 0; }
@@ -203,7 +317,9 @@ int rmp_ms_is_full_frame(const uint8_t *msg, size_t len) {
  * synthesizer, and leave them (journal_send.c). The session counts (reset,
  * tune request, active sensing, undefined commands) go on. */
 static void reset_state(rmp_midi_state *st, int system) {
-  for (int ch = 0; ch < 16; ch++) channel_init(&st->ch[ch]);
+  for (int ch = 0; ch < 16; ch++)
+    if (st->ch[ch]) channel_init(st, st->ch[ch]);
+  st->broken = 0; /* every channel at power-up: known again */
   if (!system) return;
   st->song = 0;
   st->song_valid = 0;
@@ -219,7 +335,8 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
   if (!msg || len < 1 || !(msg[0] & 0x80)) return;
   uint8_t s = msg[0];
   if (s < 0xF0) {
-    rmp_ms_channel *c = &st->ch[s & 15];
+    rmp_ms_channel *c = rmp_ms_chan_w(st, s & 15);
+    if (!c) return; /* broken: not modelled (midi_state.h) */
     uint8_t kind = s & 0xF0;
     size_t need = (kind == 0xC0 || kind == 0xD0) ? 2 : 3;
     if (len < need) return;
@@ -233,7 +350,7 @@ void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len) {
     case 0xA0: c->poly[d1] = d2; break;
     case 0xB0:
       c->cc_known[d1 >> 3] |= (uint8_t)(1u << (d1 & 7));
-      apply_cc(c, d1, d2);
+      apply_cc(st, s & 15, c, d1, d2);
       break;
     case 0xC0:
       c->program = d1;
@@ -332,7 +449,7 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
   rmp_ms_diff z;
   memset(&z, 0, sizeof z);
   for (int ch = 0; ch < 16; ch++) {
-    const rmp_ms_channel *w = &want->ch[ch], *g = &got->ch[ch];
+    const rmp_ms_channel *w = rmp_ms_chan(want, ch), *g = rmp_ms_chan(got, ch);
     for (int n = 0; n < 128; n++) {
       if (w->note_vel[n] && !g->note_vel[n]) z.missing_notes++;
       else if (!w->note_vel[n] && g->note_vel[n]) z.stuck_notes++;
@@ -355,15 +472,15 @@ unsigned rmp_ms_compare(const rmp_midi_state *want, const rmp_midi_state *got, r
     }
     /* a parameter without a slot equals one that holds no data */
     static const rmp_ms_param none;
-    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
-      const rmp_ms_param *p = &w->param[i];
+    for (int i = 0; w->pp && i < RMP_MS_MAX_PARAMS; i++) {
+      const rmp_ms_param *p = &w->pp->param[i];
       if (!p->used) continue;
-      const rmp_ms_param *q = rmp_ms_param_find((rmp_ms_channel *)g, p->nrpn, p->pmsb, p->plsb, 0);
+      const rmp_ms_param *q = rmp_ms_param_get(g, p->nrpn, p->pmsb, p->plsb);
       if (!param_equal(p, q ? q : &none)) z.wrong_param++;
     }
-    for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) {
-      const rmp_ms_param *q = &g->param[i];
-      if (q->used && !rmp_ms_param_find((rmp_ms_channel *)w, q->nrpn, q->pmsb, q->plsb, 0) && !param_equal(q, &none))
+    for (int i = 0; g->pp && i < RMP_MS_MAX_PARAMS; i++) {
+      const rmp_ms_param *q = &g->pp->param[i];
+      if (q->used && !rmp_ms_param_get(w, q->nrpn, q->pmsb, q->plsb) && !param_equal(q, &none))
         z.wrong_param++;
     }
   }

@@ -1,6 +1,6 @@
 /* midi_state.h -- a model of a MIDI 1.0 receiver's state.
  *
- * Pure protocol code: no I/O, no clock, no allocation. The model is updated
+ * Pure protocol code: no I/O, no clock. The model is updated
  * from complete MIDI messages (status byte always present, no running
  * status). It is what the recovery journal protects: the sender keeps one to
  * know what to journal, the receiver keeps one to compare with the journal,
@@ -69,6 +69,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Memory (issue #20): a channel's state is made on the first message for
+ * that channel, its RPN/NRPN parameter slots on the first parameter
+ * addressed, through the allocator the owner gives (rmp_ms_init_alloc;
+ * libc malloc/free by default). Never per message: once per channel, once
+ * per parameter table. A channel never made reads as the power-up one
+ * (rmp_ms_chan). When memory runs out the channel is marked broken: its
+ * messages are no longer modelled (the journal sender then stops coding it
+ * and moves its checkpoint past them, the receiver stops repairing it)
+ * until a Reset State command returns every channel to power-up. */
+typedef struct rmp_ms_alloc {
+  void *(*alloc)(void *ud, size_t n);        /* n octets, or NULL */
+  void (*free)(void *ud, void *p, size_t n); /* p from alloc(n) */
+  void *ud;
+} rmp_ms_alloc;
+
 #define RMP_MS_MAX_PARAMS 64   /* distinct RPN/NRPN parameters kept per channel; beyond
                                 * it the least recently used one is forgotten */
 
@@ -127,15 +142,22 @@ typedef struct {
    * MSB wrote, or both after 121 and at power-up). A receiver re-sends the
    * whole pair otherwise. */
   uint8_t sel_pair, msb_kinds;
+  struct rmp_ms_params *pp; /* parameter slots: NULL until a parameter is addressed */
+} rmp_ms_channel;
+
+typedef struct rmp_ms_params {
   rmp_ms_param param[RMP_MS_MAX_PARAMS];
   /* the slots in use, least recently addressed by a transaction command
    * first (Chapter M's oldest-first order, and the one forgotten first) */
   uint8_t porder[RMP_MS_MAX_PARAMS];
   uint8_t nporder;
-} rmp_ms_channel;
+} rmp_ms_params;
 
 typedef struct {
-  rmp_ms_channel ch[16];
+  rmp_ms_channel *ch[16];  /* NULL: never used (power-up state); read through rmp_ms_chan */
+  rmp_ms_alloc al;
+  uint16_t broken;         /* channels whose state could not be made (bit per channel) */
+  unsigned alloc_failed;   /* allocations that failed (this state's and its owner's) */
   uint8_t song, song_valid;
   uint8_t seq_running;
   uint8_t seq_started;     /* the last of Start / Continue was Start */
@@ -169,6 +191,28 @@ typedef struct {
 } rmp_ms_diff;
 
 void rmp_ms_init(rmp_midi_state *st);
+/* The same with an allocator (NULL: libc malloc/free); a copy is kept. */
+void rmp_ms_init_alloc(rmp_midi_state *st, const rmp_ms_alloc *al);
+/* Releases what the state made (it is then as after rmp_ms_init). */
+void rmp_ms_free(rmp_midi_state *st);
+/* dst becomes a deep copy of src (dst uninitialised or freed before): 0,
+ * or -1 when memory ran out (dst is then freed, as after init). */
+int rmp_ms_copy(rmp_midi_state *dst, const rmp_midi_state *src);
+/* Memory through the state's allocator (counted in alloc_failed when it
+ * fails); rmp_ms_mem zeroes it. For the journal's own per-channel tables. */
+void *rmp_ms_mem(rmp_midi_state *st, size_t n);
+void rmp_ms_unmem(rmp_midi_state *st, void *p, size_t n);
+/* A channel for reading: its state, or the power-up state when it was
+ * never made. */
+const rmp_ms_channel *rmp_ms_chan(const rmp_midi_state *st, int ch);
+/* A channel for writing: made on first use; NULL when it is broken (or
+ * memory ran out: it is then broken). */
+rmp_ms_channel *rmp_ms_chan_w(rmp_midi_state *st, int ch);
+/* Whether a channel is at power-up, but for what a receiver was ever sent
+ * (cc_known, bend_known, pressure_known): its state can be dropped. */
+int rmp_ms_chan_idle(const rmp_ms_channel *c);
+/* Drops channel ch's state (it reads as power-up afterwards). */
+void rmp_ms_chan_drop(rmp_midi_state *st, int ch);
 /* Update the model from one complete message. Malformed or short messages
  * are ignored. */
 void rmp_ms_apply(rmp_midi_state *st, const uint8_t *msg, size_t len);
@@ -191,8 +235,11 @@ int rmp_ms_cc_count_idx(uint8_t ctl);
 uint8_t rmp_ms_cc_count(const rmp_ms_channel *c, uint8_t ctl);
 void rmp_ms_set_cc_count(rmp_ms_channel *c, uint8_t ctl, uint8_t v);
 /* Find a parameter slot; with create != 0 allocate one, forgetting the
- * least recently used parameter when all RMP_MS_MAX_PARAMS are in use. */
+ * least recently used parameter when all RMP_MS_MAX_PARAMS are in use
+ * (only in a table already made: rmp_ms_apply makes it). */
 rmp_ms_param *rmp_ms_param_find(rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb, int create);
+/* The same for reading, on a channel that may be the power-up one. */
+const rmp_ms_param *rmp_ms_param_get(const rmp_ms_channel *c, int nrpn, uint8_t pmsb, uint8_t plsb);
 /* Mark a slot as the most recently used (rmp_ms_apply does, for every
  * transaction command). */
 void rmp_ms_param_touch(rmp_ms_channel *c, const rmp_ms_param *p);

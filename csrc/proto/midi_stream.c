@@ -30,6 +30,7 @@ static void count_unacked(rmp_stream_tx *tx) {
 void rmp_stream_tx_init(rmp_stream_tx *tx) { memset(tx, 0, sizeof *tx); }
 
 void rmp_stream_tx_free(rmp_stream_tx *tx) {
+  if (tx->j) rmp_ej_send_free(&tx->j->s);
   free(tx->j);
   tx->j = NULL;
 }
@@ -164,6 +165,7 @@ void rmp_stream_rx_init(rmp_stream_rx *rx) {
 
 void rmp_stream_rx_free(rmp_stream_rx *rx) {
   free(rx->sysex);
+  if (rx->jr) rmp_ej_recv_free(rx->jr);
   free(rx->jr);
   rmp_stream_rx_init(rx);
 }

@@ -41,14 +41,17 @@
  * (guards at 20, 60, 140, 300, 620 ms); AppleMIDI g = guard_interval (50 ms:
  * 50, 150, 350, 750, 1550 ms).
  *
- * Memory: the journal's sender (~38 KiB) is made with the first packet that
- * carries commands, its receiver (~17 KiB) with the first packet received,
+ * Memory: the journal's sender (~1.5 KiB with its buffer; its tables grow
+ * per channel and chapter used, journal.h) is made with the first packet
+ * that carries commands, its receiver (~0.6 KiB, and per channel used)
+ * with the first packet received,
  * the SysEx buffer (max_sysex) with the first SysEx received: a stream that
  * never sends allocates no sender, and so on. Each begins in the state a
  * fresh one has at that point, so allocating late changes nothing on the
  * wire. Without memory a packet goes without a journal / is read without
  * repair / its SysEx is dropped, and the next packet tries again. These are
- * the only allocations (malloc, once each); rmp_stream_*_free releases them.
+ * the only allocations here (malloc, once each; the journal's own tables
+ * come from its allocator, journal.h); rmp_stream_*_free releases them.
  *
  * Pure protocol code: libc only, no I/O, time passed in (ms, any origin).
  */

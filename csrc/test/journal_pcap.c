@@ -575,7 +575,7 @@ static unsigned stream_rnd(uint64_t *x, unsigned n) {
  * On, SysEx whole and in parts; feedback every 4 packets. */
 static int stream_mode(void) {
   static rmp_ej_sender s;
-  rmp_ej_send_init(&s, NULL);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, NULL);
   uint64_t x = 0x2545F4914F6CDD1Dull;
 #define RND(n) stream_rnd(&x, (n))
   uint8_t j[1400];
@@ -663,7 +663,7 @@ int main(int argc, char **argv) {
   static rmp_ej_sender s;
   static rmp_ej_chan cj, last;
   for (size_t k = 0; k < NSC; k++) {
-    rmp_ej_send_init(&s, NULL);
+    rmp_ej_send_free(&s); rmp_ej_send_init(&s, NULL);
     uint8_t j[1400];
     const ev *e = scenarios[k];
     uint16_t seq = 1;

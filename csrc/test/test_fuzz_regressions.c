@@ -91,9 +91,9 @@ static rmp_ej_receiver rcv;
  * of state differences after the repair. */
 static unsigned replay(const char *name, const uint8_t (*msgs)[3], const size_t *lens, int n,
                        int lost_from, int lost_to) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&snd, &cfg);
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&snd); rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   emitted = bad_emit = 0;
   uint8_t j[1500];
   for (int i = 0; i <= n; i++) {
@@ -130,7 +130,7 @@ static void test_journal_known_divergences(void) {
   {
     int n;
     uint8_t pm, pl;
-    CHECK(rmp_ms_selected(&rcv.st.ch[15], &n, &pm, &pl) && n == 1 && pm == 99 && pl == 0);
+    CHECK(rmp_ms_selected(rmp_ms_chan(&rcv.st, 15), &n, &pm, &pl) && n == 1 && pm == 99 && pl == 0);
   }
   /* known/journal_roundtrip-mtc-out-of-order: quarter frames 6 then 2 (not
    * a run from frame 0): Chapter F carries POINT 7 with neither COMPLETE
@@ -157,8 +157,8 @@ static void test_journal_known_divergences(void) {
   {
     int n;
     uint8_t pm, pl;
-    CHECK(rmp_ms_selected(&rcv.st.ch[0], &n, &pm, &pl) && n == 1 && pm == 0 && pl == 0);
-    const rmp_ms_param *p = rmp_ms_param_find(&rcv.st.ch[0], 0, 0, 0x44, 0);
+    CHECK(rmp_ms_selected(rmp_ms_chan(&rcv.st, 0), &n, &pm, &pl) && n == 1 && pm == 0 && pl == 0);
+    const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&rcv.st, 0), 0, 0, 0x44);
     CHECK(p && p->has_lsb && p->lsb == 0x63);
   }
   /* known/journal_roundtrip-mtc-stray-frame: a stray quarter frame 1
@@ -191,7 +191,7 @@ static void test_journal_known_divergences(void) {
   }
   replay("143 decrements", (const uint8_t (*)[3])f, fl, 146, 3, 145);
   {
-    const rmp_ms_param *p = rmp_ms_param_find(&rcv.st.ch[0], 0, 0, 0, 0);
+    const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&rcv.st, 0), 0, 0, 0);
     CHECK(p && p->buttons == -143);
   }
 }
@@ -219,7 +219,7 @@ static const uint8_t j_buttons[] = {
 };
 
 static void test_journal_button_amplification(void) {
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   emitted = bad_emit = 0;
   CHECK_INT(rmp_ej_recv_repair(&rcv, j_buttons, sizeof j_buttons, 0, on_emit, NULL), (int)sizeof j_buttons);
   CHECK_INT(bad_emit, 0);

@@ -41,13 +41,14 @@ static void push(uint8_t a, uint8_t b, uint8_t c, uint8_t n, rmp_midi_state *g) 
 
 static void gen_stream(uint64_t seed) {
   static rmp_midi_state g;
+  rmp_ms_free(&g); /* the previous stream's */
   rmp_ms_init(&g);
   rs = seed;
   nstream = 0;
   uint8_t mtc_next = 0;
   while (nstream < NMSG) {
     uint8_t ch = (uint8_t)rn(16);
-    rmp_ms_channel *c = &g.ch[ch];
+    const rmp_ms_channel *c = rmp_ms_chan(&g, ch);
     uint32_t r = rn(1000);
     if (r < 350) {
       uint8_t n = (uint8_t)(36 + rn(48));
@@ -129,7 +130,7 @@ static void on_emit(void *ud, const uint8_t *m, size_t n) { (void)ud; (void)m; (
 
 static int poly_bucket(const rmp_midi_state *st) {
   int n = 0;
-  for (int c = 0; c < 16; c++) for (int k = 0; k < 128; k++) n += st->ch[c].note_vel[k] != 0;
+  for (int c = 0; c < 16; c++) for (int k = 0; k < 128; k++) n += rmp_ms_chan(st, c)->note_vel[k] != 0;
   return n < 4 ? 0 : n < 8 ? 1 : n < 16 ? 2 : n < 32 ? 3 : n < 64 ? 4 : 5;
 }
 
@@ -141,11 +142,11 @@ static int lost_now(const run_cfg *cfg, int *burst_left) {
 
 static void run(const run_cfg *cfg, uint64_t seed, run_res *res) {
   memset(res, 0, sizeof *res);
-  rmp_ej_send_config sc = { 0, 0, 8 };
+  rmp_ej_send_config sc = { .y_window = 8 };
   size_t budget = cfg->budget ? (size_t)cfg->budget : 1400;
   if (!cfg->feedback) { sc.max_history = 64; sc.max_size = (uint16_t)budget; }
-  rmp_ej_send_init(&snd, &sc);
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_send_free(&snd); rmp_ej_send_init(&snd, &sc);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   emitted = 0;
   rs = seed;
   uint16_t seq = (uint16_t)(0xFF00 + rn(64)); /* crosses the 16-bit wrap */
@@ -238,9 +239,9 @@ static size_t long_packet(long p, int busy, uint8_t m[4][8], size_t *len) {
 }
 
 static void run_long(int closed_loop) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&snd, &cfg);
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&snd); rmp_ej_send_init(&snd, &cfg);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   rs = closed_loop ? 0x51ED2701u : 0x0B5E55EDu;
   const uint16_t seq0 = 0xFFF0;
   static uint8_t jbuf[1500];
@@ -340,6 +341,7 @@ static void sp(rmp_midi_state *g, int n, ...) {
 
 static void gen_show(uint64_t seed) {
   static rmp_midi_state g;
+  rmp_ms_free(&g); /* the previous stream's */
   rmp_ms_init(&g);
   rs = seed;
   nshow = 0;
@@ -351,7 +353,7 @@ static void gen_show(uint64_t seed) {
   while (nshow < 20000) {
     uint32_t r = rn(1000);
     uint8_t ch = (uint8_t)rn(16);
-    rmp_ms_channel *c = &g.ch[ch];
+    const rmp_ms_channel *c = rmp_ms_chan(&g, ch);
     if (nshow > 8000 && !gm_done) { /* GM System On: every channel back to power-up */
       sp(&g, 6, 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7);
       gm_done = 1;
@@ -443,9 +445,9 @@ static int is_transport(uint8_t st) { return st == 0xFA || st == 0xFB || st == 0
 typedef struct { const char *name; int loss_pct, burst; } show_cfg;
 
 static void run_show(const show_cfg *cfg, uint64_t seed) {
-  rmp_ej_send_config sc = { 0, 0, 0 };
-  rmp_ej_send_init(&snd, &sc);
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_send_config sc = { 0 };
+  rmp_ej_send_free(&snd); rmp_ej_send_init(&snd, &sc);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   rmp_ej_recv_set_part_fn(&rcv, on_show_part, NULL);
   memset(&srx, 0, sizeof srx);
   rs = seed;
@@ -546,7 +548,7 @@ static void run_show(const show_cfg *cfg, uint64_t seed) {
   CHECK_INT(bad_transport, 0);
   CHECK_INT(clocks_got, clocks_sent); /* clocks delivered + repaired: the sender's count */
   CHECK(clean > 0);
-  CHECK_INT(snd.st.ch[5].cc[6], 42); /* the lone CC 6 is in the state compared */
+  CHECK_INT(rmp_ms_chan(&snd.st, 5)->cc[6], 42); /* the lone CC 6 is in the state compared */
 }
 
 int main(void) {

@@ -41,9 +41,9 @@ static int rep_at(uint8_t a, int b, int c) {
 }
 
 static void link_init(const rmp_ej_send_config *cfg) {
-  static const rmp_ej_send_config zero = { 0, 0, 0 };
-  rmp_ej_send_init(&s, cfg ? cfg : &zero);
-  rmp_ej_recv_init(&r);
+  static const rmp_ej_send_config zero = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, cfg ? cfg : &zero);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   nrep = 0;
 }
 
@@ -115,7 +115,7 @@ static void test_empty_journal(void) {
 
   /* the receiver: a loss ended by an empty journal that covers it is a
    * covered loss (nothing to repair); one that does not cover it is not */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   nrep = 0;
   rmp_ej_recv_packet(&r, 99, (const uint8_t[]){ 0x80, 0x00, 0x63 }, 3, on_rep, NULL);
   CHECK_INT(rmp_ej_recv_packet(&r, 102, (const uint8_t[]){ 0x80, 0x00, 0x64 }, 3, on_rep, NULL),
@@ -166,7 +166,7 @@ static int repair_with(const uint8_t *j, size_t n) {
  * header |S=0|Y=1|A=0|H=0|TOTCHAN=0| 40 00 0A; system |S=0|Q|LENGTH=5| 10 05;
  * Q |S=0|N=1|D=1|C=1|T=0|TOP=0| 70, CLOCK 00 66 */
 static void test_q_downbeat(void) {
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 10, NULL, 0, on_rep, NULL);
   rmp_ej_recv_apply(&r, (const uint8_t[]){ 0xFA }, 1);
   for (int i = 0; i < 100; i++) rmp_ej_recv_apply(&r, (const uint8_t[]){ 0xF8 }, 1);
@@ -193,7 +193,7 @@ static void on_xrep(void *ud, const uint8_t *m, size_t n) {
   nxrep++;
 }
 static void test_f_full_frame(void) {
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 10, NULL, 0, on_xrep, NULL);
   static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x08, 0x07, 0x47, 0x21, 0x02, 0x03, 0x04 };
   nxrep = 0;
@@ -217,7 +217,7 @@ static void test_x_without_count(void) {
   static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x04, 0x06, 0x0B, 0x7D, 0x01, 0x82 };
   static const uint8_t sx[] = { 0xF0, 0x7D, 0x01, 0x02, 0xF7 };
   /* never had it: replayed, once */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
   nxrep = 0;
   rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL);
@@ -227,14 +227,14 @@ static void test_x_without_count(void) {
   rmp_ej_recv_packet(&r, 22, j, sizeof j, on_xrep, NULL);
   CHECK_INT(nxrep, 0);
   /* got it in packet 11 (after the checkpoint 10): not replayed */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 11, NULL, 0, on_xrep, NULL);
   rmp_ej_recv_apply(&r, sx, sizeof sx);
   nxrep = 0;
   rmp_ej_recv_packet(&r, 20, j, sizeof j, on_xrep, NULL);
   CHECK_INT(nxrep, 0);
   /* got one in packet 9, before the checkpoint: the log is a later one */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
   rmp_ej_recv_apply(&r, sx, sizeof sx);
   nxrep = 0;
@@ -299,7 +299,7 @@ static void test_general_purpose(void) {
   const rmp_ej_chan *cj = chan_of(0);
   CHECK(cj && c_log(cj, 6, RMP_EJ_TOOL_VALUE) >= 0 && !(cj->toc & RMP_EJ_TOC_M));
   CHECK(rep_at(0xB0, 6, 40) >= 0);
-  CHECK_INT(r.st.ch[0].cc[6], 40);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->cc[6], 40);
   CHECK_INT(diff(), 0);
   /* after the null parameter: 38; after a 121: 96 */
   link_init(NULL);
@@ -315,7 +315,7 @@ static void test_general_purpose(void) {
   /* RPN 0/0 stays the parameter Data Entry would reach at the receiver,
    * which lost "null parameter, CC 6 = 10": the general-purpose 6 is
    * replayed with no parameter selected, so RPN 0/0 keeps its value */
-  CHECK_INT(r.st.ch[1].param[0].msb, 2);
+  CHECK_INT(rmp_ms_chan(&r.st, 1)->pp->param[0].msb, 2);
   link_init(NULL);
   EMPTY(1, 1);
   PKT(2, 1, M3(0xB0, 101, 0), M3(0xB0, 100, 0), M3(0xB0, 6, 2));
@@ -323,7 +323,7 @@ static void test_general_purpose(void) {
   EMPTY(4, 1);
   int null_at = rep_at(0xB0, 100, 127), gp_at = rep_at(0xB0, 6, 10);
   CHECK(null_at >= 0 && gp_at > null_at);
-  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&r.st, 0), 0, 0, 0);
   CHECK(p && p->has_msb && p->msb == 2);
   CHECK_INT(diff(), 0);
 }
@@ -387,11 +387,11 @@ static void reset_case(const msg *rs, int system) {
   CHECK_INT(rep_count(0xB0, 64, 127), 0);
   CHECK(chan_of(10) == NULL && chan_of(0) == NULL);
   /* the receiver's model was reset like the sender's */
-  CHECK_INT(r.st.ch[10].cc[7], 0);
-  CHECK_INT((r.st.ch[10].cc_known[0] >> 7) & 1, 0);
-  CHECK_INT(r.st.ch[10].prog_valid, 0);
-  CHECK_INT(r.st.ch[10].chan_pressure, 0);
-  CHECK_INT(r.st.ch[10].note_vel[60], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 10)->cc[7], 0);
+  CHECK_INT((rmp_ms_chan(&r.st, 10)->cc_known[0] >> 7) & 1, 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 10)->prog_valid, 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 10)->chan_pressure, 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 10)->note_vel[60], 0);
   CHECK_INT(r.st.seq_running, system ? 0 : 1);
   CHECK_INT(diff(), 0);
 }
@@ -439,10 +439,10 @@ static void test_all_parameters(void) {
   CHECK(cj && cj->m.count == 40 && cj->m.log[39].pnum_lsb == 39 && cj->m.log[0].pnum_lsb == 0);
   CHECK_INT(rep_count(0xB4, 6, -1), 40);
   for (int i = 0; i < 40; i++) {
-    const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[4], 1, 1, (uint8_t)i, 0);
+    const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&r.st, 4), 1, 1, (uint8_t)i);
     CHECK(p && p->has_msb && p->msb == i + 10);
   }
-  const rmp_ms_param *last = rmp_ms_param_find(&r.st.ch[4], 1, 1, 39, 0);
+  const rmp_ms_param *last = rmp_ms_param_get(rmp_ms_chan(&r.st, 4), 1, 1, 39);
   CHECK(last && last->buttons == 1);
   CHECK_INT(diff(), 0);
   /* a log without fields (a parameter selected, no value yet) is replayed
@@ -498,7 +498,7 @@ static void test_journal_bomb(void) {
   CHECK_INT(jl, 13);
   CHECK_INT(rmp_ej_journal_size(j, jl), 13);
   unsigned budget = RMP_EJ_BUDGET_BASE + RMP_EJ_BUDGET_PER_OCTET * 13;
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
   nrep = 0;
   CHECK(rmp_ej_recv_packet(&r, 3, j, jl, on_rep, NULL) & RMP_EJ_R_REPAIRED);
@@ -506,7 +506,7 @@ static void test_journal_bomb(void) {
   CHECK_INT(r.over_budget, 16385 - budget);
   /* what was not played is not in the model either: the next journal
    * tries again */
-  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&r.st, 0), 0, 0, 0);
   CHECK(p && p->buttons == (int)budget - 2);
 
   /* 1,000 such packets a second, with the per-second budget on (time
@@ -514,7 +514,7 @@ static void test_journal_bomb(void) {
    * second, the rest counted */
   rmp_ej_recv_config cfg;
   rmp_ej_recv_config_init(&cfg);
-  rmp_ej_recv_init_cfg(&r, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init_cfg(&r, &cfg);
   rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
   nrep = 0;
   unsigned long total = 0;
@@ -632,7 +632,7 @@ static void test_y_time(void) {
   rmp_ej_recv_config rc;
   rmp_ej_recv_config_init(&rc);
   rc.honor_y = 0;
-  rmp_ej_recv_init_cfg(&r, &rc);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init_cfg(&r, &rc);
   rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
   nrep = 0;
   rmp_ej_recv_packet(&r, 4, jbuf, (size_t)jlen, on_rep, NULL);
@@ -644,22 +644,22 @@ static void test_y_time(void) {
  * are released instead of left stuck. */
 static void test_uncovered_release(void) {
   static const msg held[] = { M3(0x90, 60, 100), M3(0x90, 64, 100), M3(0xB1, 64, 127), M3(0xB1, 66, 127) };
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 1, NULL, 0, on_rep, NULL);
   for (int i = 0; i < 4; i++) rmp_ej_recv_apply(&r, held[i].b, held[i].n);
   nrep = 0;
   CHECK_INT(rmp_ej_recv_packet(&r, 5, NULL, 0, on_rep, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_NOJOURNAL);
   CHECK(rep_at(0x80, 60, -1) >= 0 && rep_at(0x80, 64, -1) >= 0);
   CHECK(rep_at(0xB1, 64, 0) >= 0 && rep_at(0xB1, 66, 0) >= 0);
-  CHECK_INT(r.st.ch[0].note_vel[60], 0);
-  CHECK_INT(r.st.ch[1].cc[64], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[60], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 1)->cc[64], 0);
   CHECK_INT(r.released, 4);
   /* an uncovered journal confirming note 60 and the sustain (64) on
    * channel 2: only note 64 and the sostenuto (66) are released
    * 20 00 0A (checkpoint 10, the loss began at 7); channel 0 |LENGTH=7| 00 07 08,
    * N |B=1|LEN=1| 81 F1, log 3C E4; channel 1 |LENGTH=8| 08 08 40, C |LEN=0| 00,
    * |S=0|64| 40 |A=0|127| 7F */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 6, NULL, 0, on_rep, NULL);
   for (int i = 0; i < 4; i++) rmp_ej_recv_apply(&r, held[i].b, held[i].n);
   static const uint8_t j[] = { 0x21, 0x00, 0x0A, 0x00, 0x07, 0x08, 0x81, 0xF1, 0x3C, 0xE4,
@@ -672,7 +672,7 @@ static void test_uncovered_release(void) {
    * NoteOn, struck again (RFC 4696 7.2), and then confirmed */
   CHECK_INT(rep_count(0x80, 60, -1), 1);
   CHECK(rep_at(0x90, 60, 100) > rep_at(0x80, 60, -1));
-  CHECK_INT(r.st.ch[0].note_vel[60], 100);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[60], 100);
   CHECK(rep_at(0x80, 64, -1) >= 0);
   CHECK_INT(rep_count(0xB1, 64, -1), 0);
   CHECK(rep_at(0xB1, 66, 0) >= 0);

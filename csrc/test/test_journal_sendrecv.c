@@ -30,8 +30,8 @@ static const uint8_t j102[] = { 0x20, 0x00, 0x64, 0x00, 0x06, 0x08, 0x00, 0x77, 
 static const uint8_t j103[] = { 0xA0, 0x00, 0x64, 0x80, 0x06, 0x08, 0x80, 0x77, 0x08 };
 
 static void test_sender_notes(void) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   uint8_t out[256];
   static const uint8_t on[] = { 0x90, 0x3C, 0x64 }, off[] = { 0x80, 0x3C, 0x40 };
   CHECK_INT(rmp_ej_send_encode(&s, 100, out, sizeof out), 3); /* the empty journal */
@@ -53,7 +53,7 @@ static void test_sender_notes(void) {
 }
 
 static void test_receiver_notes(void) {
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   ngot = 0;
   CHECK_INT(rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL), RMP_EJ_R_FIRST);
   /* 100 lost; 101 arrives: single loss, journal S=0 -> NoteOn replayed */
@@ -61,7 +61,7 @@ static void test_receiver_notes(void) {
   CHECK_INT(ngot, 1);
   static const uint8_t on[] = { 0x90, 0x3C, 0x64 };
   CHECK_MEM(got[0], got_len[0], on, 3);
-  CHECK_INT(r.st.ch[0].note_vel[60], 100);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[60], 100);
   rmp_ej_recv_apply(&r, (const uint8_t[]){ 0x80, 0x3C, 0x40 }, 3);
   /* 102 lost; 103's journal has S=1: nothing about 102, skipped */
   CHECK_INT(rmp_ej_recv_packet(&r, 103, j103, sizeof j103, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
@@ -73,7 +73,7 @@ static void test_receiver_notes(void) {
   CHECK_INT(rmp_ej_recv_packet(&r, 90, NULL, 0, rec, NULL), RMP_EJ_R_LATE);
 
   /* a receiver that holds the note and lost 100..101: note-off replayed */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   ngot = 0;
   rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL);
   rmp_ej_recv_apply(&r, on, 3);
@@ -81,10 +81,10 @@ static void test_receiver_notes(void) {
   CHECK_INT(ngot, 1);
   static const uint8_t off[] = { 0x80, 0x3C, 0x40 };
   CHECK_MEM(got[0], got_len[0], off, 3);
-  CHECK_INT(r.st.ch[0].note_vel[60], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[60], 0);
 
   /* checkpoint after the first lost packet: flagged uncovered */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 90, NULL, 0, rec, NULL);
   CHECK_INT(rmp_ej_recv_packet(&r, 101, j101, sizeof j101, rec, NULL),
             RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED | RMP_EJ_R_UNCOVERED);
@@ -106,8 +106,8 @@ static void test_receiver_notes(void) {
 static const uint8_t jped[] = { 0x20, 0x00, 0x0A, 0x00, 0x08, 0x40, 0x01, 0x40, 0x7F, 0x40, 0x83 };
 
 static void test_pedal(void) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   uint8_t out[64];
   static const uint8_t dn[] = { 0xB0, 64, 127 }, up[] = { 0xB0, 64, 0 };
   rmp_ej_send_encode(&s, 10, out, sizeof out);
@@ -120,14 +120,14 @@ static void test_pedal(void) {
   CHECK_MEM(out, sizeof jped, jped, sizeof jped);
 
   /* receiver lost all three: odd toggle difference -> one pedal down */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   ngot = 0;
   rmp_ej_recv_packet(&r, 9, NULL, 0, rec, NULL);
   rmp_ej_recv_packet(&r, 13, jped, sizeof jped, rec, NULL);
   CHECK_INT(ngot, 1);
   CHECK_MEM(got[0], got_len[0], dn, 3);
   /* receiver got the first press only: even difference -> re-pedal (up, down) */
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   ngot = 0;
   rmp_ej_recv_packet(&r, 10, NULL, 0, rec, NULL);
   rmp_ej_recv_apply(&r, dn, 3);
@@ -135,14 +135,14 @@ static void test_pedal(void) {
   CHECK_INT(ngot, 2);
   CHECK_MEM(got[0], got_len[0], up, 3);
   CHECK_MEM(got[1], got_len[1], dn, 3);
-  CHECK_INT(rmp_ms_cc_count(&r.st.ch[0], 64), 3);
+  CHECK_INT(rmp_ms_cc_count(rmp_ms_chan(&r.st, 0), 64), 3);
 }
 
 /* Program change with bank, RPN data entry, pitch bend, on channel 2. */
 static void test_program_param(void) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   uint8_t out[128];
   static const uint8_t m[][3] = {
     { 0xB2, 0, 1 }, { 0xB2, 32, 2 }, { 0xC2, 9, 0 },          /* bank 1/2, program 9 */
@@ -180,9 +180,9 @@ static void test_program_param(void) {
 
 /* System chapters: song select, sequencer and MTC recovered. */
 static void test_system(void) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   uint8_t out[128];
   static const uint8_t m[][3] = {
     { 0xF3, 5, 0 }, { 0xF2, 10, 0 }, { 0xFB, 0, 0 }, { 0xF8, 0, 0 }, { 0xF8, 0, 0 },
@@ -222,9 +222,9 @@ static void on_repair_msg(void *ud, const uint8_t *msg, size_t len) {
 /* Packet 1 (messages p1) reaches the receiver, packet 2 (p2) is lost:
  * returns what the receiver makes of packet 3's journal, its repairs in rep. */
 static int lose_packet_2(const uint8_t (*p1)[3], int n1, const uint8_t (*p2)[3], int n2, repairs_t *rep) {
-  rmp_ej_send_config cfg = {0, 0, 0};
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   uint8_t j[512];
   int n = rmp_ej_send_encode(&s, 1, j, sizeof j);
   CHECK(rmp_ej_recv_packet(&r, 1, n > 0 ? j : NULL, n > 0 ? (size_t)n : 0, on_repair_msg, rep) >= 0);
@@ -298,12 +298,12 @@ static const uint8_t j_ref[] = { 0x20, 0x00, 0x64, 0x00, 0x09, 0x0C, 0x00, 0x77,
 static void test_note_refcount(void) {
   static const uint8_t on1[] = { 0x90, 60, 100 }, on2[] = { 0x90, 60, 90 }, off[] = { 0x80, 60, 64 };
   const uint8_t *m[3] = { on1, on2, off };
-  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_config cfg = { 0 };
   uint8_t out[256];
   /* receivers that got 0, 1 or 2 of the three commands */
   for (int got_n = 0; got_n < 3; got_n++) {
-    rmp_ej_send_init(&s, &cfg);
-    rmp_ej_recv_init(&r);
+    rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
     rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL);
     for (int i = 0; i < 3; i++) {
       rmp_ej_send_encode(&s, (uint16_t)(100 + i), out, sizeof out);
@@ -316,11 +316,11 @@ static void test_note_refcount(void) {
     int jl = rmp_ej_send_encode(&s, 103, out, sizeof out);
     CHECK_INT(jl, (int)sizeof j_ref);
     CHECK_MEM(out, (size_t)jl, j_ref, sizeof j_ref);
-    CHECK_INT(s.st.ch[0].note_ref[60], 1);
+    CHECK_INT(rmp_ms_chan(&s.st, 0)->note_ref[60], 1);
     ngot = 0;
     CHECK_INT(rmp_ej_recv_packet(&r, 103, out, (size_t)jl, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
-    CHECK_INT(r.st.ch[0].note_ref[60], 1);
-    CHECK_INT(r.st.ch[0].note_vel[60], 0);
+    CHECK_INT(rmp_ms_chan(&r.st, 0)->note_ref[60], 1);
+    CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[60], 0);
     CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
     /* got on1 only: NoteOn (second voice) then NoteOff; got both: NoteOff */
     if (got_n == 2) CHECK_INT(ngot, 1);
@@ -328,8 +328,8 @@ static void test_note_refcount(void) {
   }
   /* two overlapping NoteOns lost: the receiver replays both (V = 0 count 2
    * on an N log) */
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 99, NULL, 0, rec, NULL);
   rmp_ej_send_encode(&s, 100, out, sizeof out);
   rmp_ej_send_record(&s, 100, on1, 3);
@@ -365,9 +365,9 @@ static const uint8_t gm_on[] = { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 };
 static const uint8_t j_gm[] = { 0x40, 0x00, 0x64, 0x04, 0x08, 0x2B, 0x01, 0x7E, 0x7F, 0x09, 0x81 };
 
 static void test_sysex(void) {
-  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_config cfg = { 0 };
   uint8_t out[1500];
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   CHECK_INT(rmp_ej_send_encode(&s, 100, out, sizeof out), 3);
   rmp_ej_send_record(&s, 100, gm_on, sizeof gm_on);
   int jl = rmp_ej_send_encode(&s, 101, out, sizeof out);
@@ -386,8 +386,8 @@ static void test_sysex(void) {
   const uint8_t *pm[4] = { a, on, vol, a };
   const size_t pl[4] = { sizeof a, 3, sizeof vol, sizeof a };
   for (int variant = 0; variant < 2; variant++) {
-    rmp_ej_send_init(&s, &cfg);
-    rmp_ej_recv_init(&r);
+    rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
     rmp_ej_recv_packet(&r, 99, NULL, 0, xrec, NULL);
     int lost_from = variant == 0 ? 101 : 103; /* burst, or a single loss (S bits) */
     for (int i = 0; i < 4; i++) {
@@ -424,7 +424,7 @@ static void test_sysex(void) {
 
   /* A Reset State SysEx (GM System On) makes earlier SysEx inactive (A.1):
    * only it is logged. */
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   rmp_ej_send_record(&s, 100, a, sizeof a);
   rmp_ej_send_record(&s, 101, gm_on, sizeof gm_on);
   jl = rmp_ej_send_encode(&s, 102, out, sizeof out);
@@ -442,8 +442,8 @@ static void test_sysex(void) {
   big[0] = 0xF0;
   for (size_t i = 1; i + 1 < sizeof big; i++) big[i] = (uint8_t)(i & 127);
   big[sizeof big - 1] = 0xF7;
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 199, NULL, 0, xrec, NULL);
   rmp_ej_send_encode(&s, 200, out, sizeof out);
   rmp_ej_send_record(&s, 200, big, sizeof big);
@@ -458,8 +458,8 @@ static void test_sysex(void) {
   rmp_ej_send_encode(&s, 203, out, sizeof out);
   /* a store overflow: 17 different SysEx in one packet, the oldest pushed
    * out; losing that packet is uncovered */
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   rmp_ej_recv_packet(&r, 299, NULL, 0, xrec, NULL);
   rmp_ej_send_encode(&s, 300, out, sizeof out);
   for (int i = 0; i <= RMP_EJ_X_MAX_LOGS; i++) {
@@ -477,8 +477,8 @@ static void test_sysex(void) {
 
   /* the size budget: a 200-octet SysEx in a 64-octet journal budget is
    * trimmed out (the journal stays within the budget) */
-  rmp_ej_send_config small = { 0, 64, 0 };
-  rmp_ej_send_init(&s, &small);
+  rmp_ej_send_config small = { .max_size = 64 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &small);
   static uint8_t mid[202];
   mid[0] = 0xF0;
   for (size_t i = 1; i + 1 < sizeof mid; i++) mid[i] = 0x11;
@@ -494,6 +494,7 @@ static void test_sysex(void) {
  * C-active rules in the journal ------------------------------------------ */
 static void test_reset_all_model(void) {
   static rmp_midi_state st;
+  rmp_ms_free(&st);
   rmp_ms_init(&st);
   static const uint8_t m[][3] = {
     { 0xB3, 1, 10 }, { 0xB3, 11, 20 }, { 0xB3, 7, 100 }, { 0xB3, 10, 30 }, { 0xB3, 0, 2 },
@@ -502,7 +503,7 @@ static void test_reset_all_model(void) {
     { 0xB3, 101, 0 }, { 0xB3, 100, 0 }, { 0xB3, 6, 12 }, { 0xB3, 121, 0 },
   };
   for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) rmp_ms_apply(&st, m[i], (m[i][0] & 0xF0) == 0xC0 || (m[i][0] & 0xF0) == 0xD0 ? 2 : 3);
-  const rmp_ms_channel *c = &st.ch[3];
+  const rmp_ms_channel *c = rmp_ms_chan(&st, 3);
   /* reset: modulation 0, expression 127, pedals 64-67 off, bend centre,
    * pressures 0, RPN/NRPN null */
   CHECK_INT(c->cc[1], 0);
@@ -542,12 +543,12 @@ static void test_reset_all_journal(void) {
   static const uint8_t p10[][3] = { { 0xB0, 1, 10 }, { 0xB0, 7, 100 }, { 0xE0, 0, 0x50 }, { 0xD0, 0x30, 0 }, { 0xA0, 60, 0x20 } };
   static const size_t p10l[] = { 3, 3, 3, 2, 3 };
   static const uint8_t rst[] = { 0xB0, 121, 0 }, vol[] = { 0xB0, 7, 100 };
-  rmp_ej_send_config cfg = { 0, 0, 0 };
+  rmp_ej_send_config cfg = { 0 };
   uint8_t out[64];
   for (int variant = 0; variant < 2; variant++) {
     /* variant 0: the receiver got packet 10 and lost 11; 1: lost both */
-    rmp_ej_send_init(&s, &cfg);
-    rmp_ej_recv_init(&r);
+    rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+    rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
     rmp_ej_recv_packet(&r, 9, NULL, 0, rec, NULL);
     rmp_ej_send_encode(&s, 10, out, sizeof out);
     for (int i = 0; i < 5; i++) rmp_ej_send_record(&s, 10, p10[i], p10l[i]);
@@ -570,10 +571,10 @@ static void test_reset_all_journal(void) {
       CHECK_MEM(got[1], got_len[1], rst, 3);
     }
     CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
-    CHECK_INT(r.st.ch[0].bend, 8192);
+    CHECK_INT(rmp_ms_chan(&r.st, 0)->bend, 8192);
   }
   /* a bend after the 121 in the same packet is C-active: Chapter W */
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   static const uint8_t bend[] = { 0xE0, 0x11, 0x22 };
   rmp_ej_send_encode(&s, 20, out, sizeof out);
   rmp_ej_send_record(&s, 20, bend, 3);
@@ -606,9 +607,9 @@ static void test_reset_all_param(void) {
   static const uint8_t p20[][3] = { { 0xB0, 0, 1 }, { 0xB0, 101, 0 }, { 0xB0, 100, 0 }, { 0xB0, 6, 2 }, { 0xB0, 96, 0 } };
   static const uint8_t p21[][3] = { { 0xB0, 121, 0 }, { 0xB0, 101, 0 }, { 0xB0, 100, 0 }, { 0xB0, 96, 0 },
                                     { 0xB0, 96, 0 }, { 0xC0, 5, 0 } };
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
-  rmp_ej_recv_init(&r);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   uint8_t out[64];
   rmp_ej_recv_packet(&r, 19, NULL, 0, rec, NULL);
   rmp_ej_send_encode(&s, 20, out, sizeof out);
@@ -620,7 +621,7 @@ static void test_reset_all_param(void) {
   /* both lost: the receiver ends with RPN 0/0 = 2 plus 3 presses, selected */
   CHECK_INT(rmp_ej_recv_packet(&r, 22, out, sizeof j_rst_m, rec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
   CHECK_INT(rmp_ms_compare(&s.st, &r.st, NULL), 0);
-  const rmp_ms_param *p = rmp_ms_param_find(&r.st.ch[0], 0, 0, 0, 0);
+  const rmp_ms_param *p = rmp_ms_param_get(rmp_ms_chan(&r.st, 0), 0, 0, 0);
   CHECK(p && p->has_msb && p->msb == 2 && p->buttons == 3);
 }
 
@@ -632,22 +633,22 @@ static void test_reset_all_param(void) {
  * replays G4 (the reset is not repeated). */
 static void reset_state_case(const uint8_t *rst, size_t rlen) {
   static const uint8_t c4[] = { 0x90, 0x3C, 0x64 }, e4[] = { 0x95, 0x40, 0x64 }, g4[] = { 0x90, 0x43, 0x50 };
-  rmp_ej_send_config cfg = { 0, 0, 0 };
-  rmp_ej_send_init(&s, &cfg);
+  rmp_ej_send_config cfg = { 0 };
+  rmp_ej_send_free(&s); rmp_ej_send_init(&s, &cfg);
   uint8_t out[512];
   rmp_ej_send_encode(&s, 10, out, sizeof out);
   rmp_ej_send_record(&s, 10, c4, 3);
   rmp_ej_send_record(&s, 10, e4, 3);
   rmp_ej_send_encode(&s, 11, out, sizeof out);
   rmp_ej_send_record(&s, 11, rst, rlen);
-  CHECK_INT(s.st.ch[0].note_vel[0x3C], 0);
-  CHECK_INT(s.st.ch[5].note_vel[0x40], 0);
+  CHECK_INT(rmp_ms_chan(&s.st, 0)->note_vel[0x3C], 0);
+  CHECK_INT(rmp_ms_chan(&s.st, 5)->note_vel[0x40], 0);
   rmp_ej_send_encode(&s, 12, out, sizeof out);
   rmp_ej_send_record(&s, 12, g4, 3);
   int jl = rmp_ej_send_encode(&s, 13, out, sizeof out);
   CHECK(jl > 0);
 
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   nxgot = 0;
   rmp_ej_recv_packet(&r, 10, NULL, 0, xrec, NULL);
   rmp_ej_recv_apply(&r, c4, 3);
@@ -656,20 +657,20 @@ static void reset_state_case(const uint8_t *rst, size_t rlen) {
   CHECK_INT(nxgot, 2);
   CHECK_MEM(xgot[0], xgot_len[0], rst, rlen);
   CHECK_MEM(xgot[1], xgot_len[1], g4, 3);
-  CHECK_INT(r.st.ch[0].note_vel[0x3C], 0);
-  CHECK_INT(r.st.ch[5].note_vel[0x40], 0);
-  CHECK_INT(r.st.ch[0].note_vel[0x43], 0x50);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[0x3C], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 5)->note_vel[0x40], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 0)->note_vel[0x43], 0x50);
   rmp_ms_diff d;
   CHECK_INT(rmp_ms_compare(&s.st, &r.st, &d), 0);
 
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   nxgot = 0;
   rmp_ej_recv_packet(&r, 10, NULL, 0, xrec, NULL);
   rmp_ej_recv_apply(&r, c4, 3);
   rmp_ej_recv_apply(&r, e4, 3);
   rmp_ej_recv_packet(&r, 11, NULL, 0, xrec, NULL);
   rmp_ej_recv_apply(&r, rst, rlen);
-  CHECK_INT(r.st.ch[5].note_vel[0x40], 0);
+  CHECK_INT(rmp_ms_chan(&r.st, 5)->note_vel[0x40], 0);
   CHECK_INT(rmp_ej_recv_packet(&r, 13, out, (size_t)jl, xrec, NULL), RMP_EJ_R_LOSS | RMP_EJ_R_REPAIRED);
   CHECK_INT(nxgot, 1);
   CHECK_MEM(xgot[0], xgot_len[0], g4, 3);

@@ -136,13 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * after a single loss and after a multiple loss. */
   static rmp_ej_receiver r;
   for (int single = 0; single <= 1; single++) {
-    rmp_ej_recv_init(&r);
+    rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
     apply_stream(&r, midi, k);
     n_emitted = 0;
     int rc = rmp_ej_recv_repair(&r, j, jl, single, on_emit, NULL);
     FUZZ_ASSERT(rc == n);
   }
-  rmp_ej_recv_init(&r);
+  rmp_ej_recv_free(&r); rmp_ej_recv_init(&r);
   apply_stream(&r, midi, k);
   r.cfg.honor_y = k & 1;
   uint16_t seq = (uint16_t)(k * 257u);

@@ -158,11 +158,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
 
-  rmp_ej_send_config sc = { 0, 0, (uint16_t)((cfg & 2) ? 8 : 0) };
+  rmp_ej_send_config sc = { .y_window = (uint16_t)((cfg & 2) ? 8 : 0) };
   size_t cap = 1400;
   if (cfg & 0x20) { sc.max_history = 64; sc.max_size = 400; }
-  rmp_ej_send_init(&snd, &sc);
-  rmp_ej_recv_init(&rcv);
+  rmp_ej_send_free(&snd); rmp_ej_send_init(&snd, &sc);
+  rmp_ej_recv_free(&rcv); rmp_ej_recv_init(&rcv);
   rcv.cfg.trust_s_bits = (cfg & 0x40) != 0;
   int timed = (cfg & 0x80) != 0;
   rmp_ej_recv_set_part_fn(&rcv, on_part, NULL);
