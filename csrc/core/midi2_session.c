@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discovery.h"
 #include "endpoint.h"
 #include "midi_bytes.h"
 #include "midi2_session.h"
@@ -68,6 +69,7 @@ struct rtpmidi_midi2 {
   unsigned busy;
   m2_known known[MAX_SESSIONS];
   m2_resolve *resolving;
+  rmc_discovery *discovery; /* _midi2._udp while started (discovery.h) */
   uint64_t ump_sent, ump_received, sysex_dropped, send_errors;
 };
 
@@ -485,6 +487,24 @@ int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rt
   return 0;
 }
 
+/* Advertises _midi2._udp with the TXT records UMPEndpointName and
+ * ProductInstanceId, the keys Windows MIDI Services publishes and reads
+ * (microsoft/MIDI, src/api/Transport/UdpNetworkMidi2Transport/
+ * MidiNetworkAdvertiser.cpp); Zephyr's sample (samples/net/midi2/src/main.c)
+ * registers the same service type "_midi2", "_udp", "local". */
+static void start_discovery(rtpmidi_midi2 *m) {
+  char name_txt[16 + RMP_M2_NAME_MAX + 1], piid_txt[18 + RMP_M2_PIID_MAX + 1];
+  snprintf(name_txt, sizeof name_txt, "UMPEndpointName=%s", m->name);
+  snprintf(piid_txt, sizeof piid_txt, "ProductInstanceId=%s", m->piid ? m->piid : "");
+  rmc_discovery_config cfg = {.type = "_midi2._udp", .name = m->name, .port = rmc_endpoint_port(m->ep),
+                              .txt = {name_txt, m->piid && m->piid[0] ? piid_txt : NULL}};
+  m->discovery = rmc_discovery_start(m->rt->loop, &cfg);
+}
+
+size_t rtpmidi_midi2_discovered(rtpmidi_midi2 *m, rtpmidi_service *out, size_t n) {
+  return m && m->started ? rmc_discovery_found(m->discovery, out, n) : 0;
+}
+
 int rtpmidi_midi2_start(rtpmidi_midi2 *m) {
   if (m && m->inert) return UV_ENOTCONN;
   if (!m || m->freed) return UV_EINVAL;
@@ -503,6 +523,7 @@ int rtpmidi_midi2_start(rtpmidi_midi2 *m) {
   m->timer = t;
   rmp_m2s_init(m->m, &m->mc); /* a fresh machine: no sessions, numbers from 0 */
   m->started = true;
+  start_discovery(m);
   return 0;
 }
 
@@ -513,6 +534,8 @@ void rtpmidi_midi2_stop(rtpmidi_midi2 *m) {
   rmp_m2s_bye(m->m, now_us(), 0, RMP_M2_BYE_USER_TERMINATED);
   flush_out(m);
   m->started = false;
+  rmc_discovery_stop(m->discovery); /* returns at once (discovery.h) */
+  m->discovery = NULL;
   for (m2_resolve *q = m->resolving; q; q = q->next) q->owner = NULL;
   m->resolving = NULL;
   rmc_endpoint_close(m->ep);

@@ -562,17 +562,30 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
 /* Stops (BY), detaches the callbacks and frees once the handles are closed;
  * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
 void rtpmidi_apple_free(rtpmidi_apple *a);
-/* Discovery (mDNS/DNS-SD through Avahi, when compiled in): advertises the
- * session as _apple-midi._udp while started. Returns whether it is available. */
-bool rtpmidi_apple_discovery_available(void);
+/* Discovery (mDNS/DNS-SD through Avahi, when compiled in): a started
+ * session advertises itself (AppleMIDI: _apple-midi._udp on its control
+ * port; Network MIDI 2.0: _midi2._udp) and browses for the others of its
+ * kind. Avahi runs on a thread of its own: starting and stopping a session
+ * never wait for avahi-daemon or D-Bus, and what browsing finds reaches the
+ * loop's thread a little later (discovered() reads the loop's copy).
+ * Returns whether Avahi was compiled in. */
+bool rtpmidi_discovery_available(void);
+bool rtpmidi_apple_discovery_available(void); /* the same */
+/* A service browsing found, resolved. */
+typedef struct rtpmidi_service {
+  char name[RTPMIDI_APPLE_NAME_MAX + 1]; /* its DNS-SD instance name (at most 63 octets) */
+  char host[256];                  /* the host it runs on ("studio.local") */
+  char address[64];                /* an IP literal: IPv4 when it has one, else IPv6 */
+  int port;                        /* AppleMIDI: the control port */
+  /* _midi2._udp only, from its TXT records ("" when absent) */
+  char endpoint_name[99];          /* UMPEndpointName */
+  char product_instance_id[43];    /* ProductInstanceId */
+} rtpmidi_service;
+typedef rtpmidi_service rtpmidi_apple_service;
 /* The _apple-midi._udp sessions browsing found so far (our own included),
  * resolved to an address and control port. Returns how many there are and
- * fills up to n. Empty without Avahi or when avahi-daemon is not running. */
-typedef struct rtpmidi_apple_service {
-  char name[RTPMIDI_APPLE_NAME_MAX + 1];
-  char address[64];
-  int port;
-} rtpmidi_apple_service;
+ * fills up to n. Empty while stopped, without Avahi or when avahi-daemon is
+ * not running. */
 size_t rtpmidi_apple_discovered(rtpmidi_apple *a, rtpmidi_apple_service *out, size_t n);
 
 /* ======================================================================
@@ -701,6 +714,10 @@ int rtpmidi_midi2_disconnect(rtpmidi_midi2 *m, uint32_t peer);
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_midi2_peers(rtpmidi_midi2 *m, rtpmidi_midi2_peer *out, size_t n);
 void rtpmidi_midi2_get_stats(const rtpmidi_midi2 *m, rtpmidi_midi2_stats *st);
+/* The _midi2._udp endpoints browsing found so far (our own included; a
+ * started session advertises itself with TXT records UMPEndpointName and
+ * ProductInstanceId), as rtpmidi_apple_discovered. */
+size_t rtpmidi_midi2_discovered(rtpmidi_midi2 *m, rtpmidi_service *out, size_t n);
 /* Stops, detaches the callbacks and frees (also from inside a callback);
  * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
 void rtpmidi_midi2_free(rtpmidi_midi2 *m);

@@ -378,23 +378,32 @@ static int l_gc(lua_State *L) {
   return 0;
 }
 
-/* discovered() -> { {name=, address=, port=}, ... } */
-static int l_discovered(lua_State *L) {
-  rml_apple *la = check_apple(L);
-  rtpmidi_apple_service v[64];
-  size_t n = rtpmidi_apple_discovered(la->a, v, 64);
-  if (n > 64) n = 64;
+static void set_field_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void rml_push_services(lua_State *L, const rtpmidi_service *v, size_t n) {
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, v[i].name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, v[i].address);
-    lua_setfield(L, -2, "address");
+    lua_createtable(L, 0, 6);
+    set_field_str(L, "name", v[i].name);
+    set_field_str(L, "host", v[i].host);
+    set_field_str(L, "address", v[i].address);
     lua_pushinteger(L, v[i].port);
     lua_setfield(L, -2, "port");
+    if (v[i].endpoint_name[0]) set_field_str(L, "endpoint_name", v[i].endpoint_name);
+    if (v[i].product_instance_id[0]) set_field_str(L, "product_instance_id", v[i].product_instance_id);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+}
+
+/* discovered() -> { {name=, host=, address=, port=}, ... } */
+static int l_discovered(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  rtpmidi_service v[64];
+  size_t n = rtpmidi_apple_discovered(la->a, v, 64);
+  rml_push_services(L, v, n < 64 ? n : 64);
   return 1;
 }
 

@@ -99,6 +99,9 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s);
 void rml_open_session(lua_State *L);
 void rml_open_midi_session(lua_State *L);
 void rml_open_applemidi(lua_State *L);
+/* Pushes discovered services as { {name=, host=, address=, port=
+ * [, endpoint_name=, product_instance_id=]}, ... } (lapplemidi.c). */
+void rml_push_services(lua_State *L, const rtpmidi_service *v, size_t n);
 void rml_open_codec(lua_State *L);
 void rml_open_midi2(lua_State *L); /* after rml_open_codec: adds to its table */
 void rml_open_watch(lua_State *L);

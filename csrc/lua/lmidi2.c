@@ -405,7 +405,17 @@ static int l_gc(lua_State *L) {
   return 0;
 }
 
+/* discovered() -> { {name=, host=, address=, port=, endpoint_name=, product_instance_id=}, ... } */
+static int l_discovered(lua_State *L) {
+  rml_midi2 *lm = check_m2(L);
+  rtpmidi_service v[64];
+  size_t n = rtpmidi_midi2_discovered(lm->m, v, 64);
+  rml_push_services(L, v, n < 64 ? n : 64);
+  return 1;
+}
+
 static const luaL_Reg methods[] = {
+  {"discovered", l_discovered},
   {"start", l_start},
   {"stop", l_stop},
   {"close", l_close},

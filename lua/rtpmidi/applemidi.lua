@@ -125,8 +125,10 @@ end
 function AppleMidiSession:is_started() return started(self) end
 
 --- The _apple-midi._udp sessions found on the network (mDNS, through
--- Avahi): { {name=, address=, port=}, ... }; invite one with
--- apple:invite(s.address, s.port). Empty without Avahi or avahi-daemon.
+-- Avahi), our own included: { {name=, host=, address=, port=}, ... }; invite
+-- one with apple:invite(s.address, s.port). Empty while stopped, without
+-- Avahi or avahi-daemon. Browsing runs on a thread of its own: results
+-- arrive while the loop runs.
 function AppleMidiSession:discovered()
   if not started(self) then return {} end
   return self._core:discovered()

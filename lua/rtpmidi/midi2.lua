@@ -188,4 +188,17 @@ end
 
 function Midi2Session:is_started() return started(self) end
 
+--- The _midi2._udp endpoints found on the network (mDNS, through Avahi),
+-- our own included: { {name=, host=, address=, port=, endpoint_name=,
+-- product_instance_id=}, ... } (the last two from the TXT records, when
+-- published); invite one with s:invite(e.address, e.port). Empty while
+-- stopped, without Avahi or avahi-daemon.
+function Midi2Session:discovered()
+  if not started(self) then return {} end
+  return self._core:discovered()
+end
+
+--- Whether mDNS/DNS-SD discovery (Avahi) was compiled in.
+function Midi2Session.discovery_available() return core.applemidi_discovery() end
+
 return Midi2Session

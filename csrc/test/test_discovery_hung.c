@@ -1,0 +1,146 @@
+/* Discovery never holds the loop (issue #18, finding 1): with a system bus
+ * that accepts connections and never answers (a listening Unix socket
+ * nobody reads, named by DBUS_SYSTEM_BUS_ADDRESS, which libdbus and so
+ * Avahi's client use for the system bus), an AppleMIDI session and a
+ * Network MIDI 2.0 session start, run and stop while a 10 ms timer keeps
+ * firing: the largest gap between its ticks stays under 100 ms, start and
+ * stop return at once, and the loop ends when everything is freed (no
+ * handle waits for the Avahi thread, which is still stuck in D-Bus).
+ * Avahi's client connects with blocking D-Bus calls: before discovery had
+ * a thread of its own, start took D-Bus's whole timeout (25 s).
+ * Exit 77 (skipped) without Avahi compiled in. */
+#include "capi_util.h"
+#include "check.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+typedef struct {
+  uint64_t last, max_gap;
+  unsigned ticks;
+} ticker;
+
+static void on_tick(uv_timer_t *t) {
+  ticker *k = t->data;
+  uint64_t now = uv_hrtime();
+  if (k->last && now - k->last > k->max_gap) k->max_gap = now - k->last;
+  k->last = now;
+  k->ticks++;
+}
+
+static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(uv_loop_t *loop, unsigned ms) {
+  bool never = false;
+  capi_run_until(loop, &never, ms);
+}
+
+/* Whether a connection waits on the listening socket (the bus's client came). */
+static bool pending_connection(int lfd) {
+  struct pollfd p = {.fd = lfd, .events = POLLIN};
+  return poll(&p, 1, 0) == 1;
+}
+
+static int hung_bus(char *path, size_t cap) {
+  snprintf(path, cap, "/tmp/rtpmidi-hung-bus-%d", (int)getpid());
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+    perror("hung bus");
+    exit(1);
+  }
+  return fd;
+}
+
+typedef enum { APPLE, MIDI2 } kind;
+
+static void one_session(uv_loop_t *loop, kind k, int lfd) {
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(loop);
+  ticker tk = {0};
+  uv_timer_t t;
+  uv_timer_init(loop, &t);
+  t.data = &tk;
+  uv_timer_start(&t, on_tick, 10, 10);
+  run_for(loop, 50);
+
+  rtpmidi_apple *a = NULL;
+  rtpmidi_midi2 *m = NULL;
+  rtpmidi_error err;
+  double start_ms, stop_ms;
+  uint64_t t0 = uv_hrtime();
+  if (k == APPLE) {
+    rtpmidi_apple_config cfg = {.name = "hung-bus-apple"};
+    CHECK_INT(rtpmidi_apple_new(rt, &cfg, &(rtpmidi_apple_events){0}, NULL, &a, &err), 0);
+    CHECK_INT(rtpmidi_apple_start(a), 0);
+  } else {
+    rtpmidi_midi2_config cfg = {.name = "hung-bus-midi2", .product_instance_id = "piid-1"};
+    CHECK_INT(rtpmidi_midi2_new(rt, &cfg, &(rtpmidi_midi2_events){0}, NULL, &m, &err), 0);
+    CHECK_INT(rtpmidi_midi2_start(m), 0);
+  }
+  start_ms = ms_since(t0);
+  /* the Avahi thread reaches the bus and waits there for an answer */
+  bool came = false;
+  for (int i = 0; i < 100 && !came; i++) {
+    run_for(loop, 10);
+    came = pending_connection(lfd);
+  }
+  CHECK(came);
+  run_for(loop, 300);
+  rtpmidi_service v[4];
+  CHECK_INT(k == APPLE ? rtpmidi_apple_discovered(a, v, 4) : rtpmidi_midi2_discovered(m, v, 4), 0);
+  t0 = uv_hrtime();
+  if (k == APPLE) {
+    rtpmidi_apple_stop(a);
+    rtpmidi_apple_free(a);
+  } else {
+    rtpmidi_midi2_stop(m);
+    rtpmidi_midi2_free(m);
+  }
+  stop_ms = ms_since(t0);
+  run_for(loop, 100);
+  uv_timer_stop(&t);
+  uv_close((uv_handle_t *)&t, NULL);
+  rtpmidi_runtime_free(rt);
+  /* nothing is left to wait for: the loop ends at once */
+  t0 = uv_hrtime();
+  int left = uv_run(loop, UV_RUN_DEFAULT);
+  double drain_ms = ms_since(t0);
+  CHECK_INT(left, 0);
+  double gap_ms = (double)tk.max_gap / 1e6;
+  printf("%s: start %.2f ms, stop+free %.2f ms, drain %.2f ms, %u ticks, largest gap %.2f ms\n",
+         k == APPLE ? "AppleMIDI" : "Network MIDI 2.0", start_ms, stop_ms, drain_ms, tk.ticks, gap_ms);
+  CHECK(start_ms < 50);
+  CHECK(stop_ms < 50);
+  CHECK(drain_ms < 100);
+  CHECK(gap_ms < 100);
+  CHECK(tk.ticks >= 30);
+  /* the bus's next client is the next session's */
+  int c;
+  while ((c = accept(lfd, NULL, NULL)) >= 0) close(c);
+}
+
+int main(void) {
+  if (!rtpmidi_discovery_available()) {
+    printf("skipped: built without Avahi (RTPMIDI_AVAHI, libavahi-client-dev)\n");
+    return 77;
+  }
+  char path[108], addr[160];
+  int lfd = hung_bus(path, sizeof path);
+  fcntl(lfd, F_SETFL, O_NONBLOCK);
+  /* before anything in the process opens a bus (libdbus reads it once) */
+  snprintf(addr, sizeof addr, "unix:path=%s", path);
+  setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  one_session(&loop, APPLE, lfd);
+  one_session(&loop, MIDI2, lfd);
+  CHECK_INT(uv_loop_close(&loop), 0);
+  close(lfd);
+  unlink(path);
+  return check_report();
+}
