@@ -49,6 +49,17 @@ spec-peers:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [ ! -d spec/peers/node_modules/rtpmidi ]; then \
 	  cd spec/peers && npm install --omit=optional --ignore-scripts --no-package-lock; fi
 
+## dist: a source rock of the last commit in $(DIST): rtpmidi-VERSION.tar.gz (git archive
+## of HEAD), rtpmidi-VERSION-1.rockspec (the scm rockspec with the version of CMakeLists.txt,
+## the tarball as its source and its MD5) and rtpmidi-VERSION-1.src.rock (luarocks pack);
+## a release sets DIST_URL to where the tarball is published (rockspec/dist.sh, README.md)
+VERSION := $(shell sed -n 's/^project.rtpmidi VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+DIST ?= dist
+DIST_URL ?=
+.PHONY: dist
+dist:
+	@sh rockspec/dist.sh "$(DIST)" "$(VERSION)" "$(DIST_URL)"
+
 ## check-asan: the same under AddressSanitizer and UndefinedBehaviorSanitizer
 check-asan:
 	$(MAKE) check BUILD=build-asan CMAKE_FLAGS="-DRTPMIDI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"

@@ -88,6 +88,61 @@ describe("MIDI ports through JACK", function()
     assert.is_nil(find(outs, src))
   end)
 
+  -- What `jack_lsp` shows of this process: { [client] = { port, ... } } of
+  -- the clients whose name is base or base-NN.
+  local function jack_clients(base)
+    local p = assert(io.popen(("JACK_DEFAULT_SERVER='%s' jack_lsp 2>/dev/null"):format(J.name)))
+    local text = p:read("a")
+    p:close()
+    local found = {}
+    for line in text:gmatch("[^\n]+") do
+      local client, port = line:match("^(.-):(.*)$")
+      if client and (client == base or client:match("^(.*)%-%d%d$") == base) then
+        found[client] = found[client] or {}
+        table.insert(found[client], port)
+      end
+    end
+    return found, text
+  end
+
+  -- RtMidi 5.0 opens one JACK client per RtMidiIn / RtMidiOut object (its
+  -- MidiInJack::connect and MidiOutJack::connect call jack_client_open each)
+  -- and its C API cannot share one: JACK gives the second and later clients
+  -- of one name the suffix -01, -02, ... So every port of a process is under
+  -- the one client name it asked for (suffixed), named as given.
+  it("names every port of a process after one client name, each port as given", function()
+    local base = J.unique("spec-app")
+    local a, b, c = J.unique("out-a"), J.unique("out-b"), J.unique("in-c")
+    open(rtpmidi.MidiOut, { api = "jack", virtual = a, client = base })
+    open(rtpmidi.MidiOut, { api = "jack", virtual = b, client = base })
+    open(rtpmidi.MidiIn, { api = "jack", virtual = c, client = base })
+    local found, text = jack_clients(base)
+    local ports = {}
+    for client, list in pairs(found) do
+      for _, port in ipairs(list) do ports[port] = client end
+    end
+    for _, name in ipairs({ a, b, c }) do
+      assert(ports[name], ("%s is not under a client %s or %s-NN:\n%s"):format(name, base, base, text))
+    end
+    -- the first client has the name itself; three ports, nothing else
+    assert.is_truthy(found[base], text)
+    local n = 0
+    for _ in pairs(ports) do n = n + 1 end
+    assert.are.equal(3, n)
+    -- with no client given, the name is "rtpmidi"
+    local d = J.unique("out-d")
+    open(rtpmidi.MidiOut, { api = "jack", virtual = d })
+    local default = jack_clients("rtpmidi")
+    local under
+    for client, list in pairs(default) do
+      for _, port in ipairs(list) do if port == d then under = client end end
+    end
+    assert.is_truthy(under, "the port without a client name is not under rtpmidi or rtpmidi-NN")
+    -- closed, the clients are gone
+    for _, p in ipairs(opened) do p:close() end
+    assert.are.same({}, (jack_clients(base)))
+  end)
+
   it("carries messages byte for byte and in order, running status split into messages", function()
     local out, _, got = pair()
     local sent = {}

@@ -97,6 +97,15 @@ void rmc_midi_free(bool input, RtMidiPtr dev) {
   else rtmidi_out_free(dev);
 }
 
+/* One client per port: RtMidi 5.0 opens a JACK client (and an ALSA
+ * sequencer client) for each RtMidiIn / RtMidiOut object, in its
+ * MidiInJack::connect / MidiOutJack::connect (jack_client_open with
+ * JackNoStartServer, not JackUseExactName), and its C API takes no client to
+ * share. So the ports of one process are as close to one client as RtMidi
+ * allows: every client carries the one name the process asks for ("rtpmidi"
+ * unless `client` is given), JACK suffixes the second and later "-01",
+ * "-02", ..., and each port has the name given (spec/midi_ports_spec.lua,
+ * "names every port of a process after one client name"). */
 RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
                           char *err, size_t errlen) {
   if (!client) client = "rtpmidi";
