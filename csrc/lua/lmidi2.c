@@ -659,6 +659,91 @@ static int l_encode_midi2(lua_State *L) {
   return 1;
 }
 
+/* ==== codec.ump_translator / codec.ump_to_midi1 ==== */
+
+/* The translation between MIDI 1.0 bytes and UMP of csrc/proto/ump.c, for
+ * Lua code that routes one into the other (rtpmidi.bridge). It keeps the
+ * state of one source: running status and an open SysEx of the byte
+ * stream, and (protocol 2) the Bank Select and (N)RPN controllers that
+ * MIDI 2.0 carries in one message with what they belong to. */
+#define XLAT_MT "rtpmidi.UmpTranslator"
+
+typedef struct rml_xlat {
+  rmp_ump_m1in in;
+  rmp_ump_upgrade up;
+  bool midi2;      /* MIDI 1.0 channel voice -> MT 4 (upscaled), else MT 2 */
+} rml_xlat;
+
+/* ump_translator{ group = 0, protocol = 2 } */
+static int l_ump_translator(lua_State *L) {
+  lua_Integer group = 0, protocol = 2;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    group = int_in(L, 1, "group", 0, 0, 15);
+    protocol = int_in(L, 1, "protocol", 2, 1, 2);
+  }
+  rml_xlat *x = lua_newuserdatauv(L, sizeof *x, 0);
+  memset(x, 0, sizeof *x);
+  rmp_ump_from_midi1_init(&x->in, (unsigned)group);
+  rmp_ump_upgrade_init(&x->up);
+  x->midi2 = protocol == 2;
+  luaL_setmetatable(L, XLAT_MT);
+  return 1;
+}
+
+/* translator:to_ump(bytes) -> { words } (whole messages; what a message
+ * still needs is kept for the next call) */
+static int l_xlat_to_ump(lua_State *L) {
+  rml_xlat *x = rml_self(L, XLAT_MT);
+  size_t len;
+  const uint8_t *b = (const uint8_t *)luaL_checklstring(L, 2, &len);
+  lua_createtable(L, (int)(len / 3 * 2), 0);
+  lua_Integer k = 0;
+  for (size_t i = 0; i < len; i++) {
+    uint32_t w[4], up[2];
+    int n = rmp_ump_from_midi1_byte(&x->in, b[i], w);
+    if (n <= 0) continue;
+    const uint32_t *out = w;
+    if (x->midi2 && rmp_ump_type(w[0]) == RMP_UMP_MT_MIDI1) {
+      n = rmp_ump_upgrade_msg(&x->up, w[0], up);
+      out = up;
+    }
+    for (int j = 0; j < n; j++) {
+      lua_pushinteger(L, out[j]);
+      lua_rawseti(L, -2, ++k);
+    }
+  }
+  return 1;
+}
+
+/* ump_to_midi1({ words }) -> bytes: each whole message's MIDI 1.0 form
+ * (MIDI 2.0 channel voice down-scaled; SysEx7 packets as their bytes, F0
+ * before a start, F7 after an end); messages without one are left out. */
+static int l_ump_to_midi1(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n;
+  uint32_t *w = read_words(L, 1, &n, "words");
+  if (!rmp_ump_whole(w, n)) return rml_arg_error(L, "words", "whole UMP messages expected");
+  luaL_Buffer out;
+  luaL_buffinit(L, &out);
+  rmp_ump_iter it;
+  rmp_ump_iter_init(&it, w, n);
+  const uint32_t *msg;
+  unsigned len;
+  while (rmp_ump_next(&it, &msg, &len) == 1) {
+    uint8_t b[RMP_UMP_MIDI1_MAX];
+    int k = rmp_ump_to_midi1(msg, len, b, sizeof b);
+    if (k > 0) luaL_addlstring(&out, (const char *)b, (size_t)k);
+  }
+  luaL_pushresult(&out);
+  return 1;
+}
+
+static const luaL_Reg xlat_methods[] = {
+  {"to_ump", l_xlat_to_ump},
+  {NULL, NULL},
+};
+
 void rml_open_midi2(lua_State *L) {
   rml_open_class(L, MIDI2_MT, methods, l_gc, "midi2", l_midi2);
   /* the codec table of rml_open_codec */
@@ -667,6 +752,12 @@ void rml_open_midi2(lua_State *L) {
     lua_setfield(L, -2, "encode_midi2");
     lua_pushcfunction(L, l_decode_midi2);
     lua_setfield(L, -2, "decode_midi2");
+    rml_new_class(L, XLAT_MT, xlat_methods);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_ump_translator);
+    lua_setfield(L, -2, "ump_translator");
+    lua_pushcfunction(L, l_ump_to_midi1);
+    lua_setfield(L, -2, "ump_to_midi1");
   }
   lua_pop(L, 1);
 }

@@ -11,6 +11,7 @@ commands:
   stream      stream a MIDI input to a peer and the peer to a MIDI output
               (RTP-MIDI with the recovery journal, or AppleMIDI with --applemidi)
   monitor     print the RTP-MIDI, RTCP and AppleMIDI packets arriving on a port
+  bridge      join an AppleMIDI session and a Network MIDI 2.0 session (UMP over UDP)
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
   run         run a Lua script on the loop; --watch reloads it on save
@@ -740,6 +741,14 @@ function M.monitor(args)
   return 0
 end
 
+-- bridge ----------------------------------------------------------------------
+
+-- The command lives in rtpmidi.bridge, with the bridge itself.
+function M.bridge(args)
+  return require("rtpmidi.bridge").command(args, { parse = parse, usage_error = usage_error, failure = failure,
+    on_stop_signals = on_stop_signals, printable = printable, hex = hex })
+end
+
 local RUN_HELP = [[
 usage: rtpmidi run SCRIPT.lua [--watch] [--interval MS] [--budget MS] [--repl | --no-repl] [--status]
                            [ARGS...]
@@ -947,10 +956,10 @@ function M.main(args)
   local rest = table.move(args, 2, #args, 1, {})
   if cmd == "help" and rest[1] then
     local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor,
-                       serve = M.serve, status = M.status }
+                       serve = M.serve, status = M.status, bridge = M.bridge }
     local f = commands[rest[1]]
     if not f then
-      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, serve, status, stream)\n")
+      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "bridge, demo, list, monitor, run, serve, status, stream)\n")
       return 2
     end
     return f{ "--help" }
@@ -975,6 +984,8 @@ function M.main(args)
     return M.serve(rest)
   elseif cmd == "status" then
     return M.status(rest)
+  elseif cmd == "bridge" then
+    return M.bridge(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\nsee `rtpmidi help`\n")
   return 2
