@@ -672,9 +672,10 @@ usage: rtpmidi monitor PORT [--bind ADDRESS] [-c COUNT] [-t SECONDS] [-x]
 
 Listens on UDP PORT and PORT+1 and prints one line per packet that arrives:
 RTP-MIDI (RFC 6295: each MIDI command, and the recovery journal's size and
-table of contents), RTCP (SR, RR, SDES, BYE) and AppleMIDI session commands
-(IN, OK, NO, BY, CK, RS). It never answers: point a sender at PORT, or run it
-where a session's peer would be.
+table of contents), RTCP (SR, RR, SDES, BYE), AppleMIDI session commands
+(IN, OK, NO, BY, CK, RS) and Network MIDI 2.0 packets (session commands, and
+each Universal MIDI Packet of UMP Data). It never answers: point a sender at
+PORT, or run it where a session's peer would be.
 
   --bind ADDRESS    the local address to listen on (0.0.0.0)
   -c, --count N     exit after N packets
