@@ -149,6 +149,9 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   pair "$LUA $ROOT/bench/lua_apple.lua echo $p 5" \
        "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $RT $WARM $TMO"
+  next_port; p=$PORT
+  pair "$LUA $ROOT/bench/lua_midi2.lua echo $p 5" \
+       "$LUA $ROOT/bench/lua_midi2.lua latency $((p + 2)) $p $RT $WARM $TMO"
   r=$((r + 1))
 done
 # node-rtpmidi: one round each (a CK exchange of node-rtpmidi's own takes
@@ -187,6 +190,8 @@ while [ "$r" -le "$ROUNDS" ]; do
     next_port; p=$PORT
     one "$LUA $ROOT/bench/lua_apple.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO $batch"
   done
+  next_port; p=$PORT
+  one "$LUA $ROOT/bench/lua_midi2.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
   r=$((r + 1))
 done
 echo "throughput: node-rtpmidi"
