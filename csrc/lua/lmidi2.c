@@ -4,7 +4,7 @@
  * client_joined, client_left and invitation_failed. Each session peer is
  * one Lua table for as long as it is in the session (the same table in
  * every callback and in clients()). */
-#include "lbind.h"
+#include "lpeered.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,23 +42,7 @@ static void set_fields(lua_State *L, const rtpmidi_midi2_peer *p) {
 }
 
 static void push_peer(lua_State *L, rml_midi2 *lm, const rtpmidi_midi2_peer *p, bool refresh) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->peers_ref);
-  if (lua_rawgeti(L, -1, p->id) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, p->id);
-    refresh = true;
-  }
-  lua_remove(L, -2);
-  if (refresh) set_fields(L, p);
-}
-
-static void forget_peer(lua_State *L, rml_midi2 *lm, uint32_t id) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->peers_ref);
-  lua_pushnil(L);
-  lua_rawseti(L, -2, id);
-  lua_pop(L, 1);
+  if (rml_peer_push(L, lm->peers_ref, p->id) || refresh) set_fields(L, p);
 }
 
 static void on_ump(void *ud, const rtpmidi_midi2_peer *p, const uint32_t *w, size_t n, double t, bool rec) {
@@ -104,11 +88,11 @@ static void on_left(void *ud, const rtpmidi_midi2_peer *p, const char *reason) {
   lua_State *L = lm->st->L;
   if (lm->peers_ref == LUA_NOREF) return;
   if (!rml_push_method(lm->st, lm->owner_ref, "client_left")) {
-    forget_peer(L, lm, p->id);
+    rml_peer_forget(L, lm->peers_ref, p->id);
     return;
   }
   push_peer(L, lm, p, true);
-  forget_peer(L, lm, p->id);
+  rml_peer_forget(L, lm->peers_ref, p->id);
   lua_pushstring(L, reason);
   rml_call(lm->st, 3);
 }
@@ -234,47 +218,24 @@ static int l_midi2(lua_State *L) {
 
 /* ---- methods ---- */
 
-static int l_start(lua_State *L) {
-  rml_midi2 *lm = check_m2(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if (lm->stopping) return rml_push_stopping(L);
-  rml_hold_owner(L, &lm->owner_ref, 2);
-  int r = rtpmidi_midi2_start(lm->m);
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+static int m2_start(void *m) { return rtpmidi_midi2_start(m); }
+static void m2_stop(void *m) { rtpmidi_midi2_stop(m); }
+static void m2_free(void *m) { rtpmidi_midi2_free(m); }
+static bool m2_started(void *m) { return rtpmidi_midi2_started(m); }
+static const rml_core_ops M2_OPS = {m2_start, m2_stop, m2_free, m2_started};
+
+static rml_peered peered(rml_midi2 *lm) {
+  return (rml_peered){&M2_OPS, lm->m, &lm->owner_ref, &lm->peers_ref, &lm->stopping};
 }
 
-static void stop(rml_midi2 *lm) {
-  lm->stopping++;
-  rtpmidi_midi2_stop(lm->m);
-  lm->stopping--;
-}
-
-static int l_stop(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (lm->m) stop(lm);
-  rml_release_owner(L, &lm->owner_ref);
-  return 0;
-}
+static int l_start(lua_State *L) { return rml_peered_start(L, peered(check_m2(L))); }
+static int l_stop(lua_State *L) { return rml_peered_l_stop(L, peered(rml_self(L, MIDI2_MT))); }
+static int l_started(lua_State *L) { return rml_peered_started(L, peered(rml_self(L, MIDI2_MT))); }
 
 static int l_close(lua_State *L) {
   rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (lm->m) stop(lm);
-  if (lm->m) { /* unless a callback of the stop closed it */
-    rtpmidi_midi2_free(lm->m);
-    lm->m = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, lm->peers_ref);
-    lm->peers_ref = LUA_NOREF;
-  }
-  rml_release_owner(L, &lm->owner_ref);
+  if (rml_peered_close(L, peered(lm))) lm->m = NULL;
   return 0;
-}
-
-static int l_started(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_midi2_started(lm->m));
-  return 1;
 }
 
 static int l_local_port(lua_State *L) {
