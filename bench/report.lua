@@ -204,6 +204,8 @@ if R.latency then
   w("`rtpmidi_node`: our AppleMidiSession probing a node-rtpmidi echo side. node-rtpmidi rows:")
   w("as many rounds as ours, each after its warm-up round trips (and node-rtpmidi's own CK")
   w("exchange), merged by median.")
+  w("`midi2`: Midi2Session (Network MIDI 2.0, UMP over UDP, FEC 2) client and host, the same")
+  w("probe as one UMP word (MIDI 1.0 pitch bend, MT 2), beside `applemidi`.")
   w()
   if PLOT then
     w(("![one-way latency distributions](%s)"):format(PLOT))
@@ -280,6 +282,8 @@ if R.midi_throughput then
   w("to the socket buffer at 256). *1 message per packet*: `flush()` after each `send_midi`;")
   w("*batch*: what one loop turn gives leaves in one packet (RFC 6295 command lists).")
   w("Note on / note off of one key alternately; the journal is on (ours).")
+  w("`midi2_1proc`: Midi2Session, each `send_ump` one datagram carrying the 2 previous")
+  w("commands too (FEC), the same note on / off as one UMP word each.")
   w()
 end
 

@@ -149,6 +149,9 @@ while [ "$r" -le "$ROUNDS" ]; do
   next_port; p=$PORT
   pair "$LUA $ROOT/bench/lua_apple.lua echo $p 5" \
        "$LUA $ROOT/bench/lua_apple.lua latency $((p + 2)) $p $RT $WARM $TMO"
+  next_port; p=$PORT
+  pair "$LUA $ROOT/bench/lua_midi2.lua echo $p 5" \
+       "$LUA $ROOT/bench/lua_midi2.lua latency $((p + 2)) $p $RT $WARM $TMO"
   r=$((r + 1))
 done
 # node-rtpmidi: the same rounds as ours, each after its warm-up round trips
@@ -229,6 +232,8 @@ while [ "$r" -le "$ROUNDS" ]; do
     tp one "midi$batch" "$LUA $ROOT/bench/lua_midi.lua throughput @P@ @Q@ @N@ $WINDOW $TMO $batch"
     tp one "apple$batch" "$LUA $ROOT/bench/lua_apple.lua throughput @P@ @Q@ @N@ $WINDOW $TMO $batch"
   done
+  next_port; p=$PORT
+  one "$LUA $ROOT/bench/lua_midi2.lua throughput $p $((p + 2)) $PKTS $WINDOW $TMO"
   r=$((r + 1))
 done
 # node-rtpmidi: the same rounds, after the warm-up run that sizes them

@@ -3,7 +3,7 @@
  * participant_joined, participant_left, participant_synced and
  * invitation_failed. Each participant is one Lua table for as long as it is
  * in the session (the same table in every callback and in participants()). */
-#include "lbind.h"
+#include "lpeered.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,16 +57,7 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
 static void push_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p, bool refresh) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
-  if (lua_rawgeti(L, -1, p->id) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, p->id);
-    refresh = true;
-  }
-  lua_remove(L, -2);
-  if (refresh) set_fields(L, p);
+  if (rml_peer_push(L, la->peers_ref, p->id) || refresh) set_fields(L, p);
 }
 
 /* Refreshes the participant's table if it was made: a table nobody asked
@@ -77,13 +68,6 @@ static void refresh_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *
   lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
   if (lua_rawgeti(L, -1, p->id) == LUA_TTABLE) set_fields(L, p);
   lua_pop(L, 2);
-}
-
-static void forget_peer(lua_State *L, rml_apple *la, uint32_t id) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
-  lua_pushnil(L);
-  lua_rawseti(L, -2, id);
-  lua_pop(L, 1);
 }
 
 static void on_midi(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
@@ -127,11 +111,11 @@ static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
   if (!rml_push_method(la->st, la->owner_ref, "participant_left")) {
-    forget_peer(L, la, p->id);
+    rml_peer_forget(L, la->peers_ref, p->id);
     return;
   }
   push_peer(L, la, p, true);
-  forget_peer(L, la, p->id);
+  rml_peer_forget(L, la->peers_ref, p->id);
   lua_pushstring(L, reason);
   rml_call(la->st, 3);
 }
@@ -243,51 +227,33 @@ static int l_applemidi(lua_State *L) {
   return rml_new_result(L, rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e), &e);
 }
 
+static int core_start(void *a) { return rtpmidi_apple_start(a); }
+static void core_stop(void *a) { rtpmidi_apple_stop(a); }
+static void core_free(void *a) { rtpmidi_apple_free(a); }
+static bool core_started(void *a) { return rtpmidi_apple_started(a); }
+static const rml_core_ops APPLE_OPS = {core_start, core_stop, core_free, core_started};
+
+/* Start, stop (participant_left(p, "stopped") for each participant: the
+ * callback may stop, close or restart the session), close: lpeered.h. */
+static rml_peered peered(rml_apple *la) {
+  return (rml_peered){&APPLE_OPS, la->a, &la->owner_ref, &la->peers_ref, &la->stopping};
+}
+
 static int l_start(lua_State *L) {
   rml_apple *la = check_apple(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer cookie = luaL_optinteger(L, 3, 0);
-  if (la->stopping) return rml_push_stopping(L);
-  la->cookie = cookie;
-  rml_hold_owner(L, &la->owner_ref, 2);
-  int r = rtpmidi_apple_start(la->a);
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  if (!la->stopping) la->cookie = cookie;
+  return rml_peered_start(L, peered(la));
 }
 
-/* participant_left(p, "stopped") for each participant: the callback may
- * stop, close or restart the session (index 1 keeps la alive meanwhile). */
-static void stop(rml_apple *la) {
-  la->stopping++;
-  rtpmidi_apple_stop(la->a);
-  la->stopping--;
-}
-
-static int l_stop(lua_State *L) {
-  rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) stop(la);
-  rml_release_owner(L, &la->owner_ref);
-  return 0;
-}
+static int l_stop(lua_State *L) { return rml_peered_l_stop(L, peered(rml_self(L, APPLE_MT))); }
+static int l_started(lua_State *L) { return rml_peered_started(L, peered(rml_self(L, APPLE_MT))); }
 
 static int l_close(lua_State *L) {
   rml_apple *la = rml_self(L, APPLE_MT);
-  if (la->a) stop(la);
-  if (la->a) {  /* unless a callback of the stop closed it */
-    rtpmidi_apple_free(la->a);
-    la->a = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, la->peers_ref);
-    la->peers_ref = LUA_NOREF;
-  }
-  rml_release_owner(L, &la->owner_ref);
+  if (rml_peered_close(L, peered(la))) la->a = NULL;
   return 0;
-}
-
-static int l_started(lua_State *L) {
-  rml_apple *la = rml_self(L, APPLE_MT);
-  lua_pushboolean(L, la->a && !la->stopping && rtpmidi_apple_started(la->a));
-  return 1;
 }
 
 static int l_local_port(lua_State *L) {

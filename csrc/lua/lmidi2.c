@@ -4,7 +4,7 @@
  * client_joined, client_left and invitation_failed. Each session peer is
  * one Lua table for as long as it is in the session (the same table in
  * every callback and in clients()). */
-#include "lbind.h"
+#include "lpeered.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,23 +42,7 @@ static void set_fields(lua_State *L, const rtpmidi_midi2_peer *p) {
 }
 
 static void push_peer(lua_State *L, rml_midi2 *lm, const rtpmidi_midi2_peer *p, bool refresh) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->peers_ref);
-  if (lua_rawgeti(L, -1, p->id) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, p->id);
-    refresh = true;
-  }
-  lua_remove(L, -2);
-  if (refresh) set_fields(L, p);
-}
-
-static void forget_peer(lua_State *L, rml_midi2 *lm, uint32_t id) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->peers_ref);
-  lua_pushnil(L);
-  lua_rawseti(L, -2, id);
-  lua_pop(L, 1);
+  if (rml_peer_push(L, lm->peers_ref, p->id) || refresh) set_fields(L, p);
 }
 
 static void on_ump(void *ud, const rtpmidi_midi2_peer *p, const uint32_t *w, size_t n, double t, bool rec) {
@@ -104,11 +88,11 @@ static void on_left(void *ud, const rtpmidi_midi2_peer *p, const char *reason) {
   lua_State *L = lm->st->L;
   if (lm->peers_ref == LUA_NOREF) return;
   if (!rml_push_method(lm->st, lm->owner_ref, "client_left")) {
-    forget_peer(L, lm, p->id);
+    rml_peer_forget(L, lm->peers_ref, p->id);
     return;
   }
   push_peer(L, lm, p, true);
-  forget_peer(L, lm, p->id);
+  rml_peer_forget(L, lm->peers_ref, p->id);
   lua_pushstring(L, reason);
   rml_call(lm->st, 3);
 }
@@ -234,47 +218,24 @@ static int l_midi2(lua_State *L) {
 
 /* ---- methods ---- */
 
-static int l_start(lua_State *L) {
-  rml_midi2 *lm = check_m2(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if (lm->stopping) return rml_push_stopping(L);
-  rml_hold_owner(L, &lm->owner_ref, 2);
-  int r = rtpmidi_midi2_start(lm->m);
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+static int m2_start(void *m) { return rtpmidi_midi2_start(m); }
+static void m2_stop(void *m) { rtpmidi_midi2_stop(m); }
+static void m2_free(void *m) { rtpmidi_midi2_free(m); }
+static bool m2_started(void *m) { return rtpmidi_midi2_started(m); }
+static const rml_core_ops M2_OPS = {m2_start, m2_stop, m2_free, m2_started};
+
+static rml_peered peered(rml_midi2 *lm) {
+  return (rml_peered){&M2_OPS, lm->m, &lm->owner_ref, &lm->peers_ref, &lm->stopping};
 }
 
-static void stop(rml_midi2 *lm) {
-  lm->stopping++;
-  rtpmidi_midi2_stop(lm->m);
-  lm->stopping--;
-}
-
-static int l_stop(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (lm->m) stop(lm);
-  rml_release_owner(L, &lm->owner_ref);
-  return 0;
-}
+static int l_start(lua_State *L) { return rml_peered_start(L, peered(check_m2(L))); }
+static int l_stop(lua_State *L) { return rml_peered_l_stop(L, peered(rml_self(L, MIDI2_MT))); }
+static int l_started(lua_State *L) { return rml_peered_started(L, peered(rml_self(L, MIDI2_MT))); }
 
 static int l_close(lua_State *L) {
   rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (lm->m) stop(lm);
-  if (lm->m) { /* unless a callback of the stop closed it */
-    rtpmidi_midi2_free(lm->m);
-    lm->m = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, lm->peers_ref);
-    lm->peers_ref = LUA_NOREF;
-  }
-  rml_release_owner(L, &lm->owner_ref);
+  if (rml_peered_close(L, peered(lm))) lm->m = NULL;
   return 0;
-}
-
-static int l_started(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_midi2_started(lm->m));
-  return 1;
 }
 
 static int l_local_port(lua_State *L) {
@@ -671,6 +632,91 @@ static int l_encode_midi2(lua_State *L) {
   return 1;
 }
 
+/* ==== codec.ump_translator / codec.ump_to_midi1 ==== */
+
+/* The translation between MIDI 1.0 bytes and UMP of csrc/proto/ump.c, for
+ * Lua code that routes one into the other (rtpmidi.bridge). It keeps the
+ * state of one source: running status and an open SysEx of the byte
+ * stream, and (protocol 2) the Bank Select and (N)RPN controllers that
+ * MIDI 2.0 carries in one message with what they belong to. */
+#define XLAT_MT "rtpmidi.UmpTranslator"
+
+typedef struct rml_xlat {
+  rmp_ump_m1in in;
+  rmp_ump_upgrade up;
+  bool midi2;      /* MIDI 1.0 channel voice -> MT 4 (upscaled), else MT 2 */
+} rml_xlat;
+
+/* ump_translator{ group = 0, protocol = 2 } */
+static int l_ump_translator(lua_State *L) {
+  lua_Integer group = 0, protocol = 2;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    group = int_in(L, 1, "group", 0, 0, 15);
+    protocol = int_in(L, 1, "protocol", 2, 1, 2);
+  }
+  rml_xlat *x = lua_newuserdatauv(L, sizeof *x, 0);
+  memset(x, 0, sizeof *x);
+  rmp_ump_from_midi1_init(&x->in, (unsigned)group);
+  rmp_ump_upgrade_init(&x->up);
+  x->midi2 = protocol == 2;
+  luaL_setmetatable(L, XLAT_MT);
+  return 1;
+}
+
+/* translator:to_ump(bytes) -> { words } (whole messages; what a message
+ * still needs is kept for the next call) */
+static int l_xlat_to_ump(lua_State *L) {
+  rml_xlat *x = rml_self(L, XLAT_MT);
+  size_t len;
+  const uint8_t *b = (const uint8_t *)luaL_checklstring(L, 2, &len);
+  lua_createtable(L, (int)(len / 3 * 2), 0);
+  lua_Integer k = 0;
+  for (size_t i = 0; i < len; i++) {
+    uint32_t w[4], up[2];
+    int n = rmp_ump_from_midi1_byte(&x->in, b[i], w);
+    if (n <= 0) continue;
+    const uint32_t *out = w;
+    if (x->midi2 && rmp_ump_type(w[0]) == RMP_UMP_MT_MIDI1) {
+      n = rmp_ump_upgrade_msg(&x->up, w[0], up);
+      out = up;
+    }
+    for (int j = 0; j < n; j++) {
+      lua_pushinteger(L, out[j]);
+      lua_rawseti(L, -2, ++k);
+    }
+  }
+  return 1;
+}
+
+/* ump_to_midi1({ words }) -> bytes: each whole message's MIDI 1.0 form
+ * (MIDI 2.0 channel voice down-scaled; SysEx7 packets as their bytes, F0
+ * before a start, F7 after an end); messages without one are left out. */
+static int l_ump_to_midi1(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n;
+  uint32_t *w = read_words(L, 1, &n, "words");
+  if (!rmp_ump_whole(w, n)) return rml_arg_error(L, "words", "whole UMP messages expected");
+  luaL_Buffer out;
+  luaL_buffinit(L, &out);
+  rmp_ump_iter it;
+  rmp_ump_iter_init(&it, w, n);
+  const uint32_t *msg;
+  unsigned len;
+  while (rmp_ump_next(&it, &msg, &len) == 1) {
+    uint8_t b[RMP_UMP_MIDI1_MAX];
+    int k = rmp_ump_to_midi1(msg, len, b, sizeof b);
+    if (k > 0) luaL_addlstring(&out, (const char *)b, (size_t)k);
+  }
+  luaL_pushresult(&out);
+  return 1;
+}
+
+static const luaL_Reg xlat_methods[] = {
+  {"to_ump", l_xlat_to_ump},
+  {NULL, NULL},
+};
+
 void rml_open_midi2(lua_State *L) {
   rml_open_class(L, MIDI2_MT, methods, l_gc, "midi2", l_midi2);
   /* the codec table of rml_open_codec */
@@ -679,6 +725,12 @@ void rml_open_midi2(lua_State *L) {
     lua_setfield(L, -2, "encode_midi2");
     lua_pushcfunction(L, l_decode_midi2);
     lua_setfield(L, -2, "decode_midi2");
+    rml_new_class(L, XLAT_MT, xlat_methods);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_ump_translator);
+    lua_setfield(L, -2, "ump_translator");
+    lua_pushcfunction(L, l_ump_to_midi1);
+    lua_setfield(L, -2, "ump_to_midi1");
   }
   lua_pop(L, 1);
 }

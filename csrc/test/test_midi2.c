@@ -6,6 +6,8 @@
  *   [A] ALSA amidi2net (tiwai/amidi2net) packet.c / common.c / auth.c
  *   [W] Windows MIDI Services src/api/Transport/UdpNetworkMidi2Transport/
  *       MidiNetworkDataWriter.cpp
+ *   [P] pymidi2 (titouanc/pymidi2) pymidi2/udp.py, pymidi2/transport.py and
+ *       tests/test_midiudp.py (test_pymidi2 below)
  * and each layout is checked against at least two of them. */
 #include "midi2.h"
 #include "check.h"
@@ -499,6 +501,74 @@ static void test_roundtrip(void) {
   CHECK_INT(rmp_m2_read(&r, &p), 0);
 }
 
+/* pymidi2's own byte-level tests and transport, quoted [P]:
+ *  - udp.py CommandPacket: struct "!BBH": command, payload length in words,
+ *    specific data (16 bits, big-endian), then the payload; MIDIUDPPacket:
+ *    b"MIDI" then the commands, parsed "while buf".
+ *  - tests/test_midiudp.py: parse(b"\xff\x01\x12\x34****") is UMP_DATA,
+ *    specific_data 0x1234, payload b"****"; two of them back to back leave
+ *    the second as the rest; CommandPacket(UMP_DATA, specific_data=2047,
+ *    payload=b"Coucou  ") encodes as b"\xff\x02\x07\xffCoucou  ".
+ *  - transport.py: send() puts tx_seq in the specific data and the words
+ *    big-endian (">I"); the invitation it sends is CommandPacket(INVITATION,
+ *    specific_data=ClientCapability.NONE, payload=b""); a Ping is answered
+ *    by the same command with the code replaced by PING_REPLY. */
+static void test_pymidi2(void) {
+  /* "****" is 0x2A2A2A2A: a MIDI 1.0 channel voice message (MT 2), one word */
+  const uint8_t one[] = {'M', 'I', 'D', 'I', 0xFF, 0x01, 0x12, 0x34, '*', '*', '*', '*'};
+  rmp_m2_cmd p;
+  uint8_t *keep;
+  CHECK_INT(parse1(one, sizeof one, &p, &keep), 1);
+  CHECK_INT(p.code, RMP_M2_UMP_DATA);
+  CHECK_INT(p.u.ump.seq, 0x1234);
+  CHECK_INT(p.u.ump.nwords, 1);
+  CHECK_MEM(p.u.ump.be, 4, "****", 4);
+  free(keep);
+  const uint8_t two[] = {'M', 'I', 'D', 'I', 0xFF, 0x01, 0x12, 0x34, '*', '*', '*', '*',
+                         0xFF, 0x01, 0x12, 0x34, '*', '*', '*', '*'};
+  rmp_m2_reader r;
+  CHECK_INT(rmp_m2_reader_init(&r, two, sizeof two), 0);
+  CHECK_INT(rmp_m2_read(&r, &p), 1);
+  CHECK_INT(rmp_m2_read(&r, &p), 1);
+  CHECK(p.u.ump.be == two + 16);
+  CHECK_INT(rmp_m2_read(&r, &p), 0);
+  /* "Coucou  " is 0x436F7563 0x6F752020: a MIDI 2.0 channel voice message
+   * (MT 4), two words, so whole UMP as our writer insists */
+  const uint32_t coucou[] = {0x436F7563, 0x6F752020};
+  rmp_m2_cmd c = {.code = RMP_M2_UMP_DATA};
+  c.u.ump.seq = 2047;
+  c.u.ump.nwords = 2;
+  c.u.ump.words = coucou;
+  ENCODE_IS(&c, 'M', 'I', 'D', 'I', 0xFF, 0x02, 0x07, 0xFF, 'C', 'o', 'u', 'c', 'o', 'u', ' ', ' ');
+  /* transport.py's invitation: no name, no product instance id, no
+   * capabilities: the header alone. Read as an Invitation with empty texts. */
+  const uint8_t inv[] = {'M', 'I', 'D', 'I', 0x01, 0x00, 0x00, 0x00};
+  CHECK_INT(parse1(inv, sizeof inv, &p, &keep), 1);
+  CHECK_INT(p.code, RMP_M2_INVITATION);
+  CHECK_INT(p.u.inv.caps, 0);
+  CHECK_INT((int)p.u.inv.name.len, 0);
+  CHECK_INT((int)p.u.inv.piid.len, 0);
+  free(keep);
+  /* and ours, written the same way ([Z] and [W] also write no terminator) */
+  rmp_m2_cmd ci = {.code = RMP_M2_INVITATION};
+  ENCODE_IS(&ci, 'M', 'I', 'D', 'I', 0x01, 0x00, 0x00, 0x00);
+  /* transport.py's Ping Reply is the Ping with another code: the same bytes
+   * as ours but for the first octet of the command */
+  rmp_m2_cmd ping = {.code = RMP_M2_PING}, reply = {.code = RMP_M2_PING_REPLY};
+  ping.u.ping.id = reply.u.ping.id = 0xCAFE0001;
+  uint8_t a[16], b[16];
+  rmp_m2_writer wa, wb;
+  rmp_m2_writer_init(&wa, a, sizeof a);
+  rmp_m2_writer_init(&wb, b, sizeof b);
+  CHECK_INT(rmp_m2_writer_add(&wa, &ping), 0);
+  CHECK_INT(rmp_m2_writer_add(&wb, &reply), 0);
+  CHECK_INT((int)wa.len, 12);
+  CHECK_INT(a[4], 0x20);
+  CHECK_INT(b[4], 0x21);
+  a[4] = 0x21;
+  CHECK_MEM(a, wa.len, b, wb.len);
+}
+
 int main(void) {
   test_signature();
   test_invitation();
@@ -511,5 +581,6 @@ int main(void) {
   test_malformed();
   test_writer_limits();
   test_roundtrip();
+  test_pymidi2();
   return check_report();
 }

@@ -11,6 +11,7 @@ commands:
   stream      stream a MIDI input to a peer and the peer to a MIDI output
               (RTP-MIDI with the recovery journal, or AppleMIDI with --applemidi)
   monitor     print the RTP-MIDI, RTCP and AppleMIDI packets arriving on a port
+  bridge      join an AppleMIDI session and a Network MIDI 2.0 session (UMP over UDP)
   demo        two sessions on loopback stream a phrase of MIDI notes and print
               what crossed the wire (no MIDI hardware needed)
   run         run a Lua script on the loop; --watch reloads it on save
@@ -671,9 +672,10 @@ usage: rtpmidi monitor PORT [--bind ADDRESS] [-c COUNT] [-t SECONDS] [-x]
 
 Listens on UDP PORT and PORT+1 and prints one line per packet that arrives:
 RTP-MIDI (RFC 6295: each MIDI command, and the recovery journal's size and
-table of contents), RTCP (SR, RR, SDES, BYE) and AppleMIDI session commands
-(IN, OK, NO, BY, CK, RS). It never answers: point a sender at PORT, or run it
-where a session's peer would be.
+table of contents), RTCP (SR, RR, SDES, BYE), AppleMIDI session commands
+(IN, OK, NO, BY, CK, RS) and Network MIDI 2.0 packets (session commands, and
+each Universal MIDI Packet of UMP Data). It never answers: point a sender at
+PORT, or run it where a session's peer would be.
 
   --bind ADDRESS    the local address to listen on (0.0.0.0)
   -c, --count N     exit after N packets
@@ -738,6 +740,14 @@ function M.monitor(args)
   core.run("default")
   finish()
   return 0
+end
+
+-- bridge ----------------------------------------------------------------------
+
+-- The command lives in rtpmidi.bridge, with the bridge itself.
+function M.bridge(args)
+  return require("rtpmidi.bridge").command(args, { parse = parse, usage_error = usage_error, failure = failure,
+    on_stop_signals = on_stop_signals, printable = printable, hex = hex })
 end
 
 local RUN_HELP = [[
@@ -947,10 +957,10 @@ function M.main(args)
   local rest = table.move(args, 2, #args, 1, {})
   if cmd == "help" and rest[1] then
     local commands = { demo = M.demo, run = M.run, list = M.list, stream = M.stream, monitor = M.monitor,
-                       serve = M.serve, status = M.status }
+                       serve = M.serve, status = M.status, bridge = M.bridge }
     local f = commands[rest[1]]
     if not f then
-      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "demo, list, monitor, run, serve, status, stream)\n")
+      io.stderr:write("rtpmidi help: no command '", rest[1], "' (", "bridge, demo, list, monitor, run, serve, status, stream)\n")
       return 2
     end
     return f{ "--help" }
@@ -975,6 +985,8 @@ function M.main(args)
     return M.serve(rest)
   elseif cmd == "status" then
     return M.status(rest)
+  elseif cmd == "bridge" then
+    return M.bridge(rest)
   end
   io.stderr:write("rtpmidi: unknown command '", tostring(cmd), "'\nsee `rtpmidi help`\n")
   return 2

@@ -19,22 +19,10 @@ Midi2Session.CALLBACKS = {
   "incoming_ump", "incoming_midi", "client_joined", "client_left", "invitation_failed", "start", "stop",
 }
 
--- The options, in the shape of rtpmidi.options' sets (read and create use
--- them): kind, default when the C API has none, and what an error says.
--- The C core (rtpmidi_midi2_new) checks the ranges and names the option.
-local function option_set(spec)
-  local set = { callbacks = spec.callbacks, list = {}, by_name = {} }
-  for _, e in ipairs(spec) do
-    local opt = {}
-    for k, v in pairs(e) do opt[k] = v end
-    opt.name, opt.kind, opt[1], opt[2] = e[1], e[2], nil, nil
-    set.list[#set.list + 1] = opt
-    set.by_name[opt.name] = opt
-  end
-  return set
-end
-
-Midi2Session.OPTIONS = option_set {
+-- The options (an rtpmidi.options set: read and create use them): kind,
+-- default when the C API has none, and what an error says. The C core
+-- (rtpmidi_midi2_new) checks the ranges and names the option.
+Midi2Session.OPTIONS = options.class {
   callbacks = Midi2Session.CALLBACKS,
   { "name", "string", len = { 1, 98 }, default = "rtpmidi", expect = "UMP endpoint name of 1..98 octets" },
   { "product_instance_id", "string", len = { 0, 42 }, expect = "string of at most 42 octets" },

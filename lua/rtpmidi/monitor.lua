@@ -1,7 +1,9 @@
 -- Readable one-line descriptions of what crosses the wire: MIDI messages,
 -- RTP-MIDI packets (RFC 6295: the command section and the recovery journal's
 -- table of contents), RTCP compound packets (RFC 3550) and AppleMIDI session
--- commands. Used by `rtpmidi monitor`; pure functions on strings. The
+-- commands, Network MIDI 2.0 packets (UMP over UDP: session commands and
+-- the Universal MIDI Packets of UMP Data). Used by `rtpmidi monitor`; pure
+-- functions on strings. The
 -- packets are read by rtpmidi.codec, i.e. by the parsers the sessions use.
 local codec = require "rtpmidi.codec"
 
@@ -142,9 +144,149 @@ function M.describe_rtp(data)
   return out
 end
 
---- Whatever arrived: AppleMIDI, RTCP, or RTP(-MIDI).
+-- UMP ------------------------------------------------------------------------
+-- Message sizes and layouts as csrc/proto/ump.h cites them (Windows MIDI
+-- Services, Zephyr, the Linux kernel's sound/core/ump_convert.c).
+
+local UMP_WORDS = { [0] = 1, 1, 1, 2, 2, 4, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4 }
+M.UMP_WORDS = UMP_WORDS
+
+local M2_STATUS = {
+  [0x0] = "per-note rcc", [0x1] = "per-note acc", [0x2] = "rpn", [0x3] = "nrpn",
+  [0x4] = "relative rpn", [0x5] = "relative nrpn", [0x6] = "per-note pitch bend",
+  [0x8] = "note off", [0x9] = "note on", [0xA] = "poly pressure", [0xB] = "cc", [0xC] = "program",
+  [0xD] = "pressure", [0xE] = "pitch bend", [0xF] = "per-note management",
+}
+local SX_STATUS = { [0] = "complete", "start", "continue", "end" }
+local STREAM_STATUS = {
+  [0x000] = "endpoint discovery", [0x001] = "endpoint info", [0x002] = "device identity",
+  [0x003] = "endpoint name", [0x004] = "product instance id", [0x005] = "stream configuration request",
+  [0x006] = "stream configuration notification", [0x010] = "function block discovery",
+  [0x011] = "function block info", [0x012] = "function block name", [0x020] = "start of clip",
+  [0x021] = "end of clip",
+}
+local UTILITY = { [0] = "noop", "jr clock", "jr timestamp", "delta clockstamp tpq", "delta clockstamp" }
+
+--- One UMP message (a list of its words, host order), e.g. "g0 MIDI 2.0
+-- note on ch1 C4 vel 0xc924" or "g0 note on ch1 C4 vel 100" (MT 2).
+function M.describe_ump(w)
+  local w0 = w[1] or 0
+  local mt, group = w0 >> 28, w0 >> 24 & 0xF
+  local g = ("g%d "):format(group)
+  if mt == 0x0 then
+    local st = w0 >> 20 & 0xF
+    return ("utility %s"):format(UTILITY[st] or ("status %d"):format(st))
+  elseif mt == 0x1 or mt == 0x2 then
+    local bytes = codec.ump_to_midi1({ w0 })
+    return g .. (#bytes > 0 and M.describe_midi(bytes) or ("%08x"):format(w0))
+  elseif mt == 0x3 then
+    local n = w0 >> 16 & 0xF
+    return ("%ssysex7 %s %d octets"):format(g, SX_STATUS[w0 >> 20 & 0xF] or "?", n)
+  elseif mt == 0x4 then
+    local st, ch, b2, b3, v = w0 >> 20 & 0xF, (w0 >> 16 & 0xF) + 1, w0 >> 8 & 0xFF, w0 & 0xFF, w[2] or 0
+    local name = ("%sMIDI 2.0 %s ch%d"):format(g, M2_STATUS[st] or ("status %x"):format(st), ch)
+    if st == 0x8 or st == 0x9 then
+      return ("%s %s vel 0x%04x%s"):format(name, M.note_name(b2 & 0x7F), v >> 16,
+        b3 ~= 0 and (" attr %d 0x%04x"):format(b3, v & 0xFFFF) or "")
+    elseif st == 0xA or st <= 0x1 or st == 0x6 then
+      return ("%s %s %s0x%08x"):format(name, M.note_name(b2 & 0x7F), st <= 1 and ("#%d = "):format(b3) or "", v)
+    elseif st == 0xB then
+      return ("%s %d = 0x%08x"):format(name, b2 & 0x7F, v)
+    elseif st == 0xC then
+      local bank = (b3 & 1) == 1 and (" bank %d/%d"):format(v >> 8 & 0x7F, v & 0x7F) or ""
+      return ("%s %d%s"):format(name, v >> 24 & 0x7F, bank)
+    elseif st >= 0x2 and st <= 0x5 then
+      return ("%s %d/%d = 0x%08x"):format(name, b2 & 0x7F, b3 & 0x7F, v)
+    elseif st == 0xF then
+      return ("%s %s flags %d"):format(name, M.note_name(b2 & 0x7F), b3)
+    end
+    return ("%s 0x%08x"):format(name, v)
+  elseif mt == 0x5 then
+    local st = w0 >> 20 & 0xF
+    if st >= 8 then return ("%smixed data set %s"):format(g, st == 8 and "header" or "payload") end
+    return ("%ssysex8 %s %d octets"):format(g, SX_STATUS[st] or "?", w0 >> 16 & 0xF)
+  elseif mt == 0xD then
+    return ("%sflex data bank %d status %d"):format(g, w0 >> 8 & 0xFF, w0 & 0xFF)
+  elseif mt == 0xF then
+    local st = w0 >> 16 & 0x3FF
+    return "stream " .. (STREAM_STATUS[st] or ("status 0x%03x"):format(st))
+  end
+  local t = {}
+  for i, x in ipairs(w) do t[i] = ("%08x"):format(x) end
+  return ("MT %x %s"):format(mt, table.concat(t, " "))
+end
+
+--- The UMP messages in a list of words, one description each (a message
+-- cut short at the end is said so).
+function M.describe_ump_words(words)
+  local out, i = {}, 1
+  while i <= #words do
+    local n = UMP_WORDS[words[i] >> 28]
+    if i + n - 1 > #words then
+      out[#out + 1] = ("(%d words cut short)"):format(#words - i + 1)
+      break
+    end
+    out[#out + 1] = M.describe_ump(table.move(words, i, i + n - 1, 1, {}))
+    i = i + n
+  end
+  return out
+end
+
+local NAK_REASONS = { [0x00] = "other", [0x01] = "command not supported", [0x02] = "command not expected",
+  [0x03] = "command malformed", [0x20] = "bad ping reply" }
+local BYE_REASONS = {
+  [0x00] = "unknown", [0x01] = "user terminated", [0x02] = "power down", [0x03] = "too many missing packets",
+  [0x04] = "timeout", [0x05] = "session not established", [0x06] = "no pending session",
+  [0x07] = "protocol error", [0x40] = "too many sessions", [0x41] = "missing prior authentication",
+  [0x42] = "user did not accept", [0x43] = "authentication failed", [0x44] = "user not found",
+  [0x45] = "no matching authentication method", [0x80] = "invitation canceled",
+}
+
+local function reason(list, r) return (("0x%02x %s"):format(r, list[r] or ""):gsub(" $", "")) end
+
+--- One Network MIDI 2.0 command as decode_midi2 reads it.
+function M.describe_midi2_command(c)
+  if c.error then return ("%s (%s)"):format(c.command or "command", c.error) end
+  local code, what = c.code, c.command
+  if code == 0x01 or code == 0x10 or code == 0x11 then
+    return ("%s name %q%s%s"):format(what, c.name, c.product_instance_id ~= "" and (" piid %q"):format(c.product_instance_id) or "",
+      code == 0x01 and (" capabilities 0x%02x"):format(c.capabilities) or "")
+  elseif code == 0x12 or code == 0x13 then
+    return ("%s state %d name %q"):format(what, c.state, c.name)
+  elseif code == 0x02 or code == 0x03 then
+    return ("%s%s"):format(what, code == 0x03 and (" user %q"):format(c.user) or "")
+  elseif code == 0x20 or code == 0x21 then
+    return ("%s id 0x%08x"):format(what, c.id)
+  elseif code == 0x80 then
+    return ("%s seq %d count %d"):format(what, c.sequence, c.count)
+  elseif code == 0x81 then
+    return ("%s seq %d reason 0x%02x"):format(what, c.sequence, c.reason)
+  elseif code == 0x8F then
+    return ("%s %s%s"):format(what, reason(NAK_REASONS, c.reason), c.text ~= "" and (" %q"):format(c.text) or "")
+  elseif code == 0xF0 then
+    return ("%s %s%s"):format(what, reason(BYE_REASONS, c.reason), c.text ~= "" and (" %q"):format(c.text) or "")
+  elseif code == 0xFF then
+    if #c.words == 0 then return ("UMP Data seq %d (empty)"):format(c.sequence) end
+    return ("UMP Data seq %d: %s"):format(c.sequence, table.concat(M.describe_ump_words(c.words), "; "))
+  end
+  return what
+end
+
+--- A Network MIDI 2.0 packet (the "MIDI" signature), or nil when it is
+-- not one: "Network MIDI 2.0 Ping id 0x00000001 | UMP Data seq 3: ...".
+function M.describe_midi2(data)
+  if data:sub(1, 4) ~= "MIDI" then return nil end
+  local list, err = codec.decode_midi2(data)
+  if not list then return ("Network MIDI 2.0, %d octets (%s)"):format(#data, err) end
+  if #list == 0 then return "Network MIDI 2.0 (no commands)" end
+  local parts = {}
+  for i, c in ipairs(list) do parts[i] = M.describe_midi2_command(c) end
+  return "Network MIDI 2.0 " .. table.concat(parts, " | ")
+end
+
+--- Whatever arrived: AppleMIDI, RTCP, Network MIDI 2.0, or RTP(-MIDI).
 function M.describe(data)
-  local s = M.describe_applemidi(data) or M.describe_rtcp(data)
+  local s = M.describe_applemidi(data) or M.describe_rtcp(data) or M.describe_midi2(data)
   if s then return s end
   local r, err = M.describe_rtp(data)
   if r then return r end

@@ -111,6 +111,8 @@ local function class(spec)
   return set
 end
 
+M.class = class -- for option sets kept beside their class (rtpmidi.midi2)
+
 local function extend(base, spec)
   local all = {}
   for _, o in ipairs(base.list) do
