@@ -238,6 +238,20 @@ describe("the bridge", function()
     assert.equal(0, st.unsent)
   end)
 
+  it("carries a SysEx as SysEx7 packets and back whole, longer than one UMP Data command holds", function()
+    local r = rig()
+    local body = {}
+    for i = 1, 298 do body[i] = string.char((i * 7) % 128) end
+    local sx = "\xF0" .. table.concat(body) .. "\xF7"
+    assert(r.keyboard:send_midi(sx))
+    H.run_until(function() return #r.got.apple >= 1 end, "the SysEx back at the keyboard", 8000)
+    assert.equal(hex(sx), hex(r.got.apple[1]))
+    -- 298 data octets: 50 SysEx7 packets of 2 words (6 octets each), start to end
+    assert.equal(50, #r.got.ump)
+    assert.equal(0x3016, r.got.ump[1][1] >> 16)
+    assert.equal(0x3034, r.got.ump[50][1] >> 16)
+  end)
+
   it("scales a client's MIDI 2.0 values down for AppleMIDI (velocity >> 9, controllers >> 25)", function()
     local r = rig{ echo = false }
     assert(r.client:send_ump(0x40913C00, 0x8123ABCD))   -- Note On, velocity 0x8123 -> 64
