@@ -370,6 +370,46 @@ describe("the bridge", function()
     assert.matches("=> 40903C00 C9240000", out, 1, true)
   end)
 
+  it("runs as `rtpmidi bridge -a HOST:PORT -c HOST:PORT --secret S`: it invites both sides", function()
+    local got, host_joined, kb_joined = {}, nil, false
+    local keyboard = H.apple(control, APPLE_FAST, {
+      name = "keyboard", participant_joined = function() kb_joined = true end,
+      incoming_midi = function(_, m) got[#got + 1] = hex(m) end,
+    })
+    local words = {}
+    local host = rtpmidi.Midi2Session(merge(M2_FAST, { name = "studio", port = H.port(), role = "host",
+      secret = "s3cret",
+      client_joined = function(_, c) host_joined = c end,
+      incoming_ump = function(_, w) words[#words + 1] = hexw(w) end }))
+    control:add_session(host)
+    assert(control:start_session(host.cookie))
+    local p = P.rtpmidi{ "bridge", "--applemidi", "cli apple", "--midi2", "cli m2", "-p", tostring(H.port()),
+      "-a", "127.0.0.1:" .. keyboard:local_port(), "-c", "127.0.0.1:" .. host:local_port(), "--secret", "s3cret" }
+    p:wait_for(function() return host_joined and kb_joined end, "the bridge joined both sides", 10000)
+    assert.equal("cli m2", host_joined.name)
+    -- the host's MIDI 2.0 values reach the keyboard scaled down, and back up
+    assert(host:send_ump(0x40923C00, 0xFFFF0000))
+    p:wait_for(function() return #got >= 1 end, "the note at the keyboard")
+    assert.same({ "92 3C 7F " }, got)
+    assert(keyboard:send_midi("\x82\x3C\x40"))
+    p:wait_for(function() return #words >= 1 end, "the note off at the host")
+    assert.same({ "40823C00 80000000" }, words)
+    p:signal("TERM")
+    assert.equal(0, p:wait_exit(5000))
+    assert.matches("Network MIDI 2.0 client 'cli m2' on port %d+, joining 127.0.0.1:%d+", p:stderr())
+  end)
+
+  it("`rtpmidi bridge -c` with a wrong secret ends with exit 1, saying why", function()
+    local host = rtpmidi.Midi2Session(merge(M2_FAST, { name = "studio", port = H.port(), role = "host",
+      secret = "s3cret" }))
+    control:add_session(host)
+    assert(control:start_session(host.cookie))
+    local p = P.rtpmidi{ "bridge", "--applemidi", "a", "--midi2", "m", "-p", tostring(H.port()),
+      "-c", "127.0.0.1:" .. host:local_port(), "--secret", "wrong" }
+    assert.equal(1, p:wait_exit(10000))
+    assert.matches("Network MIDI 2.0: invitation to 127.0.0.1:%d+ failed: auth_failed", p:stderr())
+  end)
+
   it("`rtpmidi bridge` says what is wrong with its arguments (exit 2)", function()
     for _, case in ipairs{
       { { "bridge", "--applemidi", "x" }, "--applemidi NAME and --midi2 NAME are needed" },
