@@ -196,6 +196,8 @@ if R.latency then
   end
   table_md({ "benchmark", "what", "runs", "round trips", "lost", "p50", "p99", "max",
     "p50 / floor", "p99 / floor", "p50 / uv floor", "status" }, rows)
+  w("`midi2`: Midi2Session (Network MIDI 2.0, UMP over UDP, FEC 2) client and host, the same")
+  w("probe as one UMP word (MIDI 1.0 pitch bend, MT 2), beside `applemidi`.")
   w("Two processes on loopback, one a side (`udp_floor` blocks in recv; the others sleep in")
   w("epoll through libuv, or node's event loop). `uv_floor` is the same ping-pong through libuv")
   w("alone (epoll, recvmmsg, addressed sends): what any libuv program, node's included, pays over")

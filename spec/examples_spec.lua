@@ -87,6 +87,13 @@ describe("examples", function()
     assert.matches("stand-in Mac left (bye)", out, 1, true)
   end)
 
+  it("bridge.lua routes a stand-in AppleMIDI keyboard to a Network MIDI 2.0 synth and back", function()
+    local out = example("bridge.lua", { "1" })
+    assert.matches("synth got 40903C00 C9240000", out, 1, true) -- velocity 100 upscaled to 16 bits
+    assert.matches("keyboard got back 90 3C 64", out, 1, true)
+    assert.matches("every message came back as it went", out, 1, true)
+  end)
+
   it("rtpmidi demo streams its phrase", function()
     local p = P.rtpmidi({ "demo", "--port", tostring(H.port()) })
     assert.are.equal(0, p:wait_exit(20000), p:stderr())

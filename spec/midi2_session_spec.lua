@@ -179,6 +179,22 @@ describe("Midi2Session", function()
     assert.equal("40913C00 12340000", hex({ cr.words[#ALL + 1], cr.words[#ALL + 2] }))
   end)
 
+  it("keeps a datagram's messages in order when incoming_ump sends back at once (an echo, a bridge)", function()
+    -- 100 words: more than one UMP Data command holds (64), so one datagram
+    -- carries two commands; the echo calls into the session between them
+    local h, c, hr, cr = pair()
+    c.incoming_ump = function(s, words, time, from)
+      cr.cb.incoming_ump(s, words, time, from)
+      assert(s:send_ump(words))
+    end
+    local words = {}
+    for i = 0, 49 do words[#words + 1] = 0x20B00700 | i; words[#words + 1] = 0x20B00800 | i end
+    assert.equal(1, h:send_ump(words))
+    H.run_until(function() return #hr.words == #words end, "the words there and back")
+    assert.equal(hex(words), hex(cr.words))
+    assert.equal(hex(words), hex(hr.words))
+  end)
+
   it("sends MIDI 1.0 as UMP and delivers UMP as MIDI 1.0 (SysEx reassembled, MIDI 2.0 down-converted)", function()
     local h, c, hr, cr = pair()
     local sysex = "\xF0\x7E\x7F" .. string.rep("\x11\x22\x33", 40) .. "\xF7"

@@ -65,6 +65,7 @@ struct rtpmidi_midi2 {
   m2_timer *timer;
   bool started, freed;
   bool inert;           /* rt was freed: stopped for good */
+  bool dispatching;     /* a pump is giving out events (pump) */
   rmc_member member;    /* in rt's list until released (runtime.h) */
   unsigned busy;
   m2_known known[MAX_SESSIONS];
@@ -332,14 +333,25 @@ static void dispatch(rtpmidi_midi2 *m, const rmp_m2s_event *e) {
 }
 
 /* Sends what the machine wants sent and gives its events to the callbacks
- * (which may call in again: the loop goes on until both are empty). */
+ * (which may call in again: the loop goes on until both are empty). Events
+ * go out from the outermost pump only. A callback that calls back into the
+ * session (send_ump from incoming_ump, as an echo or a bridge does) gets
+ * what that call sent on its way, and the events still queued
+ * (the next UMP Data commands of the same datagram) follow, in order, once
+ * the callback returns: given out from the inner pump, they overtook the
+ * rest of the message being delivered (spec/midi2_bridge_spec.lua, SysEx).
+ * m stays valid meanwhile: every pump runs between enter and leave. */
 static void pump(rtpmidi_midi2 *m) {
+  flush_out(m);
+  if (m->dispatching) return;
+  m->dispatching = true;
   while (!m->freed) {
     flush_out(m);
     rmp_m2s_event e;
     if (!rmp_m2s_pop_event(m->m, &e)) break;
     dispatch(m, &e);
   }
+  m->dispatching = false;
 }
 
 static void on_timer(uv_timer_t *h) {

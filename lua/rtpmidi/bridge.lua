@@ -19,7 +19,8 @@
 --    protocol 1 it is MIDI 1.0 channel voice in UMP (MT 2), as it is.
 --  * UMP -> MIDI 1.0: the Midi2Session's incoming_midi (the same file's
 --    default translation: values shifted down, so up then down gives the
---    7-bit value back exactly; SysEx7 reassembled).
+--    7-bit value back exactly; SysEx7 reassembled). MIDI 2.0 messages without a MIDI
+--    1.0 form (per-note controllers, SysEx8, flex data) do not cross.
 local codec = require "rtpmidi.codec"
 
 local Bridge = {}
