@@ -230,6 +230,7 @@ static void reset_peer(rmp_src *m) {
   m->st.held_dropped += m->seq.held_dropped;
   m->have_peer = false;
   m->have_rtp = false;
+  m->heard_rtcp = false;
   m->st.have_peer_ssrc = false;
   rmp_seq_init(&m->seq, m->cfg.probation);
   rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
@@ -510,6 +511,7 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
   rmp_alive_heard(&m->alive, now);
   m->sent_since_heard = false;
   m->rtcp_off = false; /* it has an RTCP port after all */
+  m->heard_rtcp = true;
   m->st.rtcp_received++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
   rmp_rtcp_iter_t it;
@@ -588,12 +590,13 @@ void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *des
     m->st.stale_errors++;
     return;
   }
-  if (channel == RMP_SRC_RTCP && m->have_peer && m->have_rtp && !m->alive.gone &&
+  if (channel == RMP_SRC_RTCP && m->have_peer && m->have_rtp && !m->heard_rtcp && !m->alive.gone &&
       now - m->last_rtp_us < m->cfg.timeout_us) {
     /* Its RTCP port is closed but its RTP flows (issue 18: peers without
      * RTCP, e.g. MIDIMonster's direct mode): the peer is there; our
      * reports are not wanted. Its silence or an error for its RTP port
-     * still ends it. */
+     * still ends it. A peer whose RTCP we have heard had that port: an
+     * error for it now means the peer went away (killed, restarted). */
     m->st.rtcp_unreachable++;
     m->rtcp_off = true;
     return;

@@ -245,6 +245,8 @@ typedef struct rmp_src {
   bool have_peer_rtcp;
   bool rtcp_off;            /* its RTCP port is unreachable while its RTP flows: no RTCP */
   bool have_rtp;            /* RTP from the peer heard, at last_rtp_us */
+  bool heard_rtcp;          /* RTCP from the peer since it was learnt: it has an RTCP
+                               port, so an ICMP error for that port means it is gone */
   uint64_t last_rtp_us;
   rmp_addr rtcp_from;       /* where the peer's first RTCP came from: its BYE must too */
   bool have_rtcp_from;

@@ -356,6 +356,22 @@ static void test_rtcp_unreachable_while_rtp_flows(void) {
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
 
+  /* A peer whose RTCP we heard had an RTCP port: when that port bounces
+   * while its RTP was flowing a moment ago, the peer was killed (no BYE),
+   * not a peer without RTCP: a drop at once (spec/hostile_lan_rtp_spec,
+   * "5 Restart"). */
+  now = T0;
+  m = start(20, 25, 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  run_until(m, &now, now + 100000);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0);
+
   /* RTCP bounces but the peer's RTP stopped longer than the timeout ago
    * (it timed out: gone): a drop, as before. And with no RTP ever heard
    * from it (only our sends), an RTCP bounce is a drop too. */
