@@ -315,7 +315,8 @@ describe("IPv6", function()
     f = assert(io.open(script, "w"))
     f:write([[
       local rtpmidi = require "rtpmidi"
-      local NAME = ...
+      local NAME, pa, pb = ...
+      pa, pb = tonumber(pa), tonumber(pb)
       local control = rtpmidi.RTPControl()
       local out = {}
       local function done() return out.apple and out.midi and out.midi2 end
@@ -327,7 +328,6 @@ describe("IPv6", function()
       assert(control:start())
       assert(a:invite(NAME, b:local_port()))
       -- a MidiSession whose peer is the name, to one whose peer is ::1
-      local pa, pb = 23000 + math.random(0, 999) * 2, 25000 + math.random(0, 999) * 2
       local ma = rtpmidi.MidiSession{ peer_address = NAME, sending_port = pb, receiving_port = pa }
       local mb = rtpmidi.MidiSession{ peer_address = "::1", sending_port = pa, receiving_port = pb,
         incoming_midi = function(_, m) out.midi = ("%02x"):format(m:byte(1)) end }
@@ -354,10 +354,12 @@ describe("IPv6", function()
     ]])
     f:close()
     local p = P.spawn({ "unshare", "-m", "sh", "-c",
-      ('mount --bind %s /etc/hosts && exec lua5.4 %s %s'):format(P.quote(hosts), P.quote(script), NAME) },
+      ('mount --bind %s /etc/hosts && exec lua5.4 %s %s %d %d'):format(P.quote(hosts), P.quote(script), NAME,
+        H.port(), H.port()) },
       P.lua_env())
     local rc = p:wait_exit(15000)
     local out, err = p:stdout(), p:stderr()
+    p:kill()
     os.remove(hosts); os.remove(script)
     assert.are.equal(0, rc, out .. err)
     assert.matches("apple\tjoined ::1\n", out)
