@@ -336,7 +336,10 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   size_t naccept = cfg->accept == RTPMIDI_APPLE_ACCEPT_LIST ? cfg->accept_count : 0;
   rmp_addr probe;
   for (size_t i = 0; i < naccept; i++)
-    if (!cfg->accept_list[i] || rmc_addr_parse(cfg->accept_list[i], 0, &probe)) { *err = "accept"; return UV_EINVAL; }
+    if (!cfg->accept_list[i] || rmc_addr_parse(cfg->accept_list[i], 0, &probe)) {
+      *err = "accept";
+      return UV_EINVAL;
+    }
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
@@ -356,7 +359,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   c->accept_count = naccept;
   bool oom = !a->name || (cfg->bind_address && !a->bind_address);
   if (!oom && naccept) {
-    /* IP literals; anything else never matches */
+    /* IP literals (checked above) */
     a->accept = calloc(naccept, sizeof *a->accept);
     oom = !a->accept;
     for (size_t i = 0; !oom && i < naccept; i++) rmc_addr_parse(cfg->accept_list[i], 0, &a->accept[i]);
@@ -414,7 +417,8 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
     if (!r) {
       port = rmc_endpoint_port(a->ctrl);
       r = port > 0 && port < 65535
-            ? rmc_endpoint_open(a->rt, a->bind_address, rmc_endpoint_family(a->ctrl), port + 1, &ENDPOINT_OPS, a, &a->data)
+            ? rmc_endpoint_open(a->rt, a->bind_address, rmc_endpoint_family(a->ctrl), port + 1,
+                                &ENDPOINT_OPS, a, &a->data)
             : UV_EADDRINUSE;
       if (r) close_endpoint(a, &a->ctrl);
     }
