@@ -74,7 +74,7 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   ap_media *m = &p->media;
   rmp_jb_out_t o;
   while (rmp_jb_flush(&m->jb, &o)) free(o.e.data);
-  free(m->slots);
+  if (m->slots != m->jb.inl) free(m->slots);
   m->slots = NULL;
   for (unsigned i = 0; i <= RMP_SEQ_HOLDS; i++) {
     free(m->held[i]);
@@ -280,7 +280,8 @@ void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_r
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
-    m->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
+    /* at size 0 (no wait) the buffer's own few slots do (jitter_buffer.h) */
+    m->slots = a->cfg.jitter_buffer_ms == 0 ? m->jb.inl : malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
     if (!m->slots) return; /* out of memory: as if lost on the way */
     rmp_jb_init(&m->jb, m->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
     /* a packet that jumps ahead waits as long as one after a gap would */

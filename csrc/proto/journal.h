@@ -377,6 +377,7 @@ typedef struct {
  * (the Chapter M X bits, A.4.2.1), and the C-BUTTON count (presses after
  * it). */
 typedef struct {
+  rmp_ej_tag newest;               /* the chapter's dirty mark (as in the tables above) */
   rmp_ej_tag param[RMP_MS_MAX_PARAMS];
   uint8_t px[RMP_MS_MAX_PARAMS];
   int16_t cbtn[RMP_MS_MAX_PARAMS];
