@@ -11,6 +11,7 @@
  * D-Bus (a resolver made in a browse callback waits for the daemon's
  * answer). Our thread runs an AvahiSimplePoll and hears "stop" on a pipe. */
 #include "discovery.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,3 +394,60 @@ bool rmc_discovery_available(void) { return false; }
 #endif
 
 bool rtpmidi_discovery_available(void) { return rmc_discovery_available(); }
+
+/* ---- rtpmidi_browser: browsing alone ---- */
+
+struct rtpmidi_browser {
+  rmc_member member;  /* in rt's list until freed (runtime.h) */
+  rmc_discovery *d;   /* NULL once rt was freed */
+  bool freed;
+  char no_events;     /* what the runtime zeroes: a browser calls nobody */
+};
+
+static void browser_close(void *owner) {
+  rtpmidi_browser *b = owner;
+  rmc_discovery_stop(b->d);
+  b->d = NULL;
+}
+
+/* "_name._udp" or "_name._tcp" (RFC 6763, 7: a service name of letters,
+ * digits and hyphens, at most 15 characters). */
+static bool service_type_ok(const char *t) {
+  size_t n = t ? strlen(t) : 0;
+  if (n < 7 || n > 21 || t[0] != '_') return false;
+  if (strcmp(t + n - 5, "._udp") != 0 && strcmp(t + n - 5, "._tcp") != 0) return false;
+  for (size_t i = 1; i < n - 5; i++) {
+    char c = t[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+int rtpmidi_browser_new(rtpmidi_runtime *rt, const char *type, rtpmidi_browser **out) {
+  *out = NULL;
+  if (!rt || !service_type_ok(type)) return UV_EINVAL;
+  if (!rmc_discovery_available()) return UV_ENOTSUP;
+  rtpmidi_browser *b = calloc(1, sizeof *b);
+  if (!b) return UV_ENOMEM;
+  rmc_discovery_config cfg = {.type = type};
+  b->d = rmc_discovery_start(rt->loop, &cfg);
+  if (!b->d) {
+    free(b);
+    return UV_ENOMEM;
+  }
+  rmc_runtime_join(rt, &b->member, b, &b->no_events, sizeof b->no_events, &b->freed, browser_close);
+  *out = b;
+  return 0;
+}
+
+size_t rtpmidi_browser_found(const rtpmidi_browser *b, rtpmidi_service *out, size_t n) {
+  return b ? rmc_discovery_found(b->d, out, n) : 0;
+}
+
+void rtpmidi_browser_free(rtpmidi_browser *b) {
+  if (!b) return;
+  b->freed = true;
+  browser_close(b);
+  rmc_runtime_leave(&b->member);
+  free(b);
+}
