@@ -9,9 +9,25 @@ local P = require "proc"
 
 local NSB = os.getenv("RTPMIDI_NETNS_B")
 local BUS_B = os.getenv("RTPMIDI_NETNS_BUS_B")
-local AVAHI_A = os.getenv("RTPMIDI_NETNS_AVAHI_A_PID")
-assert(NSB and BUS_B and AVAHI_A and os.getenv("DBUS_SYSTEM_BUS_ADDRESS"),
+local DIR_A = os.getenv("RTPMIDI_NETNS_DIR_A")
+assert(NSB and BUS_B and DIR_A and os.getenv("DBUS_SYSTEM_BUS_ADDRESS"),
   "run through spec/discovery_netns.sh: it makes the namespaces and daemons this spec needs")
+
+-- The pid of A's avahi-daemon (the restart test makes a new one).
+local function avahi_a()
+  local f = assert(io.open(DIR_A .. "/avahi.pid"))
+  local pid = f:read("l")
+  f:close()
+  return pid
+end
+
+local function proc(pid, file)
+  local f = io.open("/proc/" .. pid .. "/" .. file)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
 
 -- mDNS announces and answers within a second or two; a generous watchdog
 local FIND_MS = 20000
@@ -114,17 +130,12 @@ describe("discovery between two network namespaces", function()
   end)
 
   it("a stopped avahi-daemon delays nothing: a 10 ms timer keeps firing through start and stop", function()
-    local function proc(file)
-      local f = assert(io.open("/proc/" .. AVAHI_A .. "/" .. file))
-      local s = f:read("a")
-      f:close()
-      return s
-    end
-    assert.are.equal("avahi-daemon\n", proc("comm"))
-    os.execute("kill -STOP " .. AVAHI_A)
+    local pid = avahi_a()
+    assert.are.equal("avahi-daemon\n", proc(pid, "comm"))
+    os.execute("kill -STOP " .. pid)
     local ok, err = pcall(function()
       -- stopped for real (state T) before anything starts
-      H.run_until(function() return proc("stat"):match("^%d+ %b() (%a)") == "T" end, "avahi-daemon to stop", 2000)
+      H.run_until(function() return proc(pid, "stat"):match("^%d+ %b() (%a)") == "T" end, "avahi-daemon to stop", 2000)
       local last, max_gap, ticks = nil, 0, 0
       local tick = rtpmidi.every(10, function()
         local now = rtpmidi.now()
@@ -158,8 +169,30 @@ describe("discovery between two network namespaces", function()
       assert.is_true(max_gap < 100, "largest gap " .. max_gap .. " ms")
       assert.is_true(ticks >= 100)
     end)
-    os.execute("kill -CONT " .. AVAHI_A)
+    os.execute("kill -CONT " .. pid)
     assert(ok, err)
+  end)
+
+  it("a restarted avahi-daemon: what it found goes, then comes back, and we are advertised again", function()
+    local b = peer_in_b("apple", "disc-restart-B")
+    local a = rtpmidi.AppleMidiSession{ name = "disc-restart-A", port = 0 }
+    assert(control:start_session(control:add_session(a)))
+    H.run_until(function() return find(a:discovered(), "disc-restart-B") end, "disc-restart-B", FIND_MS)
+    b:wait_for(function(q) return q:stdout():find("found disc-restart-A", 1, true) end, "B to find A", FIND_MS)
+
+    local pid = avahi_a()
+    os.execute("kill -TERM " .. pid)
+    -- A's list empties (the daemon left the bus); B hears A's goodbye
+    H.run_until(function() return #a:discovered() == 0 end, "A's list to empty", 10000)
+    b:wait_for(function(q) return q:stdout():find("lost disc-restart-A", 1, true) end, "B to lose A", 10000)
+    H.run_until(function() return proc(pid, "comm") == nil end, "the old daemon to exit", 5000)
+
+    assert(os.execute("sh " .. P.quote(DIR_A .. "/avahi-start")))
+    H.run_until(function() return find(a:discovered(), "disc-restart-B") end, "disc-restart-B again", FIND_MS)
+    b:wait_for(function(q)
+      local _, lost_at = q:stdout():find("lost disc-restart-A", 1, true)
+      return q:stdout():find("found disc-restart-A", lost_at, true)
+    end, "B to find A again", FIND_MS)
   end)
 
   it("`rtpmidi list --network` prints the sessions found: name, host, address, port", function()

@@ -35,6 +35,7 @@ NSA=${TAG}a NSB=${TAG}b
 DIR=$(mktemp -d /tmp/rtpmidi-netns.XXXXXX)
 PIDS=""
 cleanup() {
+  [ -f "$DIR/pids" ] && PIDS="$PIDS $(cat "$DIR/pids")"
   for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   for p in $PIDS; do
     i=0
@@ -103,11 +104,17 @@ EOF
     i=$((i + 1)); [ $i -gt 100 ] && { echo "dbus-daemon of $side did not start:"; cat "$d/bus.log"; exit 1; }
     sleep 0.05
   done
-  ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$d/bus" unshare -m sh -c \
-    'mount -t tmpfs rtpmidi-avahi /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f "$1" --no-drop-root --no-chroot --no-rlimits --no-proc-title' \
-    sh "$d/avahi.conf" >"$d/avahi.log" 2>&1 &
-  echo $! >"$d/avahi.pid"
-  PIDS="$PIDS $!"
+  # avahi-start: starts this side's avahi-daemon (again: the spec restarts
+  # A's) and records its pid for the spec and for the cleanup
+  {
+    echo '#!/bin/sh'
+    echo "ip netns exec '$ns' env DBUS_SYSTEM_BUS_ADDRESS='unix:path=$d/bus' unshare -m sh -c \\"
+    echo "  'mount -t tmpfs rtpmidi-avahi /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f \"\$1\" --no-drop-root --no-chroot --no-rlimits --no-proc-title' \\"
+    echo "  sh '$d/avahi.conf' >>'$d/avahi.log' 2>&1 &"
+    echo "echo \$! >'$d/avahi.pid'"
+    echo "echo \$! >>'$DIR/pids'"
+  } >"$d/avahi-start"
+  sh "$d/avahi-start"
   i=0
   until DBUS_SYSTEM_BUS_ADDRESS=unix:path=$d/bus dbus-send --system --print-reply --dest=org.freedesktop.Avahi / \
         org.freedesktop.Avahi.Server.GetState >/dev/null 2>&1; do
@@ -123,7 +130,7 @@ ip netns exec "$NSA" env \
   DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/a/bus" \
   RTPMIDI_NETNS_B="$NSB" \
   RTPMIDI_NETNS_BUS_B="unix:path=$DIR/b/bus" \
-  RTPMIDI_NETNS_AVAHI_A_PID="$(cat "$DIR/a/avahi.pid")" \
+  RTPMIDI_NETNS_DIR_A="$DIR/a" \
   RTPMIDI_SOURCE_DIR="$ROOT" RTPMIDI_BUILD_DIR="$BUILD" \
   sh -c 'cd "$RTPMIDI_SOURCE_DIR" && exec busted --lua=lua5.4 "$@" spec/discovery_netns.lua' sh "$@"
 rc=$?

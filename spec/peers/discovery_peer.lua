@@ -8,7 +8,8 @@
 --
 -- Lines on standard output (flushed at once):
 --   port P                            started on P
---   found NAME ADDRESS PORT HOST      browsing found a service (once per name)
+--   found NAME ADDRESS PORT HOST      browsing found a service (once while it stays)
+--   lost NAME                         it is gone from the list
 --   joined NAME ADDRESS               a participant / client joined
 --   midi HEX                          a message received (and echoed)
 -- Runs until SIGTERM.
@@ -40,10 +41,18 @@ print("port " .. s:local_port())
 
 local seen = {}
 rtpmidi.every(50, function()
+  local now = {}
   for _, d in ipairs(s:discovered()) do
+    now[d.name] = true
     if not seen[d.name] then
       seen[d.name] = true
       print(("found %s %s %d %s"):format(d.name, d.address, d.port, d.host))
+    end
+  end
+  for n in pairs(seen) do
+    if not now[n] then
+      seen[n] = nil
+      print("lost " .. n)
     end
   end
 end)
