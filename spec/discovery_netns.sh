@@ -30,12 +30,29 @@ for t in ip unshare mount dbus-daemon dbus-send avahi-daemon busted lua5.4; do
   command -v "$t" >/dev/null 2>&1 || skip "$t is missing (Debian: iproute2, util-linux, dbus, avahi-daemon, lua-busted)"
 done
 
+# What a run killed without its trap (SIGKILL, a CTest timeout) left: the
+# namespaces of scripts that are gone, and whatever still runs in them.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rtpm[0-9]+[ab]$'); do
+  owner=${ns#rtpm}
+  owner=${owner%?}
+  kill -0 "$owner" 2>/dev/null && continue
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+done
+for d in /tmp/rtpmidi-netns-*; do
+  [ -d "$d" ] || continue
+  owner=${d#/tmp/rtpmidi-netns-}
+  owner=${owner%%.*}
+  kill -0 "$owner" 2>/dev/null || rm -rf "$d"
+done
+
 TAG=rtpm$$
 NSA=${TAG}a NSB=${TAG}b
-DIR=$(mktemp -d /tmp/rtpmidi-netns.XXXXXX)
-PIDS=""
+DIR=$(mktemp -d /tmp/rtpmidi-netns-$$.XXXXXX)
+# Everything started runs in one of the two namespaces (the buses too):
+# `ip netns pids` finds it all.
 cleanup() {
-  [ -f "$DIR/pids" ] && PIDS="$PIDS $(cat "$DIR/pids")"
+  PIDS="$(ip netns pids "$NSA" 2>/dev/null) $(ip netns pids "$NSB" 2>/dev/null)"
   for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   for p in $PIDS; do
     i=0
@@ -97,8 +114,7 @@ publish-addresses=yes
 [reflector]
 enable-reflector=no
 EOF
-  dbus-daemon --config-file="$d/bus.conf" --nofork --nopidfile >"$d/bus.log" 2>&1 &
-  PIDS="$PIDS $!"
+  ip netns exec "$ns" dbus-daemon --config-file="$d/bus.conf" --nofork --nopidfile >"$d/bus.log" 2>&1 &
   i=0
   while [ ! -S "$d/bus" ]; do
     i=$((i + 1)); [ $i -gt 100 ] && { echo "dbus-daemon of $side did not start:"; cat "$d/bus.log"; exit 1; }
@@ -112,7 +128,6 @@ EOF
     echo "  'mount -t tmpfs rtpmidi-avahi /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f \"\$1\" --no-drop-root --no-chroot --no-rlimits --no-proc-title' \\"
     echo "  sh '$d/avahi.conf' >>'$d/avahi.log' 2>&1 &"
     echo "echo \$! >'$d/avahi.pid'"
-    echo "echo \$! >>'$DIR/pids'"
   } >"$d/avahi-start"
   sh "$d/avahi-start"
   i=0
@@ -132,7 +147,9 @@ ip netns exec "$NSA" env \
   RTPMIDI_NETNS_BUS_B="unix:path=$DIR/b/bus" \
   RTPMIDI_NETNS_DIR_A="$DIR/a" \
   RTPMIDI_SOURCE_DIR="$ROOT" RTPMIDI_BUILD_DIR="$BUILD" \
-  sh -c 'cd "$RTPMIDI_SOURCE_DIR" && exec busted --lua=lua5.4 "$@" spec/discovery_netns.lua' sh "$@"
+  sh -c 'cd "$RTPMIDI_SOURCE_DIR" && exec busted --lua=lua5.4 "$@" spec/discovery_netns.lua' sh "$@" &
+# in the background: a signal's trap runs at once, not when busted ends
+wait $!
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "--- avahi-daemon a:"; tail -20 "$DIR/a/avahi.log"
