@@ -96,6 +96,12 @@ describe("discovery between two network namespaces", function()
     for i, m in ipairs(phrase) do want[i] = hex(m) end
     assert.are.same(want, got)
     assert.are.same(phrase, echoed)
+
+    -- B's session ends: its service leaves A's list (Avahi's goodbye)
+    b:signal("TERM")
+    assert.are.equal(0, b:wait_exit(5000))
+    H.run_until(function() return not find(a:discovered(), "disc-peer-B") end, "disc-peer-B to leave A's list", 10000)
+    assert.truthy(find(a:discovered(), "disc-node-A"))
   end)
 
   it("Network MIDI 2.0: a host's UMPEndpointName and ProductInstanceId are found; a client invites it; MIDI flows", function()
