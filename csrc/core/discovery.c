@@ -57,7 +57,7 @@ typedef struct disc_shared {
   AvahiEntryGroup *group;
   AvahiServiceBrowser *browser;
   bool ran;                      /* the daemon is there (RUNNING seen) */
-  bool said_waiting;             /* "off until avahi-daemon runs" said (per client) */
+  bool said_waiting;             /* "off until avahi-daemon runs" said, or "went away" */
   bool reconnect, quit;          /* after this dispatch: a new client, or end */
 } disc_shared;
 
