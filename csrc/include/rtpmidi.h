@@ -582,6 +582,16 @@ typedef struct rtpmidi_service {
   char product_instance_id[43];    /* ProductInstanceId */
 } rtpmidi_service;
 typedef rtpmidi_service rtpmidi_apple_service;
+/* A browser: browses for one service type without advertising anything
+ * (`rtpmidi list --network`). type: "_apple-midi._udp", "_midi2._udp" or
+ * another DNS-SD type "_name._udp" / "_name._tcp". 0, UV_EINVAL (type),
+ * UV_ENOTSUP (no Avahi in this build), UV_ENOMEM. A member of rt like a
+ * session: rtpmidi_runtime_free ends its browsing; free it either way. */
+typedef struct rtpmidi_browser rtpmidi_browser;
+int rtpmidi_browser_new(rtpmidi_runtime *rt, const char *type, rtpmidi_browser **out);
+/* What it found so far, as rtpmidi_apple_discovered. */
+size_t rtpmidi_browser_found(const rtpmidi_browser *b, rtpmidi_service *out, size_t n);
+void rtpmidi_browser_free(rtpmidi_browser *b);
 /* The _apple-midi._udp sessions browsing found so far (our own included),
  * resolved to an address and control port. Returns how many there are and
  * fills up to n. Empty while stopped, without Avahi or when avahi-daemon is

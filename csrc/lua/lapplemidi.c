@@ -373,6 +373,53 @@ static int l_discovered(lua_State *L) {
   return 1;
 }
 
+/* browse(type) -> browser (found() -> services as discovered(), close())
+ * | nil, err: browsing without advertising (rtpmidi list --network). */
+#define BROWSER_MT "rtpmidi.Browser"
+
+static rtpmidi_browser **check_browser(lua_State *L) {
+  return luaL_checkudata(L, 1, BROWSER_MT);
+}
+
+static int l_browser_found(lua_State *L) {
+  rtpmidi_browser **b = check_browser(L);
+  rtpmidi_service v[64];
+  size_t n = rtpmidi_browser_found(*b, v, 64);
+  rml_push_services(L, v, n < 64 ? n : 64);
+  return 1;
+}
+
+static int l_browser_close(lua_State *L) {
+  rtpmidi_browser **b = check_browser(L);
+  rtpmidi_browser_free(*b);
+  *b = NULL;
+  return 0;
+}
+
+static int l_browse(lua_State *L) {
+  rml_state *st = rml_get_state(L);
+  const char *type = luaL_checkstring(L, 1);
+  rtpmidi_browser **b = lua_newuserdatauv(L, sizeof *b, 0);
+  *b = NULL;
+  if (luaL_newmetatable(L, BROWSER_MT)) {
+    static const luaL_Reg m[] = {{"found", l_browser_found}, {"close", l_browser_close}, {NULL, NULL}};
+    luaL_newlib(L, m);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_browser_close);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  int r = rtpmidi_browser_new(st->rt, type, b);
+  if (r == UV_EINVAL) return rml_arg_error(L, "type", "DNS-SD service type such as \"_apple-midi._udp\" expected");
+  if (r == UV_ENOTSUP) {
+    lua_pushnil(L);
+    lua_pushstring(L, "no mDNS discovery in this build (Avahi was not found when it was built)");
+    return 2;
+  }
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
 static int l_discovery(lua_State *L) {
   lua_pushboolean(L, rtpmidi_apple_discovery_available());
   return 1;
@@ -398,4 +445,6 @@ void rml_open_applemidi(lua_State *L) {
   rml_open_class(L, APPLE_MT, methods, l_gc, "applemidi", l_applemidi);
   lua_pushcfunction(L, l_discovery);
   lua_setfield(L, -2, "applemidi_discovery");
+  lua_pushcfunction(L, l_browse);
+  lua_setfield(L, -2, "browse");
 }

@@ -7,7 +7,8 @@ local USAGE = [[
 usage: rtpmidi <command> [options]
 
 commands:
-  list        the MIDI ports of each MIDI API (ALSA, JACK), the default marked
+  list        the MIDI ports of each MIDI API (ALSA, JACK), the default marked;
+              with --network the sessions on the network (mDNS)
   stream      stream a MIDI input to a peer and the peer to a MIDI output
               (RTP-MIDI with the recovery journal, or AppleMIDI with --applemidi)
   monitor     print the RTP-MIDI, RTCP and AppleMIDI packets arriving on a port
@@ -260,6 +261,7 @@ end
 
 local LIST_HELP = [[
 usage: rtpmidi list [--api API] [-v]
+       rtpmidi list --network [--time MS]
 
 Lists the MIDI ports of each MIDI API RtMidi was built with (alsa, jack):
 inputs (what `stream -i` takes: keyboards, other programs' outputs) and
@@ -271,7 +273,61 @@ now (no ALSA sequencer, no JACK server running) says so. `stream -i N` and
 
   --api API       only this API
   -v, --verbose   let the MIDI libraries' own messages through (hidden otherwise)
+
+With --network, lists instead the sessions mDNS/DNS-SD finds on the local
+network (through avahi-daemon), browsing for MS milliseconds: AppleMIDI
+sessions (_apple-midi._udp; `stream --applemidi NAME -a ADDRESS -s PORT` or a
+session's invite(address, port) joins one) and Network MIDI 2.0 endpoints
+(_midi2._udp, with their UMP endpoint name and product instance id). One
+line each: name, host, address, port. Nothing is advertised while it looks.
+
+  -n, --network   the sessions on the network instead of the MIDI ports
+  -t, --time MS   how long to browse (2000)
 ]]
+
+-- Browses each kind of session for ms milliseconds and prints what was
+-- found. 0, or 1 without discovery in this build.
+function M.print_network(ms)
+  local core = require "rtpmidi.core"
+  local kinds = { { "_apple-midi._udp", "AppleMIDI" }, { "_midi2._udp", "Network MIDI 2.0" } }
+  local browsers = {}
+  for i, k in ipairs(kinds) do
+    local b, err = core.browse(k[1])
+    if not b then
+      for _, o in ipairs(browsers) do o:close() end
+      io.stderr:write("rtpmidi list: ", err, "\n")
+      return 1
+    end
+    browsers[i] = b
+  end
+  local done = false
+  local t = rtpmidi.after(ms, function() done = true end)
+  while not done do core.run("once") end
+  t:cancel()
+  for i, k in ipairs(kinds) do
+    local found = browsers[i]:found()
+    browsers[i]:close()
+    table.sort(found, function(a, b) return a.name < b.name end)
+    print(("%s (%s):"):format(k[1], k[2]))
+    if #found == 0 then print("  none found") end
+    local rows, width = {}, { 4, 4, 7 }
+    for j, f in ipairs(found) do
+      rows[j] = { printable(f.name), printable(f.host), printable(f.address), f }
+      for c = 1, 3 do width[c] = math.max(width[c], #rows[j][c]) end
+    end
+    local fmt = ("  %%-%ds  %%-%ds  %%-%ds  %%s"):format(width[1], width[2], width[3])
+    if #found > 0 then print(fmt:format("name", "host", "address", "port")) end
+    for _, r in ipairs(rows) do
+      local f, extra = r[4], ""
+      if f.endpoint_name or f.product_instance_id then
+        extra = ("  endpoint \"%s\" product instance id \"%s\""):format(printable(f.endpoint_name or ""),
+          printable(f.product_instance_id or ""))
+      end
+      print(fmt:format(r[1], r[2], r[3], f.port) .. extra)
+    end
+  end
+  return 0
+end
 
 --- The ports of every API: { {api=, inputs=, outputs=, err=}, ... } with
 -- default_in / default_out set on the entries holding the defaults.
@@ -331,11 +387,17 @@ function M.print_ports(only_api)
 end
 
 function M.list(args)
-  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" } })
+  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" },
+    { "n", "network", "network" }, { "t", "time", "time", arg = "MS", kind = "ms" } })
   if opts == "help" then io.write(LIST_HELP) return 0 end
   if not opts then return usage_error("list", err) end
   if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
   if #err > 0 then return usage_error("list", "unexpected argument " .. err[1]) end
+  if opts.network then
+    if opts.api then return usage_error("list", "--api lists MIDI ports, not the network") end
+    return M.print_network(opts.time or 2000)
+  end
+  if opts.time then return usage_error("list", "--time goes with --network") end
   return M.print_ports(opts.api)
 end
 

@@ -1,0 +1,158 @@
+#!/bin/sh
+# Real discovery, tested for real (issue #18): two network namespaces joined
+# by a veth pair (10.77.0.1/24 and 10.77.0.2/24, nothing else in them), each
+# with a system bus (dbus-daemon) and an avahi-daemon of its own, so mDNS
+# multicast really flows between two Avahi stacks. Then the busted spec
+# spec/discovery_netns.lua runs in namespace A and starts its peer in B.
+#
+#   sh spec/discovery_netns.sh BUILD_DIR [busted arguments]
+#
+# How each piece finds its bus: libdbus (and so avahi-daemon and Avahi's
+# client library, which both ask dbus_bus_get_private(DBUS_BUS_SYSTEM)) takes
+# the system bus address from DBUS_SYSTEM_BUS_ADDRESS; each namespace's
+# daemons and programs get their own socket's address. avahi-daemon's pid
+# file and socket are fixed paths (/run/avahi-daemon): each one runs in a
+# mount namespace of its own with a tmpfs there.
+#
+# Exit 77 (skipped) with the reason when this cannot run: not root, no
+# network namespaces, dbus-daemon or avahi-daemon missing (Debian packages
+# dbus, avahi-daemon: `make deps-test`). Everything started is torn down on
+# exit (trap), whatever happens.
+set -u
+BUILD=${1:?usage: discovery_netns.sh BUILD_DIR [busted arguments]}
+shift
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
+
+skip() { echo "skipped: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces (ip netns); CI runs it as root"
+for t in ip unshare mount dbus-daemon dbus-send avahi-daemon busted lua5.4; do
+  command -v "$t" >/dev/null 2>&1 || skip "$t is missing (Debian: iproute2, util-linux, dbus, avahi-daemon, lua-busted)"
+done
+
+# What a run killed without its trap (SIGKILL, a CTest timeout) left: the
+# namespaces of scripts that are gone, and whatever still runs in them.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rtpm[0-9]+[ab]$'); do
+  owner=${ns#rtpm}
+  owner=${owner%?}
+  kill -0 "$owner" 2>/dev/null && continue
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+done
+for d in /tmp/rtpmidi-netns-*; do
+  [ -d "$d" ] || continue
+  owner=${d#/tmp/rtpmidi-netns-}
+  owner=${owner%%.*}
+  kill -0 "$owner" 2>/dev/null || rm -rf "$d"
+done
+
+TAG=rtpm$$
+NSA=${TAG}a NSB=${TAG}b
+DIR=$(mktemp -d /tmp/rtpmidi-netns-$$.XXXXXX)
+# Everything started runs in one of the two namespaces (the buses too):
+# `ip netns pids` finds it all.
+cleanup() {
+  PIDS="$(ip netns pids "$NSA" 2>/dev/null) $(ip netns pids "$NSB" 2>/dev/null)"
+  for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  for p in $PIDS; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -9 "$p" 2>/dev/null
+  done
+  ip netns del "$NSA" 2>/dev/null
+  ip netns del "$NSB" 2>/dev/null
+  if [ -n "${RTPMIDI_KEEP_SPEC_OUTPUT:-}" ]; then echo "logs kept in $DIR"; else rm -rf "$DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$NSA" 2>/dev/null || skip "cannot make a network namespace (ip netns add: not permitted here)"
+ip netns add "$NSB" || exit 1
+ip link add "${TAG}v0" netns "$NSA" type veth peer name "${TAG}v1" netns "$NSB" ||
+  skip "cannot make a veth pair (no veth in this kernel?)"
+ip -n "$NSA" link set "${TAG}v0" name veth0 && ip -n "$NSB" link set "${TAG}v1" name veth0 || exit 1
+ip -n "$NSA" addr add 10.77.0.1/24 dev veth0 && ip -n "$NSB" addr add 10.77.0.2/24 dev veth0 || exit 1
+for ns in "$NSA" "$NSB"; do
+  ip -n "$ns" link set lo up && ip -n "$ns" link set veth0 up multicast on || exit 1
+done
+
+# $1: a or b, $2: the namespace. Starts its bus and avahi-daemon; waits
+# until the daemon answers on the bus.
+start_stack() {
+  side=$1 ns=$2 d=$DIR/$1
+  mkdir -p "$d"
+  cat >"$d/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$d/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+  cat >"$d/avahi.conf" <<EOF
+[server]
+host-name=rtpmidi-$side
+domain-name=local
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=veth0
+enable-dbus=yes
+ratelimit-interval-usec=0
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+publish-addresses=yes
+[reflector]
+enable-reflector=no
+EOF
+  ip netns exec "$ns" dbus-daemon --config-file="$d/bus.conf" --nofork --nopidfile >"$d/bus.log" 2>&1 &
+  i=0
+  while [ ! -S "$d/bus" ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "dbus-daemon of $side did not start:"; cat "$d/bus.log"; exit 1; }
+    sleep 0.05
+  done
+  # avahi-start: starts this side's avahi-daemon (again: the spec restarts
+  # A's) and records its pid for the spec and for the cleanup
+  {
+    echo '#!/bin/sh'
+    echo "ip netns exec '$ns' env DBUS_SYSTEM_BUS_ADDRESS='unix:path=$d/bus' unshare -m sh -c \\"
+    echo "  'mount -t tmpfs rtpmidi-avahi /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f \"\$1\" --no-drop-root --no-chroot --no-rlimits --no-proc-title' \\"
+    echo "  sh '$d/avahi.conf' >>'$d/avahi.log' 2>&1 &"
+    echo "echo \$! >'$d/avahi.pid'"
+  } >"$d/avahi-start"
+  sh "$d/avahi-start"
+  i=0
+  until DBUS_SYSTEM_BUS_ADDRESS=unix:path=$d/bus dbus-send --system --print-reply --dest=org.freedesktop.Avahi / \
+        org.freedesktop.Avahi.Server.GetState >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "avahi-daemon of $side did not come up:"; cat "$d/avahi.log"; exit 1; }
+    sleep 0.1
+  done
+}
+start_stack a "$NSA"
+start_stack b "$NSB"
+
+# the spec runs in A; it starts its peers in B through RTPMIDI_NETNS_B
+ip netns exec "$NSA" env \
+  DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/a/bus" \
+  RTPMIDI_NETNS_B="$NSB" \
+  RTPMIDI_NETNS_BUS_B="unix:path=$DIR/b/bus" \
+  RTPMIDI_NETNS_DIR_A="$DIR/a" \
+  RTPMIDI_SOURCE_DIR="$ROOT" RTPMIDI_BUILD_DIR="$BUILD" \
+  sh -c 'cd "$RTPMIDI_SOURCE_DIR" && exec busted --lua=lua5.4 "$@" spec/discovery_netns.lua' sh "$@" &
+# in the background: a signal's trap runs at once, not when busted ends
+wait $!
+rc=$?
+if [ $rc -ne 0 ]; then
+  echo "--- avahi-daemon a:"; tail -20 "$DIR/a/avahi.log"
+  echo "--- avahi-daemon b:"; tail -20 "$DIR/b/avahi.log"
+fi
+exit $rc
