@@ -25,7 +25,7 @@ describe("interop", function()
       participant_joined = function(_, p) log.joined[#log.joined + 1] = p end,
       participant_left = function(_, p, why) log.left[#log.left + 1] = { p, why } end,
       participant_synced = function(_, p) log.synced[#log.synced + 1] = p end,
-      incoming_midi = function(_, m, _, rec, p) log.midi[#log.midi + 1] = { m, rec, p } end,
+      incoming_midi = function(_, m, time, rec, p) log.midi[#log.midi + 1] = { m, rec, p, time } end,
       invitation_failed = function(_, a, port, why) log.failed[#log.failed + 1] = { a, port, why } end,
     }
     for k, v in pairs(opts or {}) do t[k] = v end
@@ -134,6 +134,38 @@ describe("interop", function()
       local st = s:stats()
       assert.are.equal(0, st.unknown_ssrc)
       assert.are.equal(0, st.foreign)
+      control:remove_session(s.cookie)
+    end)
+  end)
+
+  describe("MIDIMonster AppleMIDI mode (timestamps in host byte order)", function()
+    it("is detected, reported, and its MIDI keeps its timing", function()
+      local s, log = apple{ ck_fast_interval = 50 }
+      local mm = peer(Q.apple{ port = H.port(), name = "midimonster", quirks = { host_order = true } })
+      assert(s:invite("127.0.0.1", mm.port))
+      H.run_until(function() return #log.synced >= 1 and mm.state == "joined" end, "the CK exchange")
+      local p = s:participants()[1]
+      assert.is_true(p.timestamps_swapped)
+      assert.is_true(p.latency >= 0 and p.latency < 100)
+      assert.are.equal(1, s:stats().timestamps_swapped)
+      assert.are.equal(0, s:stats().ck_impossible)
+      local n = 0
+      local pacer = rtpmidi.every(40, function(t)
+        n = n + 1
+        mm:send_midi(string.char(0x90, 60 + n, 100))
+        if n == 5 then t:cancel() end
+      end)
+      H.run_until(function() return #log.midi == 5 end, "its MIDI", 5000)
+      pacer:cancel()
+      -- sent about 40 ms apart, played so (the session stayed up, and no
+      -- time of 14,049,450 ms)
+      for i = 2, 5 do
+        local gap = log.midi[i][4] - log.midi[i - 1][4]
+        local sent = (mm.sent_ts[i] - mm.sent_ts[i - 1]) / 10
+        assert(math.abs(gap - sent) < 15, ("message %d: %.4f ms after the one before, sent %.1f ms after"):format(i, gap, sent))
+        assert(log.midi[i][4] <= rtpmidi.now() and log.midi[i][4] > rtpmidi.now() - 2000)
+      end
+      assert.is_true(s:participants()[1] ~= nil)
       control:remove_session(s.cookie)
     end)
   end)

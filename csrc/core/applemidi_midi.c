@@ -109,6 +109,8 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->journal_sender = rmp_stream_tx_has_journal(&m->tx);
   o->journal_receiver = m->rx.jr != NULL;
   o->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
+  o->timestamps_swapped = mp->ts_swapped;
+  o->ck_impossible = mp->ck_impossible;
 }
 
 /* ---- sending ---- */
@@ -276,7 +278,13 @@ static void push_released(rtpmidi_apple *a, ap_peer *p, bool before, uint64_t no
 }
 
 void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *hp) {
-  const rmp_rtp_header h = *hp;
+  rmp_rtp_header h = *hp;
+  /* a peer whose CK showed timestamps in host byte order writes its RTP
+   * ones so too (MIDIMonster; am_session.h) */
+  if (p->mp.ts_swapped) {
+    uint32_t t = h.timestamp;
+    h.timestamp = (t >> 24) | ((t >> 8) & 0xFF00u) | ((t << 8) & 0xFF0000u) | (t << 24);
+  }
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */

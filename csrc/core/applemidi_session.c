@@ -623,6 +623,8 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   st->unknown_ssrc = ms->unknown_ssrc;
   st->foreign = ms->foreign;
   st->unsolicited += ms->unsolicited;
+  st->ck_impossible = ms->ck_impossible;
+  st->timestamps_swapped = ms->ts_swapped;
   st->pending = rmp_ams_pending(&a->m);
   st->send_errors = a->send_errors + rmc_endpoint_send_errors(a->ctrl) + rmc_endpoint_send_errors(a->data);
   rmc_ap_midi_stats(a, st);

@@ -475,6 +475,9 @@ typedef struct rtpmidi_apple_peer {
                                      first RTP packet it sends us */
   bool unconfirmed;               /* its RS has not covered our last packet of commands
                                      (guards go on while it sends RS) */
+  bool timestamps_swapped;        /* its CK and RTP timestamps come in host (little-endian)
+                                     byte order (MIDIMonster): read swapped */
+  uint64_t ck_impossible;         /* its CK exchanges whose numbers fit neither byte order */
 } rtpmidi_apple_peer;
 
 typedef struct rtpmidi_apple_events {
@@ -516,6 +519,9 @@ typedef struct rtpmidi_apple_stats {
   uint64_t journal_errors, sysex_dropped;
   uint64_t repairs_over_budget;   /* repair messages journals asked for beyond the budget
                                    * (per participant: 4,096 a packet, 4,096 a second) */
+  uint64_t ck_impossible;         /* CK exchanges whose numbers fit neither byte order: no
+                                   * measurement (the participant stays) */
+  uint64_t timestamps_swapped;    /* participants found writing timestamps in host order */
   uint64_t unsolicited;           /* from a participant's own address, answering nothing of
                                    * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
                                    * an RS for a packet we did not send or that was confirmed */

@@ -53,6 +53,8 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETB("journal_sender", p->journal_sender);
   SETB("journal_receiver", p->journal_receiver);
   SETB("unconfirmed", p->unconfirmed);
+  SETB("timestamps_swapped", p->timestamps_swapped);
+  SETI("ck_impossible", p->ck_impossible);
 }
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
@@ -357,7 +359,7 @@ static int l_stats(lua_State *L) {
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited); SET(repairs_over_budget);
-  SET(pending); SET(released);
+  SET(pending); SET(released); SET(ck_impossible); SET(timestamps_swapped);
 #undef SET
   lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));
   lua_setfield(L, -2, "participants");

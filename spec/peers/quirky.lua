@@ -152,6 +152,8 @@ function Q.apple(o)
   -- a MIDI packet to the session joined (its data port)
   function p:send_midi(bytes)
     local ts = clock10k()
+    self.sent_ts = self.sent_ts or {}
+    self.sent_ts[#self.sent_ts + 1] = ts
     if q.host_order then ts = bswap32(ts & 0xffffffff) end
     self.data:send(rtp_midi(self.seq, ts, dssrc(), bytes), HOST, self.peer_data)
     self.seq = self.seq + 1
