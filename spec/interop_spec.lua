@@ -170,6 +170,70 @@ describe("interop", function()
     end)
   end)
 
+  describe("recovery per participant", function()
+    -- program changes and pitch bends on two channels: a journal with
+    -- chapters P and W for channels 1 and 2 (what rtpmidid's parser throws on)
+    local MIDI = "\xC0\x05\xC1\x06\xE0\x00\x50\xE1\x00\x30"
+
+    local function join(s, log, q, name, how, opts)
+      local before = #log.joined
+      if how == "invite" then
+        assert(s:invite("127.0.0.1", q.port, opts))
+      else
+        q:invite(s.config.port)
+      end
+      H.run_until(function() return #log.joined == before + 1 and q.state == "joined" end, name .. " joined")
+      return log.joined[#log.joined]
+    end
+
+    it("a rule by name keeps the journal off for rtpmidid and on for the others", function()
+      local s, log = apple{ guard_interval = 10, peers = { { name = "rtpmidid", recovery = false } } }
+      local r = peer(Q.apple{ port = H.port(), name = "rtpmidid", ssrc = 0x61, quirks = { strict_journal = true } })
+      local mac = peer(Q.apple{ port = H.port(), name = "mac", ssrc = 0x62 })
+      local pr = join(s, log, r, "rtpmidid", "accept")
+      local pm = join(s, log, mac, "mac", "accept")
+      assert.is_false(pr.recovery)
+      assert.is_true(pm.recovery)
+      assert(s:send_midi(MIDI))
+      H.run_until(function() return #r.midi == 4 and #mac.midi == 4 end, "the MIDI at both")
+      H.run_for(400) -- guards
+      assert.are.equal(0, r.crashes)
+      assert.is_nil(r.journals)
+      assert.is_true(mac.journals >= 1)
+      assert.is_false(s:participants()[1].recovery == s:participants()[2].recovery)
+      control:remove_session(s.cookie)
+    end)
+
+    it("invite(host, port, {recovery=false}); without it rtpmidid chokes", function()
+      local s, log = apple{ guard_interval = 10 }
+      local off = peer(Q.apple{ port = H.port(), name = "rtpmidid", ssrc = 0x71, quirks = { strict_journal = true } })
+      local on = peer(Q.apple{ port = H.port(), name = "rtpmidid", ssrc = 0x72, quirks = { strict_journal = true } })
+      local p_off = join(s, log, off, "the one invited without", "invite", { recovery = false })
+      local p_on = join(s, log, on, "the one invited with", "invite")
+      assert.is_false(p_off.recovery)
+      assert.is_true(p_on.recovery)
+      assert(s:send_midi(MIDI))
+      H.run_until(function() return #off.midi == 4 end, "the MIDI")
+      H.run_until(function() return on.crashes >= 1 end, "the journal it cannot parse")
+      assert.are.equal(0, off.crashes)
+      control:remove_session(s.cookie)
+    end)
+
+    it("checks the options it is given", function()
+      local s = apple()
+      assert.has_error(function() s:invite("127.0.0.1", 5004, { recovery = 1 }) end,
+        "bad argument 'options.recovery' (boolean expected, got 1)")
+      assert.has_error(function() s:invite("127.0.0.1", 5004, { recovry = false }) end,
+        "bad argument 'options.recovry' (unknown option); did you mean 'recovery'?")
+      assert.has_error(function() rtpmidi.AppleMidiSession{ peers = { { recovery = false } } } end,
+        "bad argument 'peers[1]' (a rule needs a name or an address)")
+      assert.has_error(function() rtpmidi.AppleMidiSession{ peers = { { name = "x", recovery = "no" } } } end,
+        "bad argument 'peers[1].recovery' (boolean expected, got no)")
+      assert.has_error(function() rtpmidi.AppleMidiSession{ peers = "x" } end)
+      control:remove_session(s.cookie)
+    end)
+  end)
+
   describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
     it("keeps playing when our RTCP bounces while its RTP flows", function()
       local mine, theirs = H.port(), H.port()

@@ -98,6 +98,7 @@ static rmp_ams_peer *peer_alloc(void *ud) {
   if (!p) return NULL;
   p->state = AP_PENDING;
   rmc_ap_peer_media_init(p);
+  p->media.recovery = a->cfg.recovery;
   p->next = a->peers;
   a->peers = p;
   return &p->mp;
@@ -588,6 +589,13 @@ int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id) {
   rmp_ams_disconnect(&a->m, p);
   pump(a);
   leave(a);
+  return 0;
+}
+
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery) {
+  rmp_ams_peer *mp = rmp_ams_find(&a->m, id);
+  if (!mp) return UV_ENOENT;
+  rmc_ap_set_recovery(AP_PEER(mp), recovery);
   return 0;
 }
 

@@ -475,6 +475,7 @@ typedef struct rtpmidi_apple_peer {
                                      first RTP packet it sends us */
   bool unconfirmed;               /* its RS has not covered our last packet of commands
                                      (guards go on while it sends RS) */
+  bool recovery;                  /* the recovery journal, to it and from it */
   bool timestamps_swapped;        /* its CK and RTP timestamps come in host (little-endian)
                                      byte order (MIDIMonster): read swapped */
   uint64_t ck_impossible;         /* its CK exchanges whose numbers fit neither byte order */
@@ -559,6 +560,12 @@ int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
+/* The recovery journal for one participant (issue 18, item 8: rtpmidid's
+ * parser throws on some journals, pymidi misreads others): sent to it and
+ * read from it, or neither. A participant starts with the session's
+ * `recovery`; set it from on_joined, before anything is sent to it (turned
+ * off later, the journal state kept for it is dropped). 0, or UV_ENOENT. */
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery);
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
 /* Stops (BY), detaches the callbacks and frees once the handles are closed;
  * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */

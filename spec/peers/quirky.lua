@@ -17,6 +17,7 @@
 --                   carrying OUR SSRC (the one in the packet it answers)
 --     data_ssrc     (pymidi) a data-port OK (and its data traffic) from another SSRC
 --     host_order    (MIDIMonster) RTP and CK timestamps in host (little-endian) order
+--     strict_y      (pymidi) misreads journals with S=1, Y=0: counted in .crashes
 --     strict_journal (rtpmidid) "throws" on a journal covering >= 2 channels
 --                   with P/C/M/W chapters: counted in .crashes, the packet lost
 local core = require "rtpmidi.core"
@@ -90,12 +91,17 @@ function Q.apple(o)
     p.last_seq = t.sequence
     p.first_seq = p.first_seq or t.sequence
     local m = codec.decode_midi_payload(t.payload)
+    if m and m.journal then p.journals = (p.journals or 0) + 1 end
     if m and q.strict_journal and m.journal and m.journal.channels then
       local n = 0
       for _, c in ipairs(m.journal.channels) do
         if c.P or c.C or c.M or c.W then n = n + 1 end
       end
       if n >= 2 then p.crashes = p.crashes + 1 return end
+    end
+    if m and q.strict_y and m.journal and m.journal.s and not m.journal.y then
+      p.crashes = p.crashes + 1
+      return
     end
     if m then
       for _, c in ipairs(m.commands) do p.midi[#p.midi + 1] = c.bytes end
