@@ -274,3 +274,43 @@ describe("interop", function()
     end)
   end)
 end)
+
+-- Everything the scripted peers sent and received above (Q.captured), as a
+-- pcap, dissected by tshark: no malformed packet, no expert error. Runs
+-- after the exchanges of this file (busted runs a file's tests in order).
+describe("interop capture", function()
+  local function sh(cmd) local f = io.popen(cmd); local o = f:read("a"); f:close(); return o end
+
+  it("tshark finds no malformed packet in the exchanges above", function()
+    if sh("command -v tshark 2>/dev/null") == "" then pending("tshark is not installed") return end
+    assert.is_true(#Q.captured >= 100, "the exchanges above ran (got " .. #Q.captured .. " datagrams)")
+    local pcap = os.tmpname()
+    require("peers.pcap").write(pcap, Q.captured)
+    -- AppleMIDI by tshark's heuristic; RTP without a session (MIDIMonster's
+    -- direct mode) by RTP's, its payload type 97 as RTP-MIDI
+    local out = sh(("env -u LD_PRELOAD tshark -r '%s' -o rtp.heuristic_rtp:TRUE -d rtp.pt==97,rtpmidi "
+      .. "-T fields -E separator='|' -e frame.number -e applemidi.command -e rtpmidi.j_flag "
+      .. "-e _ws.malformed -e _ws.expert.severity -e frame.protocols 2>&1"):format(pcap))
+    os.remove(pcap)
+    local frames, malformed, cmds, midi = 0, {}, {}, 0
+    for line in out:gmatch("[^\n]+") do
+      local n, cmd, j, mal, sev, protos = line:match("^(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$")
+      if n then
+        frames = frames + 1
+        if mal ~= "" or protos:find("malformed") or (sev ~= "" and tonumber(sev) and tonumber(sev) >= 8388608) then
+          malformed[#malformed + 1] = n .. ": " .. protos
+        end
+        for c in cmd:gmatch("[^,]+") do cmds[c] = (cmds[c] or 0) + 1 end
+        if protos:find("rtpmidi") then midi = midi + 1 end
+      end
+    end
+    assert.are.equal(#Q.captured, frames, out:sub(1, 400))
+    print(("\n  [interop capture] %d datagrams, %d RTP-MIDI, AppleMIDI: %s"):format(frames, midi, (function() local t = {} for c, k in pairs(cmds) do t[#t + 1] = c .. "=" .. k end table.sort(t) return table.concat(t, " ") end)()))
+    assert.are.same({}, malformed)
+    assert.is_true(midi >= 20, "RTP-MIDI packets dissected: " .. midi)
+    local seen = {}
+    for c in pairs(cmds) do seen[#seen + 1] = c end
+    table.sort(seen)
+    assert.is_true(#seen >= 5, "AppleMIDI commands dissected: " .. table.concat(seen, " "))
+  end)
+end)

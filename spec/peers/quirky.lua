@@ -27,6 +27,28 @@ local rtpmidi = require "rtpmidi"
 local Q = {}
 local HOST = "127.0.0.1"
 
+-- Every datagram the peers send or receive: { time=, sport=, dport=, data= }
+-- (spec/peers/pcap.lua writes them for tshark).
+Q.captured = {}
+local function udp(port)
+  local s = assert(core.udp(HOST, port))
+  local me = s:port()
+  local w = { raw = s }
+  function w:send(data, _, to)
+    Q.captured[#Q.captured + 1] = { time = rtpmidi.now() / 1000, sport = me, dport = to, data = data }
+    return s:send(data, HOST, to)
+  end
+  function w:recv(fn)
+    s:recv(function(data, host, from)
+      Q.captured[#Q.captured + 1] = { time = rtpmidi.now() / 1000, sport = from, dport = me, data = data }
+      fn(data, host, from)
+    end)
+  end
+  function w:port() return me end
+  function w:close() s:close() end
+  return w
+end
+
 local function bswap32(v)
   return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | (v >> 24)
 end
@@ -51,7 +73,7 @@ Q.rtp_midi = rtp_midi
 
 function Q.direct_rtp(o)
   local p = { got = {}, ssrc = o.ssrc or 0x4D4D4D01, seq = 1, sent = 0 }
-  p.sock = assert(core.udp(HOST, o.port))
+  p.sock = udp(o.port)
   p.port = p.sock:port()
   p.sock:recv(function(data)
     local t = codec.decode_rtp(data)
@@ -78,8 +100,8 @@ function Q.apple(o)
   local p = { name = o.name or "quirky", ssrc = o.ssrc or 0x51000001, data_ssrc = o.data_ssrc or 0x51000002,
               got = {}, midi = {}, crashes = 0, bye = { ctrl = 0, data = 0 }, seq = 100,
               state = "idle", quirks = q, rtp_received = 0 }
-  p.ctrl = assert(core.udp(HOST, o.port))
-  p.data = assert(core.udp(HOST, o.port + 1))
+  p.ctrl = udp(o.port)
+  p.data = udp(o.port + 1)
   p.port = o.port
   local function dssrc() return q.data_ssrc and p.data_ssrc or p.ssrc end
 
