@@ -219,6 +219,24 @@ describe("interop", function()
       control:remove_session(s.cookie)
     end)
 
+    it("a rule by address keeps it off for pymidi, which misreads S=1, Y=0 journals", function()
+      local s, log = apple{ guard_interval = 10, peers = { { address = "127.0.0.1", name = "pymidi", recovery = false } } }
+      local py = peer(Q.apple{ port = H.port(), name = "pymidi", ssrc = 0x81, quirks = { strict_y = true, data_ssrc = true } })
+      local other = peer(Q.apple{ port = H.port(), name = "pymidi2", ssrc = 0x83, quirks = { strict_y = true } })
+      local p = join(s, log, py, "pymidi", "invite")
+      local q = join(s, log, other, "another pymidi the rule does not name", "invite")
+      assert.is_false(p.recovery)
+      assert.is_true(q.recovery)
+      for i = 1, 3 do
+        assert(s:send_midi(string.char(0x90, 60 + i, 100)))
+        H.run_for(30)
+      end
+      H.run_until(function() return #py.midi == 3 end, "the MIDI")
+      H.run_until(function() return other.crashes >= 1 end, "a journal it misreads")
+      assert.are.equal(0, py.crashes)
+      control:remove_session(s.cookie)
+    end)
+
     it("checks the options it is given", function()
       local s = apple()
       assert.has_error(function() s:invite("127.0.0.1", 5004, { recovery = 1 }) end,
