@@ -252,6 +252,25 @@ describe("interop", function()
     end)
   end)
 
+  describe("a peer that plays but never starts CK", function()
+    it("is not timed out while its RTP comes; its silence ends it", function()
+      local s, log = apple{ timeout = 1 }
+      local q = peer(Q.apple{ port = H.port(), name = "no-ck" })
+      q:invite(s.config.port) -- it invites: CK is its to start, and it never does
+      H.run_until(function() return #log.joined == 1 and q.state == "joined" end, "joined")
+      local n = 0
+      local pacer = rtpmidi.every(200, function() n = n + 1; q:send_midi(n % 2 == 1 and "\x90\x3c\x5a" or "\x80\x3c\x40") end)
+      H.run_for(2500)
+      pacer:cancel()
+      assert.are.same({}, log.left)
+      assert.is_true(#log.midi >= 10)
+      assert.are.equal(0, q:count("CK"))
+      H.run_until(function() return #log.left == 1 end, "its timeout", 3000)
+      assert.are.equal("timeout", log.left[1][2])
+      control:remove_session(s.cookie)
+    end)
+  end)
+
   describe("MIDIMonster direct mode (RTP, no RTCP port)", function()
     it("keeps playing when our RTCP bounces while its RTP flows", function()
       local mine, theirs = H.port(), H.port()
