@@ -34,6 +34,8 @@ void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_pe
                                    .journal_history = (uint16_t)c->journal_history,
                                    .recovery = c->recovery,
                                    .guard_ms = c->guard_ms};
+  a->midi.sc_other = a->midi.sc;
+  a->midi.sc_other.recovery = !c->recovery;
   rmc_flusher_init(&a->midi.out, a->rt, on_flush, NULL, a);
   rmp_cmd_encoder_init(&a->midi.enc);
 }
@@ -60,6 +62,26 @@ void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
 }
 
 /* ---- a participant's stream ---- */
+
+/* The stream config of p: the session's, with p's recovery. */
+static const rmp_stream_config *peer_sc(const rtpmidi_apple *a, const ap_peer *p) {
+  return p->media.recovery == a->midi.sc.recovery ? &a->midi.sc : &a->midi.sc_other;
+}
+
+void rmc_ap_set_recovery(ap_peer *p, bool recovery) {
+  ap_media *m = &p->media;
+  if (m->recovery == recovery) return;
+  m->recovery = recovery;
+  if (!recovery) {
+    /* no more journals to it (one made for it goes: a new stream state,
+     * which numbers nothing yet and takes no RS; our sequence numbers go
+     * on), none read from it */
+    rmp_stream_tx_free(&m->tx);
+    rmp_stream_tx_init(&m->tx);
+    rmp_stream_rx_free(&m->rx);
+    rmp_stream_rx_init(&m->rx);
+  }
+}
 
 /* Its state starts small: the jitter buffer's slots and what the stream
  * makes on first use (midi_stream.h). */
@@ -109,6 +131,9 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->journal_sender = rmp_stream_tx_has_journal(&m->tx);
   o->journal_receiver = m->rx.jr != NULL;
   o->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
+  o->recovery = m->recovery;
+  o->timestamps_swapped = mp->ts_swapped;
+  o->ck_impossible = mp->ck_impossible;
 }
 
 /* ---- sending ---- */
@@ -150,7 +175,7 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
     size_t jmax = 0;
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
-      size_t jl = rmp_stream_tx_journal(&p->media.tx, sc, p->media.seq, true);
+      size_t jl = rmp_stream_tx_journal(&p->media.tx, peer_sc(a, p), p->media.seq, true);
       if (jl > jmax) jmax = jl;
     }
     rmp_cmd_enc_info info;
@@ -164,7 +189,7 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
       int len = rmp_stream_tx_append(&p->media.tx, sect, (size_t)sl, sizeof pkt - RMP_RTP_HEADER_LEN);
-      rmp_stream_tx_sent(&p->media.tx, sc, p->media.seq, cmds + done, &info, now);
+      rmp_stream_tx_sent(&p->media.tx, peer_sc(a, p), p->media.seq, cmds + done, &info, now);
       int sr = send_rtp(a, p, pkt, (size_t)len, ts);
       if (sr && !r) r = sr;
     }
@@ -204,7 +229,7 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
     a->st.lost += o->lost_before;
   }
   deliver_ctx x = {a, p};
-  rmp_stream_rx_packet(&p->media.rx, &a->midi.sc, (uint16_t)o->e.ext_seq, k->ts, k->data, k->len,
+  rmp_stream_rx_packet(&p->media.rx, peer_sc(a, p), (uint16_t)o->e.ext_seq, k->ts, k->data, k->len,
                        rmc_ap_now(), deliver_msg, &x, &a->midi.rc);
 }
 
@@ -276,7 +301,13 @@ static void push_released(rtpmidi_apple *a, ap_peer *p, bool before, uint64_t no
 }
 
 void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *hp) {
-  const rmp_rtp_header h = *hp;
+  rmp_rtp_header h = *hp;
+  /* a peer whose CK showed timestamps in host byte order writes its RTP
+   * ones so too (MIDIMonster; am_session.h) */
+  if (p->mp.ts_swapped) {
+    uint32_t t = h.timestamp;
+    h.timestamp = (t >> 24) | ((t >> 8) & 0xFF00u) | ((t << 8) & 0xFF0000u) | (t << 24);
+  }
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
@@ -382,7 +413,7 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
   }
   if (p->state != AP_CONNECTED) return;
   uint8_t pkt[AP_MAX_PACKET];
-  int n = rmp_stream_tx_guard(&p->media.tx, &a->midi.sc, p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
+  int n = rmp_stream_tx_guard(&p->media.tx, peer_sc(a, p), p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
                               sizeof pkt - RMP_RTP_HEADER_LEN);
   if (n > 0) {
     send_rtp(a, p, pkt, (size_t)n, (uint32_t)rmc_ap_clock(now));

@@ -98,6 +98,7 @@ static rmp_ams_peer *peer_alloc(void *ud) {
   if (!p) return NULL;
   p->state = AP_PENDING;
   rmc_ap_peer_media_init(p);
+  p->media.recovery = a->cfg.recovery;
   p->next = a->peers;
   a->peers = p;
   return &p->mp;
@@ -589,6 +590,13 @@ int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id) {
   return 0;
 }
 
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery) {
+  rmp_ams_peer *mp = rmp_ams_find(&a->m, id);
+  if (!mp) return UV_ENOENT;
+  rmc_ap_set_recovery(AP_PEER(mp), recovery);
+  return 0;
+}
+
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n) {
   size_t k = 0;
   for (ap_peer *p = a->peers; p; p = p->next) {
@@ -621,6 +629,8 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   st->unknown_ssrc = ms->unknown_ssrc;
   st->foreign = ms->foreign;
   st->unsolicited += ms->unsolicited;
+  st->ck_impossible = ms->ck_impossible;
+  st->timestamps_swapped = ms->ts_swapped;
   st->pending = rmp_ams_pending(&a->m);
   st->send_errors = a->send_errors + rmc_endpoint_send_errors(a->ctrl) + rmc_endpoint_send_errors(a->data);
   rmc_ap_midi_stats(a, st);

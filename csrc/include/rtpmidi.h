@@ -479,6 +479,10 @@ typedef struct rtpmidi_apple_peer {
                                      first RTP packet it sends us */
   bool unconfirmed;               /* its RS has not covered our last packet of commands
                                      (guards go on while it sends RS) */
+  bool recovery;                  /* the recovery journal, to it and from it */
+  bool timestamps_swapped;        /* its CK and RTP timestamps come in host (little-endian)
+                                     byte order (MIDIMonster): read swapped */
+  uint64_t ck_impossible;         /* its CK exchanges whose numbers fit neither byte order */
 } rtpmidi_apple_peer;
 
 typedef struct rtpmidi_apple_events {
@@ -520,6 +524,9 @@ typedef struct rtpmidi_apple_stats {
   uint64_t journal_errors, sysex_dropped;
   uint64_t repairs_over_budget;   /* repair messages journals asked for beyond the budget
                                    * (per participant: 4,096 a packet, 4,096 a second) */
+  uint64_t ck_impossible;         /* CK exchanges whose numbers fit neither byte order: no
+                                   * measurement (the participant stays) */
+  uint64_t timestamps_swapped;    /* participants found writing timestamps in host order */
   uint64_t unsolicited;           /* from a participant's own address, answering nothing of
                                    * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
                                    * an RS for a packet we did not send or that was confirmed */
@@ -558,6 +565,12 @@ int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
+/* The recovery journal for one participant (issue 18, item 8: rtpmidid's
+ * parser throws on some journals, pymidi misreads others): sent to it and
+ * read from it, or neither. A participant starts with the session's
+ * `recovery`; set it from on_joined, before anything is sent to it (turned
+ * off later, the journal state kept for it is dropped). 0, or UV_ENOENT. */
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery);
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
 /* Stops (BY), detaches the callbacks and frees once the handles are closed;
  * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */

@@ -53,6 +53,9 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETB("journal_sender", p->journal_sender);
   SETB("journal_receiver", p->journal_receiver);
   SETB("unconfirmed", p->unconfirmed);
+  SETB("recovery", p->recovery);
+  SETB("timestamps_swapped", p->timestamps_swapped);
+  SETI("ck_impossible", p->ck_impossible);
 }
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
@@ -87,8 +90,20 @@ static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
+  /* the facade's per-participant options (applemidi.lua), before anything
+   * is sent to it and before the application hears of it */
+  if (rml_push_method(la->st, la->owner_ref, "_participant_options")) {
+    push_peer(L, la, p, true);
+    rml_call(la->st, 2);
+    if (la->peers_ref == LUA_NOREF) return;
+  } else {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, p->id); /* made fresh below */
+    lua_pop(L, 1);
+  }
   if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) return;
-  push_peer(L, la, p, true);
+  push_peer(L, la, p, false);
   rml_call(la->st, 2);
 }
 
@@ -283,6 +298,25 @@ static int l_disconnect(lua_State *L) {
   return 1;
 }
 
+/* set_recovery(id, on) -> true | false (no such participant) */
+static int l_set_recovery(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  uint32_t id = (uint32_t)luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TBOOLEAN);
+  bool on = lua_toboolean(L, 3);
+  int r = rtpmidi_apple_set_recovery(la->a, id, on);
+  if (r == 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+    if (lua_rawgeti(L, -1, id) == LUA_TTABLE) {
+      lua_pushboolean(L, on);
+      lua_setfield(L, -2, "recovery");
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushboolean(L, r == 0);
+  return 1;
+}
+
 static int l_participants(lua_State *L) {
   rml_apple *la = check_apple(L);
   size_t n = rtpmidi_apple_participants(la->a, NULL, 0);
@@ -325,7 +359,7 @@ static int l_stats(lua_State *L) {
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited); SET(repairs_over_budget);
-  SET(pending); SET(released);
+  SET(pending); SET(released); SET(ck_impossible); SET(timestamps_swapped);
 #undef SET
   lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));
   lua_setfield(L, -2, "participants");
@@ -433,6 +467,7 @@ static const luaL_Reg methods[] = {
   {"local_port", l_local_port},
   {"invite", l_invite},
   {"disconnect", l_disconnect},
+  {"set_recovery", l_set_recovery},
   {"participants", l_participants},
   {"send_midi", l_send_midi},
   {"flush", l_flush},
