@@ -598,3 +598,86 @@ describe("a 2 KB SysEx through AppleMidiSession", function()
     assert.is_true(parts > 0)
   end)
 end)
+
+-- ---- receiver options for senders that get the journal wrong -------------
+-- A forged sender in the manner of one common implementation: S = 1 on
+-- every structure (header, channel journal, chapter, log), checkpoint at
+-- its first packet (it never removes logs), and Y = 0 on its note logs.
+-- Each option, against the RFC default, changes what B plays after a loss.
+describe("the journal receiver's options", function()
+  local control = rtpmidi.RTPControl()
+  local own = H.owned()
+  after_each(function()
+    own.release()
+    H.assert_clean()
+  end)
+
+  local function rtp(seq, payload)
+    return string.pack(">BBI2I4I4", 0x80, 97, seq, seq * 10, 0x5EED) .. payload
+  end
+  -- command section (one 3-octet command) with J = 1, then the journal:
+  -- header |S=1|Y=0|A=1|H=0|TOTCHAN=0| checkpoint 1, one channel journal
+  -- |S=1|CHAN=0|H=0|LENGTH| TOC, chapter(s) with S = 1
+  local function packet(seq, cmd, toc, chapters)
+    local chan = string.pack(">BBB", 0x80, 3 + #chapters, toc) .. chapters
+    return rtp(seq, string.char(0x40 | #cmd) .. cmd .. string.pack(">BI2", 0xA0, 1) .. chan)
+  end
+  -- Chapter C, one log: |S=1|LEN=0| |S=1|NUMBER=7| |A=0|VALUE|
+  local function chapter_c(volume) return string.char(0x80, 0x80 | 7, volume) end
+  -- Chapter N, one log: |B=1|LEN=1| |LOW=15|HIGH=0| |S=1|NOTENUM| |Y=0|VELOCITY|
+  local function chapter_n(note, vel) return string.char(0x81, 0xF0, 0x80 | note, vel) end
+
+  -- B receives the packets given (seq -> datagram) in order; returns what
+  -- it delivered as recovered.
+  local function run(opts, packets, last)
+    local sock = own.udp("127.0.0.1", 0)
+    local pb = H.port()
+    local repaired = {}
+    local t = { peer_address = "127.0.0.1", sending_port = sock:port(), receiving_port = pb,
+                rtcp_interval = 5, jitter_buffer_size = 0,
+                incoming_midi = function(_, m, _, rec) if rec then repaired[#repaired + 1] = m end end }
+    for k, v in pairs(opts) do t[k] = v end
+    local b = rtpmidi.MidiSession(t)
+    control:add_session(b)
+    assert(control:start())
+    for seq = 1, last do
+      if packets[seq] then sock:send(packets[seq], "127.0.0.1", pb) end
+    end
+    local n = 0
+    for _ in pairs(packets) do n = n + 1 end
+    H.run_until(function() return b:stats().packets_received == n end, "B to take every packet")
+    H.run_for(50)
+    -- (leaving, B releases what sounds: not part of the repair)
+    local got = { table.unpack(repaired) }
+    control:remove_session(b.cookie)
+    return got
+  end
+
+  it("journal_trust_s_bits = false reads a journal whose S bits are all 1 after a single loss", function()
+    -- volume 100, then 50 in packet 4 (lost); packet 5's journal codes it
+    -- with S = 1 like everything else
+    local packets = {
+      [1] = rtp(1, "\x03\xB0\x07\x64"), [2] = rtp(2, "\x03\xB0\x01\x05"), [3] = rtp(3, "\x03\xB0\x01\x06"),
+      [5] = packet(5, "\xB0\x01\x07", 0x40, chapter_c(50)),
+    }
+    assert.are.same({}, run({}, packets, 5)) -- RFC 6295 A.1: nothing with S = 0, nothing lost
+    assert.are.same({ "\xB0\x07\x32" }, run({ journal_trust_s_bits = false }, packets, 5))
+    assert.are.same({}, run({ journal_trust_s_bits = true }, packets, 5))
+  end)
+
+  it("journal_honor_y = false plays the NoteOn of a Y = 0 log", function()
+    -- a note struck in packet 4 (lost, like 5); packet 6's journal has its
+    -- log with Y = 0
+    local packets = {
+      [1] = rtp(1, "\x03\xB0\x01\x05"), [2] = rtp(2, "\x03\xB0\x01\x06"), [3] = rtp(3, "\x03\xB0\x01\x07"),
+      [6] = packet(6, "\xB0\x01\x08", 0x08, chapter_n(64, 90)),
+    }
+    assert.are.same({}, run({}, packets, 6)) -- RFC 4696 7.2: a late onset is not played
+    assert.are.same({ "\x90\x40\x5A" }, run({ journal_honor_y = false }, packets, 6))
+  end)
+
+  it("are booleans", function()
+    assert.has_error(function() rtpmidi.MidiSession{ journal_trust_s_bits = 1 } end)
+    assert.has_error(function() rtpmidi.AppleMidiSession{ journal_honor_y = "no" } end)
+  end)
+end)

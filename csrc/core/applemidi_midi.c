@@ -34,7 +34,9 @@ void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_pe
                                    .max_sysex = c->max_sysex,
                                    .journal_history = (uint16_t)c->journal_history,
                                    .recovery = c->recovery,
-                                   .guard_ms = c->guard_ms};
+                                   .guard_ms = c->guard_ms,
+                                   .ignore_s_bits = c->journal_ignore_s_bits,
+                                   .ignore_y = c->journal_ignore_y};
   rmc_flusher_init(&a->midi.out, a->rt, on_flush, NULL, a);
   rmp_cmd_encoder_init(&a->midi.enc);
 }

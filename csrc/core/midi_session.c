@@ -144,7 +144,9 @@ int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
       .max_sysex = m->cfg.max_sysex,
       .journal_history = (uint16_t)m->cfg.journal_history,
       .recovery = m->cfg.recovery,
-      .guard_ms = GUARD_MS};
+      .guard_ms = GUARD_MS,
+      .ignore_s_bits = m->cfg.journal_ignore_s_bits,
+      .ignore_y = m->cfg.journal_ignore_y};
   rmc_flusher_init(&m->out, rt, on_flush, on_guard, m);
   rmp_cmd_encoder_init(&m->enc);
   rmp_stream_tx_init(&m->tx);

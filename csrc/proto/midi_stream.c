@@ -415,7 +415,11 @@ int rmp_stream_rx_packet(rmp_stream_rx *rx, const rmp_stream_config *c, uint16_t
   /* Without memory for the receiver the packet's own commands still go
    * out; the next packet tries again. */
   if (c->recovery && !rx->jr && (rx->jr = malloc(sizeof *rx->jr)) != NULL) {
-    rmp_ej_recv_init(rx->jr);
+    rmp_ej_recv_config jc;
+    rmp_ej_recv_config_init(&jc);
+    jc.trust_s_bits = !c->ignore_s_bits;
+    jc.honor_y = !c->ignore_y;
+    rmp_ej_recv_init_cfg(rx->jr, &jc);
     rmp_ej_recv_set_part_fn(rx->jr, on_repair_part, rx);
   }
   if (c->recovery && rx->jr) {

@@ -113,6 +113,10 @@ typedef struct rmp_stream_config {
   uint16_t journal_history; /* packets the journal reaches back when no feedback trims it */
   bool recovery;            /* send and read the recovery journal */
   double guard_ms;          /* g of the guard policy */
+  /* receiver options for senders that get the journal wrong (journal.h's
+   * rmp_ej_recv_config; zero is the RFC's behaviour): */
+  bool ignore_s_bits;       /* trust_s_bits = 0: read the whole journal after any loss */
+  bool ignore_y;            /* honor_y = 0: play the NoteOns of Y = 0 logs too */
 } rmp_stream_config;
 
 /* ---- sending ---- */
