@@ -372,6 +372,12 @@ static void on_repair_part(void *ud, const uint8_t *data, size_t len, int first,
   repair_ctx *x = rx->rep;
   rmp_cmd_decoder *d = &rx->dec;
   if (!x) return;
+  if (end == RMP_EJ_PART_CANCEL) {
+    /* the sender cancelled it (RFC 6295 section 3.2) */
+    if (d->sysex_state == SX_COLLECTING) x->n->sysex_dropped++;
+    rmp_cmd_decoder_reset(d);
+    return;
+  }
   if (!rx->sysex && (rx->sysex = malloc(x->c->max_sysex)) != NULL)
     rmp_cmd_decoder_set_buffer(d, rx->sysex, x->c->max_sysex);
   if (first) {
