@@ -77,11 +77,11 @@ size_t rmp_stream_tx_sx_room(rmp_stream_tx *tx, const rmp_stream_config *c, doub
   /* what the journal of the next packet can still take beside what it has */
   size_t lim = jcap > used + RMP_STREAM_SX_SLACK ? jcap - used - RMP_STREAM_SX_SLACK : 0;
   if (lim < room) room = lim;
+  if (tx->sx_gave_up) return SIZE_MAX; /* until new feedback (rmp_stream_tx_ack) */
   if (room >= RMP_STREAM_SX_MIN_PART) {
-    tx->sx_stalled = tx->sx_gave_up = false;
+    tx->sx_stalled = false;
     return room;
   }
-  if (tx->sx_gave_up) return SIZE_MAX; /* until feedback makes room again */
   if (!tx->sx_stalled) {
     tx->sx_stalled = true;
     tx->sx_stall_at = now;
@@ -192,6 +192,7 @@ int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq) {
   tx->feedback = true;
   if (behind >= tx->unacked) return 0; /* confirmed before */
   tx->unacked = behind;
+  tx->sx_gave_up = false; /* the peer answers again: a SysEx in parts waits for it again */
   if (tx->j) rmp_ej_send_ack(&tx->j->s, seq);
   /* seq confirms last_cmd_seq when it is that packet or one sent after it:
    * in [last_cmd_seq, last_seq], modulo 2^16 */

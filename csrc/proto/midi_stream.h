@@ -42,7 +42,11 @@
  * (guards at 20, 60, 140, 300, 620 ms); AppleMIDI g = guard_interval (50 ms:
  * 50, 150, 350, 750, 1550 ms).
  *
- * SysEx in parts (RFC 6295 B.5's partial forms; issue #17 item 8). A
+ * SysEx in parts (RFC 6295 B.5's partial forms, Figure B.5.1: STA, F and
+ * FIRST (Figure B.5.2), the list tool L = 1 (B.5.2), COUNT (B.5.3); issue
+ * #17 item 8). B.5.2 names the choice made here: "if a sender uses the
+ * closed-loop sending policy for SysEx commands, the RTP packet size may
+ * always be capped by stalling the stream". A
  * SysEx the journal's recency log cannot hold (more than RMP_EJ_X_MAX_DATA
  * data octets) or that goes in several packets (segments, section 3.2) is
  * journalled as one Chapter X log of its own (journal.h,
@@ -139,7 +143,7 @@ typedef struct rmp_stream_tx {
   size_t sx_next;               /* its offset (F0 at 0) of the first octet not sent */
   bool sx_stalled;              /* it waits for feedback (rmp_stream_tx_sx_room) ... */
   double sx_stall_at;           /* ... since then */
-  bool sx_gave_up;              /* it waited too long: no wait until feedback makes room */
+  bool sx_gave_up;              /* it waited too long: no wait until new feedback */
 } rmp_stream_tx;
 
 /* What a section holds (rmp_stream_section). */

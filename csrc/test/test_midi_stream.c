@@ -706,6 +706,57 @@ static void test_sysex_in_parts(void) {
   }
 }
 
+/* A peer that never gives feedback is not waited for (nothing would
+ * confirm the parts); one that stops giving it is waited for at most
+ * RMP_STREAM_SX_STALL_MS, then the rest goes (unprotected), and the
+ * deadline says when. */
+static void test_sysex_no_feedback(void) {
+  rmp_stream_config c = CFG;
+  static uint8_t big[2050];
+  big[0] = 0xF0;
+  for (size_t i = 1; i + 1 < sizeof big; i++) big[i] = (uint8_t)(i & 0x7F);
+  big[sizeof big - 1] = 0xF7;
+  for (int fb = 0; fb <= 1; fb++) {
+    rmp_stream_tx tx;
+    rmp_cmd_encoder enc;
+    rmp_stream_tx_init(&tx);
+    rmp_cmd_encoder_init(&enc);
+    uint8_t p[1500];
+    send1(&tx, &c, &enc, 1, OFF62, 3, 0, p, sizeof p);
+    if (fb) CHECK_INT(rmp_stream_tx_ack(&tx, 1), 1); /* feedback once, then never */
+    rmp_cmd_msg m = {0, big, sizeof big};
+    uint16_t seq = 2;
+    int stalls = 0;
+    double now = 1, first_stall = -1;
+    while (now < 30000) {
+      rmp_stream_info info;
+      size_t jlen;
+      int n = rmp_stream_tx_packet(&tx, &c, &enc, seq, &m, 1, now, p, sizeof p, &info, &jlen);
+      CHECK(n >= 0);
+      if (n == 0) {
+        if (first_stall < 0) {
+          first_stall = now;
+          CHECK(rmp_stream_tx_deadline(&tx) <= now + RMP_STREAM_SX_STALL_MS);
+        }
+        stalls++;
+        now += 100;
+        continue;
+      }
+      rmp_stream_tx_sent(&tx, &c, seq++, &m, &info, now);
+      if (info.cmd.nmsgs) break;
+      now += 1;
+    }
+    if (!fb) {
+      CHECK_INT(stalls, 0);
+      CHECK(now < 100);
+    } else {
+      CHECK(stalls > 0);
+      CHECK(now >= first_stall + RMP_STREAM_SX_STALL_MS && now < first_stall + RMP_STREAM_SX_STALL_MS + 1000);
+    }
+    rmp_stream_tx_free(&tx);
+  }
+}
+
 int main(void) {
   test_ack_range();
   test_round_trip_repair();
@@ -716,5 +767,6 @@ int main(void) {
   test_resume_and_restart();
   test_release();
   test_sysex_in_parts();
+  test_sysex_no_feedback();
   return check_report();
 }
