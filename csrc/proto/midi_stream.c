@@ -60,6 +60,14 @@ size_t rmp_stream_tx_journal(rmp_stream_tx *tx, const rmp_stream_config *c, uint
 
 /* ---- a SysEx in parts (midi_stream.h) ---- */
 
+/* When the peer's last new feedback came (rmp_stream_tx_ack has no clock:
+ * the next call that has one takes it). */
+static void stamp_feedback(rmp_stream_tx *tx, double now) {
+  if (!tx->fb_new) return;
+  tx->fb_new = false;
+  tx->fb_at = now;
+}
+
 static bool is_sysex(const rmp_cmd_msg *m) { return m->len >= 2 && m->data[0] == 0xF0; }
 
 /* Data octets of a SysEx. */
@@ -69,6 +77,7 @@ size_t rmp_stream_tx_sx_room(rmp_stream_tx *tx, const rmp_stream_config *c, doub
   size_t jcap = journal_cap(c);
   /* open loop, nothing would confirm the parts: no wait (midi_stream.h) */
   if (!c->recovery || !tx->feedback || jcap < RMP_STREAM_SX_SLACK + 64) return SIZE_MAX;
+  stamp_feedback(tx, now);
   size_t room = RMP_EJ_X_PART_MAX, used = tx->j ? tx->j->len : RMP_EJ_HDR_SIZE;
   if (tx->j) {
     size_t r = rmp_ej_send_part_room(&tx->j->s);
@@ -77,19 +86,12 @@ size_t rmp_stream_tx_sx_room(rmp_stream_tx *tx, const rmp_stream_config *c, doub
   /* what the journal of the next packet can still take beside what it has */
   size_t lim = jcap > used + RMP_STREAM_SX_SLACK ? jcap - used - RMP_STREAM_SX_SLACK : 0;
   if (lim < room) room = lim;
-  if (tx->sx_gave_up) return SIZE_MAX; /* until new feedback (rmp_stream_tx_ack) */
-  if (room >= RMP_STREAM_SX_MIN_PART) {
-    tx->sx_stalled = false;
-    return room;
-  }
-  if (!tx->sx_stalled) {
-    tx->sx_stalled = true;
-    tx->sx_stall_at = now;
-  }
-  if (now - tx->sx_stall_at < RMP_STREAM_SX_STALL_MS) return 0;
-  tx->sx_stalled = false;
-  tx->sx_gave_up = true;
-  return SIZE_MAX;
+  /* wait only for a peer whose feedback is recent: one that answers
+   * slowly (MidiSession's default RTCP interval, 5 s) or no longer would
+   * hold everything after the SysEx for seconds */
+  tx->sx_stalled = room < RMP_STREAM_SX_MIN_PART && now - tx->fb_at < RMP_STREAM_SX_STALL_MS;
+  if (tx->sx_stalled) return 0;
+  return room < RMP_STREAM_SX_MIN_PART ? SIZE_MAX : room;
 }
 
 int rmp_stream_section(rmp_cmd_encoder *enc, const rmp_stream_config *c, const rmp_cmd_msg *msgs,
@@ -169,6 +171,7 @@ void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
   tx->last_seq = seq;
   tx->sent = true;
   count_unacked(tx);
+  stamp_feedback(tx, now);
   size_t nm = info->cmd.nmsgs;
   if (!tx->j || nm + info->cmd.sysex_partial == 0) return;
   for (size_t i = 0; i < nm; i++) {
@@ -190,9 +193,9 @@ int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq) {
   uint16_t behind = (uint16_t)(tx->last_seq - seq);
   if (!tx->sent || behind >= 0x8000) return -1;
   tx->feedback = true;
+  tx->fb_new = true; /* the peer answers: its time, stamp_feedback */
   if (behind >= tx->unacked) return 0; /* confirmed before */
   tx->unacked = behind;
-  tx->sx_gave_up = false; /* the peer answers again: a SysEx in parts waits for it again */
   if (tx->j) rmp_ej_send_ack(&tx->j->s, seq);
   /* seq confirms last_cmd_seq when it is that packet or one sent after it:
    * in [last_cmd_seq, last_seq], modulo 2^16 */
@@ -212,12 +215,13 @@ static double guard_deadline(const rmp_stream_tx *tx) {
 
 double rmp_stream_tx_deadline(const rmp_stream_tx *tx) {
   double d = guard_deadline(tx);
-  if (tx->sx_stalled && tx->sx_stall_at + RMP_STREAM_SX_STALL_MS < d) d = tx->sx_stall_at + RMP_STREAM_SX_STALL_MS;
+  if (tx->sx_stalled && !tx->fb_new && tx->fb_at + RMP_STREAM_SX_STALL_MS < d) d = tx->fb_at + RMP_STREAM_SX_STALL_MS;
   return d;
 }
 
 int rmp_stream_tx_guard(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t seq, double now,
                         uint8_t *out, size_t cap) {
+  stamp_feedback(tx, now);
   if (cap < 2 || now < guard_deadline(tx)) return 0;
   size_t jcap = journal_cap(c);
   if (jcap > cap - 1) jcap = cap - 1;

@@ -57,11 +57,12 @@
  * packet carries at most what the journal can still hold (rmp_stream_tx_sx_room),
  * a packet of its own, and when nothing fits the SysEx -- and every
  * message after it, to keep their order -- waits (the section is 0: the
- * session keeps them queued) until the peer confirms what went before, at
- * most RMP_STREAM_SX_STALL_MS; then it goes unprotected (a receiver that
- * loses a part of it sees an uncovered loss and drops it). A peer that
- * never gives feedback (open loop) never makes it wait: nothing would
- * confirm the parts. Receiving, each segment goes to the journal receiver
+ * session keeps them queued) until the peer confirms what went before --
+ * while the peer's last feedback is younger than RMP_STREAM_SX_STALL_MS:
+ * a peer whose feedback is slower (RTCP's default 5 s interval) or that
+ * stopped giving it, or never gave any (open loop), is not waited for, and
+ * what the journal cannot hold goes unprotected (a receiver that loses a
+ * part of it sees an uncovered loss and drops it). Receiving, each segment goes to the journal receiver
  * (rmp_ej_recv_part) and repairs of a SysEx in parts are appended to the
  * one being reassembled; a part that does not follow what the receiver
  * holds drops that SysEx (counted in sysex_dropped).
@@ -96,9 +97,9 @@
 /* y_window of the journal sender (journal.h): notes struck within this many
  * packets are journalled with Y = 1. */
 #define RMP_STREAM_Y_WINDOW 64u
-/* A SysEx in parts waits for the peer's feedback at most this long, then
- * goes unprotected. */
-#define RMP_STREAM_SX_STALL_MS 10000.0
+/* A SysEx in parts waits for the peer's feedback only while its last
+ * feedback is younger than this; then it goes unprotected. */
+#define RMP_STREAM_SX_STALL_MS 2000.0
 /* The smallest part worth a packet (a section of RMP_CMD_MIN_BUDGET octets
  * carries 12 data octets), and the journal octets kept free beside a part
  * for the log's own fields and the other chapters of its packet. */
@@ -141,9 +142,9 @@ typedef struct rmp_stream_tx {
   double next_guard;            /* when the next one is due (see rmp_stream_tx_deadline) */
   size_t sx_len;                /* a SysEx in parts being sent: its length (0: none) */
   size_t sx_next;               /* its offset (F0 at 0) of the first octet not sent */
-  bool sx_stalled;              /* it waits for feedback (rmp_stream_tx_sx_room) ... */
-  double sx_stall_at;           /* ... since then */
-  bool sx_gave_up;              /* it waited too long: no wait until new feedback */
+  bool sx_stalled;              /* it waits for feedback (rmp_stream_tx_sx_room) */
+  bool fb_new;                  /* new feedback, its time not taken yet */
+  double fb_at;                 /* when the last new feedback came */
 } rmp_stream_tx;
 
 /* What a section holds (rmp_stream_section). */
@@ -165,7 +166,7 @@ size_t rmp_stream_tx_journal(rmp_stream_tx *tx, const rmp_stream_config *c, uint
 
 /* Data octets of a SysEx in parts the next packet to tx may carry (after
  * rmp_stream_tx_journal for it), at now: SIZE_MAX when there is no limit
- * (recovery off, open loop, a journal too small for parts, or it waited
+ * (recovery off, a journal too small for parts, no feedback within
  * RMP_STREAM_SX_STALL_MS), 0 when it must wait for feedback. */
 size_t rmp_stream_tx_sx_room(rmp_stream_tx *tx, const rmp_stream_config *c, double now);
 
