@@ -14,6 +14,7 @@
 #include "rtp.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,9 @@ void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_pe
                                    .max_sysex = c->max_sysex,
                                    .journal_history = (uint16_t)c->journal_history,
                                    .recovery = c->recovery,
-                                   .guard_ms = c->guard_ms};
+                                   .guard_ms = c->guard_ms,
+                                   .ignore_s_bits = c->journal_ignore_s_bits,
+                                   .ignore_y = c->journal_ignore_y};
   a->midi.sc_other = a->midi.sc;
   a->midi.sc_other.recovery = !c->recovery;
   rmc_flusher_init(&a->midi.out, a->rt, on_flush, NULL, a);
@@ -172,15 +175,19 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
   uint8_t *sect = pkt + RMP_RTP_HEADER_LEN;
   size_t done = 0;
   while (done < n) {
-    size_t jmax = 0;
+    size_t jmax = 0, room = SIZE_MAX;
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
       size_t jl = rmp_stream_tx_journal(&p->media.tx, peer_sc(a, p), p->media.seq, true);
       if (jl > jmax) jmax = jl;
+      /* a SysEx in parts goes at the pace of the slowest feedback */
+      size_t sr = rmp_stream_tx_sx_room(&p->media.tx, peer_sc(a, p), now);
+      if (sr < room) room = sr;
     }
-    rmp_cmd_enc_info info;
-    int sl = rmp_stream_section(&a->midi.enc, sc, cmds + done, n - done, jmax, sect,
+    rmp_stream_info info;
+    int sl = rmp_stream_section(&a->midi.enc, sc, cmds + done, n - done, jmax, room, sect,
                                 sizeof pkt - RMP_RTP_HEADER_LEN - jmax, &info);
+    if (sl == 0) break; /* the rest waits for feedback (midi_stream.h) */
     if (sl < 0) {
       rmp_cmd_encoder_init(&a->midi.enc);
       r = UV_EINVAL;
@@ -193,11 +200,12 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
       int sr = send_rtp(a, p, pkt, (size_t)len, ts);
       if (sr && !r) r = sr;
     }
-    ts += info.ticks;
-    a->st.messages_sent += info.nmsgs;
-    done += info.nmsgs;
+    ts += info.cmd.ticks;
+    a->st.messages_sent += info.cmd.nmsgs;
+    done += info.cmd.nmsgs;
   }
-  rmc_flusher_end(&a->midi.out);
+  if (done < n && !r) rmc_flusher_end_sent(&a->midi.out, done);
+  else rmc_flusher_end(&a->midi.out);
   a->midi.flushed(a);
   return r;
 }
@@ -387,6 +395,8 @@ void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw) {
   int r = rmp_stream_tx_ack(&p->media.tx, seq);
   if (r > 0) p->media.rs_confirmed = true;
   if (r < 0) a->st.unsolicited++;
+  /* what waits for feedback (a SysEx in parts, midi_stream.h) may go on */
+  if (r > 0) rmc_flusher_kick(&a->midi.out);
 }
 
 double rmc_ap_media_deadline(ap_peer *p) {
@@ -412,6 +422,8 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
     push_released(a, p, false, now_us);
   }
   if (p->state != AP_CONNECTED) return;
+  /* a SysEx in parts that waited long enough goes now */
+  if (a->midi.out.q.n) rmc_flusher_kick(&a->midi.out);
   uint8_t pkt[AP_MAX_PACKET];
   int n = rmp_stream_tx_guard(&p->media.tx, peer_sc(a, p), p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
                               sizeof pkt - RMP_RTP_HEADER_LEN);

@@ -203,6 +203,13 @@ typedef struct rtpmidi_midi_config {
                                   the Lua MidiSession's default is true) */
   unsigned journal_history;    /* the journal reaches back at most this many packets
                                   when no feedback trims it (1..32767); 0: 256 */
+  /* Receiving from senders that get the journal wrong (docs/api.md, "The
+   * recovery journal"); false is RFC 6295's behaviour: */
+  bool journal_ignore_s_bits;  /* read the whole journal after every loss, not only its
+                                  S = 0 parts after a single one (Lua journal_trust_s_bits
+                                  = false) */
+  bool journal_ignore_y;       /* play the NoteOns of Y = 0 logs too (Lua journal_honor_y
+                                  = false) */
 } rtpmidi_midi_config;
 
 typedef struct rtpmidi_midi_events {
@@ -457,6 +464,9 @@ typedef struct rtpmidi_apple_config {
                                      with a burst of one second's worth (20) */
   unsigned journal_history;       /* journal history in packets without RS, 1..32767 (512) */
   unsigned jitter_buffer_packets; /* reorder slots per participant, 2..32768 (64) */
+  /* as rtpmidi_midi_config's: false is RFC 6295's behaviour */
+  bool journal_ignore_s_bits;     /* Lua journal_trust_s_bits = false */
+  bool journal_ignore_y;          /* Lua journal_honor_y = false */
 } rtpmidi_apple_config;
 
 typedef struct rtpmidi_apple_peer {

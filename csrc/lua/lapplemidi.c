@@ -199,6 +199,8 @@ static int l_applemidi(lua_State *L) {
   cfg.max_sysex = (size_t)max_sysex;
   cfg.recovery = opt_bool(L, 1, "recovery", false);
   cfg.reinvite = opt_bool(L, 1, "reinvite", false);
+  cfg.journal_ignore_s_bits = !opt_bool(L, 1, "journal_trust_s_bits", true);
+  cfg.journal_ignore_y = !opt_bool(L, 1, "journal_honor_y", true);
   lua_Integer maxp = opt_int(L, 1, "max_participants", 0);
   if (maxp < 0) return rml_arg_error(L, "max_participants", "integer >= 1 expected");
   cfg.max_participants = (size_t)maxp;

@@ -169,6 +169,9 @@ M.MidiSession = extend(M.RTPSession, {
   { "max_sysex", "integer", c = "max_sysex", nonzero = true, expect = "octets >= 1" },
   { "journal_history", "integer", c = "journal_history", nonzero = true,
     expect = "integer 1..32767 (packets)" },
+  -- the journal receiver's options (docs/api.md); the C default (nil) is the RFC's
+  { "journal_trust_s_bits", "boolean", c = "journal_ignore_s_bits", expect = "boolean" },
+  { "journal_honor_y", "boolean", c = "journal_ignore_y", expect = "boolean" },
   { "api", "string", expect = "MIDI API name" },
   { "device_in", "string|integer", expect = "port name or index" },
   { "device_out", "string|integer", expect = "port name or index" },
@@ -246,6 +249,8 @@ M.AppleMidiSession = class {
     expect = "integer 1..32767 (packets)" },
   { "jitter_buffer_packets", "integer", c = "jitter_buffer_packets", nonzero = true,
     expect = "integer 2..32768 (packets)" },
+  { "journal_trust_s_bits", "boolean", c = "journal_ignore_s_bits", expect = "boolean" },
+  { "journal_honor_y", "boolean", c = "journal_ignore_y", expect = "boolean" },
 }
 
 -- MIDI ports: rtpmidi_midi_port_config and the in/out configs. The C core
