@@ -105,42 +105,36 @@ describe("MIDI ports through JACK", function()
     return found, text
   end
 
-  -- RtMidi 5.0 opens one JACK client per RtMidiIn / RtMidiOut object (its
-  -- MidiInJack::connect and MidiOutJack::connect call jack_client_open each)
-  -- and its C API cannot share one: JACK gives the second and later clients
-  -- of one name the suffix -01, -02, ... So every port of a process is under
-  -- the one client name it asked for (suffixed), named as given.
-  it("names every port of a process after one client name, each port as given", function()
+  -- One JACK client per process (per client name): every MidiIn and MidiOut
+  -- is a port of it, named as given (csrc/core/midi_jack.c; RtMidi would
+  -- open a client per port).
+  it("puts every port of a process under one JACK client, each port named as given", function()
     local base = J.unique("spec-app")
     local a, b, c = J.unique("out-a"), J.unique("out-b"), J.unique("in-c")
     open(rtpmidi.MidiOut, { api = "jack", virtual = a, client = base })
     open(rtpmidi.MidiOut, { api = "jack", virtual = b, client = base })
     open(rtpmidi.MidiIn, { api = "jack", virtual = c, client = base })
     local found, text = jack_clients(base)
-    local ports = {}
-    for client, list in pairs(found) do
-      for _, port in ipairs(list) do ports[port] = client end
-    end
-    for _, name in ipairs({ a, b, c }) do
-      assert(ports[name], ("%s is not under a client %s or %s-NN:\n%s"):format(name, base, base, text))
-    end
-    -- the first client has the name itself; three ports, nothing else
-    assert.is_truthy(found[base], text)
-    local n = 0
-    for _ in pairs(ports) do n = n + 1 end
-    assert.are.equal(3, n)
-    -- with no client given, the name is "rtpmidi"
-    local d = J.unique("out-d")
-    open(rtpmidi.MidiOut, { api = "jack", virtual = d })
-    local default = jack_clients("rtpmidi")
-    local under
-    for client, list in pairs(default) do
-      for _, port in ipairs(list) do if port == d then under = client end end
-    end
-    assert.is_truthy(under, "the port without a client name is not under rtpmidi or rtpmidi-NN")
-    -- closed, the clients are gone
+    assert.are.same({ [base] = { a, b, c } }, found, text)
+    -- a port that connects to another is one more port of the same client
+    -- (named port_name, "in" by default), and two of one name are told apart
+    local d = open(rtpmidi.MidiIn, { api = "jack", port = a, client = base })
+    local e = open(rtpmidi.MidiIn, { api = "jack", port = b, client = base })
+    found, text = jack_clients(base)
+    assert.are.same({ [base] = { a, b, c, "in", "in-2" } }, found, text)
+    assert.are.equal(base .. ":" .. a, d:port_name())
+    assert.are.equal(base .. ":" .. b, e:port_name())
+    -- with no client given, the process's client is "rtpmidi"
+    local f = J.unique("out-f")
+    local g = J.unique("in-g")
+    open(rtpmidi.MidiOut, { api = "jack", virtual = f })
+    open(rtpmidi.MidiIn, { api = "jack", virtual = g })
+    assert.are.same({ rtpmidi = { f, g } }, (jack_clients("rtpmidi")))
+    -- closed, the client is gone
     for _, p in ipairs(opened) do p:close() end
+    opened = {}
     assert.are.same({}, (jack_clients(base)))
+    assert.are.same({}, (jack_clients("rtpmidi")))
   end)
 
   it("carries messages byte for byte and in order, running status split into messages", function()

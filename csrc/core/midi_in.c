@@ -25,7 +25,7 @@ typedef struct rec_header {
 
 struct rtpmidi_midi_in {
   uv_async_t async;           /* first: freed with the object in its close callback */
-  RtMidiPtr dev;              /* NULL once closed */
+  rmc_dev *dev;               /* NULL once closed */
   enum RtMidiApi api;
   char *port_name;
   rtpmidi_midi_in_events ev;
@@ -121,10 +121,10 @@ static void close_port(struct rtpmidi_midi_in *in) {
   if (in->closed) return;
   in->closed = true;
   if (in->dev) {
-    /* Freeing RtMidi's object stops its thread (or deactivates the JACK
-     * client): after this no callback runs and nothing calls uv_async_send. */
-    rtmidi_close_port(in->dev);
-    rtmidi_in_free(in->dev);
+    /* Freeing RtMidi's object stops its thread; closing our JACK port waits
+     * out a JACK cycle using it: after this no callback runs and nothing
+     * calls uv_async_send. */
+    rmc_midi_free(in->dev);
     in->dev = NULL;
   }
   uv_close((uv_handle_t *)&in->async, on_closed);
@@ -171,16 +171,16 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   if (ev) in->ev = *ev;
   in->ud = ud;
 
-  in->dev = rmc_midi_create(true, api, cfg->port.client_name, &in->api, err, errlen);
+  in->dev = rmc_midi_create(true, api, cfg->port.client_name, err, errlen);
   if (!in->dev) {
     r = UV_EIO;
     goto fail;
   }
+  in->api = in->dev->api;
   /* The callback goes in before the port opens, so that nothing lands in
    * RtMidi's own queue. */
-  rtmidi_in_set_callback(in->dev, on_rtmidi, in);
-  rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
-  r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
+  rmc_midi_set_input(in->dev, on_rtmidi, in, cfg->sysex, cfg->clock, cfg->active_sensing);
+  r = rmc_midi_open(in->dev, &cfg->port, &in->port_name, err, errlen);
   if (r) goto fail;
   rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);
   *out = in;
@@ -188,7 +188,7 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
 
 fail:
   if (in->dev) {
-    rtmidi_in_free(in->dev);
+    rmc_midi_free(in->dev);
     in->dev = NULL;
   }
   in->closed = true;

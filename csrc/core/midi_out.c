@@ -36,7 +36,7 @@ typedef struct pending {
 } pending;
 
 struct rtpmidi_midi_out {
-  RtMidiPtr dev;
+  rmc_dev *dev;
   enum RtMidiApi api;
   char *port_name;
   double latency_ms;
@@ -70,11 +70,10 @@ static void track(rtpmidi_midi_out *o, const uint8_t *m, size_t len) {
 
 static int play_one(void *ud, const uint8_t *m, size_t len) {
   rtpmidi_midi_out *o = ud;
-  o->dev->ok = true;
-  int r = rtmidi_out_send_message(o->dev, m, (int)len);
-  if (r != 0 || !o->dev->ok) {
+  int r = rmc_midi_send(o->dev, m, len);
+  if (r) {
     o->st.errors++;
-    return UV_EIO;
+    return r;
   }
   o->st.sent++;
   track(o, m, len);
@@ -207,14 +206,15 @@ static int open_out(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, 
   o->latency_ms = cfg->latency_ms;
   o->max_pending = cfg->max_pending ? cfg->max_pending : DEFAULT_MAX_PENDING;
   o->rt_priority = cfg->rt_priority;
-  o->dev = rmc_midi_create(false, api, cfg->port.client_name, &o->api, err, errlen);
+  o->dev = rmc_midi_create(false, api, cfg->port.client_name, err, errlen);
   if (!o->dev) {
     free(o);
     return UV_EIO;
   }
-  r = rmc_midi_open(false, o->dev, o->api, &cfg->port, &o->port_name, err, errlen);
+  o->api = o->dev->api;
+  r = rmc_midi_open(o->dev, &cfg->port, &o->port_name, err, errlen);
   if (r) {
-    rtmidi_out_free(o->dev);
+    rmc_midi_free(o->dev);
     free(o);
     return r;
   }
@@ -370,14 +370,7 @@ void rtpmidi_midi_out_close(rtpmidi_midi_out *o) {
   }
   rtpmidi_midi_out_cancel_pending(o);
   rtpmidi_midi_out_all_notes_off(o);
-  rtmidi_close_port(o->dev);
-  /* RtMidi 5.0's JACK output frees its ring buffer before it closes its
-   * client, while JACK's process thread may still be reading it (a crash
-   * seen in the specs). Closing the port first makes that thread stop
-   * touching the buffer; give a callback already under way time to end. */
-  struct timespec pause = {0, 5 * 1000 * 1000};
-  nanosleep(&pause, NULL);
-  rtmidi_out_free(o->dev);
+  rmc_midi_free(o->dev);
   pthread_mutex_destroy(&o->q_lock);
   pthread_mutex_destroy(&o->send_lock);
   pthread_cond_destroy(&o->q_cond);

@@ -1,5 +1,12 @@
-/* RtMidi clients and ports: API names, the default API, listing and lookup
- * of ports by index or name. Shared by MIDI input and output. */
+/* MIDI clients and ports: API names, the default API, listing and lookup
+ * of ports by index or name. Shared by MIDI input and output.
+ *
+ * Every API goes through RtMidi but JACK, when built with its headers: RtMidi
+ * 5.0 opens a JACK client for each RtMidiIn / RtMidiOut object (in its
+ * MidiInJack::connect / MidiOutJack::connect) and its C API cannot share one,
+ * so a process with three ports showed three clients, "rtpmidi",
+ * "rtpmidi-01", "rtpmidi-02". midi_jack.c keeps one client per process (per
+ * client name) with a port for each MidiIn and MidiOut, named as given. */
 #include "midi_port.h"
 #include "runtime.h"
 
@@ -7,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Names RtMidi gives its APIs (rtmidi_api_name), by enum value. */
 static const char *const API_NAMES[RTMIDI_API_NUM] = {
@@ -36,6 +44,8 @@ static void append(char *err, size_t errlen, const char *f, ...) {
   vsnprintf(err + used, errlen - used, f, ap);
   va_end(ap);
 }
+
+static unsigned port_count(rmc_dev *dev);
 
 bool rtpmidi_midi_available(void) { return true; }
 
@@ -82,35 +92,80 @@ int rmc_midi_api(const char *name, enum RtMidiApi *api, char *err, size_t errlen
   return UV_ENOTSUP;
 }
 
-static RtMidiPtr create_one(bool input, enum RtMidiApi api, const char *client) {
-  RtMidiPtr dev = input ? rtmidi_in_create(api, client, 100) : rtmidi_out_create(api, client);
-  if (dev && !dev->ok) {
-    rmc_midi_free(input, dev);
+#ifdef RTPMIDI_HAVE_JACK
+#define OURS_JACK(api) ((api) == RTMIDI_API_UNIX_JACK)
+#else
+#define OURS_JACK(api) false
+#endif
+
+static rmc_dev *create_one(bool input, enum RtMidiApi api, const char *client) {
+  rmc_dev *dev = calloc(1, sizeof *dev);
+  if (!dev) return NULL;
+  dev->input = input;
+  dev->api = api;
+  if (OURS_JACK(api)) {
+#ifdef RTPMIDI_HAVE_JACK
+    /* No server: a client that lists no ports and opens none, as RtMidi's. */
+    dev->jack = rmj_client_get(client);
+#endif
+    return dev;
+  }
+  dev->rt = input ? rtmidi_in_create(api, client, 100) : rtmidi_out_create(api, client);
+  if (!dev->rt || !dev->rt->ok) {
+    rmc_midi_free(dev);
     return NULL;
   }
   return dev;
 }
 
-void rmc_midi_free(bool input, RtMidiPtr dev) {
+void rmc_midi_free(rmc_dev *dev) {
   if (!dev) return;
-  if (input) rtmidi_in_free(dev);
-  else rtmidi_out_free(dev);
+#ifdef RTPMIDI_HAVE_JACK
+  rmj_port_close(dev->port);
+  rmj_client_put(dev->jack);
+#endif
+  if (dev->rt_open) {
+    rtmidi_close_port(dev->rt);
+    if (!dev->input && dev->api == RTMIDI_API_UNIX_JACK) {
+      /* RtMidi 5.0's JACK output frees its ring buffer before it closes its
+       * client, while JACK's process thread may still be reading it (a crash
+       * seen in the specs). Closing the port first makes that thread stop
+       * touching the buffer; give a callback already under way time to end. */
+      struct timespec pause = {0, 5 * 1000 * 1000};
+      nanosleep(&pause, NULL);
+    }
+  }
+  if (dev->rt) {
+    if (dev->input) rtmidi_in_free(dev->rt);
+    else rtmidi_out_free(dev->rt);
+  }
+  free(dev);
 }
 
-/* One client per port: RtMidi 5.0 opens a JACK client (and an ALSA
- * sequencer client) for each RtMidiIn / RtMidiOut object, in its
- * MidiInJack::connect / MidiOutJack::connect (jack_client_open with
- * JackNoStartServer, not JackUseExactName), and its C API takes no client to
- * share. So the ports of one process are as close to one client as RtMidi
- * allows: every client carries the one name the process asks for ("rtpmidi"
- * unless `client` is given), JACK suffixes the second and later "-01",
- * "-02", ..., and each port has the name given (spec/midi_ports_spec.lua,
- * "names every port of a process after one client name"). */
-RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
-                          char *err, size_t errlen) {
+void rmc_midi_set_input(rmc_dev *dev, RtMidiCCallback fn, void *ud, bool sysex, bool clock,
+                        bool active_sensing) {
+  dev->fn = fn;
+  dev->ud = ud;
+  dev->filter = (rmj_input_filter){!sysex, !clock, !active_sensing};
+  if (dev->rt) {
+    rtmidi_in_set_callback(dev->rt, fn, ud);
+    rtmidi_in_ignore_types(dev->rt, !sysex, !clock, !active_sensing);
+  }
+}
+
+int rmc_midi_send(rmc_dev *dev, const uint8_t *msg, size_t len) {
+#ifdef RTPMIDI_HAVE_JACK
+  if (!dev->rt) return dev->port ? rmj_send(dev->port, msg, len) : UV_EBADF;
+#endif
+  dev->rt->ok = true;
+  int r = rtmidi_out_send_message(dev->rt, msg, (int)len);
+  return r != 0 || !dev->rt->ok ? UV_EIO : 0;
+}
+
+rmc_dev *rmc_midi_create(bool input, enum RtMidiApi api, const char *client, char *err, size_t errlen) {
   if (!client) client = "rtpmidi";
   if (api != RTMIDI_API_UNSPECIFIED) {
-    RtMidiPtr dev = create_one(input, api, client);
+    rmc_dev *dev = create_one(input, api, client);
     if (!dev) {
       if (api == RTMIDI_API_LINUX_ALSA)
         fmt(err, errlen, "alsa: cannot open the ALSA sequencer (is /dev/snd/seq there?)");
@@ -119,7 +174,6 @@ RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, en
             input ? "input" : "output");
       return NULL;
     }
-    *used = api;
     return dev;
   }
   /* RtMidi's own choice gives up when its first API fails (ALSA with no
@@ -127,43 +181,53 @@ RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, en
    * that can be created at all. */
   enum RtMidiApi apis[RTMIDI_API_NUM];
   int got = compiled(apis, RTMIDI_API_NUM);
-  RtMidiPtr fallback = NULL;
-  enum RtMidiApi fallback_api = RTMIDI_API_UNSPECIFIED;
+  rmc_dev *fallback = NULL;
   for (int i = 0; i < got; i++) {
     if (apis[i] == RTMIDI_API_RTMIDI_DUMMY) continue;
-    RtMidiPtr dev = create_one(input, apis[i], client);
+    rmc_dev *dev = create_one(input, apis[i], client);
     if (!dev) continue;
-    dev->ok = true;
-    if (rtmidi_get_port_count(dev) > 0 && dev->ok) {
-      rmc_midi_free(input, fallback);
-      *used = apis[i];
+    if (port_count(dev) > 0) {
+      rmc_midi_free(fallback);
       return dev;
     }
-    if (!fallback) {
-      fallback = dev;
-      fallback_api = apis[i];
-    } else {
-      rmc_midi_free(input, dev);
-    }
+    if (!fallback) fallback = dev;
+    else rmc_midi_free(dev);
   }
-  if (!fallback) {
+  if (!fallback)
     fmt(err, errlen, "no MIDI API can be used (none of the compiled ones could create a client)");
-    return NULL;
-  }
-  *used = fallback_api;
   return fallback;
 }
 
-char *rmc_midi_port_name(RtMidiPtr dev, unsigned i) {
+#ifdef RTPMIDI_HAVE_JACK
+static char *jack_port_at(rmc_dev *dev, unsigned i, unsigned *count) {
+  const char **names = rmj_ports(dev->jack, dev->input);
+  unsigned n = 0;
+  while (names && names[n]) n++;
+  char *name = NULL;
+  if (i < n) {
+    size_t len = strlen(names[i]) + 1;
+    name = malloc(len);
+    if (name) memcpy(name, names[i], len);
+  }
+  rmj_free_names(names);
+  if (count) *count = n;
+  return name;
+}
+#endif
+
+char *rmc_midi_port_name(rmc_dev *dev, unsigned i) {
+#ifdef RTPMIDI_HAVE_JACK
+  if (!dev->rt) return jack_port_at(dev, i, NULL);
+#endif
   int len = 0;
-  dev->ok = true;
-  rtmidi_get_port_name(dev, i, NULL, &len);
-  if (!dev->ok || len <= 1) return NULL;
+  dev->rt->ok = true;
+  rtmidi_get_port_name(dev->rt, i, NULL, &len);
+  if (!dev->rt->ok || len <= 1) return NULL;
   char *name = calloc(1, (size_t)len + 1);
   if (!name) return NULL;
   int cap = len + 1;
-  rtmidi_get_port_name(dev, i, name, &cap);
-  if (!dev->ok) {
+  rtmidi_get_port_name(dev->rt, i, name, &cap);
+  if (!dev->rt->ok) {
     free(name);
     return NULL;
   }
@@ -171,14 +235,21 @@ char *rmc_midi_port_name(RtMidiPtr dev, unsigned i) {
   return name;
 }
 
-static unsigned port_count(RtMidiPtr dev) {
-  dev->ok = true;
-  unsigned n = rtmidi_get_port_count(dev);
-  if (!dev->ok || n > 100000) return 0;
+static unsigned port_count(rmc_dev *dev) {
+#ifdef RTPMIDI_HAVE_JACK
+  if (!dev->rt) {
+    unsigned n = 0;
+    free(jack_port_at(dev, UINT32_MAX, &n));
+    return n;
+  }
+#endif
+  dev->rt->ok = true;
+  unsigned n = rtmidi_get_port_count(dev->rt);
+  if (!dev->rt->ok || n > 100000) return 0;
   return n;
 }
 
-int rmc_midi_list(RtMidiPtr dev, rtpmidi_midi_port_fn fn, void *ud) {
+int rmc_midi_list(rmc_dev *dev, rtpmidi_midi_port_fn fn, void *ud) {
   unsigned n = port_count(dev);
   int k = 0;
   for (unsigned i = 0; i < n; i++) {
@@ -193,13 +264,13 @@ int rmc_midi_list(RtMidiPtr dev, rtpmidi_midi_port_fn fn, void *ud) {
 
 static int list_ports(bool input, const char *api_name, rtpmidi_midi_port_fn fn, void *ud,
                       char *err, size_t errlen) {
-  enum RtMidiApi api, used;
+  enum RtMidiApi api;
   int r = rmc_midi_api(api_name, &api, err, errlen);
   if (r) return r;
-  RtMidiPtr dev = rmc_midi_create(input, api, "rtpmidi", &used, err, errlen);
+  rmc_dev *dev = rmc_midi_create(input, api, "rtpmidi", err, errlen);
   if (!dev) return UV_EIO;
   int n = rmc_midi_list(dev, fn, ud);
-  rmc_midi_free(input, dev);
+  rmc_midi_free(dev);
   return n;
 }
 
@@ -246,7 +317,7 @@ int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad,
   return 0;
 }
 
-static void list_into(char *err, size_t errlen, RtMidiPtr dev, unsigned n) {
+static void list_into(char *err, size_t errlen, rmc_dev *dev, unsigned n) {
   if (n == 0) {
     append(err, errlen, "; there are no ports");
     return;
@@ -259,9 +330,9 @@ static void list_into(char *err, size_t errlen, RtMidiPtr dev, unsigned n) {
   }
 }
 
-int rmc_midi_find_port(bool input, RtMidiPtr dev, enum RtMidiApi api,
-                       const rtpmidi_midi_port_config *cfg, char *err, size_t errlen) {
-  const char *kind = input ? "input" : "output";
+int rmc_midi_find_port(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char *err, size_t errlen) {
+  enum RtMidiApi api = dev->api;
+  const char *kind = dev->input ? "input" : "output";
   const char *an = rmc_midi_api_name(api);
   unsigned n = port_count(dev);
   if (!cfg->port) {
@@ -293,16 +364,30 @@ int rmc_midi_find_port(bool input, RtMidiPtr dev, enum RtMidiApi api,
   return UV_ENOENT;
 }
 
-int rmc_midi_open(bool input, RtMidiPtr dev, enum RtMidiApi api, const rtpmidi_midi_port_config *cfg,
-                  char **port_name, char *err, size_t errlen) {
+int rmc_midi_open(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char **port_name, char *err,
+                  size_t errlen) {
+  enum RtMidiApi api = dev->api;
+  bool input = dev->input;
   const char *an = rmc_midi_api_name(api);
   const char *kind = input ? "input" : "output";
   const char *server = api == RTMIDI_API_UNIX_JACK ? " (is a JACK server running?)" : "";
   *port_name = NULL;
   if (cfg->virtual_name) {
-    dev->ok = true;
-    rtmidi_open_virtual_port(dev, cfg->virtual_name);
-    if (!dev->ok) {
+    bool ok;
+#ifdef RTPMIDI_HAVE_JACK
+    int code = UV_EIO;
+    if (!dev->rt) {
+      dev->port = rmj_port_open(dev->jack, input, cfg->virtual_name, NULL, dev->fn, dev->ud, dev->filter, &code);
+      ok = dev->port != NULL;
+      if (!ok && code == UV_ENOSPC) server = " (too many ports in this process)";
+    } else
+#endif
+    {
+      dev->rt->ok = true;
+      rtmidi_open_virtual_port(dev->rt, cfg->virtual_name);
+      ok = dev->rt_open = dev->rt->ok;
+    }
+    if (!ok) {
       fmt(err, errlen, "%s: cannot open the virtual MIDI %s port '%s'%s", an, kind,
           cfg->virtual_name, server);
       return UV_EIO;
@@ -312,13 +397,26 @@ int rmc_midi_open(bool input, RtMidiPtr dev, enum RtMidiApi api, const rtpmidi_m
     if (*port_name) memcpy(*port_name, cfg->virtual_name, len);
     return 0;
   }
-  int index = rmc_midi_find_port(input, dev, api, cfg, err, errlen);
+  int index = rmc_midi_find_port(dev, cfg, err, errlen);
   if (index < 0) return index;
   *port_name = rmc_midi_port_name(dev, (unsigned)index);
   const char *own = cfg->port_name ? cfg->port_name : (input ? "in" : "out");
-  dev->ok = true;
-  rtmidi_open_port(dev, (unsigned)index, own);
-  if (!dev->ok) {
+  bool ok;
+#ifdef RTPMIDI_HAVE_JACK
+  if (!dev->rt) {
+    int code = UV_EIO;
+    dev->port = *port_name ? rmj_port_open(dev->jack, input, own, *port_name, dev->fn, dev->ud, dev->filter, &code)
+                           : NULL;
+    ok = dev->port != NULL;
+    if (!ok && code == UV_ENOSPC) server = " (too many ports in this process)";
+  } else
+#endif
+  {
+    dev->rt->ok = true;
+    rtmidi_open_port(dev->rt, (unsigned)index, own);
+    ok = dev->rt_open = dev->rt->ok;
+  }
+  if (!ok) {
     fmt(err, errlen, "%s: cannot open MIDI %s port %d \"%s\"%s", an, kind, index,
         *port_name ? *port_name : "?", server);
     free(*port_name);
