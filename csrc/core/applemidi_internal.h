@@ -12,7 +12,6 @@
 #include "endpoint.h"
 #include "flusher.h"
 #include "jitter_buffer.h"
-#include "midi_held.h"
 #include "midi_stream.h"
 #include "owned_handle.h"
 #include "rtp.h"
@@ -50,7 +49,6 @@ typedef struct ap_media {
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
   ap_pkt *held[RMP_SEQ_HOLDS + 1]; /* copies of the packets rseq holds, by slot (rtp_seq.h) */
-  rmp_held sounding;               /* what its messages left sounding at on_midi */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
   bool rs_confirmed;               /* one of its RS confirmed a packet of ours */
   bool recovery;                   /* the journal, to it and from it (rtpmidi_apple_set_recovery) */

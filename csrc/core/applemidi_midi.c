@@ -221,7 +221,6 @@ typedef struct deliver_ctx {
 static int deliver_msg(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   deliver_ctx *x = ud;
   if (recovered) x->p->media.messages_recovered++;
-  rmp_held_apply(&x->p->media.sounding, msg, len);
   if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
     rmc_ap_fill_peer(x->p, &info);
@@ -256,15 +255,22 @@ void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
  * whatever plays what on_midi delivers (a MidiOut, a synthesizer): their
  * releases are delivered now, as made up by us (recovered = true), before
  * on_left. Nothing is sent on the network. */
-void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
-  uint8_t m[3];
-  while (a->ev.on_midi && rmp_held_next_release(&p->media.sounding, m)) {
-    a->st.released++;
+/* A release of what p left sounding (rmp_stream_rx_release), for on_midi
+ * whatever p's state now is. */
+static int deliver_release(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
+  deliver_ctx *x = ud;
+  x->a->st.released++;
+  if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
-    rmc_ap_fill_peer(p, &info);
-    a->ev.on_midi(a->ud, &info, m, sizeof m, rmc_ap_now(), true);
+    rmc_ap_fill_peer(x->p, &info);
+    x->a->ev.on_midi(x->a->ud, &info, msg, len, time_ms, recovered);
   }
-  rmp_held_init(&p->media.sounding);
+  return 0;
+}
+
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
+  deliver_ctx x = {a, p};
+  rmp_stream_rx_release(&p->media.rx, rmc_ap_now(), deliver_release, &x, &a->midi.rc);
 }
 
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {

@@ -287,59 +287,19 @@ static void sysex_on_demand(rmp_stream_rx *rx, const rmp_cmd_decoder *probe, siz
   if (rx->sysex) rmp_cmd_decoder_set_buffer(&rx->dec, rx->sysex, cap);
 }
 
-/* What sounds at the application (rmp_stream_rx.sounding, .pedals): every
+/* What sounds at the application (rmp_stream_rx.held, midi_held.h): every
  * message delivered goes through here. */
-static void track(rmp_stream_rx *rx, const uint8_t *m, size_t len) {
-  if (len == 1 && m[0] == 0xFF) { /* System Reset */
-    memset(rx->sounding, 0, sizeof rx->sounding);
-    memset(rx->pedals, 0, sizeof rx->pedals);
-    return;
-  }
-  if (len < 3) return;
-  unsigned ch = m[0] & 0x0F, st = m[0] & 0xF0;
-  uint8_t bit = (uint8_t)(1u << (m[1] & 7));
-  uint8_t *byte = &rx->sounding[ch][(m[1] & 0x7F) >> 3];
-  if (st == 0x90 && m[2]) *byte |= bit;
-  else if (st == 0x80 || st == 0x90) *byte &= (uint8_t)~bit;
-  else if (st == 0xB0 && m[1] >= 64 && m[1] <= 69) {
-    uint8_t p = (uint8_t)(1u << (m[1] - 64));
-    if (m[2] >= 64) rx->pedals[ch] |= p;
-    else rx->pedals[ch] &= (uint8_t)~p;
-  } else if (st == 0xB0 && (m[1] == 120 || m[1] >= 123)) {
-    /* All Sound Off, All Notes Off, the mode messages (which end notes) */
-    memset(rx->sounding[ch], 0, sizeof rx->sounding[ch]);
-  } else if (st == 0xB0 && m[1] == 121) {
-    rx->pedals[ch] = 0; /* Reset All Controllers (RP-015: the pedals up) */
-  }
-}
+static void track(rmp_stream_rx *rx, const uint8_t *m, size_t len) { rmp_held_apply(&rx->held, m, len); }
 
 unsigned rmp_stream_rx_release(rmp_stream_rx *rx, double now, rmp_stream_deliver_fn deliver, void *ud,
                                rmp_stream_counts *n) {
   unsigned k = 0;
-  for (unsigned ch = 0; ch < 16; ch++) {
-    uint8_t m[3];
-    for (unsigned note = 0; note < 128; note++) {
-      if (!(rx->sounding[ch][note >> 3] & (1u << (note & 7)))) continue;
-      m[0] = (uint8_t)(0x80 | ch);
-      m[1] = (uint8_t)note;
-      m[2] = 0x40;
-      track(rx, m, 3);
-      if (rx->jr) rmp_ej_recv_apply(rx->jr, m, 3);
-      k++;
-      n->released++;
-      if (deliver(ud, m, 3, now, true)) return k;
-    }
-    for (unsigned c = 64; c <= 69; c++) {
-      if (!(rx->pedals[ch] & (1u << (c - 64)))) continue;
-      m[0] = (uint8_t)(0xB0 | ch);
-      m[1] = (uint8_t)c;
-      m[2] = 0;
-      track(rx, m, 3);
-      if (rx->jr) rmp_ej_recv_apply(rx->jr, m, 3);
-      k++;
-      n->released++;
-      if (deliver(ud, m, 3, now, true)) return k;
-    }
+  uint8_t m[3];
+  while (rmp_held_next_release(&rx->held, m)) {
+    if (rx->jr) rmp_ej_recv_apply(rx->jr, m, 3);
+    k++;
+    n->released++;
+    if (deliver(ud, m, 3, now, true)) return k;
   }
   return k;
 }

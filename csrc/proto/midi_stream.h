@@ -90,6 +90,7 @@
 
 #include "journal.h"
 #include "midi_cmd.h"
+#include "midi_held.h"
 #include "rtp.h"
 
 #define RMP_STREAM_OPEN_GUARDS 5u
@@ -261,11 +262,9 @@ typedef struct rmp_stream_rx {
   rmp_ts_anchor clock;      /* the peer's RTP time to ours */
   rmp_ej_receiver *jr;      /* from the first packet, with recovery on */
   /* what of the stream sounds at the application, as delivered (commands
-   * and repairs): notes on, and pedals (controllers 64..69) down, a bit
-   * each, per channel -- for rmp_stream_rx_release, with or without the
-   * journal */
-  uint8_t sounding[16][16];
-  uint8_t pedals[16];
+   * and repairs): notes on and pedals down (midi_held.h) -- for
+   * rmp_stream_rx_release, with or without the journal */
+  rmp_held held;
   void *rep;                /* the repair in progress (midi_stream.c), for a SysEx in parts */
 } rmp_stream_rx;
 
@@ -289,9 +288,9 @@ void rmp_stream_rx_resume(rmp_stream_rx *rx, uint16_t last_seq);
 /* The peer is gone (its timeout, its BYE, a network error; an AppleMIDI
  * participant that left or timed out): what it left sounding is released
  * through deliver, at time now, with recovered = true (the stream's repair
- * of its end, not a message of the peer's): a Note Off (velocity 64) for
- * each note on, then a Control Change to 0 for each pedal down
- * (controllers 64..69), channel by channel. A route to a MIDI output then
+ * of its end, not a message of the peer's): the releases midi_held.h
+ * makes, a Note Off (velocity 64) for each note on, then a Control Change
+ * to 0 for each pedal down (damper, sostenuto, soft, hold 2). A route to a MIDI output then
  * silences what the peer left, without an All Notes Off for notes of
  * others. What was released is no longer sounding (here and in the
  * journal receiver's state, so that a peer that comes back has its notes
