@@ -18,6 +18,10 @@
 # The spec learns each side's address, as discovered() writes it, from
 # RTPMIDI_NETNS_ADDR_A/_B (the kernel makes the link-local ones).
 #
+# On each link dumpcap records A's veth0; tshark then finds no malformed
+# packet, the AppleMIDI session (IN, OK, CK, BY, RTP-MIDI) and mDNS from
+# the link's own addresses, and on an IPv6-only link no IPv4 at all.
+#
 #   sh spec/discovery_netns.sh BUILD_DIR [busted arguments]
 #
 # How each piece finds its bus: libdbus (and so avahi-daemon and Avahi's
@@ -28,8 +32,8 @@
 # mount namespace of its own with a tmpfs there.
 #
 # Exit 77 (skipped) with the reason when this cannot run: not root, no
-# network namespaces, dbus-daemon or avahi-daemon missing (Debian packages
-# dbus, avahi-daemon: `make deps-test`); also when the v4 link passed but the
+# network namespaces, dbus-daemon, avahi-daemon or tshark missing (Debian
+# packages dbus, avahi-daemon, tshark: `make deps-test`); also when the v4 link passed but the
 # kernel has no IPv6 for the others. Everything started is torn down on
 # exit (trap), whatever happens, and between links.
 set -u
@@ -40,8 +44,9 @@ case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 
 skip() { echo "skipped: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root for network namespaces (ip netns); CI runs it as root"
-for t in ip unshare mount dbus-daemon dbus-send avahi-daemon busted lua5.4; do
-  command -v "$t" >/dev/null 2>&1 || skip "$t is missing (Debian: iproute2, util-linux, dbus, avahi-daemon, lua-busted)"
+for t in ip unshare mount dbus-daemon dbus-send avahi-daemon busted lua5.4 dumpcap tshark; do
+  command -v "$t" >/dev/null 2>&1 ||
+    skip "$t is missing (Debian: iproute2, util-linux, dbus, avahi-daemon, lua-busted, tshark)"
 done
 
 # What a run killed without its trap (SIGKILL, a CTest timeout) left: the
@@ -191,6 +196,35 @@ EOF
   done
 }
 
+# $1: the link. What crossed A's veth0 while the spec ran ($DIR/veth0.pcap,
+# decoded by tshark in one pass): no malformed packet; the AppleMIDI
+# session (IN, OK, CK, BY, and RTP-MIDI both ways) and mDNS from the link's
+# own addresses; on an IPv6-only link, not one IPv4 packet.
+check_capture() {
+  case $1 in
+    v4) pre='^10\.77\.0\.' ;;
+    v6ll) pre='^fe80:' ;;
+    v6ula) pre='^fd77:' ;;
+  esac
+  tshark -r "$DIR/veth0.pcap" -T fields -E separator='|' -e _ws.malformed -e ip.src -e ipv6.src \
+    -e applemidi.command -e frame.protocols >"$DIR/veth0.txt" 2>"$DIR/tshark.log" ||
+    { echo "tshark cannot read the capture:"; cat "$DIR/tshark.log"; return 1; }
+  awk -F'|' -v link="$1" -v pre="$pre" '
+    { src = ($2 != "") ? $2 : $3 }
+    $1 != "" || $5 ~ /malformed/ { bad++ }
+    $2 != "" { v4++ }
+    src ~ pre && $4 != "" { cmd[$4]++ }
+    src ~ pre && $5 ~ /rtpmidi/ { midi++ }
+    src ~ pre && $5 ~ /mdns/ { mdns++ }
+    END {
+      printf "capture on %s: %d packets, %d malformed, IN %d OK %d CK %d BY %d, RTP-MIDI %d, mDNS %d, IPv4 %d\n",
+        link, NR, bad, cmd["0x494e"], cmd["0x4f4b"], cmd["0x434b"], cmd["0x4259"], midi, mdns, v4
+      ok = bad == 0 && cmd["0x494e"] >= 2 && cmd["0x4f4b"] >= 2 && cmd["0x434b"] >= 1 && cmd["0x4259"] >= 1 &&
+        midi >= 8 && mdns >= 1 && (link == "v4" || v4 == 0)
+      exit ok ? 0 : 1
+    }' "$DIR/veth0.txt"
+}
+
 # $1: the link; the rest: busted's arguments. Sets the link up, runs the
 # spec in A (it starts its peers in B through RTPMIDI_NETNS_B), tears it all
 # down. Returns busted's exit code, 77 when the link cannot be made.
@@ -203,6 +237,14 @@ run_link() {
   start_stack a "$NSA" "$link"
   start_stack b "$NSB" "$link"
   echo "--- link $link: A at $ADDR_A, B at $ADDR_B"
+  # the capture runs in A, so the teardown ends it if nothing else does
+  ip netns exec "$NSA" dumpcap -q -i veth0 -w "$DIR/veth0.pcap" >"$DIR/dumpcap.log" 2>&1 &
+  cap=$!
+  i=0
+  until grep -q "^File:" "$DIR/dumpcap.log" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "dumpcap did not start:"; cat "$DIR/dumpcap.log"; exit 1; }
+    sleep 0.05
+  done
   ip netns exec "$NSA" env \
     DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/a/bus" \
     RTPMIDI_NETNS_B="$NSB" \
@@ -214,6 +256,9 @@ run_link() {
   # in the background: a signal's trap runs at once, not when busted ends
   wait $!
   rc=$?
+  kill -INT $cap
+  wait $cap
+  [ $rc -ne 0 ] || check_capture "$link" || rc=1
   if [ $rc -ne 0 ]; then
     echo "--- avahi-daemon a ($link):"; tail -20 "$DIR/a/avahi.log"
     echo "--- avahi-daemon b ($link):"; tail -20 "$DIR/b/avahi.log"
