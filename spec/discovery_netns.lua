@@ -1,8 +1,11 @@
 -- Real discovery through real avahi-daemons (issue #18): this spec runs in
--- network namespace A (10.77.0.1) with its own system bus and avahi-daemon;
--- its peers run in namespace B (10.77.0.2) with theirs, and mDNS crosses the
--- veth pair between them. spec/discovery_netns.sh sets all that up (run it,
--- not this file: `sh spec/discovery_netns.sh build`; CTest: netns/discovery).
+-- network namespace A with its own system bus and avahi-daemon; its peers
+-- run in namespace B with theirs, and mDNS crosses the veth pair between
+-- them. spec/discovery_netns.sh sets all that up (run it, not this file:
+-- `sh spec/discovery_netns.sh build`; CTest: netns/discovery), once on an
+-- IPv4 link (10.77.0.1, 10.77.0.2) and then, for the specs tagged
+-- #each_link, on IPv6-only links: link-local only ("fe80::...%veth0", as
+-- Macs and rtpmidid meet on a link without a router) and with a ULA.
 local rtpmidi = require "rtpmidi"
 local H = require "helper"
 local P = require "proc"
@@ -10,8 +13,18 @@ local P = require "proc"
 local NSB = os.getenv("RTPMIDI_NETNS_B")
 local BUS_B = os.getenv("RTPMIDI_NETNS_BUS_B")
 local DIR_A = os.getenv("RTPMIDI_NETNS_DIR_A")
-assert(NSB and BUS_B and DIR_A and os.getenv("DBUS_SYSTEM_BUS_ADDRESS"),
+-- the link (v4, v6ll, v6ula) and each side's address on it, as
+-- discovered() and participants() write it (the script reads the kernel's)
+local LINK = os.getenv("RTPMIDI_NETNS_LINK")
+local ADDR_A, ADDR_B = os.getenv("RTPMIDI_NETNS_ADDR_A"), os.getenv("RTPMIDI_NETNS_ADDR_B")
+assert(NSB and BUS_B and DIR_A and LINK and ADDR_A and ADDR_B and os.getenv("DBUS_SYSTEM_BUS_ADDRESS"),
   "run through spec/discovery_netns.sh: it makes the namespaces and daemons this spec needs")
+
+-- What the link's addresses must look like: the script's view of the link,
+-- checked, so that an IPv4 address on a "v6" link cannot pass.
+local SHAPE = { v4 = "^10%.77%.0%.%d$", v6ll = "^fe80::[%x:]+%%veth0$", v6ula = "^fd77::%d$" }
+assert(ADDR_A:match(SHAPE[LINK]) and ADDR_B:match(SHAPE[LINK]),
+  ("link %s: addresses %s and %s"):format(LINK, ADDR_A, ADDR_B))
 
 -- The pid of A's avahi-daemon (the restart test makes a new one).
 local function avahi_a()
@@ -57,34 +70,39 @@ describe("discovery between two network namespaces", function()
     H.run_for(50)
   end)
 
-  it("AppleMIDI: each side finds the other by name; A invites B by that name; MIDI flows both ways", function()
+  it("AppleMIDI: each side finds the other by name; A invites B at the address found; MIDI flows both ways #each_link", function()
     local b = peer_in_b("apple", "disc-peer-B")
     local echoed = {}
     local a = rtpmidi.AppleMidiSession{ name = "disc-node-A", port = 0,
       incoming_midi = function(_, m) echoed[#echoed + 1] = m end }
     assert(control:start_session(control:add_session(a)))
 
-    -- A finds B: its name, B's address on the veth, its control port, its host
+    -- A finds B: its name, B's address on the veth (on an IPv6-only link
+    -- an IPv6 one; link-local with the interface), its control port, its host
     local found
     H.run_until(function() found = find(a:discovered(), "disc-peer-B") return found end,
       "disc-peer-B in A's discovered()", FIND_MS)
-    assert.are.equal("10.77.0.2", found.address)
+    assert.are.equal(ADDR_B, found.address)
     assert.are.equal(b.port, found.port)
     assert.are.equal("rtpmidi-b.local", found.host)
     -- our own session is in the list too, on our address
     H.run_until(function() return find(a:discovered(), "disc-node-A") end, "A's own entry", FIND_MS)
-    assert.are.equal("10.77.0.1", find(a:discovered(), "disc-node-A").address)
+    assert.are.equal(ADDR_A, find(a:discovered(), "disc-node-A").address)
     -- B finds A
-    b:wait_for(function(q) return q:stdout():find("found disc-node-A 10.77.0.1 " .. a:local_port()
+    b:wait_for(function(q) return q:stdout():find("found disc-node-A " .. ADDR_A .. " " .. a:local_port()
       .. " rtpmidi-a.local", 1, true) end, "B to find disc-node-A", FIND_MS)
 
-    -- A invites B by the name it found
+    -- A invites B at the address it found
     local joined
     function a:participant_joined(p) joined = p end
     assert(a:invite(found.address, found.port))
     H.run_until(function() return joined end, "B to join", 10000)
     assert.are.equal("disc-peer-B", joined.name)
-    b:wait_for(function(q) return q:stdout():find("joined disc-node-A 10.77.0.1", 1, true) end,
+    assert.are.equal(ADDR_B, joined.address)
+    local parts = a:participants()
+    assert.are.equal(1, #parts)
+    assert.are.same({ "disc-peer-B", ADDR_B, b.port }, { parts[1].name, parts[1].address, parts[1].port })
+    b:wait_for(function(q) return q:stdout():find("joined disc-node-A " .. ADDR_A .. "\n", 1, true) end,
       "B to see A join", 5000)
 
     local phrase = { "\x90\x3c\x64", "\xb0\x07\x50", "\x80\x3c\x00", "\xe0\x00\x40" }
@@ -104,7 +122,7 @@ describe("discovery between two network namespaces", function()
     assert.truthy(find(a:discovered(), "disc-node-A"))
   end)
 
-  it("Network MIDI 2.0: a host's UMPEndpointName and ProductInstanceId are found; a client invites it; MIDI flows", function()
+  it("Network MIDI 2.0: a host's UMPEndpointName and ProductInstanceId are found; a client invites it; MIDI flows #each_link", function()
     local b = peer_in_b("midi2", "disc-m2-host-B", "piid-B-0042")
     local echoed = {}
     local c = rtpmidi.Midi2Session{ name = "disc-m2-client-A", role = "client", port = 0,
@@ -114,7 +132,7 @@ describe("discovery between two network namespaces", function()
     local found
     H.run_until(function() found = find(c:discovered(), "disc-m2-host-B") return found end,
       "disc-m2-host-B in the client's discovered()", FIND_MS)
-    assert.are.equal("10.77.0.2", found.address)
+    assert.are.equal(ADDR_B, found.address)
     assert.are.equal(b.port, found.port)
     assert.are.equal("disc-m2-host-B", found.endpoint_name)
     assert.are.equal("piid-B-0042", found.product_instance_id)
@@ -129,10 +147,16 @@ describe("discovery between two network namespaces", function()
     assert(c:invite(found.address, found.port))
     H.run_until(function() return joined end, "the host to accept", 10000)
     assert.are.equal("disc-m2-host-B", joined.name)
+    assert.are.equal(ADDR_B, joined.address)
+    b:wait_for(function(q) return q:stdout():find("joined disc-m2-client-A " .. ADDR_A .. "\n", 1, true) end,
+      "the host to see the client join", 5000)
     local phrase = { "\x90\x3c\x64", "\x80\x3c\x00" }
     for _, m in ipairs(phrase) do c:send_midi(m) H.run_for(20) end
     H.run_until(function() return #echoed == #phrase end, "the echoes from B", 5000)
     assert.are.same(phrase, echoed)
+    local got = {}
+    for line in b:stdout():gmatch("midi (%x+)") do got[#got + 1] = line end
+    assert.are.same({ hex(phrase[1]), hex(phrase[2]) }, got)
   end)
 
   it("a stopped avahi-daemon delays nothing: a 10 ms timer keeps firing through start and stop", function()
@@ -201,7 +225,7 @@ describe("discovery between two network namespaces", function()
     end, "B to find A again", FIND_MS)
   end)
 
-  it("`rtpmidi list --network` prints the sessions found: name, host, address, port", function()
+  it("`rtpmidi list --network` prints the sessions found: name, host, address, port #each_link", function()
     local b = peer_in_b("apple", "disc-list-B")
     local m2 = peer_in_b("midi2", "disc-list-m2", "piid-7")
     local cmd = P.rtpmidi({ "list", "--network", "--time", "3000" },
@@ -214,9 +238,9 @@ describe("discovery between two network namespaces", function()
         if n == name then return { host = host, address = addr, port = tonumber(port) }, line end
       end
     end
-    assert.are.same({ host = "rtpmidi-b.local", address = "10.77.0.2", port = b.port }, row("disc-list-B"),
+    assert.are.same({ host = "rtpmidi-b.local", address = ADDR_B, port = b.port }, row("disc-list-B"),
       "no row for disc-list-B in:\n" .. out)
-    assert.are.same({ host = "rtpmidi-b.local", address = "10.77.0.2", port = m2.port }, row("disc-list-m2"),
+    assert.are.same({ host = "rtpmidi-b.local", address = ADDR_B, port = m2.port }, row("disc-list-m2"),
       "no row for disc-list-m2 in:\n" .. out)
     -- the two kinds under their own headings
     local apple_at, midi2_at = out:find("_apple-midi._udp", 1, true), out:find("_midi2._udp", 1, true)

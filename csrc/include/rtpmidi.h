@@ -66,6 +66,14 @@ void rtpmidi_runtime_free(rtpmidi_runtime *rt);
 /* Monotonic time in milliseconds with sub-millisecond resolution. */
 double rtpmidi_now_ms(void);
 
+/* An IP literal in the form sessions write addresses (participants,
+ * callbacks, discovery): IPv4 dotted (also for ::ffff:a.b.c.d), IPv6 as
+ * inet_ntop writes it, a link-local scope as the interface's name
+ * ("FE80:0::1%2" -> "fe80::1%eth0"). Writes it to out (n >= 64 always
+ * suffices). 0, or UV_EINVAL when text is no IP literal (a host name) or
+ * names no interface. */
+int rtpmidi_address_text(const char *text, char *out, size_t n);
+
 typedef struct rtpmidi_session_config {
   const char *peer_address;  /* IPv4 or IPv6 literal, or a host name (resolved at start
                                 without blocking; IPv4 results preferred) */

@@ -77,6 +77,17 @@ local function printable(s)
 end
 M.printable = printable
 
+-- An address and port as the CLI, serve and the monitor print them:
+-- "10.0.0.2:5004", and an IPv6 address in brackets, "[fe80::1%eth0]:5004"
+-- (RFC 3986 3.2.2; serve's configuration reads it back), printable().
+-- A host name has no colon and stays as it is.
+local function hostport(host, port)
+  host = printable(host)
+  if host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return host .. ":" .. tostring(port)
+end
+M.hostport = hostport
+
 -- A usage error: one line saying what is wrong, one saying where help is.
 local function usage_error(cmd, msg)
   io.stderr:write("rtpmidi ", cmd, ": ", msg, "\n", "see `rtpmidi help ", cmd, "`\n")
@@ -575,8 +586,8 @@ function M.stream(args)
     return usage_error("stream", "-s 0 and -r 0 together leave nothing to stream")
   end
   if not opts.applemidi and send_port == recv_port and send_port ~= 0 and M.is_loopback(opts.address) then
-    return usage_error("stream", ("%s:%d is our own port: give the peer's port with -s or ours with -r")
-      :format(opts.address, send_port))
+    return usage_error("stream", ("%s is our own port: give the peer's port with -s or ours with -r")
+      :format(hostport(opts.address, send_port)))
   end
   local verbose = opts.verbose
   if verbose then require("rtpmidi.midi").set_verbose(true) end
@@ -606,14 +617,14 @@ function M.stream(args)
         if out then out:send(msg, time) end
       end,
       participant_joined = function(_, p)
-        log(("%s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
+        log(("%s joined (%s)"):format(printable(p.name), hostport(p.address, p.port or 0)))
       end,
       participant_left = function(_, p, reason)
         log(("%s left: %s"):format(printable(p.name), printable(reason)))
         if out and #session:participants() == 0 then out:all_notes_off() end
       end,
       invitation_failed = function(_, address, port, reason)
-        log(("invitation to %s:%d failed: %s"):format(printable(address), port or 0, printable(reason)))
+        log(("invitation to %s failed: %s"):format(hostport(address, port or 0), printable(reason)))
         -- the one peer this command was asked to reach is not there
         if opts.address and #session:participants() == 0 then M.fail_stream() end
       end,
@@ -667,13 +678,14 @@ function M.stream(args)
         if out then out:close() end
         return failure("stream", "cannot invite " .. opts.address .. ": " .. tostring(ierr))
       end
-      log(("AppleMIDI session '%s' on port %d, inviting %s:%d"):format(opts.applemidi, session:local_port(), opts.address, send_port))
+      log(("AppleMIDI session '%s' on port %d, inviting %s"):format(opts.applemidi, session:local_port(),
+        hostport(opts.address, send_port)))
     else
       log(("AppleMIDI session '%s' on port %d, waiting for invitations"):format(opts.applemidi, session:local_port()))
     end
   else
-    log(("streaming with %s:%d from port %d, journal %s, latency %g ms, jitter buffer %g ms"):format(
-      opts.address, send_port, session:local_port(), opts.no_journal and "off" or "on", latency, jitter))
+    log(("streaming with %s from port %d, journal %s, latency %g ms, jitter buffer %g ms"):format(
+      hostport(opts.address, send_port), session:local_port(), opts.no_journal and "off" or "on", latency, jitter))
   end
   log(("input: %s, output: %s (Ctrl-C stops)"):format(inp and inp:port_name() or "none", out and out:port_name() or "none"))
 
@@ -768,10 +780,10 @@ function M.monitor(args)
   local function close_all() for _, s in ipairs(sockets) do s:close() end end
   for _, p in ipairs{ port, port + 1 } do
     local s, err = core.udp(bind, p)
-    if not s then close_all() return failure("monitor", ("cannot listen on %s:%d: %s"):format(bind, p, err)) end
+    if not s then close_all() return failure("monitor", ("cannot listen on %s: %s"):format(hostport(bind, p), err)) end
     sockets[#sockets + 1] = s
   end
-  io.stderr:write(("rtpmidi monitor: listening on %s:%d and %d (Ctrl-C stops)\n"):format(bind, port, port + 1))
+  io.stderr:write(("rtpmidi monitor: listening on %s and %d (Ctrl-C stops)\n"):format(hostport(bind, port), port + 1))
   io.stdout:setvbuf("line")
   local t0, count, finished = rtpmidi.now(), 0, false
   local timer, cancel_signals
@@ -787,7 +799,7 @@ function M.monitor(args)
     s:recv(function(data, host, from)
       if finished then return end
       count = count + 1
-      print(("%9.3f %s:%d -> %d  %s"):format((rtpmidi.now() - t0) / 1000, host, from, local_port,
+      print(("%9.3f %s -> %d  %s"):format((rtpmidi.now() - t0) / 1000, hostport(host, from), local_port,
         printable(monitor.describe(data))))
       if opts.hex then print("          " .. hex(data)) end
       if opts.count and count >= opts.count then finish() end
