@@ -61,12 +61,19 @@ net=""
 jack=""
 for n in $files; do if is_jack "$n"; then jack="$jack $n"; else net="$net $n"; fi; done
 
-# The zoomed panel's x range: up to 1.5x the largest p99 of the floors and
-# our own rows (node-rtpmidi's are far to the right and left out of it).
-zoom_max=$(for n in udp_floor uv_floor capi lua midisession applemidi; do
-  [ -s "$n.pct" ] && sed -n 2p "$n.pct" | cut -d' ' -f1; done | sort -g | tail -n 1)
-zoom_max=${zoom_max:-100}
-zoom_max=$(awk -v v="$zoom_max" 'BEGIN { printf "%.0f", v * 1.5 + 1 }')
+# The zoomed panel's x range: the floors and our own rows (node-rtpmidi's
+# are far to the right), up to 1.2x their largest p99 but no further than
+# 3x their largest p50: a loaded machine's tail does not stretch it away.
+maxpct() {   # maxpct <line: 1 p50, 2 p99> <rows...>
+  l=$1
+  shift
+  for n in "$@"; do [ -s "$n.pct" ] && sed -n "${l}p" "$n.pct" | cut -d' ' -f1; done | sort -g | tail -n 1
+}
+OURS="udp_floor uv_floor capi lua midisession applemidi"
+# shellcheck disable=SC2086
+zoom_max=$(awk -v a="$(maxpct 2 $OURS)" -v b="$(maxpct 1 $OURS)" \
+  'BEGIN { if (a == "") a = 100; x = a * 1.2; if (b != "" && x > b * 3) x = b * 3; printf "%.0f", x + 1 }')
+jack_max=$(awk -v a="$(maxpct 2 jack_floor midi_in_to_out)" 'BEGIN { printf "%.0f", (a == "" ? 1000 : a * 1.3) + 1 }')
 udp50=$(p50 udp_floor) uv50=$(p50 uv_floor)
 jack50=$(p50 jack_floor)
 period=$(sed -n 's/.*kind=midi_e2e .*period_us=\([0-9.]*\).*/\1/p' raw.txt 2>/dev/null | tail -n 1)
@@ -144,11 +151,11 @@ marks_cmd() {   # the same with each row's p50/p99 marks
   # 4. JACK
   if [ -n "$jack" ]; then
     echo "set title \"MIDI in -> MIDI out on JACK (period ${period:-?} µs)\""
-    echo 'set xrange [0:*]'
+    echo "set xrange [0:$jack_max]"
     if [ -n "$jack50" ] && [ -n "$period" ]; then
       x=$(awk -v j="$jack50" -v p="$period" 'BEGIN { printf "%.1f", j + p + 100 }')
       echo "set arrow from $x,0 to $x,1.02 nohead dt 2 lw 2 lc rgb \"$(col midi_in_to_out)\""
-      echo "set label \"goal: JACK p50 + 1 period + 100 µs = $x µs\" at $x,0.1 right offset -0.5,0 tc rgb \"$(col midi_in_to_out)\""
+      echo "set label \"goal: JACK p50 + 1 period + 100 µs = $x µs\" at $x,0.3 left offset 0.5,0 tc rgb \"$(col midi_in_to_out)\""
     fi
     # shellcheck disable=SC2086
     marks_cmd $jack

@@ -91,8 +91,8 @@ static void report(rml_state *st, lua_State *L, int msg_index) {
 /* The watchdog ----------------------------------------------------------
  * A callback that does not return (`while true do end` in a timer) would
  * hold the loop forever: no packet, no timer, no Ctrl-C. Each outermost
- * callback notes when it started; a thread looks while the loop runs, and
- * when one has run longer than the budget it sends SIGURG to the loop's
+ * callback counts one generation; a thread looks while the loop runs, and
+ * when one generation has run longer than the budget it sends SIGURG to the loop's
  * thread, whose handler sets a debug hook (as lua.c does for Ctrl-C: the
  * one thing a signal handler may do to a running Lua state); the hook
  * checks again on the Lua thread and raises an error in the callback, which
@@ -114,7 +114,13 @@ static struct watchdog {
   uv_cond_t cond;
   int started, quit, loops;    /* loops: l_run calls in progress */
   atomic_uint_fast64_t budget_ns;   /* 0: off */
-  atomic_uint_fast64_t entered_ns;  /* when the running outermost callback began */
+  /* Each outermost callback (and each return from a loop run inside one)
+   * is a new generation: a counter, not a clock read per callback (one
+   * showed in the per-packet profile). The thread times a generation from
+   * when it first sees it, so a callback is stopped after budget to
+   * budget + budget/4 of running, never sooner. */
+  atomic_uint_fast64_t gen;
+  atomic_uint_fast64_t signal_gen;  /* the generation the last SIGURG was for */
   atomic_int busy;             /* an outermost callback runs */
   lua_State *L;                /* the Lua thread it runs on (for the signal handler) */
 } wd = {.budget_ns = (uint64_t)WD_DEFAULT_BUDGET_MS * 1000000u};
@@ -136,7 +142,7 @@ static uint64_t wd_cpu_start;
 static void wd_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   uint64_t budget = atomic_load(&wd.budget_ns);
-  if (!atomic_load(&wd.busy) || !budget || uv_hrtime() - atomic_load(&wd.entered_ns) < budget) {
+  if (!atomic_load(&wd.busy) || !budget || atomic_load(&wd.gen) != atomic_load(&wd.signal_gen)) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
@@ -150,8 +156,8 @@ static void wd_hook(lua_State *L, lua_Debug *ar) {
   uint64_t grace = budget / 4 > 10000000u ? budget / 4 : 10000000u;
   if (cpu - wd_cpu_start < grace) return;
   lua_sethook(L, NULL, 0, 0);
-  /* the next look at this callback is one budget from now */
-  atomic_store(&wd.entered_ns, uv_hrtime());
+  /* the next look at this callback is one budget after the signal (the
+   * thread timed anew from there) */
   lua_pushfstring(L, "callback stopped by the watchdog: it ran longer than %d ms "
                   "(rtpmidi.set_callback_budget)", (int)(budget / 1000000u));
   lua_error(L);
@@ -170,6 +176,8 @@ static void wd_signal(int sig) {
 
 static void wd_thread(void *arg) {
   (void)arg;
+  uint64_t seen_gen = 0, seen_since = 0;
+  bool seen = false;
   uv_mutex_lock(&wd.lock);
   while (!wd.quit) {
     uint64_t budget = atomic_load(&wd.budget_ns);
@@ -179,8 +187,20 @@ static void wd_thread(void *arg) {
     }
     uv_cond_timedwait(&wd.cond, &wd.lock, budget / 4);
     if (wd.quit || wd.loops == 0) continue;
-    if (atomic_load(&wd.busy) && uv_hrtime() - atomic_load(&wd.entered_ns) >= budget)
+    if (!atomic_load(&wd.busy)) {
+      seen = false;
+      continue;
+    }
+    uint64_t g = atomic_load(&wd.gen), now = uv_hrtime();
+    if (!seen || g != seen_gen) {
+      seen = true;
+      seen_gen = g;
+      seen_since = now;
+    } else if (now - seen_since >= budget) {
+      seen_since = now;   /* the next look at it: one budget from now */
+      atomic_store(&wd.signal_gen, g);
       pthread_kill(wd.loop_thread, SIGURG);
+    }
   }
   uv_mutex_unlock(&wd.lock);
 }
@@ -248,7 +268,7 @@ int rml_pcall(rml_state *st, lua_State *L, int nargs) {
   int outer = st == wd.owner && !atomic_load_explicit(&wd.busy, memory_order_relaxed);
   if (outer) {
     wd.L = L;
-    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.gen, atomic_load_explicit(&wd.gen, memory_order_relaxed) + 1);
     atomic_store(&wd.busy, 1);
   }
   int ok = lua_pcall(L, nargs, 0, base) == LUA_OK;
@@ -409,7 +429,7 @@ static int l_run(lua_State *L) {
   if (watched) {
     wd_loops(-1);
     wd.L = was_L;
-    atomic_store(&wd.entered_ns, uv_hrtime());
+    atomic_store(&wd.gen, atomic_load(&wd.gen) + 1);   /* a fresh budget */
     atomic_store(&wd.busy, was_busy);
   }
   lua_pushboolean(L, alive);
