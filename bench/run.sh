@@ -33,14 +33,15 @@ done
 
 # Sizes: latency round trips (after warm-up), throughput packets.
 # Scale: pairs per run, seconds of idle each (the last, largest, gets
-# SCALE_IDLE_LAST), probe round trips. Journal: packets per polyphony.
+# SCALE_IDLE_LAST; a full run idles 10 s, two of MidiSession's default 5 s
+# RTCP intervals, issue 20), probe round trips. Journal: packets per polyphony.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   RT=2000 WARM=200 ROUNDS=${BENCH_ROUNDS:-1} PKTS=30000 TP_MIN_S=0.2 CODEC_MSGS=100000
   NODE_RT=500 NODE_MSGS=5000 SCALE_N="1 1000" SCALE_IDLE=1 SCALE_IDLE_LAST=1 PROBE=500
   POLY_PKTS=50 POLY_WARM=100 BURSTS=2 JOURNAL_ITERS=20000 MIDI_E2E_NOTES=200
 else
   RT=5000 WARM=500 ROUNDS=${BENCH_ROUNDS:-3} PKTS=100000 TP_MIN_S=2 CODEC_MSGS=2000000
-  NODE_RT=5000 NODE_MSGS=30000 SCALE_N="1 10 100 1000" SCALE_IDLE=2 SCALE_IDLE_LAST=10 PROBE=2000
+  NODE_RT=5000 NODE_MSGS=30000 SCALE_N="1 10 100 1000 4000" SCALE_IDLE=10 SCALE_IDLE_LAST=10 PROBE=2000
   POLY_PKTS=200 POLY_WARM=300 BURSTS=9 JOURNAL_ITERS=200000 MIDI_E2E_NOTES=2000
 fi
 WINDOW=256
@@ -55,15 +56,15 @@ KILL_AFTER=$((TMO + 10))   # and coreutils' timeout kills it after this
 PORT=${BENCH_PORT:-$(( 20000 + ($$ * 7919 + $(date +%s)) % 1500 * 10 ))}
 next_port() { PORT=$((PORT + 10)); }
 
-# 1,000 pairs = 2,000 sessions with 2 sockets each: raise the soft limit of
+# 4,000 pairs = 8,000 sessions with 2 sockets each: raise the soft limit of
 # open files to the hard limit (reported in the header either way).
-FD_WANT=4200
+FD_WANT=16200
 FD_HARD=$(ulimit -H -n)
 if [ "$FD_HARD" = unlimited ] || [ "$FD_HARD" -ge 65536 ]; then ulimit -n 65536 2>/dev/null
 else ulimit -n "$FD_HARD" 2>/dev/null; fi
 FD_SOFT=$(ulimit -n)
 if [ "$FD_SOFT" != unlimited ] && [ "$FD_SOFT" -lt "$FD_WANT" ]; then
-  FD_NOTE="soft limit $FD_SOFT (hard $FD_HARD): too low for 1,000 pairs ($FD_WANT wanted); those rows say so"
+  FD_NOTE="soft limit $FD_SOFT (hard $FD_HARD): too low for 4,000 pairs ($FD_WANT wanted); those rows say so"
 else
   FD_NOTE="soft limit raised to $FD_SOFT (hard $FD_HARD)"
 fi
@@ -255,7 +256,11 @@ for kind in midi apple; do
     echo "scale: $kind, $n pairs"
     idle=$SCALE_IDLE
     [ "$n" = "${SCALE_N##* }" ] && idle=$SCALE_IDLE_LAST
-    next_port; p=$PORT
+    next_port
+    # a run takes 4 ports a pair from $PORT: start low again when it
+    # would not fit (each run is a process of its own, done before the next)
+    [ $((PORT + 4 * n + 100)) -gt 65000 ] && PORT=$((20000 + PORT % 1000))
+    p=$PORT
     one "$LUA $ROOT/bench/lua_scale.lua $kind $n $p $idle $PROBE $((PROBE / 10)) $TMO"
     PORT=$((PORT + 4 * n + 100))   # lua_scale.lua skips ports it cannot bind
   done
