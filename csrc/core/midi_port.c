@@ -2,6 +2,9 @@
  * of ports by index or name. Shared by MIDI input and output. */
 #include "midi_port.h"
 #include "runtime.h"
+#ifdef RTPMIDI_HAVE_JACK
+#include "midi_jack.h"
+#endif
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,9 +47,26 @@ const char *rmc_midi_api_name(enum RtMidiApi api) {
   return API_NAMES[api];
 }
 
+bool rmc_midi_own_jack(enum RtMidiApi api) {
+#ifdef RTPMIDI_HAVE_JACK
+  return api == RTMIDI_API_UNIX_JACK;
+#else
+  (void)api;
+  return false;
+#endif
+}
+
+/* The APIs we can use: RtMidi's, and JACK through our own backend when
+ * libjack was found even if RtMidi was built without it. */
 static int compiled(enum RtMidiApi *apis, int n) {
   int got = rtmidi_get_compiled_api(apis, (unsigned)n);
-  return got < 0 ? 0 : (got > n ? n : got);
+  got = got < 0 ? 0 : (got > n ? n : got);
+#ifdef RTPMIDI_HAVE_JACK
+  bool has = false;
+  for (int i = 0; i < got; i++) has = has || apis[i] == RTMIDI_API_UNIX_JACK;
+  if (!has && got < n) apis[got++] = RTMIDI_API_UNIX_JACK;
+#endif
+  return got;
 }
 
 int rtpmidi_midi_apis(const char **names, int n) {
@@ -97,61 +117,86 @@ void rmc_midi_free(bool input, RtMidiPtr dev) {
   else rtmidi_out_free(dev);
 }
 
-/* One client per port: RtMidi 5.0 opens a JACK client (and an ALSA
- * sequencer client) for each RtMidiIn / RtMidiOut object, in its
- * MidiInJack::connect / MidiOutJack::connect (jack_client_open with
- * JackNoStartServer, not JackUseExactName), and its C API takes no client to
- * share. So the ports of one process are as close to one client as RtMidi
- * allows: every client carries the one name the process asks for ("rtpmidi"
- * unless `client` is given), JACK suffixes the second and later "-01",
- * "-02", ..., and each port has the name given (spec/midi_ports_spec.lua,
- * "names every port of a process after one client name"). */
-RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
-                          char *err, size_t errlen) {
+/* Whether api has ports in this direction (a JACK server that answers counts
+ * as usable: *usable). RtMidi's clients are made and freed for the question;
+ * JACK is asked through our backend, whose single client is the process's. */
+static RtMidiPtr probe(bool input, enum RtMidiApi api, const char *client, bool *usable, bool *has_ports) {
+  *usable = *has_ports = false;
+  if (rmc_midi_own_jack(api)) {
+#ifdef RTPMIDI_HAVE_JACK
+    int n = rmj_list(input, NULL, NULL, NULL, 0);
+    *usable = n >= 0;
+    *has_ports = n > 0;
+#endif
+    return NULL;
+  }
+  RtMidiPtr dev = create_one(input, api, client);
+  if (!dev) return NULL;
+  dev->ok = true;
+  *usable = true;
+  *has_ports = rtmidi_get_port_count(dev) > 0 && dev->ok;
+  return dev;
+}
+
+/* RtMidi 5.0 opens one JACK client (and one ALSA sequencer client) per
+ * RtMidiIn / RtMidiOut object, in its MidiInJack::connect /
+ * MidiOutJack::connect, and its C API cannot share one. So JACK goes
+ * through our own backend (midi_jack.c: one client per process, one port
+ * per MidiIn / MidiOut) whenever libjack was found at build time, whether
+ * "jack" is asked for or the default choice lands on it; RtMidi keeps ALSA
+ * and the rest (and JACK when built without libjack). */
+int rmc_midi_choose(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
+                    RtMidiPtr *dev, char *err, size_t errlen) {
   if (!client) client = "rtpmidi";
+  *dev = NULL;
   if (api != RTMIDI_API_UNSPECIFIED) {
-    RtMidiPtr dev = create_one(input, api, client);
-    if (!dev) {
+    *used = api;
+    if (rmc_midi_own_jack(api)) return 0;
+    *dev = create_one(input, api, client);
+    if (!*dev) {
       if (api == RTMIDI_API_LINUX_ALSA)
         fmt(err, errlen, "alsa: cannot open the ALSA sequencer (is /dev/snd/seq there?)");
       else
         fmt(err, errlen, "%s: cannot create a MIDI %s client", rmc_midi_api_name(api),
             input ? "input" : "output");
-      return NULL;
+      return UV_EIO;
     }
-    *used = api;
-    return dev;
+    return 0;
   }
   /* RtMidi's own choice gives up when its first API fails (ALSA with no
    * sequencer), so choose here: the first API with ports, else the first
-   * that can be created at all. */
+   * that can be used at all. */
   enum RtMidiApi apis[RTMIDI_API_NUM];
   int got = compiled(apis, RTMIDI_API_NUM);
   RtMidiPtr fallback = NULL;
   enum RtMidiApi fallback_api = RTMIDI_API_UNSPECIFIED;
+  bool have_fallback = false;
   for (int i = 0; i < got; i++) {
     if (apis[i] == RTMIDI_API_RTMIDI_DUMMY) continue;
-    RtMidiPtr dev = create_one(input, apis[i], client);
-    if (!dev) continue;
-    dev->ok = true;
-    if (rtmidi_get_port_count(dev) > 0 && dev->ok) {
+    bool usable, has_ports;
+    RtMidiPtr d = probe(input, apis[i], client, &usable, &has_ports);
+    if (!usable) continue;
+    if (has_ports) {
       rmc_midi_free(input, fallback);
       *used = apis[i];
-      return dev;
+      *dev = d;
+      return 0;
     }
-    if (!fallback) {
-      fallback = dev;
+    if (!have_fallback) {
+      have_fallback = true;
+      fallback = d;
       fallback_api = apis[i];
     } else {
-      rmc_midi_free(input, dev);
+      rmc_midi_free(input, d);
     }
   }
-  if (!fallback) {
+  if (!have_fallback) {
     fmt(err, errlen, "no MIDI API can be used (none of the compiled ones could create a client)");
-    return NULL;
+    return UV_EIO;
   }
   *used = fallback_api;
-  return fallback;
+  *dev = fallback;
+  return 0;
 }
 
 char *rmc_midi_port_name(RtMidiPtr dev, unsigned i) {
@@ -196,8 +241,12 @@ static int list_ports(bool input, const char *api_name, rtpmidi_midi_port_fn fn,
   enum RtMidiApi api, used;
   int r = rmc_midi_api(api_name, &api, err, errlen);
   if (r) return r;
-  RtMidiPtr dev = rmc_midi_create(input, api, "rtpmidi", &used, err, errlen);
-  if (!dev) return UV_EIO;
+  RtMidiPtr dev;
+  r = rmc_midi_choose(input, api, "rtpmidi", &used, &dev, err, errlen);
+  if (r) return r;
+#ifdef RTPMIDI_HAVE_JACK
+  if (rmc_midi_own_jack(used)) return rmj_list(input, fn, ud, err, errlen);
+#endif
   int n = rmc_midi_list(dev, fn, ud);
   rmc_midi_free(input, dev);
   return n;

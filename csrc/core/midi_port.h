@@ -13,13 +13,18 @@
 int rmc_midi_api(const char *name, enum RtMidiApi *api, char *err, size_t errlen);
 const char *rmc_midi_api_name(enum RtMidiApi api);
 
-/* Creates an RtMidi input or output client for api (UNSPECIFIED: the first
- * compiled API that has ports, else the first that can be created). Returns
- * NULL with err filled when none can be created; *used is the API taken.
+/* Whether api goes through our own JACK backend (midi_jack.c) rather than
+ * RtMidi: JACK, when libjack was found at build time. */
+bool rmc_midi_own_jack(enum RtMidiApi api);
+
+/* Chooses the API for a port: api itself, or (UNSPECIFIED) the first
+ * usable API that has ports, else the first usable one. *used is the API
+ * taken; *dev the RtMidi client made for it, NULL when it is our JACK
+ * backend's (rmc_midi_own_jack). Returns 0 or UV_EIO with err filled.
  * RtMidi's own error text is never read (in 5.0.0 it points into a freed
  * exception), so messages here are ours. */
-RtMidiPtr rmc_midi_create(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
-                          char *err, size_t errlen);
+int rmc_midi_choose(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
+                    RtMidiPtr *dev, char *err, size_t errlen);
 void rmc_midi_free(bool input, RtMidiPtr dev);
 
 /* The name of port i, malloc'd (NULL when there is no such port). */

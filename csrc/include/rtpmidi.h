@@ -322,6 +322,9 @@ typedef struct rtpmidi_midi_in_events {
   /* One complete MIDI message, on the loop's thread. time_ms: rtpmidi_now_ms()
    * when RtMidi handed it over (taken on RtMidi's thread). */
   void (*on_message)(void *ud, const uint8_t *msg, size_t len, double time_ms);
+  /* The port stopped working (the JACK server shut down: code UV_EIO), on
+   * the loop's thread, once; the port stays open until closed. May be NULL. */
+  void (*on_error)(void *ud, int code, const char *message);
 } rtpmidi_midi_in_events;
 
 typedef struct rtpmidi_midi_in_stats {

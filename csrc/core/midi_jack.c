@@ -1,0 +1,514 @@
+/* MIDI ports on JACK through libjack: one client per process (midi_jack.h).
+ *
+ * Threads. Opening, closing and listing run on the caller's thread under
+ * `lock` (a mutex JACK's threads never take). The process callback runs on
+ * JACK's real-time thread and neither locks nor allocates: it sees the ports
+ * through a fixed table of atomic slots, and
+ *  - for an input, hands each event (its frame time turned into uv_hrtime()'s
+ *    clock) to the port's deliver function, which copies it into the
+ *    MidiIn's single-producer ring and wakes the loop with uv_async_send;
+ *  - for an output, drains the port's jack_ringbuffer (filled by
+ *    rmj_write) into the port's buffer with jack_midi_event_write.
+ * A port leaving the table is waited for: rmj_close empties its slot, then
+ * waits until no process cycle that could have read it is still running.
+ *
+ * SysEx and the period's buffer. A message goes to JACK whole, as one event
+ * (JACK MIDI events are complete messages). One that does not fit in what is
+ * left of this period's buffer waits for the next period (order is kept); one
+ * that cannot fit even in an empty buffer (jack_midi_max_event_size of a
+ * cleared buffer) is dropped and counted (rmj_dropped). jackd2 gives MIDI
+ * port buffers a fixed size independent of the period (32 KiB,
+ * BUFFER_SIZE_MAX * sizeof(float) in its JackMidiPort.cpp), so a 1 KiB SysEx
+ * goes through even at a 16-frame period.
+ *
+ * Server shutdown (jack_on_shutdown, on a JACK thread): every port's down
+ * function runs (a flag and uv_async_send); writes then fail with UV_EIO, and
+ * the dead client is closed with the last port. */
+#include "midi_jack.h"
+
+#include <jack/jack.h>
+#include <jack/midiport.h>
+#include <jack/ringbuffer.h>
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#define MAX_PORTS 256
+#define DEFAULT_OUT_RING (64u * 1024u)
+
+struct rmj_port {
+  bool input;
+  jack_port_t *port;
+  rmj_deliver_fn deliver;
+  rmj_down_fn down;
+  void *ud;
+  bool sysex, clock, active_sensing;
+  jack_ringbuffer_t *ring;   /* outputs: uint32_t length, then the bytes */
+  _Atomic uint64_t dropped;
+  atomic_bool closing;       /* outputs: the buffer is cleared, nothing written */
+  int slot;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static jack_client_t *client;            /* under lock */
+static int nports;                       /* under lock */
+static _Atomic(rmj_port *) slots[MAX_PORTS];
+static atomic_bool in_cycle;             /* the process callback is running */
+static _Atomic uint64_t cycles;          /* process callbacks finished */
+static atomic_bool down;                 /* the server shut down on us */
+
+static void fmt(char *err, size_t errlen, const char *f, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, errlen, f, ap);
+  va_end(ap);
+}
+
+static void append(char *err, size_t errlen, const char *f, ...) {
+  if (!err || !errlen) return;
+  size_t used = strlen(err);
+  if (used + 1 >= errlen) return;
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err + used, errlen - used, f, ap);
+  va_end(ap);
+}
+
+/* ---- the process thread ---- */
+
+static bool passes(const rmj_port *p, uint8_t status) {
+  if (status == 0xF0) return p->sysex;
+  if (status == 0xF8 || status == 0xF1) return p->clock;
+  if (status == 0xFE) return p->active_sensing;
+  return true;
+}
+
+static void drain_output(rmj_port *p, jack_nframes_t nframes) {
+  void *buf = jack_port_get_buffer(p->port, nframes);
+  if (!buf) return;
+  jack_midi_clear_buffer(buf);
+  if (atomic_load_explicit(&p->closing, memory_order_relaxed)) return;
+  size_t whole = jack_midi_max_event_size(buf);
+  for (;;) {
+    uint32_t len;
+    if (jack_ringbuffer_read_space(p->ring) < sizeof len) break;
+    jack_ringbuffer_peek(p->ring, (char *)&len, sizeof len);
+    if (len > whole) {
+      /* Never fits: skip it. */
+      jack_ringbuffer_read_advance(p->ring, sizeof len + len);
+      atomic_fetch_add_explicit(&p->dropped, 1, memory_order_relaxed);
+      continue;
+    }
+    if (len > jack_midi_max_event_size(buf)) break; /* the next period */
+    jack_midi_data_t *dst = jack_midi_event_reserve(buf, 0, len);
+    if (!dst) break;
+    jack_ringbuffer_read_advance(p->ring, sizeof len);
+    /* The writer put the bytes in before advancing its pointer: they are all
+     * there. They may wrap around the ring's end. */
+    jack_ringbuffer_data_t vec[2];
+    jack_ringbuffer_get_read_vector(p->ring, vec);
+    size_t first = vec[0].len < len ? vec[0].len : len;
+    memcpy(dst, vec[0].buf, first);
+    if (first < len) memcpy(dst + first, vec[1].buf, len - first);
+    jack_ringbuffer_read_advance(p->ring, len);
+  }
+}
+
+static void read_input(rmj_port *p, jack_nframes_t nframes, uint64_t start_ns, uint64_t rate) {
+  void *buf = jack_port_get_buffer(p->port, nframes);
+  if (!buf) return;
+  uint32_t n = jack_midi_get_event_count(buf);
+  for (uint32_t i = 0; i < n; i++) {
+    jack_midi_event_t ev;
+    if (jack_midi_event_get(&ev, buf, i) != 0 || ev.size == 0) continue;
+    if (!passes(p, ev.buffer[0])) continue;
+    p->deliver(p->ud, ev.buffer, ev.size, start_ns + (uint64_t)ev.time * 1000000000u / rate);
+  }
+}
+
+static int on_process(jack_nframes_t nframes, void *arg) {
+  (void)arg;
+  atomic_store(&in_cycle, true);
+  /* An event's frame time on our clock: this cycle's frames are anchored at
+   * the callback's start (uv_hrtime), each frame 1/rate later. Not
+   * jack_frames_to_time: that is JACK's own clock (190 ms apart from
+   * uv_hrtime's here) and, on the dummy backend the specs use, its estimate
+   * of a cycle's start lags by 7 to 100 ms. So a time is never before the
+   * message could have been written, and at most a period later than the
+   * frame it was captured at. */
+  uint64_t start_ns = uv_hrtime();
+  uint64_t rate = jack_get_sample_rate(client);
+  if (rate == 0) rate = 48000;
+  /* Outputs first: an input of ours connected to an output of ours then
+   * reads what was written in this same cycle. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < MAX_PORTS; i++) {
+      rmj_port *p = atomic_load(&slots[i]);
+      if (!p || p->input != (pass == 1)) continue;
+      if (p->input) read_input(p, nframes, start_ns, rate);
+      else drain_output(p, nframes);
+    }
+  }
+  atomic_fetch_add(&cycles, 1);
+  atomic_store(&in_cycle, false);
+  return 0;
+}
+
+static void on_shutdown(void *arg) {
+  (void)arg;
+  atomic_store(&down, true);
+  for (int i = 0; i < MAX_PORTS; i++) {
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && p->down) p->down(p->ud);
+  }
+}
+
+/* ---- the client (lock held) ---- */
+
+static void silent(const char *msg) { (void)msg; }
+
+static jack_client_t *open_client(const char *name) {
+  /* JACK prints "Cannot connect to server socket" and more by itself; our
+   * messages say what matters. */
+  jack_set_error_function(silent);
+  jack_set_info_function(silent);
+  jack_status_t status = 0;
+  return jack_client_open(name, JackNoStartServer, &status);
+}
+
+static int ensure_client(const char *name, char *err, size_t errlen) {
+  if (client) {
+    if (atomic_load(&down)) {
+      fmt(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
+      return UV_EIO;
+    }
+    return 0;
+  }
+  client = open_client(name ? name : "rtpmidi");
+  if (!client) {
+    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    return UV_EIO;
+  }
+  atomic_store(&down, false);
+  jack_set_process_callback(client, on_process, NULL);
+  jack_on_shutdown(client, on_shutdown, NULL);
+  if (jack_activate(client) != 0) {
+    jack_client_close(client);
+    client = NULL;
+    fmt(err, errlen, "jack: cannot activate the JACK client");
+    return UV_EIO;
+  }
+  return 0;
+}
+
+static void release_client(void) {
+  if (nports > 0 || !client) return;
+  if (!atomic_load(&down)) jack_deactivate(client);
+  jack_client_close(client);
+  client = NULL;
+  atomic_store(&down, false);
+}
+
+/* ---- listing ---- */
+
+/* The full names of the MIDI ports of the given direction, ours left out
+ * when others_only; NULL-terminated, free with jack_free. */
+static const char **port_names(jack_client_t *c, bool input, bool others_only, unsigned *count) {
+  const char **names = jack_get_ports(c, NULL, JACK_DEFAULT_MIDI_TYPE,
+                                      input ? JackPortIsOutput : JackPortIsInput);
+  unsigned n = 0;
+  if (names) {
+    for (unsigned i = 0; names[i]; i++) {
+      if (others_only) {
+        jack_port_t *jp = jack_port_by_name(c, names[i]);
+        if (jp && jack_port_is_mine(c, jp)) continue;
+      }
+      names[n++] = names[i];
+    }
+    names[n] = NULL;
+  }
+  *count = n;
+  return names;
+}
+
+int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
+  pthread_mutex_lock(&lock);
+  jack_client_t *c = client && !atomic_load(&down) ? client : NULL;
+  bool temp = false;
+  if (!c) {
+    c = open_client("rtpmidi-list");
+    temp = true;
+  }
+  if (!c) {
+    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    pthread_mutex_unlock(&lock);
+    return UV_EIO;
+  }
+  unsigned n;
+  const char **names = port_names(c, input, true, &n);
+  for (unsigned i = 0; i < n; i++)
+    if (fn) fn(ud, (int)i, names[i]);
+  if (names) jack_free(names);
+  if (temp) jack_client_close(c);
+  pthread_mutex_unlock(&lock);
+  return (int)n;
+}
+
+/* With indices: the list rmj_list gives. Without: every port by name. */
+static void list_into(char *err, size_t errlen, const char **names, unsigned n, bool indices) {
+  if (n == 0) {
+    append(err, errlen, "; there are no ports");
+    return;
+  }
+  append(err, errlen, "; ports:");
+  for (unsigned i = 0; i < n; i++) {
+    if (indices) append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, names[i]);
+    else append(err, errlen, "%s \"%s\"", i ? "," : "", names[i]);
+  }
+}
+
+/* The full name of the port cfg asks for, malloc'd; NULL with err filled.
+ * By index: the list rmj_list gives (others' ports). By name: every port,
+ * ours too (a process may connect its ports to each other), exact or a
+ * unique part. Messages as rmc_midi_find_port's for RtMidi. */
+static char *find(bool input, const rtpmidi_midi_port_config *cfg, int *code, char *err, size_t errlen) {
+  const char *kind = input ? "input" : "output";
+  unsigned n;
+  const char **others = port_names(client, input, true, &n);
+  char *found_name = NULL;
+  *code = UV_ENOENT;
+  if (!cfg->port) {
+    if ((unsigned)cfg->index < n) {
+      found_name = strdup(others[cfg->index]);
+    } else {
+      fmt(err, errlen, "jack: no MIDI %s port %d", kind, cfg->index);
+      list_into(err, errlen, others, n, true);
+    }
+    if (others) jack_free(others);
+    if (found_name) *code = 0;
+    return found_name;
+  }
+  unsigned all_n;
+  const char **all = port_names(client, input, false, &all_n);
+  int exact = -1, found = -1, matches = 0;
+  for (unsigned i = 0; i < all_n; i++) {
+    if (strcmp(all[i], cfg->port) == 0) exact = (int)i;
+    if (strstr(all[i], cfg->port)) {
+      matches++;
+      found = (int)i;
+    }
+  }
+  int pick = exact >= 0 ? exact : matches == 1 ? found : -1;
+  if (pick >= 0) {
+    found_name = strdup(all[pick]);
+    *code = 0;
+  } else {
+    if (matches == 0)
+      fmt(err, errlen, "jack: no MIDI %s port matches '%s'", kind, cfg->port);
+    else
+      fmt(err, errlen, "jack: '%s' matches %d MIDI %s ports", cfg->port, matches, kind);
+    list_into(err, errlen, all, all_n, false);
+  }
+  if (all) jack_free(all);
+  if (others) jack_free(others);
+  return found_name;
+}
+
+/* ---- ports ---- */
+
+static void take_slot(rmj_port *p) {
+  for (int i = 0; i < MAX_PORTS; i++) {
+    if (atomic_load(&slots[i]) == NULL) {
+      p->slot = i;
+      atomic_store(&slots[i], p);
+      return;
+    }
+  }
+}
+
+/* Empties p's slot and waits until no process cycle can still be using p. */
+static void leave_slot(rmj_port *p) {
+  if (p->slot < 0) return;
+  atomic_store(&slots[p->slot], NULL);
+  p->slot = -1;
+  if (!atomic_load(&in_cycle)) return;
+  /* A cycle under way may have read the slot before it emptied: wait for it
+   * to end (bounded: a dead server ends no cycle). */
+  uint64_t seen = atomic_load(&cycles);
+  for (int k = 0; k < 2000 && atomic_load(&in_cycle) && atomic_load(&cycles) == seen; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void free_port(rmj_port *p) {
+  if (p->ring) jack_ringbuffer_free(p->ring);
+  free(p);
+}
+
+int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err, size_t errlen) {
+  const rtpmidi_midi_port_config *cfg = a->cfg;
+  const char *kind = a->input ? "input" : "output";
+  *out = NULL;
+  *port_name = NULL;
+  rmj_port *p = calloc(1, sizeof *p);
+  if (!p) return UV_ENOMEM;
+  p->input = a->input;
+  p->deliver = a->deliver;
+  p->down = a->down;
+  p->ud = a->ud;
+  p->sysex = a->sysex;
+  p->clock = a->clock;
+  p->active_sensing = a->active_sensing;
+  p->slot = -1;
+  if (!a->input) {
+    p->ring = jack_ringbuffer_create(a->out_ring_bytes ? a->out_ring_bytes : DEFAULT_OUT_RING);
+    if (!p->ring) {
+      free(p);
+      return UV_ENOMEM;
+    }
+  }
+  pthread_mutex_lock(&lock);
+  int r = ensure_client(cfg->client_name, err, errlen);
+  if (r) {
+    if (cfg->virtual_name)
+      fmt(err, errlen, "jack: cannot open the virtual MIDI %s port '%s' (%s)", kind, cfg->virtual_name,
+          client ? "the JACK server has shut down" : "is a JACK server running?");
+    goto fail;
+  }
+  char *target = NULL;
+  if (!cfg->virtual_name) {
+    target = find(a->input, cfg, &r, err, errlen);
+    if (!target) goto fail;
+  }
+  const char *own = cfg->virtual_name ? cfg->virtual_name
+                  : cfg->port_name    ? cfg->port_name
+                  : a->input          ? "in" : "out";
+  unsigned long flags = a->input ? JackPortIsInput : JackPortIsOutput;
+  p->port = jack_port_register(client, own, JACK_DEFAULT_MIDI_TYPE, flags, 0);
+  /* A name given is kept or refused; the default "in" / "out" of a port
+   * connecting somewhere becomes "in-2", "in-3", ... when taken (with one
+   * client per process, ports share its name space). */
+  char alt[64];
+  for (int k = 2; !p->port && !cfg->virtual_name && !cfg->port_name && k < 1000; k++) {
+    snprintf(alt, sizeof alt, "%.40s-%d", own, k);
+    p->port = jack_port_register(client, alt, JACK_DEFAULT_MIDI_TYPE, flags, 0);
+    if (p->port) own = alt;
+  }
+  if (!p->port) {
+    fmt(err, errlen, "jack: cannot open the MIDI %s port '%s' (is the name taken in client '%s'?)",
+        kind, own, jack_get_client_name(client));
+    free(target);
+    r = UV_EIO;
+    goto fail;
+  }
+  nports++;
+  take_slot(p);
+  if (p->slot < 0) {
+    fmt(err, errlen, "jack: too many MIDI ports in one process (%d)", MAX_PORTS);
+    r = UV_ENOBUFS;
+    goto fail_port;
+  }
+  if (target) {
+    const char *ours = jack_port_name(p->port);
+    int c = a->input ? jack_connect(client, target, ours) : jack_connect(client, ours, target);
+    if (c != 0 && c != EEXIST) {
+      fmt(err, errlen, "jack: cannot connect to MIDI %s port \"%s\"", kind, target);
+      free(target);
+      r = UV_EIO;
+      goto fail_port;
+    }
+    *port_name = target;
+  } else {
+    *port_name = strdup(own);
+  }
+  pthread_mutex_unlock(&lock);
+  *out = p;
+  return 0;
+
+fail_port:
+  leave_slot(p);
+  jack_port_unregister(client, p->port);
+  nports--;
+fail:
+  release_client();
+  pthread_mutex_unlock(&lock);
+  free_port(p);
+  return r;
+}
+
+/* Waits (bounded) until n more process cycles have ended. */
+static void wait_cycles(uint64_t n) {
+  uint64_t until = atomic_load(&cycles) + n;
+  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void rmj_close(rmj_port *p) {
+  if (!p) return;
+  pthread_mutex_lock(&lock);
+  if (!p->input) {
+    /* An output's buffer keeps its last events while the port is
+     * registered but out of the table, and an input of ours connected to
+     * it would read them again: a full cycle clears it first. */
+    atomic_store(&p->closing, true);
+    wait_cycles(2);
+  }
+  leave_slot(p);
+  if (client && !atomic_load(&down)) jack_port_unregister(client, p->port);
+  nports--;
+  release_client();
+  pthread_mutex_unlock(&lock);
+  free_port(p);
+}
+
+int rmj_write(rmj_port *p, const uint8_t *msg, size_t len) {
+  if (atomic_load(&down)) return UV_EIO;
+  uint32_t n = (uint32_t)len;
+  if (len > UINT32_MAX || jack_ringbuffer_write_space(p->ring) < sizeof n + len) return UV_ENOBUFS;
+  /* Length and bytes are copied into the free space first and published by
+   * one advance: the process thread never sees a length without its bytes. */
+  jack_ringbuffer_data_t vec[2];
+  jack_ringbuffer_get_write_vector(p->ring, vec);
+  const uint8_t *parts[2] = {(const uint8_t *)&n, msg};
+  size_t sizes[2] = {sizeof n, len};
+  size_t v = 0, off = 0;
+  for (int k = 0; k < 2; k++) {
+    size_t done = 0;
+    while (done < sizes[k]) {
+      size_t room = vec[v].len - off;
+      if (room == 0) {
+        v++;
+        off = 0;
+        continue;
+      }
+      size_t step = sizes[k] - done < room ? sizes[k] - done : room;
+      memcpy(vec[v].buf + off, parts[k] + done, step);
+      off += step;
+      done += step;
+    }
+  }
+  jack_ringbuffer_write_advance(p->ring, sizeof n + len);
+  return 0;
+}
+
+uint64_t rmj_dropped(const rmj_port *p) {
+  return atomic_load_explicit(&((rmj_port *)p)->dropped, memory_order_relaxed);
+}
+
+void rmj_drain(rmj_port *p, int timeout_ms) {
+  for (int k = 0; k < timeout_ms * 10; k++) {
+    if (atomic_load(&down) || jack_ringbuffer_read_space(p->ring) == 0) return;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
