@@ -515,6 +515,105 @@ describe("MIDI ports through JACK", function()
     assert.are.same({ "\xFE", "\x90\x3C\x64" }, got2)
   end)
 
+  it("carries MIDI from an output to an input joined by jack_connect, bit-exact, with a 1 KiB SysEx", function()
+    local client = J.unique("spec-conn")
+    local src, dst = J.unique("src"), J.unique("dst")
+    local out = open(rtpmidi.MidiOut, { api = "jack", virtual = src, client = client })
+    local inp = open(rtpmidi.MidiIn, { api = "jack", virtual = dst })
+    local got = {}
+    function inp:on_message(bytes) got[#got + 1] = bytes end
+    assert.is_true(J.connect(client .. ":" .. src, client .. ":" .. dst))
+    settle(out, function() return #got end, function() for k = #got, 1, -1 do got[k] = nil end end)
+    local body = {}
+    for i = 1, 1022 do body[i] = string.char((i * 53 + 7) % 128) end
+    local sysex = "\xF0" .. table.concat(body) .. "\xF7"
+    assert.are.equal(1024, #sysex)
+    local sent = { "\x90\x3C\x64", sysex, "\xB3\x07\x7F", "\xE0\x00\x40", "\xF8", "\x80\x3C\x00", sysex }
+    for _, m in ipairs(sent) do assert.is_true(out:send(m)) end
+    H.run_until(function() return #got >= #sent end, #sent .. " messages through jack_connect")
+    H.run_for(20)
+    assert.are.equal(#sent, #got)
+    for i = 1, #sent do
+      assert.is_true(got[i] == sent[i], ("message %d: sent %d bytes, got %d: %s"):format(
+        i, #sent[i], #got[i], hex(got[i]:sub(1, 8))))
+    end
+    assert.are.equal(0, out:stats().errors)
+    assert.are.equal(0, inp:stats().dropped)
+  end)
+
+  -- A JACK MIDI event is a whole message, and one that does not fit even in
+  -- an empty period buffer (jackd2: 32 KiB) can never be sent: it is
+  -- dropped and counted in stats().errors; what follows still goes.
+  it("drops and counts a SysEx larger than a period's MIDI buffer, and goes on", function()
+    local out, inp, got = pair()
+    local big = "\xF0" .. string.rep("\x11", 40000) .. "\xF7"
+    assert.is_true(out:send(big))
+    assert.is_true(out:send("\x90\x3C\x64"))
+    H.run_until(function() return #got >= 1 end, "the note after the SysEx")
+    H.run_until(function() return out:stats().errors == 1 end, "the SysEx counted")
+    H.run_for(20)
+    assert.are.equal(1, #got)
+    assert.are.equal("\x90\x3C\x64", got[1].bytes)
+    assert.are.equal(0, inp:stats().dropped)
+  end)
+
+  -- A second server, killed while notes stream: every port hears of it on
+  -- the loop (MidiIn:on_error, MidiOut:send returns nil, err), the loop goes
+  -- on, the ports close cleanly, and the next port opens a new client.
+  it("reports a JACK server killed mid-stream on the loop, and goes on", function()
+    local name = J.unique("rtpmidi-spec-kill")
+    local log = os.tmpname()
+    local p = assert(io.popen(("jackd -n %s --no-realtime -S -d dummy -r 48000 -p 16 </dev/null >%s 2>&1 & echo $!")
+      :format(quote(name), quote(log))))
+    local pid = p:read("l")
+    p:close()
+    finally(function()
+      os.execute("kill -9 " .. pid .. " 2>/dev/null")
+      os.remove(log)
+      rtpmidi.set_jack_server(J.name)
+    end)
+    assert(os.execute(("JACK_DEFAULT_SERVER=%s jack_wait -w -t 10 >/dev/null 2>&1"):format(quote(name))),
+      "the second jackd did not start")
+    rtpmidi.set_jack_server(name)
+    local src = J.unique("spec-kill-src")
+    local out = open(rtpmidi.MidiOut, { api = "jack", virtual = src })
+    local errors = {}
+    local a = open(rtpmidi.MidiIn, { api = "jack", port = src })
+    local b = open(rtpmidi.MidiIn, { api = "jack", virtual = J.unique("spec-kill-idle") })
+    local got = 0
+    function a:on_message() got = got + 1 end
+    function a:on_error(message, code) errors[#errors + 1] = { "a", message, code } end
+    function b:on_error(message, code) errors[#errors + 1] = { "b", message, code } end
+    local sent, refused = 0, nil
+    local stream = rtpmidi.every(5, function()
+      local ok, err = out:send("\x90\x3C\x64")
+      if ok then sent = sent + 1 else refused = refused or err end
+    end)
+    H.run_until(function() return got > 10 end, "notes streaming through the second server", 5000)
+    os.execute("kill -9 " .. pid)
+    H.run_until(function() return #errors == 2 end, "on_error on both inputs", 5000)
+    table.sort(errors, function(x, y) return x[1] < y[1] end)
+    for _, e in ipairs(errors) do
+      assert.matches("^jack: the JACK server has shut down", e[2])
+      assert.is_true(math.type(e[3]) == "integer" and e[3] < 0, "a UV_E* code expected")
+    end
+    -- the loop goes on: the stream timer still runs, its sends now refused
+    local before = sent
+    H.run_until(function() return refused ~= nil end, "a send refused after the shutdown", 2000)
+    stream:cancel()
+    assert.are.equal(before, sent)
+    assert.is_true(out:stats().errors >= 1)
+    -- a port opened meanwhile is refused with a message, not a crash
+    local more, err = rtpmidi.MidiIn{ api = "jack", virtual = "late" }
+    assert.is_nil(more)
+    assert.matches("JACK server has shut down", err, 1, true)
+    for _, port in ipairs(opened) do port:close() end
+    opened = {}
+    -- the dead client went with the last port: the spec's server takes a new one
+    rtpmidi.set_jack_server(J.name)
+    pair()
+  end)
+
   it("reports an error in on_message through rtpmidi.on_error and goes on", function()
     local out, inp, got = pair()
     local n = 0

@@ -172,13 +172,9 @@ static void on_shutdown(void *arg) {
 
 /* ---- the client (lock held) ---- */
 
-static void silent(const char *msg) { (void)msg; }
-
 static jack_client_t *open_client(const char *name) {
-  /* JACK prints "Cannot connect to server socket" and more by itself; our
-   * messages say what matters. */
-  jack_set_error_function(silent);
-  jack_set_info_function(silent);
+  /* JACK prints "Cannot connect to server socket" and more on standard
+   * error by itself: the Lua layer hides that unless verbose (midi.lua). */
   jack_status_t status = 0;
   return jack_client_open(name, JackNoStartServer, &status);
 }
