@@ -60,6 +60,7 @@ static jack_client_t *client;            /* under lock */
 static int nports;                       /* under lock */
 static _Atomic(rmj_port *) slots[MAX_PORTS];
 static atomic_bool in_cycle;             /* the process callback is running */
+static atomic_bool in_shutdown;          /* the shutdown callback is running */
 static _Atomic uint64_t cycles;          /* process callbacks finished */
 static atomic_bool down;                 /* the server shut down on us */
 
@@ -99,6 +100,7 @@ static void drain_output(rmj_port *p, jack_nframes_t nframes) {
   for (;;) {
     uint32_t len;
     if (jack_ringbuffer_read_space(p->ring) < sizeof len) break;
+    atomic_thread_fence(memory_order_acquire); /* the writer's bytes before its advance */
     jack_ringbuffer_peek(p->ring, (char *)&len, sizeof len);
     if (len > whole) {
       /* Never fits: skip it. */
@@ -117,6 +119,7 @@ static void drain_output(rmj_port *p, jack_nframes_t nframes) {
     size_t first = vec[0].len < len ? vec[0].len : len;
     memcpy(dst, vec[0].buf, first);
     if (first < len) memcpy(dst + first, vec[1].buf, len - first);
+    atomic_thread_fence(memory_order_release); /* done reading before the space is reused */
     jack_ringbuffer_read_advance(p->ring, len);
   }
 }
@@ -163,18 +166,40 @@ static int on_process(jack_nframes_t nframes, void *arg) {
 
 static void on_shutdown(void *arg) {
   (void)arg;
+  atomic_store(&in_shutdown, true);
   atomic_store(&down, true);
   for (int i = 0; i < MAX_PORTS; i++) {
     rmj_port *p = atomic_load(&slots[i]);
     if (p && p->down) p->down(p->ud);
   }
+  atomic_store(&in_shutdown, false);
 }
 
 /* ---- the client (lock held) ---- */
 
+/* JACK's own messages: while one of our calls runs (under `lock`) they go
+ * to standard error, which the Lua layer hides unless verbose (midi.lua's
+ * quietly); from JACK's threads at other times (a server that died:
+ * "Cannot read socket fd ...") they are dropped, as on_error says it. */
+static atomic_bool calling;
+
+static void jack_message(const char *msg) {
+  if (atomic_load(&calling)) fprintf(stderr, "%s\n", msg);
+}
+
+static void lock_calls(void) {
+  pthread_mutex_lock(&lock);
+  jack_set_error_function(jack_message);
+  jack_set_info_function(jack_message);
+  atomic_store(&calling, true);
+}
+
+static void unlock_calls(void) {
+  atomic_store(&calling, false);
+  pthread_mutex_unlock(&lock);
+}
+
 static jack_client_t *open_client(const char *name) {
-  /* JACK prints "Cannot connect to server socket" and more on standard
-   * error by itself: the Lua layer hides that unless verbose (midi.lua). */
   jack_status_t status = 0;
   return jack_client_open(name, JackNoStartServer, &status);
 }
@@ -235,7 +260,7 @@ static const char **port_names(jack_client_t *c, bool input, bool others_only, u
 }
 
 int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
-  pthread_mutex_lock(&lock);
+  lock_calls();
   jack_client_t *c = client && !atomic_load(&down) ? client : NULL;
   bool temp = false;
   if (!c) {
@@ -244,7 +269,7 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
   }
   if (!c) {
     fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
-    pthread_mutex_unlock(&lock);
+    unlock_calls();
     return UV_EIO;
   }
   unsigned n;
@@ -253,7 +278,7 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
     if (fn) fn(ud, (int)i, names[i]);
   if (names) jack_free(names);
   if (temp) jack_client_close(c);
-  pthread_mutex_unlock(&lock);
+  unlock_calls();
   return (int)n;
 }
 
@@ -334,6 +359,12 @@ static void leave_slot(rmj_port *p) {
   if (p->slot < 0) return;
   atomic_store(&slots[p->slot], NULL);
   p->slot = -1;
+  /* The shutdown callback may have read the slot too: it only sets flags,
+   * so it ends soon (bounded all the same). */
+  for (int k = 0; k < 2000 && atomic_load(&in_shutdown); k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
   if (!atomic_load(&in_cycle)) return;
   /* A cycle under way may have read the slot before it emptied: wait for it
    * to end (bounded: a dead server ends no cycle). */
@@ -371,12 +402,14 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
       return UV_ENOMEM;
     }
   }
-  pthread_mutex_lock(&lock);
+  lock_calls();
   int r = ensure_client(cfg->client_name, err, errlen);
   if (r) {
-    if (cfg->virtual_name)
-      fmt(err, errlen, "jack: cannot open the virtual MIDI %s port '%s' (%s)", kind, cfg->virtual_name,
-          client ? "the JACK server has shut down" : "is a JACK server running?");
+    if (cfg->virtual_name && err && errlen) {
+      char why[RTPMIDI_ERROR_MAX];
+      snprintf(why, sizeof why, "%s", strncmp(err, "jack: ", 6) == 0 ? err + 6 : err);
+      fmt(err, errlen, "jack: cannot open the virtual MIDI %s port '%s': %s", kind, cfg->virtual_name, why);
+    }
     goto fail;
   }
   char *target = NULL;
@@ -425,7 +458,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
   } else {
     *port_name = strdup(own);
   }
-  pthread_mutex_unlock(&lock);
+  unlock_calls();
   *out = p;
   return 0;
 
@@ -435,7 +468,7 @@ fail_port:
   nports--;
 fail:
   release_client();
-  pthread_mutex_unlock(&lock);
+  unlock_calls();
   free_port(p);
   return r;
 }
@@ -451,7 +484,7 @@ static void wait_cycles(uint64_t n) {
 
 void rmj_close(rmj_port *p) {
   if (!p) return;
-  pthread_mutex_lock(&lock);
+  lock_calls();
   if (!p->input) {
     /* An output's buffer keeps its last events while the port is
      * registered but out of the table, and an input of ours connected to
@@ -463,7 +496,7 @@ void rmj_close(rmj_port *p) {
   if (client && !atomic_load(&down)) jack_port_unregister(client, p->port);
   nports--;
   release_client();
-  pthread_mutex_unlock(&lock);
+  unlock_calls();
   free_port(p);
 }
 
@@ -493,6 +526,7 @@ int rmj_write(rmj_port *p, const uint8_t *msg, size_t len) {
       done += step;
     }
   }
+  atomic_thread_fence(memory_order_release); /* the bytes before the advance */
   jack_ringbuffer_write_advance(p->ring, sizeof n + len);
   return 0;
 }
