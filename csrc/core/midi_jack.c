@@ -139,25 +139,25 @@ static void read_input(rmj_port *p, jack_nframes_t nframes, uint64_t start_ns, u
 static int on_process(jack_nframes_t nframes, void *arg) {
   (void)arg;
   atomic_store(&in_cycle, true);
-  /* An event's frame time on our clock: this cycle's frames are anchored at
-   * the callback's start (uv_hrtime), each frame 1/rate later. Not
-   * jack_frames_to_time: that is JACK's own clock (190 ms apart from
-   * uv_hrtime's here) and, on the dummy backend the specs use, its estimate
-   * of a cycle's start lags by 7 to 100 ms. So a time is never before the
-   * message could have been written, and at most a period later than the
-   * frame it was captured at. */
+  /* Outputs first: an input of ours connected to an output of ours then
+   * reads what was written in this same cycle. */
+  for (int i = 0; i < MAX_PORTS; i++) {
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && !p->input) drain_output(p, nframes);
+  }
+  /* An event's frame time on our clock: this cycle's frames are anchored
+   * here (uv_hrtime, read after the outputs were drained, so that no
+   * message of ours is stamped before it was written), each frame 1/rate
+   * later. Not jack_frames_to_time: that is JACK's own clock (190 ms apart
+   * from uv_hrtime's here) and, on the dummy backend the specs use, its
+   * estimate of a cycle's start lags by 7 to 100 ms. So a time is at most
+   * about a period later than the frame it was captured at. */
   uint64_t start_ns = uv_hrtime();
   uint64_t rate = jack_get_sample_rate(client);
   if (rate == 0) rate = 48000;
-  /* Outputs first: an input of ours connected to an output of ours then
-   * reads what was written in this same cycle. */
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < MAX_PORTS; i++) {
-      rmj_port *p = atomic_load(&slots[i]);
-      if (!p || p->input != (pass == 1)) continue;
-      if (p->input) read_input(p, nframes, start_ns, rate);
-      else drain_output(p, nframes);
-    }
+  for (int i = 0; i < MAX_PORTS; i++) {
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && p->input) read_input(p, nframes, start_ns, rate);
   }
   atomic_fetch_add(&cycles, 1);
   atomic_store(&in_cycle, false);
