@@ -55,7 +55,11 @@ describe("MidiSession with MIDI devices", function()
     return kbd, a, b, played, heard
   end
 
-  it("lists devices and refuses unknown ports with the list", function()
+  -- Our own JACK backend leaves the process's ports out of the lists (a
+  -- build without libjack lists them, through RtMidi).
+  local lists = require("rtpmidi.core").midi_jack_one_client() and it
+    or function(name) pending(name .. " (built without libjack: JACK goes through RtMidi)") end
+  lists("lists devices and refuses unknown ports with the list", function()
     -- Another process's JACK input (jack_midi_dump) is a device this session
     -- can play on; the process's own ports are not listed (opening ports
     -- must not move the indices the list gave).

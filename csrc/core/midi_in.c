@@ -90,12 +90,14 @@ static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *
   ring_put(ud, msg, len, uv_hrtime());
 }
 
+#ifdef RTPMIDI_HAVE_JACK
 /* A JACK thread: the server is gone; the loop reports it. */
 static void on_down(void *ud) {
   struct rtpmidi_midi_in *in = ud;
   atomic_store(&in->server_down, true);
   uv_async_send(&in->async);
 }
+#endif
 
 /* The loop's thread. */
 static void on_async(uv_async_t *a) {

@@ -42,6 +42,8 @@ static void append(char *err, size_t errlen, const char *f, ...) {
 
 bool rtpmidi_midi_available(void) { return true; }
 
+bool rtpmidi_midi_jack_one_client(void) { return rmc_midi_own_jack(RTMIDI_API_UNIX_JACK); }
+
 const char *rmc_midi_api_name(enum RtMidiApi api) {
   if ((int)api < 0 || api >= RTMIDI_API_NUM) return "?";
   return API_NAMES[api];

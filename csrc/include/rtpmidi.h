@@ -282,6 +282,10 @@ typedef struct rtpmidi_midi_out rtpmidi_midi_out;
 /* Whether MIDI ports are compiled in (RtMidi was found at build time). */
 bool rtpmidi_midi_available(void);
 
+/* Whether JACK goes through our own libjack backend: one JACK client per
+ * process (false: RtMidi's, one client per port, or no MIDI at all). */
+bool rtpmidi_midi_jack_one_client(void);
+
 /* The MIDI APIs compiled into RtMidi ("alsa", "jack", ...): fills up to n
  * names (static strings) and returns how many there are. */
 int rtpmidi_midi_apis(const char **names, int n);

@@ -125,6 +125,11 @@ static int l_midi_ports(lua_State *L) {
   return 1;
 }
 
+static int l_jack_one_client(lua_State *L) {
+  lua_pushboolean(L, rtpmidi_midi_jack_one_client());
+  return 1;
+}
+
 static int l_set_jack_server(lua_State *L) {
   rtpmidi_midi_set_jack_server(luaL_optstring(L, 1, NULL));
   return 0;
@@ -420,6 +425,7 @@ static const luaL_Reg functions[] = {
   {"midi_in", l_midi_in},
   {"midi_out", l_midi_out},
   {"midi_set_jack_server", l_set_jack_server},
+  {"midi_jack_one_client", l_jack_one_client},
   {NULL, NULL},
 };
 
