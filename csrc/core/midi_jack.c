@@ -274,11 +274,12 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
   }
   unsigned n;
   const char **names = port_names(c, input, true, &n);
+  if (temp) jack_client_close(c);
+  unlock_calls();
+  /* fn (a Lua binding's) may raise: called with nothing locked. */
   for (unsigned i = 0; i < n; i++)
     if (fn) fn(ud, (int)i, names[i]);
   if (names) jack_free(names);
-  if (temp) jack_client_close(c);
-  unlock_calls();
   return (int)n;
 }
 
