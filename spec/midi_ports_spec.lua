@@ -192,6 +192,11 @@ describe("MIDI ports through JACK", function()
                                    device_in = src, device_out = c }
     local found, text = jack_clients(base)
     assert.are.same({ [base] = { a, b, c, src, "in", "out" } }, found, text)
+    -- exactly one client besides the server's own ("system"): this server
+    -- is this spec process's alone
+    local clients = {}
+    for _, p in ipairs((lsp())) do clients[p.name:match("^(.-):")] = true end
+    assert.are.same({ system = true, [base] = true }, clients, text)
     assert.are.same({}, (jack_clients("ignored-later")))
     assert.are.same({}, (jack_clients("rtpmidi")))
     s:close_devices()
