@@ -7,6 +7,8 @@ CMAKE_FLAGS ?=
 BUILD_DEPS = cmake make gcc pkg-config lua5.4 liblua5.4-dev libuv1-dev librtmidi-dev libjack-jackd2-dev libavahi-client-dev libssl-dev
 TEST_DEPS = $(BUILD_DEPS) lua-busted luarocks tshark jackd2
 TEST_DEPS += valgrind
+# real mDNS between two network namespaces (spec/discovery_netns.sh)
+TEST_DEPS += dbus avahi-daemon iproute2
 # tmux: the specs that type on a real terminal (Ctrl-C, the REPL, resizes);
 # lua-luv: the spec of rtpmidi and luv on one loop
 TEST_DEPS += tmux lua-luv

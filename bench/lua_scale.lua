@@ -11,6 +11,8 @@
 --     ACTIVE_MSGS (3 messages on channel 1) to its peer and received the
 --     peer's, so that each holds the state of traffic both ways (the
 --     journal's sender and receiver, the jitter buffer, the send queue);
+--     the _active line also prints the idle figure beside it and what the
+--     traffic added (issue #20: the goal is 16 KiB a session after it);
 --   latency under load: a ping-pong of probe_round_trips on pair 1 (send_midi
 --     -> incoming_midi -> send_midi back, one process) while the N pairs exist.
 -- Prints two BENCH lines of kind "scale": <name> (idle memory, idle CPU,
@@ -223,6 +225,8 @@ B.line("scale", name .. "_active", {
   { "what", what:match("^%S+") .. " pairs after 3 MIDI messages each way on channel 1" },
   { "pairs", pairs_n }, { "sessions", 2 * pairs_n }, { "fds", fds or "?" },
   { "rss_kib_per_session", (rss2 - rss0) / (2 * pairs_n) },
+  { "rss_kib_per_session_idle", (rss1 - rss0) / (2 * pairs_n) },
+  { "rss_kib_per_session_traffic", (rss2 - rss1) / (2 * pairs_n) },
   { "lua_kib_per_session", (lua2 - lua0) / (2 * pairs_n) },
   { "messages", active_got }, { "delivery_s", active_s },
   { "status", active_got >= want and "ok" or ("%d of %d messages received"):format(active_got, want) },

@@ -145,6 +145,14 @@ else()
   message(WARNING "busted not found: the Lua specs are not registered")
 endif()
 
+# Discovery through real avahi-daemons in two network namespaces (needs
+# root, dbus and avahi-daemon; skipped with the reason otherwise).
+add_test(NAME netns/discovery
+  COMMAND sh ${PROJECT_SOURCE_DIR}/spec/discovery_netns.sh ${CMAKE_BINARY_DIR} -o utfTerminal
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(netns/discovery PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "${RTPMIDI_LUA_ENV}")
+
 # One end-to-end script under valgrind (no error, no definite leak). Label
 # "valgrind": `ctest -LE valgrind` leaves it out. Skipped (77) without
 # valgrind; not registered in sanitizer builds (ASan and valgrind exclude

@@ -315,7 +315,8 @@ describe("IPv6", function()
     f = assert(io.open(script, "w"))
     f:write([[
       local rtpmidi = require "rtpmidi"
-      local NAME = ...
+      local NAME, pa, pb = ...
+      pa, pb = tonumber(pa), tonumber(pb)
       local control = rtpmidi.RTPControl()
       local out = {}
       local function done() return out.apple and out.midi and out.midi2 end
@@ -327,7 +328,6 @@ describe("IPv6", function()
       assert(control:start())
       assert(a:invite(NAME, b:local_port()))
       -- a MidiSession whose peer is the name, to one whose peer is ::1
-      local pa, pb = 23000 + math.random(0, 999) * 2, 25000 + math.random(0, 999) * 2
       local ma = rtpmidi.MidiSession{ peer_address = NAME, sending_port = pb, receiving_port = pa }
       local mb = rtpmidi.MidiSession{ peer_address = "::1", sending_port = pa, receiving_port = pb,
         incoming_midi = function(_, m) out.midi = ("%02x"):format(m:byte(1)) end }
@@ -354,15 +354,89 @@ describe("IPv6", function()
     ]])
     f:close()
     local p = P.spawn({ "unshare", "-m", "sh", "-c",
-      ('mount --bind %s /etc/hosts && exec lua5.4 %s %s'):format(P.quote(hosts), P.quote(script), NAME) },
+      ('mount --bind %s /etc/hosts && exec lua5.4 %s %s %d %d'):format(P.quote(hosts), P.quote(script), NAME,
+        H.port(), H.port()) },
       P.lua_env())
     local rc = p:wait_exit(15000)
     local out, err = p:stdout(), p:stderr()
+    p:kill()
     os.remove(hosts); os.remove(script)
     assert.are.equal(0, rc, out .. err)
     assert.matches("apple\tjoined ::1\n", out)
     assert.matches("midi\t90\n", out)
     assert.matches("midi2\tjoined ::1\n", out)
+  end)
+
+  it("leaves an IPv6 capture that tshark decodes without malformed packets", function()
+    if not HAVE_V6 then return pending(NO_V6) end
+    local function sh(cmd) local f = io.popen(cmd); local o = f:read("a"); f:close(); return o end
+    if sh("id -u"):match("%d+") ~= "0" then return pending("live capture on lo needs root") end
+    if sh("command -v tshark 2>/dev/null") == "" then return pending("tshark is not installed") end
+    local ra, rb = recorder("A"), recorder("B")
+    local a = apple(with(ra, { bind_address = "::1" }))
+    local b = apple(with(rb))
+    local Pa, Pb = a.config.port, b.config.port
+    -- tshark decodes as it captures (-l: a line per packet at once); a probe
+    -- datagram to a port nobody uses marks where the capture stands
+    local probe_port = H.port()
+    local prober = own.udp("::1", 0)
+    local log, errlog = os.tmpname(), os.tmpname()
+    -- tshark runs without the sanitizer runtimes that check-asan preloads
+    local tpid = tonumber(sh(("(exec env -u LD_PRELOAD tshark -i lo -l -f 'ip6 and udp and (port %d or port %d "
+      .. "or port %d or port %d or port %d)' -T fields -E separator='|' -e applemidi.command -e _ws.malformed "
+      .. "-e ipv6.src -e udp.dstport -e frame.protocols > '%s' 2> '%s' < /dev/null & echo $!)")
+      :format(Pa, Pa + 1, Pb, Pb + 1, probe_port, log, errlog)))
+    local function stop_tshark()
+      if tpid then os.execute("kill -INT " .. tpid .. " 2>/dev/null"); tpid = nil end
+    end
+    local function read(path) local f = io.open(path); local t = f and f:read("a") or ""; if f then f:close() end; return t end
+    local function probes() return select(2, read(log):gsub("|" .. probe_port .. "|", "")) end
+    local function mark(n, what)
+      local ticker = own.every(50, function() prober:send("probe", "::1", probe_port) end)
+      H.run_until(function() return probes() >= n end, what, 40000)
+      ticker:cancel()
+    end
+    local ok, err = pcall(function()
+      mark(1, "tshark to capture")
+      assert.is_true(a:invite("::1", Pb))
+      H.run_until(function() return #ra.joined == 1 and #rb.joined == 1 end, "joined over ::1", 3000)
+      H.run_until(function() return a:participants()[1].synced end, "CK over ::1", 3000)
+      for i = 1, 3 do
+        assert(a:send_midi(string.char(0x90, 60 + i, 100)))
+        assert(b:send_midi(string.char(0xb0, i, 64)))
+        H.run_for(30)
+      end
+      H.run_until(function() return #ra.midi == 3 and #rb.midi == 3 end, "MIDI both ways", 3000)
+      H.run_until(function() return a:participants()[1].rs_received >= 1 end, "RS over ::1", 3000)
+      a:disconnect(a:participants()[1]) -- BY
+      H.run_until(function() return #rb.left == 1 end, "BY over ::1", 3000)
+      mark(probes() + 1, "tshark to see the end of the exchange")
+    end)
+    stop_tshark()
+    local out = read(log) .. ""
+    os.remove(log); os.remove(errlog)
+    if not ok then error(err, 0) end
+    local cmds, malformed, midi, lines, v6 = {}, 0, 0, 0, 0
+    for line in out:gmatch("[^\n]+") do
+      local cmd, mal, src, port, protos = line:match("^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$")
+      if tonumber(port) ~= probe_port then
+        lines = lines + 1
+        if src == "::1" then v6 = v6 + 1 end
+        if mal ~= "" or protos:find("malformed") then malformed = malformed + 1 end
+        if cmd ~= "" then
+          local c = string.char(tonumber(cmd:sub(3, 4), 16), tonumber(cmd:sub(5, 6), 16))
+          cmds[c] = (cmds[c] or 0) + 1
+        end
+        if protos:find("rtpmidi") then midi = midi + 1 end
+      end
+    end
+    assert.are.equal(0, malformed, out)
+    for _, c in ipairs{ "IN", "OK", "CK", "RS", "BY" } do
+      assert.is_true((cmds[c] or 0) >= 1, "no " .. c .. " in the capture: " .. out)
+    end
+    assert.is_true(cmds.IN >= 2 and cmds.OK >= 2, "IN/OK on both ports: " .. out)
+    assert.is_true(midi >= 6, "3 messages each way: " .. out)
+    assert.are.equal(lines, v6, "every packet over ::1")
   end)
 
   it("serve's configuration reads IPv6 peers: [addr]:port, or an address alone", function()

@@ -241,7 +241,7 @@ end)
 -- last complete frame, quarter frames or a Full Frame, and the forward run
 -- in progress).
 local function new_device()
-  local d = { ch = {}, seq = { running = false, pos = 0, clocks = 0 }, mtc = {} }
+  local d = { ch = {}, seq = { running = false, pos = 0, clocks = 0 }, mtc = {}, sysex = {} }
   for c = 0, 15 do d.ch[c] = { notes = {}, cc = {}, val = {}, reg = {} } end
   return d
 end
@@ -291,6 +291,8 @@ local function device_apply(d, m)
     else d.mtc.run = nil end
   elseif s == 0xF0 and #m == 6 and m:byte(2) == 0x7E and m:byte(4) == 0x09 and m:byte(5) == 0x01 then
     for c = 0, 15 do d.ch[c] = { notes = {}, cc = {}, val = {}, reg = {} } end -- GM System On
+  elseif s == 0xF0 and #m > 256 then
+    d.sysex[#d.sysex + 1] = m -- a SysEx the journal codes in parts (RFC 6295 B.5)
   elseif s == 0xF0 and #m == 10 and m:byte(2) == 0x7F and m:byte(4) == 0x01 and m:byte(5) == 0x01 then
     d.mtc.complete, d.mtc.run = "FF:" .. m:sub(6, 9):gsub(".", function(x) return x:byte() .. "," end), nil
   end
@@ -319,6 +321,13 @@ local function device_compare(a, b)
            ("%s/%s%+d"):format(w.msb, w.lsb, w.inc or 0))
     end
   end
+  diff("long SysEx received", #a.sysex, #b.sysex)
+  for i = 1, #a.sysex do
+    if a.sysex[i] ~= b.sysex[i] then
+      diffs[#diffs + 1] = ("SysEx %d: %d octets sent, %s received"):format(i, #a.sysex[i],
+        b.sysex[i] and (#b.sysex[i] .. " different octets") or "none")
+    end
+  end
   diff("sequencer running", a.seq.running, b.seq.running)
   diff("sequencer position", a.seq.pos, b.seq.pos)
   diff("MTC frame", a.mtc.complete, b.mtc.complete)
@@ -329,8 +338,16 @@ end
 -- The stream: every channel's 40 NRPNs set, then edited with Data Entry,
 -- Increment and Decrement, under notes, sustain and controllers; MIDI Clock
 -- with Stop, Song Position (while stopped), Continue and Start; a lone CC 6
--- (after the null parameter); GM System On mid-stream; MTC quarter frames
--- with a Full Frame locate.
+-- (after the null parameter); GM System On mid-stream; a 2 KB SysEx (its
+-- parts paced by B's feedback, midi_stream.h); MTC quarter frames with a
+-- Full Frame locate.
+local function sysex_2k(seed)
+  local t = { 0xF0, 0x7D }
+  for i = 3, 2047 do t[i] = (i * 37 + seed) % 128 end
+  t[2048] = 0xF7
+  return string.char(table.unpack(t))
+end
+
 local function show_stream(seed, n)
   local x = seed
   local function rand(k)
@@ -340,11 +357,13 @@ local function show_stream(seed, n)
   local out, on, nset = {}, {}, {}
   for c = 0, 15 do on[c], nset[c] = {}, 0 end
   local function add(...) out[#out + 1] = string.char(...) end
-  local running, mtc_t, frame, gm, ff, cc6 = true, 0, 0, false, false, false
+  local running, mtc_t, frame, gm, ff, cc6, big = true, 0, 0, false, false, false, false
   add(0xFA)
   while #out < n do
     local c, r = rand(16), rand(1000)
-    if not gm and #out > n // 2 then
+    if not big and #out > n * 3 // 5 then
+      out[#out + 1] = sysex_2k(seed); big = true
+    elseif not gm and #out > n // 2 then
       add(0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7); gm = true
       for k = 0, 15 do on[k], nset[k] = {}, 0 end
     elseif not cc6 and #out > n * 3 // 4 then
@@ -421,10 +440,17 @@ describe("the recovery journal, issue 17's stream", function()
     local msgs = show_stream(opts.seed, opts.n)
     local i = 0
     local pacer = rtpmidi.every(1, function(t)
-      if injector.seen - b:stats().packets_received - #injector.dropped < 8 then
+      -- a window of packets in flight, and of messages A holds back (while
+      -- the parts of the 2 KB SysEx wait for B's feedback, midi_stream.h)
+      if injector.seen - b:stats().packets_received - #injector.dropped < 8
+         and i - a:stats().messages_sent < 12 then
         for _ = 1, 3 do
           i = i + 1
           if i > #msgs then t:cancel() return end
+          if opts.burst_at_sysex and #msgs[i] > 256 then
+            -- a burst of 20 from the SysEx's first part on
+            for k = injector.seen + 1, injector.seen + 20 do injector.drop_set[k] = true end
+          end
           device_apply(sent, msgs[i])
           assert(a:send_midi(msgs[i]))
         end
@@ -444,17 +470,27 @@ describe("the recovery journal, issue 17's stream", function()
         if TRANSPORT[cmd.bytes:byte(1)] then lost_transport = lost_transport + 1 end
       end
     end
+    -- the packets lost with a part of the 2 KB SysEx (12 octets of it, at
+    -- least one of every 16)
+    local big, lost_parts = sysex_2k(opts.seed), 0
+    for _, data in pairs(injector.dropped_data) do
+      for off = 2, #big - 12, 16 do
+        if data:find(big:sub(off, off + 11), 1, true) then lost_parts = lost_parts + 1 break end
+      end
+    end
     local st_b = b:stats()
     control:remove_session(a.cookie); control:remove_session(b.cookie)
     return { diffs = diffs, stuck = stuck, b = st_b, lost = #injector.dropped, sent = sent, got = got,
-             lost_transport = lost_transport, recovered_transport = recovered_transport, n = #msgs }
+             lost_transport = lost_transport, recovered_transport = recovered_transport, n = #msgs,
+             lost_parts = lost_parts }
   end
 
   local function check(r, label)
-    print(("\n  %s: %d messages, %d packets lost, %d repairs, clocks %d/%d, transport lost %d, replayed %d"):format(
-      label, r.n, r.lost, r.b.messages_recovered, r.got.seq.clocks, r.sent.seq.clocks, r.lost_transport,
+    print(("\n  %s: %d messages, %d packets lost (%d with a part of the 2 KB SysEx), %d repairs, clocks %d/%d, transport lost %d, replayed %d"):format(
+      label, r.n, r.lost, r.lost_parts, r.b.messages_recovered, r.got.seq.clocks, r.sent.seq.clocks, r.lost_transport,
       r.recovered_transport))
     assert.is_true(r.lost > 0, "the relay lost nothing")
+    assert.are.equal(1, #r.sent.sysex)
     assert.are.same({}, r.diffs)
     assert.are.equal(0, r.stuck)
     assert.are.equal(r.sent.seq.clocks, r.got.seq.clocks)
@@ -478,11 +514,170 @@ describe("the recovery journal, issue 17's stream", function()
 
   it("converges after bursts of 20 consecutive lost packets", function()
     local drop = {}
-    for _, start in ipairs{ 100, 600, 1100, 1600 } do
+    for _, start in ipairs{ 100, 500, 900 } do
       for k = start, start + 19 do drop[k] = true end
     end
-    local r = run{ seed = 5, drop = drop, n = 6000 }
+    -- and one from the SysEx's first part on
+    local r = run{ seed = 5, drop = drop, n = 6000, burst_at_sysex = true }
     assert.are.equal(80, r.lost)
+    assert.is_true(r.lost_parts > 0, "the burst at the SysEx lost none of it")
     check(r, "bursts of 20")
+  end)
+end)
+
+-- ---- a 2 KB SysEx through AppleMIDI (issue 17 item 8) ---------------------
+-- The SysEx goes in parts paced by B's RS (csrc/proto/midi_stream.h),
+-- through the two-way relay of spec/helper.lua, which loses A's RTP packets
+-- at random or in a burst of 20 from the SysEx's first part on; it arrives
+-- once, exact, before the note-off sent after it.
+describe("a 2 KB SysEx through AppleMidiSession", function()
+  local control = rtpmidi.RTPControl()
+  local rel
+  after_each(function()
+    if rel then rel:close(); rel = nil end
+    H.assert_clean()
+  end)
+  local FAST = { invite_interval = 50, ck_fast_interval = 100, ck_interval = 300, rs_interval = 50,
+                 guard_interval = 20 }
+
+  local function run(seed, loss, burst)
+    local big = sysex_2k(seed)
+    local x, armed, first, lost, lost_parts = seed, false, nil, 0, 0
+    local function drop(n, data)
+      if not armed then return false end
+      first = first or n
+      local d
+      if burst then d = n < first + 20
+      else
+        x = (x * 6364136223846793005 + 1442695040888963407) & 0x7FFFFFFFFFFFFFFF
+        d = (x >> 20) % 1000 < loss * 1000
+      end
+      if d then
+        lost = lost + 1
+        for off = 2, #big - 12, 16 do
+          if data:find(big:sub(off, off + 11), 1, true) then lost_parts = lost_parts + 1 break end
+        end
+      end
+      return d
+    end
+    local got = {}
+    local b = H.apple(control, FAST, { incoming_midi = function(_, m) got[#got + 1] = m end })
+    rel = H.apple_relay(b.config.port, drop)
+    local joined = 0
+    local a = H.apple(control, FAST, { participant_joined = function() joined = joined + 1 end })
+    a:invite("127.0.0.1", rel.port)
+    H.run_until(function() return joined == 1 and #b:participants() == 1 end, "joined through the relay")
+    -- B's RS for a first note: A knows B gives feedback
+    assert(a:send_midi("\x90\x3C\x64"))
+    H.run_until(function() return #got == 1 and a:participants()[1].rs_received >= 1 end, "an RS from B")
+    armed = true
+    assert(a:send_midi(big))
+    assert(a:send_midi("\x80\x3C\x40"))
+    H.run_until(function() return got[#got] == "\x80\x3C\x40" end, "the note-off after the SysEx", 20000)
+    print(("\n  AppleMIDI, %s: %d packets lost (%d with octets of the SysEx)"):format(
+      burst and "a burst of 20" or ("%d%% loss"):format(math.floor(loss * 100)), lost, lost_parts))
+    assert.are.same({ "\x90\x3C\x64", big, "\x80\x3C\x40" }, got)
+    assert.are.equal(0, b:stats().sysex_dropped)
+    control:remove_session(a.cookie); control:remove_session(b.cookie)
+    rel:close(); rel = nil
+    return lost, lost_parts
+  end
+
+  it("arrives exact under 10% and 30% random loss", function()
+    local parts = 0
+    for seed = 1, 3 do
+      parts = parts + select(2, run(seed, 0.10))
+      parts = parts + select(2, run(seed + 10, 0.30))
+    end
+    assert.is_true(parts > 0, "no part of the SysEx was lost")
+  end)
+
+  it("arrives exact after a burst of 20 lost packets from its first part on", function()
+    local lost, parts = run(21, 0, true)
+    assert.are.equal(20, lost)
+    assert.is_true(parts > 0)
+  end)
+end)
+
+-- ---- receiver options for senders that get the journal wrong -------------
+-- A forged sender in the manner of one common implementation: S = 1 on
+-- every structure (header, channel journal, chapter, log), checkpoint at
+-- its first packet (it never removes logs), and Y = 0 on its note logs.
+-- Each option, against the RFC default, changes what B plays after a loss.
+describe("the journal receiver's options", function()
+  local control = rtpmidi.RTPControl()
+  local own = H.owned()
+  after_each(function()
+    own.release()
+    H.assert_clean()
+  end)
+
+  local function rtp(seq, payload)
+    return string.pack(">BBI2I4I4", 0x80, 97, seq, seq * 10, 0x5EED) .. payload
+  end
+  -- command section (one 3-octet command) with J = 1, then the journal:
+  -- header |S=1|Y=0|A=1|H=0|TOTCHAN=0| checkpoint 1, one channel journal
+  -- |S=1|CHAN=0|H=0|LENGTH| TOC, chapter(s) with S = 1
+  local function packet(seq, cmd, toc, chapters)
+    local chan = string.pack(">BBB", 0x80, 3 + #chapters, toc) .. chapters
+    return rtp(seq, string.char(0x40 | #cmd) .. cmd .. string.pack(">BI2", 0xA0, 1) .. chan)
+  end
+  -- Chapter C, one log: |S=1|LEN=0| |S=1|NUMBER=7| |A=0|VALUE|
+  local function chapter_c(volume) return string.char(0x80, 0x80 | 7, volume) end
+  -- Chapter N, one log: |B=1|LEN=1| |LOW=15|HIGH=0| |S=1|NOTENUM| |Y=0|VELOCITY|
+  local function chapter_n(note, vel) return string.char(0x81, 0xF0, 0x80 | note, vel) end
+
+  -- B receives the packets given (seq -> datagram) in order; returns what
+  -- it delivered as recovered.
+  local function run(opts, packets, last)
+    local sock = own.udp("127.0.0.1", 0)
+    local pb = H.port()
+    local repaired = {}
+    local t = { peer_address = "127.0.0.1", sending_port = sock:port(), receiving_port = pb,
+                rtcp_interval = 5, jitter_buffer_size = 0,
+                incoming_midi = function(_, m, _, rec) if rec then repaired[#repaired + 1] = m end end }
+    for k, v in pairs(opts) do t[k] = v end
+    local b = rtpmidi.MidiSession(t)
+    control:add_session(b)
+    assert(control:start())
+    for seq = 1, last do
+      if packets[seq] then sock:send(packets[seq], "127.0.0.1", pb) end
+    end
+    local n = 0
+    for _ in pairs(packets) do n = n + 1 end
+    H.run_until(function() return b:stats().packets_received == n end, "B to take every packet")
+    H.run_for(50)
+    -- (leaving, B releases what sounds: not part of the repair)
+    local got = { table.unpack(repaired) }
+    control:remove_session(b.cookie)
+    return got
+  end
+
+  it("journal_trust_s_bits = false reads a journal whose S bits are all 1 after a single loss", function()
+    -- volume 100, then 50 in packet 4 (lost); packet 5's journal codes it
+    -- with S = 1 like everything else
+    local packets = {
+      [1] = rtp(1, "\x03\xB0\x07\x64"), [2] = rtp(2, "\x03\xB0\x01\x05"), [3] = rtp(3, "\x03\xB0\x01\x06"),
+      [5] = packet(5, "\xB0\x01\x07", 0x40, chapter_c(50)),
+    }
+    assert.are.same({}, run({}, packets, 5)) -- RFC 6295 A.1: nothing with S = 0, nothing lost
+    assert.are.same({ "\xB0\x07\x32" }, run({ journal_trust_s_bits = false }, packets, 5))
+    assert.are.same({}, run({ journal_trust_s_bits = true }, packets, 5))
+  end)
+
+  it("journal_honor_y = false plays the NoteOn of a Y = 0 log", function()
+    -- a note struck in packet 4 (lost, like 5); packet 6's journal has its
+    -- log with Y = 0
+    local packets = {
+      [1] = rtp(1, "\x03\xB0\x01\x05"), [2] = rtp(2, "\x03\xB0\x01\x06"), [3] = rtp(3, "\x03\xB0\x01\x07"),
+      [6] = packet(6, "\xB0\x01\x08", 0x08, chapter_n(64, 90)),
+    }
+    assert.are.same({}, run({}, packets, 6)) -- RFC 4696 7.2: a late onset is not played
+    assert.are.same({ "\x90\x40\x5A" }, run({ journal_honor_y = false }, packets, 6))
+  end)
+
+  it("are booleans", function()
+    assert.has_error(function() rtpmidi.MidiSession{ journal_trust_s_bits = 1 } end)
+    assert.has_error(function() rtpmidi.AppleMidiSession{ journal_honor_y = "no" } end)
   end)
 end)

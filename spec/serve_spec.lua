@@ -135,6 +135,76 @@ return { name = "spec ports", port = %d, peers = { "127.0.0.1:%d" }, api = "jack
     assert.are.equal(0, d:wait_exit(5000))
   end)
 
+  it("an IPv6 peer is its address and port: someone else on that port is not it; [addr]:port in logs and status",
+    function()
+    local core = require "rtpmidi.core"
+    local probe = core.udp("::1", 0)
+    if not probe then
+      pending("the host has no IPv6 loopback (::1): `ip -6 addr` shows none")
+      return
+    end
+    probe:close()
+    -- the peer at [::1]:P, spelled in the configuration unlike the binding
+    -- writes it; a stranger at 127.0.0.1 on the same port P joins first
+    local p_peer, p_serve = H.port(), H.port()
+    local d = P.rtpmidi({ "serve", config(([[
+return { name = "spec v6", port = %d, peers = { "[0:0::1]:%d" }, reconnect = 0.3 }
+]]):format(p_serve, p_peer)) }, env())
+    d:wait_for(function(p) return p:stderr():find("on port " .. p_serve, 1, true) end, "the daemon to start", 10000)
+    local stranger = rtpmidi.AppleMidiSession{ name = "v4 stranger", port = p_peer, bind_address = "127.0.0.1" }
+    assert(control:start_session(control:add_session(stranger)))
+    assert(stranger:invite("127.0.0.1", p_serve))
+    d:wait_for(function(p) return p:stderr():find(("v4 stranger joined (127.0.0.1:%d)"):format(p_peer), 1, true) end,
+      "the stranger to join", 10000)
+    local rc, out = status("spec v6")
+    assert.are.equal(0, rc)
+    -- not taken for the configured peer (which a match by port alone did)
+    assert.is_nil(out:find("connected as 'v4 stranger'", 1, true), out)
+    assert.matches(("peer %%[0:0::1%%]:%d +%%a"):format(p_peer), out)
+    assert.matches(("also connected: 'v4 stranger' (127.0.0.1:%d)"):format(p_peer), out, 1, true)
+
+    -- the peer comes: the daemon invites it, and knows it in the binding's form
+    local peer = rtpmidi.AppleMidiSession{ name = "v6 peer", port = p_peer, bind_address = "::1" }
+    assert(control:start_session(control:add_session(peer)))
+    d:wait_for(function(p) return p:stderr():find(("v6 peer joined ([::1]:%d)"):format(p_peer), 1, true) end,
+      "the daemon to join the peer at ::1", 10000)
+    assert.are.equal(1, #peer:participants())
+    rc, out = status("spec v6")
+    assert.matches(("peer %%[0:0::1%%]:%d +connected as 'v6 peer' %%(%%[::1%%]:%d%%), one%%-way"):format(p_peer, p_peer),
+      out)
+    assert.matches(("also connected: 'v4 stranger' (127.0.0.1:%d)"):format(p_peer), out, 1, true)
+    d:signal("TERM")
+    assert.are.equal(0, d:wait_exit(5000))
+  end)
+
+  it("prints an address and port one way everywhere: IPv6 in brackets, read back by the configuration", function()
+    local cli, serve = require "rtpmidi.cli", require "rtpmidi.serve"
+    assert.are.equal("10.0.0.2:5004", cli.hostport("10.0.0.2", 5004))
+    assert.are.equal("[fd00::2]:5006", cli.hostport("fd00::2", 5006))
+    assert.are.equal("[fe80::1%eth0]:5004", cli.hostport("fe80::1%eth0", 5004))
+    assert.are.equal("mac.local:5004", cli.hostport("mac.local", 5004))
+    assert.are.equal("\\x1B[2J:1", cli.hostport("\27[2J", 1))    -- what came from elsewhere, escaped
+    -- what serve and the CLI print is what serve's configuration reads
+    local path = config(('return { peers = { %q, %q } }'):format(cli.hostport("fe80::1%eth0", 5004),
+      cli.hostport("10.0.0.2", 5008)))
+    local cfg = assert(serve.read_config(path))
+    assert.are.same({ { host = "fe80::1%eth0", port = 5004 }, { host = "10.0.0.2", port = 5008 } }, cfg.peers)
+
+    -- the monitor's lines: a datagram from [::1]
+    local core = require "rtpmidi.core"
+    local from = core.udp("::1", 0)
+    if not from then return end                  -- (no IPv6 loopback: the rest is shown above)
+    local port = H.port()
+    local m = P.rtpmidi({ "monitor", tostring(port), "--bind", "::1", "-c", "1" }, env())
+    m:wait_for(function(q) return q:stderr():find("listening on [::1]:" .. port .. " and", 1, true) end,
+      "the monitor to listen", 10000)
+    from:send("\x80\x61\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00", "::1", port)
+    assert.are.equal(0, m:wait_exit(10000))
+    local from_port = from:port()
+    from:close()
+    assert.matches(("[::1]:%d -> %d "):format(from_port, port), m:stdout(), 1, true)
+  end)
+
   it("says what is wrong with a configuration in one line", function()
     local cases = {
       { "return { nmae = 'x' }", "unknown key 'nmae'" },

@@ -12,7 +12,6 @@
 #include "endpoint.h"
 #include "flusher.h"
 #include "jitter_buffer.h"
-#include "midi_held.h"
 #include "midi_stream.h"
 #include "owned_handle.h"
 #include "rtp.h"
@@ -50,16 +49,17 @@ typedef struct ap_media {
   rmp_jb_t jb;                     /* zeroed until the first RTP packet */
   rmp_jb_slot_t *slots;            /* jitter_buffer_packets of them, from the first RTP packet */
   ap_pkt *held[RMP_SEQ_HOLDS + 1]; /* copies of the packets rseq holds, by slot (rtp_seq.h) */
-  rmp_held sounding;               /* what its messages left sounding at on_midi */
   uint64_t packets_received, packets_sent, lost, messages_recovered;
   bool rs_confirmed;               /* one of its RS confirmed a packet of ours */
+  bool recovery;                   /* the journal, to it and from it (rtpmidi_apple_set_recovery) */
 } ap_media;
 
 /* What the session's streams share (applemidi_midi.c). */
 typedef struct ap_peer ap_peer;
 
 typedef struct ap_midi {
-  rmp_stream_config sc;
+  rmp_stream_config sc;             /* with the session's recovery */
+  rmp_stream_config sc_other;       /* the same with the other one (a participant's own) */
   rmc_flusher out;                 /* the messages to send, and when they leave */
   rmp_cmd_encoder enc;             /* one command section for every participant */
   rmp_stream_counts rc;            /* what the participants' streams received */
@@ -144,6 +144,8 @@ void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p);
 double rmc_ap_media_deadline(ap_peer *p);
 /* An RS from p: seq is the last packet of ours it received (raw: the field). */
 void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw);
+/* p's recovery journal on or off (rtpmidi_apple_set_recovery). */
+void rmc_ap_set_recovery(ap_peer *p, bool recovery);
 
 /* applemidi_discovery.c */
 void *rmc_ap_discovery_start(rtpmidi_apple *a);

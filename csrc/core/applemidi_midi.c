@@ -14,6 +14,7 @@
 #include "rtp.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,11 @@ void rmc_ap_midi_init(rtpmidi_apple *a, void (*accepted)(rtpmidi_apple *a, ap_pe
                                    .max_sysex = c->max_sysex,
                                    .journal_history = (uint16_t)c->journal_history,
                                    .recovery = c->recovery,
-                                   .guard_ms = c->guard_ms};
+                                   .guard_ms = c->guard_ms,
+                                   .ignore_s_bits = c->journal_ignore_s_bits,
+                                   .ignore_y = c->journal_ignore_y};
+  a->midi.sc_other = a->midi.sc;
+  a->midi.sc_other.recovery = !c->recovery;
   rmc_flusher_init(&a->midi.out, a->rt, on_flush, NULL, a);
   rmp_cmd_encoder_init(&a->midi.enc);
 }
@@ -61,6 +66,26 @@ void rmc_ap_midi_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
 
 /* ---- a participant's stream ---- */
 
+/* The stream config of p: the session's, with p's recovery. */
+static const rmp_stream_config *peer_sc(const rtpmidi_apple *a, const ap_peer *p) {
+  return p->media.recovery == a->midi.sc.recovery ? &a->midi.sc : &a->midi.sc_other;
+}
+
+void rmc_ap_set_recovery(ap_peer *p, bool recovery) {
+  ap_media *m = &p->media;
+  if (m->recovery == recovery) return;
+  m->recovery = recovery;
+  if (!recovery) {
+    /* no more journals to it (one made for it goes: a new stream state,
+     * which numbers nothing yet and takes no RS; our sequence numbers go
+     * on), none read from it */
+    rmp_stream_tx_free(&m->tx);
+    rmp_stream_tx_init(&m->tx);
+    rmp_stream_rx_free(&m->rx);
+    rmp_stream_rx_init(&m->rx);
+  }
+}
+
 /* Its state starts small: the jitter buffer's slots and what the stream
  * makes on first use (midi_stream.h). */
 void rmc_ap_peer_media_init(ap_peer *p) {
@@ -74,7 +99,7 @@ void rmc_ap_peer_media_free(ap_peer *p) {
   ap_media *m = &p->media;
   rmp_jb_out_t o;
   while (rmp_jb_flush(&m->jb, &o)) free(o.e.data);
-  free(m->slots);
+  if (m->slots != m->jb.inl) free(m->slots);
   m->slots = NULL;
   for (unsigned i = 0; i <= RMP_SEQ_HOLDS; i++) {
     free(m->held[i]);
@@ -109,6 +134,9 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->journal_sender = rmp_stream_tx_has_journal(&m->tx);
   o->journal_receiver = m->rx.jr != NULL;
   o->unconfirmed = rmp_stream_tx_unconfirmed(&m->tx);
+  o->recovery = m->recovery;
+  o->timestamps_swapped = mp->ts_swapped;
+  o->ck_impossible = mp->ck_impossible;
 }
 
 /* ---- sending ---- */
@@ -147,15 +175,19 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
   uint8_t *sect = pkt + RMP_RTP_HEADER_LEN;
   size_t done = 0;
   while (done < n) {
-    size_t jmax = 0;
+    size_t jmax = 0, room = SIZE_MAX;
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
-      size_t jl = rmp_stream_tx_journal(&p->media.tx, sc, p->media.seq, true);
+      size_t jl = rmp_stream_tx_journal(&p->media.tx, peer_sc(a, p), p->media.seq, true);
       if (jl > jmax) jmax = jl;
+      /* a SysEx in parts goes at the pace of the slowest feedback */
+      size_t sr = rmp_stream_tx_sx_room(&p->media.tx, peer_sc(a, p), now);
+      if (sr < room) room = sr;
     }
-    rmp_cmd_enc_info info;
-    int sl = rmp_stream_section(&a->midi.enc, sc, cmds + done, n - done, jmax, sect,
+    rmp_stream_info info;
+    int sl = rmp_stream_section(&a->midi.enc, sc, cmds + done, n - done, jmax, room, sect,
                                 sizeof pkt - RMP_RTP_HEADER_LEN - jmax, &info);
+    if (sl == 0) break; /* the rest waits for feedback (midi_stream.h) */
     if (sl < 0) {
       rmp_cmd_encoder_init(&a->midi.enc);
       r = UV_EINVAL;
@@ -164,15 +196,16 @@ int rtpmidi_apple_flush(rtpmidi_apple *a) {
     for (ap_peer *p = a->peers; p; p = p->next) {
       if (p->state != AP_CONNECTED) continue;
       int len = rmp_stream_tx_append(&p->media.tx, sect, (size_t)sl, sizeof pkt - RMP_RTP_HEADER_LEN);
-      rmp_stream_tx_sent(&p->media.tx, sc, p->media.seq, cmds + done, &info, now);
+      rmp_stream_tx_sent(&p->media.tx, peer_sc(a, p), p->media.seq, cmds + done, &info, now);
       int sr = send_rtp(a, p, pkt, (size_t)len, ts);
       if (sr && !r) r = sr;
     }
-    ts += info.ticks;
-    a->st.messages_sent += info.nmsgs;
-    done += info.nmsgs;
+    ts += info.cmd.ticks;
+    a->st.messages_sent += info.cmd.nmsgs;
+    done += info.cmd.nmsgs;
   }
-  rmc_flusher_end(&a->midi.out);
+  if (done < n && !r) rmc_flusher_end_sent(&a->midi.out, done);
+  else rmc_flusher_end(&a->midi.out);
   a->midi.flushed(a);
   return r;
 }
@@ -188,7 +221,6 @@ typedef struct deliver_ctx {
 static int deliver_msg(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   deliver_ctx *x = ud;
   if (recovered) x->p->media.messages_recovered++;
-  rmp_held_apply(&x->p->media.sounding, msg, len);
   if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
     rmc_ap_fill_peer(x->p, &info);
@@ -204,7 +236,7 @@ static void deliver(rtpmidi_apple *a, ap_peer *p, const rmp_jb_out_t *o) {
     a->st.lost += o->lost_before;
   }
   deliver_ctx x = {a, p};
-  rmp_stream_rx_packet(&p->media.rx, &a->midi.sc, (uint16_t)o->e.ext_seq, k->ts, k->data, k->len,
+  rmp_stream_rx_packet(&p->media.rx, peer_sc(a, p), (uint16_t)o->e.ext_seq, k->ts, k->data, k->len,
                        rmc_ap_now(), deliver_msg, &x, &a->midi.rc);
 }
 
@@ -223,15 +255,22 @@ void rmc_ap_media_drain(rtpmidi_apple *a, ap_peer *p) {
  * whatever plays what on_midi delivers (a MidiOut, a synthesizer): their
  * releases are delivered now, as made up by us (recovered = true), before
  * on_left. Nothing is sent on the network. */
-void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
-  uint8_t m[3];
-  while (a->ev.on_midi && rmp_held_next_release(&p->media.sounding, m)) {
-    a->st.released++;
+/* A release of what p left sounding (rmp_stream_rx_release), for on_midi
+ * whatever p's state now is. */
+static int deliver_release(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
+  deliver_ctx *x = ud;
+  x->a->st.released++;
+  if (x->a->ev.on_midi) {
     rtpmidi_apple_peer info;
-    rmc_ap_fill_peer(p, &info);
-    a->ev.on_midi(a->ud, &info, m, sizeof m, rmc_ap_now(), true);
+    rmc_ap_fill_peer(x->p, &info);
+    x->a->ev.on_midi(x->a->ud, &info, msg, len, time_ms, recovered);
   }
-  rmp_held_init(&p->media.sounding);
+  return 0;
+}
+
+void rmc_ap_media_release(rtpmidi_apple *a, ap_peer *p) {
+  deliver_ctx x = {a, p};
+  rmp_stream_rx_release(&p->media.rx, rmc_ap_now(), deliver_release, &x, &a->midi.rc);
 }
 
 static void pop_all(rtpmidi_apple *a, ap_peer *p, uint64_t now_us) {
@@ -276,11 +315,18 @@ static void push_released(rtpmidi_apple *a, ap_peer *p, bool before, uint64_t no
 }
 
 void rmc_ap_on_rtp(rtpmidi_apple *a, ap_peer *p, const uint8_t *buf, const rmp_rtp_header *hp) {
-  const rmp_rtp_header h = *hp;
+  rmp_rtp_header h = *hp;
+  /* a peer whose CK showed timestamps in host byte order writes its RTP
+   * ones so too (MIDIMonster; am_session.h) */
+  if (p->mp.ts_swapped) {
+    uint32_t t = h.timestamp;
+    h.timestamp = (t >> 24) | ((t >> 8) & 0xFF00u) | ((t << 8) & 0xFF0000u) | (t << 24);
+  }
   ap_media *m = &p->media;
   if (!m->slots) {
     /* the jitter buffer, with the first RTP packet from p */
-    m->slots = malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
+    /* at size 0 (no wait) the buffer's own few slots do (jitter_buffer.h) */
+    m->slots = a->cfg.jitter_buffer_ms == 0 ? m->jb.inl : malloc(a->cfg.jitter_buffer_packets * sizeof *m->slots);
     if (!m->slots) return; /* out of memory: as if lost on the way */
     rmp_jb_init(&m->jb, m->slots, a->cfg.jitter_buffer_packets, (uint64_t)(a->cfg.jitter_buffer_ms * 1000.0));
     /* a packet that jumps ahead waits as long as one after a gap would */
@@ -355,6 +401,8 @@ void rmc_ap_on_rs(rtpmidi_apple *a, ap_peer *p, uint16_t seq, uint32_t raw) {
   int r = rmp_stream_tx_ack(&p->media.tx, seq);
   if (r > 0) p->media.rs_confirmed = true;
   if (r < 0) a->st.unsolicited++;
+  /* what waits for feedback (a SysEx in parts, midi_stream.h) may go on */
+  if (r > 0) rmc_flusher_kick(&a->midi.out);
 }
 
 double rmc_ap_media_deadline(ap_peer *p) {
@@ -380,8 +428,10 @@ void rmc_ap_service_media(rtpmidi_apple *a, ap_peer *p, double now) {
     push_released(a, p, false, now_us);
   }
   if (p->state != AP_CONNECTED) return;
+  /* a SysEx in parts that waited long enough goes now */
+  if (a->midi.out.q.n) rmc_flusher_kick(&a->midi.out);
   uint8_t pkt[AP_MAX_PACKET];
-  int n = rmp_stream_tx_guard(&p->media.tx, &a->midi.sc, p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
+  int n = rmp_stream_tx_guard(&p->media.tx, peer_sc(a, p), p->media.seq, now, pkt + RMP_RTP_HEADER_LEN,
                               sizeof pkt - RMP_RTP_HEADER_LEN);
   if (n > 0) {
     send_rtp(a, p, pkt, (size_t)n, (uint32_t)rmc_ap_clock(now));

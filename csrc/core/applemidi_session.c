@@ -98,6 +98,7 @@ static rmp_ams_peer *peer_alloc(void *ud) {
   if (!p) return NULL;
   p->state = AP_PENDING;
   rmc_ap_peer_media_init(p);
+  p->media.recovery = a->cfg.recovery;
   p->next = a->peers;
   a->peers = p;
   return &p->mp;
@@ -336,7 +337,10 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   size_t naccept = cfg->accept == RTPMIDI_APPLE_ACCEPT_LIST ? cfg->accept_count : 0;
   rmp_addr probe;
   for (size_t i = 0; i < naccept; i++)
-    if (!cfg->accept_list[i] || rmc_addr_parse(cfg->accept_list[i], 0, &probe)) { *err = "accept"; return UV_EINVAL; }
+    if (!cfg->accept_list[i] || rmc_addr_parse(cfg->accept_list[i], 0, &probe)) {
+      *err = "accept";
+      return UV_EINVAL;
+    }
   rtpmidi_apple *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->rt = rt;
@@ -356,7 +360,7 @@ int rmc_apple_new(rtpmidi_runtime *rt, const rtpmidi_apple_config *cfg,
   c->accept_count = naccept;
   bool oom = !a->name || (cfg->bind_address && !a->bind_address);
   if (!oom && naccept) {
-    /* IP literals; anything else never matches */
+    /* IP literals (checked above) */
     a->accept = calloc(naccept, sizeof *a->accept);
     oom = !a->accept;
     for (size_t i = 0; !oom && i < naccept; i++) rmc_addr_parse(cfg->accept_list[i], 0, &a->accept[i]);
@@ -414,7 +418,8 @@ int rtpmidi_apple_start(rtpmidi_apple *a) {
     if (!r) {
       port = rmc_endpoint_port(a->ctrl);
       r = port > 0 && port < 65535
-            ? rmc_endpoint_open(a->rt, a->bind_address, rmc_endpoint_family(a->ctrl), port + 1, &ENDPOINT_OPS, a, &a->data)
+            ? rmc_endpoint_open(a->rt, a->bind_address, rmc_endpoint_family(a->ctrl), port + 1,
+                                &ENDPOINT_OPS, a, &a->data)
             : UV_EADDRINUSE;
       if (r) close_endpoint(a, &a->ctrl);
     }
@@ -585,6 +590,13 @@ int rtpmidi_apple_disconnect(rtpmidi_apple *a, uint32_t id) {
   return 0;
 }
 
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery) {
+  rmp_ams_peer *mp = rmp_ams_find(&a->m, id);
+  if (!mp) return UV_ENOENT;
+  rmc_ap_set_recovery(AP_PEER(mp), recovery);
+  return 0;
+}
+
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n) {
   size_t k = 0;
   for (ap_peer *p = a->peers; p; p = p->next) {
@@ -617,6 +629,8 @@ void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st) {
   st->unknown_ssrc = ms->unknown_ssrc;
   st->foreign = ms->foreign;
   st->unsolicited += ms->unsolicited;
+  st->ck_impossible = ms->ck_impossible;
+  st->timestamps_swapped = ms->ts_swapped;
   st->pending = rmp_ams_pending(&a->m);
   st->send_errors = a->send_errors + rmc_endpoint_send_errors(a->ctrl) + rmc_endpoint_send_errors(a->data);
   rmc_ap_midi_stats(a, st);

@@ -11,6 +11,7 @@
  * D-Bus (a resolver made in a browse callback waits for the daemon's
  * answer). Our thread runs an AvahiSimplePoll and hears "stop" on a pipe. */
 #include "discovery.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,9 @@ typedef struct disc_shared {
   AvahiClient *client;
   AvahiEntryGroup *group;
   AvahiServiceBrowser *browser;
+  bool ran;                      /* the daemon is there (RUNNING seen) */
+  bool said_waiting;             /* "off until avahi-daemon runs" said, or "went away" */
+  bool reconnect, quit;          /* after this dispatch: a new client, or end */
 } disc_shared;
 
 struct rmc_discovery {
@@ -81,7 +85,7 @@ static void say_once(atomic_bool *said, const char *fmt, const char *a, const ch
   if (atomic_exchange(said, true)) return;
   fprintf(stderr, fmt, a, b);
 }
-static atomic_bool said_off, said_collision;
+static atomic_bool said_off, said_collision, said_gone;
 
 /* ---- the Avahi thread ---- */
 
@@ -220,11 +224,28 @@ static void publish(disc_shared *s) {
   if (r == 0) avahi_entry_group_commit(s->group);
 }
 
+/* The daemon went away (or the bus): what it found is gone, and so are
+ * the group and browser it held for us. */
+static void forget_daemon(disc_shared *s) {
+  if (s->group) avahi_entry_group_free(s->group);
+  if (s->browser) avahi_service_browser_free(s->browser);
+  s->group = NULL;
+  s->browser = NULL;
+  s->ran = false;
+  uv_mutex_lock(&s->lock);
+  if (s->nfound) {
+    s->nfound = 0;
+    post_locked(s);
+  }
+  uv_mutex_unlock(&s->lock);
+}
+
 static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
   disc_shared *s = ud;
   s->client = c; /* called from inside avahi_client_new too */
   switch (state) {
   case AVAHI_CLIENT_S_RUNNING:
+    s->ran = true;
     publish(s);
     if (!s->browser)
       s->browser = avahi_service_browser_new(c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, s->type, NULL, 0,
@@ -236,11 +257,29 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
     if (s->group) avahi_entry_group_reset(s->group);
     break;
   case AVAHI_CLIENT_FAILURE:
-    say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)),
-             " (avahi-daemon went away?)");
-    avahi_simple_poll_quit(s->poll);
+    /* The daemon left the bus (a restart) or the bus went away: nothing
+     * comes back on this client. run() makes a new one, which waits for a
+     * daemon (AVAHI_CLIENT_NO_FAIL), as Avahi's own tools do. */
+    forget_daemon(s);
+    if (avahi_client_errno(c) == AVAHI_ERR_DISCONNECTED) {
+      say_once(&said_gone, "rtpmidi: mDNS: avahi-daemon went away; %s%s\n", "discovery resumes when it is back",
+               "");
+      s->reconnect = true;
+      s->said_waiting = true; /* "went away" said it */
+    } else {
+      say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)), "");
+      s->quit = true;
+    }
     break;
   case AVAHI_CLIENT_CONNECTING:
+    /* no daemon on the bus (AVAHI_CLIENT_NO_FAIL): at start, or it went
+     * away (a restart); RUNNING follows when one appears */
+    if (!s->said_waiting && !s->ran) {
+      s->said_waiting = true;
+      say_once(&said_off, "rtpmidi: mDNS discovery is off until avahi-daemon runs: %s%s\n",
+               avahi_strerror(AVAHI_ERR_NO_DAEMON), "");
+    }
+    forget_daemon(s);
     break;
   }
 }
@@ -261,18 +300,25 @@ static void *run(void *arg) {
     const AvahiPoll *api = avahi_simple_poll_get(s->poll);
     w = api->watch_new(api, s->wake[0], AVAHI_WATCH_IN, on_wake, s);
   }
-  if (w && !stopping(s)) {
+  while (w && !stopping(s)) {
     int err = 0;
-    /* D-Bus: connects and asks the daemon's state, waiting for the answers */
-    AvahiClient *c = avahi_client_new(avahi_simple_poll_get(s->poll), 0, on_client, s, &err);
-    if (c) {
-      s->client = c;
-      while (!stopping(s) && avahi_simple_poll_iterate(s->poll, -1) == 0) {}
-      avahi_client_free(c); /* frees the group, browser and resolvers: D-Bus again */
-    } else {
+    s->reconnect = s->quit = false;
+    /* D-Bus: connects and asks the daemon's state, waiting for the answers;
+     * without a daemon on the bus the client waits for one (NO_FAIL) */
+    AvahiClient *c = avahi_client_new(avahi_simple_poll_get(s->poll), AVAHI_CLIENT_NO_FAIL, on_client, s, &err);
+    if (!c) {
+      /* no system bus (NO_FAIL waits for the daemon, not for the bus) */
       say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err),
                " (is avahi-daemon running?)");
+      break;
     }
+    s->client = c;
+    while (!stopping(s) && !s->reconnect && !s->quit && avahi_simple_poll_iterate(s->poll, -1) == 0) {}
+    avahi_client_free(c); /* frees the group, browser and resolvers (disconnected first: no calls) */
+    s->client = NULL;
+    s->group = NULL;
+    s->browser = NULL;
+    if (!s->reconnect) break;
   }
   if (w) avahi_simple_poll_get(s->poll)->watch_free(w);
   if (s->poll) avahi_simple_poll_free(s->poll);
@@ -393,3 +439,60 @@ bool rmc_discovery_available(void) { return false; }
 #endif
 
 bool rtpmidi_discovery_available(void) { return rmc_discovery_available(); }
+
+/* ---- rtpmidi_browser: browsing alone ---- */
+
+struct rtpmidi_browser {
+  rmc_member member;  /* in rt's list until freed (runtime.h) */
+  rmc_discovery *d;   /* NULL once rt was freed */
+  bool freed;
+  char no_events;     /* what the runtime zeroes: a browser calls nobody */
+};
+
+static void browser_close(void *owner) {
+  rtpmidi_browser *b = owner;
+  rmc_discovery_stop(b->d);
+  b->d = NULL;
+}
+
+/* "_name._udp" or "_name._tcp" (RFC 6763, 7: a service name of letters,
+ * digits and hyphens, at most 15 characters). */
+static bool service_type_ok(const char *t) {
+  size_t n = t ? strlen(t) : 0;
+  if (n < 7 || n > 21 || t[0] != '_') return false;
+  if (strcmp(t + n - 5, "._udp") != 0 && strcmp(t + n - 5, "._tcp") != 0) return false;
+  for (size_t i = 1; i < n - 5; i++) {
+    char c = t[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+int rtpmidi_browser_new(rtpmidi_runtime *rt, const char *type, rtpmidi_browser **out) {
+  *out = NULL;
+  if (!rt || !service_type_ok(type)) return UV_EINVAL;
+  if (!rmc_discovery_available()) return UV_ENOTSUP;
+  rtpmidi_browser *b = calloc(1, sizeof *b);
+  if (!b) return UV_ENOMEM;
+  rmc_discovery_config cfg = {.type = type};
+  b->d = rmc_discovery_start(rt->loop, &cfg);
+  if (!b->d) {
+    free(b);
+    return UV_ENOMEM;
+  }
+  rmc_runtime_join(rt, &b->member, b, &b->no_events, sizeof b->no_events, &b->freed, browser_close);
+  *out = b;
+  return 0;
+}
+
+size_t rtpmidi_browser_found(const rtpmidi_browser *b, rtpmidi_service *out, size_t n) {
+  return b ? rmc_discovery_found(b->d, out, n) : 0;
+}
+
+void rtpmidi_browser_free(rtpmidi_browser *b) {
+  if (!b) return;
+  b->freed = true;
+  browser_close(b);
+  rmc_runtime_leave(&b->member);
+  free(b);
+}

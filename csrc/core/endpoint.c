@@ -156,6 +156,13 @@ size_t rmc_addr_text(const rmp_addr *a, char *out, size_t n) {
   return strlen(buf);
 }
 
+int rtpmidi_address_text(const char *text, char *out, size_t n) {
+  rmp_addr a;
+  if (rmc_addr_parse(text, 0, &a)) return UV_EINVAL;
+  rmc_addr_text(&a, out, n);
+  return 0;
+}
+
 /* ---- errors ---- */
 
 /* Reads the socket's error queue (IP_RECVERR): each entry is an ICMP error

@@ -106,6 +106,17 @@ void rmc_flusher_end(rmc_flusher *f) {
   f->flushing = false;
 }
 
+void rmc_flusher_end_sent(rmc_flusher *f, size_t sent) {
+  rmc_midi_queue_drop(&f->q, sent);
+  f->flushing = false;
+}
+
+void rmc_flusher_kick(rmc_flusher *f) {
+  if (!f->h || !f->q.n || f->flushing || uv_is_active((uv_handle_t *)&f->h->check)) return;
+  uv_idle_start(&f->h->idle, on_idle);
+  uv_check_start(&f->h->check, on_check);
+}
+
 void rmc_flusher_clear(rmc_flusher *f) {
   rmc_burst_cancel(f->rt, &f->burst);
   stop_handles(f);

@@ -46,6 +46,13 @@ int rmc_flusher_add(rmc_flusher *f, const uint8_t *bytes, size_t len, double now
 rmp_cmd_msg *rmc_flusher_begin(rmc_flusher *f, double rate, size_t *n, double *t0_ms, int *r);
 /* The flush is over: the queue is empty. */
 void rmc_flusher_end(rmc_flusher *f);
+/* The flush is over having sent the first `sent` of the *n messages: the
+ * rest stays queued, in order, for a later flush (a stream that waits for
+ * its peer's feedback, midi_stream.h's SysEx in parts); rmc_flusher_kick or
+ * the next message queued starts it. */
+void rmc_flusher_end_sent(rmc_flusher *f, size_t sent);
+/* Arms the flush of what is queued (after the loop turn's callbacks). */
+void rmc_flusher_kick(rmc_flusher *f);
 
 /* Drops what is queued and stops the handles (the session stops). */
 void rmc_flusher_clear(rmc_flusher *f);

@@ -503,12 +503,15 @@ int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rt
  * ProductInstanceId, the keys Windows MIDI Services publishes and reads
  * (microsoft/MIDI, src/api/Transport/UdpNetworkMidi2Transport/
  * MidiNetworkAdvertiser.cpp); Zephyr's sample (samples/net/midi2/src/main.c)
- * registers the same service type "_midi2", "_udp", "local". */
+ * registers the same service type "_midi2", "_udp", "local" for its host. */
 static void start_discovery(rtpmidi_midi2 *m) {
   char name_txt[16 + RMP_M2_NAME_MAX + 1], piid_txt[18 + RMP_M2_PIID_MAX + 1];
   snprintf(name_txt, sizeof name_txt, "UMPEndpointName=%s", m->name);
   snprintf(piid_txt, sizeof piid_txt, "ProductInstanceId=%s", m->piid ? m->piid : "");
-  rmc_discovery_config cfg = {.type = "_midi2._udp", .name = m->name, .port = rmc_endpoint_port(m->ep),
+  /* a host advertises itself; a client (which refuses invitations) only browses */
+  rmc_discovery_config cfg = {.type = "_midi2._udp",
+                              .name = m->mc.role == RMP_M2S_HOST ? m->name : NULL,
+                              .port = rmc_endpoint_port(m->ep),
                               .txt = {name_txt, m->piid && m->piid[0] ? piid_txt : NULL}};
   m->discovery = rmc_discovery_start(m->rt->loop, &cfg);
 }

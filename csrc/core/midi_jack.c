@@ -274,12 +274,30 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
   }
   unsigned n;
   const char **names = port_names(c, input, true, &n);
+  /* The names point into the client's shared memory (jackd2): copied into
+   * one block before the client may go. */
+  size_t bytes = 0;
+  for (unsigned i = 0; i < n; i++) bytes += strlen(names[i]) + 1;
+  char *copy = n ? malloc(bytes) : NULL;
+  if (copy) {
+    char *at = copy;
+    for (unsigned i = 0; i < n; i++) {
+      size_t len = strlen(names[i]) + 1;
+      memcpy(at, names[i], len);
+      at += len;
+    }
+  }
+  if (names) jack_free(names);
   if (temp) jack_client_close(c);
   unlock_calls();
+  if (n && !copy) return UV_ENOMEM;
   /* fn (a Lua binding's) may raise: called with nothing locked. */
-  for (unsigned i = 0; i < n; i++)
-    if (fn) fn(ud, (int)i, names[i]);
-  if (names) jack_free(names);
+  const char *at = copy;
+  for (unsigned i = 0; i < n; i++) {
+    if (fn) fn(ud, (int)i, at);
+    at += strlen(at) + 1;
+  }
+  free(copy);
   return (int)n;
 }
 

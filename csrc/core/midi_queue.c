@@ -75,6 +75,19 @@ rmp_cmd_msg *rmc_midi_queue_commands(rmc_midi_queue *q, double rate) {
   return q->cmds;
 }
 
+void rmc_midi_queue_drop(rmc_midi_queue *q, size_t k) {
+  if (k >= q->n) {
+    rmc_midi_queue_clear(q);
+    return;
+  }
+  size_t off = q->msgs[k].off;
+  memmove(q->bytes, q->bytes + off, q->len - off);
+  q->len -= off;
+  memmove(q->msgs, q->msgs + k, (q->n - k) * sizeof *q->msgs);
+  q->n -= k;
+  for (size_t i = 0; i < q->n; i++) q->msgs[i].off -= off;
+}
+
 void rmc_midi_queue_clear(rmc_midi_queue *q) {
   q->n = 0;
   q->len = 0;

@@ -40,6 +40,10 @@ int rmc_midi_queue_add(rmc_midi_queue *q, const uint8_t *bytes, size_t len, doub
  * rate Hz clock. NULL when out of memory. */
 rmp_cmd_msg *rmc_midi_queue_commands(rmc_midi_queue *q, double rate);
 
+/* Drops the first k messages (k <= q->n), keeping the rest in order with
+ * the times they were given. */
+void rmc_midi_queue_drop(rmc_midi_queue *q, size_t k);
+
 /* Empties the queue; its memory stays for the next messages. */
 void rmc_midi_queue_clear(rmc_midi_queue *q);
 

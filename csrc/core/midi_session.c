@@ -68,13 +68,16 @@ static void arm_guard(rtpmidi_midi_session *m) {
  * the guards may end, or go on late. */
 static void on_report(void *ud, const rtpmidi_receiver_report *rr) {
   rtpmidi_midi_session *m = ud;
-  rmp_stream_tx_ack(&m->tx, (uint16_t)rr->ext_highest_seq);
+  /* what waits for feedback (a SysEx in parts, midi_stream.h) may go on */
+  if (rmp_stream_tx_ack(&m->tx, (uint16_t)rr->ext_highest_seq) > 0) rmc_flusher_kick(&m->out);
   arm_guard(m);
 }
 
 static void on_guard(void *owner) {
   rtpmidi_midi_session *m = owner;
   if (!rtpmidi_session_started(m->rtp)) return;
+  /* a SysEx in parts that waited long enough goes now */
+  if (m->out.q.n) rmc_flusher_kick(&m->out);
   uint8_t pkt[MAX_PACKET];
   double now = rtpmidi_now_ms();
   int n = rmp_stream_tx_guard(&m->tx, &m->sc, rtpmidi_session_next_seq(m->rtp), now, pkt, sizeof pkt);
@@ -141,7 +144,9 @@ int rmc_midi_session_new(rtpmidi_runtime *rt, const rtpmidi_midi_config *cfg,
       .max_sysex = m->cfg.max_sysex,
       .journal_history = (uint16_t)m->cfg.journal_history,
       .recovery = m->cfg.recovery,
-      .guard_ms = GUARD_MS};
+      .guard_ms = GUARD_MS,
+      .ignore_s_bits = m->cfg.journal_ignore_s_bits,
+      .ignore_y = m->cfg.journal_ignore_y};
   rmc_flusher_init(&m->out, rt, on_flush, on_guard, m);
   rmp_cmd_encoder_init(&m->enc);
   rmp_stream_tx_init(&m->tx);
@@ -175,11 +180,12 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
   uint8_t pkt[MAX_PACKET];
   size_t done = 0;
   while (done < n) {
-    rmp_cmd_enc_info info;
+    rmp_stream_info info;
     size_t jlen;
     uint16_t seq = rtpmidi_session_next_seq(m->rtp);
-    int len = rmp_stream_tx_packet(&m->tx, &m->sc, &m->enc, seq, cmds + done, n - done, pkt,
+    int len = rmp_stream_tx_packet(&m->tx, &m->sc, &m->enc, seq, cmds + done, n - done, now, pkt,
                                    sizeof pkt, &info, &jlen);
+    if (len == 0) break; /* the rest waits for feedback (midi_stream.h) */
     if (len < 0) {
       /* An encoder error cannot happen for messages the parser accepted;
        * drop the rest rather than loop. */
@@ -191,11 +197,12 @@ int rtpmidi_midi_session_flush(rtpmidi_midi_session *m) {
     if (r || m->dead) break; /* freed from on_drop (a network error): cmds went with it */
     rmp_stream_tx_sent(&m->tx, &m->sc, seq, cmds + done, &info, now);
     m->st.journal_bytes_sent += jlen;
-    m->st.messages_sent += info.nmsgs;
-    ts += info.ticks;
-    done += info.nmsgs;
+    m->st.messages_sent += info.cmd.nmsgs;
+    ts += info.cmd.ticks;
+    done += info.cmd.nmsgs;
   }
-  rmc_flusher_end(&m->out);
+  if (done < n && !r && !m->dead) rmc_flusher_end_sent(&m->out, done);
+  else rmc_flusher_end(&m->out);
   if (!m->dead) arm_guard(m);
   if (--m->busy == 0 && m->dead) destroy(m);
   return r;

@@ -61,7 +61,7 @@ static void release(rtpmidi_session *s) {
   free(s->tool_name);
   free(s->bind_address);
   free(s->cname);
-  free(s->slots);
+  if (s->slots != s->jb.inl) free(s->slots);
   free(s);
 }
 
@@ -345,13 +345,14 @@ static bool push_released(rtpmidi_session *s, const rmp_seq_release *rel, unsign
 
 /* The jitter buffer's slots (4 KiB by default), made with the first RTP
  * packet: a session that only sends, or has heard nothing but RTCP yet,
- * does not pay for them. Until then the buffer is all zero, empty. */
+ * does not pay for them. Until then the buffer is all zero, empty. At
+ * size 0 (no wait) the buffer's own few slots do (jitter_buffer.h). */
 static void reset_jb(rtpmidi_session *s) {
   rmp_jb_init(&s->jb, s->slots, s->cfg.jitter_buffer_packets, (uint64_t)(s->cfg.jitter_buffer_ms * 1000.0));
 }
 
 static int open_jb(rtpmidi_session *s) {
-  s->slots = malloc(s->cfg.jitter_buffer_packets * sizeof *s->slots);
+  s->slots = s->cfg.jitter_buffer_ms == 0 ? s->jb.inl : malloc(s->cfg.jitter_buffer_packets * sizeof *s->slots);
   if (!s->slots) return UV_ENOMEM;
   reset_jb(s);
   return 0;

@@ -66,6 +66,14 @@ void rtpmidi_runtime_free(rtpmidi_runtime *rt);
 /* Monotonic time in milliseconds with sub-millisecond resolution. */
 double rtpmidi_now_ms(void);
 
+/* An IP literal in the form sessions write addresses (participants,
+ * callbacks, discovery): IPv4 dotted (also for ::ffff:a.b.c.d), IPv6 as
+ * inet_ntop writes it, a link-local scope as the interface's name
+ * ("FE80:0::1%2" -> "fe80::1%eth0"). Writes it to out (n >= 64 always
+ * suffices). 0, or UV_EINVAL when text is no IP literal (a host name) or
+ * names no interface. */
+int rtpmidi_address_text(const char *text, char *out, size_t n);
+
 typedef struct rtpmidi_session_config {
   const char *peer_address;  /* IPv4 or IPv6 literal, or a host name (resolved at start
                                 without blocking; IPv4 results preferred) */
@@ -203,6 +211,13 @@ typedef struct rtpmidi_midi_config {
                                   the Lua MidiSession's default is true) */
   unsigned journal_history;    /* the journal reaches back at most this many packets
                                   when no feedback trims it (1..32767); 0: 256 */
+  /* Receiving from senders that get the journal wrong (docs/api.md, "The
+   * recovery journal"); false is RFC 6295's behaviour: */
+  bool journal_ignore_s_bits;  /* read the whole journal after every loss, not only its
+                                  S = 0 parts after a single one (Lua journal_trust_s_bits
+                                  = false) */
+  bool journal_ignore_y;       /* play the NoteOns of Y = 0 logs too (Lua journal_honor_y
+                                  = false) */
 } rtpmidi_midi_config;
 
 typedef struct rtpmidi_midi_events {
@@ -467,6 +482,9 @@ typedef struct rtpmidi_apple_config {
                                      with a burst of one second's worth (20) */
   unsigned journal_history;       /* journal history in packets without RS, 1..32767 (512) */
   unsigned jitter_buffer_packets; /* reorder slots per participant, 2..32768 (64) */
+  /* as rtpmidi_midi_config's: false is RFC 6295's behaviour */
+  bool journal_ignore_s_bits;     /* Lua journal_trust_s_bits = false */
+  bool journal_ignore_y;          /* Lua journal_honor_y = false */
 } rtpmidi_apple_config;
 
 typedef struct rtpmidi_apple_peer {
@@ -489,6 +507,10 @@ typedef struct rtpmidi_apple_peer {
                                      first RTP packet it sends us */
   bool unconfirmed;               /* its RS has not covered our last packet of commands
                                      (guards go on while it sends RS) */
+  bool recovery;                  /* the recovery journal, to it and from it */
+  bool timestamps_swapped;        /* its CK and RTP timestamps come in host (little-endian)
+                                     byte order (MIDIMonster): read swapped */
+  uint64_t ck_impossible;         /* its CK exchanges whose numbers fit neither byte order */
 } rtpmidi_apple_peer;
 
 typedef struct rtpmidi_apple_events {
@@ -530,6 +552,9 @@ typedef struct rtpmidi_apple_stats {
   uint64_t journal_errors, sysex_dropped;
   uint64_t repairs_over_budget;   /* repair messages journals asked for beyond the budget
                                    * (per participant: 4,096 a packet, 4,096 a second) */
+  uint64_t ck_impossible;         /* CK exchanges whose numbers fit neither byte order: no
+                                   * measurement (the participant stays) */
+  uint64_t timestamps_swapped;    /* participants found writing timestamps in host order */
   uint64_t unsolicited;           /* from a participant's own address, answering nothing of
                                    * ours: a CK1 or CK2 that does not echo our open CK0 or CK1,
                                    * an RS for a packet we did not send or that was confirmed */
@@ -568,6 +593,12 @@ int rtpmidi_apple_flush(rtpmidi_apple *a);
 /* Fills up to n joined participants; returns how many there are. The
  * strings stay valid until the loop runs again. */
 size_t rtpmidi_apple_participants(rtpmidi_apple *a, rtpmidi_apple_peer *out, size_t n);
+/* The recovery journal for one participant (issue 18, item 8: rtpmidid's
+ * parser throws on some journals, pymidi misreads others): sent to it and
+ * read from it, or neither. A participant starts with the session's
+ * `recovery`; set it from on_joined, before anything is sent to it (turned
+ * off later, the journal state kept for it is dropped). 0, or UV_ENOENT. */
+int rtpmidi_apple_set_recovery(rtpmidi_apple *a, uint32_t id, bool recovery);
 void rtpmidi_apple_get_stats(const rtpmidi_apple *a, rtpmidi_apple_stats *st);
 /* Stops (BY), detaches the callbacks and frees once the handles are closed;
  * before or after rtpmidi_runtime_free, as rtpmidi_session_free. */
@@ -592,6 +623,16 @@ typedef struct rtpmidi_service {
   char product_instance_id[43];    /* ProductInstanceId */
 } rtpmidi_service;
 typedef rtpmidi_service rtpmidi_apple_service;
+/* A browser: browses for one service type without advertising anything
+ * (`rtpmidi list --network`). type: "_apple-midi._udp", "_midi2._udp" or
+ * another DNS-SD type "_name._udp" / "_name._tcp". 0, UV_EINVAL (type),
+ * UV_ENOTSUP (no Avahi in this build), UV_ENOMEM. A member of rt like a
+ * session: rtpmidi_runtime_free ends its browsing; free it either way. */
+typedef struct rtpmidi_browser rtpmidi_browser;
+int rtpmidi_browser_new(rtpmidi_runtime *rt, const char *type, rtpmidi_browser **out);
+/* What it found so far, as rtpmidi_apple_discovered. */
+size_t rtpmidi_browser_found(const rtpmidi_browser *b, rtpmidi_service *out, size_t n);
+void rtpmidi_browser_free(rtpmidi_browser *b);
 /* The _apple-midi._udp sessions browsing found so far (our own included),
  * resolved to an address and control port. Returns how many there are and
  * fills up to n. Empty while stopped, without Avahi or when avahi-daemon is

@@ -53,6 +53,9 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETB("journal_sender", p->journal_sender);
   SETB("journal_receiver", p->journal_receiver);
   SETB("unconfirmed", p->unconfirmed);
+  SETB("recovery", p->recovery);
+  SETB("timestamps_swapped", p->timestamps_swapped);
+  SETI("ck_impossible", p->ck_impossible);
 }
 
 /* Pushes the participant's table, made on first sight, with fresh fields. */
@@ -87,8 +90,20 @@ static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
   rml_apple *la = ud;
   lua_State *L = la->st->L;
   if (la->peers_ref == LUA_NOREF) return;
+  /* the facade's per-participant options (applemidi.lua), before anything
+   * is sent to it and before the application hears of it */
+  if (rml_push_method(la->st, la->owner_ref, "_participant_options")) {
+    push_peer(L, la, p, true);
+    rml_call(la->st, 2);
+    if (la->peers_ref == LUA_NOREF) return;
+  } else {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, p->id); /* made fresh below */
+    lua_pop(L, 1);
+  }
   if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) return;
-  push_peer(L, la, p, true);
+  push_peer(L, la, p, false);
   rml_call(la->st, 2);
 }
 
@@ -184,6 +199,8 @@ static int l_applemidi(lua_State *L) {
   cfg.max_sysex = (size_t)max_sysex;
   cfg.recovery = opt_bool(L, 1, "recovery", false);
   cfg.reinvite = opt_bool(L, 1, "reinvite", false);
+  cfg.journal_ignore_s_bits = !opt_bool(L, 1, "journal_trust_s_bits", true);
+  cfg.journal_ignore_y = !opt_bool(L, 1, "journal_honor_y", true);
   lua_Integer maxp = opt_int(L, 1, "max_participants", 0);
   if (maxp < 0) return rml_arg_error(L, "max_participants", "integer >= 1 expected");
   cfg.max_participants = (size_t)maxp;
@@ -283,6 +300,25 @@ static int l_disconnect(lua_State *L) {
   return 1;
 }
 
+/* set_recovery(id, on) -> true | false (no such participant) */
+static int l_set_recovery(lua_State *L) {
+  rml_apple *la = check_apple(L);
+  uint32_t id = (uint32_t)luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TBOOLEAN);
+  bool on = lua_toboolean(L, 3);
+  int r = rtpmidi_apple_set_recovery(la->a, id, on);
+  if (r == 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+    if (lua_rawgeti(L, -1, id) == LUA_TTABLE) {
+      lua_pushboolean(L, on);
+      lua_setfield(L, -2, "recovery");
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushboolean(L, r == 0);
+  return 1;
+}
+
 static int l_participants(lua_State *L) {
   rml_apple *la = check_apple(L);
   size_t n = rtpmidi_apple_participants(la->a, NULL, 0);
@@ -325,7 +361,7 @@ static int l_stats(lua_State *L) {
   SET(invitations_refused); SET(invitations_dropped);
   SET(bad_signature); SET(unknown_command); SET(bad_name); SET(malformed); SET(unknown_ssrc);
   SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited); SET(repairs_over_budget);
-  SET(pending); SET(released);
+  SET(pending); SET(released); SET(ck_impossible); SET(timestamps_swapped);
 #undef SET
   lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));
   lua_setfield(L, -2, "participants");
@@ -373,6 +409,53 @@ static int l_discovered(lua_State *L) {
   return 1;
 }
 
+/* browse(type) -> browser (found() -> services as discovered(), close())
+ * | nil, err: browsing without advertising (rtpmidi list --network). */
+#define BROWSER_MT "rtpmidi.Browser"
+
+static rtpmidi_browser **check_browser(lua_State *L) {
+  return luaL_checkudata(L, 1, BROWSER_MT);
+}
+
+static int l_browser_found(lua_State *L) {
+  rtpmidi_browser **b = check_browser(L);
+  rtpmidi_service v[64];
+  size_t n = rtpmidi_browser_found(*b, v, 64);
+  rml_push_services(L, v, n < 64 ? n : 64);
+  return 1;
+}
+
+static int l_browser_close(lua_State *L) {
+  rtpmidi_browser **b = check_browser(L);
+  rtpmidi_browser_free(*b);
+  *b = NULL;
+  return 0;
+}
+
+static int l_browse(lua_State *L) {
+  rml_state *st = rml_get_state(L);
+  const char *type = luaL_checkstring(L, 1);
+  rtpmidi_browser **b = lua_newuserdatauv(L, sizeof *b, 0);
+  *b = NULL;
+  if (luaL_newmetatable(L, BROWSER_MT)) {
+    static const luaL_Reg m[] = {{"found", l_browser_found}, {"close", l_browser_close}, {NULL, NULL}};
+    luaL_newlib(L, m);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_browser_close);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  int r = rtpmidi_browser_new(st->rt, type, b);
+  if (r == UV_EINVAL) return rml_arg_error(L, "type", "DNS-SD service type such as \"_apple-midi._udp\" expected");
+  if (r == UV_ENOTSUP) {
+    lua_pushnil(L);
+    lua_pushstring(L, "no mDNS discovery in this build (Avahi was not found when it was built)");
+    return 2;
+  }
+  if (r) return rml_push_uv_error(L, r);
+  return 1;
+}
+
 static int l_discovery(lua_State *L) {
   lua_pushboolean(L, rtpmidi_apple_discovery_available());
   return 1;
@@ -386,6 +469,7 @@ static const luaL_Reg methods[] = {
   {"local_port", l_local_port},
   {"invite", l_invite},
   {"disconnect", l_disconnect},
+  {"set_recovery", l_set_recovery},
   {"participants", l_participants},
   {"send_midi", l_send_midi},
   {"flush", l_flush},
@@ -398,4 +482,6 @@ void rml_open_applemidi(lua_State *L) {
   rml_open_class(L, APPLE_MT, methods, l_gc, "applemidi", l_applemidi);
   lua_pushcfunction(L, l_discovery);
   lua_setfield(L, -2, "applemidi_discovery");
+  lua_pushcfunction(L, l_browse);
+  lua_setfield(L, -2, "browse");
 }

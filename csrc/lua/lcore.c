@@ -382,6 +382,15 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
+/* core.address(text): the IP literal as sessions write addresses
+ * (rtpmidi_address_text), or nil for what is no literal (a host name). */
+static int l_address(lua_State *L) {
+  char out[64];
+  if (rtpmidi_address_text(luaL_checkstring(L, 1), out, sizeof out)) return 0;
+  lua_pushstring(L, out);
+  return 1;
+}
+
 static int l_run(lua_State *L) {
   static const char *const modes[] = {"default", "once", "nowait", NULL};
   static const uv_run_mode values[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
@@ -490,6 +499,7 @@ static int l_quiet(lua_State *L) {
 
 static const luaL_Reg functions[] = {
   {"now", l_now},
+  {"address", l_address},
   {"run", l_run},
   {"stop_loop", l_stop_loop},
   {"handles", l_handles},

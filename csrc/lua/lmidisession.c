@@ -70,7 +70,12 @@ static int l_midi_session(lua_State *L) {
   cfg.max_sysex = (size_t)max_sysex;
   lua_getfield(L, 1, "recovery");
   cfg.recovery = lua_toboolean(L, -1);
-  lua_pop(L, 3);
+  /* the journal receiver's options: nil is the RFC's behaviour (true) */
+  lua_getfield(L, 1, "journal_trust_s_bits");
+  cfg.journal_ignore_s_bits = !lua_isnil(L, -1) && !lua_toboolean(L, -1);
+  lua_getfield(L, 1, "journal_honor_y");
+  cfg.journal_ignore_y = !lua_isnil(L, -1) && !lua_toboolean(L, -1);
+  lua_pop(L, 5);
   cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
   rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);

@@ -506,6 +506,26 @@ static void on_ok(rmp_ams *m, double now, int port, const rmp_am_invite *inv, co
   }
 }
 
+static uint64_t swap64(uint64_t v) {
+  v = ((v & 0x00FF00FF00FF00FFull) << 8) | ((v >> 8) & 0x00FF00FF00FF00FFull);
+  v = ((v & 0x0000FFFF0000FFFFull) << 16) | ((v >> 16) & 0x0000FFFF0000FFFFull);
+  return (v << 32) | (v >> 32);
+}
+
+/* The measurement of the complete exchange c, whose timestamps in `theirs`
+ * (a bit per index) are the peer's, in the byte order `swapped`: 0 and
+ * *res, or -1 when its numbers cannot be (am_session.h). */
+static int ck_measure(const rmp_am_ck *c, unsigned theirs, bool swapped, rmp_am_ck_result *res) {
+  rmp_am_ck k = *c;
+  for (int i = 0; i < 3; i++) {
+    if (!(theirs & 1u << i)) continue;
+    if (swapped) k.ts[i] = swap64(k.ts[i]);
+    if (k.ts[i] >= RMP_AMS_CK_CLOCK_MAX) return -1;
+  }
+  if (rmp_am_ck_compute(&k, res) != 0 || res->rtt > RMP_AMS_CK_RTT_MAX) return -1;
+  return 0;
+}
+
 static void ck_done(rmp_ams *m, rmp_ams_peer *p, uint64_t latency, int64_t offset) {
   p->synced = true;
   p->latency_ms = (double)latency / 10.0;
@@ -528,6 +548,20 @@ static rmp_ams_peer *joined_from(rmp_ams *m, uint32_t ssrc, int port, const rmp_
     return NULL;
   }
   return p;
+}
+
+/* The measurement of c in p's byte order, else in the other one (which is
+ * then p's), else none: counted, nothing changes. */
+static bool ck_result(rmp_ams *m, rmp_ams_peer *p, const rmp_am_ck *c, unsigned theirs, rmp_am_ck_result *res) {
+  if (ck_measure(c, theirs, p->ts_swapped, res) == 0) return true;
+  if (ck_measure(c, theirs, !p->ts_swapped, res) == 0) {
+    p->ts_swapped = !p->ts_swapped;
+    if (p->ts_swapped) m->st.ts_swapped++;
+    return true;
+  }
+  p->ck_impossible++;
+  m->st.ck_impossible++;
+  return false;
 }
 
 /* A CK exchange has three steps, each answering the one before: a CK1 is
@@ -558,7 +592,7 @@ static void on_ck(rmp_ams *m, double now, int port, const rmp_am_ck *ck, const r
     c.count = 2;
     c.ts[2] = rmp_ams_clock(now);
     send_ck(m, p, 2, c.ts);
-    if (rmp_am_ck_compute(&c, &res) == 0) ck_done(m, p, res.latency, res.offset);
+    if (ck_result(m, p, &c, 1u << 1, &res)) ck_done(m, p, res.latency, res.offset);
   } else {
     if (!p->ck_reply_open || ck->ts[0] != p->ck_reply_ts[0] || ck->ts[1] != p->ck_reply_ts[1]) {
       m->st.unsolicited++;
@@ -567,7 +601,7 @@ static void on_ck(rmp_ams *m, double now, int port, const rmp_am_ck *ck, const r
     p->ck_reply_open = false;
     p->last_heard = now;
     /* the end of its exchange: we were the responder, its offset is ours - its */
-    if (rmp_am_ck_compute(ck, &res) == 0) ck_done(m, p, res.latency, -res.offset);
+    if (ck_result(m, p, ck, 1u << 0 | 1u << 2, &res)) ck_done(m, p, res.latency, -res.offset);
   }
 }
 

@@ -28,7 +28,15 @@
  *    the same token, answered OK from P+1: the session is up;
  *  - the initiator starts clock sync: CK0 (ts1) -> CK1 (ts1, ts2) ->
  *    CK2 (ts1, ts2, ts3) on the data port, timestamps in 100 us units;
- *    each side measures, the initiator on CK1, the responder on CK2;
+ *    each side measures, the initiator on CK1, the responder on CK2.
+ *    MIDIMonster writes its timestamps (CK and RTP) in host byte order
+ *    (issue 18, item 7): a measurement whose numbers are impossible (a
+ *    clock of the peer's at or over RMP_AMS_CK_CLOCK_MAX, a round trip
+ *    over RMP_AMS_CK_RTT_MAX) is tried with the peer's timestamps
+ *    byte-swapped; when that one is possible the participant is marked
+ *    (ts_swapped: the runtime swaps its RTP timestamps too), otherwise the
+ *    exchange is counted (ck_impossible) and changes nothing. Either way
+ *    the participant stays: its CK is a sign of life;
  *  - RS on the control port carries the RTP sequence number of the last
  *    packet received, in the high 16 bits (the low 16 zero). rtpmidid puts
  *    it in the low 16 bits (the high 16 zero; issue 18, item 5): an RS
@@ -72,6 +80,11 @@ enum { RMP_AMS_CTRL = 0, RMP_AMS_DATA = 1 };
 
 /* The form of a participant's RS (rmp_ams_peer.rs_form). */
 enum { RMP_AMS_RS_UNKNOWN = 0, RMP_AMS_RS_HIGH = 1, RMP_AMS_RS_LOW = 2 };
+
+/* A CK timestamp of the peer's (100 us units) at or over this is no clock
+ * (about 890 years), nor is a round trip over RMP_AMS_CK_RTT_MAX (60 s). */
+#define RMP_AMS_CK_CLOCK_MAX (1ull << 48)
+#define RMP_AMS_CK_RTT_MAX 600000u
 
 /* Defaults of a zeroed config field. */
 #define RMP_AMS_DEF_INVITE_TRIES 12
@@ -145,6 +158,8 @@ typedef struct rmp_ams_peer {
   bool ck_open;                /* that CK0 is not answered yet: a CK1 must echo ck_ts1 */
   bool ck_reply_open;          /* our CK1 is not answered yet: a CK2 must echo ... */
   uint64_t ck_reply_ts[2];     /* ... its timestamps 1 and 2 */
+  bool ts_swapped;             /* its CK and RTP timestamps are in little-endian order */
+  uint64_t ck_impossible;      /* exchanges whose numbers fit neither byte order */
   double latency_ms;           /* one-way, from the last exchange */
   double offset_ms;            /* its clock minus ours */
   double last_heard;           /* its last sign of life: IN, CK, RTP */
@@ -209,6 +224,8 @@ typedef struct rmp_ams_stats {
   uint64_t unsolicited;           /* from the participant, answering nothing of ours: a CK1 or
                                    * CK2 that does not echo our open CK0 or CK1 */
   uint64_t outbox_full;           /* datagrams dropped because the outbox was not drained */
+  uint64_t ck_impossible;         /* CK exchanges whose numbers fit neither byte order */
+  uint64_t ts_swapped;            /* participants found writing timestamps in host order */
 } rmp_ams_stats;
 
 typedef enum rmp_ams_out_kind {

@@ -27,7 +27,12 @@ static uint64_t deadline_of(const rmp_jb_t *jb, uint64_t arrival) {
 }
 
 int rmp_jb_init(rmp_jb_t *jb, rmp_jb_slot_t *slots, uint32_t capacity, uint64_t wait_us) {
-  if (!jb || !slots || capacity == 0 || capacity > 0x7fffffffu) return RMP_EJB_INVAL;
+  if (!jb || capacity > 0x7fffffffu) return RMP_EJB_INVAL;
+  if (!slots || slots == jb->inl) { /* the buffer's own slots */
+    slots = jb->inl;
+    if (capacity == 0 || capacity > RMP_JB_INLINE) capacity = RMP_JB_INLINE;
+  }
+  if (capacity == 0) return RMP_EJB_INVAL;
   memset(jb, 0, sizeof *jb);
   memset(slots, 0, sizeof *slots * capacity);
   jb->slots = slots;

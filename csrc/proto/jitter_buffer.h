@@ -1,7 +1,7 @@
 /* Reorder ("jitter") buffer for RTP packets keyed by 32-bit extended
  * sequence numbers. Pure protocol code: no I/O, no clock reads (the caller
  * passes times in microseconds), no allocation (the caller provides the slot
- * array at init).
+ * array at init, or uses the buffer's own RMP_JB_INLINE slots).
  *
  * Semantics
  *  - The first packet pushed sets the starting point: it is the next packet
@@ -93,8 +93,16 @@ typedef struct rmp_jb_stats {
   uint64_t full;      /* push returned FULL */
 } rmp_jb_stats_t;
 
+/* Slots inside the buffer itself, for a caller that gives none: enough for
+ * a buffer that waits 0 (jitter_buffer_size 0: a packet goes out as it
+ * comes, so at most one is ever held), which then costs no slot array
+ * (issue #20: 4 KiB a session). A duplicate of one of the last
+ * RMP_JB_INLINE packets released is still told from a late packet. */
+#define RMP_JB_INLINE 4
+
 typedef struct rmp_jb {
   rmp_jb_slot_t *slots;
+  rmp_jb_slot_t inl[RMP_JB_INLINE]; /* the slots when the caller gives none */
   uint32_t cap;
   uint32_t head;         /* slot index of next_seq */
   uint32_t count;        /* packets buffered */
@@ -111,7 +119,9 @@ typedef struct rmp_jb {
 } rmp_jb_t;
 
 /* Set up with a caller-provided array of `capacity` slots (>= 1) and the
- * maximum wait in microseconds. Returns 0 or RMP_EJB_INVAL. */
+ * maximum wait in microseconds; slots NULL: the buffer's own inl[] slots,
+ * min(capacity, RMP_JB_INLINE) of them (capacity 0: RMP_JB_INLINE).
+ * Returns 0 or RMP_EJB_INVAL. */
 int rmp_jb_init(rmp_jb_t *jb, rmp_jb_slot_t *slots, uint32_t capacity, uint64_t wait_us);
 
 /* Offer one packet. Returns RMP_JB_READY/RMP_JB_QUEUED (buffer owns data) or a

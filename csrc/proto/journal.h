@@ -181,6 +181,11 @@ typedef struct {
   uint8_t s, c, v, l, dsz;
   uint8_t count;
   uint16_t length;
+  /* VALUE (common commands, V = 1, RFC 6295 B.1.2: the data octets of the
+   * most recent command of the type, the last with its MSB set): where it
+   * is, relative to the field start, and how long (0: none). The decoder
+   * checks that it ends within LENGTH. */
+  uint16_t value_off, value_len;
 } rmp_ej_undef_field;
 
 typedef struct {
@@ -377,6 +382,7 @@ typedef struct {
  * (the Chapter M X bits, A.4.2.1), and the C-BUTTON count (presses after
  * it). */
 typedef struct {
+  rmp_ej_tag newest;               /* the chapter's dirty mark (as in the tables above) */
   rmp_ej_tag param[RMP_MS_MAX_PARAMS];
   uint8_t px[RMP_MS_MAX_PARAMS];
   int16_t cbtn[RMP_MS_MAX_PARAMS];
@@ -495,7 +501,10 @@ uint16_t rmp_ej_send_checkpoint(const rmp_ej_sender *s);
 typedef void (*rmp_ej_emit_fn)(void *ud, const uint8_t *msg, size_t len);
 /* Repairs of a SysEx received in parts (rmp_ej_recv_part): n data octets
  * to append to the one the caller reassembles (first: start a new one with
- * them), end: it is complete (deliver it). */
+ * them), end: it is complete (deliver it), or RMP_EJ_PART_CANCEL: the
+ * sender cancelled it (a Chapter X log with STA = 1, RFC 6295 B.5.1 and
+ * section 3.2): drop what is held of it, deliver nothing. */
+#define RMP_EJ_PART_CANCEL 2
 typedef void (*rmp_ej_part_fn)(void *ud, const uint8_t *data, size_t n, int first, int end);
 
 /* SysEx the receiver got lately, to place Chapter X logs that carry no

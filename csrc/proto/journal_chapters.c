@@ -415,6 +415,14 @@ static int undef_decode(const uint8_t *buf, size_t len, int realtime, rmp_ej_und
   if (f->length < hl + f->c) return RMP_EJ_EBADLEN;
   NEED(f->length);
   if (f->c) f->count = buf[hl];
+  if (f->v) {
+    /* VALUE (B.1.2): after COUNT, to the octet with its MSB set */
+    size_t o = hl + f->c, start = o;
+    while (o < f->length && !(buf[o] & 0x80)) o++;
+    if (o >= f->length) return RMP_EJ_EBADLEN;
+    f->value_off = (uint16_t)start;
+    f->value_len = (uint16_t)(o + 1 - start);
+  }
   return f->length;
 }
 

@@ -443,6 +443,24 @@ static int repair_chan(void *ud, const rmp_ej_chan *cj) {
   return 0;
 }
 
+/* A Chapter X log with STA = 1 (RFC 6295 B.5.1): the sender cancelled the
+ * SysEx (section 3.2: F4 ends it; it still counts in COUNT, B.5.3, and its
+ * log MAY carry no DATA, B.5.2). Nothing is replayed: the one the caller
+ * reassembles, if it is that one, is dropped (RMP_EJ_PART_CANCEL), and a
+ * receiver that lost it takes its COUNT over. */
+static void cancel_x(repair_ctx *x, const rmp_ej_x_log *l) {
+  rmp_ej_receiver *r = x->r;
+  if (!l->c) return;
+  if (part_mine(r, l)) {
+    r->part_seen = 1;
+    r->part_open = 0;
+    if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+    return;
+  }
+  unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
+  if (ahead && ahead < 128) r->x_count = l->count;
+}
+
 /* A Chapter X log of a SysEx in parts: the octets from FIRST on. The
  * receiver appends those that follow what the caller holds of that SysEx
  * (its COUNT tells which one it is), or starts it when the log holds its
@@ -453,7 +471,10 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
   rmp_ej_receiver *r = x->r;
   int fin = l->sta != 0;
   uint32_t first = l->f ? l->first : 0, to = first + l->data_len;
-  if (l->sta == 1) return; /* cancelled */
+  if (l->sta == 1) {
+    cancel_x(x, l);
+    return;
+  }
   int mine = part_mine(r, l);
   r->part_seen = 1;
   unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
@@ -508,8 +529,10 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
  * received or replayed (x_count). A log whose COUNT is ahead of that count
  * codes a command of a lost packet, and logs come oldest first (B.5), so
  * replaying them in list order keeps the sender's order. Only finished
- * commands with all their data (STA 2 or 3, F = 0) can be replayed; logs
- * without COUNT cannot be placed and are skipped. The final log's COUNT is
+ * commands with all their data (STA 2 or 3, F = 0) can be replayed; a
+ * cancelled one (STA 1) is never replayed (cancel_x); logs without COUNT
+ * (with or without TCOUNT, which counts a type only the sender knows) are
+ * replayed unless the same octets arrived within the checkpoint history. The final log's COUNT is
  * the sender's total when the most recent SysEx is in the history (it is
  * then logged last): the receiver takes it over, which also resynchronises
  * after losses the journal did not cover. */
@@ -525,6 +548,12 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     if (n < 0) return; /* validated by the parse: cannot happen */
     o += (size_t)n;
     int whole = (l.sta == 2 || l.sta == 3) && !l.f && l.data_len <= sizeof m - 2;
+    if (l.sta == 1) {
+      have_last = l.c && o == cx->raw_len;
+      last = l.count;
+      cancel_x(x, &l);
+      continue;
+    }
     if (l.c && (l.sta == 0 || l.f || l.l)) {
       /* a SysEx in parts (B.5 partial forms, our sender's list tool logs):
        * unfinished, or coded from FIRST on, or finished */

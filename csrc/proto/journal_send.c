@@ -287,8 +287,10 @@ size_t rmp_ej_send_mem(const rmp_ej_sender *s) {
 static void sweep(rmp_ej_sender *s, uint32_t now) {
   uint32_t o = s->last;
   for (int ch = 0; ch < 16; ch++) {
-    if (s->pm[ch])
+    if (s->pm[ch]) {
       for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) age_out(&s->pm[ch]->param[i], o, now);
+      age_out(&s->pm[ch]->newest, o, now);
+    }
     rmp_ej_send_chan *sc = s->seq[ch];
     if (!sc) continue;
 #define SWEEP_TABLE(tb) do { if (tb) { \
@@ -564,6 +566,7 @@ void rmp_ej_send_record(rmp_ej_sender *s, uint16_t seq, const uint8_t *msg, size
           if (p) {
             uint8_t i = (uint8_t)(p - c->pp->param);
             sp->param[i] = t;
+            sp->newest = newer(s, sp->newest, t);
             /* what the command makes recent again (the model resets the
              * LSB and the presses on 6, the presses on 38) */
             if (d1 == 6) { sp->px[i] = 0; sp->cbtn[i] = 0; }
@@ -859,11 +862,11 @@ static int build_chan(rmp_ej_sender *s, const win *w, int ch, rmp_ej_chan *cj) {
    * order of their last transaction; value tool (V = 1) with ENTRY-MSB,
    * ENTRY-LSB and A-BUTTON. P/PENDING for a lone parameter number MSB, E
    * for a transaction in progress. */
-  if (sp || in_win(w, sc->psel)) {
+  if ((sp && since_cp(w, sp->newest)) || in_win(w, sc->psel)) { /* the chapter's dirty marks */
     rmp_ej_chap_m *m = &cj->m;
     memset(m, 0, offsetof(rmp_ej_chap_m, log));
     int mprev = prev(w, sc->psel);
-    const rmp_ms_params *pp = sp ? c->pp : NULL;
+    const rmp_ms_params *pp = sp && since_cp(w, sp->newest) ? c->pp : NULL;
     for (int k = 0; pp && k < pp->nporder; k++) {
       uint8_t i = pp->porder[k];
       const rmp_ms_param *p = &pp->param[i];
@@ -1202,7 +1205,7 @@ static uint32_t oldest(const rmp_ej_sender *s, const win *w) {
     CONSIDER_TABLE(sc->notes);
     CONSIDER_TABLE(sc->ctls);
     CONSIDER_TABLE(sc->polys);
-    if (s->pm[ch])
+    if (s->pm[ch] && since_cp(w, s->pm[ch]->newest))
       for (int i = 0; i < RMP_MS_MAX_PARAMS; i++) CONSIDER(s->pm[ch]->param[i]);
     CONSIDER(sc->prog); CONSIDER(sc->bend); CONSIDER(sc->cpres); CONSIDER(sc->psel);
   }

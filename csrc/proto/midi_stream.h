@@ -37,9 +37,35 @@
  * The peer confirms the packet by acknowledging it or any packet sent after
  * it; a packet with commands starts the schedule again; guards go only with
  * recovery on, and a guard whose journal would be empty (nothing left to
- * protect) is not sent and ends the schedule. MidiSession uses g = 20 ms
+ * protect) is not sent and ends the schedule; while a SysEx in parts waits
+ * for feedback (below) the late guards go every RMP_STREAM_SX_GUARD_GAP g. MidiSession uses g = 20 ms
  * (guards at 20, 60, 140, 300, 620 ms); AppleMIDI g = guard_interval (50 ms:
  * 50, 150, 350, 750, 1550 ms).
+ *
+ * SysEx in parts (RFC 6295 B.5's partial forms, Figure B.5.1: STA, F and
+ * FIRST (Figure B.5.2), the list tool L = 1 (B.5.2), COUNT (B.5.3); issue
+ * #17 item 8). B.5.2 names the choice made here: "if a sender uses the
+ * closed-loop sending policy for SysEx commands, the RTP packet size may
+ * always be capped by stalling the stream". A
+ * SysEx the journal's recency log cannot hold (more than RMP_EJ_X_MAX_DATA
+ * data octets) or that goes in several packets (segments, section 3.2) is
+ * journalled as one Chapter X log of its own (journal.h,
+ * rmp_ej_send_record_part): STA = 0 while unfinished, FIRST = its first
+ * octet not yet confirmed, DATA from there. The journal holds at most
+ * RMP_EJ_X_PART_MAX unconfirmed octets of it (and no more than its size
+ * budget leaves), so the stream paces it by the peer's feedback: each
+ * packet carries at most what the journal can still hold (rmp_stream_tx_sx_room),
+ * a packet of its own, and when nothing fits the SysEx -- and every
+ * message after it, to keep their order -- waits (the section is 0: the
+ * session keeps them queued) until the peer confirms what went before --
+ * while the peer's last feedback is younger than RMP_STREAM_SX_STALL_MS:
+ * a peer whose feedback is slower (RTCP's default 5 s interval) or that
+ * stopped giving it, or never gave any (open loop), is not waited for, and
+ * what the journal cannot hold goes unprotected (a receiver that loses a
+ * part of it sees an uncovered loss and drops it). Receiving, each segment goes to the journal receiver
+ * (rmp_ej_recv_part) and repairs of a SysEx in parts are appended to the
+ * one being reassembled; a part that does not follow what the receiver
+ * holds drops that SysEx (counted in sysex_dropped).
  *
  * Memory: the journal's sender (~1.5 KiB with its buffer; its tables grow
  * per channel and chapter used, journal.h) is made with the first packet
@@ -64,6 +90,7 @@
 
 #include "journal.h"
 #include "midi_cmd.h"
+#include "midi_held.h"
 #include "rtp.h"
 
 #define RMP_STREAM_OPEN_GUARDS 5u
@@ -74,6 +101,18 @@
 /* y_window of the journal sender (journal.h): notes struck within this many
  * packets are journalled with Y = 1. */
 #define RMP_STREAM_Y_WINDOW 64u
+/* A SysEx in parts waits for the peer's feedback only while its last
+ * feedback is younger than this; then it goes unprotected. */
+#define RMP_STREAM_SX_STALL_MS 2000.0
+/* The smallest part worth a packet (a section of RMP_CMD_MIN_BUDGET octets
+ * carries 12 data octets), and the journal octets kept free beside a part
+ * for the log's own fields and the other chapters of its packet. */
+#define RMP_STREAM_SX_MIN_PART 12u
+/* While a SysEx in parts waits, the late guards (a repair of its lost
+ * parts, and what the peer's feedback then confirms) go every this many
+ * g instead of every RMP_STREAM_LATE_GUARD_MS. */
+#define RMP_STREAM_SX_GUARD_GAP 4.0
+#define RMP_STREAM_SX_SLACK 24u
 
 /* What the streams of one session share; set once, read by every call. */
 typedef struct rmp_stream_config {
@@ -83,6 +122,10 @@ typedef struct rmp_stream_config {
   uint16_t journal_history; /* packets the journal reaches back when no feedback trims it */
   bool recovery;            /* send and read the recovery journal */
   double guard_ms;          /* g of the guard policy */
+  /* receiver options for senders that get the journal wrong (journal.h's
+   * rmp_ej_recv_config; zero is the RFC's behaviour): */
+  bool ignore_s_bits;       /* trust_s_bits = 0: read the whole journal after any loss */
+  bool ignore_y;            /* honor_y = 0: play the NoteOns of Y = 0 logs too */
 } rmp_stream_config;
 
 /* ---- sending ---- */
@@ -101,7 +144,19 @@ typedef struct rmp_stream_tx {
                                  * start), at most 0x8000: acks within them are new */
   uint8_t guards_sent;          /* since last_cmd_seq */
   double next_guard;            /* when the next one is due (see rmp_stream_tx_deadline) */
+  size_t sx_len;                /* a SysEx in parts being sent: its length (0: none) */
+  size_t sx_next;               /* its offset (F0 at 0) of the first octet not sent */
+  bool sx_stalled;              /* it waits for feedback (rmp_stream_tx_sx_room) */
+  bool fb_new;                  /* new feedback, its time not taken yet */
+  double fb_at;                 /* when the last new feedback came */
 } rmp_stream_tx;
+
+/* What a section holds (rmp_stream_section). */
+typedef struct rmp_stream_info {
+  rmp_cmd_enc_info cmd;         /* of msgs */
+  size_t sx_from;               /* msgs[0] continues a SysEx from this offset (0: it does not) */
+  size_t sx_to;                 /* msgs[cmd.nmsgs] is a SysEx sent up to this offset (cmd.sysex_partial) */
+} rmp_stream_info;
 
 void rmp_stream_tx_init(rmp_stream_tx *tx);
 void rmp_stream_tx_free(rmp_stream_tx *tx);
@@ -113,28 +168,39 @@ void rmp_stream_tx_free(rmp_stream_tx *tx);
 size_t rmp_stream_tx_journal(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t seq,
                              bool commands);
 
+/* Data octets of a SysEx in parts the next packet to tx may carry (after
+ * rmp_stream_tx_journal for it), at now: SIZE_MAX when there is no limit
+ * (recovery off, a journal too small for parts, no feedback within
+ * RMP_STREAM_SX_STALL_MS), 0 when it must wait for feedback. */
+size_t rmp_stream_tx_sx_room(rmp_stream_tx *tx, const rmp_stream_config *c, double now);
+
 /* Encodes the command section for msgs[0..n) into out, sized for a journal
- * of jlen octets (the payload layout above); J is left to
- * rmp_stream_tx_append. Returns the section's size or a negative rmp_err. */
+ * of jlen octets (the payload layout above), a SysEx in parts within
+ * sx_room (the least of the receivers' rmp_stream_tx_sx_room); J is left
+ * to rmp_stream_tx_append. Returns the section's size, 0 when msgs[0]
+ * must wait (nothing encoded: keep msgs for later), or a negative rmp_err. */
 int rmp_stream_section(rmp_cmd_encoder *enc, const rmp_stream_config *c, const rmp_cmd_msg *msgs,
-                       size_t n, size_t jlen, uint8_t *out, size_t cap, rmp_cmd_enc_info *info);
+                       size_t n, size_t jlen, size_t sx_room, uint8_t *out, size_t cap,
+                       rmp_stream_info *info);
 
 /* The section is at out[0..slen): sets its J bit when the prepared journal
  * is not empty and appends the journal. Returns the payload's size, or -1
  * when it does not fit in cap. */
 int rmp_stream_tx_append(const rmp_stream_tx *tx, uint8_t *out, size_t slen, size_t cap);
 
-/* The three above for one receiver: a whole payload for packet seq into out
- * (info: what of msgs it holds; *jlen: its journal's size). Returns the
- * payload's size or a negative rmp_err. */
+/* The four above for one receiver: a whole payload for packet seq at now
+ * into out (info: what of msgs it holds; *jlen: its journal's size).
+ * Returns the payload's size, 0 when msgs[0] must wait, or a negative
+ * rmp_err. */
 int rmp_stream_tx_packet(rmp_stream_tx *tx, const rmp_stream_config *c, rmp_cmd_encoder *enc,
-                         uint16_t seq, const rmp_cmd_msg *msgs, size_t n, uint8_t *out, size_t cap,
-                         rmp_cmd_enc_info *info, size_t *jlen);
+                         uint16_t seq, const rmp_cmd_msg *msgs, size_t n, double now, uint8_t *out,
+                         size_t cap, rmp_stream_info *info, size_t *jlen);
 
 /* Packet seq, holding what info says of msgs, left at now: its messages go
- * into the journal; a packet with commands starts the guard schedule. */
+ * into the journal (a SysEx in parts as its parts); a packet with
+ * commands starts the guard schedule. */
 void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t seq,
-                        const rmp_cmd_msg *msgs, const rmp_cmd_enc_info *info, double now);
+                        const rmp_cmd_msg *msgs, const rmp_stream_info *info, double now);
 
 /* Feedback: the peer received everything up to seq (RTCP RR extended highest
  * sequence number, AppleMIDI RS). Taken only for a packet we sent and that
@@ -149,7 +215,8 @@ void rmp_stream_tx_sent(rmp_stream_tx *tx, const rmp_stream_config *c, uint16_t 
  * ignored whole: -1 (the session counts it). */
 int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq);
 
-/* When the next guard is due (ms), or INFINITY when none is. */
+/* When the next guard is due, or a SysEx in parts stops waiting for
+ * feedback (ms), or INFINITY when neither. */
 double rmp_stream_tx_deadline(const rmp_stream_tx *tx);
 
 /* A guard packet for seq, when one is due at now: its payload into out
@@ -195,11 +262,10 @@ typedef struct rmp_stream_rx {
   rmp_ts_anchor clock;      /* the peer's RTP time to ours */
   rmp_ej_receiver *jr;      /* from the first packet, with recovery on */
   /* what of the stream sounds at the application, as delivered (commands
-   * and repairs): notes on, and pedals (controllers 64..69) down, a bit
-   * each, per channel -- for rmp_stream_rx_release, with or without the
-   * journal */
-  uint8_t sounding[16][16];
-  uint8_t pedals[16];
+   * and repairs): notes on and pedals down (midi_held.h) -- for
+   * rmp_stream_rx_release, with or without the journal */
+  rmp_held held;
+  void *rep;                /* the repair in progress (midi_stream.c), for a SysEx in parts */
 } rmp_stream_rx;
 
 void rmp_stream_rx_init(rmp_stream_rx *rx);
@@ -222,9 +288,9 @@ void rmp_stream_rx_resume(rmp_stream_rx *rx, uint16_t last_seq);
 /* The peer is gone (its timeout, its BYE, a network error; an AppleMIDI
  * participant that left or timed out): what it left sounding is released
  * through deliver, at time now, with recovered = true (the stream's repair
- * of its end, not a message of the peer's): a Note Off (velocity 64) for
- * each note on, then a Control Change to 0 for each pedal down
- * (controllers 64..69), channel by channel. A route to a MIDI output then
+ * of its end, not a message of the peer's): the releases midi_held.h
+ * makes, a Note Off (velocity 64) for each note on, then a Control Change
+ * to 0 for each pedal down (damper, sostenuto, soft, hold 2). A route to a MIDI output then
  * silences what the peer left, without an All Notes Off for notes of
  * others. What was released is no longer sounding (here and in the
  * journal receiver's state, so that a peer that comes back has its notes

@@ -230,6 +230,8 @@ static void reset_peer(rmp_src *m) {
   m->st.held_dropped += m->seq.held_dropped;
   m->have_peer = false;
   m->have_rtp = false;
+  m->heard_rtcp = false;
+  m->rtcp_error = false;
   m->st.have_peer_ssrc = false;
   rmp_seq_init(&m->seq, m->cfg.probation);
   rmp_seq_set_hold(&m->seq, m->cfg.hold_us);
@@ -243,6 +245,7 @@ void rmp_src_open(rmp_src *m, uint64_t now, const rmp_addr *peer_host, uint64_t 
   if (m->have_peer_rtcp) m->peer_rtcp = rmp_addr_with_port(*peer_host, (uint16_t)(port + 1));
   m->src_locked = false;
   m->rtcp_off = false;
+  m->rtcp_error = false;
   m->wall_offset_us = (int64_t)wall - (int64_t)now;
   reset_peer(m);
   rmp_alive_start(&m->alive, now, m->cfg.timeout_us);
@@ -400,6 +403,12 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
   m->sent_since_heard = false;
   m->have_rtp = true;
   m->last_rtp_us = now;
+  if (m->rtcp_error) {
+    /* its RTCP port bounced, its RTP goes on: a peer without RTCP */
+    m->rtcp_error = false;
+    m->st.rtcp_unreachable++;
+    m->rtcp_off = true;
+  }
   if (!m->cfg.peer_port && !m->have_peer_rtcp && from->port < 65535) {
     /* Receive only: reports go to the port above its RTP port (6.1
      * convention) until its own RTCP says where it is. */
@@ -510,6 +519,8 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
   rmp_alive_heard(&m->alive, now);
   m->sent_since_heard = false;
   m->rtcp_off = false; /* it has an RTCP port after all */
+  m->heard_rtcp = true;
+  m->rtcp_error = false;
   m->st.rtcp_received++;
   m->avg_rtcp_size = rmp_rtcp_avg_size(m->avg_rtcp_size, len + UDP_IP_OVERHEAD);
   rmp_rtcp_iter_t it;
@@ -588,16 +599,21 @@ void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *des
     m->st.stale_errors++;
     return;
   }
-  if (channel == RMP_SRC_RTCP && m->have_peer && m->have_rtp && !m->alive.gone &&
+  if (channel == RMP_SRC_RTCP && m->have_peer && m->have_rtp && !m->heard_rtcp && !m->alive.gone &&
       now - m->last_rtp_us < m->cfg.timeout_us) {
-    /* Its RTCP port is closed but its RTP flows (issue 18: peers without
-     * RTCP, e.g. MIDIMonster's direct mode): the peer is there; our
-     * reports are not wanted. Its silence or an error for its RTP port
-     * still ends it. */
-    m->st.rtcp_unreachable++;
-    m->rtcp_off = true;
+    /* Its RTCP port is closed while its RTP flowed (issue 18: peers
+     * without RTCP, e.g. MIDIMonster's direct mode; or a peer just
+     * killed): its RTP within the grace tells which (rtp_source.h). A
+     * peer whose RTCP we heard had that port: an error for it is the
+     * peer gone (killed, restarted), a drop at once. */
+    if (!m->rtcp_error) {
+      m->rtcp_error = true;
+      m->rtcp_error_at = now;
+      snprintf(m->rtcp_error_detail, sizeof m->rtcp_error_detail, "%s", detail ? detail : "");
+    }
     return;
   }
+  m->rtcp_error = false;
   rmp_src_drop(m, "network", detail);
 }
 
@@ -618,6 +634,11 @@ uint64_t rmp_src_held_dropped(const rmp_src *m) { return m->st.held_dropped + m-
 
 void rmp_src_tick(rmp_src *m, uint64_t now) {
   if (!m->open) return;
+  if (m->rtcp_error && now >= m->rtcp_error_at + RMP_SRC_RTCP_GRACE_US) {
+    /* no RTP since its RTCP port bounced: gone */
+    m->rtcp_error = false;
+    rmp_src_drop(m, "network", m->rtcp_error_detail);
+  }
   if (rmp_alive_expired(&m->alive, now)) {
     char detail[96];
     snprintf(detail, sizeof detail, "nothing from the peer for %g s", (double)m->cfg.timeout_us / 1e6);
@@ -636,6 +657,7 @@ bool rmp_src_next_deadline(const rmp_src *m, uint64_t *at) {
   if (!m->open) return false;
   uint64_t t = m->report_at, a;
   if (rmp_alive_deadline(&m->alive, &a) && a < t) t = a;
+  if (m->rtcp_error && m->rtcp_error_at + RMP_SRC_RTCP_GRACE_US < t) t = m->rtcp_error_at + RMP_SRC_RTCP_GRACE_US;
   *at = t;
   return true;
 }

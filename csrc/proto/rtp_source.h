@@ -45,10 +45,13 @@
  *    session sends its reports there (not wherever the last claimed to);
  *  - a peer without an RTCP port (issue 18: MIDIMonster's direct mode,
  *    many hardware boxes): an ICMP error for the RTCP channel while the
- *    peer's RTP flows (heard within the timeout) is not a lost peer: it
- *    is counted (rtcp_unreachable) and no RTCP is sent there any more
- *    (reports, BYE), until the peer's own RTCP shows it has a port or the
- *    session opens again. Its RTP and its silence still decide liveness.
+ *    peer's RTP flows (heard within the timeout) waits RMP_SRC_RTCP_GRACE_US:
+ *    RTP from the peer meanwhile shows a peer without RTCP, not a lost
+ *    one: counted (rtcp_unreachable), and no RTCP is sent there any more
+ *    (reports, BYE) until the peer's own RTCP shows it has a port or the
+ *    session opens again. Nothing meanwhile (a killed peer: its RTP
+ *    stopped with it) is the drop "network" at the end of the wait. Its
+ *    RTP and its silence still decide liveness.
  *
  * What it leaves to the caller: sockets and timers, the reorder buffer
  * (jitter_buffer.h: the machine gives each accepted packet its extended
@@ -109,6 +112,9 @@ enum { RMP_SRC_RTP = 0, RMP_SRC_RTCP = 1 };
  * SDES with CNAME and TOOL of 255 octets each (524), BYE with a reason of
  * 255 octets (264). */
 #define RMP_SRC_RTCP_MAX 1024
+
+/* How long an ICMP error for the peer's RTCP port waits for its RTP. */
+#define RMP_SRC_RTCP_GRACE_US 2000000u
 
 typedef struct rmp_src_config {
   uint32_t ssrc;            /* our first SSRC */
@@ -245,7 +251,12 @@ typedef struct rmp_src {
   bool have_peer_rtcp;
   bool rtcp_off;            /* its RTCP port is unreachable while its RTP flows: no RTCP */
   bool have_rtp;            /* RTP from the peer heard, at last_rtp_us */
+  bool heard_rtcp;          /* RTCP from the peer since it was learnt: it has an RTCP
+                               port, so an ICMP error for that port means it is gone */
   uint64_t last_rtp_us;
+  bool rtcp_error;          /* an ICMP error for its RTCP port waits for its RTP ... */
+  uint64_t rtcp_error_at;   /* ... since then */
+  char rtcp_error_detail[128];
   rmp_addr rtcp_from;       /* where the peer's first RTCP came from: its BYE must too */
   bool have_rtcp_from;
   bool src_locked;          /* accept_any_source: peer follows the first host heard */
@@ -305,8 +316,9 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
 /* The system reported an error (ICMP unreachable) for a datagram sent from
  * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail
  * (unless nothing was sent since the peer was last heard: stale_errors;
- * or it is about RTCP while the peer's RTP flows: rtcp_unreachable, and
- * RTCP stops). */
+ * or it is about RTCP while the peer's RTP flows: the drop waits
+ * RMP_SRC_RTCP_GRACE_US for the peer's RTP, which makes it
+ * rtcp_unreachable instead, and RTCP stops). */
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail);
 /* The held packet's wait (cfg.hold_us): when it runs out; false when no
  * packet is held. Apart from rmp_src_next_deadline, which may run late: a

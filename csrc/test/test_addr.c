@@ -152,6 +152,18 @@ static void test_scope(void) {
   CHECK_INT(rmc_addr_parse("::1", 9, &b), 0);
   rmc_addr_text(&b, t, sizeof t);
   CHECK(strcmp(t, "::1") == 0);
+  /* the public form of both (rtpmidi_address_text: what `rtpmidi serve`
+   * compares a configured peer with): any spelling of one address gives
+   * the text participants carry; a name is no literal */
+  snprintf(want, sizeof want, "FE80:0:0::0:1%%%u", lo);
+  CHECK_INT(rtpmidi_address_text(want, t, sizeof t), 0);
+  CHECK(strcmp(t, "fe80::1%lo") == 0);
+  CHECK_INT(rtpmidi_address_text("fd00:0:0:0:0:0:0:2", t, sizeof t), 0);
+  CHECK(strcmp(t, "fd00::2") == 0);
+  CHECK_INT(rtpmidi_address_text("::ffff:10.0.0.2", t, sizeof t), 0);
+  CHECK(strcmp(t, "10.0.0.2") == 0);
+  CHECK_INT(rtpmidi_address_text("studio.local", t, sizeof t), UV_EINVAL);
+  CHECK_INT(rtpmidi_address_text("fe80::1%nosuchif0", t, sizeof t), UV_EINVAL);
 }
 
 /* What a socket bound to an address can reach, and which of a name's

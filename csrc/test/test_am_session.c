@@ -943,6 +943,110 @@ static void test_data_ssrc_alias(void) {
   CHECK_INT(nd.allocs, nd.releases);
 }
 
+static uint64_t bswap64(uint64_t v) {
+  uint64_t r = 0;
+  for (int i = 0; i < 8; i++) r = (r << 8) | ((v >> (8 * i)) & 0xFF);
+  return r;
+}
+
+/* Takes the CK we sent last from the outbox (its count and timestamps). */
+static bool pop_ck(rmp_ams *m, rmp_am_ck *ck) {
+  rmp_ams_out o;
+  bool got = false;
+  while (rmp_ams_pop(m, &o)) {
+    rmp_am_packet pk;
+    if (o.kind == RMP_AMS_SEND && rmp_am_parse(o.data, o.len, &pk) >= 0 && pk.cmd == RMP_AM_CK) {
+      *ck = pk.u.ck;
+      got = true;
+    }
+  }
+  return got;
+}
+
+static int pop_synced(rmp_ams *m) {
+  rmp_ams_out o;
+  int k = 0;
+  while (rmp_ams_pop(m, &o)) k += o.kind == RMP_AMS_EV_SYNCED;
+  return k;
+}
+
+/* Issue 18, item 7: MIDIMonster writes CK timestamps in host byte order.
+ * Its clock reads 10 s (100,000 units) ahead of ours. */
+static void test_ck_host_byte_order(void) {
+  node nd;
+  memset(&nd, 0, sizeof nd);
+  rmp_ams_config c = base_config(&nd, 0xA, "A");
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  rmp_addr pc = addr("10.0.0.2", 5004), pd = addr("10.0.0.2", 5005);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  /* it invites us */
+  int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 9, 0x3333, "mm");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &pc);
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  rmp_ams_out o;
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  rmp_ams_peer *p = nd.m.peers;
+  CHECK(p && p->state == RMP_AMS_JOINED);
+  /* its exchange: CK0 at its 1000 s (ts1 little-endian), our CK1, its CK2
+   * 2 ms later (ts3 little-endian): we measure 1 ms one way, its clock
+   * ahead of ours */
+  uint64_t t1 = 10000000, ts[3] = {bswap64(t1), 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 0, ts);
+  rmp_ams_on_packet(&nd.m, 1000, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  rmp_am_ck ck1;
+  CHECK(pop_ck(&nd.m, &ck1) && ck1.count == 1 && ck1.ts[0] == bswap64(t1));
+  uint64_t k2[3] = {ck1.ts[0], ck1.ts[1], bswap64(t1 + 20)};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 2, k2);
+  rmp_ams_on_packet(&nd.m, 1002, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK_INT(pop_synced(&nd.m), 1);
+  CHECK(p->ts_swapped && p->synced);
+  CHECK(fabs(p->latency_ms - 1.0) < 1e-9);
+  /* its midpoint (10,000,010 units) minus our ts2 (1000 ms, when its CK0 came) */
+  CHECK(fabs(p->offset_ms - (1000001.0 - 1000.0)) < 1e-9);
+  CHECK_INT(nd.m.st.ts_swapped, 1);
+  CHECK_INT(nd.m.st.ck_impossible, 0);
+  /* numbers that fit neither order: counted, nothing measured, it stays */
+  double lat = p->latency_ms;
+  uint64_t bad = 0x00FFFFFFFFFFFF00ull;
+  uint64_t b0[3] = {bad, 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 0, b0);
+  rmp_ams_on_packet(&nd.m, 2000, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK(pop_ck(&nd.m, &ck1));
+  uint64_t b2[3] = {ck1.ts[0], ck1.ts[1], bad + 10};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 2, b2);
+  rmp_ams_on_packet(&nd.m, 2001, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK_INT(pop_synced(&nd.m), 0);
+  CHECK_INT(p->ck_impossible, 1);
+  CHECK_INT(nd.m.st.ck_impossible, 1);
+  CHECK(p->latency_ms == lat && p->state == RMP_AMS_JOINED && p->last_heard == 2001);
+  /* ... and it is still alive at the timeout of the first exchange */
+  CHECK(!rmp_ams_tick(&nd.m, 61000));
+  CHECK(p->state == RMP_AMS_JOINED);
+  rmp_ams_free(&nd.m);
+
+  /* we invite it: its CK1's ts2 is little-endian */
+  memset(&nd, 0, sizeof nd);
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  c.ud = &nd;
+  p = rmp_ams_invite(&nd.m, 0, &pc);
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_OK, p->token, 0x3333, "mm");
+  rmp_ams_on_packet(&nd.m, 1, RMP_AMS_CTRL, buf, (size_t)n, &pc);
+  rmp_ams_on_packet(&nd.m, 2, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  CHECK(!rmp_ams_tick(&nd.m, 2));
+  rmp_am_ck ck0;
+  CHECK(pop_ck(&nd.m, &ck0) && ck0.count == 0);
+  uint64_t r1[3] = {ck0.ts[0], bswap64(777777), 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 1, r1);
+  rmp_ams_on_packet(&nd.m, 4, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK_INT(pop_synced(&nd.m), 1);
+  CHECK(p->ts_swapped && fabs(p->latency_ms - 1.0) < 1e-9);
+  CHECK(fabs(p->offset_ms - (77777.7 - 3.0)) < 1e-6);
+  rmp_ams_free(&nd.m);
+  CHECK_INT(nd.allocs, nd.releases);
+}
+
 static void test_invite_timeout(void) {
   net *n = net_new(1.0);
   rmp_ams_config c = conf(0xA, "A");
@@ -1322,6 +1426,7 @@ int main(void) {
   test_rs_forms();
   test_feedback_on_data_port();
   test_data_ssrc_alias();
+  test_ck_host_byte_order();
   test_invite_timeout();
   test_outbox_rounds();
   test_hijack();

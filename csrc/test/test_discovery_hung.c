@@ -124,6 +124,34 @@ static void one_session(uv_loop_t *loop, kind k, int lfd) {
   while ((c = accept(lfd, NULL, NULL)) >= 0) close(c);
 }
 
+/* rtpmidi_browser: refuses what is not a service type; browsing alone
+ * against the hung bus returns at once too; freed before or after its
+ * runtime, the loop ends. */
+static void browsers(uv_loop_t *loop) {
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(loop);
+  rtpmidi_browser *b = NULL;
+  const char *bad[] = {NULL, "", "_apple-midi", "apple-midi._udp", "_a b._udp", "_x._sctp",
+                       "_abcdefghijklmnop._udp"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK_INT(rtpmidi_browser_new(rt, bad[i], &b), UV_EINVAL);
+    CHECK(b == NULL);
+  }
+  rtpmidi_browser *b1 = NULL, *b2 = NULL;
+  uint64_t t0 = uv_hrtime();
+  CHECK_INT(rtpmidi_browser_new(rt, "_apple-midi._udp", &b1), 0);
+  CHECK_INT(rtpmidi_browser_new(rt, "_midi2._udp", &b2), 0);
+  CHECK(ms_since(t0) < 50);
+  run_for(loop, 100);
+  rtpmidi_service v[2];
+  CHECK_INT(rtpmidi_browser_found(b1, v, 2), 0);
+  rtpmidi_browser_free(b1);        /* before its runtime */
+  rtpmidi_runtime_free(rt);        /* ends b2's browsing; b2 stays valid */
+  CHECK_INT(rtpmidi_browser_found(b2, v, 2), 0);
+  CHECK_INT(uv_run(loop, UV_RUN_DEFAULT), 0);
+  rtpmidi_browser_free(b2);        /* after it */
+  CHECK_INT(uv_run(loop, UV_RUN_DEFAULT), 0);
+}
+
 int main(void) {
   if (!rtpmidi_discovery_available()) {
     printf("skipped: built without Avahi (RTPMIDI_AVAHI, libavahi-client-dev)\n");
@@ -139,6 +167,7 @@ int main(void) {
   uv_loop_init(&loop);
   one_session(&loop, APPLE, lfd);
   one_session(&loop, MIDI2, lfd);
+  browsers(&loop);
   CHECK_INT(uv_loop_close(&loop), 0);
   close(lfd);
   unlink(path);

@@ -28,11 +28,42 @@ static void test_init(void) {
   rmp_jb_t jb;
   rmp_jb_slot_t slots[4];
   CHECK_INT(rmp_jb_init(&jb, slots, 0, WAIT), RMP_EJB_INVAL);
-  CHECK_INT(rmp_jb_init(&jb, NULL, 4, WAIT), RMP_EJB_INVAL);
+  CHECK_INT(rmp_jb_init(NULL, slots, 4, WAIT), RMP_EJB_INVAL);
   CHECK_INT(rmp_jb_init(&jb, slots, 4, WAIT), 0);
   uint64_t dl = 123;
   CHECK_INT(rmp_jb_next_deadline(&jb, &dl), 0);
   POP_NONE(&jb, 0);
+}
+
+/* No slot array (jitter_buffer_size 0, issue #20): the buffer's own
+ * RMP_JB_INLINE slots. With no wait every packet goes out as it comes,
+ * gaps declared lost at once; a duplicate of a packet just released is
+ * still a duplicate; a jump far ahead is taken. */
+static void test_inline_no_wait(void) {
+  rmp_jb_t jb;
+  CHECK_INT(rmp_jb_init(&jb, NULL, 128, 0), 0);
+  CHECK(jb.slots == jb.inl);
+  CHECK_INT(jb.cap, RMP_JB_INLINE);
+  CHECK_INT(rmp_jb_push(&jb, 100, 1000, &payload[0]), RMP_JB_READY);
+  POP_EXPECT(&jb, 1000, 100, 0, 0);
+  CHECK_INT(rmp_jb_push(&jb, 101, 1001, &payload[1]), RMP_JB_READY);
+  POP_EXPECT(&jb, 1001, 101, 0, 0);
+  CHECK_INT(rmp_jb_push(&jb, 101, 1002, &payload[1]), RMP_EJB_DUPLICATE);
+  CHECK_INT(rmp_jb_push(&jb, 100, 1002, &payload[0]), RMP_EJB_DUPLICATE);
+  /* 102, 103 lost: 104 waits for nothing */
+  CHECK_INT(rmp_jb_push(&jb, 104, 1003, &payload[4]), RMP_JB_QUEUED);
+  POP_EXPECT(&jb, 1003, 104, 2, 0);
+  CHECK_INT(rmp_jb_push(&jb, 103, 1004, &payload[3]), RMP_EJB_LATE);
+  /* far ahead of the 4-slot window */
+  CHECK_INT(rmp_jb_push(&jb, 1000, 1005, &payload[5]), RMP_JB_QUEUED);
+  POP_EXPECT(&jb, 1005, 1000, 895, 0);
+  POP_NONE(&jb, 1006);
+  /* reset keeps the inline slots */
+  CHECK_INT(rmp_jb_reset(&jb), 0);
+  CHECK(jb.slots == jb.inl);
+  CHECK_INT(rmp_jb_push(&jb, 7, 2000, &payload[7]), RMP_JB_READY);
+  POP_EXPECT(&jb, 2000, 7, 0, 0);
+  CHECK_INT(jb.stats.lost, 897);
 }
 
 static void test_in_order(void) {
@@ -451,6 +482,7 @@ static void test_random(uint32_t cap, int expect_full) {
 }
 
 int main(void) {
+  test_inline_no_wait();
   test_init();
   test_in_order();
   test_reorder_within_wait();

@@ -124,6 +124,45 @@ static void test_bound_after_traffic(void) {
   CHECK_INT(kr.live, 0);
 }
 
+/* The SysEx store, a SysEx in parts, parameter slots and packet times are
+ * made on first use, and the store's entries and the parts go once the
+ * checkpoint passed them. */
+static void test_first_use_tables(void) {
+  counter ks = { 0 };
+  rmp_ms_alloc as = { c_alloc, c_free, &ks };
+  rmp_ej_send_config sc = { .alloc = &as };
+  static rmp_ej_sender s;
+  rmp_ej_send_init(&s, &sc);
+  uint8_t out[512];
+  static const uint8_t sx[] = { 0xF0, 0x7D, 0x11, 0x22, 0xF7 }, part[] = { 0x01, 0x02, 0x03 };
+  static const uint8_t rpn[][3] = { { 0xB4, 101, 0 }, { 0xB4, 100, 0 }, { 0xB4, 6, 2 } };
+  (void)rmp_ej_send_encode(&s, 50, out, sizeof out);
+  CHECK_INT(ks.live, 0);
+  rmp_ej_send_record(&s, 50, sx, sizeof sx);
+  CHECK(s.x[0] != NULL && s.x[1] == NULL);
+  CHECK_INT(ks.live, sizeof *s.x[0]);
+  (void)rmp_ej_send_encode(&s, 51, out, sizeof out);
+  CHECK(rmp_ej_send_part_room(&s) == RMP_EJ_X_PART_MAX && s.part == NULL);
+  rmp_ej_send_record_part(&s, 51, part, sizeof part, 1, 0);
+  CHECK(s.part != NULL);
+  (void)rmp_ej_send_encode(&s, 52, out, sizeof out);
+  rmp_ej_send_record_part(&s, 52, part, sizeof part, 0, 1);
+  for (int i = 0; i < 3; i++) rmp_ej_send_record(&s, 52, rpn[i], 3);
+  CHECK(s.pm[4] != NULL && s.st.ch[4] != NULL && s.st.ch[4]->pp != NULL);
+  CHECK(s.pt == NULL);
+  int j = rmp_ej_send_encode_at(&s, 53, 1000, out, sizeof out);
+  CHECK(j > 3 && s.pt != NULL);
+  /* all of it confirmed: the SysEx entry and the parts go; the parameter
+   * tables (what a later Chapter M needs: values, X bits) and the packet
+   * times stay */
+  rmp_ej_send_ack(&s, 52);
+  CHECK(s.x[0] == NULL && s.part == NULL && s.seq[4] == NULL);
+  CHECK(s.pm[4] != NULL && s.st.ch[4] != NULL && s.pt != NULL);
+  CHECK_INT(rmp_ej_send_mem(&s), sizeof s + ks.live);
+  rmp_ej_send_free(&s);
+  CHECK_INT(ks.live, 0);
+}
+
 /* Tables are made once per channel / chapter, never per packet: a long
  * run of traffic on a few channels without feedback makes no more
  * allocations after the first packets (here without an open-loop bound,
@@ -318,6 +357,7 @@ static void test_each_allocation_fails(void) {
 int main(void) {
   test_bound_after_traffic();
   test_no_allocation_per_packet();
+  test_first_use_tables();
   test_sender_out_of_memory();
   test_receiver_out_of_memory();
   test_each_allocation_fails();

@@ -785,6 +785,125 @@ static void test_sysex_parts(void) {
   CHECK_MEM(jbuf, (size_t)jlen, want, sizeof want);
 }
 
+/* ---- 10. Chapter X STA = 1 (cancelled), TCOUNT; Chapter D VALUE ----------- */
+/* RFC 6295 B.5.1: STA = 1 codes a cancelled command (section 3.2); B.5.2:
+ * its log MAY carry no DATA; B.5.3: it counts in COUNT. */
+static int ncancel, nparts;
+static void on_cpart(void *ud, const uint8_t *d, size_t n, int first, int end) {
+  (void)ud; (void)d; (void)n; (void)first;
+  if (end == RMP_EJ_PART_CANCEL) ncancel++;
+  else nparts++;
+}
+
+static void test_x_cancelled(void) {
+  static const uint8_t part[] = { 0x7D, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+  /* the receiver holds the start of a SysEx in parts; packets 10 and 11
+   * are lost, and the journal of 12 says the sender cancelled it:
+   * 40 00 0A; system |X|LENGTH=4| 04 04; log |S=0|T=0|C=1|F=0|D=0|L=1|STA=1| 25,
+   * COUNT 01 */
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x04, 0x04, 0x25, 0x01 };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_set_part_fn(&r, on_cpart, NULL);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  CHECK_INT(rmp_ej_recv_part(&r, part, sizeof part, 1, 0), 1);
+  ncancel = nparts = nxrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 12, j, sizeof j, on_xrep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(ncancel, 1);
+  CHECK_INT(nparts, 0);
+  CHECK_INT(nxrep, 0);
+  /* its next part does not follow anything: dropped */
+  CHECK_INT(rmp_ej_recv_part(&r, part, sizeof part, 0, 1), 0);
+  CHECK_INT(r.x_count, 1);
+
+  /* a receiver that lost the whole cancelled SysEx, and the one after it:
+   * the cancelled one is not played but counted, the next one is replayed.
+   * 40 00 0A; 04 09; log |C=1|STA=1| 21 01; log |C=1|D=1|STA=3| 2B 02 7D 01 82 */
+  static const uint8_t j2[] = { 0x40, 0x00, 0x0A, 0x04, 0x09, 0x21, 0x01, 0x2B, 0x02, 0x7D, 0x01, 0x82 };
+  static const uint8_t sx[] = { 0xF0, 0x7D, 0x01, 0x02, 0xF7 };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  nxrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 12, j2, sizeof j2, on_xrep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(nxrep, 1);
+  CHECK_MEM(xrep[0], xrep_len[0], sx, sizeof sx);
+  CHECK_INT(r.x_count, 2);
+  /* the same journal again (a later loss): nothing */
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 14, j2, sizeof j2, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+  /* only the cancelled log, lost: COUNT taken over, nothing played */
+  static const uint8_t j3[] = { 0x40, 0x00, 0x0A, 0x04, 0x04, 0x21, 0x07 };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  nrep = nxrep = 0;
+  rmp_ej_recv_packet(&r, 12, j3, sizeof j3, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+  CHECK_INT(r.x_count, 7);
+}
+
+/* TCOUNT (B.5.3): the SysEx of the log's type in the session history; a
+ * receiver cannot count a type only the sender defines, so a log with
+ * TCOUNT and no COUNT is placed like one with neither (replayed unless the
+ * octets arrived in the checkpoint history).
+ * log |S=0|T=1|C=0|F=0|D=1|L=0|STA=3| 4B, TCOUNT 05, DATA 7D 01 82 */
+static void test_x_tcount(void) {
+  static const uint8_t lg[] = { 0x4B, 0x05, 0x7D, 0x01, 0x82 };
+  rmp_ej_x_log l;
+  CHECK_INT(rmp_ej_x_log_decode(lg, sizeof lg, &l), 5);
+  CHECK(l.t && !l.c && l.tcount == 5 && l.sta == 3 && l.data_len == 3);
+  /* the encoder writes it back the same */
+  uint8_t d[3] = { 0x7D, 0x01, 0x02 }, out[8];
+  rmp_ej_x_log e = { .t = 1, .d = 1, .sta = 3, .tcount = 5, .data = d, .data_len = 3 };
+  CHECK_MEM(out, (size_t)rmp_ej_x_log_encode(&e, out, sizeof out), lg, sizeof lg);
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x04, 0x07, 0x4B, 0x05, 0x7D, 0x01, 0x82 };
+  static const uint8_t sx[] = { 0xF0, 0x7D, 0x01, 0x02, 0xF7 };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_xrep, NULL);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 12, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 1);
+  CHECK_MEM(xrep[0], xrep_len[0], sx, sizeof sx);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 14, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+  /* received in the history: not replayed */
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 10, NULL, 0, on_xrep, NULL);
+  rmp_ej_recv_apply(&r, sx, sizeof sx);
+  nxrep = 0;
+  rmp_ej_recv_packet(&r, 12, j, sizeof j, on_xrep, NULL);
+  CHECK_INT(nxrep, 0);
+}
+
+/* Chapter D undefined common command log with VALUE (B.1.2, Figure B.1.4):
+ * |S=1|C=1|V=1|L=0|DSZ=2|LENGTH=5| E8 05, COUNT 03, VALUE 12 85 (the last
+ * octet's MSB set). */
+static void test_d_value(void) {
+  static const uint8_t d[] = { 0x08, 0xE8, 0x05, 0x03, 0x12, 0x85 };
+  rmp_ej_chap_d cd;
+  CHECK_INT(rmp_ej_chap_d_decode(d, sizeof d, &cd), 6);
+  CHECK(cd.toc == RMP_EJ_D_J && cd.j.s && cd.j.c && cd.j.v && cd.j.dsz == 2);
+  CHECK_INT(cd.j.count, 3);
+  CHECK_INT(cd.j.value_off, 3);
+  CHECK_INT(cd.j.value_len, 2);
+  /* VALUE without its last octet within LENGTH */
+  static const uint8_t bad[] = { 0x08, 0xE8, 0x05, 0x03, 0x12, 0x05 };
+  CHECK_INT(rmp_ej_chap_d_decode(bad, sizeof bad, &cd), RMP_EJ_EBADLEN);
+  /* VALUE only (C = 0, DSZ = 1): |S=0|C=0|V=1|L=0|DSZ=1|LENGTH=3| 24 03, 81 */
+  static const uint8_t vo[] = { 0x04, 0x24, 0x03, 0x81 };
+  CHECK_INT(rmp_ej_chap_d_decode(vo, sizeof vo, &cd), 4);
+  CHECK(cd.toc == RMP_EJ_D_K && !cd.k.c && cd.k.v && cd.k.value_off == 2 && cd.k.value_len == 1);
+  /* in a journal: accepted, its COUNT taken, nothing played (the MIDI
+   * spec defines no 0xF4 command to replay) */
+  static const uint8_t j[] = { 0x40, 0x00, 0x0A, 0x40, 0x08, 0x08, 0xE8, 0x05, 0x03, 0x12, 0x85 };
+  rmp_ej_recv_init(&r);
+  rmp_ej_recv_packet(&r, 9, NULL, 0, on_rep, NULL);
+  nrep = 0;
+  CHECK(rmp_ej_recv_packet(&r, 12, j, sizeof j, on_rep, NULL) & RMP_EJ_R_REPAIRED);
+  CHECK_INT(nrep, 0);
+  CHECK_INT(r.st.undef_count[0], 3);
+}
+
 int main(void) {
   test_empty_journal();
   test_first_packet();
@@ -804,5 +923,8 @@ int main(void) {
   test_y_time();
   test_uncovered_release();
   test_sysex_parts();
+  test_x_cancelled();
+  test_x_tcount();
+  test_d_value();
   return check_report();
 }

@@ -47,9 +47,9 @@ static const uint8_t OFF62[] = {0x80, 0x3E, 0x40};
 static int send1(rmp_stream_tx *tx, const rmp_stream_config *c, rmp_cmd_encoder *enc, uint16_t seq,
                  const uint8_t *m, size_t mlen, double now, uint8_t *out, size_t cap) {
   rmp_cmd_msg msg = {0, m, mlen};
-  rmp_cmd_enc_info info;
+  rmp_stream_info info;
   size_t jlen;
-  int n = rmp_stream_tx_packet(tx, c, enc, seq, &msg, m ? 1 : 0, out, cap, &info, &jlen);
+  int n = rmp_stream_tx_packet(tx, c, enc, seq, &msg, m ? 1 : 0, now, out, cap, &info, &jlen);
   if (n > 0) rmp_stream_tx_sent(tx, c, seq, &msg, &info, now);
   return n;
 }
@@ -360,12 +360,12 @@ static void test_payload_budget(void) {
     bytes[i][2] = 1;
     msgs[i] = (rmp_cmd_msg){0, bytes[i], 3};
   }
-  rmp_cmd_enc_info info;
+  rmp_stream_info info;
   size_t jlen;
-  int n = rmp_stream_tx_packet(&tx, &c, &enc, 40, msgs, 20, p, sizeof p, &info, &jlen);
+  int n = rmp_stream_tx_packet(&tx, &c, &enc, 40, msgs, 20, 0, p, sizeof p, &info, &jlen);
   CHECK(jlen > 0 && jlen <= 24);
   CHECK(n > 0 && n <= 48);
-  CHECK(info.nmsgs > 0 && info.nmsgs < 20);
+  CHECK(info.cmd.nmsgs > 0 && info.cmd.nmsgs < 20);
   rmp_stream_tx_free(&tx);
 
   /* one section for two receivers: sized for the larger journal, each
@@ -380,7 +380,7 @@ static void test_payload_budget(void) {
   CHECK_INT(jb, 3); /* the empty journal */
   uint8_t sect[1500];
   rmp_cmd_msg m = {0, ON62, 3};
-  int sl = rmp_stream_section(&enc, &CFG, &m, 1, ja, sect, sizeof sect - ja, &info);
+  int sl = rmp_stream_section(&enc, &CFG, &m, 1, ja, SIZE_MAX, sect, sizeof sect - ja, &info);
   CHECK_INT(sl, 4);
   CHECK_INT(rmp_stream_tx_append(&a, sect, (size_t)sl, sizeof sect), sl + (int)ja);
   CHECK(sect[0] & 0x40);
@@ -592,6 +592,171 @@ static void test_ack_range(void) {
   rmp_stream_rx_free(&rx);
 }
 
+/* ---- a 2 KB SysEx in parts through lossy packets (midi_stream.h) ---- */
+/* The sender's packets are lost at random (or in a burst), and so is the
+ * receiver's feedback; the SysEx goes in parts of what the journal can
+ * hold, waits for feedback when it is full, and arrives exact, once,
+ * followed by the note sent after it. Returns how often the sender
+ * waited. */
+static uint8_t sx_got[4096];
+static size_t sx_got_len;
+static int sx_got_n, sx_notes;
+static int on_sx(void *ud, const uint8_t *msg, size_t len, double t, bool recovered) {
+  (void)ud;
+  (void)t;
+  (void)recovered;
+  if (len > 3) {
+    sx_got_n++;
+    sx_got_len = len < sizeof sx_got ? len : sizeof sx_got;
+    memcpy(sx_got, msg, sx_got_len);
+  } else if (len == 3 && msg[0] == 0x90) {
+    sx_notes += sx_got_n == 1; /* the note after the SysEx, in order */
+  }
+  return 0;
+}
+
+static uint64_t sx_rng;
+static unsigned sx_rand(unsigned k) {
+  sx_rng = sx_rng * 6364136223846793005u + 1442695040888963407u;
+  return (unsigned)((sx_rng >> 33) % k);
+}
+
+static int sysex_stream_run(unsigned loss_pct, int burst_at, uint64_t seed, size_t sxlen) {
+  rmp_stream_config c = CFG;
+  c.max_sysex = 4096;
+  static uint8_t big[2100];
+  big[0] = 0xF0;
+  for (size_t i = 1; i + 1 < sxlen; i++) big[i] = (uint8_t)((i * 37 + seed) & 0x7F);
+  big[sxlen - 1] = 0xF7;
+  rmp_cmd_msg msgs[2] = {{0, big, sxlen}, {0, ON60, 3}};
+  rmp_stream_tx tx;
+  rmp_stream_rx rx;
+  rmp_cmd_encoder enc;
+  rmp_stream_counts n = {0};
+  rmp_stream_tx_init(&tx);
+  rmp_stream_rx_init(&rx);
+  rmp_cmd_encoder_init(&enc);
+  sx_rng = seed;
+  sx_got_n = sx_notes = 0;
+  sx_got_len = 0;
+  uint16_t seq = 100, heard = 0;
+  bool any = false;
+  int stalls = 0, k = 0, pkts = 0;
+  size_t done = 0;
+  uint8_t p[1500];
+  /* a first packet acknowledged: the peer gives feedback */
+  int l0 = send1(&tx, &c, &enc, seq, OFF62, 3, 0, p, sizeof p);
+  CHECK(l0 > 0);
+  rmp_stream_rx_packet(&rx, &c, seq, 0, p, (size_t)l0, 0, on_sx, NULL, &n);
+  CHECK_INT(rmp_stream_tx_ack(&tx, seq), 1);
+  heard = seq;
+  any = true;
+  for (double now = 1; now < 60000 && (done < 2 || rmp_stream_tx_unconfirmed(&tx)); now += 1) {
+    int len = 0;
+    uint16_t s = (uint16_t)(seq + 1);
+    if (done < 2) {
+      rmp_stream_info info;
+      size_t jlen;
+      len = rmp_stream_tx_packet(&tx, &c, &enc, s, msgs + done, 2 - done, now, p, sizeof p, &info, &jlen);
+      CHECK(len >= 0);
+      if (len == 0) {
+        stalls++; /* the guards go on meanwhile */
+        len = rmp_stream_tx_guard(&tx, &c, s, now, p, sizeof p);
+      } else {
+        rmp_stream_tx_sent(&tx, &c, s, msgs + done, &info, now);
+        done += info.cmd.nmsgs;
+      }
+    } else {
+      len = rmp_stream_tx_guard(&tx, &c, s, now, p, sizeof p);
+    }
+    if (len > 0) {
+      seq = s;
+      pkts++;
+      bool lost = burst_at >= 0 ? (pkts >= burst_at && pkts < burst_at + 20) : sx_rand(100) < loss_pct;
+      if (!lost) {
+        CHECK(rmp_stream_rx_packet(&rx, &c, s, 0, p, (size_t)len, now, on_sx, NULL, &n) == RMP_STREAM_RX_OK);
+        heard = s;
+        any = true;
+      }
+    }
+    /* feedback every 10 ms, lost like the packets */
+    if (++k % 10 == 0 && any && (burst_at >= 0 || sx_rand(100) >= loss_pct)) rmp_stream_tx_ack(&tx, heard);
+  }
+  CHECK_INT(done, 2);
+  CHECK_INT(sx_got_n, 1);
+  CHECK_INT(sx_got_len, sxlen);
+  CHECK(memcmp(sx_got, big, sxlen) == 0);
+  CHECK_INT(sx_notes, 1);
+  CHECK_INT(n.unrecovered, 0);
+  CHECK_INT(n.sysex_dropped, 0);
+  rmp_stream_tx_free(&tx);
+  rmp_stream_rx_free(&rx);
+  return stalls;
+}
+
+static void test_sysex_in_parts(void) {
+  int stalls = sysex_stream_run(0, -1, 1, 2050);
+  CHECK(stalls > 0); /* 2 KB is more than one journal holds unconfirmed */
+  sysex_stream_run(0, -1, 2, 300); /* over 256 data octets, one packet */
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    sysex_stream_run(10, -1, seed, 2050);
+    sysex_stream_run(30, -1, seed * 7919, 2050);
+    sysex_stream_run(30, -1, seed * 31, 300);
+    sysex_stream_run(0, (int)seed, seed, 2050); /* 20 packets in a row from the seed-th */
+  }
+}
+
+/* A peer that never gives feedback is not waited for (nothing would
+ * confirm the parts); one that stops giving it is waited for until its
+ * last feedback is RMP_STREAM_SX_STALL_MS old, then the rest goes
+ * (unprotected), and the deadline says when. */
+static void test_sysex_no_feedback(void) {
+  rmp_stream_config c = CFG;
+  static uint8_t big[2050];
+  big[0] = 0xF0;
+  for (size_t i = 1; i + 1 < sizeof big; i++) big[i] = (uint8_t)(i & 0x7F);
+  big[sizeof big - 1] = 0xF7;
+  for (int fb = 0; fb <= 1; fb++) {
+    rmp_stream_tx tx;
+    rmp_cmd_encoder enc;
+    rmp_stream_tx_init(&tx);
+    rmp_cmd_encoder_init(&enc);
+    uint8_t p[1500];
+    send1(&tx, &c, &enc, 1, OFF62, 3, 0, p, sizeof p);
+    if (fb) CHECK_INT(rmp_stream_tx_ack(&tx, 1), 1); /* feedback once (taken at t = 1), then never */
+    rmp_cmd_msg m = {0, big, sizeof big};
+    uint16_t seq = 2;
+    int stalls = 0;
+    double now = 1, first_stall = -1;
+    while (now < 30000) {
+      rmp_stream_info info;
+      size_t jlen;
+      int n = rmp_stream_tx_packet(&tx, &c, &enc, seq, &m, 1, now, p, sizeof p, &info, &jlen);
+      CHECK(n >= 0);
+      if (n == 0) {
+        if (first_stall < 0) {
+          first_stall = now;
+          CHECK(rmp_stream_tx_deadline(&tx) <= 1 + RMP_STREAM_SX_STALL_MS);
+        }
+        stalls++;
+        now += 100;
+        continue;
+      }
+      rmp_stream_tx_sent(&tx, &c, seq++, &m, &info, now);
+      if (info.cmd.nmsgs) break;
+      now += 1;
+    }
+    if (!fb) {
+      CHECK_INT(stalls, 0);
+      CHECK(now < 100);
+    } else {
+      CHECK(stalls > 0);
+      CHECK(now >= 1 + RMP_STREAM_SX_STALL_MS && now < 1 + RMP_STREAM_SX_STALL_MS + 1000);
+    }
+    rmp_stream_tx_free(&tx);
+  }
+}
+
 int main(void) {
   test_ack_range();
   test_round_trip_repair();
@@ -601,5 +766,7 @@ int main(void) {
   test_payload_budget();
   test_resume_and_restart();
   test_release();
+  test_sysex_in_parts();
+  test_sysex_no_feedback();
   return check_report();
 }

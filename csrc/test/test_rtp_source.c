@@ -332,9 +332,15 @@ static void test_rtcp_unreachable_while_rtp_flows(void) {
   rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
   collect(m, now);
   CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0); /* not yet: its RTP tells */
+  uint64_t at;
+  CHECK(rmp_src_next_deadline(m, &at) && at <= now + RMP_SRC_RTCP_GRACE_US);
+  run_until(m, &now, now + 500000);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 3, &PEER_RTP), RMP_SRC_ACCEPT);
   CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 1);
+  reports = count(RMP_SRC_OUT_DATAGRAM);
   /* no more reports, no BYE at the end either; RTP keeps it alive */
-  for (uint16_t s = 3; s < 20; s++) {
+  for (uint16_t s = 4; s < 20; s++) {
     run_until(m, &now, now + 1000000);
     CHECK_INT(feed_rtp(m, now, PEER_SSRC, s, &PEER_RTP), RMP_SRC_ACCEPT);
   }
@@ -356,9 +362,42 @@ static void test_rtcp_unreachable_while_rtp_flows(void) {
   CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
   CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
 
-  /* RTCP bounces but the peer's RTP stopped longer than the timeout ago
-   * (it timed out: gone): a drop, as before. And with no RTP ever heard
-   * from it (only our sends), an RTCP bounce is a drop too. */
+  /* a killed peer: its RTP stopped with it; the bounce of our next report
+   * is the drop "network" once the grace passed without its RTP */
+  now = T0;
+  m = start(20, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  now += 300000;
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: killed");
+  uint64_t err_at = now;
+  run_until(m, &now, err_at + RMP_SRC_RTCP_GRACE_US - 1);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  run_until(m, &now, err_at + RMP_SRC_RTCP_GRACE_US);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK(find(RMP_SRC_OUT_DROP, 0) && find(RMP_SRC_OUT_DROP, 0)->at == err_at + RMP_SRC_RTCP_GRACE_US);
+  CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->reason, "network") == 0);
+  CHECK(strcmp(find(RMP_SRC_OUT_DROP, 0)->detail, "ECONNREFUSED: killed") == 0);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0);
+
+  /* A peer whose RTCP we heard had an RTCP port: when that port bounces
+   * while its RTP was flowing a moment ago, the peer was killed (no BYE),
+   * not a peer without RTCP: a drop at once (spec/hostile_lan_rtp_spec,
+   * "5 Restart"). */
+  now = T0;
+  m = start(21, 25, 1);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_on_rtcp(m, now, b, (size_t)n, &PEER_RTCP);
+  run_until(m, &now, now + 100000);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 2, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTCP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0);
+
+  /* with no RTP ever heard from it (only our sends), an RTCP bounce is a
+   * drop at once, as before */
   now = T0;
   m = start(19, 25, 5);
   rmp_src_sent_rtp(m, 3);

@@ -79,9 +79,25 @@ if [ "$nsmidi" -ne "$nstream" ] || [ "$sbad" -ne 0 ]; then
   status=1
 fi
 
+# every packet of the stream sender (command sections with SysEx segments,
+# journals with Chapter X partial forms): dissected, nothing malformed
+"$helper" session >"$dir/session.txt" || { echo "FAIL: $helper session" >&2; status=1; }
+text2pcap -q -u 5004,5004 "$dir/session.txt" "$dir/p.pcap" >"$dir/text2pcap.log" 2>&1 ||
+  { echo "FAIL: text2pcap (session)" >&2; cat "$dir/text2pcap.log" >&2; exit 1; }
+tsp() {
+  tshark -r "$dir/p.pcap" -d udp.port==5004,rtp -d rtp.pt==96,rtpmidi "$@" 2>"$dir/tshark.err"
+}
+nsess=$(grep -c '^000000' "$dir/session.txt")
+npmidi=$(tsp -Y rtpmidi -T fields -e frame.number | grep -c .)
+pbad=$(tsp -Y '_ws.malformed || _ws.expert.severity >= error' -T fields -e frame.number | tr '\n' ' ')
+if [ "$npmidi" -ne "$nsess" ] || [ -n "$pbad" ]; then
+  echo "FAIL: session: $nsess packets, $npmidi dissected as rtpmidi, malformed: $pbad"
+  status=1
+fi
+
 nfields=$(grep -c . "$dir/expect.txt")
 nvalues=$(awk -F'\t' '$3 != ""' "$dir/expect.txt" | grep -c .)
 if [ "$status" -eq 0 ]; then
-  echo "ok: $npkts journals, $nvalues of $nfields packet/field pairs carry values, all equal to tshark's dissection, none malformed; $nstream journals of a random stream, none malformed"
+  echo "ok: $npkts journals, $nvalues of $nfields packet/field pairs carry values, all equal to tshark's dissection, none malformed; $nstream journals of a random stream, none malformed; $nsess packets of the stream sender with SysEx in parts, none malformed"
 fi
 exit "$status"

@@ -73,13 +73,56 @@ end
 -- once; the outcome comes as participant_joined(p) or
 -- invitation_failed(address, port, reason), "unresolved" for a name without
 -- an address the session reaches.
-function AppleMidiSession:invite(host, port)
+-- opts (optional): that participant's options (options.AppleMidiPeer:
+-- `recovery`), over the session's and its `peers` rules.
+function AppleMidiSession:invite(host, port, opts)
   if type(host) ~= "string" then bad("host", "address string expected, got " .. type(host)) end
   if math.type(port) ~= "integer" or port < 1 or port > 65534 then
     bad("port", "control port 1..65534 expected, got " .. tostring(port))
   end
+  local o = opts ~= nil and options.check(options.AppleMidiPeer, opts, "options.") or nil
   if not started(self) then return not_started() end
-  return self._core:invite(host, port)
+  local ok, err, code = self._core:invite(host, port)
+  if ok then
+    -- kept until that participant joins (the latest invitation of host and
+    -- port wins); a name's address is known only then: matched by port
+    local pending = rawget(self, "_invited") or {}
+    self._invited = pending
+    for i = #pending, 1, -1 do
+      if pending[i].host == host and pending[i].port == port then table.remove(pending, i) end
+    end
+    pending[#pending + 1] = { host = host, port = port, literal = host:match("^[%d.]+$") ~= nil
+                              or host:find(":", 1, true) ~= nil, opts = o or {} }
+  end
+  return ok, err, code
+end
+
+-- A participant joins (called by the core before participant_joined and
+-- before anything is sent to it): its options are the session's, then
+-- the first of `peers` rules that matches it, then those of our invitation
+-- of it.
+function AppleMidiSession:_participant_options(p)
+  local o = {}
+  for _, r in ipairs(self.config.peers or {}) do
+    if (r.name == nil or r.name == p.name) and (r.address == nil or r.address == p.address) then
+      for k, v in pairs(r) do if k ~= "name" and k ~= "address" then o[k] = v end end
+      break
+    end
+  end
+  local pending = rawget(self, "_invited")
+  if p.initiator and pending then
+    local pick
+    for i, e in ipairs(pending) do
+      if e.port == p.port and (e.host == p.address or not e.literal) then
+        pick = i
+        if e.host == p.address then break end
+      end
+    end
+    if pick then
+      for k, v in pairs(table.remove(pending, pick).opts) do o[k] = v end
+    end
+  end
+  if o.recovery ~= nil and o.recovery ~= p.recovery then self._core:set_recovery(p.id, o.recovery) end
 end
 
 --- The participants in the session: { {name=, address=, port=, ssrc=, latency=, offset=, ...}, ... }

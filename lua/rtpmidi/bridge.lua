@@ -208,6 +208,7 @@ function Bridge.command(args, cli)
     return cli.failure("bridge", "AppleMIDI or Network MIDI 2.0 sessions are not in this build")
   end
   local printable, hex = cli.printable, cli.hex
+  local hostport = require("rtpmidi.cli").hostport   -- "[fe80::1%eth0]:5004"
   local log = function(...) io.stderr:write("rtpmidi bridge: ", ...) io.stderr:write("\n") end
   local core = require "rtpmidi.core"
   local control = rtpmidi.RTPControl()
@@ -218,13 +219,13 @@ function Bridge.command(args, cli)
   local apple = rtpmidi.AppleMidiSession{
     name = opts.applemidi, port = opts.apple_port or 5004,
     participant_joined = function(_, p)
-      log(("AppleMIDI: %s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
+      log(("AppleMIDI: %s joined (%s)"):format(printable(p.name), hostport(p.address, p.port or 0)))
     end,
     participant_left = function(_, p, reason)
       log(("AppleMIDI: %s left: %s"):format(printable(p.name), printable(reason)))
     end,
     invitation_failed = function(_, address, port, reason)
-      log(("AppleMIDI: invitation to %s:%d failed: %s"):format(printable(address), port or 0, printable(reason)))
+      log(("AppleMIDI: invitation to %s failed: %s"):format(hostport(address, port or 0), printable(reason)))
       fail()
     end,
   }
@@ -233,13 +234,13 @@ function Bridge.command(args, cli)
     role = con_host and "client" or "host", fec = fec,
     secret = not con_host and opts.secret or nil,
     client_joined = function(_, c)
-      log(("Network MIDI 2.0: %s joined (%s:%d)"):format(printable(c.name), printable(c.address), c.port or 0))
+      log(("Network MIDI 2.0: %s joined (%s)"):format(printable(c.name), hostport(c.address, c.port or 0)))
     end,
     client_left = function(_, c, reason)
       log(("Network MIDI 2.0: %s left: %s"):format(printable(c.name), printable(reason)))
     end,
     invitation_failed = function(_, address, port, reason)
-      log(("Network MIDI 2.0: invitation to %s:%d failed: %s"):format(printable(address), port or 0,
+      log(("Network MIDI 2.0: invitation to %s failed: %s"):format(hostport(address, port or 0),
         printable(reason)))
       fail()
     end,
@@ -265,10 +266,10 @@ function Bridge.command(args, cli)
     end
   end
   log(("AppleMIDI session '%s' on port %d, %s"):format(printable(opts.applemidi), apple:local_port(),
-    inv_host and ("inviting %s:%d"):format(printable(inv_host), inv_port) or "waiting for invitations"))
+    inv_host and ("inviting " .. hostport(inv_host, inv_port)) or "waiting for invitations"))
   log(("Network MIDI 2.0 %s '%s' on port %d%s, protocol %d (Ctrl-C stops)"):format(con_host and "client" or "host",
     printable(opts.midi2), midi2:local_port(),
-    con_host and (", joining %s:%d"):format(printable(con_host), con_port) or "", bridge.protocol))
+    con_host and (", joining " .. hostport(con_host, con_port)) or "", bridge.protocol))
   local function invite(what, fn)
     local pok, ok, err = pcall(fn)
     if not pok then ok, err = nil, (tostring(ok):gsub("^.-: bad argument", "bad argument")) end

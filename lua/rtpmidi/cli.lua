@@ -7,7 +7,8 @@ local USAGE = [[
 usage: rtpmidi <command> [options]
 
 commands:
-  list        the MIDI ports of each MIDI API (ALSA, JACK), the default marked
+  list        the MIDI ports of each MIDI API (ALSA, JACK), the default marked;
+              with --network the sessions on the network (mDNS)
   stream      stream a MIDI input to a peer and the peer to a MIDI output
               (RTP-MIDI with the recovery journal, or AppleMIDI with --applemidi)
   monitor     print the RTP-MIDI, RTCP and AppleMIDI packets arriving on a port
@@ -75,6 +76,17 @@ local function printable(s)
   return table.concat(out)
 end
 M.printable = printable
+
+-- An address and port as the CLI, serve and the monitor print them:
+-- "10.0.0.2:5004", and an IPv6 address in brackets, "[fe80::1%eth0]:5004"
+-- (RFC 3986 3.2.2; serve's configuration reads it back), printable().
+-- A host name has no colon and stays as it is.
+local function hostport(host, port)
+  host = printable(host)
+  if host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return host .. ":" .. tostring(port)
+end
+M.hostport = hostport
 
 -- A usage error: one line saying what is wrong, one saying where help is.
 local function usage_error(cmd, msg)
@@ -260,6 +272,7 @@ end
 
 local LIST_HELP = [[
 usage: rtpmidi list [--api API] [-v]
+       rtpmidi list --network [--time MS]
 
 Lists the MIDI ports of each MIDI API RtMidi was built with (alsa, jack):
 inputs (what `stream -i` takes: keyboards, other programs' outputs) and
@@ -271,7 +284,61 @@ now (no ALSA sequencer, no JACK server running) says so. `stream -i N` and
 
   --api API       only this API
   -v, --verbose   let the MIDI libraries' own messages through (hidden otherwise)
+
+With --network, lists instead the sessions mDNS/DNS-SD finds on the local
+network (through avahi-daemon), browsing for MS milliseconds: AppleMIDI
+sessions (_apple-midi._udp; `stream --applemidi NAME -a ADDRESS -s PORT` or a
+session's invite(address, port) joins one) and Network MIDI 2.0 endpoints
+(_midi2._udp, with their UMP endpoint name and product instance id). One
+line each: name, host, address, port. Nothing is advertised while it looks.
+
+  -n, --network   the sessions on the network instead of the MIDI ports
+  -t, --time MS   how long to browse (2000)
 ]]
+
+-- Browses each kind of session for ms milliseconds and prints what was
+-- found. 0, or 1 without discovery in this build.
+function M.print_network(ms)
+  local core = require "rtpmidi.core"
+  local kinds = { { "_apple-midi._udp", "AppleMIDI" }, { "_midi2._udp", "Network MIDI 2.0" } }
+  local browsers = {}
+  for i, k in ipairs(kinds) do
+    local b, err = core.browse(k[1])
+    if not b then
+      for _, o in ipairs(browsers) do o:close() end
+      io.stderr:write("rtpmidi list: ", err, "\n")
+      return 1
+    end
+    browsers[i] = b
+  end
+  local done = false
+  local t = rtpmidi.after(ms, function() done = true end)
+  while not done do core.run("once") end
+  t:cancel()
+  for i, k in ipairs(kinds) do
+    local found = browsers[i]:found()
+    browsers[i]:close()
+    table.sort(found, function(a, b) return a.name < b.name end)
+    print(("%s (%s):"):format(k[1], k[2]))
+    if #found == 0 then print("  none found") end
+    local rows, width = {}, { 4, 4, 7 }
+    for j, f in ipairs(found) do
+      rows[j] = { printable(f.name), printable(f.host), printable(f.address), f }
+      for c = 1, 3 do width[c] = math.max(width[c], #rows[j][c]) end
+    end
+    local fmt = ("  %%-%ds  %%-%ds  %%-%ds  %%s"):format(width[1], width[2], width[3])
+    if #found > 0 then print(fmt:format("name", "host", "address", "port")) end
+    for _, r in ipairs(rows) do
+      local f, extra = r[4], ""
+      if f.endpoint_name or f.product_instance_id then
+        extra = ("  endpoint \"%s\" product instance id \"%s\""):format(printable(f.endpoint_name or ""),
+          printable(f.product_instance_id or ""))
+      end
+      print(fmt:format(r[1], r[2], r[3], f.port) .. extra)
+    end
+  end
+  return 0
+end
 
 --- The ports of every API: { {api=, inputs=, outputs=, err=}, ... } with
 -- default_in / default_out set on the entries holding the defaults.
@@ -331,11 +398,17 @@ function M.print_ports(only_api)
 end
 
 function M.list(args)
-  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" } })
+  local opts, err = parse(args, { { nil, "api", "api", arg = "API" }, { "v", "verbose", "verbose" },
+    { "n", "network", "network" }, { "t", "time", "time", arg = "MS", kind = "ms" } })
   if opts == "help" then io.write(LIST_HELP) return 0 end
   if not opts then return usage_error("list", err) end
   if opts.verbose then require("rtpmidi.midi").set_verbose(true) end
   if #err > 0 then return usage_error("list", "unexpected argument " .. err[1]) end
+  if opts.network then
+    if opts.api then return usage_error("list", "--api lists MIDI ports, not the network") end
+    return M.print_network(opts.time or 2000)
+  end
+  if opts.time then return usage_error("list", "--time goes with --network") end
   return M.print_ports(opts.api)
 end
 
@@ -513,8 +586,8 @@ function M.stream(args)
     return usage_error("stream", "-s 0 and -r 0 together leave nothing to stream")
   end
   if not opts.applemidi and send_port == recv_port and send_port ~= 0 and M.is_loopback(opts.address) then
-    return usage_error("stream", ("%s:%d is our own port: give the peer's port with -s or ours with -r")
-      :format(opts.address, send_port))
+    return usage_error("stream", ("%s is our own port: give the peer's port with -s or ours with -r")
+      :format(hostport(opts.address, send_port)))
   end
   local verbose = opts.verbose
   if verbose then require("rtpmidi.midi").set_verbose(true) end
@@ -544,14 +617,14 @@ function M.stream(args)
         if out then out:send(msg, time) end
       end,
       participant_joined = function(_, p)
-        log(("%s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
+        log(("%s joined (%s)"):format(printable(p.name), hostport(p.address, p.port or 0)))
       end,
       participant_left = function(_, p, reason)
         log(("%s left: %s"):format(printable(p.name), printable(reason)))
         if out and #session:participants() == 0 then out:all_notes_off() end
       end,
       invitation_failed = function(_, address, port, reason)
-        log(("invitation to %s:%d failed: %s"):format(printable(address), port or 0, printable(reason)))
+        log(("invitation to %s failed: %s"):format(hostport(address, port or 0), printable(reason)))
         -- the one peer this command was asked to reach is not there
         if opts.address and #session:participants() == 0 then M.fail_stream() end
       end,
@@ -605,13 +678,14 @@ function M.stream(args)
         if out then out:close() end
         return failure("stream", "cannot invite " .. opts.address .. ": " .. tostring(ierr))
       end
-      log(("AppleMIDI session '%s' on port %d, inviting %s:%d"):format(opts.applemidi, session:local_port(), opts.address, send_port))
+      log(("AppleMIDI session '%s' on port %d, inviting %s"):format(opts.applemidi, session:local_port(),
+        hostport(opts.address, send_port)))
     else
       log(("AppleMIDI session '%s' on port %d, waiting for invitations"):format(opts.applemidi, session:local_port()))
     end
   else
-    log(("streaming with %s:%d from port %d, journal %s, latency %g ms, jitter buffer %g ms"):format(
-      opts.address, send_port, session:local_port(), opts.no_journal and "off" or "on", latency, jitter))
+    log(("streaming with %s from port %d, journal %s, latency %g ms, jitter buffer %g ms"):format(
+      hostport(opts.address, send_port), session:local_port(), opts.no_journal and "off" or "on", latency, jitter))
   end
   log(("input: %s, output: %s (Ctrl-C stops)"):format(inp and inp:port_name() or "none", out and out:port_name() or "none"))
 
@@ -706,10 +780,10 @@ function M.monitor(args)
   local function close_all() for _, s in ipairs(sockets) do s:close() end end
   for _, p in ipairs{ port, port + 1 } do
     local s, err = core.udp(bind, p)
-    if not s then close_all() return failure("monitor", ("cannot listen on %s:%d: %s"):format(bind, p, err)) end
+    if not s then close_all() return failure("monitor", ("cannot listen on %s: %s"):format(hostport(bind, p), err)) end
     sockets[#sockets + 1] = s
   end
-  io.stderr:write(("rtpmidi monitor: listening on %s:%d and %d (Ctrl-C stops)\n"):format(bind, port, port + 1))
+  io.stderr:write(("rtpmidi monitor: listening on %s and %d (Ctrl-C stops)\n"):format(hostport(bind, port), port + 1))
   io.stdout:setvbuf("line")
   local t0, count, finished = rtpmidi.now(), 0, false
   local timer, cancel_signals
@@ -725,7 +799,7 @@ function M.monitor(args)
     s:recv(function(data, host, from)
       if finished then return end
       count = count + 1
-      print(("%9.3f %s:%d -> %d  %s"):format((rtpmidi.now() - t0) / 1000, host, from, local_port,
+      print(("%9.3f %s -> %d  %s"):format((rtpmidi.now() - t0) / 1000, hostport(host, from), local_port,
         printable(monitor.describe(data))))
       if opts.hex then print("          " .. hex(data)) end
       if opts.count and count >= opts.count then finish() end

@@ -93,6 +93,7 @@ local KINDS = {
   boolean = function(v) return type(v) == "boolean" end,
   ["string|integer"] = function(v) return type(v) == "string" or math.type(v) == "integer" end,
   ["string|table"] = function(v) return type(v) == "string" or type(v) == "table" end,
+  table = function(v) return type(v) == "table" end,
 }
 
 -- Builds a class's option set: list is { { name, kind, fields... }, ... },
@@ -168,10 +169,46 @@ M.MidiSession = extend(M.RTPSession, {
   { "max_sysex", "integer", c = "max_sysex", nonzero = true, expect = "octets >= 1" },
   { "journal_history", "integer", c = "journal_history", nonzero = true,
     expect = "integer 1..32767 (packets)" },
+  -- the journal receiver's options (docs/api.md); the C default (nil) is the RFC's
+  { "journal_trust_s_bits", "boolean", c = "journal_ignore_s_bits", expect = "boolean" },
+  { "journal_honor_y", "boolean", c = "journal_ignore_y", expect = "boolean" },
   { "api", "string", expect = "MIDI API name" },
   { "device_in", "string|integer", expect = "port name or index" },
   { "device_out", "string|integer", expect = "port name or index" },
 })
+
+-- One AppleMIDI participant's options (issue 18, item 8): the third
+-- argument of invite(host, port, options), and each rule of an
+-- AppleMidiSession's `peers`, which also says whom it is for (`name`: its
+-- session name, `address`: its IP literal; both given: both must match).
+-- Not C options: the facade applies them when the participant joins
+-- (applemidi.lua), through rtpmidi_apple_set_recovery.
+M.AppleMidiPeer = class {
+  { "recovery", "boolean", expect = "boolean" },
+}
+M.AppleMidiPeerRule = extend(M.AppleMidiPeer, {
+  { "name", "string", expect = "session name" },
+  { "address", "string", expect = "IP literal" },
+})
+
+-- AppleMidiSession's `peers`: a list of rules, each with a name or an address.
+local function check_peer_rules(rules)
+  local out = {}
+  for i, r in ipairs(rules) do
+    local where = ("peers[%d]."):format(i)
+    local c = M.check(M.AppleMidiPeerRule, r, where)
+    if c.name == nil and c.address == nil then
+      M.raise(("bad argument 'peers[%d]' (a rule needs a name or an address)"):format(i))
+    end
+    out[i] = c
+  end
+  for k in pairs(rules) do
+    if math.type(k) ~= "integer" or k < 1 or k > #rules then
+      M.raise(("bad argument 'peers' (a list of rules expected, got key %s)"):format(tostring(k)))
+    end
+  end
+  return out
+end
 
 -- AppleMidiSession: rtpmidi_apple_config; the C core reports a bad
 -- interval of any kind as 'interval' (c_err)
@@ -186,6 +223,8 @@ M.AppleMidiSession = class {
     expect = '"anyone", "none" or a list of addresses' },
   { "ssrc", "integer", c = "ssrc", nonzero = true, expect = "integer 1..4294967295" },
   { "recovery", "boolean", c = "recovery", default = true, expect = "boolean" },
+  { "peers", "table", check = check_peer_rules,
+    expect = "list of rules { name=, address=, recovery= }" },
   { "reinvite", "boolean", c = "reinvite", expect = "boolean" },
   { "invite_tries", "integer", c = "invite_tries", nonzero = true, expect = "integer >= 1" },
   { "invite_interval", "number", c = "invite_interval_ms", c_err = "interval", nonzero = true,
@@ -210,6 +249,8 @@ M.AppleMidiSession = class {
     expect = "integer 1..32767 (packets)" },
   { "jitter_buffer_packets", "integer", c = "jitter_buffer_packets", nonzero = true,
     expect = "integer 2..32768 (packets)" },
+  { "journal_trust_s_bits", "boolean", c = "journal_ignore_s_bits", expect = "boolean" },
+  { "journal_honor_y", "boolean", c = "journal_ignore_y", expect = "boolean" },
 }
 
 -- MIDI ports: rtpmidi_midi_port_config and the in/out configs. The C core
@@ -285,6 +326,31 @@ local function is_callback(set, obj, key, value)
   return type(value) == "function" and type(obj[key]) == "function"
 end
 
+--- Checks a table of a class's options (no callbacks, no defaults):
+-- unknown keys and wrong kinds raise at the caller's line, naming the
+-- option as `where` + its name. Returns a copy.
+function M.check(set, t, where)
+  where = where or ""
+  if type(t) ~= "table" then
+    M.raise(("bad argument '%s' (table expected, got %s)"):format(where ~= "" and where:gsub("%.$", "") or "options",
+      type(t)))
+  end
+  local out = {}
+  for k, v in pairs(t) do
+    local opt = type(k) == "string" and set.by_name[k]
+    if not opt then
+      local hint = type(k) == "string" and M.suggest(k, names(set))
+      M.raise(("bad argument '%s%s' (unknown option)%s"):format(where, tostring(k),
+        hint and ("; did you mean '%s'?"):format(hint) or ""))
+    end
+    if not KINDS[opt.kind](v) then
+      M.raise(("bad argument '%s%s' (%s expected, got %s)"):format(where, k, opt.expect, show(v)))
+    end
+    out[k] = v
+  end
+  return out
+end
+
 --- Reads a class's options into a config table for the C constructor.
 -- args: the constructor's arguments, either one options table or the
 -- class's positional arguments. A table's callbacks (and functions that
@@ -326,6 +392,7 @@ function M.read(set, obj, n, ...)
       if opt.nonzero and v == 0 then bad_value(opt, v, given) end
       if (opt.min and v < opt.min) or (opt.max and v > opt.max) then bad_value(opt, v, given) end
       if opt.len and (#v < opt.len[1] or #v > opt.len[2]) then bad_value(opt, v, given) end
+      if opt.check then v = opt.check(v) end
     end
     cfg[opt.name] = v
   end

@@ -19,6 +19,8 @@ local core = require "rtpmidi.core"
 -- Names from the network, as they may be printed (rtpmidi.cli's printable:
 -- issue #16, finding 10).
 local function printable(s) return require("rtpmidi.cli").printable(s) end
+-- "10.0.0.2:5004", "[fe80::1%eth0]:5004" (rtpmidi.cli's hostport).
+local function hostport(host, port) return require("rtpmidi.cli").hostport(host, port) end
 
 local S = {}
 S.__index = S
@@ -88,7 +90,10 @@ local function file_name(name) return (name:gsub("[^%w%-_.]", "_")) .. ".port" e
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function is_ipv4(s) return s ~= nil and s:match("^%d+%.%d+%.%d+%.%d+$") ~= nil end
+-- A configured host as participants and invitation_failed carry it: an
+-- IP literal of either family in the binding's form ("FE80:0::1%2" is
+-- "fe80::1%eth0", "::ffff:10.0.0.2" is "10.0.0.2"); nil for a host name.
+local function literal(host) return host and core.address(host) end
 
 --- Starts the daemon (sessions, ports, status socket) on the loop.
 -- Returns it, or nil, message.
@@ -125,12 +130,15 @@ end
 
 -- Peers ----------------------------------------------------------------------
 
--- Whether participant p is the configured peer.
+-- Whether participant p is the configured peer: by name; by address and
+-- port for an IP literal; by port for a host name (it may resolve to any
+-- of its addresses).
 local function matches(peer, p)
   local s = peer.spec
   if s.name then return p.name == s.name end
   if p.port ~= s.port then return false end
-  return p.address == s.host or p.address == peer.address or not is_ipv4(s.host)
+  local lit = literal(s.host)
+  return lit == nil or p.address == lit
 end
 
 function S:peer_of(p)
@@ -141,10 +149,9 @@ end
 
 function S:joined(p)
   local peer = self:peer_of(p)
-  self.log(("%s joined (%s:%d)"):format(printable(p.name), printable(p.address), p.port or 0))
+  self.log(("%s joined (%s)"):format(printable(p.name), hostport(p.address, p.port or 0)))
   if peer then
     peer.state, peer.since, peer.inviting, peer.participant, peer.note = "connected", rtpmidi.now(), nil, p, nil
-    peer.address = p.address
   end
 end
 
@@ -162,9 +169,11 @@ end
 
 function S:failed(address, port, reason)
   for _, peer in ipairs(self.peers) do
-    local s = peer.spec
-    if peer.inviting and s.port == port
-       and (address == s.host or address == peer.address or address == peer.inviting or not is_ipv4(peer.inviting)) then
+    -- what we invited: a literal or the address found by name (that
+    -- address), or a host name (the failure names one of its addresses, or
+    -- the name); at the port invited (a peer found by name: its own)
+    local lit = literal(peer.inviting)
+    if peer.inviting and peer.inviting_port == port and (lit == nil or address == lit) then
       peer.inviting = nil
       peer.state, peer.since = "not answering", rtpmidi.now()
       peer.note = "invitation: " .. tostring(reason)
@@ -207,12 +216,11 @@ function S:invite(peer)
         and "" or ": no discovery in this build")
       return
     end
-    peer.address = host
   end
   local ok, res, err = pcall(self.apple.invite, self.apple, host, port)
   if ok and res then
-    peer.inviting, peer.invited_at = host, rtpmidi.now()
-    if peer.state ~= "connected" then peer.state = "inviting " .. host .. ":" .. port end
+    peer.inviting, peer.inviting_port, peer.invited_at = host, port, rtpmidi.now()
+    if peer.state ~= "connected" then peer.state = "inviting " .. hostport(host, port) end
     if not peer.first_invite then peer.first_invite, peer.since = true, rtpmidi.now() end
   else
     peer.state = "cannot invite: " .. tostring(ok and err or res)
@@ -271,11 +279,11 @@ function S:status_text()
   }
   for _, peer in ipairs(self.peers) do
     local s = peer.spec
-    local what = s.name and ("'" .. s.name .. "'") or (s.host .. ":" .. s.port)
+    local what = s.name and ("'" .. printable(s.name) .. "'") or hostport(s.host, s.port)
     local state = peer.state
     if peer.participant then
       local p = peer.participant
-      state = ("connected as '%s' (%s:%d), one-way %s"):format(printable(p.name), printable(p.address), p.port or 0,
+      state = ("connected as '%s' (%s), one-way %s"):format(printable(p.name), hostport(p.address, p.port or 0),
         p.latency and ("%.1f ms"):format(p.latency) or "-")
     end
     if peer.note and not peer.participant then state = state .. " (" .. peer.note .. ")" end
@@ -284,7 +292,7 @@ function S:status_text()
   local others = {}
   for _, p in ipairs(self.apple:participants()) do
     if not self:peer_of(p) then
-      others[#others + 1] = ("'%s' (%s:%d)"):format(printable(p.name), printable(p.address), p.port)
+      others[#others + 1] = ("'%s' (%s)"):format(printable(p.name), hostport(p.address, p.port))
     end
   end
   if #others > 0 then lines[#lines + 1] = "  also connected: " .. table.concat(others, ", ") end

@@ -17,6 +17,7 @@
 --                   carrying OUR SSRC (the one in the packet it answers)
 --     data_ssrc     (pymidi) a data-port OK (and its data traffic) from another SSRC
 --     host_order    (MIDIMonster) RTP and CK timestamps in host (little-endian) order
+--     strict_y      (pymidi) misreads journals with S=1, Y=0: counted in .crashes
 --     strict_journal (rtpmidid) "throws" on a journal covering >= 2 channels
 --                   with P/C/M/W chapters: counted in .crashes, the packet lost
 local core = require "rtpmidi.core"
@@ -25,6 +26,28 @@ local rtpmidi = require "rtpmidi"
 
 local Q = {}
 local HOST = "127.0.0.1"
+
+-- Every datagram the peers send or receive: { time=, sport=, dport=, data= }
+-- (spec/peers/pcap.lua writes them for tshark).
+Q.captured = {}
+local function udp(port)
+  local s = assert(core.udp(HOST, port))
+  local me = s:port()
+  local w = { raw = s }
+  function w:send(data, _, to)
+    Q.captured[#Q.captured + 1] = { time = rtpmidi.now() / 1000, sport = me, dport = to, data = data }
+    return s:send(data, HOST, to)
+  end
+  function w:recv(fn)
+    s:recv(function(data, host, from)
+      Q.captured[#Q.captured + 1] = { time = rtpmidi.now() / 1000, sport = from, dport = me, data = data }
+      fn(data, host, from)
+    end)
+  end
+  function w:port() return me end
+  function w:close() s:close() end
+  return w
+end
 
 local function bswap32(v)
   return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | (v >> 24)
@@ -50,7 +73,7 @@ Q.rtp_midi = rtp_midi
 
 function Q.direct_rtp(o)
   local p = { got = {}, ssrc = o.ssrc or 0x4D4D4D01, seq = 1, sent = 0 }
-  p.sock = assert(core.udp(HOST, o.port))
+  p.sock = udp(o.port)
   p.port = p.sock:port()
   p.sock:recv(function(data)
     local t = codec.decode_rtp(data)
@@ -77,8 +100,8 @@ function Q.apple(o)
   local p = { name = o.name or "quirky", ssrc = o.ssrc or 0x51000001, data_ssrc = o.data_ssrc or 0x51000002,
               got = {}, midi = {}, crashes = 0, bye = { ctrl = 0, data = 0 }, seq = 100,
               state = "idle", quirks = q, rtp_received = 0 }
-  p.ctrl = assert(core.udp(HOST, o.port))
-  p.data = assert(core.udp(HOST, o.port + 1))
+  p.ctrl = udp(o.port)
+  p.data = udp(o.port + 1)
   p.port = o.port
   local function dssrc() return q.data_ssrc and p.data_ssrc or p.ssrc end
 
@@ -90,12 +113,17 @@ function Q.apple(o)
     p.last_seq = t.sequence
     p.first_seq = p.first_seq or t.sequence
     local m = codec.decode_midi_payload(t.payload)
+    if m and m.journal then p.journals = (p.journals or 0) + 1 end
     if m and q.strict_journal and m.journal and m.journal.channels then
       local n = 0
       for _, c in ipairs(m.journal.channels) do
         if c.P or c.C or c.M or c.W then n = n + 1 end
       end
       if n >= 2 then p.crashes = p.crashes + 1 return end
+    end
+    if m and q.strict_y and m.journal and m.journal.s and not m.journal.y then
+      p.crashes = p.crashes + 1
+      return
     end
     if m then
       for _, c in ipairs(m.commands) do p.midi[#p.midi + 1] = c.bytes end
@@ -152,6 +180,8 @@ function Q.apple(o)
   -- a MIDI packet to the session joined (its data port)
   function p:send_midi(bytes)
     local ts = clock10k()
+    self.sent_ts = self.sent_ts or {}
+    self.sent_ts[#self.sent_ts + 1] = ts
     if q.host_order then ts = bswap32(ts & 0xffffffff) end
     self.data:send(rtp_midi(self.seq, ts, dssrc(), bytes), HOST, self.peer_data)
     self.seq = self.seq + 1
