@@ -91,6 +91,12 @@ static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *
 }
 
 #ifdef RTPMIDI_HAVE_JACK
+/* JACK's thread: a message dropped before the ring (a SysEx too long). */
+static void on_drop(void *ud) {
+  struct rtpmidi_midi_in *in = ud;
+  atomic_fetch_add_explicit(&in->dropped, 1, memory_order_relaxed);
+}
+
 /* A JACK thread: the server is gone; the loop reports it. */
 static void on_down(void *ud) {
   struct rtpmidi_midi_in *in = ud;
@@ -208,7 +214,7 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   if (rmc_midi_own_jack(in->api)) {
     rmj_open_args a = {.input = true, .cfg = &cfg->port, .sysex = cfg->sysex, .clock = cfg->clock,
                        .active_sensing = cfg->active_sensing, .deliver = ring_put,
-                       .down = on_down, .ud = in};
+                       .drop = on_drop, .down = on_down, .ud = in};
     r = rmj_open(&a, &in->jack, &in->port_name, err, errlen);
     if (r) goto fail;
     rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);

@@ -41,6 +41,7 @@
 
 #define MAX_PORTS 256
 #define DEFAULT_OUT_RING (64u * 1024u)
+#define SYSEX_MAX (64u * 1024u)   /* a SysEx in pieces is put together up to this */
 
 struct rmj_port {
   bool input;
@@ -49,6 +50,11 @@ struct rmj_port {
   rmj_down_fn down;
   void *ud;
   bool sysex, clock, active_sensing;
+  rmj_drop_fn drop;
+  /* inputs, JACK's thread only: a SysEx arriving in pieces */
+  uint8_t *sysex_buf;        /* SYSEX_MAX bytes, allocated at open */
+  size_t sysex_len;
+  bool in_sysex, sysex_overflow;
   jack_ringbuffer_t *ring;   /* outputs: uint32_t length, then the bytes */
   _Atomic uint64_t dropped;
   atomic_bool closing;       /* outputs: the buffer is cleared, nothing written */
@@ -124,6 +130,35 @@ static void drain_output(rmj_port *p, jack_nframes_t nframes) {
   }
 }
 
+/* A SysEx, or a piece of one: JACK carries a long SysEx in several events
+ * when a client writes it so (RtMidi's JACK input put such pieces together
+ * too). The pieces go into the port's buffer and leave as one message at
+ * the piece that ends with F7; one longer than SYSEX_MAX is dropped whole
+ * (a part of a SysEx is not a message) and counted. */
+static void sysex_piece(rmj_port *p, const uint8_t *b, size_t len, uint64_t t) {
+  if (b[0] == 0xF0) {
+    p->sysex_len = 0;
+    p->sysex_overflow = false;
+  }
+  if (!p->sysex_overflow) {
+    if (p->sysex_len + len > SYSEX_MAX) {
+      p->sysex_overflow = true;
+    } else {
+      memcpy(p->sysex_buf + p->sysex_len, b, len);
+      p->sysex_len += len;
+    }
+  }
+  p->in_sysex = b[len - 1] != 0xF7;
+  if (p->in_sysex) return;
+  if (p->sysex_overflow) {
+    if (p->drop) p->drop(p->ud);
+  } else {
+    p->deliver(p->ud, p->sysex_buf, p->sysex_len, t);
+  }
+  p->sysex_len = 0;
+  p->sysex_overflow = false;
+}
+
 static void read_input(rmj_port *p, jack_nframes_t nframes, uint64_t start_ns, uint64_t rate) {
   void *buf = jack_port_get_buffer(p->port, nframes);
   if (!buf) return;
@@ -131,8 +166,15 @@ static void read_input(rmj_port *p, jack_nframes_t nframes, uint64_t start_ns, u
   for (uint32_t i = 0; i < n; i++) {
     jack_midi_event_t ev;
     if (jack_midi_event_get(&ev, buf, i) != 0 || ev.size == 0) continue;
-    if (!passes(p, ev.buffer[0])) continue;
-    p->deliver(p->ud, ev.buffer, ev.size, start_ns + (uint64_t)ev.time * 1000000000u / rate);
+    uint64_t t = start_ns + (uint64_t)ev.time * 1000000000u / rate;
+    const uint8_t *b = ev.buffer;
+    bool whole = b[0] == 0xF0 && b[ev.size - 1] == 0xF7;
+    if (!whole && (b[0] == 0xF0 || (p->in_sysex && b[0] < 0x80))) {
+      if (p->sysex_buf) sysex_piece(p, b, ev.size, t);
+      continue;
+    }
+    if (!passes(p, b[0])) continue;
+    p->deliver(p->ud, b, ev.size, t);
   }
 }
 
@@ -199,9 +241,21 @@ static void unlock_calls(void) {
   pthread_mutex_unlock(&lock);
 }
 
+/* A server that is there but slow to answer (a loaded machine, our
+ * previous client's close still under way) is asked again, up to three
+ * times; one that is not there (JackServerFailed) is not. */
 static jack_client_t *open_client(const char *name) {
-  jack_status_t status = 0;
-  return jack_client_open(name, JackNoStartServer, &status);
+  jack_client_t *c = NULL;
+  for (int attempt = 0; attempt < 3 && !c; attempt++) {
+    if (attempt) {
+      struct timespec pause = {0, 20 * 1000 * 1000};
+      nanosleep(&pause, NULL);
+    }
+    jack_status_t status = 0;
+    c = jack_client_open(name, JackNoStartServer, &status);
+    if (!c && (status & JackServerFailed)) break;
+  }
+  return c;
 }
 
 static int ensure_client(const char *name, char *err, size_t errlen) {
@@ -396,6 +450,7 @@ static void leave_slot(rmj_port *p) {
 
 static void free_port(rmj_port *p) {
   if (p->ring) jack_ringbuffer_free(p->ring);
+  free(p->sysex_buf);
   free(p);
 }
 
@@ -413,11 +468,19 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
   p->sysex = a->sysex;
   p->clock = a->clock;
   p->active_sensing = a->active_sensing;
+  p->drop = a->drop;
   p->slot = -1;
+  if (a->input && a->sysex) {
+    p->sysex_buf = malloc(SYSEX_MAX);
+    if (!p->sysex_buf) {
+      free(p);
+      return UV_ENOMEM;
+    }
+  }
   if (!a->input) {
     p->ring = jack_ringbuffer_create(a->out_ring_bytes ? a->out_ring_bytes : DEFAULT_OUT_RING);
     if (!p->ring) {
-      free(p);
+      free_port(p);
       return UV_ENOMEM;
     }
   }

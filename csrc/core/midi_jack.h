@@ -24,12 +24,17 @@ typedef void (*rmj_deliver_fn)(void *ud, const uint8_t *msg, size_t len, uint64_
  * set flags and wake a loop (uv_async_send). */
 typedef void (*rmj_down_fn)(void *ud);
 
+/* Called on JACK's process thread for a message dropped there (a SysEx in
+ * pieces longer than 64 KiB): counts it, nothing more. */
+typedef void (*rmj_drop_fn)(void *ud);
+
 typedef struct rmj_open_args {
   bool input;
   const rtpmidi_midi_port_config *cfg;
   bool sysex, clock, active_sensing;  /* inputs: what passes */
   size_t out_ring_bytes;              /* outputs: the ring to the process thread; 0: 64 KiB */
   rmj_deliver_fn deliver;             /* inputs */
+  rmj_drop_fn drop;                   /* inputs; may be NULL */
   rmj_down_fn down;
   void *ud;
 } rmj_open_args;
