@@ -55,14 +55,32 @@ describe("MidiSession with MIDI devices", function()
     return kbd, a, b, played, heard
   end
 
-  it("lists devices and refuses unknown ports with the list", function()
+  -- Our own JACK backend leaves the process's ports out of the lists (a
+  -- build without libjack lists them, through RtMidi).
+  local lists = require("rtpmidi.core").midi_jack_one_client() and it
+    or function(name) pending(name .. " (built without libjack: JACK goes through RtMidi)") end
+  lists("lists devices and refuses unknown ports with the list", function()
+    -- Another process's JACK input (jack_midi_dump) is a device this session
+    -- can play on; the process's own ports are not listed (opening ports
+    -- must not move the indices the list gave).
     local name = J.unique("spec-list")
-    open(rtpmidi.MidiIn, { api = "jack", virtual = name })
+    local own = J.unique("spec-own")
+    open(rtpmidi.MidiIn, { api = "jack", virtual = own })
+    local p = assert(io.popen(("JACK_DEFAULT_SERVER='%s' jack_midi_dump '%s' >/dev/null 2>&1 & echo $!")
+      :format(J.name, name)))
+    local pid = p:read("l")
+    p:close()
+    finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
     local s = rtpmidi.MidiSession{ peer_address = "127.0.0.1", sending_port = H.port(), api = "jack" }
-    local devices = s:get_devices()
-    local found = false
-    for _, n in ipairs(devices.outputs) do found = found or n:find(name, 1, true) ~= nil end
-    assert.is_true(found, "the virtual input is not listed as an output device")
+    local found, mine = false, false
+    H.run_until(function()
+      for _, n in ipairs(s:get_devices().outputs) do
+        found = found or n == name .. ":input"
+        mine = mine or n:find(own, 1, true) ~= nil
+      end
+      return found
+    end, "jack_midi_dump's input among the output devices", 5000)
+    assert.is_false(mine, "the process's own port is listed")
     local ok, err = s:set_device_out("no-such-port-anywhere")
     assert.is_nil(ok)
     assert.matches(name, err, 1, true)

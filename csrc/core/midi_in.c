@@ -1,13 +1,16 @@
-/* MIDI input through RtMidi.
+/* MIDI input through RtMidi, or through our JACK backend (midi_jack.c).
  *
- * RtMidi calls us on its own thread (JACK's process thread, or its ALSA
- * reader). That thread never touches the host: it copies each message into a
+ * RtMidi calls us on its own thread (its ALSA reader), our JACK backend on
+ * JACK's process thread. That thread never touches the host: it copies each message into a
  * single-producer single-consumer ring of bytes and wakes the loop with
  * uv_async_send. It never blocks and never allocates: when the ring is full
  * the message is counted and dropped. On the loop, the async callback drains
  * the ring in order and calls on_message for each message. */
 #include "midi_port.h"
 #include "runtime.h"
+#ifdef RTPMIDI_HAVE_JACK
+#include "midi_jack.h"
+#endif
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,7 +28,12 @@ typedef struct rec_header {
 
 struct rtpmidi_midi_in {
   uv_async_t async;           /* first: freed with the object in its close callback */
-  rmc_dev *dev;               /* NULL once closed */
+  RtMidiPtr dev;              /* NULL once closed */
+#ifdef RTPMIDI_HAVE_JACK
+  rmj_port *jack;             /* our JACK backend's port instead; NULL once closed */
+#endif
+  atomic_bool server_down;    /* set on JACK's thread: the server shut down */
+  bool down_reported;
   enum RtMidiApi api;
   char *port_name;
   rtpmidi_midi_in_events ev;
@@ -45,11 +53,10 @@ struct rtpmidi_midi_in {
 
 static size_t rec_size(size_t len) { return sizeof(rec_header) + ((len + 7u) & ~(size_t)7u); }
 
-/* RtMidi's thread. */
-static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *ud) {
-  (void)stamp;
+/* The producer's thread (RtMidi's or JACK's): copies one message into the
+ * ring, or counts it dropped; never blocks, never allocates. */
+static void ring_put(void *ud, const uint8_t *msg, size_t len, uint64_t now) {
   struct rtpmidi_midi_in *in = ud;
-  uint64_t now = uv_hrtime();
   if (!msg || len == 0) return;
   size_t need = rec_size(len);
   size_t head = atomic_load_explicit(&in->head, memory_order_relaxed);
@@ -77,6 +84,27 @@ static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *
   uv_async_send(&in->async);
 }
 
+/* RtMidi's thread. */
+static void on_rtmidi(double stamp, const unsigned char *msg, size_t len, void *ud) {
+  (void)stamp;
+  ring_put(ud, msg, len, uv_hrtime());
+}
+
+#ifdef RTPMIDI_HAVE_JACK
+/* JACK's thread: a message dropped before the ring (a SysEx too long). */
+static void on_drop(void *ud) {
+  struct rtpmidi_midi_in *in = ud;
+  atomic_fetch_add_explicit(&in->dropped, 1, memory_order_relaxed);
+}
+
+/* A JACK thread: the server is gone; the loop reports it. */
+static void on_down(void *ud) {
+  struct rtpmidi_midi_in *in = ud;
+  atomic_store(&in->server_down, true);
+  uv_async_send(&in->async);
+}
+#endif
+
 /* The loop's thread. */
 static void on_async(uv_async_t *a) {
   struct rtpmidi_midi_in *in = a->data;
@@ -98,6 +126,10 @@ static void on_async(uv_async_t *a) {
     atomic_store_explicit(&in->tail, tail, memory_order_release);
   }
   atomic_store_explicit(&in->tail, tail, memory_order_release);
+  if (!in->closed && !in->down_reported && atomic_load(&in->server_down)) {
+    in->down_reported = true;
+    if (in->ev.on_error) in->ev.on_error(in->ud, UV_EIO, "jack: the JACK server has shut down");
+  }
 }
 
 /* The memory goes when both the host and libuv are done with it: the
@@ -121,12 +153,17 @@ static void close_port(struct rtpmidi_midi_in *in) {
   if (in->closed) return;
   in->closed = true;
   if (in->dev) {
-    /* Freeing RtMidi's object stops its thread; closing our JACK port waits
-     * out a JACK cycle using it: after this no callback runs and nothing
-     * calls uv_async_send. */
-    rmc_midi_free(in->dev);
+    /* Freeing RtMidi's object stops its thread (or deactivates the JACK
+     * client): after this no callback runs and nothing calls uv_async_send. */
+    rtmidi_close_port(in->dev);
+    rtmidi_in_free(in->dev);
     in->dev = NULL;
   }
+#ifdef RTPMIDI_HAVE_JACK
+  /* After this, JACK's process thread no longer sees the port. */
+  rmj_close(in->jack);
+  in->jack = NULL;
+#endif
   uv_close((uv_handle_t *)&in->async, on_closed);
 }
 
@@ -171,16 +208,25 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
   if (ev) in->ev = *ev;
   in->ud = ud;
 
-  in->dev = rmc_midi_create(true, api, cfg->port.client_name, err, errlen);
-  if (!in->dev) {
-    r = UV_EIO;
-    goto fail;
+  r = rmc_midi_choose(true, api, cfg->port.client_name, &in->api, &in->dev, err, errlen);
+  if (r) goto fail;
+#ifdef RTPMIDI_HAVE_JACK
+  if (rmc_midi_own_jack(in->api)) {
+    rmj_open_args a = {.input = true, .cfg = &cfg->port, .sysex = cfg->sysex, .clock = cfg->clock,
+                       .active_sensing = cfg->active_sensing, .deliver = ring_put,
+                       .drop = on_drop, .down = on_down, .ud = in};
+    r = rmj_open(&a, &in->jack, &in->port_name, err, errlen);
+    if (r) goto fail;
+    rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);
+    *out = in;
+    return 0;
   }
-  in->api = in->dev->api;
+#endif
   /* The callback goes in before the port opens, so that nothing lands in
    * RtMidi's own queue. */
-  rmc_midi_set_input(in->dev, on_rtmidi, in, cfg->sysex, cfg->clock, cfg->active_sensing);
-  r = rmc_midi_open(in->dev, &cfg->port, &in->port_name, err, errlen);
+  rtmidi_in_set_callback(in->dev, on_rtmidi, in);
+  rtmidi_in_ignore_types(in->dev, !cfg->sysex, !cfg->clock, !cfg->active_sensing);
+  r = rmc_midi_open(true, in->dev, in->api, &cfg->port, &in->port_name, err, errlen);
   if (r) goto fail;
   rmc_runtime_join(rt, &in->member, in, &in->ev, sizeof in->ev, &in->host_closed, in_close);
   *out = in;
@@ -188,7 +234,7 @@ static int open_in(rtpmidi_runtime *rt, const rtpmidi_midi_in_config *cfg,
 
 fail:
   if (in->dev) {
-    rmc_midi_free(in->dev);
+    rtmidi_in_free(in->dev);
     in->dev = NULL;
   }
   in->closed = true;

@@ -1,21 +1,37 @@
-/* MIDI ports through JACK, one client per process (midi_jack.h).
+/* MIDI ports on JACK through libjack: one client per process (midi_jack.h).
  *
- * A client holds up to MAX_PORTS ports in slots that JACK's process thread
- * reads without a lock: a port is published into its slot once it is ready,
- * and on close its slot is emptied and the closing thread waits until the
- * process callback that may still hold it has returned (the cycle counter
- * is odd while a callback runs) before the port is unregistered and freed.
- * An input hands each message to its fn on JACK's thread (midi_in.c copies
- * it into its ring); an output is fed through a jack_ringbuffer (one writer,
- * JACK's thread the reader) and written into the port's buffer each cycle,
- * at its start, in order; what does not fit a cycle waits for the next. */
+ * Threads. Opening, closing and listing run on the caller's thread under
+ * `lock` (a mutex JACK's threads never take). The process callback runs on
+ * JACK's real-time thread and neither locks nor allocates: it sees the ports
+ * through a fixed table of atomic slots, and
+ *  - for an input, hands each event (its frame time turned into uv_hrtime()'s
+ *    clock) to the port's deliver function, which copies it into the
+ *    MidiIn's single-producer ring and wakes the loop with uv_async_send;
+ *  - for an output, drains the port's jack_ringbuffer (filled by
+ *    rmj_write) into the port's buffer with jack_midi_event_write.
+ * A port leaving the table is waited for: rmj_close empties its slot, then
+ * waits until no process cycle that could have read it is still running.
+ *
+ * SysEx and the period's buffer. A message goes to JACK whole, as one event
+ * (JACK MIDI events are complete messages). One that does not fit in what is
+ * left of this period's buffer waits for the next period (order is kept); one
+ * that cannot fit even in an empty buffer (jack_midi_max_event_size of a
+ * cleared buffer) is dropped and counted (rmj_dropped). jackd2 gives MIDI
+ * port buffers a fixed size independent of the period (32 KiB,
+ * BUFFER_SIZE_MAX * sizeof(float) in its JackMidiPort.cpp), so a 1 KiB SysEx
+ * goes through even at a 16-frame period.
+ *
+ * Server shutdown (jack_on_shutdown, on a JACK thread): every port's down
+ * function runs (a flag and uv_async_send); writes then fail with UV_EIO, and
+ * the dead client is closed with the last port. */
 #include "midi_jack.h"
 
-#include <errno.h>
 #include <jack/jack.h>
 #include <jack/midiport.h>
 #include <jack/ringbuffer.h>
+
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,343 +39,588 @@
 #include <time.h>
 #include <uv.h>
 
-#define MAX_PORTS 64
-#define OUT_RING (64u * 1024u)    /* an output's queue toward JACK, in bytes */
-#define SYSEX_MAX (64u * 1024u)   /* a SysEx split over JACK events is put back together up to this */
+#define MAX_PORTS 256
+#define DEFAULT_OUT_RING (64u * 1024u)
+#define SYSEX_MAX (64u * 1024u)   /* a SysEx in pieces is put together up to this */
 
 struct rmj_port {
-  rmj_client *c;
-  jack_port_t *port;
   bool input;
-  int slot;
-  rmj_message_fn fn;
+  jack_port_t *port;
+  rmj_deliver_fn deliver;
+  rmj_down_fn down;
   void *ud;
-  rmj_input_filter filter;
-  /* input, JACK's thread only: a SysEx arriving in pieces */
-  uint8_t *sysex;
+  bool sysex, clock, active_sensing;
+  rmj_drop_fn drop;
+  /* inputs, JACK's thread only: a SysEx arriving in pieces */
+  uint8_t *sysex_buf;        /* SYSEX_MAX bytes, allocated at open */
   size_t sysex_len;
   bool in_sysex, sysex_overflow;
-  /* output */
-  jack_ringbuffer_t *ring;
-};
-
-struct rmj_client {
-  jack_client_t *jc;
-  char *name, *server;           /* as asked, to find it again */
-  int refs;                      /* under lock */
-  atomic_bool dead;              /* the server shut us down */
-  atomic_uint cycle;             /* odd while the process callback runs */
-  _Atomic(rmj_port *) slots[MAX_PORTS];  /* what the callback serves */
-  bool used[MAX_PORTS];          /* slots taken, under lock (a port is in its slot once ready) */
-  rmj_client *next;
+  jack_ringbuffer_t *ring;   /* outputs: uint32_t length, then the bytes */
+  _Atomic uint64_t dropped;
+  atomic_bool closing;       /* outputs: the buffer is cleared, nothing written */
+  int slot;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static rmj_client *clients;
+static jack_client_t *client;            /* under lock */
+static int nports;                       /* under lock */
+static _Atomic(rmj_port *) slots[MAX_PORTS];
+static atomic_bool in_cycle;             /* the process callback is running */
+static atomic_bool in_shutdown;          /* the shutdown callback is running */
+static _Atomic uint64_t cycles;          /* process callbacks finished */
+static atomic_bool down;                 /* the server shut down on us */
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
+static void fmt(char *err, size_t errlen, const char *f, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, errlen, f, ap);
+  va_end(ap);
 }
 
-/* ---- JACK's thread ---- */
-
-/* RtMidi's filters (rtmidi_in_ignore_types): SysEx; MIDI time code quarter
- * frames and clock; active sensing. */
-static bool filtered(const rmj_port *p, uint8_t status) {
-  if (status == 0xF0) return p->filter.sysex;
-  if (status == 0xF1 || status == 0xF8) return p->filter.clock;
-  if (status == 0xFE) return p->filter.active_sensing;
-  return false;
+static void append(char *err, size_t errlen, const char *f, ...) {
+  if (!err || !errlen) return;
+  size_t used = strlen(err);
+  if (used + 1 >= errlen) return;
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err + used, errlen - used, f, ap);
+  va_end(ap);
 }
 
-static void deliver_sysex_piece(rmj_port *p, const uint8_t *b, size_t len) {
+/* ---- the process thread ---- */
+
+static bool passes(const rmj_port *p, uint8_t status) {
+  if (status == 0xF0) return p->sysex;
+  if (status == 0xF8 || status == 0xF1) return p->clock;
+  if (status == 0xFE) return p->active_sensing;
+  return true;
+}
+
+static void drain_output(rmj_port *p, jack_nframes_t nframes) {
+  void *buf = jack_port_get_buffer(p->port, nframes);
+  if (!buf) return;
+  jack_midi_clear_buffer(buf);
+  if (atomic_load_explicit(&p->closing, memory_order_relaxed)) return;
+  size_t whole = jack_midi_max_event_size(buf);
+  for (;;) {
+    uint32_t len;
+    if (jack_ringbuffer_read_space(p->ring) < sizeof len) break;
+    atomic_thread_fence(memory_order_acquire); /* the writer's bytes before its advance */
+    jack_ringbuffer_peek(p->ring, (char *)&len, sizeof len);
+    if (len > whole) {
+      /* Never fits: skip it. */
+      jack_ringbuffer_read_advance(p->ring, sizeof len + len);
+      atomic_fetch_add_explicit(&p->dropped, 1, memory_order_relaxed);
+      continue;
+    }
+    if (len > jack_midi_max_event_size(buf)) break; /* the next period */
+    jack_midi_data_t *dst = jack_midi_event_reserve(buf, 0, len);
+    if (!dst) break;
+    jack_ringbuffer_read_advance(p->ring, sizeof len);
+    /* The writer put the bytes in before advancing its pointer: they are all
+     * there. They may wrap around the ring's end. */
+    jack_ringbuffer_data_t vec[2];
+    jack_ringbuffer_get_read_vector(p->ring, vec);
+    size_t first = vec[0].len < len ? vec[0].len : len;
+    memcpy(dst, vec[0].buf, first);
+    if (first < len) memcpy(dst + first, vec[1].buf, len - first);
+    atomic_thread_fence(memory_order_release); /* done reading before the space is reused */
+    jack_ringbuffer_read_advance(p->ring, len);
+  }
+}
+
+/* A SysEx, or a piece of one: JACK carries a long SysEx in several events
+ * when a client writes it so (RtMidi's JACK input put such pieces together
+ * too). The pieces go into the port's buffer and leave as one message at
+ * the piece that ends with F7; one longer than SYSEX_MAX is dropped whole
+ * (a part of a SysEx is not a message) and counted. */
+static void sysex_piece(rmj_port *p, const uint8_t *b, size_t len, uint64_t t) {
+  if (b[0] == 0xF0) {
+    p->sysex_len = 0;
+    p->sysex_overflow = false;
+  }
   if (!p->sysex_overflow) {
     if (p->sysex_len + len > SYSEX_MAX) {
-      p->sysex_overflow = true;   /* dropped whole: a piece of a SysEx is not a message */
+      p->sysex_overflow = true;
     } else {
-      memcpy(p->sysex + p->sysex_len, b, len);
+      memcpy(p->sysex_buf + p->sysex_len, b, len);
       p->sysex_len += len;
     }
   }
   p->in_sysex = b[len - 1] != 0xF7;
-  if (!p->in_sysex) {
-    if (!p->sysex_overflow && !p->filter.sysex) p->fn(0, p->sysex, p->sysex_len, p->ud);
-    p->sysex_len = 0;
-    p->sysex_overflow = false;
+  if (p->in_sysex) return;
+  if (p->sysex_overflow) {
+    if (p->drop) p->drop(p->ud);
+  } else {
+    p->deliver(p->ud, p->sysex_buf, p->sysex_len, t);
   }
+  p->sysex_len = 0;
+  p->sysex_overflow = false;
 }
 
-static void read_input(rmj_port *p, jack_nframes_t n) {
-  void *buf = jack_port_get_buffer(p->port, n);
+static void read_input(rmj_port *p, jack_nframes_t nframes, uint64_t start_ns, uint64_t rate) {
+  void *buf = jack_port_get_buffer(p->port, nframes);
   if (!buf) return;
-  uint32_t count = jack_midi_get_event_count(buf);
-  for (uint32_t i = 0; i < count; i++) {
+  uint32_t n = jack_midi_get_event_count(buf);
+  for (uint32_t i = 0; i < n; i++) {
     jack_midi_event_t ev;
     if (jack_midi_event_get(&ev, buf, i) != 0 || ev.size == 0) continue;
+    uint64_t t = start_ns + (uint64_t)ev.time * 1000000000u / rate;
     const uint8_t *b = ev.buffer;
-    if (b[0] == 0xF0 || (p->in_sysex && b[0] < 0x80)) {
-      /* A SysEx, or the rest of one: JACK may carry a long one in pieces
-       * (RtMidi puts them together too). Real-time bytes in between are
-       * messages of their own. */
-      if (b[0] == 0xF0) {
-        p->sysex_len = 0;
-        p->sysex_overflow = false;
-      }
-      deliver_sysex_piece(p, b, ev.size);
+    bool whole = b[0] == 0xF0 && b[ev.size - 1] == 0xF7;
+    if (!whole && (b[0] == 0xF0 || (p->in_sysex && b[0] < 0x80))) {
+      if (p->sysex_buf) sysex_piece(p, b, ev.size, t);
       continue;
     }
-    if (b[0] < 0xF8) p->in_sysex = false;   /* a status byte ends a SysEx left open */
-    if (filtered(p, b[0])) continue;
-    p->fn(0, b, ev.size, p->ud);
+    if (!passes(p, b[0])) continue;
+    p->deliver(p->ud, b, ev.size, t);
   }
 }
 
-static void write_output(rmj_port *p, jack_nframes_t n) {
-  void *buf = jack_port_get_buffer(p->port, n);
-  if (!buf) return;
-  jack_midi_clear_buffer(buf);
-  for (;;) {
-    size_t avail = jack_ringbuffer_read_space(p->ring);
-    uint32_t len;
-    if (avail < sizeof len) break;
-    jack_ringbuffer_peek(p->ring, (char *)&len, sizeof len);
-    if (avail < sizeof len + len) break;   /* the writer is between the length and the bytes */
-    jack_midi_data_t *dst = jack_midi_event_reserve(buf, 0, len);
-    if (!dst) break;                        /* this cycle's buffer is full: the next one */
-    jack_ringbuffer_read_advance(p->ring, sizeof len);
-    jack_ringbuffer_read(p->ring, (char *)dst, len);
-  }
-}
-
-static int process(jack_nframes_t n, void *arg) {
-  rmj_client *c = arg;
-  atomic_fetch_add(&c->cycle, 1);
+static int on_process(jack_nframes_t nframes, void *arg) {
+  (void)arg;
+  atomic_store(&in_cycle, true);
+  /* Outputs first: an input of ours connected to an output of ours then
+   * reads what was written in this same cycle. */
   for (int i = 0; i < MAX_PORTS; i++) {
-    rmj_port *p = atomic_load(&c->slots[i]);
-    if (!p) continue;
-    if (p->input) read_input(p, n);
-    else write_output(p, n);
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && !p->input) drain_output(p, nframes);
   }
-  atomic_fetch_add(&c->cycle, 1);
+  /* An event's frame time on our clock: this cycle's frames are anchored
+   * here (uv_hrtime, read after the outputs were drained, so that no
+   * message of ours is stamped before it was written), each frame 1/rate
+   * later. Not jack_frames_to_time: that is JACK's own clock (190 ms apart
+   * from uv_hrtime's here) and, on the dummy backend the specs use, its
+   * estimate of a cycle's start lags by 7 to 100 ms. So a time is at most
+   * about a period later than the frame it was captured at. */
+  uint64_t start_ns = uv_hrtime();
+  uint64_t rate = jack_get_sample_rate(client);
+  if (rate == 0) rate = 48000;
+  for (int i = 0; i < MAX_PORTS; i++) {
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && p->input) read_input(p, nframes, start_ns, rate);
+  }
+  atomic_fetch_add(&cycles, 1);
+  atomic_store(&in_cycle, false);
   return 0;
 }
 
 static void on_shutdown(void *arg) {
-  rmj_client *c = arg;
-  atomic_store(&c->dead, true);
+  (void)arg;
+  atomic_store(&in_shutdown, true);
+  atomic_store(&down, true);
+  for (int i = 0; i < MAX_PORTS; i++) {
+    rmj_port *p = atomic_load(&slots[i]);
+    if (p && p->down) p->down(p->ud);
+  }
+  atomic_store(&in_shutdown, false);
 }
 
-/* ---- the client ---- */
+/* ---- the client (lock held) ---- */
 
-rmj_client *rmj_client_get(const char *name) {
-  const char *server = getenv("JACK_DEFAULT_SERVER");
-  if (!server) server = "";
+/* JACK's own messages: while one of our calls runs (under `lock`) they go
+ * to standard error, which the Lua layer hides unless verbose (midi.lua's
+ * quietly); from JACK's threads at other times (a server that died:
+ * "Cannot read socket fd ...") they are dropped, as on_error says it. */
+static atomic_bool calling;
+
+static void jack_message(const char *msg) {
+  if (atomic_load(&calling)) fprintf(stderr, "%s\n", msg);
+}
+
+static void lock_calls(void) {
   pthread_mutex_lock(&lock);
-  for (rmj_client *c = clients; c; c = c->next) {
-    if (!atomic_load(&c->dead) && strcmp(c->name, name) == 0 && strcmp(c->server, server) == 0) {
-      c->refs++;
-      pthread_mutex_unlock(&lock);
-      return c;
-    }
-  }
-  rmj_client *c = calloc(1, sizeof *c);
-  if (!c || !(c->name = dup_str(name)) || !(c->server = dup_str(server))) goto fail;
-  /* Not JackUseExactName: a name another process holds gets JACK's suffix. */
-  /* A server that is there but slow to answer (a loaded machine, the close
-   * of our previous client still under way) is asked again; one that is not
-   * there (JackServerFailed) is not. */
-  jack_status_t status = 0;
-  for (int attempt = 0; attempt < 3 && !c->jc; attempt++) {
+  jack_set_error_function(jack_message);
+  jack_set_info_function(jack_message);
+  atomic_store(&calling, true);
+}
+
+static void unlock_calls(void) {
+  atomic_store(&calling, false);
+  pthread_mutex_unlock(&lock);
+}
+
+/* A server that is there but slow to answer (a loaded machine, our
+ * previous client's close still under way) is asked again, up to three
+ * times; one that is not there (JackServerFailed) is not. */
+static jack_client_t *open_client(const char *name) {
+  jack_client_t *c = NULL;
+  for (int attempt = 0; attempt < 3 && !c; attempt++) {
     if (attempt) {
       struct timespec pause = {0, 20 * 1000 * 1000};
       nanosleep(&pause, NULL);
     }
-    c->jc = jack_client_open(name, JackNoStartServer, &status);
-    if (status & JackServerFailed) break;
+    jack_status_t status = 0;
+    c = jack_client_open(name, JackNoStartServer, &status);
+    if (!c && (status & JackServerFailed)) break;
   }
-  if (!c->jc) goto fail;
-  if (jack_set_process_callback(c->jc, process, c) != 0) goto fail;
-  jack_on_shutdown(c->jc, on_shutdown, c);
-  if (jack_activate(c->jc) != 0) goto fail;
-  c->refs = 1;
-  c->next = clients;
-  clients = c;
-  pthread_mutex_unlock(&lock);
   return c;
-fail:
-  pthread_mutex_unlock(&lock);
-  if (c) {
-    if (c->jc) jack_client_close(c->jc);
-    free(c->name);
-    free(c->server);
-    free(c);
-  }
-  return NULL;
 }
 
-void rmj_client_put(rmj_client *c) {
-  if (!c) return;
-  pthread_mutex_lock(&lock);
-  if (--c->refs > 0) {
-    pthread_mutex_unlock(&lock);
-    return;
+static int ensure_client(const char *name, char *err, size_t errlen) {
+  if (client) {
+    if (atomic_load(&down)) {
+      fmt(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
+      return UV_EIO;
+    }
+    return 0;
   }
-  for (rmj_client **pp = &clients; *pp; pp = &(*pp)->next) {
-    if (*pp == c) {
-      *pp = c->next;
-      break;
+  client = open_client(name ? name : "rtpmidi");
+  if (!client) {
+    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    return UV_EIO;
+  }
+  atomic_store(&down, false);
+  jack_set_process_callback(client, on_process, NULL);
+  jack_on_shutdown(client, on_shutdown, NULL);
+  if (jack_activate(client) != 0) {
+    jack_client_close(client);
+    client = NULL;
+    fmt(err, errlen, "jack: cannot activate the JACK client");
+    return UV_EIO;
+  }
+  return 0;
+}
+
+static void release_client(void) {
+  if (nports > 0 || !client) return;
+  if (!atomic_load(&down)) jack_deactivate(client);
+  jack_client_close(client);
+  client = NULL;
+  atomic_store(&down, false);
+}
+
+/* ---- listing ---- */
+
+/* The full names of the MIDI ports of the given direction, ours left out
+ * when others_only; NULL-terminated, free with jack_free. */
+static const char **port_names(jack_client_t *c, bool input, bool others_only, unsigned *count) {
+  const char **names = jack_get_ports(c, NULL, JACK_DEFAULT_MIDI_TYPE,
+                                      input ? JackPortIsOutput : JackPortIsInput);
+  unsigned n = 0;
+  if (names) {
+    for (unsigned i = 0; names[i]; i++) {
+      if (others_only) {
+        jack_port_t *jp = jack_port_by_name(c, names[i]);
+        if (jp && jack_port_is_mine(c, jp)) continue;
+      }
+      names[n++] = names[i];
+    }
+    names[n] = NULL;
+  }
+  *count = n;
+  return names;
+}
+
+int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
+  lock_calls();
+  jack_client_t *c = client && !atomic_load(&down) ? client : NULL;
+  bool temp = false;
+  if (!c) {
+    c = open_client("rtpmidi-list");
+    temp = true;
+  }
+  if (!c) {
+    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    unlock_calls();
+    return UV_EIO;
+  }
+  unsigned n;
+  const char **names = port_names(c, input, true, &n);
+  /* The names point into the client's shared memory (jackd2): copied into
+   * one block before the client may go. */
+  size_t bytes = 0;
+  for (unsigned i = 0; i < n; i++) bytes += strlen(names[i]) + 1;
+  char *copy = n ? malloc(bytes) : NULL;
+  if (copy) {
+    char *at = copy;
+    for (unsigned i = 0; i < n; i++) {
+      size_t len = strlen(names[i]) + 1;
+      memcpy(at, names[i], len);
+      at += len;
     }
   }
-  pthread_mutex_unlock(&lock);
-  jack_client_close(c->jc);   /* deactivates first: no callback after this */
-  free(c->name);
-  free(c->server);
-  free(c);
+  if (names) jack_free(names);
+  if (temp) jack_client_close(c);
+  unlock_calls();
+  if (n && !copy) return UV_ENOMEM;
+  /* fn (a Lua binding's) may raise: called with nothing locked. */
+  const char *at = copy;
+  for (unsigned i = 0; i < n; i++) {
+    if (fn) fn(ud, (int)i, at);
+    at += strlen(at) + 1;
+  }
+  free(copy);
+  return (int)n;
 }
 
-const char **rmj_ports(rmj_client *c, bool input) {
-  if (!c || atomic_load(&c->dead)) return NULL;
-  return jack_get_ports(c->jc, NULL, JACK_DEFAULT_MIDI_TYPE, input ? JackPortIsOutput : JackPortIsInput);
+/* With indices: the list rmj_list gives. Without: every port by name. */
+static void list_into(char *err, size_t errlen, const char **names, unsigned n, bool indices) {
+  if (n == 0) {
+    append(err, errlen, "; there are no ports");
+    return;
+  }
+  append(err, errlen, "; ports:");
+  for (unsigned i = 0; i < n; i++) {
+    if (indices) append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, names[i]);
+    else append(err, errlen, "%s \"%s\"", i ? "," : "", names[i]);
+  }
 }
 
-void rmj_free_names(const char **names) {
-  if (names) jack_free((void *)names);
+/* The full name of the port cfg asks for, malloc'd; NULL with err filled.
+ * By index: the list rmj_list gives (others' ports). By name: every port,
+ * ours too (a process may connect its ports to each other), exact or a
+ * unique part. Messages as rmc_midi_find_port's for RtMidi. */
+static char *find(bool input, const rtpmidi_midi_port_config *cfg, int *code, char *err, size_t errlen) {
+  const char *kind = input ? "input" : "output";
+  unsigned n;
+  const char **others = port_names(client, input, true, &n);
+  char *found_name = NULL;
+  *code = UV_ENOENT;
+  if (!cfg->port) {
+    if ((unsigned)cfg->index < n) {
+      found_name = strdup(others[cfg->index]);
+    } else {
+      fmt(err, errlen, "jack: no MIDI %s port %d", kind, cfg->index);
+      list_into(err, errlen, others, n, true);
+    }
+    if (others) jack_free(others);
+    if (found_name) *code = 0;
+    return found_name;
+  }
+  unsigned all_n;
+  const char **all = port_names(client, input, false, &all_n);
+  int exact = -1, found = -1, matches = 0;
+  for (unsigned i = 0; i < all_n; i++) {
+    if (strcmp(all[i], cfg->port) == 0) exact = (int)i;
+    if (strstr(all[i], cfg->port)) {
+      matches++;
+      found = (int)i;
+    }
+  }
+  int pick = exact >= 0 ? exact : matches == 1 ? found : -1;
+  if (pick >= 0) {
+    found_name = strdup(all[pick]);
+    *code = 0;
+  } else {
+    if (matches == 0)
+      fmt(err, errlen, "jack: no MIDI %s port matches '%s'", kind, cfg->port);
+    else
+      fmt(err, errlen, "jack: '%s' matches %d MIDI %s ports", cfg->port, matches, kind);
+    list_into(err, errlen, all, all_n, false);
+  }
+  if (all) jack_free(all);
+  if (others) jack_free(others);
+  return found_name;
 }
 
 /* ---- ports ---- */
 
-/* Until a process callback that may have read the slot before it was
- * emptied has returned (half a second at most: a server that died in the
- * middle of one never ends it). */
-static void wait_cycle(rmj_client *c) {
-  unsigned v = atomic_load(&c->cycle);
-  if (!(v & 1u)) return;
-  for (int i = 0; i < 5000 && atomic_load(&c->cycle) == v && !atomic_load(&c->dead); i++) {
-    struct timespec pause = {0, 100 * 1000};
-    nanosleep(&pause, NULL);
+static void take_slot(rmj_port *p) {
+  for (int i = 0; i < MAX_PORTS; i++) {
+    if (atomic_load(&slots[i]) == NULL) {
+      p->slot = i;
+      atomic_store(&slots[i], p);
+      return;
+    }
   }
 }
 
-static jack_port_t *register_unique(rmj_client *c, const char *own, bool input) {
-  unsigned long flags = input ? JackPortIsInput : JackPortIsOutput;
-  jack_port_t *port = jack_port_register(c->jc, own, JACK_DEFAULT_MIDI_TYPE, flags, 0);
-  char name[256];
-  for (int k = 2; !port && k < 100; k++) {
-    snprintf(name, sizeof name, "%s-%d", own, k);
-    char full[512];
-    snprintf(full, sizeof full, "%s:%s", jack_get_client_name(c->jc), name);
-    if (jack_port_by_name(c->jc, full)) continue;   /* taken: the next number */
-    port = jack_port_register(c->jc, name, JACK_DEFAULT_MIDI_TYPE, flags, 0);
-    if (!port) break;                               /* refused for another reason */
+/* Empties p's slot and waits until no process cycle can still be using p. */
+static void leave_slot(rmj_port *p) {
+  if (p->slot < 0) return;
+  atomic_store(&slots[p->slot], NULL);
+  p->slot = -1;
+  /* The shutdown callback may have read the slot too: it only sets flags,
+   * so it ends soon (bounded all the same). */
+  for (int k = 0; k < 2000 && atomic_load(&in_shutdown); k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
   }
-  return port;
-}
-
-static void release_slot(rmj_port *p) {
-  pthread_mutex_lock(&lock);
-  p->c->used[p->slot] = false;
-  pthread_mutex_unlock(&lock);
+  if (!atomic_load(&in_cycle)) return;
+  /* A cycle under way may have read the slot before it emptied: wait for it
+   * to end (bounded: a dead server ends no cycle). */
+  uint64_t seen = atomic_load(&cycles);
+  for (int k = 0; k < 2000 && atomic_load(&in_cycle) && atomic_load(&cycles) == seen; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 static void free_port(rmj_port *p) {
   if (p->ring) jack_ringbuffer_free(p->ring);
-  free(p->sysex);
+  free(p->sysex_buf);
   free(p);
 }
 
-rmj_port *rmj_port_open(rmj_client *c, bool input, const char *own, const char *target, rmj_message_fn fn,
-                        void *ud, rmj_input_filter filter, int *code) {
-  *code = UV_EIO;
-  if (!c || atomic_load(&c->dead)) return NULL;
+int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err, size_t errlen) {
+  const rtpmidi_midi_port_config *cfg = a->cfg;
+  const char *kind = a->input ? "input" : "output";
+  *out = NULL;
+  *port_name = NULL;
   rmj_port *p = calloc(1, sizeof *p);
-  if (!p) {
-    *code = UV_ENOMEM;
-    return NULL;
-  }
-  p->c = c;
-  p->input = input;
-  p->fn = fn;
-  p->ud = ud;
-  p->filter = filter;
+  if (!p) return UV_ENOMEM;
+  p->input = a->input;
+  p->deliver = a->deliver;
+  p->down = a->down;
+  p->ud = a->ud;
+  p->sysex = a->sysex;
+  p->clock = a->clock;
+  p->active_sensing = a->active_sensing;
+  p->drop = a->drop;
   p->slot = -1;
-  if (input) p->sysex = malloc(SYSEX_MAX);
-  else p->ring = jack_ringbuffer_create(OUT_RING);
-  if (input ? !p->sysex : !p->ring) {
-    free_port(p);
-    *code = UV_ENOMEM;
-    return NULL;
-  }
-  pthread_mutex_lock(&lock);
-  for (int i = 0; i < MAX_PORTS && p->slot < 0; i++) {
-    if (!c->used[i]) {
-      p->slot = i;
-      c->used[i] = true;
+  if (a->input && a->sysex) {
+    p->sysex_buf = malloc(SYSEX_MAX);
+    if (!p->sysex_buf) {
+      free(p);
+      return UV_ENOMEM;
     }
   }
-  pthread_mutex_unlock(&lock);
-  if (p->slot < 0) {
-    free_port(p);
-    *code = UV_ENOSPC;
-    return NULL;
+  if (!a->input) {
+    p->ring = jack_ringbuffer_create(a->out_ring_bytes ? a->out_ring_bytes : DEFAULT_OUT_RING);
+    if (!p->ring) {
+      free_port(p);
+      return UV_ENOMEM;
+    }
   }
-  p->port = register_unique(c, own, input);
+  lock_calls();
+  int r = ensure_client(cfg->client_name, err, errlen);
+  if (r) {
+    if (cfg->virtual_name && err && errlen) {
+      char why[RTPMIDI_ERROR_MAX];
+      snprintf(why, sizeof why, "%s", strncmp(err, "jack: ", 6) == 0 ? err + 6 : err);
+      fmt(err, errlen, "jack: cannot open the virtual MIDI %s port '%s': %s", kind, cfg->virtual_name, why);
+    }
+    goto fail;
+  }
+  char *target = NULL;
+  if (!cfg->virtual_name) {
+    target = find(a->input, cfg, &r, err, errlen);
+    if (!target) goto fail;
+  }
+  const char *own = cfg->virtual_name ? cfg->virtual_name
+                  : cfg->port_name    ? cfg->port_name
+                  : a->input          ? "in" : "out";
+  unsigned long flags = a->input ? JackPortIsInput : JackPortIsOutput;
+  p->port = jack_port_register(client, own, JACK_DEFAULT_MIDI_TYPE, flags, 0);
+  /* A name given is kept or refused; the default "in" / "out" of a port
+   * connecting somewhere becomes "in-2", "in-3", ... when taken (with one
+   * client per process, ports share its name space). */
+  char alt[64];
+  for (int k = 2; !p->port && !cfg->virtual_name && !cfg->port_name && k < 1000; k++) {
+    snprintf(alt, sizeof alt, "%.40s-%d", own, k);
+    p->port = jack_port_register(client, alt, JACK_DEFAULT_MIDI_TYPE, flags, 0);
+    if (p->port) own = alt;
+  }
   if (!p->port) {
-    release_slot(p);
-    free_port(p);
-    return NULL;
+    fmt(err, errlen, "jack: cannot open the MIDI %s port '%s' (is the name taken in client '%s'?)",
+        kind, own, jack_get_client_name(client));
+    free(target);
+    r = UV_EIO;
+    goto fail;
+  }
+  nports++;
+  take_slot(p);
+  if (p->slot < 0) {
+    fmt(err, errlen, "jack: too many MIDI ports in one process (%d)", MAX_PORTS);
+    r = UV_ENOBUFS;
+    goto fail_port;
   }
   if (target) {
     const char *ours = jack_port_name(p->port);
-    int r = input ? jack_connect(c->jc, target, ours) : jack_connect(c->jc, ours, target);
-    if (r != 0 && r != EEXIST) {
-      jack_port_unregister(c->jc, p->port);
-      release_slot(p);
-      free_port(p);
-      return NULL;
+    int c = a->input ? jack_connect(client, target, ours) : jack_connect(client, ours, target);
+    if (c != 0 && c != EEXIST) {
+      fmt(err, errlen, "jack: cannot connect to MIDI %s port \"%s\"", kind, target);
+      free(target);
+      r = UV_EIO;
+      goto fail_port;
     }
+    *port_name = target;
+  } else {
+    *port_name = strdup(own);
   }
-  atomic_store(&c->slots[p->slot], p);
-  *code = 0;
-  return p;
+  unlock_calls();
+  *out = p;
+  return 0;
+
+fail_port:
+  leave_slot(p);
+  jack_port_unregister(client, p->port);
+  nports--;
+fail:
+  release_client();
+  unlock_calls();
+  free_port(p);
+  return r;
 }
 
-int rmj_send(rmj_port *p, const uint8_t *msg, size_t len) {
-  if (atomic_load(&p->c->dead)) return UV_EPIPE;
+/* Waits (bounded) until n more process cycles have ended. */
+static void wait_cycles(uint64_t n) {
+  uint64_t until = atomic_load(&cycles) + n;
+  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void rmj_close(rmj_port *p) {
+  if (!p) return;
+  lock_calls();
+  if (!p->input) {
+    /* An output's buffer keeps its last events while the port is
+     * registered but out of the table, and an input of ours connected to
+     * it would read them again: a full cycle clears it first. */
+    atomic_store(&p->closing, true);
+    wait_cycles(2);
+  }
+  leave_slot(p);
+  if (client && !atomic_load(&down)) jack_port_unregister(client, p->port);
+  nports--;
+  release_client();
+  unlock_calls();
+  free_port(p);
+}
+
+int rmj_write(rmj_port *p, const uint8_t *msg, size_t len) {
+  if (atomic_load(&down)) return UV_EIO;
   uint32_t n = (uint32_t)len;
-  if (len > OUT_RING || jack_ringbuffer_write_space(p->ring) < sizeof n + len) return UV_ENOBUFS;
-  jack_ringbuffer_write(p->ring, (const char *)&n, sizeof n);
-  jack_ringbuffer_write(p->ring, (const char *)msg, len);
+  if (len > UINT32_MAX || jack_ringbuffer_write_space(p->ring) < sizeof n + len) return UV_ENOBUFS;
+  /* Length and bytes are copied into the free space first and published by
+   * one advance: the process thread never sees a length without its bytes. */
+  jack_ringbuffer_data_t vec[2];
+  jack_ringbuffer_get_write_vector(p->ring, vec);
+  const uint8_t *parts[2] = {(const uint8_t *)&n, msg};
+  size_t sizes[2] = {sizeof n, len};
+  size_t v = 0, off = 0;
+  for (int k = 0; k < 2; k++) {
+    size_t done = 0;
+    while (done < sizes[k]) {
+      size_t room = vec[v].len - off;
+      if (room == 0) {
+        v++;
+        off = 0;
+        continue;
+      }
+      size_t step = sizes[k] - done < room ? sizes[k] - done : room;
+      memcpy(vec[v].buf + off, parts[k] + done, step);
+      off += step;
+      done += step;
+    }
+  }
+  atomic_thread_fence(memory_order_release); /* the bytes before the advance */
+  jack_ringbuffer_write_advance(p->ring, sizeof n + len);
   return 0;
 }
 
-/* An output's last messages (the notes off of a close) leave before its port
- * goes: until JACK has taken them all and one more cycle has ended, so that
- * the ports reading ours have had them (a quarter second at most). */
-static void drain(rmj_port *p) {
-  rmj_client *c = p->c;
-  unsigned start = 0;
-  bool drained = false;
-  for (int i = 0; i < 2500 && !atomic_load(&c->dead); i++) {
-    if (!drained && jack_ringbuffer_read_space(p->ring) == 0) {
-      drained = true;
-      start = atomic_load(&c->cycle);
-    }
-    if (drained && atomic_load(&c->cycle) >= start + 3) return;
-    struct timespec pause = {0, 100 * 1000};
-    nanosleep(&pause, NULL);
-  }
+uint64_t rmj_dropped(const rmj_port *p) {
+  return atomic_load_explicit(&((rmj_port *)p)->dropped, memory_order_relaxed);
 }
 
-void rmj_port_close(rmj_port *p) {
-  if (!p) return;
-  rmj_client *c = p->c;
-  if (!p->input) drain(p);
-  atomic_store(&c->slots[p->slot], NULL);
-  wait_cycle(c);
-  jack_port_unregister(c->jc, p->port);
-  release_slot(p);
-  free_port(p);
+void rmj_drain(rmj_port *p, int timeout_ms) {
+  for (int k = 0; k < timeout_ms * 10; k++) {
+    if (atomic_load(&down) || jack_ringbuffer_read_space(p->ring) == 0) return;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
 }

@@ -1,51 +1,73 @@
-/* MIDI ports through JACK with one client per process (per client name and
- * server): every MidiIn and MidiOut of the process is a port of that client.
- * RtMidi 5.0 opens a JACK client per RtMidiIn / RtMidiOut object and its C
- * API cannot share one, so JACK is spoken to directly here; the other APIs
- * stay with RtMidi (midi_port.c chooses). Not public. */
+/* MIDI ports on JACK through libjack, with one JACK client per process.
+ *
+ * RtMidi 5.0 opens a JACK client for every RtMidiIn / RtMidiOut object; this
+ * backend opens one client (named by the `client` option of the first port,
+ * "rtpmidi" by default) at the first port and closes it with the last, and
+ * gives each MidiIn / MidiOut one JACK MIDI port named as asked. Not public:
+ * midi_in.c, midi_out.c and midi_port.c call it when the JACK API is chosen
+ * and libjack was found at build time (RTPMIDI_HAVE_JACK). */
 #ifndef RMC_MIDI_JACK_H
 #define RMC_MIDI_JACK_H
 
-#include <stdbool.h>
+#include "rtpmidi.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct rmj_client rmj_client;
 typedef struct rmj_port rmj_port;
 
-/* Called on JACK's process thread for each message arriving at an input:
- * it must not block or allocate. The first argument is unused (0), as
- * RtMidi's RtMidiCCallback, so that one function serves both. */
-typedef void (*rmj_message_fn)(double unused, const unsigned char *msg, size_t len, void *ud);
+/* Called on JACK's process thread, once per event that passed the filter:
+ * must neither lock nor allocate. time_ns: the event's frame time on
+ * uv_hrtime()'s clock. */
+typedef void (*rmj_deliver_fn)(void *ud, const uint8_t *msg, size_t len, uint64_t time_ns);
+/* Called on a JACK thread when the server shut down or dropped us: may only
+ * set flags and wake a loop (uv_async_send). */
+typedef void (*rmj_down_fn)(void *ud);
 
-/* The process's client of that name on the server JACK_DEFAULT_SERVER names
- * now, opened at the first call (a reference each call). NULL when no server
- * answers: like RtMidi's, such a client lists no ports and opens none. */
-rmj_client *rmj_client_get(const char *name);
-void rmj_client_put(rmj_client *c);
+/* Called on JACK's process thread for a message dropped there (a SysEx in
+ * pieces longer than 64 KiB): counts it, nothing more. */
+typedef void (*rmj_drop_fn)(void *ud);
 
-/* The MIDI ports an input can read (input true: other ports' outputs) or an
- * output can write; a NULL-terminated array to free with rmj_free_names. */
-const char **rmj_ports(rmj_client *c, bool input);
-void rmj_free_names(const char **names);
+typedef struct rmj_open_args {
+  bool input;
+  const rtpmidi_midi_port_config *cfg;
+  bool sysex, clock, active_sensing;  /* inputs: what passes */
+  size_t out_ring_bytes;              /* outputs: the ring to the process thread; 0: 64 KiB */
+  rmj_deliver_fn deliver;             /* inputs */
+  rmj_drop_fn drop;                   /* inputs; may be NULL */
+  rmj_down_fn down;
+  void *ud;
+} rmj_open_args;
 
-/* Registers our port, named own (made unique within the client with "-2",
- * "-3", ... when taken) and, when target is not NULL, connects it to that
- * port (full name). An input's messages go to fn. Returns NULL with a
- * UV_E* code in *code: UV_EIO (no server, refused), UV_ENOSPC (too many). */
-typedef struct rmj_input_filter {
-  bool sysex, clock, active_sensing;  /* true: dropped */
-} rmj_input_filter;
-rmj_port *rmj_port_open(rmj_client *c, bool input, const char *own, const char *target, rmj_message_fn fn,
-                        void *ud, rmj_input_filter filter, int *code);
+/* Opens a port (and the process's client if it is the first). Returns 0 or
+ * a negative UV_E* code with err filled (UV_EIO: no server; UV_ENOENT: no
+ * such port, the message lists those there are). *port_name: malloc'd, what
+ * we connected to or the virtual port's name. */
+int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err, size_t errlen);
 
-/* Queues a whole message on an output (any thread, one at a time): 0, or
- * UV_ENOBUFS when it does not fit, UV_EPIPE when the server has gone. JACK
- * takes it at its next cycle. */
-int rmj_send(rmj_port *p, const uint8_t *msg, size_t len);
+/* Closes the port: when this returns no callback for it runs any more. The
+ * last port closes the client. */
+void rmj_close(rmj_port *p);
 
-/* Unregisters the port; once it returns, JACK's thread no longer touches it
- * (nor calls its fn). The client's reference stays with the caller. */
-void rmj_port_close(rmj_port *p);
+/* Outputs: queues one complete message for the next process cycles. Returns
+ * 0, UV_ENOBUFS (the ring is full: the caller counts it) or UV_EIO (the
+ * server is gone). Callers serialise calls on one port. */
+int rmj_write(rmj_port *p, const uint8_t *msg, size_t len);
+
+/* Outputs: waits (at most timeout_ms) until the process thread has taken
+ * everything queued, or the server is gone. */
+void rmj_drain(rmj_port *p, int timeout_ms);
+
+/* Outputs: messages the process thread could not hand to JACK (larger than
+ * a whole period's MIDI buffer, or refused by jack_midi_event_write). */
+uint64_t rmj_dropped(const rmj_port *p);
+
+/* The ports other clients offer, as RtMidi's JACK backend lists them:
+ * jack_get_ports(JACK_DEFAULT_MIDI_TYPE) with JackPortIsOutput for inputs
+ * (sources we read) and JackPortIsInput for outputs, in JACK's order, full
+ * "client:port" names, our own client's ports left out (so opening ports
+ * never moves the indices `rtpmidi list` showed). fn may be NULL. Returns
+ * the count, or UV_EIO with err filled when no server answers. */
+int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@ static int unsupported(rtpmidi_error *err) {
 }
 
 bool rtpmidi_midi_available(void) { return false; }
+bool rtpmidi_midi_jack_one_client(void) { return false; }
 
 int rtpmidi_midi_apis(const char **names, int n) {
   (void)names;

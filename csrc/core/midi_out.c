@@ -13,6 +13,9 @@
 #include "midi_bytes.h"
 #include "midi_port.h"
 #include "runtime.h"
+#ifdef RTPMIDI_HAVE_JACK
+#include "midi_jack.h"
+#endif
 
 #include <pthread.h>
 #include <sched.h>
@@ -36,7 +39,10 @@ typedef struct pending {
 } pending;
 
 struct rtpmidi_midi_out {
-  rmc_dev *dev;
+  RtMidiPtr dev;              /* RtMidi's client, or NULL for ... */
+#ifdef RTPMIDI_HAVE_JACK
+  rmj_port *jack;             /* ... our JACK backend's port (midi_jack.c) */
+#endif
   enum RtMidiApi api;
   char *port_name;
   double latency_ms;
@@ -70,10 +76,24 @@ static void track(rtpmidi_midi_out *o, const uint8_t *m, size_t len) {
 
 static int play_one(void *ud, const uint8_t *m, size_t len) {
   rtpmidi_midi_out *o = ud;
-  int r = rmc_midi_send(o->dev, m, len);
-  if (r) {
+#ifdef RTPMIDI_HAVE_JACK
+  if (o->jack) {
+    /* Into the port's ring; JACK's process thread plays it next cycle. A
+     * full ring or a dead server is refused here and counted. */
+    if (rmj_write(o->jack, m, len) != 0) {
+      o->st.errors++;
+      return UV_EIO;
+    }
+    o->st.sent++;
+    track(o, m, len);
+    return 0;
+  }
+#endif
+  o->dev->ok = true;
+  int r = rtmidi_out_send_message(o->dev, m, (int)len);
+  if (r != 0 || !o->dev->ok) {
     o->st.errors++;
-    return r;
+    return UV_EIO;
   }
   o->st.sent++;
   track(o, m, len);
@@ -206,15 +226,22 @@ static int open_out(const rtpmidi_midi_out_config *cfg, rtpmidi_midi_out **out, 
   o->latency_ms = cfg->latency_ms;
   o->max_pending = cfg->max_pending ? cfg->max_pending : DEFAULT_MAX_PENDING;
   o->rt_priority = cfg->rt_priority;
-  o->dev = rmc_midi_create(false, api, cfg->port.client_name, err, errlen);
-  if (!o->dev) {
-    free(o);
-    return UV_EIO;
-  }
-  o->api = o->dev->api;
-  r = rmc_midi_open(o->dev, &cfg->port, &o->port_name, err, errlen);
+  r = rmc_midi_choose(false, api, cfg->port.client_name, &o->api, &o->dev, err, errlen);
   if (r) {
-    rmc_midi_free(o->dev);
+    free(o);
+    return r;
+  }
+#ifdef RTPMIDI_HAVE_JACK
+  if (rmc_midi_own_jack(o->api)) {
+    rmj_open_args a = {.input = false, .cfg = &cfg->port};
+    r = rmj_open(&a, &o->jack, &o->port_name, err, errlen);
+  } else
+#endif
+  {
+    r = rmc_midi_open(false, o->dev, o->api, &cfg->port, &o->port_name, err, errlen);
+  }
+  if (r) {
+    rmc_midi_free(false, o->dev);
     free(o);
     return r;
   }
@@ -355,6 +382,9 @@ size_t rtpmidi_midi_out_pending(rtpmidi_midi_out *o) {
 void rtpmidi_midi_out_get_stats(rtpmidi_midi_out *o, rtpmidi_midi_out_stats *st) {
   pthread_mutex_lock(&o->send_lock);
   *st = o->st;
+#ifdef RTPMIDI_HAVE_JACK
+  if (o->jack) st->errors += rmj_dropped(o->jack); /* too big for a period's buffer */
+#endif
   pthread_mutex_unlock(&o->send_lock);
 }
 
@@ -370,7 +400,24 @@ void rtpmidi_midi_out_close(rtpmidi_midi_out *o) {
   }
   rtpmidi_midi_out_cancel_pending(o);
   rtpmidi_midi_out_all_notes_off(o);
-  rmc_midi_free(o->dev);
+#ifdef RTPMIDI_HAVE_JACK
+  if (o->jack) {
+    /* What is still queued (the notes off just sent) leaves first. */
+    rmj_drain(o->jack, 200);
+    rmj_close(o->jack);
+    o->jack = NULL;
+  }
+#endif
+  if (o->dev) {
+    rtmidi_close_port(o->dev);
+    /* RtMidi 5.0's JACK output frees its ring buffer before it closes its
+     * client, while JACK's process thread may still be reading it (a crash
+     * seen in the specs). Closing the port first makes that thread stop
+     * touching the buffer; give a callback already under way time to end. */
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    rtmidi_out_free(o->dev);
+  }
   pthread_mutex_destroy(&o->q_lock);
   pthread_mutex_destroy(&o->send_lock);
   pthread_cond_destroy(&o->q_cond);

@@ -1,20 +1,15 @@
-/* MIDI clients and ports: API names, the default API, listing and lookup
- * of ports by index or name. Shared by MIDI input and output.
- *
- * Every API goes through RtMidi but JACK, when built with its headers: RtMidi
- * 5.0 opens a JACK client for each RtMidiIn / RtMidiOut object (in its
- * MidiInJack::connect / MidiOutJack::connect) and its C API cannot share one,
- * so a process with three ports showed three clients, "rtpmidi",
- * "rtpmidi-01", "rtpmidi-02". midi_jack.c keeps one client per process (per
- * client name) with a port for each MidiIn and MidiOut, named as given. */
+/* RtMidi clients and ports: API names, the default API, listing and lookup
+ * of ports by index or name. Shared by MIDI input and output. */
 #include "midi_port.h"
 #include "runtime.h"
+#ifdef RTPMIDI_HAVE_JACK
+#include "midi_jack.h"
+#endif
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Names RtMidi gives its APIs (rtmidi_api_name), by enum value. */
 static const char *const API_NAMES[RTMIDI_API_NUM] = {
@@ -45,18 +40,35 @@ static void append(char *err, size_t errlen, const char *f, ...) {
   va_end(ap);
 }
 
-static unsigned port_count(rmc_dev *dev);
-
 bool rtpmidi_midi_available(void) { return true; }
+
+bool rtpmidi_midi_jack_one_client(void) { return rmc_midi_own_jack(RTMIDI_API_UNIX_JACK); }
 
 const char *rmc_midi_api_name(enum RtMidiApi api) {
   if ((int)api < 0 || api >= RTMIDI_API_NUM) return "?";
   return API_NAMES[api];
 }
 
+bool rmc_midi_own_jack(enum RtMidiApi api) {
+#ifdef RTPMIDI_HAVE_JACK
+  return api == RTMIDI_API_UNIX_JACK;
+#else
+  (void)api;
+  return false;
+#endif
+}
+
+/* The APIs we can use: RtMidi's, and JACK through our own backend when
+ * libjack was found even if RtMidi was built without it. */
 static int compiled(enum RtMidiApi *apis, int n) {
   int got = rtmidi_get_compiled_api(apis, (unsigned)n);
-  return got < 0 ? 0 : (got > n ? n : got);
+  got = got < 0 ? 0 : (got > n ? n : got);
+#ifdef RTPMIDI_HAVE_JACK
+  bool has = false;
+  for (int i = 0; i < got; i++) has = has || apis[i] == RTMIDI_API_UNIX_JACK;
+  if (!has && got < n) apis[got++] = RTMIDI_API_UNIX_JACK;
+#endif
+  return got;
 }
 
 int rtpmidi_midi_apis(const char **names, int n) {
@@ -92,142 +104,113 @@ int rmc_midi_api(const char *name, enum RtMidiApi *api, char *err, size_t errlen
   return UV_ENOTSUP;
 }
 
-#ifdef RTPMIDI_HAVE_JACK
-#define OURS_JACK(api) ((api) == RTMIDI_API_UNIX_JACK)
-#else
-#define OURS_JACK(api) false
-#endif
-
-static rmc_dev *create_one(bool input, enum RtMidiApi api, const char *client) {
-  rmc_dev *dev = calloc(1, sizeof *dev);
-  if (!dev) return NULL;
-  dev->input = input;
-  dev->api = api;
-  if (OURS_JACK(api)) {
-#ifdef RTPMIDI_HAVE_JACK
-    /* No server: a client that lists no ports and opens none, as RtMidi's. */
-    dev->jack = rmj_client_get(client);
-#endif
-    return dev;
-  }
-  dev->rt = input ? rtmidi_in_create(api, client, 100) : rtmidi_out_create(api, client);
-  if (!dev->rt || !dev->rt->ok) {
-    rmc_midi_free(dev);
+static RtMidiPtr create_one(bool input, enum RtMidiApi api, const char *client) {
+  RtMidiPtr dev = input ? rtmidi_in_create(api, client, 100) : rtmidi_out_create(api, client);
+  if (dev && !dev->ok) {
+    rmc_midi_free(input, dev);
     return NULL;
   }
   return dev;
 }
 
-void rmc_midi_free(rmc_dev *dev) {
+void rmc_midi_free(bool input, RtMidiPtr dev) {
   if (!dev) return;
+  if (input) rtmidi_in_free(dev);
+  else rtmidi_out_free(dev);
+}
+
+/* Whether api has ports in this direction (a JACK server that answers counts
+ * as usable: *usable). RtMidi's clients are made and freed for the question;
+ * JACK is asked through our backend, whose single client is the process's. */
+static RtMidiPtr probe(bool input, enum RtMidiApi api, const char *client, bool *usable, bool *has_ports) {
+  *usable = *has_ports = false;
+  if (rmc_midi_own_jack(api)) {
 #ifdef RTPMIDI_HAVE_JACK
-  rmj_port_close(dev->port);
-  rmj_client_put(dev->jack);
+    int n = rmj_list(input, NULL, NULL, NULL, 0);
+    *usable = n >= 0;
+    *has_ports = n > 0;
 #endif
-  if (dev->rt_open) {
-    rtmidi_close_port(dev->rt);
-    if (!dev->input && dev->api == RTMIDI_API_UNIX_JACK) {
-      /* RtMidi 5.0's JACK output frees its ring buffer before it closes its
-       * client, while JACK's process thread may still be reading it (a crash
-       * seen in the specs). Closing the port first makes that thread stop
-       * touching the buffer; give a callback already under way time to end. */
-      struct timespec pause = {0, 5 * 1000 * 1000};
-      nanosleep(&pause, NULL);
-    }
+    return NULL;
   }
-  if (dev->rt) {
-    if (dev->input) rtmidi_in_free(dev->rt);
-    else rtmidi_out_free(dev->rt);
-  }
-  free(dev);
+  RtMidiPtr dev = create_one(input, api, client);
+  if (!dev) return NULL;
+  dev->ok = true;
+  *usable = true;
+  *has_ports = rtmidi_get_port_count(dev) > 0 && dev->ok;
+  return dev;
 }
 
-void rmc_midi_set_input(rmc_dev *dev, RtMidiCCallback fn, void *ud, bool sysex, bool clock,
-                        bool active_sensing) {
-  dev->fn = fn;
-  dev->ud = ud;
-  dev->filter = (rmj_input_filter){!sysex, !clock, !active_sensing};
-  if (dev->rt) {
-    rtmidi_in_set_callback(dev->rt, fn, ud);
-    rtmidi_in_ignore_types(dev->rt, !sysex, !clock, !active_sensing);
-  }
-}
-
-int rmc_midi_send(rmc_dev *dev, const uint8_t *msg, size_t len) {
-#ifdef RTPMIDI_HAVE_JACK
-  if (!dev->rt) return dev->port ? rmj_send(dev->port, msg, len) : UV_EBADF;
-#endif
-  dev->rt->ok = true;
-  int r = rtmidi_out_send_message(dev->rt, msg, (int)len);
-  return r != 0 || !dev->rt->ok ? UV_EIO : 0;
-}
-
-rmc_dev *rmc_midi_create(bool input, enum RtMidiApi api, const char *client, char *err, size_t errlen) {
+/* RtMidi 5.0 opens one JACK client (and one ALSA sequencer client) per
+ * RtMidiIn / RtMidiOut object, in its MidiInJack::connect /
+ * MidiOutJack::connect, and its C API cannot share one. So JACK goes
+ * through our own backend (midi_jack.c: one client per process, one port
+ * per MidiIn / MidiOut) whenever libjack was found at build time, whether
+ * "jack" is asked for or the default choice lands on it; RtMidi keeps ALSA
+ * and the rest (and JACK when built without libjack). */
+int rmc_midi_choose(bool input, enum RtMidiApi api, const char *client, enum RtMidiApi *used,
+                    RtMidiPtr *dev, char *err, size_t errlen) {
   if (!client) client = "rtpmidi";
+  *dev = NULL;
   if (api != RTMIDI_API_UNSPECIFIED) {
-    rmc_dev *dev = create_one(input, api, client);
-    if (!dev) {
+    *used = api;
+    if (rmc_midi_own_jack(api)) return 0;
+    *dev = create_one(input, api, client);
+    if (!*dev) {
       if (api == RTMIDI_API_LINUX_ALSA)
         fmt(err, errlen, "alsa: cannot open the ALSA sequencer (is /dev/snd/seq there?)");
       else
         fmt(err, errlen, "%s: cannot create a MIDI %s client", rmc_midi_api_name(api),
             input ? "input" : "output");
-      return NULL;
+      return UV_EIO;
     }
-    return dev;
+    return 0;
   }
   /* RtMidi's own choice gives up when its first API fails (ALSA with no
    * sequencer), so choose here: the first API with ports, else the first
-   * that can be created at all. */
+   * that can be used at all. */
   enum RtMidiApi apis[RTMIDI_API_NUM];
   int got = compiled(apis, RTMIDI_API_NUM);
-  rmc_dev *fallback = NULL;
+  RtMidiPtr fallback = NULL;
+  enum RtMidiApi fallback_api = RTMIDI_API_UNSPECIFIED;
+  bool have_fallback = false;
   for (int i = 0; i < got; i++) {
     if (apis[i] == RTMIDI_API_RTMIDI_DUMMY) continue;
-    rmc_dev *dev = create_one(input, apis[i], client);
-    if (!dev) continue;
-    if (port_count(dev) > 0) {
-      rmc_midi_free(fallback);
-      return dev;
+    bool usable, has_ports;
+    RtMidiPtr d = probe(input, apis[i], client, &usable, &has_ports);
+    if (!usable) continue;
+    if (has_ports) {
+      rmc_midi_free(input, fallback);
+      *used = apis[i];
+      *dev = d;
+      return 0;
     }
-    if (!fallback) fallback = dev;
-    else rmc_midi_free(dev);
+    if (!have_fallback) {
+      have_fallback = true;
+      fallback = d;
+      fallback_api = apis[i];
+    } else {
+      rmc_midi_free(input, d);
+    }
   }
-  if (!fallback)
+  if (!have_fallback) {
     fmt(err, errlen, "no MIDI API can be used (none of the compiled ones could create a client)");
-  return fallback;
-}
-
-#ifdef RTPMIDI_HAVE_JACK
-static char *jack_port_at(rmc_dev *dev, unsigned i, unsigned *count) {
-  const char **names = rmj_ports(dev->jack, dev->input);
-  unsigned n = 0;
-  while (names && names[n]) n++;
-  char *name = NULL;
-  if (i < n) {
-    size_t len = strlen(names[i]) + 1;
-    name = malloc(len);
-    if (name) memcpy(name, names[i], len);
+    return UV_EIO;
   }
-  rmj_free_names(names);
-  if (count) *count = n;
-  return name;
+  *used = fallback_api;
+  *dev = fallback;
+  return 0;
 }
-#endif
 
-char *rmc_midi_port_name(rmc_dev *dev, unsigned i) {
-#ifdef RTPMIDI_HAVE_JACK
-  if (!dev->rt) return jack_port_at(dev, i, NULL);
-#endif
+char *rmc_midi_port_name(RtMidiPtr dev, unsigned i) {
   int len = 0;
-  dev->rt->ok = true;
-  rtmidi_get_port_name(dev->rt, i, NULL, &len);
-  if (!dev->rt->ok || len <= 1) return NULL;
+  dev->ok = true;
+  rtmidi_get_port_name(dev, i, NULL, &len);
+  if (!dev->ok || len <= 1) return NULL;
   char *name = calloc(1, (size_t)len + 1);
   if (!name) return NULL;
   int cap = len + 1;
-  rtmidi_get_port_name(dev->rt, i, name, &cap);
-  if (!dev->rt->ok) {
+  rtmidi_get_port_name(dev, i, name, &cap);
+  if (!dev->ok) {
     free(name);
     return NULL;
   }
@@ -235,21 +218,14 @@ char *rmc_midi_port_name(rmc_dev *dev, unsigned i) {
   return name;
 }
 
-static unsigned port_count(rmc_dev *dev) {
-#ifdef RTPMIDI_HAVE_JACK
-  if (!dev->rt) {
-    unsigned n = 0;
-    free(jack_port_at(dev, UINT32_MAX, &n));
-    return n;
-  }
-#endif
-  dev->rt->ok = true;
-  unsigned n = rtmidi_get_port_count(dev->rt);
-  if (!dev->rt->ok || n > 100000) return 0;
+static unsigned port_count(RtMidiPtr dev) {
+  dev->ok = true;
+  unsigned n = rtmidi_get_port_count(dev);
+  if (!dev->ok || n > 100000) return 0;
   return n;
 }
 
-int rmc_midi_list(rmc_dev *dev, rtpmidi_midi_port_fn fn, void *ud) {
+int rmc_midi_list(RtMidiPtr dev, rtpmidi_midi_port_fn fn, void *ud) {
   unsigned n = port_count(dev);
   int k = 0;
   for (unsigned i = 0; i < n; i++) {
@@ -264,13 +240,17 @@ int rmc_midi_list(rmc_dev *dev, rtpmidi_midi_port_fn fn, void *ud) {
 
 static int list_ports(bool input, const char *api_name, rtpmidi_midi_port_fn fn, void *ud,
                       char *err, size_t errlen) {
-  enum RtMidiApi api;
+  enum RtMidiApi api, used;
   int r = rmc_midi_api(api_name, &api, err, errlen);
   if (r) return r;
-  rmc_dev *dev = rmc_midi_create(input, api, "rtpmidi", err, errlen);
-  if (!dev) return UV_EIO;
+  RtMidiPtr dev;
+  r = rmc_midi_choose(input, api, "rtpmidi", &used, &dev, err, errlen);
+  if (r) return r;
+#ifdef RTPMIDI_HAVE_JACK
+  if (rmc_midi_own_jack(used)) return rmj_list(input, fn, ud, err, errlen);
+#endif
   int n = rmc_midi_list(dev, fn, ud);
-  rmc_midi_free(dev);
+  rmc_midi_free(input, dev);
   return n;
 }
 
@@ -317,7 +297,7 @@ int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad,
   return 0;
 }
 
-static void list_into(char *err, size_t errlen, rmc_dev *dev, unsigned n) {
+static void list_into(char *err, size_t errlen, RtMidiPtr dev, unsigned n) {
   if (n == 0) {
     append(err, errlen, "; there are no ports");
     return;
@@ -330,9 +310,9 @@ static void list_into(char *err, size_t errlen, rmc_dev *dev, unsigned n) {
   }
 }
 
-int rmc_midi_find_port(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char *err, size_t errlen) {
-  enum RtMidiApi api = dev->api;
-  const char *kind = dev->input ? "input" : "output";
+int rmc_midi_find_port(bool input, RtMidiPtr dev, enum RtMidiApi api,
+                       const rtpmidi_midi_port_config *cfg, char *err, size_t errlen) {
+  const char *kind = input ? "input" : "output";
   const char *an = rmc_midi_api_name(api);
   unsigned n = port_count(dev);
   if (!cfg->port) {
@@ -364,30 +344,16 @@ int rmc_midi_find_port(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char *
   return UV_ENOENT;
 }
 
-int rmc_midi_open(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char **port_name, char *err,
-                  size_t errlen) {
-  enum RtMidiApi api = dev->api;
-  bool input = dev->input;
+int rmc_midi_open(bool input, RtMidiPtr dev, enum RtMidiApi api, const rtpmidi_midi_port_config *cfg,
+                  char **port_name, char *err, size_t errlen) {
   const char *an = rmc_midi_api_name(api);
   const char *kind = input ? "input" : "output";
   const char *server = api == RTMIDI_API_UNIX_JACK ? " (is a JACK server running?)" : "";
   *port_name = NULL;
   if (cfg->virtual_name) {
-    bool ok;
-#ifdef RTPMIDI_HAVE_JACK
-    int code = UV_EIO;
-    if (!dev->rt) {
-      dev->port = rmj_port_open(dev->jack, input, cfg->virtual_name, NULL, dev->fn, dev->ud, dev->filter, &code);
-      ok = dev->port != NULL;
-      if (!ok && code == UV_ENOSPC) server = " (too many ports in this process)";
-    } else
-#endif
-    {
-      dev->rt->ok = true;
-      rtmidi_open_virtual_port(dev->rt, cfg->virtual_name);
-      ok = dev->rt_open = dev->rt->ok;
-    }
-    if (!ok) {
+    dev->ok = true;
+    rtmidi_open_virtual_port(dev, cfg->virtual_name);
+    if (!dev->ok) {
       fmt(err, errlen, "%s: cannot open the virtual MIDI %s port '%s'%s", an, kind,
           cfg->virtual_name, server);
       return UV_EIO;
@@ -397,26 +363,13 @@ int rmc_midi_open(rmc_dev *dev, const rtpmidi_midi_port_config *cfg, char **port
     if (*port_name) memcpy(*port_name, cfg->virtual_name, len);
     return 0;
   }
-  int index = rmc_midi_find_port(dev, cfg, err, errlen);
+  int index = rmc_midi_find_port(input, dev, api, cfg, err, errlen);
   if (index < 0) return index;
   *port_name = rmc_midi_port_name(dev, (unsigned)index);
   const char *own = cfg->port_name ? cfg->port_name : (input ? "in" : "out");
-  bool ok;
-#ifdef RTPMIDI_HAVE_JACK
-  if (!dev->rt) {
-    int code = UV_EIO;
-    dev->port = *port_name ? rmj_port_open(dev->jack, input, own, *port_name, dev->fn, dev->ud, dev->filter, &code)
-                           : NULL;
-    ok = dev->port != NULL;
-    if (!ok && code == UV_ENOSPC) server = " (too many ports in this process)";
-  } else
-#endif
-  {
-    dev->rt->ok = true;
-    rtmidi_open_port(dev->rt, (unsigned)index, own);
-    ok = dev->rt_open = dev->rt->ok;
-  }
-  if (!ok) {
+  dev->ok = true;
+  rtmidi_open_port(dev, (unsigned)index, own);
+  if (!dev->ok) {
     fmt(err, errlen, "%s: cannot open MIDI %s port %d \"%s\"%s", an, kind, index,
         *port_name ? *port_name : "?", server);
     free(*port_name);

@@ -277,11 +277,13 @@ void rtpmidi_midi_session_get_stats(const rtpmidi_midi_session *m, rtpmidi_midi_
 void rtpmidi_midi_session_free(rtpmidi_midi_session *m);
 
 /* ======================================================================
- * MIDI ports through RtMidi (csrc/core/midi_in.c, midi_out.c, midi_port.c)
+ * MIDI ports through RtMidi (csrc/core/midi_in.c, midi_out.c, midi_port.c),
+ * and JACK through libjack when found at build time (csrc/core/midi_jack.c:
+ * one JACK client per process, one JACK port per rtpmidi_midi_in / _out).
  *
- * Functions here are called on the loop's thread. RtMidi's own threads never
- * call the host: input is queued and handed to the loop with uv_async_send;
- * scheduled output is played by a thread of the port's own.
+ * Functions here are called on the loop's thread. RtMidi's and JACK's
+ * threads never call the host: input is queued and handed to the loop with
+ * uv_async_send; scheduled output is played by a thread of the port's own.
  *
  * RtMidi is optional at build time (RTPMIDI_RTMIDI). Without it these
  * functions still exist: rtpmidi_midi_available() is false, no API is
@@ -295,6 +297,10 @@ typedef struct rtpmidi_midi_out rtpmidi_midi_out;
 /* Whether MIDI ports are compiled in (RtMidi was found at build time). */
 bool rtpmidi_midi_available(void);
 
+/* Whether JACK goes through our own libjack backend: one JACK client per
+ * process (false: RtMidi's, one client per port, or no MIDI at all). */
+bool rtpmidi_midi_jack_one_client(void);
+
 /* The MIDI APIs compiled into RtMidi ("alsa", "jack", ...): fills up to n
  * names (static strings) and returns how many there are. */
 int rtpmidi_midi_apis(const char **names, int n);
@@ -306,7 +312,8 @@ typedef void (*rtpmidi_midi_port_fn)(void *ud, int index, const char *name);
  * per port. Returns how many there are, or a negative UV_E* code: UV_EINVAL
  * for an API name RtMidi does not know (err->field "api"), UV_ENOTSUP for
  * one not compiled in, UV_EIO when the API cannot be used (no ALSA
- * sequencer). */
+ * sequencer, no JACK server). JACK lists other clients' ports only: the
+ * process's own never move the indices (names still find them). */
 int rtpmidi_midi_in_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
 int rtpmidi_midi_out_ports(const char *api, rtpmidi_midi_port_fn fn, void *ud, rtpmidi_error *err);
 
@@ -337,6 +344,9 @@ typedef struct rtpmidi_midi_in_events {
   /* One complete MIDI message, on the loop's thread. time_ms: rtpmidi_now_ms()
    * when RtMidi handed it over (taken on RtMidi's thread). */
   void (*on_message)(void *ud, const uint8_t *msg, size_t len, double time_ms);
+  /* The port stopped working (the JACK server shut down: code UV_EIO), on
+   * the loop's thread, once; the port stays open until closed. May be NULL. */
+  void (*on_error)(void *ud, int code, const char *message);
 } rtpmidi_midi_in_events;
 
 typedef struct rtpmidi_midi_in_stats {

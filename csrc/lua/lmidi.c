@@ -125,6 +125,11 @@ static int l_midi_ports(lua_State *L) {
   return 1;
 }
 
+static int l_jack_one_client(lua_State *L) {
+  lua_pushboolean(L, rtpmidi_midi_jack_one_client());
+  return 1;
+}
+
 static int l_set_jack_server(lua_State *L) {
   rtpmidi_midi_set_jack_server(luaL_optstring(L, 1, NULL));
   return 0;
@@ -145,6 +150,29 @@ static void on_message(void *ud, const uint8_t *msg, size_t len, double time_ms)
   lua_pushlstring(L, (const char *)msg, len);
   lua_pushnumber(L, time_ms);
   rml_call(mi->st, 3);
+}
+
+static int raise_message(lua_State *L) { return lua_error(L); }
+
+/* The port stopped working (the JACK server went away): owner:on_error(message,
+ * code) when defined, else the message goes to rtpmidi.on_error like any
+ * callback error. */
+static void on_error(void *ud, int code, const char *message) {
+  rml_midi_in *mi = ud;
+  lua_State *L = mi->st->L;
+  if (mi->owner_ref == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, mi->owner_ref);
+  if (lua_getfield(L, -1, "on_error") == LUA_TFUNCTION) {
+    lua_insert(L, -2);
+    lua_pushstring(L, message);
+    lua_pushinteger(L, code);
+    rml_call(mi->st, 3);
+    return;
+  }
+  lua_pop(L, 2);
+  lua_pushcfunction(L, raise_message);
+  lua_pushfstring(L, "MIDI input: %s", message);
+  rml_call(mi->st, 1);
 }
 
 static void in_close(lua_State *L, rml_midi_in *mi) {
@@ -184,7 +212,7 @@ static int l_midi_in(lua_State *L) {
   mi->st = st;
   mi->owner_ref = LUA_NOREF;
   luaL_setmetatable(L, MIDI_IN_MT);
-  rtpmidi_midi_in_events ev = {on_message};
+  rtpmidi_midi_in_events ev = {on_message, on_error};
   rtpmidi_error e;
   int r = rtpmidi_midi_in_open(st->rt, &cfg, &ev, mi, &mi->in, &e);
   if (r) return open_failed(L, r, &e);
@@ -397,6 +425,7 @@ static const luaL_Reg functions[] = {
   {"midi_in", l_midi_in},
   {"midi_out", l_midi_out},
   {"midi_set_jack_server", l_set_jack_server},
+  {"midi_jack_one_client", l_jack_one_client},
   {NULL, NULL},
 };
 

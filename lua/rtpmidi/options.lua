@@ -270,7 +270,7 @@ local function port_class(extra)
 end
 
 M.MidiIn = port_class {
-  callbacks = { "on_message" },
+  callbacks = { "on_message", "on_error" },
   { "sysex", "boolean", c = "sysex", default = true, expect = "boolean" },
   { "clock", "boolean", c = "clock", default = true, expect = "boolean" },
   { "active_sensing", "boolean", c = "active_sensing", expect = "boolean" },
