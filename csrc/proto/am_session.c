@@ -651,9 +651,19 @@ static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *fro
   if (port == RMP_AMS_DATA && rs->ssrc == m->cfg.ssrc && (p = data_sender(m, from)) != NULL) {
     /* raveloxmidi's feedback (issue 18, item 6): on the data port, one per
      * packet of ours, with the SSRC of that packet (ours): the RS of the
-     * participant it comes from */
+     * participant it comes from. Ours is no secret (every OK and RTP of
+     * ours carries it, to whoever invites us), so this form is the weaker
+     * one: a forger with p's data address but not its SSRC. A participant
+     * that sent an RS of its own SSRC is not such a peer: for it this form
+     * is forged (foreign). */
+    if (p->rs_own) {
+      m->st.foreign++;
+      return;
+    }
   } else if (!(p = joined_from(m, rs->ssrc, port, from))) {
     return;
+  } else {
+    p->rs_own = true;
   }
   p->rs_received++;
   m->st.rs_received++;

@@ -45,7 +45,10 @@
  *    whose halves do not say (both non-zero); both zero is 0 in either.
  *    raveloxmidi sends its RS on the data port, one per packet received,
  *    with the SSRC of that packet, ours (issue 18, item 6): an RS with our
- *    SSRC from the data address of one joined participant is its RS;
+ *    SSRC from the data address of one joined participant is its RS,
+ *    unless that participant sent an RS with its own SSRC (rs_own): our
+ *    SSRC is known to anyone who invited us, its is not, so for a peer
+ *    that showed the usual form the other is a forgery (foreign);
  *  - BY ends the session (the token of the invitation, our SSRC). We send
  *    it on the control port and, once the participant's data port is in
  *    the session, on the data port too, as rtpmidid does (issue 18, item
@@ -170,6 +173,9 @@ typedef struct rmp_ams_peer {
   /* which half of its RS carries the sequence number (RMP_AMS_RS_*), once
    * an RS showed it */
   uint8_t rs_form;
+  /* it sent an RS with its own SSRC: an RS with ours on its data port is
+   * then not its (raveloxmidi's form, see above), but forged */
+  bool rs_own;
   /* counters */
   uint64_t ck_exchanges, rs_sent, rs_received;
   /* outputs in the outbox that name it: it is released after they went */

@@ -882,6 +882,41 @@ static void test_feedback_on_data_port(void) {
   net_free(n);
 }
 
+/* Hostile LAN (issue 18, item 6 turned around): the data-port RS with OUR
+ * SSRC needs no secret of the participant's -- ours is in every OK we give
+ * to anyone who invites us. A forger sending from B's data address (spoofed
+ * source) confirmed our packets to B with it: the journal for B trimmed,
+ * B's form of RS (rs_form) moved, B made a peer "that gives feedback".
+ * Once B sent an RS of its own, the other form from its address is forged. */
+static void test_forged_feedback_with_our_ssrc(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  invite(n, a, b);
+  run_until(n, 100);
+  rmp_addr bd = addr("10.0.0.2", 5005), bc = addr("10.0.0.2", 5004);
+  /* B's own RS, Apple's form */
+  feed_rs(a, 100, 0xB, 0x00100000u, &bc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 1);
+  const rmp_ams_peer *pb = only_joined(a);
+  CHECK(pb && pb->rs_own && pb->rs_form == RMP_AMS_RS_HIGH);
+  /* the forger, from B's data address, our SSRC, the low-half form and a
+   * sequence number of its choice: nothing confirmed, B's form kept */
+  uint64_t foreign0 = a->m.st.foreign;
+  for (uint32_t seq = 1; seq <= 64; seq++) feed_rs_on(a, 110, RMP_AMS_DATA, 0xA, seq, &bd);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 1);
+  CHECK_INT(a->m.st.foreign - foreign0, 64);
+  CHECK_INT(pb->rs_received, 1);
+  CHECK_INT(pb->rs_form, RMP_AMS_RS_HIGH);
+  /* B's own go on */
+  feed_rs(a, 120, 0xB, 0x00110000u, &bc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 2);
+  net_free(n);
+}
+
 /* Issue 18, item 4: pymidi's data port answers our data IN with another
  * SSRC than its control port's, and its CK and RTP carry that one: an
  * alias of the participant, so the CK exchange completes. */
@@ -1424,6 +1459,7 @@ int main(void) {
   test_malformed();
   test_rtp_and_rs();
   test_rs_forms();
+  test_forged_feedback_with_our_ssrc();
   test_feedback_on_data_port();
   test_data_ssrc_alias();
   test_ck_host_byte_order();
