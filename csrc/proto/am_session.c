@@ -550,12 +550,23 @@ static rmp_ams_peer *joined_from(rmp_ams *m, uint32_t ssrc, int port, const rmp_
   return p;
 }
 
-/* The measurement of c in p's byte order, else in the other one (which is
- * then p's), else none: counted, nothing changes. */
+/* The measurement of c in p's byte order, else, while no exchange has
+ * settled it, in the other one (which is then p's), else none: counted,
+ * nothing changes.
+ * The first measured exchange settles the order (ts_order_known): a peer
+ * does not change its byte order within a session, so a later exchange
+ * that fits only the other one is impossible, not a flip. Else one forged
+ * exchange (a forger that echoes our timestamps: sniffed, or our clock
+ * guessed and sprayed) made us read the real peer's RTP timestamps swapped
+ * until its next exchange. */
 static bool ck_result(rmp_ams *m, rmp_ams_peer *p, const rmp_am_ck *c, unsigned theirs, rmp_am_ck_result *res) {
-  if (ck_measure(c, theirs, p->ts_swapped, res) == 0) return true;
-  if (ck_measure(c, theirs, !p->ts_swapped, res) == 0) {
+  if (ck_measure(c, theirs, p->ts_swapped, res) == 0) {
+    p->ts_order_known = true;
+    return true;
+  }
+  if (!p->ts_order_known && ck_measure(c, theirs, !p->ts_swapped, res) == 0) {
     p->ts_swapped = !p->ts_swapped;
+    p->ts_order_known = true;
     if (p->ts_swapped) m->st.ts_swapped++;
     return true;
   }

@@ -35,7 +35,10 @@
  *    over RMP_AMS_CK_RTT_MAX) is tried with the peer's timestamps
  *    byte-swapped; when that one is possible the participant is marked
  *    (ts_swapped: the runtime swaps its RTP timestamps too), otherwise the
- *    exchange is counted (ck_impossible) and changes nothing. Either way
+ *    exchange is counted (ck_impossible) and changes nothing. The first
+ *    exchange measured settles the order for the session: later ones that
+ *    fit only the other order are impossible too (a forged one must not
+ *    make us read the real peer's RTP swapped). Either way
  *    the participant stays: its CK is a sign of life;
  *  - RS on the control port carries the RTP sequence number of the last
  *    packet received, in the high 16 bits (the low 16 zero). rtpmidid puts
@@ -162,6 +165,7 @@ typedef struct rmp_ams_peer {
   bool ck_reply_open;          /* our CK1 is not answered yet: a CK2 must echo ... */
   uint64_t ck_reply_ts[2];     /* ... its timestamps 1 and 2 */
   bool ts_swapped;             /* its CK and RTP timestamps are in little-endian order */
+  bool ts_order_known;         /* an exchange was measured: ts_swapped is settled */
   uint64_t ck_impossible;      /* exchanges whose numbers fit neither byte order */
   double latency_ms;           /* one-way, from the last exchange */
   double offset_ms;            /* its clock minus ours */
