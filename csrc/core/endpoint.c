@@ -21,6 +21,7 @@ struct rmc_endpoint {
   int reach;            /* RMC_REACH_* */
   uint64_t send_errors;
   uint64_t send_dropped; /* the send queue was full (also in send_errors) */
+  uint64_t foreign_icmp;  /* port unreachable from another host than the one it names */
   /* One read per wake (on_alloc): datagrams of the recvmmsg batch being
    * delivered, of the wake so far, and whether the last batch came back short. */
   unsigned batch_n, wake_n;
@@ -191,17 +192,32 @@ static bool report_errors(rmc_endpoint *ep, int err) {
       msg.msg_controllen = sizeof control;
       if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
       int e = err;
+      rmp_addr d, offender;
+      rmc_addr_from_sockaddr((struct sockaddr *)&dest, &d);
+      bool forged = false;
       for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
             (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
           const struct sock_extended_err *ee = (const struct sock_extended_err *)CMSG_DATA(c);
           if (ee->ee_errno) e = -(int)ee->ee_errno;
+          /* A port unreachable comes from the host whose port is closed
+           * (RFC 1122 3.2.2.1; Linux answers from the address the datagram
+           * went to). The kernel queues one whose quoted header matches us
+           * from whichever host sent it: one from another host than the
+           * one it names is forged (hostile LAN), and not reported. */
+          if ((ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+              ee->ee_errno == ECONNREFUSED && d.family) {
+            rmc_addr_from_sockaddr(SO_EE_OFFENDER(ee), &offender);
+            forged = !rmp_addr_same_host(&offender, &d);
+          }
         }
       }
       if (!ep->owner) continue; /* drained for a closed endpoint */
       any = true;
-      rmp_addr d;
-      rmc_addr_from_sockaddr((struct sockaddr *)&dest, &d);
+      if (forged) {
+        ep->foreign_icmp++;
+        continue;
+      }
       if (ep->ops->error) ep->ops->error(ep->owner, ep, e, d.family ? &d : NULL);
     }
   }
@@ -484,6 +500,7 @@ void rmc_endpoint_close(rmc_endpoint *ep) {
   uv_close((uv_handle_t *)&ep->udp, on_closed);
 }
 
+uint64_t rmc_endpoint_foreign_icmp(const rmc_endpoint *ep) { return ep ? ep->foreign_icmp : 0; }
 int rmc_endpoint_port(const rmc_endpoint *ep) { return ep ? ep->port : 0; }
 int rmc_endpoint_family(const rmc_endpoint *ep) { return ep ? ep->family : 0; }
 int rmc_endpoint_reach(const rmc_endpoint *ep) { return ep ? ep->reach : 0; }
