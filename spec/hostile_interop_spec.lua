@@ -20,8 +20,10 @@ end
 
 describe("hostile LAN: the interop tolerances", function()
   local peers = {}
+  local own = H.owned()
   local function peer(p) peers[#peers + 1] = p; return p end
   after_each(function()
+    own.release()
     for _, p in ipairs(peers) do p:close() end
     peers = {}
     H.assert_clean()
@@ -72,6 +74,36 @@ describe("hostile LAN: the interop tolerances", function()
     r:send_rs()
     H.run_until(function() return s:participants()[1].rs_received == 2 end, "its RS")
     assert.is_false(s:participants()[1].unconfirmed)
+    control:remove_session(s.cookie)
+  end)
+
+  -- pymidi's data-port SSRC is an alias of the participant. A forger on
+  -- another port of its host (or one that sniffed the token) gets neither
+  -- the alias nor an alias of its own: its RTP under either SSRC is not
+  -- played, and the peer's own still is.
+  it("a pymidi peer's alias is not the forger's, nor can it add one", function()
+    local played = {}
+    local s, log = apple{ ck_fast_interval = 50,
+      incoming_midi = function(_, m) played[#played + 1] = m end }
+    local py = peer(Q.apple{ port = H.port(), name = "pymidi", quirks = { data_ssrc = true } })
+    assert(s:invite("127.0.0.1", py.port))
+    H.run_until(function() return #log.joined == 1 and py.state == "joined" end, "pymidi joined")
+    local forger = own.udp("127.0.0.1", 0)
+    local data_port = s.config.port + 1
+    local st0 = s:stats()
+    forger:send(Q.rtp_midi(7, 0, py.data_ssrc, "\x90\x40\x7f"), "127.0.0.1", data_port)
+    -- the data-port OK and IN with the token it sniffed and an SSRC of its own
+    forger:send(Q.invitation("OK", py.token, 0x66666666, "pymidi"), "127.0.0.1", data_port)
+    forger:send(Q.invitation("IN", py.token, 0x66666666, "pymidi"), "127.0.0.1", data_port)
+    forger:send(Q.rtp_midi(8, 0, 0x66666666, "\x90\x41\x7f"), "127.0.0.1", data_port)
+    py:send_midi("\x90\x3c\x64")
+    H.run_until(function() return #played >= 1 end, "the peer's own MIDI")
+    H.run_for(50)
+    assert.are.same({ "\x90\x3c\x64" }, played)
+    local st = s:stats()
+    assert.is_true(st.foreign > st0.foreign)
+    assert.are.equal(1, #s:participants())
+    assert.are.equal(py.ssrc, s:participants()[1].ssrc)
     control:remove_session(s.cookie)
   end)
 
