@@ -107,6 +107,35 @@ describe("hostile LAN: the interop tolerances", function()
     control:remove_session(s.cookie)
   end)
 
+  -- rtpmidid's BY comes on both ports, and we take a BY on the data port
+  -- too. A forger on another port of its host with the token and SSRC it
+  -- sniffed ends nothing on either port; the real pair ends it once.
+  it("a BY forged on either port from another port of the peer's host ends nothing", function()
+    local s, log = apple()
+    local r = peer(Q.apple{ port = H.port(), name = "rtpmidid", quirks = { bye_both = true } })
+    r:invite(s.config.port)
+    H.run_until(function() return #log.joined == 1 and r.state == "joined" end, "rtpmidid joined")
+    local forger = own.udp("127.0.0.1", 0)
+    local heard = 0
+    forger:recv(function() heard = heard + 1 end)
+    local by = "\xff\xffBY" .. string.pack(">I4I4I4", 2, r.token, r.ssrc)
+    local foreign0 = s:stats().foreign
+    forger:send(by, "127.0.0.1", s.config.port + 1)
+    forger:send(by, "127.0.0.1", s.config.port)
+    H.run_until(function() return s:stats().foreign >= foreign0 + 2 end, "the forged BY counted")
+    H.run_for(50)
+    assert.are.equal(0, #log.left)
+    assert.are.equal(1, #s:participants())
+    assert.are.equal(0, heard)
+    r:bye_both_ports()
+    H.run_until(function() return #log.left == 1 end, "its BY")
+    H.run_for(50)
+    assert.are.equal(1, #log.left)
+    assert.are.equal("bye", log.left[1][2])
+    assert.are.equal(0, s:stats().unknown_ssrc)
+    control:remove_session(s.cookie)
+  end)
+
   -- MIDIMonster's byte order is found on a CK exchange. Before: one forged
   -- exchange (its CK0, then a CK2 echoing our CK1 -- sniffed, or our clock
   -- guessed) whose numbers fit only host order made a real Apple peer
