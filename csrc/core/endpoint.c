@@ -8,6 +8,7 @@
 #ifdef __linux__
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #endif
@@ -400,6 +401,33 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 
 static void on_closed(uv_handle_t *h) { free(h->data); }
 
+#ifdef __linux__
+/* Drops, in the kernel, an IPv6 datagram whose source is IPv4-mapped
+ * (::ffff:a.b.c.d). Such an address must not appear on the wire (RFC 4291
+ * 2.5.5.2), yet Linux delivers one to a dual-stack socket, which reads it as
+ * an IPv4 peer: a LAN host could speak as any IPv4 address, 127.0.0.1
+ * included (draft-itojun-v6ops-v4mapped-harmful-02; csrc/test/
+ * test_v4mapped_forged.c). The filter reads the network header (SKF_NET_OFF):
+ * an IPv4 datagram on the same socket passes. */
+static void drop_mapped_sources(uv_os_fd_t fd) {
+  static struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF + 0), /* version */
+      BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 7),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 8), /* source, 0..3 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12), /* 4..7 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 16), /* 8..11 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0000FFFF, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),          /* mapped: dropped */
+      BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF), /* the rest: whole */
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+#endif
+
 /* Opens one socket bound to local; an IPv6 "::" one dual-stack. */
 static int open_at(rtpmidi_runtime *rt, const rmp_addr *local, const rmc_endpoint_ops *ops, void *owner,
                    rmc_endpoint **out) {
@@ -429,6 +457,9 @@ static int open_at(rtpmidi_runtime *rt, const rmp_addr *local, const rmc_endpoin
     int off = 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0) ep->reach = RMC_REACH_BOTH;
   }
+#ifdef __linux__
+  if (v6 && has_fd) drop_mapped_sources(fd);
+#endif
   struct sockaddr_storage ss;
   rmc_addr_to_sockaddr(local, local->family, &ss);
   r = uv_udp_bind(&ep->udp, (const struct sockaddr *)&ss, 0);
