@@ -8,6 +8,7 @@
 #ifdef __linux__
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #endif
@@ -21,6 +22,7 @@ struct rmc_endpoint {
   int reach;            /* RMC_REACH_* */
   uint64_t send_errors;
   uint64_t send_dropped; /* the send queue was full (also in send_errors) */
+  uint64_t foreign_icmp;  /* port unreachable from another host than the one it names */
   /* One read per wake (on_alloc): datagrams of the recvmmsg batch being
    * delivered, of the wake so far, and whether the last batch came back short. */
   unsigned batch_n, wake_n;
@@ -191,17 +193,32 @@ static bool report_errors(rmc_endpoint *ep, int err) {
       msg.msg_controllen = sizeof control;
       if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
       int e = err;
+      rmp_addr d, offender;
+      rmc_addr_from_sockaddr((struct sockaddr *)&dest, &d);
+      bool forged = false;
       for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
             (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
           const struct sock_extended_err *ee = (const struct sock_extended_err *)CMSG_DATA(c);
           if (ee->ee_errno) e = -(int)ee->ee_errno;
+          /* A port unreachable comes from the host whose port is closed
+           * (RFC 1122 3.2.2.1; Linux answers from the address the datagram
+           * went to). The kernel queues one whose quoted header matches us
+           * from whichever host sent it: one from another host than the
+           * one it names is forged (hostile LAN), and not reported. */
+          if ((ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+              ee->ee_errno == ECONNREFUSED && d.family) {
+            rmc_addr_from_sockaddr(SO_EE_OFFENDER(ee), &offender);
+            forged = !rmp_addr_same_host(&offender, &d);
+          }
         }
       }
       if (!ep->owner) continue; /* drained for a closed endpoint */
       any = true;
-      rmp_addr d;
-      rmc_addr_from_sockaddr((struct sockaddr *)&dest, &d);
+      if (forged) {
+        ep->foreign_icmp++;
+        continue;
+      }
       if (ep->ops->error) ep->ops->error(ep->owner, ep, e, d.family ? &d : NULL);
     }
   }
@@ -384,6 +401,33 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 
 static void on_closed(uv_handle_t *h) { free(h->data); }
 
+#ifdef __linux__
+/* Drops, in the kernel, an IPv6 datagram whose source is IPv4-mapped
+ * (::ffff:a.b.c.d). Such an address must not appear on the wire (RFC 4291
+ * 2.5.5.2), yet Linux delivers one to a dual-stack socket, which reads it as
+ * an IPv4 peer: a LAN host could speak as any IPv4 address, 127.0.0.1
+ * included (draft-itojun-v6ops-v4mapped-harmful-02; csrc/test/
+ * test_v4mapped_forged.c). The filter reads the network header (SKF_NET_OFF):
+ * an IPv4 datagram on the same socket passes. */
+static void drop_mapped_sources(uv_os_fd_t fd) {
+  static struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF + 0), /* version */
+      BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 7),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 8), /* source, 0..3 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12), /* 4..7 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 16), /* 8..11 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0000FFFF, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),          /* mapped: dropped */
+      BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF), /* the rest: whole */
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+#endif
+
 /* Opens one socket bound to local; an IPv6 "::" one dual-stack. */
 static int open_at(rtpmidi_runtime *rt, const rmp_addr *local, const rmc_endpoint_ops *ops, void *owner,
                    rmc_endpoint **out) {
@@ -413,6 +457,9 @@ static int open_at(rtpmidi_runtime *rt, const rmp_addr *local, const rmc_endpoin
     int off = 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0) ep->reach = RMC_REACH_BOTH;
   }
+#ifdef __linux__
+  if (v6 && has_fd) drop_mapped_sources(fd);
+#endif
   struct sockaddr_storage ss;
   rmc_addr_to_sockaddr(local, local->family, &ss);
   r = uv_udp_bind(&ep->udp, (const struct sockaddr *)&ss, 0);
@@ -484,6 +531,7 @@ void rmc_endpoint_close(rmc_endpoint *ep) {
   uv_close((uv_handle_t *)&ep->udp, on_closed);
 }
 
+uint64_t rmc_endpoint_foreign_icmp(const rmc_endpoint *ep) { return ep ? ep->foreign_icmp : 0; }
 int rmc_endpoint_port(const rmc_endpoint *ep) { return ep ? ep->port : 0; }
 int rmc_endpoint_family(const rmc_endpoint *ep) { return ep ? ep->family : 0; }
 int rmc_endpoint_reach(const rmc_endpoint *ep) { return ep ? ep->reach : 0; }

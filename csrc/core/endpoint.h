@@ -69,6 +69,9 @@ unsigned rmc_endpoint_read_pending(rmc_endpoint *ep, unsigned max);
 /* Datagrams the system refused on this endpoint, since it opened (those
  * dropped on a full send queue included). */
 uint64_t rmc_endpoint_send_errors(const rmc_endpoint *ep);
+/* ICMP port unreachable errors not sent by the host they are about (their
+ * offender is another): forged, not reported (endpoint.c, report_errors). */
+uint64_t rmc_endpoint_foreign_icmp(const rmc_endpoint *ep);
 /* Datagrams dropped because RMC_SEND_QUEUE_MAX octets already waited. */
 uint64_t rmc_endpoint_send_dropped(const rmc_endpoint *ep);
 /* Octets waiting for the socket now. */

@@ -550,12 +550,23 @@ static rmp_ams_peer *joined_from(rmp_ams *m, uint32_t ssrc, int port, const rmp_
   return p;
 }
 
-/* The measurement of c in p's byte order, else in the other one (which is
- * then p's), else none: counted, nothing changes. */
+/* The measurement of c in p's byte order, else, while no exchange has
+ * settled it, in the other one (which is then p's), else none: counted,
+ * nothing changes.
+ * The first measured exchange settles the order (ts_order_known): a peer
+ * does not change its byte order within a session, so a later exchange
+ * that fits only the other one is impossible, not a flip. Else one forged
+ * exchange (a forger that echoes our timestamps: sniffed, or our clock
+ * guessed and sprayed) made us read the real peer's RTP timestamps swapped
+ * until its next exchange. */
 static bool ck_result(rmp_ams *m, rmp_ams_peer *p, const rmp_am_ck *c, unsigned theirs, rmp_am_ck_result *res) {
-  if (ck_measure(c, theirs, p->ts_swapped, res) == 0) return true;
-  if (ck_measure(c, theirs, !p->ts_swapped, res) == 0) {
+  if (ck_measure(c, theirs, p->ts_swapped, res) == 0) {
+    p->ts_order_known = true;
+    return true;
+  }
+  if (!p->ts_order_known && ck_measure(c, theirs, !p->ts_swapped, res) == 0) {
     p->ts_swapped = !p->ts_swapped;
+    p->ts_order_known = true;
     if (p->ts_swapped) m->st.ts_swapped++;
     return true;
   }
@@ -651,9 +662,19 @@ static void on_rs(rmp_ams *m, int port, const rmp_am_rs *rs, const rmp_addr *fro
   if (port == RMP_AMS_DATA && rs->ssrc == m->cfg.ssrc && (p = data_sender(m, from)) != NULL) {
     /* raveloxmidi's feedback (issue 18, item 6): on the data port, one per
      * packet of ours, with the SSRC of that packet (ours): the RS of the
-     * participant it comes from */
+     * participant it comes from. Ours is no secret (every OK and RTP of
+     * ours carries it, to whoever invites us), so this form is the weaker
+     * one: a forger with p's data address but not its SSRC. A participant
+     * that sent an RS of its own SSRC is not such a peer: for it this form
+     * is forged (foreign). */
+    if (p->rs_own) {
+      m->st.foreign++;
+      return;
+    }
   } else if (!(p = joined_from(m, rs->ssrc, port, from))) {
     return;
+  } else {
+    p->rs_own = true;
   }
   p->rs_received++;
   m->st.rs_received++;

@@ -35,7 +35,10 @@
  *    over RMP_AMS_CK_RTT_MAX) is tried with the peer's timestamps
  *    byte-swapped; when that one is possible the participant is marked
  *    (ts_swapped: the runtime swaps its RTP timestamps too), otherwise the
- *    exchange is counted (ck_impossible) and changes nothing. Either way
+ *    exchange is counted (ck_impossible) and changes nothing. The first
+ *    exchange measured settles the order for the session: later ones that
+ *    fit only the other order are impossible too (a forged one must not
+ *    make us read the real peer's RTP swapped). Either way
  *    the participant stays: its CK is a sign of life;
  *  - RS on the control port carries the RTP sequence number of the last
  *    packet received, in the high 16 bits (the low 16 zero). rtpmidid puts
@@ -45,7 +48,10 @@
  *    whose halves do not say (both non-zero); both zero is 0 in either.
  *    raveloxmidi sends its RS on the data port, one per packet received,
  *    with the SSRC of that packet, ours (issue 18, item 6): an RS with our
- *    SSRC from the data address of one joined participant is its RS;
+ *    SSRC from the data address of one joined participant is its RS,
+ *    unless that participant sent an RS with its own SSRC (rs_own): our
+ *    SSRC is known to anyone who invited us, its is not, so for a peer
+ *    that showed the usual form the other is a forgery (foreign);
  *  - BY ends the session (the token of the invitation, our SSRC). We send
  *    it on the control port and, once the participant's data port is in
  *    the session, on the data port too, as rtpmidid does (issue 18, item
@@ -159,6 +165,7 @@ typedef struct rmp_ams_peer {
   bool ck_reply_open;          /* our CK1 is not answered yet: a CK2 must echo ... */
   uint64_t ck_reply_ts[2];     /* ... its timestamps 1 and 2 */
   bool ts_swapped;             /* its CK and RTP timestamps are in little-endian order */
+  bool ts_order_known;         /* an exchange was measured: ts_swapped is settled */
   uint64_t ck_impossible;      /* exchanges whose numbers fit neither byte order */
   double latency_ms;           /* one-way, from the last exchange */
   double offset_ms;            /* its clock minus ours */
@@ -170,6 +177,9 @@ typedef struct rmp_ams_peer {
   /* which half of its RS carries the sequence number (RMP_AMS_RS_*), once
    * an RS showed it */
   uint8_t rs_form;
+  /* it sent an RS with its own SSRC: an RS with ours on its data port is
+   * then not its (raveloxmidi's form, see above), but forged */
+  bool rs_own;
   /* counters */
   uint64_t ck_exchanges, rs_sent, rs_received;
   /* outputs in the outbox that name it: it is released after they went */

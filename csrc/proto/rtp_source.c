@@ -590,9 +590,23 @@ void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, c
 
 /* ---- errors and time ---- */
 
+/* Whether dest is where channel's socket sends to the peer: its RTP
+ * address, or its RTCP one (its host while no port is known). */
+static bool peer_dest(const rmp_src *m, int channel, const rmp_addr *dest) {
+  const rmp_addr *to = channel == RMP_SRC_RTCP && m->have_peer_rtcp ? &m->peer_rtcp : &m->peer;
+  return to->port ? rmp_addr_equal(dest, to) : rmp_addr_same_host(dest, to);
+}
+
 void rmp_src_on_error(rmp_src *m, uint64_t now, int channel, const rmp_addr *dest, const char *detail) {
-  (void)dest;
   if (!m->open) return;
+  if (dest && !peer_dest(m, channel, dest)) {
+    /* About a datagram we never sent: the ICMP error quotes another
+     * destination. Anyone can send us ICMP (its source is not checked, nor
+     * need it be spoofed): one naming any address dropped the session
+     * (hostile LAN). The forger must now name the peer's exact address. */
+    m->st.foreign_errors++;
+    return;
+  }
   if (m->have_peer && !m->sent_since_heard && !m->alive.gone) {
     /* About a datagram sent before the peer was last heard: it bounced
      * while the peer restarted, and the peer is back. */

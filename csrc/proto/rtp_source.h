@@ -158,6 +158,8 @@ typedef struct rmp_src_stats {
                               last heard (a restart): no drop */
   uint64_t rtcp_unreachable; /* ICMP errors for the peer's RTCP port while its RTP
                               flows (a peer without RTCP): no drop, RTCP stops */
+  uint64_t foreign_errors; /* ICMP errors about a destination that is not the
+                              peer's address on that socket: ignored */
   /* held packets (rtp_seq.h) of SSRCs forgotten; add the current one's
    * (rmp_src_held_duplicates, ...) */
   uint64_t held_duplicates, held_reordered, held_dropped;
@@ -315,7 +317,8 @@ int rmp_src_on_rtp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, con
 void rmp_src_on_rtcp(rmp_src *m, uint64_t now, const uint8_t *buf, size_t len, const rmp_addr *from);
 /* The system reported an error (ICMP unreachable) for a datagram sent from
  * `channel`'s socket to dest (NULL: unknown): a drop "network" with detail
- * (unless nothing was sent since the peer was last heard: stale_errors;
+ * (unless dest is not where that socket sends to the peer: foreign_errors,
+ * nothing else; or nothing was sent since the peer was last heard: stale_errors;
  * or it is about RTCP while the peer's RTP flows: the drop waits
  * RMP_SRC_RTCP_GRACE_US for the peer's RTP, which makes it
  * rtcp_unreachable instead, and RTCP stops). */

@@ -882,6 +882,41 @@ static void test_feedback_on_data_port(void) {
   net_free(n);
 }
 
+/* Hostile LAN (issue 18, item 6 turned around): the data-port RS with OUR
+ * SSRC needs no secret of the participant's -- ours is in every OK we give
+ * to anyone who invites us. A forger sending from B's data address (spoofed
+ * source) confirmed our packets to B with it: the journal for B trimmed,
+ * B's form of RS (rs_form) moved, B made a peer "that gives feedback".
+ * Once B sent an RS of its own, the other form from its address is forged. */
+static void test_forged_feedback_with_our_ssrc(void) {
+  net *n = net_new(1.0);
+  node *a = add(n, "10.0.0.1", 5004, 0xA, "A", 0);
+  node *b = add(n, "10.0.0.2", 5004, 0xB, "B", 0);
+  invite(n, a, b);
+  run_until(n, 100);
+  rmp_addr bd = addr("10.0.0.2", 5005), bc = addr("10.0.0.2", 5004);
+  /* B's own RS, Apple's form */
+  feed_rs(a, 100, 0xB, 0x00100000u, &bc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 1);
+  const rmp_ams_peer *pb = only_joined(a);
+  CHECK(pb && pb->rs_own && pb->rs_form == RMP_AMS_RS_HIGH);
+  /* the forger, from B's data address, our SSRC, the low-half form and a
+   * sequence number of its choice: nothing confirmed, B's form kept */
+  uint64_t foreign0 = a->m.st.foreign;
+  for (uint32_t seq = 1; seq <= 64; seq++) feed_rs_on(a, 110, RMP_AMS_DATA, 0xA, seq, &bd);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 1);
+  CHECK_INT(a->m.st.foreign - foreign0, 64);
+  CHECK_INT(pb->rs_received, 1);
+  CHECK_INT(pb->rs_form, RMP_AMS_RS_HIGH);
+  /* B's own go on */
+  feed_rs(a, 120, 0xB, 0x00110000u, &bc);
+  drain(n, a);
+  CHECK_INT(count_events(a, RMP_AMS_EV_ACK), 2);
+  net_free(n);
+}
+
 /* Issue 18, item 4: pymidi's data port answers our data IN with another
  * SSRC than its control port's, and its CK and RTP carry that one: an
  * alias of the participant, so the CK exchange completes. */
@@ -1043,6 +1078,56 @@ static void test_ck_host_byte_order(void) {
   CHECK_INT(pop_synced(&nd.m), 1);
   CHECK(p->ts_swapped && fabs(p->latency_ms - 1.0) < 1e-9);
   CHECK(fabs(p->offset_ms - (77777.7 - 3.0)) < 1e-6);
+  rmp_ams_free(&nd.m);
+  CHECK_INT(nd.allocs, nd.releases);
+}
+
+/* Hostile LAN (issue 18, item 7 turned around): a complete CK exchange
+ * forged from a participant's data address (its CK0, then a CK2 echoing our
+ * CK1: sniffed, or our clock guessed and sprayed) whose numbers fit only
+ * little-endian made an Apple peer "swapped": its real RTP timestamps were
+ * read byte-swapped until its next exchange. The first exchange settles
+ * the order; the forged one is impossible. */
+static void test_forged_ck_cannot_flip_order(void) {
+  node nd;
+  memset(&nd, 0, sizeof nd);
+  rmp_ams_config c = base_config(&nd, 0xA, "A");
+  CHECK_INT(rmp_ams_init(&nd.m, &c), 0);
+  rmp_addr pc = addr("10.0.0.2", 5004), pd = addr("10.0.0.2", 5005);
+  uint8_t buf[RMP_AM_MAX_LEN];
+  int n = rmp_am_encode_invite(buf, sizeof buf, RMP_AM_IN, 9, 0x3333, "apple");
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_CTRL, buf, (size_t)n, &pc);
+  rmp_ams_on_packet(&nd.m, 0, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  rmp_ams_out o;
+  while (rmp_ams_pop(&nd.m, &o)) {}
+  rmp_ams_peer *p = nd.m.peers;
+  CHECK(p && p->state == RMP_AMS_JOINED);
+  /* the real peer's exchange, big-endian as the protocol has it */
+  uint64_t t1 = 10000000;
+  uint64_t ts[3] = {t1, 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 0, ts);
+  rmp_ams_on_packet(&nd.m, 1000, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  rmp_am_ck ck1;
+  CHECK(pop_ck(&nd.m, &ck1));
+  uint64_t k2[3] = {ck1.ts[0], ck1.ts[1], t1 + 20};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 2, k2);
+  rmp_ams_on_packet(&nd.m, 1002, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK_INT(pop_synced(&nd.m), 1);
+  CHECK(!p->ts_swapped && p->ts_order_known);
+  double off = p->offset_ms;
+  /* the forger's: CK0 and CK2 with little-endian clocks, echoing ours */
+  uint64_t f0[3] = {bswap64(t1 + 50000), 0, 0};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 0, f0);
+  rmp_ams_on_packet(&nd.m, 6000, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK(pop_ck(&nd.m, &ck1));
+  uint64_t f2[3] = {ck1.ts[0], ck1.ts[1], bswap64(t1 + 50020)};
+  n = rmp_am_encode_ck(buf, sizeof buf, 0x3333, 2, f2);
+  rmp_ams_on_packet(&nd.m, 6002, RMP_AMS_DATA, buf, (size_t)n, &pd);
+  CHECK_INT(pop_synced(&nd.m), 0);
+  CHECK(!p->ts_swapped);
+  CHECK_INT(nd.m.st.ts_swapped, 0);
+  CHECK_INT(p->ck_impossible, 1);
+  CHECK(p->offset_ms == off);
   rmp_ams_free(&nd.m);
   CHECK_INT(nd.allocs, nd.releases);
 }
@@ -1424,6 +1509,8 @@ int main(void) {
   test_malformed();
   test_rtp_and_rs();
   test_rs_forms();
+  test_forged_feedback_with_our_ssrc();
+  test_forged_ck_cannot_flip_order();
   test_feedback_on_data_port();
   test_data_ssrc_alias();
   test_ck_host_byte_order();

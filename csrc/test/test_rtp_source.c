@@ -407,6 +407,37 @@ static void test_rtcp_unreachable_while_rtp_flows(void) {
   CHECK_INT(rmp_src_get_stats(m)->rtcp_unreachable, 0);
 }
 
+/* Hostile LAN: an ICMP error is anyone's to send (the kernel queues one
+ * whose quoted header matches our socket, whatever its source), so one
+ * quoting a destination we never sent to -- another host, another port of
+ * the peer's, the peer's RTCP address on the RTP socket -- dropped the
+ * session. Now ignored (foreign_errors); the peer's own address still
+ * counts. */
+static void test_forged_icmp_for_another_destination(void) {
+  uint64_t now = T0;
+  rmp_src *m = start(22, 25, 5);
+  CHECK_INT(feed_rtp(m, now, PEER_SSRC, 1, &PEER_RTP), RMP_SRC_ACCEPT);
+  rmp_src_sent_rtp(m, 3);
+  rmp_addr other_port = addr("10.0.0.2", 7000);
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &OTHER, "ECONNREFUSED: forged");
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &other_port, "ECONNREFUSED: forged");
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTCP, "ECONNREFUSED: forged");
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &PEER_RTP, "ECONNREFUSED: forged");
+  rmp_src_on_error(m, now, RMP_SRC_RTCP, &OTHER, "ECONNREFUSED: forged");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  CHECK_INT(rmp_src_get_stats(m)->foreign_errors, 5);
+  /* nothing armed either: no grace that would end in a drop */
+  run_until(m, &now, now + 2 * RMP_SRC_RTCP_GRACE_US);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 0);
+  /* the peer's RTP address bouncing is still a lost peer */
+  rmp_src_sent_rtp(m, 3);
+  rmp_src_on_error(m, now, RMP_SRC_RTP, &PEER_RTP, "ECONNREFUSED: connection refused");
+  collect(m, now);
+  CHECK_INT(count(RMP_SRC_OUT_DROP), 1);
+  CHECK_INT(rmp_src_get_stats(m)->foreign_errors, 5);
+}
+
 /* ---- collisions, loops, foreign hosts ---- */
 
 static void test_collision_and_loop(void) {
@@ -1040,6 +1071,7 @@ int main(void) {
   test_restart_after_timeout();
   test_restart_after_network_error();
   test_rtcp_unreachable_while_rtp_flows();
+  test_forged_icmp_for_another_destination();
   test_collision_and_loop();
   test_collision_flood();
   test_rtcp_source_port();
