@@ -178,7 +178,7 @@ describe("MIDI ports through JACK", function()
 
   -- RtMidi 5.0 opened one JACK client per port (clients base, base-01, ...);
   -- our JACK backend opens one per process, named by the first port's
-  -- `client`, at the first port, and closes it with the last.
+  -- `client`, at the first port, and keeps it.
   jack_it("puts every port of a process in one JACK client, each port named as given", function()
     local base = J.unique("spec-app")
     local a, b, c = J.unique("out-a"), J.unique("out-b"), J.unique("in-c")
@@ -200,13 +200,15 @@ describe("MIDI ports through JACK", function()
     assert.are.same({}, (jack_clients("ignored-later")))
     assert.are.same({}, (jack_clients("rtpmidi")))
     s:close_devices()
-    -- closed, the client is gone; the next port opens a new one, "rtpmidi"
-    -- when no client is given
+    -- closed, its ports are gone (the client itself stays, with no ports,
+    -- midi_jack.c: libjack crashes now and then in jack_client_close); the
+    -- next port names the client again: "rtpmidi" when no client is given
     for _, p in ipairs(opened) do p:close() end
     assert.are.same({}, (jack_clients(base)))
     local d = J.unique("out-d")
     open(rtpmidi.MidiOut, { api = "jack", virtual = d })
     assert.are.same({ rtpmidi = { d } }, (jack_clients("rtpmidi")))
+    assert.are.same({}, (jack_clients(base)))
   end)
 
   it("carries messages byte for byte and in order, running status split into messages", function()

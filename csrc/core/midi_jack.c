@@ -23,7 +23,18 @@
  *
  * Server shutdown (jack_on_shutdown, on a JACK thread): every port's down
  * function runs (a flag and uv_async_send); writes then fail with UV_EIO, and
- * the dead client is closed with the last port. */
+ * the dead client is closed with the last port.
+ *
+ * The client's lifetime. Once open, the client stays (with no ports) when the
+ * last port closes, until the process exits, the server shuts down, or a
+ * port asks for another client name while it has no ports. libjack 1.9.21
+ * (Debian 12) crashes now and then in a thread of its own while
+ * jack_client_close runs (about one close in a thousand in
+ * c/test_capi_teardown_midi_in, which opens and closes a client for each
+ * teardown order; RtMidi 5.0, which closed a client per port, crashed about
+ * as often): a live-coded script that re-creates its ports on every reload
+ * would meet it on stage. Keeping the client makes that close rare (once a
+ * process), and a port opens faster. */
 #include "midi_jack.h"
 
 #include <jack/jack.h>
@@ -64,6 +75,9 @@ struct rmj_port {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static jack_client_t *client;            /* under lock */
 static int nports;                       /* under lock */
+static char client_asked[128];           /* under lock: the name client was opened with, */
+static char server_asked[128];           /* and the server (JACK_DEFAULT_SERVER) it is on */
+static bool exit_hook;                   /* under lock: close_at_exit registered */
 static _Atomic(rmj_port *) slots[MAX_PORTS];
 static atomic_bool in_cycle;             /* the process callback is running */
 static atomic_bool in_shutdown;          /* the shutdown callback is running */
@@ -258,19 +272,51 @@ static jack_client_t *open_client(const char *name) {
   return c;
 }
 
+/* The server a client opened now goes to (libjack reads the variable at
+ * jack_client_open). */
+static const char *server_name(void) {
+  const char *v = getenv("JACK_DEFAULT_SERVER");
+  return v && *v ? v : "default";
+}
+
+/* Whether the client kept (with no ports) is the one a port asking for
+ * name would open now. */
+static bool kept_fits(const char *name) {
+  return strcmp(name, client_asked) == 0 && strcmp(server_name(), server_asked) == 0;
+}
+
+static void close_client(void) {
+  if (!atomic_load(&down)) jack_deactivate(client);
+  jack_client_close(client);
+  client = NULL;
+  atomic_store(&down, false);
+}
+
+/* The process ends: the client kept with no ports goes (once, cleanly, so
+ * the server does not log a client that died). */
+static void close_at_exit(void) {
+  lock_calls();
+  if (client && nports == 0) close_client();
+  unlock_calls();
+}
+
 static int ensure_client(const char *name, char *err, size_t errlen) {
-  if (client) {
-    if (atomic_load(&down)) {
-      fmt(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
-      return UV_EIO;
-    }
-    return 0;
+  if (client && atomic_load(&down)) {
+    fmt(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
+    return UV_EIO;
   }
-  client = open_client(name ? name : "rtpmidi");
+  if (!name) name = "rtpmidi";
+  /* kept with no ports under another name or on another server: the first
+   * port of the new set names the client, as if it had been closed */
+  if (client && nports == 0 && !kept_fits(name)) close_client();
+  if (client) return 0;
+  client = open_client(name);
   if (!client) {
     fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
     return UV_EIO;
   }
+  snprintf(client_asked, sizeof client_asked, "%s", name);
+  snprintf(server_asked, sizeof server_asked, "%s", server_name());
   atomic_store(&down, false);
   jack_set_process_callback(client, on_process, NULL);
   jack_on_shutdown(client, on_shutdown, NULL);
@@ -280,15 +326,15 @@ static int ensure_client(const char *name, char *err, size_t errlen) {
     fmt(err, errlen, "jack: cannot activate the JACK client");
     return UV_EIO;
   }
+  if (!exit_hook) exit_hook = atexit(close_at_exit) == 0;
   return 0;
 }
 
+/* The last port closed: the client stays (see the top of this file), but a
+ * dead one goes, so that the next port reconnects. */
 static void release_client(void) {
   if (nports > 0 || !client) return;
-  if (!atomic_load(&down)) jack_deactivate(client);
-  jack_client_close(client);
-  client = NULL;
-  atomic_store(&down, false);
+  if (atomic_load(&down)) close_client();
 }
 
 /* ---- listing ---- */
@@ -315,6 +361,9 @@ static const char **port_names(jack_client_t *c, bool input, bool others_only, u
 
 int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t errlen) {
   lock_calls();
+  /* the client kept with no ports lists its server only while that is the
+   * server a client would open now */
+  if (client && nports == 0 && strcmp(server_name(), server_asked) != 0) close_client();
   jack_client_t *c = client && !atomic_load(&down) ? client : NULL;
   bool temp = false;
   if (!c) {
