@@ -646,7 +646,8 @@ static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
    * Continue, a command no lost packet held, and clocks a device that
    * counts them misses. */
   unsigned by_start = 1u + !run;
-  unsigned by_spp = (unsigned)(st->seq_running != 0) + (st->seq_pos != spp * 6) + ((run || rem) ? 1u + !run : 0u);
+  unsigned by_spp = (unsigned)(st->seq_running != 0) + (st->seq_pos != spp * 6) +
+                    ((run || rem) ? 1u + !run : 0u);
   if ((spp == 0 && (run || rem)) || (pos <= MAX_CATCH_UP && by_start < by_spp)) {
     out(x, 0xFA, 0, 0, 1);
     clocks(x, pos);
