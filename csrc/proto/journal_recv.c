@@ -609,8 +609,9 @@ static void clocks(repair_ctx *x, uint32_t n) {
  * hardware stumble), then a Stop if the sender stopped; stopped a little
  * behind a sender that ran on (or runs), a Continue with the clocks from
  * there. Otherwise the device is
- * relocated: a Start for the start of the song (it needs no Stop first),
- * or a Stop and Song Position Pointer (only while stopped, MIDI 1.0) and a
+ * relocated: a Start for the start of the song (it needs no Stop first)
+ * and the clocks from there when that takes fewer transport commands, or
+ * a Stop and Song Position Pointer (only while stopped, MIDI 1.0) and a
  * Continue with the clocks after the last multiple of 6. */
 static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
   rmp_midi_state *st = &x->r->st;
@@ -636,9 +637,20 @@ static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
   }
   uint32_t spp = pos / 6, rem = pos % 6;
   if (spp > 16383) { spp = 16383; rem = 0; }
-  if (spp == 0 && (run || rem)) {
-    out(x, 0xFA, 0, 0, 1); /* Start: Song Position 0 and Continue in one */
-    clocks(x, rem);
+  /* The transport commands of each way: Start (Song Position 0 and
+   * Continue in one, needing no Stop first) and the clocks from the start
+   * of the song, then a Stop if the sender stopped; or a Stop if running,
+   * Song Position if it moves, Continue, the clocks after it and a Stop.
+   * The Start when it plays fewer (its clocks within the catch-up): a lost
+   * Start and clocks is a Start and those clocks, not Song Position +
+   * Continue, a command no lost packet held, and clocks a device that
+   * counts them misses. */
+  unsigned by_start = 1u + !run;
+  unsigned by_spp = (unsigned)(st->seq_running != 0) + (st->seq_pos != spp * 6) +
+                    ((run || rem) ? 1u + !run : 0u);
+  if ((spp == 0 && (run || rem)) || (pos <= MAX_CATCH_UP && by_start < by_spp)) {
+    out(x, 0xFA, 0, 0, 1);
+    clocks(x, pos);
     if (!run) out(x, 0xFC, 0, 0, 1);
     return;
   }

@@ -322,7 +322,13 @@ bool rmp_seq_hold_expire(rmp_seq_t *s, uint64_t now_us) {
     }
     /* Nothing confirmed it nor came before it: a loss followed by
      * silence, or a forgery. Taken on trust, with the run it leaves. */
+    uint16_t was = s->max_seq;
     add_release(s, (unsigned)due, take_on_trust(s, h->seq), true);
+    /* Those held ahead of it in the same silence waited as it did: the run
+     * did not go on, this jump moved it (a loss between each of them). */
+    for (unsigned i = 0; i < FAR; i++)
+      if (s->held[i].used && s->held[i].max_then == was && ahead(s, s->held[i].seq))
+        s->held[i].max_then = s->max_seq;
     catch_up(s);
     return true;
   }

@@ -579,6 +579,51 @@ static void test_clock_catch_up(void) {
   CHECK_INT(diff(), 0);
 }
 
+/* A lost Start and the clocks after it, stopped (or running) elsewhere
+ * before: at most one transport command is needed, a Start, and the
+ * lost clocks from the start of the song (not Song Position + Continue: a
+ * command no lost packet held, and the clocks a counting device misses).
+ * Found by the convergence fuzz of test_journal_converge's must-show
+ * stream with bursts of 20 lost packets (seed 0x5EED0007 and others). */
+static void test_lost_start_catch_up(void) {
+  for (int was_running = 0; was_running < 2; was_running++) {
+    link_init(NULL);
+    EMPTY(1, 1);
+    PKT(2, 1, M1(0xFA), M1(0xF8), M1(0xF8));
+    PKT(3, 1, M1(0xF8), M1(0xF8), M1(0xF8), M1(0xFC));
+    PKT(4, 1, M3(0xF2, 100, 0)); /* stopped at 600 */
+    uint16_t q = 5;
+    if (was_running) PKT(q++, 1, M1(0xFB), M1(0xF8)); /* running at 601 */
+    PKT(q++, 0, M1(0xFC), M1(0xFA), M1(0xF8), M1(0xF8));
+    for (int k = 0; k < 3; k++) PKT(q++, 0, M1(0xF8), M1(0xF8));
+    nrep = 0;
+    PKT(q, 1, M1(0xF8));
+    CHECK_INT(r.st.seq_pos, 9);
+    CHECK_INT(rep_count(0xFA, -1, -1), 1);
+    CHECK_INT(transport(), 1); /* running, the Start needs no Stop first */
+    CHECK_INT(rep_count(0xF8, -1, -1), 8);
+    CHECK(rep_at(0xFA, -1, -1) < rep_at(0xF8, -1, -1));
+    CHECK_INT(diff(), 0);
+  }
+  /* stopped a little after the start of the song, at no multiple of 6: a
+   * Start, the clocks, a Stop (not Stop + Song Position + Continue + the
+   * clocks + Stop) */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 1, M1(0xFA), M1(0xF8));
+  for (int k = 0; k < 40; k++) PKT((uint16_t)(3 + k), 1, M1(0xF8), M1(0xF8)); /* running at 81 */
+  PKT(43, 0, M1(0xFC), M1(0xFA), M1(0xF8), M1(0xF8), M1(0xF8));
+  PKT(44, 0, M1(0xF8), M1(0xF8), M1(0xF8), M1(0xF8), M1(0xF8), M1(0xFC));
+  nrep = 0;
+  EMPTY(45, 1);
+  CHECK_INT(r.st.seq_pos, 8);
+  CHECK_INT(r.st.seq_running, 0);
+  CHECK_INT(transport(), 2);
+  CHECK_INT(rep_count(0xF2, -1, -1), 0);
+  CHECK_INT(rep_count(0xF8, -1, -1), 8);
+  CHECK_INT(diff(), 0);
+}
+
 /* RFC 4696 7.2: a note log whose velocity matches a note the receiver
  * holds, but whose NoteOn the receiver got before the checkpoint, codes a
  * later NoteOn: the NoteOff/NoteOn pair between was lost. The note is
@@ -919,6 +964,7 @@ int main(void) {
   test_parameter_eviction();
   test_journal_bomb();
   test_clock_catch_up();
+  test_lost_start_catch_up();
   test_restrike();
   test_y_time();
   test_uncovered_release();
