@@ -33,12 +33,12 @@
 #include <string.h>
 
 #ifdef RTPMIDI_HAVE_AVAHI
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 #include <avahi-client/client.h>
@@ -79,6 +79,15 @@ struct disc_pub {
   size_t ntxt;
 };
 
+/* What a type's browsing found, as the loops read it: made on demand from
+ * the thread's list after each change, sized to it and shared by every
+ * reader that took it (a reference each); freed by whoever lets go last. */
+typedef struct disc_snap {
+  atomic_uint refs;
+  size_t n;
+  rtpmidi_service v[];
+} disc_snap;
+
 /* A service type browsed in this process: never freed (a few per process),
  * so a resolver or a queued look never finds it gone. */
 typedef struct disc_type {
@@ -87,6 +96,7 @@ typedef struct disc_type {
   rmc_discovery *readers;         /* under G.lock */
   rtpmidi_service *found;         /* under G.lock: one per instance name */
   size_t nfound, cap;
+  disc_snap *snap;                /* under G.lock: `found` as readers take it; NULL: not made yet */
   AvahiServiceBrowser *browser;   /* the thread's */
 } disc_type;
 
@@ -95,8 +105,7 @@ struct rmc_discovery {
   disc_type *t;
   disc_pub *pub;                  /* NULL: browse only */
   rmc_discovery *prev, *next;     /* in t->readers, under G.lock */
-  rtpmidi_service *seen;          /* the loop's copy: what found() reads */
-  size_t nseen;
+  disc_snap *seen;                /* what found() reads (a reference); NULL: none found */
 };
 
 /* The thread's own, one per thread. */
@@ -139,9 +148,16 @@ static void copy_label(char *dst, size_t cap, const char *src) {
   dst[n] = '\0';
 }
 
+static void snap_release(disc_snap *v) {
+  if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
+}
+
 /* ---- under G.lock ---- */
 
+/* The list changed: readers take a new snapshot. */
 static void post_locked(disc_type *t) {
+  snap_release(t->snap);
+  t->snap = NULL;
   for (rmc_discovery *d = t->readers; d; d = d->next) uv_async_send(&d->async);
 }
 
@@ -530,22 +546,22 @@ static disc_type *type_get_locked(const char *type) {
 
 /* ---- the loop's half ---- */
 
-/* Copies what the thread found for d's type (on d's loop). */
+/* Takes what the thread found for d's type (on d's loop): the snapshot
+ * of the current list, made by the first reader after a change. */
 static void take_found_locked(rmc_discovery *d) {
   disc_type *t = d->t;
-  if (t->nfound == 0) {
-    free(d->seen);
-    d->seen = NULL;
-    d->nseen = 0;
-    return;
+  if (t->nfound && !t->snap) {
+    disc_snap *v = malloc(sizeof *v + t->nfound * sizeof v->v[0]);
+    if (!v) return; /* the previous one stays */
+    atomic_init(&v->refs, 1);
+    v->n = t->nfound;
+    memcpy(v->v, t->found, t->nfound * sizeof v->v[0]);
+    t->snap = v;
   }
-  if (t->nfound != d->nseen) {
-    rtpmidi_service *v = realloc(d->seen, t->nfound * sizeof *v);
-    if (!v) return; /* the previous copy stays */
-    d->seen = v;
-  }
-  memcpy(d->seen, t->found, t->nfound * sizeof *t->found);
-  d->nseen = t->nfound;
+  if (d->seen == t->snap) return;
+  snap_release(d->seen);
+  d->seen = t->snap;
+  if (d->seen) atomic_fetch_add(&d->seen->refs, 1);
 }
 
 static void on_async(uv_async_t *a) {
@@ -617,16 +633,15 @@ void rmc_discovery_stop(rmc_discovery *d) {
   if (d->pub) enqueue_locked(&d->pub->off); /* the thread frees it */
   wake_locked();
   pthread_mutex_unlock(&G.lock);
-  free(d->seen);
+  snap_release(d->seen);
   d->seen = NULL;
-  d->nseen = 0;
   uv_close((uv_handle_t *)&d->async, on_async_closed);
 }
 
 size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t n) {
-  if (!d) return 0;
-  for (size_t i = 0; i < d->nseen && i < n; i++) out[i] = d->seen[i];
-  return d->nseen;
+  if (!d || !d->seen) return 0;
+  for (size_t i = 0; i < d->seen->n && i < n; i++) out[i] = d->seen->v[i];
+  return d->seen->n;
 }
 
 bool rmc_discovery_available(void) { return true; }
