@@ -55,8 +55,24 @@
 /* What one service type may hold: a network publishing more is not kept whole. */
 #define FOUND_MAX 256
 
+/* A connection to avahi-daemon holds at most objects-per-client-max entry
+ * groups, browsers and resolvers (1024 unless configured otherwise:
+ * avahi-daemon.conf(5), "Too many objects for client" in its log); past
+ * GROUPS_PER_CONN published sessions the thread opens another (at most
+ * MAX_CONNS). The first also holds the browsers and their resolvers. */
+#define GROUPS_PER_CONN 768
+#define MAX_CONNS 16
+
 typedef struct disc_pub disc_pub;
 typedef struct engine engine;
+
+typedef struct conn {
+  engine *e;
+  AvahiClient *c;
+  unsigned groups;        /* publications given to it */
+  bool running;           /* the client is in AVAHI_CLIENT_S_RUNNING */
+  bool reconnect, quit;   /* after this dispatch: a new client, or none */
+} conn;
 
 /* A command from the loop to the thread; each publication carries its two. */
 typedef struct disc_cmd {
@@ -70,7 +86,7 @@ typedef struct disc_cmd {
 struct disc_pub {
   disc_cmd on, off;
   disc_pub *next;          /* the thread's: in e->pubs */
-  engine *e;               /* the thread's */
+  conn *conn;              /* the thread's: the client it is published with */
   AvahiEntryGroup *group;  /* the thread's */
   char type[32];
   char name[LABEL_MAX + 1];
@@ -113,13 +129,12 @@ struct engine {
   int wake[2];            /* the loop writes a byte on [1] (under G.lock) */
   AvahiSimplePoll *poll;
   AvahiWatch *watch;
-  AvahiClient *client;
+  conn conns[MAX_CONNS];  /* [0]: browsers too */
+  size_t nconns;
   disc_pub *pubs;         /* published (or waiting for the daemon) */
   unsigned starts_seen;   /* G.starts when it last tried to connect */
-  bool running;           /* the client is in AVAHI_CLIENT_S_RUNNING */
   bool ran;               /* the daemon was there once */
   bool said_waiting;      /* "off until avahi-daemon runs" said, or "went away" */
-  bool reconnect, quit;   /* after this dispatch: a new client, or none */
 };
 
 static struct {
@@ -298,9 +313,9 @@ static void on_group(AvahiEntryGroup *g, AvahiEntryGroupState state, void *ud) {
 }
 
 static void publish(disc_pub *p) {
-  engine *e = p->e;
-  if (!e->running) return;
-  if (!p->group) p->group = avahi_entry_group_new(e->client, on_group, p);
+  conn *k = p->conn;
+  if (!k->running) return;
+  if (!p->group) p->group = avahi_entry_group_new(k->c, on_group, p);
   if (!p->group || !avahi_entry_group_is_empty(p->group)) return;
   AvahiStringList *txt = NULL;
   for (size_t i = p->ntxt; i-- > 0;) txt = avahi_string_list_add(txt, p->txt[i]);
@@ -319,14 +334,17 @@ static void pub_free(disc_pub *p) {
   free(p);
 }
 
-/* The daemon went away (or the bus): what it found is gone, and so are
- * the groups and browsers it held for us. */
-static void forget_daemon(engine *e) {
-  e->running = false;
+/* The daemon went away (or the bus): the groups this client held are gone,
+ * and with the first client the browsers and what they found. */
+static void forget_daemon(conn *k) {
+  engine *e = k->e;
+  k->running = false;
   for (disc_pub *p = e->pubs; p; p = p->next) {
+    if (p->conn != k) continue;
     if (p->group) avahi_entry_group_free(p->group);
     p->group = NULL;
   }
+  if (k != &e->conns[0]) return;
   for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
     if (t->browser) avahi_service_browser_free(t->browser);
     t->browser = NULL;
@@ -337,34 +355,36 @@ static void forget_daemon(engine *e) {
 }
 
 static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
-  engine *e = ud;
-  e->client = c; /* called from inside avahi_client_new too */
+  conn *k = ud;
+  engine *e = k->e;
+  k->c = c; /* called from inside avahi_client_new too */
   switch (state) {
   case AVAHI_CLIENT_S_RUNNING:
-    e->running = e->ran = true;
-    for (disc_pub *p = e->pubs; p; p = p->next) publish(p);
+    k->running = e->ran = true;
+    for (disc_pub *p = e->pubs; p; p = p->next)
+      if (p->conn == k) publish(p);
     /* browsers: work() makes them, after this dispatch */
     break;
   case AVAHI_CLIENT_S_COLLISION:
   case AVAHI_CLIENT_S_REGISTERING:
     /* the host's name changes: publish again once it runs */
-    e->running = false;
+    k->running = false;
     for (disc_pub *p = e->pubs; p; p = p->next)
-      if (p->group) avahi_entry_group_reset(p->group);
+      if (p->conn == k && p->group) avahi_entry_group_reset(p->group);
     break;
   case AVAHI_CLIENT_FAILURE:
     /* The daemon left the bus (a restart) or the bus went away: nothing
      * comes back on this client. run() makes a new one, which waits for a
      * daemon (AVAHI_CLIENT_NO_FAIL), as Avahi's own tools do. */
-    forget_daemon(e);
+    forget_daemon(k);
     if (avahi_client_errno(c) == AVAHI_ERR_DISCONNECTED) {
       say_once(&said_gone, "rtpmidi: mDNS: avahi-daemon went away; %s%s\n", "discovery resumes when it is back",
                "");
-      e->reconnect = true;
+      k->reconnect = true;
       e->said_waiting = true; /* "went away" said it */
     } else {
       say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)), "");
-      e->quit = true;
+      k->quit = true;
     }
     break;
   case AVAHI_CLIENT_CONNECTING:
@@ -375,9 +395,35 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
       say_once(&said_off, "rtpmidi: mDNS discovery is off until avahi-daemon runs: %s%s\n",
                avahi_strerror(AVAHI_ERR_NO_DAEMON), "");
     }
-    forget_daemon(e);
+    forget_daemon(k);
     break;
   }
+}
+
+/* D-Bus: connects and asks the daemon's state, waiting for the answers;
+ * without a daemon on the bus the client waits for one (NO_FAIL). Without
+ * a system bus there is no client: the thread stays for the commands and
+ * tries again at the next start. */
+static void conn_open(conn *k) {
+  k->reconnect = k->quit = k->running = false;
+  int err = 0;
+  AvahiClient *c = avahi_client_new(avahi_simple_poll_get(k->e->poll), AVAHI_CLIENT_NO_FAIL, on_client, k, &err);
+  k->c = c;
+  if (!c)
+    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err), " (is avahi-daemon running?)");
+}
+
+/* The client a new publication goes with: the first with room, or a new one. */
+static conn *conn_for_pub(engine *e) {
+  for (size_t i = 0; i < e->nconns; i++)
+    if (e->conns[i].groups < GROUPS_PER_CONN) return &e->conns[i];
+  if (e->nconns < MAX_CONNS && e->conns[0].c) {
+    conn *k = &e->conns[e->nconns++];
+    k->e = e;
+    conn_open(k);
+    return k;
+  }
+  return &e->conns[e->nconns - 1]; /* the daemon refuses what is past its limit */
 }
 
 static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
@@ -398,7 +444,8 @@ static void work(engine *e) {
     disc_cmd *next = c->next; /* the "off" command goes with its publication */
     disc_pub *p = c->pub;
     if (c->publish) {
-      p->e = e;
+      p->conn = conn_for_pub(e);
+      p->conn->groups++;
       p->next = e->pubs;
       e->pubs = p;
       publish(p);
@@ -409,18 +456,20 @@ static void work(engine *e) {
           break;
         }
       }
+      p->conn->groups--;
       if (p->group) avahi_entry_group_free(p->group); /* withdraws it */
       pub_free(p);
     }
     c = next;
   }
+  conn *k = &e->conns[0];
   for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
     pthread_mutex_lock(&G.lock);
     bool wanted = t->readers != NULL;
     if (!wanted) clear_found_locked(t);
     pthread_mutex_unlock(&G.lock);
-    if (wanted && !t->browser && e->running) {
-      t->browser = avahi_service_browser_new(e->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
+    if (wanted && !t->browser && k->running) {
+      t->browser = avahi_service_browser_new(k->c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
                                              on_browse, t);
     } else if (!wanted && t->browser) {
       avahi_service_browser_free(t->browser);
@@ -449,43 +498,38 @@ static bool leave(engine *e) {
 
 static void *run(void *arg) {
   engine *e = arg;
-  bool connect = true;
+  e->nconns = 1;
+  e->conns[0].e = e;
+  pthread_mutex_lock(&G.lock);
+  e->starts_seen = G.starts;
+  pthread_mutex_unlock(&G.lock);
+  conn_open(&e->conns[0]);
   for (;;) {
-    if (connect) {
-      connect = false;
-      e->reconnect = e->quit = false;
-      pthread_mutex_lock(&G.lock);
-      e->starts_seen = G.starts;
-      pthread_mutex_unlock(&G.lock);
-      int err = 0;
-      /* D-Bus: connects and asks the daemon's state, waiting for the answers;
-       * without a daemon on the bus the client waits for one (NO_FAIL) */
-      AvahiClient *c = avahi_client_new(avahi_simple_poll_get(e->poll), AVAHI_CLIENT_NO_FAIL, on_client, e, &err);
-      e->client = c;
-      if (!c) {
-        /* no system bus (NO_FAIL waits for the daemon, not for the bus):
-         * the thread stays for the commands, and tries again at the next start */
-        e->running = false;
-        say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err),
-                 " (is avahi-daemon running?)");
-      }
-    }
     work(e);
     if (leave(e)) break;
     avahi_simple_poll_iterate(e->poll, -1);
-    if (e->client && (e->reconnect || e->quit)) {
-      avahi_client_free(e->client); /* frees what it still holds (disconnected: no calls) */
-      e->client = NULL;
-      e->running = false;
-      connect = e->reconnect;
+    for (size_t i = 0; i < e->nconns; i++) {
+      conn *k = &e->conns[i];
+      if (k->c && (k->reconnect || k->quit)) {
+        bool again = k->reconnect;
+        avahi_client_free(k->c); /* frees what it still holds (disconnected: no calls) */
+        k->c = NULL;
+        k->running = false;
+        if (again) conn_open(k);
+      }
     }
-    if (!e->client) {
+    if (!e->conns[0].c) {
+      /* off: a new start tries again */
       pthread_mutex_lock(&G.lock);
-      if (G.starts != e->starts_seen) connect = true;
+      bool again = G.starts != e->starts_seen;
+      e->starts_seen = G.starts;
       pthread_mutex_unlock(&G.lock);
+      for (size_t i = 0; again && i < e->nconns; i++)
+        if (!e->conns[i].c) conn_open(&e->conns[i]);
     }
   }
-  if (e->client) avahi_client_free(e->client); /* may wait on D-Bus: nobody waits for us */
+  for (size_t i = 0; i < e->nconns; i++)
+    if (e->conns[i].c) avahi_client_free(e->conns[i].c); /* may wait on D-Bus: nobody waits for us */
   avahi_simple_poll_get(e->poll)->watch_free(e->watch);
   avahi_simple_poll_free(e->poll);
   close(e->wake[0]);
