@@ -9,7 +9,8 @@
  *     thread found for it. Nothing holds G.lock across a D-Bus call, so the
  *     loop's thread never waits behind Avahi (issue #18, finding 1).
  *   - The first start makes the thread (an `engine`: its pipe, its
- *     AvahiSimplePoll, one AvahiClient); every start and stop queues its
+ *     AvahiSimplePoll, one AvahiClient, one more per GROUPS_PER_CONN
+ *     published sessions: the daemon's limit); every start and stop queues its
  *     commands and writes a byte on the pipe. The thread connects to
  *     avahi-daemon, keeps one entry group per published session and one
  *     service browser per type somebody browses, and posts each change of

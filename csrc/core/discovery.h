@@ -8,7 +8,8 @@
  * answers holds them that long every time). None of that may run on the
  * loop's thread (issue #18, finding 1), nor may each session cost a thread,
  * a D-Bus connection and a copy of every result (issue #20): the process
- * has ONE Avahi thread and one AvahiClient (discovery.c), shared by all
+ * has ONE Avahi thread and one AvahiClient (one more per 768 published
+ * sessions, avahi-daemon's limit per client: discovery.c), shared by all
  * sessions, browsers, loops and Lua states, made by the first start and
  * ended after the last stop:
  *
