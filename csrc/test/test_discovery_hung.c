@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 typedef struct {
   uint64_t last, max_gap;
@@ -140,6 +141,14 @@ static void many_sessions(uv_loop_t *loop, int lfd, int threads_before) {
   /* the bus hangs up: the thread, back from D-Bus, ends (nobody uses it) */
   int c;
   while ((c = accept(lfd, NULL, NULL)) >= 0) close(c);
+  int left = tasks();
+  for (int i = 0; i < 200 && left > threads_before; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    left = tasks();
+  }
+  printf("after the last stop and the bus's hang-up: %d threads\n", left);
+  CHECK_INT(left, threads_before);
 }
 
 static void one_session(uv_loop_t *loop, kind k, int lfd) {
