@@ -225,6 +225,46 @@ describe("discovery between two network namespaces", function()
     end, "B to find A again", FIND_MS)
   end)
 
+  it("sessions share the process's Avahi thread; a second session of the same name is advertised as \"name #2\"", function()
+    local pid = io.open("/proc/self/stat"):read("n")
+    local function threads()
+      local n = 0
+      for _ in io.popen("ls /proc/" .. pid .. "/task"):lines() do n = n + 1 end
+      return n
+    end
+    local solo = rtpmidi.AppleMidiSession{ name = "disc-solo", port = 0 }
+    assert(control:start_session(control:add_session(solo)))
+    H.run_until(function() return find(solo:discovered(), "disc-solo") end, "disc-solo in its own list", FIND_MS)
+    local before = threads()
+    local twins = {}
+    for i = 1, 2 do
+      twins[i] = rtpmidi.AppleMidiSession{ name = "disc-twin", port = 0 }
+      assert(control:start_session(control:add_session(twins[i])))
+    end
+    local m2 = rtpmidi.Midi2Session{ name = "disc-twin-m2", role = "host", port = 0 }
+    assert(control:start_session(control:add_session(m2)))
+    H.run_until(function()
+      local l = solo:discovered()
+      return find(l, "disc-twin") and find(l, "disc-twin #2")
+    end, "disc-twin and disc-twin #2 in the list", FIND_MS)
+    local ports = { find(solo:discovered(), "disc-twin").port, find(solo:discovered(), "disc-twin #2").port }
+    table.sort(ports)
+    local want = { twins[1]:local_port(), twins[2]:local_port() }
+    table.sort(want)
+    assert.are.same(want, ports)
+    -- every session reads the same results
+    H.run_until(function() return find(twins[2]:discovered(), "disc-twin #2") end, "the twin's list", FIND_MS)
+    H.run_until(function() return find(m2:discovered(), "disc-twin-m2") end, "the Network MIDI 2.0 list", FIND_MS)
+    -- four sessions, two service types: no thread more than with one session
+    assert.is_true(threads() <= before, ("%d threads with one session, %d with four"):format(before, threads()))
+    -- a stopped session leaves the list; the others stay
+    control:stop_session(twins[1].cookie)
+    control:stop_session(twins[2].cookie)
+    H.run_until(function() return not find(solo:discovered(), "disc-twin #2") and not find(solo:discovered(), "disc-twin") end,
+      "the twins to leave the list", 10000)
+    assert.truthy(find(solo:discovered(), "disc-solo"))
+  end)
+
   it("`rtpmidi list --network` prints the sessions found: name, host, address, port #each_link", function()
     local b = peer_in_b("apple", "disc-list-B")
     local m2 = peer_in_b("midi2", "disc-list-m2", "piid-7")

@@ -1,15 +1,31 @@
-/* mDNS/DNS-SD discovery through Avahi on a thread of its own (discovery.h).
+/* mDNS/DNS-SD discovery through Avahi on one thread for the whole process
+ * (discovery.h).
  *
- * Two halves share `disc_shared` (reference counted, freed by whichever
- * lets go last): the loop's half (rmc_discovery: the uv_async and the copy
- * discovered() reads) and the Avahi thread. The mutex guards only the
- * shared list, the stop flag and whether the async may still be sent; no
- * one holds it across a D-Bus call, so the loop never waits behind Avahi.
+ * Shared by every session, browser, uv loop and Lua state of the process:
+ *
+ *   - G (below) holds, under G.lock, the count of started discoveries, a
+ *     queue of publish/unpublish commands and the service types: one entry
+ *     per type ever browsed, with the list of who reads it and what the
+ *     thread found for it. Nothing holds G.lock across a D-Bus call, so the
+ *     loop's thread never waits behind Avahi (issue #18, finding 1).
+ *   - The first start makes the thread (an `engine`: its pipe, its
+ *     AvahiSimplePoll, one AvahiClient, one more per GROUPS_PER_CONN
+ *     published sessions: the daemon's limit); every start and stop queues its
+ *     commands and writes a byte on the pipe. The thread connects to
+ *     avahi-daemon, keeps one entry group per published session and one
+ *     service browser per type somebody browses, and posts each change of
+ *     a type's results to its readers with uv_async_send (one uv_async per
+ *     started discovery, on that discovery's loop).
+ *   - When the last discovery stops and the queue is empty, the thread
+ *     leaves G (the next start makes a new one) and frees its client on its
+ *     own: the loop never waits for that. A start that comes while the thread
+ *     is still busy (a bus that does not answer) keeps that thread.
  *
  * The loop's thread never touches Avahi: not even avahi_threaded_poll_lock,
  * since Avahi's own thread holds that lock while its callbacks wait on
  * D-Bus (a resolver made in a browse callback waits for the daemon's
- * answer). Our thread runs an AvahiSimplePoll and hears "stop" on a pipe. */
+ * answer). The code stays loaded for as long as the thread may run: the
+ * Lua module is linked -z nodelete (CMakeLists.txt). */
 #include "discovery.h"
 #include "runtime.h"
 
@@ -18,12 +34,12 @@
 #include <string.h>
 
 #ifdef RTPMIDI_HAVE_AVAHI
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 #include <avahi-client/client.h>
@@ -37,48 +53,99 @@
 
 /* DNS labels (a service instance name is one) are at most 63 octets (RFC 6763, 4.1.1). */
 #define LABEL_MAX 63
+/* What one service type may hold: a network publishing more is not kept whole. */
+#define FOUND_MAX 256
 
-typedef struct disc_shared {
-  uv_mutex_t lock;
-  unsigned refs;                 /* the loop's half and the thread */
-  bool stop;                     /* the loop let go: end the thread */
-  uv_async_t *async;             /* NULL once the loop let go */
-  int wake[2];                   /* the loop writes a byte to [1] after setting stop */
-  rtpmidi_service found[RMC_DISCOVERY_MAX_FOUND];
-  size_t nfound;
-  /* the thread's own (set before it starts, then only it reads them) */
+/* A connection to avahi-daemon holds at most objects-per-client-max entry
+ * groups, browsers and resolvers (1024 unless configured otherwise:
+ * avahi-daemon.conf(5), "Too many objects for client" in its log); past
+ * GROUPS_PER_CONN published sessions the thread opens another (at most
+ * MAX_CONNS). The first also holds the browsers and their resolvers. */
+#define GROUPS_PER_CONN 768
+#define MAX_CONNS 16
+
+typedef struct disc_pub disc_pub;
+typedef struct engine engine;
+
+typedef struct conn {
+  engine *e;
+  AvahiClient *c;
+  unsigned groups;        /* publications given to it */
+  bool running;           /* the client is in AVAHI_CLIENT_S_RUNNING */
+  bool reconnect, quit;   /* after this dispatch: a new client, or none */
+} conn;
+
+/* A command from the loop to the thread; each publication carries its two. */
+typedef struct disc_cmd {
+  struct disc_cmd *next;  /* in G.cmds */
+  disc_pub *pub;
+  bool publish;           /* else withdraw it and free it */
+} disc_cmd;
+
+/* One published session: made by the loop at start, then the thread's
+ * (it frees it on the "off" command). */
+struct disc_pub {
+  disc_cmd on, off;
+  disc_pub *next;          /* the thread's: in e->pubs */
+  conn *conn;              /* the thread's: the client it is published with */
+  AvahiEntryGroup *group;  /* the thread's */
   char type[32];
   char name[LABEL_MAX + 1];
   int port;
   char *txt[RMC_DISCOVERY_MAX_TXT];
   size_t ntxt;
-  AvahiSimplePoll *poll;
-  AvahiClient *client;
-  AvahiEntryGroup *group;
-  AvahiServiceBrowser *browser;
-  bool ran;                      /* the daemon is there (RUNNING seen) */
-  bool said_waiting;             /* "off until avahi-daemon runs" said, or "went away" */
-  bool reconnect, quit;          /* after this dispatch: a new client, or end */
-} disc_shared;
-
-struct rmc_discovery {
-  uv_async_t async;              /* first: freed with the whole in its close callback */
-  disc_shared *s;
-  rtpmidi_service seen[RMC_DISCOVERY_MAX_FOUND];
-  size_t nseen;
 };
 
-static void shared_release(disc_shared *s) {
-  uv_mutex_lock(&s->lock);
-  bool last = --s->refs == 0;
-  uv_mutex_unlock(&s->lock);
-  if (!last) return;
-  close(s->wake[0]);
-  close(s->wake[1]);
-  for (size_t i = 0; i < s->ntxt; i++) free(s->txt[i]);
-  uv_mutex_destroy(&s->lock);
-  free(s);
-}
+/* What a type's browsing found, as the loops read it: made on demand from
+ * the thread's list after each change, sized to it and shared by every
+ * reader that took it (a reference each); freed by whoever lets go last. */
+typedef struct disc_snap {
+  atomic_uint refs;
+  size_t n;
+  rtpmidi_service v[];
+} disc_snap;
+
+/* A service type browsed in this process: never freed (a few per process),
+ * so a resolver or a queued look never finds it gone. */
+typedef struct disc_type {
+  struct disc_type *next;         /* G.types, appended under G.lock */
+  char type[32];
+  rmc_discovery *readers;         /* under G.lock */
+  rtpmidi_service *found;         /* under G.lock: one per instance name */
+  size_t nfound, cap;
+  disc_snap *snap;                /* under G.lock: `found` as readers take it; NULL: not made yet */
+  AvahiServiceBrowser *browser;   /* the thread's */
+} disc_type;
+
+struct rmc_discovery {
+  uv_async_t async;               /* first: freed with the whole in its close callback */
+  disc_type *t;
+  disc_pub *pub;                  /* NULL: browse only */
+  rmc_discovery *prev, *next;     /* in t->readers, under G.lock */
+  disc_snap *seen;                /* what found() reads (a reference); NULL: none found */
+};
+
+/* The thread's own, one per thread. */
+struct engine {
+  int wake[2];            /* the loop writes a byte on [1] (under G.lock) */
+  AvahiSimplePoll *poll;
+  AvahiWatch *watch;
+  conn conns[MAX_CONNS];  /* [0]: browsers too */
+  size_t nconns;
+  disc_pub *pubs;         /* published (or waiting for the daemon) */
+  unsigned starts_seen;   /* G.starts when it last tried to connect */
+  bool ran;               /* the daemon was there once */
+  bool said_waiting;      /* "off until avahi-daemon runs" said, or "went away" */
+};
+
+static struct {
+  pthread_mutex_t lock;
+  unsigned users;         /* started discoveries */
+  unsigned starts;        /* counts starts: a thread without a client tries again */
+  engine *e;              /* the thread, until it decided to end */
+  disc_cmd *cmds, **cmds_tail;
+  disc_type *types;
+} G = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* One line per process for each kind of trouble: the session goes on without. */
 static void say_once(atomic_bool *said, const char *fmt, const char *a, const char *b) {
@@ -86,20 +153,6 @@ static void say_once(atomic_bool *said, const char *fmt, const char *a, const ch
   fprintf(stderr, fmt, a, b);
 }
 static atomic_bool said_off, said_collision, said_gone;
-
-/* ---- the Avahi thread ---- */
-
-static bool stopping(disc_shared *s) {
-  uv_mutex_lock(&s->lock);
-  bool r = s->stop;
-  uv_mutex_unlock(&s->lock);
-  return r;
-}
-
-/* The loop is told the list changed (its async callback copies it). */
-static void post_locked(disc_shared *s) {
-  if (s->async) uv_async_send(s->async);
-}
 
 static void copy_label(char *dst, size_t cap, const char *src) {
   size_t n = strlen(src);
@@ -110,6 +163,49 @@ static void copy_label(char *dst, size_t cap, const char *src) {
   memcpy(dst, src, n);
   dst[n] = '\0';
 }
+
+static void snap_release(disc_snap *v) {
+  if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
+}
+
+/* ---- under G.lock ---- */
+
+/* The list changed: readers take a new snapshot. */
+static void post_locked(disc_type *t) {
+  snap_release(t->snap);
+  t->snap = NULL;
+  for (rmc_discovery *d = t->readers; d; d = d->next) uv_async_send(&d->async);
+}
+
+static void clear_found_locked(disc_type *t) {
+  if (!t->nfound && !t->found) return;
+  free(t->found);
+  t->found = NULL;
+  t->nfound = t->cap = 0;
+  post_locked(t);
+}
+
+static void wake_locked(void) {
+  if (!G.e) return;
+  ssize_t w = write(G.e->wake[1], "x", 1); /* nonblocking; a full pipe wakes it as well */
+  (void)w;
+}
+
+static void enqueue_locked(disc_cmd *c) {
+  if (!G.cmds_tail) G.cmds_tail = &G.cmds;
+  c->next = NULL;
+  *G.cmds_tail = c;
+  G.cmds_tail = &c->next;
+}
+
+static disc_type *type_next(disc_type *t) {
+  pthread_mutex_lock(&G.lock);
+  disc_type *n = t ? t->next : G.types;
+  pthread_mutex_unlock(&G.lock);
+  return n;
+}
+
+/* ---- the Avahi thread ---- */
 
 static void txt_value(AvahiStringList *txt, const char *key, char *out, size_t cap) {
   out[0] = '\0';
@@ -128,8 +224,8 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
                         uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
                         void *ud) {
   (void)proto; (void)type; (void)domain; (void)flags;
-  disc_shared *s = ud;
-  if (ev == AVAHI_RESOLVER_FOUND && addr && name) {
+  disc_type *t = ud;
+  if (ev == AVAHI_RESOLVER_FOUND && addr && name && t->browser) {
     rtpmidi_service e;
     memset(&e, 0, sizeof e);
     copy_label(e.name, sizeof e.name, name);
@@ -150,17 +246,26 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
      * src/api/Transport/UdpNetworkMidi2Transport/MidiNetworkAdvertiser.cpp) */
     txt_value(txt, "UMPEndpointName", e.endpoint_name, sizeof e.endpoint_name);
     txt_value(txt, "ProductInstanceId", e.product_instance_id, sizeof e.product_instance_id);
-    uv_mutex_lock(&s->lock);
+    pthread_mutex_lock(&G.lock);
     size_t i = 0;
-    while (i < s->nfound && strcmp(s->found[i].name, e.name) != 0) i++;
+    while (i < t->nfound && strcmp(t->found[i].name, e.name) != 0) i++;
     /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
-    bool keep = i < s->nfound && is_v4(s->found[i].address) && !is_v4(e.address);
-    if (i < RMC_DISCOVERY_MAX_FOUND && !keep) {
-      s->found[i] = e;
-      if (i == s->nfound) s->nfound++;
-      post_locked(s);
+    bool keep = i < t->nfound && is_v4(t->found[i].address) && !is_v4(e.address);
+    if (!keep && i == t->cap && t->cap < FOUND_MAX) {
+      size_t cap = t->cap ? t->cap * 2 : 4;
+      if (cap > FOUND_MAX) cap = FOUND_MAX;
+      rtpmidi_service *f = realloc(t->found, cap * sizeof *f);
+      if (f) {
+        t->found = f;
+        t->cap = cap;
+      }
     }
-    uv_mutex_unlock(&s->lock);
+    if (!keep && i < t->cap) {
+      t->found[i] = e;
+      if (i == t->nfound) t->nfound++;
+      post_locked(t);
+    }
+    pthread_mutex_unlock(&G.lock);
   }
   avahi_service_resolver_free(r);
 }
@@ -168,254 +273,420 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
 static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto,
                       AvahiBrowserEvent ev, const char *name, const char *type,
                       const char *domain, AvahiLookupResultFlags flags, void *ud) {
-  (void)b; (void)flags;
-  disc_shared *s = ud;
+  (void)flags;
+  disc_type *t = ud;
   if (ev == AVAHI_BROWSER_NEW) {
     /* waits for the daemon: on this thread only */
-    avahi_service_resolver_new(s->client, iface, proto, name, type, domain, AVAHI_PROTO_UNSPEC, 0,
-                               on_resolved, s);
+    avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name, type, domain,
+                               AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
   } else if (ev == AVAHI_BROWSER_REMOVE) {
-    uv_mutex_lock(&s->lock);
-    for (size_t i = 0; i < s->nfound; i++) {
-      if (strcmp(s->found[i].name, name) == 0) {
-        s->found[i] = s->found[--s->nfound];
-        post_locked(s);
+    pthread_mutex_lock(&G.lock);
+    for (size_t i = 0; i < t->nfound; i++) {
+      if (strcmp(t->found[i].name, name) == 0) {
+        t->found[i] = t->found[--t->nfound];
+        post_locked(t);
         break;
       }
     }
-    uv_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&G.lock);
   }
 }
 
-static void publish(disc_shared *s);
+static void publish(disc_pub *p);
 
 static void on_group(AvahiEntryGroup *g, AvahiEntryGroupState state, void *ud) {
-  disc_shared *s = ud;
+  disc_pub *p = ud;
   if (state == AVAHI_ENTRY_GROUP_COLLISION) {
     /* another service has the name: take "name #2" (Avahi's rule), as Apple's do */
-    char *alt = avahi_alternative_service_name(s->name);
+    char *alt = avahi_alternative_service_name(p->name);
     if (alt) {
       say_once(&said_collision, "rtpmidi: mDNS: the name \"%s\" is taken on the network: advertised as \"%s\"\n",
-               s->name, alt);
-      copy_label(s->name, sizeof s->name, alt);
+               p->name, alt);
+      copy_label(p->name, sizeof p->name, alt);
       avahi_free(alt);
     }
     avahi_entry_group_reset(g);
-    publish(s);
+    publish(p);
   } else if (state == AVAHI_ENTRY_GROUP_FAILURE) {
-    say_once(&said_collision, "rtpmidi: mDNS: cannot advertise \"%s\": %s\n", s->name,
+    say_once(&said_collision, "rtpmidi: mDNS: cannot advertise \"%s\": %s\n", p->name,
              avahi_strerror(avahi_client_errno(avahi_entry_group_get_client(g))));
   }
 }
 
-static void publish(disc_shared *s) {
-  if (!s->name[0] || !s->client) return;
-  if (!s->group) s->group = avahi_entry_group_new(s->client, on_group, s);
-  if (!s->group || !avahi_entry_group_is_empty(s->group)) return;
+static void publish(disc_pub *p) {
+  conn *k = p->conn;
+  if (!k->running) return;
+  if (!p->group) p->group = avahi_entry_group_new(k->c, on_group, p);
+  if (!p->group || !avahi_entry_group_is_empty(p->group)) return;
   AvahiStringList *txt = NULL;
-  for (size_t i = s->ntxt; i-- > 0;) txt = avahi_string_list_add(txt, s->txt[i]);
-  int r = avahi_entry_group_add_service_strlst(s->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, s->name,
-                                               s->type, NULL, NULL, (uint16_t)s->port, txt);
+  for (size_t i = p->ntxt; i-- > 0;) txt = avahi_string_list_add(txt, p->txt[i]);
+  int r = avahi_entry_group_add_service_strlst(p->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, p->name,
+                                               p->type, NULL, NULL, (uint16_t)p->port, txt);
   avahi_string_list_free(txt);
   if (r == AVAHI_ERR_COLLISION) {
-    on_group(s->group, AVAHI_ENTRY_GROUP_COLLISION, s);
+    on_group(p->group, AVAHI_ENTRY_GROUP_COLLISION, p);
     return;
   }
-  if (r == 0) avahi_entry_group_commit(s->group);
+  if (r == 0) avahi_entry_group_commit(p->group);
 }
 
-/* The daemon went away (or the bus): what it found is gone, and so are
- * the group and browser it held for us. */
-static void forget_daemon(disc_shared *s) {
-  if (s->group) avahi_entry_group_free(s->group);
-  if (s->browser) avahi_service_browser_free(s->browser);
-  s->group = NULL;
-  s->browser = NULL;
-  s->ran = false;
-  uv_mutex_lock(&s->lock);
-  if (s->nfound) {
-    s->nfound = 0;
-    post_locked(s);
+static void pub_free(disc_pub *p) {
+  for (size_t i = 0; i < p->ntxt; i++) free(p->txt[i]);
+  free(p);
+}
+
+/* The daemon went away (or the bus): the groups this client held are gone,
+ * and with the first client the browsers and what they found. */
+static void forget_daemon(conn *k) {
+  engine *e = k->e;
+  k->running = false;
+  for (disc_pub *p = e->pubs; p; p = p->next) {
+    if (p->conn != k) continue;
+    if (p->group) avahi_entry_group_free(p->group);
+    p->group = NULL;
   }
-  uv_mutex_unlock(&s->lock);
+  if (k != &e->conns[0]) return;
+  for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
+    if (t->browser) avahi_service_browser_free(t->browser);
+    t->browser = NULL;
+    pthread_mutex_lock(&G.lock);
+    clear_found_locked(t);
+    pthread_mutex_unlock(&G.lock);
+  }
 }
 
 static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
-  disc_shared *s = ud;
-  s->client = c; /* called from inside avahi_client_new too */
+  conn *k = ud;
+  engine *e = k->e;
+  k->c = c; /* called from inside avahi_client_new too */
   switch (state) {
   case AVAHI_CLIENT_S_RUNNING:
-    s->ran = true;
-    publish(s);
-    if (!s->browser)
-      s->browser = avahi_service_browser_new(c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, s->type, NULL, 0,
-                                             on_browse, s);
+    k->running = e->ran = true;
+    for (disc_pub *p = e->pubs; p; p = p->next)
+      if (p->conn == k) publish(p);
+    /* browsers: work() makes them, after this dispatch */
     break;
   case AVAHI_CLIENT_S_COLLISION:
   case AVAHI_CLIENT_S_REGISTERING:
     /* the host's name changes: publish again once it runs */
-    if (s->group) avahi_entry_group_reset(s->group);
+    k->running = false;
+    for (disc_pub *p = e->pubs; p; p = p->next)
+      if (p->conn == k && p->group) avahi_entry_group_reset(p->group);
     break;
   case AVAHI_CLIENT_FAILURE:
     /* The daemon left the bus (a restart) or the bus went away: nothing
      * comes back on this client. run() makes a new one, which waits for a
      * daemon (AVAHI_CLIENT_NO_FAIL), as Avahi's own tools do. */
-    forget_daemon(s);
+    forget_daemon(k);
     if (avahi_client_errno(c) == AVAHI_ERR_DISCONNECTED) {
       say_once(&said_gone, "rtpmidi: mDNS: avahi-daemon went away; %s%s\n", "discovery resumes when it is back",
                "");
-      s->reconnect = true;
-      s->said_waiting = true; /* "went away" said it */
+      k->reconnect = true;
+      e->said_waiting = true; /* "went away" said it */
     } else {
       say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)), "");
-      s->quit = true;
+      k->quit = true;
     }
     break;
   case AVAHI_CLIENT_CONNECTING:
     /* no daemon on the bus (AVAHI_CLIENT_NO_FAIL): at start, or it went
      * away (a restart); RUNNING follows when one appears */
-    if (!s->said_waiting && !s->ran) {
-      s->said_waiting = true;
+    if (!e->said_waiting && !e->ran) {
+      e->said_waiting = true;
       say_once(&said_off, "rtpmidi: mDNS discovery is off until avahi-daemon runs: %s%s\n",
                avahi_strerror(AVAHI_ERR_NO_DAEMON), "");
     }
-    forget_daemon(s);
+    forget_daemon(k);
     break;
   }
 }
 
+/* D-Bus: connects and asks the daemon's state, waiting for the answers;
+ * without a daemon on the bus the client waits for one (NO_FAIL). Without
+ * a system bus there is no client: the thread stays for the commands and
+ * tries again at the next start. */
+static void conn_open(conn *k) {
+  k->reconnect = k->quit = k->running = false;
+  int err = 0;
+  AvahiClient *c = avahi_client_new(avahi_simple_poll_get(k->e->poll), AVAHI_CLIENT_NO_FAIL, on_client, k, &err);
+  k->c = c;
+  if (!c)
+    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err), " (is avahi-daemon running?)");
+}
+
+/* The client a new publication goes with: the first with room, or a new one. */
+static conn *conn_for_pub(engine *e) {
+  for (size_t i = 0; i < e->nconns; i++)
+    if (e->conns[i].groups < GROUPS_PER_CONN) return &e->conns[i];
+  if (e->nconns < MAX_CONNS && e->conns[0].c) {
+    conn *k = &e->conns[e->nconns++];
+    k->e = e;
+    conn_open(k);
+    return k;
+  }
+  return &e->conns[e->nconns - 1]; /* the daemon refuses what is past its limit */
+}
+
 static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
-  (void)w; (void)ev;
-  disc_shared *s = ud;
-  char buf[16];
+  (void)w; (void)ev; (void)ud;
+  char buf[64];
   while (read(fd, buf, sizeof buf) > 0) {}
-  if (stopping(s)) avahi_simple_poll_quit(s->poll);
+}
+
+/* Does what the loop asked: the queued commands, then a browser for each
+ * type somebody reads and none for the others. */
+static void work(engine *e) {
+  pthread_mutex_lock(&G.lock);
+  disc_cmd *c = G.cmds;
+  G.cmds = NULL;
+  G.cmds_tail = &G.cmds;
+  pthread_mutex_unlock(&G.lock);
+  while (c) {
+    disc_cmd *next = c->next; /* the "off" command goes with its publication */
+    disc_pub *p = c->pub;
+    if (c->publish) {
+      p->conn = conn_for_pub(e);
+      p->conn->groups++;
+      p->next = e->pubs;
+      e->pubs = p;
+      publish(p);
+    } else {
+      for (disc_pub **q = &e->pubs; *q; q = &(*q)->next) {
+        if (*q == p) {
+          *q = p->next;
+          break;
+        }
+      }
+      p->conn->groups--;
+      if (p->group) avahi_entry_group_free(p->group); /* withdraws it */
+      pub_free(p);
+    }
+    c = next;
+  }
+  conn *k = &e->conns[0];
+  for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
+    pthread_mutex_lock(&G.lock);
+    bool wanted = t->readers != NULL;
+    if (!wanted) clear_found_locked(t);
+    pthread_mutex_unlock(&G.lock);
+    if (wanted && !t->browser && k->running) {
+      t->browser = avahi_service_browser_new(k->c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
+                                             on_browse, t);
+    } else if (!wanted && t->browser) {
+      avahi_service_browser_free(t->browser);
+      t->browser = NULL;
+    }
+  }
+}
+
+/* Whether to end: nobody uses discovery and no command waits. Then the
+ * thread leaves G, and the browsers its client still holds are its own to
+ * free: the next thread starts from none. */
+static bool leave(engine *e) {
+  pthread_mutex_lock(&G.lock);
+  bool end = G.users == 0 && G.cmds == NULL;
+  if (end) {
+    G.e = NULL;
+    for (disc_type *t = G.types; t; t = t->next) {
+      t->browser = NULL;
+      clear_found_locked(t);
+    }
+  }
+  pthread_mutex_unlock(&G.lock);
+  (void)e;
+  return end;
 }
 
 static void *run(void *arg) {
-  disc_shared *s = arg;
-  s->poll = avahi_simple_poll_new();
-  AvahiWatch *w = NULL;
-  if (s->poll) {
-    const AvahiPoll *api = avahi_simple_poll_get(s->poll);
-    w = api->watch_new(api, s->wake[0], AVAHI_WATCH_IN, on_wake, s);
-  }
-  while (w && !stopping(s)) {
-    int err = 0;
-    s->reconnect = s->quit = false;
-    /* D-Bus: connects and asks the daemon's state, waiting for the answers;
-     * without a daemon on the bus the client waits for one (NO_FAIL) */
-    AvahiClient *c = avahi_client_new(avahi_simple_poll_get(s->poll), AVAHI_CLIENT_NO_FAIL, on_client, s, &err);
-    if (!c) {
-      /* no system bus (NO_FAIL waits for the daemon, not for the bus) */
-      say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err),
-               " (is avahi-daemon running?)");
-      break;
+  engine *e = arg;
+  e->nconns = 1;
+  e->conns[0].e = e;
+  pthread_mutex_lock(&G.lock);
+  e->starts_seen = G.starts;
+  pthread_mutex_unlock(&G.lock);
+  conn_open(&e->conns[0]);
+  for (;;) {
+    work(e);
+    if (leave(e)) break;
+    avahi_simple_poll_iterate(e->poll, -1);
+    for (size_t i = 0; i < e->nconns; i++) {
+      conn *k = &e->conns[i];
+      if (k->c && (k->reconnect || k->quit)) {
+        bool again = k->reconnect;
+        avahi_client_free(k->c); /* frees what it still holds (disconnected: no calls) */
+        k->c = NULL;
+        k->running = false;
+        if (again) conn_open(k);
+      }
     }
-    s->client = c;
-    while (!stopping(s) && !s->reconnect && !s->quit && avahi_simple_poll_iterate(s->poll, -1) == 0) {}
-    avahi_client_free(c); /* frees the group, browser and resolvers (disconnected first: no calls) */
-    s->client = NULL;
-    s->group = NULL;
-    s->browser = NULL;
-    if (!s->reconnect) break;
+    if (!e->conns[0].c) {
+      /* off: a new start tries again */
+      pthread_mutex_lock(&G.lock);
+      bool again = G.starts != e->starts_seen;
+      e->starts_seen = G.starts;
+      pthread_mutex_unlock(&G.lock);
+      for (size_t i = 0; again && i < e->nconns; i++)
+        if (!e->conns[i].c) conn_open(&e->conns[i]);
+    }
   }
-  if (w) avahi_simple_poll_get(s->poll)->watch_free(w);
-  if (s->poll) avahi_simple_poll_free(s->poll);
-  shared_release(s);
+  for (size_t i = 0; i < e->nconns; i++)
+    if (e->conns[i].c) avahi_client_free(e->conns[i].c); /* may wait on D-Bus: nobody waits for us */
+  avahi_simple_poll_get(e->poll)->watch_free(e->watch);
+  avahi_simple_poll_free(e->poll);
+  close(e->wake[0]);
+  close(e->wake[1]);
+  free(e);
   return NULL;
 }
 
-/* ---- the loop's half ---- */
-
-static void on_async(uv_async_t *a) {
-  rmc_discovery *d = a->data;
-  disc_shared *s = d->s;
-  if (!s) return;
-  uv_mutex_lock(&s->lock);
-  d->nseen = s->nfound;
-  memcpy(d->seen, s->found, s->nfound * sizeof s->found[0]);
-  uv_mutex_unlock(&s->lock);
-}
-
-static void on_async_closed(uv_handle_t *h) { free(h->data); }
-
-rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *cfg) {
-  rmc_discovery *d = calloc(1, sizeof *d);
-  disc_shared *s = calloc(1, sizeof *s);
-  if (!d || !s) goto fail_mem;
-  copy_label(s->type, sizeof s->type, cfg->type);
-  copy_label(s->name, sizeof s->name, cfg->name ? cfg->name : "");
-  s->port = cfg->port;
-  for (size_t i = 0; i < RMC_DISCOVERY_MAX_TXT && cfg->txt[i]; i++) {
-    s->txt[i] = strdup(cfg->txt[i]);
-    if (!s->txt[i]) goto fail_txt;
-    s->ntxt++;
+/* Makes the thread (under G.lock): nothing here talks to D-Bus. */
+static engine *engine_start_locked(void) {
+  engine *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  if (pipe2(e->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    free(e);
+    return NULL;
   }
-  if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0) goto fail_txt;
-  if (uv_mutex_init(&s->lock) != 0) goto fail_pipe;
-  if (uv_async_init(loop, &d->async, on_async) != 0) goto fail_lock;
-  d->async.data = d;
-  d->s = s;
-  s->async = &d->async;
-  s->refs = 2;
-  /* The thread is detached (it ends on its own, whenever D-Bus lets it)
-   * and takes no signal: the host's handlers run on the loop's thread. */
+  e->poll = avahi_simple_poll_new();
+  if (e->poll) {
+    const AvahiPoll *api = avahi_simple_poll_get(e->poll);
+    e->watch = api->watch_new(api, e->wake[0], AVAHI_WATCH_IN, on_wake, e);
+  }
+  /* Detached (it ends on its own, whenever D-Bus lets it) and taking no
+   * signal: the host's handlers run on the loop's thread. */
   pthread_attr_t attr;
-  pthread_t t;
+  pthread_t th;
   sigset_t all, old;
   sigfillset(&all);
-  int r = pthread_attr_init(&attr);
+  int r = e->watch ? pthread_attr_init(&attr) : -1;
   if (r == 0) {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    r = pthread_create(&t, &attr, run, s);
+    r = pthread_create(&th, &attr, run, e);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
   }
   if (r != 0) {
-    d->s = NULL;
-    uv_close((uv_handle_t *)&d->async, on_async_closed);
-    uv_mutex_destroy(&s->lock);
-    close(s->wake[0]);
-    close(s->wake[1]);
-    for (size_t i = 0; i < s->ntxt; i++) free(s->txt[i]);
-    free(s);
+    if (e->watch) avahi_simple_poll_get(e->poll)->watch_free(e->watch);
+    if (e->poll) avahi_simple_poll_free(e->poll);
+    close(e->wake[0]);
+    close(e->wake[1]);
+    free(e);
     return NULL;
   }
+  G.e = e;
+  return e;
+}
+
+static disc_type *type_get_locked(const char *type) {
+  disc_type **q = &G.types;
+  for (; *q; q = &(*q)->next)
+    if (strcmp((*q)->type, type) == 0) return *q;
+  disc_type *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  copy_label(t->type, sizeof t->type, type);
+  *q = t;
+  return t;
+}
+
+/* ---- the loop's half ---- */
+
+/* Takes what the thread found for d's type (on d's loop): the snapshot
+ * of the current list, made by the first reader after a change. */
+static void take_found_locked(rmc_discovery *d) {
+  disc_type *t = d->t;
+  if (t->nfound && !t->snap) {
+    disc_snap *v = malloc(sizeof *v + t->nfound * sizeof v->v[0]);
+    if (!v) return; /* the previous one stays */
+    atomic_init(&v->refs, 1);
+    v->n = t->nfound;
+    memcpy(v->v, t->found, t->nfound * sizeof v->v[0]);
+    t->snap = v;
+  }
+  if (d->seen == t->snap) return;
+  snap_release(d->seen);
+  d->seen = t->snap;
+  if (d->seen) atomic_fetch_add(&d->seen->refs, 1);
+}
+
+static void on_async(uv_async_t *a) {
+  rmc_discovery *d = a->data;
+  pthread_mutex_lock(&G.lock);
+  take_found_locked(d);
+  pthread_mutex_unlock(&G.lock);
+}
+
+static void on_async_closed(uv_handle_t *h) { free(h->data); }
+
+static disc_pub *pub_new(const rmc_discovery_config *cfg) {
+  disc_pub *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->on = (disc_cmd){.pub = p, .publish = true};
+  p->off = (disc_cmd){.pub = p, .publish = false};
+  copy_label(p->type, sizeof p->type, cfg->type);
+  copy_label(p->name, sizeof p->name, cfg->name);
+  p->port = cfg->port;
+  for (size_t i = 0; i < RMC_DISCOVERY_MAX_TXT && cfg->txt[i]; i++) {
+    p->txt[i] = strdup(cfg->txt[i]);
+    if (!p->txt[i]) {
+      pub_free(p);
+      return NULL;
+    }
+    p->ntxt++;
+  }
+  return p;
+}
+
+rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *cfg) {
+  rmc_discovery *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  if (cfg->name && cfg->name[0] && !(d->pub = pub_new(cfg))) goto fail;
+  if (uv_async_init(loop, &d->async, on_async) != 0) goto fail;
+  d->async.data = d;
+  pthread_mutex_lock(&G.lock);
+  d->t = type_get_locked(cfg->type);
+  if (!d->t || (!G.e && !engine_start_locked())) {
+    pthread_mutex_unlock(&G.lock);
+    if (d->pub) pub_free(d->pub);
+    uv_close((uv_handle_t *)&d->async, on_async_closed);
+    return NULL;
+  }
+  G.users++;
+  G.starts++;
+  d->next = d->t->readers;
+  if (d->next) d->next->prev = d;
+  d->t->readers = d;
+  if (d->pub) enqueue_locked(&d->pub->on);
+  take_found_locked(d); /* what others of its type found already */
+  wake_locked();
+  pthread_mutex_unlock(&G.lock);
   return d;
 
-fail_lock:
-  uv_mutex_destroy(&s->lock);
-fail_pipe:
-  close(s->wake[0]);
-  close(s->wake[1]);
-fail_txt:
-  for (size_t i = 0; i < s->ntxt; i++) free(s->txt[i]);
-fail_mem:
-  free(s);
+fail:
+  if (d->pub) pub_free(d->pub);
   free(d);
   return NULL;
 }
 
 void rmc_discovery_stop(rmc_discovery *d) {
   if (!d) return;
-  disc_shared *s = d->s;
-  d->s = NULL;
-  uv_mutex_lock(&s->lock);
-  s->stop = true;
-  s->async = NULL; /* the thread sends nothing more to the loop */
-  ssize_t w = write(s->wake[1], "x", 1); /* nonblocking; a full pipe wakes it as well */
-  (void)w;
-  uv_mutex_unlock(&s->lock);
-  shared_release(s);
+  pthread_mutex_lock(&G.lock);
+  if (d->prev) d->prev->next = d->next;
+  else d->t->readers = d->next;
+  if (d->next) d->next->prev = d->prev;
+  G.users--;
+  if (d->pub) enqueue_locked(&d->pub->off); /* the thread frees it */
+  wake_locked();
+  pthread_mutex_unlock(&G.lock);
+  snap_release(d->seen);
+  d->seen = NULL;
   uv_close((uv_handle_t *)&d->async, on_async_closed);
 }
 
 size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t n) {
-  if (!d) return 0;
-  for (size_t i = 0; i < d->nseen && i < n; i++) out[i] = d->seen[i];
-  return d->nseen;
+  if (!d || !d->seen) return 0;
+  for (size_t i = 0; i < d->seen->n && i < n; i++) out[i] = d->seen->v[i];
+  return d->seen->n;
 }
 
 bool rmc_discovery_available(void) { return true; }

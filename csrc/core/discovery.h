@@ -6,18 +6,24 @@
  * calls (avahi_client_new, entry groups, browsers and resolvers each wait
  * for the daemon's answer, up to D-Bus's 25 s timeout, and a bus that never
  * answers holds them that long every time). None of that may run on the
- * loop's thread (issue #18, finding 1), so each started discovery has a
- * thread of its own running an Avahi poll:
+ * loop's thread (issue #18, finding 1), nor may each session cost a thread,
+ * a D-Bus connection and a copy of every result (issue #20): the process
+ * has ONE Avahi thread and one AvahiClient (one more per 768 published
+ * sessions, avahi-daemon's limit per client: discovery.c), shared by all
+ * sessions, browsers, loops and Lua states, made by the first start and
+ * ended after the last stop:
  *
- *   - rmc_discovery_start makes a pipe, a uv_async and the thread, and
- *     returns: nothing on the loop's thread talks to D-Bus or waits;
- *   - the thread connects to avahi-daemon, publishes, browses and
- *     resolves; each change of what it found is copied under a mutex that
- *     nothing holds across a D-Bus call and posted to the loop with
- *     uv_async_send; the loop's copy is what rmc_discovery_found reads;
- *   - rmc_discovery_stop tells the thread to end (a byte on the pipe),
- *     closes the uv_async and returns: the thread frees the client (more
- *     D-Bus calls: only it waits for them) and its memory, detached.
+ *   - rmc_discovery_start queues "publish" (when a name is given) for the
+ *     thread, joins the readers of its service type and returns: nothing on
+ *     the loop's thread talks to D-Bus or waits (a mutex guards only the
+ *     queue and the results, and nothing holds it across a D-Bus call);
+ *   - the thread keeps one entry group per published session and one
+ *     browser per service type, and posts each change of a type's results
+ *     to its readers' loops (one uv_async each); the loop's copy, sized to
+ *     what was found, is what rmc_discovery_found reads;
+ *   - rmc_discovery_stop queues "unpublish", closes the uv_async and
+ *     returns; the thread withdraws the service and, after the last stop,
+ *     frees the client (more D-Bus calls: only it waits for them) and ends.
  *
  * Without Avahi at build time (RTPMIDI_HAVE_AVAHI) start returns NULL. */
 #ifndef RMC_DISCOVERY_H
@@ -32,7 +38,6 @@
 typedef struct rmc_discovery rmc_discovery;
 
 #define RMC_DISCOVERY_MAX_TXT 4
-#define RMC_DISCOVERY_MAX_FOUND 64
 
 typedef struct rmc_discovery_config {
   const char *type;  /* "_apple-midi._udp", "_midi2._udp" */
@@ -42,11 +47,11 @@ typedef struct rmc_discovery_config {
   const char *txt[RMC_DISCOVERY_MAX_TXT + 1];
 } rmc_discovery_config;
 
-/* Starts advertising and browsing on a thread of its own (above); never
+/* Starts advertising and browsing on the process's Avahi thread (above); never
  * waits for D-Bus. NULL without Avahi, or when out of memory or threads
  * (the session then runs without discovery). */
 rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *cfg);
-/* Ends it and returns at once; the thread finishes on its own. NULL is fine. */
+/* Ends it and returns at once; the thread withdraws it on its own. NULL is fine. */
 void rmc_discovery_stop(rmc_discovery *d);
 /* What browsing found so far, as the loop last saw it: returns how many
  * there are, fills up to n. */

@@ -8,14 +8,21 @@
  * handle waits for the Avahi thread, which is still stuck in D-Bus).
  * Avahi's client connects with blocking D-Bus calls: before discovery had
  * a thread of its own, start took D-Bus's whole timeout (25 s).
+ * Then 100 AppleMIDI and 100 Network MIDI 2.0 sessions start and stop
+ * together against the same bus: the gap bound holds and the process runs
+ * one discovery thread for all of them (discovery.c: one Avahi thread per
+ * process), counted in /proc/self/task.
  * Exit 77 (skipped) without Avahi compiled in. */
 #include "capi_util.h"
 #include "check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 typedef struct {
   uint64_t last, max_gap;
@@ -58,6 +65,91 @@ static int hung_bus(char *path, size_t cap) {
 }
 
 typedef enum { APPLE, MIDI2 } kind;
+
+/* The process's threads. */
+static int tasks(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+#define MANY 100 /* of each kind */
+
+/* 2 x MANY sessions start, run and stop against the hung bus: none waits,
+ * and they share one discovery thread. */
+static void many_sessions(uv_loop_t *loop, int lfd, int threads_before) {
+  rtpmidi_runtime *rt = rtpmidi_runtime_new(loop);
+  ticker tk = {0};
+  uv_timer_t t;
+  uv_timer_init(loop, &t);
+  t.data = &tk;
+  uv_timer_start(&t, on_tick, 10, 10);
+  run_for(loop, 50);
+  static rtpmidi_apple *a[MANY];
+  static rtpmidi_midi2 *m[MANY];
+  rtpmidi_error err;
+  double start_max = 0, stop_max = 0;
+  for (int i = 0; i < MANY; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "hung-many-a%d", i);
+    rtpmidi_apple_config ac = {.name = name};
+    CHECK_INT(rtpmidi_apple_new(rt, &ac, &(rtpmidi_apple_events){0}, NULL, &a[i], &err), 0);
+    snprintf(name, sizeof name, "hung-many-m%d", i);
+    rtpmidi_midi2_config mc = {.name = name, .product_instance_id = "piid-many"};
+    CHECK_INT(rtpmidi_midi2_new(rt, &mc, &(rtpmidi_midi2_events){0}, NULL, &m[i], &err), 0);
+    uint64_t t0 = uv_hrtime();
+    CHECK_INT(rtpmidi_apple_start(a[i]), 0);
+    CHECK_INT(rtpmidi_midi2_start(m[i]), 0);
+    double ms = ms_since(t0);
+    if (ms > start_max) start_max = ms;
+    if (i % 10 == 9) run_for(loop, 5); /* the timer runs between them */
+  }
+  bool came = false;
+  for (int i = 0; i < 100 && !came; i++) {
+    run_for(loop, 10);
+    came = pending_connection(lfd);
+  }
+  CHECK(came);
+  run_for(loop, 200);
+  int threads = tasks();
+  for (int i = 0; i < MANY; i++) {
+    uint64_t t0 = uv_hrtime();
+    rtpmidi_apple_stop(a[i]);
+    rtpmidi_midi2_stop(m[i]);
+    double ms = ms_since(t0);
+    if (ms > stop_max) stop_max = ms;
+    rtpmidi_apple_free(a[i]);
+    rtpmidi_midi2_free(m[i]);
+    if (i % 10 == 9) run_for(loop, 5);
+  }
+  run_for(loop, 100);
+  uv_timer_stop(&t);
+  uv_close((uv_handle_t *)&t, NULL);
+  rtpmidi_runtime_free(rt);
+  CHECK_INT(uv_run(loop, UV_RUN_DEFAULT), 0);
+  double gap_ms = (double)tk.max_gap / 1e6;
+  printf("%d sessions: largest start %.2f ms, largest stop %.2f ms, largest gap %.2f ms, "
+         "threads %d before, %d with them\n", 2 * MANY, start_max, stop_max, gap_ms, threads_before, threads);
+  CHECK(start_max < 50);
+  CHECK(stop_max < 50);
+  CHECK(gap_ms < 100);
+  CHECK_INT(threads, threads_before + 1);
+  /* the bus hangs up: the thread, back from D-Bus, ends (nobody uses it) */
+  int c;
+  while ((c = accept(lfd, NULL, NULL)) >= 0) close(c);
+  int left = tasks();
+  for (int i = 0; i < 200 && left > threads_before; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    left = tasks();
+  }
+  printf("after the last stop and the bus's hang-up: %d threads\n", left);
+  CHECK_INT(left, threads_before);
+}
 
 static void one_session(uv_loop_t *loop, kind k, int lfd) {
   rtpmidi_runtime *rt = rtpmidi_runtime_new(loop);
@@ -163,8 +255,16 @@ int main(void) {
   /* before anything in the process opens a bus (libdbus reads it once) */
   snprintf(addr, sizeof addr, "unix:path=%s", path);
   setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1);
+  /* room for 2 x MANY sessions' sockets */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
+  /* first: no earlier discovery thread may still be on its way out */
+  many_sessions(&loop, lfd, tasks());
   one_session(&loop, APPLE, lfd);
   one_session(&loop, MIDI2, lfd);
   browsers(&loop);
