@@ -191,6 +191,50 @@ int rml_session_send(lua_State *L, rtpmidi_session *s) {
 /* s:send(data, timestamp|nil, marker) -> true | nil, err, code */
 static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s); }
 
+/* RTPSession:send_data(data, timestamp|nil, marker) -> true | nil, err, code:
+ * the facade's method itself (lua/rtpmidi/session.lua), one C call a packet
+ * where a Lua method called type(), math.type(), started() and send().
+ * self is the Lua object, its field _core the session (upvalue 1 holds the
+ * key "_core"). The arguments are checked first, as the facade did: data a
+ * string, the timestamp nil or an integer, else a raise naming it at the
+ * caller's line; then a session not started (or stopping, or with no core)
+ * answers nil, "ENOTCONN: session is not started", "ENOTCONN". A subclass
+ * whose _core is another kind of object (it sends through its own
+ * started() and send()) is served the same way, through those methods. */
+static int l_send_data(lua_State *L) {
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return rml_arg_error(L, "data", lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 2)));
+  if (!lua_isnoneornil(L, 3) && !lua_isinteger(L, 3))
+    return rml_arg_error(L, "timestamp", lua_pushfstring(L, "integer expected, got %s", luaL_tolstring(L, 3, NULL)));
+  lua_settop(L, 4);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_gettable(L, 1); /* self._core, at 5 */
+  if (lua_type(L, 5) == LUA_TUSERDATA && lua_rawlen(L, 5) >= sizeof(rml_session)) {
+    rml_session *ls = lua_touserdata(L, 5);
+    if (ls->tag == &SESSION_TAG) {
+      if (!ls->s || ls->stopping || !rtpmidi_session_started(ls->s)) goto notconn;
+      return rml_session_send(L, ls->s);
+    }
+  }
+  if (!lua_toboolean(L, 5)) goto notconn;
+  /* another kind of core: c:started(), then c:send(data, timestamp, marker) */
+  lua_getfield(L, 5, "started");
+  lua_pushvalue(L, 5);
+  lua_call(L, 1, 1);
+  if (!lua_toboolean(L, -1)) goto notconn;
+  lua_settop(L, 5);
+  lua_getfield(L, 5, "send");
+  lua_insert(L, 2);    /* self, send, data, timestamp, marker, c */
+  lua_rotate(L, 3, 1); /* self, send, c, data, timestamp, marker */
+  lua_call(L, 4, LUA_MULTRET);
+  return lua_gettop(L) - 1;
+notconn:
+  lua_pushnil(L);
+  lua_pushliteral(L, "ENOTCONN: session is not started");
+  lua_pushliteral(L, "ENOTCONN");
+  return 3;
+}
+
 static int l_started(lua_State *L) {
   rml_session *ls = to_session(L);
   lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
@@ -289,4 +333,7 @@ void rml_open_session(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_session);
   lua_setfield(L, -2, "session");
+  lua_pushliteral(L, "_core");
+  lua_pushcclosure(L, l_send_data, 1);
+  lua_setfield(L, -2, "session_send_data");
 }
