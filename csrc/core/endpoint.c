@@ -25,6 +25,9 @@ struct rmc_endpoint {
    * delivered, of the wake so far, and whether the last batch came back short. */
   unsigned batch_n, wake_n;
   bool short_batch;
+  /* The burst goes on into libuv's next recvmmsg of this wake (on_recv):
+   * its end, and the one sendmmsg of what it queued, wait for that. */
+  bool burst_held;
 };
 
 typedef struct send_req {
@@ -351,11 +354,28 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = sizeof ep->rt->recv_buffer;
 }
 
+/* One sendmmsg per wake. A full batch is followed, in the same wake, by
+ * libuv's next recvmmsg (up to its budget): the burst then goes on through
+ * it, so that what the callbacks of both send leaves in one sendmmsg at the
+ * wake's end, as a blocking reader answering each recvmmsg with a sendmmsg
+ * would not do better (bench/README.md: two reads of 20, one send of 40).
+ * Held only when libuv surely calls again: its next recvmmsg ends with
+ * UV_UDP_MMSG_FREE (datagrams) or a call without an address (EAGAIN, an
+ * error), and the budget (wake_n) is the one libuv counts; a close inside
+ * the burst forgets it (rmc_endpoint_close). */
+static void end_held_burst(rmc_endpoint *ep) {
+  if (!ep->burst_held) return;
+  ep->burst_held = false;
+  rmc_burst(ep->rt, &ep->udp, UV_UDP_MMSG_FREE);
+}
+
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags) {
   rmc_endpoint *ep = h->data;
   if (!ep->owner) return;
   if (flags & UV_UDP_MMSG_CHUNK) {
+    /* a held burst's next batch: its datagrams arrived by this read */
+    if (ep->burst_held && ep->batch_n == 0 && ep->rt->batch_udp == h) ep->rt->burst_us = rmc_now_us();
     ep->batch_n++;
   } else if (flags & UV_UDP_MMSG_FREE) {
     /* the batch's end (on_alloc): short, libuv's loop goes on to EAGAIN */
@@ -363,9 +383,15 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (ep->wake_n >= WAKE_MAX) ep->wake_n = 0; /* libuv stops by itself */
     else ep->short_batch = ep->batch_n < BATCH_MAX;
     ep->batch_n = 0;
+    if (ep->wake_n && !ep->short_batch && ep->rt->batch_udp == h) {
+      ep->burst_held = true; /* libuv reads again now: the burst goes on */
+      return;
+    }
+    ep->burst_held = false; /* ends below (rmc_burst) */
   } else if (!addr) {
     ep->wake_n = 0; /* EAGAIN, an error, or our own UV_ENOBUFS: the wake ends */
-    if (nread == UV_ENOBUFS) return;
+    end_held_burst(ep);
+    if (!ep->owner || nread == UV_ENOBUFS) return;
   }
   /* A burst read with recvmmsg: what its callbacks send leaves at its end,
    * one sendmmsg per socket (runtime.c). */
@@ -479,6 +505,7 @@ void rmc_endpoint_close(rmc_endpoint *ep) {
   rmc_sendq_flush(ep->rt);
   ep->owner = NULL;
   /* Closed inside its own burst: libuv makes no UV_UDP_MMSG_FREE call. */
+  ep->burst_held = false;
   rmc_burst_forget(ep->rt, &ep->udp);
   uv_udp_recv_stop(&ep->udp);
   uv_close((uv_handle_t *)&ep->udp, on_closed);
