@@ -28,6 +28,12 @@ struct rmc_endpoint {
   /* The burst goes on into libuv's next recvmmsg of this wake (on_recv):
    * its end, and the one sendmmsg of what it queued, wait for that. */
   bool burst_held;
+  /* The last destination sent to, as the system's address (a session sends
+   * to one peer: converted once, not per datagram). */
+  bool have_dest;
+  rmp_addr dest;
+  struct sockaddr_storage dest_ss;
+  socklen_t dest_len;
 };
 
 typedef struct send_req {
@@ -271,10 +277,24 @@ static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const str
   }
 }
 
+static bool same_dest(const rmp_addr *a, const rmp_addr *b) {
+  return a->family == b->family && a->port == b->port && a->scope == b->scope && memcmp(a->ip, b->ip, 16) == 0;
+}
+
 int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to) {
   if (!ep || !ep->owner) return UV_ENOTCONN;
+  if (!ep->have_dest || !same_dest(to, &ep->dest)) {
+    int n;
+    ep->have_dest = false;
+    if (!rmc_reaches(ep->reach, to) || !(n = rmc_addr_to_sockaddr(to, ep->family, &ep->dest_ss)))
+      return UV_EAFNOSUPPORT;
+    ep->dest = *to;
+    ep->dest_len = (socklen_t)n;
+    ep->have_dest = true;
+  }
+  /* A copy: an error reported while sending may send elsewhere. */
   struct sockaddr_storage ss;
-  if (!rmc_reaches(ep->reach, to) || !rmc_addr_to_sockaddr(to, ep->family, &ss)) return UV_EAFNOSUPPORT;
+  memcpy(&ss, &ep->dest_ss, sizeof(struct sockaddr_in6)); /* fixed: inlined; covers both families */
   const struct sockaddr *sa = (const struct sockaddr *)&ss;
   if (rmc_sendq_add(ep->rt, &ep->udp, send_single, buf, len, sa)) return 0;
   /* A full queue was flushed first: a callback of that may have closed us. */
