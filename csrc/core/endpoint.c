@@ -34,6 +34,11 @@ struct rmc_endpoint {
   rmp_addr dest;
   struct sockaddr_storage dest_ss;
   socklen_t dest_len;
+  /* The last IPv4 source heard from, as read and as converted (a session
+   * hears one peer: converted once, not per datagram). */
+  bool have_src4;
+  struct sockaddr_in src4;
+  rmp_addr src4_addr;
 };
 
 typedef struct send_req {
@@ -422,7 +427,17 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   }
   if (!addr) return;
   rmp_addr from;
-  rmc_addr_from_sockaddr(addr, &from);
+  if (addr->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+    if (!ep->have_src4 || in->sin_port != ep->src4.sin_port || in->sin_addr.s_addr != ep->src4.sin_addr.s_addr) {
+      ep->src4 = *in;
+      rmc_addr_from_sockaddr(addr, &ep->src4_addr);
+      ep->have_src4 = true;
+    }
+    from = ep->src4_addr;
+  } else {
+    rmc_addr_from_sockaddr(addr, &from);
+  }
   ep->ops->recv(ep->owner, ep, (const uint8_t *)buf->base, (size_t)nread, &from);
 }
 
