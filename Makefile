@@ -70,7 +70,7 @@ check-asan:
 ## prints a markdown table and writes it to bench/out/results.md (bench/README.md)
 ## (gnuplot draws bench/out/latency.png; node-rtpmidi is the comparison, spec/peers)
 BENCH_BUILD ?= build-bench
-BENCH_DEPS = $(BUILD_DEPS) gnuplot-nox nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
+BENCH_DEPS = $(BUILD_DEPS) gnuplot-nox linux-perf valgrind nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 .PHONY: bench
 bench:
 	@sh .ci/deps.sh $(BENCH_DEPS)

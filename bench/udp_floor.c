@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@
 #define DGRAM 16
 #define BATCH 20 /* datagrams per recvmmsg, as libuv's UV_UDP_RECVMMSG */
 
-static int open_socket(int local_port, int peer_port, double timeout_s) {
+static int open_socket_as(int local_port, int peer_port, double timeout_s, bool connected) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) bench_die("socket");
   struct sockaddr_in a;
@@ -52,10 +53,14 @@ static int open_socket(int local_port, int peer_port, double timeout_s) {
   a.sin_port = htons((uint16_t)local_port);
   if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) bench_die("bind");
   a.sin_port = htons((uint16_t)peer_port);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) bench_die("connect");
+  if (connected && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) bench_die("connect");
   struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
   if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) bench_die("SO_RCVTIMEO");
   return fd;
+}
+
+static int open_socket(int local_port, int peer_port, double timeout_s) {
+  return open_socket_as(local_port, peer_port, timeout_s, true);
 }
 
 static int echo(int local_port, int peer_port, double timeout_s) {
@@ -189,8 +194,8 @@ static void send_batched(int fd, struct mmsghdr *msg, long n) {
   }
 }
 
-static int throughput_batch(int port_a, int port_b, long packets, long window, double timeout_s) {
-  int a = open_socket(port_a, port_b, 2), b = open_socket(port_b, port_a, 2);
+static int throughput_batch(int port_a, int port_b, long packets, long window, double timeout_s, bool connected) {
+  int a = open_socket_as(port_a, port_b, 2, connected), b = open_socket_as(port_b, port_a, 2, connected);
   int size = 1 << 20;
   setsockopt(a, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   setsockopt(b, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -229,8 +234,12 @@ static int throughput_batch(int port_a, int port_b, long packets, long window, d
     sent += more;
     if (bench_now_ns() > deadline) break;
   }
-  int rc = throughput_line("udp_floor_batch_1proc", "C, blocking sockets, sendmmsg (addressed) + recvmmsg, 1 process",
-                           packets, sent, received, t0, c0);
+  int rc = connected
+               ? throughput_line("udp_floor_batch_1proc", "C, blocking sockets, sendmmsg (addressed) + recvmmsg, 1 process",
+                                 packets, sent, received, t0, c0)
+               : throughput_line("udp_floor_batch_unconnected_1proc",
+                                 "C, blocking unconnected sockets, sendmmsg + recvmmsg, 1 process", packets, sent,
+                                 received, t0, c0);
   close(a);
   close(b);
   return rc;
@@ -247,7 +256,10 @@ int main(int argc, char **argv) {
                       argc > 6 ? atof(argv[6]) : 20);
   if (argc >= 6 && strcmp(argv[1], "throughput_batch") == 0)
     return throughput_batch(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), atol(argv[5]),
-                            argc > 6 ? atof(argv[6]) : 20);
+                            argc > 6 ? atof(argv[6]) : 20, true);
+  if (argc >= 6 && strcmp(argv[1], "throughput_batch_unconnected") == 0)
+    return throughput_batch(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), atol(argv[5]),
+                            argc > 6 ? atof(argv[6]) : 20, false);
   fprintf(stderr,
           "usage: udp_floor echo <local_port> <peer_port> [timeout_s]\n"
           "       udp_floor latency <local_port> <peer_port> <round_trips> <warmup> [timeout_s]\n"

@@ -27,6 +27,20 @@ struct rmc_endpoint {
    * delivered, of the wake so far, and whether the last batch came back short. */
   unsigned batch_n, wake_n;
   bool short_batch;
+  /* The burst goes on into libuv's next recvmmsg of this wake (on_recv):
+   * its end, and the one sendmmsg of what it queued, wait for that. */
+  bool burst_held;
+  /* The last destination sent to, as the system's address (a session sends
+   * to one peer: converted once, not per datagram). */
+  bool have_dest;
+  rmp_addr dest;
+  struct sockaddr_storage dest_ss;
+  socklen_t dest_len;
+  /* The last IPv4 source heard from, as read and as converted (a session
+   * hears one peer: converted once, not per datagram). */
+  bool have_src4;
+  struct sockaddr_in src4;
+  rmp_addr src4_addr;
 };
 
 typedef struct send_req {
@@ -285,10 +299,24 @@ static void send_single(uv_udp_t *udp, const uint8_t *buf, size_t len, const str
   }
 }
 
+static bool same_dest(const rmp_addr *a, const rmp_addr *b) {
+  return a->family == b->family && a->port == b->port && a->scope == b->scope && memcmp(a->ip, b->ip, 16) == 0;
+}
+
 int rmc_endpoint_send(rmc_endpoint *ep, const uint8_t *buf, size_t len, const rmp_addr *to) {
   if (!ep || !ep->owner) return UV_ENOTCONN;
+  if (!ep->have_dest || !same_dest(to, &ep->dest)) {
+    int n;
+    ep->have_dest = false;
+    if (!rmc_reaches(ep->reach, to) || !(n = rmc_addr_to_sockaddr(to, ep->family, &ep->dest_ss)))
+      return UV_EAFNOSUPPORT;
+    ep->dest = *to;
+    ep->dest_len = (socklen_t)n;
+    ep->have_dest = true;
+  }
+  /* A copy: an error reported while sending may send elsewhere. */
   struct sockaddr_storage ss;
-  if (!rmc_reaches(ep->reach, to) || !rmc_addr_to_sockaddr(to, ep->family, &ss)) return UV_EAFNOSUPPORT;
+  memcpy(&ss, &ep->dest_ss, sizeof(struct sockaddr_in6)); /* fixed: inlined; covers both families */
   const struct sockaddr *sa = (const struct sockaddr *)&ss;
   if (rmc_sendq_add(ep->rt, &ep->udp, send_single, buf, len, sa)) return 0;
   /* A full queue was flushed first: a callback of that may have closed us. */
@@ -368,11 +396,28 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = sizeof ep->rt->recv_buffer;
 }
 
+/* One sendmmsg per wake. A full batch is followed, in the same wake, by
+ * libuv's next recvmmsg (up to its budget): the burst then goes on through
+ * it, so that what the callbacks of both send leaves in one sendmmsg at the
+ * wake's end, as a blocking reader answering each recvmmsg with a sendmmsg
+ * would not do better (bench/README.md: two reads of 20, one send of 40).
+ * Held only when libuv surely calls again: its next recvmmsg ends with
+ * UV_UDP_MMSG_FREE (datagrams) or a call without an address (EAGAIN, an
+ * error), and the budget (wake_n) is the one libuv counts; a close inside
+ * the burst forgets it (rmc_endpoint_close). */
+static void end_held_burst(rmc_endpoint *ep) {
+  if (!ep->burst_held) return;
+  ep->burst_held = false;
+  rmc_burst(ep->rt, &ep->udp, UV_UDP_MMSG_FREE);
+}
+
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags) {
   rmc_endpoint *ep = h->data;
   if (!ep->owner) return;
   if (flags & UV_UDP_MMSG_CHUNK) {
+    /* a held burst's next batch: its datagrams arrived by this read */
+    if (ep->burst_held && ep->batch_n == 0 && ep->rt->batch_udp == h) ep->rt->burst_us = rmc_now_us();
     ep->batch_n++;
   } else if (flags & UV_UDP_MMSG_FREE) {
     /* the batch's end (on_alloc): short, libuv's loop goes on to EAGAIN */
@@ -380,9 +425,15 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (ep->wake_n >= WAKE_MAX) ep->wake_n = 0; /* libuv stops by itself */
     else ep->short_batch = ep->batch_n < BATCH_MAX;
     ep->batch_n = 0;
+    if (ep->wake_n && !ep->short_batch && ep->rt->batch_udp == h) {
+      ep->burst_held = true; /* libuv reads again now: the burst goes on */
+      return;
+    }
+    ep->burst_held = false; /* ends below (rmc_burst) */
   } else if (!addr) {
     ep->wake_n = 0; /* EAGAIN, an error, or our own UV_ENOBUFS: the wake ends */
-    if (nread == UV_ENOBUFS) return;
+    end_held_burst(ep);
+    if (!ep->owner || nread == UV_ENOBUFS) return;
   }
   /* A burst read with recvmmsg: what its callbacks send leaves at its end,
    * one sendmmsg per socket (runtime.c). */
@@ -393,7 +444,17 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   }
   if (!addr) return;
   rmp_addr from;
-  rmc_addr_from_sockaddr(addr, &from);
+  if (addr->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+    if (!ep->have_src4 || in->sin_port != ep->src4.sin_port || in->sin_addr.s_addr != ep->src4.sin_addr.s_addr) {
+      ep->src4 = *in;
+      rmc_addr_from_sockaddr(addr, &ep->src4_addr);
+      ep->have_src4 = true;
+    }
+    from = ep->src4_addr;
+  } else {
+    rmc_addr_from_sockaddr(addr, &from);
+  }
   ep->ops->recv(ep->owner, ep, (const uint8_t *)buf->base, (size_t)nread, &from);
 }
 
@@ -526,6 +587,7 @@ void rmc_endpoint_close(rmc_endpoint *ep) {
   rmc_sendq_flush(ep->rt);
   ep->owner = NULL;
   /* Closed inside its own burst: libuv makes no UV_UDP_MMSG_FREE call. */
+  ep->burst_held = false;
   rmc_burst_forget(ep->rt, &ep->udp);
   uv_udp_recv_stop(&ep->udp);
   uv_close((uv_handle_t *)&ep->udp, on_closed);

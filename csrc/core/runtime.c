@@ -113,10 +113,15 @@ static unsigned send_run(rtpmidi_runtime *rt, unsigned first, unsigned end) {
   struct mmsghdr msg[RMC_SENDQ_MAX];
   struct iovec iov[RMC_SENDQ_MAX];
   unsigned n = end - first;
-  memset(msg, 0, n * sizeof msg[0]);
   for (unsigned i = 0; i < n; i++) {
+    /* each field set (no memset of the whole array: a wake's 40 headers
+     * are 2.5 KiB, which glibc clears with rep stosb) */
     iov[i].iov_base = rt->sendq_data + q[i].off;
     iov[i].iov_len = q[i].len;
+    msg[i].msg_len = 0;
+    msg[i].msg_hdr.msg_control = NULL;
+    msg[i].msg_hdr.msg_controllen = 0;
+    msg[i].msg_hdr.msg_flags = 0;
     msg[i].msg_hdr.msg_iov = &iov[i];
     msg[i].msg_hdr.msg_iovlen = 1;
     msg[i].msg_hdr.msg_name = &q[i].to;

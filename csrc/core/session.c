@@ -435,6 +435,8 @@ static void on_timer(uv_timer_t *h) {
   drain(s);
 }
 
+static bool push_cur(rtpmidi_session *s, const rmp_src_pkt *pkt, uint64_t now);
+
 static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len,
                             const rmp_addr *from) {
   (void)ep;
@@ -500,15 +502,36 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
   s->cur.len = h->payload_len;
   s->cur.ts = h->timestamp;
   s->cur.marker = h->marker;
+  /* Nothing waits and this one need not: straight out, no copy, no slot
+   * (rmp_jb_pass: the next one, or any one at size 0). */
+  rmp_jb_out_t o;
+  if (rmp_jb_pass(&s->jb, pkt.ext_seq, now, &in_place, &o)) {
+    deliver(s, &o);
+    if (gen != s->gen) return;
+  } else if (!push_cur(s, &pkt, now)) {
+    return;
+  }
+  if (nrel && !push_released(s, rel, nrel, false, now)) return;
+  s->cur.payload = NULL;
+  /* Per packet, only what may need the timer earlier: a packet waiting in
+   * the buffer, a timeout armed again. */
+  if (!s->armed || s->jb.count || was_gone) schedule(s);
+}
+
+/* The packet being handled (s->cur) into the reorder buffer, and what is
+ * due out. Returns false when a callback stopped the session, or it was
+ * dropped (out of memory). */
+static bool push_cur(rtpmidi_session *s, const rmp_src_pkt *pkt, uint64_t now) {
+  const rmp_rtp_header *h = &pkt->h;
   /* The next expected packet (or any packet when nothing may wait) leaves
    * in this call: no copy. (jb.started/next_seq are read, never written.) */
-  bool direct = !s->jb.started || pkt.ext_seq == s->jb.next_seq || s->jb.wait_us == 0;
+  bool direct = !s->jb.started || pkt->ext_seq == s->jb.next_seq || s->jb.wait_us == 0;
   void *data = &in_place;
   if (!direct) {
     rmc_pkt *p = malloc(sizeof *p + h->payload_len);
     if (!p) { /* out of memory: as if lost on the way */
       s->cur.payload = NULL;
-      return;
+      return false;
     }
     p->ts = h->timestamp;
     p->marker = h->marker;
@@ -516,12 +539,7 @@ static void on_rtp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, s
     if (h->payload_len) memcpy(p->data, s->cur.payload, h->payload_len);
     data = p;
   }
-  if (!push_pkt(s, pkt.ext_seq, now, now, data)) return;
-  if (nrel && !push_released(s, rel, nrel, false, now)) return;
-  s->cur.payload = NULL;
-  /* Per packet, only what may need the timer earlier: a packet waiting in
-   * the buffer, a timeout armed again. */
-  if (!s->armed || s->jb.count || was_gone) schedule(s);
+  return push_pkt(s, pkt->ext_seq, now, now, data);
 }
 
 static void on_rtcp_datagram(void *owner, rmc_endpoint *ep, const uint8_t *buf, size_t len,

@@ -3,6 +3,7 @@
 #include "lbind.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define SESSION_MT "rtpmidi.Session"
@@ -191,6 +192,63 @@ int rml_session_send(lua_State *L, rtpmidi_session *s) {
 /* s:send(data, timestamp|nil, marker) -> true | nil, err, code */
 static int l_send(lua_State *L) { return rml_session_send(L, check_session(L)->s); }
 
+/* RTPSession:send_data(data, timestamp|nil, marker) -> true | nil, err, code:
+ * the facade's method itself (lua/rtpmidi/session.lua), one C call a packet
+ * where a Lua method called type(), math.type(), started() and send().
+ * self is the Lua object, its field _core the session (upvalue 1 holds the
+ * key "_core"). The arguments are checked first, as the facade did: data a
+ * string, the timestamp nil or an integer, else a raise naming it at the
+ * caller's line; then a session not started (or stopping, or with no core)
+ * answers nil, "ENOTCONN: session is not started", "ENOTCONN". A subclass
+ * whose _core is another kind of object (it sends through its own
+ * started() and send()) is served the same way, through those methods. */
+static int l_send_data(lua_State *L) {
+  size_t n;
+  const char *data = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
+  if (!data) return rml_arg_error(L, "data", lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 2)));
+  bool now = lua_isnoneornil(L, 3);
+  if (!now && !lua_isinteger(L, 3))
+    return rml_arg_error(L, "timestamp", lua_pushfstring(L, "integer expected, got %s", luaL_tolstring(L, 3, NULL)));
+  uint32_t ts = now ? 0 : (uint32_t)lua_tointeger(L, 3);
+  bool marker = lua_toboolean(L, 4);
+  /* self._core: the instance's own field (a raw get, no metamethod), else
+   * as the facade read it (through the class) */
+  int top = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  if (lua_type(L, 1) != LUA_TTABLE || lua_rawget(L, 1) == LUA_TNIL) {
+    lua_settop(L, top);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_gettable(L, 1);
+  }
+  rml_session *ls = lua_touserdata(L, -1); /* NULL: not a userdata */
+  if (ls && lua_rawlen(L, -1) >= sizeof(rml_session) && ls->tag == &SESSION_TAG) {
+    if (!ls->s || ls->stopping || !rtpmidi_session_started(ls->s)) goto notconn;
+    if (now) ts = rtpmidi_session_media_time(ls->s);
+    return rml_push_result(L, rtpmidi_session_send(ls->s, (const uint8_t *)data, n, ts, marker), NULL);
+  }
+  /* the rare ways: no core, or another kind (c:started(), c:send(...)) */
+  if (!lua_toboolean(L, -1)) goto notconn;
+  int c = lua_gettop(L);
+  lua_getfield(L, c, "started");
+  lua_pushvalue(L, c);
+  lua_call(L, 1, 1);
+  if (!lua_toboolean(L, -1)) goto notconn;
+  lua_settop(L, c);
+  int base = lua_gettop(L);
+  lua_getfield(L, c, "send");
+  lua_pushvalue(L, c);
+  lua_pushvalue(L, 2);
+  if (top >= 3) lua_pushvalue(L, 3); else lua_pushnil(L);
+  if (top >= 4) lua_pushvalue(L, 4); else lua_pushnil(L);
+  lua_call(L, 4, LUA_MULTRET);
+  return lua_gettop(L) - base;
+notconn:
+  lua_pushnil(L);
+  lua_pushliteral(L, "ENOTCONN: session is not started");
+  lua_pushliteral(L, "ENOTCONN");
+  return 3;
+}
+
 static int l_started(lua_State *L) {
   rml_session *ls = to_session(L);
   lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
@@ -289,4 +347,7 @@ void rml_open_session(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_session);
   lua_setfield(L, -2, "session");
+  lua_pushliteral(L, "_core");
+  lua_pushcclosure(L, l_send_data, 1);
+  lua_setfield(L, -2, "session_send_data");
 }

@@ -11,6 +11,10 @@
 enum { SLOT_EMPTY = 0, SLOT_WAITING = 1, SLOT_RELEASED = 2 };
 
 static uint32_t slot_idx(const rmp_jb_t *jb, int64_t d) {
+  if (d >= 0 && d < (int64_t)jb->cap) { /* in the window: no division */
+    uint32_t i = jb->head + (uint32_t)d;
+    return i >= jb->cap ? i - jb->cap : i;
+  }
   int64_t i = ((int64_t)jb->head + d) % (int64_t)jb->cap;
   if (i < 0) i += jb->cap;
   return (uint32_t)i;
@@ -18,7 +22,12 @@ static uint32_t slot_idx(const rmp_jb_t *jb, int64_t d) {
 
 static void advance(rmp_jb_t *jb, uint32_t n) {
   jb->next_seq += n;
-  jb->head = (uint32_t)(((uint64_t)jb->head + n % jb->cap) % jb->cap);
+  if (n < jb->cap) { /* head < cap: one subtraction at most, no division */
+    uint32_t h = jb->head + n;
+    jb->head = h >= jb->cap ? h - jb->cap : h;
+  } else {
+    jb->head = (uint32_t)(((uint64_t)jb->head + n % jb->cap) % jb->cap);
+  }
 }
 
 static uint64_t deadline_of(const rmp_jb_t *jb, uint64_t arrival) {
@@ -149,6 +158,60 @@ int rmp_jb_push(rmp_jb_t *jb, uint32_t ext_seq, uint64_t arrival_us, void *data)
   jb->stats.pushed++;
   return (jb->slots[jb->head].state == SLOT_WAITING || jb->forcing) ? RMP_JB_READY
                                                                      : RMP_JB_QUEUED;
+}
+
+int rmp_jb_pass(rmp_jb_t *jb, uint32_t ext_seq, uint64_t arrival_us, void *data, rmp_jb_out_t *out) {
+  /* Nothing waits (count 0: nothing is forced either). */
+  if (jb->count) return 0;
+  if (!jb->started) {
+    jb->started = 1;
+    jb->next_seq = ext_seq;
+    jb->highest = ext_seq;
+    jb->head = 0;
+  }
+  uint32_t d = ext_seq - jb->next_seq;
+  if (d == 0 && jb->pending_lost == 0) { /* the next one: the common case, in few steps */
+    rmp_jb_slot_t *s = &jb->slots[jb->head];
+    s->e.ext_seq = ext_seq;
+    s->e.arrival_us = arrival_us;
+    s->e.data = NULL;
+    s->state = SLOT_RELEASED;
+    s->reordered = 0;
+    jb->highest = ext_seq;
+    out->e.ext_seq = ext_seq;
+    out->e.arrival_us = arrival_us;
+    out->e.data = data;
+    out->lost_before = 0;
+    out->reordered = 0;
+    jb->stats.pushed++;
+    jb->stats.released++;
+    jb->next_seq++;
+    jb->head = jb->head + 1 == jb->cap ? 0 : jb->head + 1;
+    return 1;
+  }
+  /* The next one; or, when nothing may wait, one after a gap: push would
+   * take it and pop release it at once, the gap declared lost. */
+  if (d && (jb->wait_us || d > 0x7fffffffu)) return 0;
+  rmp_jb_slot_t *s = &jb->slots[slot_idx(jb, (int64_t)d)];
+  s->e.ext_seq = ext_seq;
+  s->e.arrival_us = arrival_us;
+  s->e.data = NULL;
+  s->state = SLOT_RELEASED; /* a duplicate of it is told from a late one */
+  s->reordered = 0;         /* past everything accepted: nothing was higher */
+  jb->highest = ext_seq;
+  jb->pending_lost += d;
+  jb->stats.lost += d;
+  out->e.ext_seq = ext_seq;
+  out->e.arrival_us = arrival_us;
+  out->e.data = data;
+  out->lost_before = jb->pending_lost;
+  out->reordered = 0;
+  jb->pending_lost = 0;
+  jb->stats.pushed++;
+  jb->stats.released++;
+  advance(jb, d);
+  advance(jb, 1);
+  return 1;
 }
 
 static int pop_inner(rmp_jb_t *jb, uint64_t now_us, int flush, rmp_jb_out_t *out) {

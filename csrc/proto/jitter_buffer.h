@@ -128,6 +128,14 @@ int rmp_jb_init(rmp_jb_t *jb, rmp_jb_slot_t *slots, uint32_t capacity, uint64_t 
  * negative RMP_EJB_* code (caller keeps data). */
 int rmp_jb_push(rmp_jb_t *jb, uint32_t ext_seq, uint64_t arrival_us, void *data);
 
+/* The fast path of push + pop for a packet that leaves at once: nothing is
+ * buffered, and it is the next one (or, with wait_us 0, any one ahead: the
+ * numbers skipped are declared lost, lost_before says how many). Returns 1
+ * with *out filled exactly as rmp_jb_push then rmp_jb_pop would have (the
+ * buffer does not hold data), or 0 when the caller must push (nothing
+ * changed but the starting point, which push would set the same way). */
+int rmp_jb_pass(rmp_jb_t *jb, uint32_t ext_seq, uint64_t arrival_us, void *data, rmp_jb_out_t *out);
+
 /* Release the next packet if it is due at time now_us. Returns 1 and fills
  * *out, or 0 if nothing can be released yet. Call until it returns 0. */
 int rmp_jb_pop(rmp_jb_t *jb, uint64_t now_us, rmp_jb_out_t *out);

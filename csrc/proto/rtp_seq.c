@@ -10,6 +10,7 @@ static void unhold(rmp_seq_t *s, unsigned i, bool dropped) {
   if (!s->held[i].used) return;
   if (dropped) s->held_dropped++;
   s->held[i].used = 0;
+  s->n_held--;
   if (i == FAR) s->bad_seq = RMP_SEQ_MOD + 1; /* so seq == bad_seq is false */
 }
 
@@ -146,6 +147,7 @@ static int hold_near(rmp_seq_t *s, uint16_t seq, uint16_t dist, uint32_t *ext_se
   rmp_seq_hold *h = &s->held[slot];
   h->reordered = higher_held(s, seq);
   h->used = 1;
+  s->n_held++;
   h->seq = seq;
   h->dist = dist;
   h->max_then = s->max_seq;
@@ -227,6 +229,10 @@ int rmp_seq_update(rmp_seq_t *s, uint16_t seq, uint32_t *ext_seq) {
     /* In sequence: the run goes on (a jump taken on trust is confirmed). A
      * packet held is higher: this one came after it. */
     s->tentative = 0;
+    if (!s->n_held) { /* nothing held: nothing to look through */
+      *ext_seq = advance(s, seq);
+      return RMP_SEQ_VALID;
+    }
     for (unsigned i = 0; i < FAR; i++)
       if (s->held[i].used) {
         s->reordered++;
@@ -277,6 +283,7 @@ int rmp_seq_update(rmp_seq_t *s, uint16_t seq, uint32_t *ext_seq) {
     unhold(s, FAR, true);
     s->held[FAR] = (rmp_seq_hold){.used = 1, .seq = seq, .dist = udelta, .max_then = s->max_seq,
                                   .at_us = s->arrival_us};
+    s->n_held++;
     s->held_slot = FAR;
     s->bad_seq = (uint32_t)((seq + 1u) & (RMP_SEQ_MOD - 1));
     *ext_seq = s->cycles + seq;

@@ -125,6 +125,7 @@ typedef struct rmp_seq {
   uint8_t have_transit;    /* transit holds a value */
   /* held jumps */
   rmp_seq_hold held[RMP_SEQ_HOLDS + 1]; /* the last: a very large jump (A.1 bad_seq) */
+  uint8_t n_held;          /* slots of held[] in use: 0 spares the in-order path its scans */
   uint8_t held_slot;       /* HELD/BAD: where it went */
   uint8_t n_release;       /* what counts now (see rmp_seq_release), ascending */
   rmp_seq_release release[RMP_SEQ_HOLDS + 1];

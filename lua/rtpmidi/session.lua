@@ -42,15 +42,13 @@ function RTPSession:_open()
   return self._core
 end
 
-function RTPSession:send_data(data, timestamp, marker)
-  if type(data) ~= "string" then options.raise("bad argument 'data' (string expected, got " .. type(data) .. ")") end
-  if timestamp ~= nil and math.type(timestamp) ~= "integer" then
-    options.raise("bad argument 'timestamp' (integer expected, got " .. tostring(timestamp) .. ")")
-  end
-  local c = self._core
-  if not c or not c:started() then return nil, "ENOTCONN: session is not started", "ENOTCONN" end
-  return c:send(data, timestamp, marker)
-end
+-- RTPSession:send_data(data, timestamp, marker) -> true | nil, err, code
+-- Sends data (a string) as one RTP packet with timestamp (an integer; nil:
+-- media_time()) and the marker bit. Raises at the caller's line when data is
+-- not a string or timestamp is neither nil nor an integer; a session not
+-- started answers nil, "ENOTCONN: session is not started", "ENOTCONN".
+-- Written in C (csrc/lua/lsession.c, l_send_data): it runs once per packet.
+RTPSession.send_data = core.session_send_data
 
 -- The RTP timestamp for now on this session's clock (clock_rate ticks/s).
 function RTPSession:media_time()
