@@ -752,6 +752,7 @@ void rtpmidi_session_get_stats(const rtpmidi_session *s, rtpmidi_session_stats *
   st->loops = m->loops;
   st->unknown_ssrc = m->unknown_ssrc;
   st->rtcp_unreachable = m->rtcp_unreachable;
+  st->foreign_errors = m->foreign_errors + rmc_endpoint_foreign_icmp(s->rtp) + rmc_endpoint_foreign_icmp(s->rtcp);
   st->rtt_ms = m->rtt_ms;
   st->have_peer_ssrc = m->have_peer_ssrc;
   st->remote_fraction_lost = m->remote_fraction_lost;

@@ -141,6 +141,9 @@ typedef struct rtpmidi_session_stats {
                                           (also counted in foreign) */
   uint64_t rtcp_unreachable;           /* ICMP errors for the peer's RTCP port while its
                                           RTP flows: no drop, our RTCP stops */
+  uint64_t foreign_errors;             /* ICMP errors ignored: about a destination that is
+                                          not the peer's, or a port unreachable from
+                                          another host than the one it names */
   double jitter_ms;                    /* A.8 interarrival jitter of the peer's stream */
   double rtt_ms;                       /* round-trip time, < 0 until known */
   bool have_peer_ssrc;

@@ -290,6 +290,7 @@ void rml_push_session_stats(lua_State *L, const rtpmidi_session *s) {
   SET_COUNTER(loops);
   SET_COUNTER(unknown_ssrc);
   SET_COUNTER(rtcp_unreachable);
+  SET_COUNTER(foreign_errors);
   SET_COUNTER(send_errors);
   SET_COUNTER(send_dropped);
   lua_pushnumber(L, st.jitter_ms);
