@@ -36,6 +36,7 @@
  * would meet it on stage. Keeping the client makes that close rare (once a
  * process), and a port opens faster. */
 #include "midi_jack.h"
+#include "errbuf.h"
 
 #include <jack/jack.h>
 #include <jack/midiport.h>
@@ -84,23 +85,6 @@ static atomic_bool in_shutdown;          /* the shutdown callback is running */
 static _Atomic uint64_t cycles;          /* process callbacks finished */
 static atomic_bool down;                 /* the server shut down on us */
 
-static void fmt(char *err, size_t errlen, const char *f, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err, errlen, f, ap);
-  va_end(ap);
-}
-
-static void append(char *err, size_t errlen, const char *f, ...) {
-  if (!err || !errlen) return;
-  size_t used = strlen(err);
-  if (used + 1 >= errlen) return;
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err + used, errlen - used, f, ap);
-  va_end(ap);
-}
 
 /* ---- the process thread ---- */
 
@@ -302,7 +286,7 @@ static void close_at_exit(void) {
 
 static int ensure_client(const char *name, char *err, size_t errlen) {
   if (client && atomic_load(&down)) {
-    fmt(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
+    rmc_errbuf_set(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
     return UV_EIO;
   }
   if (!name) name = "rtpmidi";
@@ -312,7 +296,7 @@ static int ensure_client(const char *name, char *err, size_t errlen) {
   if (client) return 0;
   client = open_client(name);
   if (!client) {
-    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    rmc_errbuf_set(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
     return UV_EIO;
   }
   snprintf(client_asked, sizeof client_asked, "%s", name);
@@ -323,7 +307,7 @@ static int ensure_client(const char *name, char *err, size_t errlen) {
   if (jack_activate(client) != 0) {
     jack_client_close(client);
     client = NULL;
-    fmt(err, errlen, "jack: cannot activate the JACK client");
+    rmc_errbuf_set(err, errlen, "jack: cannot activate the JACK client");
     return UV_EIO;
   }
   if (!exit_hook) exit_hook = atexit(close_at_exit) == 0;
@@ -371,7 +355,7 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
     temp = true;
   }
   if (!c) {
-    fmt(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
+    rmc_errbuf_set(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
     unlock_calls();
     return UV_EIO;
   }
@@ -407,13 +391,13 @@ int rmj_list(bool input, rtpmidi_midi_port_fn fn, void *ud, char *err, size_t er
 /* With indices: the list rmj_list gives. Without: every port by name. */
 static void list_into(char *err, size_t errlen, const char **names, unsigned n, bool indices) {
   if (n == 0) {
-    append(err, errlen, "; there are no ports");
+    rmc_errbuf_append(err, errlen, "; there are no ports");
     return;
   }
-  append(err, errlen, "; ports:");
+  rmc_errbuf_append(err, errlen, "; ports:");
   for (unsigned i = 0; i < n; i++) {
-    if (indices) append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, names[i]);
-    else append(err, errlen, "%s \"%s\"", i ? "," : "", names[i]);
+    if (indices) rmc_errbuf_append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, names[i]);
+    else rmc_errbuf_append(err, errlen, "%s \"%s\"", i ? "," : "", names[i]);
   }
 }
 
@@ -431,7 +415,7 @@ static char *find(bool input, const rtpmidi_midi_port_config *cfg, int *code, ch
     if ((unsigned)cfg->index < n) {
       found_name = strdup(others[cfg->index]);
     } else {
-      fmt(err, errlen, "jack: no MIDI %s port %d", kind, cfg->index);
+      rmc_errbuf_set(err, errlen, "jack: no MIDI %s port %d", kind, cfg->index);
       list_into(err, errlen, others, n, true);
     }
     if (others) jack_free(others);
@@ -454,9 +438,9 @@ static char *find(bool input, const rtpmidi_midi_port_config *cfg, int *code, ch
     *code = 0;
   } else {
     if (matches == 0)
-      fmt(err, errlen, "jack: no MIDI %s port matches '%s'", kind, cfg->port);
+      rmc_errbuf_set(err, errlen, "jack: no MIDI %s port matches '%s'", kind, cfg->port);
     else
-      fmt(err, errlen, "jack: '%s' matches %d MIDI %s ports", cfg->port, matches, kind);
+      rmc_errbuf_set(err, errlen, "jack: '%s' matches %d MIDI %s ports", cfg->port, matches, kind);
     list_into(err, errlen, all, all_n, false);
   }
   if (all) jack_free(all);
@@ -539,7 +523,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
     if (cfg->virtual_name && err && errlen) {
       char why[RTPMIDI_ERROR_MAX];
       snprintf(why, sizeof why, "%s", strncmp(err, "jack: ", 6) == 0 ? err + 6 : err);
-      fmt(err, errlen, "jack: cannot open the virtual MIDI %s port '%s': %s", kind, cfg->virtual_name, why);
+      rmc_errbuf_set(err, errlen, "jack: cannot open the virtual MIDI %s port '%s': %s", kind, cfg->virtual_name, why);
     }
     goto fail;
   }
@@ -563,7 +547,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
     if (p->port) own = alt;
   }
   if (!p->port) {
-    fmt(err, errlen, "jack: cannot open the MIDI %s port '%s' (is the name taken in client '%s'?)",
+    rmc_errbuf_set(err, errlen, "jack: cannot open the MIDI %s port '%s' (is the name taken in client '%s'?)",
         kind, own, jack_get_client_name(client));
     free(target);
     r = UV_EIO;
@@ -572,7 +556,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
   nports++;
   take_slot(p);
   if (p->slot < 0) {
-    fmt(err, errlen, "jack: too many MIDI ports in one process (%d)", MAX_PORTS);
+    rmc_errbuf_set(err, errlen, "jack: too many MIDI ports in one process (%d)", MAX_PORTS);
     r = UV_ENOBUFS;
     goto fail_port;
   }
@@ -580,7 +564,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
     const char *ours = jack_port_name(p->port);
     int c = a->input ? jack_connect(client, target, ours) : jack_connect(client, ours, target);
     if (c != 0 && c != EEXIST) {
-      fmt(err, errlen, "jack: cannot connect to MIDI %s port \"%s\"", kind, target);
+      rmc_errbuf_set(err, errlen, "jack: cannot connect to MIDI %s port \"%s\"", kind, target);
       free(target);
       r = UV_EIO;
       goto fail_port;

@@ -1,6 +1,7 @@
 /* RtMidi clients and ports: API names, the default API, listing and lookup
  * of ports by index or name. Shared by MIDI input and output. */
 #include "midi_port.h"
+#include "errbuf.h"
 #include "runtime.h"
 #ifdef RTPMIDI_HAVE_JACK
 #include "midi_jack.h"
@@ -21,24 +22,6 @@ static const char *const API_NAMES[RTMIDI_API_NUM] = {
   [RTMIDI_API_RTMIDI_DUMMY] = "dummy",
 };
 
-static void fmt(char *err, size_t errlen, const char *f, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err, errlen, f, ap);
-  va_end(ap);
-}
-
-/* Appends to err (already holding a string), truncating. */
-static void append(char *err, size_t errlen, const char *f, ...) {
-  if (!err || !errlen) return;
-  size_t used = strlen(err);
-  if (used + 1 >= errlen) return;
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err + used, errlen - used, f, ap);
-  va_end(ap);
-}
 
 bool rtpmidi_midi_available(void) { return true; }
 
@@ -89,7 +72,7 @@ int rmc_midi_api(const char *name, enum RtMidiApi *api, char *err, size_t errlen
   for (int i = 1; i < RTMIDI_API_NUM; i++)
     if (strcmp(name, API_NAMES[i]) == 0) found = i;
   if (found < 0 || found == RTMIDI_API_RTMIDI_DUMMY) {
-    fmt(err, errlen, "unknown MIDI API '%s' (\"alsa\", \"jack\", \"core\" or \"winmm\" expected)", name);
+    rmc_errbuf_set(err, errlen, "unknown MIDI API '%s' (\"alsa\", \"jack\", \"core\" or \"winmm\" expected)", name);
     return UV_EINVAL;
   }
   enum RtMidiApi apis[RTMIDI_API_NUM];
@@ -100,7 +83,7 @@ int rmc_midi_api(const char *name, enum RtMidiApi *api, char *err, size_t errlen
       return 0;
     }
   }
-  fmt(err, errlen, "%s: this MIDI API is not compiled into RtMidi", name);
+  rmc_errbuf_set(err, errlen, "%s: this MIDI API is not compiled into RtMidi", name);
   return UV_ENOTSUP;
 }
 
@@ -157,9 +140,9 @@ int rmc_midi_choose(bool input, enum RtMidiApi api, const char *client, enum RtM
     *dev = create_one(input, api, client);
     if (!*dev) {
       if (api == RTMIDI_API_LINUX_ALSA)
-        fmt(err, errlen, "alsa: cannot open the ALSA sequencer (is /dev/snd/seq there?)");
+        rmc_errbuf_set(err, errlen, "alsa: cannot open the ALSA sequencer (is /dev/snd/seq there?)");
       else
-        fmt(err, errlen, "%s: cannot create a MIDI %s client", rmc_midi_api_name(api),
+        rmc_errbuf_set(err, errlen, "%s: cannot create a MIDI %s client", rmc_midi_api_name(api),
             input ? "input" : "output");
       return UV_EIO;
     }
@@ -193,7 +176,7 @@ int rmc_midi_choose(bool input, enum RtMidiApi api, const char *client, enum RtM
     }
   }
   if (!have_fallback) {
-    fmt(err, errlen, "no MIDI API can be used (none of the compiled ones could create a client)");
+    rmc_errbuf_set(err, errlen, "no MIDI API can be used (none of the compiled ones could create a client)");
     return UV_EIO;
   }
   *used = fallback_api;
@@ -276,22 +259,22 @@ int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad,
   bool by_port = cfg->port != NULL || (cfg->virtual_name ? cfg->index > 0 : cfg->index >= 0);
   if (cfg->virtual_name && by_port) {
     *bad = "virtual";
-    fmt(err, errlen, "give either port or virtual, not both");
+    rmc_errbuf_set(err, errlen, "give either port or virtual, not both");
     return UV_EINVAL;
   }
   if (!cfg->virtual_name && !by_port) {
     *bad = "port";
-    fmt(err, errlen, "a port name or index expected (or virtual=name)");
+    rmc_errbuf_set(err, errlen, "a port name or index expected (or virtual=name)");
     return UV_EINVAL;
   }
   if (cfg->virtual_name && !cfg->virtual_name[0]) {
     *bad = "virtual";
-    fmt(err, errlen, "a non-empty port name expected");
+    rmc_errbuf_set(err, errlen, "a non-empty port name expected");
     return UV_EINVAL;
   }
   if (cfg->port && !cfg->port[0]) {
     *bad = "port";
-    fmt(err, errlen, "a non-empty port name expected");
+    rmc_errbuf_set(err, errlen, "a non-empty port name expected");
     return UV_EINVAL;
   }
   return 0;
@@ -299,13 +282,13 @@ int rmc_midi_check_config(const rtpmidi_midi_port_config *cfg, const char **bad,
 
 static void list_into(char *err, size_t errlen, RtMidiPtr dev, unsigned n) {
   if (n == 0) {
-    append(err, errlen, "; there are no ports");
+    rmc_errbuf_append(err, errlen, "; there are no ports");
     return;
   }
-  append(err, errlen, "; ports:");
+  rmc_errbuf_append(err, errlen, "; ports:");
   for (unsigned i = 0; i < n; i++) {
     char *name = rmc_midi_port_name(dev, i);
-    append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, name ? name : "?");
+    rmc_errbuf_append(err, errlen, "%s %u \"%s\"", i ? "," : "", i, name ? name : "?");
     free(name);
   }
 }
@@ -317,8 +300,8 @@ int rmc_midi_find_port(bool input, RtMidiPtr dev, enum RtMidiApi api,
   unsigned n = port_count(dev);
   if (!cfg->port) {
     if ((unsigned)cfg->index < n) return cfg->index;
-    fmt(err, errlen, "%s: no MIDI %s port %d", an, kind, cfg->index);
-    if (n == 0 && api == RTMIDI_API_UNIX_JACK) append(err, errlen, " (is a JACK server running?)");
+    rmc_errbuf_set(err, errlen, "%s: no MIDI %s port %d", an, kind, cfg->index);
+    if (n == 0 && api == RTMIDI_API_UNIX_JACK) rmc_errbuf_append(err, errlen, " (is a JACK server running?)");
     list_into(err, errlen, dev, n);
     return UV_ENOENT;
   }
@@ -336,10 +319,10 @@ int rmc_midi_find_port(bool input, RtMidiPtr dev, enum RtMidiApi api,
   if (exact >= 0) return exact;
   if (matches == 1) return found;
   if (matches == 0)
-    fmt(err, errlen, "%s: no MIDI %s port matches '%s'", an, kind, cfg->port);
+    rmc_errbuf_set(err, errlen, "%s: no MIDI %s port matches '%s'", an, kind, cfg->port);
   else
-    fmt(err, errlen, "%s: '%s' matches %d MIDI %s ports", an, cfg->port, matches, kind);
-  if (n == 0 && api == RTMIDI_API_UNIX_JACK) append(err, errlen, " (is a JACK server running?)");
+    rmc_errbuf_set(err, errlen, "%s: '%s' matches %d MIDI %s ports", an, cfg->port, matches, kind);
+  if (n == 0 && api == RTMIDI_API_UNIX_JACK) rmc_errbuf_append(err, errlen, " (is a JACK server running?)");
   list_into(err, errlen, dev, n);
   return UV_ENOENT;
 }
@@ -354,7 +337,7 @@ int rmc_midi_open(bool input, RtMidiPtr dev, enum RtMidiApi api, const rtpmidi_m
     dev->ok = true;
     rtmidi_open_virtual_port(dev, cfg->virtual_name);
     if (!dev->ok) {
-      fmt(err, errlen, "%s: cannot open the virtual MIDI %s port '%s'%s", an, kind,
+      rmc_errbuf_set(err, errlen, "%s: cannot open the virtual MIDI %s port '%s'%s", an, kind,
           cfg->virtual_name, server);
       return UV_EIO;
     }
@@ -370,7 +353,7 @@ int rmc_midi_open(bool input, RtMidiPtr dev, enum RtMidiApi api, const rtpmidi_m
   dev->ok = true;
   rtmidi_open_port(dev, (unsigned)index, own);
   if (!dev->ok) {
-    fmt(err, errlen, "%s: cannot open MIDI %s port %d \"%s\"%s", an, kind, index,
+    rmc_errbuf_set(err, errlen, "%s: cannot open MIDI %s port %d \"%s\"%s", an, kind, index,
         *port_name ? *port_name : "?", server);
     free(*port_name);
     *port_name = NULL;
