@@ -73,20 +73,28 @@ function B.latency_line(name, what, rtt_us, lost, status)
   })
 end
 
---- A session on 127.0.0.1 from local_port to peer_port whose incoming_rtp
--- is on_rtp(self, cookie, timestamp, packet, recovery); registered and started.
-function B.session(local_port, peer_port, on_rtp)
-  local control = rtpmidi.RTPControl()
-  local s = rtpmidi.RTPSession{ peer_address = "127.0.0.1", bind_address = "127.0.0.1",
-    sending_port = peer_port, receiving_port = local_port, payload = 96,
-    jitter_buffer_size = 0, tool_name = "rtpmidi bench", incoming_rtp = on_rtp }
+--- Registers session s with control and starts it. When its port cannot be
+-- opened: returns nil and the error if may_fail, else says so on stderr
+-- (as who) and exits with 3. Returns s otherwise.
+function B.start_session(control, s, port, who, may_fail)
   local cookie = control:add_session(s)
   local ok, err = control:start_session(cookie)
   if not ok then
-    io.stderr:write(("bench: cannot open port %d: %s\n"):format(local_port, err))
+    control:remove_session(cookie)
+    if may_fail then return nil, err end
+    io.stderr:write(("%s: cannot open port %d: %s\n"):format(who or "bench", port, err))
     os.exit(3)
   end
   return s
+end
+
+--- A session on 127.0.0.1 from local_port to peer_port whose incoming_rtp
+-- is on_rtp(self, cookie, timestamp, packet, recovery); registered and started.
+function B.session(local_port, peer_port, on_rtp)
+  local s = rtpmidi.RTPSession{ peer_address = "127.0.0.1", bind_address = "127.0.0.1",
+    sending_port = peer_port, receiving_port = local_port, payload = 96,
+    jitter_buffer_size = 0, tool_name = "rtpmidi bench", incoming_rtp = on_rtp }
+  return B.start_session(rtpmidi.RTPControl(), s, local_port)
 end
 
 --- A MidiSession on 127.0.0.1 from local_port to peer_port, registered and
@@ -94,21 +102,11 @@ end
 -- Returns the session, or nil and the error when the port is taken and
 -- opts.may_fail is set (otherwise the process exits).
 function B.midi_session(local_port, peer_port, opts)
-  local control = rtpmidi.RTPControl()
   local t = { peer_address = "127.0.0.1", bind_address = "127.0.0.1", sending_port = peer_port,
               receiving_port = local_port, jitter_buffer_size = 0, tool_name = "rtpmidi bench" }
   local may_fail = opts and opts.may_fail
   for k, v in pairs(opts or {}) do if k ~= "may_fail" then t[k] = v end end
-  local s = rtpmidi.MidiSession(t)
-  local cookie = control:add_session(s)
-  local ok, err = control:start_session(cookie)
-  if not ok then
-    control:remove_session(cookie)
-    if may_fail then return nil, err end
-    io.stderr:write(("bench: cannot open port %d: %s\n"):format(local_port, err))
-    os.exit(3)
-  end
-  return s
+  return B.start_session(rtpmidi.RTPControl(), rtpmidi.MidiSession(t), local_port, "bench", may_fail)
 end
 
 --- The 14-bit probe id as a MIDI message (a pitch bend on channel 1: its
@@ -133,6 +131,140 @@ end
 --- Calls fn(now_ms) every ms milliseconds until the loop stops.
 function B.every(ms, fn)
   return rtpmidi.every(ms, function() fn(rtpmidi.now()) end)
+end
+
+--- The echo side's stop: every idle_s seconds, stops control when count()
+-- has not moved since the last tick, saying so on stderr as
+-- "<who> echo: idle for <idle_s> s after <count> messages<note()>".
+function B.stop_when_idle(control, idle_s, who, count, note)
+  local at_last_tick = -1
+  return rtpmidi.every(idle_s * 1000, function()
+    local c = count()
+    if c == at_last_tick then
+      io.stderr:write(("%s echo: idle for %s s after %d messages%s, stopping\n")
+        :format(who, idle_s, c, note and note() or ""))
+      control:stop()
+    end
+    at_last_tick = c
+  end)
+end
+
+--- The measuring side of a ping-pong latency run, whatever carries the probe.
+-- o: control, n (round trips measured), warmup (round trips before them),
+-- timeout_s, probe(id) -> the probe for id (a value the echo brings back,
+-- compared with ==), send(probe) sends it, ready() (optional) -> whether
+-- probing may start (the session has joined). Returns pp:
+--   pp.answer(v)  from the receive callback, v the probe value that came back:
+--                 a round trip when it is the one in flight, then the next probe
+--   pp.probe()    sends the next probe (to start at once, before control:run)
+--   pp.finish(name, what, why)  after control:run: prints the latency line
+--                 (or a failed one with why when the echo never answered) and exits.
+-- Until the echo answers, a probe goes out every 50 ms tick; later a probe not
+-- back within a second is lost and the next goes out. Stops control after n.
+function B.pingpong(o)
+  local now = rtpmidi.now
+  local control, n, warmup, probe_of, send, ready = o.control, o.n, o.warmup, o.probe, o.send, o.ready
+  local rtt, id, sent_at, expect = {}, 0, 0, nil
+  local measuring, seen, lost = false, 0, 0
+  local pp = {}
+  function pp.probe()
+    id = id + 1
+    expect = probe_of(id)
+    sent_at = now()
+    send(expect)
+  end
+  function pp.answer(v)
+    local t = now()
+    if v ~= expect then return end     -- a late echo of an earlier probe
+    if not measuring then
+      measuring = true                 -- the echo side is up
+    else
+      seen = seen + 1
+      if seen > warmup then rtt[#rtt + 1] = (t - sent_at) * 1000 end
+    end
+    if #rtt >= n then control:stop() return end
+    pp.probe()
+  end
+  local started = now()
+  B.every(50, function(t)
+    if t - started > o.timeout_s * 1000 then control:stop() return end
+    if ready and not ready() then return end
+    if not measuring or t - sent_at > 1000 then
+      if measuring then lost = lost + 1 end
+      pp.probe()
+    end
+  end)
+  function pp.finish(name, what, why)
+    if not measuring then
+      B.line("latency", name, { { "status", "failed" }, { "why", why } })
+      os.exit(1)
+    end
+    B.latency_line(name, what, rtt, lost, #rtt >= n and "ok" or "timeout")
+    os.exit(#rtt >= n and 0 or 1)
+  end
+  return pp
+end
+
+--- One process's throughput run, windowed: o: control, total (messages),
+-- window (at most in flight), timeout_s, send(i) sends message i (1, 2, ...),
+-- packets() -> the sending side's packet counter now. Returns tp:
+--   tp.begin()     starts the clock and fills the window (at once, or when
+--                  the sessions have joined)
+--   tp.received()  from the receiving side's callback: one more arrived; the
+--                  next goes out; after the last, control stops
+--   tp.result()    after control:run: nil when begin was never called, else
+--                  { sent, received, total, seconds, cpu_s, packets }.
+-- Control stops at timeout_s, or when nothing arrived for 2 s after begin.
+function B.throughput(o)
+  local now = rtpmidi.now
+  local control, total, window, send, packets = o.control, o.total, o.window, o.send, o.packets
+  local sent, received, t0, c0, p0, p1 = 0, 0, nil, nil, nil, nil
+  local tp = {}
+  local function send_one()
+    sent = sent + 1
+    send(sent)
+  end
+  function tp.begin()
+    t0, c0, p0 = now(), B.cpu(), packets()
+    while sent < window and sent < total do send_one() end
+  end
+  function tp.received()
+    received = received + 1
+    if sent < total then send_one()
+    elseif received == total then
+      p1 = packets()   -- before the stop: a stopped session's counters may be gone
+      control:stop()
+    end
+  end
+  local started, last, last_change = now(), -1, now()
+  B.every(250, function(t)
+    if received ~= last then last, last_change = received, t end
+    if t - started > o.timeout_s * 1000 or (t0 and t - last_change > 2000) then control:stop() end
+  end)
+  function tp.result()
+    if not t0 then return nil end
+    local secs, c = (now() - t0) / 1000, B.cpu() - c0
+    return { sent = sent, received = received, total = total, seconds = secs, cpu_s = c,
+             packets = (p1 or packets()) - p0 }
+  end
+  return tp
+end
+
+--- The midi_throughput line of a B.throughput result r; extra: fields put
+-- before status (optional). Exits: 0 when every message arrived.
+function B.throughput_line(name, what, r, extra)
+  local received, packets, secs = r.received, r.packets, r.seconds
+  local fields = {
+    { "what", what },
+    { "messages", received }, { "lost", r.sent - received }, { "packets", packets },
+    { "msgs_per_packet", received / math.max(packets, 1) }, { "seconds", secs },
+    { "msgs_per_s", math.floor(received / secs + 0.5) }, { "pps", math.floor(packets / secs + 0.5) },
+    { "cpu_s_per_mmsg", r.cpu_s / (received / 1e6) },
+  }
+  for _, kv in ipairs(extra or {}) do fields[#fields + 1] = kv end
+  fields[#fields + 1] = { "status", received == r.total and "ok" or "incomplete" }
+  B.line("midi_throughput", name, fields)
+  os.exit(received == r.total and 0 or 1)
 end
 
 return B
