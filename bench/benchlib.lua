@@ -1,6 +1,7 @@
 -- Shared by the Lua benchmarks: arguments, percentiles, CPU time and the
 -- BENCH result lines that bench/run.sh gathers (format in bench/README.md).
 local rtpmidi = require "rtpmidi"
+local core = require "rtpmidi.core"
 
 local B = {}
 
@@ -131,6 +132,34 @@ end
 --- Calls fn(now_ms) every ms milliseconds until the loop stops.
 function B.every(ms, fn)
   return rtpmidi.every(ms, function() fn(rtpmidi.now()) end)
+end
+
+--- Why the session class rtpmidi[class] cannot be benchmarked, or nil: the
+-- facade has no such class, or the C core has no core[core_field] (what:
+-- the core's sessions, in words).
+function B.unavailable(class, core_field, what)
+  if not rtpmidi[class] then return ("rtpmidi.%s does not exist"):format(class) end
+  if not core[core_field] then return ("the C core has no %s (core.%s)"):format(what, core_field) end
+  return nil
+end
+
+--- Prints the row of a benchmark that cannot run here, saying why, and exits 0.
+function B.not_available(kind, name, why)
+  B.line(kind, name, { { "status", "not available" }, { "why", why } })
+  os.exit(0)
+end
+
+--- B.throughput's send and packets for a session with send_midi (MidiSession,
+-- AppleMidiSession): Note On and Note Off alternately, each flushed into a
+-- packet of its own unless batch (then a loop turn's messages share one);
+-- packets counts the session's RTP packets sent.
+function B.note_sender(session, batch)
+  local ON, OFF = "\x90\x3c\x64", "\x80\x3c\x40"
+  local function send(i)
+    session:send_midi(i & 1 == 1 and ON or OFF)
+    if not batch then session:flush() end
+  end
+  return send, function() return session:stats().packets_sent end
 end
 
 --- The echo side's stop: every idle_s seconds, stops control when count()

@@ -13,24 +13,13 @@
 -- When AppleMidiSession is not usable, prints a row that says why.
 package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
 local rtpmidi = require "rtpmidi"
-local core = require "rtpmidi.core"
 local B = require "benchlib"
 
 local mode = arg[1]
 local control = rtpmidi.RTPControl()
-local now = rtpmidi.now
 
--- Whether AppleMidiSession is there at all.
-local function unavailable()
-  if not rtpmidi.AppleMidiSession then return "rtpmidi.AppleMidiSession does not exist" end
-  if not core.applemidi then return "the C core has no AppleMIDI sessions (core.applemidi)" end
-  return nil
-end
-
-local function not_available(kind, name, why)
-  B.line(kind, name, { { "status", "not available" }, { "why", why } })
-  os.exit(0)
-end
+local function unavailable() return B.unavailable("AppleMidiSession", "applemidi", "AppleMIDI sessions") end
+local not_available = B.not_available
 
 -- An AppleMidiSession on 127.0.0.1, registered and started.
 local function apple(port, opts)
@@ -63,22 +52,22 @@ elseif mode == "latency" then
     or "AppleMidiSession to node-rtpmidi (its echo), 2 processes"
   local why = unavailable()
   if why then not_available("latency", name, why) end
-  local joined_at, failed, s
+  local joined, failed, s
   -- until the peer echoes (node-rtpmidi: after its own CK exchange), a probe
   -- every tick
   local pp = B.pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
     probe = B.probe_msg, send = function(m) s:send_midi(m) end,
-    ready = function() return joined_at ~= nil end }
+    ready = function() return joined end }
   s = apple(port, {
     ck_fast_interval = 200,
-    participant_joined = function() joined_at = now() end,
+    participant_joined = function() joined = true end,
     invitation_failed = function(_, _, _, reason) failed = reason; control:stop() end,
     incoming_midi = function(_, message) pp.answer(message) end,
   })
   s:invite("127.0.0.1", peer_port)
   control:run()   -- stop() sends BY: the echo side leaves
   pp.finish(name, what,
-    failed and ("invitation " .. failed) or (joined_at and "peer never echoed" or "never joined"))
+    failed and ("invitation " .. failed) or (joined and "peer never echoed" or "never joined"))
 
 elseif mode == "throughput" then
   local port_a, port_b, total, window, timeout_s, batch =
@@ -86,16 +75,12 @@ elseif mode == "throughput" then
   local name = batch and "applemidi_1proc_batch" or "applemidi_1proc"
   local why = unavailable()
   if why then not_available("midi_throughput", name, why) end
-  local ON, OFF = "\x90\x3c\x64", "\x80\x3c\x40"
-  local a
-  local tp = B.throughput{ control = control, total = total, window = window, timeout_s = timeout_s,
-    send = function(i)
-      a:send_midi(i & 1 == 1 and ON or OFF)
-      if not batch then a:flush() end
-    end,
-    packets = function() return a:stats().packets_sent end }
+  local tp
+  local a = apple(port_a, { participant_joined = function() tp.begin() end })
+  local send, packets = B.note_sender(a, batch)
+  tp = B.throughput{ control = control, total = total, window = window, timeout_s = timeout_s,
+    send = send, packets = packets }
   apple(port_b, { incoming_midi = tp.received })
-  a = apple(port_a, { participant_joined = function() tp.begin() end })
   a:invite("127.0.0.1", port_b)
   control:run()
   local r = tp.result()

@@ -47,15 +47,10 @@ elseif mode == "latency" then
 elseif mode == "throughput" then
   local port_a, port_b, total, window, timeout_s, batch =
     B.arg(2), B.arg(3), B.arg(4, 200000), B.arg(5, 256), B.arg(6, 20), arg[7] == "batch"
-  local ON, OFF = "\x90\x3c\x64", "\x80\x3c\x40"
-  local a
+  local a = B.midi_session(port_a, port_b, { incoming_midi = function() end })
+  local send, packets = B.note_sender(a, batch)
   local tp = B.throughput{ control = control, total = total, window = window, timeout_s = timeout_s,
-    send = function(i)
-      a:send_midi(i & 1 == 1 and ON or OFF)
-      if not batch then a:flush() end
-    end,
-    packets = function() return a:stats().packets_sent end }
-  a = B.midi_session(port_a, port_b, { incoming_midi = function() end })
+    send = send, packets = packets }
   local b = B.midi_session(port_b, port_a, { incoming_midi = tp.received })
   tp.begin()
   control:run()

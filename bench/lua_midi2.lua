@@ -16,23 +16,13 @@
 -- When Midi2Session is not usable, prints a row that says why.
 package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
 local rtpmidi = require "rtpmidi"
-local core = require "rtpmidi.core"
 local B = require "benchlib"
 
 local mode = arg[1]
 local control = rtpmidi.RTPControl()
-local now = rtpmidi.now
 
-local function unavailable()
-  if not rtpmidi.Midi2Session then return "rtpmidi.Midi2Session does not exist" end
-  if not core.midi2 then return "the C core has no Network MIDI 2.0 sessions (core.midi2)" end
-  return nil
-end
-
-local function not_available(kind, name, why)
-  B.line(kind, name, { { "status", "not available" }, { "why", why } })
-  os.exit(0)
-end
+local function unavailable() return B.unavailable("Midi2Session", "midi2", "Network MIDI 2.0 sessions") end
+local not_available = B.not_available
 
 -- A Midi2Session on 127.0.0.1, registered and started.
 local function midi2(port, opts)
@@ -70,20 +60,20 @@ elseif mode == "latency" then
   local name, what = "midi2", "Midi2Session to Midi2Session, Lua callbacks, 2 processes"
   local why = unavailable()
   if why then not_available("latency", name, why) end
-  local joined_at, failed, s
+  local joined, failed, s
   local pp = B.pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
     probe = probe_word, send = function(w) s:send_ump(w) end,
-    ready = function() return joined_at ~= nil end }
+    ready = function() return joined end }
   s = midi2(port, {
     role = "client",
-    client_joined = function() joined_at = now() end,
+    client_joined = function() joined = true end,
     invitation_failed = function(_, _, _, reason) failed = reason; control:stop() end,
     incoming_ump = function(_, words) pp.answer(words[1]) end,
   })
   s:invite("127.0.0.1", peer_port)
   control:run()   -- stop() sends Bye: the echo side leaves
   pp.finish(name, what,
-    failed and ("invitation " .. failed) or (joined_at and "peer never echoed" or "never joined"))
+    failed and ("invitation " .. failed) or (joined and "peer never echoed" or "never joined"))
 
 elseif mode == "throughput" then
   local port_a, port_b, total, window, timeout_s =
