@@ -234,6 +234,39 @@ function B.pingpong(o)
   return pp
 end
 
+--- The echo side of a session protocol with invitations (AppleMidiSession,
+-- Midi2Session): open(h) makes the session, its callbacks calling h.joined()
+-- when the peer joins, h.left() when it leaves (control stops) and
+-- h.echoed() for each message sent back. Runs until the peer leaves or
+-- nothing was echoed for idle_s (B.stop_when_idle, as who).
+function B.echo_until_left(control, idle_s, who, open)
+  local echoed, joined = 0, false
+  open{ joined = function() joined = true end, left = function() control:stop() end,
+        echoed = function() echoed = echoed + 1 end }
+  B.stop_when_idle(control, idle_s, who, function() return echoed end,
+    function() return (" (joined: %s)"):format(tostring(joined)) end)
+  control:run()
+end
+
+--- B.pingpong from a session that invites the echo side at peer_port (a
+-- session protocol with invitations): o as for B.pingpong but send(s, probe)
+-- with the session, plus peer_port, name, what and open(h), which makes the
+-- session, its callbacks calling h.joined() on joining, h.failed(reason)
+-- when the invitation fails and h.answer(v) with each probe value that comes
+-- back. Probes go out once joined; control:stop() ends the session (the
+-- echo side is told it left). Prints the result and exits.
+function B.invite_pingpong(o)
+  local joined, failed, s = false, nil, nil
+  local pp = B.pingpong{ control = o.control, n = o.n, warmup = o.warmup, timeout_s = o.timeout_s,
+    probe = o.probe, send = function(v) o.send(s, v) end, ready = function() return joined end }
+  s = o.open{ joined = function() joined = true end, answer = pp.answer,
+              failed = function(reason) failed = reason; o.control:stop() end }
+  s:invite("127.0.0.1", o.peer_port)
+  o.control:run()
+  pp.finish(o.name, o.what,
+    failed and ("invitation " .. failed) or (joined and "peer never echoed" or "never joined"))
+end
+
 --- One process's throughput run, windowed: o: control, total (messages),
 -- window (at most in flight), timeout_s, send(i) sends message i (1, 2, ...),
 -- packets() -> the sending side's packet counter now. Returns tp:
@@ -279,9 +312,14 @@ function B.throughput(o)
   return tp
 end
 
---- The midi_throughput line of a B.throughput result r; extra: fields put
--- before status (optional). Exits: 0 when every message arrived.
+--- The midi_throughput line of a B.throughput result r (nil: a failed row,
+-- the sessions never joined); extra: fields put before status (optional).
+-- Exits: 0 when every message arrived.
 function B.throughput_line(name, what, r, extra)
+  if not r then
+    B.line("midi_throughput", name, { { "status", "failed" }, { "why", "never joined" } })
+    os.exit(1)
+  end
   local received, packets, secs = r.received, r.packets, r.seconds
   local fields = {
     { "what", what },

@@ -32,18 +32,16 @@ end
 if mode == "echo" then
   local port, idle_s = B.arg(2), B.arg(3, 5)
   if unavailable() then return end
-  local echoed, joined = 0, false
-  apple(port, {
-    participant_joined = function() joined = true end,
-    participant_left = function() control:stop() end,
-    incoming_midi = function(self, message)
-      echoed = echoed + 1
-      self:send_midi(message)
-    end,
-  })
-  B.stop_when_idle(control, idle_s, "lua_apple", function() return echoed end,
-    function() return (" (joined: %s)"):format(tostring(joined)) end)
-  control:run()
+  B.echo_until_left(control, idle_s, "lua_apple", function(h)
+    apple(port, {
+      participant_joined = h.joined,
+      participant_left = h.left,
+      incoming_midi = function(self, message)
+        h.echoed()
+        self:send_midi(message)
+      end,
+    })
+  end)
 
 elseif mode == "latency" then
   local port, peer_port = B.arg(2), B.arg(3)
@@ -52,22 +50,19 @@ elseif mode == "latency" then
     or "AppleMidiSession to node-rtpmidi (its echo), 2 processes"
   local why = unavailable()
   if why then not_available("latency", name, why) end
-  local joined, failed, s
   -- until the peer echoes (node-rtpmidi: after its own CK exchange), a probe
-  -- every tick
-  local pp = B.pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
-    probe = B.probe_msg, send = function(m) s:send_midi(m) end,
-    ready = function() return joined end }
-  s = apple(port, {
-    ck_fast_interval = 200,
-    participant_joined = function() joined = true end,
-    invitation_failed = function(_, _, _, reason) failed = reason; control:stop() end,
-    incoming_midi = function(_, message) pp.answer(message) end,
-  })
-  s:invite("127.0.0.1", peer_port)
-  control:run()   -- stop() sends BY: the echo side leaves
-  pp.finish(name, what,
-    failed and ("invitation " .. failed) or (joined and "peer never echoed" or "never joined"))
+  -- every tick; stop() sends BY: the echo side leaves
+  B.invite_pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
+    peer_port = peer_port, name = name, what = what,
+    probe = B.probe_msg, send = function(s, m) s:send_midi(m) end,
+    open = function(h)
+      return apple(port, {
+        ck_fast_interval = 200,
+        participant_joined = h.joined,
+        invitation_failed = function(_, _, _, reason) h.failed(reason) end,
+        incoming_midi = function(_, message) h.answer(message) end,
+      })
+    end }
 
 elseif mode == "throughput" then
   local port_a, port_b, total, window, timeout_s, batch =
@@ -83,13 +78,8 @@ elseif mode == "throughput" then
   apple(port_b, { incoming_midi = tp.received })
   a:invite("127.0.0.1", port_b)
   control:run()
-  local r = tp.result()
-  if not r then
-    B.line("midi_throughput", name, { { "status", "failed" }, { "why", "never joined" } })
-    os.exit(1)
-  end
   B.throughput_line(name, batch and "AppleMidiSession, Lua callbacks, 1 process, a loop turn's messages per packet"
-                                 or "AppleMidiSession, Lua callbacks, 1 process, 1 message per packet (flush)", r)
+                                 or "AppleMidiSession, Lua callbacks, 1 process, 1 message per packet (flush)", tp.result())
 
 else
   io.stderr:write("usage: lua_apple.lua echo|latency|throughput ... (see the top of the file)\n")

@@ -40,19 +40,17 @@ end
 if mode == "echo" then
   local port, idle_s = B.arg(2), B.arg(3, 5)
   if unavailable() then return end
-  local echoed, joined = 0, false
-  midi2(port, {
-    role = "host",
-    client_joined = function() joined = true end,
-    client_left = function() control:stop() end,
-    incoming_ump = function(self, words)
-      echoed = echoed + 1
-      self:send_ump(words)
-    end,
-  })
-  B.stop_when_idle(control, idle_s, "lua_midi2", function() return echoed end,
-    function() return (" (joined: %s)"):format(tostring(joined)) end)
-  control:run()
+  B.echo_until_left(control, idle_s, "lua_midi2", function(h)
+    midi2(port, {
+      role = "host",
+      client_joined = h.joined,
+      client_left = h.left,
+      incoming_ump = function(self, words)
+        h.echoed()
+        self:send_ump(words)
+      end,
+    })
+  end)
 
 elseif mode == "latency" then
   local port, peer_port = B.arg(2), B.arg(3)
@@ -60,20 +58,18 @@ elseif mode == "latency" then
   local name, what = "midi2", "Midi2Session to Midi2Session, Lua callbacks, 2 processes"
   local why = unavailable()
   if why then not_available("latency", name, why) end
-  local joined, failed, s
-  local pp = B.pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
-    probe = probe_word, send = function(w) s:send_ump(w) end,
-    ready = function() return joined end }
-  s = midi2(port, {
-    role = "client",
-    client_joined = function() joined = true end,
-    invitation_failed = function(_, _, _, reason) failed = reason; control:stop() end,
-    incoming_ump = function(_, words) pp.answer(words[1]) end,
-  })
-  s:invite("127.0.0.1", peer_port)
-  control:run()   -- stop() sends Bye: the echo side leaves
-  pp.finish(name, what,
-    failed and ("invitation " .. failed) or (joined and "peer never echoed" or "never joined"))
+  -- stop() sends Bye: the echo side leaves
+  B.invite_pingpong{ control = control, n = n, warmup = warmup, timeout_s = timeout_s,
+    peer_port = peer_port, name = name, what = what,
+    probe = probe_word, send = function(s, w) s:send_ump(w) end,
+    open = function(h)
+      return midi2(port, {
+        role = "client",
+        client_joined = h.joined,
+        invitation_failed = function(_, _, _, reason) h.failed(reason) end,
+        incoming_ump = function(_, words) h.answer(words[1]) end,
+      })
+    end }
 
 elseif mode == "throughput" then
   local port_a, port_b, total, window, timeout_s =
@@ -91,13 +87,8 @@ elseif mode == "throughput" then
   a = midi2(port_a, { role = "client", fec = fec, client_joined = function() tp.begin() end })
   a:invite("127.0.0.1", port_b)
   control:run()
-  local r = tp.result()
-  if not r then
-    B.line("midi_throughput", name, { { "status", "failed" }, { "why", "never joined" } })
-    os.exit(1)
-  end
   B.throughput_line(name,
-    ("Midi2Session, Lua callbacks, 1 process, 1 message per datagram, FEC %d"):format(fec or 2), r)
+    ("Midi2Session, Lua callbacks, 1 process, 1 message per datagram, FEC %d"):format(fec or 2), tp.result())
 
 else
   io.stderr:write("usage: lua_midi2.lua echo|latency|throughput ... (see the top of the file)\n")
