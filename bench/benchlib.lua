@@ -98,16 +98,23 @@ function B.session(local_port, peer_port, on_rtp)
   return B.start_session(rtpmidi.RTPControl(), s, local_port)
 end
 
+--- A session of class (a constructor of the facade: rtpmidi.MidiSession,
+-- ...) from the options defaults with opts (optional) laid over them,
+-- registered with control and started (B.start_session, as who; opts.may_fail
+-- is its may_fail, not an option).
+function B.open_session(control, class, port, who, defaults, opts)
+  for k, v in pairs(opts or {}) do if k ~= "may_fail" then defaults[k] = v end end
+  return B.start_session(control, class(defaults), port, who, opts and opts.may_fail)
+end
+
 --- A MidiSession on 127.0.0.1 from local_port to peer_port, registered and
 -- started; opts (optional) adds or overrides options and callbacks.
 -- Returns the session, or nil and the error when the port is taken and
 -- opts.may_fail is set (otherwise the process exits).
 function B.midi_session(local_port, peer_port, opts)
-  local t = { peer_address = "127.0.0.1", bind_address = "127.0.0.1", sending_port = peer_port,
-              receiving_port = local_port, jitter_buffer_size = 0, tool_name = "rtpmidi bench" }
-  local may_fail = opts and opts.may_fail
-  for k, v in pairs(opts or {}) do if k ~= "may_fail" then t[k] = v end end
-  return B.start_session(rtpmidi.RTPControl(), rtpmidi.MidiSession(t), local_port, "bench", may_fail)
+  return B.open_session(rtpmidi.RTPControl(), rtpmidi.MidiSession, local_port, "bench",
+    { peer_address = "127.0.0.1", bind_address = "127.0.0.1", sending_port = peer_port,
+      receiving_port = local_port, jitter_buffer_size = 0, tool_name = "rtpmidi bench" }, opts)
 end
 
 --- The 14-bit probe id as a MIDI message (a pitch bend on channel 1: its

@@ -23,10 +23,8 @@ local not_available = B.not_available
 
 -- An AppleMidiSession on 127.0.0.1, registered and started.
 local function apple(port, opts)
-  local t = { name = "bench " .. port, port = port, bind_address = "127.0.0.1",
-              jitter_buffer_size = 0 }
-  for k, v in pairs(opts or {}) do t[k] = v end
-  return B.start_session(control, rtpmidi.AppleMidiSession(t), port, "lua_apple")
+  return B.open_session(control, rtpmidi.AppleMidiSession, port, "lua_apple",
+    { name = "bench " .. port, port = port, bind_address = "127.0.0.1", jitter_buffer_size = 0 }, opts)
 end
 
 if mode == "echo" then

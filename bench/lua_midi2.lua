@@ -26,9 +26,8 @@ local not_available = B.not_available
 
 -- A Midi2Session on 127.0.0.1, registered and started.
 local function midi2(port, opts)
-  local t = { name = "bench " .. port, port = port, bind_address = "127.0.0.1" }
-  for k, v in pairs(opts or {}) do t[k] = v end
-  return B.start_session(control, rtpmidi.Midi2Session(t), port, "lua_midi2")
+  return B.open_session(control, rtpmidi.Midi2Session, port, "lua_midi2",
+    { name = "bench " .. port, port = port, bind_address = "127.0.0.1" }, opts)
 end
 
 -- The probe: MIDI 1.0 pitch bend in UMP (MT 2, group 0, channel 1), its
