@@ -194,8 +194,12 @@ int rmp_stream_tx_ack(rmp_stream_tx *tx, uint16_t seq) {
   uint16_t behind = (uint16_t)(tx->last_seq - seq);
   if (!tx->sent || behind >= 0x8000) return -1;
   tx->feedback = true;
-  tx->fb_new = true; /* the peer answers: its time, stamp_feedback */
   if (behind >= tx->unacked) return 0; /* confirmed before */
+  /* The peer makes progress: its time, stamp_feedback. Only an ack that
+   * confirms something new counts, or a peer repeating an old one (a frozen
+   * or hostile participant) would hold a stalled SysEx, and everything
+   * after it, for as long as it repeats (midi_stream.h). */
+  tx->fb_new = true;
   tx->unacked = behind;
   if (tx->j) rmp_ej_send_ack(&tx->j->s, seq);
   /* seq confirms last_cmd_seq when it is that packet or one sent after it:

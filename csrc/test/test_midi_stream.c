@@ -709,14 +709,16 @@ static void test_sysex_in_parts(void) {
 /* A peer that never gives feedback is not waited for (nothing would
  * confirm the parts); one that stops giving it is waited for until its
  * last feedback is RMP_STREAM_SX_STALL_MS old, then the rest goes
- * (unprotected), and the deadline says when. */
+ * (unprotected), and the deadline says when. One that keeps repeating an
+ * old ack (frozen, or hostile: it would mute the stream) is one that stopped:
+ * only an ack that confirms something new is progress. */
 static void test_sysex_no_feedback(void) {
   rmp_stream_config c = CFG;
   static uint8_t big[2050];
   big[0] = 0xF0;
   for (size_t i = 1; i + 1 < sizeof big; i++) big[i] = (uint8_t)(i & 0x7F);
   big[sizeof big - 1] = 0xF7;
-  for (int fb = 0; fb <= 1; fb++) {
+  for (int fb = 0; fb <= 2; fb++) {
     rmp_stream_tx tx;
     rmp_cmd_encoder enc;
     rmp_stream_tx_init(&tx);
@@ -738,6 +740,7 @@ static void test_sysex_no_feedback(void) {
           first_stall = now;
           CHECK(rmp_stream_tx_deadline(&tx) <= 1 + RMP_STREAM_SX_STALL_MS);
         }
+        if (fb == 2) CHECK_INT(rmp_stream_tx_ack(&tx, 1), 0); /* the same old ack, again */
         stalls++;
         now += 100;
         continue;
