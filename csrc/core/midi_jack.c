@@ -34,7 +34,9 @@
  * teardown order; RtMidi 5.0, which closed a client per port, crashed about
  * as often): a live-coded script that re-creates its ports on every reload
  * would meet it on stage. Keeping the client makes that close rare (once a
- * process), and a port opens faster. */
+ * process), and a port opens faster. The same libjack thread also crashes,
+ * more rarely, while jack_port_unregister runs (seen once in ~1,300 port
+ * closes with the client kept); that one is libjack's to fix. */
 #include "midi_jack.h"
 #include "errbuf.h"
 
@@ -285,6 +287,8 @@ static void close_at_exit(void) {
 }
 
 static int ensure_client(const char *name, char *err, size_t errlen) {
+  /* the kept client, with no ports, died with its server: a fresh one */
+  if (client && nports == 0 && atomic_load(&down)) close_client();
   if (client && atomic_load(&down)) {
     rmc_errbuf_set(err, errlen, "jack: the JACK server has shut down (close the ports to reconnect)");
     return UV_EIO;
@@ -460,28 +464,34 @@ static void take_slot(rmj_port *p) {
   }
 }
 
-/* Empties p's slot and waits until no process cycle can still be using p. */
-static void leave_slot(rmj_port *p) {
-  if (p->slot < 0) return;
+/* Empties p's slot and waits until no process cycle can still be using p.
+ * A cycle under way always ends (the callback never blocks), so the waits
+ * are long (5 s: a thread preempted on a loaded machine); false if one gave
+ * up all the same, and then p must not be freed. */
+static bool leave_slot(rmj_port *p) {
+  if (p->slot < 0) return true;
   atomic_store(&slots[p->slot], NULL);
   p->slot = -1;
-  /* The shutdown callback may have read the slot too: it only sets flags,
-   * so it ends soon (bounded all the same). */
-  for (int k = 0; k < 2000 && atomic_load(&in_shutdown); k++) {
+  /* The shutdown callback may have read the slot too: it only sets flags. */
+  int k = 0;
+  for (; k < 50000 && atomic_load(&in_shutdown); k++) {
     struct timespec ts = {0, 100000};
     nanosleep(&ts, NULL);
   }
-  if (!atomic_load(&in_cycle)) return;
+  if (k == 50000) return false;
+  if (!atomic_load(&in_cycle)) return true;
   /* A cycle under way may have read the slot before it emptied: wait for it
-   * to end (bounded: a dead server ends no cycle). */
+   * to end. */
   uint64_t seen = atomic_load(&cycles);
-  for (int k = 0; k < 2000 && atomic_load(&in_cycle) && atomic_load(&cycles) == seen; k++) {
+  for (k = 0; k < 50000 && atomic_load(&in_cycle) && atomic_load(&cycles) == seen; k++) {
     struct timespec ts = {0, 100000};
     nanosleep(&ts, NULL);
   }
+  return k < 50000;
 }
 
 static void free_port(rmj_port *p) {
+  if (!p) return;
   if (p->ring) jack_ringbuffer_free(p->ring);
   free(p->sysex_buf);
   free(p);
@@ -577,10 +587,12 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
   *out = p;
   return 0;
 
-fail_port:
-  leave_slot(p);
+fail_port: {
+  bool quiet = leave_slot(p);
   jack_port_unregister(client, p->port);
   nports--;
+  if (!quiet) p = NULL; /* a cycle may still hold it: kept, not freed */
+}
 fail:
   release_client();
   unlock_calls();
@@ -607,15 +619,16 @@ void rmj_close(rmj_port *p) {
     atomic_store(&p->closing, true);
     wait_cycles(2);
   }
-  leave_slot(p);
+  bool quiet = leave_slot(p);
   if (client && !atomic_load(&down)) jack_port_unregister(client, p->port);
   nports--;
   release_client();
   unlock_calls();
-  free_port(p);
+  if (quiet) free_port(p); /* else a cycle may still hold it: kept, not freed */
 }
 
 int rmj_write(rmj_port *p, const uint8_t *msg, size_t len) {
+  if (len == 0) return UV_EINVAL; /* an empty event would block the port's queue */
   if (atomic_load(&down)) return UV_EIO;
   uint32_t n = (uint32_t)len;
   if (len > UINT32_MAX || jack_ringbuffer_write_space(p->ring) < sizeof n + len) return UV_ENOBUFS;
