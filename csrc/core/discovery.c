@@ -276,6 +276,15 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
   (void)flags;
   disc_type *t = ud;
   if (ev == AVAHI_BROWSER_NEW) {
+    /* A full list takes no new name: no resolver for it either, so that a
+     * host announcing thousands of services (hostile LAN) does not spend
+     * the client's objects (avahi-daemon allows 1,024) that our own
+     * publications need, nor a D-Bus round trip each. */
+    pthread_mutex_lock(&G.lock);
+    bool room = t->nfound < FOUND_MAX;
+    for (size_t i = 0; !room && i < t->nfound; i++) room = strcmp(t->found[i].name, name) == 0;
+    pthread_mutex_unlock(&G.lock);
+    if (!room) return;
     /* waits for the daemon: on this thread only */
     avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name, type, domain,
                                AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
