@@ -145,27 +145,6 @@ static void on_invite_failed(void *ud, const char *address, int port, const char
   rml_call(la->st, 4);
 }
 
-static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def) {
-  lua_getfield(L, t, k);
-  lua_Integer v = lua_isnil(L, -1) ? def : luaL_checkinteger(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static double opt_num(lua_State *L, int t, const char *k, double def) {
-  lua_getfield(L, t, k);
-  double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static bool opt_bool(lua_State *L, int t, const char *k, bool def) {
-  lua_getfield(L, t, k);
-  bool v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 /* core.applemidi{ name=, port=, accept="anyone"|"none"|{addresses}, ... } */
 static int l_applemidi(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -178,33 +157,33 @@ static int l_applemidi(lua_State *L) {
   cfg.bind_address = lua_tostring(L, -1);
   /* missing options stay 0: the C core's defaults; values a C field cannot
    * hold become ones the C core refuses */
-  lua_Integer port = opt_int(L, 1, "port", 0);
+  lua_Integer port = rml_opt_int(L, 1, "port", 0);
   cfg.port = port < 0 || port > 65535 ? -1 : (int)port;
-  lua_Integer ssrc = opt_int(L, 1, "ssrc", 0);
+  lua_Integer ssrc = rml_opt_int(L, 1, "ssrc", 0);
   if (ssrc < 0 || ssrc > UINT32_MAX) return rml_arg_error(L, "ssrc", "integer 1..4294967295 expected");
   cfg.ssrc = (uint32_t)ssrc;
-  cfg.invite_tries = (int)opt_int(L, 1, "invite_tries", 0);
-  cfg.invite_interval_ms = opt_num(L, 1, "invite_interval", 0);
-  cfg.ck_fast_count = (int)opt_int(L, 1, "ck_fast_count", 0);
-  cfg.ck_fast_interval_ms = opt_num(L, 1, "ck_fast_interval", 0);
-  cfg.ck_interval_ms = opt_num(L, 1, "ck_interval", 0);
-  cfg.timeout_ms = opt_num(L, 1, "timeout", 0) * 1000.0;
-  cfg.rs_interval_ms = opt_num(L, 1, "rs_interval", 0);
-  cfg.guard_ms = opt_num(L, 1, "guard_interval", 0);
-  cfg.jitter_buffer_ms = opt_num(L, 1, "jitter_buffer_size", 0);
-  lua_Integer budget = opt_int(L, 1, "payload_budget", 0);
+  cfg.invite_tries = (int)rml_opt_int(L, 1, "invite_tries", 0);
+  cfg.invite_interval_ms = rml_opt_num(L, 1, "invite_interval", 0);
+  cfg.ck_fast_count = (int)rml_opt_int(L, 1, "ck_fast_count", 0);
+  cfg.ck_fast_interval_ms = rml_opt_num(L, 1, "ck_fast_interval", 0);
+  cfg.ck_interval_ms = rml_opt_num(L, 1, "ck_interval", 0);
+  cfg.timeout_ms = rml_opt_num(L, 1, "timeout", 0) * 1000.0;
+  cfg.rs_interval_ms = rml_opt_num(L, 1, "rs_interval", 0);
+  cfg.guard_ms = rml_opt_num(L, 1, "guard_interval", 0);
+  cfg.jitter_buffer_ms = rml_opt_num(L, 1, "jitter_buffer_size", 0);
+  lua_Integer budget = rml_opt_int(L, 1, "payload_budget", 0);
   cfg.payload_budget = budget < 0 ? SIZE_MAX : (size_t)budget;
-  lua_Integer max_sysex = opt_int(L, 1, "max_sysex", 0);
+  lua_Integer max_sysex = rml_opt_int(L, 1, "max_sysex", 0);
   if (max_sysex < 0) return rml_arg_error(L, "max_sysex", "octets >= 1 expected");
   cfg.max_sysex = (size_t)max_sysex;
-  cfg.recovery = opt_bool(L, 1, "recovery", false);
-  cfg.reinvite = opt_bool(L, 1, "reinvite", false);
-  cfg.journal_ignore_s_bits = !opt_bool(L, 1, "journal_trust_s_bits", true);
-  cfg.journal_ignore_y = !opt_bool(L, 1, "journal_honor_y", true);
-  lua_Integer maxp = opt_int(L, 1, "max_participants", 0);
+  cfg.recovery = rml_opt_bool(L, 1, "recovery", false);
+  cfg.reinvite = rml_opt_bool(L, 1, "reinvite", false);
+  cfg.journal_ignore_s_bits = !rml_opt_bool(L, 1, "journal_trust_s_bits", true);
+  cfg.journal_ignore_y = !rml_opt_bool(L, 1, "journal_honor_y", true);
+  lua_Integer maxp = rml_opt_int(L, 1, "max_participants", 0);
   if (maxp < 0) return rml_arg_error(L, "max_participants", "integer >= 1 expected");
   cfg.max_participants = (size_t)maxp;
-  cfg.invitations_per_second = opt_num(L, 1, "invitations_per_second", 0);
+  cfg.invitations_per_second = rml_opt_num(L, 1, "invitations_per_second", 0);
   cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
   cfg.jitter_buffer_packets = rml_opt_uint_sat(L, 1, "jitter_buffer_packets");
   const char *list[MAX_ACCEPT];

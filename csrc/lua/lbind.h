@@ -84,6 +84,12 @@ int rml_push_result(lua_State *L, int r, const char *invalid_midi);
 int rml_session_send(lua_State *L, rtpmidi_session *s);
 /* Raises "bad argument 'name' (msg)". */
 int rml_arg_error(lua_State *L, const char *name, const char *msg);
+/* Option k of the table at t, def when missing; any other type raises
+ * naming k. A string stays alive in the table (the stack is as before). */
+lua_Integer rml_opt_int(lua_State *L, int t, const char *k, lua_Integer def);
+double rml_opt_num(lua_State *L, int t, const char *k, double def);
+bool rml_opt_bool(lua_State *L, int t, const char *k, bool def);
+const char *rml_opt_str(lua_State *L, int t, const char *k);
 /* The end of a constructor that made its userdata (on top) with a core
  * *_new returning r: 1 (the userdata), or a raise naming the refused field,
  * or nil, err, code for a failure at run time. */

@@ -70,6 +70,48 @@ int rml_arg_error(lua_State *L, const char *name, const char *msg) {
   return luaL_error(L, "bad argument '%s' (%s)", name, msg);
 }
 
+static void opt_bad(lua_State *L, const char *k, const char *want) {
+  rml_arg_error(L, k, lua_pushfstring(L, "%s expected, got %s", want, luaL_typename(L, -1)));
+}
+
+lua_Integer rml_opt_int(lua_State *L, int t, const char *k, lua_Integer def) {
+  lua_Integer v = def;
+  if (lua_getfield(L, t, k) != LUA_TNIL) {
+    int ok;
+    v = lua_tointegerx(L, -1, &ok);
+    if (!ok || lua_type(L, -1) != LUA_TNUMBER) opt_bad(L, k, "integer");
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+double rml_opt_num(lua_State *L, int t, const char *k, double def) {
+  double v = def;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  else if (ty != LUA_TNIL) opt_bad(L, k, "number");
+  lua_pop(L, 1);
+  return v;
+}
+
+bool rml_opt_bool(lua_State *L, int t, const char *k, bool def) {
+  bool v = def;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
+  else if (ty != LUA_TNIL) opt_bad(L, k, "boolean");
+  lua_pop(L, 1);
+  return v;
+}
+
+const char *rml_opt_str(lua_State *L, int t, const char *k) {
+  const char *v = NULL;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
+  else if (ty != LUA_TNIL) opt_bad(L, k, "string");
+  lua_pop(L, 1); /* the string stays alive in the table */
+  return v;
+}
+
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));

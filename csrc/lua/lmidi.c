@@ -20,41 +20,14 @@ typedef struct rml_midi_out {
 
 /* ---- options ---- */
 
-static const char *opt_string(lua_State *L, int t, const char *k) {
-  int ty = lua_getfield(L, t, k);
-  const char *v = NULL;
-  if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
-  else if (ty != LUA_TNIL) rml_arg_error(L, k, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, -1)));
-  lua_pop(L, 1);  /* the string stays alive in the table */
-  return v;
-}
-
-static bool opt_bool(lua_State *L, int t, const char *k, bool def) {
-  int ty = lua_getfield(L, t, k);
-  bool v = def;
-  if (ty == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
-  else if (ty != LUA_TNIL) rml_arg_error(L, k, lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1)));
-  lua_pop(L, 1);
-  return v;
-}
-
-static double opt_number(lua_State *L, int t, const char *k, double def) {
-  int ty = lua_getfield(L, t, k);
-  double v = def;
-  if (ty == LUA_TNUMBER) v = lua_tonumber(L, -1);
-  else if (ty != LUA_TNIL) rml_arg_error(L, k, lua_pushfstring(L, "number expected, got %s", luaL_typename(L, -1)));
-  lua_pop(L, 1);
-  return v;
-}
-
 /* api, client, port (name or index), virtual, port_name */
 static void port_config(lua_State *L, int t, rtpmidi_midi_port_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->index = -1;
-  cfg->api = opt_string(L, t, "api");
-  cfg->client_name = opt_string(L, t, "client");
-  cfg->virtual_name = opt_string(L, t, "virtual");
-  cfg->port_name = opt_string(L, t, "port_name");
+  cfg->api = rml_opt_str(L, t, "api");
+  cfg->client_name = rml_opt_str(L, t, "client");
+  cfg->virtual_name = rml_opt_str(L, t, "virtual");
+  cfg->port_name = rml_opt_str(L, t, "port_name");
   int ty = lua_getfield(L, t, "port");
   if (ty == LUA_TSTRING) {
     cfg->port = lua_tostring(L, -1);
@@ -201,10 +174,10 @@ static int l_midi_in(lua_State *L) {
   memset(&cfg, 0, sizeof cfg);
   port_config(L, 1, &cfg.port);
   /* missing options stay 0/false; rtpmidi.options gives sysex and clock true */
-  cfg.sysex = opt_bool(L, 1, "sysex", false);
-  cfg.clock = opt_bool(L, 1, "clock", false);
-  cfg.active_sensing = opt_bool(L, 1, "active_sensing", false);
-  double q = opt_number(L, 1, "queue_size", 0);
+  cfg.sysex = rml_opt_bool(L, 1, "sysex", false);
+  cfg.clock = rml_opt_bool(L, 1, "clock", false);
+  cfg.active_sensing = rml_opt_bool(L, 1, "active_sensing", false);
+  double q = rml_opt_num(L, 1, "queue_size", 0);
   if (!(q >= 0 && q <= 1 << 30)) return rml_arg_error(L, "queue_size", "bytes 0..2^30 expected");
   cfg.queue_bytes = (size_t)q;
   rml_midi_in *mi = lua_newuserdatauv(L, sizeof *mi, 0);
@@ -272,13 +245,13 @@ static int l_midi_out(lua_State *L) {
   rtpmidi_midi_out_config cfg;
   memset(&cfg, 0, sizeof cfg);
   port_config(L, 1, &cfg.port);
-  cfg.latency_ms = opt_number(L, 1, "latency", 0);
+  cfg.latency_ms = rml_opt_num(L, 1, "latency", 0);
   if (!(cfg.latency_ms >= 0 && cfg.latency_ms < 1e9))
     return rml_arg_error(L, "latency", "milliseconds >= 0 expected");
-  double mp = opt_number(L, 1, "max_pending", 0);
+  double mp = rml_opt_num(L, 1, "max_pending", 0);
   if (!(mp >= 0 && mp <= 1e8)) return rml_arg_error(L, "max_pending", "a count >= 0 expected");
   cfg.max_pending = (size_t)mp;
-  cfg.rt_priority = opt_bool(L, 1, "realtime", false) ? 5 : 0; /* rtpmidi.options: true */
+  cfg.rt_priority = rml_opt_bool(L, 1, "realtime", false) ? 5 : 0; /* rtpmidi.options: true */
   rml_midi_out *mo = lua_newuserdatauv(L, sizeof *mo, 0);
   memset(mo, 0, sizeof *mo);
   luaL_setmetatable(L, MIDI_OUT_MT);

@@ -110,28 +110,6 @@ static void on_invite_failed(void *ud, const char *address, int port, const char
 
 /* ---- options ---- */
 
-static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def) {
-  lua_getfield(L, t, k);
-  lua_Integer v = lua_isnil(L, -1) ? def : luaL_checkinteger(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static double opt_num(lua_State *L, int t, const char *k, double def) {
-  lua_getfield(L, t, k);
-  double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-/* A string option kept on the stack (its pointer lives while it is there). */
-static const char *opt_str(lua_State *L, int t, const char *k) {
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) return NULL;
-  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "bad argument '%s' (string expected)", k);
-  return lua_tostring(L, -1);
-}
-
 static unsigned uint_or_bad(lua_Integer v) { return v < 0 || v > 100000 ? 100000u : (unsigned)v; }
 
 /* core.midi2{ name=, product_instance_id=, role="host"|"client", port=, bind_address=,
@@ -143,15 +121,15 @@ static int l_midi2(lua_State *L) {
   rml_state *st = rml_get_state(L);
   rtpmidi_midi2_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  cfg.name = opt_str(L, 1, "name");
-  cfg.product_instance_id = opt_str(L, 1, "product_instance_id");
-  cfg.bind_address = opt_str(L, 1, "bind_address");
-  cfg.secret = opt_str(L, 1, "secret");
-  const char *role = opt_str(L, 1, "role");
+  cfg.name = rml_opt_str(L, 1, "name");
+  cfg.product_instance_id = rml_opt_str(L, 1, "product_instance_id");
+  cfg.bind_address = rml_opt_str(L, 1, "bind_address");
+  cfg.secret = rml_opt_str(L, 1, "secret");
+  const char *role = rml_opt_str(L, 1, "role");
   if (!role || strcmp(role, "host") == 0) cfg.role = RTPMIDI_MIDI2_HOST;
   else if (strcmp(role, "client") == 0) cfg.role = RTPMIDI_MIDI2_CLIENT;
   else return rml_arg_error(L, "role", "\"host\" or \"client\" expected");
-  lua_Integer port = opt_int(L, 1, "port", RTPMIDI_MIDI2_PORT);
+  lua_Integer port = rml_opt_int(L, 1, "port", RTPMIDI_MIDI2_PORT);
   cfg.port = port < 0 || port > 65535 ? -1 : (int)port;
   rtpmidi_midi2_user users[MAX_USERS];
   int t = lua_getfield(L, 1, "users"); /* stays on the stack: its strings live there */
@@ -170,21 +148,21 @@ static int l_midi2(lua_State *L) {
   } else if (t != LUA_TNIL) {
     return rml_arg_error(L, "users", "a table of user name = password strings expected");
   }
-  cfg.max_clients = uint_or_bad(opt_int(L, 1, "max_clients", 0));
+  cfg.max_clients = uint_or_bad(rml_opt_int(L, 1, "max_clients", 0));
   lua_getfield(L, 1, "fec");
   if (!lua_isnil(L, -1)) {
     lua_Integer fec = luaL_checkinteger(L, -1);
     cfg.fec = fec == 0 ? RTPMIDI_MIDI2_NO_FEC : fec < 0 || fec > 1000 ? 1000 : (int)fec;
   }
   lua_pop(L, 1);
-  cfg.history = uint_or_bad(opt_int(L, 1, "history", 0));
-  cfg.ping_ms = opt_num(L, 1, "ping_interval", 0);
-  cfg.ping_retry_ms = opt_num(L, 1, "ping_retry", 0);
-  cfg.ping_retries = uint_or_bad(opt_int(L, 1, "ping_retries", 0));
-  cfg.keepalive_ms = opt_num(L, 1, "keepalive", 0);
-  cfg.invite_interval_ms = opt_num(L, 1, "invite_interval", 0);
-  cfg.invite_tries = uint_or_bad(opt_int(L, 1, "invite_tries", 0));
-  lua_Integer max_sysex = opt_int(L, 1, "max_sysex", 0);
+  cfg.history = uint_or_bad(rml_opt_int(L, 1, "history", 0));
+  cfg.ping_ms = rml_opt_num(L, 1, "ping_interval", 0);
+  cfg.ping_retry_ms = rml_opt_num(L, 1, "ping_retry", 0);
+  cfg.ping_retries = uint_or_bad(rml_opt_int(L, 1, "ping_retries", 0));
+  cfg.keepalive_ms = rml_opt_num(L, 1, "keepalive", 0);
+  cfg.invite_interval_ms = rml_opt_num(L, 1, "invite_interval", 0);
+  cfg.invite_tries = uint_or_bad(rml_opt_int(L, 1, "invite_tries", 0));
+  lua_Integer max_sysex = rml_opt_int(L, 1, "max_sysex", 0);
   if (max_sysex < 0) return rml_arg_error(L, "max_sysex", "octets >= 1 expected");
   cfg.max_sysex = (size_t)max_sysex;
   lua_getfield(L, 1, "answer_stream");

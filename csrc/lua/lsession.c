@@ -50,50 +50,17 @@ static void on_drop(void *ud, const char *reason, const char *detail) {
   rml_call(ls->st, 4);
 }
 
-static lua_Integer opt_int_field(lua_State *L, int t, const char *k, lua_Integer def) {
-  int ty = lua_getfield(L, t, k);
-  lua_Integer v = def;
-  if (ty != LUA_TNIL) {
-    int ok;
-    v = lua_tointegerx(L, -1, &ok);
-    if (!ok) rml_arg_error(L, k, "integer expected");
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
 /* An integer option for an int field: a value an int cannot hold becomes
  * one the C core refuses (INT_MIN / INT_MAX) instead of wrapping into range. */
 static int opt_int_sat(lua_State *L, int t, const char *k, lua_Integer def) {
-  lua_Integer v = opt_int_field(L, t, k, def);
+  lua_Integer v = rml_opt_int(L, t, k, def);
   return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
 }
 
 /* The same for an unsigned field: negative or too large becomes UINT_MAX. */
 unsigned rml_opt_uint_sat(lua_State *L, int t, const char *k) {
-  lua_Integer v = opt_int_field(L, t, k, 0);
+  lua_Integer v = rml_opt_int(L, t, k, 0);
   return v < 0 || (lua_Unsigned)v > UINT_MAX ? UINT_MAX : (unsigned)v;
-}
-
-static double opt_num_field(lua_State *L, int t, const char *k) {
-  int ty = lua_getfield(L, t, k);
-  double v = 0;
-  if (ty != LUA_TNIL) {
-    int ok;
-    v = lua_tonumberx(L, -1, &ok);
-    if (!ok) rml_arg_error(L, k, "number expected");
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *opt_str_field(lua_State *L, int t, const char *k) {
-  int ty = lua_getfield(L, t, k);
-  const char *v = NULL;
-  if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
-  else if (ty != LUA_TNIL) rml_arg_error(L, k, "string expected");
-  lua_pop(L, 1);  /* the string stays alive in the config table */
-  return v;
 }
 
 /* Reads the RTP options of a session from the table at idx (shared by every
@@ -103,28 +70,28 @@ static const char *opt_str_field(lua_State *L, int t, const char *k) {
  * Strings stay alive in that table. */
 void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
-  cfg->peer_address = opt_str_field(L, idx, "peer_address");
+  cfg->peer_address = rml_opt_str(L, idx, "peer_address");
   cfg->sending_port = opt_int_sat(L, idx, "sending_port", 0);
   cfg->receiving_port = opt_int_sat(L, idx, "receiving_port", 0);
   cfg->payload_type = opt_int_sat(L, idx, "payload", -1);
-  cfg->jitter_buffer_ms = opt_num_field(L, idx, "jitter_buffer_size");
-  cfg->tool_name = opt_str_field(L, idx, "tool_name");
-  cfg->bind_address = opt_str_field(L, idx, "bind_address");
-  lua_Integer rate = opt_int_field(L, idx, "clock_rate", 0);
+  cfg->jitter_buffer_ms = rml_opt_num(L, idx, "jitter_buffer_size", 0);
+  cfg->tool_name = rml_opt_str(L, idx, "tool_name");
+  cfg->bind_address = rml_opt_str(L, idx, "bind_address");
+  lua_Integer rate = rml_opt_int(L, idx, "clock_rate", 0);
   if (rate < 0 || rate > UINT32_MAX) rml_arg_error(L, "clock_rate", "units per second 1..4294967295 expected");
   cfg->clock_rate = (uint32_t)rate;
-  cfg->rtcp_interval = opt_num_field(L, idx, "rtcp_interval");
-  cfg->timeout = opt_num_field(L, idx, "timeout");
+  cfg->rtcp_interval = rml_opt_num(L, idx, "rtcp_interval", 0);
+  cfg->timeout = rml_opt_num(L, idx, "timeout", 0);
   lua_getfield(L, idx, "accept_any_source");
   cfg->accept_any_source = lua_toboolean(L, -1);
   lua_pop(L, 1);
   cfg->jitter_buffer_packets = rml_opt_uint_sat(L, idx, "jitter_buffer_packets");
   /* the C config holds a flag and a 16-bit number */
-  lua_Integer seq = opt_int_field(L, idx, "start_sequence", -1);
+  lua_Integer seq = rml_opt_int(L, idx, "start_sequence", -1);
   if (seq < -1 || seq > 65535) rml_arg_error(L, "start_sequence", "integer 0..65535 expected");
   cfg->fixed_start_sequence = seq >= 0;
   cfg->start_sequence = (uint16_t)(seq >= 0 ? seq : 0);
-  cfg->cname = opt_str_field(L, idx, "cname");
+  cfg->cname = rml_opt_str(L, idx, "cname");
 }
 
 /* session{ peer_address=, sending_port=, receiving_port=, payload=,
