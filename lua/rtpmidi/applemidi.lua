@@ -9,6 +9,7 @@
 local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
 local options = require "rtpmidi.options"
+local peered = require "rtpmidi.peered"
 
 local AppleMidiSession = Class:extend()
 
@@ -51,23 +52,14 @@ function AppleMidiSession:check()
   end
 end
 
-local function bad(name, msg)
-  options.raise(("bad argument '%s' (%s)"):format(name, msg))
-end
-
+local bad = peered.bad
 function AppleMidiSession:_open()
   if not self._core then self._core = core.applemidi(self.config) end
   return self._core
 end
 
-local function started(self)
-  return self._core ~= nil and self._core:started()
-end
-
-local function not_started()
-  return nil, "ENOTCONN: session is not started", "ENOTCONN"
-end
-
+local started = peered.started
+local not_started = peered.not_started
 --- Invites the session at host (an IPv4 or IPv6 literal, or a host name
 -- resolved without blocking the loop), control port `port`. Returns true at
 -- once; the outcome comes as participant_joined(p) or
@@ -156,28 +148,6 @@ function AppleMidiSession:flush()
   return true
 end
 
-function AppleMidiSession:stats()
-  return self._core and self._core:stats() or {}
-end
-
---- The control port once started (the data port is one more).
-function AppleMidiSession:local_port()
-  return started(self) and self._core:local_port() or 0
-end
-
-function AppleMidiSession:is_started() return started(self) end
-
---- The _apple-midi._udp sessions found on the network (mDNS, through
--- Avahi), our own included: { {name=, host=, address=, port=}, ... }; invite
--- one with apple:invite(s.address, s.port). Empty while stopped, without
--- Avahi or avahi-daemon. Browsing runs on a thread of its own: results
--- arrive while the loop runs.
-function AppleMidiSession:discovered()
-  if not started(self) then return {} end
-  return self._core:discovered()
-end
-
---- Whether mDNS/DNS-SD discovery (Avahi) was compiled in.
-function AppleMidiSession.discovery_available() return core.applemidi_discovery() end
+peered.install(AppleMidiSession)
 
 return AppleMidiSession

@@ -12,6 +12,7 @@
 local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
 local options = require "rtpmidi.options"
+local peered = require "rtpmidi.peered"
 
 local Midi2Session = Class:extend()
 
@@ -59,10 +60,7 @@ function Midi2Session:init(...)
   self.config = cfg
 end
 
-local function bad(name, msg)
-  options.raise(("bad argument '%s' (%s)"):format(name, msg))
-end
-
+local bad = peered.bad
 function Midi2Session:check()
   if type(self.config) ~= "table" then
     bad("session", "call Midi2Session.init from your init")
@@ -80,14 +78,8 @@ function Midi2Session:_open()
   return self._core
 end
 
-local function started(self)
-  return self._core ~= nil and self._core:started()
-end
-
-local function not_started()
-  return nil, "ENOTCONN: session is not started", "ENOTCONN"
-end
-
+local started = peered.started
+local not_started = peered.not_started
 local function client_id(c, what)
   if type(c) ~= "table" or math.type(c.id) ~= "integer" then bad(what or "client", "a client table expected") end
   return c.id
@@ -166,27 +158,6 @@ function Midi2Session:clients()
   return self._core:clients()
 end
 
-function Midi2Session:stats()
-  return self._core and self._core:stats() or {}
-end
-
-function Midi2Session:local_port()
-  return started(self) and self._core:local_port() or 0
-end
-
-function Midi2Session:is_started() return started(self) end
-
---- The _midi2._udp endpoints found on the network (mDNS, through Avahi),
--- our own included: { {name=, host=, address=, port=, endpoint_name=,
--- product_instance_id=}, ... } (the last two from the TXT records, when
--- published); invite one with s:invite(e.address, e.port). Empty while
--- stopped, without Avahi or avahi-daemon.
-function Midi2Session:discovered()
-  if not started(self) then return {} end
-  return self._core:discovered()
-end
-
---- Whether mDNS/DNS-SD discovery (Avahi) was compiled in.
-function Midi2Session.discovery_available() return core.applemidi_discovery() end
+peered.install(Midi2Session)
 
 return Midi2Session
