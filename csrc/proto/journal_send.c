@@ -356,20 +356,18 @@ static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
 /* SysEx types. Two exceptions to "every command has its own type" (B.5.2):
  *  - identical data octets: same type (applied to every SysEx, class 0);
  *  - same parameter, for these Universal SysEx (device ID included):
- *    GM mode F0 7E cc 09 xx F7, DLS F0 7E cc 0A xx F7 (Reset State commands,
- *    A.1), Device Control F0 7F cc 04 01..04 ... F7 (master volume, balance,
+ *    GM mode F0 7E cc 09 00..03 F7, DLS F0 7E cc 0A 01..02 F7 (the Reset
+ *    State commands, A.1; another sub-ID under 09 or 0A is no GM/DLS mode
+ *    command, and only identical octets are its type), Device Control F0 7F cc 04 01..04 ... F7 (master volume, balance,
  *    fine and coarse tuning), MTC Full Frame F0 7F cc 01 01 hr mn sc fr F7. */
 enum { XC_OCTETS = 0, XC_GM = 1, XC_DLS = 2, XC_DEVCTL = 3, XC_FULLFRAME = 4 };
 
-static uint8_t x_class(const uint8_t *d, size_t n, int *rs) {
-  *rs = 0;
-  if (n == 4 && d[0] == 0x7E && d[2] == 0x09) {
-    *rs = d[3] <= 3; /* GM disable / on / off, GM2 on (A.1, midi_state.h) */
-    return XC_GM;
-  }
-  if (n == 4 && d[0] == 0x7E && d[2] == 0x0A && (d[3] == 1 || d[3] == 2)) { *rs = 1; return XC_DLS; }
-  if (n >= 4 && d[0] == 0x7F && d[2] == 0x04 && d[3] >= 1 && d[3] <= 4) return XC_DEVCTL;
-  if (n == 8 && d[0] == 0x7F && d[2] == 0x01 && d[3] == 0x01) return XC_FULLFRAME;
+/* msg: a whole SysEx F0 ... F7. Which commands are Reset State commands or
+ * Full Frames is midi_state.c's decision. */
+static uint8_t x_class(const uint8_t *msg, size_t len) {
+  if (rmp_ms_is_reset_state(msg, len)) return msg[3] == 0x09 ? XC_GM : XC_DLS;
+  if (rmp_ms_is_full_frame(msg, len)) return XC_FULLFRAME;
+  if (len >= 6 && msg[1] == 0x7F && msg[3] == 0x04 && msg[4] >= 1 && msg[4] <= 4) return XC_DEVCTL;
   return XC_OCTETS;
 }
 
@@ -404,14 +402,12 @@ static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t 
   s->x_count++;
   s->x_ord++;
   s->sys_any = t;
-  int rs;
-  uint8_t cls = x_class(d, n, &rs);
+  uint8_t cls = x_class(msg, len);
   /* an MTC Full Frame is coded in Chapter F, not here (B.4, B.5.2); it
    * still counts for COUNT (B.5.3) */
   if (cls == XC_FULLFRAME) return;
-  /* a Reset State command makes every earlier command inactive (A.1):
-   * earlier SysEx must not be coded any more */
-  if (rs) x_clear(s);
+  /* a Reset State command has cleared the store before (reset_state):
+   * earlier SysEx are inactive (A.1) */
   rmp_ej_x_entry *slot = NULL;
   for (int i = 0; i < RMP_EJ_X_MAX_LOGS && !slot; i++)
     if (x_same_type(s->x[i], cls, d, n)) slot = s->x[i];

@@ -421,6 +421,19 @@ static void test_reset_state_commands(void) {
     EMPTY(5, 1);
     CHECK_INT(diff(), 0);
   }
+  /* the same in CI's fuzz run: after GM System On, a SysEx with the GM
+   * header (7E dev 09) and a sub-ID that is no GM command (31). It is not
+   * the same kind of command as GM On: both are logged, GM On is replayed
+   * and with it the program change it reset. */
+  for (int lost = 0; lost < 8; lost++) {
+    link_init(NULL);
+    EMPTY(1, 1);
+    PKT(2, !(lost & 1), M2(0xCC, 0x78));
+    PKT(3, !(lost & 2), { { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }, 6 });
+    PKT(4, !(lost & 4), { { 0xF0, 0x7E, 0x7F, 0x09, 0x31, 0xF7 }, 6 });
+    EMPTY(5, 1);
+    CHECK_INT(diff(), 0);
+  }
 }
 
 /* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */

@@ -25,7 +25,8 @@
  * final packet, when no loss was uncovered and no repair went over the
  * receiver's budget. The convergence check is on by
  * default, so CI gates on it; RTPMIDI_FUZZ_CONVERGE=0 turns it off (to
- * look for crashes only while a divergence is being fixed). SysEx of up to
+ * look for crashes only while a divergence is being fixed); RTPMIDI_FUZZ_TRACE=1
+ * prints each packet, its messages and whether it was lost. SysEx of up to
  * 16 octets is part of the stream (Chapter X). */
 #include <stddef.h>
 #include <string.h>
@@ -175,6 +176,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned per_pkt = (cfg & 1) ? 16 : 4;
   uint16_t seq = (uint16_t)(0xFFF0u + (fuzz_rand(&rs) & 31)); /* crosses the wrap */
   static uint8_t jbuf[1500];
+  static int trace = -1; /* RTPMIDI_FUZZ_TRACE=1: each packet, its messages and fate, on stderr */
+  if (trace < 0) {
+    const char *e = getenv("RTPMIDI_FUZZ_TRACE");
+    trace = e && *e == '1';
+  }
   size_t i = 0;
   unsigned packets = 0;
   int guard = 0;
@@ -230,6 +236,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (pm) rmp_ej_send_record_part(&snd, seq, pm->b + 1 + poff, plen, pfirst, pend);
     /* The first packet and the final guard packet always arrive. */
     int lost = packets > 0 && !last && fuzz_rand(&rs) % 100 < loss;
+    if (trace) {
+      fprintf(stderr, "seq %5u %s journal %3d:", seq, lost ? "LOST" : "ok  ", jl);
+      for (size_t m = 0; m < k; m++) {
+        fputc(' ', stderr);
+        for (unsigned o = 0; o < msgs[i + m].n; o++) fprintf(stderr, "%02X", msgs[i + m].b[o]);
+      }
+      if (pm) fprintf(stderr, " part(%zu+%zu%s%s)", poff, plen, pfirst ? " first" : "", pend ? " end" : "");
+      fputs("\n    journal", stderr);
+      for (int o = 0; o < jl; o++) fprintf(stderr, " %02X", jbuf[o]);
+      fputc('\n', stderr);
+    }
     if (!lost) {
       int f = rmp_ej_recv_packet(&rcv, seq, jl > 0 ? jbuf : NULL, (size_t)jl, on_emit, NULL);
       FUZZ_ASSERT(f >= 0 && !(f & RMP_EJ_R_LATE));
@@ -237,7 +254,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         px_add(pm->b + 1 + poff, plen, pfirst, pend);
       for (size_t m = 0; m < k; m++) rmp_ej_recv_apply(&rcv, msgs[i + m].b, msgs[i + m].n);
     }
-    if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) rmp_ej_send_ack(&snd, rcv.last);
+    if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) {
+      if (trace) fprintf(stderr, "ack %u\n", rcv.last);
+      rmp_ej_send_ack(&snd, rcv.last);
+    }
     packets++;
     i += k;
     seq++;

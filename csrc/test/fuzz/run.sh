@@ -52,6 +52,10 @@ wait
 fail=0
 for t in $targets; do
   summary "$t"
-  [ "$(cat "$out/logs/$t.rc" 2>/dev/null || echo 1)" -eq 0 ] || fail=1
+  if [ "$(cat "$out/logs/$t.rc" 2>/dev/null || echo 1)" -ne 0 ]; then
+    fail=1
+    # what failed, where a CI log shows it: the finding and its input
+    grep -m 12 -E 'invariant|differs|ERROR|SUMMARY|Test unit written|artifact' "$out/logs/$t.log" | sed "s/^/  $t: /"
+  fi
 done
 exit $fail
