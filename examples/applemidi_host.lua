@@ -29,21 +29,25 @@ if opt.out then
 end
 
 local heard, joined = 0, 0
+-- A name comes from the network: control characters shown as \ddd, never
+-- sent to the terminal. An IPv6 address goes in brackets before its port.
+local function shown(s) return (s:gsub("[%c\127]", function(c) return ("\\%03d"):format(c:byte()) end)) end
+local function hostport(a, p) return (a:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(a, p) end
 local host = rtpmidi.AppleMidiSession{ name = opt.name or "rtpmidi host", port = port, accept = "anyone" }
 function host:participant_joined(p)
   joined = joined + 1
-  print(("%s joined from %s:%d"):format(p.name, p.address, p.port))
+  print(("%s joined from %s"):format(shown(p.name), hostport(p.address, p.port)))
 end
 function host:participant_left(p, reason)
-  print(("%s left (%s)"):format(p.name, reason))
+  print(("%s left (%s)"):format(shown(p.name), reason))
   if out and #self:participants() == 0 then out:all_notes_off() end
 end
 function host:participant_synced(p)
-  print(("%s: clock in sync, latency %.2f ms"):format(p.name, p.latency or 0))
+  print(("%s: clock in sync, latency %.2f ms"):format(shown(p.name), p.latency or 0))
 end
 function host:incoming_midi(msg, time, recovered, p)
   heard = heard + 1
-  print(("from %s: %s%s"):format(p and p.name or "?", describe(msg), recovered and " (recovered)" or ""))
+  print(("from %s: %s%s"):format(p and shown(p.name) or "?", describe(msg), recovered and " (recovered)" or ""))
   if out then out:send(msg, time) end
   local s, n, v = msg:byte(1, 3)
   if (s & 0xF0 == 0x90 or s & 0xF0 == 0x80) and n + 7 <= 127 then

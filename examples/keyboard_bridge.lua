@@ -49,7 +49,8 @@ if not opt["in"] then
 end
 
 if seconds > 0 then rtpmidi.after(seconds * 1000, function() control:stop() end) end
-print(("bridging %s to %s:%d (RTP-MIDI, journal on)"):format(opt["in"] or "a built-in player", host, port))
+print(("bridging %s to %s (RTP-MIDI, journal on)"):format(opt["in"] or "a built-in player",
+  (host:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(host, port)))
 control:run()
 local st = bridge:stats()
 for _, c in ipairs(control:cookies()) do control:remove_session(c) end
