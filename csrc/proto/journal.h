@@ -557,6 +557,7 @@ typedef struct {
   unsigned uncovered; /* losses the journal did not cover */
   unsigned long over_budget; /* repair commands a budget did not allow */
   uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
+  uint8_t x_unsure;   /* x_count tells nothing now (journal_recv.c, repair_f_count) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;

@@ -180,6 +180,7 @@ typedef struct {
   unsigned emitted;
   unsigned budget;  /* what this repair may play (rmp_ej_recv_config) */
   uint16_t seq, cp; /* the packet whose journal this is, and its checkpoint */
+  int x_total;      /* repair_x took the sender's SysEx total from Chapter X's last COUNT */
 } repair_ctx;
 
 /* Commands the budget still allows. */
@@ -482,7 +483,7 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
     /* one the receiver has not seen start: from its start, or lost; not
      * one it completed itself in the checkpoint history (its count may lag
      * the sender's after a loss no journal codes) */
-    if (ahead == 0 || ahead >= 128) return; /* done with it already */
+    if (!r->x_unsure && (ahead == 0 || ahead >= 128)) return; /* done with it already */
     if (fin && !first && sx_recent(r, l->data, l->data_len, x->seq, x->cp)) {
       r->x_count = l->count;
       return;
@@ -566,7 +567,12 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
       have_last = o == cx->raw_len;
       last = l.count;
       unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
-      if (ahead == 0 || ahead >= 128) continue;
+      if (r->x_unsure) {
+        /* the count tells nothing (x_unsure): the octets do */
+        if (sx_recent(r, l.data, l.data_len, x->seq, x->cp)) continue;
+      } else if (ahead == 0 || ahead >= 128) {
+        continue;
+      }
     } else {
       /* no COUNT (B.5.3 leaves it to the sender): the log codes a command
        * of the checkpoint history; the receiver has it if it got the same
@@ -587,7 +593,31 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     if (l.c) r->x_count = l.count;
     else r->x_count++;
   }
-  if (have_last) r->x_count = last;
+  if (have_last) {
+    r->x_count = last;
+    r->x_unsure = 0;
+    x->x_total = 1;
+  }
+}
+
+/* The receiver's SysEx count (x_count) can stop telling which logs of
+ * Chapter X it has seen; it is then marked unsure, and until a journal's
+ * last log gives the sender's total again, repair_x decides by the octets
+ * (replayed unless the same arrived or were replayed since the checkpoint):
+ *  - a lost System Reset: SysEx lost before it are inactive and no journal
+ *    logs them (A.1), so COUNT runs ahead of the receiver's count by an
+ *    unknown number, and a SysEx it received after the reset would be
+ *    played again: a Reset State command among them, struck twice, ends
+ *    the notes played since (found by the round-trip fuzzer);
+ *  - a Full Frame replayed from Chapter F is a SysEx for COUNT (B.5.3) but
+ *    not one Chapter X logs (B.4), so its place among the logged ones is
+ *    unknown. When repair_x has just taken the sender's total from the last
+ *    log's COUNT, that total holds it if it came before that SysEx, not if
+ *    after: counted again, the receiver would be one ahead and take the
+ *    next SysEx lost for one received (found by CI's fuzz run). */
+static void repair_f_count(repair_ctx *x) {
+  if (x->x_total) x->r->x_unsure = 1;
+  else x->r->x_count++;
 }
 
 /* Play n clocks, within the budget (the rest is counted). */
@@ -673,7 +703,10 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
    * chapters then bring back those struck after it. One replay however
    * many were lost: the count is taken from the journal. */
   if ((sj->toc & RMP_EJ_SYS_D) && (sj->d.toc & RMP_EJ_D_B)) {
-    if (st->reset_count != sj->d.reset_count) out(x, 0xFF, 0, 0, 1);
+    if (st->reset_count != sj->d.reset_count) {
+      out(x, 0xFF, 0, 0, 1);
+      x->r->x_unsure = 1; /* repair_f_count */
+    }
     st->reset_count = sj->d.reset_count;
   }
   if (sj->toc & RMP_EJ_SYS_X) repair_x(x, &sj->x);
@@ -723,7 +756,7 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
     if (!comp_ok && ff && (base & 0x80808080u) == 0) {
       uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
                         (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
-      if (emit_msg(x, m, sizeof m)) x->r->x_count++; /* a SysEx for Chapter X COUNT (B.5.3) */
+      if (emit_msg(x, m, sizeof m)) repair_f_count(x);
     } else if (!comp_ok && qf) {
       for (int k = 0; k < 8; k++) {
         int t = f->d ? 7 - k : k;
@@ -745,7 +778,7 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint };
+  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint, 0 };
   /* the budget: by journal size, then what the per-second bucket holds */
   uint64_t b = RMP_EJ_BUDGET_BASE + (uint64_t)RMP_EJ_BUDGET_PER_OCTET * (uint64_t)n;
   if (b > r->cfg.packet_max) b = r->cfg.packet_max;
@@ -795,7 +828,7 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
     rmp_ej_chan cj;
     if (rmp_ej_parse(j, jl, NULL, NULL, &cj, confirm_chan, &k) < 0) memset(&k, 0, sizeof k);
   }
-  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last };
+  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last, 0 };
   for (int ch = 0; ch < 16; ch++) {
     const rmp_ms_channel *c = r->st.ch[ch];
     if (!c || (r->st.broken >> ch & 1)) continue; /* never used (nothing sounds), or not known */

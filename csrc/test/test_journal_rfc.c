@@ -436,6 +436,45 @@ static void test_reset_state_commands(void) {
   }
 }
 
+/* ---- Chapter X COUNT when the receiver's count cannot say ------------------- */
+/* Found by the round-trip fuzzer. (1) A Full Frame and a SysEx lost
+ * together: Chapter X's last COUNT already holds the Full Frame, and
+ * counting its replay from Chapter F again put the receiver one ahead, so
+ * the next SysEx lost looked received and was never played. (2) A System
+ * Reset lost with a SysEx before it (inactive, never logged, A.1): a GM
+ * System On received after it looked lost by COUNT and was played again,
+ * ending the note struck after it. */
+static void test_x_count_unsure(void) {
+  static const msg ff = { { 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x20, 0x00, 0x00, 0x00, 0xF7 }, 10 };
+  static const msg a = { { 0xF0, 0x01, 0x02, 0xF7 }, 4 }, b = { { 0xF0, 0x05, 0x06, 0xF7 }, 4 };
+  static const msg gm = { { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }, 6 };
+  link_init(NULL);
+  EMPTY(1, 1);
+  pkt(2, 0, (const msg[]){ ff, a }, 2);
+  EMPTY(3, 1); /* repairs the Full Frame (Chapter F) and A (Chapter X) */
+  CHECK_INT(rep_count(0xF0, 0x01, 0x02), 1);
+  CHECK_INT(rep_count(0xF0, 0x7F, 0x7F), 1);
+  pkt(4, 0, (const msg[]){ b }, 1);
+  EMPTY(5, 1);
+  CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1); /* was 0 */
+  CHECK_INT(diff(), 0);
+
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, { { 0xF0, 0x03, 0xF7 }, 3 }, M1(0xFF));
+  pkt(3, 1, (const msg[]){ gm, M3(0x90, 64, 100) }, 2);
+  CHECK_INT(rep_count(0xFF, -1, -1), 1);
+  EMPTY(4, 1); /* its journal logs GM On, received */
+  EMPTY(5, 1);
+  CHECK_INT(rep_count(0xF0, 0x7E, 0x7F), 0); /* was 1 */
+  CHECK_INT(diff(), 0);
+  /* and a SysEx lost after that is still played, once */
+  pkt(6, 0, (const msg[]){ b }, 1);
+  EMPTY(7, 1);
+  CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
+  CHECK_INT(diff(), 0);
+}
+
 /* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */
 /* 40 NRPNs on one channel, each given a value, all lost: Chapter M logs
  * all 40 (oldest transaction first, the current one last with E = 1); the
@@ -973,6 +1012,7 @@ int main(void) {
   test_general_purpose();
   test_bank_and_order();
   test_reset_state_commands();
+  test_x_count_unsure();
   test_all_parameters();
   test_parameter_eviction();
   test_journal_bomb();

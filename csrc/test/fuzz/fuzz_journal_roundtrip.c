@@ -55,7 +55,13 @@ typedef struct {
   const msg_t *sent_list[MAX_MSGS];
 } px_state;
 static px_state px;
+static int trace = -1; /* RTPMIDI_FUZZ_TRACE=1: each packet, its messages and fate, on stderr */
 static void px_add(const uint8_t *d, size_t n, int first, int end) {
+  if (trace > 0) {
+    fprintf(stderr, "    receiver part%s%s:", first ? " first" : "", end ? " end" : "");
+    for (size_t o = 0; o < n; o++) fprintf(stderr, " %02X", d[o]);
+    fputc('\n', stderr);
+  }
   if (first) px.len = 0;
   FUZZ_ASSERT(px.len + n <= sizeof px.buf);
   memcpy(px.buf + px.len, d, n);
@@ -80,6 +86,11 @@ static void on_part(void *ud, const uint8_t *d, size_t n, int first, int end) {
  * (a finished log that holds it all, for a receiver that has none of it). */
 static void on_emit(void *ud, const uint8_t *m, size_t n) {
   (void)ud;
+  if (trace > 0) {
+    fprintf(stderr, "    repair:");
+    for (size_t o = 0; o < n; o++) fprintf(stderr, " %02X", m[o]);
+    fputc('\n', stderr);
+  }
   FUZZ_ASSERT(n >= 1 && rmp_midi_msg_validate(m, n) == RMP_OK);
   if (m[0] != 0xF0) return;
   for (unsigned k = px.next; k < px.sent; k++)
@@ -176,7 +187,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned per_pkt = (cfg & 1) ? 16 : 4;
   uint16_t seq = (uint16_t)(0xFFF0u + (fuzz_rand(&rs) & 31)); /* crosses the wrap */
   static uint8_t jbuf[1500];
-  static int trace = -1; /* RTPMIDI_FUZZ_TRACE=1: each packet, its messages and fate, on stderr */
   if (trace < 0) {
     const char *e = getenv("RTPMIDI_FUZZ_TRACE");
     trace = e && *e == '1';
@@ -253,6 +263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (pm && rmp_ej_recv_part(&rcv, pm->b + 1 + poff, plen, pfirst, pend))
         px_add(pm->b + 1 + poff, plen, pfirst, pend);
       for (size_t m = 0; m < k; m++) rmp_ej_recv_apply(&rcv, msgs[i + m].b, msgs[i + m].n);
+      if (trace > 0)
+        fprintf(stderr, "    receiver x_count %u part_open %d part_count %u part_have %u; sender x_count %u\n",
+                rcv.x_count, rcv.part_open, rcv.part_count, (unsigned)rcv.part_have, snd.x_count);
     }
     if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) {
       if (trace) fprintf(stderr, "ack %u\n", rcv.last);
