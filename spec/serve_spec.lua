@@ -177,6 +177,31 @@ return { name = "spec v6", port = %d, peers = { "[0:0::1]:%d" }, reconnect = 0.3
     assert.are.equal(0, d:wait_exit(5000))
   end)
 
+  it("a peer given by host name is the participant that answered that name, not anyone on its port", function()
+    -- the peer is "localhost" at port P; a stranger at 127.0.0.2 on the same
+    -- port P joins too (two hosts that share a port, as two Macs on 5004)
+    local p_peer, p_serve = H.port(), H.port()
+    local peer = rtpmidi.AppleMidiSession{ name = "named peer", port = p_peer, bind_address = "127.0.0.1" }
+    assert(control:start_session(control:add_session(peer)))
+    local d = P.rtpmidi({ "serve", config(([[
+return { name = "spec byname", port = %d, peers = { "localhost:%d" }, reconnect = 0.3 }
+]]):format(p_serve, p_peer)) }, env())
+    d:wait_for(function(p) return p:stderr():find(("named peer joined (127.0.0.1:%d)"):format(p_peer), 1, true) end,
+      "the daemon to invite localhost", 10000)
+    local stranger = rtpmidi.AppleMidiSession{ name = "stranger", port = p_peer, bind_address = "127.0.0.2" }
+    assert(control:start_session(control:add_session(stranger)))
+    assert(stranger:invite("127.0.0.1", p_serve))
+    d:wait_for(function(p) return p:stderr():find(("stranger joined (127.0.0.2:%d)"):format(p_peer), 1, true) end,
+      "the stranger to join", 10000)
+    local rc, out = status("spec byname")
+    assert.are.equal(0, rc)
+    -- matched by port alone, the stranger was taken for the peer
+    assert.matches(("peer localhost:%d +connected as 'named peer' %%(127%%.0%%.0%%.1:%d%%)"):format(p_peer, p_peer), out)
+    assert.matches(("also connected: 'stranger' (127.0.0.2:%d)"):format(p_peer), out, 1, true)
+    d:signal("TERM")
+    assert.are.equal(0, d:wait_exit(5000))
+  end)
+
   it("prints an address and port one way everywhere: IPv6 in brackets, read back by the configuration", function()
     local cli, serve = require "rtpmidi.cli", require "rtpmidi.serve"
     assert.are.equal("10.0.0.2:5004", cli.hostport("10.0.0.2", 5004))

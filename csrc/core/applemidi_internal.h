@@ -80,6 +80,7 @@ struct ap_peer {
   ap_state state;
   bool released;                   /* the machine let go of mp */
   char addr[RMP_ADDR_TEXT];        /* mp.ctrl's host as text, for rtpmidi_apple_peer */
+  char *invited_as;                /* the host name we invited it by (rtpmidi_apple_invite), or NULL */
   rmp_addr addr_of;                /* the address addr was made from */
   ap_media media;
 };

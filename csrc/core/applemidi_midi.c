@@ -115,6 +115,7 @@ void rmc_ap_fill_peer(const ap_peer *p, rtpmidi_apple_peer *o) {
   o->id = mp->id;
   o->name = mp->name;
   o->address = p->addr;
+  o->invited_as = p->invited_as;
   o->port = mp->ctrl.port;
   o->ssrc = mp->ssrc;
   o->initiator = mp->initiator;

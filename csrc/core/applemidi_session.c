@@ -30,6 +30,7 @@
 
 static void free_peer(ap_peer *p) {
   rmc_ap_peer_media_free(p);
+  free(p->invited_as);
   free(p);
 }
 
@@ -476,10 +477,15 @@ void rtpmidi_apple_stop(rtpmidi_apple *a) {
 bool rtpmidi_apple_started(const rtpmidi_apple *a) { return a->started; }
 int rtpmidi_apple_port(const rtpmidi_apple *a) { return a->port; }
 
-/* Starts an invitation to `ctrl`; 0 or UV_ENOMEM (no room or memory). */
-static int start_invite(rtpmidi_apple *a, const rmp_addr *ctrl) {
+/* Starts an invitation to `ctrl` (found by the host name `as`, or NULL for
+ * an address); 0 or UV_ENOMEM (no room or memory). */
+static int start_invite(rtpmidi_apple *a, const rmp_addr *ctrl, const char *as) {
   enter(a);
   rmp_ams_peer *p = rmp_ams_invite(&a->m, rmc_ap_now(), ctrl);
+  /* the name tells the caller which invitation a participant answered:
+   * two hosts may share a port, and a name may have several addresses
+   * (without memory for it the participant is simply not named) */
+  if (p && as) AP_PEER(p)->invited_as = strdup(as);
   pump(a);
   leave(a);
   return p ? 0 : UV_ENOMEM;
@@ -523,7 +529,7 @@ static void on_invite_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
     rmp_addr to;
     bool pick = status == 0 && rmc_pick_addr(res, rmc_endpoint_reach(a->ctrl), &to) == 0;
     if (pick) to.port = (uint16_t)q->port;
-    if (!pick || start_invite(a, &to) != 0) {
+    if (!pick || start_invite(a, &to, q->host) != 0) {
       if (a->ev.on_invite_failed) a->ev.on_invite_failed(a->ud, q->host, q->port, pick ? "no memory" : "unresolved");
     }
     leave(a);
@@ -548,7 +554,7 @@ int rtpmidi_apple_invite(rtpmidi_apple *a, const char *address, int port) {
   rmp_addr ctrl;
   if (rmc_addr_parse(address, (uint16_t)port, &ctrl) == 0) {
     if (!rmc_reaches(rmc_endpoint_reach(a->ctrl), &ctrl)) return UV_EAFNOSUPPORT;
-    return start_invite(a, &ctrl);
+    return start_invite(a, &ctrl, NULL);
   }
   /* A host name: its address comes later, the outcome as ever through
    * on_joined or on_invite_failed ("unresolved"). Letters, digits, '-',

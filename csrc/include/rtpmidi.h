@@ -497,6 +497,8 @@ typedef struct rtpmidi_apple_peer {
   int port;                       /* its control port (data: port + 1) */
   uint32_t ssrc;
   bool initiator;                 /* we invited it */
+  const char *invited_as;         /* the host name we invited it by (rtpmidi_apple_invite
+                                     with a name, not an address), or NULL */
   bool synced;                    /* a CK exchange completed */
   double latency_ms;              /* one-way, from the last CK exchange */
   double offset_ms;               /* its clock minus ours */

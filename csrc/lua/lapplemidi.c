@@ -38,6 +38,7 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETI("port", p->port);
   SETI("ssrc", p->ssrc);
   SETB("initiator", p->initiator);
+  if (p->invited_as) SETS("invited_as", p->invited_as);
   SETB("synced", p->synced);
   SETN("latency", p->latency_ms);
   SETN("offset", p->offset_ms);

@@ -131,14 +131,18 @@ end
 -- Peers ----------------------------------------------------------------------
 
 -- Whether participant p is the configured peer: by name; by address and
--- port for an IP literal; by port for a host name (it may resolve to any
--- of its addresses).
+-- port for an IP literal. For a host name, by port and: the name our
+-- invitation was made by (invited_as), or else the address a participant
+-- that answered such an invitation had (peer.learned: a peer that restarts
+-- invites us from there); before either is known, by port alone.
 local function matches(peer, p)
   local s = peer.spec
   if s.name then return p.name == s.name end
   if p.port ~= s.port then return false end
   local lit = literal(s.host)
-  return lit == nil or p.address == lit
+  if lit then return p.address == lit end
+  if p.invited_as then return p.invited_as == s.host end
+  return peer.learned == nil or p.address == peer.learned
 end
 
 function S:peer_of(p)
@@ -152,6 +156,7 @@ function S:joined(p)
   self.log(("%s joined (%s)"):format(printable(p.name), hostport(p.address, p.port or 0)))
   if peer then
     peer.state, peer.since, peer.inviting, peer.participant, peer.note = "connected", rtpmidi.now(), nil, p, nil
+    if p.invited_as then peer.learned = p.address end
   end
 end
 
