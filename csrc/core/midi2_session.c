@@ -78,14 +78,6 @@ struct rtpmidi_midi2 {
 
 static uint64_t now_us(void) { return (uint64_t)(rtpmidi_now_ms() * 1000.0); }
 
-static char *dup_str(const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 static int sha256(void *ctx, const uint8_t *data, size_t len, uint8_t out[32]) {
   (void)ctx;
   unsigned n = 0;
@@ -465,16 +457,16 @@ int rmc_midi2_new(rtpmidi_runtime *rt, const rtpmidi_midi2_config *cfg, const rt
   m->ud = ud;
   m->port = cfg->port;
   m->max_sysex = cfg->max_sysex ? cfg->max_sysex : DEFAULT_MAX_SYSEX;
-  m->name = dup_str(name);
-  m->piid = dup_str(cfg->product_instance_id ? cfg->product_instance_id : "");
-  m->bind_address = dup_str(cfg->bind_address);
-  m->secret = dup_str(cfg->secret);
+  m->name = rmc_dup_str(name);
+  m->piid = rmc_dup_str(cfg->product_instance_id ? cfg->product_instance_id : "");
+  m->bind_address = rmc_dup_str(cfg->bind_address);
+  m->secret = rmc_dup_str(cfg->secret);
   m->n_users = cfg->n_users;
   bool oom = !m->m || !m->name || !m->piid || (cfg->bind_address && !m->bind_address) ||
              (cfg->secret && !m->secret);
   for (size_t i = 0; i < cfg->n_users; i++) {
-    m->users[i].name = dup_str(cfg->users[i].name);
-    m->users[i].password = dup_str(cfg->users[i].password);
+    m->users[i].name = rmc_dup_str(cfg->users[i].name);
+    m->users[i].password = rmc_dup_str(cfg->users[i].password);
     oom = oom || !m->users[i].name || !m->users[i].password;
   }
   mc.name = m->name;
@@ -644,10 +636,10 @@ int rtpmidi_midi2_invite(rtpmidi_midi2 *m, const char *address, int port, const 
   if (!q) return UV_ENOMEM;
   q->owner = m;
   q->port = port;
-  q->host = dup_str(address);
-  q->secret = dup_str(secret);
-  q->user = dup_str(user);
-  q->password = dup_str(password);
+  q->host = rmc_dup_str(address);
+  q->secret = rmc_dup_str(secret);
+  q->user = rmc_dup_str(user);
+  q->password = rmc_dup_str(password);
   q->req.data = q;
   int r = !q->host || (secret && !q->secret) || (user && (!q->user || !q->password))
               ? UV_ENOMEM

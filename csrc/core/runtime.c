@@ -84,6 +84,14 @@ void rmc_random(void *buf, size_t n) {
   }
 }
 
+char *rmc_dup_str(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
 /* ---- the send queue ----
  * A session answering a burst (an echo, a relay, a sender paced by what it
  * receives) would otherwise make one sendmsg per datagram: on loopback that

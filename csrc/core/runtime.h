@@ -121,6 +121,9 @@ void rmc_burst_cancel(rtpmidi_runtime *rt, rmc_burst_hook *h);
 void rmc_sendq_flush(rtpmidi_runtime *rt);
 /* Fills buf with n random octets from the system's source. */
 void rmc_random(void *buf, size_t n);
+/* A copy of the string s to free(); NULL for NULL (an option left out) and
+ * when out of memory. */
+char *rmc_dup_str(const char *s);
 
 /* The constructors and sends behind rtpmidi.h's, which api_errors.c wraps
  * to fill an rtpmidi_error: *bad (may be NULL) receives the name of the

@@ -46,14 +46,6 @@ static uint64_t arrival_us(const rtpmidi_session *s) {
   return s->rt->batch_udp ? s->rt->burst_us : rmc_now_us();
 }
 
-static char *dup_str(const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 static void release(rtpmidi_session *s) {
   if (!s->freed || s->open_handles) return;
   rmc_runtime_leave(&s->member);
@@ -76,7 +68,7 @@ static char *default_cname(void) {
   }
   snprintf(buf, sizeof buf, "%s@%s", user, host);
   buf[255] = '\0'; /* an SDES item holds 255 octets */
-  return dup_str(buf);
+  return rmc_dup_str(buf);
 }
 
 /* ---- what the machine asks of the runtime ---- */
@@ -131,10 +123,10 @@ int rmc_session_new(rtpmidi_runtime *rt, const rtpmidi_session_config *cfg,
   if (!s) return UV_ENOMEM;
   s->cfg = *cfg;
   if (!s->cfg.jitter_buffer_packets) s->cfg.jitter_buffer_packets = RMC_JB_CAPACITY;
-  s->peer_address = dup_str(cfg->peer_address);
-  s->tool_name = dup_str(cfg->tool_name ? cfg->tool_name : "rtpmidi");
-  s->bind_address = dup_str(cfg->bind_address);
-  s->cname = cfg->cname ? dup_str(cfg->cname) : default_cname();
+  s->peer_address = rmc_dup_str(cfg->peer_address);
+  s->tool_name = rmc_dup_str(cfg->tool_name ? cfg->tool_name : "rtpmidi");
+  s->bind_address = rmc_dup_str(cfg->bind_address);
+  s->cname = cfg->cname ? rmc_dup_str(cfg->cname) : default_cname();
   if (!s->peer_address || !s->tool_name || (cfg->bind_address && !s->bind_address) || !s->cname) {
     s->freed = true;
     release(s);

@@ -5,6 +5,7 @@
  * in the session (the same table in every callback and in participants()). */
 #include "lpeered.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +13,19 @@
 #define APPLE_MT "rtpmidi.AppleMidiCore"
 #define MAX_ACCEPT 256
 
+/* The userdata: an rml_peered (lpeered.h: start, stop, close, the
+ * callbacks and methods alike with Network MIDI 2.0's), its core the
+ * AppleMIDI session; its peers the participants. */
 typedef struct rml_apple {
-  rtpmidi_apple *a;  /* NULL once closed */
-  rml_state *st;
-  int owner_ref;
-  int peers_ref;     /* id -> participant table */
-  int stopping;      /* inside the core's stop (lbind.h) */
+  rml_peered p;      /* first */
   lua_Integer cookie;
 } rml_apple;
 
-static rml_apple *check_apple(lua_State *L) {
-  rml_apple *la = rml_self(L, APPLE_MT);
-  if (!la->a) luaL_error(L, "session is closed");
-  return la;
-}
+static rml_apple *check_apple(lua_State *L) { return (rml_apple *)rml_peered_check(L, APPLE_MT); }
+static rtpmidi_apple *core(rml_apple *la) { return la->p.core; }
 
-static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
+static void set_fields(lua_State *L, const void *peer) {
+  const rtpmidi_apple_peer *p = peer;
 #define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
 #define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
 #define SETB(k, v) (lua_pushboolean(L, (v)), lua_setfield(L, -2, k))
@@ -59,91 +57,66 @@ static void set_fields(lua_State *L, const rtpmidi_apple_peer *p) {
   SETI("ck_impossible", p->ck_impossible);
 }
 
-/* Pushes the participant's table, made on first sight, with fresh fields. */
-static void push_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p, bool refresh) {
-  if (rml_peer_push(L, la->peers_ref, p->id) || refresh) set_fields(L, p);
-}
+static int core_start(void *a) { return rtpmidi_apple_start(a); }
+static void core_stop(void *a) { rtpmidi_apple_stop(a); }
+static void core_free(void *a) { rtpmidi_apple_free(a); }
+static bool core_started(void *a) { return rtpmidi_apple_started(a); }
+static int core_port(void *a) { return rtpmidi_apple_port(a); }
+static int core_disconnect(void *a, uint32_t id) { return rtpmidi_apple_disconnect(a, id); }
+static size_t core_discovered(void *a, rtpmidi_service *v, size_t n) { return rtpmidi_apple_discovered(a, v, n); }
+/* stop: participant_left(p, "stopped") for each participant (the callback
+ * may stop, close or restart the session) */
+static const rml_core_ops APPLE_OPS = {core_start, core_stop, core_free, core_started,
+                                       core_port, core_disconnect, core_discovered, set_fields};
+_Static_assert(offsetof(rtpmidi_apple_peer, id) == 0, "lpeered.h: the id first");
 
 /* Refreshes the participant's table if it was made: a table nobody asked
  * for yet (no callback, no participants()) is not made just to be kept
  * fresh, which saves about a kilobyte per participant of a session that
- * only keeps the connection up. push_peer makes it, fresh, when needed. */
-static void refresh_peer(lua_State *L, rml_apple *la, const rtpmidi_apple_peer *p) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+ * only keeps the connection up. rml_peered_push_peer makes it, fresh, when
+ * needed. */
+static void refresh_peer(rml_peered *s, const rtpmidi_apple_peer *p) {
+  lua_State *L = s->st->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->peers_ref);
   if (lua_rawgeti(L, -1, p->id) == LUA_TTABLE) set_fields(L, p);
   lua_pop(L, 2);
 }
 
 static void on_midi(void *ud, const rtpmidi_apple_peer *p, const uint8_t *msg, size_t len,
                     double time_ms, bool recovered) {
-  rml_apple *la = ud;
-  if (la->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(la->st, la->owner_ref, "incoming_midi")) return;
-  lua_State *L = la->st->L;
-  lua_pushlstring(L, (const char *)msg, len);
-  lua_pushnumber(L, time_ms);
-  lua_pushboolean(L, recovered);
-  push_peer(L, la, p, false);
-  rml_call(la->st, 5);
+  rml_peered_on_midi(ud, p, msg, len, time_ms, recovered);
 }
 
 static void on_joined(void *ud, const rtpmidi_apple_peer *p) {
-  rml_apple *la = ud;
-  lua_State *L = la->st->L;
-  if (la->peers_ref == LUA_NOREF) return;
+  rml_peered *s = ud;
+  if (s->peers_ref == LUA_NOREF) return;
   /* the facade's per-participant options (applemidi.lua), before anything
    * is sent to it and before the application hears of it */
-  if (rml_push_method(la->st, la->owner_ref, "_participant_options")) {
-    push_peer(L, la, p, true);
-    rml_call(la->st, 2);
-    if (la->peers_ref == LUA_NOREF) return;
+  if (rml_push_method(s->st, s->owner_ref, "_participant_options")) {
+    rml_peered_push_peer(s->st->L, s, p, true);
+    rml_call(s->st, 2); /* may close the session: participant_joined checks */
   } else {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
-    lua_pushnil(L);
-    lua_rawseti(L, -2, p->id); /* made fresh below */
-    lua_pop(L, 1);
+    rml_peer_forget(s->st->L, s->peers_ref, p->id); /* made fresh below */
   }
-  if (!rml_push_method(la->st, la->owner_ref, "participant_joined")) return;
-  push_peer(L, la, p, false);
-  rml_call(la->st, 2);
+  rml_peered_on_peer(s, "participant_joined", p, false);
 }
 
 static void on_synced(void *ud, const rtpmidi_apple_peer *p) {
-  rml_apple *la = ud;
-  lua_State *L = la->st->L;
-  if (la->peers_ref == LUA_NOREF) return;
-  refresh_peer(L, la, p);
-  if (!rml_push_method(la->st, la->owner_ref, "participant_synced")) return;
-  push_peer(L, la, p, false);
-  rml_call(la->st, 2);
+  rml_peered *s = ud;
+  if (s->peers_ref == LUA_NOREF) return;
+  refresh_peer(s, p);
+  rml_peered_on_peer(s, "participant_synced", p, false);
 }
 
 /* The participant's table leaves the session before participant_left runs:
  * the callback may close the session (control:remove_session, "tear down
- * when empty"), after which nothing of la may be used (lbind.h). The table
- * stays alive on the stack as the callback's argument. */
+ * when empty"). */
 static void on_left(void *ud, const rtpmidi_apple_peer *p, const char *reason) {
-  rml_apple *la = ud;
-  lua_State *L = la->st->L;
-  if (la->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(la->st, la->owner_ref, "participant_left")) {
-    rml_peer_forget(L, la->peers_ref, p->id);
-    return;
-  }
-  push_peer(L, la, p, true);
-  rml_peer_forget(L, la->peers_ref, p->id);
-  lua_pushstring(L, reason);
-  rml_call(la->st, 3);
+  rml_peered_on_left(ud, "participant_left", p, reason);
 }
 
 static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
-  rml_apple *la = ud;
-  if (!rml_push_method(la->st, la->owner_ref, "invitation_failed")) return;
-  lua_State *L = la->st->L;
-  lua_pushstring(L, address);
-  lua_pushinteger(L, port);
-  lua_pushstring(L, reason);
-  rml_call(la->st, 4);
+  rml_peered_on_invite_failed(ud, address, port, reason);
 }
 
 /* core.applemidi{ name=, port=, accept="anyone"|"none"|{addresses}, ... } */
@@ -211,52 +184,29 @@ static int l_applemidi(lua_State *L) {
   } else {
     return rml_arg_error(L, "accept", "\"anyone\", \"none\" or a list of addresses expected");
   }
-  rml_apple *la = lua_newuserdatauv(L, sizeof *la, 0);
-  memset(la, 0, sizeof *la);
-  la->st = st;
-  la->owner_ref = LUA_NOREF;
-  lua_newtable(L);
-  la->peers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  luaL_setmetatable(L, APPLE_MT);
+  rml_apple *la = (rml_apple *)rml_peered_new(L, st, &APPLE_OPS, APPLE_MT, sizeof *la);
   rtpmidi_apple_events ev = {.on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_synced = on_synced, .on_invite_failed = on_invite_failed};
   rtpmidi_error e;
-  return rml_new_result(L, rtpmidi_apple_new(st->rt, &cfg, &ev, la, &la->a, &e), &e);
-}
-
-static int core_start(void *a) { return rtpmidi_apple_start(a); }
-static void core_stop(void *a) { rtpmidi_apple_stop(a); }
-static void core_free(void *a) { rtpmidi_apple_free(a); }
-static bool core_started(void *a) { return rtpmidi_apple_started(a); }
-static const rml_core_ops APPLE_OPS = {core_start, core_stop, core_free, core_started};
-
-/* Start, stop (participant_left(p, "stopped") for each participant: the
- * callback may stop, close or restart the session), close: lpeered.h. */
-static rml_peered peered(rml_apple *la) {
-  return (rml_peered){&APPLE_OPS, la->a, &la->owner_ref, &la->peers_ref, &la->stopping};
+  rtpmidi_apple *a = NULL;
+  int r = rtpmidi_apple_new(st->rt, &cfg, &ev, la, &a, &e);
+  la->p.core = a;
+  return rml_new_result(L, r, &e);
 }
 
 static int l_start(lua_State *L) {
   rml_apple *la = check_apple(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer cookie = luaL_optinteger(L, 3, 0);
-  if (!la->stopping) la->cookie = cookie;
-  return rml_peered_start(L, peered(la));
+  if (!la->p.stopping) la->cookie = cookie;
+  return rml_peered_start(L, &la->p);
 }
 
-static int l_stop(lua_State *L) { return rml_peered_l_stop(L, peered(rml_self(L, APPLE_MT))); }
-static int l_started(lua_State *L) { return rml_peered_started(L, peered(rml_self(L, APPLE_MT))); }
-
-static int l_close(lua_State *L) {
-  rml_apple *la = rml_self(L, APPLE_MT);
-  if (rml_peered_close(L, peered(la))) la->a = NULL;
-  return 0;
-}
-
-static int l_local_port(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_apple_port(check_apple(L)->a));
-  return 1;
-}
+static int l_stop(lua_State *L) { return rml_peered_l_stop(L, rml_self(L, APPLE_MT)); }
+static int l_started(lua_State *L) { return rml_peered_started(L, rml_self(L, APPLE_MT)); }
+static int l_close(lua_State *L) { return rml_peered_close(L, rml_self(L, APPLE_MT)); }
+static int l_local_port(lua_State *L) { return rml_peered_local_port(L, &check_apple(L)->p); }
+static int l_disconnect(lua_State *L) { return rml_peered_disconnect(L, &check_apple(L)->p); }
 
 /* invite(host, port) -> true | nil, err, code */
 static int l_invite(lua_State *L) {
@@ -264,20 +214,7 @@ static int l_invite(lua_State *L) {
   const char *host = luaL_checkstring(L, 2);
   lua_Integer port = luaL_checkinteger(L, 3);
   if (port < 1 || port > 65534) return rml_arg_error(L, "port", "control port 1..65534 expected");
-  int r = rtpmidi_apple_invite(la->a, host, (int)port);
-  if (r == UV_EINVAL) return rml_arg_error(L, "host", "IP address or host name expected");
-  if (r == UV_EAFNOSUPPORT)
-    return rml_arg_error(L, "host", "an address of the family the session's bind_address reaches expected");
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int l_disconnect(lua_State *L) {
-  rml_apple *la = check_apple(L);
-  int r = rtpmidi_apple_disconnect(la->a, (uint32_t)luaL_checkinteger(L, 2));
-  lua_pushboolean(L, r == 0);
-  return 1;
+  return rml_peered_invite_result(L, rtpmidi_apple_invite(core(la), host, (int)port));
 }
 
 /* set_recovery(id, on) -> true | false (no such participant) */
@@ -286,9 +223,9 @@ static int l_set_recovery(lua_State *L) {
   uint32_t id = (uint32_t)luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TBOOLEAN);
   bool on = lua_toboolean(L, 3);
-  int r = rtpmidi_apple_set_recovery(la->a, id, on);
+  int r = rtpmidi_apple_set_recovery(core(la), id, on);
   if (r == 0) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, la->peers_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->p.peers_ref);
     if (lua_rawgeti(L, -1, id) == LUA_TTABLE) {
       lua_pushboolean(L, on);
       lua_setfield(L, -2, "recovery");
@@ -301,15 +238,11 @@ static int l_set_recovery(lua_State *L) {
 
 static int l_participants(lua_State *L) {
   rml_apple *la = check_apple(L);
-  size_t n = rtpmidi_apple_participants(la->a, NULL, 0);
+  size_t n = rtpmidi_apple_participants(core(la), NULL, 0);
   rtpmidi_apple_peer *v = n ? malloc(n * sizeof *v) : NULL;
   if (n && !v) return luaL_error(L, "out of memory");
-  n = rtpmidi_apple_participants(la->a, v, n);
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    push_peer(L, la, &v[i], true);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
+  n = rtpmidi_apple_participants(core(la), v, n);
+  rml_peered_push_list(L, &la->p, v, n, sizeof *v);
   free(v);
   return 1;
 }
@@ -319,18 +252,18 @@ static int l_send_midi(lua_State *L) {
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
   rtpmidi_error e;
-  int r = rtpmidi_apple_send(la->a, (const uint8_t *)bytes, n, &e);
+  int r = rtpmidi_apple_send(core(la), (const uint8_t *)bytes, n, &e);
   return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {
-  return rml_push_result(L, rtpmidi_apple_flush(check_apple(L)->a), NULL);
+  return rml_push_result(L, rtpmidi_apple_flush(core(check_apple(L))), NULL);
 }
 
 static int l_stats(lua_State *L) {
   rml_apple *la = check_apple(L);
   rtpmidi_apple_stats s;
-  rtpmidi_apple_get_stats(la->a, &s);
+  rtpmidi_apple_get_stats(core(la), &s);
   lua_newtable(L);
 #define SET(name) (lua_pushinteger(L, (lua_Integer)s.name), lua_setfield(L, -2, #name))
   SET(ssrc); SET(port);
@@ -343,21 +276,13 @@ static int l_stats(lua_State *L) {
   SET(foreign); SET(journal_errors); SET(sysex_dropped); SET(unsolicited); SET(repairs_over_budget);
   SET(pending); SET(released); SET(ck_impossible); SET(timestamps_swapped);
 #undef SET
-  lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(la->a, NULL, 0));
+  lua_pushinteger(L, (lua_Integer)rtpmidi_apple_participants(core(la), NULL, 0));
   lua_setfield(L, -2, "participants");
   return 1;
 }
 
 static int l_gc(lua_State *L) {
-  rml_apple *la = luaL_checkudata(L, 1, APPLE_MT); /* __gc: no method upvalue */
-  if (la->a) {
-    /* no Lua calls from here on: the owner is gone (or the state is closing) */
-    la->owner_ref = LUA_NOREF;
-    la->peers_ref = LUA_NOREF;
-    rtpmidi_apple_free(la->a);
-    la->a = NULL;
-  }
-  return 0;
+  return rml_peered_gc(luaL_checkudata(L, 1, APPLE_MT)); /* __gc: no method upvalue */
 }
 
 static void set_field_str(lua_State *L, const char *k, const char *v) {
@@ -381,13 +306,7 @@ void rml_push_services(lua_State *L, const rtpmidi_service *v, size_t n) {
 }
 
 /* discovered() -> { {name=, host=, address=, port=}, ... } */
-static int l_discovered(lua_State *L) {
-  rml_apple *la = check_apple(L);
-  rtpmidi_service v[64];
-  size_t n = rtpmidi_apple_discovered(la->a, v, 64);
-  rml_push_services(L, v, n < 64 ? n : 64);
-  return 1;
-}
+static int l_discovered(lua_State *L) { return rml_peered_discovered(L, &check_apple(L)->p); }
 
 /* browse(type) -> browser (found() -> services as discovered(), close())
  * | nil, err: browsing without advertising (rtpmidi list --network). */

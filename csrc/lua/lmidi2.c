@@ -6,6 +6,7 @@
  * every callback and in clients()). */
 #include "lpeered.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +18,16 @@
 #define MAX_USERS 8
 #define MAX_CLIENTS 16 /* RMP_M2S_MAX_PEERS */
 
-typedef struct rml_midi2 {
-  rtpmidi_midi2 *m; /* NULL once closed */
-  rml_state *st;
-  int owner_ref;
-  int peers_ref;    /* id -> client table */
-  int stopping;
-} rml_midi2;
+/* The userdata: an rml_peered (lpeered.h: start, stop, close, the
+ * callbacks and methods alike with AppleMIDI's), its core the Network
+ * MIDI 2.0 session; its peers the clients. */
+typedef rml_peered rml_midi2;
 
-static rml_midi2 *check_m2(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (!lm->m) luaL_error(L, "session is closed");
-  return lm;
-}
+static rml_midi2 *check_m2(lua_State *L) { return rml_peered_check(L, MIDI2_MT); }
+static rtpmidi_midi2 *core(rml_midi2 *lm) { return lm->core; }
 
-static void set_fields(lua_State *L, const rtpmidi_midi2_peer *p) {
+static void set_fields(lua_State *L, const void *peer) {
+  const rtpmidi_midi2_peer *p = peer;
   lua_pushinteger(L, p->id), lua_setfield(L, -2, "id");
   lua_pushstring(L, p->name), lua_setfield(L, -2, "name");
   lua_pushstring(L, p->product_instance_id), lua_setfield(L, -2, "product_instance_id");
@@ -41,15 +37,21 @@ static void set_fields(lua_State *L, const rtpmidi_midi2_peer *p) {
   lua_pushnumber(L, p->rtt_ms), lua_setfield(L, -2, "rtt");
 }
 
-static void push_peer(lua_State *L, rml_midi2 *lm, const rtpmidi_midi2_peer *p, bool refresh) {
-  if (rml_peer_push(L, lm->peers_ref, p->id) || refresh) set_fields(L, p);
-}
+static int m2_start(void *m) { return rtpmidi_midi2_start(m); }
+static void m2_stop(void *m) { rtpmidi_midi2_stop(m); }
+static void m2_free(void *m) { rtpmidi_midi2_free(m); }
+static bool m2_started(void *m) { return rtpmidi_midi2_started(m); }
+static int m2_port(void *m) { return rtpmidi_midi2_port(m); }
+static int m2_disconnect(void *m, uint32_t id) { return rtpmidi_midi2_disconnect(m, id); }
+static size_t m2_discovered(void *m, rtpmidi_service *v, size_t n) { return rtpmidi_midi2_discovered(m, v, n); }
+static const rml_core_ops M2_OPS = {m2_start, m2_stop, m2_free, m2_started,
+                                    m2_port, m2_disconnect, m2_discovered, set_fields};
+_Static_assert(offsetof(rtpmidi_midi2_peer, id) == 0, "lpeered.h: the id first");
 
 static void on_ump(void *ud, const rtpmidi_midi2_peer *p, const uint32_t *w, size_t n, double t, bool rec) {
   rml_midi2 *lm = ud;
   (void)rec;
-  if (lm->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(lm->st, lm->owner_ref, "incoming_ump")) return;
+  if (!rml_peered_method(lm, "incoming_ump")) return;
   lua_State *L = lm->st->L;
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
@@ -57,55 +59,24 @@ static void on_ump(void *ud, const rtpmidi_midi2_peer *p, const uint32_t *w, siz
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_pushnumber(L, t);
-  push_peer(L, lm, p, false);
+  rml_peered_push_peer(L, lm, p, false);
   rml_call(lm->st, 4);
 }
 
 static void on_midi(void *ud, const rtpmidi_midi2_peer *p, const uint8_t *msg, size_t len, double t, bool rec) {
-  rml_midi2 *lm = ud;
-  if (lm->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(lm->st, lm->owner_ref, "incoming_midi")) return;
-  lua_State *L = lm->st->L;
-  lua_pushlstring(L, (const char *)msg, len);
-  lua_pushnumber(L, t);
-  lua_pushboolean(L, rec);
-  push_peer(L, lm, p, false);
-  rml_call(lm->st, 5);
+  rml_peered_on_midi(ud, p, msg, len, t, rec);
 }
 
 static void on_joined(void *ud, const rtpmidi_midi2_peer *p) {
-  rml_midi2 *lm = ud;
-  if (lm->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(lm->st, lm->owner_ref, "client_joined")) return;
-  push_peer(lm->st->L, lm, p, true);
-  rml_call(lm->st, 2);
+  rml_peered_on_peer(ud, "client_joined", p, true);
 }
 
-/* The table leaves the session before client_left runs: the callback may
- * close the session, after which nothing of lm may be used (lbind.h). */
 static void on_left(void *ud, const rtpmidi_midi2_peer *p, const char *reason) {
-  rml_midi2 *lm = ud;
-  lua_State *L = lm->st->L;
-  if (lm->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(lm->st, lm->owner_ref, "client_left")) {
-    rml_peer_forget(L, lm->peers_ref, p->id);
-    return;
-  }
-  push_peer(L, lm, p, true);
-  rml_peer_forget(L, lm->peers_ref, p->id);
-  lua_pushstring(L, reason);
-  rml_call(lm->st, 3);
+  rml_peered_on_left(ud, "client_left", p, reason);
 }
 
 static void on_invite_failed(void *ud, const char *address, int port, const char *reason) {
-  rml_midi2 *lm = ud;
-  if (lm->peers_ref == LUA_NOREF) return;
-  if (!rml_push_method(lm->st, lm->owner_ref, "invitation_failed")) return;
-  lua_State *L = lm->st->L;
-  lua_pushstring(L, address);
-  lua_pushinteger(L, port);
-  lua_pushstring(L, reason);
-  rml_call(lm->st, 4);
+  rml_peered_on_invite_failed(ud, address, port, reason);
 }
 
 /* ---- options ---- */
@@ -169,17 +140,13 @@ static int l_midi2(lua_State *L) {
   cfg.no_stream_answers = !lua_isnil(L, -1) && !lua_toboolean(L, -1);
   lua_pop(L, 1);
 
-  rml_midi2 *lm = lua_newuserdatauv(L, sizeof *lm, 0);
-  memset(lm, 0, sizeof *lm);
-  lm->st = st;
-  lm->owner_ref = LUA_NOREF;
-  lua_newtable(L);
-  lm->peers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  luaL_setmetatable(L, MIDI2_MT);
+  rml_midi2 *lm = rml_peered_new(L, st, &M2_OPS, MIDI2_MT, sizeof *lm);
   rtpmidi_midi2_events ev = {.on_ump = on_ump, .on_midi = on_midi, .on_joined = on_joined, .on_left = on_left,
                              .on_invite_failed = on_invite_failed};
   rtpmidi_error e;
-  int r = rtpmidi_midi2_new(st->rt, &cfg, &ev, lm, &lm->m, &e);
+  rtpmidi_midi2 *m = NULL;
+  int r = rtpmidi_midi2_new(st->rt, &cfg, &ev, lm, &m, &e);
+  lm->core = m;
   const char *bad = r == UV_EINVAL ? e.field : NULL;
   if (bad) {
     /* the C field's name -> the option's */
@@ -196,30 +163,12 @@ static int l_midi2(lua_State *L) {
 
 /* ---- methods ---- */
 
-static int m2_start(void *m) { return rtpmidi_midi2_start(m); }
-static void m2_stop(void *m) { rtpmidi_midi2_stop(m); }
-static void m2_free(void *m) { rtpmidi_midi2_free(m); }
-static bool m2_started(void *m) { return rtpmidi_midi2_started(m); }
-static const rml_core_ops M2_OPS = {m2_start, m2_stop, m2_free, m2_started};
-
-static rml_peered peered(rml_midi2 *lm) {
-  return (rml_peered){&M2_OPS, lm->m, &lm->owner_ref, &lm->peers_ref, &lm->stopping};
-}
-
-static int l_start(lua_State *L) { return rml_peered_start(L, peered(check_m2(L))); }
-static int l_stop(lua_State *L) { return rml_peered_l_stop(L, peered(rml_self(L, MIDI2_MT))); }
-static int l_started(lua_State *L) { return rml_peered_started(L, peered(rml_self(L, MIDI2_MT))); }
-
-static int l_close(lua_State *L) {
-  rml_midi2 *lm = rml_self(L, MIDI2_MT);
-  if (rml_peered_close(L, peered(lm))) lm->m = NULL;
-  return 0;
-}
-
-static int l_local_port(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_midi2_port(check_m2(L)->m));
-  return 1;
-}
+static int l_start(lua_State *L) { return rml_peered_start(L, check_m2(L)); }
+static int l_stop(lua_State *L) { return rml_peered_l_stop(L, rml_self(L, MIDI2_MT)); }
+static int l_started(lua_State *L) { return rml_peered_started(L, rml_self(L, MIDI2_MT)); }
+static int l_close(lua_State *L) { return rml_peered_close(L, rml_self(L, MIDI2_MT)); }
+static int l_local_port(lua_State *L) { return rml_peered_local_port(L, check_m2(L)); }
+static int l_disconnect(lua_State *L) { return rml_peered_disconnect(L, check_m2(L)); }
 
 /* invite(host, port, secret, user, password) -> true | nil, err, code */
 static int l_invite(lua_State *L) {
@@ -229,19 +178,14 @@ static int l_invite(lua_State *L) {
   const char *secret = luaL_optstring(L, 4, NULL), *user = luaL_optstring(L, 5, NULL),
              *password = luaL_optstring(L, 6, NULL);
   if (port < 1 || port > 65535) return rml_arg_error(L, "port", "UDP port 1..65535 expected");
-  int r = rtpmidi_midi2_invite(lm->m, host, (int)port, secret, user, password);
+  int r = rtpmidi_midi2_invite(core(lm), host, (int)port, secret, user, password);
   if (r == UV_EINVAL) {
     if ((user == NULL) != (password == NULL)) return rml_arg_error(L, "password", "user and password go together");
     if (secret && (!*secret || strlen(secret) > RMP_M2_CRED_MAX))
       return rml_arg_error(L, "secret", "string of 1..255 octets expected");
     if (user) return rml_arg_error(L, "user", "user name and password of 1..255 octets expected");
-    return rml_arg_error(L, "host", "IP address or host name expected");
   }
-  if (r == UV_EAFNOSUPPORT)
-    return rml_arg_error(L, "host", "an address of the family the session's bind_address reaches expected");
-  if (r) return rml_push_uv_error(L, r);
-  lua_pushboolean(L, 1);
-  return 1;
+  return rml_peered_invite_result(L, r);
 }
 
 /* Reads UMP words from the table at idx into a new buffer (*n words). */
@@ -270,7 +214,7 @@ static int l_send_ump(lua_State *L) {
   size_t n;
   uint32_t *w = read_words(L, 3, &n, "words");
   if (!rmp_ump_whole(w, n)) return rml_arg_error(L, "words", "whole UMP messages expected");
-  int r = rtpmidi_midi2_send_ump(lm->m, (uint32_t)peer, w, n);
+  int r = rtpmidi_midi2_send_ump(core(lm), (uint32_t)peer, w, n);
   if (r < 0) return rml_push_uv_error(L, r);
   lua_pushinteger(L, r);
   return 1;
@@ -281,7 +225,7 @@ static int l_send_midi(lua_State *L) {
   size_t n;
   const char *bytes = luaL_checklstring(L, 2, &n);
   rtpmidi_error e;
-  int r = rtpmidi_midi2_send_midi(lm->m, (const uint8_t *)bytes, n, &e);
+  int r = rtpmidi_midi2_send_midi(core(lm), (const uint8_t *)bytes, n, &e);
   if (r >= 0) {
     lua_pushinteger(L, r);
     return 1;
@@ -291,36 +235,24 @@ static int l_send_midi(lua_State *L) {
 
 static int l_reset(lua_State *L) {
   rml_midi2 *lm = check_m2(L);
-  int r = rtpmidi_midi2_reset(lm->m, (uint32_t)luaL_checkinteger(L, 2));
+  int r = rtpmidi_midi2_reset(core(lm), (uint32_t)luaL_checkinteger(L, 2));
   if (r) return rml_push_uv_error(L, r);
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int l_disconnect(lua_State *L) {
-  rml_midi2 *lm = check_m2(L);
-  int r = rtpmidi_midi2_disconnect(lm->m, (uint32_t)luaL_checkinteger(L, 2));
-  lua_pushboolean(L, r == 0);
   return 1;
 }
 
 static int l_clients(lua_State *L) {
   rml_midi2 *lm = check_m2(L);
   rtpmidi_midi2_peer v[MAX_CLIENTS];
-  size_t n = rtpmidi_midi2_peers(lm->m, v, MAX_CLIENTS);
+  size_t n = rtpmidi_midi2_peers(core(lm), v, MAX_CLIENTS);
   if (n > MAX_CLIENTS) n = MAX_CLIENTS;
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    push_peer(L, lm, &v[i], true);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  return 1;
+  return rml_peered_push_list(L, lm, v, n, sizeof *v);
 }
 
 static int l_stats(lua_State *L) {
   rml_midi2 *lm = check_m2(L);
   rtpmidi_midi2_stats s;
-  rtpmidi_midi2_get_stats(lm->m, &s);
+  rtpmidi_midi2_get_stats(core(lm), &s);
   lua_newtable(L);
 #define SET(name) (lua_pushinteger(L, (lua_Integer)s.name), lua_setfield(L, -2, #name))
   SET(port);
@@ -334,24 +266,11 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_midi2 *lm = luaL_checkudata(L, 1, MIDI2_MT); /* __gc: no method upvalue */
-  if (lm->m) {
-    lm->owner_ref = LUA_NOREF;
-    lm->peers_ref = LUA_NOREF;
-    rtpmidi_midi2_free(lm->m);
-    lm->m = NULL;
-  }
-  return 0;
+  return rml_peered_gc(luaL_checkudata(L, 1, MIDI2_MT)); /* __gc: no method upvalue */
 }
 
 /* discovered() -> { {name=, host=, address=, port=, endpoint_name=, product_instance_id=}, ... } */
-static int l_discovered(lua_State *L) {
-  rml_midi2 *lm = check_m2(L);
-  rtpmidi_service v[64];
-  size_t n = rtpmidi_midi2_discovered(lm->m, v, 64);
-  rml_push_services(L, v, n < 64 ? n : 64);
-  return 1;
-}
+static int l_discovered(lua_State *L) { return rml_peered_discovered(L, check_m2(L)); }
 
 static const luaL_Reg methods[] = {
   {"discovered", l_discovered},

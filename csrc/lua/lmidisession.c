@@ -1,6 +1,6 @@
 /* rtpmidi.core.midi_session: an RFC 6295 MIDI session as a userdata. The Lua
  * object that owns it (a MidiSession) receives incoming_midi and drop_call. */
-#include "lbind.h"
+#include "lsession.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -9,22 +9,14 @@
 
 static const char MIDI_TAG = 'm'; /* rml_self_tagged */
 
-typedef struct rml_midi {
-  const void *tag;          /* &MIDI_TAG: first (lbind.h) */
-  rtpmidi_midi_session *m;  /* NULL once closed */
-  rml_state *st;
-  int owner_ref;
-  int stopping;             /* inside l_stop (lbind.h) */
-  lua_Integer cookie;
-} rml_midi;
+/* The userdata: an rml_session (lsession.h) whose core is the MIDI
+ * session, its RTP session the one the MIDI session holds. */
+typedef rml_session rml_midi;
 
 static rml_midi *self(lua_State *L) { return rml_self_tagged(L, &MIDI_TAG, MIDI_SESSION_MT); }
-
-static rml_midi *check_midi(lua_State *L) {
-  rml_midi *lm = self(L);
-  if (!lm->m) luaL_error(L, "session is closed");
-  return lm;
-}
+static rml_midi *check_midi(lua_State *L) { return rml_session_check(L, &MIDI_TAG, MIDI_SESSION_MT); }
+static rtpmidi_midi_session *core(rml_midi *lm) { return lm->core; }
+static void free_core(void *m) { rtpmidi_midi_session_free(m); }
 
 static void on_midi(void *ud, const uint8_t *msg, size_t len, double time_ms, bool recovered) {
   rml_midi *lm = ud;
@@ -77,53 +69,32 @@ static int l_midi_session(lua_State *L) {
   cfg.journal_ignore_y = !lua_isnil(L, -1) && !lua_toboolean(L, -1);
   lua_pop(L, 5);
   cfg.journal_history = rml_opt_uint_sat(L, 1, "journal_history");
-  rml_midi *lm = lua_newuserdatauv(L, sizeof *lm, 0);
-  memset(lm, 0, sizeof *lm);
-  lm->tag = &MIDI_TAG;
-  lm->st = st;
-  lm->owner_ref = LUA_NOREF;
-  luaL_setmetatable(L, MIDI_SESSION_MT);
+  rml_midi *lm = rml_session_push(L, st, &MIDI_TAG, MIDI_SESSION_MT, free_core);
   rtpmidi_midi_events ev = {.on_midi = on_midi, .on_drop = on_drop};
   rtpmidi_error e;
-  return rml_new_result(L, rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &lm->m, &e), &e);
+  rtpmidi_midi_session *m = NULL;
+  int r = rtpmidi_midi_session_new(st->rt, &cfg, &ev, lm, &m, &e);
+  if (m) {
+    lm->core = m;
+    lm->s = rtpmidi_midi_session_rtp(m);
+  }
+  return rml_new_result(L, r, &e);
 }
 
-static int l_start(lua_State *L) {
-  rml_midi *lm = check_midi(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_Integer cookie = luaL_checkinteger(L, 3);
-  if (lm->stopping) return rml_push_stopping(L);
-  lm->cookie = cookie;
-  int r = rtpmidi_session_start(rtpmidi_midi_session_rtp(lm->m));
-  if (r) return rml_push_uv_error(L, r);
-  rml_hold_owner(L, &lm->owner_ref, 2);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+static int l_start(lua_State *L) { return rml_session_start(L, check_midi(L)); }
 
 static int l_stop(lua_State *L) {
   rml_midi *lm = self(L);  /* index 1 keeps it alive through the callbacks */
-  if (lm->m) {
-    /* both run callbacks (a drop reported by the send, what the jitter
-     * buffer holds), which may close the session */
+  if (lm->core) {
+    /* a drop reported by the send, which may close the session */
     lm->stopping++;
-    rtpmidi_midi_session_flush(lm->m);
-    if (lm->m) rtpmidi_session_stop(rtpmidi_midi_session_rtp(lm->m));
+    rtpmidi_midi_session_flush(core(lm));
     lm->stopping--;
   }
-  rml_release_owner(L, &lm->owner_ref);
-  return 0;
+  return rml_session_stop(L, lm);
 }
 
-static int l_close(lua_State *L) {
-  rml_midi *lm = self(L);
-  if (lm->m) {
-    rtpmidi_midi_session_free(lm->m);
-    lm->m = NULL;
-  }
-  rml_release_owner(L, &lm->owner_ref);
-  return 0;
-}
+static int l_close(lua_State *L) { return rml_session_close(L, self(L)); }
 
 /* m:send_midi(bytes[, time]) -> true | nil, err, code */
 static int l_send_midi(lua_State *L) {
@@ -132,38 +103,26 @@ static int l_send_midi(lua_State *L) {
   const char *bytes = luaL_checklstring(L, 2, &n);
   double t = luaL_optnumber(L, 3, -1);
   rtpmidi_error e;
-  int r = rtpmidi_midi_session_send_at(lm->m, (const uint8_t *)bytes, n, t, &e);
+  int r = rtpmidi_midi_session_send_at(core(lm), (const uint8_t *)bytes, n, t, &e);
   return rml_push_result(L, r, r == UV_EINVAL ? e.message : NULL);
 }
 
 static int l_flush(lua_State *L) {
-  return rml_push_result(L, rtpmidi_midi_session_flush(check_midi(L)->m), NULL);
+  return rml_push_result(L, rtpmidi_midi_session_flush(core(check_midi(L))), NULL);
 }
 
 /* m:send(data, timestamp, marker): a raw RTP packet (RTPSession:send_data). */
-static int l_send(lua_State *L) { return rml_session_send(L, rtpmidi_midi_session_rtp(check_midi(L)->m)); }
+static int l_send(lua_State *L) { return rml_session_send(L, check_midi(L)->s); }
 
-static int l_started(lua_State *L) {
-  rml_midi *lm = self(L);
-  lua_pushboolean(L, lm->m && !lm->stopping && rtpmidi_session_started(rtpmidi_midi_session_rtp(lm->m)));
-  return 1;
-}
-
-static int l_media_time(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_session_media_time(rtpmidi_midi_session_rtp(check_midi(L)->m)));
-  return 1;
-}
-
-static int l_local_port(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_session_local_port(rtpmidi_midi_session_rtp(check_midi(L)->m)));
-  return 1;
-}
+static int l_started(lua_State *L) { return rml_session_started(L, self(L)); }
+static int l_media_time(lua_State *L) { return rml_session_media_time(L, check_midi(L)); }
+static int l_local_port(lua_State *L) { return rml_session_local_port(L, check_midi(L)); }
 
 static int l_stats(lua_State *L) {
   rml_midi *lm = check_midi(L);
-  rml_push_session_stats(L, rtpmidi_midi_session_rtp(lm->m));
+  rml_push_session_stats(L, lm->s);
   rtpmidi_midi_stats ms;
-  rtpmidi_midi_session_get_stats(lm->m, &ms);
+  rtpmidi_midi_session_get_stats(core(lm), &ms);
 #define SET(name) (lua_pushinteger(L, (lua_Integer)ms.name), lua_setfield(L, -2, #name))
   SET(messages_sent);
   SET(messages_received);
@@ -189,12 +148,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_midi *lm = luaL_checkudata(L, 1, MIDI_SESSION_MT); /* __gc: no method upvalue */
-  if (lm->m) {
-    rtpmidi_midi_session_free(lm->m);
-    lm->m = NULL;
-  }
-  return 0;
+  return rml_session_gc(luaL_checkudata(L, 1, MIDI_SESSION_MT)); /* __gc: no method upvalue */
 }
 
 static const luaL_Reg methods[] = {

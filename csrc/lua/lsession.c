@@ -1,6 +1,6 @@
 /* rtpmidi.core.session: an RTP session as a userdata. The Lua object that owns
  * it (an RTPSession) receives the callbacks as methods. */
-#include "lbind.h"
+#include "lsession.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -10,22 +10,8 @@
 
 static const char SESSION_TAG = 's'; /* rml_self_tagged */
 
-typedef struct rml_session {
-  const void *tag;          /* &SESSION_TAG: first (lbind.h) */
-  rtpmidi_session *s;       /* NULL once closed */
-  rml_state *st;
-  int owner_ref;            /* the owning Lua object while started */
-  int stopping;             /* inside l_stop (lbind.h) */
-  lua_Integer cookie;
-} rml_session;
-
 static rml_session *to_session(lua_State *L) { return rml_self_tagged(L, &SESSION_TAG, SESSION_MT); }
-
-static rml_session *check_session(lua_State *L) {
-  rml_session *ls = to_session(L);
-  if (!ls->s) luaL_error(L, "session is closed");
-  return ls;
-}
+static rml_session *check_session(lua_State *L) { return rml_session_check(L, &SESSION_TAG, SESSION_MT); }
 
 static void on_rtp(void *ud, uint32_t ts, const uint8_t *payload, size_t len, bool recovery,
                    bool marker) {
@@ -94,6 +80,8 @@ void rml_read_session_config(lua_State *L, int idx, rtpmidi_session_config *cfg)
   cfg->cname = rml_opt_str(L, idx, "cname");
 }
 
+static void free_session(void *s) { rtpmidi_session_free(s); }
+
 /* session{ peer_address=, sending_port=, receiving_port=, payload=,
  *          jitter_buffer_size=, tool_name=, bind_address=, clock_rate= } */
 static int l_session(lua_State *L) {
@@ -101,20 +89,35 @@ static int l_session(lua_State *L) {
   rml_state *st = rml_get_state(L);
   rtpmidi_session_config cfg;
   rml_read_session_config(L, 1, &cfg);
-  rml_session *ls = lua_newuserdatauv(L, sizeof *ls, 0);
-  memset(ls, 0, sizeof *ls);
-  ls->tag = &SESSION_TAG;
-  ls->st = st;
-  ls->owner_ref = LUA_NOREF;
-  luaL_setmetatable(L, SESSION_MT);
+  rml_session *ls = rml_session_push(L, st, &SESSION_TAG, SESSION_MT, free_session);
   rtpmidi_session_events ev = {.on_rtp = on_rtp, .on_drop = on_drop};
   rtpmidi_error e;
-  return rml_new_result(L, rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &e), &e);
+  int r = rtpmidi_session_new(st->rt, &cfg, &ev, ls, &ls->s, &e);
+  ls->core = ls->s;
+  return rml_new_result(L, r, &e);
 }
 
-/* s:start(owner, cookie) -> true | nil, err, code */
-static int l_start(lua_State *L) {
-  rml_session *ls = check_session(L);
+/* ---- what every binding of an rml_session does (lsession.h) ---- */
+
+rml_session *rml_session_push(lua_State *L, rml_state *st, const void *tag, const char *tname,
+                              void (*free_core)(void *core)) {
+  rml_session *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+  memset(ls, 0, sizeof *ls);
+  ls->tag = tag;
+  ls->free = free_core;
+  ls->st = st;
+  ls->owner_ref = LUA_NOREF;
+  luaL_setmetatable(L, tname);
+  return ls;
+}
+
+rml_session *rml_session_check(lua_State *L, const void *tag, const char *tname) {
+  rml_session *ls = rml_self_tagged(L, tag, tname);
+  if (!ls->core) luaL_error(L, "session is closed");
+  return ls;
+}
+
+int rml_session_start(lua_State *L, rml_session *ls) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer cookie = luaL_checkinteger(L, 3);
   if (ls->stopping) return rml_push_stopping(L);
@@ -126,8 +129,8 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
-static int l_stop(lua_State *L) {
-  rml_session *ls = to_session(L);  /* index 1 keeps it alive through the callbacks */
+/* index 1 keeps the userdata alive through the callbacks */
+int rml_session_stop(lua_State *L, rml_session *ls) {
   if (ls->s) {
     ls->stopping++;
     rtpmidi_session_stop(ls->s);  /* delivers what the jitter buffer holds */
@@ -137,15 +140,44 @@ static int l_stop(lua_State *L) {
   return 0;
 }
 
-static int l_close(lua_State *L) {
-  rml_session *ls = to_session(L);
-  if (ls->s) {
-    rtpmidi_session_free(ls->s);
+int rml_session_gc(rml_session *ls) {
+  if (ls->core) {
+    ls->free(ls->core);
+    ls->core = NULL;
     ls->s = NULL;
   }
+  return 0;
+}
+
+int rml_session_close(lua_State *L, rml_session *ls) {
+  rml_session_gc(ls);
   rml_release_owner(L, &ls->owner_ref);
   return 0;
 }
+
+int rml_session_started(lua_State *L, rml_session *ls) {
+  lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
+  return 1;
+}
+
+int rml_session_media_time(lua_State *L, rml_session *ls) {
+  lua_pushinteger(L, rtpmidi_session_media_time(ls->s));
+  return 1;
+}
+
+int rml_session_local_port(lua_State *L, rml_session *ls) {
+  lua_pushinteger(L, rtpmidi_session_local_port(ls->s));
+  return 1;
+}
+
+/* ---- RTPSession's methods ---- */
+
+static int l_start(lua_State *L) { return rml_session_start(L, check_session(L)); }
+static int l_stop(lua_State *L) { return rml_session_stop(L, to_session(L)); }
+static int l_close(lua_State *L) { return rml_session_close(L, to_session(L)); }
+static int l_started(lua_State *L) { return rml_session_started(L, to_session(L)); }
+static int l_media_time(lua_State *L) { return rml_session_media_time(L, check_session(L)); }
+static int l_local_port(lua_State *L) { return rml_session_local_port(L, check_session(L)); }
 
 int rml_session_send(lua_State *L, rtpmidi_session *s) {
   size_t n;
@@ -216,22 +248,6 @@ notconn:
   return 3;
 }
 
-static int l_started(lua_State *L) {
-  rml_session *ls = to_session(L);
-  lua_pushboolean(L, ls->s && !ls->stopping && rtpmidi_session_started(ls->s));
-  return 1;
-}
-
-static int l_media_time(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_session_media_time(check_session(L)->s));
-  return 1;
-}
-
-static int l_local_port(lua_State *L) {
-  lua_pushinteger(L, rtpmidi_session_local_port(check_session(L)->s));
-  return 1;
-}
-
 #define SET_COUNTER(name) (lua_pushinteger(L, (lua_Integer)st.name), lua_setfield(L, -2, #name))
 
 /* Pushes a table with the session's counters (shared by every kind of session). */
@@ -286,12 +302,7 @@ static int l_stats(lua_State *L) {
 }
 
 static int l_gc(lua_State *L) {
-  rml_session *ls = luaL_checkudata(L, 1, SESSION_MT);
-  if (ls->s) {
-    rtpmidi_session_free(ls->s);
-    ls->s = NULL;
-  }
-  return 0;
+  return rml_session_gc(luaL_checkudata(L, 1, SESSION_MT));
 }
 
 static const luaL_Reg methods[] = {

@@ -10,6 +10,7 @@ local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
 local options = require "rtpmidi.options"
 local peered = require "rtpmidi.peered"
+local RTPSession = require "rtpmidi.session"
 
 local AppleMidiSession = Class:extend()
 
@@ -33,30 +34,9 @@ AppleMidiSession.OPTIONS = options.AppleMidiSession
 --   jitter_buffer_packets (64)
 -- The defaults in parentheses are the C core's, taken when the option is
 -- left out; port and jitter_buffer_size default here (options.lua).
-function AppleMidiSession:init(...)
-  local cfg = options.read(options.AppleMidiSession, self, select("#", ...), ...)
-  if self._core then self._core:close() end
-  self._core = options.create(options.AppleMidiSession, core.applemidi, cfg)
-  self.config = cfg
-end
-
-function AppleMidiSession:check()
-  if type(self.config) ~= "table" then
-    options.raise("bad argument 'session' (call AppleMidiSession.init from your init)")
-  end
-  for _, name in ipairs(self.CALLBACKS) do
-    local cb = self[name]
-    if cb ~= nil and type(cb) ~= "function" then
-      options.raise(("bad argument '%s' (callback must be a function, got %s)"):format(name, type(cb)))
-    end
-  end
-end
+RTPSession._with_core(AppleMidiSession, options.AppleMidiSession, core.applemidi, "AppleMidiSession")
 
 local bad = peered.bad
-function AppleMidiSession:_open()
-  if not self._core then self._core = core.applemidi(self.config) end
-  return self._core
-end
 
 local started = peered.started
 local not_started = peered.not_started

@@ -13,6 +13,7 @@ local core = require "rtpmidi.core"
 local Class = require "rtpmidi.class"
 local options = require "rtpmidi.options"
 local peered = require "rtpmidi.peered"
+local RTPSession = require "rtpmidi.session"
 
 local Midi2Session = Class:extend()
 
@@ -53,30 +54,8 @@ Midi2Session.OPTIONS = options.class {
 --   max_clients (16), fec (2; 0: none), history (64), ping_interval (ms, 2000),
 --   ping_retry (ms, 1000), ping_retries (3), keepalive (ms, 1000),
 --   invite_interval (ms, 1000), invite_tries (5), max_sysex (1 MiB), answer_stream (true)
-function Midi2Session:init(...)
-  local cfg = options.read(self.OPTIONS, self, select("#", ...), ...)
-  if self._core then self._core:close() end
-  self._core = options.create(self.OPTIONS, core.midi2, cfg)
-  self.config = cfg
-end
-
+RTPSession._with_core(Midi2Session, Midi2Session.OPTIONS, core.midi2, "Midi2Session")
 local bad = peered.bad
-function Midi2Session:check()
-  if type(self.config) ~= "table" then
-    bad("session", "call Midi2Session.init from your init")
-  end
-  for _, name in ipairs(self.CALLBACKS) do
-    local cb = self[name]
-    if cb ~= nil and type(cb) ~= "function" then
-      bad(name, ("callback must be a function, got %s"):format(type(cb)))
-    end
-  end
-end
-
-function Midi2Session:_open()
-  if not self._core then self._core = core.midi2(self.config) end
-  return self._core
-end
 
 local started = peered.started
 local not_started = peered.not_started

@@ -9,38 +9,46 @@ RTPSession.CALLBACKS = { "incoming_rtp", "start", "stop", "drop_call" }
 -- The options, their kinds and defaults: rtpmidi.options.RTPSession.
 RTPSession.OPTIONS = options.RTPSession
 
--- RTPSession.init(self, peer_address, sending_port, receiving_port, payload,
---                 jitter_buffer_size, tool_name)
--- or RTPSession.init(self, { peer_address=..., ... , incoming_rtp=function ... })
--- Checks the options (an unknown one, or one of the wrong kind or out of
--- range, raises at the caller's line) and makes the core session, which
--- opens its sockets when the session starts.
-function RTPSession:init(...)
-  local cfg = options.read(options.RTPSession, self, select("#", ...), ...)
-  if self._core then self._core:close() end
-  self._core = options.create(options.RTPSession, core.session, cfg)
-  self.config = cfg
-end
-
--- Raises when a callback is set to something that is not a function.
-function RTPSession:check()
-  if type(self.config) ~= "table" then
-    options.raise("bad argument 'session' (call RTPSession.init from your init)")
+--- What every session class does with its core object (RTPSession,
+-- MidiSession, AppleMidiSession, Midi2Session), written once and defined
+-- on Cls by RTPSession._with_core(Cls, set, ctor, name):
+--   Cls:init(...) checks the options of set (an unknown one, or one of the
+--     wrong kind or out of range, raises at the caller's line) and makes
+--     the core with ctor, which opens its sockets when the session starts;
+--   Cls:_open() makes the core again when a session removed from the
+--     control is added back;
+--   Cls:check() (when name, the class's, is given) raises when the init
+--     of a subclass did not call Cls.init, or a callback is set to
+--     something that is not a function.
+function RTPSession._with_core(Cls, set, ctor, name)
+  function Cls:init(...)
+    local cfg = options.read(set, self, select("#", ...), ...)
+    if self._core then self._core:close() end
+    self._core = options.create(set, ctor, cfg)
+    self.config = cfg
   end
-  for _, name in ipairs(self.CALLBACKS) do
-    local cb = self[name]
-    if cb ~= nil and type(cb) ~= "function" then
-      options.raise(("bad argument '%s' (callback must be a function, got %s)"):format(name, type(cb)))
+  function Cls:_open()
+    if not self._core then self._core = ctor(self.config) end
+    return self._core
+  end
+  if not name then return end
+  function Cls:check()
+    if type(self.config) ~= "table" then
+      options.raise(("bad argument 'session' (call %s.init from your init)"):format(name))
+    end
+    for _, cb_name in ipairs(self.CALLBACKS) do
+      local cb = self[cb_name]
+      if cb ~= nil and type(cb) ~= "function" then
+        options.raise(("bad argument '%s' (callback must be a function, got %s)"):format(cb_name, type(cb)))
+      end
     end
   end
 end
 
--- The core session, made again when a session removed from the control is
--- added back.
-function RTPSession:_open()
-  if not self._core then self._core = core.session(self.config) end
-  return self._core
-end
+-- RTPSession.init(self, peer_address, sending_port, receiving_port, payload,
+--                 jitter_buffer_size, tool_name)
+-- or RTPSession.init(self, { peer_address=..., ... , incoming_rtp=function ... })
+RTPSession._with_core(RTPSession, options.RTPSession, core.session, "RTPSession")
 
 -- RTPSession:send_data(data, timestamp, marker) -> true | nil, err, code
 -- Sends data (a string) as one RTP packet with timestamp (an integer; nil:
