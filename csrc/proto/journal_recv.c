@@ -165,11 +165,12 @@ int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int firs
 }
 
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
-  if (msg && sysex_ok(msg, len)) {
+  if (!msg) return;
+  model_apply(r, msg, len, r->last); /* first: a Reset State command forgets the SysEx before it */
+  if (sysex_ok(msg, len)) {
     r->x_count++;
     sx_seen(r, msg + 1, len - 2, r->last);
   }
-  if (msg) model_apply(r, msg, len, r->last);
 }
 
 typedef struct {
@@ -190,7 +191,15 @@ static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->b
  * allows: returns 0, counted in over_budget, when it does not. */
 /* The model takes a message; a NoteOn is stamped with the packet it came
  * with (RFC 4696 7.2: for a repair, the packet whose journal it came from). */
+/* A Reset State command makes every SysEx before it inactive (A.1): the
+ * sender's Chapter X logs none of them any more, so none is one the
+ * receiver may take a log for (sx_recent). */
+static void sx_forget(rmp_ej_receiver *r) {
+  for (int i = 0; i < RMP_EJ_SX_SEEN; i++) r->sx_seen[i].used = 0;
+}
+
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
+  if (rmp_ms_is_reset_state(m, n)) sx_forget(r);
   rmp_ms_apply(&r->st, m, n);
   if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) {
     /* the table is made with the channel's first NoteOn; without memory
@@ -706,6 +715,7 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
     if (st->reset_count != sj->d.reset_count) {
       out(x, 0xFF, 0, 0, 1);
       x->r->x_unsure = 1; /* repair_f_count */
+      sx_forget(x->r);    /* played or not (budget), what came before it is inactive */
     }
     st->reset_count = sj->d.reset_count;
   }

@@ -473,6 +473,20 @@ static void test_x_count_unsure(void) {
   EMPTY(7, 1);
   CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
   CHECK_INT(diff(), 0);
+
+  /* (3) the octets decide only among SysEx after the reset: a GM System
+   * On received before the lost System Reset is not the one a later log
+   * codes (the same octets sent again, and lost) */
+  link_init(NULL);
+  EMPTY(1, 1);
+  pkt(2, 1, (const msg[]){ gm }, 1);
+  PKT(3, 0, M1(0xFF));
+  EMPTY(4, 1);
+  PKT(5, 1, M2(0xC4, 0x01));
+  pkt(6, 0, (const msg[]){ gm }, 1);
+  EMPTY(7, 1);
+  CHECK_INT(rep_count(0xF0, 0x7E, 0x7F), 1); /* was 0: program 1 stayed */
+  CHECK_INT(diff(), 0);
 }
 
 /* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */
