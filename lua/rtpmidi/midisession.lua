@@ -15,23 +15,19 @@ MidiSession.OPTIONS = options.MidiSession
 -- or, as the original guide (how-to-use-rtp.txt) writes it,
 -- MidiSession(peer_address, sending_port, receiving_port, jitter_buffer_size):
 -- the 4th argument is the jitter buffer (ms), the latency is given by name.
+-- init, _open as every session class (RTPSession._with_core); check is
+-- RTPSession's (its message names RTPSession.init).
+RTPSession._with_core(MidiSession, options.MidiSession, core.midi_session)
+local with_core_init = MidiSession.init
 function MidiSession:init(...)
-  local cfg = options.read(options.MidiSession, self, select("#", ...), ...)
-  if self._core then self._core:close() end
-  self._core = options.create(options.MidiSession, core.midi_session, cfg)
-  self.config = cfg
+  with_core_init(self, ...)
   -- devices given at creation open now; a failure raises, naming the option
   for _, k in ipairs{ "device_in", "device_out" } do
-    if cfg[k] ~= nil then
-      local ok, err = self["set_" .. k](self, cfg[k])
+    if self.config[k] ~= nil then
+      local ok, err = self["set_" .. k](self, self.config[k])
       if not ok then options.raise(("bad argument '%s' (%s)"):format(k, err)) end
     end
   end
-end
-
-function MidiSession:_open()
-  if not self._core then self._core = core.midi_session(self.config) end
-  return self._core
 end
 
 --- Sends one or more complete MIDI messages (a string of bytes). Messages
