@@ -702,6 +702,21 @@ static void repair_q(repair_ctx *x, const rmp_ej_chap_q *q) {
   }
 }
 
+/* A replayed run of quarter frames starts with type `first` (0 forward, 7
+ * reverse). When the receiver is one frame short of the end of a run the
+ * other way (reverse at 1, forward at 6), that first one would complete
+ * that run: a frame the sender never completed (it left the run with a
+ * quarter frame out of order, which was lost). One quarter frame out of
+ * order in either direction (type 3 or 4: neither the next nor a start)
+ * ends the run first, as the lost one did (B.4.1: an illegal sequence); its
+ * value is not part of any frame. Found by the round-trip fuzzer. */
+static void mtc_break(repair_ctx *x, int first) {
+  const rmp_midi_state *st = &x->r->st;
+  if (!st->mtc_valid || !st->mtc_run) return;
+  int next = st->mtc_rev ? st->mtc_point - 1 : st->mtc_point + 1;
+  if (next == first) out(x, 0xF1, (uint8_t)((first == 0 ? 3 : 4) << 4), 0, 2);
+}
+
 static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   rmp_midi_state *st = &x->r->st;
   if (x->skip_s && sj->s) return;
@@ -768,14 +783,17 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
                         (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
       if (emit_msg(x, m, sizeof m)) repair_f_count(x);
     } else if (!comp_ok && qf) {
+      mtc_break(x, f->d ? 7 : 0);
       for (int k = 0; k < 8; k++) {
         int t = f->d ? 7 - k : k;
         out(x, 0xF1, (uint8_t)(t << 4 | ((base >> (28 - 4 * t)) & 15)), 0, 2);
       }
     }
-    if (partial && (!comp_ok || !part_ok))
+    if (partial && (!comp_ok || !part_ok)) {
+      mtc_break(x, f->d ? 7 : 0);
       for (int t = f->d ? 7 : 0; f->d ? t >= f->point : t <= f->point; t += f->d ? -1 : 1)
         out(x, 0xF1, (uint8_t)(t << 4 | ((f->partial >> (28 - 4 * t)) & 15)), 0, 2);
+    }
     if (!partial && rmp_ms_mtc_partial(st)) st->mtc_run = 0;
   }
 }

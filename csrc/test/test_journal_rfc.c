@@ -284,6 +284,22 @@ static void test_reverse_mtc(void) {
   CHECK_INT(nrep, 11);
   CHECK(nrep >= 11 && rep[0][1] == 0x72 && rep[7][1] == 0x04 && rep[8][1] == 0x73 && rep[10][1] == 0x51);
   CHECK_INT(diff(), 0);
+
+  /* a reverse run one frame short of its end (7..1, received), then a
+   * quarter frame out of order (type 2: the run ends) and a forward start
+   * (type 0), both lost: the replayed forward start must not complete the
+   * receiver's reverse frame (found by the round-trip fuzzer) */
+  link_init(NULL);
+  EMPTY(1, 1);
+  seq = 2;
+  for (int t = 7; t >= 1; t--, seq++) PKT(seq, 1, M2(0xF1, (uint8_t)(t << 4 | nib[t])));
+  PKT(seq, 0, M2(0xF1, 0x2E), M2(0xF1, 0x06));
+  seq++;
+  nrep = 0;
+  EMPTY(seq, 1);
+  CHECK_INT(r.st.mtc_complete_valid, 0); /* was 1: a frame the sender never completed */
+  CHECK(nrep >= 1 && rep[nrep - 1][0] == 0xF1 && rep[nrep - 1][1] == 0x06);
+  CHECK_INT(diff(), 0);
 }
 
 /* ---- 3. general-purpose 6, 38, 96, 97 (A.3.4) ------------------------------- */

@@ -292,6 +292,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               "bend %u chpres %u poly %u param %u sys %u ref %u)\n", diff, d.stuck_notes, d.missing_notes,
               d.wrong_velocity, d.wrong_ctl, d.wrong_program, d.wrong_bend, d.wrong_pressure,
               d.wrong_poly, d.wrong_param, d.wrong_system, d.wrong_refcount);
+      if (d.wrong_system && trace > 0) {
+        const rmp_midi_state *w = &snd.st, *g = &rcv.st;
+        fprintf(stderr, "  song %d/%u vs %d/%u; seq %d/%u vs %d/%u; mtc valid %d run %d rev %d point %d "
+                "complete %d/%08X ff %d vs valid %d run %d rev %d point %d complete %d/%08X ff %d\n",
+                w->song_valid, w->song, g->song_valid, g->song, w->seq_running, (unsigned)w->seq_pos,
+                g->seq_running, (unsigned)g->seq_pos, w->mtc_valid, w->mtc_run, w->mtc_rev, w->mtc_point,
+                w->mtc_complete_valid, (unsigned)w->mtc_complete, w->mtc_complete_ff, g->mtc_valid, g->mtc_run,
+                g->mtc_rev, g->mtc_point, g->mtc_complete_valid, (unsigned)g->mtc_complete, g->mtc_complete_ff);
+      }
     }
     FUZZ_ASSERT(diff == 0);
     /* SysEx in parts: each arrived, once, unless a Reset State command
