@@ -33,6 +33,92 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void copy_label(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
+  }
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* ---- what browsing found for one type (discovery.h) ---- */
+
+static bool is_v4(const char *address) { return strchr(address, ':') == NULL; }
+
+static size_t found_index(const rmc_disc_list *l, const char *name) {
+  size_t i = 0;
+  while (i < l->nfound && strcmp(l->found[i].svc.name, name) != 0) i++;
+  return i;
+}
+
+void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k) {
+  /* A full list takes no new name: no resolver for it either, so that a
+   * host announcing thousands of services (hostile LAN) does not spend
+   * the client's objects (avahi-daemon allows 1,024) that our own
+   * publications need, nor a D-Bus round trip each. */
+  if (l->nfound >= RMC_DISC_MAX && found_index(l, k->name) == l->nfound) return NULL;
+  return &l->untracked;
+}
+
+void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed) {
+  *changed = false;
+  size_t i = found_index(l, k->name);
+  if (i < l->nfound) {
+    l->found[i] = l->found[--l->nfound];
+    *changed = true;
+  }
+  return NULL;
+}
+
+bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s) {
+  (void)r;
+  size_t i = found_index(l, s->name);
+  /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
+  if (i < l->nfound && is_v4(l->found[i].svc.address) && !is_v4(s->address)) return false;
+  if (i == l->capfound && l->capfound < RMC_DISC_MAX) {
+    size_t cap = l->capfound ? l->capfound * 2 : 4;
+    if (cap > RMC_DISC_MAX) cap = RMC_DISC_MAX;
+    rmc_disc_entry *f = realloc(l->found, cap * sizeof *f);
+    if (f) {
+      l->found = f;
+      l->capfound = cap;
+    }
+  }
+  if (i >= l->capfound) return false;
+  l->found[i].key = *k;
+  l->found[i].svc = *s;
+  if (i == l->nfound) l->nfound++;
+  return true;
+}
+
+void rmc_disc_list_unresolved(rmc_disc_list *l, void *r) {
+  (void)l; (void)r;
+}
+
+bool rmc_disc_list_clear_found(rmc_disc_list *l) {
+  bool changed = l->nfound > 0;
+  l->nfound = 0;
+  return changed;
+}
+
+void *rmc_disc_list_pop_pending(rmc_disc_list *l) {
+  (void)l;
+  return NULL;
+}
+
+size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n) {
+  for (size_t i = 0; i < l->nfound && i < n; i++) out[i] = l->found[i].svc;
+  return l->nfound;
+}
+
+void rmc_disc_list_free(rmc_disc_list *l) {
+  free(l->found);
+  l->found = NULL;
+  l->nfound = l->capfound = 0;
+}
+
 #ifdef RTPMIDI_HAVE_AVAHI
 #include <stdatomic.h>
 #include <errno.h>
@@ -53,9 +139,6 @@
 
 /* DNS labels (a service instance name is one) are at most 63 octets (RFC 6763, 4.1.1). */
 #define LABEL_MAX 63
-/* What one service type may hold: a network publishing more is not kept whole. */
-#define FOUND_MAX 256
-
 /* A connection to avahi-daemon holds at most objects-per-client-max entry
  * groups, browsers and resolvers (1024 unless configured otherwise:
  * avahi-daemon.conf(5), "Too many objects for client" in its log); past
@@ -111,8 +194,7 @@ typedef struct disc_type {
   struct disc_type *next;         /* G.types, appended under G.lock */
   char type[32];
   rmc_discovery *readers;         /* under G.lock */
-  rtpmidi_service *found;         /* under G.lock: one per instance name */
-  size_t nfound, cap;
+  rmc_disc_list list;              /* under G.lock: what browsing found */
   disc_snap *snap;                /* under G.lock: `found` as readers take it; NULL: not made yet */
   AvahiServiceBrowser *browser;   /* the thread's */
 } disc_type;
@@ -154,16 +236,6 @@ static void say_once(atomic_bool *said, const char *fmt, const char *a, const ch
 }
 static atomic_bool said_off, said_collision, said_gone;
 
-static void copy_label(char *dst, size_t cap, const char *src) {
-  size_t n = strlen(src);
-  if (n >= cap) {
-    n = cap - 1;
-    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
-  }
-  memcpy(dst, src, n);
-  dst[n] = '\0';
-}
-
 static void snap_release(disc_snap *v) {
   if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
 }
@@ -178,11 +250,7 @@ static void post_locked(disc_type *t) {
 }
 
 static void clear_found_locked(disc_type *t) {
-  if (!t->nfound && !t->found) return;
-  free(t->found);
-  t->found = NULL;
-  t->nfound = t->cap = 0;
-  post_locked(t);
+  if (rmc_disc_list_clear_found(&t->list)) post_locked(t);
 }
 
 static void wake_locked(void) {
@@ -216,14 +284,21 @@ static void txt_value(AvahiStringList *txt, const char *key, char *out, size_t c
   avahi_free(v);
 }
 
-static bool is_v4(const char *address) { return strchr(address, ':') == NULL; }
+static void key_of(rmc_disc_key *k, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
+                   const char *domain) {
+  memset(k, 0, sizeof *k);
+  k->iface = iface;
+  k->proto = proto;
+  copy_label(k->name, sizeof k->name, name ? name : "");
+  copy_label(k->domain, sizeof k->domain, domain ? domain : "");
+}
 
 static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
                         AvahiResolverEvent ev, const char *name, const char *type,
                         const char *domain, const char *host, const AvahiAddress *addr,
                         uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
                         void *ud) {
-  (void)proto; (void)type; (void)domain; (void)flags;
+  (void)type; (void)flags;
   disc_type *t = ud;
   if (ev == AVAHI_RESOLVER_FOUND && addr && name && t->browser) {
     rtpmidi_service e;
@@ -246,25 +321,14 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
      * src/api/Transport/UdpNetworkMidi2Transport/MidiNetworkAdvertiser.cpp) */
     txt_value(txt, "UMPEndpointName", e.endpoint_name, sizeof e.endpoint_name);
     txt_value(txt, "ProductInstanceId", e.product_instance_id, sizeof e.product_instance_id);
+    rmc_disc_key k;
+    key_of(&k, iface, proto, name, domain);
     pthread_mutex_lock(&G.lock);
-    size_t i = 0;
-    while (i < t->nfound && strcmp(t->found[i].name, e.name) != 0) i++;
-    /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
-    bool keep = i < t->nfound && is_v4(t->found[i].address) && !is_v4(e.address);
-    if (!keep && i == t->cap && t->cap < FOUND_MAX) {
-      size_t cap = t->cap ? t->cap * 2 : 4;
-      if (cap > FOUND_MAX) cap = FOUND_MAX;
-      rtpmidi_service *f = realloc(t->found, cap * sizeof *f);
-      if (f) {
-        t->found = f;
-        t->cap = cap;
-      }
-    }
-    if (!keep && i < t->cap) {
-      t->found[i] = e;
-      if (i == t->nfound) t->nfound++;
-      post_locked(t);
-    }
+    if (rmc_disc_list_resolved(&t->list, r, &k, &e)) post_locked(t);
+    pthread_mutex_unlock(&G.lock);
+  } else {
+    pthread_mutex_lock(&G.lock);
+    rmc_disc_list_unresolved(&t->list, r);
     pthread_mutex_unlock(&G.lock);
   }
   avahi_service_resolver_free(r);
@@ -275,29 +339,28 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
                       const char *domain, AvahiLookupResultFlags flags, void *ud) {
   (void)flags;
   disc_type *t = ud;
+  rmc_disc_key k;
+  key_of(&k, iface, proto, name, domain);
   if (ev == AVAHI_BROWSER_NEW) {
-    /* A full list takes no new name: no resolver for it either, so that a
-     * host announcing thousands of services (hostile LAN) does not spend
-     * the client's objects (avahi-daemon allows 1,024) that our own
-     * publications need, nor a D-Bus round trip each. */
     pthread_mutex_lock(&G.lock);
-    bool room = t->nfound < FOUND_MAX;
-    for (size_t i = 0; !room && i < t->nfound; i++) room = strcmp(t->found[i].name, name) == 0;
+    void **slot = rmc_disc_list_admit(&t->list, &k);
     pthread_mutex_unlock(&G.lock);
-    if (!room) return;
-    /* waits for the daemon: on this thread only */
-    avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name, type, domain,
-                               AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
+    if (!slot) return;
+    /* waits for the daemon: on this thread only (which alone changes what
+     * is in flight: slot stays valid meanwhile) */
+    AvahiServiceResolver *r = avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name,
+                                                         type, domain, AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
+    pthread_mutex_lock(&G.lock);
+    *slot = r;
+    if (!r) rmc_disc_list_unresolved(&t->list, NULL);
+    pthread_mutex_unlock(&G.lock);
   } else if (ev == AVAHI_BROWSER_REMOVE) {
+    bool changed;
     pthread_mutex_lock(&G.lock);
-    for (size_t i = 0; i < t->nfound; i++) {
-      if (strcmp(t->found[i].name, name) == 0) {
-        t->found[i] = t->found[--t->nfound];
-        post_locked(t);
-        break;
-      }
-    }
+    AvahiServiceResolver *r = rmc_disc_list_remove(&t->list, &k, &changed);
+    if (changed) post_locked(t);
     pthread_mutex_unlock(&G.lock);
+    if (r) avahi_service_resolver_free(r); /* it answers nothing more */
   }
 }
 
@@ -344,6 +407,24 @@ static void pub_free(disc_pub *p) {
   free(p);
 }
 
+/* Ends t's browsing: its browser, the resolvers in flight and what they
+ * found (the client is still there: a disconnected one frees them without
+ * a D-Bus call). */
+static void browse_end(disc_type *t) {
+  if (t->browser) avahi_service_browser_free(t->browser);
+  t->browser = NULL;
+  pthread_mutex_lock(&G.lock);
+  clear_found_locked(t);
+  for (;;) {
+    AvahiServiceResolver *r = rmc_disc_list_pop_pending(&t->list);
+    if (!r) break;
+    pthread_mutex_unlock(&G.lock);
+    avahi_service_resolver_free(r);
+    pthread_mutex_lock(&G.lock);
+  }
+  pthread_mutex_unlock(&G.lock);
+}
+
 /* The daemon went away (or the bus): the groups this client held are gone,
  * and with the first client the browsers and what they found. */
 static void forget_daemon(conn *k) {
@@ -355,13 +436,7 @@ static void forget_daemon(conn *k) {
     p->group = NULL;
   }
   if (k != &e->conns[0]) return;
-  for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
-    if (t->browser) avahi_service_browser_free(t->browser);
-    t->browser = NULL;
-    pthread_mutex_lock(&G.lock);
-    clear_found_locked(t);
-    pthread_mutex_unlock(&G.lock);
-  }
+  for (disc_type *t = type_next(NULL); t; t = type_next(t)) browse_end(t);
 }
 
 static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
@@ -476,14 +551,12 @@ static void work(engine *e) {
   for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
     pthread_mutex_lock(&G.lock);
     bool wanted = t->readers != NULL;
-    if (!wanted) clear_found_locked(t);
     pthread_mutex_unlock(&G.lock);
     if (wanted && !t->browser && k->running) {
       t->browser = avahi_service_browser_new(k->c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
                                              on_browse, t);
-    } else if (!wanted && t->browser) {
-      avahi_service_browser_free(t->browser);
-      t->browser = NULL;
+    } else if (!wanted) {
+      browse_end(t);
     }
   }
 }
@@ -499,6 +572,7 @@ static bool leave(engine *e) {
     for (disc_type *t = G.types; t; t = t->next) {
       t->browser = NULL;
       clear_found_locked(t);
+      while (rmc_disc_list_pop_pending(&t->list)) {} /* freed with the client */
     }
   }
   pthread_mutex_unlock(&G.lock);
@@ -604,12 +678,12 @@ static disc_type *type_get_locked(const char *type) {
  * of the current list, made by the first reader after a change. */
 static void take_found_locked(rmc_discovery *d) {
   disc_type *t = d->t;
-  if (t->nfound && !t->snap) {
-    disc_snap *v = malloc(sizeof *v + t->nfound * sizeof v->v[0]);
+  size_t n = rmc_disc_list_rows(&t->list, NULL, 0);
+  if (n && !t->snap) {
+    disc_snap *v = malloc(sizeof *v + n * sizeof v->v[0]);
     if (!v) return; /* the previous one stays */
     atomic_init(&v->refs, 1);
-    v->n = t->nfound;
-    memcpy(v->v, t->found, t->nfound * sizeof v->v[0]);
+    v->n = rmc_disc_list_rows(&t->list, v->v, n);
     t->snap = v;
   }
   if (d->seen == t->snap) return;

@@ -59,4 +59,51 @@ size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t 
 /* Whether Avahi was compiled in. */
 bool rmc_discovery_available(void);
 
+/* ---- What browsing found for one service type ----
+ * The Avahi thread's bookkeeping for a type, kept apart from Avahi so that
+ * it is tested on its own (csrc/test/test_discovery_list.c): the browser's
+ * events go in (NEW: admit, REMOVE: remove, a resolver's answer: resolved
+ * or unresolved), the rows users see come out. No locking here: discovery.c
+ * calls these under its lock and makes no Avahi call in them. */
+
+/* Results and resolutions in flight, per type: a network publishing more is
+ * not kept whole. */
+#define RMC_DISC_MAX 256
+
+/* A browse result as Avahi names it. */
+typedef struct rmc_disc_key {
+  int iface, proto;  /* AvahiIfIndex, AvahiProtocol it was browsed on */
+  char name[RTPMIDI_APPLE_NAME_MAX + 1];
+  char domain[256];
+} rmc_disc_key;
+
+typedef struct rmc_disc_entry {
+  rmc_disc_key key;
+  rtpmidi_service svc;
+} rmc_disc_entry;
+
+typedef struct rmc_disc_list {
+  rmc_disc_entry *found;
+  size_t nfound, capfound;
+  void *untracked;  /* where the resolver of an admitted result goes */
+} rmc_disc_list;
+
+/* NEW k: where to put the resolver made for it, or NULL: none to make. */
+void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k);
+/* REMOVE k: returns the resolver to free (NULL: none); *changed: the rows changed. */
+void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed);
+/* resolver r (made for k) found s: whether the rows changed. */
+bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s);
+/* resolver r failed, or was never made: it is gone. */
+void rmc_disc_list_unresolved(rmc_disc_list *l, void *r);
+/* Forgets what was found: whether the rows changed. */
+bool rmc_disc_list_clear_found(rmc_disc_list *l);
+/* Takes one resolver still in flight off the list (for the caller to
+ * free), NULL when none is left. */
+void *rmc_disc_list_pop_pending(rmc_disc_list *l);
+/* The rows users see: returns how many there are, fills up to n. */
+size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n);
+/* Frees what it holds (after clear_found and every pending popped). */
+void rmc_disc_list_free(rmc_disc_list *l);
+
 #endif
