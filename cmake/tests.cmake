@@ -22,6 +22,7 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_capi_config.c
   csrc/test/test_capi_teardown.c
   csrc/test/test_discovery_hung.c
+  csrc/test/test_discovery_list.c
   csrc/test/test_endpoint.c
   csrc/test/test_icmp_forged.c
   csrc/test/test_v4mapped_forged.c

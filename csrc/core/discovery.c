@@ -53,40 +53,68 @@ static size_t found_index(const rmc_disc_list *l, const char *name) {
   return i;
 }
 
+static bool key_eq(const rmc_disc_key *a, const rmc_disc_key *b) {
+  return a->iface == b->iface && a->proto == b->proto && strcmp(a->name, b->name) == 0 &&
+         strcmp(a->domain, b->domain) == 0;
+}
+
+/* Grows *v (of *cap elements of size) to hold one more than n, up to RMC_DISC_MAX. */
+static bool grow(void **v, size_t *cap, size_t n, size_t size) {
+  if (n < *cap) return true;
+  if (*cap >= RMC_DISC_MAX) return false;
+  size_t c = *cap ? *cap * 2 : 4;
+  if (c > RMC_DISC_MAX) c = RMC_DISC_MAX;
+  void *p = realloc(*v, c * size);
+  if (!p) return false;
+  *v = p;
+  *cap = c;
+  return true;
+}
+
+static void pending_drop(rmc_disc_list *l, size_t i) { l->pending[i] = l->pending[--l->npending]; }
+
 void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k) {
-  /* A full list takes no new name: no resolver for it either, so that a
+  for (size_t i = 0; i < l->npending; i++)
+    if (key_eq(&l->pending[i].key, k)) return NULL; /* its resolver answers */
+  /* A full list takes no new result: no resolver for it either, so that a
    * host announcing thousands of services (hostile LAN) does not spend
    * the client's objects (avahi-daemon allows 1,024) that our own
    * publications need, nor a D-Bus round trip each. */
-  if (l->nfound >= RMC_DISC_MAX && found_index(l, k->name) == l->nfound) return NULL;
-  return &l->untracked;
+  if (l->nfound + l->npending >= RMC_DISC_MAX) return NULL;
+  if (!grow((void **)&l->pending, &l->cappending, l->npending, sizeof *l->pending)) return NULL;
+  rmc_disc_pending *p = &l->pending[l->npending++];
+  p->key = *k;
+  p->resolver = NULL;
+  return &p->resolver;
 }
 
 void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed) {
   *changed = false;
+  void *r = NULL;
+  for (size_t i = 0; i < l->npending; i++) {
+    if (key_eq(&l->pending[i].key, k)) {
+      r = l->pending[i].resolver;
+      pending_drop(l, i);
+      break;
+    }
+  }
   size_t i = found_index(l, k->name);
   if (i < l->nfound) {
     l->found[i] = l->found[--l->nfound];
     *changed = true;
   }
-  return NULL;
+  return r;
 }
 
 bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s) {
-  (void)r;
+  size_t p = 0;
+  while (p < l->npending && (!r || l->pending[p].resolver != r)) p++;
+  if (p == l->npending) return false; /* not in flight: k went away meanwhile */
+  pending_drop(l, p);
   size_t i = found_index(l, s->name);
   /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
   if (i < l->nfound && is_v4(l->found[i].svc.address) && !is_v4(s->address)) return false;
-  if (i == l->capfound && l->capfound < RMC_DISC_MAX) {
-    size_t cap = l->capfound ? l->capfound * 2 : 4;
-    if (cap > RMC_DISC_MAX) cap = RMC_DISC_MAX;
-    rmc_disc_entry *f = realloc(l->found, cap * sizeof *f);
-    if (f) {
-      l->found = f;
-      l->capfound = cap;
-    }
-  }
-  if (i >= l->capfound) return false;
+  if (i == l->nfound && !grow((void **)&l->found, &l->capfound, l->nfound, sizeof *l->found)) return false;
   l->found[i].key = *k;
   l->found[i].svc = *s;
   if (i == l->nfound) l->nfound++;
@@ -94,7 +122,12 @@ bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, co
 }
 
 void rmc_disc_list_unresolved(rmc_disc_list *l, void *r) {
-  (void)l; (void)r;
+  for (size_t i = 0; i < l->npending; i++) {
+    if (l->pending[i].resolver == r) {
+      pending_drop(l, i);
+      return;
+    }
+  }
 }
 
 bool rmc_disc_list_clear_found(rmc_disc_list *l) {
@@ -104,7 +137,10 @@ bool rmc_disc_list_clear_found(rmc_disc_list *l) {
 }
 
 void *rmc_disc_list_pop_pending(rmc_disc_list *l) {
-  (void)l;
+  while (l->npending) {
+    void *r = l->pending[--l->npending].resolver;
+    if (r) return r;
+  }
   return NULL;
 }
 
@@ -115,8 +151,8 @@ size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n
 
 void rmc_disc_list_free(rmc_disc_list *l) {
   free(l->found);
-  l->found = NULL;
-  l->nfound = l->capfound = 0;
+  free(l->pending);
+  memset(l, 0, sizeof *l);
 }
 
 #ifdef RTPMIDI_HAVE_AVAHI
@@ -300,7 +336,7 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
                         void *ud) {
   (void)type; (void)flags;
   disc_type *t = ud;
-  if (ev == AVAHI_RESOLVER_FOUND && addr && name && t->browser) {
+  if (ev == AVAHI_RESOLVER_FOUND && addr && name) {
     rtpmidi_service e;
     memset(&e, 0, sizeof e);
     copy_label(e.name, sizeof e.name, name);

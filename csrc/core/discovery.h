@@ -82,17 +82,30 @@ typedef struct rmc_disc_entry {
   rtpmidi_service svc;
 } rmc_disc_entry;
 
+/* A result being resolved: its resolver (an AvahiServiceResolver). */
+typedef struct rmc_disc_pending {
+  rmc_disc_key key;
+  void *resolver;
+} rmc_disc_pending;
+
 typedef struct rmc_disc_list {
   rmc_disc_entry *found;
   size_t nfound, capfound;
-  void *untracked;  /* where the resolver of an admitted result goes */
+  rmc_disc_pending *pending;  /* at most RMC_DISC_MAX - nfound */
+  size_t npending, cappending;
 } rmc_disc_list;
 
-/* NEW k: where to put the resolver made for it, or NULL: none to make. */
+/* NEW k: where to put the resolver made for it (valid until the next call),
+ * or NULL: none to make (one runs for k already, or the list is full:
+ * results and resolvers in flight count alike, so a host announcing
+ * thousands of services costs at most RMC_DISC_MAX of the client's
+ * objects). */
 void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k);
-/* REMOVE k: returns the resolver to free (NULL: none); *changed: the rows changed. */
+/* REMOVE k: returns k's resolver still in flight, for the caller to free
+ * (NULL: none); *changed: the rows changed. */
 void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed);
-/* resolver r (made for k) found s: whether the rows changed. */
+/* resolver r (made for k) found s: whether the rows changed. An answer
+ * from a resolver not in flight (k was removed meanwhile) adds nothing. */
 bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s);
 /* resolver r failed, or was never made: it is gone. */
 void rmc_disc_list_unresolved(rmc_disc_list *l, void *r);
