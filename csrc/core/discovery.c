@@ -47,12 +47,6 @@ static void copy_label(char *dst, size_t cap, const char *src) {
 
 static bool is_v4(const char *address) { return strchr(address, ':') == NULL; }
 
-static size_t found_index(const rmc_disc_list *l, const char *name) {
-  size_t i = 0;
-  while (i < l->nfound && strcmp(l->found[i].svc.name, name) != 0) i++;
-  return i;
-}
-
 static bool key_eq(const rmc_disc_key *a, const rmc_disc_key *b) {
   return a->iface == b->iface && a->proto == b->proto && strcmp(a->name, b->name) == 0 &&
          strcmp(a->domain, b->domain) == 0;
@@ -69,6 +63,12 @@ static bool grow(void **v, size_t *cap, size_t n, size_t size) {
   *v = p;
   *cap = c;
   return true;
+}
+
+static size_t found_index(const rmc_disc_list *l, const rmc_disc_key *k) {
+  size_t i = 0;
+  while (i < l->nfound && !key_eq(&l->found[i].key, k)) i++;
+  return i;
 }
 
 static void pending_drop(rmc_disc_list *l, size_t i) { l->pending[i] = l->pending[--l->npending]; }
@@ -98,7 +98,7 @@ void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *change
       break;
     }
   }
-  size_t i = found_index(l, k->name);
+  size_t i = found_index(l, k);
   if (i < l->nfound) {
     l->found[i] = l->found[--l->nfound];
     *changed = true;
@@ -106,16 +106,17 @@ void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *change
   return r;
 }
 
-bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s) {
+bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rtpmidi_service *s) {
   size_t p = 0;
   while (p < l->npending && (!r || l->pending[p].resolver != r)) p++;
-  if (p == l->npending) return false; /* not in flight: k went away meanwhile */
+  if (p == l->npending) return false; /* not in flight: it went away meanwhile */
+  rmc_disc_key pk = l->pending[p].key; /* what its REMOVE will name */
   pending_drop(l, p);
-  size_t i = found_index(l, s->name);
-  /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
-  if (i < l->nfound && is_v4(l->found[i].svc.address) && !is_v4(s->address)) return false;
+  /* one entry per interface and protocol it was browsed on (a REMOVE
+   * names those): rmc_disc_list_rows makes the rows of them */
+  size_t i = found_index(l, &pk);
   if (i == l->nfound && !grow((void **)&l->found, &l->capfound, l->nfound, sizeof *l->found)) return false;
-  l->found[i].key = *k;
+  l->found[i].key = pk;
   l->found[i].svc = *s;
   if (i == l->nfound) l->nfound++;
   return true;
@@ -144,9 +145,31 @@ void *rmc_disc_list_pop_pending(rmc_disc_list *l) {
   return NULL;
 }
 
+/* Whether found[i] makes a row: one per name and address (a service seen
+ * on two interfaces, or over IPv4 and IPv6, may resolve to one address),
+ * and while a name has an IPv4 address only its IPv4 ones (our sessions
+ * bind IPv4 by default; a single interface shows one row, as Avahi's
+ * answers for it were shown before they were kept apart). */
+static bool is_row(const rmc_disc_list *l, size_t i) {
+  const rtpmidi_service *s = &l->found[i].svc;
+  bool v4 = is_v4(s->address);
+  for (size_t j = 0; j < l->nfound; j++) {
+    const rtpmidi_service *o = &l->found[j].svc;
+    if (j == i || strcmp(o->name, s->name) != 0) continue;
+    if (!v4 && is_v4(o->address)) return false;
+    if (j < i && strcmp(o->address, s->address) == 0) return false;
+  }
+  return true;
+}
+
 size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n) {
-  for (size_t i = 0; i < l->nfound && i < n; i++) out[i] = l->found[i].svc;
-  return l->nfound;
+  size_t rows = 0;
+  for (size_t i = 0; i < l->nfound; i++) {
+    if (!is_row(l, i)) continue;
+    if (rows < n) out[rows] = l->found[i].svc;
+    rows++;
+  }
+  return rows;
 }
 
 void rmc_disc_list_free(rmc_disc_list *l) {
@@ -334,7 +357,7 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
                         const char *domain, const char *host, const AvahiAddress *addr,
                         uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
                         void *ud) {
-  (void)type; (void)flags;
+  (void)proto; (void)type; (void)domain; (void)flags;
   disc_type *t = ud;
   if (ev == AVAHI_RESOLVER_FOUND && addr && name) {
     rtpmidi_service e;
@@ -357,10 +380,8 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
      * src/api/Transport/UdpNetworkMidi2Transport/MidiNetworkAdvertiser.cpp) */
     txt_value(txt, "UMPEndpointName", e.endpoint_name, sizeof e.endpoint_name);
     txt_value(txt, "ProductInstanceId", e.product_instance_id, sizeof e.product_instance_id);
-    rmc_disc_key k;
-    key_of(&k, iface, proto, name, domain);
     pthread_mutex_lock(&G.lock);
-    if (rmc_disc_list_resolved(&t->list, r, &k, &e)) post_locked(t);
+    if (rmc_disc_list_resolved(&t->list, r, &e)) post_locked(t);
     pthread_mutex_unlock(&G.lock);
   } else {
     pthread_mutex_lock(&G.lock);

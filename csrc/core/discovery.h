@@ -104,9 +104,11 @@ void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k);
 /* REMOVE k: returns k's resolver still in flight, for the caller to free
  * (NULL: none); *changed: the rows changed. */
 void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed);
-/* resolver r (made for k) found s: whether the rows changed. An answer
- * from a resolver not in flight (k was removed meanwhile) adds nothing. */
-bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rmc_disc_key *k, const rtpmidi_service *s);
+/* resolver r found s, for the key it was admitted with: whether the rows
+ * changed. An answer from a resolver not in flight (its result was removed
+ * meanwhile) adds nothing. Kept per key: a result seen on two interfaces,
+ * or over IPv4 and IPv6, is two entries, and a REMOVE takes only its own. */
+bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rtpmidi_service *s);
 /* resolver r failed, or was never made: it is gone. */
 void rmc_disc_list_unresolved(rmc_disc_list *l, void *r);
 /* Forgets what was found: whether the rows changed. */
@@ -114,7 +116,9 @@ bool rmc_disc_list_clear_found(rmc_disc_list *l);
 /* Takes one resolver still in flight off the list (for the caller to
  * free), NULL when none is left. */
 void *rmc_disc_list_pop_pending(rmc_disc_list *l);
-/* The rows users see: returns how many there are, fills up to n. */
+/* The rows users see: one per name and address, only the IPv4 ones while a
+ * name has one (for a single interface: one row per name). Returns how
+ * many there are, fills up to n. */
 size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n);
 /* Frees what it holds (after clear_found and every pending popped). */
 void rmc_disc_list_free(rmc_disc_list *l);

@@ -7,7 +7,11 @@
  *     that comes anyway adds nothing (no ghost of a service that is gone);
  *     NEW for a result already being resolved makes no second resolver;
  *     the results and the resolvers in flight together are bounded
- *     (RMC_DISC_MAX), whatever a host announces. */
+ *     (RMC_DISC_MAX), whatever a host announces;
+ *   - a result is kept per interface and protocol it was browsed on: a
+ *     service seen on two interfaces, or over IPv4 and IPv6, stays while
+ *     one of them remains; the rows users see are one per service and
+ *     address, IPv4 first (as before for a single interface: one row). */
 #include "check.h"
 #include "discovery.h"
 
@@ -64,13 +68,13 @@ static void test_remove_before_found(void) {
   CHECK(rmc_disc_list_remove(&l, &k, &changed) == R(1));
   CHECK(!changed);
   rtpmidi_service s = svc("studio", "10.0.0.1", 5004);
-  CHECK(!rmc_disc_list_resolved(&l, R(1), &k, &s));
+  CHECK(!rmc_disc_list_resolved(&l, R(1), &s));
   CHECK_INT(rows(&l, NULL, 0), 0);
   CHECK(rmc_disc_list_pop_pending(&l) == NULL);
 
   /* the service comes back: a new resolver, its answer counts */
   CHECK(browse_new(&l, k, R(2)));
-  CHECK(rmc_disc_list_resolved(&l, R(2), &k, &s));
+  CHECK(rmc_disc_list_resolved(&l, R(2), &s));
   rtpmidi_service out[2];
   CHECK_INT(rows(&l, out, 2), 1);
   CHECK(strcmp(out[0].address, "10.0.0.1") == 0);
@@ -96,7 +100,7 @@ static void test_failed_and_twice(void) {
   CHECK(rmc_disc_list_pop_pending(&l) == NULL);
   /* an answer from a resolver the list never had adds nothing */
   rtpmidi_service s = svc("a", "10.0.0.1", 5004);
-  CHECK(!rmc_disc_list_resolved(&l, R(3), &k, &s));
+  CHECK(!rmc_disc_list_resolved(&l, R(3), &s));
   CHECK_INT(rows(&l, NULL, 0), 0);
   drain(&l);
 }
@@ -114,9 +118,8 @@ static void test_bounded(void) {
   /* half answer: still full (results and resolvers in flight) */
   for (int i = 0; i < RMC_DISC_MAX / 2; i++) {
     snprintf(name, sizeof name, "s%d", i);
-    rmc_disc_key k = key(2, 0, name);
     rtpmidi_service s = svc(name, "10.0.0.9", 5004 + i);
-    CHECK(rmc_disc_list_resolved(&l, R(i), &k, &s));
+    CHECK(rmc_disc_list_resolved(&l, R(i), &s));
   }
   CHECK(!browse_new(&l, key(2, 0, "one-more"), R(RMC_DISC_MAX)));
   CHECK_INT(rows(&l, NULL, 0), RMC_DISC_MAX / 2);
@@ -139,9 +142,96 @@ static void test_bounded(void) {
   drain(&l);
 }
 
+/* The resolvers of a result browsed on (iface, proto) answer s. */
+static void seen(rmc_disc_list *l, int iface, int proto, rtpmidi_service s, void *r) {
+  CHECK(browse_new(l, key(iface, proto, s.name), r));
+  CHECK(rmc_disc_list_resolved(l, r, &s));
+}
+
+static bool gone(rmc_disc_list *l, int iface, int proto, const char *name) {
+  rmc_disc_key k = key(iface, proto, name);
+  bool changed;
+  CHECK(rmc_disc_list_remove(l, &k, &changed) == NULL);
+  return changed;
+}
+
+enum { INET = 0, INET6 = 1 }; /* AVAHI_PROTO_INET, AVAHI_PROTO_INET6 */
+
+/* One service on two interfaces: one goes, the other stays. */
+static void test_two_interfaces(void) {
+  rmc_disc_list l = {0};
+  seen(&l, 2, INET, svc("studio", "10.0.0.1", 5004), R(1));
+  seen(&l, 3, INET, svc("studio", "192.168.1.5", 5004), R(2));
+  rtpmidi_service out[4];
+  CHECK_INT(rows(&l, out, 4), 2);
+  CHECK(gone(&l, 3, INET, "studio"));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(strcmp(out[0].address, "10.0.0.1") == 0);
+  /* a REMOVE for an interface it was never seen on changes nothing */
+  CHECK(!gone(&l, 4, INET, "studio"));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(gone(&l, 2, INET, "studio"));
+  CHECK_INT(rows(&l, out, 4), 0);
+  drain(&l);
+}
+
+/* Browsed over IPv4 and IPv6 on one interface: one row while either is
+ * there, the IPv4 address while there is one. */
+static void test_two_protocols(void) {
+  rmc_disc_list l = {0};
+  rtpmidi_service out[4];
+  /* both resolve to the same IPv4 address: one row */
+  seen(&l, 2, INET, svc("a", "10.0.0.1", 5004), R(1));
+  seen(&l, 2, INET6, svc("a", "10.0.0.1", 5004), R(2));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(gone(&l, 2, INET6, "a"));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(strcmp(out[0].address, "10.0.0.1") == 0);
+  CHECK(gone(&l, 2, INET, "a"));
+  CHECK_INT(rows(&l, out, 4), 0);
+
+  /* IPv4 and link-local IPv6: the IPv4 one is shown, the IPv6 one when
+   * it is all that is left, whatever came first */
+  seen(&l, 2, INET6, svc("b", "fe80::1%veth0", 5006), R(3));
+  seen(&l, 2, INET, svc("b", "10.0.0.2", 5004), R(4));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(strcmp(out[0].address, "10.0.0.2") == 0);
+  CHECK_INT(out[0].port, 5004);
+  CHECK(gone(&l, 2, INET, "b"));
+  CHECK_INT(rows(&l, out, 4), 1);
+  CHECK(strcmp(out[0].address, "fe80::1%veth0") == 0);
+  CHECK_INT(out[0].port, 5006);
+  drain(&l);
+}
+
+/* A single interface as before: one row per name, as resolved. */
+static void test_rows(void) {
+  rmc_disc_list l = {0};
+  rtpmidi_service a = svc("a", "10.0.0.1", 5004), b = svc("b", "10.0.0.2", 5008);
+  snprintf(b.endpoint_name, sizeof b.endpoint_name, "Synth");
+  snprintf(b.product_instance_id, sizeof b.product_instance_id, "SN-1");
+  seen(&l, 2, INET, a, R(1));
+  seen(&l, 2, INET, b, R(2));
+  rtpmidi_service out[4];
+  CHECK_INT(rows(&l, out, 1), 2); /* how many there are, one filled */
+  CHECK_INT(rows(&l, out, 4), 2);
+  CHECK(memcmp(&out[0], &a, sizeof a) == 0);
+  CHECK(memcmp(&out[1], &b, sizeof b) == 0);
+  /* resolved again (the daemon's answer changed): the new one */
+  rtpmidi_service b2 = svc("b", "10.0.0.3", 5010);
+  CHECK(gone(&l, 2, INET, "b"));
+  seen(&l, 2, INET, b2, R(3));
+  CHECK_INT(rows(&l, out, 4), 2);
+  CHECK(strcmp(out[1].address, "10.0.0.3") == 0);
+  drain(&l);
+}
+
 int main(void) {
   test_remove_before_found();
   test_failed_and_twice();
   test_bounded();
+  test_two_interfaces();
+  test_two_protocols();
+  test_rows();
   return check_report();
 }
