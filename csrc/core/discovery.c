@@ -16,6 +16,14 @@
  *     service browser per type somebody browses, and posts each change of
  *     a type's results to its readers with uv_async_send (one uv_async per
  *     started discovery, on that discovery's loop).
+ *   - What fails is tried again after a wait (rmc_disc_retry: 1 s doubling
+ *     to 60 s): a type's browser (AVAHI_BROWSER_FAILURE, or the daemon
+ *     would not make it), a client the bus or the daemon refused. When the
+ *     daemon leaves the bus (a restart) the client fails: browsers, their
+ *     resolvers and what they found go; a new client waits for the daemon
+ *     (NO_FAIL) and the browsers are made again once it runs. A host-name
+ *     collision (S_COLLISION, S_REGISTERING) leaves browsers as they are:
+ *     only the entry groups are reset.
  *   - When the last discovery stops and the queue is empty, the thread
  *     leaves G (the next start makes a new one) and frees its client on its
  *     own: the loop never waits for that. A start that comes while the thread
@@ -172,6 +180,16 @@ size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n
   return rows;
 }
 
+void rmc_disc_retry_failed(rmc_disc_retry *r, uint64_t now) {
+  uint32_t d = r->delay ? r->delay * 2 : RMC_DISC_RETRY_FIRST_MS;
+  r->delay = d > RMC_DISC_RETRY_MAX_MS ? RMC_DISC_RETRY_MAX_MS : d;
+  r->at = now + r->delay;
+}
+
+void rmc_disc_retry_ok(rmc_disc_retry *r) { r->at = r->delay = 0; }
+
+uint64_t rmc_disc_retry_wait(const rmc_disc_retry *r, uint64_t now) { return r->at > now ? r->at - now : 0; }
+
 void rmc_disc_list_free(rmc_disc_list *l) {
   free(l->found);
   free(l->pending);
@@ -185,6 +203,7 @@ void rmc_disc_list_free(rmc_disc_list *l) {
 #include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <avahi-client/client.h>
@@ -256,6 +275,8 @@ typedef struct disc_type {
   rmc_disc_list list;              /* under G.lock: what browsing found */
   disc_snap *snap;                /* under G.lock: `found` as readers take it; NULL: not made yet */
   AvahiServiceBrowser *browser;   /* the thread's */
+  bool browser_failed;            /* the thread's: AVAHI_BROWSER_FAILURE came */
+  rmc_disc_retry retry;           /* the thread's: when to make the browser again */
 } disc_type;
 
 struct rmc_discovery {
@@ -275,6 +296,7 @@ struct engine {
   size_t nconns;
   disc_pub *pubs;         /* published (or waiting for the daemon) */
   unsigned starts_seen;   /* G.starts when it last tried to connect */
+  rmc_disc_retry connect; /* when to try the clients that are missing again */
   bool ran;               /* the daemon was there once */
   bool said_waiting;      /* "off until avahi-daemon runs" said, or "went away" */
 };
@@ -282,7 +304,7 @@ struct engine {
 static struct {
   pthread_mutex_t lock;
   unsigned users;         /* started discoveries */
-  unsigned starts;        /* counts starts: a thread without a client tries again */
+  unsigned starts;        /* counts starts: a thread without a client tries again at once */
   engine *e;              /* the thread, until it decided to end */
   disc_cmd *cmds, **cmds_tail;
   disc_type *types;
@@ -293,7 +315,7 @@ static void say_once(atomic_bool *said, const char *fmt, const char *a, const ch
   if (atomic_exchange(said, true)) return;
   fprintf(stderr, fmt, a, b);
 }
-static atomic_bool said_off, said_collision, said_gone;
+static atomic_bool said_off, said_collision, said_gone, said_browse;
 
 static void snap_release(disc_snap *v) {
   if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
@@ -418,6 +440,12 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
     if (changed) post_locked(t);
     pthread_mutex_unlock(&G.lock);
     if (r) avahi_service_resolver_free(r); /* it answers nothing more */
+  } else if (ev == AVAHI_BROWSER_FAILURE) {
+    /* nothing more comes from it: work() ends it, after this dispatch,
+     * and makes another after a wait (the daemon may be restarting) */
+    t->browser_failed = true;
+  } else {
+    rmc_disc_retry_ok(&t->retry); /* ALL_FOR_NOW, CACHE_EXHAUSTED: it works */
   }
 }
 
@@ -470,6 +498,7 @@ static void pub_free(disc_pub *p) {
 static void browse_end(disc_type *t) {
   if (t->browser) avahi_service_browser_free(t->browser);
   t->browser = NULL;
+  t->browser_failed = false;
   pthread_mutex_lock(&G.lock);
   clear_found_locked(t);
   for (;;) {
@@ -503,6 +532,7 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
   switch (state) {
   case AVAHI_CLIENT_S_RUNNING:
     k->running = e->ran = true;
+    rmc_disc_retry_ok(&e->connect);
     for (disc_pub *p = e->pubs; p; p = p->next)
       if (p->conn == k) publish(p);
     /* browsers: work() makes them, after this dispatch */
@@ -525,7 +555,8 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
       k->reconnect = true;
       e->said_waiting = true; /* "went away" said it */
     } else {
-      say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)), "");
+      say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)),
+               "; trying again");
       k->quit = true;
     }
     break;
@@ -545,14 +576,15 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
 /* D-Bus: connects and asks the daemon's state, waiting for the answers;
  * without a daemon on the bus the client waits for one (NO_FAIL). Without
  * a system bus there is no client: the thread stays for the commands and
- * tries again at the next start. */
+ * tries again after a wait (e->connect), or at once at the next start. */
 static void conn_open(conn *k) {
   k->reconnect = k->quit = k->running = false;
   int err = 0;
   AvahiClient *c = avahi_client_new(avahi_simple_poll_get(k->e->poll), AVAHI_CLIENT_NO_FAIL, on_client, k, &err);
   k->c = c;
   if (!c)
-    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err), " (is avahi-daemon running?)");
+    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err),
+             " (is avahi-daemon running?); trying again");
 }
 
 /* The client a new publication goes with: the first with room, or a new one. */
@@ -568,6 +600,18 @@ static conn *conn_for_pub(engine *e) {
   return &e->conns[e->nconns - 1]; /* the daemon refuses what is past its limit */
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The shorter of two waits for avahi_simple_poll_iterate (-1: none). */
+static int wait_min(int timeout, uint64_t ms) {
+  int w = ms > INT32_MAX ? INT32_MAX : (int)ms;
+  return timeout < 0 || w < timeout ? w : timeout;
+}
+
 static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
   (void)w; (void)ev; (void)ud;
   char buf[64];
@@ -575,8 +619,11 @@ static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
 }
 
 /* Does what the loop asked: the queued commands, then a browser for each
- * type somebody reads and none for the others. */
-static void work(engine *e) {
+ * type somebody reads and none for the others. A browser that failed, or
+ * that the daemon would not make, is made again after a wait (what it
+ * found goes meanwhile): returns how long until the next is due, in ms
+ * (-1: none waits). */
+static int work(engine *e) {
   pthread_mutex_lock(&G.lock);
   disc_cmd *c = G.cmds;
   G.cmds = NULL;
@@ -605,17 +652,33 @@ static void work(engine *e) {
     c = next;
   }
   conn *k = &e->conns[0];
+  int timeout = -1;
   for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
     pthread_mutex_lock(&G.lock);
     bool wanted = t->readers != NULL;
     pthread_mutex_unlock(&G.lock);
-    if (wanted && !t->browser && k->running) {
+    if (!wanted) {
+      browse_end(t);
+      continue;
+    }
+    if (t->browser_failed) {
+      say_once(&said_browse, "rtpmidi: mDNS: browsing for %s failed: %s; trying again\n", t->type,
+               k->c ? avahi_strerror(avahi_client_errno(k->c)) : "");
+      browse_end(t);
+      rmc_disc_retry_failed(&t->retry, now_ms());
+    }
+    if (t->browser || !k->running) continue;
+    uint64_t wait = rmc_disc_retry_wait(&t->retry, now_ms());
+    if (wait == 0) {
       t->browser = avahi_service_browser_new(k->c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
                                              on_browse, t);
-    } else if (!wanted) {
-      browse_end(t);
+      if (t->browser) continue;
+      rmc_disc_retry_failed(&t->retry, now_ms());
+      wait = rmc_disc_retry_wait(&t->retry, now_ms());
     }
+    timeout = wait_min(timeout, wait);
   }
+  return timeout;
 }
 
 /* Whether to end: nobody uses discovery and no command waits. Then the
@@ -628,6 +691,8 @@ static bool leave(engine *e) {
     G.e = NULL;
     for (disc_type *t = G.types; t; t = t->next) {
       t->browser = NULL;
+      t->browser_failed = false;
+      rmc_disc_retry_ok(&t->retry);
       clear_found_locked(t);
       while (rmc_disc_list_pop_pending(&t->list)) {} /* freed with the client */
     }
@@ -645,10 +710,14 @@ static void *run(void *arg) {
   e->starts_seen = G.starts;
   pthread_mutex_unlock(&G.lock);
   conn_open(&e->conns[0]);
+  if (!e->conns[0].c) rmc_disc_retry_failed(&e->connect, now_ms());
   for (;;) {
-    work(e);
+    int timeout = work(e);
     if (leave(e)) break;
-    avahi_simple_poll_iterate(e->poll, -1);
+    bool missing = false;
+    for (size_t i = 0; i < e->nconns; i++) missing = missing || !e->conns[i].c;
+    if (missing) timeout = wait_min(timeout, rmc_disc_retry_wait(&e->connect, now_ms()));
+    avahi_simple_poll_iterate(e->poll, timeout);
     for (size_t i = 0; i < e->nconns; i++) {
       conn *k = &e->conns[i];
       if (k->c && (k->reconnect || k->quit)) {
@@ -656,18 +725,27 @@ static void *run(void *arg) {
         avahi_client_free(k->c); /* frees what it still holds (disconnected: no calls) */
         k->c = NULL;
         k->running = false;
+        /* the daemon left the bus: a new client waits for the next one
+         * (NO_FAIL); else the bus or the daemon refused us: later */
         if (again) conn_open(k);
+        if (!k->c) rmc_disc_retry_failed(&e->connect, now_ms());
       }
     }
-    if (!e->conns[0].c) {
-      /* off: a new start tries again */
-      pthread_mutex_lock(&G.lock);
-      bool again = G.starts != e->starts_seen;
-      e->starts_seen = G.starts;
-      pthread_mutex_unlock(&G.lock);
-      for (size_t i = 0; again && i < e->nconns; i++)
-        if (!e->conns[i].c) conn_open(&e->conns[i]);
+    /* A client missing (no bus, or it refused us): tried again after a
+     * wait, and at once when a new start comes. */
+    pthread_mutex_lock(&G.lock);
+    bool started = G.starts != e->starts_seen;
+    e->starts_seen = G.starts;
+    pthread_mutex_unlock(&G.lock);
+    if (started) rmc_disc_retry_ok(&e->connect);
+    if (rmc_disc_retry_wait(&e->connect, now_ms()) > 0) continue;
+    bool failed = false;
+    for (size_t i = 0; i < e->nconns; i++) {
+      if (e->conns[i].c) continue;
+      conn_open(&e->conns[i]);
+      failed = failed || !e->conns[i].c;
     }
+    if (failed) rmc_disc_retry_failed(&e->connect, now_ms());
   }
   for (size_t i = 0; i < e->nconns; i++)
     if (e->conns[i].c) avahi_client_free(e->conns[i].c); /* may wait on D-Bus: nobody waits for us */

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "rtpmidi.h"
@@ -122,5 +123,27 @@ void *rmc_disc_list_pop_pending(rmc_disc_list *l);
 size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n);
 /* Frees what it holds (after clear_found and every pending popped). */
 void rmc_disc_list_free(rmc_disc_list *l);
+
+
+/* ---- When to try again ----
+ * What failed on the Avahi thread is tried again after a wait: a type's
+ * browser that failed (AVAHI_BROWSER_FAILURE, or the daemon refused to make
+ * one), a client the bus or the daemon refused. The first wait is
+ * RMC_DISC_RETRY_FIRST_MS, each failure after that doubles it up to
+ * RMC_DISC_RETRY_MAX_MS; once it works (rmc_disc_retry_ok) the next failure
+ * waits the first again. Times in ms on a monotonic clock; zeroed: try now.
+ * Tested in csrc/test/test_discovery_list.c. */
+#define RMC_DISC_RETRY_FIRST_MS 1000
+#define RMC_DISC_RETRY_MAX_MS 60000
+
+typedef struct rmc_disc_retry {
+  uint64_t at;     /* not before */
+  uint32_t delay;  /* the last wait; 0: none failed since it worked */
+} rmc_disc_retry;
+
+void rmc_disc_retry_failed(rmc_disc_retry *r, uint64_t now);
+void rmc_disc_retry_ok(rmc_disc_retry *r);
+/* How long until it may be tried (0: now). */
+uint64_t rmc_disc_retry_wait(const rmc_disc_retry *r, uint64_t now);
 
 #endif

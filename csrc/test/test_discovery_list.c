@@ -11,7 +11,10 @@
  *   - a result is kept per interface and protocol it was browsed on: a
  *     service seen on two interfaces, or over IPv4 and IPv6, stays while
  *     one of them remains; the rows users see are one per service and
- *     address, IPv4 first (as before for a single interface: one row). */
+ *     address, IPv4 first (as before for a single interface: one row);
+ *   - what failed on the Avahi thread (a browser, a client) is tried again
+ *     after 1 s, then twice as long each time up to 60 s, and from 1 s
+ *     again once it worked (rmc_disc_retry, on virtual time). */
 #include "check.h"
 #include "discovery.h"
 
@@ -226,6 +229,32 @@ static void test_rows(void) {
   drain(&l);
 }
 
+static void test_retry(void) {
+  rmc_disc_retry r = {0};
+  CHECK_INT(rmc_disc_retry_wait(&r, 5000), 0); /* never failed: now */
+  rmc_disc_retry_failed(&r, 5000);
+  CHECK_INT(rmc_disc_retry_wait(&r, 5000), 1000);
+  CHECK_INT(rmc_disc_retry_wait(&r, 5999), 1);
+  CHECK_INT(rmc_disc_retry_wait(&r, 6000), 0);
+  /* failing again at each try: 2, 4, 8, 16, 32 s, then 60 s, and stays */
+  uint64_t now = 6000;
+  const unsigned want[] = {2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    rmc_disc_retry_failed(&r, now);
+    CHECK_INT(rmc_disc_retry_wait(&r, now), want[i]);
+    CHECK(rmc_disc_retry_wait(&r, now + want[i] - 1) > 0);
+    now += want[i];
+    CHECK_INT(rmc_disc_retry_wait(&r, now), 0);
+  }
+  /* it worked: now, and the next failure waits 1 s */
+  rmc_disc_retry_ok(&r);
+  CHECK_INT(rmc_disc_retry_wait(&r, now), 0);
+  rmc_disc_retry_failed(&r, now);
+  CHECK_INT(rmc_disc_retry_wait(&r, now), 1000);
+  /* a clock read before the failure was recorded: no wrap */
+  CHECK_INT(rmc_disc_retry_wait(&r, now - 10), 1010);
+}
+
 int main(void) {
   test_remove_before_found();
   test_failed_and_twice();
@@ -233,5 +262,6 @@ int main(void) {
   test_two_interfaces();
   test_two_protocols();
   test_rows();
+  test_retry();
   return check_report();
 }
