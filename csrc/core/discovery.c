@@ -201,6 +201,7 @@ void rmc_disc_list_free(rmc_disc_list *l) {
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -255,6 +256,7 @@ struct disc_pub {
   int port;
   char *txt[RMC_DISCOVERY_MAX_TXT];
   size_t ntxt;
+  unsigned epoch;          /* G.epoch when started: else the thread it was for is a parent's */
 };
 
 /* What a type's browsing found, as the loops read it: made on demand from
@@ -308,14 +310,20 @@ static struct {
   engine *e;              /* the thread, until it decided to end */
   disc_cmd *cmds, **cmds_tail;
   disc_type *types;
+  unsigned epoch;         /* counts forks: a child's publications are not its parent's */
+  bool dbus_unsafe;       /* forked while an Avahi thread was in libdbus: fork_child */
 } G = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Avahi threads of this process not waiting in poll(): each may be in
+ * libdbus, holding its process-wide locks (fork_child). */
+static atomic_int busy_threads;
 
 /* One line per process for each kind of trouble: the session goes on without. */
 static void say_once(atomic_bool *said, const char *fmt, const char *a, const char *b) {
   if (atomic_exchange(said, true)) return;
   fprintf(stderr, fmt, a, b);
 }
-static atomic_bool said_off, said_collision, said_gone, said_browse;
+static atomic_bool said_off, said_collision, said_gone, said_browse, said_fork;
 
 static void snap_release(disc_snap *v) {
   if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
@@ -612,6 +620,15 @@ static int wait_min(int timeout, uint64_t ms) {
   return timeout < 0 || w < timeout ? w : timeout;
 }
 
+/* The thread's poll(): waiting there it holds none of libdbus's locks. */
+static int poll_quiet(struct pollfd *fds, unsigned nfds, int timeout, void *ud) {
+  (void)ud;
+  atomic_fetch_sub(&busy_threads, 1);
+  int r = poll(fds, nfds, timeout);
+  atomic_fetch_add(&busy_threads, 1);
+  return r;
+}
+
 static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
   (void)w; (void)ev; (void)ud;
   char buf[64];
@@ -754,8 +771,60 @@ static void *run(void *arg) {
   close(e->wake[0]);
   close(e->wake[1]);
   free(e);
+  atomic_fetch_sub(&busy_threads, 1);
   return NULL;
 }
+
+/* fork() without exec while discovery runs (a host that forks workers, a
+ * Lua script calling a library that does): the child has the memory and
+ * not the thread. Before the fork G.lock is taken, so that the child gets
+ * it in a state that makes sense; after it the parent goes on, and the
+ * child forgets the parent's thread (its next start makes its own, with
+ * its own connection): no engine, no queued command (they were for the
+ * parent's thread: the publications of the "off" ones leak, a few bytes),
+ * no browser nor resolver (the parent's client's objects: the child's
+ * copies are never touched, nor freed), no result. What the child
+ * inherited started stays counted in G.users until the child stops it;
+ * its publication was the parent's thread's and is freed by the stop
+ * alone (disc_pub.epoch). The parent's D-Bus socket stays open in the
+ * child (only the parent's thread knew it) and is never used there.
+ *
+ * libdbus is not fork-safe: it has process-wide locks (its message cache,
+ * its slot allocators), and a child forked while an Avahi thread of its
+ * parent was inside libdbus would find one held forever; a thread the
+ * child makes would hang on it (seen: the child's avahi_client_new). So
+ * the child keeps discovery off (one line says so; sessions run without)
+ * unless every Avahi thread of the parent was waiting in poll() at the
+ * fork (busy_threads: poll_quiet), and so do its own children. */
+static void fork_prepare(void) { pthread_mutex_lock(&G.lock); }
+
+static void fork_parent(void) { pthread_mutex_unlock(&G.lock); }
+
+static void fork_child(void) {
+  pthread_mutex_init(&G.lock, NULL); /* the child's one thread holds it: anew */
+  G.dbus_unsafe = G.dbus_unsafe || atomic_load(&busy_threads) > 0;
+  atomic_store(&busy_threads, 0);
+  if (G.e) {
+    close(G.e->wake[0]);
+    close(G.e->wake[1]);
+  }
+  G.e = NULL;
+  G.epoch++;
+  G.cmds = NULL;
+  G.cmds_tail = &G.cmds;
+  for (disc_type *t = G.types; t; t = t->next) {
+    t->browser = NULL;
+    t->browser_failed = false;
+    rmc_disc_retry_ok(&t->retry);
+    while (rmc_disc_list_pop_pending(&t->list)) {}
+    rmc_disc_list_clear_found(&t->list); /* no post: the readers' loops are the parent's copies */
+    snap_release(t->snap);
+    t->snap = NULL;
+  }
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_install(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 /* Makes the thread (under G.lock): nothing here talks to D-Bus. */
 static engine *engine_start_locked(void) {
@@ -767,6 +836,7 @@ static engine *engine_start_locked(void) {
   }
   e->poll = avahi_simple_poll_new();
   if (e->poll) {
+    avahi_simple_poll_set_func(e->poll, poll_quiet, NULL);
     const AvahiPoll *api = avahi_simple_poll_get(e->poll);
     e->watch = api->watch_new(api, e->wake[0], AVAHI_WATCH_IN, on_wake, e);
   }
@@ -780,9 +850,12 @@ static engine *engine_start_locked(void) {
   if (r == 0) {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_fetch_add(&busy_threads, 1); /* until it first waits in poll_quiet */
     r = pthread_create(&th, &attr, run, e);
+    if (r != 0) atomic_fetch_sub(&busy_threads, 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
+    if (r == 0) pthread_setname_np(th, "rtpmidi-avahi"); /* as ps and the tests see it */
   }
   if (r != 0) {
     if (e->watch) avahi_simple_poll_get(e->poll)->watch_free(e->watch);
@@ -856,6 +929,7 @@ static disc_pub *pub_new(const rmc_discovery_config *cfg) {
 }
 
 rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *cfg) {
+  pthread_once(&atfork_once, atfork_install); /* before any thread: fork_child */
   rmc_discovery *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   if (cfg->name && cfg->name[0] && !(d->pub = pub_new(cfg))) goto fail;
@@ -863,7 +937,10 @@ rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *
   d->async.data = d;
   pthread_mutex_lock(&G.lock);
   d->t = type_get_locked(cfg->type);
-  if (!d->t || (!G.e && !engine_start_locked())) {
+  if (!G.e && G.dbus_unsafe)
+    say_once(&said_fork, "rtpmidi: mDNS discovery is off in this process: %s%s\n",
+             "forked while its parent's Avahi thread was in D-Bus", " (libdbus is not fork-safe)");
+  if (!d->t || (!G.e && (G.dbus_unsafe || !engine_start_locked()))) {
     pthread_mutex_unlock(&G.lock);
     if (d->pub) pub_free(d->pub);
     uv_close((uv_handle_t *)&d->async, on_async_closed);
@@ -871,6 +948,7 @@ rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *
   }
   G.users++;
   G.starts++;
+  if (d->pub) d->pub->epoch = G.epoch;
   d->next = d->t->readers;
   if (d->next) d->next->prev = d;
   d->t->readers = d;
@@ -893,7 +971,8 @@ void rmc_discovery_stop(rmc_discovery *d) {
   else d->t->readers = d->next;
   if (d->next) d->next->prev = d->prev;
   G.users--;
-  if (d->pub) enqueue_locked(&d->pub->off); /* the thread frees it */
+  if (d->pub && d->pub->epoch == G.epoch) enqueue_locked(&d->pub->off); /* the thread frees it */
+  else if (d->pub) pub_free(d->pub); /* started before a fork: this process's thread never had it */
   wake_locked();
   pthread_mutex_unlock(&G.lock);
   snap_release(d->seen);
@@ -908,6 +987,8 @@ size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t 
 }
 
 bool rmc_discovery_available(void) { return true; }
+
+bool rmc_discovery_quiet(void) { return atomic_load(&busy_threads) == 0; }
 
 #else
 
@@ -924,6 +1005,8 @@ size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t 
 }
 
 bool rmc_discovery_available(void) { return false; }
+
+bool rmc_discovery_quiet(void) { return true; }
 
 #endif
 

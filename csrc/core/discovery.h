@@ -25,6 +25,10 @@
  *     returns; the thread withdraws the service and, after the last stop,
  *     frees the client (more D-Bus calls: only it waits for them) and ends.
  *
+ * After fork() without exec the child has no thread: its next start makes
+ * its own (discovery.c: fork_child; off in a child forked while the
+ * parent's thread was inside libdbus, which is not fork-safe).
+ *
  * Without Avahi at build time (RTPMIDI_HAVE_AVAHI) start returns NULL. */
 #ifndef RMC_DISCOVERY_H
 #define RMC_DISCOVERY_H
@@ -59,6 +63,10 @@ void rmc_discovery_stop(rmc_discovery *d);
 size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t n);
 /* Whether Avahi was compiled in. */
 bool rmc_discovery_available(void);
+/* Whether no Avahi thread of the process is busy (each waits in poll(), or
+ * there is none): a child forked now may use discovery (discovery.c,
+ * fork_child; for tests). */
+bool rmc_discovery_quiet(void);
 
 /* ---- What browsing found for one service type ----
  * The Avahi thread's bookkeeping for a type, kept apart from Avahi so that
