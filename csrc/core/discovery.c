@@ -823,6 +823,8 @@ static void fork_child(void) {
   }
 }
 
+/* Installed once, never removed (POSIX has no way): the code stays loaded
+ * (the Lua module is linked -z nodelete, as for the thread). */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void atfork_install(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
