@@ -22,6 +22,8 @@ set(RTPMIDI_C_TESTS
   csrc/test/test_capi_config.c
   csrc/test/test_capi_teardown.c
   csrc/test/test_discovery_hung.c
+  csrc/test/test_discovery_fork.c
+  csrc/test/test_discovery_list.c
   csrc/test/test_endpoint.c
   csrc/test/test_icmp_forged.c
   csrc/test/test_v4mapped_forged.c
@@ -92,6 +94,7 @@ if(RTPMIDI_HAVE_JACK)
 endif()
 # Skipped (77) when Avahi is not compiled in.
 set_tests_properties(c/test_discovery_hung PROPERTIES SKIP_RETURN_CODE 77)
+set_tests_properties(c/test_discovery_fork PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
 # It tries MIDI ports: RtMidi's own leak without a JACK server is suppressed.
 set_tests_properties(c/test_capi_config PROPERTIES
   ENVIRONMENT "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/csrc/test/lsan.supp")

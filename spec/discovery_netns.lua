@@ -203,7 +203,7 @@ describe("discovery between two network namespaces", function()
     assert(ok, err)
   end)
 
-  it("a restarted avahi-daemon: what it found goes, then comes back, and we are advertised again", function()
+  it("a restarted avahi-daemon: what it found goes, then comes back, new services are found, and we are advertised again", function()
     local b = peer_in_b("apple", "disc-restart-B")
     local a = rtpmidi.AppleMidiSession{ name = "disc-restart-A", port = 0 }
     assert(control:start_session(control:add_session(a)))
@@ -223,6 +223,14 @@ describe("discovery between two network namespaces", function()
       local _, lost_at = q:stdout():find("lost disc-restart-A", 1, true)
       return q:stdout():find("found disc-restart-A", lost_at, true)
     end, "B to find A again", FIND_MS)
+    -- browsing was made again, not only the old answers replayed: a
+    -- service published after the restart is found, and B's withdrawn
+    -- service goes from the list
+    local c = peer_in_b("apple", "disc-restart-C")
+    H.run_until(function() return find(a:discovered(), "disc-restart-C") end, "disc-restart-C, new after the restart",
+      FIND_MS)
+    c:signal("TERM")
+    H.run_until(function() return not find(a:discovered(), "disc-restart-C") end, "disc-restart-C to go", FIND_MS)
   end)
 
   it("sessions share the process's Avahi thread; a second session of the same name is advertised as \"name #2\"", function()

@@ -16,6 +16,14 @@
  *     service browser per type somebody browses, and posts each change of
  *     a type's results to its readers with uv_async_send (one uv_async per
  *     started discovery, on that discovery's loop).
+ *   - What fails is tried again after a wait (rmc_disc_retry: 1 s doubling
+ *     to 60 s): a type's browser (AVAHI_BROWSER_FAILURE, or the daemon
+ *     would not make it), a client the bus or the daemon refused. When the
+ *     daemon leaves the bus (a restart) the client fails: browsers, their
+ *     resolvers and what they found go; a new client waits for the daemon
+ *     (NO_FAIL) and the browsers are made again once it runs. A host-name
+ *     collision (S_COLLISION, S_REGISTERING) leaves browsers as they are:
+ *     only the entry groups are reset.
  *   - When the last discovery stops and the queue is empty, the thread
  *     leaves G (the next start makes a new one) and frees its client on its
  *     own: the loop never waits for that. A start that comes while the thread
@@ -33,13 +41,170 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void copy_label(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
+  }
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* ---- what browsing found for one type (discovery.h) ---- */
+
+static bool is_v4(const char *address) { return strchr(address, ':') == NULL; }
+
+static bool key_eq(const rmc_disc_key *a, const rmc_disc_key *b) {
+  return a->iface == b->iface && a->proto == b->proto && strcmp(a->name, b->name) == 0 &&
+         strcmp(a->domain, b->domain) == 0;
+}
+
+/* Grows *v (of *cap elements of size) to hold one more than n, up to RMC_DISC_MAX. */
+static bool grow(void **v, size_t *cap, size_t n, size_t size) {
+  if (n < *cap) return true;
+  if (*cap >= RMC_DISC_MAX) return false;
+  size_t c = *cap ? *cap * 2 : 4;
+  if (c > RMC_DISC_MAX) c = RMC_DISC_MAX;
+  void *p = realloc(*v, c * size);
+  if (!p) return false;
+  *v = p;
+  *cap = c;
+  return true;
+}
+
+static size_t found_index(const rmc_disc_list *l, const rmc_disc_key *k) {
+  size_t i = 0;
+  while (i < l->nfound && !key_eq(&l->found[i].key, k)) i++;
+  return i;
+}
+
+static void pending_drop(rmc_disc_list *l, size_t i) { l->pending[i] = l->pending[--l->npending]; }
+
+void **rmc_disc_list_admit(rmc_disc_list *l, const rmc_disc_key *k) {
+  for (size_t i = 0; i < l->npending; i++)
+    if (key_eq(&l->pending[i].key, k)) return NULL; /* its resolver answers */
+  /* A full list takes no new result: no resolver for it either, so that a
+   * host announcing thousands of services (hostile LAN) does not spend
+   * the client's objects (avahi-daemon allows 1,024) that our own
+   * publications need, nor a D-Bus round trip each. */
+  if (l->nfound + l->npending >= RMC_DISC_MAX) return NULL;
+  if (!grow((void **)&l->pending, &l->cappending, l->npending, sizeof *l->pending)) return NULL;
+  rmc_disc_pending *p = &l->pending[l->npending++];
+  p->key = *k;
+  p->resolver = NULL;
+  return &p->resolver;
+}
+
+void *rmc_disc_list_remove(rmc_disc_list *l, const rmc_disc_key *k, bool *changed) {
+  *changed = false;
+  void *r = NULL;
+  for (size_t i = 0; i < l->npending; i++) {
+    if (key_eq(&l->pending[i].key, k)) {
+      r = l->pending[i].resolver;
+      pending_drop(l, i);
+      break;
+    }
+  }
+  size_t i = found_index(l, k);
+  if (i < l->nfound) {
+    l->found[i] = l->found[--l->nfound];
+    *changed = true;
+  }
+  return r;
+}
+
+bool rmc_disc_list_resolved(rmc_disc_list *l, void *r, const rtpmidi_service *s) {
+  size_t p = 0;
+  while (p < l->npending && (!r || l->pending[p].resolver != r)) p++;
+  if (p == l->npending) return false; /* not in flight: it went away meanwhile */
+  rmc_disc_key pk = l->pending[p].key; /* what its REMOVE will name */
+  pending_drop(l, p);
+  /* one entry per interface and protocol it was browsed on (a REMOVE
+   * names those): rmc_disc_list_rows makes the rows of them */
+  size_t i = found_index(l, &pk);
+  if (i == l->nfound && !grow((void **)&l->found, &l->capfound, l->nfound, sizeof *l->found)) return false;
+  l->found[i].key = pk;
+  l->found[i].svc = *s;
+  if (i == l->nfound) l->nfound++;
+  return true;
+}
+
+void rmc_disc_list_unresolved(rmc_disc_list *l, void *r) {
+  for (size_t i = 0; i < l->npending; i++) {
+    if (l->pending[i].resolver == r) {
+      pending_drop(l, i);
+      return;
+    }
+  }
+}
+
+bool rmc_disc_list_clear_found(rmc_disc_list *l) {
+  bool changed = l->nfound > 0;
+  l->nfound = 0;
+  return changed;
+}
+
+void *rmc_disc_list_pop_pending(rmc_disc_list *l) {
+  while (l->npending) {
+    void *r = l->pending[--l->npending].resolver;
+    if (r) return r;
+  }
+  return NULL;
+}
+
+/* Whether found[i] makes a row: one per name and address (a service seen
+ * on two interfaces, or over IPv4 and IPv6, may resolve to one address),
+ * and while a name has an IPv4 address only its IPv4 ones (our sessions
+ * bind IPv4 by default; a single interface shows one row, as Avahi's
+ * answers for it were shown before they were kept apart). */
+static bool is_row(const rmc_disc_list *l, size_t i) {
+  const rtpmidi_service *s = &l->found[i].svc;
+  bool v4 = is_v4(s->address);
+  for (size_t j = 0; j < l->nfound; j++) {
+    const rtpmidi_service *o = &l->found[j].svc;
+    if (j == i || strcmp(o->name, s->name) != 0) continue;
+    if (!v4 && is_v4(o->address)) return false;
+    if (j < i && strcmp(o->address, s->address) == 0) return false;
+  }
+  return true;
+}
+
+size_t rmc_disc_list_rows(const rmc_disc_list *l, rtpmidi_service *out, size_t n) {
+  size_t rows = 0;
+  for (size_t i = 0; i < l->nfound; i++) {
+    if (!is_row(l, i)) continue;
+    if (rows < n) out[rows] = l->found[i].svc;
+    rows++;
+  }
+  return rows;
+}
+
+void rmc_disc_retry_failed(rmc_disc_retry *r, uint64_t now) {
+  uint32_t d = r->delay ? r->delay * 2 : RMC_DISC_RETRY_FIRST_MS;
+  r->delay = d > RMC_DISC_RETRY_MAX_MS ? RMC_DISC_RETRY_MAX_MS : d;
+  r->at = now + r->delay;
+}
+
+void rmc_disc_retry_ok(rmc_disc_retry *r) { r->at = r->delay = 0; }
+
+uint64_t rmc_disc_retry_wait(const rmc_disc_retry *r, uint64_t now) { return r->at > now ? r->at - now : 0; }
+
+void rmc_disc_list_free(rmc_disc_list *l) {
+  free(l->found);
+  free(l->pending);
+  memset(l, 0, sizeof *l);
+}
+
 #ifdef RTPMIDI_HAVE_AVAHI
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <avahi-client/client.h>
@@ -53,9 +218,6 @@
 
 /* DNS labels (a service instance name is one) are at most 63 octets (RFC 6763, 4.1.1). */
 #define LABEL_MAX 63
-/* What one service type may hold: a network publishing more is not kept whole. */
-#define FOUND_MAX 256
-
 /* A connection to avahi-daemon holds at most objects-per-client-max entry
  * groups, browsers and resolvers (1024 unless configured otherwise:
  * avahi-daemon.conf(5), "Too many objects for client" in its log); past
@@ -94,6 +256,7 @@ struct disc_pub {
   int port;
   char *txt[RMC_DISCOVERY_MAX_TXT];
   size_t ntxt;
+  unsigned epoch;          /* G.epoch when started: else the thread it was for is a parent's */
 };
 
 /* What a type's browsing found, as the loops read it: made on demand from
@@ -111,10 +274,11 @@ typedef struct disc_type {
   struct disc_type *next;         /* G.types, appended under G.lock */
   char type[32];
   rmc_discovery *readers;         /* under G.lock */
-  rtpmidi_service *found;         /* under G.lock: one per instance name */
-  size_t nfound, cap;
+  rmc_disc_list list;              /* under G.lock: what browsing found */
   disc_snap *snap;                /* under G.lock: `found` as readers take it; NULL: not made yet */
   AvahiServiceBrowser *browser;   /* the thread's */
+  bool browser_failed;            /* the thread's: AVAHI_BROWSER_FAILURE came */
+  rmc_disc_retry retry;           /* the thread's: when to make the browser again */
 } disc_type;
 
 struct rmc_discovery {
@@ -134,6 +298,7 @@ struct engine {
   size_t nconns;
   disc_pub *pubs;         /* published (or waiting for the daemon) */
   unsigned starts_seen;   /* G.starts when it last tried to connect */
+  rmc_disc_retry connect; /* when to try the clients that are missing again */
   bool ran;               /* the daemon was there once */
   bool said_waiting;      /* "off until avahi-daemon runs" said, or "went away" */
 };
@@ -141,28 +306,24 @@ struct engine {
 static struct {
   pthread_mutex_t lock;
   unsigned users;         /* started discoveries */
-  unsigned starts;        /* counts starts: a thread without a client tries again */
+  unsigned starts;        /* counts starts: a thread without a client tries again at once */
   engine *e;              /* the thread, until it decided to end */
   disc_cmd *cmds, **cmds_tail;
   disc_type *types;
+  unsigned epoch;         /* counts forks: a child's publications are not its parent's */
+  bool dbus_unsafe;       /* forked while an Avahi thread was in libdbus: fork_child */
 } G = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Avahi threads of this process not waiting in poll(): each may be in
+ * libdbus, holding its process-wide locks (fork_child). */
+static atomic_int busy_threads;
 
 /* One line per process for each kind of trouble: the session goes on without. */
 static void say_once(atomic_bool *said, const char *fmt, const char *a, const char *b) {
   if (atomic_exchange(said, true)) return;
   fprintf(stderr, fmt, a, b);
 }
-static atomic_bool said_off, said_collision, said_gone;
-
-static void copy_label(char *dst, size_t cap, const char *src) {
-  size_t n = strlen(src);
-  if (n >= cap) {
-    n = cap - 1;
-    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
-  }
-  memcpy(dst, src, n);
-  dst[n] = '\0';
-}
+static atomic_bool said_off, said_collision, said_gone, said_browse, said_fork;
 
 static void snap_release(disc_snap *v) {
   if (v && atomic_fetch_sub(&v->refs, 1) == 1) free(v);
@@ -178,11 +339,7 @@ static void post_locked(disc_type *t) {
 }
 
 static void clear_found_locked(disc_type *t) {
-  if (!t->nfound && !t->found) return;
-  free(t->found);
-  t->found = NULL;
-  t->nfound = t->cap = 0;
-  post_locked(t);
+  if (rmc_disc_list_clear_found(&t->list)) post_locked(t);
 }
 
 static void wake_locked(void) {
@@ -216,7 +373,14 @@ static void txt_value(AvahiStringList *txt, const char *key, char *out, size_t c
   avahi_free(v);
 }
 
-static bool is_v4(const char *address) { return strchr(address, ':') == NULL; }
+static void key_of(rmc_disc_key *k, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
+                   const char *domain) {
+  memset(k, 0, sizeof *k);
+  k->iface = iface;
+  k->proto = proto;
+  copy_label(k->name, sizeof k->name, name ? name : "");
+  copy_label(k->domain, sizeof k->domain, domain ? domain : "");
+}
 
 static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
                         AvahiResolverEvent ev, const char *name, const char *type,
@@ -225,7 +389,7 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
                         void *ud) {
   (void)proto; (void)type; (void)domain; (void)flags;
   disc_type *t = ud;
-  if (ev == AVAHI_RESOLVER_FOUND && addr && name && t->browser) {
+  if (ev == AVAHI_RESOLVER_FOUND && addr && name) {
     rtpmidi_service e;
     memset(&e, 0, sizeof e);
     copy_label(e.name, sizeof e.name, name);
@@ -247,24 +411,11 @@ static void on_resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
     txt_value(txt, "UMPEndpointName", e.endpoint_name, sizeof e.endpoint_name);
     txt_value(txt, "ProductInstanceId", e.product_instance_id, sizeof e.product_instance_id);
     pthread_mutex_lock(&G.lock);
-    size_t i = 0;
-    while (i < t->nfound && strcmp(t->found[i].name, e.name) != 0) i++;
-    /* one entry per name: an IPv4 address wins (our sessions bind IPv4 by default) */
-    bool keep = i < t->nfound && is_v4(t->found[i].address) && !is_v4(e.address);
-    if (!keep && i == t->cap && t->cap < FOUND_MAX) {
-      size_t cap = t->cap ? t->cap * 2 : 4;
-      if (cap > FOUND_MAX) cap = FOUND_MAX;
-      rtpmidi_service *f = realloc(t->found, cap * sizeof *f);
-      if (f) {
-        t->found = f;
-        t->cap = cap;
-      }
-    }
-    if (!keep && i < t->cap) {
-      t->found[i] = e;
-      if (i == t->nfound) t->nfound++;
-      post_locked(t);
-    }
+    if (rmc_disc_list_resolved(&t->list, r, &e)) post_locked(t);
+    pthread_mutex_unlock(&G.lock);
+  } else {
+    pthread_mutex_lock(&G.lock);
+    rmc_disc_list_unresolved(&t->list, r);
     pthread_mutex_unlock(&G.lock);
   }
   avahi_service_resolver_free(r);
@@ -275,29 +426,34 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
                       const char *domain, AvahiLookupResultFlags flags, void *ud) {
   (void)flags;
   disc_type *t = ud;
+  rmc_disc_key k;
+  key_of(&k, iface, proto, name, domain);
   if (ev == AVAHI_BROWSER_NEW) {
-    /* A full list takes no new name: no resolver for it either, so that a
-     * host announcing thousands of services (hostile LAN) does not spend
-     * the client's objects (avahi-daemon allows 1,024) that our own
-     * publications need, nor a D-Bus round trip each. */
     pthread_mutex_lock(&G.lock);
-    bool room = t->nfound < FOUND_MAX;
-    for (size_t i = 0; !room && i < t->nfound; i++) room = strcmp(t->found[i].name, name) == 0;
+    void **slot = rmc_disc_list_admit(&t->list, &k);
     pthread_mutex_unlock(&G.lock);
-    if (!room) return;
-    /* waits for the daemon: on this thread only */
-    avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name, type, domain,
-                               AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
+    if (!slot) return;
+    /* waits for the daemon: on this thread only (which alone changes what
+     * is in flight: slot stays valid meanwhile) */
+    AvahiServiceResolver *r = avahi_service_resolver_new(avahi_service_browser_get_client(b), iface, proto, name,
+                                                         type, domain, AVAHI_PROTO_UNSPEC, 0, on_resolved, t);
+    pthread_mutex_lock(&G.lock);
+    *slot = r;
+    if (!r) rmc_disc_list_unresolved(&t->list, NULL);
+    pthread_mutex_unlock(&G.lock);
   } else if (ev == AVAHI_BROWSER_REMOVE) {
+    bool changed;
     pthread_mutex_lock(&G.lock);
-    for (size_t i = 0; i < t->nfound; i++) {
-      if (strcmp(t->found[i].name, name) == 0) {
-        t->found[i] = t->found[--t->nfound];
-        post_locked(t);
-        break;
-      }
-    }
+    AvahiServiceResolver *r = rmc_disc_list_remove(&t->list, &k, &changed);
+    if (changed) post_locked(t);
     pthread_mutex_unlock(&G.lock);
+    if (r) avahi_service_resolver_free(r); /* it answers nothing more */
+  } else if (ev == AVAHI_BROWSER_FAILURE) {
+    /* nothing more comes from it: work() ends it, after this dispatch,
+     * and makes another after a wait (the daemon may be restarting) */
+    t->browser_failed = true;
+  } else {
+    rmc_disc_retry_ok(&t->retry); /* ALL_FOR_NOW, CACHE_EXHAUSTED: it works */
   }
 }
 
@@ -344,6 +500,25 @@ static void pub_free(disc_pub *p) {
   free(p);
 }
 
+/* Ends t's browsing: its browser, the resolvers in flight and what they
+ * found (the client is still there: a disconnected one frees them without
+ * a D-Bus call). */
+static void browse_end(disc_type *t) {
+  if (t->browser) avahi_service_browser_free(t->browser);
+  t->browser = NULL;
+  t->browser_failed = false;
+  pthread_mutex_lock(&G.lock);
+  clear_found_locked(t);
+  for (;;) {
+    AvahiServiceResolver *r = rmc_disc_list_pop_pending(&t->list);
+    if (!r) break;
+    pthread_mutex_unlock(&G.lock);
+    avahi_service_resolver_free(r);
+    pthread_mutex_lock(&G.lock);
+  }
+  pthread_mutex_unlock(&G.lock);
+}
+
 /* The daemon went away (or the bus): the groups this client held are gone,
  * and with the first client the browsers and what they found. */
 static void forget_daemon(conn *k) {
@@ -355,13 +530,7 @@ static void forget_daemon(conn *k) {
     p->group = NULL;
   }
   if (k != &e->conns[0]) return;
-  for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
-    if (t->browser) avahi_service_browser_free(t->browser);
-    t->browser = NULL;
-    pthread_mutex_lock(&G.lock);
-    clear_found_locked(t);
-    pthread_mutex_unlock(&G.lock);
-  }
+  for (disc_type *t = type_next(NULL); t; t = type_next(t)) browse_end(t);
 }
 
 static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
@@ -371,6 +540,7 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
   switch (state) {
   case AVAHI_CLIENT_S_RUNNING:
     k->running = e->ran = true;
+    rmc_disc_retry_ok(&e->connect);
     for (disc_pub *p = e->pubs; p; p = p->next)
       if (p->conn == k) publish(p);
     /* browsers: work() makes them, after this dispatch */
@@ -393,7 +563,8 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
       k->reconnect = true;
       e->said_waiting = true; /* "went away" said it */
     } else {
-      say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)), "");
+      say_once(&said_off, "rtpmidi: mDNS discovery stopped: %s%s\n", avahi_strerror(avahi_client_errno(c)),
+               "; trying again");
       k->quit = true;
     }
     break;
@@ -413,14 +584,15 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud) {
 /* D-Bus: connects and asks the daemon's state, waiting for the answers;
  * without a daemon on the bus the client waits for one (NO_FAIL). Without
  * a system bus there is no client: the thread stays for the commands and
- * tries again at the next start. */
+ * tries again after a wait (e->connect), or at once at the next start. */
 static void conn_open(conn *k) {
   k->reconnect = k->quit = k->running = false;
   int err = 0;
   AvahiClient *c = avahi_client_new(avahi_simple_poll_get(k->e->poll), AVAHI_CLIENT_NO_FAIL, on_client, k, &err);
   k->c = c;
   if (!c)
-    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err), " (is avahi-daemon running?)");
+    say_once(&said_off, "rtpmidi: mDNS discovery is off: %s%s\n", avahi_strerror(err),
+             " (is avahi-daemon running?); trying again");
 }
 
 /* The client a new publication goes with: the first with room, or a new one. */
@@ -436,6 +608,27 @@ static conn *conn_for_pub(engine *e) {
   return &e->conns[e->nconns - 1]; /* the daemon refuses what is past its limit */
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The shorter of two waits for avahi_simple_poll_iterate (-1: none). */
+static int wait_min(int timeout, uint64_t ms) {
+  int w = ms > INT32_MAX ? INT32_MAX : (int)ms;
+  return timeout < 0 || w < timeout ? w : timeout;
+}
+
+/* The thread's poll(): waiting there it holds none of libdbus's locks. */
+static int poll_quiet(struct pollfd *fds, unsigned nfds, int timeout, void *ud) {
+  (void)ud;
+  atomic_fetch_sub(&busy_threads, 1);
+  int r = poll(fds, nfds, timeout);
+  atomic_fetch_add(&busy_threads, 1);
+  return r;
+}
+
 static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
   (void)w; (void)ev; (void)ud;
   char buf[64];
@@ -443,8 +636,11 @@ static void on_wake(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *ud) {
 }
 
 /* Does what the loop asked: the queued commands, then a browser for each
- * type somebody reads and none for the others. */
-static void work(engine *e) {
+ * type somebody reads and none for the others. A browser that failed, or
+ * that the daemon would not make, is made again after a wait (what it
+ * found goes meanwhile): returns how long until the next is due, in ms
+ * (-1: none waits). */
+static int work(engine *e) {
   pthread_mutex_lock(&G.lock);
   disc_cmd *c = G.cmds;
   G.cmds = NULL;
@@ -473,19 +669,33 @@ static void work(engine *e) {
     c = next;
   }
   conn *k = &e->conns[0];
+  int timeout = -1;
   for (disc_type *t = type_next(NULL); t; t = type_next(t)) {
     pthread_mutex_lock(&G.lock);
     bool wanted = t->readers != NULL;
-    if (!wanted) clear_found_locked(t);
     pthread_mutex_unlock(&G.lock);
-    if (wanted && !t->browser && k->running) {
+    if (!wanted) {
+      browse_end(t);
+      continue;
+    }
+    if (t->browser_failed) {
+      say_once(&said_browse, "rtpmidi: mDNS: browsing for %s failed: %s; trying again\n", t->type,
+               k->c ? avahi_strerror(avahi_client_errno(k->c)) : "");
+      browse_end(t);
+      rmc_disc_retry_failed(&t->retry, now_ms());
+    }
+    if (t->browser || !k->running) continue;
+    uint64_t wait = rmc_disc_retry_wait(&t->retry, now_ms());
+    if (wait == 0) {
       t->browser = avahi_service_browser_new(k->c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, t->type, NULL, 0,
                                              on_browse, t);
-    } else if (!wanted && t->browser) {
-      avahi_service_browser_free(t->browser);
-      t->browser = NULL;
+      if (t->browser) continue;
+      rmc_disc_retry_failed(&t->retry, now_ms());
+      wait = rmc_disc_retry_wait(&t->retry, now_ms());
     }
+    timeout = wait_min(timeout, wait);
   }
+  return timeout;
 }
 
 /* Whether to end: nobody uses discovery and no command waits. Then the
@@ -498,7 +708,10 @@ static bool leave(engine *e) {
     G.e = NULL;
     for (disc_type *t = G.types; t; t = t->next) {
       t->browser = NULL;
+      t->browser_failed = false;
+      rmc_disc_retry_ok(&t->retry);
       clear_found_locked(t);
+      while (rmc_disc_list_pop_pending(&t->list)) {} /* freed with the client */
     }
   }
   pthread_mutex_unlock(&G.lock);
@@ -514,10 +727,14 @@ static void *run(void *arg) {
   e->starts_seen = G.starts;
   pthread_mutex_unlock(&G.lock);
   conn_open(&e->conns[0]);
+  if (!e->conns[0].c) rmc_disc_retry_failed(&e->connect, now_ms());
   for (;;) {
-    work(e);
+    int timeout = work(e);
     if (leave(e)) break;
-    avahi_simple_poll_iterate(e->poll, -1);
+    bool missing = false;
+    for (size_t i = 0; i < e->nconns; i++) missing = missing || !e->conns[i].c;
+    if (missing) timeout = wait_min(timeout, rmc_disc_retry_wait(&e->connect, now_ms()));
+    avahi_simple_poll_iterate(e->poll, timeout);
     for (size_t i = 0; i < e->nconns; i++) {
       conn *k = &e->conns[i];
       if (k->c && (k->reconnect || k->quit)) {
@@ -525,18 +742,27 @@ static void *run(void *arg) {
         avahi_client_free(k->c); /* frees what it still holds (disconnected: no calls) */
         k->c = NULL;
         k->running = false;
+        /* the daemon left the bus: a new client waits for the next one
+         * (NO_FAIL); else the bus or the daemon refused us: later */
         if (again) conn_open(k);
+        if (!k->c) rmc_disc_retry_failed(&e->connect, now_ms());
       }
     }
-    if (!e->conns[0].c) {
-      /* off: a new start tries again */
-      pthread_mutex_lock(&G.lock);
-      bool again = G.starts != e->starts_seen;
-      e->starts_seen = G.starts;
-      pthread_mutex_unlock(&G.lock);
-      for (size_t i = 0; again && i < e->nconns; i++)
-        if (!e->conns[i].c) conn_open(&e->conns[i]);
+    /* A client missing (no bus, or it refused us): tried again after a
+     * wait, and at once when a new start comes. */
+    pthread_mutex_lock(&G.lock);
+    bool started = G.starts != e->starts_seen;
+    e->starts_seen = G.starts;
+    pthread_mutex_unlock(&G.lock);
+    if (started) rmc_disc_retry_ok(&e->connect);
+    if (rmc_disc_retry_wait(&e->connect, now_ms()) > 0) continue;
+    bool failed = false;
+    for (size_t i = 0; i < e->nconns; i++) {
+      if (e->conns[i].c) continue;
+      conn_open(&e->conns[i]);
+      failed = failed || !e->conns[i].c;
     }
+    if (failed) rmc_disc_retry_failed(&e->connect, now_ms());
   }
   for (size_t i = 0; i < e->nconns; i++)
     if (e->conns[i].c) avahi_client_free(e->conns[i].c); /* may wait on D-Bus: nobody waits for us */
@@ -545,8 +771,62 @@ static void *run(void *arg) {
   close(e->wake[0]);
   close(e->wake[1]);
   free(e);
+  atomic_fetch_sub(&busy_threads, 1);
   return NULL;
 }
+
+/* fork() without exec while discovery runs (a host that forks workers, a
+ * Lua script calling a library that does): the child has the memory and
+ * not the thread. Before the fork G.lock is taken, so that the child gets
+ * it in a state that makes sense; after it the parent goes on, and the
+ * child forgets the parent's thread (its next start makes its own, with
+ * its own connection): no engine, no queued command (they were for the
+ * parent's thread: the publications of the "off" ones leak, a few bytes),
+ * no browser nor resolver (the parent's client's objects: the child's
+ * copies are never touched, nor freed), no result. What the child
+ * inherited started stays counted in G.users until the child stops it;
+ * its publication was the parent's thread's and is freed by the stop
+ * alone (disc_pub.epoch). The parent's D-Bus socket stays open in the
+ * child (only the parent's thread knew it) and is never used there.
+ *
+ * libdbus is not fork-safe: it has process-wide locks (its message cache,
+ * its slot allocators), and a child forked while an Avahi thread of its
+ * parent was inside libdbus would find one held forever; a thread the
+ * child makes would hang on it (seen: the child's avahi_client_new). So
+ * the child keeps discovery off (one line says so; sessions run without)
+ * unless every Avahi thread of the parent was waiting in poll() at the
+ * fork (busy_threads: poll_quiet), and so do its own children. */
+static void fork_prepare(void) { pthread_mutex_lock(&G.lock); }
+
+static void fork_parent(void) { pthread_mutex_unlock(&G.lock); }
+
+static void fork_child(void) {
+  pthread_mutex_init(&G.lock, NULL); /* the child's one thread holds it: anew */
+  G.dbus_unsafe = G.dbus_unsafe || atomic_load(&busy_threads) > 0;
+  atomic_store(&busy_threads, 0);
+  if (G.e) {
+    close(G.e->wake[0]);
+    close(G.e->wake[1]);
+  }
+  G.e = NULL;
+  G.epoch++;
+  G.cmds = NULL;
+  G.cmds_tail = &G.cmds;
+  for (disc_type *t = G.types; t; t = t->next) {
+    t->browser = NULL;
+    t->browser_failed = false;
+    rmc_disc_retry_ok(&t->retry);
+    while (rmc_disc_list_pop_pending(&t->list)) {}
+    rmc_disc_list_clear_found(&t->list); /* no post: the readers' loops are the parent's copies */
+    snap_release(t->snap);
+    t->snap = NULL;
+  }
+}
+
+/* Installed once, never removed (POSIX has no way): the code stays loaded
+ * (the Lua module is linked -z nodelete, as for the thread). */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_install(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 /* Makes the thread (under G.lock): nothing here talks to D-Bus. */
 static engine *engine_start_locked(void) {
@@ -558,6 +838,7 @@ static engine *engine_start_locked(void) {
   }
   e->poll = avahi_simple_poll_new();
   if (e->poll) {
+    avahi_simple_poll_set_func(e->poll, poll_quiet, NULL);
     const AvahiPoll *api = avahi_simple_poll_get(e->poll);
     e->watch = api->watch_new(api, e->wake[0], AVAHI_WATCH_IN, on_wake, e);
   }
@@ -571,9 +852,12 @@ static engine *engine_start_locked(void) {
   if (r == 0) {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_fetch_add(&busy_threads, 1); /* until it first waits in poll_quiet */
     r = pthread_create(&th, &attr, run, e);
+    if (r != 0) atomic_fetch_sub(&busy_threads, 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
+    if (r == 0) pthread_setname_np(th, "rtpmidi-avahi"); /* as ps and the tests see it */
   }
   if (r != 0) {
     if (e->watch) avahi_simple_poll_get(e->poll)->watch_free(e->watch);
@@ -604,12 +888,12 @@ static disc_type *type_get_locked(const char *type) {
  * of the current list, made by the first reader after a change. */
 static void take_found_locked(rmc_discovery *d) {
   disc_type *t = d->t;
-  if (t->nfound && !t->snap) {
-    disc_snap *v = malloc(sizeof *v + t->nfound * sizeof v->v[0]);
+  size_t n = rmc_disc_list_rows(&t->list, NULL, 0);
+  if (n && !t->snap) {
+    disc_snap *v = malloc(sizeof *v + n * sizeof v->v[0]);
     if (!v) return; /* the previous one stays */
     atomic_init(&v->refs, 1);
-    v->n = t->nfound;
-    memcpy(v->v, t->found, t->nfound * sizeof v->v[0]);
+    v->n = rmc_disc_list_rows(&t->list, v->v, n);
     t->snap = v;
   }
   if (d->seen == t->snap) return;
@@ -647,6 +931,7 @@ static disc_pub *pub_new(const rmc_discovery_config *cfg) {
 }
 
 rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *cfg) {
+  pthread_once(&atfork_once, atfork_install); /* before any thread: fork_child */
   rmc_discovery *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   if (cfg->name && cfg->name[0] && !(d->pub = pub_new(cfg))) goto fail;
@@ -654,7 +939,10 @@ rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *
   d->async.data = d;
   pthread_mutex_lock(&G.lock);
   d->t = type_get_locked(cfg->type);
-  if (!d->t || (!G.e && !engine_start_locked())) {
+  if (!G.e && G.dbus_unsafe)
+    say_once(&said_fork, "rtpmidi: mDNS discovery is off in this process: %s%s\n",
+             "forked while its parent's Avahi thread was in D-Bus", " (libdbus is not fork-safe)");
+  if (!d->t || (!G.e && (G.dbus_unsafe || !engine_start_locked()))) {
     pthread_mutex_unlock(&G.lock);
     if (d->pub) pub_free(d->pub);
     uv_close((uv_handle_t *)&d->async, on_async_closed);
@@ -662,6 +950,7 @@ rmc_discovery *rmc_discovery_start(uv_loop_t *loop, const rmc_discovery_config *
   }
   G.users++;
   G.starts++;
+  if (d->pub) d->pub->epoch = G.epoch;
   d->next = d->t->readers;
   if (d->next) d->next->prev = d;
   d->t->readers = d;
@@ -684,7 +973,8 @@ void rmc_discovery_stop(rmc_discovery *d) {
   else d->t->readers = d->next;
   if (d->next) d->next->prev = d->prev;
   G.users--;
-  if (d->pub) enqueue_locked(&d->pub->off); /* the thread frees it */
+  if (d->pub && d->pub->epoch == G.epoch) enqueue_locked(&d->pub->off); /* the thread frees it */
+  else if (d->pub) pub_free(d->pub); /* started before a fork: this process's thread never had it */
   wake_locked();
   pthread_mutex_unlock(&G.lock);
   snap_release(d->seen);
@@ -699,6 +989,8 @@ size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t 
 }
 
 bool rmc_discovery_available(void) { return true; }
+
+bool rmc_discovery_quiet(void) { return atomic_load(&busy_threads) == 0; }
 
 #else
 
@@ -715,6 +1007,8 @@ size_t rmc_discovery_found(const rmc_discovery *d, rtpmidi_service *out, size_t 
 }
 
 bool rmc_discovery_available(void) { return false; }
+
+bool rmc_discovery_quiet(void) { return true; }
 
 #endif
 
