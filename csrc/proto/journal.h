@@ -558,6 +558,7 @@ typedef struct {
   unsigned long over_budget; /* repair commands a budget did not allow */
   uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
   uint8_t x_unsure;   /* x_count tells nothing now (journal_recv.c, repair_f_count) */
+  uint8_t x_last_ff;  /* the newest SysEx received or replayed is an MTC Full Frame (x_resync) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;

@@ -159,6 +159,7 @@ int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int firs
   r->part_hash = fnv(r->part_hash, data, n);
   if (end) {
     r->part_open = 0;
+    r->x_last_ff = 0;
     sx_seen_hash(r, r->part_hash, r->part_have, r->last);
   }
   return 1;
@@ -200,6 +201,7 @@ static void sx_forget(rmp_ej_receiver *r) {
 
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
   if (rmp_ms_is_reset_state(m, n)) sx_forget(r);
+  if (n && m[0] == 0xF0) r->x_last_ff = (uint8_t)rmp_ms_is_full_frame(m, n);
   rmp_ms_apply(&r->st, m, n);
   if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) {
     /* the table is made with the channel's first NoteOn; without memory
@@ -530,6 +532,7 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
   if (mine) r->part_count = l->count;
   if (fin) sx_seen_hash(r, r->part_hash, r->part_have, x->seq);
   if (fin) r->x_replayed++;
+  if (fin) r->x_last_ff = 0;
   r->part_fn(r->part_ud, buf, n, !mine, fin);
 }
 
@@ -874,6 +877,35 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
   }
 }
 
+/* An unsure count (repair_f_count) is known again from the journal of a
+ * packet that follows the last one received: its Chapter X's last log
+ * codes the newest SysEx the sender sent, and its COUNT is the sender's
+ * total, which the receiver has now seen whole; unless the newest SysEx
+ * the receiver got is a Full Frame, which no log codes (then a later
+ * journal does). Without this, the octets decided until the next loss,
+ * and a SysEx received too long before (out of sx_seen's ring) was
+ * played again (found by the round-trip fuzzer). */
+static void x_resync(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen) {
+  if (r->x_last_ff) return;
+  rmp_ej_hdr h;
+  rmp_ej_sys sj;
+  rmp_ej_chan cj;
+  if (rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL) < 0 || !h.y || !(sj.toc & RMP_EJ_SYS_X)) return;
+  rmp_ej_x_log l;
+  int have = 0;
+  uint8_t last = 0;
+  for (size_t o = 0; o < sj.x.raw_len;) {
+    int n = rmp_ej_x_log_decode(sj.x.raw + o, sj.x.raw_len - o, &l);
+    if (n < 0) return;
+    o += (size_t)n;
+    have = l.c;
+    last = l.count;
+  }
+  if (!have) return;
+  r->x_count = last;
+  r->x_unsure = 0;
+}
+
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
                        rmp_ej_emit_fn emit, void *ud) {
   if (!r->have_seq) {
@@ -894,7 +926,10 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
   if (d == 0 || d >= 0x8000) return RMP_EJ_R_LATE;
   uint16_t first_lost = (uint16_t)(r->last + 1);
   r->last = seq;
-  if (d == 1) return 0;
+  if (d == 1) {
+    if (r->x_unsure && journal && jlen) x_resync(r, journal, jlen);
+    return 0;
+  }
   int flags = RMP_EJ_R_LOSS;
   if (!journal || !jlen) {
     release(r, NULL, 0, emit, ud);

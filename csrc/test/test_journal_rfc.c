@@ -503,6 +503,26 @@ static void test_x_count_unsure(void) {
   EMPTY(7, 1);
   CHECK_INT(rep_count(0xF0, 0x7E, 0x7F), 1); /* was 0: program 1 stayed */
   CHECK_INT(diff(), 0);
+
+  /* (4) the count is known again at the next journal received in order:
+   * the octets no longer decide at the next loss, when the SysEx received
+   * since the reset are more than the receiver remembers (16 copies of B
+   * after A: A's octets forgotten, A played twice) */
+  link_init(NULL);
+  EMPTY(1, 1);
+  PKT(2, 0, M1(0xFF));
+  EMPTY(3, 1);
+  CHECK_INT(r.x_unsure, 1);
+  pkt(4, 1, (const msg[]){ a }, 1);
+  uint16_t q = 5;
+  for (int i = 0; i < 16; i++, q++) PKT(q, 1, { { 0xF0, 0x22, 0xF7 }, 3 });
+  CHECK_INT(r.x_unsure, 0);
+  pkt(q++, 0, (const msg[]){ b }, 1);
+  nrep = 0;
+  EMPTY(q, 1);
+  CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
+  CHECK_INT(rep_count(0xF0, 0x01, 0x02), 0); /* was 1 */
+  CHECK_INT(rep_count(0xF0, 0x22, 0xF7), 0);
 }
 
 /* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */
