@@ -190,8 +190,6 @@ static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->b
 
 /* Play one repair command (and apply it to the model), if the budget
  * allows: returns 0, counted in over_budget, when it does not. */
-/* The model takes a message; a NoteOn is stamped with the packet it came
- * with (RFC 4696 7.2: for a repair, the packet whose journal it came from). */
 /* A Reset State command makes every SysEx before it inactive (A.1): the
  * sender's Chapter X logs none of them any more, so none is one the
  * receiver may take a log for (sx_recent). */
@@ -199,6 +197,9 @@ static void sx_forget(rmp_ej_receiver *r) {
   for (int i = 0; i < RMP_EJ_SX_SEEN; i++) r->sx_seen[i].used = 0;
 }
 
+/* The model takes a message; a NoteOn is stamped with the packet it came
+ * with (RFC 4696 7.2: for a repair, the packet whose journal it came from).
+ * It also keeps what the SysEx count needs (sx_forget, x_resync). */
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
   if (rmp_ms_is_reset_state(m, n)) sx_forget(r);
   if (n && m[0] == 0xF0) r->x_last_ff = (uint8_t)rmp_ms_is_full_frame(m, n);
