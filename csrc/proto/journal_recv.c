@@ -188,8 +188,6 @@ typedef struct {
 /* Commands the budget still allows. */
 static unsigned room(const repair_ctx *x) { return x->emitted < x->budget ? x->budget - x->emitted : 0; }
 
-/* Play one repair command (and apply it to the model), if the budget
- * allows: returns 0, counted in over_budget, when it does not. */
 /* A Reset State command makes every SysEx before it inactive (A.1): the
  * sender's Chapter X logs none of them any more, so none is one the
  * receiver may take a log for (sx_recent). */
@@ -218,6 +216,8 @@ static uint16_t note_seq(const rmp_ej_receiver *r, int ch, uint8_t n) {
   return r->note_seq[ch] ? r->note_seq[ch][n] : 0;
 }
 
+/* Play one repair command (and apply it to the model), if the budget
+ * allows: returns 0, counted in over_budget, when it does not. */
 static int emit_msg(repair_ctx *x, const uint8_t *m, size_t n) {
   if (!room(x)) {
     x->r->over_budget++;
