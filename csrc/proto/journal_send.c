@@ -396,10 +396,31 @@ static void floor_at(rmp_ej_sender *s, rmp_ej_tag t) {
   if (t && (!s->floor || tag_age(s->last, t) < tag_age(s->last, s->floor))) s->floor = t;
 }
 
+/* COUNT is modulo 256 (B.5.3): a receiver reads a log whose COUNT is up to
+ * 127 ahead of its own count as one it lacks, so a log 128 SysEx old would
+ * look new again and be played twice (found by the round-trip fuzzer: a
+ * finished SysEx in parts kept 131 SysEx on while nothing confirmed it).
+ * After each SysEx, a log that old is no longer coded and the checkpoint
+ * moves past it. A SysEx in parts still being sent is not: the stream sends
+ * nothing else meanwhile. */
+static void x_age(rmp_ej_sender *s) {
+  for (int i = 0; i < RMP_EJ_X_MAX_LOGS; i++)
+    if (s->x[i] && s->x[i]->seq && (uint8_t)(s->x_count - s->x[i]->count) >= 128) {
+      floor_at(s, s->x[i]->seq);
+      UNMEM(s, s->x[i]);
+    }
+  rmp_ej_x_part *p = s->part;
+  if (p && p->state == 2 && (uint8_t)(s->x_count - p->count) >= 128) {
+    if (p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
+    UNMEM(s, s->part);
+  }
+}
+
 static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t len) {
   const uint8_t *d = msg + 1;
   size_t n = len - 2;
   s->x_count++;
+  x_age(s);
   s->x_ord++;
   s->sys_any = t;
   uint8_t cls = x_class(msg, len);
@@ -684,6 +705,8 @@ void rmp_ej_send_record_part(rmp_ej_sender *s, uint16_t seq, const uint8_t *data
     if (p && p->state && p->nseg) floor_at(s, p->seg_t[p->nseg - 1]);
     /* a command enters the session history with its first part (B.5.3) */
     s->x_count++;
+    x_age(s);
+    p = s->part; /* x_age may have let it go */
     s->x_ord++;
     s->part_nomem = 0;
     if (!p && !(p = s->part = mem(s, sizeof *p))) {

@@ -523,6 +523,21 @@ static void test_x_count_unsure(void) {
   CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
   CHECK_INT(rep_count(0xF0, 0x01, 0x02), 0); /* was 1 */
   CHECK_INT(rep_count(0xF0, 0x22, 0xF7), 0);
+
+  /* (5) COUNT is modulo 256: with nothing confirmed, A stays logged while
+   * 130 more SysEx go by; its COUNT then reads 126 ahead of the receiver's,
+   * as one it lacks. The sender stops coding a log 128 SysEx old. */
+  link_init(NULL);
+  EMPTY(1, 1);
+  pkt(2, 1, (const msg[]){ a }, 1);
+  q = 3;
+  for (int i = 0; i < 130; i++, q++) PKT(q, 1, { { 0xF0, 0x22, 0xF7 }, 3 });
+  pkt(q++, 0, (const msg[]){ b }, 1);
+  nrep = 0;
+  EMPTY(q, 1);
+  CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
+  CHECK_INT(rep_count(0xF0, 0x01, 0x02), 0); /* was 1 */
+  CHECK_INT(diff(), 0);
 }
 
 /* ---- 1. every RPN/NRPN parameter (A.4.1) ------------------------------------ */
