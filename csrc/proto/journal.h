@@ -395,6 +395,19 @@ typedef struct {
  * its packet (floor), so that a receiver that loses it sees an uncovered
  * loss instead of a silent gap. An entry is made when a SysEx needs it and
  * freed once the checkpoint passed it. */
+/* COUNT (B.5.3), as both ends of this library keep it (x_count): the SysEx
+ * commands since the session began or since the last System Reset, mod
+ * 256, MTC Full Frames not included. B.5.3 counts the session history;
+ * restarting at System Reset and leaving out Full Frames make the count
+ * exact for a receiver that lost them: SysEx before a System Reset are
+ * inactive and no journal logs them (A.1), and a Full Frame is coded in
+ * Chapter F, not X (B.4), so neither tells the receiver how many there
+ * were or where among the logged ones they came. With the session-history
+ * count, the round-trip fuzzer found a receiver taking a lost SysEx for
+ * received, or one received for lost (a GM System On struck twice), after
+ * such losses. A receiver that keeps the other count still reads every log
+ * right after its first repair, which takes the sender's total from the
+ * last log (journal_recv.c, repair_x). */
 #define RMP_EJ_X_MAX_LOGS 16
 #define RMP_EJ_X_MAX_DATA 256
 typedef struct {
@@ -448,7 +461,7 @@ typedef struct {
   rmp_ej_tag floor;    /* newest packet holding a change the journal can no longer code
                         * (a SysEx not in the store, a parameter the model forgot, a
                         * channel whose tables could not be made) */
-  uint8_t x_count;     /* SysEx commands sent, mod 256 (Chapter X COUNT) */
+  uint8_t x_count;     /* SysEx commands sent, mod 256 (COUNT, above) */
   uint32_t pkt_ext;    /* the packet being recorded, and its commands so far */
   uint8_t pkt_cmds;
   rmp_ej_ptimes *pt;   /* times of recent packets (encode_at) */
@@ -556,9 +569,7 @@ typedef struct {
   unsigned repairs;   /* counters: commands played by repairs */
   unsigned uncovered; /* losses the journal did not cover */
   unsigned long over_budget; /* repair commands a budget did not allow */
-  uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (Chapter X COUNT) */
-  uint8_t x_unsure;   /* x_count tells nothing now (journal_recv.c, repair_f_count) */
-  uint8_t x_last_ff;  /* the newest SysEx received or replayed is an MTC Full Frame (x_resync) */
+  uint8_t x_count;    /* SysEx commands received or replayed, mod 256 (COUNT, above) */
   unsigned x_replayed; /* SysEx commands replayed from Chapter X */
   rmp_ej_sx_seen sx_seen[RMP_EJ_SX_SEEN]; /* ring, newest at sx_next - 1 */
   uint8_t sx_next;

@@ -159,7 +159,6 @@ int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int firs
   r->part_hash = fnv(r->part_hash, data, n);
   if (end) {
     r->part_open = 0;
-    r->x_last_ff = 0;
     sx_seen_hash(r, r->part_hash, r->part_have, r->last);
   }
   return 1;
@@ -168,7 +167,7 @@ int rmp_ej_recv_part(rmp_ej_receiver *r, const uint8_t *data, size_t n, int firs
 void rmp_ej_recv_apply(rmp_ej_receiver *r, const uint8_t *msg, size_t len) {
   if (!msg) return;
   model_apply(r, msg, len, r->last); /* first: a Reset State command forgets the SysEx before it */
-  if (sysex_ok(msg, len)) {
+  if (sysex_ok(msg, len) && !rmp_ms_is_full_frame(msg, len)) { /* what COUNT counts (journal.h) */
     r->x_count++;
     sx_seen(r, msg + 1, len - 2, r->last);
   }
@@ -182,7 +181,6 @@ typedef struct {
   unsigned emitted;
   unsigned budget;  /* what this repair may play (rmp_ej_recv_config) */
   uint16_t seq, cp; /* the packet whose journal this is, and its checkpoint */
-  int x_total;      /* repair_x took the sender's SysEx total from Chapter X's last COUNT */
 } repair_ctx;
 
 /* Commands the budget still allows. */
@@ -197,10 +195,18 @@ static void sx_forget(rmp_ej_receiver *r) {
 
 /* The model takes a message; a NoteOn is stamped with the packet it came
  * with (RFC 4696 7.2: for a repair, the packet whose journal it came from).
- * It also keeps what the SysEx count needs (sx_forget, x_resync). */
+ * It also keeps what the SysEx count needs (sx_forget, journal.h: COUNT). */
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
   if (rmp_ms_is_reset_state(m, n)) sx_forget(r);
-  if (n && m[0] == 0xF0) r->x_last_ff = (uint8_t)rmp_ms_is_full_frame(m, n);
+  if (n && m[0] == 0xFF) {
+    r->x_count = 0; /* COUNT starts again (journal.h: COUNT) */
+    /* the sender no longer codes a SysEx in parts it was sending, and its
+     * COUNT no longer tells which one a log is: the caller's is dropped */
+    if (r->part_open) {
+      r->part_open = 0;
+      if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+    }
+  }
   rmp_ms_apply(&r->st, m, n);
   if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) {
     /* the table is made with the channel's first NoteOn; without memory
@@ -495,7 +501,7 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
     /* one the receiver has not seen start: from its start, or lost; not
      * one it completed itself in the checkpoint history (its count may lag
      * the sender's after a loss no journal codes) */
-    if (!r->x_unsure && (ahead == 0 || ahead >= 128)) return; /* done with it already */
+    if (ahead == 0 || ahead >= 128) return; /* done with it already */
     if (fin && !first && sx_recent(r, l->data, l->data_len, x->seq, x->cp)) {
       r->x_count = l->count;
       return;
@@ -533,7 +539,6 @@ static void repair_part(repair_ctx *x, const rmp_ej_x_log *l) {
   if (mine) r->part_count = l->count;
   if (fin) sx_seen_hash(r, r->part_hash, r->part_have, x->seq);
   if (fin) r->x_replayed++;
-  if (fin) r->x_last_ff = 0;
   r->part_fn(r->part_ud, buf, n, !mine, fin);
 }
 
@@ -580,12 +585,7 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
       have_last = o == cx->raw_len;
       last = l.count;
       unsigned ahead = (unsigned)(uint8_t)(l.count - r->x_count);
-      if (r->x_unsure) {
-        /* the count tells nothing (x_unsure): the octets do */
-        if (sx_recent(r, l.data, l.data_len, x->seq, x->cp)) continue;
-      } else if (ahead == 0 || ahead >= 128) {
-        continue;
-      }
+      if (ahead == 0 || ahead >= 128) continue;
     } else {
       /* no COUNT (B.5.3 leaves it to the sender): the log codes a command
        * of the checkpoint history; the receiver has it if it got the same
@@ -606,31 +606,7 @@ static void repair_x(repair_ctx *x, const rmp_ej_chap_x *cx) {
     if (l.c) r->x_count = l.count;
     else r->x_count++;
   }
-  if (have_last) {
-    r->x_count = last;
-    r->x_unsure = 0;
-    x->x_total = 1;
-  }
-}
-
-/* The receiver's SysEx count (x_count) can stop telling which logs of
- * Chapter X it has seen; it is then marked unsure, and until a journal's
- * last log gives the sender's total again, repair_x decides by the octets
- * (replayed unless the same arrived or were replayed since the checkpoint):
- *  - a lost System Reset: SysEx lost before it are inactive and no journal
- *    logs them (A.1), so COUNT runs ahead of the receiver's count by an
- *    unknown number, and a SysEx it received after the reset would be
- *    played again: a Reset State command among them, struck twice, ends
- *    the notes played since (found by the round-trip fuzzer);
- *  - a Full Frame replayed from Chapter F is a SysEx for COUNT (B.5.3) but
- *    not one Chapter X logs (B.4), so its place among the logged ones is
- *    unknown. When repair_x has just taken the sender's total from the last
- *    log's COUNT, that total holds it if it came before that SysEx, not if
- *    after: counted again, the receiver would be one ahead and take the
- *    next SysEx lost for one received (found by CI's fuzz run). */
-static void repair_f_count(repair_ctx *x) {
-  if (x->x_total) x->r->x_unsure = 1;
-  else x->r->x_count++;
+  if (have_last) r->x_count = last;
 }
 
 /* Play n clocks, within the budget (the rest is counted). */
@@ -733,8 +709,10 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   if ((sj->toc & RMP_EJ_SYS_D) && (sj->d.toc & RMP_EJ_D_B)) {
     if (st->reset_count != sj->d.reset_count) {
       out(x, 0xFF, 0, 0, 1);
-      x->r->x_unsure = 1; /* repair_f_count */
-      sx_forget(x->r);    /* played or not (budget), what came before it is inactive */
+      /* played or not (budget): what came before it is inactive, and COUNT
+       * starts again (journal.h: COUNT) */
+      sx_forget(x->r);
+      x->r->x_count = 0;
     }
     st->reset_count = sj->d.reset_count;
   }
@@ -785,7 +763,7 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
     if (!comp_ok && ff && (base & 0x80808080u) == 0) {
       uint8_t m[10] = { 0xF0, 0x7F, 0x7F, 0x01, 0x01, (uint8_t)(base >> 24), (uint8_t)(base >> 16),
                         (uint8_t)(base >> 8), (uint8_t)base, 0xF7 };
-      if (emit_msg(x, m, sizeof m)) repair_f_count(x);
+      (void)emit_msg(x, m, sizeof m); /* not a SysEx COUNT counts (journal.h: COUNT) */
     } else if (!comp_ok && qf) {
       mtc_break(x, f->d ? 7 : 0);
       for (int k = 0; k < 8; k++) {
@@ -810,7 +788,7 @@ int rmp_ej_recv_repair(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen, 
   /* Validate the whole journal before touching any state. */
   int n = rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL);
   if (n < 0) return n;
-  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint, 0 };
+  repair_ctx x = { r, emit, ud, single_loss && r->cfg.trust_s_bits, 0, 0, r->last, h.checkpoint };
   /* the budget: by journal size, then what the per-second bucket holds */
   uint64_t b = RMP_EJ_BUDGET_BASE + (uint64_t)RMP_EJ_BUDGET_PER_OCTET * (uint64_t)n;
   if (b > r->cfg.packet_max) b = r->cfg.packet_max;
@@ -860,7 +838,7 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
     rmp_ej_chan cj;
     if (rmp_ej_parse(j, jl, NULL, NULL, &cj, confirm_chan, &k) < 0) memset(&k, 0, sizeof k);
   }
-  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last, 0 };
+  repair_ctx x = { r, emit, ud, 0, 0, UINT_MAX, r->last, r->last };
   for (int ch = 0; ch < 16; ch++) {
     const rmp_ms_channel *c = r->st.ch[ch];
     if (!c || (r->st.broken >> ch & 1)) continue; /* never used (nothing sounds), or not known */
@@ -876,35 +854,6 @@ static void release(rmp_ej_receiver *r, const uint8_t *j, size_t jl, rmp_ej_emit
         r->released++;
       }
   }
-}
-
-/* An unsure count (repair_f_count) is known again from the journal of a
- * packet that follows the last one received: its Chapter X's last log
- * codes the newest SysEx the sender sent, and its COUNT is the sender's
- * total, which the receiver has now seen whole; unless the newest SysEx
- * the receiver got is a Full Frame, which no log codes (then a later
- * journal does). Without this, the octets decided until the next loss,
- * and a SysEx received too long before (out of sx_seen's ring) was
- * played again (found by the round-trip fuzzer). */
-static void x_resync(rmp_ej_receiver *r, const uint8_t *journal, size_t jlen) {
-  if (r->x_last_ff) return;
-  rmp_ej_hdr h;
-  rmp_ej_sys sj;
-  rmp_ej_chan cj;
-  if (rmp_ej_parse(journal, jlen, &h, &sj, &cj, NULL, NULL) < 0 || !h.y || !(sj.toc & RMP_EJ_SYS_X)) return;
-  rmp_ej_x_log l;
-  int have = 0;
-  uint8_t last = 0;
-  for (size_t o = 0; o < sj.x.raw_len;) {
-    int n = rmp_ej_x_log_decode(sj.x.raw + o, sj.x.raw_len - o, &l);
-    if (n < 0) return;
-    o += (size_t)n;
-    have = l.c;
-    last = l.count;
-  }
-  if (!have) return;
-  r->x_count = last;
-  r->x_unsure = 0;
 }
 
 int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal, size_t jlen,
@@ -927,10 +876,7 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
   if (d == 0 || d >= 0x8000) return RMP_EJ_R_LATE;
   uint16_t first_lost = (uint16_t)(r->last + 1);
   r->last = seq;
-  if (d == 1) {
-    if (r->x_unsure && journal && jlen) x_resync(r, journal, jlen);
-    return 0;
-  }
+  if (d == 1) return 0;
   int flags = RMP_EJ_R_LOSS;
   if (!journal || !jlen) {
     release(r, NULL, 0, emit, ud);

@@ -419,14 +419,14 @@ static void x_age(rmp_ej_sender *s) {
 static void x_record(rmp_ej_sender *s, rmp_ej_tag t, const uint8_t *msg, size_t len) {
   const uint8_t *d = msg + 1;
   size_t n = len - 2;
+  s->sys_any = t;
+  uint8_t cls = x_class(msg, len);
+  /* an MTC Full Frame is coded in Chapter F, not here (B.4, B.5.2), and
+   * not counted (COUNT, journal.h) */
+  if (cls == XC_FULLFRAME) return;
   s->x_count++;
   x_age(s);
   s->x_ord++;
-  s->sys_any = t;
-  uint8_t cls = x_class(msg, len);
-  /* an MTC Full Frame is coded in Chapter F, not here (B.4, B.5.2); it
-   * still counts for COUNT (B.5.3) */
-  if (cls == XC_FULLFRAME) return;
   /* a Reset State command has cleared the store before (reset_state):
    * earlier SysEx are inactive (A.1) */
   rmp_ej_x_entry *slot = NULL;
@@ -499,6 +499,7 @@ static void reset_state(rmp_ej_sender *s, int system) {
   s->rst_bank = 0;
   x_clear(s);
   if (!system) return;
+  s->x_count = 0; /* COUNT starts again (journal.h) */
   s->q_seq = s->f_seq = s->song_seq = s->tune_seq = s->sense_seq = 0;
   memset(s->undef_seq, 0, sizeof s->undef_seq);
 }

@@ -452,14 +452,16 @@ static void test_reset_state_commands(void) {
   }
 }
 
-/* ---- Chapter X COUNT when the receiver's count cannot say ------------------- */
-/* Found by the round-trip fuzzer. (1) A Full Frame and a SysEx lost
- * together: Chapter X's last COUNT already holds the Full Frame, and
- * counting its replay from Chapter F again put the receiver one ahead, so
- * the next SysEx lost looked received and was never played. (2) A System
- * Reset lost with a SysEx before it (inactive, never logged, A.1): a GM
- * System On received after it looked lost by COUNT and was played again,
- * ending the note struck after it. */
+/* ---- Chapter X COUNT after losses no log codes ------------------------------ */
+/* Found by the round-trip fuzzer (journal.h: COUNT). (1) A Full Frame and
+ * a SysEx lost together: counted in COUNT, the Full Frame replayed from
+ * Chapter F put the receiver one ahead, and the next SysEx lost looked
+ * received. (2) A System Reset lost with a SysEx before it (inactive, never
+ * logged, A.1): a GM System On received after it looked lost by COUNT and
+ * was played again, ending the note struck after it. (3) A GM On received
+ * before the lost reset, sent again and lost. (4) The count right at once
+ * after the reset, whatever was received since. (5) COUNT is modulo 256:
+ * the sender stops coding a log 128 SysEx old. */
 static void test_x_count_unsure(void) {
   static const msg ff = { { 0xF0, 0x7F, 0x7F, 0x01, 0x01, 0x20, 0x00, 0x00, 0x00, 0xF7 }, 10 };
   static const msg a = { { 0xF0, 0x01, 0x02, 0xF7 }, 4 }, b = { { 0xF0, 0x05, 0x06, 0xF7 }, 4 };
@@ -490,9 +492,8 @@ static void test_x_count_unsure(void) {
   CHECK_INT(rep_count(0xF0, 0x05, 0x06), 1);
   CHECK_INT(diff(), 0);
 
-  /* (3) the octets decide only among SysEx after the reset: a GM System
-   * On received before the lost System Reset is not the one a later log
-   * codes (the same octets sent again, and lost) */
+  /* (3) a GM System On received before a lost System Reset, then sent
+   * again and lost: played (the reset, then this one) */
   link_init(NULL);
   EMPTY(1, 1);
   pkt(2, 1, (const msg[]){ gm }, 1);
@@ -504,19 +505,18 @@ static void test_x_count_unsure(void) {
   CHECK_INT(rep_count(0xF0, 0x7E, 0x7F), 1); /* was 0: program 1 stayed */
   CHECK_INT(diff(), 0);
 
-  /* (4) the count is known again at the next journal received in order:
-   * the octets no longer decide at the next loss, when the SysEx received
-   * since the reset are more than the receiver remembers (16 copies of B
-   * after A: A's octets forgotten, A played twice) */
+  /* (4) after a lost System Reset the count is exact at once, however many
+   * SysEx are received before the next loss (16 copies of B after A: more
+   * than the receiver remembers by octets) */
   link_init(NULL);
   EMPTY(1, 1);
   PKT(2, 0, M1(0xFF));
   EMPTY(3, 1);
-  CHECK_INT(r.x_unsure, 1);
+  CHECK_INT(r.x_count, s.x_count);
   pkt(4, 1, (const msg[]){ a }, 1);
   uint16_t q = 5;
   for (int i = 0; i < 16; i++, q++) PKT(q, 1, { { 0xF0, 0x22, 0xF7 }, 3 });
-  CHECK_INT(r.x_unsure, 0);
+  CHECK_INT(r.x_count, s.x_count);
   pkt(q++, 0, (const msg[]){ b }, 1);
   nrep = 0;
   EMPTY(q, 1);
@@ -1003,6 +1003,45 @@ static void test_x_cancelled(void) {
   CHECK_INT(r.x_count, 7);
 }
 
+/* A System Reset lost with the end of a SysEx in parts, and a new SysEx in
+ * parts begun after it: its COUNT starts again at 1, the first one's
+ * number, so the receiver appended the new one's octets to the old one's
+ * (found by the round-trip fuzzer). The reset drops the old one (CANCEL)
+ * and the new one is rebuilt from its start. */
+static uint8_t rp_got[16];
+static int rp_n, rp_first, rp_done;
+static void on_rpart(void *ud, const uint8_t *d, size_t n, int first, int end) {
+  (void)ud;
+  if (end == RMP_EJ_PART_CANCEL) { ncancel++; rp_n = 0; return; }
+  if (first) { rp_n = 0; rp_first++; }
+  for (size_t i = 0; i < n && rp_n < 16; i++) rp_got[rp_n++] = d[i];
+  if (end) rp_done++;
+}
+static void test_parts_across_reset(void) {
+  static const uint8_t p1[] = { 1, 2 }, p2[] = { 3, 4 }, q1[] = { 9 }, q2[] = { 8 };
+  link_init(NULL);
+  rmp_ej_recv_set_part_fn(&r, on_rpart, NULL);
+  ncancel = rp_n = rp_first = rp_done = 0;
+  EMPTY(1, 1);
+  jlen = rmp_ej_send_encode(&s, 2, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 2, p1, sizeof p1, 1, 0);
+  rmp_ej_recv_packet(&r, 2, jlen > 0 ? jbuf : NULL, (size_t)jlen, on_rep, NULL);
+  CHECK(rmp_ej_recv_part(&r, p1, sizeof p1, 1, 0));
+  rmp_ej_send_encode(&s, 3, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 3, p2, sizeof p2, 0, 1); /* lost */
+  PKT(4, 0, M1(0xFF));
+  rmp_ej_send_encode(&s, 5, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 5, q1, sizeof q1, 1, 0); /* lost */
+  jlen = rmp_ej_send_encode(&s, 6, jbuf, sizeof jbuf);
+  rmp_ej_send_record_part(&s, 6, q2, sizeof q2, 0, 1);
+  rmp_ej_recv_packet(&r, 6, jbuf, (size_t)jlen, on_rep, NULL);
+  if (rmp_ej_recv_part(&r, q2, sizeof q2, 0, 1)) on_rpart(NULL, q2, sizeof q2, 0, 1);
+  CHECK_INT(ncancel, 1);
+  CHECK_INT(rp_done, 1);
+  CHECK(rp_n == 2 && rp_got[0] == 9 && rp_got[1] == 8); /* was 1 2 9 8 */
+  CHECK_INT(diff(), 0);
+}
+
 /* TCOUNT (B.5.3): the SysEx of the log's type in the session history; a
  * receiver cannot count a type only the sender defines, so a log with
  * TCOUNT and no COUNT is placed like one with neither (replayed unless the
@@ -1078,6 +1117,7 @@ int main(void) {
   test_bank_and_order();
   test_reset_state_commands();
   test_x_count_unsure();
+  test_parts_across_reset();
   test_all_parameters();
   test_parameter_eviction();
   test_journal_bomb();

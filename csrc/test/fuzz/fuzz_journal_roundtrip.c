@@ -79,6 +79,10 @@ static void px_add(const uint8_t *d, size_t n, int first, int end) {
 }
 static void on_part(void *ud, const uint8_t *d, size_t n, int first, int end) {
   (void)ud;
+  if (end == RMP_EJ_PART_CANCEL) { /* a System Reset ended it (journal_recv.c) */
+    px.len = 0;
+    return;
+  }
   px_add(d, n, first, end);
 }
 
@@ -264,8 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         px_add(pm->b + 1 + poff, plen, pfirst, pend);
       for (size_t m = 0; m < k; m++) rmp_ej_recv_apply(&rcv, msgs[i + m].b, msgs[i + m].n);
       if (trace > 0)
-        fprintf(stderr, "    receiver x_count %u unsure %d part_open %d part_count %u part_have %u; sender x_count %u\n",
-                rcv.x_count, rcv.x_unsure, rcv.part_open, rcv.part_count, (unsigned)rcv.part_have, snd.x_count);
+        fprintf(stderr, "    receiver x_count %u part_open %d part_count %u part_have %u; sender x_count %u\n",
+                rcv.x_count, rcv.part_open, rcv.part_count, (unsigned)rcv.part_have, snd.x_count);
     }
     if ((cfg & 0x10) && packets % 8 == 7 && rcv.have_seq) {
       if (trace) fprintf(stderr, "ack %u\n", rcv.last);
