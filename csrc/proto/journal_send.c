@@ -358,8 +358,9 @@ static int before_cp(const rmp_ej_sender *s, rmp_ej_tag t) {
  *  - same parameter, for these Universal SysEx (device ID included):
  *    GM mode F0 7E cc 09 00..03 F7, DLS F0 7E cc 0A 01..02 F7 (the Reset
  *    State commands, A.1; another sub-ID under 09 or 0A is no GM/DLS mode
- *    command, and only identical octets are its type), Device Control F0 7F cc 04 01..04 ... F7 (master volume, balance,
- *    fine and coarse tuning), MTC Full Frame F0 7F cc 01 01 hr mn sc fr F7. */
+ *    command, and only identical octets are its type), Device Control
+ *    F0 7F cc 04 01..04 ... F7 (master volume, balance, fine and coarse
+ *    tuning), MTC Full Frame F0 7F cc 01 01 hr mn sc fr F7. */
 enum { XC_OCTETS = 0, XC_GM = 1, XC_DLS = 2, XC_DEVCTL = 3, XC_FULLFRAME = 4 };
 
 /* msg: a whole SysEx F0 ... F7. Which commands are Reset State commands or
