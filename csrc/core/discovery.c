@@ -41,15 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void copy_label(char *dst, size_t cap, const char *src) {
-  size_t n = strlen(src);
-  if (n >= cap) {
-    n = cap - 1;
-    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
-  }
-  memcpy(dst, src, n);
-  dst[n] = '\0';
-}
 
 /* ---- what browsing found for one type (discovery.h) ---- */
 
@@ -215,6 +206,17 @@ void rmc_disc_list_free(rmc_disc_list *l) {
 #include <avahi-common/malloc.h>
 #include <avahi-common/simple-watch.h>
 #include <avahi-common/strlst.h>
+
+/* A name cut to cap - 1 octets, never inside a UTF-8 character. */
+static void copy_label(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a whole UTF-8 character */
+  }
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
 
 /* DNS labels (a service instance name is one) are at most 63 octets (RFC 6763, 4.1.1). */
 #define LABEL_MAX 63
