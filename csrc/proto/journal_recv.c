@@ -193,20 +193,25 @@ static void sx_forget(rmp_ej_receiver *r) {
   for (int i = 0; i < RMP_EJ_SX_SEEN; i++) r->sx_seen[i].used = 0;
 }
 
+/* A System Reset, received or repaired (played or not: a repair over the
+ * budget still happened at the sender): COUNT starts again (journal.h:
+ * COUNT); the sender no longer codes a SysEx in parts it was sending, and
+ * COUNT no longer tells which one a log is, so the caller's is dropped. */
+static void system_reset(rmp_ej_receiver *r) {
+  r->x_count = 0;
+  sx_forget(r);
+  if (r->part_open) {
+    r->part_open = 0;
+    if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+  }
+}
+
 /* The model takes a message; a NoteOn is stamped with the packet it came
  * with (RFC 4696 7.2: for a repair, the packet whose journal it came from).
  * It also keeps what the SysEx count needs (sx_forget, journal.h: COUNT). */
 static void model_apply(rmp_ej_receiver *r, const uint8_t *m, size_t n, uint16_t seq) {
   if (rmp_ms_is_reset_state(m, n)) sx_forget(r);
-  if (n && m[0] == 0xFF) {
-    r->x_count = 0; /* COUNT starts again (journal.h: COUNT) */
-    /* the sender no longer codes a SysEx in parts it was sending, and its
-     * COUNT no longer tells which one a log is: the caller's is dropped */
-    if (r->part_open) {
-      r->part_open = 0;
-      if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
-    }
-  }
+  if (n && m[0] == 0xFF) system_reset(r);
   rmp_ms_apply(&r->st, m, n);
   if (n >= 3 && (m[0] & 0xF0) == 0x90 && (m[2] & 127)) {
     /* the table is made with the channel's first NoteOn; without memory
@@ -709,10 +714,7 @@ static void repair_sys(repair_ctx *x, const rmp_ej_sys *sj) {
   if ((sj->toc & RMP_EJ_SYS_D) && (sj->d.toc & RMP_EJ_D_B)) {
     if (st->reset_count != sj->d.reset_count) {
       out(x, 0xFF, 0, 0, 1);
-      /* played or not (budget): what came before it is inactive, and COUNT
-       * starts again (journal.h: COUNT) */
-      sx_forget(x->r);
-      x->r->x_count = 0;
+      system_reset(x->r); /* played or not (budget): found by the round-trip fuzzer */
     }
     st->reset_count = sj->d.reset_count;
   }
@@ -887,6 +889,14 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
   if (e >= 0 && (uint16_t)(first_lost - h.checkpoint) >= 0x8000) {
     flags |= RMP_EJ_R_UNCOVERED;
     r->uncovered++;
+    /* what was lost may hold the rest of the SysEx in parts the caller is
+     * putting together and a System Reset after it (COUNT starts again, and
+     * a new one's log can carry the old one's number): it is dropped before
+     * the journal is read (found by the round-trip fuzzer) */
+    if (r->part_open) {
+      r->part_open = 0;
+      if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+    }
   }
   r->part_seen = 0;
   if (e >= 0) e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);
