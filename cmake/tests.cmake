@@ -80,17 +80,19 @@ if(RTPMIDI_HAVE_RTMIDI AND RTPMIDI_TEST_JACK_TEARDOWN)
   set_tests_properties(c/test_capi_teardown_midi_in PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
     ENVIRONMENT "RTPMIDI_TEST_MIDI_IN=1;ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endif()
-# A SysEx in pieces from another JACK client reaches a MidiIn whole, on a
-# server of its own (csrc/core/midi_jack.c; skipped, 77, without jackd).
+# On a server of their own (csrc/core/midi_jack.c; skipped, 77, without
+# jackd): a SysEx in pieces from another JACK client reaches a MidiIn whole;
+# a message sent right after a MidiOut opened onto a port is not lost.
 if(RTPMIDI_HAVE_JACK)
-  add_executable(test_jack_sysex_pieces csrc/test/test_jack_sysex_pieces.c)
-  target_include_directories(test_jack_sysex_pieces PRIVATE csrc/test csrc/core)
-  target_compile_options(test_jack_sysex_pieces PRIVATE ${RTPMIDI_WARNINGS})
-  target_link_libraries(test_jack_sysex_pieces PRIVATE rtpmidi_core PkgConfig::JACK m)
-  add_test(NAME c/test_jack_sysex_pieces
-    COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/with_jackd.sh $<TARGET_FILE:test_jack_sysex_pieces>)
-  set_tests_properties(c/test_jack_sysex_pieces PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77
-    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+  foreach(t test_jack_sysex_pieces test_jack_connect_settle)
+    add_executable(${t} csrc/test/${t}.c)
+    target_include_directories(${t} PRIVATE csrc/test csrc/core)
+    target_compile_options(${t} PRIVATE ${RTPMIDI_WARNINGS})
+    target_link_libraries(${t} PRIVATE rtpmidi_core PkgConfig::JACK m)
+    add_test(NAME c/${t} COMMAND sh ${PROJECT_SOURCE_DIR}/csrc/test/with_jackd.sh $<TARGET_FILE:${t}>)
+    set_tests_properties(c/${t} PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77
+      ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+  endforeach()
 endif()
 # Skipped (77) when Avahi is not compiled in.
 set_tests_properties(c/test_discovery_hung PROPERTIES SKIP_RETURN_CODE 77)

@@ -497,6 +497,32 @@ static void free_port(rmj_port *p) {
   free(p);
 }
 
+/* Waits (bounded) until n more process cycles have ended. */
+static void wait_cycles(uint64_t n) {
+  uint64_t until = atomic_load(&cycles) + n;
+  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* jack_connect returns once the server has recorded the connection in
+ * the graph's next state; the process cycles use it from the start of a
+ * cycle that follows one that ended in time (jackd2's JackEngine::ProcessNext
+ * switches states; after a late cycle, ProcessCurrent keeps the old one, so
+ * on a loaded machine the switch can wait several cycles). A message written
+ * before the switch is drained in a cycle of the old graph, where nobody
+ * reads this port, and is lost; an input misses what its source played then.
+ * So open returns once the connection shows in the graph the cycles use:
+ * jack_port_connected_to reads that state (JackGraphManager::IsConnected,
+ * ReadCurrentState). Usually it does at once; at most a second is waited. */
+static void settle(rmj_port *p, const char *target) {
+  for (int k = 0; k < 10000 && !atomic_load(&down) && !jack_port_connected_to(p->port, target); k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err, size_t errlen) {
   const rtpmidi_midi_port_config *cfg = a->cfg;
   const char *kind = a->input ? "input" : "output";
@@ -580,6 +606,7 @@ int rmj_open(const rmj_open_args *a, rmj_port **out, char **port_name, char *err
       goto fail_port;
     }
     *port_name = target;
+    settle(p, target);
   } else {
     *port_name = strdup(own);
   }
@@ -598,15 +625,6 @@ fail:
   unlock_calls();
   free_port(p);
   return r;
-}
-
-/* Waits (bounded) until n more process cycles have ended. */
-static void wait_cycles(uint64_t n) {
-  uint64_t until = atomic_load(&cycles) + n;
-  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL);
-  }
 }
 
 void rmj_close(rmj_port *p) {
