@@ -196,6 +196,41 @@ print("after run")
     assert.not_matches("interrupted", term:screen(), 1, true)
   end)
 
+  it("a script whose JACK server shuts down hears on_error and exits without libjack's noise", function()
+    -- a server of its own, stopped cleanly (SIGTERM: its registry slot is freed)
+    local name = "rtpmidi-stop-" .. J.unique("srv")
+    local log = os.tmpname()
+    paths[#paths + 1] = log
+    local f = assert(io.popen(("jackd -n '%s' --no-realtime -d dummy -r 48000 -p 256 </dev/null >'%s' 2>&1 & echo $!")
+      :format(name, log)))
+    local pid = f:read("l")
+    f:close()
+    finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
+    assert.is_true(os.execute(("JACK_DEFAULT_SERVER='%s' jack_wait -w -t 10 >/dev/null 2>&1"):format(name)) == true,
+      "the script's jackd did not start")
+    local e = env()
+    e.JACK_DEFAULT_SERVER = name
+    local proc = P.spawn({ "lua5.4", file([[
+local rtpmidi = require "rtpmidi"
+local control = rtpmidi.RTPControl()
+local inp = assert(rtpmidi.MidiIn{ api = "jack", virtual = "in" })
+function inp:on_error(message)
+  print("on_error: " .. message)
+  control:stop()
+end
+print("open")
+control:run()
+print("after run")
+]]) }, e)
+    proc:wait_for(function(p) return p:stdout():find("open", 1, true) end, "the port to open", 10000)
+    os.execute("kill " .. pid)
+    assert.are.equal(0, proc:wait_exit(10000), proc:stdout() .. proc:stderr())
+    assert.matches("on_error: jack: the JACK server has shut down", proc:stdout(), 1, true)
+    assert.matches("after run", proc:stdout(), 1, true)
+    -- before: "Server is not running" twice, from the client closed at exit
+    assert.are.equal("", proc:stderr())
+  end)
+
   -- The examples that run until Ctrl-C with SECONDS = 0; each has a
   -- stand-in peer of its own and prints what it does.
   -- (The examples exit 1 when their stand-in traffic did not flow: the

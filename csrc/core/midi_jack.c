@@ -272,8 +272,13 @@ static bool kept_fits(const char *name) {
 }
 
 static void close_client(void) {
-  if (!atomic_load(&down)) jack_deactivate(client);
+  bool dead = atomic_load(&down);
+  if (!dead) jack_deactivate(client);
+  /* closing the client of a server that is gone: libjack's "Server is not
+   * running" (twice) tells nothing on_error has not said */
+  bool tell = atomic_exchange(&calling, atomic_load(&calling) && !dead);
   jack_client_close(client);
+  atomic_store(&calling, tell);
   client = NULL;
   atomic_store(&down, false);
 }
