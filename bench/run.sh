@@ -279,7 +279,13 @@ one "$BIN/journal_bench $JOURNAL_ITERS"
 if command -v jackd >/dev/null 2>&1; then
   echo "midi in to out"
   next_port; p=$PORT
-  one "$LUA $ROOT/bench/midi_e2e.lua $p $MIDI_E2E_NOTES 60"
+  # its own bound: the latency runs and the scheduled phrases take ~30 s in
+  # a full run, past TMO; the script stops itself at E2E_TMO (and stops its
+  # jackd, which a kill would leave running)
+  E2E_TMO=60 kill_saved=$KILL_AFTER
+  KILL_AFTER=$((E2E_TMO + 10))
+  one "$LUA $ROOT/bench/midi_e2e.lua $p $MIDI_E2E_NOTES $E2E_TMO"
+  KILL_AFTER=$kill_saved
 fi
 
 # ---- 5: the MIDI codec, C and Lua ----

@@ -395,64 +395,54 @@ describe("MIDI ports through JACK", function()
     assert.error_matches(function() out:set_latency(-5) end, "bad argument 'latency'")
   end)
 
-  it("plays scheduled messages at time + latency, within 1 ms, in order", function()
-    local out, _, got = pair(nil, { latency = 20 })
-    assert.are.equal(20, out:latency())
+  it("plays scheduled messages at time + latency, in order", function()
+    local latency = 20
+    local out, _, got = pair(nil, { latency = latency })
+    assert.are.equal(latency, out:latency())
     -- 60 notes over ~300 ms at uneven times, queued out of order; two pairs
     -- share a time and must keep the order they were sent in.
-    local function attempt()
-      for i = #got, 1, -1 do got[i] = nil end
-      local t0 = rtpmidi.now() + 100 -- room to queue all 60 first, even under ASan
-      local plan = {}
-      for i = 1, 60 do
-        plan[i] = { t = t0 + i * 4.9 + (i * 7919 % 13) / 10, bytes = string.char(0x90, i, 100) }
-      end
-      plan[31].t = plan[30].t   -- same time: 30 then 31
-      plan[51].t = plan[50].t
-      local order = {}
-      for i = 1, 60 do order[i] = i end
-      for i = 60, 2, -1 do      -- a fixed shuffle
-        local j = (i * 31) % i + 1
-        order[i], order[j] = order[j], order[i]
-      end
-      local function pos(k) for p, v in ipairs(order) do if v == k then return p end end end
-      for _, pr in ipairs{ { 30, 31 }, { 50, 51 } } do   -- ... that keeps 30/31 and 50/51 in order
-        local a, b = pos(pr[1]), pos(pr[2])
-        if a > b then order[a], order[b] = order[b], order[a] end
-      end
-      local before = out:stats()
-      for _, i in ipairs(order) do assert.is_true(out:send(plan[i].bytes, plan[i].t)) end
-      assert.are.equal(60, out:pending())
-      H.run_until(function() return #got == 60 end, "60 scheduled notes", 5000)
-      local r = { min = math.huge, max = -math.huge, sum = 0, within = 0 }
-      for i = 1, 60 do
-        assert.are.equal(hex(plan[i].bytes), hex(got[i].bytes))   -- in time order
-        local err = got[i].time - (plan[i].t + 20)
-        r.max, r.min, r.sum = math.max(r.max, err), math.min(r.min, err), r.sum + err
-        if err < 1.0 then r.within = r.within + 1 end
-      end
-      local st = out:stats()
-      assert.are.equal(60, st.played - before.played)
-      r.mean = r.sum / 60
-      print(("\nscheduled output over JACK (cycle %.3f ms): arrival - (time + latency): min %.3f, mean %.3f,"
-        .. " max %.3f ms, %d/60 within 1 ms; the scheduler's own lateness so far: mean %.4f, max %.4f ms"):format(
-        J.period / J.rate * 1000, r.min, r.mean, r.max, r.within, st.mean_late_ms, st.max_late_ms))
-      assert.is_true(r.min >= 0, "a message came early: " .. r.min)
-      return r
+    local t0 = rtpmidi.now() + 100 -- room to queue all 60 first, even under ASan
+    local plan = {}
+    for i = 1, 60 do
+      plan[i] = { t = t0 + i * 4.9 + (i * 7919 % 13) / 10, bytes = string.char(0x90, i, 100) }
     end
-    -- Every message within 1 ms on a quiet machine. One busy with other work
-    -- holds a thread up now and then (JACK's and ours): of three runs, the
-    -- best must have at least 57 of 60 within 1 ms, none past 5 ms, and a
-    -- mean under 0.6 ms.
-    local best
-    for _ = 1, 3 do
-      local r = attempt()
-      if not best or r.within > best.within or (r.within == best.within and r.max < best.max) then best = r end
-      if best.within == 60 then break end
+    plan[31].t = plan[30].t   -- same time: 30 then 31
+    plan[51].t = plan[50].t
+    local order = {}
+    for i = 1, 60 do order[i] = i end
+    for i = 60, 2, -1 do      -- a fixed shuffle
+      local j = (i * 31) % i + 1
+      order[i], order[j] = order[j], order[i]
     end
-    assert.is_true(best.within >= 57, ("only %d of 60 within 1 ms"):format(best.within))
-    assert.is_true(best.max < 5.0, "a message came 5 ms late: " .. best.max)
-    assert.is_true(best.mean < 0.6, "mean error " .. best.mean)
+    local function pos(k) for p, v in ipairs(order) do if v == k then return p end end end
+    for _, pr in ipairs{ { 30, 31 }, { 50, 51 } } do   -- ... that keeps 30/31 and 50/51 in order
+      local a, b = pos(pr[1]), pos(pr[2])
+      if a > b then order[a], order[b] = order[b], order[a] end
+    end
+    local before = out:stats()
+    for _, i in ipairs(order) do assert.is_true(out:send(plan[i].bytes, plan[i].t)) end
+    assert.are.equal(60, out:pending())
+    H.run_until(function() return #got == 60 end, "60 scheduled notes", 5000)
+    local r = { min = math.huge, max = -math.huge, sum = 0, within = 0 }
+    for i = 1, 60 do
+      assert.are.equal(hex(plan[i].bytes), hex(got[i].bytes))   -- every one, in time order
+      local err = got[i].time - (plan[i].t + latency)
+      r.max, r.min, r.sum = math.max(r.max, err), math.min(r.min, err), r.sum + err
+      if math.abs(err) < 1.0 then r.within = r.within + 1 end
+    end
+    local st = out:stats()
+    assert.are.equal(60, st.played - before.played)
+    print(("\nscheduled output over JACK (cycle %.3f ms): arrival - (time + latency): min %.3f, mean %.3f,"
+      .. " max %.3f ms, %d/60 within 1 ms; the scheduler's own lateness so far: mean %.4f, max %.4f ms"):format(
+      J.period / J.rate * 1000, r.min, r.sum / 60, r.max, r.within, st.mean_late_ms, st.max_late_ms))
+    -- Behaviour, not precision (bench/midi_e2e.lua measures that, as
+    -- midi_sched/midiout_to_midiin): none early (half a millisecond for the
+    -- clocks' rounding), and each played by its time + latency, not when
+    -- sent (~120 ms early) nor a latency late. Half the latency lies midway
+    -- between right and either wrong, far above what a loaded machine's
+    -- hiccups add (a few ms).
+    assert.is_true(r.min >= -0.5, "a message came early: " .. r.min)
+    assert.is_true(r.max < latency / 2, ("a message came %.3f ms after its time + latency"):format(r.max))
   end)
 
   it("applies a latency changed with set_latency, and sends a time in the past now", function()
@@ -462,9 +452,14 @@ describe("MIDI ports through JACK", function()
     out:send("\x90\x3C\x64", t)
     out:send("\x90\x3D\x64", t - 1000)   -- long past: plays at once
     H.run_until(function() return #got == 2 end, "two notes")
+    -- The bounds tell the behaviours apart, they are no precision targets
+    -- (bench/midi_e2e.lua): the past one within half the latency of now, not
+    -- at t + 40; the other at t + 40, not at t + 5 (the old latency: 35 ms
+    -- early) nor at once, and under half the latency late.
     assert.are.equal("\x90\x3D\x64", got[1].bytes)
-    assert.is_true(got[1].time - t < 10)
-    assert.is_true(got[2].time - (t + 40) >= 0 and got[2].time - (t + 40) < 5.0)
+    assert.is_true(got[1].time - t < 20, "the past message waited: " .. (got[1].time - t))
+    local err = got[2].time - (t + 40)
+    assert.is_true(err >= -0.5 and err < 20, ("played %.3f ms from t + 40"):format(err))
     -- cancel_pending drops what is still waiting
     out:send("\x90\x3E\x64", rtpmidi.now() + 200)
     assert.are.equal(1, out:cancel_pending())

@@ -94,49 +94,37 @@ describe("MidiSession with MIDI devices", function()
     local latency = 20
     local kbd, _, b, played, heard = chain(latency)
     local N = 60
-    -- One phrase: 60 messages at uneven times. Returns the sorted errors.
-    local function phrase()
-      for k = #heard, 1, -1 do heard[k] = nil end
-      for k = #played, 1, -1 do played[k] = nil end
-      local k = 0
-      local function play_next()
-        k = k + 1
-        if k > N then return end
-        local note = 40 + k % 40
-        kbd:send(string.char(k % 2 == 1 and 0x90 or 0x80, note, k % 2 == 1 and 100 or 0))
-        rtpmidi.after(3 + k % 7, play_next)
-      end
-      play_next()
-      H.run_until(function() return #heard == N end, "the whole phrase at the synth", 10000)
-      H.run_for(latency + 20)
-      assert.are.equal(N, #played)
-      assert.are.equal(N, #heard)
-      local errs = {}
-      for i = 1, N do
-        assert.are.equal(played[i].bytes, heard[i].bytes)       -- every message, in order
-        errs[i] = heard[i].time - (played[i].time + latency)    -- against its time + latency
-      end
-      table.sort(errs)
-      print(("\n  played at time + %d ms: error min %.3f, median %.3f, max %.3f ms"):format(
-        latency, errs[1], errs[N // 2], errs[N]))
-      return errs
+    -- One phrase: 60 messages at uneven times.
+    local k = 0
+    local function play_next()
+      k = k + 1
+      if k > N then return end
+      local note = 40 + k % 40
+      kbd:send(string.char(k % 2 == 1 and 0x90 or 0x80, note, k % 2 == 1 and 100 or 0))
+      rtpmidi.after(3 + k % 7, play_next)
     end
-    -- JACK's output runs once a cycle (0.33 ms here) and a busy machine can
-    -- delay one message past 1 ms: of the best of five phrases, every message
-    -- is within 5 ms, 57 of 60 within 1 ms, and the median within 0.6 ms.
-    local best
-    for _ = 1, 5 do
-      local errs = phrase()
-      assert.is_true(errs[1] >= -0.5, "a message played early")
-      local within = 0
-      for i = 1, N do if math.abs(errs[i]) <= 1.0 then within = within + 1 end end
-      local score = { within = within, worst = math.max(-errs[1], errs[N]), median = errs[N // 2] }
-      if not best or score.within > best.within then best = score end
-      if within == N then break end
+    play_next()
+    H.run_until(function() return #heard == N end, "the whole phrase at the synth", 10000)
+    H.run_for(latency + 20)
+    assert.are.equal(N, #played)
+    assert.are.equal(N, #heard)
+    local errs = {}
+    for i = 1, N do
+      assert.are.equal(played[i].bytes, heard[i].bytes)       -- every message, in order
+      errs[i] = heard[i].time - (played[i].time + latency)    -- against its time + latency
     end
-    assert.is_true(best.within >= N - 3 and best.worst <= 5.0 and best.median <= 0.6,
-      ("best phrase: %d of %d within 1 ms, worst %.3f ms, median %.3f ms"):format(
-        best.within, N, best.worst, best.median))
+    table.sort(errs)
+    local within = 0
+    for i = 1, N do if math.abs(errs[i]) <= 1.0 then within = within + 1 end end
+    print(("\n  played at time + %d ms: error min %.3f, median %.3f, max %.3f ms, %d of %d within 1 ms"):format(
+      latency, errs[1], errs[N // 2], errs[N], within, N))
+    -- Behaviour, not precision (bench/midi_e2e.lua measures that, as
+    -- midi_sched/through_2_sessions): none early (half a millisecond for the
+    -- clocks' rounding), so none played on arrival (~20 ms early), and none
+    -- half the latency late: midway between its time + latency and a latency
+    -- late, far above what a loaded machine's hiccups add (a few ms).
+    assert.is_true(errs[1] >= -0.5, ("a message played %.3f ms early"):format(-errs[1]))
+    assert.is_true(errs[N] < latency / 2, ("a message played %.3f ms after its time + latency"):format(errs[N]))
     assert.are.equal(0, b:stats().malformed)
   end)
 
