@@ -206,8 +206,6 @@ if R.latency then
   w("`rtpmidi_node`: our AppleMidiSession probing a node-rtpmidi echo side. node-rtpmidi rows:")
   w("as many rounds as ours, each after its warm-up round trips (and node-rtpmidi's own CK")
   w("exchange), merged by median.")
-  w("`midi2`: Midi2Session (Network MIDI 2.0, UMP over UDP, FEC 2) client and host, the same")
-  w("probe as one UMP word (MIDI 1.0 pitch bend, MT 2), beside `applemidi`.")
   w()
   if PLOT then
     w(("![one-way latency distributions](%s)"):format(PLOT))
