@@ -88,6 +88,57 @@ function J.stop()
   rtpmidi.set_jack_server(ORIGINAL_SERVER)
 end
 
+--- Starts one more server, named name, on the dummy backend with its output
+-- in the file log; its pid once it accepts clients, else nil (it is killed).
+function J.try_server(name, log)
+  local p = assert(io.popen(("jackd -n %s --no-realtime -S -d dummy -r %d -p %d </dev/null >%s 2>&1 & echo $!")
+    :format(quote(name), J.rate, J.period, quote(log))))
+  local pid = p:read("l")
+  p:close()
+  if sh(("JACK_DEFAULT_SERVER=%s jack_wait -w -t 10 >/dev/null 2>&1"):format(quote(name))) then return pid end
+  sh("kill -9 " .. pid .. " 2>/dev/null")
+end
+
+local function read_file(path)
+  local f = io.open(path)
+  local text = f and f:read("a") or ""
+  if f then f:close() end
+  return text
+end
+
+--- A server of a spec's own besides J.start's: { name, pid, log, stop() }.
+-- jackd2 keeps at most 8 servers in its registry and other spec processes
+-- start and stop theirs: a full registry is waited out (up to 30 s). Raises
+-- with jackd's output if it does not start. stop() ends it with SIGTERM
+-- (its registry slot freed), SIGKILL after 5 s.
+function J.server(name)
+  local srv = { name = name, log = os.tmpname() }
+  local deadline = rtpmidi.now() + 30000
+  while true do
+    srv.pid = J.try_server(name, srv.log)
+    if srv.pid then break end
+    local text = read_file(srv.log)
+    if not text:find("Too many servers", 1, true) or rtpmidi.now() > deadline then
+      os.remove(srv.log)
+      error("jackd " .. name .. " did not start:\n" .. text)
+    end
+    sh("sleep 0.5")
+  end
+  function srv.read_log() return read_file(srv.log) end
+  function srv.stop()
+    if not srv.pid then return end
+    sh("kill " .. srv.pid .. " 2>/dev/null")
+    for _ = 1, 100 do
+      if not sh("kill -0 " .. srv.pid .. " 2>/dev/null") then break end
+      sh("sleep 0.05")
+    end
+    sh("kill -9 " .. srv.pid .. " 2>/dev/null")
+    srv.pid = nil
+    os.remove(srv.log)
+  end
+  return srv
+end
+
 --- Connects two JACK ports (source, destination) by their full names.
 function J.connect(from, to)
   return sh(("jack_connect -s %s %s %s >/dev/null 2>&1"):format(quote(J.name), quote(from), quote(to)))

@@ -580,14 +580,7 @@ describe("MIDI ports through JACK", function()
       return text
     end
     -- Starts jackd under that name; its pid once it accepts clients, or nil.
-    local function start()
-      local p = assert(io.popen(("jackd -n %s --no-realtime -S -d dummy -r 48000 -p 16 </dev/null >%s 2>&1 & echo $!")
-        :format(quote(name), quote(log))))
-      local pid = p:read("l")
-      p:close()
-      if os.execute(("JACK_DEFAULT_SERVER=%s jack_wait -w -t 10 >/dev/null 2>&1"):format(quote(name))) then return pid end
-      os.execute("kill -9 " .. pid .. " 2>/dev/null")
-    end
+    local function start() return J.try_server(name, log) end
     local function stop(pid)
       os.execute("kill " .. pid .. " 2>/dev/null")
       for _ = 1, 100 do

@@ -198,18 +198,10 @@ print("after run")
 
   it("a script whose JACK server shuts down hears on_error and exits without libjack's noise", function()
     -- a server of its own, stopped cleanly (SIGTERM: its registry slot is freed)
-    local name = "rtpmidi-stop-" .. J.unique("srv")
-    local log = os.tmpname()
-    paths[#paths + 1] = log
-    local f = assert(io.popen(("jackd -n '%s' --no-realtime -d dummy -r 48000 -p 256 </dev/null >'%s' 2>&1 & echo $!")
-      :format(name, log)))
-    local pid = f:read("l")
-    f:close()
-    finally(function() os.execute("kill " .. pid .. " 2>/dev/null") end)
-    assert.is_true(os.execute(("JACK_DEFAULT_SERVER='%s' jack_wait -w -t 10 >/dev/null 2>&1"):format(name)) == true,
-      "the script's jackd did not start")
+    local srv = J.server("rtpmidi-stop-" .. J.unique("srv"))
+    finally(srv.stop)
     local e = env()
-    e.JACK_DEFAULT_SERVER = name
+    e.JACK_DEFAULT_SERVER = srv.name
     local proc = P.spawn({ "lua5.4", file([[
 local rtpmidi = require "rtpmidi"
 local control = rtpmidi.RTPControl()
@@ -223,7 +215,7 @@ control:run()
 print("after run")
 ]]) }, e)
     proc:wait_for(function(p) return p:stdout():find("open", 1, true) end, "the port to open", 10000)
-    os.execute("kill " .. pid)
+    os.execute("kill " .. srv.pid)
     assert.are.equal(0, proc:wait_exit(10000), proc:stdout() .. proc:stderr())
     assert.matches("on_error: jack: the JACK server has shut down", proc:stdout(), 1, true)
     assert.matches("after run", proc:stdout(), 1, true)
