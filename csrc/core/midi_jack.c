@@ -502,15 +502,6 @@ static void free_port(rmj_port *p) {
   free(p);
 }
 
-/* Waits (bounded) until n more process cycles have ended. */
-static void wait_cycles(uint64_t n) {
-  uint64_t until = atomic_load(&cycles) + n;
-  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL);
-  }
-}
-
 /* jack_connect returns once the server has recorded the connection in
  * the graph's next state; the process cycles use it from the start of a
  * cycle that follows one that ended in time (jackd2's JackEngine::ProcessNext
@@ -630,6 +621,15 @@ fail:
   unlock_calls();
   free_port(p);
   return r;
+}
+
+/* Waits (bounded) until n more process cycles have ended. */
+static void wait_cycles(uint64_t n) {
+  uint64_t until = atomic_load(&cycles) + n;
+  for (int k = 0; k < 2000 && !atomic_load(&down) && atomic_load(&cycles) < until; k++) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 void rmj_close(rmj_port *p) {

@@ -63,9 +63,11 @@ int main(void) {
   rtpmidi_error err;
   CHECK_INT(rtpmidi_midi_in_open(rt, &ic, &ev, NULL, &in, &err), 0);
   if (!in) return check_report();
-  /* the hog runs before our client in every cycle */
+  /* the hog runs before our client in every cycle, once the cycles use
+   * this connection (jack_port_connected_to reads the graph they use) */
   CHECK_INT(jack_connect(hog, "hog:out", "settle:sink"), 0);
-  uv_sleep(50);
+  for (int k = 0; k < 1000 && !jack_port_connected_to(hog_port, "settle:sink"); k++) uv_sleep(1);
+  CHECK(jack_port_connected_to(hog_port, "settle:sink"));
 
   int lost = 0;
   uint64_t open_ns = 0;
