@@ -82,9 +82,10 @@ if(RTPMIDI_HAVE_RTMIDI AND RTPMIDI_TEST_JACK_TEARDOWN)
 endif()
 # On a server of their own (csrc/core/midi_jack.c; skipped, 77, without
 # jackd): a SysEx in pieces from another JACK client reaches a MidiIn whole;
-# a message sent right after a MidiOut opened onto a port is not lost.
+# a message sent right after a MidiOut opened onto a port is not lost; a
+# forked child's exit leaves the parent's client alone.
 if(RTPMIDI_HAVE_JACK)
-  foreach(t test_jack_sysex_pieces test_jack_connect_settle)
+  foreach(t test_jack_sysex_pieces test_jack_connect_settle test_jack_fork)
     add_executable(${t} csrc/test/${t}.c)
     target_include_directories(${t} PRIVATE csrc/test csrc/core)
     target_compile_options(${t} PRIVATE ${RTPMIDI_WARNINGS})

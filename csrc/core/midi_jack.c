@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define MAX_PORTS 256
@@ -81,6 +82,7 @@ static int nports;                       /* under lock */
 static char client_asked[128];           /* under lock: the name client was opened with, */
 static char server_asked[128];           /* and the server (JACK_DEFAULT_SERVER) it is on */
 static bool exit_hook;                   /* under lock: close_at_exit registered */
+static _Atomic pid_t client_pid;         /* the process that opened client */
 static _Atomic(rmj_port *) slots[MAX_PORTS];
 static atomic_bool in_cycle;             /* the process callback is running */
 static atomic_bool in_shutdown;          /* the shutdown callback is running */
@@ -286,6 +288,10 @@ static void close_client(void) {
 /* The process ends: the client kept with no ports goes (once, cleanly, so
  * the server does not log a client that died). */
 static void close_at_exit(void) {
+  /* A child forked without exec shares the client's connection to the
+   * server: its exit must not close the parent's client (nor take the lock,
+   * which a thread of the parent may have held at the fork). */
+  if (atomic_load(&client_pid) != getpid()) return;
   lock_calls();
   if (client && nports == 0) close_client();
   unlock_calls();
@@ -308,6 +314,7 @@ static int ensure_client(const char *name, char *err, size_t errlen) {
     rmc_errbuf_set(err, errlen, "jack: cannot open a JACK client (is a JACK server running?)");
     return UV_EIO;
   }
+  atomic_store(&client_pid, getpid());
   snprintf(client_asked, sizeof client_asked, "%s", name);
   snprintf(server_asked, sizeof server_asked, "%s", server_name());
   atomic_store(&down, false);
