@@ -67,6 +67,11 @@ function J.start()
     local log = f and f:read("*a") or ""
     if f then f:close() end
     J.stop()
+    -- a registry full of servers that died: freed, then once more
+    if log:find("Too many servers", 1, true) and not J.reclaimed then
+      J.reclaimed = J.reclaim()
+      return J.start()
+    end
     error("jackd did not start within 10 s:\n" .. log)
   end
   rtpmidi.set_jack_server(name)
@@ -106,6 +111,33 @@ local function read_file(path)
   return text
 end
 
+--- Frees the slots of jackd2's registry (8 servers, /dev/shm/jack-shm-registry)
+-- that servers which died without leaving hold: jackd2 reuses a dead
+-- server's slot only for a server of the same name, so each name found there
+-- is started and stopped (a name still running refuses to start, harmlessly).
+-- Servers die so when killed with SIGKILL, and jackd 1.9.21 dies of SIGPIPE
+-- when a client leaves while it shuts down; on a machine that runs the specs
+-- often such slots pile up until no server starts.
+function J.reclaim()
+  local names = {}
+  for name in read_file("/dev/shm/jack-shm-registry"):gmatch("jack%-%d+:([%w%._%-]+):") do
+    names[#names + 1] = name
+  end
+  for _, name in ipairs(names) do
+    local log = os.tmpname()
+    local pid = J.try_server(name, log)
+    if pid then
+      sh("kill " .. pid .. " 2>/dev/null")
+      for _ = 1, 100 do
+        if not sh("kill -0 " .. pid .. " 2>/dev/null") then break end
+        sh("sleep 0.05")
+      end
+    end
+    os.remove(log)
+  end
+  return #names
+end
+
 --- A server of a spec's own besides J.start's: { name, pid, log, stop() }.
 -- jackd2 keeps at most 8 servers in its registry and other spec processes
 -- start and stop theirs: a full registry is waited out (up to 30 s). Raises
@@ -122,18 +154,20 @@ function J.server(name)
       os.remove(srv.log)
       error("jackd " .. name .. " did not start:\n" .. text)
     end
+    if not srv.reclaimed then srv.reclaimed = J.reclaim() end
     sh("sleep 0.5")
   end
   function srv.read_log() return read_file(srv.log) end
   function srv.stop()
-    if not srv.pid then return end
-    sh("kill " .. srv.pid .. " 2>/dev/null")
-    for _ = 1, 100 do
-      if not sh("kill -0 " .. srv.pid .. " 2>/dev/null") then break end
-      sh("sleep 0.05")
+    if srv.pid then
+      sh("kill " .. srv.pid .. " 2>/dev/null")
+      for _ = 1, 100 do
+        if not sh("kill -0 " .. srv.pid .. " 2>/dev/null") then break end
+        sh("sleep 0.05")
+      end
+      sh("kill -9 " .. srv.pid .. " 2>/dev/null")
+      srv.pid = nil
     end
-    sh("kill -9 " .. srv.pid .. " 2>/dev/null")
-    srv.pid = nil
     os.remove(srv.log)
   end
   return srv
