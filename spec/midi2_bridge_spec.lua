@@ -385,7 +385,14 @@ describe("the bridge", function()
     assert(control:start_session(host.cookie))
     local p = P.rtpmidi{ "bridge", "--applemidi", "cli apple", "--midi2", "cli m2", "-p", tostring(H.port()),
       "-a", "127.0.0.1:" .. keyboard:local_port(), "-c", "127.0.0.1:" .. host:local_port(), "--secret", "s3cret" }
-    p:wait_for(function() return host_joined and kb_joined end, "the bridge joined both sides", 10000)
+    -- Here the bridge invites: the two sides join when they answer, the
+    -- bridge only when their answers arrive, and a message it gets before
+    -- then has nowhere to go (counted "not sent"). Its own lines say when.
+    p:wait_for(function(q)
+      local err = q:stderr()
+      return host_joined and kb_joined and err:find("Network MIDI 2.0: studio joined", 1, true)
+        and err:find("AppleMIDI: keyboard joined", 1, true)
+    end, "the bridge joined both sides", 10000)
     assert.equal("cli m2", host_joined.name)
     -- the host's MIDI 2.0 values reach the keyboard scaled down, and back up
     assert(host:send_ump(0x40923C00, 0xFFFF0000))
