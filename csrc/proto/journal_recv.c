@@ -193,6 +193,13 @@ static void sx_forget(rmp_ej_receiver *r) {
   for (int i = 0; i < RMP_EJ_SX_SEEN; i++) r->sx_seen[i].used = 0;
 }
 
+/* The SysEx in parts the caller is putting together, if any, is dropped. */
+static void part_cancel(rmp_ej_receiver *r) {
+  if (!r->part_open) return;
+  r->part_open = 0;
+  if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+}
+
 /* A System Reset, received or repaired (played or not: a repair over the
  * budget still happened at the sender): COUNT starts again (journal.h:
  * COUNT); the sender no longer codes a SysEx in parts it was sending, and
@@ -200,10 +207,7 @@ static void sx_forget(rmp_ej_receiver *r) {
 static void system_reset(rmp_ej_receiver *r) {
   r->x_count = 0;
   sx_forget(r);
-  if (r->part_open) {
-    r->part_open = 0;
-    if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
-  }
+  part_cancel(r);
 }
 
 /* The model takes a message; a NoteOn is stamped with the packet it came
@@ -477,8 +481,7 @@ static void cancel_x(repair_ctx *x, const rmp_ej_x_log *l) {
   if (!l->c) return;
   if (part_mine(r, l)) {
     r->part_seen = 1;
-    r->part_open = 0;
-    if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
+    part_cancel(r);
     return;
   }
   unsigned ahead = (unsigned)(uint8_t)(l->count - r->x_count);
@@ -893,10 +896,7 @@ int rmp_ej_recv_packet(rmp_ej_receiver *r, uint16_t seq, const uint8_t *journal,
      * putting together and a System Reset after it (COUNT starts again, and
      * a new one's log can carry the old one's number): it is dropped before
      * the journal is read (found by the round-trip fuzzer) */
-    if (r->part_open) {
-      r->part_open = 0;
-      if (r->part_fn) r->part_fn(r->part_ud, NULL, 0, 0, RMP_EJ_PART_CANCEL);
-    }
+    part_cancel(r);
   }
   r->part_seen = 0;
   if (e >= 0) e = rmp_ej_recv_repair(r, journal, jlen, d == 2, emit, ud);

@@ -8,6 +8,7 @@
  * period, so our turn comes late in every cycle and nearly every connection
  * lands in that window. Needs a JACK server (csrc/test/with_jackd.sh). */
 #include "check.h"
+#include "jack_util.h"
 #include "rtpmidi.h"
 
 #include <jack/jack.h>
@@ -52,12 +53,7 @@ int main(void) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   rtpmidi_runtime *rt = rtpmidi_runtime_new(&loop);
-  rtpmidi_midi_in_config ic;
-  memset(&ic, 0, sizeof ic);
-  ic.port.api = "jack";
-  ic.port.client_name = "settle";
-  ic.port.virtual_name = "sink";
-  ic.port.index = -1;
+  rtpmidi_midi_in_config ic = jack_in_config("settle", "sink");
   rtpmidi_midi_in_events ev = {.on_message = on_message};
   rtpmidi_midi_in *in = NULL;
   rtpmidi_error err;
@@ -72,12 +68,7 @@ int main(void) {
   int lost = 0;
   uint64_t open_ns = 0;
   for (int r = 0; r < ROUNDS; r++) {
-    rtpmidi_midi_out_config oc;
-    memset(&oc, 0, sizeof oc);
-    oc.port.api = "jack";
-    oc.port.client_name = "settle";
-    oc.port.port = "settle:sink";
-    oc.port.index = -1;
+    rtpmidi_midi_out_config oc = jack_out_config("settle", "settle:sink");
     rtpmidi_midi_out *out = NULL;
     uint64_t t0 = uv_hrtime();
     CHECK_INT(rtpmidi_midi_out_open(&oc, &out, &err), 0);
@@ -85,10 +76,7 @@ int main(void) {
     if (!out) break;
     uint8_t note[] = {0x90, (uint8_t)r, 0x64};
     CHECK_INT(rtpmidi_midi_out_send(out, note, sizeof note), 0);
-    /* the loop until it is heard, 300 ms at most */
-    uint64_t until = uv_hrtime() + 300000000u;
-    while (heard[r] == 0 && uv_hrtime() < until) uv_run(&loop, UV_RUN_NOWAIT), uv_sleep(1);
-    if (heard[r] == 0) lost++;
+    if (!jack_poll_until(&loop, &heard[r], 1, 300)) lost++;
     rtpmidi_midi_out_close(out);
   }
   printf("period %u frames at %u Hz, the hog %.2f ms of it: %d of %d notes sent right after open lost;"
@@ -97,10 +85,7 @@ int main(void) {
   CHECK_INT(lost, 0);
 
   rtpmidi_midi_in_close(in);
-  rtpmidi_runtime_free(rt);
-  while (uv_run(&loop, UV_RUN_NOWAIT)) {
-  }
-  CHECK_INT(uv_loop_close(&loop), 0);
+  CHECK_INT(jack_loop_end(&loop, rt), 0);
   jack_client_close(hog);
   return check_report();
 }

@@ -4,6 +4,7 @@
  * after the child is gone still carry messages. Needs a JACK server
  * (csrc/test/with_jackd.sh). */
 #include "check.h"
+#include "jack_util.h"
 #include "rtpmidi.h"
 
 #include <jack/jack.h>
@@ -20,12 +21,7 @@ static void on_message(void *ud, const uint8_t *msg, size_t len, double t) {
 }
 
 static rtpmidi_midi_in *open_in(rtpmidi_runtime *rt, rtpmidi_error *err) {
-  rtpmidi_midi_in_config ic;
-  memset(&ic, 0, sizeof ic);
-  ic.port.api = "jack";
-  ic.port.client_name = "forked";
-  ic.port.virtual_name = "sink";
-  ic.port.index = -1;
+  rtpmidi_midi_in_config ic = jack_in_config("forked", "sink");
   rtpmidi_midi_in_events ev = {.on_message = on_message};
   rtpmidi_midi_in *in = NULL;
   rtpmidi_midi_in_open(rt, &ic, &ev, NULL, &in, err);
@@ -64,27 +60,18 @@ int main(void) {
     return check_report();
   }
   CHECK(jack_port_by_name(observer, "forked:sink") != NULL);
-  rtpmidi_midi_out_config oc;
-  memset(&oc, 0, sizeof oc);
-  oc.port.api = "jack";
-  oc.port.client_name = "forked";
-  oc.port.port = "forked:sink";
-  oc.port.index = -1;
+  rtpmidi_midi_out_config oc = jack_out_config("forked", "forked:sink");
   rtpmidi_midi_out *out = NULL;
   CHECK_INT(rtpmidi_midi_out_open(&oc, &out, &err), 0);
   if (out) {
     static const uint8_t note[] = {0x90, 0x3C, 0x64};
     CHECK_INT(rtpmidi_midi_out_send(out, note, sizeof note), 0);
-    uint64_t until = uv_hrtime() + 2000000000u;   /* the watchdog: 2 s */
-    while (heard == 0 && uv_hrtime() < until) uv_run(&loop, UV_RUN_NOWAIT), uv_sleep(1);
+    CHECK(jack_poll_until(&loop, &heard, 1, 2000)); /* the watchdog: 2 s */
     CHECK_INT(heard, 1);
     rtpmidi_midi_out_close(out);
   }
   rtpmidi_midi_in_close(in);
-  rtpmidi_runtime_free(rt);
-  while (uv_run(&loop, UV_RUN_NOWAIT)) {
-  }
-  CHECK_INT(uv_loop_close(&loop), 0);
+  CHECK_INT(jack_loop_end(&loop, rt), 0);
   jack_client_close(observer);
   return check_report();
 }

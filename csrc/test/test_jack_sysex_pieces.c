@@ -3,6 +3,7 @@
  * stay messages of their own); one longer than 64 KiB is dropped whole and
  * counted. Needs a JACK server (run through csrc/test/with_jackd.sh). */
 #include "check.h"
+#include "jack_util.h"
 #include "rtpmidi.h"
 
 #include <jack/jack.h>
@@ -56,16 +57,7 @@ static void clear(got *g) {
   g->n = 0;
 }
 
-/* Runs the loop until cond holds or 5 s pass; returns whether it holds. */
 static uv_loop_t loop;
-static bool run_until(bool (*cond)(void *), void *ud) {
-  uint64_t until = uv_hrtime() + 5000000000u;
-  while (!cond(ud) && uv_hrtime() < until) uv_run(&loop, UV_RUN_NOWAIT), uv_sleep(1);
-  return cond(ud);
-}
-
-static int want_n;
-static bool has_n(void *ud) { return ((got *)ud)->n >= want_n; }
 
 int main(void) {
   jack_client_t *wc = jack_client_open("pieces", JackNoStartServer, NULL);
@@ -80,12 +72,7 @@ int main(void) {
   uv_loop_init(&loop);
   rtpmidi_runtime *rt = rtpmidi_runtime_new(&loop);
   got g = {0};
-  rtpmidi_midi_in_config ic;
-  memset(&ic, 0, sizeof ic);
-  ic.port.api = "jack";
-  ic.port.client_name = "sysex-reader";
-  ic.port.virtual_name = "sink";
-  ic.port.index = -1;
+  rtpmidi_midi_in_config ic = jack_in_config("sysex-reader", "sink");
   ic.sysex = ic.clock = true;
   rtpmidi_midi_in_events ev = {.on_message = on_message};
   rtpmidi_midi_in *in = NULL;
@@ -98,7 +85,6 @@ int main(void) {
   static const uint8_t note[] = {0x90, 0x3C, 0x64};
   pieces[0] = note;
   piece_len[0] = sizeof note;
-  want_n = 1;
   for (int k = 0; k < 100 && g.n == 0; k++) {
     play(1);
     uv_sleep(10);
@@ -126,8 +112,7 @@ int main(void) {
   pieces[4] = note;
   piece_len[4] = sizeof note;
   play(5);
-  want_n = 3;
-  CHECK(run_until(has_n, &g));
+  CHECK(jack_poll_until(&loop, &g.n, 3, 5000));
   CHECK_INT(g.n, 3);
   if (g.n == 3) {
     CHECK_MEM(g.bytes[0], g.len[0], clock, sizeof clock);
@@ -148,8 +133,7 @@ int main(void) {
   pieces[10] = note;
   piece_len[10] = sizeof note;
   play(11);
-  want_n = 1;
-  CHECK(run_until(has_n, &g));
+  CHECK(jack_poll_until(&loop, &g.n, 1, 5000));
   CHECK_INT(g.n, 1);
   if (g.n == 1) CHECK_MEM(g.bytes[0], g.len[0], note, sizeof note);
   rtpmidi_midi_in_stats st;
@@ -158,10 +142,7 @@ int main(void) {
   clear(&g);
 
   rtpmidi_midi_in_close(in);
-  rtpmidi_runtime_free(rt);
-  while (uv_run(&loop, UV_RUN_NOWAIT)) {
-  }
-  CHECK_INT(uv_loop_close(&loop), 0);
+  CHECK_INT(jack_loop_end(&loop, rt), 0);
   jack_client_close(wc);
   return check_report();
 }
