@@ -63,9 +63,7 @@ function J.start()
   assert(pid and pid:match("^%d+$"), "could not start jackd")
   J.name, J.pid, J.owned = name, pid, true
   if not sh(("JACK_DEFAULT_SERVER=%s jack_wait -w -t 10 >/dev/null 2>&1"):format(quote(name))) then
-    local f = io.open(J.log)
-    local log = f and f:read("*a") or ""
-    if f then f:close() end
+    local log = J.read_file(J.log)
     J.stop()
     -- a registry full of servers that died: freed, then once more
     if log:find("Too many servers", 1, true) and not J.reclaimed then
@@ -78,15 +76,21 @@ function J.start()
   return name
 end
 
+--- Ends the process pid with SIGTERM (a jackd frees its registry slot) and
+-- waits until it is gone; SIGKILL after 5 s.
+function J.stop_pid(pid)
+  sh("kill " .. pid .. " 2>/dev/null")
+  for _ = 1, 100 do
+    if not sh("kill -0 " .. pid .. " 2>/dev/null") then return end
+    sh("sleep 0.05")
+  end
+  sh("kill -9 " .. pid .. " 2>/dev/null")
+end
+
 --- Stops the server if this process started it, and waits until it is gone.
 function J.stop()
   if J.owned and J.pid then
-    sh("kill " .. J.pid .. " 2>/dev/null")
-    for _ = 1, 100 do
-      if not sh("kill -0 " .. J.pid .. " 2>/dev/null") then break end
-      sh("sleep 0.05")
-    end
-    sh("kill -9 " .. J.pid .. " 2>/dev/null")
+    J.stop_pid(J.pid)
     if J.log and not os.getenv("RTPMIDI_KEEP_JACK_LOG") then os.remove(J.log) end
   end
   J.name, J.pid, J.owned, J.log = nil, nil, nil, nil
@@ -104,7 +108,8 @@ function J.try_server(name, log)
   sh("kill -9 " .. pid .. " 2>/dev/null")
 end
 
-local function read_file(path)
+--- A file's text ("" when it cannot be read).
+function J.read_file(path)
   local f = io.open(path)
   local text = f and f:read("a") or ""
   if f then f:close() end
@@ -120,19 +125,13 @@ end
 -- often such slots pile up until no server starts.
 function J.reclaim()
   local names = {}
-  for name in read_file("/dev/shm/jack-shm-registry"):gmatch("jack%-%d+:([%w%._%-]+):") do
+  for name in J.read_file("/dev/shm/jack-shm-registry"):gmatch("jack%-%d+:([%w%._%-]+):") do
     names[#names + 1] = name
   end
   for _, name in ipairs(names) do
     local log = os.tmpname()
     local pid = J.try_server(name, log)
-    if pid then
-      sh("kill " .. pid .. " 2>/dev/null")
-      for _ = 1, 100 do
-        if not sh("kill -0 " .. pid .. " 2>/dev/null") then break end
-        sh("sleep 0.05")
-      end
-    end
+    if pid then J.stop_pid(pid) end
     os.remove(log)
   end
   return #names
@@ -149,7 +148,7 @@ function J.server(name)
   while true do
     srv.pid = J.try_server(name, srv.log)
     if srv.pid then break end
-    local text = read_file(srv.log)
+    local text = J.read_file(srv.log)
     if not text:find("Too many servers", 1, true) or rtpmidi.now() > deadline then
       os.remove(srv.log)
       error("jackd " .. name .. " did not start:\n" .. text)
@@ -157,17 +156,9 @@ function J.server(name)
     if not srv.reclaimed then srv.reclaimed = J.reclaim() end
     sh("sleep 0.5")
   end
-  function srv.read_log() return read_file(srv.log) end
   function srv.stop()
-    if srv.pid then
-      sh("kill " .. srv.pid .. " 2>/dev/null")
-      for _ = 1, 100 do
-        if not sh("kill -0 " .. srv.pid .. " 2>/dev/null") then break end
-        sh("sleep 0.05")
-      end
-      sh("kill -9 " .. srv.pid .. " 2>/dev/null")
-      srv.pid = nil
-    end
+    if srv.pid then J.stop_pid(srv.pid) end
+    srv.pid = nil
     os.remove(srv.log)
   end
   return srv

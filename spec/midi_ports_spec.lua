@@ -573,25 +573,12 @@ describe("MIDI ports through JACK", function()
   jack_it("reports a JACK server killed mid-stream on the loop, and goes on", function()
     local name = J.unique("rtpmidi-spec-kill")
     local log = os.tmpname()
-    local function read_log()
-      local f = io.open(log)
-      local text = f and f:read("a") or ""
-      if f then f:close() end
-      return text
-    end
+    local function read_log() return J.read_file(log) end
     -- Starts jackd under that name; its pid once it accepts clients, or nil.
     local function start() return J.try_server(name, log) end
-    local function stop(pid)
-      os.execute("kill " .. pid .. " 2>/dev/null")
-      for _ = 1, 100 do
-        if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return end
-        os.execute("sleep 0.05")
-      end
-      os.execute("kill -9 " .. pid .. " 2>/dev/null")
-    end
     local pid, killed, reclaimed
     finally(function()
-      if pid and not killed then stop(pid) end
+      if pid and not killed then J.stop_pid(pid) end
       if killed then
         -- jackd2 keeps a server killed with -9 in its registry of 8 (shm)
         -- until a server of the same name starts: one does, and stops
@@ -607,7 +594,7 @@ describe("MIDI ports through JACK", function()
           again = start()
           if again then break end
         end
-        if again then stop(again)
+        if again then J.stop_pid(again)
         else io.stderr:write("warning: jackd " .. name .. " killed and left in JACK's registry\n") end
       end
       os.remove(log)
